@@ -1,0 +1,94 @@
+namespace GrainMail.Contracts.Domains;
+
+/// <summary>
+/// One hosted mail domain, keyed by its normalised name: its settings, its accounts and
+/// its aliases. It is the one writer of the domain's membership lists, so creating or
+/// deleting an account goes through it.
+/// </summary>
+public interface IDomainGrain : IGrainWithStringKey
+{
+    Task<DomainInfo?> GetInfo();
+
+    /// <summary>Creates the domain; <see cref="DomainOpStatus.AlreadyExists"/> when it exists.</summary>
+    Task<DomainOpStatus> Create(DomainSettings settings);
+
+    Task<DomainOpStatus> UpdateSettings(DomainSettings settings);
+
+    /// <summary>Deletes an empty domain; <see cref="DomainOpStatus.NotEmpty"/> while it still has accounts.</summary>
+    Task<DomainOpStatus> Delete();
+
+    Task<DomainOpResult> CreateAccount(NewAccount account);
+
+    Task<DomainOpStatus> DeleteAccount(string localPart);
+
+    Task<IReadOnlyList<string>> ListAccounts();
+
+    Task<DomainOpStatus> SetAlias(string alias, IReadOnlyList<string> targets);
+
+    Task<DomainOpStatus> DeleteAlias(string alias);
+
+    Task<IReadOnlyList<AliasInfo>> ListAliases();
+
+    /// <summary>Where mail for <c>localPart@domain</c> goes: local mailboxes and/or external addresses.</summary>
+    Task<RecipientResolution> ResolveRecipient(string localPart);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record DomainSettings(
+    [property: Id(0)] string HomeRegion,
+    [property: Id(1)] long DefaultQuotaBytes,
+    [property: Id(2)] long MaxMessageBytes,
+    [property: Id(3)] string? CatchAllTarget)
+{
+    public const long DefaultQuota = 2L * 1024 * 1024 * 1024;
+    public const long DefaultMaxMessage = 50L * 1024 * 1024;
+
+    public static DomainSettings Default(string homeRegion) =>
+        new(homeRegion, DefaultQuota, DefaultMaxMessage, null);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record DomainInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] DomainSettings Settings,
+    [property: Id(2)] int AccountCount,
+    [property: Id(3)] int AliasCount,
+    [property: Id(4)] DateTimeOffset CreatedAt);
+
+[GenerateSerializer, Immutable]
+public sealed record NewAccount(
+    [property: Id(0)] string LocalPart,
+    [property: Id(1)] string Password,
+    [property: Id(2)] string? DisplayName,
+    [property: Id(3)] long? QuotaBytes);
+
+[GenerateSerializer, Immutable]
+public sealed record AliasInfo(
+    [property: Id(0)] string Address,
+    [property: Id(1)] IReadOnlyList<string> Targets);
+
+public enum DomainOpStatus
+{
+    Ok,
+    NotFound,
+    AlreadyExists,
+    NotEmpty,
+    Invalid,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record DomainOpResult(
+    [property: Id(0)] DomainOpStatus Status,
+    [property: Id(1)] string? Detail = null)
+{
+    public static readonly DomainOpResult Ok = new(DomainOpStatus.Ok);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record RecipientResolution(
+    [property: Id(0)] bool Found,
+    [property: Id(1)] IReadOnlyList<string> Mailboxes,
+    [property: Id(2)] IReadOnlyList<string> External)
+{
+    public static readonly RecipientResolution NotFound = new(false, [], []);
+}

@@ -1,0 +1,159 @@
+namespace GrainMail.Contracts.Mailboxes;
+
+/// <summary>
+/// A user's mail store, keyed by the normalised address: folders, UIDs, flags, MODSEQ,
+/// quota. The single writer of that state; every change is committed to PostgreSQL
+/// before the call returns. Bodies live in the blob store and are referenced by id.
+/// </summary>
+public interface IMailboxGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the mailbox with its special-use folders; idempotent.</summary>
+    Task Provision(long quotaBytes);
+
+    /// <summary>Removes the mailbox, its folders and its references to blobs.</summary>
+    Task Destroy();
+
+    Task<bool> Exists();
+
+    Task SetQuota(long quotaBytes);
+
+    Task<QuotaInfo> GetQuota();
+
+    Task<IReadOnlyList<FolderInfo>> ListFolders();
+
+    Task<FolderInfo?> GetFolder(string name);
+
+    Task<MailboxOpResult> CreateFolder(string name);
+
+    Task<MailboxOpResult> RenameFolder(string from, string to);
+
+    Task<MailboxOpResult> DeleteFolder(string name);
+
+    Task<MailboxOpResult> Subscribe(string name, bool subscribed);
+
+    /// <summary>Adds a message whose bytes are already in the blob store.</summary>
+    Task<AppendResult> Append(string folder, BlobRef blob, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset internalDate);
+
+    /// <summary>Messages of a folder whose UID lies in [first, last], in UID order.</summary>
+    Task<IReadOnlyList<MessageMeta>> GetMessages(string folder, long firstUid, long lastUid);
+
+    Task<StoreResult> StoreFlags(string folder, IReadOnlyList<long> uids, FlagChange change);
+
+    Task<CopyResult> Copy(string folder, IReadOnlyList<long> uids, string target);
+
+    Task<CopyResult> Move(string folder, IReadOnlyList<long> uids, string target);
+
+    /// <summary>Removes the messages flagged \Deleted (only those among <paramref name="uids"/> when given).</summary>
+    Task<ExpungeResult> Expunge(string folder, IReadOnlyList<long>? uids);
+}
+
+[Flags]
+public enum MessageFlags
+{
+    None = 0,
+    Seen = 1,
+    Answered = 2,
+    Flagged = 4,
+    Deleted = 8,
+    Draft = 16,
+}
+
+public enum SpecialUse
+{
+    None,
+    Inbox,
+    Sent,
+    Drafts,
+    Trash,
+    Junk,
+    Archive,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record BlobRef(
+    [property: Id(0)] string Domain,
+    [property: Id(1)] byte[] Hash,
+    [property: Id(2)] long Size);
+
+[GenerateSerializer, Immutable]
+public sealed record FolderInfo(
+    [property: Id(0)] string Name,
+    [property: Id(1)] SpecialUse SpecialUse,
+    [property: Id(2)] long UidValidity,
+    [property: Id(3)] long UidNext,
+    [property: Id(4)] long HighestModSeq,
+    [property: Id(5)] int Messages,
+    [property: Id(6)] int Unseen,
+    [property: Id(7)] int Recent,
+    [property: Id(8)] long Bytes,
+    [property: Id(9)] bool Subscribed);
+
+[GenerateSerializer, Immutable]
+public sealed record MessageMeta(
+    [property: Id(0)] long Uid,
+    [property: Id(1)] BlobRef Blob,
+    [property: Id(2)] DateTimeOffset InternalDate,
+    [property: Id(3)] MessageFlags Flags,
+    [property: Id(4)] IReadOnlyList<string> Keywords,
+    [property: Id(5)] long ModSeq);
+
+[GenerateSerializer, Immutable]
+public sealed record QuotaInfo(
+    [property: Id(0)] long LimitBytes,
+    [property: Id(1)] long UsedBytes,
+    [property: Id(2)] int Messages);
+
+public enum FlagChangeMode
+{
+    Add,
+    Remove,
+    Replace,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record FlagChange(
+    [property: Id(0)] FlagChangeMode Mode,
+    [property: Id(1)] MessageFlags Flags,
+    [property: Id(2)] IReadOnlyList<string> Keywords,
+    [property: Id(3)] long? UnchangedSince = null);
+
+public enum MailboxOpStatus
+{
+    Ok,
+    NoSuchMailbox,
+    NoSuchFolder,
+    FolderExists,
+    InvalidName,
+    NotAllowed,
+    OverQuota,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record MailboxOpResult([property: Id(0)] MailboxOpStatus Status)
+{
+    public static readonly MailboxOpResult Ok = new(MailboxOpStatus.Ok);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record AppendResult(
+    [property: Id(0)] MailboxOpStatus Status,
+    [property: Id(1)] long UidValidity,
+    [property: Id(2)] long Uid);
+
+[GenerateSerializer, Immutable]
+public sealed record StoreResult(
+    [property: Id(0)] MailboxOpStatus Status,
+    [property: Id(1)] IReadOnlyList<MessageMeta> Changed,
+    [property: Id(2)] IReadOnlyList<long> FailedUnchangedSince);
+
+[GenerateSerializer, Immutable]
+public sealed record CopyResult(
+    [property: Id(0)] MailboxOpStatus Status,
+    [property: Id(1)] long TargetUidValidity,
+    [property: Id(2)] IReadOnlyList<long> SourceUids,
+    [property: Id(3)] IReadOnlyList<long> TargetUids);
+
+[GenerateSerializer, Immutable]
+public sealed record ExpungeResult(
+    [property: Id(0)] MailboxOpStatus Status,
+    [property: Id(1)] IReadOnlyList<long> Uids);

@@ -1,0 +1,2 @@
+// GrainMail runs on Linux (the embedded PostgreSQL, file modes and runuser are Linux facts).
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

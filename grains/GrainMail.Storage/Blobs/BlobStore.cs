@@ -1,0 +1,147 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GrainMail.Storage.Blobs;
+
+/// <summary>
+/// Message bodies, content-addressed by the SHA-256 of their raw bytes within a domain, cut
+/// into chunks each sealed with AES-GCM under the domain's data key. The additional data
+/// binds a chunk to its blob and position, so chunks cannot be swapped or replayed.
+/// Reference counted: writers add references inside their own transaction; the blob goes
+/// when the count reaches zero.
+/// </summary>
+public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
+{
+    public const int ChunkSize = 256 * 1024;
+
+    public static byte[] Hash(ReadOnlySpan<byte> raw) => SHA256.HashData(raw);
+
+    /// <summary>
+    /// Adds <paramref name="references"/> references to a blob inside the caller's transaction,
+    /// writing its chunks only when the blob is new. Returns true when it was written.
+    /// </summary>
+    public async Task<bool> AddReferencesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string domain, byte[] hash,
+        ReadOnlyMemory<byte> raw, int references, CancellationToken ct = default)
+    {
+        var (keyId, key) = await keys.CurrentKeyAsync(domain, ct);
+        await using (var upsert = new NpgsqlCommand(
+            """
+            INSERT INTO blob (domain, hash, size, key_id, refcount) VALUES (@d, @h, @s, @k, @r)
+            ON CONFLICT (domain, hash) DO UPDATE SET refcount = blob.refcount + EXCLUDED.refcount
+            RETURNING (xmax = 0)
+            """, conn, tx))
+        {
+            upsert.Parameters.AddWithValue("d", domain);
+            upsert.Parameters.AddWithValue("h", hash);
+            upsert.Parameters.AddWithValue("s", (long)raw.Length);
+            upsert.Parameters.AddWithValue("k", keyId);
+            upsert.Parameters.AddWithValue("r", (long)references);
+            var inserted = (bool)(await upsert.ExecuteScalarAsync(ct))!;
+            if (!inserted) return false;
+        }
+
+        // A binary COPY streams the chunks in one round trip however large the message is.
+        await using var importer = await conn.BeginBinaryImportAsync(
+            "COPY blob_chunk (domain, hash, seq, data) FROM STDIN (FORMAT BINARY)", ct);
+        // An empty message is still one (empty) chunk, so every blob has chunk 0.
+        var seq = 0;
+        var offset = 0;
+        do
+        {
+            var len = Math.Min(ChunkSize, raw.Length - offset);
+            var sealedChunk = MasterKey.Seal(key, raw.Span.Slice(offset, len), ChunkContext(domain, hash, seq));
+            await importer.StartRowAsync(ct);
+            await importer.WriteAsync(domain, NpgsqlDbType.Text, ct);
+            await importer.WriteAsync(hash, NpgsqlDbType.Bytea, ct);
+            await importer.WriteAsync(seq, NpgsqlDbType.Integer, ct);
+            await importer.WriteAsync(sealedChunk, NpgsqlDbType.Bytea, ct);
+            offset += len;
+            seq++;
+        }
+        while (offset < raw.Length);
+        await importer.CompleteAsync(ct);
+        return true;
+    }
+
+    /// <summary>The raw bytes of a blob, byte-identical to what was written; null when absent.</summary>
+    public async Task<byte[]?> ReadAsync(string domain, byte[] hash, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        int keyId;
+        long size;
+        await using (var head = new NpgsqlCommand("SELECT key_id, size FROM blob WHERE domain = @d AND hash = @h", conn))
+        {
+            head.Parameters.AddWithValue("d", domain);
+            head.Parameters.AddWithValue("h", hash);
+            await using var r = await head.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct)) return null;
+            keyId = r.GetInt32(0);
+            size = r.GetInt64(1);
+        }
+        var key = await keys.KeyAsync(domain, keyId, ct);
+        var result = new byte[size];
+        var written = 0;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT seq, data FROM blob_chunk WHERE domain = @d AND hash = @h ORDER BY seq", conn))
+        {
+            cmd.Parameters.AddWithValue("d", domain);
+            cmd.Parameters.AddWithValue("h", hash);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            var expected = 0;
+            while (await r.ReadAsync(ct))
+            {
+                var seq = r.GetInt32(0);
+                if (seq != expected++) throw new CryptographicException("Blob chunk missing");
+                var plain = MasterKey.Open(key, (byte[])r[1], ChunkContext(domain, hash, seq));
+                if (written + plain.Length > size) throw new CryptographicException("Blob longer than recorded");
+                plain.CopyTo(result, written);
+                written += plain.Length;
+            }
+        }
+        if (written != size) throw new CryptographicException("Blob shorter than recorded");
+        return result;
+    }
+
+    /// <summary>
+    /// Changes reference counts inside the caller's transaction and deletes the blobs that no
+    /// longer have any. Deltas for the same blob are summed first.
+    /// </summary>
+    public static async Task AdjustReferencesAsync(NpgsqlConnection conn, NpgsqlTransaction tx,
+        IEnumerable<(string Domain, byte[] Hash, long Delta)> deltas, CancellationToken ct = default)
+    {
+        var summed = deltas
+            .GroupBy(d => (d.Domain, Convert.ToHexString(d.Hash)))
+            .Select(g => (g.First().Domain, g.First().Hash, Delta: g.Sum(x => x.Delta)))
+            .Where(x => x.Delta != 0)
+            .ToList();
+        if (summed.Count == 0) return;
+        var domains = summed.Select(x => x.Domain).ToArray();
+        var hashes = summed.Select(x => x.Hash).ToArray();
+        var changes = summed.Select(x => x.Delta).ToArray();
+        await using var batch = new NpgsqlBatch(conn, tx);
+        var update = new NpgsqlBatchCommand(
+            """
+            UPDATE blob b SET refcount = b.refcount + c.delta
+            FROM unnest(@d, @h, @c) AS c(domain, hash, delta)
+            WHERE b.domain = c.domain AND b.hash = c.hash
+            """);
+        update.Parameters.AddWithValue("d", domains);
+        update.Parameters.AddWithValue("h", hashes);
+        update.Parameters.AddWithValue("c", changes);
+        var delete = new NpgsqlBatchCommand(
+            """
+            DELETE FROM blob b USING unnest(@d, @h) AS c(domain, hash)
+            WHERE b.domain = c.domain AND b.hash = c.hash AND b.refcount <= 0
+            """);
+        delete.Parameters.AddWithValue("d", domains);
+        delete.Parameters.AddWithValue("h", hashes);
+        batch.BatchCommands.Add(update);
+        batch.BatchCommands.Add(delete);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static byte[] ChunkContext(string domain, byte[] hash, int seq) =>
+        Encoding.UTF8.GetBytes($"grainmail-blob|{domain}|{Convert.ToHexString(hash)}|{seq}");
+}

@@ -1,0 +1,328 @@
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Blobs;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GrainMail.Storage.Mailboxes;
+
+/// <summary>A folder row as stored.</summary>
+public sealed record FolderRow(
+    int Id, string Name, SpecialUse SpecialUse, long UidValidity, long UidNext, long HighestModSeq,
+    bool Subscribed, long RecentFrom, int Messages, int Unseen, long Bytes);
+
+/// <summary>A message row as stored (no body: that is in the blob store).</summary>
+public sealed record MessageRow(
+    int FolderId, long Uid, string BlobDomain, byte[] BlobHash, long Size, DateTimeOffset InternalDate,
+    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId);
+
+public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages);
+
+/// <summary>
+/// Everything one mailbox operation changes, committed by <see cref="MailboxStore.CommitAsync"/>
+/// in a single transaction guarded by the mailbox version (the fencing token).
+/// </summary>
+public sealed class MailboxChange
+{
+    public List<MessageRow> Inserted { get; } = [];
+    public List<(int FolderId, long Uid)> Deleted { get; } = [];
+    public List<(int FolderId, long Uid, MessageFlags Flags, string[] Keywords, long ModSeq)> FlagUpdates { get; } = [];
+    public List<FolderRow> FolderUpserts { get; } = [];
+    public List<int> FolderDeletes { get; } = [];
+    public List<(string Domain, byte[] Hash, long Delta)> BlobDeltas { get; } = [];
+
+    /// <summary>The stream queue row this change consumes (delivery); its absence aborts the change.</summary>
+    public long? ConsumeQueueRow { get; set; }
+
+    public long UsedBytes { get; set; }
+    public int Messages { get; set; }
+}
+
+public enum CommitOutcome
+{
+    Committed,
+    /// <summary>The queue row was already consumed by an earlier delivery of the same event.</summary>
+    AlreadyConsumed,
+    /// <summary>A message with the same delivery id is already stored.</summary>
+    AlreadyDelivered,
+}
+
+/// <summary>Raised when the mailbox version moved under us: another activation wrote.</summary>
+public sealed class MailboxFencedException(string address)
+    : Exception($"Mailbox {address} was changed by another activation");
+
+/// <summary>SQL behind MailboxGrain. The grain is the only writer; this class holds no state.</summary>
+public sealed class MailboxStore(NpgsqlDataSource dataSource)
+{
+    public async Task<(MailboxRow Mailbox, List<FolderRow> Folders)?> LoadAsync(string address, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        MailboxRow mailbox;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT version, quota_bytes, used_bytes, messages FROM mailbox WHERE address = @a", conn))
+        {
+            cmd.Parameters.AddWithValue("a", address);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct)) return null;
+            mailbox = new MailboxRow(address, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt32(3));
+        }
+        var folders = new List<FolderRow>();
+        await using (var cmd = new NpgsqlCommand(
+            """
+            SELECT f.folder_id, f.name, f.special_use, f.uidvalidity, f.uidnext, f.highest_modseq, f.subscribed, f.recent_from,
+                   coalesce(m.n, 0), coalesce(m.unseen, 0), coalesce(m.bytes, 0)
+            FROM mailbox_folder f
+            LEFT JOIN (SELECT folder_id, count(*) AS n, count(*) FILTER (WHERE flags & 1 = 0) AS unseen, sum(size) AS bytes
+                       FROM mailbox_message WHERE mailbox = @a GROUP BY folder_id) m ON m.folder_id = f.folder_id
+            WHERE f.mailbox = @a
+            ORDER BY f.folder_id
+            """, conn))
+        {
+            cmd.Parameters.AddWithValue("a", address);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                folders.Add(new FolderRow(r.GetInt32(0), r.GetString(1), (SpecialUse)r.GetInt32(2), r.GetInt64(3), r.GetInt64(4),
+                    r.GetInt64(5), r.GetBoolean(6), r.GetInt64(7), (int)r.GetInt64(8), (int)r.GetInt64(9), r.GetInt64(10)));
+            }
+        }
+        return (mailbox, folders);
+    }
+
+    public async Task<List<MessageRow>> LoadMessagesAsync(string address, int folderId, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        var list = new List<MessageRow>();
+        // Binary COPY: the fastest way to bring a large folder's index into memory.
+        await using var reader = await conn.BeginBinaryExportAsync(
+            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id FROM mailbox_message " +
+            $"WHERE mailbox = {Quote(address)} AND folder_id = {folderId} ORDER BY uid) TO STDOUT (FORMAT BINARY)", ct);
+        while (await reader.StartRowAsync(ct) >= 0)
+        {
+            var uid = await reader.ReadAsync<long>(NpgsqlDbType.Bigint, ct);
+            var domain = await reader.ReadAsync<string>(NpgsqlDbType.Text, ct);
+            var hash = await reader.ReadAsync<byte[]>(NpgsqlDbType.Bytea, ct);
+            var size = await reader.ReadAsync<long>(NpgsqlDbType.Bigint, ct);
+            var date = await reader.ReadAsync<DateTime>(NpgsqlDbType.TimestampTz, ct);
+            var flags = await reader.ReadAsync<int>(NpgsqlDbType.Integer, ct);
+            var keywords = reader.IsNull ? Skip(reader) : await reader.ReadAsync<string[]>(NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
+            var modseq = await reader.ReadAsync<long>(NpgsqlDbType.Bigint, ct);
+            Guid? delivery = reader.IsNull ? SkipNull(reader) : await reader.ReadAsync<Guid>(NpgsqlDbType.Uuid, ct);
+            list.Add(new MessageRow(folderId, uid, domain, hash, size, new DateTimeOffset(date, TimeSpan.Zero), (MessageFlags)flags,
+                keywords, modseq, delivery));
+        }
+        return list;
+    }
+
+    private static string[] Skip(NpgsqlBinaryExporter reader)
+    {
+        reader.Skip();
+        return [];
+    }
+
+    private static Guid? SkipNull(NpgsqlBinaryExporter reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    // Addresses are validated before they get here; quoting keeps COPY (which takes no parameters) safe anyway.
+    private static string Quote(string s) => "'" + s.Replace("'", "''") + "'";
+
+    public async Task ProvisionAsync(string address, long quotaBytes, IReadOnlyList<FolderRow> folders, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand(
+            "INSERT INTO mailbox (address, quota_bytes) VALUES (@a, @q) ON CONFLICT (address) DO NOTHING", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("a", address);
+            cmd.Parameters.AddWithValue("q", quotaBytes);
+            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return; // already provisioned
+            }
+        }
+        await using var batch = new NpgsqlBatch(conn, tx);
+        foreach (var f in folders) batch.BatchCommands.Add(UpsertFolder(address, f));
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>Removes the mailbox and releases its blob references.</summary>
+    public async Task DestroyAsync(string address, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var deltas = new List<(string, byte[], long)>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT blob_domain, blob_hash, count(*) FROM mailbox_message WHERE mailbox = @a GROUP BY blob_domain, blob_hash", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("a", address);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) deltas.Add((r.GetString(0), (byte[])r[1], -r.GetInt64(2)));
+        }
+        await using (var del = new NpgsqlCommand(
+            "DELETE FROM mailbox_message WHERE mailbox = @a; DELETE FROM mailbox WHERE address = @a", conn, tx))
+        {
+            del.Parameters.AddWithValue("a", address);
+            await del.ExecuteNonQueryAsync(ct);
+        }
+        await BlobStore.AdjustReferencesAsync(conn, tx, deltas, ct);
+        await tx.CommitAsync(ct);
+    }
+
+    public async Task SetQuotaAsync(string address, long quota, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("UPDATE mailbox SET quota_bytes = @q WHERE address = @a");
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("q", quota);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Commits a change if the mailbox is still at <paramref name="expectedVersion"/>, moving it
+    /// to <paramref name="expectedVersion"/> + 1.
+    /// </summary>
+    public async Task<CommitOutcome> CommitAsync(string address, long expectedVersion, MailboxChange change, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn, tx);
+
+        NpgsqlBatchCommand? consume = null;
+        if (change.ConsumeQueueRow is long row)
+        {
+            consume = new NpgsqlBatchCommand("DELETE FROM stream_queue WHERE id = @id");
+            consume.Parameters.AddWithValue("id", row);
+            batch.BatchCommands.Add(consume);
+        }
+
+        var fence = new NpgsqlBatchCommand(
+            "UPDATE mailbox SET version = @v + 1, used_bytes = @u, messages = @m WHERE address = @a AND version = @v");
+        fence.Parameters.AddWithValue("a", address);
+        fence.Parameters.AddWithValue("v", expectedVersion);
+        fence.Parameters.AddWithValue("u", change.UsedBytes);
+        fence.Parameters.AddWithValue("m", change.Messages);
+        batch.BatchCommands.Add(fence);
+
+        foreach (var f in change.FolderUpserts) batch.BatchCommands.Add(UpsertFolder(address, f));
+
+        if (change.Deleted.Count > 0)
+        {
+            var del = new NpgsqlBatchCommand(
+                """
+                DELETE FROM mailbox_message m USING unnest(@f, @u) AS d(folder_id, uid)
+                WHERE m.mailbox = @a AND m.folder_id = d.folder_id AND m.uid = d.uid
+                """);
+            del.Parameters.AddWithValue("a", address);
+            del.Parameters.AddWithValue("f", change.Deleted.Select(d => d.FolderId).ToArray());
+            del.Parameters.AddWithValue("u", change.Deleted.Select(d => d.Uid).ToArray());
+            batch.BatchCommands.Add(del);
+        }
+
+        if (change.FlagUpdates.Count > 0)
+        {
+            // Keywords travel as one text per row ("\u001f"-joined) because unnest flattens nested arrays.
+            var upd = new NpgsqlBatchCommand(
+                """
+                UPDATE mailbox_message m SET flags = d.flags, modseq = d.modseq,
+                    keywords = CASE WHEN d.kw = '' THEN NULL ELSE string_to_array(d.kw, E'\u001f') END
+                FROM unnest(@f, @u, @fl, @kw, @ms) AS d(folder_id, uid, flags, kw, modseq)
+                WHERE m.mailbox = @a AND m.folder_id = d.folder_id AND m.uid = d.uid
+                """);
+            upd.Parameters.AddWithValue("a", address);
+            upd.Parameters.AddWithValue("f", change.FlagUpdates.Select(x => x.FolderId).ToArray());
+            upd.Parameters.AddWithValue("u", change.FlagUpdates.Select(x => x.Uid).ToArray());
+            upd.Parameters.AddWithValue("fl", change.FlagUpdates.Select(x => (int)x.Flags).ToArray());
+            upd.Parameters.AddWithValue("kw", change.FlagUpdates.Select(x => string.Join('\u001f', x.Keywords)).ToArray());
+            upd.Parameters.AddWithValue("ms", change.FlagUpdates.Select(x => x.ModSeq).ToArray());
+            batch.BatchCommands.Add(upd);
+        }
+
+        foreach (var m in change.Inserted)
+        {
+            var ins = new NpgsqlBatchCommand(
+                """
+                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id)
+                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did)
+                """);
+            ins.Parameters.AddWithValue("a", address);
+            ins.Parameters.AddWithValue("f", m.FolderId);
+            ins.Parameters.AddWithValue("u", m.Uid);
+            ins.Parameters.AddWithValue("bd", m.BlobDomain);
+            ins.Parameters.AddWithValue("bh", m.BlobHash);
+            ins.Parameters.AddWithValue("s", m.Size);
+            ins.Parameters.AddWithValue("d", m.InternalDate.UtcDateTime);
+            ins.Parameters.AddWithValue("fl", (int)m.Flags);
+            ins.Parameters.Add(new NpgsqlParameter("kw", NpgsqlDbType.Array | NpgsqlDbType.Text)
+            {
+                Value = m.Keywords.Length == 0 ? DBNull.Value : m.Keywords,
+            });
+            ins.Parameters.AddWithValue("ms", m.ModSeq);
+            ins.Parameters.Add(new NpgsqlParameter("did", NpgsqlDbType.Uuid) { Value = m.DeliveryId is Guid g ? g : DBNull.Value });
+            batch.BatchCommands.Add(ins);
+        }
+
+        foreach (var id in change.FolderDeletes)
+        {
+            var fd = new NpgsqlBatchCommand("DELETE FROM mailbox_folder WHERE mailbox = @a AND folder_id = @f");
+            fd.Parameters.AddWithValue("a", address);
+            fd.Parameters.AddWithValue("f", id);
+            batch.BatchCommands.Add(fd);
+        }
+
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
+        {
+            await tx.RollbackAsync(ct);
+            if (change.ConsumeQueueRow is long r) await ConsumeOnlyAsync(r, ct);
+            return CommitOutcome.AlreadyDelivered;
+        }
+
+        if (consume is not null && consume.RecordsAffected == 0)
+        {
+            await tx.RollbackAsync(ct);
+            return CommitOutcome.AlreadyConsumed;
+        }
+        if (fence.RecordsAffected != 1)
+        {
+            await tx.RollbackAsync(ct);
+            throw new MailboxFencedException(address);
+        }
+        if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
+        await tx.CommitAsync(ct);
+        return CommitOutcome.Committed;
+    }
+
+    private async Task ConsumeOnlyAsync(long row, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("DELETE FROM stream_queue WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", row);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand UpsertFolder(string address, FolderRow f)
+    {
+        var cmd = new NpgsqlBatchCommand(
+            """
+            INSERT INTO mailbox_folder (mailbox, folder_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed, recent_from)
+            VALUES (@a, @id, @n, @su, @uv, @un, @hm, @sub, @rf)
+            ON CONFLICT (mailbox, folder_id) DO UPDATE SET name = EXCLUDED.name, special_use = EXCLUDED.special_use,
+                uidvalidity = EXCLUDED.uidvalidity, uidnext = EXCLUDED.uidnext, highest_modseq = EXCLUDED.highest_modseq,
+                subscribed = EXCLUDED.subscribed, recent_from = EXCLUDED.recent_from
+            """);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("id", f.Id);
+        cmd.Parameters.AddWithValue("n", f.Name);
+        cmd.Parameters.AddWithValue("su", (int)f.SpecialUse);
+        cmd.Parameters.AddWithValue("uv", f.UidValidity);
+        cmd.Parameters.AddWithValue("un", f.UidNext);
+        cmd.Parameters.AddWithValue("hm", f.HighestModSeq);
+        cmd.Parameters.AddWithValue("sub", f.Subscribed);
+        cmd.Parameters.AddWithValue("rf", f.RecentFrom);
+        return cmd;
+    }
+}
