@@ -31,8 +31,8 @@ public interface IMailboxGrain : IGrainWithStringKey
 
     Task<MailboxOpResult> Subscribe(string name, bool subscribed);
 
-    /// <summary>Adds a message whose bytes are already in the blob store.</summary>
-    Task<AppendResult> Append(string folder, BlobRef blob, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset internalDate);
+    /// <summary>Stores a message (IMAP APPEND, saving to Sent): blob and index in one transaction.</summary>
+    Task<AppendResult> Append(string folder, byte[] raw, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate);
 
     /// <summary>Messages of a folder whose UID lies in [first, last], in UID order.</summary>
     Task<IReadOnlyList<MessageMeta>> GetMessages(string folder, long firstUid, long lastUid);

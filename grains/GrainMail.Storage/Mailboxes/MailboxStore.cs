@@ -15,7 +15,7 @@ public sealed record MessageRow(
     int FolderId, long Uid, string BlobDomain, byte[] BlobHash, long Size, DateTimeOffset InternalDate,
     MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId);
 
-public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages);
+public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages, long LastUidValidity);
 
 /// <summary>
 /// Everything one mailbox operation changes, committed by <see cref="MailboxStore.CommitAsync"/>
@@ -33,8 +33,15 @@ public sealed class MailboxChange
     /// <summary>The stream queue row this change consumes (delivery); its absence aborts the change.</summary>
     public long? ConsumeQueueRow { get; set; }
 
+    /// <summary>A new blob to store (with one reference per inserted message that uses it).</summary>
+    public (string Domain, byte[] Hash, ReadOnlyMemory<byte> Raw, int References)? NewBlob { get; set; }
+
+    /// <summary>The blob reference held by the consumed queue event, released if the event turns out to be a duplicate.</summary>
+    public (string Domain, byte[] Hash)? ConsumedReference { get; set; }
+
     public long UsedBytes { get; set; }
     public int Messages { get; set; }
+    public long LastUidValidity { get; set; }
 }
 
 public enum CommitOutcome
@@ -51,19 +58,19 @@ public sealed class MailboxFencedException(string address)
     : Exception($"Mailbox {address} was changed by another activation");
 
 /// <summary>SQL behind MailboxGrain. The grain is the only writer; this class holds no state.</summary>
-public sealed class MailboxStore(NpgsqlDataSource dataSource)
+public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
 {
     public async Task<(MailboxRow Mailbox, List<FolderRow> Folders)?> LoadAsync(string address, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         MailboxRow mailbox;
         await using (var cmd = new NpgsqlCommand(
-            "SELECT version, quota_bytes, used_bytes, messages FROM mailbox WHERE address = @a", conn))
+            "SELECT version, quota_bytes, used_bytes, messages, last_uidvalidity FROM mailbox WHERE address = @a", conn))
         {
             cmd.Parameters.AddWithValue("a", address);
             await using var r = await cmd.ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct)) return null;
-            mailbox = new MailboxRow(address, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt32(3));
+            mailbox = new MailboxRow(address, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt32(3), r.GetInt64(4));
         }
         var folders = new List<FolderRow>();
         await using (var cmd = new NpgsqlCommand(
@@ -198,7 +205,8 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource)
         }
 
         var fence = new NpgsqlBatchCommand(
-            "UPDATE mailbox SET version = @v + 1, used_bytes = @u, messages = @m WHERE address = @a AND version = @v");
+            "UPDATE mailbox SET version = @v + 1, used_bytes = @u, messages = @m, last_uidvalidity = @luv WHERE address = @a AND version = @v");
+        fence.Parameters.AddWithValue("luv", change.LastUidValidity);
         fence.Parameters.AddWithValue("a", address);
         fence.Parameters.AddWithValue("v", expectedVersion);
         fence.Parameters.AddWithValue("u", change.UsedBytes);
@@ -239,6 +247,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(upd);
         }
 
+        // Deletes run before inserts (above), so a moved message may keep its delivery id.
         foreach (var m in change.Inserted)
         {
             var ins = new NpgsqlBatchCommand(
@@ -278,7 +287,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource)
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
         {
             await tx.RollbackAsync(ct);
-            if (change.ConsumeQueueRow is long r) await ConsumeOnlyAsync(r, ct);
+            if (change.ConsumeQueueRow is long r) await ConsumeDuplicateAsync(r, change.ConsumedReference, ct);
             return CommitOutcome.AlreadyDelivered;
         }
 
@@ -292,16 +301,23 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource)
             await tx.RollbackAsync(ct);
             throw new MailboxFencedException(address);
         }
+        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
         if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
         await tx.CommitAsync(ct);
         return CommitOutcome.Committed;
     }
 
-    private async Task ConsumeOnlyAsync(long row, CancellationToken ct)
+    private async Task ConsumeDuplicateAsync(long row, (string Domain, byte[] Hash)? reference, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("DELETE FROM stream_queue WHERE id = @id");
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var cmd = new NpgsqlCommand("DELETE FROM stream_queue WHERE id = @id", conn, tx);
         cmd.Parameters.AddWithValue("id", row);
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (await cmd.ExecuteNonQueryAsync(ct) == 1 && reference is { } r)
+        {
+            await BlobStore.AdjustReferencesAsync(conn, tx, [(r.Domain, r.Hash, -1)], ct);
+        }
+        await tx.CommitAsync(ct);
     }
 
     private static NpgsqlBatchCommand UpsertFolder(string address, FolderRow f)

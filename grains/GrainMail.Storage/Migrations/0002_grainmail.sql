@@ -76,6 +76,8 @@ CREATE TABLE mailbox (
     quota_bytes bigint NOT NULL,
     used_bytes  bigint NOT NULL DEFAULT 0,
     messages    int    NOT NULL DEFAULT 0,
+    -- high-water mark of UIDVALIDITY values handed out, so a re-created folder never reuses one
+    last_uidvalidity bigint NOT NULL DEFAULT 0,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 

@@ -20,15 +20,14 @@ public sealed class PgQueueAdapterFactory(
     string name,
     PgQueueOptions options,
     SimpleQueueCacheOptions cacheOptions,
+    PgStreamQueueMapper mapper,
     StreamQueueStore store,
     EventCodec codec,
     ILoggerFactory loggerFactory) : IQueueAdapterFactory
 {
-    private readonly PgStreamQueueMapper _mapper = new(options.QueueCount);
-
     public static IQueueAdapterFactory Create(IServiceProvider services, string name)
     {
-        var options = services.GetRequiredService<IOptionsMonitor<PgQueueOptions>>().Get(name);
+        var options = services.GetRequiredService<PgQueueOptions>();
         var cache = services.GetRequiredService<IOptionsMonitor<SimpleQueueCacheOptions>>().Get(name);
         return ActivatorUtilities.CreateInstance<PgQueueAdapterFactory>(services, name, options, cache);
     }
@@ -38,11 +37,11 @@ public sealed class PgQueueAdapterFactory(
     public Task<IQueueAdapter> CreateAdapter() => CreateAdapter(CancellationToken.None);
 
     public Task<IQueueAdapter> CreateAdapter(CancellationToken cancellationToken) =>
-        Task.FromResult<IQueueAdapter>(new PgQueueAdapter(name, _mapper, options, store, codec, loggerFactory));
+        Task.FromResult<IQueueAdapter>(new PgQueueAdapter(name, mapper, options, store, codec, loggerFactory));
 
     public IQueueAdapterCache GetQueueAdapterCache() => new SimpleQueueAdapterCache(cacheOptions, name, loggerFactory);
 
-    public IStreamQueueMapper GetStreamQueueMapper() => _mapper;
+    public IStreamQueueMapper GetStreamQueueMapper() => mapper;
 
     // Delivery failures need no handling here: a row that was not consumed is leased again once
     // its visibility timeout runs out, and dead-lettered after MaxAttempts.

@@ -1,0 +1,398 @@
+using System.Text.Json;
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Delivery;
+using GrainMail.Storage.Domains;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
+
+namespace GrainMail.Gateways.Http;
+
+public sealed record CreateDomainRequest(string? Name, string? HomeRegion, long? DefaultQuotaBytes, long? MaxMessageBytes);
+public sealed record CreateAccountRequest(string? LocalPart, string? Password, string? DisplayName, long? QuotaBytes);
+public sealed record PasswordRequest(string? Password);
+public sealed record AliasRequest(string? Alias, List<string>? Targets);
+public sealed record AppPasswordRequest(string? Name);
+public sealed record SubmitRequest(string? From, List<string>? To, string? Raw);
+
+/// <summary>Settings the admin API needs from its host.</summary>
+public sealed class AdminApiOptions
+{
+    public string DefaultRegion { get; set; } = "local";
+
+    /// <summary>Largest message the API accepts when the recipient domains set no lower limit.</summary>
+    public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
+}
+
+/// <summary>
+/// The JSON admin API (<c>/api/v1</c>), health endpoints, and the bearer-token check. Errors are
+/// RFC 9457 problem documents: 400 bad input, 401 no token, 403 wrong token, 404 unknown domain
+/// or account, 409 duplicate, 413 message too large.
+/// </summary>
+public static class AdminApi
+{
+    public static WebApplication MapGrainMailAdmin(this WebApplication app)
+    {
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", async (IReadinessCheck check, CancellationToken ct) =>
+        {
+            var (ready, detail) = await check.CheckAsync(ct);
+            return ready ? Results.Text("ready\n") : Results.Text(detail + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+
+        var api = app.MapGroup("/api/v1");
+        api.AddEndpointFilter(async (ctx, next) =>
+        {
+            var token = ctx.HttpContext.RequestServices.GetRequiredService<AdminToken>();
+            var header = ctx.HttpContext.Request.Headers.Authorization.ToString();
+            if (string.IsNullOrEmpty(header) || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                ctx.HttpContext.Response.Headers.WWWAuthenticate = "Bearer realm=\"grainmail-admin\"";
+                return Problem(StatusCodes.Status401Unauthorized, "Missing bearer token");
+            }
+            if (!token.Matches(header["Bearer ".Length..].Trim())) return Problem(StatusCodes.Status403Forbidden, "Wrong token");
+            return await next(ctx);
+        });
+
+        MapDomains(api);
+        MapAccounts(api);
+        MapMessages(api);
+        return app;
+    }
+
+    private static void MapDomains(RouteGroupBuilder api)
+    {
+        api.MapPost("/domains", async (JsonElement body, IGrainFactory grains, AdminApiOptions options) =>
+        {
+            if (!TryBind<CreateDomainRequest>(body, out var req)) return BadJson();
+            var name = MailAddress.NormalizeDomain(req.Name);
+            if (name is null) return Problem(400, "Invalid domain name", $"'{req.Name}' is not a valid domain name");
+            if (req.DefaultQuotaBytes is <= 0 || req.MaxMessageBytes is <= 0) return Problem(400, "Limits must be positive");
+            var settings = DomainSettings.Default(string.IsNullOrWhiteSpace(req.HomeRegion) ? options.DefaultRegion : req.HomeRegion.Trim()) with
+            {
+                DefaultQuotaBytes = req.DefaultQuotaBytes ?? DomainSettings.DefaultQuota,
+                MaxMessageBytes = req.MaxMessageBytes ?? DomainSettings.DefaultMaxMessage,
+            };
+            var status = await grains.GetGrain<IDomainGrain>(name).Create(settings);
+            if (status == DomainOpStatus.AlreadyExists) return Problem(409, "Domain exists", name);
+            var info = await grains.GetGrain<IDomainGrain>(name).GetInfo();
+            return Results.Created($"/api/v1/domains/{name}", DomainJson(info!));
+        });
+
+        api.MapGet("/domains", async (DomainDirectory directory, IGrainFactory grains) =>
+        {
+            var list = await directory.ListAsync();
+            return Results.Ok(list.Select(d => new { name = d.Name, homeRegion = d.HomeRegion, createdAt = d.CreatedAt }));
+        });
+
+        api.MapGet("/domains/{domain}", async (string domain, IGrainFactory grains) =>
+        {
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            var info = await grains.GetGrain<IDomainGrain>(name).GetInfo();
+            return info is null ? Problem(404, "No such domain", name) : Results.Ok(DomainJson(info));
+        });
+
+        api.MapDelete("/domains/{domain}", async (string domain, IGrainFactory grains) =>
+        {
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            return await grains.GetGrain<IDomainGrain>(name).Delete() switch
+            {
+                DomainOpStatus.Ok => Results.NoContent(),
+                DomainOpStatus.NotEmpty => Problem(409, "Domain still has accounts", "Delete its accounts first"),
+                _ => Problem(404, "No such domain", name),
+            };
+        });
+
+        api.MapPost("/domains/{domain}/accounts", async (string domain, JsonElement body, IGrainFactory grains) =>
+        {
+            if (!TryBind<CreateAccountRequest>(body, out var req)) return BadJson();
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            var lp = MailAddress.NormalizeLocalPart(req.LocalPart);
+            if (lp is null) return Problem(400, "Invalid address", $"'{req.LocalPart}' is not a valid local part");
+            if (req.Password is null || req.Password.Length < 8) return Problem(400, "Password too short", "At least 8 characters");
+            if (req.QuotaBytes is <= 0) return Problem(400, "Quota must be positive");
+            var result = await grains.GetGrain<IDomainGrain>(name).CreateAccount(new NewAccount(lp, req.Password, req.DisplayName, req.QuotaBytes));
+            return result.Status switch
+            {
+                DomainOpStatus.Ok => Results.Created($"/api/v1/accounts/{lp}@{name}", await AccountJson(grains, $"{lp}@{name}")),
+                DomainOpStatus.NotFound => Problem(404, "No such domain", name),
+                DomainOpStatus.AlreadyExists => Problem(409, "Address exists", $"{lp}@{name} is an account or alias"),
+                _ => Problem(400, "Invalid account", result.Detail),
+            };
+        });
+
+        api.MapGet("/domains/{domain}/accounts", async (string domain, IGrainFactory grains) =>
+        {
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            var g = grains.GetGrain<IDomainGrain>(name);
+            if (await g.GetInfo() is null) return Problem(404, "No such domain", name);
+            var list = new List<object>();
+            foreach (var address in await g.ListAccounts()) list.Add(await AccountJson(grains, address));
+            return Results.Ok(list);
+        });
+
+        api.MapPost("/domains/{domain}/aliases", async (string domain, JsonElement body, IGrainFactory grains) =>
+        {
+            if (!TryBind<AliasRequest>(body, out var req)) return BadJson();
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            var lp = MailAddress.NormalizeLocalPart(req.Alias?.Contains('@') == true ? req.Alias[..req.Alias.IndexOf('@')] : req.Alias);
+            if (lp is null) return Problem(400, "Invalid alias", req.Alias);
+            if (req.Targets is not { Count: > 0 }) return Problem(400, "An alias needs at least one target");
+            var bad = req.Targets.Where(t => MailAddress.Normalize(t) is null).ToList();
+            if (bad.Count > 0) return Problem(400, "Invalid target address", string.Join(", ", bad));
+            return await grains.GetGrain<IDomainGrain>(name).SetAlias(lp, req.Targets) switch
+            {
+                DomainOpStatus.Ok => Results.Created($"/api/v1/domains/{name}/aliases/{lp}",
+                    new { address = $"{lp}@{name}", targets = req.Targets.Select(t => MailAddress.Normalize(t)).Distinct() }),
+                DomainOpStatus.NotFound => Problem(404, "No such domain", name),
+                DomainOpStatus.AlreadyExists => Problem(409, "An account has that address", $"{lp}@{name}"),
+                _ => Problem(400, "Invalid alias", "An alias cannot point to itself"),
+            };
+        });
+
+        api.MapGet("/domains/{domain}/aliases", async (string domain, IGrainFactory grains) =>
+        {
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            var g = grains.GetGrain<IDomainGrain>(name);
+            if (await g.GetInfo() is null) return Problem(404, "No such domain", name);
+            return Results.Ok((await g.ListAliases()).Select(a => new { address = a.Address, targets = a.Targets }));
+        });
+
+        api.MapDelete("/domains/{domain}/aliases/{alias}", async (string domain, string alias, IGrainFactory grains) =>
+        {
+            var name = MailAddress.NormalizeDomain(domain);
+            if (name is null) return Problem(400, "Invalid domain name");
+            return await grains.GetGrain<IDomainGrain>(name).DeleteAlias(alias) == DomainOpStatus.Ok
+                ? Results.NoContent()
+                : Problem(404, "No such alias", $"{alias}@{name}");
+        });
+    }
+
+    private static void MapAccounts(RouteGroupBuilder api)
+    {
+        api.MapGet("/accounts/{address}", async (string address, IGrainFactory grains) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            var info = await grains.GetGrain<IAccountGrain>(a).GetInfo();
+            return info is null ? Problem(404, "No such account", a) : Results.Ok(await AccountJson(grains, a));
+        });
+
+        api.MapDelete("/accounts/{address}", async (string address, IGrainFactory grains) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            return await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(a)).DeleteAccount(MailAddress.LocalPartOf(a)) == DomainOpStatus.Ok
+                ? Results.NoContent()
+                : Problem(404, "No such account", a);
+        });
+
+        api.MapPut("/accounts/{address}/password", async (string address, JsonElement body, IGrainFactory grains) =>
+        {
+            if (!TryBind<PasswordRequest>(body, out var req)) return BadJson();
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            if (req.Password is null || req.Password.Length < 8) return Problem(400, "Password too short", "At least 8 characters");
+            return await grains.GetGrain<IAccountGrain>(a).SetPassword(req.Password)
+                ? Results.NoContent()
+                : Problem(404, "No such account", a);
+        });
+
+        api.MapPost("/accounts/{address}/app-passwords", async (string address, JsonElement body, IGrainFactory grains) =>
+        {
+            if (!TryBind<AppPasswordRequest>(body, out var req)) return BadJson();
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            var name = req.Name?.Trim();
+            if (string.IsNullOrEmpty(name) || name.Length > 64 || name.Any(char.IsControl)) return Problem(400, "Invalid app password name");
+            var account = grains.GetGrain<IAccountGrain>(a);
+            var info = await account.GetInfo();
+            if (info is null) return Problem(404, "No such account", a);
+            if (info.AppPasswords.Contains(name)) return Problem(409, "App password exists", name);
+            var password = await account.CreateAppPassword(name);
+            return password is null
+                ? Problem(404, "No such account", a)
+                : Results.Created($"/api/v1/accounts/{a}/app-passwords/{Uri.EscapeDataString(name)}", new { name, password });
+        });
+
+        api.MapDelete("/accounts/{address}/app-passwords/{name}", async (string address, string name, IGrainFactory grains) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            return await grains.GetGrain<IAccountGrain>(a).RevokeAppPassword(name) switch
+            {
+                AppPasswordStatus.Revoked => Results.NoContent(),
+                AppPasswordStatus.NotFound => Problem(404, "No such app password", name),
+                _ => Problem(404, "No such account", a),
+            };
+        });
+
+        api.MapGet("/accounts/{address}/mailbox", async (string address, IGrainFactory grains) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            var mailbox = grains.GetGrain<IMailboxGrain>(a);
+            if (!await mailbox.Exists()) return Problem(404, "No such account", a);
+            var quota = await mailbox.GetQuota();
+            var folders = await mailbox.ListFolders();
+            return Results.Ok(new
+            {
+                address = a,
+                quota = new { limitBytes = quota.LimitBytes, usedBytes = quota.UsedBytes, messages = quota.Messages },
+                folders = folders.Select(f => new
+                {
+                    name = f.Name,
+                    specialUse = f.SpecialUse == SpecialUse.None ? null : "\\" + f.SpecialUse,
+                    messages = f.Messages,
+                    unseen = f.Unseen,
+                    recent = f.Recent,
+                    bytes = f.Bytes,
+                    uidValidity = f.UidValidity,
+                    uidNext = f.UidNext,
+                    highestModSeq = f.HighestModSeq,
+                    subscribed = f.Subscribed,
+                }),
+            });
+        });
+    }
+
+    private static void MapMessages(RouteGroupBuilder api)
+    {
+        api.MapPost("/messages", async (HttpContext http, IGrainFactory grains, MessageSubmitter submitter, AdminApiOptions options) =>
+        {
+            // Base64 of the largest message, plus JSON around it.
+            http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = options.MaxMessageBytes * 4 / 3 + 1024 * 1024;
+            SubmitRequest? req;
+            try
+            {
+                req = await JsonSerializer.DeserializeAsync<SubmitRequest>(http.Request.Body, JsonOptions, http.RequestAborted);
+            }
+            catch (JsonException)
+            {
+                return BadJson();
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return Problem(413, "Message too large", $"The limit is {options.MaxMessageBytes} bytes");
+            }
+            if (req is null) return BadJson();
+
+            string? from = null;
+            if (!string.IsNullOrEmpty(req.From))
+            {
+                from = MailAddress.Normalize(req.From);
+                if (from is null) return Problem(400, "Invalid sender address", req.From);
+            }
+            if (req.To is not { Count: > 0 }) return Problem(400, "At least one recipient is required");
+            if (req.To.Count > 1000) return Problem(400, "Too many recipients", "At most 1000");
+            var bad = req.To.Where(t => MailAddress.Normalize(t) is null).ToList();
+            if (bad.Count > 0) return Problem(400, "Invalid recipient address", string.Join(", ", bad));
+
+            byte[] raw;
+            try
+            {
+                raw = Convert.FromBase64String(req.Raw ?? "");
+            }
+            catch (FormatException)
+            {
+                return Problem(400, "Malformed base64", "'raw' must be the base64 of an RFC 5322 message");
+            }
+            if (MessageCheck(raw) is { } problem) return Problem(400, "Malformed message", problem);
+
+            var mailboxes = new List<string>();
+            var limit = options.MaxMessageBytes;
+            foreach (var to in req.To)
+            {
+                var r = await new RecipientResolver(grains).ResolveAsync(to);
+                if (!r.Hosted) return Problem(400, "Recipient not hosted here", $"{to}: outbound delivery is not accepted on this endpoint");
+                if (!r.Found) return Problem(404, "No such recipient", to);
+                if (r.External.Count > 0) return Problem(400, "Recipient forwards outside", $"{to}: outbound delivery is not accepted on this endpoint");
+                mailboxes.AddRange(r.Mailboxes);
+                var info = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(MailAddress.Normalize(to)!)).GetInfo();
+                if (info is not null) limit = Math.Min(limit, info.Settings.MaxMessageBytes);
+            }
+            if (raw.Length > limit) return Problem(413, "Message too large", $"{raw.Length} bytes; the limit is {limit}");
+
+            var receipt = await submitter.SubmitAsync(new Submission(from, mailboxes, raw), http.RequestAborted);
+            return Results.Accepted(value: new { messageId = receipt.MessageId, deliveries = receipt.Events, receivedAt = receipt.ReceivedAt });
+        });
+    }
+
+    /// <summary>Why <paramref name="raw"/> is not an acceptable RFC 5322 message, or null.</summary>
+    private static string? MessageCheck(byte[] raw)
+    {
+        if (raw.Length == 0) return "empty message";
+        if (Array.IndexOf(raw, (byte)0) >= 0) return "NUL bytes are not allowed";
+        try
+        {
+            using var ms = new MemoryStream(raw, writable: false);
+            var parser = new MimeParser(ms, MimeFormat.Entity);
+            var headers = parser.ParseHeaders();
+            if (headers.Count == 0) return "no header fields";
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+        return null;
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    private static bool TryBind<T>(JsonElement body, out T value) where T : class
+    {
+        value = null!;
+        if (body.ValueKind != JsonValueKind.Object) return false;
+        try
+        {
+            value = body.Deserialize<T>(JsonOptions)!;
+            return value is not null;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static IResult BadJson() => Problem(400, "Malformed JSON body");
+
+    private static IResult Problem(int status, string title, string? detail = null) =>
+        Results.Problem(statusCode: status, title: title, detail: detail);
+
+    private static object DomainJson(DomainInfo d) => new
+    {
+        name = d.Name,
+        homeRegion = d.Settings.HomeRegion,
+        defaultQuotaBytes = d.Settings.DefaultQuotaBytes,
+        maxMessageBytes = d.Settings.MaxMessageBytes,
+        accounts = d.AccountCount,
+        aliases = d.AliasCount,
+        createdAt = d.CreatedAt,
+    };
+
+    private static async Task<object> AccountJson(IGrainFactory grains, string address)
+    {
+        var info = await grains.GetGrain<IAccountGrain>(address).GetInfo();
+        return new
+        {
+            address,
+            displayName = info?.DisplayName,
+            enabled = info?.Enabled ?? false,
+            quotaBytes = info?.QuotaBytes ?? 0,
+            appPasswords = info?.AppPasswords ?? [],
+            createdAt = info?.CreatedAt,
+        };
+    }
+}

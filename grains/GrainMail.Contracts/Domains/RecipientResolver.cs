@@ -1,0 +1,38 @@
+namespace GrainMail.Contracts.Domains;
+
+/// <summary>Where one envelope recipient goes, after domains and aliases are applied.</summary>
+public sealed record ResolvedRecipient(bool Hosted, bool Found, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External);
+
+/// <summary>
+/// Resolves envelope recipients for every gateway: a hosted domain's accounts and aliases, and
+/// one further hop for alias targets that live in another hosted domain. Addresses outside every
+/// hosted domain are external.
+/// </summary>
+public sealed class RecipientResolver(IGrainFactory grains)
+{
+    public async Task<ResolvedRecipient> ResolveAsync(string address)
+    {
+        if (!MailAddress.TryParse(address, out var lp, out var domain)) return new ResolvedRecipient(false, false, [], []);
+        var domainGrain = grains.GetGrain<IDomainGrain>(domain);
+        if (await domainGrain.GetInfo() is null) return new ResolvedRecipient(false, false, [], [$"{lp}@{domain}"]);
+        var first = await domainGrain.ResolveRecipient(lp);
+        if (!first.Found) return new ResolvedRecipient(true, false, [], []);
+        var mailboxes = new List<string>(first.Mailboxes);
+        var external = new List<string>();
+        foreach (var target in first.External)
+        {
+            var targetDomain = MailAddress.DomainOf(target);
+            var other = grains.GetGrain<IDomainGrain>(targetDomain);
+            if (await other.GetInfo() is null)
+            {
+                external.Add(target);
+                continue;
+            }
+            var second = await other.ResolveRecipient(MailAddress.LocalPartOf(target));
+            // Only mailboxes on the second hop: an alias chain is not followed further.
+            mailboxes.AddRange(second.Mailboxes);
+        }
+        var distinct = mailboxes.Distinct(StringComparer.Ordinal).ToList();
+        return new ResolvedRecipient(true, distinct.Count + external.Count > 0, distinct, external);
+    }
+}

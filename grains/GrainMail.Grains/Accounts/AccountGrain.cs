@@ -1,0 +1,147 @@
+using System.Security.Cryptography;
+using GrainMail.Contracts.Accounts;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Grains.Accounts;
+
+[GenerateSerializer]
+public sealed class AccountState
+{
+    [Id(0)] public bool Exists { get; set; }
+    [Id(1)] public string PasswordHash { get; set; } = "";
+    [Id(2)] public string? DisplayName { get; set; }
+    [Id(3)] public bool Enabled { get; set; }
+    [Id(4)] public long QuotaBytes { get; set; }
+    [Id(5)] public List<AppPassword> AppPasswords { get; set; } = [];
+    [Id(6)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(7)] public DateTimeOffset? LockedUntil { get; set; }
+}
+
+[GenerateSerializer]
+public sealed record AppPassword([property: Id(0)] string Name, [property: Id(1)] string Hash, [property: Id(2)] DateTimeOffset CreatedAt);
+
+/// <summary>Authentication lockout policy, shared by every protocol that logs in.</summary>
+public sealed class LockoutOptions
+{
+    public int MaxFailures { get; set; } = 10;
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(15);
+    public TimeSpan LockFor { get; set; } = TimeSpan.FromMinutes(15);
+}
+
+public sealed class AccountGrain(
+    [PersistentState("account", GrainStorage.Name)] IPersistentState<AccountState> state,
+    PasswordHasher hasher,
+    LockoutOptions lockout,
+    TimeProvider clock,
+    ILogger<AccountGrain> logger) : Grain, IAccountGrain
+{
+    // Failures are counted in memory: a lock, once decided, is persisted.
+    private readonly Queue<DateTimeOffset> _failures = new();
+
+    private AccountState S => state.State;
+
+    public Task<AccountInfo?> GetInfo() => Task.FromResult(S.Exists
+        ? new AccountInfo(this.GetPrimaryKeyString(), S.DisplayName, S.Enabled, S.QuotaBytes,
+            S.AppPasswords.Select(a => a.Name).ToList(), S.CreatedAt)
+        : null);
+
+    public async Task<bool> Create(string password, string? displayName, long quotaBytes)
+    {
+        if (S.Exists) return false;
+        state.State = new AccountState
+        {
+            Exists = true,
+            PasswordHash = hasher.Hash(password),
+            DisplayName = displayName,
+            Enabled = true,
+            QuotaBytes = quotaBytes,
+            CreatedAt = clock.GetUtcNow(),
+        };
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public async Task<bool> Delete()
+    {
+        if (!S.Exists) return false;
+        await state.ClearStateAsync();
+        state.State = new AccountState();
+        return true;
+    }
+
+    public async Task<bool> SetPassword(string password)
+    {
+        if (!S.Exists) return false;
+        S.PasswordHash = hasher.Hash(password);
+        S.LockedUntil = null;
+        _failures.Clear();
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public async Task<bool> SetEnabled(bool enabled)
+    {
+        if (!S.Exists) return false;
+        S.Enabled = enabled;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public async Task<AuthResult> Authenticate(string secret, string remote)
+    {
+        if (!S.Exists) return new AuthResult(AuthOutcome.NoSuchAccount);
+        var now = clock.GetUtcNow();
+        if (S.LockedUntil is { } until && until > now) return new AuthResult(AuthOutcome.LockedOut, LockedUntil: until);
+        if (!S.Enabled) return new AuthResult(AuthOutcome.Disabled);
+
+        if (hasher.Verify(secret, S.PasswordHash)) return Succeeded(null);
+        foreach (var app in S.AppPasswords)
+        {
+            if (hasher.Verify(NormalizeAppPassword(secret), app.Hash)) return Succeeded(app.Name);
+        }
+
+        while (_failures.Count > 0 && now - _failures.Peek() > lockout.Window) _failures.Dequeue();
+        _failures.Enqueue(now);
+        if (_failures.Count >= lockout.MaxFailures)
+        {
+            S.LockedUntil = now + lockout.LockFor;
+            _failures.Clear();
+            await state.WriteStateAsync();
+            logger.LogWarning("Account {Address} locked until {Until} after repeated failures (last from {Remote})",
+                this.GetPrimaryKeyString(), S.LockedUntil, remote);
+            return new AuthResult(AuthOutcome.LockedOut, LockedUntil: S.LockedUntil);
+        }
+        return new AuthResult(AuthOutcome.BadCredentials);
+    }
+
+    public async Task<string?> CreateAppPassword(string name)
+    {
+        if (!S.Exists) return null;
+        // 16 letters from a 24-letter alphabet without look-alikes: about 73 bits, typed in groups of four.
+        const string alphabet = "abcdefghjkmnpqrstuvwxyz";
+        var chars = new char[16];
+        for (var i = 0; i < chars.Length; i++) chars[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
+        var plain = new string(chars);
+        S.AppPasswords.RemoveAll(a => a.Name == name);
+        S.AppPasswords.Add(new AppPassword(name, hasher.Hash(plain), clock.GetUtcNow()));
+        await state.WriteStateAsync();
+        return string.Join('-', plain.Chunk(4).Select(c => new string(c)));
+    }
+
+    public async Task<AppPasswordStatus> RevokeAppPassword(string name)
+    {
+        if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
+        if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
+        await state.WriteStateAsync();
+        return AppPasswordStatus.Revoked;
+    }
+
+    // Clients show app passwords in groups ("abcd-efgh-…"); accept them typed with or without dashes or spaces.
+    private static string NormalizeAppPassword(string s) => s.Replace("-", "").Replace(" ", "").ToLowerInvariant();
+
+    private AuthResult Succeeded(string? appPassword)
+    {
+        _failures.Clear();
+        return new AuthResult(AuthOutcome.Success, appPassword);
+    }
+}

@@ -1,0 +1,174 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Domains;
+
+namespace GrainMail.Grains.Domains;
+
+[GenerateSerializer]
+public sealed class DomainState
+{
+    [Id(0)] public bool Exists { get; set; }
+    [Id(1)] public DomainSettings Settings { get; set; } = DomainSettings.Default("default");
+    [Id(2)] public HashSet<string> Accounts { get; set; } = new(StringComparer.Ordinal);
+    [Id(3)] public Dictionary<string, List<string>> Aliases { get; set; } = new(StringComparer.Ordinal);
+    [Id(4)] public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class DomainGrain(
+    [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
+    DomainDirectory directory,
+    TimeProvider clock) : Grain, IDomainGrain
+{
+    private DomainState S => state.State;
+
+    private string Name => this.GetPrimaryKeyString();
+
+    public Task<DomainInfo?> GetInfo() => Task.FromResult(S.Exists
+        ? new DomainInfo(Name, S.Settings, S.Accounts.Count, S.Aliases.Count, S.CreatedAt)
+        : null);
+
+    public async Task<DomainOpStatus> Create(DomainSettings settings)
+    {
+        if (S.Exists)
+        {
+            // Repairs a directory row lost between the two writes of an interrupted create.
+            await directory.UpsertAsync(Name, S.Settings.HomeRegion);
+            return DomainOpStatus.AlreadyExists;
+        }
+        state.State = new DomainState { Exists = true, Settings = settings, CreatedAt = clock.GetUtcNow() };
+        await state.WriteStateAsync();
+        await directory.UpsertAsync(Name, settings.HomeRegion);
+        return DomainOpStatus.Ok;
+    }
+
+    public async Task<DomainOpStatus> UpdateSettings(DomainSettings settings)
+    {
+        if (!S.Exists) return DomainOpStatus.NotFound;
+        S.Settings = settings;
+        await state.WriteStateAsync();
+        await directory.UpsertAsync(Name, settings.HomeRegion);
+        return DomainOpStatus.Ok;
+    }
+
+    public async Task<DomainOpStatus> Delete()
+    {
+        if (!S.Exists) return DomainOpStatus.NotFound;
+        // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
+        if (S.Accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        await directory.RemoveAsync(Name);
+        await state.ClearStateAsync();
+        state.State = new DomainState();
+        return DomainOpStatus.Ok;
+    }
+
+    public async Task<DomainOpResult> CreateAccount(NewAccount account)
+    {
+        if (!S.Exists) return new DomainOpResult(DomainOpStatus.NotFound);
+        var lp = MailAddress.NormalizeLocalPart(account.LocalPart);
+        if (lp is null) return new DomainOpResult(DomainOpStatus.Invalid, "invalid local part");
+        if (account.Password is null || account.Password.Length < 8)
+            return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
+        if (S.Accounts.Contains(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+
+        var address = $"{lp}@{Name}";
+        var quota = account.QuotaBytes ?? S.Settings.DefaultQuotaBytes;
+        var accountGrain = GrainFactory.GetGrain<IAccountGrain>(address);
+        // An account left by an interrupted earlier attempt is reused with the new password.
+        if (!await accountGrain.Create(account.Password, account.DisplayName, quota))
+            await accountGrain.SetPassword(account.Password);
+        await GrainFactory.GetGrain<IMailboxGrain>(address).Provision(quota);
+        S.Accounts.Add(lp);
+        await state.WriteStateAsync();
+        return DomainOpResult.Ok;
+    }
+
+    public async Task<DomainOpStatus> DeleteAccount(string localPart)
+    {
+        var lp = MailAddress.NormalizeLocalPart(localPart);
+        if (!S.Exists || lp is null || !S.Accounts.Contains(lp)) return DomainOpStatus.NotFound;
+        var address = $"{lp}@{Name}";
+        // Remove from the domain first, so no new mail is accepted for it while it is torn down.
+        S.Accounts.Remove(lp);
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
+        await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
+        return DomainOpStatus.Ok;
+    }
+
+    public Task<IReadOnlyList<string>> ListAccounts() =>
+        Task.FromResult<IReadOnlyList<string>>(S.Accounts.Order(StringComparer.Ordinal).Select(lp => $"{lp}@{Name}").ToList());
+
+    public async Task<DomainOpStatus> SetAlias(string alias, IReadOnlyList<string> targets)
+    {
+        if (!S.Exists) return DomainOpStatus.NotFound;
+        var lp = MailAddress.NormalizeLocalPart(alias);
+        if (lp is null || targets.Count == 0 || targets.Count > 1000) return DomainOpStatus.Invalid;
+        var normalized = new List<string>();
+        foreach (var t in targets)
+        {
+            var n = MailAddress.Normalize(t);
+            if (n is null) return DomainOpStatus.Invalid;
+            if (!normalized.Contains(n)) normalized.Add(n);
+        }
+        if (S.Accounts.Contains(lp)) return DomainOpStatus.AlreadyExists;
+        if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
+        S.Aliases[lp] = normalized;
+        await state.WriteStateAsync();
+        return DomainOpStatus.Ok;
+    }
+
+    public async Task<DomainOpStatus> DeleteAlias(string alias)
+    {
+        var lp = MailAddress.NormalizeLocalPart(alias);
+        if (!S.Exists || lp is null || !S.Aliases.Remove(lp)) return DomainOpStatus.NotFound;
+        await state.WriteStateAsync();
+        return DomainOpStatus.Ok;
+    }
+
+    public Task<IReadOnlyList<AliasInfo>> ListAliases() =>
+        Task.FromResult<IReadOnlyList<AliasInfo>>(S.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal)
+            .Select(a => new AliasInfo($"{a.Key}@{Name}", a.Value.ToList())).ToList());
+
+    public Task<RecipientResolution> ResolveRecipient(string localPart)
+    {
+        if (!S.Exists) return Task.FromResult(RecipientResolution.NotFound);
+        var lp = MailAddress.NormalizeLocalPart(localPart);
+        if (lp is null) return Task.FromResult(RecipientResolution.NotFound);
+        var resolved = Resolve(lp);
+        // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
+        if (!resolved.Found && lp.IndexOf('+') is > 0 and var plus) resolved = Resolve(lp[..plus]);
+        if (!resolved.Found && S.Settings.CatchAllTarget is { } catchAll && MailAddress.Normalize(catchAll) is { } target)
+            resolved = Split([target]);
+        return Task.FromResult(resolved);
+    }
+
+    private RecipientResolution Resolve(string lp)
+    {
+        if (S.Accounts.Contains(lp)) return new RecipientResolution(true, [$"{lp}@{Name}"], []);
+        return S.Aliases.TryGetValue(lp, out var targets) ? Split(targets) : RecipientResolution.NotFound;
+    }
+
+    // Targets in this domain are checked here; targets elsewhere are left to the caller, which
+    // resolves hosted ones through their own DomainGrain (a grain calling another domain's grain
+    // could deadlock when two domains alias each other).
+    private RecipientResolution Split(IEnumerable<string> targets)
+    {
+        var local = new List<string>();
+        var other = new List<string>();
+        foreach (var t in targets)
+        {
+            if (MailAddress.DomainOf(t) == Name)
+            {
+                var tlp = MailAddress.LocalPartOf(t);
+                if (S.Accounts.Contains(tlp)) local.Add(t);
+            }
+            else
+            {
+                other.Add(t);
+            }
+        }
+        return new RecipientResolution(local.Count + other.Count > 0, local, other);
+    }
+}

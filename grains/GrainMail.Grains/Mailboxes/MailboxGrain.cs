@@ -1,0 +1,516 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Delivery;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Mailboxes;
+using GrainMail.Storage.Streams;
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace GrainMail.Grains.Mailboxes;
+
+/// <summary>
+/// The single writer of one mailbox. Folder counters and (once a folder is used) its message
+/// index are held in memory; every change is one PostgreSQL transaction guarded by the mailbox
+/// version, applied to memory only after it commits. Consumes the inbound delivery stream by
+/// implicit subscription: a delivery and the removal of its queue row commit together, so a
+/// redelivered event changes nothing.
+/// </summary>
+[ImplicitStreamSubscription(DeliveryStreams.Inbound)]
+public sealed class MailboxGrain(
+    MailboxStore store,
+    StreamQueueStore queue,
+    TimeProvider clock,
+    ILogger<MailboxGrain> logger) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncObserver<DeliveryEvent>
+{
+    private sealed class Folder(FolderRow row)
+    {
+        public int Id = row.Id;
+        public string Name = row.Name;
+        public SpecialUse Use = row.SpecialUse;
+        public long UidValidity = row.UidValidity;
+        public long UidNext = row.UidNext;
+        public long HighestModSeq = row.HighestModSeq;
+        public bool Subscribed = row.Subscribed;
+        public long RecentFrom = row.RecentFrom;
+        public int Count = row.Messages;
+        public int Unseen = row.Unseen;
+        public long Bytes = row.Bytes;
+
+        /// <summary>Messages in UID order; null until first needed.</summary>
+        public List<MessageRow>? Messages;
+
+        public FolderRow ToRow() => new(Id, Name, Use, UidValidity, UidNext, HighestModSeq, Subscribed, RecentFrom, Count, Unseen, Bytes);
+
+        public Folder Clone() => (Folder)MemberwiseClone();
+    }
+
+    private string _address = "";
+    private MailboxRow? _mailbox;
+    private Dictionary<int, Folder> _folders = [];
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _address = this.GetPrimaryKeyString();
+        await LoadAsync(cancellationToken);
+    }
+
+    private async Task LoadAsync(CancellationToken ct)
+    {
+        var loaded = await store.LoadAsync(_address, ct);
+        _mailbox = loaded?.Mailbox;
+        _folders = loaded?.Folders.ToDictionary(f => f.Id, f => new Folder(f)) ?? [];
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------
+
+    public async Task Provision(long quotaBytes)
+    {
+        if (_mailbox is not null) return;
+        var uv = NextUidValidity(0);
+        var rows = FolderNames.Defaults.Select((d, i) => new FolderRow(i + 1, d.Name, d.Use, uv, 1, 1, true, 1, 0, 0, 0)).ToList();
+        await store.ProvisionAsync(_address, quotaBytes, rows);
+        await LoadAsync(CancellationToken.None);
+    }
+
+    public async Task Destroy()
+    {
+        if (_mailbox is null) return;
+        await store.DestroyAsync(_address);
+        _mailbox = null;
+        _folders = [];
+        DeactivateOnIdle();
+    }
+
+    public Task<bool> Exists() => Task.FromResult(_mailbox is not null);
+
+    public async Task SetQuota(long quotaBytes)
+    {
+        if (_mailbox is null) return;
+        await store.SetQuotaAsync(_address, quotaBytes);
+        _mailbox = _mailbox with { QuotaBytes = quotaBytes };
+    }
+
+    public Task<QuotaInfo> GetQuota() => Task.FromResult(_mailbox is null
+        ? new QuotaInfo(0, 0, 0)
+        : new QuotaInfo(_mailbox.QuotaBytes, _mailbox.UsedBytes, _mailbox.Messages));
+
+    // ---- folders ---------------------------------------------------------------------------
+
+    public Task<IReadOnlyList<FolderInfo>> ListFolders() =>
+        Task.FromResult<IReadOnlyList<FolderInfo>>(_folders.Values.OrderBy(f => f.Id).Select(Info).ToList());
+
+    public Task<FolderInfo?> GetFolder(string name) =>
+        Task.FromResult(Find(name) is { } f ? Info(f) : null);
+
+    public async Task<MailboxOpResult> CreateFolder(string name)
+    {
+        if (_mailbox is null) return new MailboxOpResult(MailboxOpStatus.NoSuchMailbox);
+        var n = FolderNames.Normalize(name);
+        if (n is null) return new MailboxOpResult(MailboxOpStatus.InvalidName);
+        if (Find(n) is not null) return new MailboxOpResult(MailboxOpStatus.FolderExists);
+        var change = NewChange();
+        var nextId = _folders.Count == 0 ? 1 : _folders.Keys.Max() + 1;
+        var created = new List<Folder>();
+        foreach (var name2 in FolderNames.Parents(n).Append(n))
+        {
+            if (Find(name2) is not null) continue;
+            var uv = NextUidValidity(change.LastUidValidity);
+            change.LastUidValidity = uv;
+            var f = new Folder(new FolderRow(nextId++, name2, SpecialUse.None, uv, 1, 1, true, 1, 0, 0, 0)) { Messages = [] };
+            change.FolderUpserts.Add(f.ToRow());
+            created.Add(f);
+        }
+        await CommitAsync(change);
+        foreach (var f in created) _folders[f.Id] = f;
+        return MailboxOpResult.Ok;
+    }
+
+    public async Task<MailboxOpResult> RenameFolder(string from, string to)
+    {
+        if (_mailbox is null) return new MailboxOpResult(MailboxOpStatus.NoSuchMailbox);
+        var src = Find(from);
+        var target = FolderNames.Normalize(to);
+        if (src is null) return new MailboxOpResult(MailboxOpStatus.NoSuchFolder);
+        if (target is null) return new MailboxOpResult(MailboxOpStatus.InvalidName);
+        // Renaming INBOX (which RFC 3501 turns into moving its messages) is not offered.
+        if (src.Use == SpecialUse.Inbox || target == "INBOX" || FolderNames.IsInside(target, src.Name))
+            return new MailboxOpResult(MailboxOpStatus.NotAllowed);
+        if (Find(target) is not null) return new MailboxOpResult(MailboxOpStatus.FolderExists);
+
+        var change = NewChange();
+        var renamed = new List<(Folder F, string NewName)>();
+        foreach (var f in _folders.Values)
+        {
+            if (f == src) renamed.Add((f, target));
+            else if (FolderNames.IsInside(f.Name, src.Name)) renamed.Add((f, target + f.Name[src.Name.Length..]));
+        }
+        foreach (var (f, newName) in renamed)
+        {
+            var c = f.Clone();
+            c.Name = newName;
+            change.FolderUpserts.Add(c.ToRow());
+        }
+        await CommitAsync(change);
+        foreach (var (f, newName) in renamed) f.Name = newName;
+        return MailboxOpResult.Ok;
+    }
+
+    public async Task<MailboxOpResult> DeleteFolder(string name)
+    {
+        if (_mailbox is null) return new MailboxOpResult(MailboxOpStatus.NoSuchMailbox);
+        var f = Find(name);
+        if (f is null) return new MailboxOpResult(MailboxOpStatus.NoSuchFolder);
+        // INBOX cannot go; a folder with subfolders is refused rather than turned into a \Noselect shell.
+        if (f.Use == SpecialUse.Inbox || _folders.Values.Any(o => FolderNames.IsInside(o.Name, f.Name)))
+            return new MailboxOpResult(MailboxOpStatus.NotAllowed);
+        var messages = await MessagesOf(f);
+        var change = NewChange();
+        change.FolderDeletes.Add(f.Id);
+        foreach (var m in messages) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
+        change.UsedBytes -= f.Bytes;
+        change.Messages -= f.Count;
+        await CommitAsync(change);
+        _folders.Remove(f.Id);
+        return MailboxOpResult.Ok;
+    }
+
+    public async Task<MailboxOpResult> Subscribe(string name, bool subscribed)
+    {
+        if (_mailbox is null) return new MailboxOpResult(MailboxOpStatus.NoSuchMailbox);
+        var f = Find(name);
+        if (f is null) return new MailboxOpResult(MailboxOpStatus.NoSuchFolder);
+        var c = f.Clone();
+        c.Subscribed = subscribed;
+        var change = NewChange();
+        change.FolderUpserts.Add(c.ToRow());
+        await CommitAsync(change);
+        f.Subscribed = subscribed;
+        return MailboxOpResult.Ok;
+    }
+
+    // ---- messages --------------------------------------------------------------------------
+
+    public async Task<AppendResult> Append(string folder, byte[] raw, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate)
+    {
+        if (_mailbox is null) return new AppendResult(MailboxOpStatus.NoSuchMailbox, 0, 0);
+        var f = Find(folder);
+        if (f is null) return new AppendResult(MailboxOpStatus.NoSuchFolder, 0, 0);
+        if (_mailbox.UsedBytes + raw.Length > _mailbox.QuotaBytes) return new AppendResult(MailboxOpStatus.OverQuota, 0, 0);
+        var domain = MailAddress.DomainOf(_address);
+        var hash = BlobStore.Hash(raw);
+        var row = new MessageRow(f.Id, f.UidNext, domain, hash, raw.Length, internalDate ?? clock.GetUtcNow(), flags,
+            NormalizeKeywords(keywords), f.HighestModSeq + 1, null);
+        var change = NewChange();
+        change.NewBlob = (domain, hash, raw, 1);
+        await InsertAsync(f, change, [row]);
+        return new AppendResult(MailboxOpStatus.Ok, f.UidValidity, row.Uid);
+    }
+
+    public async Task<IReadOnlyList<MessageMeta>> GetMessages(string folder, long firstUid, long lastUid)
+    {
+        var f = Find(folder);
+        if (f is null) return [];
+        var messages = await MessagesOf(f);
+        var result = new List<MessageMeta>();
+        for (var i = LowerBound(messages, firstUid); i < messages.Count && messages[i].Uid <= lastUid; i++)
+            result.Add(Meta(messages[i]));
+        return result;
+    }
+
+    public async Task<StoreResult> StoreFlags(string folder, IReadOnlyList<long> uids, FlagChange change)
+    {
+        var f = Find(folder);
+        if (_mailbox is null || f is null) return new StoreResult(MailboxOpStatus.NoSuchFolder, [], []);
+        var messages = await MessagesOf(f);
+        var modseq = f.HighestModSeq + 1;
+        var keywords = NormalizeKeywords(change.Keywords);
+        var updates = new List<(int Index, MessageRow Row)>();
+        var failed = new List<long>();
+        foreach (var uid in uids.Distinct())
+        {
+            var i = IndexOf(messages, uid);
+            if (i < 0) continue;
+            var m = messages[i];
+            if (change.UnchangedSince is long since && m.ModSeq > since)
+            {
+                failed.Add(uid);
+                continue;
+            }
+            var (newFlags, newKeywords) = change.Mode switch
+            {
+                FlagChangeMode.Add => (m.Flags | change.Flags, m.Keywords.Union(keywords, StringComparer.OrdinalIgnoreCase).ToArray()),
+                FlagChangeMode.Remove => (m.Flags & ~change.Flags, m.Keywords.Except(keywords, StringComparer.OrdinalIgnoreCase).ToArray()),
+                _ => (change.Flags, keywords),
+            };
+            if (newFlags == m.Flags && newKeywords.SequenceEqual(m.Keywords)) continue;
+            updates.Add((i, m with { Flags = newFlags, Keywords = newKeywords, ModSeq = modseq }));
+        }
+        if (updates.Count == 0) return new StoreResult(MailboxOpStatus.Ok, [], failed);
+
+        var c = f.Clone();
+        c.HighestModSeq = modseq;
+        c.Unseen += updates.Sum(u => Unseen(u.Row) - Unseen(messages[u.Index]));
+        var tx = NewChange();
+        tx.FolderUpserts.Add(c.ToRow());
+        foreach (var (_, row) in updates) tx.FlagUpdates.Add((f.Id, row.Uid, row.Flags, row.Keywords, modseq));
+        await CommitAsync(tx);
+        f.HighestModSeq = c.HighestModSeq;
+        f.Unseen = c.Unseen;
+        foreach (var (i, row) in updates) messages[i] = row;
+        return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed);
+    }
+
+    public Task<CopyResult> Copy(string folder, IReadOnlyList<long> uids, string target) => Transfer(folder, uids, target, move: false);
+
+    public Task<CopyResult> Move(string folder, IReadOnlyList<long> uids, string target) => Transfer(folder, uids, target, move: true);
+
+    public async Task<ExpungeResult> Expunge(string folder, IReadOnlyList<long>? uids)
+    {
+        var f = Find(folder);
+        if (_mailbox is null || f is null) return new ExpungeResult(MailboxOpStatus.NoSuchFolder, []);
+        var messages = await MessagesOf(f);
+        var only = uids is null ? null : new HashSet<long>(uids);
+        var gone = messages.Where(m => (m.Flags & MessageFlags.Deleted) != 0 && (only is null || only.Contains(m.Uid))).ToList();
+        if (gone.Count == 0) return new ExpungeResult(MailboxOpStatus.Ok, []);
+        var c = f.Clone();
+        c.HighestModSeq++;
+        var change = NewChange();
+        RemoveFrom(c, gone, change);
+        foreach (var m in gone) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
+        change.FolderUpserts.Add(c.ToRow());
+        await CommitAsync(change);
+        Apply(f, c);
+        var goneSet = gone.Select(m => m.Uid).ToHashSet();
+        messages.RemoveAll(m => goneSet.Contains(m.Uid));
+        return new ExpungeResult(MailboxOpStatus.Ok, gone.Select(m => m.Uid).ToList());
+    }
+
+    private async Task<CopyResult> Transfer(string folder, IReadOnlyList<long> uids, string target, bool move)
+    {
+        var src = Find(folder);
+        var dst = Find(target);
+        if (_mailbox is null || src is null || dst is null) return new CopyResult(MailboxOpStatus.NoSuchFolder, 0, [], []);
+        var srcMessages = await MessagesOf(src);
+        var selected = uids.Distinct().Order().Select(u => IndexOf(srcMessages, u)).Where(i => i >= 0).Select(i => srcMessages[i]).ToList();
+        if (selected.Count == 0) return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, [], []);
+        if (src == dst && move) return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, [], []);
+        var added = selected.Sum(m => m.Size);
+        if (!move && _mailbox.UsedBytes + added > _mailbox.QuotaBytes)
+            return new CopyResult(MailboxOpStatus.OverQuota, 0, [], []);
+
+        await MessagesOf(dst);
+        var change = NewChange();
+        var d = dst.Clone();
+        d.HighestModSeq++;
+        var newRows = new List<MessageRow>();
+        foreach (var m in selected)
+        {
+            // A moved message keeps its delivery id (it is still that delivery); a copy is a new message.
+            newRows.Add(m with { FolderId = dst.Id, Uid = d.UidNext++, ModSeq = d.HighestModSeq, DeliveryId = move ? m.DeliveryId : null });
+        }
+        d.Count += newRows.Count;
+        d.Unseen += newRows.Count(m => Unseen(m) == 1);
+        d.Bytes += added;
+        change.Inserted.AddRange(newRows);
+        change.FolderUpserts.Add(d.ToRow());
+        Folder? s = null;
+        if (move)
+        {
+            s = src.Clone();
+            s.HighestModSeq++;
+            RemoveFrom(s, selected, change);
+            change.FolderUpserts.Add(s.ToRow());
+        }
+        else
+        {
+            change.UsedBytes += added;
+            change.Messages += newRows.Count;
+            foreach (var m in selected) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, 1));
+        }
+        await CommitAsync(change);
+        Apply(dst, d);
+        dst.Messages!.AddRange(newRows);
+        if (s is not null)
+        {
+            Apply(src, s);
+            var goneSet = selected.Select(m => m.Uid).ToHashSet();
+            srcMessages.RemoveAll(m => goneSet.Contains(m.Uid));
+        }
+        return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
+    }
+
+    // ---- delivery stream -------------------------------------------------------------------
+
+    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
+    {
+        await handleFactory.Create<DeliveryEvent>().ResumeAsync(this);
+    }
+
+    public async Task OnNextAsync(DeliveryEvent item, StreamSequenceToken? token = null)
+    {
+        if (_mailbox is null)
+        {
+            // The account may have been created since this activation loaded.
+            await LoadAsync(CancellationToken.None);
+        }
+        if (_mailbox is null)
+        {
+            await queue.DeadLetterAsync(item.QueueRowId, "no such mailbox");
+            logger.LogWarning("Delivery {Id} to {Address}: no such mailbox, dead-lettered", item.DeliveryId, _address);
+            return;
+        }
+        if (_mailbox.UsedBytes + item.Size > _mailbox.QuotaBytes)
+        {
+            await queue.DeadLetterAsync(item.QueueRowId, "mailbox over quota");
+            logger.LogWarning("Delivery {Id} to {Address}: over quota, dead-lettered", item.DeliveryId, _address);
+            return;
+        }
+        var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
+        var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, item.ReceivedAt,
+            MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId);
+        var change = NewChange();
+        change.ConsumeQueueRow = item.QueueRowId;
+        change.ConsumedReference = (item.BlobDomain, item.BlobHash);
+        var outcome = await InsertAsync(inbox, change, [row]);
+        if (outcome != CommitOutcome.Committed)
+            logger.LogDebug("Delivery {Id} to {Address} was a duplicate ({Outcome})", item.DeliveryId, _address, outcome);
+    }
+
+    public Task OnErrorAsync(Exception ex)
+    {
+        logger.LogWarning(ex, "Inbound stream error for {Address}", _address);
+        return Task.CompletedTask;
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    private async Task<CommitOutcome> InsertAsync(Folder f, MailboxChange change, IReadOnlyList<MessageRow> rows)
+    {
+        var c = f.Clone();
+        foreach (var r in rows)
+        {
+            c.UidNext = Math.Max(c.UidNext, r.Uid + 1);
+            c.HighestModSeq = Math.Max(c.HighestModSeq, r.ModSeq);
+            c.Count++;
+            c.Unseen += Unseen(r);
+            c.Bytes += r.Size;
+            change.UsedBytes += r.Size;
+            change.Messages++;
+        }
+        change.Inserted.AddRange(rows);
+        change.FolderUpserts.Add(c.ToRow());
+        var outcome = await CommitAsync(change);
+        if (outcome == CommitOutcome.Committed)
+        {
+            Apply(f, c);
+            f.Messages?.AddRange(rows);
+        }
+        return outcome;
+    }
+
+    private static void RemoveFrom(Folder c, List<MessageRow> gone, MailboxChange change)
+    {
+        foreach (var m in gone)
+        {
+            change.Deleted.Add((m.FolderId, m.Uid));
+            c.Count--;
+            c.Unseen -= Unseen(m);
+            c.Bytes -= m.Size;
+            change.UsedBytes -= m.Size;
+            change.Messages--;
+        }
+    }
+
+    private MailboxChange NewChange() => new()
+    {
+        UsedBytes = _mailbox!.UsedBytes,
+        Messages = _mailbox.Messages,
+        LastUidValidity = _mailbox.LastUidValidity,
+    };
+
+    private async Task<CommitOutcome> CommitAsync(MailboxChange change)
+    {
+        CommitOutcome outcome;
+        try
+        {
+            outcome = await store.CommitAsync(_address, _mailbox!.Version, change);
+        }
+        catch (MailboxFencedException)
+        {
+            // Another activation wrote (split brain or a stale activation): this one steps down
+            // and the caller sees an error; the next call activates afresh from the database.
+            DeactivateOnIdle();
+            throw;
+        }
+        if (outcome == CommitOutcome.Committed)
+        {
+            _mailbox = _mailbox with
+            {
+                Version = _mailbox.Version + 1,
+                UsedBytes = change.UsedBytes,
+                Messages = change.Messages,
+                LastUidValidity = change.LastUidValidity,
+            };
+        }
+        return outcome;
+    }
+
+    private static void Apply(Folder f, Folder c)
+    {
+        f.UidNext = c.UidNext;
+        f.HighestModSeq = c.HighestModSeq;
+        f.Count = c.Count;
+        f.Unseen = c.Unseen;
+        f.Bytes = c.Bytes;
+        f.Subscribed = c.Subscribed;
+        f.Name = c.Name;
+    }
+
+    private long NextUidValidity(long last)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        var floor = Math.Max(last, _mailbox?.LastUidValidity ?? 0);
+        return Math.Max(now, floor + 1);
+    }
+
+    private Folder? Find(string name)
+    {
+        var n = FolderNames.Normalize(name);
+        return n is null ? null : _folders.Values.FirstOrDefault(f => f.Name == n);
+    }
+
+    private async Task<List<MessageRow>> MessagesOf(Folder f) => f.Messages ??= await store.LoadMessagesAsync(_address, f.Id);
+
+    private static int Unseen(MessageRow m) => (m.Flags & MessageFlags.Seen) == 0 ? 1 : 0;
+
+    private static string[] NormalizeKeywords(IReadOnlyList<string> keywords) =>
+        keywords.Where(k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+
+    private static int LowerBound(List<MessageRow> list, long uid)
+    {
+        int lo = 0, hi = list.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (list[mid].Uid < uid) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    private static int IndexOf(List<MessageRow> list, long uid)
+    {
+        var i = LowerBound(list, uid);
+        return i < list.Count && list[i].Uid == uid ? i : -1;
+    }
+
+    private static MessageMeta Meta(MessageRow m) =>
+        new(m.Uid, new BlobRef(m.BlobDomain, m.BlobHash, m.Size), m.InternalDate, m.Flags, m.Keywords, m.ModSeq);
+
+    private static FolderInfo Info(Folder f) =>
+        new(f.Name, f.Use, f.UidValidity, f.UidNext, f.HighestModSeq, f.Count, f.Unseen,
+            f.Messages is null ? (int)Math.Clamp(f.UidNext - f.RecentFrom, 0, f.Count) : f.Messages.Count(m => m.Uid >= f.RecentFrom),
+            f.Bytes, f.Subscribed);
+}

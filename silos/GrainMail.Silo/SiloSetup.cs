@@ -1,0 +1,73 @@
+using System.Net;
+using GrainMail.Grains;
+using GrainMail.Grains.Accounts;
+using GrainMail.Storage;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Streams;
+using GrainMail.Contracts.Delivery;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Streams;
+
+namespace GrainMail.Silo;
+
+/// <summary>
+/// Orleans configuration shared by the host and the cluster tests: ADO.NET clustering, grain
+/// storage and reminders on PostgreSQL, and the durable mail stream provider.
+/// </summary>
+public static class SiloSetup
+{
+    public static void ConfigureServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
+    {
+        services.AddGrainMailStorage(connectionString, masterKey, new PgQueueOptions
+        {
+            QueueCount = settings.QueueCount,
+            VisibilityTimeout = settings.QueueVisibilityTimeout,
+            MaxAttempts = settings.QueueMaxAttempts,
+        });
+        services.AddSingleton(new PasswordHashOptions
+        {
+            MemoryKiB = settings.PasswordHashMemoryKiB,
+            Iterations = settings.PasswordHashIterations,
+        });
+        services.AddSingleton<PasswordHasher>();
+        services.AddSingleton(new LockoutOptions());
+        services.AddSingleton(TimeProvider.System);
+    }
+
+    public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)
+    {
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        if (clustering)
+        {
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            silo.ConfigureEndpoints(IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: false);
+        }
+        silo.AddAdoNetGrainStorage(GrainStorage.Name, o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+        silo.AddPersistentStreams(DeliveryStreams.Provider, PgQueueAdapterFactory.Create, stream =>
+        {
+            // Implicit subscriptions only: no pub/sub grain state, no rendezvous call per stream.
+            stream.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+            stream.Configure<SimpleQueueCacheOptions>(ob => ob.Configure(o => o.CacheSize = 4096));
+        });
+        silo.AddMemoryGrainStorage("PubSubStore");
+    }
+}
