@@ -325,10 +325,11 @@ public sealed class MailboxGrain(
         }
         else
         {
-            change.UsedBytes += added;
-            change.Messages += newRows.Count;
             foreach (var m in selected) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, 1));
         }
+        // The new rows count in both cases; a move also removed the originals above.
+        change.UsedBytes += added;
+        change.Messages += newRows.Count;
         await CommitAsync(change);
         Apply(dst, d);
         dst.Messages!.AddRange(newRows);

@@ -116,7 +116,7 @@ public sealed class EmbeddedPostgres
         }
         else
         {
-            pg.Port = preferredPort is int pp && IsFree(pp) ? pp : FreePort();
+            pg.Port = preferredPort is int pp and > 0 && IsFree(pp) ? pp : FreePort();
             await pg.StartServerAsync(ct);
         }
         await pg.EnsureDatabaseAsync(Database, ct);

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Text;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Delivery;
+using GrainMail.Storage.Streams;
+using GrainMail.Tests.Infrastructure;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+public sealed class BlobStoreTests(PostgresServer pg)
+{
+    private static readonly MasterKey Key = new(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray());
+
+    private static (NpgsqlDataSource Ds, BlobStore Blobs, MessageSubmitter Submitter) Open(string cs)
+    {
+        var ds = NpgsqlDataSource.Create(cs);
+        var blobs = new BlobStore(ds, new KeyRing(ds, Key));
+        return (ds, blobs, new MessageSubmitter(ds, blobs, new EventCodec(), new PgStreamQueueMapper(4)));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(BlobStore.ChunkSize)]
+    [InlineData(BlobStore.ChunkSize * 3 + 17)]
+    public async Task Raw_bytes_come_back_byte_identical(int size)
+    {
+        var (ds, blobs, _) = Open(await pg.NewDatabaseAsync("blob"));
+        await using var _ds = ds;
+        var raw = new byte[size];
+        new Random(size).NextBytes(raw);
+        var hash = BlobStore.Hash(raw);
+        await using (var conn = await ds.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            Assert.True(await blobs.AddReferencesAsync(conn, tx, "example.com", hash, raw, 1));
+            await tx.CommitAsync();
+        }
+        Assert.Equal(raw, await blobs.ReadAsync("example.com", hash));
+    }
+
+    [Fact]
+    public async Task One_message_to_fifty_mailboxes_is_stored_once_and_freed_with_the_last_reference()
+    {
+        var (ds, blobs, submitter) = Open(await pg.NewDatabaseAsync("blob50"));
+        await using var _ds = ds;
+        var raw = Messages.OfSize("a@example.com", "list@example.com", 600_000, 1);
+        var recipients = Enumerable.Range(0, 50).Select(i => $"user{i}@example.com").ToList();
+        await submitter.SubmitAsync(new Submission("a@example.com", recipients, raw));
+
+        await using (var cmd = ds.CreateCommand("SELECT count(*), min(refcount) FROM blob"))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            await r.ReadAsync();
+            Assert.Equal(1, r.GetInt64(0));
+            Assert.Equal(50, r.GetInt64(1));
+        }
+        Assert.Equal(3L, await Scalar(ds, "SELECT count(*) FROM blob_chunk"));
+        Assert.Equal(50L, await Scalar(ds, "SELECT count(*) FROM stream_queue"));
+
+        var hash = BlobStore.Hash(raw);
+        await using (var conn = await ds.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            await BlobStore.AdjustReferencesAsync(conn, tx, Enumerable.Range(0, 49).Select(_ => ("example.com", hash, -1L)));
+            await tx.CommitAsync();
+        }
+        Assert.Equal(raw, await blobs.ReadAsync("example.com", hash));
+        await using (var conn = await ds.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            await BlobStore.AdjustReferencesAsync(conn, tx, [("example.com", hash, -1L)]);
+            await tx.CommitAsync();
+        }
+        Assert.Null(await blobs.ReadAsync("example.com", hash));
+        Assert.Equal(0L, await Scalar(ds, "SELECT count(*) FROM blob_chunk"));
+    }
+
+    [Fact]
+    public async Task Subject_and_body_appear_nowhere_in_the_database()
+    {
+        var cs = await pg.NewDatabaseAsync("blobclear");
+        var (ds, _, submitter) = Open(cs);
+        await using var _ds = ds;
+        const string subject = "Quarterly figures Zanzibar-7781";
+        const string body = "The password for the vault is pelican-orchid-4410";
+        var raw = Messages.Simple("a@example.com", "b@example.com", subject, body);
+        await submitter.SubmitAsync(new Submission("a@example.com", ["b@example.com", "c@example.com"], raw));
+
+        // A plain-text dump of every table, as a database operator would see it.
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        var psi = new ProcessStartInfo(Path.Combine(GrainMail.Storage.Database.EmbeddedPostgres.FindBinaries()!, "pg_dump"))
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-h", b.Host!, "-p", b.Port.ToString(), "-U", b.Username!, "-d", b.Database!, "--data-only" }) psi.ArgumentList.Add(a);
+        psi.Environment["PGPASSWORD"] = b.Password;
+        using var proc = Process.Start(psi)!;
+        var dump = await proc.StandardOutput.ReadToEndAsync();
+        await proc.WaitForExitAsync();
+        Assert.Equal(0, proc.ExitCode);
+        Assert.Contains("b@example.com", dump); // the dump is real: envelope data is visible
+        foreach (var secret in new[] { subject, body, "Zanzibar", "pelican" })
+        {
+            Assert.DoesNotContain(secret, dump);
+            Assert.DoesNotContain(Convert.ToHexString(Encoding.UTF8.GetBytes(secret)).ToLowerInvariant(), dump);
+        }
+    }
+
+    private static async Task<long> Scalar(NpgsqlDataSource ds, string sql)
+    {
+        await using var cmd = ds.CreateCommand(sql);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+}

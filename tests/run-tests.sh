@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every GrainMail test and ends with the line "N passed, N failed".
+# Installs what is missing: PostgreSQL from Debian's packages, NuGet packages by restore.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "Installing PostgreSQL (Debian package 'postgresql')"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null || {
+    echo "could not install PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
+fi
+command -v curl >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"; $SUDO apt-get install -y -qq curl >/dev/null; }
+
+if ! dotnet build Cluster.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+results="$root/tests/TestResults"
+rm -rf "$results"; mkdir -p "$results"
+# xunit v3 test projects are executables; -xml writes the counts we report.
+dotnet tests/GrainMail.Tests/bin/Release/net10.0/GrainMail.Tests.dll -xml "$results/tests.xml" -parallel collections -maxThreads 2 "$@"
+code=$?
+
+count() { grep -o '<assembly [^>]*' "$results/tests.xml" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' | awk '{s+=$1} END {print s+0}'; }
+if [ -f "$results/tests.xml" ]; then
+  passed=$(count passed)
+  failed=$(( $(count failed) + $(count errors) ))
+else
+  passed=0; failed=1
+fi
+[ "$code" = 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "${passed:-0} passed, ${failed} failed"
+[ "$failed" = 0 ]
