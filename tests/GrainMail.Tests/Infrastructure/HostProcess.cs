@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+
+namespace GrainMail.Tests.Infrastructure;
+
+/// <summary>
+/// The real GrainMail host (silos/GrainMail.Silo) as a child process on loopback ports, against
+/// a given database: what an operator runs, reached over real HTTP.
+/// </summary>
+public sealed class HostProcess : IAsyncDisposable
+{
+    public const string Token = "test-admin-token-7f3a";
+
+    private readonly Process _process;
+    private readonly Task _drain;
+
+    private HostProcess(Process process, Task drain, int httpPort)
+    {
+        _process = process;
+        _drain = drain;
+        BaseUrl = $"http://127.0.0.1:{httpPort}";
+        Http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+    }
+
+    public string BaseUrl { get; }
+
+    public HttpClient Http { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public static string SiloDll()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var config = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) dir = dir.Parent;
+        if (dir is null) throw new InvalidOperationException("Cluster.sln not found above " + AppContext.BaseDirectory);
+        return Path.Combine(dir.FullName, "silos", "GrainMail.Silo", "bin", config, "net10.0", "GrainMail.Silo.dll");
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public sealed record Ports(int Http, int Silo, int Gateway)
+    {
+        public static Ports Free() => new(FreePort(), FreePort(), FreePort());
+    }
+
+    public static async Task<HostProcess> StartAsync(string connectionString, string dataDir, Ports ports, bool waitReady = true)
+    {
+        Directory.CreateDirectory(dataDir);
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(SiloDll());
+        psi.Environment["GRAINMAIL_DB"] = connectionString;
+        psi.Environment["GRAINMAIL_DATA"] = dataDir;
+        psi.Environment["GRAINMAIL_HTTP"] = $"http://127.0.0.1:{ports.Http}";
+        psi.Environment["GRAINMAIL_SILO_PORT"] = ports.Silo.ToString();
+        psi.Environment["GRAINMAIL_GATEWAY_PORT"] = ports.Gateway.ToString();
+        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = Token;
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["GrainMail__PasswordHashMemoryKiB"] = "1024";
+        psi.Environment["GrainMail__PasswordHashIterations"] = "1";
+        psi.Environment["GrainMail__QueueVisibilityTimeout"] = "00:00:20";
+        var process = Process.Start(psi)!;
+        var log = Path.Combine(dataDir, $"host-{process.Id}.log");
+        var drain = Task.WhenAll(Drain(process.StandardOutput, log), Drain(process.StandardError, log + ".err"));
+        var host = new HostProcess(process, drain, ports.Http);
+        if (waitReady) await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        return host;
+    }
+
+    public async Task WaitReadyAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"host exited with {_process.ExitCode}");
+            try
+            {
+                var r = await Http.GetAsync("/readyz");
+                if (r.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException("host not ready in time");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as in a crash or an OOM kill.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        await _drain;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGTERM first, as an operator would; then make sure.
+            Process.Start("kill", ["-TERM", _process.Id.ToString()])?.WaitForExit();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        await _drain;
+        Http.Dispose();
+        _process.Dispose();
+    }
+
+    private static async Task Drain(StreamReader reader, string path)
+    {
+        await using var w = new StreamWriter(path, append: true);
+        while (await reader.ReadLineAsync() is { } line) await w.WriteLineAsync(line);
+    }
+}
