@@ -1,2 +1,130 @@
-// Filled in below (delivery throughput, large mailbox); see docs/benchmarks.md.
+using System.Diagnostics;
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Silo;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Database;
+using GrainMail.Storage.Delivery;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+// GrainMail benchmarks on this machine: a real PostgreSQL (fsync on) and one in-process silo.
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- delivery [messages] [mailboxes]
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- mailbox [messages]
+var mode = args.Length > 0 ? args[0] : "delivery";
+var root = Path.Combine(Path.GetTempPath(), $"grainmail-bench-{Environment.ProcessId}");
+Directory.CreateDirectory(root);
+File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
+var pg = await EmbeddedPostgres.StartAsync(Path.Combine(root, "pg"));
+try
+{
+    var cs = pg.ConnectionString();
+    await using (var ds = NpgsqlDataSource.Create(cs)) await new MigrationRunner(ds).ApplyAsync();
+    var settings = new GrainMailSettings { QueueCount = 8 };
+    var builder = Host.CreateApplicationBuilder();
+    builder.Logging.SetMinimumLevel(LogLevel.Warning);
+    SiloSetup.ConfigureServices(builder.Services, settings, cs, new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray()));
+    builder.UseOrleans(silo =>
+    {
+        SiloSetup.ConfigureSilo(silo, settings, cs, clustering: false);
+        silo.UseLocalhostClustering();
+    });
+    using var host = builder.Build();
+    await host.StartAsync();
+    var grains = host.Services.GetRequiredService<IGrainFactory>();
+    var domain = grains.GetGrain<IDomainGrain>("bench.test");
+    await domain.Create(DomainSettings.Default("local") with { DefaultQuotaBytes = long.MaxValue / 4 });
+
+    if (mode == "delivery")
+    {
+        var messages = args.Length > 1 ? int.Parse(args[1]) : 20_000;
+        var mailboxCount = args.Length > 2 ? int.Parse(args[2]) : 100;
+        var boxes = Enumerable.Range(0, mailboxCount).Select(i => $"b{i}@bench.test").ToList();
+        foreach (var b in boxes) await domain.CreateAccount(new NewAccount(b.Split('@')[0], "password1", null, null));
+        var submitter = host.Services.GetRequiredService<MessageSubmitter>();
+        var payloads = Enumerable.Range(0, messages).Select(i => Body(i, 4096)).ToList();
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+            await submitter.SubmitAsync(new Submission("s@else.where", [boxes[i % boxes.Count]], payloads[i]), ct));
+        var accepted = sw.Elapsed;
+        long delivered;
+        do
+        {
+            await Task.Delay(100);
+            delivered = 0;
+            foreach (var b in boxes) delivered += (await grains.GetGrain<IMailboxGrain>(b).GetQuota()).Messages;
+        }
+        while (delivered < messages);
+        var total = sw.Elapsed;
+        Console.WriteLine($"delivery: {messages} x 4 KiB messages to {mailboxCount} mailboxes, fsync on");
+        Console.WriteLine($"  accepted (durably committed): {messages / accepted.TotalSeconds:F0}/s ({accepted.TotalSeconds:F1} s)");
+        Console.WriteLine($"  delivered into mailboxes:     {messages / total.TotalSeconds:F0}/s ({total.TotalSeconds:F1} s end to end)");
+        Console.WriteLine($"  peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576} MiB");
+    }
+    else if (mode == "mailbox")
+    {
+        var count = args.Length > 1 ? int.Parse(args[1]) : 100_000;
+        await domain.CreateAccount(new NewAccount("big", "password1", null, null));
+        var box = grains.GetGrain<IMailboxGrain>("big@bench.test");
+        // Fill the index directly (one blob shared by every row): the benchmark is about the index, not the blobs.
+        await box.Append("INBOX", Body(0, 4096), MessageFlags.None, [], null);
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        await using (var cmd = ds.CreateCommand(
+            """
+            INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, modseq)
+            SELECT m.mailbox, m.folder_id, g, m.blob_domain, m.blob_hash, m.size, now(), (g % 3 = 0)::int, g
+            FROM mailbox_message m, generate_series(2, @n) g WHERE m.mailbox = 'big@bench.test';
+            UPDATE mailbox_folder SET uidnext = @n + 1, highest_modseq = @n + 1 WHERE mailbox = 'big@bench.test' AND name = 'INBOX';
+            UPDATE blob SET refcount = @n;
+            UPDATE mailbox SET messages = @n, used_bytes = @n * 4200::bigint WHERE address = 'big@bench.test';
+            """))
+        {
+            cmd.CommandTimeout = 600;
+            cmd.Parameters.AddWithValue("n", (long)count);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        // Deactivate everything idle, so the next call activates the mailbox from the database.
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Task.Delay(1000);
+        var sw = Stopwatch.StartNew();
+        await box.GetQuota();
+        var activation = sw.Elapsed;
+        sw.Restart();
+        var all = await box.GetMessages("INBOX", 1, long.MaxValue);
+        var index = sw.Elapsed;
+        var latencies = new List<double>();
+        for (var i = 0; i < 2000; i++)
+        {
+            var raw = Body(i + 1, 4096);
+            sw.Restart();
+            await box.Append("INBOX", raw, MessageFlags.None, [], null);
+            latencies.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        latencies.Sort();
+        Console.WriteLine($"mailbox: {all.Count} messages in INBOX");
+        Console.WriteLine($"  activation (folders and counters): {activation.TotalMilliseconds:F0} ms");
+        Console.WriteLine($"  first full index load (all {all.Count} UIDs, flags): {index.TotalMilliseconds:F0} ms");
+        Console.WriteLine($"  append 4 KiB x {latencies.Count}: p50 {latencies[latencies.Count / 2]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms");
+    }
+    await host.StopAsync();
+}
+finally
+{
+    await pg.StopAsync();
+    Directory.Delete(root, recursive: true);
+}
 return 0;
+
+static byte[] Body(int seed, int size)
+{
+    var rnd = new Random(seed);
+    var sb = new System.Text.StringBuilder($"From: s@else.where\r\nTo: b@bench.test\r\nSubject: bench {seed}\r\n\r\n");
+    while (sb.Length < size)
+    {
+        for (var i = 0; i < 76; i++) sb.Append((char)('a' + rnd.Next(26)));
+        sb.Append("\r\n");
+    }
+    return System.Text.Encoding.ASCII.GetBytes(sb.ToString());
+}
