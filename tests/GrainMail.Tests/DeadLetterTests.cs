@@ -1,0 +1,63 @@
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Delivery;
+using GrainMail.Storage.Streams;
+using GrainMail.Tests.Infrastructure;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+/// <summary>Events that cannot be delivered end in a dead letter at once: no endless retry, no stuck partition.</summary>
+public sealed class DeadLetterTests(PostgresServer pg)
+{
+    [Fact]
+    public async Task Deleted_mailbox_over_quota_and_unreadable_payload_are_dead_lettered_and_the_queue_moves_on()
+    {
+        var cs = await pg.NewDatabaseAsync("dead");
+        await using var cluster = await TestSilos.StartAsync(cs);
+        var domain = cluster.Client.GetGrain<IDomainGrain>("dl.test");
+        await domain.Create(DomainSettings.Default("local"));
+        await domain.CreateAccount(new NewAccount("gone", "password1", null, null));
+        await domain.CreateAccount(new NewAccount("tiny", "password1", null, 1000));
+        await domain.CreateAccount(new NewAccount("fine", "password1", null, null));
+        Assert.Equal(DomainOpStatus.Ok, await domain.DeleteAccount("gone"));
+
+        var submitter = cluster.Service<MessageSubmitter>();
+        var mapper = cluster.Service<PgStreamQueueMapper>();
+        await submitter.SubmitAsync(new Submission("s@x.org", ["gone@dl.test"], Messages.Simple("s@x.org", "gone@dl.test", "1", "to a deleted mailbox")));
+        await submitter.SubmitAsync(new Submission("s@x.org", ["tiny@dl.test"], Messages.OfSize("s@x.org", "tiny@dl.test", 5000, 1)));
+        // Garbage straight into the partition that serves fine@dl.test.
+        var partition = mapper.PartitionOf(Orleans.Runtime.StreamId.Create("inbound", "fine@dl.test"));
+        await cluster.Service<StreamQueueStore>().EnqueueAsync([new OutgoingEvent(partition, "inbound", "fine@dl.test", "{not json"u8.ToArray())]);
+        // A good message behind the bad one must still arrive.
+        await submitter.SubmitAsync(new Submission("s@x.org", ["fine@dl.test"], Messages.Simple("s@x.org", "fine@dl.test", "2", "fine")));
+
+        await using var ds = NpgsqlDataSource.Create(cs);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        List<(string Key, string Reason)> dead;
+        while (true)
+        {
+            dead = [];
+            await using (var cmd = ds.CreateCommand("SELECT stream_key, reason FROM stream_dead_letter ORDER BY id"))
+            await using (var r = await cmd.ExecuteReaderAsync())
+            {
+                while (await r.ReadAsync()) dead.Add((r.GetString(0), r.GetString(1)));
+            }
+            if (dead.Count >= 3 || DateTime.UtcNow > deadline) break;
+            await Task.Delay(250);
+        }
+        Assert.Contains(("gone@dl.test", "no such mailbox"), dead);
+        Assert.Contains(("tiny@dl.test", "mailbox over quota"), dead);
+        Assert.Contains(dead, d => d.Key == "fine@dl.test" && d.Reason.StartsWith("unreadable payload"));
+        Assert.Equal(3, dead.Count);
+
+        while ((await cluster.Client.GetGrain<IMailboxGrain>("fine@dl.test").GetQuota()).Messages < 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the good message behind the bad one never arrived");
+            await Task.Delay(250);
+        }
+        Assert.Equal(0, (await cluster.Client.GetGrain<IMailboxGrain>("tiny@dl.test").GetQuota()).Messages);
+        await using var left = ds.CreateCommand("SELECT count(*) FROM stream_queue");
+        Assert.Equal(0L, (long)(await left.ExecuteScalarAsync())!);
+    }
+}
