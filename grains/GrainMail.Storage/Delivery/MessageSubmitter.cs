@@ -2,6 +2,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Streams;
+using System.Threading.Channels;
 using Npgsql;
 using Orleans.Runtime;
 
@@ -22,15 +23,36 @@ public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, in
 /// throws, nothing was stored.
 /// </summary>
 public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blobs, EventCodec codec, PgStreamQueueMapper mapper)
+    : IAsyncDisposable
 {
+    // Group commit: submissions that arrive while a commit is in flight share the next one, so
+    // many concurrent senders cost one WAL flush instead of one each. Each caller still hears
+    // "accepted" only after the transaction holding its message has committed.
+    private const int MaxBatch = 64;
+    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Lock _startLock = new();
+    private Task[]? _committers;
+
+    private sealed record Pending(Prepared Work, TaskCompletionSource<SubmitReceipt> Done);
+
+    private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt);
+
     public async Task<SubmitReceipt> SubmitAsync(Submission submission, CancellationToken ct = default)
+    {
+        var work = Prepare(submission);
+        EnsureCommitters();
+        var done = new TaskCompletionSource<SubmitReceipt>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _pending.Writer.WriteAsync(new Pending(work, done), ct);
+        // Not cancellable once queued: the caller must learn whether its message was committed.
+        return await done.Task;
+    }
+
+    private Prepared Prepare(Submission submission)
     {
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
         if (recipients.Count == 0) throw new ArgumentException("A submission needs at least one recipient");
         var hash = BlobStore.Hash(submission.Raw.Span);
         var receivedAt = DateTimeOffset.UtcNow;
-        var messageId = Guid.CreateVersion7(receivedAt);
-
         var events = new List<OutgoingEvent>(recipients.Count);
         foreach (var rcpt in recipients)
         {
@@ -39,16 +61,59 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }
+        return new Prepared(submission with { Mailboxes = recipients }, hash, events,
+            new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count));
+    }
 
-        await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        // Sorted so that two submissions touching the same blobs lock them in the same order.
-        foreach (var group in recipients.GroupBy(MailAddress.DomainOf).OrderBy(g => g.Key, StringComparer.Ordinal))
+    private void EnsureCommitters()
+    {
+        if (_committers is not null) return;
+        lock (_startLock)
         {
-            await blobs.AddReferencesAsync(conn, tx, group.Key, hash, submission.Raw, group.Count(), ct);
+            // Two committers: one fills the next batch while the other waits for its flush.
+            _committers ??= [Task.Run(CommitLoopAsync), Task.Run(CommitLoopAsync)];
         }
-        await StreamQueueStore.EnqueueAsync(conn, events, ct);
-        await tx.CommitAsync(ct);
-        return new SubmitReceipt(messageId, receivedAt, events.Count);
+    }
+
+    private async Task CommitLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await _pending.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var p)) batch.Add(p);
+            if (batch.Count == 0) continue;
+            try
+            {
+                await CommitAsync(batch.Select(b => b.Work).ToList());
+                foreach (var p in batch) p.Done.TrySetResult(p.Work.Receipt);
+            }
+            catch (Exception e)
+            {
+                // Not retried here: if the connection broke during COMMIT the outcome is unknown,
+                // and a retry could store the messages twice. Every caller reports a temporary
+                // failure (SMTP: 451) and its sender retries.
+                foreach (var p in batch) p.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private async Task CommitAsync(IReadOnlyList<Prepared> works)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        // Sorted so that concurrent transactions touching the same blobs lock them in the same order.
+        var blobRefs = works
+            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf).Select(g => (Domain: g.Key, w.Hash, w.Submission.Raw, Count: g.Count())))
+            .OrderBy(b => b.Domain, StringComparer.Ordinal).ThenBy(b => Convert.ToHexString(b.Hash), StringComparer.Ordinal);
+        foreach (var b in blobRefs) await blobs.AddReferencesAsync(conn, tx, b.Domain, b.Hash, b.Raw, b.Count);
+        await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());
+        await tx.CommitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        if (_committers is not null) await Task.WhenAll(_committers);
     }
 }
