@@ -8,6 +8,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // is configured) a private PostgreSQL under the data directory.
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables(); // GRAINMAIL_* mapped below
+// Orleans' own start-up detail (options dumps, placement notes) is for debugging, not for operators.
+builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 var settings = builder.Configuration.GetSection("GrainMail").Get<GrainMailSettings>() ?? new GrainMailSettings();
 ApplyEnvironment(settings);
 var dataDir = Path.GetFullPath(settings.DataDir);
