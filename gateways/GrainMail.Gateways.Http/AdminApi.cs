@@ -85,7 +85,7 @@ public static class AdminApi
             return Results.Created($"/api/v1/domains/{name}", DomainJson(info!));
         });
 
-        api.MapGet("/domains", async (DomainDirectory directory, IGrainFactory grains) =>
+        api.MapGet("/domains", async (DomainDirectory directory) =>
         {
             var list = await directory.ListAsync();
             return Results.Ok(list.Select(d => new { name = d.Name, homeRegion = d.HomeRegion, createdAt = d.CreatedAt }));
@@ -313,15 +313,15 @@ public static class AdminApi
 
             var mailboxes = new List<string>();
             var limit = options.MaxMessageBytes;
+            var resolver = new RecipientResolver(grains);
             foreach (var to in req.To)
             {
-                var r = await new RecipientResolver(grains).ResolveAsync(to);
+                var r = await resolver.ResolveAsync(to);
                 if (!r.Hosted) return Problem(400, "Recipient not hosted here", $"{to}: outbound delivery is not accepted on this endpoint");
                 if (!r.Found) return Problem(404, "No such recipient", to);
                 if (r.External.Count > 0) return Problem(400, "Recipient forwards outside", $"{to}: outbound delivery is not accepted on this endpoint");
                 mailboxes.AddRange(r.Mailboxes);
-                var info = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(MailAddress.Normalize(to)!)).GetInfo();
-                if (info is not null) limit = Math.Min(limit, info.Settings.MaxMessageBytes);
+                if (r.MaxMessageBytes is long max) limit = Math.Min(limit, max);
             }
             if (raw.Length > limit) return Problem(413, "Message too large", $"{raw.Length} bytes; the limit is {limit}");
 

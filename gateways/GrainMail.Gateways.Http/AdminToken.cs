@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using GrainMail.Storage;
 
 namespace GrainMail.Gateways.Http;
 
@@ -9,23 +10,8 @@ public sealed class AdminToken(string value)
     private readonly byte[] _value = Encoding.UTF8.GetBytes(value);
 
     /// <summary>Reads the token from <paramref name="path"/>, creating a random one (mode 0600) on first start.</summary>
-    public static AdminToken LoadOrCreate(string path)
-    {
-        if (File.Exists(path)) return new AdminToken(File.ReadAllText(path).Trim());
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        using (var fs = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        using (var w = new StreamWriter(fs))
-        {
-            w.WriteLine(token);
-        }
-        return new AdminToken(token);
-    }
+    public static AdminToken LoadOrCreate(string path) => new(SecretFile.ReadOrCreate(path, () =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_')));
 
     public bool Matches(string candidate) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), _value);

@@ -1,7 +1,9 @@
 namespace GrainMail.Contracts.Domains;
 
 /// <summary>Where one envelope recipient goes, after domains and aliases are applied.</summary>
-public sealed record ResolvedRecipient(bool Hosted, bool Found, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External);
+/// <param name="MaxMessageBytes">The recipient domain's message size limit, when it is hosted here.</param>
+public sealed record ResolvedRecipient(bool Hosted, bool Found, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External,
+    long? MaxMessageBytes = null);
 
 /// <summary>
 /// Resolves envelope recipients for every gateway: a hosted domain's accounts and aliases, and
@@ -14,9 +16,11 @@ public sealed class RecipientResolver(IGrainFactory grains)
     {
         if (!MailAddress.TryParse(address, out var lp, out var domain)) return new ResolvedRecipient(false, false, [], []);
         var domainGrain = grains.GetGrain<IDomainGrain>(domain);
-        if (await domainGrain.GetInfo() is null) return new ResolvedRecipient(false, false, [], [$"{lp}@{domain}"]);
+        var info = await domainGrain.GetInfo();
+        if (info is null) return new ResolvedRecipient(false, false, [], [$"{lp}@{domain}"]);
+        var limit = info.Settings.MaxMessageBytes;
         var first = await domainGrain.ResolveRecipient(lp);
-        if (!first.Found) return new ResolvedRecipient(true, false, [], []);
+        if (!first.Found) return new ResolvedRecipient(true, false, [], [], limit);
         var mailboxes = new List<string>(first.Mailboxes);
         var external = new List<string>();
         foreach (var target in first.External)
@@ -33,6 +37,6 @@ public sealed class RecipientResolver(IGrainFactory grains)
             mailboxes.AddRange(second.Mailboxes);
         }
         var distinct = mailboxes.Distinct(StringComparer.Ordinal).ToList();
-        return new ResolvedRecipient(true, distinct.Count + external.Count > 0, distinct, external);
+        return new ResolvedRecipient(true, distinct.Count + external.Count > 0, distinct, external, limit);
     }
 }

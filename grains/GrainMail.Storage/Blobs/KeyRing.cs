@@ -85,26 +85,8 @@ public sealed class MasterKey
     /// Reads the master key from a file holding it as 64 hex digits, creating the file with
     /// mode 0600 on first start.
     /// </summary>
-    public static MasterKey LoadOrCreate(string path)
-    {
-        if (File.Exists(path))
-        {
-            return FromHex(File.ReadAllText(path).Trim());
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var key = RandomNumberGenerator.GetBytes(32);
-        using (var fs = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        using (var w = new StreamWriter(fs))
-        {
-            w.WriteLine(Convert.ToHexString(key).ToLowerInvariant());
-        }
-        return new MasterKey(key);
-    }
+    public static MasterKey LoadOrCreate(string path) =>
+        FromHex(SecretFile.ReadOrCreate(path, () => Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant()));
 
     public static MasterKey FromHex(string hex)
     {

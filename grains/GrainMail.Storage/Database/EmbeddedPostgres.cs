@@ -100,7 +100,7 @@ public sealed class EmbeddedPostgres
                 asRoot, ct);
             File.Delete(pwTemp);
             // Write the password only once the cluster exists, so a half-made cluster is redone.
-            await WriteSecretAsync(passwordFile, password, ct);
+            SecretFile.Write(passwordFile, password);
             // Mark completion last, so that an interrupted initdb is redone on the next start.
             await File.WriteAllTextAsync(Path.Combine(dir, ".initialized"), "ok\n", ct);
             if (asRoot) await RunAsync("chown", ["postgres:postgres", Path.Combine(dir, ".initialized")], false, ct);
@@ -212,12 +212,6 @@ public sealed class EmbeddedPostgres
                 throw new EmbeddedPostgresException(
                     $"The postgres user cannot reach '{dir}': '{d}' is not searchable by others (chmod o+x '{d}' or choose another GRAINMAIL_DATA).");
         }
-    }
-
-    private static async Task WriteSecretAsync(string path, string content, CancellationToken ct)
-    {
-        await File.WriteAllTextAsync(path, content + "\n", ct);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     private static bool IsFree(int port)
