@@ -19,7 +19,14 @@ public static class StorageServices
     public static IServiceCollection AddGrainMailStorage(this IServiceCollection services, string connectionString,
         MasterKey masterKey, PgQueueOptions queueOptions)
     {
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton(_ =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            // The hot statements (submit, lease, deliver) run thousands of times a second: let
+            // Npgsql prepare them server-side, so PostgreSQL parses and plans each once per connection.
+            if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0) builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+            return builder.Build();
+        });
         services.AddSingleton(masterKey);
         services.AddSingleton(queueOptions);
         services.AddSingleton(new PgStreamQueueMapper(queueOptions.QueueCount));

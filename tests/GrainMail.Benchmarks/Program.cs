@@ -23,15 +23,20 @@ try
     var cs = pg.ConnectionString();
     await using (var ds = NpgsqlDataSource.Create(cs)) await new MigrationRunner(ds).ApplyAsync();
     var settings = new GrainMailSettings { QueueCount = 8 };
-    var builder = Host.CreateApplicationBuilder();
-    builder.Logging.SetMinimumLevel(LogLevel.Warning);
-    SiloSetup.ConfigureServices(builder.Services, settings, cs, new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray()));
-    builder.UseOrleans(silo =>
+    var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray());
+    IHost NewSilo()
     {
-        SiloSetup.ConfigureSilo(silo, settings, cs, clustering: false);
-        silo.UseLocalhostClustering();
-    });
-    using var host = builder.Build();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        SiloSetup.ConfigureServices(builder.Services, settings, cs, masterKey);
+        builder.UseOrleans(silo =>
+        {
+            SiloSetup.ConfigureSilo(silo, settings, cs, clustering: false);
+            silo.UseLocalhostClustering();
+        });
+        return builder.Build();
+    }
+    using var host = NewSilo();
     await host.StartAsync();
     var grains = host.Services.GetRequiredService<IGrainFactory>();
     var domain = grains.GetGrain<IDomainGrain>("bench.test");
@@ -41,12 +46,13 @@ try
     {
         var messages = args.Length > 1 ? int.Parse(args[1]) : 20_000;
         var mailboxCount = args.Length > 2 ? int.Parse(args[2]) : 100;
+        var senders = args.Length > 3 ? int.Parse(args[3]) : 16;
         var boxes = Enumerable.Range(0, mailboxCount).Select(i => $"b{i}@bench.test").ToList();
         foreach (var b in boxes) await domain.CreateAccount(new NewAccount(b.Split('@')[0], "password1", null, null));
         var submitter = host.Services.GetRequiredService<MessageSubmitter>();
         var payloads = Enumerable.Range(0, messages).Select(i => Body(i, 4096)).ToList();
         var sw = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = senders }, async (i, ct) =>
             await submitter.SubmitAsync(new Submission("s@else.where", [boxes[i % boxes.Count]], payloads[i]), ct));
         var accepted = sw.Elapsed;
         long delivered;
@@ -58,10 +64,54 @@ try
         }
         while (delivered < messages);
         var total = sw.Elapsed;
-        Console.WriteLine($"delivery: {messages} x 4 KiB messages to {mailboxCount} mailboxes, fsync on");
+        Console.WriteLine($"delivery: {messages} x 4 KiB messages to {mailboxCount} mailboxes, {senders} concurrent senders, fsync on");
         Console.WriteLine($"  accepted (durably committed): {messages / accepted.TotalSeconds:F0}/s ({accepted.TotalSeconds:F1} s)");
         Console.WriteLine($"  delivered into mailboxes:     {messages / total.TotalSeconds:F0}/s ({total.TotalSeconds:F1} s end to end)");
         Console.WriteLine($"  peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576} MiB");
+    }
+    else if (mode == "drain")
+    {
+        // Delivery alone: queue a backlog while no silo runs, then start one and time the drain.
+        var messages = args.Length > 1 ? int.Parse(args[1]) : 20_000;
+        var mailboxCount = args.Length > 2 ? int.Parse(args[2]) : 100;
+        var boxes = Enumerable.Range(0, mailboxCount).Select(i => $"b{i}@bench.test").ToList();
+        foreach (var b in boxes) await domain.CreateAccount(new NewAccount(b.Split('@')[0], "password1", null, null));
+        await host.StopAsync();
+        var submitter = host.Services.GetRequiredService<MessageSubmitter>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+            await submitter.SubmitAsync(new Submission("s@else.where", [boxes[i % boxes.Count]], Body(i, 4096)), ct));
+        using var second = NewSilo();
+        var sw = Stopwatch.StartNew();
+        await second.StartAsync();
+        var g2 = second.Services.GetRequiredService<IGrainFactory>();
+        long delivered;
+        do
+        {
+            await Task.Delay(100);
+            delivered = 0;
+            foreach (var b in boxes) delivered += (await g2.GetGrain<IMailboxGrain>(b).GetQuota()).Messages;
+        }
+        while (delivered < messages);
+        Console.WriteLine($"drain: {messages} queued events into {mailboxCount} mailboxes in {sw.Elapsed.TotalSeconds:F1} s (silo start included): {messages / sw.Elapsed.TotalSeconds:F0}/s");
+        await second.StopAsync();
+        await pg.StopAsync();
+        return 0;
+    }
+    else if (mode == "submit")
+    {
+        // The submit path alone: the silo is stopped first, so nothing consumes the queues.
+        var messages = args.Length > 1 ? int.Parse(args[1]) : 20_000;
+        var senders = args.Length > 2 ? int.Parse(args[2]) : 16;
+        await domain.CreateAccount(new NewAccount("b0", "password1", null, null));
+        await host.StopAsync();
+        var submitter = host.Services.GetRequiredService<MessageSubmitter>();
+        var payloads = Enumerable.Range(0, messages).Select(i => Body(i, 4096)).ToList();
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = senders }, async (i, ct) =>
+            await submitter.SubmitAsync(new Submission("s@else.where", ["b0@bench.test"], payloads[i]), ct));
+        Console.WriteLine($"submit only: {messages / sw.Elapsed.TotalSeconds:F0}/s with {senders} senders");
+        await pg.StopAsync();
+        return 0;
     }
     else if (mode == "mailbox")
     {

@@ -119,7 +119,7 @@ public sealed class MailboxGrain(
             var uv = NextUidValidity(change.LastUidValidity);
             change.LastUidValidity = uv;
             var f = new Folder(new FolderRow(nextId++, name2, SpecialUse.None, uv, 1, 1, true, 1, 0, 0, 0)) { Messages = [] };
-            change.FolderUpserts.Add(f.ToRow());
+            change.NewFolders.Add(f.ToRow());
             created.Add(f);
         }
         await CommitAsync(change);
@@ -150,7 +150,7 @@ public sealed class MailboxGrain(
         {
             var c = f.Clone();
             c.Name = newName;
-            change.FolderUpserts.Add(c.ToRow());
+            change.FolderUpdates.Add(c.ToRow());
         }
         await CommitAsync(change);
         foreach (var (f, newName) in renamed) f.Name = newName;
@@ -184,7 +184,7 @@ public sealed class MailboxGrain(
         var c = f.Clone();
         c.Subscribed = subscribed;
         var change = NewChange();
-        change.FolderUpserts.Add(c.ToRow());
+        change.FolderUpdates.Add(c.ToRow());
         await CommitAsync(change);
         f.Subscribed = subscribed;
         return MailboxOpResult.Ok;
@@ -253,7 +253,7 @@ public sealed class MailboxGrain(
         c.HighestModSeq = modseq;
         c.Unseen += updates.Sum(u => Unseen(u.Row) - Unseen(messages[u.Index]));
         var tx = NewChange();
-        tx.FolderUpserts.Add(c.ToRow());
+        tx.FolderUpdates.Add(c.ToRow());
         foreach (var (_, row) in updates) tx.FlagUpdates.Add((f.Id, row.Uid, row.Flags, row.Keywords, modseq));
         await CommitAsync(tx);
         f.HighestModSeq = c.HighestModSeq;
@@ -279,7 +279,7 @@ public sealed class MailboxGrain(
         var change = NewChange();
         RemoveFrom(c, gone, change);
         foreach (var m in gone) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
-        change.FolderUpserts.Add(c.ToRow());
+        change.FolderUpdates.Add(c.ToRow());
         await CommitAsync(change);
         Apply(f, c);
         var goneSet = gone.Select(m => m.Uid).ToHashSet();
@@ -314,14 +314,14 @@ public sealed class MailboxGrain(
         d.Unseen += newRows.Count(m => Unseen(m) == 1);
         d.Bytes += added;
         change.Inserted.AddRange(newRows);
-        change.FolderUpserts.Add(d.ToRow());
+        change.FolderUpdates.Add(d.ToRow());
         Folder? s = null;
         if (move)
         {
             s = src.Clone();
             s.HighestModSeq++;
             RemoveFrom(s, selected, change);
-            change.FolderUpserts.Add(s.ToRow());
+            change.FolderUpdates.Add(s.ToRow());
         }
         else
         {
@@ -401,7 +401,7 @@ public sealed class MailboxGrain(
             change.Messages++;
         }
         change.Inserted.AddRange(rows);
-        change.FolderUpserts.Add(c.ToRow());
+        change.FolderUpdates.Add(c.ToRow());
         var outcome = await CommitAsync(change);
         if (outcome == CommitOutcome.Committed)
         {

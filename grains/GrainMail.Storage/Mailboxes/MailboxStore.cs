@@ -26,7 +26,11 @@ public sealed class MailboxChange
     public List<MessageRow> Inserted { get; } = [];
     public List<(int FolderId, long Uid)> Deleted { get; } = [];
     public List<(int FolderId, long Uid, MessageFlags Flags, string[] Keywords, long ModSeq)> FlagUpdates { get; } = [];
-    public List<FolderRow> FolderUpserts { get; } = [];
+    /// <summary>Folders created by this change.</summary>
+    public List<FolderRow> NewFolders { get; } = [];
+
+    /// <summary>Existing folders whose row (name, counters, subscription) this change rewrites.</summary>
+    public List<FolderRow> FolderUpdates { get; } = [];
     public List<int> FolderDeletes { get; } = [];
     public List<(string Domain, byte[] Hash, long Delta)> BlobDeltas { get; } = [];
 
@@ -213,7 +217,8 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         fence.Parameters.AddWithValue("m", change.Messages);
         batch.BatchCommands.Add(fence);
 
-        foreach (var f in change.FolderUpserts) batch.BatchCommands.Add(UpsertFolder(address, f));
+        foreach (var f in change.NewFolders) batch.BatchCommands.Add(UpsertFolder(address, f));
+        foreach (var f in change.FolderUpdates) batch.BatchCommands.Add(UpdateFolder(address, f));
 
         if (change.Deleted.Count > 0)
         {
@@ -318,6 +323,24 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             await BlobStore.AdjustReferencesAsync(conn, tx, [(r.Domain, r.Hash, -1)], ct);
         }
         await tx.CommitAsync(ct);
+    }
+
+    // A plain UPDATE: cheaper than an upsert on the hot path (every delivery and flag change).
+    private static NpgsqlBatchCommand UpdateFolder(string address, FolderRow f)
+    {
+        var cmd = new NpgsqlBatchCommand(
+            """
+            UPDATE mailbox_folder SET name = @n, uidnext = @un, highest_modseq = @hm, subscribed = @sub, recent_from = @rf
+            WHERE mailbox = @a AND folder_id = @id
+            """);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("id", f.Id);
+        cmd.Parameters.AddWithValue("n", f.Name);
+        cmd.Parameters.AddWithValue("un", f.UidNext);
+        cmd.Parameters.AddWithValue("hm", f.HighestModSeq);
+        cmd.Parameters.AddWithValue("sub", f.Subscribed);
+        cmd.Parameters.AddWithValue("rf", f.RecentFrom);
+        return cmd;
     }
 
     private static NpgsqlBatchCommand UpsertFolder(string address, FolderRow f)
