@@ -78,6 +78,40 @@ public sealed class BlobStoreTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task A_batch_with_the_same_blob_twice_and_an_existing_one_writes_each_once_and_counts_every_reference()
+    {
+        var (ds, blobs, _) = Open(await pg.NewDatabaseAsync("blobbatch"));
+        await using var _ds = ds;
+        var a = Messages.OfSize("x@y.org", "a@example.com", 300_000, 1);
+        var b = Messages.OfSize("x@y.org", "b@example.com", 1000, 2);
+        async Task<int> Write(IReadOnlyList<BlobWrite> writes)
+        {
+            await using var conn = await ds.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            var created = await blobs.AddReferencesAsync(conn, tx, writes);
+            await tx.CommitAsync();
+            return created;
+        }
+        Assert.Equal(1, await Write([new BlobWrite("example.com", BlobStore.Hash(b), b, 1)]));
+        Assert.Equal(1, await Write([
+            new BlobWrite("example.com", BlobStore.Hash(a), a, 2),
+            new BlobWrite("example.com", BlobStore.Hash(b), b, 1),
+            new BlobWrite("example.com", BlobStore.Hash(a), a, 3),
+        ]));
+        await using (var cmd = ds.CreateCommand("SELECT size, refcount FROM blob ORDER BY size"))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            Assert.True(await r.ReadAsync());
+            Assert.Equal((b.Length, 2L), (r.GetInt64(0), r.GetInt64(1)));
+            Assert.True(await r.ReadAsync());
+            Assert.Equal((a.Length, 5L), (r.GetInt64(0), r.GetInt64(1)));
+        }
+        Assert.Equal(3L, await Scalar(ds, "SELECT count(*) FROM blob_chunk")); // 2 chunks of a, 1 of b
+        Assert.Equal(a, await blobs.ReadAsync("example.com", BlobStore.Hash(a)));
+        Assert.Equal(b, await blobs.ReadAsync("example.com", BlobStore.Hash(b)));
+    }
+
+    [Fact]
     public async Task Subject_and_body_appear_nowhere_in_the_database()
     {
         var cs = await pg.NewDatabaseAsync("blobclear");

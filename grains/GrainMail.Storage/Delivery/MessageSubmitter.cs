@@ -102,11 +102,12 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     {
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        // Sorted so that concurrent transactions touching the same blobs lock them in the same order.
-        var blobRefs = works
-            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf).Select(g => (Domain: g.Key, w.Hash, w.Submission.Raw, Count: g.Count())))
-            .OrderBy(b => b.Domain, StringComparer.Ordinal).ThenBy(b => Convert.ToHexString(b.Hash), StringComparer.Ordinal);
-        foreach (var b in blobRefs) await blobs.AddReferencesAsync(conn, tx, b.Domain, b.Hash, b.Raw, b.Count);
+        // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
+        // transactions touching the same blobs lock them in the same order).
+        var blobWrites = works
+            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf).Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Count())))
+            .ToList();
+        await blobs.AddReferencesAsync(conn, tx, blobWrites);
         await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());
         await tx.CommitAsync();
     }
