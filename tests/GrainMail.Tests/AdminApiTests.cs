@@ -164,6 +164,12 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
         Assert.Equal(2, (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("deliveries").GetInt32());
         await WaitForInbox($"dave@{d}", 1);
         await WaitForInbox($"erin@{d}", 1);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/api/v1/domains/{d}/aliases/team")).StatusCode);
+        await AssertProblem(await Http.DeleteAsync($"/api/v1/domains/{d}/aliases/team"), HttpStatusCode.NotFound);
+        Assert.Empty((await Http.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{d}/aliases")).EnumerateArray());
+        await AssertProblem(await Post("/api/v1/messages", new { from = $"x@{d}", to = new[] { $"team@{d}" }, raw = Convert.ToBase64String(raw) }),
+            HttpStatusCode.NotFound);
     }
 
     [Fact]
