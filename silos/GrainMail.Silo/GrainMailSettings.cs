@@ -46,4 +46,31 @@ public sealed class GrainMailSettings
     public int PasswordHashIterations { get; set; } = 2;
 
     public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
+
+    /// <summary>Address the mail listeners bind to (GRAINMAIL_LISTEN); 0.0.0.0 or :: to serve the network.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>SMTP ports (0 turns a listener off): MX, submission with STARTTLS, submission over implicit TLS.</summary>
+    public int SmtpMxPort { get; set; } = 2525;
+
+    public int SmtpSubmissionPort { get; set; } = 2587;
+
+    public int SmtpSubmissionsPort { get; set; } = 2465;
+
+    /// <summary>Host name in SMTP greetings and Received: headers; the machine name when empty.</summary>
+    public string? HostName { get; set; }
+
+    /// <summary>PEM certificate and key for TLS; a self-signed pair is made in DataDir/tls when empty.</summary>
+    public string? TlsCertificatePem { get; set; }
+
+    public string? TlsKeyPem { get; set; }
+
+    public TimeSpan SmtpCommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    public int SmtpMaxConnectionsPerIp { get; set; } = 50;
+
+    public int MaxAuthFailuresPerSession { get; set; } = 3;
+
+    /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
+    public bool AllowPlaintextAuth { get; set; }
 }

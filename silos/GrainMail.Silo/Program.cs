@@ -2,7 +2,9 @@ using GrainMail.Gateways.Http;
 using GrainMail.Silo;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using System.Net;
+using GrainMail.Gateways.Smtp;
+using Microsoft.AspNetCore.Connections;
 
 // GrainMail single-process host: one silo with every gateway co-hosted, and (when no database
 // is configured) a private PostgreSQL under the data directory.
@@ -46,8 +48,38 @@ builder.Services.AddSingleton(adminToken);
 builder.Services.AddSingleton(new AdminApiOptions { DefaultRegion = settings.Region, MaxMessageBytes = settings.MaxMessageBytes });
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
 builder.Services.AddProblemDetails();
-builder.Services.Configure<KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 1024 * 1024);
-builder.WebHost.UseUrls(settings.HttpUrl);
+var smtpOptions = new SmtpOptions
+{
+    HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
+    MaxMessageBytes = settings.MaxMessageBytes,
+    CommandTimeout = settings.SmtpCommandTimeout,
+    MaxConnectionsPerIp = settings.SmtpMaxConnectionsPerIp,
+    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
+    AllowPlaintextAuth = settings.AllowPlaintextAuth,
+};
+builder.Services.AddSingleton(smtpOptions);
+builder.Services.AddSingleton(new SmtpTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));
+builder.Services.AddSingleton<ConnectionLimiter>();
+builder.Services.AddSingleton<SmtpServer>();
+var listeners = new List<string>();
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Limits.MaxRequestBodySize = 1024 * 1024;
+    var http = new Uri(settings.HttpUrl);
+    k.Listen(ParseAddress(http.Host), http.Port);
+    var bind = ParseAddress(settings.ListenAddress);
+    foreach (var (port, service) in new[]
+    {
+        (settings.SmtpMxPort, SmtpService.Mx),
+        (settings.SmtpSubmissionPort, SmtpService.Submission),
+        (settings.SmtpSubmissionsPort, SmtpService.Submissions),
+    })
+    {
+        if (port <= 0) continue;
+        k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<SmtpServer>().HandleAsync(ctx, service)));
+        listeners.Add($"  SMTP {service,-12}{bind}:{port}{(service == SmtpService.Submissions ? " (implicit TLS)" : " (STARTTLS)")}");
+    }
+});
 builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString));
 
 // Migrations run before Orleans starts: its providers read their queries from OrleansQuery.
@@ -65,6 +97,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($"GrainMail is running (region {settings.Region}, data in {dataDir})");
     Console.WriteLine($"  admin API   {settings.HttpUrl}/api/v1   (bearer token in {(string.IsNullOrWhiteSpace(settings.AdminToken) ? tokenPath : "configuration")})");
     Console.WriteLine($"  health      {settings.HttpUrl}/healthz  {settings.HttpUrl}/readyz");
+    foreach (var l in listeners) Console.WriteLine(l);
     Console.WriteLine($"  silo        {settings.AdvertisedAddress}:{settings.SiloPort} (gateway {settings.GatewayPort})");
     Console.WriteLine(embedded is null
         ? "  PostgreSQL  configured connection string"
@@ -82,6 +115,13 @@ finally
 }
 return 0;
 
+static IPAddress ParseAddress(string host) => host switch
+{
+    "localhost" => IPAddress.Loopback,
+    "*" or "+" or "0.0.0.0" => IPAddress.Any,
+    _ => IPAddress.Parse(host.Trim('[', ']')),
+};
+
 // GRAINMAIL_* variables win over configuration files: they are what operators and tests set.
 static void ApplyEnvironment(GrainMailSettings s)
 {
@@ -95,4 +135,8 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_SILO_PORT"), out var sp)) s.SiloPort = sp;
     if (int.TryParse(Env("GRAINMAIL_GATEWAY_PORT"), out var gp)) s.GatewayPort = gp;
     if (int.TryParse(Env("GRAINMAIL_PG_PORT"), out var pp)) s.EmbeddedPostgresPort = pp;
+    s.ListenAddress = Env("GRAINMAIL_LISTEN") ?? s.ListenAddress;
+    if (int.TryParse(Env("GRAINMAIL_SMTP_MX_PORT"), out var mx)) s.SmtpMxPort = mx;
+    if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSION_PORT"), out var sub)) s.SmtpSubmissionPort = sub;
+    if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSIONS_PORT"), out var subs)) s.SmtpSubmissionsPort = subs;
 }

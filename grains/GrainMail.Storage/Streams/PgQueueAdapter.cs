@@ -125,7 +125,16 @@ internal sealed class PgQueueAdapterReceiver(
     public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
     {
         var max = maxCount <= 0 ? 256 : Math.Min(maxCount, 256);
-        var rows = await store.LeaseAsync(_partition, max, options.VisibilityTimeout, options.MaxAttempts, cancellationToken);
+        List<QueuedEvent> rows;
+        try
+        {
+            rows = await store.LeaseAsync(_partition, max, options.VisibilityTimeout, options.MaxAttempts, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: the lease transaction rolled back, nothing was taken.
+            return [];
+        }
         var batches = new List<IBatchContainer>(rows.Count);
         foreach (var row in rows)
         {

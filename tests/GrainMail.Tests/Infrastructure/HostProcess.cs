@@ -47,12 +47,15 @@ public sealed class HostProcess : IAsyncDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    public sealed record Ports(int Http, int Silo, int Gateway)
+    public sealed record Ports(int Http, int Silo, int Gateway, int Mx, int Submission, int Submissions)
     {
-        public static Ports Free() => new(FreePort(), FreePort(), FreePort());
+        public static Ports Free() => new(FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
     }
 
-    public static async Task<HostProcess> StartAsync(string connectionString, string dataDir, Ports ports, bool waitReady = true)
+    public Ports Listening { get; private init; } = null!;
+
+    public static async Task<HostProcess> StartAsync(string connectionString, string dataDir, Ports ports, bool waitReady = true,
+        IReadOnlyDictionary<string, string>? extraEnvironment = null)
     {
         Directory.CreateDirectory(dataDir);
         var psi = new ProcessStartInfo("dotnet")
@@ -67,6 +70,14 @@ public sealed class HostProcess : IAsyncDisposable
         psi.Environment["GRAINMAIL_HTTP"] = $"http://127.0.0.1:{ports.Http}";
         psi.Environment["GRAINMAIL_SILO_PORT"] = ports.Silo.ToString();
         psi.Environment["GRAINMAIL_GATEWAY_PORT"] = ports.Gateway.ToString();
+        psi.Environment["GRAINMAIL_SMTP_MX_PORT"] = ports.Mx.ToString();
+        psi.Environment["GRAINMAIL_SMTP_SUBMISSION_PORT"] = ports.Submission.ToString();
+        psi.Environment["GRAINMAIL_SMTP_SUBMISSIONS_PORT"] = ports.Submissions.ToString();
+        psi.Environment["GrainMail__HostName"] = "mx.grainmail.test";
+        if (extraEnvironment is not null)
+        {
+            foreach (var (k, v) in extraEnvironment) psi.Environment[k] = v;
+        }
         psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = Token;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["GrainMail__PasswordHashMemoryKiB"] = "1024";
@@ -75,7 +86,7 @@ public sealed class HostProcess : IAsyncDisposable
         var process = Process.Start(psi)!;
         var log = Path.Combine(dataDir, $"host-{process.Id}.log");
         var drain = Task.WhenAll(Drain(process.StandardOutput, log), Drain(process.StandardError, log + ".err"));
-        var host = new HostProcess(process, drain, ports.Http);
+        var host = new HostProcess(process, drain, ports.Http) { Listening = ports };
         if (waitReady) await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
         return host;
     }

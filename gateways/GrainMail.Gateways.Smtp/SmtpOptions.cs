@@ -1,0 +1,49 @@
+namespace GrainMail.Gateways.Smtp;
+
+/// <summary>Which SMTP service a listener offers.</summary>
+public enum SmtpService
+{
+    /// <summary>Port 25: mail from the internet for hosted domains; no AUTH, no relaying.</summary>
+    Mx,
+
+    /// <summary>Port 587: authenticated submission after STARTTLS.</summary>
+    Submission,
+
+    /// <summary>Port 465: authenticated submission over implicit TLS.</summary>
+    Submissions,
+}
+
+/// <summary>SMTP gateway limits and settings. Every limit is explicit and tested.</summary>
+public sealed class SmtpOptions
+{
+    /// <summary>The name in the greeting, EHLO reply and Received: headers.</summary>
+    public string HostName { get; set; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>Largest message accepted (SIZE); a domain may set a lower one.</summary>
+    public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
+
+    /// <summary>Recipients per transaction (RFC 5321 requires at least 100 to be accepted).</summary>
+    public int MaxRecipients { get; set; } = 100;
+
+    /// <summary>Longest command line including CRLF (RFC 5321 4.5.3.1.4: 512; we allow 1000 for long parameter lists).</summary>
+    public int MaxCommandLine { get; set; } = 1000;
+
+    /// <summary>Protocol errors tolerated in one session before 421 and close.</summary>
+    public int MaxErrors { get; set; } = 10;
+
+    /// <summary>Failed AUTH attempts in one session before 421 and close.</summary>
+    public int MaxAuthFailures { get; set; } = 3;
+
+    /// <summary>Waiting for a command (RFC 5321 4.5.3.2.7 suggests 5 minutes).</summary>
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Waiting for the next block of message data (RFC 5321 4.5.3.2.5: 3 minutes).</summary>
+    public TimeSpan DataTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    public int MaxConnectionsPerIp { get; set; } = 50;
+
+    public int MaxConnections { get; set; } = 20_000;
+
+    /// <summary>AUTH without TLS, e.g. for loopback benchmarks. Off by default.</summary>
+    public bool AllowPlaintextAuth { get; set; }
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using GrainMail.Storage.Delivery;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Gateways.Smtp;
+
+/// <summary>The server certificate used by STARTTLS and implicit TLS.</summary>
+public sealed record SmtpTls(X509Certificate2 Certificate);
+
+/// <summary>
+/// Entry point for Kestrel connections on the SMTP listeners: admission (connection limits),
+/// then one <see cref="SmtpSession"/> per connection.
+/// </summary>
+public sealed class SmtpServer(
+    IGrainFactory grains,
+    MessageSubmitter submitter,
+    SmtpOptions options,
+    SmtpTls tls,
+    ConnectionLimiter limiter,
+    ILogger<SmtpServer> logger)
+{
+    internal IGrainFactory Grains => grains;
+    internal MessageSubmitter Submitter => submitter;
+    internal SmtpOptions Options => options;
+    internal SmtpTls Tls => tls;
+    internal ILogger Logger => logger;
+
+    public async Task HandleAsync(ConnectionContext connection, SmtpService service)
+    {
+        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        if (!limiter.TryEnter(remote))
+        {
+            // Refused before TLS or greeting: a plain-text 421 is all a client can be told.
+            await connection.Transport.Output.WriteAsync("421 4.7.0 Too many connections, try again later\r\n"u8.ToArray());
+            await connection.Transport.Output.CompleteAsync();
+            return;
+        }
+        try
+        {
+            await using var session = new SmtpSession(this, connection, service, remote);
+            await session.RunAsync(connection.ConnectionClosed);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or System.Security.Authentication.AuthenticationException)
+        {
+            logger.LogDebug("SMTP session from {Remote} ended: {Error}", remote, e.Message);
+        }
+        finally
+        {
+            limiter.Leave(remote);
+        }
+    }
+}
