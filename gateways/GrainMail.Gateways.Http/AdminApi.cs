@@ -19,6 +19,7 @@ public sealed record CreateAccountRequest(string? LocalPart, string? Password, s
 public sealed record PasswordRequest(string? Password);
 public sealed record AliasRequest(string? Alias, List<string>? Targets);
 public sealed record AppPasswordRequest(string? Name);
+public sealed record EnabledRequest(bool? Enabled);
 public sealed record SubmitRequest(string? From, List<string>? To, string? Raw);
 
 /// <summary>Settings the admin API needs from its host.</summary>
@@ -206,6 +207,16 @@ public static class AdminApi
             if (a is null) return Problem(400, "Invalid address", address);
             if (req.Password is null || req.Password.Length < 8) return Problem(400, "Password too short", "At least 8 characters");
             return await grains.GetGrain<IAccountGrain>(a).SetPassword(req.Password)
+                ? Results.NoContent()
+                : Problem(404, "No such account", a);
+        });
+
+        api.MapPut("/accounts/{address}/enabled", async (string address, JsonElement body, IGrainFactory grains) =>
+        {
+            if (!TryBind<EnabledRequest>(body, out var req) || req.Enabled is null) return Problem(400, "Body must be {\"enabled\": true|false}");
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            return await grains.GetGrain<IAccountGrain>(a).SetEnabled(req.Enabled.Value)
                 ? Results.NoContent()
                 : Problem(404, "No such account", a);
         });

@@ -111,6 +111,13 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
         await AssertProblem(await Http.PutAsync($"/api/v1/accounts/alice@{d}/password", Json(new { password = "short" })), HttpStatusCode.BadRequest);
         await AssertProblem(await Http.PutAsync($"/api/v1/accounts/nobody@{d}/password", Json(new { password = "long enough" })), HttpStatusCode.NotFound);
 
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.PutAsync($"/api/v1/accounts/alice@{d}/enabled", Json(new { enabled = false }))).StatusCode);
+        Assert.False((await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/alice@{d}")).GetProperty("enabled").GetBoolean());
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.PutAsync($"/api/v1/accounts/alice@{d}/enabled", Json(new { enabled = true }))).StatusCode);
+        Assert.True((await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/alice@{d}")).GetProperty("enabled").GetBoolean());
+        await AssertProblem(await Http.PutAsync($"/api/v1/accounts/alice@{d}/enabled", Json(new { other = 1 })), HttpStatusCode.BadRequest);
+        await AssertProblem(await Http.PutAsync($"/api/v1/accounts/nobody@{d}/enabled", Json(new { enabled = true })), HttpStatusCode.NotFound);
+
         Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/api/v1/accounts/alice@{d}")).StatusCode);
         await AssertProblem(await Http.DeleteAsync($"/api/v1/accounts/alice@{d}"), HttpStatusCode.NotFound);
         await AssertProblem(await Http.DeleteAsync("/api/v1/accounts/not-an-address"), HttpStatusCode.BadRequest);
