@@ -113,4 +113,92 @@ public sealed class HostProcessTests(PostgresServer pg)
         var attemptedSet = attempted.ToHashSet();
         Assert.All(stored, s => Assert.Contains(s, attemptedSet));
     }
+
+    [Fact]
+    public async Task SMTP_host_killed_mid_load_every_250_is_in_its_mailbox_once_after_restart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var cs = await pg.NewDatabaseAsync("smtpkill");
+        var dir = Path.Combine(pg.Root, "smtpkill");
+        var ports = HostProcess.Ports.Free();
+        var host = await HostProcess.StartAsync(cs, dir, ports);
+        const string domain = "kill.test";
+        Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync("/api/v1/domains", Json(new { name = domain }), ct)).StatusCode);
+        var boxes = Enumerable.Range(0, 10).Select(i => $"k{i}@{domain}").ToList();
+        foreach (var b in boxes)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync($"/api/v1/domains/{domain}/accounts",
+                Json(new { localPart = b.Split('@')[0], password = "password1" }), ct)).StatusCode);
+        }
+
+        var acknowledged = new ConcurrentBag<(string Box, string Token)>();
+        var attempted = new ConcurrentBag<string>();
+        using var stop = new CancellationTokenSource();
+        var senders = Enumerable.Range(0, 4).Select(s => Task.Run(async () =>
+        {
+            try
+            {
+                var (c, _) = await RawSmtp.ConnectAsync(ports.Mx);
+                await using (c)
+                {
+                    await c.CommandAsync("EHLO load.example.org");
+                    for (var i = 0; !stop.IsCancellationRequested; i++)
+                    {
+                        var box = boxes[(s * 3 + i) % boxes.Count];
+                        var token = $"token-{s}-{i}";
+                        attempted.Add(token);
+                        await c.SendRawAsync($"MAIL FROM:<load@example.org>\r\nRCPT TO:<{box}>\r\nDATA\r\n");
+                        if (!(await c.ReadReplyAsync()).StartsWith("250") || !(await c.ReadReplyAsync()).StartsWith("250")
+                            || !(await c.ReadReplyAsync()).StartsWith("354")) return;
+                        await c.SendRawAsync($"Subject: {token}\r\n\r\n{token}\r\n.\r\n");
+                        var reply = await c.ReadReplyAsync();
+                        if (!reply.StartsWith("250 ")) return; // no 250: the sender would retry later
+                        acknowledged.Add((box, token));
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+            }
+        })).ToList();
+
+        while (acknowledged.Count < 100) await Task.Delay(10, ct);
+        await host.KillAsync();
+        stop.Cancel();
+        await Task.WhenAll(senders);
+
+        await using var restarted = await HostProcess.StartAsync(cs, dir, ports);
+        var expected = acknowledged.GroupBy(a => a.Box).ToDictionary(g => g.Key, g => g.Count());
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        foreach (var (box, count) in expected)
+        {
+            while ((await restarted.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{box}/mailbox", ct)).GetProperty("quota").GetProperty("messages").GetInt32() < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{box}: acknowledged messages missing after restart");
+                await Task.Delay(250, ct);
+            }
+        }
+
+        // Identify every stored message by its token (read through the blob store with the host's key).
+        await using var ds = Npgsql.NpgsqlDataSource.Create(cs);
+        var blobs = new BlobStore(ds, new KeyRing(ds, MasterKey.LoadOrCreate(Path.Combine(dir, "master.key"))));
+        var stored = new List<(string Box, string Token)>();
+        var rows = new List<(string, string, byte[])>();
+        await using (var cmd = ds.CreateCommand("SELECT mailbox, blob_domain, blob_hash FROM mailbox_message"))
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await r.ReadAsync(ct)) rows.Add((r.GetString(0), r.GetString(1), (byte[])r[2]));
+        }
+        foreach (var (box, d, h) in rows)
+        {
+            var text = Encoding.UTF8.GetString((await blobs.ReadAsync(d, h))!);
+            stored.Add((box, System.Text.RegularExpressions.Regex.Match(text, @"Subject: (token-\d+-\d+)").Groups[1].Value));
+        }
+        Assert.Equal(stored.Count, stored.Distinct().Count()); // nothing twice
+        foreach (var a in acknowledged) Assert.Contains(a, stored); // nothing acknowledged lost
+        Assert.All(stored, s => Assert.Contains(s.Token, attempted)); // nothing invented
+    }
 }
