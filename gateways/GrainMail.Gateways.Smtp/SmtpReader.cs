@@ -29,6 +29,15 @@ public sealed class SmtpReader(PipeReader reader)
     /// <summary>True when input is buffered beyond what was consumed (used to refuse pipelining past STARTTLS).</summary>
     public bool HasBufferedInput { get; private set; }
 
+    /// <summary>True when a whole further line is already buffered: the client pipelines, so replies may wait for it.</summary>
+    public bool HasBufferedLine { get; private set; }
+
+    private void NoteRemainder(ReadOnlySequence<byte> rest)
+    {
+        HasBufferedInput = !rest.IsEmpty;
+        HasBufferedLine = rest.PositionOf((byte)'\n') is not null;
+    }
+
     /// <summary>Reads one command line (terminated by LF; a CR before it is dropped).</summary>
     public async Task<(LineStatus Status, byte[] Line)> ReadLineAsync(int maxLength, CancellationToken ct)
     {
@@ -45,7 +54,7 @@ public sealed class SmtpReader(PipeReader reader)
                 var tooLong = discarding || line.Length + 1 > maxLength;
                 // Copy before AdvanceTo: the buffer's memory goes back to the pipe after it.
                 var bytes = tooLong ? [] : line.ToArray();
-                HasBufferedInput = !buffer.Slice(next).IsEmpty;
+                NoteRemainder(buffer.Slice(next));
                 reader.AdvanceTo(next);
                 if (tooLong) return (LineStatus.TooLong, []);
                 if (bytes.Length > 0 && bytes[^1] == (byte)'\r') Array.Resize(ref bytes, bytes.Length - 1);
@@ -87,6 +96,7 @@ public sealed class SmtpReader(PipeReader reader)
                 {
                     if (atLineStart && line.Length == 1 && line.FirstSpan[0] == (byte)'.')
                     {
+                        NoteRemainder(buffer.Slice(seq.Position));
                         reader.AdvanceTo(seq.Position);
                         return tooLarge ? DataStatus.TooLarge : DataStatus.Complete;
                     }
@@ -149,6 +159,7 @@ public sealed class SmtpReader(PipeReader reader)
                 foreach (var segment in take) sink.Write(segment.Span);
             }
             remaining -= take.Length;
+            NoteRemainder(buffer.Slice(take.End));
             reader.AdvanceTo(take.End);
             if (remaining > 0 && result.IsCompleted) return DataStatus.Closed;
         }

@@ -42,6 +42,10 @@ internal sealed class SmtpSession : IAsyncDisposable
     private int _authFailures;
     private bool _quit;
 
+    // Replies wait here while the client has already pipelined its next command, and go out in
+    // one write when it has not (RFC 2920: fewer packets and wake-ups for both sides).
+    private readonly ArrayBufferWriter<byte> _replies = new(1024);
+
     // The transaction in progress.
     private bool _inMail;
     private string? _sender;
@@ -70,6 +74,25 @@ internal sealed class SmtpSession : IAsyncDisposable
     private bool AuthAllowed => _service != SmtpService.Mx && (Secure || _options.AllowPlaintextAuth);
 
     public async Task RunAsync(CancellationToken closed)
+    {
+        try
+        {
+            await ConverseAsync(closed);
+        }
+        finally
+        {
+            try
+            {
+                await FlushRepliesAsync();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The client is gone; nothing left to tell it.
+            }
+        }
+    }
+
+    private async Task ConverseAsync(CancellationToken closed)
     {
         if (_service == SmtpService.Submissions) await StartTlsAsync(closed);
         await ReplyAsync($"220 {_options.HostName} ESMTP GrainMail ready");
@@ -192,6 +215,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             return await ErrorAsync("501 5.5.4 STARTTLS must be the last command in a pipeline");
         }
         await ReplyAsync("220 2.0.0 Ready to start TLS");
+        await FlushRepliesAsync();
         await StartTlsAsync(ct);
         // RFC 3207 4.2: everything learnt before TLS is forgotten.
         _helo = null;
@@ -281,6 +305,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private async Task<string?> ChallengeAsync(string challenge, CancellationToken ct)
     {
         await ReplyAsync("334 " + challenge);
+        await FlushRepliesAsync();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.CommandTimeout);
         var (status, raw) = await _reader.ReadLineAsync(_options.MaxCommandLine, timeout.Token);
@@ -626,16 +651,24 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private async Task ReplyAsync(string line)
     {
-        await _stream.WriteAsync(Encoding.UTF8.GetBytes(line + "\r\n"));
-        await _stream.FlushAsync();
+        _replies.Write(Encoding.UTF8.GetBytes(line + "\r\n"));
+        if (!_reader.HasBufferedLine) await FlushRepliesAsync();
     }
 
     private async Task ReplyLinesAsync(int code, IReadOnlyList<string> lines)
     {
         var b = new StringBuilder();
         for (var i = 0; i < lines.Count; i++) b.Append(code).Append(i == lines.Count - 1 ? ' ' : '-').Append(lines[i]).Append("\r\n");
-        await _stream.WriteAsync(Encoding.UTF8.GetBytes(b.ToString()));
+        _replies.Write(Encoding.UTF8.GetBytes(b.ToString()));
+        if (!_reader.HasBufferedLine) await FlushRepliesAsync();
+    }
+
+    private async Task FlushRepliesAsync()
+    {
+        if (_replies.WrittenCount == 0) return;
+        await _stream.WriteAsync(_replies.WrittenMemory);
         await _stream.FlushAsync();
+        _replies.ResetWrittenCount();
     }
 
     public async ValueTask DisposeAsync()

@@ -84,11 +84,15 @@ public sealed record DomainOpResult(
     public static readonly DomainOpResult Ok = new(DomainOpStatus.Ok);
 }
 
+/// <param name="Hosted">The domain exists here (so "not found" means "no such user", not "relay").</param>
+/// <param name="MaxMessageBytes">The domain's message size limit, when hosted.</param>
 [GenerateSerializer, Immutable]
 public sealed record RecipientResolution(
     [property: Id(0)] bool Found,
     [property: Id(1)] IReadOnlyList<string> Mailboxes,
-    [property: Id(2)] IReadOnlyList<string> External)
+    [property: Id(2)] IReadOnlyList<string> External,
+    [property: Id(3)] bool Hosted = false,
+    [property: Id(4)] long MaxMessageBytes = 0)
 {
     public static readonly RecipientResolution NotFound = new(false, [], []);
 }

@@ -15,24 +15,20 @@ public sealed class RecipientResolver(IGrainFactory grains)
     public async Task<ResolvedRecipient> ResolveAsync(string address)
     {
         if (!MailAddress.TryParse(address, out var lp, out var domain)) return new ResolvedRecipient(false, false, [], []);
-        var domainGrain = grains.GetGrain<IDomainGrain>(domain);
-        var info = await domainGrain.GetInfo();
-        if (info is null) return new ResolvedRecipient(false, false, [], [$"{lp}@{domain}"]);
-        var limit = info.Settings.MaxMessageBytes;
-        var first = await domainGrain.ResolveRecipient(lp);
+        var first = await grains.GetGrain<IDomainGrain>(domain).ResolveRecipient(lp);
+        if (!first.Hosted) return new ResolvedRecipient(false, false, [], [$"{lp}@{domain}"]);
+        var limit = first.MaxMessageBytes;
         if (!first.Found) return new ResolvedRecipient(true, false, [], [], limit);
         var mailboxes = new List<string>(first.Mailboxes);
         var external = new List<string>();
         foreach (var target in first.External)
         {
-            var targetDomain = MailAddress.DomainOf(target);
-            var other = grains.GetGrain<IDomainGrain>(targetDomain);
-            if (await other.GetInfo() is null)
+            var second = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(target)).ResolveRecipient(MailAddress.LocalPartOf(target));
+            if (!second.Hosted)
             {
                 external.Add(target);
                 continue;
             }
-            var second = await other.ResolveRecipient(MailAddress.LocalPartOf(target));
             // Only mailboxes on the second hop: an alias chain is not followed further.
             mailboxes.AddRange(second.Mailboxes);
         }

@@ -135,13 +135,13 @@ public sealed class DomainGrain(
     {
         if (!S.Exists) return Task.FromResult(RecipientResolution.NotFound);
         var lp = MailAddress.NormalizeLocalPart(localPart);
-        if (lp is null) return Task.FromResult(RecipientResolution.NotFound);
-        var resolved = Resolve(lp);
+        var resolved = lp is null ? RecipientResolution.NotFound : Resolve(lp);
         // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
-        if (!resolved.Found && lp.IndexOf('+') is > 0 and var plus) resolved = Resolve(lp[..plus]);
+        if (!resolved.Found && lp?.IndexOf('+') is > 0 and var plus) resolved = Resolve(lp[..plus]);
         if (!resolved.Found && S.Settings.CatchAllTarget is { } catchAll && MailAddress.Normalize(catchAll) is { } target)
             resolved = Split([target]);
-        return Task.FromResult(resolved);
+        // One call answers "hosted?", "who?" and "how large?": the SMTP gateway asks this per RCPT.
+        return Task.FromResult(resolved with { Hosted = true, MaxMessageBytes = S.Settings.MaxMessageBytes });
     }
 
     private RecipientResolution Resolve(string lp)
