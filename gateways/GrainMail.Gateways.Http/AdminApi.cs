@@ -124,7 +124,7 @@ public static class AdminApi
             var result = await grains.GetGrain<IDomainGrain>(name).CreateAccount(new NewAccount(lp, req.Password, req.DisplayName, req.QuotaBytes));
             return result.Status switch
             {
-                DomainOpStatus.Ok => Results.Created($"/api/v1/accounts/{lp}@{name}", await AccountJson(grains, $"{lp}@{name}")),
+                DomainOpStatus.Ok => Results.Created($"/api/v1/accounts/{Uri.EscapeDataString($"{lp}@{name}")}", await AccountJson(grains, $"{lp}@{name}")),
                 DomainOpStatus.NotFound => Problem(404, "No such domain", name),
                 DomainOpStatus.AlreadyExists => Problem(409, "Address exists", $"{lp}@{name} is an account or alias"),
                 _ => Problem(400, "Invalid account", result.Detail),
@@ -154,7 +154,7 @@ public static class AdminApi
             if (bad.Count > 0) return Problem(400, "Invalid target address", string.Join(", ", bad));
             return await grains.GetGrain<IDomainGrain>(name).SetAlias(lp, req.Targets) switch
             {
-                DomainOpStatus.Ok => Results.Created($"/api/v1/domains/{name}/aliases/{lp}",
+                DomainOpStatus.Ok => Results.Created($"/api/v1/domains/{name}/aliases/{Uri.EscapeDataString(lp)}",
                     new { address = $"{lp}@{name}", targets = req.Targets.Select(t => MailAddress.Normalize(t)).Distinct() }),
                 DomainOpStatus.NotFound => Problem(404, "No such domain", name),
                 DomainOpStatus.AlreadyExists => Problem(409, "An account has that address", $"{lp}@{name}"),
@@ -235,7 +235,7 @@ public static class AdminApi
             var password = await account.CreateAppPassword(name);
             return password is null
                 ? Problem(404, "No such account", a)
-                : Results.Created($"/api/v1/accounts/{a}/app-passwords/{Uri.EscapeDataString(name)}", new { name, password });
+                : Results.Created($"/api/v1/accounts/{Uri.EscapeDataString(a)}/app-passwords/{Uri.EscapeDataString(name)}", new { name, password });
         });
 
         api.MapDelete("/accounts/{address}/app-passwords/{name}", async (string address, string name, IGrainFactory grains) =>

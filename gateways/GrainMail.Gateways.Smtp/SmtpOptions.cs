@@ -40,6 +40,11 @@ public sealed class SmtpOptions
     /// <summary>Waiting for the next block of message data (RFC 5321 4.5.3.2.5: 3 minutes).</summary>
     public TimeSpan DataTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>Average rate below which a DATA or BDAT transfer is cut off once <see cref="DataRateGrace"/> has passed.</summary>
+    public int MinDataBytesPerSecond { get; set; } = 1024;
+
+    public TimeSpan DataRateGrace { get; set; } = TimeSpan.FromSeconds(30);
+
     public int MaxConnectionsPerIp { get; set; } = 50;
 
     public int MaxConnections { get; set; } = 20_000;

@@ -15,6 +15,21 @@ public enum DataStatus
     Complete,
     TooLarge,
     Closed,
+
+    /// <summary>The client sent slower than the minimum data rate (slowloris).</summary>
+    TooSlow,
+}
+
+/// <summary>Limits on how a client may send message data.</summary>
+/// <param name="Idle">Longest wait for the next block of data.</param>
+/// <param name="MinBytesPerSecond">Average rate below which, after <paramref name="Grace"/>, the transfer is abandoned.</param>
+public sealed record DataPace(TimeSpan Idle, int MinBytesPerSecond, TimeSpan Grace)
+{
+    internal bool TooSlow(long received, long startTimestamp)
+    {
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp);
+        return MinBytesPerSecond > 0 && elapsed > Grace && received < MinBytesPerSecond * elapsed.TotalSeconds;
+    }
 }
 
 /// <summary>
@@ -78,15 +93,17 @@ public sealed class SmtpReader(PipeReader reader)
     /// Reads DATA up to CRLF.CRLF into <paramref name="sink"/>, removing dot-stuffing. Beyond
     /// <paramref name="maxBytes"/> the rest is read and dropped, so that the session stays in step.
     /// </summary>
-    public async Task<DataStatus> ReadDataAsync(IBufferWriter<byte> sink, long maxBytes, TimeSpan idle, CancellationToken ct)
+    public async Task<DataStatus> ReadDataAsync(IBufferWriter<byte> sink, long maxBytes, DataPace pace, CancellationToken ct)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long received = 0;
         long written = 0;
         var atLineStart = true;
         var tooLarge = false;
         while (true)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(idle);
+            timeout.CancelAfter(pace.Idle);
             var result = await reader.ReadAsync(timeout.Token);
             var buffer = result.Buffer;
             var seq = new SequenceReader<byte>(buffer);
@@ -124,8 +141,10 @@ public sealed class SmtpReader(PipeReader reader)
                 }
                 break;
             }
+            received += seq.Consumed;
             reader.AdvanceTo(seq.Position, buffer.End);
             if (result.IsCompleted) return DataStatus.Closed;
+            if (pace.TooSlow(received, started)) return DataStatus.TooSlow;
         }
 
         void Append(ReadOnlySequence<byte> data, bool crlf)
@@ -143,14 +162,15 @@ public sealed class SmtpReader(PipeReader reader)
     }
 
     /// <summary>Reads exactly <paramref name="size"/> bytes of a BDAT chunk (no unstuffing), dropping what exceeds the limit.</summary>
-    public async Task<DataStatus> ReadChunkAsync(IBufferWriter<byte> sink, long size, long room, TimeSpan idle, CancellationToken ct)
+    public async Task<DataStatus> ReadChunkAsync(IBufferWriter<byte> sink, long size, long room, DataPace pace, CancellationToken ct)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var remaining = size;
         var tooLarge = size > room;
         while (remaining > 0)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(idle);
+            timeout.CancelAfter(pace.Idle);
             var result = await reader.ReadAsync(timeout.Token);
             var buffer = result.Buffer;
             var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
@@ -162,6 +182,7 @@ public sealed class SmtpReader(PipeReader reader)
             NoteRemainder(buffer.Slice(take.End));
             reader.AdvanceTo(take.End);
             if (remaining > 0 && result.IsCompleted) return DataStatus.Closed;
+            if (remaining > 0 && pace.TooSlow(size - remaining, started)) return DataStatus.TooSlow;
         }
         return tooLarge ? DataStatus.TooLarge : DataStatus.Complete;
     }

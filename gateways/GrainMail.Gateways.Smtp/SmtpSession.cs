@@ -441,7 +441,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         DataStatus status;
         try
         {
-            status = await _reader.ReadDataAsync(body, _sizeLimit, _options.DataTimeout, ct);
+            status = await _reader.ReadDataAsync(body, _sizeLimit, Pace, ct);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -449,6 +449,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             return false;
         }
         if (status == DataStatus.Closed) return false;
+        if (status == DataStatus.TooSlow) return await TooSlowAsync();
         await FinishAsync(body, status == DataStatus.TooLarge);
         return true;
     }
@@ -470,7 +471,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         DataStatus status;
         try
         {
-            status = await _reader.ReadChunkAsync(_chunks, size, Math.Max(room, -1), _options.DataTimeout, ct);
+            status = await _reader.ReadChunkAsync(_chunks, size, Math.Max(room, -1), Pace, ct);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -478,6 +479,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             return false;
         }
         if (status == DataStatus.Closed) return false;
+        if (status == DataStatus.TooSlow) return await TooSlowAsync();
         if (bad is not null)
         {
             _chunks = null;
@@ -492,6 +494,15 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         await FinishAsync(_chunks, _chunksTooLarge);
         return true;
+    }
+
+    private DataPace Pace => new(_options.DataTimeout, _options.MinDataBytesPerSecond, _options.DataRateGrace);
+
+    private async Task<bool> TooSlowAsync()
+    {
+        _server.Logger.LogInformation("SMTP client {Remote} sent data below the minimum rate; closing", _remote);
+        await ReplyAsync("421 4.4.2 Data rate too low, closing");
+        return false;
     }
 
     /// <summary>Checks, completes and commits the message; answers 250 only after the commit.</summary>

@@ -67,7 +67,15 @@ public sealed class GrainMailSettings
 
     public TimeSpan SmtpCommandTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    public TimeSpan SmtpDataTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    public int SmtpMinDataBytesPerSecond { get; set; } = 1024;
+
+    public TimeSpan SmtpDataRateGrace { get; set; } = TimeSpan.FromSeconds(30);
+
     public int SmtpMaxConnectionsPerIp { get; set; } = 50;
+
+    public int SmtpMaxConnections { get; set; } = 20_000;
 
     public int MaxAuthFailuresPerSession { get; set; } = 3;
 

@@ -54,6 +54,10 @@ var smtpOptions = new SmtpOptions
     MaxMessageBytes = settings.MaxMessageBytes,
     CommandTimeout = settings.SmtpCommandTimeout,
     MaxConnectionsPerIp = settings.SmtpMaxConnectionsPerIp,
+    MaxConnections = settings.SmtpMaxConnections,
+    DataTimeout = settings.SmtpDataTimeout,
+    MinDataBytesPerSecond = settings.SmtpMinDataBytesPerSecond,
+    DataRateGrace = settings.SmtpDataRateGrace,
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
 };
