@@ -49,6 +49,9 @@ public sealed class SmtpOptions
 
     public int MaxConnections { get; set; } = 20_000;
 
+    /// <summary>Where message data beyond the first MiB is spooled (encrypted, unlinked) while it arrives.</summary>
+    public string SpoolDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "grainmail-spool");
+
     /// <summary>AUTH without TLS, e.g. for loopback benchmarks. Off by default.</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -7,6 +7,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -54,7 +55,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private string? _dsn;
     private long _sizeLimit;
     private readonly List<(string Address, IReadOnlyList<string> Mailboxes)> _recipients = [];
-    private ArrayBufferWriter<byte>? _chunks;
+    private MessageSpool? _chunks;
     private bool _chunksTooLarge;
 
     public SmtpSession(SmtpServer server, ConnectionContext connection, SmtpService service, IPAddress remote)
@@ -437,7 +438,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (_chunks is not null) return await ErrorAsync("503 5.5.1 DATA not allowed after BDAT");
         if (_recipients.Count == 0) return await ErrorAsync("554 5.5.1 No valid recipients");
         await ReplyAsync("354 End data with <CR><LF>.<CR><LF>");
-        var body = new ArrayBufferWriter<byte>(16 * 1024);
+        using var body = new MessageSpool(_options.SpoolDirectory);
         DataStatus status;
         try
         {
@@ -466,8 +467,8 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         var last = parts.Length == 2;
         var bad = !_inMail ? "503 5.5.1 Need MAIL before BDAT" : _recipients.Count == 0 ? "554 5.5.1 No valid recipients" : null;
-        _chunks ??= new ArrayBufferWriter<byte>(16 * 1024);
-        var room = bad is null && !_chunksTooLarge ? _sizeLimit - _chunks.WrittenCount : -1;
+        _chunks ??= new MessageSpool(_options.SpoolDirectory);
+        var room = bad is null && !_chunksTooLarge ? _sizeLimit - _chunks.Length : -1;
         DataStatus status;
         try
         {
@@ -482,6 +483,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (status == DataStatus.TooSlow) return await TooSlowAsync();
         if (bad is not null)
         {
+            _chunks.Dispose();
             _chunks = null;
             return await ErrorAsync(bad);
         }
@@ -506,7 +508,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     }
 
     /// <summary>Checks, completes and commits the message; answers 250 only after the commit.</summary>
-    private async Task FinishAsync(ArrayBufferWriter<byte> body, bool tooLarge)
+    private async Task FinishAsync(MessageSpool body, bool tooLarge)
     {
         try
         {
@@ -515,8 +517,8 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await ReplyAsync($"552 5.3.4 Message size exceeds the limit of {_sizeLimit} bytes");
                 return;
             }
-            var content = body.WrittenMemory;
-            var headers = ParseHeaders(content);
+            // The header section must lie within the part kept in memory (1 MiB).
+            var headers = ParseHeaders(body.Head);
             if (headers is null)
             {
                 await ReplyAsync("554 5.6.0 Message has no valid header section");
@@ -542,10 +544,7 @@ internal sealed class SmtpSession : IAsyncDisposable
                 if (!headers.Contains(HeaderId.MessageId)) prefix.Append("Message-ID: <").Append(Guid.NewGuid().ToString("N")).Append('@').Append(_options.HostName).Append(">\r\n");
                 if (!headers.Contains(HeaderId.Date)) prefix.Append("Date: ").Append(DateTimeOffset.UtcNow.ToString("ddd, dd MMM yyyy HH:mm:ss +0000", System.Globalization.CultureInfo.InvariantCulture)).Append("\r\n");
             }
-            var head = Encoding.UTF8.GetBytes(prefix.ToString());
-            var raw = new byte[head.Length + content.Length];
-            head.CopyTo(raw, 0);
-            content.Span.CopyTo(raw.AsSpan(head.Length));
+            var raw = new MessageContent(Encoding.UTF8.GetBytes(prefix.ToString()), body);
             if (raw.Length > _sizeLimit)
             {
                 await ReplyAsync($"552 5.3.4 Message size exceeds the limit of {_sizeLimit} bytes");
@@ -591,11 +590,11 @@ internal sealed class SmtpSession : IAsyncDisposable
         _ => p.ToString(),
     };
 
-    private static HeaderList? ParseHeaders(ReadOnlyMemory<byte> content)
+    private static HeaderList? ParseHeaders(ReadOnlyMemory<byte> head)
     {
         try
         {
-            using var ms = new MemoryStream(content.ToArray(), writable: false);
+            using var ms = new MemoryStream(head.ToArray(), writable: false);
             var headers = new MimeParser(ms, MimeFormat.Entity).ParseHeaders();
             return headers.Count == 0 ? null : headers;
         }
@@ -637,6 +636,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _smtpUtf8 = false;
         _dsn = null;
         _recipients.Clear();
+        _chunks?.Dispose();
         _chunks = null;
         _chunksTooLarge = false;
     }
@@ -684,6 +684,7 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _chunks?.Dispose();
         if (_sslReader is not null) await _sslReader.CompleteAsync();
         if (_ssl is not null) await _ssl.DisposeAsync();
     }

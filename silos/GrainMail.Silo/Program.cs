@@ -60,6 +60,7 @@ var smtpOptions = new SmtpOptions
     DataRateGrace = settings.SmtpDataRateGrace,
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
+    SpoolDirectory = Path.Combine(dataDir, "spool"),
 };
 builder.Services.AddSingleton(smtpOptions);
 builder.Services.AddSingleton(new SmtpTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));

@@ -122,4 +122,29 @@ public sealed class SmtpEndToEndTests(SmtpHostFixture host) : IClassFixture<Smtp
         Assert.Matches(@"\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000\r\n", stored);
         Assert.EndsWith("\r\n\r\nno id, no date\r\n", stored);
     }
+
+    [Fact]
+    public async Task A_large_message_is_spooled_and_stored_byte_identical()
+    {
+        var m = new MimeMessage();
+        m.From.Add(MailboxAddress.Parse($"alice@{D}"));
+        m.To.Add(MailboxAddress.Parse($"erin@{D}"));
+        m.Subject = "big attachment";
+        var payload = new byte[6 * 1024 * 1024];
+        new Random(7).NextBytes(payload);
+        var body = new BodyBuilder { TextBody = "see attached" };
+        body.Attachments.Add("data.bin", payload);
+        m.Body = body.ToMessageBody();
+        using (var c = Client())
+        {
+            await c.ConnectAsync("127.0.0.1", host.Submission, SecureSocketOptions.StartTls);
+            await c.AuthenticateAsync($"alice@{D}", SmtpHostFixture.Password);
+            await c.SendAsync(m);
+            await c.DisconnectAsync(true);
+        }
+        var stored = (await host.WaitForMessages($"erin@{D}", 1)).Single();
+        AssertOriginalBelowTrace(stored, Bytes(m));
+        var spool = Path.Combine(host.DataDir, "spool");
+        if (Directory.Exists(spool)) Assert.Empty(Directory.GetFiles(spool));
+    }
 }

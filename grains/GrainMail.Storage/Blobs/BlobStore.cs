@@ -23,8 +23,8 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
     /// writing its chunks only when the blob is new. Returns true when it was written.
     /// </summary>
     public async Task<bool> AddReferencesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string domain, byte[] hash,
-        ReadOnlyMemory<byte> raw, int references, CancellationToken ct = default) =>
-        await AddReferencesAsync(conn, tx, [new BlobWrite(domain, hash, raw, references)], ct) == 1;
+        MessageContent content, int references, CancellationToken ct = default) =>
+        await AddReferencesAsync(conn, tx, [new BlobWrite(domain, hash, content, references)], ct) == 1;
 
     /// <summary>
     /// Adds references to many blobs in one statement, then writes the chunks of those that are
@@ -60,7 +60,7 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         {
             upsert.Parameters.AddWithValue("d", merged.Select(w => w.Domain).ToArray());
             upsert.Parameters.AddWithValue("h", merged.Select(w => w.Hash).ToArray());
-            upsert.Parameters.AddWithValue("s", merged.Select(w => (long)w.Raw.Length).ToArray());
+            upsert.Parameters.AddWithValue("s", merged.Select(w => w.Content.Length).ToArray());
             upsert.Parameters.AddWithValue("k", keyIds);
             upsert.Parameters.AddWithValue("r", merged.Select(w => (long)w.References).ToArray());
             var index = merged.Select((w, i) => (Key: (w.Domain, Convert.ToHexString(w.Hash)), i)).ToDictionary(x => x.Key, x => x.i);
@@ -78,27 +78,29 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         for (var i = 0; i < merged.Count; i++)
         {
             if (!isNew[i]) continue;
-            var (domain, hash, raw, _) = merged[i];
+            var (domain, hash, content, _) = merged[i];
             var key = keysByDomain[domain].Key;
-            // An empty message is still one (empty) chunk, so every blob has chunk 0.
             var seq = 0;
-            var offset = 0;
-            do
+            await foreach (var piece in content.ReadAsync(ChunkSize, ct))
             {
-                var len = Math.Min(ChunkSize, raw.Length - offset);
-                var sealedChunk = MasterKey.Seal(key, raw.Span.Slice(offset, len), ChunkContext(domain, hash, seq));
-                await importer.StartRowAsync(ct);
-                await importer.WriteAsync(domain, NpgsqlDbType.Text, ct);
-                await importer.WriteAsync(hash, NpgsqlDbType.Bytea, ct);
-                await importer.WriteAsync(seq, NpgsqlDbType.Integer, ct);
-                await importer.WriteAsync(sealedChunk, NpgsqlDbType.Bytea, ct);
-                offset += len;
-                seq++;
+                await WriteChunkAsync(importer, key, domain, hash, seq++, piece, ct);
             }
-            while (offset < raw.Length);
+            // An empty message is still one (empty) chunk, so every blob has chunk 0.
+            if (seq == 0) await WriteChunkAsync(importer, key, domain, hash, 0, ReadOnlyMemory<byte>.Empty, ct);
         }
         await importer.CompleteAsync(ct);
         return created;
+    }
+
+    private static async Task WriteChunkAsync(NpgsqlBinaryImporter importer, byte[] key, string domain, byte[] hash, int seq,
+        ReadOnlyMemory<byte> plain, CancellationToken ct)
+    {
+        var sealedChunk = MasterKey.Seal(key, plain.Span, ChunkContext(domain, hash, seq));
+        await importer.StartRowAsync(ct);
+        await importer.WriteAsync(domain, NpgsqlDbType.Text, ct);
+        await importer.WriteAsync(hash, NpgsqlDbType.Bytea, ct);
+        await importer.WriteAsync(seq, NpgsqlDbType.Integer, ct);
+        await importer.WriteAsync(sealedChunk, NpgsqlDbType.Bytea, ct);
     }
 
     /// <summary>The raw bytes of a blob, byte-identical to what was written; null when absent.</summary>
@@ -183,4 +185,4 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
 }
 
 /// <summary>References to add to one blob, with its bytes in case it is new.</summary>
-public sealed record BlobWrite(string Domain, byte[] Hash, ReadOnlyMemory<byte> Raw, int References);
+public sealed record BlobWrite(string Domain, byte[] Hash, MessageContent Content, int References);

@@ -11,8 +11,8 @@ namespace GrainMail.Storage.Delivery;
 /// <summary>A message accepted for local mailboxes.</summary>
 /// <param name="Sender">Envelope sender (null for the null reverse-path).</param>
 /// <param name="Mailboxes">Normalised local mailbox addresses, each receiving one copy.</param>
-/// <param name="Raw">The RFC 5322 bytes as they will be stored.</param>
-public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, ReadOnlyMemory<byte> Raw, string? Dsn = null);
+/// <param name="Raw">The RFC 5322 bytes as they will be stored (in memory, or spooled by a gateway).</param>
+public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, MessageContent Raw, string? Dsn = null);
 
 public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, int Events);
 
@@ -39,7 +39,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     public async Task<SubmitReceipt> SubmitAsync(Submission submission, CancellationToken ct = default)
     {
-        var work = Prepare(submission);
+        var work = await PrepareAsync(submission, ct);
         EnsureCommitters();
         var done = new TaskCompletionSource<SubmitReceipt>(TaskCreationOptions.RunContinuationsAsynchronously);
         await _pending.Writer.WriteAsync(new Pending(work, done), ct);
@@ -47,11 +47,11 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         return await done.Task;
     }
 
-    private Prepared Prepare(Submission submission)
+    private async Task<Prepared> PrepareAsync(Submission submission, CancellationToken ct)
     {
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
         if (recipients.Count == 0) throw new ArgumentException("A submission needs at least one recipient");
-        var hash = BlobStore.Hash(submission.Raw.Span);
+        var hash = await submission.Raw.HashAsync(ct);
         var receivedAt = DateTimeOffset.UtcNow;
         var events = new List<OutgoingEvent>(recipients.Count);
         foreach (var rcpt in recipients)

@@ -38,7 +38,7 @@ public sealed class MailboxChange
     public long? ConsumeQueueRow { get; set; }
 
     /// <summary>A new blob to store (with one reference per inserted message that uses it).</summary>
-    public (string Domain, byte[] Hash, ReadOnlyMemory<byte> Raw, int References)? NewBlob { get; set; }
+    public (string Domain, byte[] Hash, MessageContent Raw, int References)? NewBlob { get; set; }
 
     /// <summary>The blob reference held by the consumed queue event, released if the event turns out to be a duplicate.</summary>
     public (string Domain, byte[] Hash)? ConsumedReference { get; set; }
