@@ -594,7 +594,9 @@ internal sealed class SmtpSession : IAsyncDisposable
     {
         try
         {
-            using var ms = new MemoryStream(head.ToArray(), writable: false);
+            using var ms = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(head, out var segment)
+                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                : new MemoryStream(head.ToArray(), writable: false);
             var headers = new MimeParser(ms, MimeFormat.Entity).ParseHeaders();
             return headers.Count == 0 ? null : headers;
         }

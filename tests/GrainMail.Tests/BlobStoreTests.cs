@@ -24,6 +24,7 @@ public sealed class BlobStoreTests(PostgresServer pg)
     [InlineData(1)]
     [InlineData(BlobStore.ChunkSize)]
     [InlineData(BlobStore.ChunkSize * 3 + 17)]
+    [InlineData(BlobStore.ChunkSize * 5 + 3)] // over 1 MiB: streamed with COPY instead of one INSERT
     public async Task Raw_bytes_come_back_byte_identical(int size)
     {
         var (ds, blobs, _) = Open(await pg.NewDatabaseAsync("blob"));
@@ -141,6 +142,24 @@ public sealed class BlobStoreTests(PostgresServer pg)
             Assert.DoesNotContain(secret, dump);
             Assert.DoesNotContain(Convert.ToHexString(Encoding.UTF8.GetBytes(secret)).ToLowerInvariant(), dump);
         }
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(2500)] // large batches go by COPY
+    public async Task Queued_events_are_stored_intact_in_small_and_large_batches(int count)
+    {
+        var (ds, _, _) = Open(await pg.NewDatabaseAsync("queue"));
+        await using var _ds = ds;
+        var events = Enumerable.Range(0, count).Select(i => new OutgoingEvent(i % 4, "inbound", $"u{i}@example.com", BitConverter.GetBytes(i))).ToList();
+        await new StreamQueueStore(ds).EnqueueAsync(events);
+        var seen = new List<(int, string, int)>();
+        await using (var cmd = ds.CreateCommand("SELECT queue_id, stream_key, payload FROM stream_queue ORDER BY id"))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync()) seen.Add((r.GetInt32(0), r.GetString(1), BitConverter.ToInt32((byte[])r[2])));
+        }
+        Assert.Equal(events.Select((e, i) => (e.QueueId, e.StreamKey, i)), seen);
     }
 
     private static async Task<long> Scalar(NpgsqlDataSource ds, string sql)

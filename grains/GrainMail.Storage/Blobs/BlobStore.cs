@@ -16,6 +16,9 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
 {
     public const int ChunkSize = 256 * 1024;
 
+    // Up to this much new content per batch goes in one INSERT; more is streamed with COPY.
+    private const long SmallBatchBytes = 1024 * 1024;
+
     public static byte[] Hash(ReadOnlySpan<byte> raw) => SHA256.HashData(raw);
 
     /// <summary>
@@ -72,6 +75,43 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         }
         var created = isNew.Count(x => x);
         if (created == 0) return 0;
+
+        var newBytes = merged.Where((_, i) => isNew[i]).Sum(w => w.Content.Length);
+        if (newBytes <= SmallBatchBytes)
+        {
+            // Small messages (the usual case): all chunks in one INSERT over arrays.
+            var domains = new List<string>();
+            var hashes = new List<byte[]>();
+            var seqs = new List<int>();
+            var data = new List<byte[]>();
+            for (var i = 0; i < merged.Count; i++)
+            {
+                if (!isNew[i]) continue;
+                var (domain, hash, content, _) = merged[i];
+                var key = keysByDomain[domain].Key;
+                var seq = 0;
+                await foreach (var piece in content.ReadAsync(ChunkSize, ct)) Add(domain, hash, key, seq++, piece);
+                if (seq == 0) Add(domain, hash, key, 0, ReadOnlyMemory<byte>.Empty);
+            }
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO blob_chunk (domain, hash, seq, data) SELECT * FROM unnest(@d, @h, @s, @c)", conn, tx);
+            insert.Parameters.AddWithValue("d", domains.ToArray());
+            insert.Parameters.AddWithValue("h", hashes.ToArray());
+            insert.Parameters.AddWithValue("s", seqs.ToArray());
+            insert.Parameters.AddWithValue("c", data.ToArray());
+            await insert.ExecuteNonQueryAsync(ct);
+            return created;
+
+            void Add(string domain, byte[] hash, byte[] key, int seq, ReadOnlyMemory<byte> plain)
+            {
+                domains.Add(domain);
+                hashes.Add(hash);
+                seqs.Add(seq);
+                data.Add(MasterKey.Seal(key, plain.Span, ChunkContext(domain, hash, seq)));
+            }
+        }
+
+        // Large messages: a binary COPY streams chunk after chunk, never all of them at once.
 
         await using var importer = await conn.BeginBinaryImportAsync(
             "COPY blob_chunk (domain, hash, seq, data) FROM STDIN (FORMAT BINARY)", ct);

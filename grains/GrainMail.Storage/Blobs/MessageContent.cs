@@ -64,7 +64,8 @@ public sealed class MessageSpool : IBufferWriter<byte>, IAsyncDisposable, IDispo
     private readonly string _directory;
     private readonly List<byte[]> _memoryFrames = [];
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
-    private byte[] _frame = new byte[FrameSize];
+    // Starts small and grows to a frame: most messages are a few KiB.
+    private byte[] _frame = new byte[8 * 1024];
     private int _used;
     private long _fileFrames;
     private FileStream? _file;
@@ -112,7 +113,15 @@ public sealed class MessageSpool : IBufferWriter<byte>, IAsyncDisposable, IDispo
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         if (sizeHint > FrameSize) throw new ArgumentOutOfRangeException(nameof(sizeHint));
-        if (FrameSize - _used < Math.Max(sizeHint, 1)) Seal();
+        var need = Math.Max(sizeHint, 1);
+        if (_frame.Length - _used < need)
+        {
+            if (_frame.Length < FrameSize)
+            {
+                Array.Resize(ref _frame, Math.Min(FrameSize, Math.Max(_frame.Length * 2, _used + need)));
+            }
+            if (_frame.Length - _used < need) Seal();
+        }
         return _frame.AsMemory(_used);
     }
 
@@ -124,7 +133,7 @@ public sealed class MessageSpool : IBufferWriter<byte>, IAsyncDisposable, IDispo
         if (_used == 0) return;
         if (_file is null && (_memoryFrames.Count + 1) * (long)FrameSize <= MemoryLimit)
         {
-            _memoryFrames.Add(_frame.AsSpan(0, _used).ToArray());
+            _memoryFrames.Add(_used == _frame.Length ? _frame : _frame.AsSpan(0, _used).ToArray());
         }
         else
         {
@@ -152,6 +161,7 @@ public sealed class MessageSpool : IBufferWriter<byte>, IAsyncDisposable, IDispo
         }
         _frame = new byte[FrameSize];
         _used = 0;
+
     }
 
     /// <summary>The content, frame by frame; call after writing is finished.</summary>

@@ -17,10 +17,28 @@ public sealed record OutgoingEvent(int QueueId, string StreamNamespace, string S
 /// </summary>
 public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
 {
-    /// <summary>Inserts events inside the caller's transaction (binary COPY: one round trip).</summary>
+    /// <summary>
+    /// Inserts events inside the caller's transaction: one INSERT over arrays for an ordinary
+    /// batch (a COPY has a fixed start-up cost that dominated small batches), a binary COPY for
+    /// very large ones.
+    /// </summary>
     public static async Task EnqueueAsync(NpgsqlConnection conn, IReadOnlyCollection<OutgoingEvent> events, CancellationToken ct = default)
     {
         if (events.Count == 0) return;
+        if (events.Count <= 2000)
+        {
+            await using var insert = new NpgsqlCommand(
+                """
+                INSERT INTO stream_queue (queue_id, stream_ns, stream_key, payload)
+                SELECT * FROM unnest(@q, @ns, @k, @p)
+                """, conn);
+            insert.Parameters.AddWithValue("q", events.Select(e => e.QueueId).ToArray());
+            insert.Parameters.AddWithValue("ns", events.Select(e => e.StreamNamespace).ToArray());
+            insert.Parameters.AddWithValue("k", events.Select(e => e.StreamKey).ToArray());
+            insert.Parameters.AddWithValue("p", events.Select(e => e.Payload).ToArray());
+            await insert.ExecuteNonQueryAsync(ct);
+            return;
+        }
         await using var importer = await conn.BeginBinaryImportAsync(
             "COPY stream_queue (queue_id, stream_ns, stream_key, payload) FROM STDIN (FORMAT BINARY)", ct);
         foreach (var e in events)
