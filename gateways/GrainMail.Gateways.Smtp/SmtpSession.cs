@@ -135,7 +135,18 @@ internal sealed class SmtpSession : IAsyncDisposable
                 if (!await ErrorAsync("500 5.5.2 Syntax error: invalid UTF-8 in command")) return;
                 continue;
             }
-            if (!await DispatchAsync(line, closed)) return;
+            try
+            {
+                if (!await DispatchAsync(line, closed)) return;
+            }
+            catch (Exception e) when (e is not IOException and not OperationCanceledException
+                and not System.Security.Authentication.AuthenticationException and not ObjectDisposedException)
+            {
+                // A grain call or the database failed: a temporary error the client may retry,
+                // never a dropped connection without an answer.
+                _server.Logger.LogWarning(e, "SMTP command failed for {Remote}", _remote);
+                await ReplyAsync("451 4.3.0 Temporary server error, try again later");
+            }
         }
     }
 

@@ -129,6 +129,34 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
     }
 
     [Fact]
+    public async Task A_failing_grain_call_answers_451_and_the_session_goes_on()
+    {
+        await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
+        async Task Sql(string sql)
+        {
+            await using var cmd = ds.CreateCommand(sql);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var (c, _) = await RawSmtp.ConnectAsync(host.Mx);
+        await using (c)
+        {
+            await c.CommandAsync("EHLO x.example.org");
+            Code("250", await c.CommandAsync("MAIL FROM:<f@example.org>"));
+            // Grain state cannot be read: a domain grain not yet active fails to activate.
+            await Sql("ALTER TABLE orleans_storage RENAME TO orleans_storage_away");
+            try
+            {
+                Code("451 4.3.0", await c.CommandAsync("RCPT TO:<someone@never-seen-before.example>"));
+            }
+            finally
+            {
+                await Sql("ALTER TABLE orleans_storage_away RENAME TO orleans_storage");
+            }
+            Code("250 2.1.5", await c.CommandAsync($"RCPT TO:<carol@{D}>"));
+        }
+    }
+
+    [Fact]
     public async Task UTF8_addresses_with_SMTPUTF8()
     {
         await host.NewAccount("jörg");
