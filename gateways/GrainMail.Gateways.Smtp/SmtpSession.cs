@@ -349,8 +349,10 @@ internal sealed class SmtpSession : IAsyncDisposable
         long? size = null;
         var utf8 = false;
         string? ret = null, envid = null;
-        foreach (var (key, value) in parameters)
+        foreach (var (key, raw) in parameters)
         {
+            // Keywords and the BODY/RET values are case-insensitive (RFC 5321 2.4); ENVID is kept as sent.
+            var value = key is "BODY" or "RET" ? raw?.ToUpperInvariant() : raw;
             switch (key)
             {
                 case "SIZE" when long.TryParse(value, out var n) && n >= 0: size = n; break;

@@ -63,6 +63,10 @@ public sealed class SmtpProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         Code("555 5.5.4", await c.CommandAsync($"RCPT TO:<alice@{D}> FOO=BAR"));
         Code("250 2.0.0", await c.CommandAsync("RSET"));
         Code("250 2.1.0", await c.CommandAsync("MAIL FROM:<>")); // the null reverse-path (bounces)
+        Code("250 2.0.0", await c.CommandAsync("RSET"));
+        Code("250 2.1.0", await c.CommandAsync("mail from:<a@example.org> body=8bitmime ret=hdrs ENVID=x1 size=100"));
+        Code("250 2.0.0", await c.CommandAsync("RSET"));
+        Code("555 5.5.4", await c.CommandAsync("MAIL FROM:<a@example.org> BODY=9BIT"));
     }
 
     [Fact]
