@@ -54,7 +54,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private bool _smtpUtf8;
     private string? _dsn;
     private long _sizeLimit;
-    private readonly List<(string Address, IReadOnlyList<string> Mailboxes)> _recipients = [];
+    private readonly List<(string Address, IReadOnlyList<string> Mailboxes, string? Dsn)> _recipients = [];
     private MessageSpool? _chunks;
     private bool _chunksTooLarge;
 
@@ -390,9 +390,14 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (!_inMail) return await ErrorAsync("503 5.5.1 Need MAIL before RCPT");
         if (!SmtpPath.TryParse(args, "TO:", out var path, out var parameters) || path.Length == 0)
             return await ErrorAsync("501 5.5.4 Syntax: RCPT TO:<address> [parameters]");
+        var dsn = new List<string>();
         foreach (var (key, value) in parameters)
         {
-            if (key is "NOTIFY" or "ORCPT" && value is not null) continue;
+            if (key is "NOTIFY" or "ORCPT" && value is not null)
+            {
+                dsn.Add($"{key}={value}");
+                continue;
+            }
             return await ErrorAsync("555 5.5.4 Unsupported RCPT parameter " + key);
         }
         if (_recipients.Count >= _options.MaxRecipients) return await ReplyKeepAsync("452 4.5.3 Too many recipients");
@@ -439,7 +444,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             if (disabled > 0) return await ReplyKeepAsync("550 5.2.1 Mailbox disabled");
             return await ReplyKeepAsync("550 5.3.2 This address forwards outside, which is not enabled yet");
         }
-        _recipients.Add((address, usable));
+        _recipients.Add((address, usable, dsn.Count == 0 ? null : string.Join(';', dsn)));
         await ReplyAsync("250 2.1.5 Recipient OK");
         return true;
     }
@@ -566,7 +571,13 @@ internal sealed class SmtpSession : IAsyncDisposable
             var mailboxes = _recipients.SelectMany(r => r.Mailboxes).Distinct(StringComparer.Ordinal).ToList();
             try
             {
-                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn));
+                var recipientDsn = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (_, boxes, dsn) in _recipients)
+                {
+                    if (dsn is null) continue;
+                    foreach (var b in boxes) recipientDsn.TryAdd(b, dsn);
+                }
+                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn));
                 await ReplyAsync($"250 2.0.0 Ok: queued as {receipt.MessageId:N}");
             }
             catch (Exception e) when (e is not OperationCanceledException)

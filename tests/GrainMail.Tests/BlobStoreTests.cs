@@ -162,6 +162,24 @@ public sealed class BlobStoreTests(PostgresServer pg)
         Assert.Equal(events.Select((e, i) => (e.QueueId, e.StreamKey, i)), seen);
     }
 
+    [Fact]
+    public async Task DSN_parameters_are_kept_with_each_delivery_event()
+    {
+        var (ds, _, submitter) = Open(await pg.NewDatabaseAsync("dsn"));
+        await using var _ds = ds;
+        await submitter.SubmitAsync(new Submission("a@example.org", ["x@example.com", "y@example.com"], Messages.Simple("a@example.org", "x@example.com", "s", "b"),
+            "RET=HDRS;ENVID=q1", new Dictionary<string, string> { ["x@example.com"] = "NOTIFY=SUCCESS,FAILURE;ORCPT=rfc822;X@example.com" }));
+        var codec = new EventCodec();
+        var dsn = new Dictionary<string, string?>();
+        await using (var cmd = ds.CreateCommand("SELECT id, stream_key, payload FROM stream_queue"))
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync()) dsn[r.GetString(1)] = ((GrainMail.Contracts.Delivery.DeliveryEvent)codec.Decode("inbound", (byte[])r[2], r.GetInt64(0), 0)).Dsn;
+        }
+        Assert.Equal("RET=HDRS;ENVID=q1;NOTIFY=SUCCESS,FAILURE;ORCPT=rfc822;X@example.com", dsn["x@example.com"]);
+        Assert.Equal("RET=HDRS;ENVID=q1", dsn["y@example.com"]);
+    }
+
     private static async Task<long> Scalar(NpgsqlDataSource ds, string sql)
     {
         await using var cmd = ds.CreateCommand(sql);

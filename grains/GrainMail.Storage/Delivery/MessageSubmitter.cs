@@ -12,7 +12,15 @@ namespace GrainMail.Storage.Delivery;
 /// <param name="Sender">Envelope sender (null for the null reverse-path).</param>
 /// <param name="Mailboxes">Normalised local mailbox addresses, each receiving one copy.</param>
 /// <param name="Raw">The RFC 5322 bytes as they will be stored (in memory, or spooled by a gateway).</param>
-public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, MessageContent Raw, string? Dsn = null);
+/// <param name="Dsn">DSN envelope parameters (RFC 3461: RET, ENVID), kept with every delivery event.</param>
+/// <param name="RecipientDsn">Per-mailbox DSN parameters (NOTIFY, ORCPT of the RCPT that reached it).</param>
+public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, MessageContent Raw, string? Dsn = null,
+    IReadOnlyDictionary<string, string>? RecipientDsn = null)
+{
+    /// <summary>The DSN parameters kept with the event for <paramref name="mailbox"/>.</summary>
+    public string? DsnFor(string mailbox) =>
+        RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + ";" + rcpt) : Dsn;
+}
 
 public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, int Events);
 
@@ -57,7 +65,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var rcpt in recipients)
         {
             var e = new DeliveryEvent(Guid.CreateVersion7(receivedAt), 0, rcpt, submission.Sender, MailAddress.DomainOf(rcpt), hash,
-                submission.Raw.Length, receivedAt, submission.Dsn, 0);
+                submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0);
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }
