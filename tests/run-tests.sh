@@ -12,7 +12,6 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null || {
     echo "could not install PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
 fi
-command -v curl >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"; $SUDO apt-get install -y -qq curl >/dev/null; }
 
 if ! dotnet build Cluster.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
   echo "build failed"
