@@ -29,22 +29,29 @@ public sealed class HostProcessTests(PostgresServer pg)
         Assert.Equal(HttpStatusCode.OK, info.StatusCode);
     }
 
+    /// <summary>A host on a fresh database with one domain and <paramref name="count"/> accounts.</summary>
+    private async Task<(HostProcess Host, string Cs, string Dir, HostProcess.Ports Ports, List<string> Boxes)> StartWithMailboxesAsync(
+        string name, string domain, string prefix, int count)
+    {
+        var cs = await pg.NewDatabaseAsync(name);
+        var dir = Path.Combine(pg.Root, name);
+        var ports = HostProcess.Ports.Free();
+        var host = await HostProcess.StartAsync(cs, dir, ports);
+        Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync("/api/v1/domains", Json(new { name = domain }))).StatusCode);
+        var boxes = Enumerable.Range(0, count).Select(i => $"{prefix}{i}@{domain}").ToList();
+        foreach (var b in boxes)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync($"/api/v1/domains/{domain}/accounts",
+                Json(new { localPart = b.Split('@')[0], password = "password1" }))).StatusCode);
+        }
+        return (host, cs, dir, ports, boxes);
+    }
+
     [Fact]
     public async Task Every_message_acknowledged_before_a_SIGKILL_is_there_exactly_once_after_restart()
     {
         var ct = TestContext.Current.CancellationToken;
-        var cs = await pg.NewDatabaseAsync("sigkill");
-        var dir = Path.Combine(pg.Root, "sigkill");
-        var ports = HostProcess.Ports.Free();
-        var host = await HostProcess.StartAsync(cs, dir, ports);
-        const string domain = "crash.test";
-        Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync("/api/v1/domains", Json(new { name = domain }), ct)).StatusCode);
-        var boxes = Enumerable.Range(0, 20).Select(i => $"u{i}@{domain}").ToList();
-        foreach (var b in boxes)
-        {
-            Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync($"/api/v1/domains/{domain}/accounts",
-                Json(new { localPart = b.Split('@')[0], password = "password1" }), ct)).StatusCode);
-        }
+        var (host, cs, dir, ports, boxes) = await StartWithMailboxesAsync("sigkill", "crash.test", "u", 20);
 
         var acknowledged = new ConcurrentBag<(string Box, string Hash)>();
         var attempted = new ConcurrentBag<(string Box, string Hash)>();
@@ -118,18 +125,7 @@ public sealed class HostProcessTests(PostgresServer pg)
     public async Task SMTP_host_killed_mid_load_every_250_is_in_its_mailbox_once_after_restart()
     {
         var ct = TestContext.Current.CancellationToken;
-        var cs = await pg.NewDatabaseAsync("smtpkill");
-        var dir = Path.Combine(pg.Root, "smtpkill");
-        var ports = HostProcess.Ports.Free();
-        var host = await HostProcess.StartAsync(cs, dir, ports);
-        const string domain = "kill.test";
-        Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync("/api/v1/domains", Json(new { name = domain }), ct)).StatusCode);
-        var boxes = Enumerable.Range(0, 10).Select(i => $"k{i}@{domain}").ToList();
-        foreach (var b in boxes)
-        {
-            Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsync($"/api/v1/domains/{domain}/accounts",
-                Json(new { localPart = b.Split('@')[0], password = "password1" }), ct)).StatusCode);
-        }
+        var (host, cs, dir, ports, boxes) = await StartWithMailboxesAsync("smtpkill", "kill.test", "k", 10);
 
         var acknowledged = new ConcurrentBag<(string Box, string Token)>();
         var attempted = new ConcurrentBag<string>();

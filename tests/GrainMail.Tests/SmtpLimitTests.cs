@@ -97,11 +97,7 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
     public async Task A_failed_commit_answers_451_and_stores_nothing()
     {
         await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
-        async Task Sql(string sql)
-        {
-            await using var cmd = ds.CreateCommand(sql);
-            await cmd.ExecuteNonQueryAsync();
-        }
+        Task Sql(string sql) => Execute(ds, sql);
         async Task<long> Blobs()
         {
             await using var count = ds.CreateCommand("SELECT count(*) FROM blob");
@@ -137,11 +133,7 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
     public async Task A_failing_grain_call_answers_451_and_the_session_goes_on()
     {
         await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
-        async Task Sql(string sql)
-        {
-            await using var cmd = ds.CreateCommand(sql);
-            await cmd.ExecuteNonQueryAsync();
-        }
+        Task Sql(string sql) => Execute(ds, sql);
         var (c, _) = await RawSmtp.ConnectAsync(host.Mx);
         await using (c)
         {
@@ -179,5 +171,11 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
         Assert.Contains("Return-Path: <françois@exemple.fr>", stored);
         Assert.Contains("with UTF8SMTP", stored);
         Assert.EndsWith("Subject: Grüße\r\n\r\nHallo\r\n", stored);
+    }
+
+    private static async Task Execute(NpgsqlDataSource ds, string sql)
+    {
+        await using var cmd = ds.CreateCommand(sql);
+        await cmd.ExecuteNonQueryAsync();
     }
 }
