@@ -1,13 +1,10 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
+using GrainMail.Gateways.Common;
 using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Gateways.Smtp;
-
-/// <summary>The server certificate used by STARTTLS and implicit TLS.</summary>
-public sealed record SmtpTls(X509Certificate2 Certificate);
 
 /// <summary>
 /// Entry point for Kestrel connections on the SMTP listeners: admission (connection limits),
@@ -17,14 +14,15 @@ public sealed class SmtpServer(
     IGrainFactory grains,
     MessageSubmitter submitter,
     SmtpOptions options,
-    SmtpTls tls,
-    ConnectionLimiter limiter,
+    ServerTls tls,
     ILogger<SmtpServer> logger)
 {
     internal IGrainFactory Grains => grains;
     internal MessageSubmitter Submitter => submitter;
     internal SmtpOptions Options => options;
-    internal SmtpTls Tls => tls;
+    private readonly ConnectionLimiter limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
+
+    internal ServerTls Tls => tls;
     internal ILogger Logger => logger;
 
     public async Task HandleAsync(ConnectionContext connection, SmtpService service)

@@ -7,6 +7,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;

@@ -79,6 +79,21 @@ public sealed class GrainMailSettings
 
     public int MaxAuthFailuresPerSession { get; set; } = 3;
 
+    /// <summary>IMAP ports (0 turns a listener off): STARTTLS and implicit TLS.</summary>
+    public int ImapPort { get; set; } = 1143;
+
+    public int ImapsPort { get; set; } = 1993;
+
+    /// <summary>POP3 ports (0 turns a listener off): STLS and implicit TLS.</summary>
+    public int Pop3Port { get; set; } = 1110;
+
+    public int Pop3sPort { get; set; } = 1995;
+
+    /// <summary>IMAP and POP3 connections, each protocol counted on its own.</summary>
+    public int ImapMaxConnectionsPerIp { get; set; } = 50;
+
+    public int ImapMaxConnections { get; set; } = 20_000;
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -3,6 +3,10 @@ using GrainMail.Silo;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
 using System.Net;
+using GrainMail.Gateways.Common;
+using GrainMail.Gateways.Imap;
+using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Imap.Pop3;
 using GrainMail.Gateways.Smtp;
 using Microsoft.AspNetCore.Connections;
 
@@ -63,9 +67,20 @@ var smtpOptions = new SmtpOptions
     SpoolDirectory = Path.Combine(dataDir, "spool"),
 };
 builder.Services.AddSingleton(smtpOptions);
-builder.Services.AddSingleton(new SmtpTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));
-builder.Services.AddSingleton<ConnectionLimiter>();
+builder.Services.AddSingleton(new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));
 builder.Services.AddSingleton<SmtpServer>();
+builder.Services.AddSingleton(new ImapOptions
+{
+    HostName = smtpOptions.HostName,
+    AppendLimit = settings.MaxMessageBytes,
+    MaxConnectionsPerIp = settings.ImapMaxConnectionsPerIp,
+    MaxConnections = settings.ImapMaxConnections,
+    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
+    AllowPlaintextAuth = settings.AllowPlaintextAuth,
+});
+builder.Services.AddSingleton<MessageCache>();
+builder.Services.AddSingleton<ImapServer>();
+builder.Services.AddSingleton<Pop3Server>();
 var listeners = new List<string>();
 builder.WebHost.ConfigureKestrel(k =>
 {
@@ -83,6 +98,18 @@ builder.WebHost.ConfigureKestrel(k =>
         if (port <= 0) continue;
         k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<SmtpServer>().HandleAsync(ctx, service)));
         listeners.Add($"  SMTP {service,-12}{bind}:{port}{(service == SmtpService.Submissions ? " (implicit TLS)" : " (STARTTLS)")}");
+    }
+    foreach (var (port, service) in new[] { (settings.ImapPort, ImapService.Imap), (settings.ImapsPort, ImapService.Imaps) })
+    {
+        if (port <= 0) continue;
+        k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<ImapServer>().HandleAsync(ctx, service)));
+        listeners.Add($"  IMAP        {bind}:{port}{(service == ImapService.Imaps ? " (implicit TLS)" : " (STARTTLS)")}");
+    }
+    foreach (var (port, service) in new[] { (settings.Pop3Port, Pop3Service.Pop3), (settings.Pop3sPort, Pop3Service.Pop3s) })
+    {
+        if (port <= 0) continue;
+        k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<Pop3Server>().HandleAsync(ctx, service)));
+        listeners.Add($"  POP3        {bind}:{port}{(service == Pop3Service.Pop3s ? " (implicit TLS)" : " (STLS)")}");
     }
 });
 builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString));
@@ -144,4 +171,8 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_SMTP_MX_PORT"), out var mx)) s.SmtpMxPort = mx;
     if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSION_PORT"), out var sub)) s.SmtpSubmissionPort = sub;
     if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSIONS_PORT"), out var subs)) s.SmtpSubmissionsPort = subs;
+    if (int.TryParse(Env("GRAINMAIL_IMAP_PORT"), out var imap)) s.ImapPort = imap;
+    if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
+    if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
+    if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;
 }

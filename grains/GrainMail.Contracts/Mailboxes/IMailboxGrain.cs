@@ -45,7 +45,51 @@ public interface IMailboxGrain : IGrainWithStringKey
 
     /// <summary>Removes the messages flagged \Deleted (only those among <paramref name="uids"/> when given).</summary>
     Task<ExpungeResult> Expunge(string folder, IReadOnlyList<long>? uids);
+
+    /// <summary>
+    /// Opens a folder for a session (IMAP SELECT/EXAMINE, POP3): every message, and the UID from
+    /// which messages are \Recent to this session. With <paramref name="claimRecent"/> the
+    /// session takes the \Recent messages for itself (RFC 3501: only one session sees them).
+    /// </summary>
+    Task<FolderSnapshot?> Open(string folder, bool claimRecent);
+
+    /// <summary>
+    /// What changed in a folder after <paramref name="sinceModSeq"/>: new and re-flagged messages,
+    /// and the expunged UIDs when this activation knows them (else every current UID, to diff).
+    /// </summary>
+    Task<FolderChanges?> GetChanges(string folder, long sinceModSeq);
+
+    /// <summary>
+    /// Sends <paramref name="observer"/> a notice after every change to the folder, for a few
+    /// minutes: sessions renew the watch while they stay on the folder.
+    /// </summary>
+    Task<long?> Watch(IMailboxObserver observer, string folder);
+
+    Task Unwatch(IMailboxObserver observer);
 }
+
+/// <summary>A session that wants to hear about changes (IMAP IDLE and untagged updates).</summary>
+public interface IMailboxObserver : IGrainObserver
+{
+    /// <summary>The folder's HIGHESTMODSEQ is now <paramref name="highestModSeq"/>; details come from GetChanges.</summary>
+    [Orleans.Concurrency.OneWay]
+    Task FolderChanged(string folder, long highestModSeq);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record FolderSnapshot(
+    [property: Id(0)] FolderInfo Info,
+    [property: Id(1)] IReadOnlyList<MessageMeta> Messages,
+    [property: Id(2)] long RecentFrom);
+
+[GenerateSerializer, Immutable]
+public sealed record FolderChanges(
+    [property: Id(0)] long UidValidity,
+    [property: Id(1)] long HighestModSeq,
+    [property: Id(2)] long UidNext,
+    [property: Id(3)] IReadOnlyList<MessageMeta> Changed,
+    [property: Id(4)] IReadOnlyList<long>? Expunged,
+    [property: Id(5)] IReadOnlyList<long>? AllUids);
 
 [Flags]
 public enum MessageFlags

@@ -41,12 +41,22 @@ public sealed class MailboxGrain(
         /// <summary>Messages in UID order; null until first needed.</summary>
         public List<MessageRow>? Messages;
 
+        /// <summary>UIDs expunged by this activation with the MODSEQ of their removal (for GetChanges).</summary>
+        public List<(long ModSeq, long Uid)> ExpungeLog = [];
+
+        /// <summary>Expunges at or below this MODSEQ are not in the log (before this activation, or trimmed).</summary>
+        public long ExpungeHorizon = row.HighestModSeq;
+
         public FolderRow ToRow() => new(Id, Name, Use, UidValidity, UidNext, HighestModSeq, Subscribed, RecentFrom, Count, Unseen, Bytes);
 
         public Folder Clone() => (Folder)MemberwiseClone();
     }
 
+    private const int MaxExpungeLog = 20_000;
+    private static readonly TimeSpan WatchLifetime = TimeSpan.FromMinutes(3);
+
     private string _address = "";
+    private readonly Dictionary<IMailboxObserver, (int FolderId, DateTimeOffset Expires)> _watchers = [];
     private MailboxRow? _mailbox;
     private Dictionary<int, Folder> _folders = [];
 
@@ -284,6 +294,7 @@ public sealed class MailboxGrain(
         Apply(f, c);
         var goneSet = gone.Select(m => m.Uid).ToHashSet();
         messages.RemoveAll(m => goneSet.Contains(m.Uid));
+        LogExpunged(f, goneSet);
         return new ExpungeResult(MailboxOpStatus.Ok, gone.Select(m => m.Uid).ToList());
     }
 
@@ -338,8 +349,94 @@ public sealed class MailboxGrain(
             Apply(src, s);
             var goneSet = selected.Select(m => m.Uid).ToHashSet();
             srcMessages.RemoveAll(m => goneSet.Contains(m.Uid));
+            LogExpunged(src, goneSet);
         }
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
+    }
+
+    // ---- sessions ----------------------------------------------------------------------------
+
+    public async Task<FolderSnapshot?> Open(string folder, bool claimRecent)
+    {
+        var f = Find(folder);
+        if (_mailbox is null || f is null) return null;
+        var messages = await MessagesOf(f);
+        var recentFrom = f.RecentFrom;
+        if (claimRecent && f.RecentFrom < f.UidNext)
+        {
+            var c = f.Clone();
+            c.RecentFrom = f.UidNext;
+            var change = NewChange();
+            change.FolderUpdates.Add(c.ToRow());
+            await CommitAsync(change, notify: false);
+            f.RecentFrom = c.RecentFrom;
+        }
+        return new FolderSnapshot(Info(f), messages.Select(Meta).ToList(), recentFrom);
+    }
+
+    public async Task<FolderChanges?> GetChanges(string folder, long sinceModSeq)
+    {
+        var f = Find(folder);
+        if (_mailbox is null || f is null) return null;
+        var messages = await MessagesOf(f);
+        var changed = new List<MessageMeta>();
+        foreach (var m in messages)
+            if (m.ModSeq > sinceModSeq) changed.Add(Meta(m));
+        if (sinceModSeq >= f.ExpungeHorizon)
+        {
+            var expunged = f.ExpungeLog.Where(e => e.ModSeq > sinceModSeq).Select(e => e.Uid).ToList();
+            return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, expunged, null);
+        }
+        return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, null, messages.Select(m => m.Uid).ToList());
+    }
+
+    public Task<long?> Watch(IMailboxObserver observer, string folder)
+    {
+        var f = Find(folder);
+        if (f is null) return Task.FromResult<long?>(null);
+        var now = clock.GetUtcNow();
+        // Drop watches that were not renewed (their session went away without saying so).
+        foreach (var (o, w) in _watchers.ToList())
+            if (w.Expires < now) _watchers.Remove(o);
+        _watchers[observer] = (f.Id, now + WatchLifetime);
+        return Task.FromResult<long?>(f.HighestModSeq);
+    }
+
+    public Task Unwatch(IMailboxObserver observer)
+    {
+        _watchers.Remove(observer);
+        return Task.CompletedTask;
+    }
+
+    private void LogExpunged(Folder f, IEnumerable<long> uids)
+    {
+        foreach (var uid in uids) f.ExpungeLog.Add((f.HighestModSeq, uid));
+        if (f.ExpungeLog.Count > MaxExpungeLog)
+        {
+            // Older sessions then resynchronise from the full UID list instead.
+            var drop = f.ExpungeLog.Count - MaxExpungeLog / 2;
+            f.ExpungeHorizon = f.ExpungeLog[drop - 1].ModSeq;
+            f.ExpungeLog.RemoveRange(0, drop);
+        }
+    }
+
+    private void NotifyWatchers(MailboxChange change)
+    {
+        if (_watchers.Count == 0) return;
+        var touched = change.FolderUpdates.Select(r => r.Id).Concat(change.FolderDeletes).ToHashSet();
+        foreach (var (observer, w) in _watchers)
+        {
+            if (!touched.Contains(w.FolderId)) continue;
+            var row = change.FolderUpdates.FirstOrDefault(r => r.Id == w.FolderId);
+            try
+            {
+                _ = observer.FolderChanged(row?.Name ?? "", row?.HighestModSeq ?? 0);
+            }
+            catch (Exception e)
+            {
+                logger.LogDebug(e, "Could not notify a watcher of {Address}", _address);
+            }
+        }
     }
 
     // ---- delivery stream -------------------------------------------------------------------
@@ -431,7 +528,7 @@ public sealed class MailboxGrain(
         LastUidValidity = _mailbox.LastUidValidity,
     };
 
-    private async Task<CommitOutcome> CommitAsync(MailboxChange change)
+    private async Task<CommitOutcome> CommitAsync(MailboxChange change, bool notify = true)
     {
         CommitOutcome outcome;
         try
@@ -454,6 +551,7 @@ public sealed class MailboxGrain(
                 Messages = change.Messages,
                 LastUidValidity = change.LastUidValidity,
             };
+            if (notify) NotifyWatchers(change);
         }
         return outcome;
     }

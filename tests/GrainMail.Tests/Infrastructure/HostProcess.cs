@@ -47,9 +47,9 @@ public sealed class HostProcess : IAsyncDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    public sealed record Ports(int Http, int Silo, int Gateway, int Mx, int Submission, int Submissions)
+    public sealed record Ports(int Http, int Silo, int Gateway, int Mx, int Submission, int Submissions, int Imap = 0, int Imaps = 0, int Pop3 = 0, int Pop3s = 0)
     {
-        public static Ports Free() => new(FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
+        public static Ports Free() => new(FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
     }
 
     public Ports Listening { get; private init; } = null!;
@@ -73,6 +73,10 @@ public sealed class HostProcess : IAsyncDisposable
         psi.Environment["GRAINMAIL_SMTP_MX_PORT"] = ports.Mx.ToString();
         psi.Environment["GRAINMAIL_SMTP_SUBMISSION_PORT"] = ports.Submission.ToString();
         psi.Environment["GRAINMAIL_SMTP_SUBMISSIONS_PORT"] = ports.Submissions.ToString();
+        psi.Environment["GRAINMAIL_IMAP_PORT"] = ports.Imap.ToString();
+        psi.Environment["GRAINMAIL_IMAPS_PORT"] = ports.Imaps.ToString();
+        psi.Environment["GRAINMAIL_POP3_PORT"] = ports.Pop3.ToString();
+        psi.Environment["GRAINMAIL_POP3S_PORT"] = ports.Pop3s.ToString();
         psi.Environment["GrainMail__HostName"] = "mx.grainmail.test";
         if (extraEnvironment is not null)
         {

@@ -24,6 +24,10 @@ public class SmtpHostFixture : IAsyncLifetime
     public int Mx => Host.Listening.Mx;
     public int Submission => Host.Listening.Submission;
     public int Submissions => Host.Listening.Submissions;
+    public int Imap => Host.Listening.Imap;
+    public int Imaps => Host.Listening.Imaps;
+    public int Pop3 => Host.Listening.Pop3;
+    public int Pop3s => Host.Listening.Pop3s;
 
     public async ValueTask InitializeAsync()
     {

@@ -1,9 +1,9 @@
 using System.IO.Pipelines;
 
-namespace GrainMail.Gateways.Smtp;
+namespace GrainMail.Gateways.Common;
 
 /// <summary>A Kestrel transport (two pipes) as one Stream, so that SslStream can sit on it.</summary>
-internal sealed class DuplexStream(IDuplexPipe pipe) : Stream
+public sealed class DuplexStream(IDuplexPipe pipe) : Stream
 {
     private readonly Stream _in = pipe.Input.AsStream(leaveOpen: true);
     private readonly Stream _out = pipe.Output.AsStream(leaveOpen: true);

@@ -1,7 +1,10 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace GrainMail.Gateways.Smtp;
+namespace GrainMail.Gateways.Common;
+
+/// <summary>The certificate every TLS listener (SMTP, IMAP, POP3) presents.</summary>
+public sealed record ServerTls(X509Certificate2 Certificate);
 
 /// <summary>The server certificate: configured PEM files, or a self-signed one made once into the data directory.</summary>
 public static class TlsCertificate

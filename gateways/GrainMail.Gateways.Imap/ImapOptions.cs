@@ -1,0 +1,47 @@
+namespace GrainMail.Gateways.Imap;
+
+/// <summary>Which IMAP listener a connection came in on.</summary>
+public enum ImapService
+{
+    /// <summary>Port 143: plain until STARTTLS.</summary>
+    Imap,
+
+    /// <summary>Port 993: implicit TLS.</summary>
+    Imaps,
+}
+
+/// <summary>IMAP and POP3 gateway limits and settings. Every limit is explicit and tested.</summary>
+public sealed class ImapOptions
+{
+    public string HostName { get; set; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>Largest APPEND literal (APPENDLIMIT); larger ones are refused before they are sent.</summary>
+    public long AppendLimit { get; set; } = 50L * 1024 * 1024;
+
+    /// <summary>Longest command line (between literals).</summary>
+    public int MaxLine { get; set; } = 64 * 1024;
+
+    /// <summary>Everything of one command except its APPEND message: lines and small literals together.</summary>
+    public int MaxCommand { get; set; } = 1024 * 1024;
+
+    /// <summary>Before login: a client that says nothing for this long is disconnected.</summary>
+    public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>After login, including IDLE (RFC 3501 5.4: at least 30 minutes).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often a session renews its watch on the selected folder (the grain forgets it after three minutes).</summary>
+    public TimeSpan WatchRenewal { get; set; } = TimeSpan.FromSeconds(60);
+
+    public int MaxAuthFailures { get; set; } = 3;
+
+    /// <summary>BAD replies tolerated in one session before BYE.</summary>
+    public int MaxErrors { get; set; } = 20;
+
+    public int MaxConnectionsPerIp { get; set; } = 50;
+
+    public int MaxConnections { get; set; } = 20_000;
+
+    /// <summary>LOGIN/AUTHENTICATE (IMAP) and USER/PASS/AUTH (POP3) without TLS, e.g. for loopback benchmarks. Off by default.</summary>
+    public bool AllowPlaintextAuth { get; set; }
+}

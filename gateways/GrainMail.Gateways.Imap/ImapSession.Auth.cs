@@ -1,0 +1,149 @@
+using System.Text;
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Imap.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Gateways.Imap;
+
+// Connection state commands: STARTTLS, LOGIN, AUTHENTICATE, ID, ENABLE.
+internal sealed partial class ImapSession
+{
+    private async Task<bool> StartTlsCommandAsync(string tag, ImapParser p, CancellationToken ct)
+    {
+        p.ExpectEnd();
+        if (Secure || _service == ImapService.Imaps) return await BadAsync(tag, "TLS is already active");
+        _out.Line($"{tag} OK Begin TLS negotiation now");
+        await FlushAsync(ct);
+        // Anything the client pipelined after STARTTLS is still in the plaintext buffer: it becomes
+        // part of the TLS handshake and fails it, so nothing sent before TLS is ever run after it.
+        await StartTlsAsync(ct);
+        return true;
+    }
+
+    private async Task<bool> LoginAsync(string tag, ImapParser p)
+    {
+        p.ExpectSpace();
+        var user = p.ReadAString();
+        p.ExpectSpace();
+        var secret = p.ReadAString();
+        p.ExpectEnd();
+        if (!AuthAllowed) return No(tag, "[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS");
+        return await CompleteLoginAsync(tag, user, secret);
+    }
+
+    private async Task<bool> AuthenticateAsync(string tag, ImapParser p, CancellationToken ct)
+    {
+        p.ExpectSpace();
+        var mechanism = p.ReadAtom().ToUpperInvariant();
+        string? initial = null;
+        if (!p.AtEnd)
+        {
+            p.ExpectSpace();
+            initial = p.ReadAtom(allowBracket: true);
+        }
+        p.ExpectEnd();
+        if (mechanism != "PLAIN") return No(tag, "[CANNOT] Unsupported authentication mechanism");
+        if (!AuthAllowed) return No(tag, "[PRIVACYREQUIRED] Authentication is disabled until STARTTLS");
+        if (initial is null)
+        {
+            _out.Line("+ ");
+            await FlushAsync(ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_options.LoginTimeout);
+            var (status, line) = await _reader.ReadLineAsync(timeout.Token);
+            if (status == ReadStatus.Closed) return false;
+            initial = Encoding.ASCII.GetString(line).Trim();
+            if (initial == "*") return await BadAsync(tag, "Authentication cancelled");
+        }
+        string[]? fields = null;
+        try
+        {
+            // "=" is an empty initial response (RFC 4959).
+            var decoded = initial == "=" ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(initial));
+            fields = decoded.Split('\0');
+        }
+        catch (FormatException)
+        {
+        }
+        if (fields is not { Length: 3 }) return await BadAsync(tag, "Malformed PLAIN response");
+        if (fields[0].Length > 0 && !string.Equals(fields[0], fields[1], StringComparison.OrdinalIgnoreCase))
+            return await AuthFailedAsync(tag);
+        return await CompleteLoginAsync(tag, fields[1], fields[2]);
+    }
+
+    private async Task<bool> CompleteLoginAsync(string tag, string user, string secret)
+    {
+        var address = MailAddress.Normalize(user);
+        if (address is null) return await AuthFailedAsync(tag);
+        var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, _remote.ToString());
+        if (result.Outcome != AuthOutcome.Success)
+        {
+            _server.Logger.LogInformation("IMAP login failed for {User} from {Remote}: {Outcome}", address, _remote, result.Outcome);
+            return await AuthFailedAsync(tag);
+        }
+        var mailbox = _server.Grains.GetGrain<IMailboxGrain>(address);
+        if (!await mailbox.Exists()) return No(tag, "[UNAVAILABLE] The mailbox is not available");
+        _user = address;
+        _mailbox = mailbox;
+        _state = State.Authenticated;
+        _out.Line($"{tag} OK [CAPABILITY {Capabilities()}] Logged in");
+        return true;
+    }
+
+    private async Task<bool> AuthFailedAsync(string tag)
+    {
+        // One answer for every cause (unknown user, wrong secret, locked, disabled): nothing to enumerate.
+        _out.Line($"{tag} NO [AUTHENTICATIONFAILED] Authentication failed");
+        if (++_authFailures < _options.MaxAuthFailures) return true;
+        _out.Line("* BYE Too many authentication failures");
+        await FlushAsync(_connection.ConnectionClosed);
+        return false;
+    }
+
+    private bool Id(string tag, ImapParser p)
+    {
+        // The client's identification is read (and ignored); ours is our name only, nothing to fingerprint versions by.
+        p.ExpectSpace();
+        if (p.Peek() == '(')
+        {
+            var n = 0;
+            p.ReadList(() =>
+            {
+                if (++n > 60) throw new ImapSyntaxException("Too many ID fields");
+                if (p.Peek() == 'N' || p.Peek() == 'n') p.ReadAtom();
+                else p.ReadString();
+            });
+        }
+        else if (!p.ReadAtom().Equals("NIL", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ImapSyntaxException("ID takes a list or NIL");
+        }
+        p.ExpectEnd();
+        _out.Line("* ID (\"name\" \"GrainMail\")");
+        return Ok(tag, "ID completed");
+    }
+
+    private bool Enable(string tag, ImapParser p)
+    {
+        var enabled = new List<string>();
+        while (!p.AtEnd)
+        {
+            p.ExpectSpace();
+            var cap = p.ReadAtom().ToUpperInvariant();
+            if (cap == "CONDSTORE" && !_condstore)
+            {
+                _condstore = true;
+                enabled.Add(cap);
+            }
+            else if (cap == "UTF8=ACCEPT" && !_utf8)
+            {
+                _utf8 = true;
+                enabled.Add(cap);
+            }
+        }
+        _out.Line("* ENABLED" + string.Concat(enabled.Select(c => " " + c)));
+        return Ok(tag, "ENABLE completed");
+    }
+}

@@ -1,0 +1,56 @@
+using System.Net;
+using GrainMail.Gateways.Common;
+using GrainMail.Gateways.Imap.Mime;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Gateways.Imap.Pop3;
+
+/// <summary>Which POP3 listener a connection came in on: 110 with STLS, or 995 with implicit TLS.</summary>
+public enum Pop3Service
+{
+    Pop3,
+    Pop3s,
+}
+
+/// <summary>Entry point for Kestrel connections on the POP3 listeners.</summary>
+public sealed class Pop3Server(
+    IGrainFactory grains,
+    MessageCache messages,
+    ImapOptions options,
+    ServerTls tls,
+    ILogger<Pop3Server> logger)
+{
+    private readonly ConnectionLimiter _limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
+
+    internal IGrainFactory Grains => grains;
+    internal MessageCache Messages => messages;
+    internal ImapOptions Options => options;
+    internal ServerTls Tls => tls;
+    internal ILogger Logger => logger;
+
+    public async Task HandleAsync(ConnectionContext connection, Pop3Service service)
+    {
+        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        if (!_limiter.TryEnter(remote))
+        {
+            await connection.Transport.Output.WriteAsync("-ERR [SYS/TEMP] Too many connections, try again later\r\n"u8.ToArray());
+            await connection.Transport.Output.CompleteAsync();
+            return;
+        }
+        try
+        {
+            await using var session = new Pop3Session(this, connection, service, remote);
+            await session.RunAsync(connection.ConnectionClosed);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException
+            or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            logger.LogDebug("POP3 session from {Remote} ended: {Error}", remote, e.Message);
+        }
+        finally
+        {
+            _limiter.Leave(remote);
+        }
+    }
+}

@@ -1,0 +1,401 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Text;
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common;
+using GrainMail.Gateways.Imap.Protocol;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Gateways.Imap.Pop3;
+
+/// <summary>
+/// One POP3 conversation (RFC 1939, CAPA and response codes of RFC 2449, STLS of RFC 2595, AUTH
+/// of RFC 5034): AUTHORIZATION, then TRANSACTION over a snapshot of INBOX, then UPDATE at QUIT,
+/// where deletions are applied (and retrieved messages marked \Seen for IMAP and webmail).
+/// </summary>
+internal sealed class Pop3Session : IAsyncDisposable
+{
+    /// <summary>RFC 2449 4: commands up to 255 octets; a little more is tolerated.</summary>
+    private const int MaxLine = 512;
+
+    private readonly Pop3Server _server;
+    private readonly ConnectionContext _connection;
+    private readonly Pop3Service _service;
+    private readonly IPAddress _remote;
+    private readonly ImapOptions _options;
+    private readonly ImapWriter _out = new();
+    private Stream _stream;
+    private ImapCommandReader _reader;
+    private SslStream? _ssl;
+
+    private string? _userName;
+    private IMailboxGrain? _mailbox;
+    private List<MessageMeta>? _messages;
+    private readonly HashSet<int> _deleted = [];
+    private readonly HashSet<long> _retrieved = [];
+    private long _uidValidity;
+    private int _errors;
+    private int _authFailures;
+    private bool _quit;
+
+    public Pop3Session(Pop3Server server, ConnectionContext connection, Pop3Service service, IPAddress remote)
+    {
+        _server = server;
+        _connection = connection;
+        _service = service;
+        _remote = remote;
+        _options = server.Options;
+        _stream = new DuplexStream(connection.Transport);
+        _reader = new ImapCommandReader(connection.Transport.Input) { MaxLine = MaxLine };
+    }
+
+    private bool AuthAllowed => _ssl is not null || _options.AllowPlaintextAuth;
+
+    private bool InTransaction => _messages is not null;
+
+    public async Task RunAsync(CancellationToken closed)
+    {
+        if (_service == Pop3Service.Pop3s) await StartTlsAsync(closed);
+        _out.Line("+OK GrainMail POP3 ready");
+        await FlushAsync(closed);
+        while (!_quit && !closed.IsCancellationRequested)
+        {
+            ReadStatus status;
+            byte[] raw;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed))
+            {
+                // RFC 1939 3: an autologout timer of at least 10 minutes once logged in.
+                timeout.CancelAfter(InTransaction ? TimeSpan.FromMinutes(10) : _options.LoginTimeout);
+                try
+                {
+                    (status, raw) = await _reader.ReadLineAsync(timeout.Token);
+                }
+                catch (OperationCanceledException) when (!closed.IsCancellationRequested)
+                {
+                    _out.Line("-ERR Autologout; idle for too long");
+                    break;
+                }
+            }
+            if (status == ReadStatus.Closed) break;
+            if (status == ReadStatus.LineTooLong)
+            {
+                if (!Error("-ERR Line too long")) break;
+            }
+            else if (Array.IndexOf(raw, (byte)0) >= 0)
+            {
+                if (!Error("-ERR Syntax error: NUL in command")) break;
+            }
+            else
+            {
+                try
+                {
+                    await DispatchAsync(Encoding.UTF8.GetString(raw), closed);
+                }
+                catch (Exception e) when (e is not IOException and not OperationCanceledException and not ObjectDisposedException
+                    and not System.Security.Authentication.AuthenticationException)
+                {
+                    _server.Logger.LogWarning(e, "POP3 command failed for {User} from {Remote}", _userName, _remote);
+                    _out.Line("-ERR [SYS/TEMP] Temporary server error, try again");
+                }
+            }
+            await FlushAsync(closed);
+        }
+        await FlushAsync(CancellationToken.None);
+    }
+
+    private ValueTask FlushAsync(CancellationToken ct) => _out.FlushAsync(_stream, ct);
+
+    private bool Error(string reply)
+    {
+        _out.Line(reply);
+        if (++_errors < _options.MaxErrors) return true;
+        _out.Line("-ERR Too many errors, closing");
+        _quit = true;
+        return false;
+    }
+
+    private async Task DispatchAsync(string line, CancellationToken ct)
+    {
+        var space = line.IndexOf(' ');
+        var verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
+        var args = space < 0 ? "" : line[(space + 1)..];
+        switch (verb)
+        {
+            case "CAPA":
+                _out.Line("+OK Capability list follows");
+                _out.Line("TOP").Line("UIDL").Line("RESP-CODES").Line("AUTH-RESP-CODE").Line("PIPELINING").Line("USER");
+                if (!InTransaction && AuthAllowed) _out.Line("SASL PLAIN");
+                if (!InTransaction && _ssl is null) _out.Line("STLS");
+                _out.Line("IMPLEMENTATION GrainMail").Line(".");
+                return;
+            case "QUIT":
+                await QuitAsync();
+                return;
+            case "NOOP" when InTransaction:
+                _out.Line("+OK");
+                return;
+        }
+        if (!InTransaction)
+        {
+            switch (verb)
+            {
+                case "STLS":
+                    if (_ssl is not null) { Error("-ERR TLS is already active"); return; }
+                    _out.Line("+OK Begin TLS negotiation");
+                    await FlushAsync(ct);
+                    await StartTlsAsync(ct);
+                    _userName = null;
+                    return;
+                case "USER":
+                    if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
+                    if (args.Length == 0) { Error("-ERR Syntax: USER name"); return; }
+                    _userName = args.Trim();
+                    _out.Line("+OK Send PASS");
+                    return;
+                case "PASS":
+                    if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
+                    if (_userName is null) { Error("-ERR Send USER first"); return; }
+                    await LoginAsync(_userName, args);
+                    return;
+                case "AUTH":
+                    await AuthAsync(args, ct);
+                    return;
+            }
+            Error(IsTransactionCommand(verb) ? "-ERR Log in first" : "-ERR Unknown command");
+            return;
+        }
+        switch (verb)
+        {
+            case "STAT":
+                {
+                    var live = Live().ToList();
+                    _out.Line($"+OK {live.Count} {live.Sum(x => x.Message.Blob.Size)}");
+                    return;
+                }
+            case "LIST":
+            case "UIDL":
+                {
+                    string Item((int N, MessageMeta Message) x) => verb == "LIST" ? $"{x.N} {x.Message.Blob.Size}" : $"{x.N} {UniqueId(x.Message)}";
+                    if (args.Length > 0)
+                    {
+                        if (Message(args) is not { } one) return;
+                        _out.Line("+OK " + Item(one));
+                        return;
+                    }
+                    _out.Line("+OK");
+                    foreach (var x in Live()) _out.Line(Item(x));
+                    _out.Line(".");
+                    return;
+                }
+            case "RETR":
+                {
+                    if (Message(args) is not { } x) return;
+                    var content = await _server.Messages.GetAsync(x.Message.Blob);
+                    if (content is null)
+                    {
+                        _out.Line("-ERR [SYS/TEMP] The message is no longer available");
+                        return;
+                    }
+                    _out.Line($"+OK {content.Raw.Length} octets");
+                    WriteDotStuffed(content.Raw, int.MaxValue);
+                    _retrieved.Add(x.Message.Uid);
+                    return;
+                }
+            case "TOP":
+                {
+                    var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (parts.Length != 2 || !int.TryParse(parts[1], out var lines) || lines < 0) { Error("-ERR Syntax: TOP msg n"); return; }
+                    if (Message(parts[0]) is not { } x) return;
+                    var content = await _server.Messages.GetAsync(x.Message.Blob);
+                    if (content is null)
+                    {
+                        _out.Line("-ERR [SYS/TEMP] The message is no longer available");
+                        return;
+                    }
+                    _out.Line("+OK Top of message follows");
+                    WriteDotStuffed(content.Raw, lines);
+                    return;
+                }
+            case "DELE":
+                {
+                    if (Message(args) is not { } x) return;
+                    _deleted.Add(x.N);
+                    _out.Line($"+OK Message {x.N} deleted");
+                    return;
+                }
+            case "RSET":
+                _deleted.Clear();
+                _out.Line($"+OK {_messages!.Count} messages");
+                return;
+            default:
+                Error("-ERR Unknown command");
+                return;
+        }
+    }
+
+    private static bool IsTransactionCommand(string verb) => verb is "STAT" or "LIST" or "UIDL" or "RETR" or "TOP" or "DELE" or "RSET" or "NOOP";
+
+    // Stable across sessions while the folder lives: UIDVALIDITY and UID together.
+    private string UniqueId(MessageMeta m) => $"{_uidValidity:x}.{m.Uid:x}";
+
+    private IEnumerable<(int N, MessageMeta Message)> Live() =>
+        _messages!.Select((m, i) => (i + 1, m)).Where(x => !_deleted.Contains(x.Item1));
+
+    private (int N, MessageMeta Message)? Message(string arg)
+    {
+        if (!int.TryParse(arg.Trim(), System.Globalization.NumberStyles.None, null, out var n) || n < 1 || n > _messages!.Count)
+        {
+            Error("-ERR No such message");
+            return null;
+        }
+        if (_deleted.Contains(n))
+        {
+            _out.Line("-ERR Message already deleted");
+            return null;
+        }
+        return (n, _messages[n - 1]);
+    }
+
+    /// <summary>
+    /// Multi-line response (RFC 1939 3): lines starting with '.' get another '.', and the data
+    /// ends with CRLF.CRLF. With <paramref name="bodyLines"/> only the headers, the blank line and
+    /// that many body lines are sent (TOP).
+    /// </summary>
+    private void WriteDotStuffed(byte[] raw, int bodyLines)
+    {
+        var i = 0;
+        var inBody = false;
+        var sentBody = 0;
+        while (i < raw.Length)
+        {
+            if (inBody && sentBody >= bodyLines) break;
+            var lf = Array.IndexOf(raw, (byte)'\n', i);
+            var end = lf < 0 ? raw.Length : lf + 1;
+            var line = raw.AsSpan(i, end - i);
+            var content = line.TrimEnd("\r\n"u8);
+            if (content.Length > 0 && content[0] == '.') _out.Raw("."u8);
+            _out.Raw(content).Raw("\r\n"u8);
+            if (inBody) sentBody++;
+            else if (content.Length == 0) inBody = true;
+            i = end;
+        }
+        _out.Raw(".\r\n"u8);
+    }
+
+    private async Task AuthAsync(string args, CancellationToken ct)
+    {
+        var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            // RFC 5034 allows AUTH without arguments to list mechanisms.
+            _out.Line("+OK").Line("PLAIN").Line(".");
+            return;
+        }
+        if (!parts[0].Equals("PLAIN", StringComparison.OrdinalIgnoreCase)) { Error("-ERR Unsupported mechanism"); return; }
+        if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
+        var response = parts.Length > 1 ? parts[1] : null;
+        if (response is null)
+        {
+            _out.Line("+ ");
+            await FlushAsync(ct);
+            var (status, line) = await _reader.ReadLineAsync(ct);
+            if (status != ReadStatus.Command) return;
+            response = Encoding.ASCII.GetString(line).Trim();
+            if (response == "*") { Error("-ERR Authentication cancelled"); return; }
+        }
+        string[]? fields = null;
+        try
+        {
+            fields = (response == "=" ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(response))).Split('\0');
+        }
+        catch (FormatException)
+        {
+        }
+        if (fields is not { Length: 3 }) { Error("-ERR Malformed PLAIN response"); return; }
+        if (fields[0].Length > 0 && !string.Equals(fields[0], fields[1], StringComparison.OrdinalIgnoreCase))
+        {
+            AuthFailed();
+            return;
+        }
+        await LoginAsync(fields[1], fields[2]);
+    }
+
+    private async Task LoginAsync(string user, string secret)
+    {
+        var address = MailAddress.Normalize(user);
+        var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, _remote.ToString());
+        if (result?.Outcome != AuthOutcome.Success)
+        {
+            _server.Logger.LogInformation("POP3 login failed for {User} from {Remote}: {Outcome}", address, _remote, result?.Outcome);
+            AuthFailed();
+            return;
+        }
+        var mailbox = _server.Grains.GetGrain<IMailboxGrain>(address!);
+        var snapshot = await mailbox.Open("INBOX", claimRecent: false);
+        if (snapshot is null)
+        {
+            _out.Line("-ERR [SYS/PERM] The mailbox is not available");
+            return;
+        }
+        _mailbox = mailbox;
+        _userName = address;
+        _uidValidity = snapshot.Info.UidValidity;
+        _messages = [.. snapshot.Messages];
+        _out.Line($"+OK Logged in, {_messages.Count} messages");
+    }
+
+    private void AuthFailed()
+    {
+        _userName = null;
+        // RFC 3206 [AUTH]: the same answer for every cause, nothing to enumerate accounts by.
+        _out.Line("-ERR [AUTH] Authentication failed");
+        if (++_authFailures >= _options.MaxAuthFailures)
+        {
+            _out.Line("-ERR Too many authentication failures, closing");
+            _quit = true;
+        }
+    }
+
+    private async Task QuitAsync()
+    {
+        _quit = true;
+        if (!InTransaction)
+        {
+            _out.Line("+OK Bye");
+            return;
+        }
+        // UPDATE state (RFC 1939 6): only now do deletions take effect.
+        var deleted = _deleted.Select(n => _messages![n - 1].Uid).ToList();
+        var seen = _retrieved.Except(deleted).ToList();
+        if (seen.Count > 0) await _mailbox!.StoreFlags("INBOX", seen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen, []));
+        if (deleted.Count > 0)
+        {
+            await _mailbox!.StoreFlags("INBOX", deleted, new FlagChange(FlagChangeMode.Add, MessageFlags.Deleted, []));
+            await _mailbox.Expunge("INBOX", deleted);
+        }
+        _out.Line($"+OK Bye, {deleted.Count} messages deleted");
+    }
+
+    private async Task StartTlsAsync(CancellationToken ct)
+    {
+        _ssl = new SslStream(_stream, leaveInnerStreamOpen: true);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await _ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+        {
+            ServerCertificate = _server.Tls.Certificate,
+            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+        }, timeout.Token);
+        _stream = _ssl;
+        _reader = new ImapCommandReader(PipeReader.Create(_ssl, new StreamPipeReaderOptions(leaveOpen: true))) { MaxLine = MaxLine };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ssl is not null) await _ssl.DisposeAsync();
+    }
+}
