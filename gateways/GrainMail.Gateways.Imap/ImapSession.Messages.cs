@@ -275,13 +275,18 @@ internal sealed partial class ImapSession
             // .SILENT still reports MODSEQ of changed messages to a CONDSTORE client (RFC 7162 3.1.3).
             if (silent && !(unchangedSince is not null && changedUids.Contains(m.Uid))) continue;
             _out.Raw("* ").Number(i + 1).Raw(" FETCH (");
+            var parts = 0;
             if (!silent)
             {
                 WriteFlags(m, view);
-                _out.Raw(" ");
+                parts++;
             }
-            if (uid) _out.Raw("UID ").Number(m.Uid).Raw(" ");
-            _out.Raw("MODSEQ (").Number(m.ModSeq).Raw("))").Crlf();
+            if (uid)
+            {
+                _out.Raw(parts++ > 0 ? " UID " : "UID ").Number(m.Uid);
+            }
+            if (_condstore) _out.Raw(parts++ > 0 ? " MODSEQ (" : "MODSEQ (").Number(m.ModSeq).Raw(")");
+            _out.Raw(")").Crlf();
         }
         if (failed.Count > 0)
         {

@@ -314,9 +314,19 @@ internal abstract class SearchKey
                 return false;
             }
             // Decoded text of every text part (transfer encoding and charset undone), not the raw bytes.
-            foreach (var part in message.BodyParts.OfType<TextPart>())
+            return BodyContains(message, 0);
+        }
+
+        // Attached messages are searched too, as a user who searches for a word expects.
+        private bool BodyContains(MimeMessage message, int depth)
+        {
+            foreach (var part in message.BodyParts)
             {
-                if (part.Text is { } body && body.Contains(text, StringComparison.OrdinalIgnoreCase)) return true;
+                if (part is TextPart t && t.Text is { } body && body.Contains(text, StringComparison.OrdinalIgnoreCase)) return true;
+                if (part is not MessagePart { Message: { } inner } || depth >= 10) continue;
+                // For TEXT an attached message's headers are part of the outer message's body.
+                if (headers && inner.Headers.Any(h => Decoded(h).Contains(text, StringComparison.OrdinalIgnoreCase))) return true;
+                if (BodyContains(inner, depth + 1)) return true;
             }
             return false;
         }
