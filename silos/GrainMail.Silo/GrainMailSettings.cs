@@ -94,6 +94,12 @@ public sealed class GrainMailSettings
 
     public int ImapMaxConnections { get; set; } = 20_000;
 
+    /// <summary>IMAP/POP3 before login: silence for this long ends the connection.</summary>
+    public TimeSpan ImapLoginTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>IMAP after login, IDLE included (RFC 3501: at least 30 minutes).</summary>
+    public TimeSpan ImapIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

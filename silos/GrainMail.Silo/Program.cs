@@ -75,6 +75,8 @@ builder.Services.AddSingleton(new ImapOptions
     AppendLimit = settings.MaxMessageBytes,
     MaxConnectionsPerIp = settings.ImapMaxConnectionsPerIp,
     MaxConnections = settings.ImapMaxConnections,
+    LoginTimeout = settings.ImapLoginTimeout,
+    IdleTimeout = settings.ImapIdleTimeout,
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
 });

@@ -156,8 +156,10 @@ public sealed class ImapCommandReader(PipeReader input)
         }
         var digitsEnd = i;
         while (i >= 0 && line[i] >= '0' && line[i] <= '9') i--;
-        if (i < 0 || line[i] != '{' || i == digitsEnd || digitsEnd - i > 18) return default;
-        for (var j = i + 1; j <= digitsEnd; j++) size = size * 10 + (line[j] - '0');
+        if (i < 0 || line[i] != '{' || i == digitsEnd) return default;
+        // More digits than a long holds is simply "too large", refused like any other oversize literal.
+        if (digitsEnd - i > 18) size = long.MaxValue;
+        else for (var j = i + 1; j <= digitsEnd; j++) size = size * 10 + (line[j] - '0');
         return new LiteralMarker(line.Length - i);
     }
 }

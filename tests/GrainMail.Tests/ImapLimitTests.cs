@@ -1,0 +1,116 @@
+using System.Text;
+using GrainMail.Tests.Infrastructure;
+
+namespace GrainMail.Tests;
+
+public sealed class TightImapHostFixture : SmtpHostFixture
+{
+    protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
+    {
+        ["GrainMail__ImapLoginTimeout"] = "00:00:02",
+        ["GrainMail__ImapIdleTimeout"] = "00:00:03",
+        ["GrainMail__ImapMaxConnectionsPerIp"] = "3",
+        ["GrainMail__MaxMessageBytes"] = "20000",
+    };
+}
+
+/// <summary>IMAP and POP3 defences: timeouts, connection caps, APPENDLIMIT, and the lockout shared with SMTP.</summary>
+public sealed class ImapLimitTests(TightImapHostFixture host) : IClassFixture<TightImapHostFixture>
+{
+    private const string Pw = SmtpHostFixture.Password;
+
+    [Fact]
+    public async Task A_silent_client_is_logged_out_before_and_after_login()
+    {
+        var (c, _) = await RawImap.ConnectAsync(host.Imaps, implicitTls: true);
+        await using (c)
+        {
+            Assert.Equal("* BYE Autologout; idle for too long", await c.ReadLineAsync());
+            Assert.True(await c.ClosedAsync());
+        }
+        await using var d = await RawImap.LoginAsync(host.Imaps, "alice@smtp.test", Pw);
+        await d.CommandAsync("SELECT INBOX");
+        await d.SendRawAsync("i1 IDLE\r\n");
+        Assert.StartsWith("+", await d.ReadLineAsync());
+        Assert.Equal("* BYE Autologout; idle for too long", await d.ReadLineAsync());
+        Assert.True(await d.ClosedAsync());
+    }
+
+    [Fact]
+    public async Task Connections_per_address_are_capped()
+    {
+        var open = new List<RawImap>();
+        try
+        {
+            // Another test of this class may hold a connection for a moment: fill up to the cap, then one more.
+            for (var i = 0; i < 3; i++)
+            {
+                var (c, greeting) = await RawImap.ConnectAsync(host.Imap);
+                open.Add(c);
+                if (greeting.StartsWith("* BYE")) break;
+            }
+            var (extra, refused) = await RawImap.ConnectAsync(host.Imap);
+            open.Add(extra);
+            Assert.Equal("* BYE Too many connections, try again later", refused);
+            Assert.True(await extra.ClosedAsync());
+            // POP3 keeps its own count.
+            var (pop, popGreeting) = await RawImap.ConnectAsync(host.Pop3);
+            open.Add(pop);
+            Assert.StartsWith("+OK", popGreeting);
+        }
+        finally
+        {
+            foreach (var c in open) await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task APPENDLIMIT_is_advertised_and_enforced()
+    {
+        await using var c = await RawImap.LoginAsync(host.Imaps, "bob@smtp.test", Pw);
+        var caps = await c.CommandAsync("CAPABILITY");
+        Assert.Contains("APPENDLIMIT=20000", caps.Untagged[0]);
+        await c.SendRawAsync("a1 APPEND INBOX {20001}\r\n");
+        Assert.StartsWith("a1 NO [TOOBIG]", await c.ReadLineAsync());
+        var fits = "Subject: fits\r\n\r\n" + new string('x', 19_000) + "\r\n";
+        await c.SendRawAsync($"a2 APPEND INBOX {{{fits.Length}}}\r\n");
+        Assert.StartsWith("+", await c.ReadLineAsync());
+        await c.SendRawAsync(fits + "\r\n");
+        Assert.StartsWith("OK [APPENDUID", (await c.ReadTaggedAsync("a2")).Tagged);
+    }
+
+    [Fact]
+    public async Task Failed_logins_over_IMAP_and_POP3_lock_the_account_for_SMTP_too()
+    {
+        const string user = "frank@smtp.test";
+        // Ten failures in all (the account's lockout threshold), three per session at most.
+        var failures = 0;
+        while (failures < 10)
+        {
+            var (c, _) = await RawImap.ConnectAsync(host.Imaps, implicitTls: true);
+            await using (c)
+            {
+                for (var i = 0; i < 3 && failures < 10; i++, failures++)
+                    Assert.StartsWith("NO [AUTHENTICATIONFAILED]", (await c.CommandAsync($"LOGIN {user} wrong{failures}")).Tagged);
+            }
+        }
+        // The right password no longer works anywhere for a while.
+        var (d, _) = await RawImap.ConnectAsync(host.Imaps, implicitTls: true);
+        await using (d)
+            Assert.StartsWith("NO [AUTHENTICATIONFAILED]", (await d.CommandAsync($"LOGIN {user} \"{Pw}\"")).Tagged);
+        var (p, _) = await RawImap.ConnectAsync(host.Pop3s, implicitTls: true);
+        await using (p)
+        {
+            await p.SendRawAsync($"USER {user}\r\nPASS {Pw}\r\n");
+            await p.ReadLineAsync();
+            Assert.Equal("-ERR [AUTH] Authentication failed", await p.ReadLineAsync());
+        }
+        var (s, _) = await RawSmtp.ConnectAsync(host.Submissions, implicitTls: true);
+        await using (s)
+        {
+            await s.CommandAsync("EHLO client.example.org");
+            var auth = await s.CommandAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{user}\0{Pw}")));
+            Assert.StartsWith("535 5.7.8", auth);
+        }
+    }
+}
