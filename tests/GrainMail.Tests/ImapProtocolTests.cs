@@ -145,7 +145,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         Assert.StartsWith("* BAD", await c.ReadLineAsync());
         await c.SendRawAsync("t9 NOOP\0\r\n");
         Assert.StartsWith("t9 BAD", await c.ReadLineAsync());
-        await c.SendRawAsync(Encoding.UTF8.GetBytes("t10 LOGIN \"") .Concat(new byte[] { 0xff, 0xfe }).Concat("\" x\r\n"u8.ToArray()).ToArray());
+        await c.SendRawAsync(Encoding.UTF8.GetBytes("t10 LOGIN \"").Concat(new byte[] { 0xff, 0xfe }).Concat("\" x\r\n"u8.ToArray()).ToArray());
         Assert.StartsWith("t10 BAD", await c.ReadLineAsync());
         // The session is still usable.
         Assert.True((await c.CommandAsync("NOOP")).Ok);
