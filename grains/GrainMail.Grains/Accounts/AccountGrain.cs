@@ -26,6 +26,12 @@ public sealed class LockoutOptions
     public int MaxFailures { get; set; } = 10;
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(15);
     public TimeSpan LockFor { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How long a secret that verified stays known to the account's activation, so that a phone
+    /// opening its fifth IMAP connection does not cost another Argon2 hash. Zero turns it off.
+    /// </summary>
+    public TimeSpan VerifiedSecretLifetime { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 public sealed class AccountGrain(
@@ -37,6 +43,11 @@ public sealed class AccountGrain(
 {
     // Failures are counted in memory: a lock, once decided, is persisted.
     private readonly Queue<DateTimeOffset> _failures = new();
+
+    // Secrets that verified recently, as HMACs under a key that lives and dies with this
+    // activation (never stored, never the secret itself). Emptied by every credential change.
+    private readonly byte[] _cacheKey = RandomNumberGenerator.GetBytes(32);
+    private readonly Dictionary<string, (DateTimeOffset Expires, string? App)> _verified = [];
 
     private AccountState S => state.State;
 
@@ -57,6 +68,7 @@ public sealed class AccountGrain(
             QuotaBytes = quotaBytes,
             CreatedAt = clock.GetUtcNow(),
         };
+        _verified.Clear();
         await state.WriteStateAsync();
         return true;
     }
@@ -64,6 +76,7 @@ public sealed class AccountGrain(
     public async Task<bool> Delete()
     {
         if (!S.Exists) return false;
+        _verified.Clear();
         await state.ClearStateAsync();
         state.State = new AccountState();
         return true;
@@ -75,6 +88,7 @@ public sealed class AccountGrain(
         S.PasswordHash = hasher.Hash(password);
         S.LockedUntil = null;
         _failures.Clear();
+        _verified.Clear();
         await state.WriteStateAsync();
         return true;
     }
@@ -83,6 +97,7 @@ public sealed class AccountGrain(
     {
         if (!S.Exists) return false;
         S.Enabled = enabled;
+        _verified.Clear();
         await state.WriteStateAsync();
         return true;
     }
@@ -94,10 +109,16 @@ public sealed class AccountGrain(
         if (S.LockedUntil is { } until && until > now) return new AuthResult(AuthOutcome.LockedOut, LockedUntil: until);
         if (!S.Enabled) return new AuthResult(AuthOutcome.Disabled);
 
-        if (hasher.Verify(secret, S.PasswordHash)) return Succeeded(null);
+        var key = Convert.ToHexString(HMACSHA256.HashData(_cacheKey, System.Text.Encoding.UTF8.GetBytes(secret)));
+        if (_verified.TryGetValue(key, out var known))
+        {
+            if (known.Expires > now) return Succeeded(known.App);
+            _verified.Remove(key);
+        }
+        if (hasher.Verify(secret, S.PasswordHash)) return Remember(key, now, null);
         foreach (var app in S.AppPasswords)
         {
-            if (hasher.Verify(NormalizeAppPassword(secret), app.Hash)) return Succeeded(app.Name);
+            if (hasher.Verify(NormalizeAppPassword(secret), app.Hash)) return Remember(key, now, app.Name);
         }
 
         while (_failures.Count > 0 && now - _failures.Peek() > lockout.Window) _failures.Dequeue();
@@ -132,12 +153,23 @@ public sealed class AccountGrain(
     {
         if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
+        _verified.Clear();
         await state.WriteStateAsync();
         return AppPasswordStatus.Revoked;
     }
 
     // Clients show app passwords in groups ("abcd-efgh-…"); accept them typed with or without dashes or spaces.
     private static string NormalizeAppPassword(string s) => s.Replace("-", "").Replace(" ", "").ToLowerInvariant();
+
+    private AuthResult Remember(string key, DateTimeOffset now, string? appPassword)
+    {
+        if (lockout.VerifiedSecretLifetime > TimeSpan.Zero)
+        {
+            if (_verified.Count >= 16) _verified.Clear();
+            _verified[key] = (now + lockout.VerifiedSecretLifetime, appPassword);
+        }
+        return Succeeded(appPassword);
+    }
 
     private AuthResult Succeeded(string? appPassword)
     {
