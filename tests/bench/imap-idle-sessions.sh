@@ -26,4 +26,4 @@ api /api/v1/domains '{"name":"bench.test"}'
 for i in $(seq 1 100); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
 echo "GrainMail host before the sessions: VmRSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
 python3 tests/bench/imap_idle.py -n "$n" --port 11143 --user-format 'u{n}@bench.test' --accounts 100 \
-  --password secret123 --smtp-port 12525 --pid "$pid" --hold 5
+  --password secret123 --smtp-port 12525 --pid "$pid" --hold 5 --pg-pattern "$data/pg"

@@ -41,6 +41,26 @@ def proc_status_mib(pid, field):
     return 0.0
 
 
+def pss_mib_matching(pattern):
+    """Proportional set size of every process whose command line contains PATTERN (shared pages counted once)."""
+    total_kib = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if pattern not in cmd:
+                continue
+            with open(f"/proc/{entry}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total_kib += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kib / 1024
+
+
 def raise_nofile(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = max(soft, need)
@@ -202,9 +222,12 @@ async def main_async(args):
     rss = proc_status_mib(args.pid, "VmRSS") if args.pid else 0.0
     hwm = proc_status_mib(args.pid, "VmHWM") if args.pid else 0.0
     mem = f", server VmRSS {rss:.0f} MiB, VmHWM {hwm:.0f} MiB" if args.pid else ""
+    pg = pss_mib_matching(args.pg_pattern) if args.pg_pattern else 0.0
+    if args.pg_pattern:
+        mem += f", PostgreSQL PSS {pg:.0f} MiB, in all {rss + pg:.0f} MiB"
     print(f"after {args.hold:.0f}s: {still_open}/{args.n} sessions still open{mem}")
     print(f"RESULT sessions={args.n} idle={state.idle} open={still_open} notified={notified}/{len(watched_idle)} "
-          f"notify_first_ms={first_ms:.1f} notify_last_ms={last_ms:.1f} rss_mib={rss:.0f} hwm_mib={hwm:.0f}",
+          f"notify_first_ms={first_ms:.1f} notify_last_ms={last_ms:.1f} rss_mib={rss:.0f} hwm_mib={hwm:.0f} pg_pss_mib={pg:.0f}",
           flush=True)
 
     for s in sessions:
@@ -228,6 +251,7 @@ def main():
     p.add_argument("--deliver-to", default="", help="recipient of the wake-up (default: USER-FORMAT with n=1)")
     p.add_argument("--batch", type=int, default=200, help="sessions logging in at the same time")
     p.add_argument("--pid", type=int, default=0, help="server pid for VmRSS/VmHWM")
+    p.add_argument("--pg-pattern", default="", help="also sum the PSS of processes whose command line contains this (PostgreSQL)")
     p.add_argument("--hold", type=float, default=5, help="seconds to wait after the delivery before measuring")
     p.add_argument("--step-timeout", type=float, default=60, help="timeout of each connect/LOGIN/SELECT/IDLE step")
     p.add_argument("--ramp-timeout", type=float, default=900)

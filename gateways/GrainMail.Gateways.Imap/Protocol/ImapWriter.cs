@@ -9,7 +9,8 @@ namespace GrainMail.Gateways.Imap.Protocol;
 /// </summary>
 public sealed class ImapWriter
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+    // Small to start with: ten thousand idling sessions each keep one.
+    private ArrayBufferWriter<byte> _buffer = new(512);
 
     public int Length => _buffer.WrittenCount;
 
@@ -84,7 +85,8 @@ public sealed class ImapWriter
         if (_buffer.WrittenCount == 0) return;
         await stream.WriteAsync(_buffer.WrittenMemory, ct);
         await stream.FlushAsync(ct);
-        _buffer.ResetWrittenCount();
-        if (_buffer.Capacity > 1024 * 1024) _buffer.Clear();
+        // A buffer grown by a large FETCH is let go rather than kept for the life of the session.
+        if (_buffer.Capacity > 16 * 1024) _buffer = new ArrayBufferWriter<byte>(512);
+        else _buffer.ResetWrittenCount();
     }
 }

@@ -62,7 +62,7 @@ public sealed class AccountGrain(
         state.State = new AccountState
         {
             Exists = true,
-            PasswordHash = hasher.Hash(password),
+            PasswordHash = await hasher.HashAsync(password),
             DisplayName = displayName,
             Enabled = true,
             QuotaBytes = quotaBytes,
@@ -85,7 +85,7 @@ public sealed class AccountGrain(
     public async Task<bool> SetPassword(string password)
     {
         if (!S.Exists) return false;
-        S.PasswordHash = hasher.Hash(password);
+        S.PasswordHash = await hasher.HashAsync(password);
         S.LockedUntil = null;
         _failures.Clear();
         _verified.Clear();
@@ -115,10 +115,10 @@ public sealed class AccountGrain(
             if (known.Expires > now) return Succeeded(known.App);
             _verified.Remove(key);
         }
-        if (hasher.Verify(secret, S.PasswordHash)) return Remember(key, now, null);
+        if (await hasher.VerifyAsync(secret, S.PasswordHash)) return Remember(key, now, null);
         foreach (var app in S.AppPasswords)
         {
-            if (hasher.Verify(NormalizeAppPassword(secret), app.Hash)) return Remember(key, now, app.Name);
+            if (await hasher.VerifyAsync(NormalizeAppPassword(secret), app.Hash)) return Remember(key, now, app.Name);
         }
 
         while (_failures.Count > 0 && now - _failures.Peek() > lockout.Window) _failures.Dequeue();
@@ -144,7 +144,7 @@ public sealed class AccountGrain(
         for (var i = 0; i < chars.Length; i++) chars[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
         var plain = new string(chars);
         S.AppPasswords.RemoveAll(a => a.Name == name);
-        S.AppPasswords.Add(new AppPassword(name, hasher.Hash(plain), clock.GetUtcNow()));
+        S.AppPasswords.Add(new AppPassword(name, await hasher.HashAsync(plain), clock.GetUtcNow()));
         await state.WriteStateAsync();
         return string.Join('-', plain.Chunk(4).Select(c => new string(c)));
     }

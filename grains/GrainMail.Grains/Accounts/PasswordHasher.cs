@@ -22,6 +22,36 @@ public sealed class PasswordHasher(PasswordHashOptions options)
     private const int SaltBytes = 16;
     private const int HashBytes = 32;
 
+    // Each hash takes MemoryKiB of memory and a core for tens of milliseconds: a burst of logins
+    // (or an attacker's) waits its turn here instead of allocating hundreds of MiB at once.
+    private readonly SemaphoreSlim _gate = new(Math.Max(1, Environment.ProcessorCount));
+
+    public async Task<string> HashAsync(string password)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return Hash(password);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<bool> VerifyAsync(string password, string phc)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return Verify(password, phc);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     public string Hash(string password)
     {
         var salt = RandomNumberGenerator.GetBytes(SaltBytes);

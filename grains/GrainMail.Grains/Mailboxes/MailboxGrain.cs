@@ -605,8 +605,7 @@ public sealed class MailboxGrain(
         return i < list.Count && list[i].Uid == uid ? i : -1;
     }
 
-    private static MessageMeta Meta(MessageRow m) =>
-        new(m.Uid, new BlobRef(m.BlobDomain, m.BlobHash, m.Size), m.InternalDate, m.Flags, m.Keywords, m.ModSeq);
+    private static MessageMeta Meta(MessageRow m) => m.Meta;
 
     private static FolderInfo Info(Folder f) =>
         new(f.Name, f.Use, f.UidValidity, f.UidNext, f.HighestModSeq, f.Count, f.Unseen,

@@ -13,7 +13,32 @@ public sealed record FolderRow(
 /// <summary>A message row as stored (no body: that is in the blob store).</summary>
 public sealed record MessageRow(
     int FolderId, long Uid, string BlobDomain, byte[] BlobHash, long Size, DateTimeOffset InternalDate,
-    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId);
+    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId)
+{
+    private MessageMeta? _meta;
+
+    // A copy made with "with" is a different message state: it must not inherit the cached view.
+    private MessageRow(MessageRow original)
+    {
+        FolderId = original.FolderId;
+        Uid = original.Uid;
+        BlobDomain = original.BlobDomain;
+        BlobHash = original.BlobHash;
+        Size = original.Size;
+        InternalDate = original.InternalDate;
+        Flags = original.Flags;
+        Keywords = original.Keywords;
+        ModSeq = original.ModSeq;
+        DeliveryId = original.DeliveryId;
+    }
+
+    /// <summary>
+    /// The contract view of this row, made once: co-hosted sessions that hold a folder's message
+    /// list (IMAP SELECT, POP3) then share these immutable objects with the grain instead of
+    /// each holding copies.
+    /// </summary>
+    public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq);
+}
 
 public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages, long LastUidValidity);
 
