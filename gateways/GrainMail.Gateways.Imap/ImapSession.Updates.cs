@@ -60,6 +60,21 @@ internal sealed partial class ImapSession
         }
     }
 
+    /// <summary>At the end of the session: the observer's registration in this process goes too.</summary>
+    private void ReleaseWatcher()
+    {
+        if (_watcherRef is null) return;
+        try
+        {
+            _server.Grains.DeleteObjectReference<IMailboxObserver>(_watcherRef);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Already gone.
+        }
+        _watcherRef = null;
+    }
+
     private async Task RenewWatchIfDueAsync()
     {
         if (_selected is null || DateTimeOffset.UtcNow - _watchRenewedAt < _options.WatchRenewal) return;

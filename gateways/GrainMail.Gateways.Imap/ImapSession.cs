@@ -339,6 +339,7 @@ internal sealed partial class ImapSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopWatchingAsync();
+        ReleaseWatcher();
         if (_ssl is not null) await _ssl.DisposeAsync();
     }
 }

@@ -186,6 +186,52 @@ public sealed class ImapEndToEndTests(SmtpHostFixture host) : IClassFixture<Smtp
     }
 
     [Fact]
+    public async Task Idle_sees_a_message_submitted_through_the_admin_API()
+    {
+        var user = await NewUser();
+        using var c = await Imap(user);
+        await c.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        var arrived = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        c.Inbox.CountChanged += (_, _) => arrived.TrySetResult(c.Inbox.Count);
+        using var done = new CancellationTokenSource();
+        var idle = c.IdleAsync(done.Token);
+        await Task.Delay(200);
+        var raw = Convert.ToBase64String(Bytes(Message(user, "via the API")));
+        var posted = await host.Post("/api/v1/messages", new { from = "ops@elsewhere.test", to = new[] { user }, raw });
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, posted.StatusCode);
+        Assert.Same(arrived.Task, await Task.WhenAny(arrived.Task, Task.Delay(TimeSpan.FromSeconds(10))));
+        await done.CancelAsync();
+        await idle;
+        var summary = (await c.Inbox.FetchAsync(0, -1, MessageSummaryItems.Envelope)).Single();
+        Assert.Equal("via the API", summary.Envelope!.Subject);
+    }
+
+    [Fact]
+    public async Task An_app_password_logs_in_over_IMAP_and_POP3_and_stops_when_revoked()
+    {
+        var user = await NewUser();
+        var created = await host.Post($"/api/v1/accounts/{user}/app-passwords", new { name = "phone" });
+        var app = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("password").GetString()!;
+        using (var c = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await c.ConnectAsync("127.0.0.1", host.Imaps, SecureSocketOptions.SslOnConnect);
+            await c.AuthenticateAsync(user, app);
+            Assert.True(c.IsAuthenticated);
+            await c.DisconnectAsync(true);
+        }
+        using (var p = new Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await p.ConnectAsync("127.0.0.1", host.Pop3s, SecureSocketOptions.SslOnConnect);
+            await p.AuthenticateAsync(user, app);
+            await p.DisconnectAsync(true);
+        }
+        await host.Host.Http.DeleteAsync($"/api/v1/accounts/{user}/app-passwords/phone");
+        using var again = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
+        await again.ConnectAsync("127.0.0.1", host.Imaps, SecureSocketOptions.SslOnConnect);
+        await Assert.ThrowsAsync<AuthenticationException>(() => again.AuthenticateAsync(user, app));
+    }
+
+    [Fact]
     public async Task Two_clients_on_one_mailbox_stay_consistent()
     {
         var user = await NewUser();

@@ -18,7 +18,8 @@ data=$(mktemp -d /tmp/grainmail-smtpbench.XXXX)
 chmod 755 "$data"
 export GRAINMAIL_DATA="$data" GRAINMAIL_HTTP=http://127.0.0.1:18080 GRAINMAIL_SMTP_MX_PORT=12525 \
   GRAINMAIL_SMTP_SUBMISSION_PORT=12587 GRAINMAIL_SMTP_SUBMISSIONS_PORT=12465 GRAINMAIL_ADMIN_TOKEN=bench-token \
-  GRAINMAIL_PG_PORT=0 GRAINMAIL_SILO_PORT=21111 GRAINMAIL_GATEWAY_PORT=31000 Logging__LogLevel__Default=Warning
+  GRAINMAIL_PG_PORT=0 GRAINMAIL_SILO_PORT=21111 GRAINMAIL_GATEWAY_PORT=31000 Logging__LogLevel__Default=Warning \
+  GRAINMAIL_IMAP_PORT=11143 GRAINMAIL_IMAPS_PORT=11993 GRAINMAIL_POP3_PORT=0 GRAINMAIL_POP3S_PORT=0
 dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
@@ -27,6 +28,7 @@ api() { curl -sf -H "Authorization: Bearer bench-token" -H 'Content-Type: applic
 api /api/v1/domains '{"name":"bench.test"}'
 for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
 echo "GrainMail (single node, embedded PostgreSQL, fsync on):"
-python3 tests/bench/smtp_api_bench.py --smtp 12525 --api http://127.0.0.1:18080 --token bench-token \
+# Counted exactly as the anchor is: the shared script's IMAP STATUS polling (here over implicit TLS).
+python3 "$shared/smtp-delivery-bench.py" --smtp 12525 --imap 11993 --imap-ssl --domain bench.test --pass secret123 \
   --total "$total" --procs "$procs" --sessions "$sessions"
 echo "GrainMail peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
