@@ -55,7 +55,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private bool _smtpUtf8;
     private string? _dsn;
     private long _sizeLimit;
-    private readonly List<(string Address, IReadOnlyList<string> Mailboxes, string? Dsn)> _recipients = [];
+    private readonly List<(string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, string? Dsn)> _recipients = [];
     private MessageSpool? _chunks;
     private bool _chunksTooLarge;
 
@@ -409,9 +409,11 @@ internal sealed class SmtpSession : IAsyncDisposable
         var r = await _resolver.ResolveAsync(address);
         if (!r.Hosted)
         {
-            return _service == SmtpService.Mx || _user is null
-                ? await ReplyKeepAsync("554 5.7.1 Relay access denied")
-                : await ReplyKeepAsync("550 5.3.2 Outbound delivery is not enabled on this server yet");
+            if (_service == SmtpService.Mx || _user is null) return await ReplyKeepAsync("554 5.7.1 Relay access denied");
+            // Authenticated submission: committed to the outbound stream of the destination domain.
+            _recipients.Add((address, [], [address], dsn.Count == 0 ? null : string.Join(';', dsn)));
+            await ReplyAsync("250 2.1.5 Recipient OK");
+            return true;
         }
         if (!r.Found) return await ReplyKeepAsync("550 5.1.1 No such user here");
         if (r.MaxMessageBytes is long max)
@@ -439,13 +441,14 @@ internal sealed class SmtpSession : IAsyncDisposable
             }
             usable.Add(mailbox);
         }
-        if (usable.Count == 0)
+        if (usable.Count == 0 && r.External.Count == 0)
         {
             if (full > 0) return await ReplyKeepAsync("452 4.2.2 Mailbox full");
             if (disabled > 0) return await ReplyKeepAsync("550 5.2.1 Mailbox disabled");
-            return await ReplyKeepAsync("550 5.3.2 This address forwards outside, which is not enabled yet");
+            return await ReplyKeepAsync("550 5.1.1 No such user here");
         }
-        _recipients.Add((address, usable, dsn.Count == 0 ? null : string.Join(';', dsn)));
+        // An alias that forwards outside: its external targets leave through the outbound stream.
+        _recipients.Add((address, usable, r.External, dsn.Count == 0 ? null : string.Join(';', dsn)));
         await ReplyAsync("250 2.1.5 Recipient OK");
         return true;
     }
@@ -573,12 +576,18 @@ internal sealed class SmtpSession : IAsyncDisposable
             try
             {
                 var recipientDsn = new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var (_, boxes, dsn) in _recipients)
+                foreach (var (_, boxes, _, dsn) in _recipients)
                 {
                     if (dsn is null) continue;
                     foreach (var b in boxes) recipientDsn.TryAdd(b, dsn);
                 }
-                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn));
+                var external = _recipients.SelectMany(r => r.External).Distinct(StringComparer.Ordinal).ToList();
+                // Outbound copies are kept under the domain they leave for: the sender's on
+                // submission, the forwarding alias's domain for mail that an alias sends on.
+                var owner = external.Count == 0 ? null
+                    : _user is not null ? MailAddress.DomainOf(_user)
+                    : MailAddress.DomainOf(_recipients.First(r => r.External.Count > 0).Address);
+                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner));
                 await ReplyAsync($"250 2.0.0 Ok: queued as {receipt.MessageId:N}");
             }
             catch (Exception e) when (e is not OperationCanceledException)

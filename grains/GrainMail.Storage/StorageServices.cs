@@ -39,6 +39,7 @@ public static class StorageServices
         services.AddSingleton<StreamQueueStore>();
         services.AddSingleton<MessageSubmitter>();
         services.AddSingleton<MailboxStore>();
+        services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();
         services.AddSingleton<MigrationRunner>();
         return services;

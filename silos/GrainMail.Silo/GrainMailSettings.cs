@@ -100,6 +100,17 @@ public sealed class GrainMailSettings
     /// <summary>IMAP after login, IDLE included (RFC 3501: at least 30 minutes).</summary>
     public TimeSpan ImapIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Outbound: destination SMTP port (GRAINMAIL_SMTP_OUT_PORT; 25 in production).</summary>
+    public int SmtpOutPort { get; set; } = 25;
+
+    /// <summary>Outbound: DNS resolvers as ip:port, comma-separated (GRAINMAIL_DNS); empty = the system's.</summary>
+    public string? DnsServers { get; set; }
+
+    /// <summary>Outbound: waits between attempts, the last repeating; empty = 1m 5m 15m 30m 1h 2h 4h.</summary>
+    public List<TimeSpan> OutboundRetrySchedule { get; set; } = [];
+
+    public TimeSpan OutboundGiveUpAfter { get; set; } = TimeSpan.FromDays(5);
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

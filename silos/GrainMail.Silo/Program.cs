@@ -174,6 +174,8 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSION_PORT"), out var sub)) s.SmtpSubmissionPort = sub;
     if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSIONS_PORT"), out var subs)) s.SmtpSubmissionsPort = subs;
     if (int.TryParse(Env("GRAINMAIL_IMAP_PORT"), out var imap)) s.ImapPort = imap;
+    if (int.TryParse(Env("GRAINMAIL_SMTP_OUT_PORT"), out var outPort)) s.SmtpOutPort = outPort;
+    s.DnsServers = Env("GRAINMAIL_DNS") ?? s.DnsServers;
     if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
     if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
     if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;

@@ -1,3 +1,4 @@
+using GrainMail.Grains.Outbound;
 using System.Net;
 using GrainMail.Grains;
 using GrainMail.Grains.Accounts;
@@ -34,6 +35,17 @@ public static class SiloSetup
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
         services.AddSingleton(TimeProvider.System);
+        var outbound = new OutboundOptions
+        {
+            HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
+            Port = settings.SmtpOutPort,
+            GiveUpAfter = settings.OutboundGiveUpAfter,
+            DnsServers = (settings.DnsServers ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(System.Net.IPEndPoint.Parse).Select(e => e.Port == 0 ? new System.Net.IPEndPoint(e.Address, 53) : e).ToList(),
+        };
+        if (settings.OutboundRetrySchedule.Count > 0) outbound.RetrySchedule = settings.OutboundRetrySchedule;
+        services.AddSingleton(outbound);
+        services.AddSingleton<OutboundSender>();
     }
 
     public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)

@@ -1,5 +1,6 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
+using GrainMail.Contracts.Outbound;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Streams;
 using System.Threading.Channels;
@@ -8,14 +9,16 @@ using Orleans.Runtime;
 
 namespace GrainMail.Storage.Delivery;
 
-/// <summary>A message accepted for local mailboxes.</summary>
+/// <summary>A message accepted for local mailboxes and, perhaps, external recipients.</summary>
 /// <param name="Sender">Envelope sender (null for the null reverse-path).</param>
 /// <param name="Mailboxes">Normalised local mailbox addresses, each receiving one copy.</param>
 /// <param name="Raw">The RFC 5322 bytes as they will be stored (in memory, or spooled by a gateway).</param>
 /// <param name="Dsn">DSN envelope parameters (RFC 3461: RET, ENVID), kept with every delivery event.</param>
 /// <param name="RecipientDsn">Per-mailbox DSN parameters (NOTIFY, ORCPT of the RCPT that reached it).</param>
+/// <param name="External">Recipients outside every hosted domain: one outbound event per destination domain.</param>
+/// <param name="ExternalOwner">The hosted domain on whose behalf they leave (its key encrypts the outbound copy).</param>
 public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, MessageContent Raw, string? Dsn = null,
-    IReadOnlyDictionary<string, string>? RecipientDsn = null)
+    IReadOnlyDictionary<string, string>? RecipientDsn = null, IReadOnlyList<string>? External = null, string? ExternalOwner = null)
 {
     /// <summary>The DSN parameters kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
@@ -58,7 +61,10 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     private async Task<Prepared> PrepareAsync(Submission submission, CancellationToken ct)
     {
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
-        if (recipients.Count == 0) throw new ArgumentException("A submission needs at least one recipient");
+        var external = (submission.External ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (recipients.Count + external.Count == 0) throw new ArgumentException("A submission needs at least one recipient");
+        if (external.Count > 0 && string.IsNullOrEmpty(submission.ExternalOwner))
+            throw new ArgumentException("External recipients need the hosted domain they leave for");
         var hash = await submission.Raw.HashAsync(ct);
         var receivedAt = DateTimeOffset.UtcNow;
         var events = new List<OutgoingEvent>(recipients.Count);
@@ -69,7 +75,14 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }
-        return new Prepared(submission with { Mailboxes = recipients }, hash, events,
+        foreach (var group in external.GroupBy(MailAddress.DomainOf, StringComparer.Ordinal))
+        {
+            var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.Sender,
+                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.Dsn, 0);
+            var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
+            events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
+        }
+        return new Prepared(submission with { Mailboxes = recipients, External = external }, hash, events,
             new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count));
     }
 
@@ -112,8 +125,15 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         await using var tx = await conn.BeginTransactionAsync();
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
         // transactions touching the same blobs lock them in the same order).
+        // One reference per mailbox copy, and one per outbound event (held by the route's queue row).
         var blobWrites = works
-            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf).Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Count())))
+            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf)
+                .Select(g => (Domain: g.Key, Count: g.Count()))
+                .Concat(w.Submission.External is { Count: > 0 } ext
+                    ? [(Domain: w.Submission.ExternalOwner!, Count: ext.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]
+                    : [])
+                .GroupBy(x => x.Domain)
+                .Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Sum(x => x.Count))))
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
         await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());

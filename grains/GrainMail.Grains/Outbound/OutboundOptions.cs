@@ -1,0 +1,35 @@
+using System.Net;
+
+namespace GrainMail.Grains.Outbound;
+
+/// <summary>Outbound delivery settings.</summary>
+public sealed class OutboundOptions
+{
+    /// <summary>Our name in EHLO.</summary>
+    public string HostName { get; set; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>Destination SMTP port (25; tests and drills set another with GRAINMAIL_SMTP_OUT_PORT).</summary>
+    public int Port { get; set; } = 25;
+
+    /// <summary>Resolvers to ask (GRAINMAIL_DNS); empty = the system's.</summary>
+    public IReadOnlyList<IPEndPoint> DnsServers { get; set; } = [];
+
+    /// <summary>Waits between attempts; the last one repeats until <see cref="GiveUpAfter"/>.</summary>
+    public IReadOnlyList<TimeSpan> RetrySchedule { get; set; } =
+    [
+        TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30),
+        TimeSpan.FromHours(1), TimeSpan.FromHours(2), TimeSpan.FromHours(4),
+    ];
+
+    /// <summary>A message still deferred this long after it was accepted bounces (RFC 5321 4.5.4.1 suggests 4–5 days).</summary>
+    public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromDays(5);
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>One whole SMTP conversation with a destination.</summary>
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan Retry(int attempts) => RetrySchedule.Count == 0
+        ? TimeSpan.FromMinutes(5)
+        : RetrySchedule[Math.Clamp(attempts - 1, 0, RetrySchedule.Count - 1)];
+}

@@ -1,0 +1,144 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Delivery;
+using GrainMail.Contracts.Outbound;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Delivery;
+using GrainMail.Storage.Outbound;
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace GrainMail.Grains.Outbound;
+
+/// <summary>
+/// The outbound route of one destination domain. Takes its stream events into a durable queue
+/// (the stream row is consumed in the same transaction), delivers what is due, and keeps
+/// deferred messages for later: a grain timer for the next attempt while active, and a reminder
+/// that brings the route back after a silo restart while anything is queued. A message leaves the
+/// queue when every recipient is delivered or has bounced (a DSN to the sender's INBOX).
+/// </summary>
+[ImplicitStreamSubscription(DeliveryStreams.Outbound)]
+public sealed class OutboundRouteGrain(
+    OutboundStore store,
+    OutboundSender sender,
+    OutboundOptions options,
+    BlobStore blobs,
+    MessageSubmitter submitter,
+    TimeProvider clock,
+    ILogger<OutboundRouteGrain> logger)
+    : Grain, IOutboundRouteGrain, IStreamSubscriptionObserver, IAsyncObserver<OutboundEvent>, IRemindable
+{
+    private const string WakeUp = "outbound-retry";
+    private IGrainTimer? _timer;
+    private bool _delivering;
+
+    private string Destination => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Whatever was queued before this activation is looked at right away.
+        Schedule(TimeSpan.Zero);
+        return Task.CompletedTask;
+    }
+
+    public async Task<IReadOnlyList<QueuedOutbound>> GetQueue() =>
+        (await store.LoadAsync(Destination)).Select(r => r.ToContract()).ToList();
+
+    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        await handleFactory.Create<OutboundEvent>().ResumeAsync(this);
+
+    public async Task OnNextAsync(OutboundEvent item, StreamSequenceToken? token = null)
+    {
+        await store.AcceptAsync(item);
+        Schedule(TimeSpan.Zero);
+    }
+
+    public Task OnErrorAsync(Exception ex)
+    {
+        logger.LogWarning(ex, "Outbound stream error for {Destination}", Destination);
+        return Task.CompletedTask;
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        Schedule(TimeSpan.Zero);
+        return Task.CompletedTask;
+    }
+
+    private void Schedule(TimeSpan due)
+    {
+        _timer?.Dispose();
+        _timer = this.RegisterGrainTimer(DeliverDueAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = false });
+    }
+
+    private async Task DeliverDueAsync(CancellationToken ct)
+    {
+        if (_delivering) return;
+        _delivering = true;
+        try
+        {
+            var queue = await store.LoadAsync(Destination, ct);
+            var now = clock.GetUtcNow();
+            foreach (var row in queue.Where(r => r.NextAttempt <= now))
+            {
+                await DeliverAsync(row, ct);
+            }
+            var left = await store.LoadAsync(Destination, ct);
+            if (left.Count == 0)
+            {
+                if (await this.GetReminder(WakeUp) is { } reminder) await this.UnregisterReminder(reminder);
+                return;
+            }
+            // A durable wake-up (reminders fire at most once a minute) plus the exact one while active.
+            await this.RegisterOrUpdateReminder(WakeUp, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            var next = left.Min(r => r.NextAttempt) - clock.GetUtcNow();
+            Schedule(next < TimeSpan.Zero ? TimeSpan.Zero : next);
+        }
+        finally
+        {
+            _delivering = false;
+        }
+    }
+
+    private async Task DeliverAsync(OutboundRow row, CancellationToken ct)
+    {
+        var raw = await blobs.ReadAsync(row.BlobDomain, row.BlobHash, ct);
+        if (raw is null)
+        {
+            logger.LogError("Outbound {Id} to {Destination}: message content missing, dropped", row.Id, Destination);
+            await store.CompleteAsync(row, ct);
+            return;
+        }
+        var results = await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct);
+        var now = clock.GetUtcNow();
+        foreach (var r in results)
+            logger.LogInformation("Outbound {Id} to {Recipient}: {Outcome} via {Remote}: {Reply}", row.Id, r.Recipient, r.Outcome, r.RemoteHost ?? "-", r.Reply);
+
+        var deferred = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
+        var expired = now - row.ReceivedAt >= options.GiveUpAfter;
+        var bounced = results.Where(r => r.Outcome == RecipientOutcome.Failed).Concat(expired ? deferred : []).ToList();
+        if (bounced.Count > 0) await BounceAsync(row, bounced, raw);
+        if (deferred.Count == 0 || expired)
+        {
+            await store.CompleteAsync(row, ct);
+            return;
+        }
+        await store.DeferAsync(row, deferred.Select(d => d.Recipient).ToList(), now + options.Retry(row.Attempts + 1),
+            deferred[0].Reply, ct);
+    }
+
+    private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw)
+    {
+        // Never bounce a bounce (null reverse-path), and only to senders hosted here: a bounce
+        // for a forwarded message would itself have to go out, which the forwarder's domain cannot vouch for.
+        var sender = row.Sender is null ? null : MailAddress.Normalize(row.Sender);
+        var local = sender is null ? null : await new GrainMail.Contracts.Domains.RecipientResolver(GrainFactory).ResolveAsync(sender);
+        if (sender is null || local is not { Mailboxes.Count: > 0 })
+        {
+            logger.LogWarning("Outbound {Id}: {Count} recipients failed; no local sender to tell ({Sender})", row.Id, failed.Count, row.Sender);
+            return;
+        }
+        var dsn = DeliveryStatusNotice.Build(options.HostName, sender, failed, raw, row.ReceivedAt, clock.GetUtcNow());
+        await submitter.SubmitAsync(new Submission(null, local.Mailboxes, new MessageContent(dsn)));
+    }
+}

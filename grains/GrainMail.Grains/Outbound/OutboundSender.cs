@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Sockets;
+using DnsClient;
+using DnsClient.Protocol;
+using MailKit;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace GrainMail.Grains.Outbound;
+
+public enum RecipientOutcome
+{
+    Delivered,
+    Deferred,
+    Failed,
+}
+
+/// <summary>What happened to one recipient, with the remote server's words when there were any.</summary>
+public sealed record RecipientResult(string Recipient, RecipientOutcome Outcome, string Reply, string? RemoteHost);
+
+/// <summary>
+/// Delivers one message to one destination domain: MX lookup (RFC 5321 5.1: preference order,
+/// implicit MX from A/AAAA; null MX of RFC 7505 refuses at once), then an SMTP transaction for all
+/// of the domain's recipients with per-recipient results, STARTTLS whenever the server offers it.
+/// MailKit's SmtpClient speaks the client side (PIPELINING, SIZE, 8BITMIME, SMTPUTF8 as offered).
+/// </summary>
+public sealed class OutboundSender(OutboundOptions options)
+{
+    private readonly LookupClient _dns = options.DnsServers.Count > 0
+        ? new LookupClient(new LookupClientOptions([.. options.DnsServers]) { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 })
+        : new LookupClient(new LookupClientOptions { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 });
+
+    /// <summary>Hosts to try in order; null when the domain says it takes no mail (null MX) or does not exist.</summary>
+    public async Task<(IReadOnlyList<string>? Hosts, string Reason)> ResolveAsync(string domain, CancellationToken ct)
+    {
+        var mx = await _dns.QueryAsync(domain, QueryType.MX, cancellationToken: ct);
+        if (mx.HasError && mx.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain)
+            return (null, $"the domain {domain} does not exist (DNS NXDOMAIN)");
+        if (mx.HasError) throw new DnsResponseException($"DNS error for {domain}: {mx.ErrorMessage}");
+        var records = mx.Answers.MxRecords().ToList();
+        if (records.Count == 1 && records[0].Exchange.Value is "." or "")
+            return (null, $"{domain} publishes a null MX: it accepts no mail (RFC 7505)");
+        if (records.Count > 0)
+        {
+            // Equal preferences in random order (RFC 5321 5.1), so that load spreads.
+            return (records.OrderBy(r => r.Preference).ThenBy(_ => Random.Shared.Next())
+                .Select(r => r.Exchange.Value.TrimEnd('.')).ToList(), "");
+        }
+        return ([domain], "");
+    }
+
+    private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
+    {
+        if (IPAddress.TryParse(host, out var literal)) return [literal];
+        var a = await _dns.QueryAsync(host, QueryType.A, cancellationToken: ct);
+        var aaaa = await _dns.QueryAsync(host, QueryType.AAAA, cancellationToken: ct);
+        return [.. a.Answers.ARecords().Select(r => r.Address), .. aaaa.Answers.AaaaRecords().Select(r => r.Address)];
+    }
+
+    public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
+        byte[] raw, CancellationToken ct)
+    {
+        IReadOnlyList<string>? hosts;
+        string reason;
+        try
+        {
+            (hosts, reason) = await ResolveAsync(domain, ct);
+        }
+        catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
+        {
+            return All(RecipientOutcome.Deferred, $"DNS lookup of {domain} failed: {e.Message}", null);
+        }
+        if (hosts is null) return All(RecipientOutcome.Failed, reason, null);
+
+        MimeMessage message;
+        using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
+        // Return-Path belongs to final delivery (RFC 5321 4.4): the copy kept here carries ours
+        // for local mailboxes; a relayed copy must not.
+        message.Headers.Remove(HeaderId.ReturnPath);
+        var lastError = "no mail server of the domain could be reached";
+        foreach (var host in hosts)
+        {
+            IPAddress[] addresses;
+            try
+            {
+                addresses = await AddressesAsync(host, ct);
+            }
+            catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
+            {
+                lastError = $"DNS lookup of {host} failed: {e.Message}";
+                continue;
+            }
+            foreach (var address in addresses)
+            {
+                try
+                {
+                    return await TransactAsync(host, address, sender, recipients, message, ct);
+                }
+                catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
+                    or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
+                {
+                    if (ct.IsCancellationRequested) throw;
+                    // Could not talk to this one: the next address or MX host is tried (RFC 5321 5.1).
+                    lastError = $"{host} [{address}]: {e.Message}";
+                }
+            }
+        }
+        return All(RecipientOutcome.Deferred, lastError, null);
+
+        List<RecipientResult> All(RecipientOutcome outcome, string text, string? remote) =>
+            recipients.Select(r => new RecipientResult(r, outcome, text, remote)).ToList();
+    }
+
+    private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, string? sender,
+        IReadOnlyList<string> recipients, MimeMessage message, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.SessionTimeout);
+        using var client = new RecordingSmtpClient
+        {
+            LocalDomain = options.HostName,
+            Timeout = (int)options.ConnectTimeout.TotalMilliseconds,
+            // Opportunistic TLS (RFC 3207): used whenever offered; certificates are not checked
+            // until MTA-STS or DANE say they must be.
+            ServerCertificateValidationCallback = (_, _, _, _) => true,
+        };
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(address, options.Port), timeout.Token);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        await client.ConnectAsync(socket, host, options.Port, SecureSocketOptions.StartTlsWhenAvailable, timeout.Token);
+        var remote = $"{host} [{address}]";
+        var results = new List<RecipientResult>();
+        try
+        {
+            var from = sender is null ? new MailboxAddress("", "") : MailboxAddress.Parse(sender);
+            var rcpts = recipients.Select(r => MailboxAddress.Parse(r)).ToList();
+            var reply = await client.SendAsync(FormatOptions.Default, message, from, rcpts, timeout.Token);
+            foreach (var r in recipients)
+            {
+                results.Add(client.Refused.TryGetValue(r, out var refused)
+                    ? new RecipientResult(r, refused.Code >= 500 ? RecipientOutcome.Failed : RecipientOutcome.Deferred, refused.Text, remote)
+                    : new RecipientResult(r, RecipientOutcome.Delivered, "250 " + reply, remote));
+            }
+        }
+        catch (SmtpCommandException e)
+        {
+            // MAIL or DATA refused (or every RCPT): the reply decides for everyone not refused one by one.
+            var outcome = (int)e.StatusCode >= 500 ? RecipientOutcome.Failed : RecipientOutcome.Deferred;
+            foreach (var r in recipients)
+            {
+                results.Add(client.Refused.TryGetValue(r, out var refused)
+                    ? new RecipientResult(r, refused.Code >= 500 ? RecipientOutcome.Failed : RecipientOutcome.Deferred, refused.Text, remote)
+                    : new RecipientResult(r, outcome, $"{(int)e.StatusCode} {e.Message}", remote));
+            }
+        }
+        try
+        {
+            await client.DisconnectAsync(true, CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or SmtpProtocolException or SocketException)
+        {
+            // The transaction is decided; a failing QUIT changes nothing.
+        }
+        return results;
+    }
+
+    /// <summary>Records refused recipients instead of failing the whole message on the first one.</summary>
+    private sealed class RecordingSmtpClient : SmtpClient
+    {
+        public Dictionary<string, (int Code, string Text)> Refused { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        protected override void OnRecipientNotAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+        {
+            Refused[mailbox.Address] = ((int)response.StatusCode, $"{(int)response.StatusCode} {response.Response}");
+        }
+    }
+}

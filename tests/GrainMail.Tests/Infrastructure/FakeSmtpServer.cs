@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace GrainMail.Tests.Infrastructure;
+
+/// <summary>A message as a remote server received it.</summary>
+public sealed record ReceivedMessage(string Helo, string From, IReadOnlyList<string> To, byte[] Data);
+
+/// <summary>
+/// A remote SMTP server on loopback for outbound tests: answers each RCPT as <see cref="RcptReply"/>
+/// says (by recipient and attempt), can refuse connections, and records what it accepted.
+/// </summary>
+public sealed class FakeSmtpServer : IDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.OrdinalIgnoreCase);
+
+    public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
+
+    /// <summary>(recipient, how many times it was offered before) → reply line; default 250.</summary>
+    public Func<string, int, string> RcptReply { get; set; } = (_, _) => "250 2.1.5 OK";
+
+    public int Connections;
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public FakeSmtpServer()
+    {
+        _listener.Start();
+        _ = Task.Run(AcceptAsync);
+    }
+
+    public int Attempts(string recipient) => _attempts.GetValueOrDefault(recipient);
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            Interlocked.Increment(ref Connections);
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var _ = client;
+        var stream = client.GetStream();
+        var reader = new StreamReader(stream, Encoding.Latin1);
+        async Task Say(string s) => await stream.WriteAsync(Encoding.ASCII.GetBytes(s + "\r\n"));
+        try
+        {
+            await Say("220 fake.remote.test ESMTP");
+            string helo = "", from = "";
+            var to = new List<string>();
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                var verb = line.Split(' ')[0].ToUpperInvariant();
+                switch (verb)
+                {
+                    case "EHLO":
+                        helo = line[5..];
+                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000");
+                        break;
+                    case "MAIL":
+                        from = Path(line);
+                        to.Clear();
+                        await Say("250 2.1.0 OK");
+                        break;
+                    case "RCPT":
+                        {
+                            var rcpt = Path(line);
+                            var n = _attempts.AddOrUpdate(rcpt, 1, (_, v) => v + 1);
+                            var reply = RcptReply(rcpt, n - 1);
+                            if (reply.StartsWith('2')) to.Add(rcpt);
+                            await Say(reply);
+                            break;
+                        }
+                    case "DATA":
+                        if (to.Count == 0)
+                        {
+                            await Say("554 5.5.1 No valid recipients");
+                            break;
+                        }
+                        await Say("354 go ahead");
+                        var data = new StringBuilder();
+                        while (await reader.ReadLineAsync() is { } d && d != ".")
+                            data.Append(d.StartsWith('.') ? d[1..] : d).Append("\r\n");
+                        Received.Enqueue(new ReceivedMessage(helo, from, [.. to], Encoding.Latin1.GetBytes(data.ToString())));
+                        await Say("250 2.0.0 queued");
+                        break;
+                    case "RSET":
+                        to.Clear();
+                        await Say("250 OK");
+                        break;
+                    case "QUIT":
+                        await Say("221 bye");
+                        return;
+                    default:
+                        await Say("502 5.5.2 not implemented");
+                        break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string Path(string line)
+    {
+        var a = line.IndexOf('<');
+        var b = line.IndexOf('>');
+        return a >= 0 && b > a ? line[(a + 1)..b] : "";
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+    }
+}

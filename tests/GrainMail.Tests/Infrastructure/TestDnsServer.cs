@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace GrainMail.Tests.Infrastructure;
+
+/// <summary>
+/// A small authoritative DNS server on 127.0.0.1 (UDP) for outbound tests: MX and A records
+/// from dictionaries; names it does not know are NXDOMAIN. Written to RFC 1035's wire format.
+/// </summary>
+public sealed class TestDnsServer : IDisposable
+{
+    private readonly UdpClient _udp = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>domain → (preference, exchange); an exchange "." is a null MX.</summary>
+    public Dictionary<string, List<(ushort Preference, string Exchange)>> Mx { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public Dictionary<string, IPAddress> A { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public int Port => ((IPEndPoint)_udp.Client.LocalEndPoint!).Port;
+
+    public TestDnsServer()
+    {
+        _ = Task.Run(ServeAsync);
+    }
+
+    private async Task ServeAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            UdpReceiveResult request;
+            try
+            {
+                request = await _udp.ReceiveAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            try
+            {
+                var answer = Answer(request.Buffer);
+                await _udp.SendAsync(answer, request.RemoteEndPoint, _stop.Token);
+            }
+            catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or SocketException)
+            {
+                // A query we cannot read is dropped; the client times out.
+            }
+        }
+    }
+
+    private byte[] Answer(byte[] q)
+    {
+        var pos = 12;
+        var labels = new List<string>();
+        while (q[pos] != 0)
+        {
+            var len = q[pos];
+            labels.Add(Encoding.ASCII.GetString(q, pos + 1, len));
+            pos += len + 1;
+        }
+        pos++;
+        var type = (q[pos] << 8) | q[pos + 1];
+        var questionEnd = pos + 4;
+        var name = string.Join('.', labels);
+
+        var answers = new List<byte[]>();
+        var known = Mx.ContainsKey(name) || A.ContainsKey(name);
+        if (type == 15 && Mx.TryGetValue(name, out var mx))
+        {
+            foreach (var (pref, exchange) in mx)
+            {
+                var data = new List<byte> { (byte)(pref >> 8), (byte)pref };
+                data.AddRange(EncodeName(exchange));
+                answers.Add(Record(15, [.. data]));
+            }
+        }
+        if (type == 1 && A.TryGetValue(name, out var ip)) answers.Add(Record(1, ip.GetAddressBytes()));
+
+        var response = new List<byte>();
+        response.AddRange(q[..2]);
+        // QR, RD copied, RA; RCODE 3 (NXDOMAIN) for unknown names.
+        response.Add((byte)(0x84 | (q[2] & 0x01)));
+        response.Add((byte)(0x80 | (known ? 0 : 3)));
+        response.AddRange([0, 1, (byte)(answers.Count >> 8), (byte)answers.Count, 0, 0, 0, 0]);
+        response.AddRange(q[12..questionEnd]);
+        foreach (var a in answers) response.AddRange(a);
+        return [.. response];
+    }
+
+    private static byte[] Record(int type, byte[] data)
+    {
+        var r = new List<byte> { 0xC0, 0x0C, (byte)(type >> 8), (byte)type, 0, 1, 0, 0, 0, 60, (byte)(data.Length >> 8), (byte)data.Length };
+        r.AddRange(data);
+        return [.. r];
+    }
+
+    private static byte[] EncodeName(string name)
+    {
+        var bytes = new List<byte>();
+        foreach (var label in name.TrimEnd('.').Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            bytes.Add((byte)label.Length);
+            bytes.AddRange(Encoding.ASCII.GetBytes(label));
+        }
+        bytes.Add(0);
+        return [.. bytes];
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _udp.Dispose();
+    }
+}

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Text;
+using GrainMail.Tests.Infrastructure;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+public sealed class OutboundHostFixture : SmtpHostFixture
+{
+    public TestDnsServer Dns { get; } = new();
+    public FakeSmtpServer Remote { get; } = new();
+
+    public OutboundHostFixture()
+    {
+        Dns.Mx["remote.test"] = [(10, "mx.remote.test")];
+        Dns.A["mx.remote.test"] = IPAddress.Loopback;
+        Dns.Mx["nullmx.test"] = [(0, ".")];
+        // Nothing listens on 127.0.0.3: connections are refused.
+        Dns.Mx["down.test"] = [(10, "mx.down.test")];
+        Dns.A["mx.down.test"] = IPAddress.Parse("127.0.0.3");
+        Remote.RcptReply = (rcpt, attempt) => rcpt switch
+        {
+            _ when rcpt.StartsWith("nobody", StringComparison.Ordinal) => $"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+            _ when rcpt.StartsWith("later", StringComparison.Ordinal) && attempt == 0 => "451 4.3.0 Greylisted, try again later",
+            _ => "250 2.1.5 OK",
+        };
+    }
+
+    protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
+    {
+        ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
+        ["GRAINMAIL_SMTP_OUT_PORT"] = Remote.Port.ToString(),
+        ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+        ["GrainMail__OutboundRetrySchedule__1"] = "00:00:02",
+    };
+}
+
+/// <summary>Submission to external recipients: committed to the outbound stream, queued per destination, delivered by MX, retried, bounced.</summary>
+public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<OutboundHostFixture>
+{
+    private const string D = SmtpHostFixture.Domain;
+
+    private async Task<string> NewSender()
+    {
+        var local = "o" + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        return $"{local}@{D}";
+    }
+
+    private static MimeMessage Message(string from, IEnumerable<string> to, string subject)
+    {
+        var m = new MimeMessage();
+        m.From.Add(MailboxAddress.Parse(from));
+        foreach (var t in to) m.To.Add(MailboxAddress.Parse(t));
+        m.Subject = subject;
+        m.Body = new TextPart("plain") { Text = "Hello from GrainMail.\r\n.leading dot\r\n" };
+        return m;
+    }
+
+    private async Task<string> Submit(string from, string password, MimeMessage m)
+    {
+        using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
+        await c.ConnectAsync("127.0.0.1", host.Submissions, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(from, password);
+        var reply = await c.SendAsync(m);
+        await c.DisconnectAsync(true);
+        return reply;
+    }
+
+    private async Task<ReceivedMessage> WaitForRemote(string recipient)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var hit = host.Remote.Received.FirstOrDefault(r => r.To.Contains(recipient));
+            if (hit is not null) return hit;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{recipient} never received the message");
+    }
+
+    private async Task<long> QueueRows(string destination)
+    {
+        await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
+        await using var cmd = ds.CreateCommand("SELECT count(*) FROM outbound_message WHERE destination = @d");
+        cmd.Parameters.AddWithValue("d", destination);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task An_external_message_goes_out_by_MX_in_one_transaction_per_domain_and_a_local_copy_stays()
+    {
+        var sender = await NewSender();
+        var m = Message(sender, ["ann@remote.test", "ben@remote.test", $"bob@{D}"], "to the outside");
+        Assert.StartsWith("2.0.0 Ok: queued as", await Submit(sender, SmtpHostFixture.Password, m));
+
+        var got = await WaitForRemote("ann@remote.test");
+        Assert.Equal(["ann@remote.test", "ben@remote.test"], got.To.Order().ToList());
+        Assert.Equal(sender, got.From);
+        var text = Encoding.UTF8.GetString(got.Data);
+        Assert.StartsWith("Received: from ", text);
+        Assert.DoesNotContain("Return-Path:", text);
+        Assert.Contains("Subject: to the outside", text);
+        Assert.Contains("\r\n.leading dot\r\n", text);
+        var local = await host.WaitForMessages($"bob@{D}", 1);
+        Assert.Contains("Return-Path: <" + sender + ">", Encoding.UTF8.GetString(local[^1]));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (await QueueRows("remote.test") > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(0, await QueueRows("remote.test"));
+    }
+
+    [Fact]
+    public async Task The_MX_port_never_relays_and_submission_needs_auth_for_external_recipients()
+    {
+        var (c, _) = await RawSmtp.ConnectAsync(host.Mx);
+        await using (c)
+        {
+            await c.CommandAsync("EHLO client.example.org");
+            await c.CommandAsync("MAIL FROM:<x@elsewhere.test>");
+            Assert.StartsWith("554 5.7.1", await c.CommandAsync("RCPT TO:<ann@remote.test>"));
+        }
+    }
+
+    [Fact]
+    public async Task A_refused_recipient_bounces_to_the_sender_with_the_reason_and_the_rest_are_delivered()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["nobody1@remote.test", "carl@remote.test"], "partly wrong"));
+        await WaitForRemote("carl@remote.test");
+        var dsn = (await host.WaitForMessages(sender, 1)).Single();
+        var report = MimeMessage.Load(new MemoryStream(dsn));
+        Assert.Equal("Undeliverable: your message could not be delivered", report.Subject);
+        var body = Assert.IsType<MultipartReport>(report.Body);
+        Assert.Equal("delivery-status", body.ReportType);
+        var human = report.TextBody;
+        Assert.Contains("nobody1@remote.test", human);
+        Assert.Contains("the address does not exist", human);
+        Assert.Contains("User unknown", human);
+        Assert.DoesNotContain("carl@remote.test", human);
+        var status = body.OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
+        using var ms = new MemoryStream();
+        await status.Content!.DecodeToAsync(ms);
+        var fields = Encoding.ASCII.GetString(ms.ToArray());
+        Assert.Contains("Final-Recipient: rfc822; nobody1@remote.test", fields);
+        Assert.Contains("Action: failed", fields);
+        Assert.Contains("Status: 5.1.1", fields);
+        Assert.Contains(body, p => p.ContentType.MimeType == "text/rfc822-headers");
+    }
+
+    [Fact]
+    public async Task A_deferred_recipient_is_retried_and_then_delivered()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["later1@remote.test"], "greylisted"));
+        var got = await WaitForRemote("later1@remote.test");
+        Assert.Equal(2, host.Remote.Attempts("later1@remote.test"));
+        Assert.Contains("Subject: greylisted", Encoding.UTF8.GetString(got.Data));
+        Assert.Equal(0, await host.InboxCount(sender)); // no bounce, no delay notice
+    }
+
+    [Fact]
+    public async Task A_null_MX_bounces_at_once_without_a_connection()
+    {
+        var sender = await NewSender();
+        var before = host.Remote.Connections;
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["someone@nullmx.test"], "nowhere"));
+        var dsn = MimeMessage.Load(new MemoryStream((await host.WaitForMessages(sender, 1)).Single()));
+        Assert.Contains("null MX", dsn.TextBody);
+        Assert.Contains("does not accept mail", dsn.TextBody);
+        Assert.Equal(before, host.Remote.Connections);
+        Assert.Equal(0, await QueueRows("nullmx.test"));
+    }
+
+    [Fact]
+    public async Task An_unreachable_destination_keeps_the_message_queued_with_the_error()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["dora@down.test"], "server down"));
+        await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await using var cmd = ds.CreateCommand("SELECT attempts, last_error, recipients FROM outbound_message WHERE destination = 'down.test'");
+            await using var r = await cmd.ExecuteReaderAsync();
+            if (await r.ReadAsync() && r.GetInt32(0) >= 2)
+            {
+                Assert.Contains("mx.down.test", r.GetString(1));
+                Assert.Equal(["dora@down.test"], (string[])r[2]);
+                break;
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("no deferred attempts recorded");
+            await Task.Delay(200);
+        }
+        Assert.Equal(0, await host.InboxCount(sender));
+    }
+}
