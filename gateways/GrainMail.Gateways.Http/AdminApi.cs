@@ -1,3 +1,5 @@
+using GrainMail.Contracts.Outbound;
+using GrainMail.Storage.Outbound;
 using System.Text.Json;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
@@ -64,6 +66,7 @@ public static class AdminApi
         MapDomains(api);
         MapAccounts(api);
         MapMessages(api);
+        MapOutbound(api);
         return app;
     }
 
@@ -276,6 +279,53 @@ public static class AdminApi
                     subscribed = f.Subscribed,
                 }),
             });
+        });
+    }
+
+    private static void MapOutbound(RouteGroupBuilder api)
+    {
+        // What waits to leave, per destination domain, and why it waits.
+        api.MapGet("/outbound", async (OutboundStore store, IGrainFactory grains) =>
+        {
+            var result = new List<object>();
+            foreach (var destination in await store.DestinationsAsync())
+            {
+                var queue = await grains.GetGrain<IOutboundRouteGrain>(destination).GetQueue();
+                result.Add(new
+                {
+                    destination,
+                    messages = queue.Select(q => new
+                    {
+                        id = q.Id,
+                        sender = q.Sender,
+                        recipients = q.Recipients,
+                        size = q.Size,
+                        receivedAt = q.ReceivedAt,
+                        attempts = q.Attempts,
+                        nextAttempt = q.NextAttempt,
+                        lastError = q.LastError,
+                    }),
+                });
+            }
+            return Results.Ok(result);
+        });
+
+        // The send log of one account: every attempt for every recipient, newest first.
+        api.MapGet("/accounts/{address}/sent-log", async (string address, OutboundStore store, int? limit) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            var log = await store.AttemptsOfSenderAsync(a, Math.Clamp(limit ?? 100, 1, 1000));
+            return Results.Ok(log.Select(l => new
+            {
+                messageId = l.MessageId,
+                recipient = l.Recipient,
+                at = l.At,
+                link = l.Link,
+                remote = l.Remote,
+                outcome = l.Outcome,
+                reply = l.Reply,
+            }));
         });
     }
 

@@ -111,6 +111,8 @@ public sealed class GrainMailSettings
 
     public TimeSpan OutboundGiveUpAfter { get; set; } = TimeSpan.FromDays(5);
 
+    public TimeSpan OutboundDelayNoticeAfter { get; set; } = TimeSpan.FromHours(4);
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

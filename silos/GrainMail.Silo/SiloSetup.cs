@@ -40,6 +40,7 @@ public static class SiloSetup
             HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
             Port = settings.SmtpOutPort,
             GiveUpAfter = settings.OutboundGiveUpAfter,
+            DelayNoticeAfter = settings.OutboundDelayNoticeAfter,
             DnsServers = (settings.DnsServers ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(System.Net.IPEndPoint.Parse).Select(e => e.Port == 0 ? new System.Net.IPEndPoint(e.Address, 53) : e).ToList(),
         };

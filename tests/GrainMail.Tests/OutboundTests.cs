@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using GrainMail.Tests.Infrastructure;
 using MailKit.Net.Smtp;
@@ -35,6 +36,7 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         ["GRAINMAIL_SMTP_OUT_PORT"] = Remote.Port.ToString(),
         ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
         ["GrainMail__OutboundRetrySchedule__1"] = "00:00:02",
+        ["GrainMail__OutboundDelayNoticeAfter"] = "00:00:03",
     };
 }
 
@@ -110,6 +112,17 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (await QueueRows("remote.test") > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.Equal(0, await QueueRows("remote.test"));
+
+        // The send log has one line per recipient and attempt.
+        var log = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/accounts/{sender}/sent-log");
+        var lines = log.EnumerateArray().ToList();
+        Assert.Equal(["ann@remote.test", "ben@remote.test"], lines.Select(l => l.GetProperty("recipient").GetString()).Order().ToList());
+        Assert.All(lines, l =>
+        {
+            Assert.Equal("delivered", l.GetProperty("outcome").GetString());
+            Assert.Equal("direct", l.GetProperty("link").GetString());
+            Assert.Equal("mx.remote.test [127.0.0.1]", l.GetProperty("remote").GetString());
+        });
     }
 
     [Fact]
@@ -194,6 +207,21 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
             if (DateTime.UtcNow > deadline) throw new TimeoutException("no deferred attempts recorded");
             await Task.Delay(200);
         }
-        Assert.Equal(0, await host.InboxCount(sender));
+        // Deferred past the delay-notice time: one "delayed" report, and the message keeps waiting.
+        var notice = MimeMessage.Load(new MemoryStream((await host.WaitForMessages(sender, 1)).Single()));
+        Assert.StartsWith("Delivery delayed", notice.Subject);
+        Assert.Contains("We keep trying", notice.TextBody);
+        Assert.Contains("dora@down.test", notice.TextBody);
+        var report = Assert.IsType<MultipartReport>(notice.Body);
+        var status = report.OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
+        using var ms = new MemoryStream();
+        await status.Content!.DecodeToAsync(ms);
+        Assert.Contains("Action: delayed", Encoding.ASCII.GetString(ms.ToArray()));
+        await Task.Delay(3000);
+        Assert.Equal(1, await host.InboxCount(sender));
+        Assert.Equal(1, await QueueRows("down.test"));
+        var queued = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/outbound");
+        var down = queued.EnumerateArray().Single(d => d.GetProperty("destination").GetString() == "down.test");
+        Assert.Contains("mx.down.test", down.GetProperty("messages")[0].GetProperty("lastError").GetString());
     }
 }

@@ -24,6 +24,9 @@ public sealed class OutboundOptions
     /// <summary>A message still deferred this long after it was accepted bounces (RFC 5321 4.5.4.1 suggests 4–5 days).</summary>
     public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromDays(5);
 
+    /// <summary>A message deferred this long gets one "delayed" DSN to its sender (RFC 3464 Action: delayed).</summary>
+    public TimeSpan DelayNoticeAfter { get; set; } = TimeSpan.FromHours(4);
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>One whole SMTP conversation with a destination.</summary>

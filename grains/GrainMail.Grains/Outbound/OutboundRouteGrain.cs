@@ -113,6 +113,7 @@ public sealed class OutboundRouteGrain(
         var now = clock.GetUtcNow();
         foreach (var r in results)
             logger.LogInformation("Outbound {Id} to {Recipient}: {Outcome} via {Remote}: {Reply}", row.Id, r.Recipient, r.Outcome, r.RemoteHost ?? "-", r.Reply);
+        await store.LogAttemptsAsync(row, results.Select(r => new AttemptLog(r.Recipient, now, "direct", r.RemoteHost, r.Outcome.ToString().ToLowerInvariant(), r.Reply)).ToList(), ct);
 
         var deferred = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
         var expired = now - row.ReceivedAt >= options.GiveUpAfter;
@@ -125,9 +126,15 @@ public sealed class OutboundRouteGrain(
         }
         await store.DeferAsync(row, deferred.Select(d => d.Recipient).ToList(), now + options.Retry(row.Attempts + 1),
             deferred[0].Reply, ct);
+        if (!row.DelayNotified && now - row.ReceivedAt >= options.DelayNoticeAfter)
+        {
+            // Once per message: the sender learns it is late, and that nothing needs doing yet.
+            await BounceAsync(row, deferred, raw, delayed: true);
+            await store.MarkDelayNotifiedAsync(row.Id, ct);
+        }
     }
 
-    private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw)
+    private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw, bool delayed = false)
     {
         // Never bounce a bounce (null reverse-path), and only to senders hosted here: a bounce
         // for a forwarded message would itself have to go out, which the forwarder's domain cannot vouch for.
@@ -138,7 +145,7 @@ public sealed class OutboundRouteGrain(
             logger.LogWarning("Outbound {Id}: {Count} recipients failed; no local sender to tell ({Sender})", row.Id, failed.Count, row.Sender);
             return;
         }
-        var dsn = DeliveryStatusNotice.Build(options.HostName, sender, failed, raw, row.ReceivedAt, clock.GetUtcNow());
+        var dsn = DeliveryStatusNotice.Build(options.HostName, sender, failed, raw, row.ReceivedAt, clock.GetUtcNow(), delayed);
         await submitter.SubmitAsync(new Submission(null, local.Mailboxes, new MessageContent(dsn)));
     }
 }

@@ -6,12 +6,16 @@ namespace GrainMail.Storage.Outbound;
 
 /// <summary>A queued outbound message with what delivering it needs.</summary>
 public sealed record OutboundRow(Guid Id, string Destination, IReadOnlyList<string> Recipients, string? Sender, string BlobDomain,
-    byte[] BlobHash, long Size, DateTimeOffset ReceivedAt, string? Dsn, int Attempts, DateTimeOffset NextAttempt, string? LastError)
+    byte[] BlobHash, long Size, DateTimeOffset ReceivedAt, string? Dsn, int Attempts, DateTimeOffset NextAttempt, string? LastError,
+    bool DelayNotified = false)
 {
     public QueuedOutbound ToContract() => new(Id, Destination, Recipients, Sender, Size, ReceivedAt, Attempts, NextAttempt, LastError);
 }
 
-/// <summary>SQL of the outbound routes' durable queues (<c>outbound_message</c>).</summary>
+/// <summary>One line of the send log.</summary>
+public sealed record AttemptLog(string Recipient, DateTimeOffset At, string Link, string? Remote, string Outcome, string Reply, Guid MessageId = default);
+
+/// <summary>SQL of the outbound routes' durable queues (<c>outbound_message</c>) and the send log (<c>outbound_attempt</c>).</summary>
 public sealed class OutboundStore(NpgsqlDataSource dataSource)
 {
     /// <summary>
@@ -54,7 +58,8 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
     {
         await using var cmd = dataSource.CreateCommand(
             """
-            SELECT id, destination, recipients, sender, blob_domain, blob_hash, size, received_at, dsn, attempts, next_attempt, last_error
+            SELECT id, destination, recipients, sender, blob_domain, blob_hash, size, received_at, dsn, attempts, next_attempt, last_error,
+                   delay_notified
             FROM outbound_message WHERE destination = @d ORDER BY received_at, id
             """);
         cmd.Parameters.AddWithValue("d", destination);
@@ -64,7 +69,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         {
             list.Add(new OutboundRow(r.GetGuid(0), r.GetString(1), (string[])r[2], r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
                 (byte[])r[5], r.GetInt64(6), r.GetFieldValue<DateTimeOffset>(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetInt32(9),
-                r.GetFieldValue<DateTimeOffset>(10), r.IsDBNull(11) ? null : r.GetString(11)));
+                r.GetFieldValue<DateTimeOffset>(10), r.IsDBNull(11) ? null : r.GetString(11), r.GetBoolean(12)));
         }
         return list;
     }
@@ -91,6 +96,49 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         cmd.Parameters.AddWithValue("n", next);
         cmd.Parameters.AddWithValue("e", error.Length > 1000 ? error[..1000] : error);
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task MarkDelayNotifiedAsync(Guid id, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("UPDATE outbound_message SET delay_notified = true WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", id);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Appends one line per recipient to the send log.</summary>
+    public async Task LogAttemptsAsync(OutboundRow row, IReadOnlyList<AttemptLog> attempts, CancellationToken ct = default)
+    {
+        if (attempts.Count == 0) return;
+        await using var cmd = dataSource.CreateCommand(
+            """
+            INSERT INTO outbound_attempt (message_id, sender, recipient, destination, at, link, remote, outcome, reply)
+            SELECT @id, @sender, r, @dest, @at, @link, rem, o, rep FROM unnest(@r, @rem, @o, @rep) AS t(r, rem, o, rep)
+            """);
+        cmd.Parameters.AddWithValue("id", row.Id);
+        cmd.Parameters.AddWithValue("sender", (object?)row.Sender ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("dest", row.Destination);
+        cmd.Parameters.AddWithValue("at", attempts[0].At);
+        cmd.Parameters.AddWithValue("link", attempts[0].Link);
+        cmd.Parameters.AddWithValue("r", attempts.Select(a => a.Recipient).ToArray());
+        cmd.Parameters.AddWithValue("rem", attempts.Select(a => a.Remote ?? "").ToArray());
+        cmd.Parameters.AddWithValue("o", attempts.Select(a => a.Outcome).ToArray());
+        cmd.Parameters.AddWithValue("rep", attempts.Select(a => a.Reply.Length > 1000 ? a.Reply[..1000] : a.Reply).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The send log of one sender, newest first.</summary>
+    public async Task<List<AttemptLog>> AttemptsOfSenderAsync(string sender, int limit, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT recipient, at, link, remote, outcome, reply, message_id FROM outbound_attempt WHERE sender = @s ORDER BY at DESC, id DESC LIMIT @l");
+        cmd.Parameters.AddWithValue("s", sender);
+        cmd.Parameters.AddWithValue("l", limit);
+        var list = new List<AttemptLog>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            list.Add(new AttemptLog(r.GetString(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.GetString(3) is { Length: > 0 } rem ? rem : null,
+                r.GetString(4), r.GetString(5), r.GetGuid(6)));
+        return list;
     }
 
     /// <summary>Every destination with queued messages (admin view).</summary>
