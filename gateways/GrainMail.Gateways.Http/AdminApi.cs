@@ -49,6 +49,18 @@ public static class AdminApi
             return ready ? Results.Text("ready\n") : Results.Text(detail + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
         });
 
+        // MTA-STS policy (RFC 8461 3.2), served for https://mta-sts.<domain>/ by whatever terminates
+        // TLS in front of this listener: "testing" until the operator has checked the records.
+        app.MapGet("/.well-known/mta-sts.txt", async (HttpContext http, IGrainFactory grains) =>
+        {
+            var host = http.Request.Host.Host;
+            var domain = host.StartsWith("mta-sts.", StringComparison.OrdinalIgnoreCase) ? MailAddress.NormalizeDomain(host[8..]) : null;
+            var records = domain is null ? null : await grains.GetGrain<IDomainGrain>(domain).GetDnsRecords();
+            if (records is null) return Results.NotFound();
+            var mx = records.First(r => r.Type == "MX").Value.Split(' ')[1].TrimEnd('.');
+            return Results.Text($"version: STSv1\nmode: testing\nmx: {mx}\nmax_age: 86400\n", "text/plain");
+        });
+
         var api = app.MapGroup("/api/v1");
         api.AddEndpointFilter(async (ctx, next) =>
         {
@@ -72,6 +84,32 @@ public static class AdminApi
 
     private static void MapDomains(RouteGroupBuilder api)
     {
+        api.MapGet("/domains/{name}/dns", async (string name, IGrainFactory grains) =>
+        {
+            var d = MailAddress.NormalizeDomain(name);
+            if (d is null) return Problem(400, "Invalid domain name", name);
+            var records = await grains.GetGrain<IDomainGrain>(d).GetDnsRecords();
+            return records is null ? Problem(404, "No such domain", d) : Results.Ok(records.Select(Record));
+        });
+        api.MapGet("/domains/{name}/dns/check", async (string name, IGrainFactory grains) =>
+        {
+            var d = MailAddress.NormalizeDomain(name);
+            if (d is null) return Problem(400, "Invalid domain name", name);
+            var checks = await grains.GetGrain<IDomainGrain>(d).CheckDnsRecords();
+            return checks is null ? Problem(404, "No such domain", d) : Results.Ok(new
+            {
+                ok = checks.All(c => c.Status == "ok"),
+                records = checks.Select(c => new { record = Record(c.Record), status = c.Status, found = c.Found }),
+            });
+        });
+        api.MapPost("/domains/{name}/dkim/rotate", async (string name, IGrainFactory grains) =>
+        {
+            var d = MailAddress.NormalizeDomain(name);
+            if (d is null) return Problem(400, "Invalid domain name", name);
+            var records = await grains.GetGrain<IDomainGrain>(d).RotateDkim();
+            return records is null ? Problem(404, "No such domain", d) : Results.Ok(records.Select(Record));
+        });
+
         api.MapPost("/domains", async (JsonElement body, IGrainFactory grains, AdminApiOptions options) =>
         {
             if (!TryBind<CreateDomainRequest>(body, out var req)) return BadJson();
@@ -281,6 +319,8 @@ public static class AdminApi
             });
         });
     }
+
+    private static object Record(DnsRecord r) => new { type = r.Type, name = r.Name, value = r.Value, purpose = r.Purpose };
 
     private static void MapOutbound(RouteGroupBuilder api)
     {

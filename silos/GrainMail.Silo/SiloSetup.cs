@@ -47,6 +47,7 @@ public static class SiloSetup
         if (settings.OutboundRetrySchedule.Count > 0) outbound.RetrySchedule = settings.OutboundRetrySchedule;
         services.AddSingleton(outbound);
         services.AddSingleton<OutboundSender>();
+        services.AddSingleton<DkimKeyStore>();
     }
 
     public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)

@@ -103,7 +103,9 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         Assert.Equal(["ann@remote.test", "ben@remote.test"], got.To.Order().ToList());
         Assert.Equal(sender, got.From);
         var text = Encoding.UTF8.GetString(got.Data);
-        Assert.StartsWith("Received: from ", text);
+        // Two DKIM signatures (Ed25519 and RSA) above our Received: header, then the message as submitted.
+        Assert.StartsWith("DKIM-Signature: ", text);
+        Assert.Contains("\r\nReceived: from ", text);
         Assert.DoesNotContain("Return-Path:", text);
         Assert.Contains("Subject: to the outside", text);
         Assert.Contains("\r\n.leading dot\r\n", text);
@@ -123,6 +125,97 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
             Assert.Equal("direct", l.GetProperty("link").GetString());
             Assert.Equal("mx.remote.test [127.0.0.1]", l.GetProperty("remote").GetString());
         });
+    }
+
+    private async Task<List<(string Type, string Name, string Value)>> DnsRecords(string domain)
+    {
+        var json = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/domains/{domain}/dns");
+        return json.EnumerateArray().Select(r => (r.GetProperty("type").GetString()!, r.GetProperty("name").GetString()!, r.GetProperty("value").GetString()!)).ToList();
+    }
+
+    /// <summary>Looks DKIM keys up in the records the admin API tells the domain to publish.</summary>
+    private sealed class ApiKeyLocator(List<(string Type, string Name, string Value)> records) : MimeKit.Cryptography.DkimPublicKeyLocatorBase
+    {
+        public override Org.BouncyCastle.Crypto.AsymmetricKeyParameter LocatePublicKey(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
+            GetPublicKey(records.Single(r => r.Name == $"{selector}._domainkey.{domain}").Value);
+
+        public override Task<Org.BouncyCastle.Crypto.AsymmetricKeyParameter> LocatePublicKeyAsync(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
+            Task.FromResult(LocatePublicKey(methods, domain, selector, cancellationToken));
+    }
+
+    private static async Task<List<string>> VerifiedSelectors(byte[] data, List<(string Type, string Name, string Value)> records)
+    {
+        var message = MimeMessage.Load(new MemoryStream(data));
+        var verifier = new MimeKit.Cryptography.DkimVerifier(new ApiKeyLocator(records));
+        verifier.Enable(MimeKit.Cryptography.DkimSignatureAlgorithm.Ed25519Sha256);
+        var selectors = new List<string>();
+        foreach (var header in message.Headers.Where(h => h.Id == HeaderId.DkimSignature))
+        {
+            Assert.True(await verifier.VerifyAsync(message, header), "DKIM signature does not verify: " + header.Value);
+            selectors.Add(System.Text.RegularExpressions.Regex.Match(header.Value, @"s=([^;\s]+)").Groups[1].Value);
+        }
+        return selectors;
+    }
+
+    [Fact]
+    public async Task Outgoing_mail_is_DKIM_signed_with_RSA_and_Ed25519_and_rotation_switches_keys()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["dkim1@remote.test"], "signed"));
+        var first = await WaitForRemote("dkim1@remote.test");
+        var records = await DnsRecords(D);
+        var selectors = await VerifiedSelectors(first.Data, records);
+        Assert.Equal(2, selectors.Count);
+        var kinds = selectors.Select(sel => records.Single(r => r.Name == $"{sel}._domainkey.{D}").Value.Split(';')[1].Trim()).Order().ToList();
+        Assert.Equal(["k=ed25519", "k=rsa"], kinds);
+
+        var rotated = await host.Post($"/api/v1/domains/{D}/dkim/rotate", new { });
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        // Another silo would keep signing with the cached old keys for up to five minutes; the old records stay published.
+        var after = await DnsRecords(D);
+        Assert.Equal(4, after.Count(r => r.Name.Contains("._domainkey.")));
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["dkim2@remote.test"], "signed again"));
+        var second = await WaitForRemote("dkim2@remote.test");
+        var newSelectors = await VerifiedSelectors(second.Data, after);
+        Assert.Empty(newSelectors.Intersect(selectors));
+    }
+
+    [Fact]
+    public async Task The_DNS_records_to_publish_and_their_check()
+    {
+        const string domain = "published.test";
+        await host.Post("/api/v1/domains", new { name = domain });
+        var records = await DnsRecords(domain);
+        Assert.Equal(["DKIM", "DKIM", "DMARC", "MTA-STS", "MX", "SPF"], records.Select(r => r.Value switch
+        {
+            var v when v.StartsWith("v=DMARC1") => "DMARC",
+            var v when v.StartsWith("v=DKIM1") => "DKIM",
+            var v when v.StartsWith("v=STSv1") => "MTA-STS",
+            var v when v.StartsWith("v=spf1") => "SPF",
+            _ => r.Type,
+        }).Order().ToList());
+
+        var check = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/domains/{domain}/dns/check");
+        Assert.False(check.GetProperty("ok").GetBoolean());
+        Assert.All(check.GetProperty("records").EnumerateArray(), r => Assert.Equal("missing", r.GetProperty("status").GetString()));
+
+        // Published as told (and an SPF record that differs): the check says so record by record.
+        foreach (var (type, name, value) in records.Where(r => r.Type == "TXT" && !r.Value.StartsWith("v=spf1")))
+            host.Dns.Txt.AddOrUpdate(name, [value], (_, l) => [.. l, value]);
+        host.Dns.Txt.AddOrUpdate(domain, ["v=spf1 -all"], (_, l) => [.. l, "v=spf1 -all"]);
+        var mxHost = records.Single(r => r.Type == "MX").Value.Split(' ')[1].TrimEnd('.');
+        host.Dns.Mx[domain] = [(10, mxHost)];
+        check = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/domains/{domain}/dns/check");
+        var statuses = check.GetProperty("records").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("record").GetProperty("value").GetString()!, r => r.GetProperty("status").GetString());
+        Assert.Equal("different", statuses["v=spf1 mx ~all"]);
+        Assert.All(statuses.Where(kv => !kv.Key.StartsWith("v=spf1")), kv => Assert.Equal("ok", kv.Value));
+
+        // The MTA-STS policy is served for mta-sts.<domain>.
+        using var req = new HttpRequestMessage(HttpMethod.Get, "/.well-known/mta-sts.txt");
+        req.Headers.Host = $"mta-sts.{domain}";
+        var policy = await host.Host.Http.SendAsync(req);
+        Assert.Equal($"version: STSv1\nmode: testing\nmx: {mxHost}\nmax_age: 86400\n", await policy.Content.ReadAsStringAsync());
     }
 
     [Fact]

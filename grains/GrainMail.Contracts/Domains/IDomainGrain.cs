@@ -31,6 +31,15 @@ public interface IDomainGrain : IGrainWithStringKey
 
     /// <summary>Where mail for <c>localPart@domain</c> goes: local mailboxes and/or external addresses.</summary>
     Task<RecipientResolution> ResolveRecipient(string localPart);
+
+    /// <summary>The DNS records the domain must publish: MX, SPF, DKIM (every key), DMARC, MTA-STS. Null when the domain does not exist.</summary>
+    Task<IReadOnlyList<DnsRecord>?> GetDnsRecords();
+
+    /// <summary>Looks each record up and says whether it is published as it should be.</summary>
+    Task<IReadOnlyList<DnsRecordCheck>?> CheckDnsRecords();
+
+    /// <summary>New DKIM keys become active; the old ones stop signing (keep their records a few days).</summary>
+    Task<IReadOnlyList<DnsRecord>?> RotateDkim();
 }
 
 [GenerateSerializer, Immutable]
@@ -96,3 +105,16 @@ public sealed record RecipientResolution(
 {
     public static readonly RecipientResolution NotFound = new(false, [], []);
 }
+
+[GenerateSerializer, Immutable]
+public sealed record DnsRecord(
+    [property: Id(0)] string Type,
+    [property: Id(1)] string Name,
+    [property: Id(2)] string Value,
+    [property: Id(3)] string Purpose);
+
+[GenerateSerializer, Immutable]
+public sealed record DnsRecordCheck(
+    [property: Id(0)] DnsRecord Record,
+    [property: Id(1)] string Status,
+    [property: Id(2)] IReadOnlyList<string> Found);

@@ -19,6 +19,9 @@ public sealed class DomainState
 public sealed class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
+    GrainMail.Grains.Outbound.DkimKeyStore dkim,
+    GrainMail.Grains.Outbound.OutboundSender dns,
+    GrainMail.Grains.Outbound.OutboundOptions outbound,
     TimeProvider clock) : Grain, IDomainGrain
 {
     private DomainState S => state.State;
@@ -40,6 +43,8 @@ public sealed class DomainGrain(
         state.State = new DomainState { Exists = true, Settings = settings, CreatedAt = clock.GetUtcNow() };
         await state.WriteStateAsync();
         await directory.UpsertAsync(Name, settings.HomeRegion);
+        // Its DKIM keys exist from the start, so the DNS records can be published before the first mail leaves.
+        await dkim.EnsureAsync(Name);
         return DomainOpStatus.Ok;
     }
 
@@ -50,6 +55,73 @@ public sealed class DomainGrain(
         await state.WriteStateAsync();
         await directory.UpsertAsync(Name, settings.HomeRegion);
         return DomainOpStatus.Ok;
+    }
+
+    public async Task<IReadOnlyList<DnsRecord>?> GetDnsRecords()
+    {
+        if (!S.Exists) return null;
+        await dkim.EnsureAsync(Name);
+        var keys = await dkim.PublicKeysAsync(Name);
+        var host = outbound.HostName;
+        var records = new List<DnsRecord>
+        {
+            new("MX", Name, $"10 {host}.", "Mail for the domain comes to this cluster."),
+            new("TXT", Name, "v=spf1 mx ~all", "SPF: the domain's MX hosts may send its mail; others are suspect."),
+        };
+        foreach (var k in keys.Where(k => k.Active))
+            records.Add(new("TXT", $"{k.Selector}._domainkey.{Name}", k.Record, $"DKIM public key ({k.Algorithm}) that outgoing mail is signed with."));
+        foreach (var k in keys.Where(k => !k.Active).Take(2))
+            records.Add(new("TXT", $"{k.Selector}._domainkey.{Name}", k.Record, $"Retired DKIM key ({k.Algorithm}): keep it a few days after a rotation, then remove it."));
+        records.Add(new("TXT", $"_dmarc.{Name}", $"v=DMARC1; p=quarantine; rua=mailto:postmaster@{Name}",
+            "DMARC: receivers quarantine mail that fails SPF and DKIM alignment, and report to postmaster."));
+        records.Add(new("TXT", $"_mta-sts.{Name}", $"v=STSv1; id={S.CreatedAt.ToUnixTimeSeconds()}",
+            $"MTA-STS (RFC 8461): senders fetch the policy from https://mta-sts.{Name}/.well-known/mta-sts.txt and use TLS."));
+        return records;
+    }
+
+    public async Task<IReadOnlyList<DnsRecordCheck>?> CheckDnsRecords()
+    {
+        var records = await GetDnsRecords();
+        if (records is null) return null;
+        var checks = new List<DnsRecordCheck>();
+        foreach (var record in records)
+        {
+            IReadOnlyList<string> found;
+            try
+            {
+                found = record.Type == "MX"
+                    ? (await dns.ResolveAsync(record.Name, CancellationToken.None)).Hosts?.Select(h => $"{h}.").ToList() ?? []
+                    : await dns.TxtAsync(record.Name);
+            }
+            catch (Exception e) when (e is DnsClient.DnsResponseException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                checks.Add(new DnsRecordCheck(record, "lookup-failed", [e.Message]));
+                continue;
+            }
+            checks.Add(new DnsRecordCheck(record, Judge(record, found), found));
+        }
+        return checks;
+    }
+
+    // Equal after whitespace is normalised; "different" when a record of the same kind exists with another value.
+    private static string Judge(DnsRecord record, IReadOnlyList<string> found)
+    {
+        static string Norm(string s) => string.Join(' ', s.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)).Replace("; ", ";").TrimEnd('.', ';').ToLowerInvariant();
+        if (record.Type == "MX")
+        {
+            var want = record.Value.Split(' ')[1].TrimEnd('.').ToLowerInvariant();
+            return found.Any(f => f.TrimEnd('.').Equals(want, StringComparison.OrdinalIgnoreCase)) ? "ok" : found.Count > 0 ? "different" : "missing";
+        }
+        if (found.Any(f => Norm(f) == Norm(record.Value))) return "ok";
+        var kind = record.Value.Split(';')[0].Trim();
+        return found.Any(f => f.TrimStart().StartsWith(kind.Split(' ')[0], StringComparison.OrdinalIgnoreCase)) ? "different" : "missing";
+    }
+
+    public async Task<IReadOnlyList<DnsRecord>?> RotateDkim()
+    {
+        if (!S.Exists) return null;
+        await dkim.RotateAsync(Name);
+        return await GetDnsRecords();
     }
 
     public async Task<DomainOpStatus> Delete()

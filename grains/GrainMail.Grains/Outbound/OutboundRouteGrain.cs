@@ -24,6 +24,7 @@ public sealed class OutboundRouteGrain(
     OutboundOptions options,
     BlobStore blobs,
     MessageSubmitter submitter,
+    DkimKeyStore dkim,
     TimeProvider clock,
     ILogger<OutboundRouteGrain> logger)
     : Grain, IOutboundRouteGrain, IStreamSubscriptionObserver, IAsyncObserver<OutboundEvent>, IRemindable
@@ -109,7 +110,9 @@ public sealed class OutboundRouteGrain(
             await store.CompleteAsync(row, ct);
             return;
         }
-        var results = await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct);
+        // Signed as the hosted domain the message leaves for (RSA and Ed25519).
+        var signers = await dkim.SignersAsync(row.BlobDomain, ct);
+        var results = await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers);
         var now = clock.GetUtcNow();
         foreach (var r in results)
             logger.LogInformation("Outbound {Id} to {Recipient}: {Outcome} via {Remote}: {Reply}", row.Id, r.Recipient, r.Outcome, r.RemoteHost ?? "-", r.Reply);

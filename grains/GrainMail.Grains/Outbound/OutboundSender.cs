@@ -6,6 +6,7 @@ using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
+using MimeKit.Cryptography;
 
 namespace GrainMail.Grains.Outbound;
 
@@ -27,6 +28,14 @@ public sealed record RecipientResult(string Recipient, RecipientOutcome Outcome,
 /// </summary>
 public sealed class OutboundSender(OutboundOptions options)
 {
+    /// <summary>Headers covered by DKIM signatures (those present are signed; From always is).</summary>
+    private static readonly HeaderId[] SignedHeaders =
+    [
+        HeaderId.From, HeaderId.Sender, HeaderId.ReplyTo, HeaderId.To, HeaderId.Cc, HeaderId.Subject, HeaderId.Date,
+        HeaderId.MessageId, HeaderId.InReplyTo, HeaderId.References, HeaderId.MimeVersion, HeaderId.ContentType,
+        HeaderId.ContentTransferEncoding,
+    ];
+
     private readonly LookupClient _dns = options.DnsServers.Count > 0
         ? new LookupClient(new LookupClientOptions([.. options.DnsServers]) { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 })
         : new LookupClient(new LookupClientOptions { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 });
@@ -50,6 +59,13 @@ public sealed class OutboundSender(OutboundOptions options)
         return ([domain], "");
     }
 
+    /// <summary>The TXT strings at a name (each record's strings joined), for the DNS record checks.</summary>
+    public async Task<IReadOnlyList<string>> TxtAsync(string name, CancellationToken ct = default)
+    {
+        var r = await _dns.QueryAsync(name, QueryType.TXT, cancellationToken: ct);
+        return r.Answers.TxtRecords().Select(t => string.Concat(t.Text)).ToList();
+    }
+
     private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
     {
         if (IPAddress.TryParse(host, out var literal)) return [literal];
@@ -59,7 +75,7 @@ public sealed class OutboundSender(OutboundOptions options)
     }
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
-        byte[] raw, CancellationToken ct)
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null)
     {
         IReadOnlyList<string>? hosts;
         string reason;
@@ -73,11 +89,6 @@ public sealed class OutboundSender(OutboundOptions options)
         }
         if (hosts is null) return All(RecipientOutcome.Failed, reason, null);
 
-        MimeMessage message;
-        using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
-        // Return-Path belongs to final delivery (RFC 5321 4.4): the copy kept here carries ours
-        // for local mailboxes; a relayed copy must not.
-        message.Headers.Remove(HeaderId.ReturnPath);
         var lastError = "no mail server of the domain could be reached";
         foreach (var host in hosts)
         {
@@ -95,7 +106,7 @@ public sealed class OutboundSender(OutboundOptions options)
             {
                 try
                 {
-                    return await TransactAsync(host, address, sender, recipients, message, ct);
+                    return await TransactAsync(host, address, sender, recipients, raw, signers ?? [], ct);
                 }
                 catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                     or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
@@ -113,8 +124,14 @@ public sealed class OutboundSender(OutboundOptions options)
     }
 
     private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, string? sender,
-        IReadOnlyList<string> recipients, MimeMessage message, CancellationToken ct)
+        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
     {
+        // A fresh copy per connection: signing adds headers, and a retry on the next MX must not sign twice.
+        MimeMessage message;
+        using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
+        // Return-Path belongs to final delivery (RFC 5321 4.4): the copy kept here carries ours
+        // for local mailboxes; a relayed copy must not.
+        message.Headers.Remove(HeaderId.ReturnPath);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.SessionTimeout);
         using var client = new RecordingSmtpClient
@@ -137,6 +154,13 @@ public sealed class OutboundSender(OutboundOptions options)
         }
         await client.ConnectAsync(socket, host, options.Port, SecureSocketOptions.StartTlsWhenAvailable, timeout.Token);
         var remote = $"{host} [{address}]";
+        if (signers.Count > 0)
+        {
+            // MailKit would re-encode 8-bit parts for a server without 8BITMIME after we signed,
+            // breaking the signature: encode first, then sign what is sent.
+            if (!client.Capabilities.HasFlag(SmtpCapabilities.EightBitMime)) message.Prepare(EncodingConstraint.SevenBit);
+            foreach (var signer in signers) signer.Sign(message, SignedHeaders);
+        }
         var results = new List<RecipientResult>();
         try
         {

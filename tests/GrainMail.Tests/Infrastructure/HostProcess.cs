@@ -27,6 +27,9 @@ public sealed class HostProcess : IAsyncDisposable
 
     public string BaseUrl { get; }
 
+    /// <summary>The host's standard output (and, with ".err", standard error).</summary>
+    public string LogPath { get; private init; } = "";
+
     public HttpClient Http { get; }
 
     public bool HasExited => _process.HasExited;
@@ -40,11 +43,38 @@ public sealed class HostProcess : IAsyncDisposable
         return Path.Combine(dir.FullName, "silos", "GrainMail.Silo", "bin", config, "net10.0", "GrainMail.Silo.dll");
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+    private static readonly Lock PortLock = new();
+
+    /// <summary>
+    /// A port for a host's listener. Taken below the kernel's ephemeral range (32768–60999 here),
+    /// where outgoing connections of the tests and hosts take their local ports, and never the
+    /// same one twice in a run: a port "free" at the moment of the check could otherwise be taken
+    /// by a client socket or another host before the host under test binds it.
+    /// </summary>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        lock (PortLock)
+        {
+            var start = 20000 + Environment.ProcessId % 8000;
+            for (var i = 0; i < 12000; i++)
+            {
+                var port = 20000 + (start - 20000 + i) % 12000;
+                if (HandedOut.Contains(port)) continue;
+                try
+                {
+                    using var l = new TcpListener(IPAddress.Loopback, port);
+                    l.Start();
+                }
+                catch (SocketException)
+                {
+                    continue;
+                }
+                HandedOut.Add(port);
+                return port;
+            }
+        }
+        throw new InvalidOperationException("no free port between 20000 and 32000");
     }
 
     public sealed record Ports(int Http, int Silo, int Gateway, int Mx, int Submission, int Submissions, int Imap = 0, int Imaps = 0, int Pop3 = 0, int Pop3s = 0)
@@ -90,7 +120,7 @@ public sealed class HostProcess : IAsyncDisposable
         var process = Process.Start(psi)!;
         var log = Path.Combine(dataDir, $"host-{process.Id}.log");
         var drain = Task.WhenAll(Drain(process.StandardOutput, log), Drain(process.StandardError, log + ".err"));
-        var host = new HostProcess(process, drain, ports.Http) { Listening = ports };
+        var host = new HostProcess(process, drain, ports.Http) { Listening = ports, LogPath = log };
         if (waitReady) await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
         return host;
     }
@@ -100,7 +130,13 @@ public sealed class HostProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"host exited with {_process.ExitCode}");
+            if (_process.HasExited)
+            {
+                await _drain;
+                // What the host said last is what explains an exit at start-up.
+                string Tail(string path) => File.Exists(path) ? string.Join('\n', File.ReadLines(path).TakeLast(30)) : "";
+                throw new InvalidOperationException($"host exited with {_process.ExitCode}\n{Tail(LogPath)}\n{Tail(LogPath + ".err")}");
+            }
             try
             {
                 var r = await Http.GetAsync("/readyz");

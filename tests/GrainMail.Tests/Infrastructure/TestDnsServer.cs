@@ -18,6 +18,8 @@ public sealed class TestDnsServer : IDisposable
 
     public Dictionary<string, IPAddress> A { get; } = new(StringComparer.OrdinalIgnoreCase);
 
+    public System.Collections.Concurrent.ConcurrentDictionary<string, List<string>> Txt { get; } = new(StringComparer.OrdinalIgnoreCase);
+
     public int Port => ((IPEndPoint)_udp.Client.LocalEndPoint!).Port;
 
     public TestDnsServer()
@@ -70,7 +72,7 @@ public sealed class TestDnsServer : IDisposable
         var name = string.Join('.', labels);
 
         var answers = new List<byte[]>();
-        var known = Mx.ContainsKey(name) || A.ContainsKey(name);
+        var known = Mx.ContainsKey(name) || A.ContainsKey(name) || Txt.ContainsKey(name);
         if (type == 15 && Mx.TryGetValue(name, out var mx))
         {
             foreach (var (pref, exchange) in mx)
@@ -81,6 +83,22 @@ public sealed class TestDnsServer : IDisposable
             }
         }
         if (type == 1 && A.TryGetValue(name, out var ip)) answers.Add(Record(1, ip.GetAddressBytes()));
+        if (type == 16 && Txt.TryGetValue(name, out var texts))
+        {
+            foreach (var text in texts)
+            {
+                // A TXT record is character-strings of at most 255 octets each.
+                var data = new List<byte>();
+                var bytes = Encoding.ASCII.GetBytes(text);
+                for (var i = 0; i < bytes.Length; i += 255)
+                {
+                    var n = Math.Min(255, bytes.Length - i);
+                    data.Add((byte)n);
+                    data.AddRange(bytes.AsSpan(i, n).ToArray());
+                }
+                answers.Add(Record(16, [.. data]));
+            }
+        }
 
         var response = new List<byte>();
         response.AddRange(q[..2]);
