@@ -31,7 +31,12 @@ public sealed class AdminApiOptions
 
     /// <summary>Largest message the API accepts when the recipient domains set no lower limit.</summary>
     public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
+
+    /// <summary>The configured egress links (for GET /outbound/links).</summary>
+    public IReadOnlyList<AdminLink> Links { get; set; } = [];
 }
+
+public sealed record AdminLink(string Name, string Region, string Kind, string? Host);
 
 /// <summary>
 /// The JSON admin API (<c>/api/v1</c>), health endpoints, and the bearer-token check. Errors are
@@ -345,6 +350,28 @@ public static class AdminApi
                         nextAttempt = q.NextAttempt,
                         lastError = q.LastError,
                     }),
+                });
+            }
+            return Results.Ok(result);
+        });
+
+        // Egress links with the health every route sees.
+        api.MapGet("/outbound/links", async (IGrainFactory grains, AdminApiOptions options) =>
+        {
+            var result = new List<object>();
+            foreach (var link in options.Links)
+            {
+                var h = await grains.GetGrain<ILinkHealthGrain>(link.Name).GetHealth();
+                result.Add(new
+                {
+                    name = link.Name,
+                    region = link.Region,
+                    kind = link.Kind,
+                    host = link.Host,
+                    down = h.Down,
+                    downUntil = h.DownUntil,
+                    consecutiveFailures = h.ConsecutiveFailures,
+                    successRate = Math.Round(h.SuccessRate, 3),
                 });
             }
             return Results.Ok(result);

@@ -113,6 +113,19 @@ public sealed class GrainMailSettings
 
     public TimeSpan OutboundDelayNoticeAfter { get; set; } = TimeSpan.FromHours(4);
 
+    /// <summary>Egress links (name, region, kind Direct/Relay, relay host/port/TLS/credentials); empty = one direct link.</summary>
+    public List<GrainMail.Grains.Outbound.EgressLink> OutboundLinks { get; set; } = [];
+
+    /// <summary>Domestic destinations (always direct) by domain suffix or provider; empty = the built-in list.</summary>
+    public List<string> DomesticSuffixes { get; set; } = [];
+
+    /// <summary>A link not tried for this long gets one try first (exploration).</summary>
+    public TimeSpan OutboundProbeAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    public int LinkDownAfterFailures { get; set; } = 3;
+
+    public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -49,7 +49,12 @@ var adminToken = string.IsNullOrWhiteSpace(settings.AdminToken) ? AdminToken.Loa
 
 SiloSetup.ConfigureServices(builder.Services, settings, connectionString, masterKey);
 builder.Services.AddSingleton(adminToken);
-builder.Services.AddSingleton(new AdminApiOptions { DefaultRegion = settings.Region, MaxMessageBytes = settings.MaxMessageBytes });
+builder.Services.AddSingleton(new AdminApiOptions
+{
+    DefaultRegion = settings.Region,
+    MaxMessageBytes = settings.MaxMessageBytes,
+    Links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => new AdminLink(l.Name, l.Region, l.Kind.ToString(), l.Host)).ToList(),
+});
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
 builder.Services.AddProblemDetails();
 var smtpOptions = new SmtpOptions

@@ -35,6 +35,16 @@ public static class SiloSetup
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
         services.AddSingleton(TimeProvider.System);
+        var outbound = BuildOutboundOptions(settings);
+        services.AddSingleton(outbound);
+        services.AddSingleton<OutboundSender>();
+        services.AddSingleton<DkimKeyStore>();
+    }
+
+
+    /// <summary>Outbound delivery settings from the host settings (links, rules, retry schedule).</summary>
+    public static OutboundOptions BuildOutboundOptions(GrainMailSettings settings)
+    {
         var outbound = new OutboundOptions
         {
             HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
@@ -45,9 +55,21 @@ public static class SiloSetup
                 .Select(System.Net.IPEndPoint.Parse).Select(e => e.Port == 0 ? new System.Net.IPEndPoint(e.Address, 53) : e).ToList(),
         };
         if (settings.OutboundRetrySchedule.Count > 0) outbound.RetrySchedule = settings.OutboundRetrySchedule;
-        services.AddSingleton(outbound);
-        services.AddSingleton<OutboundSender>();
-        services.AddSingleton<DkimKeyStore>();
+        if (settings.OutboundLinks.Count > 0)
+        {
+            if (settings.OutboundLinks.Select(l => l.Name).Distinct().Count() != settings.OutboundLinks.Count)
+                throw new InvalidOperationException("Outbound link names must be unique");
+            outbound.Links = settings.OutboundLinks;
+        }
+        else
+        {
+            outbound.Links = [new EgressLink { Name = "direct", Region = settings.Region, Kind = LinkKind.Direct }];
+        }
+        if (settings.DomesticSuffixes.Count > 0) outbound.DomesticSuffixes = settings.DomesticSuffixes;
+        outbound.ProbeAfter = settings.OutboundProbeAfter;
+        outbound.LinkDownAfterFailures = settings.LinkDownAfterFailures;
+        outbound.LinkCooldown = settings.LinkCooldown;
+        return outbound;
     }
 
     public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)

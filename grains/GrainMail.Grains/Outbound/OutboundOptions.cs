@@ -27,6 +27,21 @@ public sealed class OutboundOptions
     /// <summary>A message deferred this long gets one "delayed" DSN to its sender (RFC 3464 Action: delayed).</summary>
     public TimeSpan DelayNoticeAfter { get; set; } = TimeSpan.FromHours(4);
 
+    /// <summary>Egress links; none configured means one direct link.</summary>
+    public IReadOnlyList<EgressLink> Links { get; set; } = [new EgressLink()];
+
+    /// <summary>Destinations that are domestic (always direct): domain suffixes and providers.</summary>
+    public IReadOnlyList<string> DomesticSuffixes { get; set; } =
+        [".cn", "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sohu.com", "aliyun.com", "139.com", "189.cn"];
+
+    /// <summary>A link not tried for this long is tried first once (so a recovered link is noticed).</summary>
+    public TimeSpan ProbeAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Consecutive connection failures (from any route) after which a link is down for <see cref="LinkCooldown"/>.</summary>
+    public int LinkDownAfterFailures { get; set; } = 3;
+
+    public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>One whole SMTP conversation with a destination.</summary>

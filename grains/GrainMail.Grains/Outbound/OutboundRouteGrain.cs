@@ -32,6 +32,8 @@ public sealed class OutboundRouteGrain(
     private const string WakeUp = "outbound-retry";
     private IGrainTimer? _timer;
     private bool _delivering;
+    private readonly LinkSelector _selector = new(options.Links, options.ProbeAfter);
+    private readonly DestinationRules _rules = new(options.DomesticSuffixes);
 
     private string Destination => this.GetPrimaryKeyString();
 
@@ -112,11 +114,8 @@ public sealed class OutboundRouteGrain(
         }
         // Signed as the hosted domain the message leaves for (RSA and Ed25519).
         var signers = await dkim.SignersAsync(row.BlobDomain, ct);
-        var results = await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers);
+        var results = await SendOverLinksAsync(row, raw, signers, ct);
         var now = clock.GetUtcNow();
-        foreach (var r in results)
-            logger.LogInformation("Outbound {Id} to {Recipient}: {Outcome} via {Remote}: {Reply}", row.Id, r.Recipient, r.Outcome, r.RemoteHost ?? "-", r.Reply);
-        await store.LogAttemptsAsync(row, results.Select(r => new AttemptLog(r.Recipient, now, "direct", r.RemoteHost, r.Outcome.ToString().ToLowerInvariant(), r.Reply)).ToList(), ct);
 
         var deferred = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
         var expired = now - row.ReceivedAt >= options.GiveUpAfter;
@@ -135,6 +134,43 @@ public sealed class OutboundRouteGrain(
             await BounceAsync(row, deferred, raw, delayed: true);
             await store.MarkDelayNotifiedAsync(row.Id, ct);
         }
+    }
+
+    /// <summary>
+    /// Tries the links in the selector's order until one reaches a server (the destination's MX,
+    /// or a relay); every try is logged, taught to this route's estimates and reported to the
+    /// link's shared health.
+    /// </summary>
+    private async Task<IReadOnlyList<RecipientResult>> SendOverLinksAsync(OutboundRow row, byte[] raw,
+        IReadOnlyList<MimeKit.Cryptography.DkimSigner> signers, CancellationToken ct)
+    {
+        // Shared health is about relays: a direct link failing towards one destination says
+        // nothing about the next destination, so each route judges direct for itself.
+        var relays = options.Links.Where(l => l.Kind == LinkKind.Relay).ToList();
+        var health = await Task.WhenAll(relays.Select(l => GrainFactory.GetGrain<ILinkHealthGrain>(l.Name).GetHealth()));
+        var down = relays.Select((l, i) => (l.Name, health[i].Down)).ToDictionary(x => x.Name, x => x.Down);
+        var order = _selector.Order(_rules.IsDomestic(Destination), name => down.GetValueOrDefault(name), clock.GetUtcNow());
+        IReadOnlyList<RecipientResult> results = [];
+        foreach (var link in order)
+        {
+            var started = clock.GetTimestamp();
+            results = link.Kind == LinkKind.Direct
+                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers)
+                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers);
+            var seconds = clock.GetElapsedTime(started).TotalSeconds;
+            var now = clock.GetUtcNow();
+            // Reaching a server is the link's success, whatever that server then answers.
+            var reached = results.Any(r => r.RemoteHost is not null || r.Outcome != RecipientOutcome.Deferred);
+            _selector.Estimates[link.Name].Record(reached, seconds, now);
+            if (link.Kind == LinkKind.Relay) await GrainFactory.GetGrain<ILinkHealthGrain>(link.Name).Report(reached, seconds);
+            foreach (var r in results)
+                logger.LogInformation("Outbound {Id} to {Recipient} via {Link}: {Outcome} ({Remote}): {Reply}", row.Id, r.Recipient, link.Name,
+                    r.Outcome, r.RemoteHost ?? "-", r.Reply);
+            await store.LogAttemptsAsync(row, results.Select(r => new AttemptLog(r.Recipient, now, link.Name, r.RemoteHost,
+                r.Outcome.ToString().ToLowerInvariant(), r.Reply)).ToList(), ct);
+            if (reached) break;
+        }
+        return results;
     }
 
     private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw, bool delayed = false)

@@ -106,7 +106,8 @@ public sealed class OutboundSender(OutboundOptions options)
             {
                 try
                 {
-                    return await TransactAsync(host, address, sender, recipients, raw, signers ?? [], ct);
+                    return await TransactAsync(host, address, options.Port, SecureSocketOptions.StartTlsWhenAvailable, null,
+                        sender, recipients, raw, signers ?? [], ct);
                 }
                 catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                     or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
@@ -123,8 +124,43 @@ public sealed class OutboundSender(OutboundOptions options)
             recipients.Select(r => new RecipientResult(r, outcome, text, remote)).ToList();
     }
 
-    private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, string? sender,
-        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
+    /// <summary>Hands the message to a relay link's smarthost, which delivers it onwards.</summary>
+    public async Task<IReadOnlyList<RecipientResult>> SendViaRelayAsync(EgressLink link, string? sender, IReadOnlyList<string> recipients,
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null)
+    {
+        var host = link.Host ?? throw new InvalidOperationException($"relay link {link.Name} has no host");
+        var lastError = $"relay {link.Name} ({host}) could not be reached";
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await AddressesAsync(host, ct);
+        }
+        catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
+        {
+            addresses = [];
+            lastError = $"DNS lookup of relay {host} failed: {e.Message}";
+        }
+        foreach (var address in addresses)
+        {
+            try
+            {
+                var tls = link.ImplicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+                var credentials = link.User is null ? null : new NetworkCredential(link.User, link.Password);
+                return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct);
+            }
+            catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
+                or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException or AuthenticationException)
+            {
+                if (ct.IsCancellationRequested) throw;
+                lastError = $"relay {link.Name} {host} [{address}]: {e.Message}";
+            }
+        }
+        return recipients.Select(r => new RecipientResult(r, RecipientOutcome.Deferred, lastError, null)).ToList();
+    }
+
+    private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, int port, SecureSocketOptions tls,
+        NetworkCredential? credentials, string? sender, IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers,
+        CancellationToken ct)
     {
         // A fresh copy per connection: signing adds headers, and a retry on the next MX must not sign twice.
         MimeMessage message;
@@ -145,14 +181,15 @@ public sealed class OutboundSender(OutboundOptions options)
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await socket.ConnectAsync(new IPEndPoint(address, options.Port), timeout.Token);
+            await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
         }
         catch
         {
             socket.Dispose();
             throw;
         }
-        await client.ConnectAsync(socket, host, options.Port, SecureSocketOptions.StartTlsWhenAvailable, timeout.Token);
+        await client.ConnectAsync(socket, host, port, tls, timeout.Token);
+        if (credentials is not null) await client.AuthenticateAsync(credentials, timeout.Token);
         var remote = $"{host} [{address}]";
         if (signers.Count > 0)
         {

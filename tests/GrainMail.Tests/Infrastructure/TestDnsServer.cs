@@ -113,7 +113,8 @@ public sealed class TestDnsServer : IDisposable
 
     private static byte[] Record(int type, byte[] data)
     {
-        var r = new List<byte> { 0xC0, 0x0C, (byte)(type >> 8), (byte)type, 0, 1, 0, 0, 0, 60, (byte)(data.Length >> 8), (byte)data.Length };
+        // TTL 1 s: tests change records and must not wait for caches.
+        var r = new List<byte> { 0xC0, 0x0C, (byte)(type >> 8), (byte)type, 0, 1, 0, 0, 0, 1, (byte)(data.Length >> 8), (byte)data.Length };
         r.AddRange(data);
         return [.. r];
     }
