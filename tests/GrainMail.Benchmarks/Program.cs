@@ -13,7 +13,14 @@ using Npgsql;
 // GrainMail benchmarks on this machine: a real PostgreSQL (fsync on) and one in-process silo.
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- delivery [messages] [mailboxes]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- mailbox [messages]
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- links [seeds] [messages]
 var mode = args.Length > 0 ? args[0] : "delivery";
+if (mode == "links")
+{
+    // Pure simulation of outbound link selection: no database, no silo.
+    LinkSimulation.Run(args);
+    return 0;
+}
 var root = Path.Combine(Path.GetTempPath(), $"grainmail-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(root);
 File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
