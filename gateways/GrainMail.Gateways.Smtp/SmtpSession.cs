@@ -410,6 +410,14 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (!r.Hosted)
         {
             if (_service == SmtpService.Mx || _user is null) return await ReplyKeepAsync("554 5.7.1 Relay access denied");
+            // The sender's hourly budgets (account, then domain): a temporary refusal, so a
+            // legitimate client retries later and a hijacked account cannot flood the world.
+            var account = _server.Grains.GetGrain<GrainMail.Contracts.Outbound.ISendRateGrain>("account/" + _user);
+            if (!await account.TryAcquire(1))
+                return await ReplyKeepAsync("450 4.7.1 Sending rate limit of this account reached, try again later");
+            var domainBudget = _server.Grains.GetGrain<GrainMail.Contracts.Outbound.ISendRateGrain>("domain/" + MailAddress.DomainOf(_user));
+            if (!await domainBudget.TryAcquire(1))
+                return await ReplyKeepAsync("450 4.7.1 Sending rate limit of this domain reached, try again later");
             // Authenticated submission: committed to the outbound stream of the destination domain.
             _recipients.Add((address, [], [address], dsn.Count == 0 ? null : string.Join(';', dsn)));
             await ReplyAsync("250 2.1.5 Recipient OK");

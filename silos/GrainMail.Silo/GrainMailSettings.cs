@@ -124,6 +124,11 @@ public sealed class GrainMailSettings
 
     public int LinkDownAfterFailures { get; set; } = 3;
 
+    /// <summary>Outbound rate limits: external recipients per hour per account and per sender domain (0 = none).</summary>
+    public int OutboundAccountRecipientsPerHour { get; set; } = 1000;
+
+    public int OutboundDomainRecipientsPerHour { get; set; } = 20000;
+
     public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>

@@ -69,6 +69,8 @@ public static class SiloSetup
         outbound.ProbeAfter = settings.OutboundProbeAfter;
         outbound.LinkDownAfterFailures = settings.LinkDownAfterFailures;
         outbound.LinkCooldown = settings.LinkCooldown;
+        outbound.AccountRecipientsPerHour = settings.OutboundAccountRecipientsPerHour;
+        outbound.DomainRecipientsPerHour = settings.OutboundDomainRecipientsPerHour;
         return outbound;
     }
 

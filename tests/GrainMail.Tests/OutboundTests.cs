@@ -37,6 +37,7 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
         ["GrainMail__OutboundRetrySchedule__1"] = "00:00:02",
         ["GrainMail__OutboundDelayNoticeAfter"] = "00:00:03",
+        ["GrainMail__OutboundAccountRecipientsPerHour"] = "6",
     };
 }
 
@@ -216,6 +217,46 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         req.Headers.Host = $"mta-sts.{domain}";
         var policy = await host.Host.Http.SendAsync(req);
         Assert.Equal($"version: STSv1\nmode: testing\nmx: {mxHost}\nmax_age: 86400\n", await policy.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task An_account_over_its_hourly_budget_gets_a_temporary_refusal_for_external_recipients()
+    {
+        var sender = await NewSender();
+        var (c, _) = await RawSmtp.ConnectAsync(host.Submissions, implicitTls: true);
+        await using (c)
+        {
+            await c.CommandAsync("EHLO client.example.org");
+            await c.CommandAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{sender}\0{SmtpHostFixture.Password}")));
+            await c.CommandAsync($"MAIL FROM:<{sender}>");
+            for (var i = 0; i < 6; i++) Assert.StartsWith("250 2.1.5", await c.CommandAsync($"RCPT TO:<many{i}@remote.test>"));
+            Assert.StartsWith("450 4.7.1", await c.CommandAsync("RCPT TO:<many6@remote.test>"));
+            // Local recipients are not outbound and not limited; another account has its own budget.
+            Assert.StartsWith("250 2.1.5", await c.CommandAsync($"RCPT TO:<bob@{D}>"));
+            await c.CommandAsync("RSET");
+        }
+        var other = await NewSender();
+        var (d, _) = await RawSmtp.ConnectAsync(host.Submissions, implicitTls: true);
+        await using (d)
+        {
+            await d.CommandAsync("EHLO client.example.org");
+            await d.CommandAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{other}\0{SmtpHostFixture.Password}")));
+            await d.CommandAsync($"MAIL FROM:<{other}>");
+            Assert.StartsWith("250 2.1.5", await d.CommandAsync("RCPT TO:<someone@remote.test>"));
+        }
+    }
+
+    [Fact]
+    public void A_token_bucket_allows_a_burst_up_to_its_capacity_then_its_refill_rate()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
+        var bucket = new GrainMail.Grains.Outbound.TokenBucket(3600, 1, t0);
+        Assert.True(bucket.TryTake(3600, t0));
+        Assert.False(bucket.TryTake(1, t0));
+        Assert.False(bucket.TryTake(2, t0.AddSeconds(1)));
+        Assert.True(bucket.TryTake(1, t0.AddSeconds(1.5)));
+        Assert.True(bucket.TryTake(60, t0.AddSeconds(62)));
+        Assert.False(bucket.TryTake(3601, t0.AddDays(1)));
     }
 
     [Fact]

@@ -42,6 +42,12 @@ public sealed class OutboundOptions
 
     public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>External recipients one account may send to per hour (0 = no limit).</summary>
+    public int AccountRecipientsPerHour { get; set; } = 1000;
+
+    /// <summary>External recipients all accounts of one domain may send to per hour (0 = no limit).</summary>
+    public int DomainRecipientsPerHour { get; set; } = 20000;
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>One whole SMTP conversation with a destination.</summary>

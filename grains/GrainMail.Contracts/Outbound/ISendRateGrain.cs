@@ -1,0 +1,12 @@
+namespace GrainMail.Contracts.Outbound;
+
+/// <summary>
+/// Outbound sending budget of one sender account (key <c>account/&lt;address&gt;</c>) or one
+/// sender domain (key <c>domain/&lt;domain&gt;</c>): recipients per hour, so that a hijacked
+/// account cannot burn the cluster's IP reputation.
+/// </summary>
+public interface ISendRateGrain : IGrainWithStringKey
+{
+    /// <summary>Takes <paramref name="recipients"/> from the budget; false (and nothing taken) when it does not have them.</summary>
+    Task<bool> TryAcquire(int recipients);
+}
