@@ -56,6 +56,7 @@ builder.Services.AddSingleton(new AdminApiOptions
     Links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => new AdminLink(l.Name, l.Region, l.Kind.ToString(), l.Host)).ToList(),
 });
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
+builder.Services.AddHostedService<OutboundResumer>();
 builder.Services.AddProblemDetails();
 var smtpOptions = new SmtpOptions
 {

@@ -40,4 +40,7 @@ public sealed record QueuedOutbound(
 public interface IOutboundRouteGrain : IGrainWithStringKey
 {
     Task<IReadOnlyList<QueuedOutbound>> GetQueue();
+
+    /// <summary>Looks at the queue now (after a restart, instead of at the next reminder tick).</summary>
+    Task Resume();
 }

@@ -32,6 +32,7 @@ public sealed class OutboundRouteGrain(
     private const string WakeUp = "outbound-retry";
     private IGrainTimer? _timer;
     private bool _delivering;
+    private bool _reminderSet;
     private readonly LinkSelector _selector = new(options.Links, options.ProbeAfter);
     private readonly DestinationRules _rules = new(options.DomesticSuffixes);
 
@@ -40,6 +41,12 @@ public sealed class OutboundRouteGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Whatever was queued before this activation is looked at right away.
+        Schedule(TimeSpan.Zero);
+        return Task.CompletedTask;
+    }
+
+    public Task Resume()
+    {
         Schedule(TimeSpan.Zero);
         return Task.CompletedTask;
     }
@@ -53,6 +60,13 @@ public sealed class OutboundRouteGrain(
     public async Task OnNextAsync(OutboundEvent item, StreamSequenceToken? token = null)
     {
         await store.AcceptAsync(item);
+        // The durable wake-up exists before the first attempt: if this silo dies in the middle of
+        // it, the route comes back (on another silo) and the message is tried again.
+        if (!_reminderSet)
+        {
+            await this.RegisterOrUpdateReminder(WakeUp, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _reminderSet = true;
+        }
         Schedule(TimeSpan.Zero);
     }
 
@@ -90,10 +104,15 @@ public sealed class OutboundRouteGrain(
             if (left.Count == 0)
             {
                 if (await this.GetReminder(WakeUp) is { } reminder) await this.UnregisterReminder(reminder);
+                _reminderSet = false;
                 return;
             }
             // A durable wake-up (reminders fire at most once a minute) plus the exact one while active.
-            await this.RegisterOrUpdateReminder(WakeUp, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            if (!_reminderSet)
+            {
+                await this.RegisterOrUpdateReminder(WakeUp, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+                _reminderSet = true;
+            }
             var next = left.Min(r => r.NextAttempt) - clock.GetUtcNow();
             Schedule(next < TimeSpan.Zero ? TimeSpan.Zero : next);
         }

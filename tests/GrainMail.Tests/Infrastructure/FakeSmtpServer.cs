@@ -25,6 +25,9 @@ public sealed class FakeSmtpServer : IDisposable
 
     public int Connections;
 
+    /// <summary>While set, connections are accepted and then left without a greeting (a server that hangs).</summary>
+    public volatile bool Hang;
+
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public FakeSmtpServer()
@@ -61,6 +64,13 @@ public sealed class FakeSmtpServer : IDisposable
         async Task Say(string s) => await stream.WriteAsync(Encoding.ASCII.GetBytes(s + "\r\n"));
         try
         {
+            if (Hang)
+            {
+                while (await reader.ReadLineAsync() is not null)
+                {
+                }
+                return;
+            }
             await Say("220 fake.remote.test ESMTP");
             string helo = "", from = "";
             var to = new List<string>();

@@ -1,0 +1,77 @@
+using System.Net;
+using System.Text;
+using GrainMail.Tests.Infrastructure;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+/// <summary>The outbound queue across a host killed in the middle of a delivery.</summary>
+public sealed class OutboundDurabilityTests(PostgresServer pg)
+{
+    [Fact]
+    public async Task A_host_killed_while_a_route_is_delivering_loses_nothing_and_the_message_leaves_once_after_restart()
+    {
+        using var dns = new TestDnsServer();
+        using var remote = new FakeSmtpServer { Hang = true };
+        dns.Mx["far.example"] = [(10, "mx.far.example")];
+        dns.A["mx.far.example"] = IPAddress.Loopback;
+        var env = new Dictionary<string, string>
+        {
+            ["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}",
+            ["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString(),
+            ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+        };
+        var cs = await pg.NewDatabaseAsync("outkill");
+        var dir = Path.Combine(pg.Root, "outkill-" + Guid.NewGuid().ToString("N")[..8]);
+        var ports = HostProcess.Ports.Free();
+        var host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+        try
+        {
+            await host.Http.PostAsync("/api/v1/domains", Json(new { name = "home.test" }));
+            await host.Http.PostAsync("/api/v1/domains/home.test/accounts", Json(new { localPart = "sam", password = "correct horse battery" }));
+            var m = new MimeMessage();
+            m.From.Add(MailboxAddress.Parse("sam@home.test"));
+            m.To.Add(MailboxAddress.Parse("pat@far.example"));
+            m.Subject = "survives a crash";
+            m.Body = new TextPart("plain") { Text = "x\r\n" };
+            using (var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+            {
+                await c.ConnectAsync("127.0.0.1", ports.Submissions, SecureSocketOptions.SslOnConnect);
+                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
+                await c.SendAsync(m);
+            }
+            // The route has connected and waits for a greeting that does not come: now the host dies.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (remote.Connections == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.True(remote.Connections > 0, "the route never connected");
+            await host.KillAsync();
+            Assert.Equal(1, await Queued(cs));
+
+            remote.Hang = false;
+            host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+            deadline = DateTime.UtcNow.AddSeconds(30);
+            while (remote.Received.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(100);
+            Assert.Single(remote.Received);
+            Assert.Contains("Subject: survives a crash", Encoding.UTF8.GetString(remote.Received.Single().Data));
+            deadline = DateTime.UtcNow.AddSeconds(10);
+            while (await Queued(cs) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+            Assert.Equal(0, await Queued(cs));
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    private static StringContent Json(object o) => new(System.Text.Json.JsonSerializer.Serialize(o), Encoding.UTF8, "application/json");
+
+    private static async Task<long> Queued(string cs)
+    {
+        await using var ds = NpgsqlDataSource.Create(cs);
+        await using var cmd = ds.CreateCommand("SELECT count(*) FROM outbound_message");
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+}
