@@ -22,28 +22,11 @@ public sealed class ImapServer(
     internal ServerTls Tls => tls;
     internal ILogger Logger => logger;
 
-    public async Task HandleAsync(ConnectionContext connection, ImapService service)
-    {
-        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        if (!_limiter.TryEnter(remote))
-        {
-            await connection.Transport.Output.WriteAsync("* BYE Too many connections, try again later\r\n"u8.ToArray());
-            await connection.Transport.Output.CompleteAsync();
-            return;
-        }
-        try
-        {
-            await using var session = new ImapSession(this, connection, service, remote);
-            await session.RunAsync(connection.ConnectionClosed);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException
-            or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
-        {
-            logger.LogDebug("IMAP session from {Remote} ended: {Error}", remote, e.Message);
-        }
-        finally
-        {
-            _limiter.Leave(remote);
-        }
-    }
+    public Task HandleAsync(ConnectionContext connection, ImapService service) =>
+        GatewayConnection.RunAsync(connection, _limiter, "* BYE Too many connections, try again later\r\n"u8.ToArray(), "IMAP", logger,
+            async remote =>
+            {
+                await using var session = new ImapSession(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
+            });
 }

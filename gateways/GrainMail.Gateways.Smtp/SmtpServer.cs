@@ -25,28 +25,11 @@ public sealed class SmtpServer(
     internal ServerTls Tls => tls;
     internal ILogger Logger => logger;
 
-    public async Task HandleAsync(ConnectionContext connection, SmtpService service)
-    {
-        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        if (!limiter.TryEnter(remote))
-        {
-            // Refused before TLS or greeting: a plain-text 421 is all a client can be told.
-            await connection.Transport.Output.WriteAsync("421 4.7.0 Too many connections, try again later\r\n"u8.ToArray());
-            await connection.Transport.Output.CompleteAsync();
-            return;
-        }
-        try
-        {
-            await using var session = new SmtpSession(this, connection, service, remote);
-            await session.RunAsync(connection.ConnectionClosed);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or System.Security.Authentication.AuthenticationException)
-        {
-            logger.LogDebug("SMTP session from {Remote} ended: {Error}", remote, e.Message);
-        }
-        finally
-        {
-            limiter.Leave(remote);
-        }
-    }
+    public Task HandleAsync(ConnectionContext connection, SmtpService service) =>
+        GatewayConnection.RunAsync(connection, limiter, "421 4.7.0 Too many connections, try again later\r\n"u8.ToArray(), "SMTP", logger,
+            async remote =>
+            {
+                await using var session = new SmtpSession(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
+            });
 }

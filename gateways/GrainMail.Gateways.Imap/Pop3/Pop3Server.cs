@@ -29,28 +29,11 @@ public sealed class Pop3Server(
     internal ServerTls Tls => tls;
     internal ILogger Logger => logger;
 
-    public async Task HandleAsync(ConnectionContext connection, Pop3Service service)
-    {
-        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-        if (!_limiter.TryEnter(remote))
-        {
-            await connection.Transport.Output.WriteAsync("-ERR [SYS/TEMP] Too many connections, try again later\r\n"u8.ToArray());
-            await connection.Transport.Output.CompleteAsync();
-            return;
-        }
-        try
-        {
-            await using var session = new Pop3Session(this, connection, service, remote);
-            await session.RunAsync(connection.ConnectionClosed);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException
-            or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
-        {
-            logger.LogDebug("POP3 session from {Remote} ended: {Error}", remote, e.Message);
-        }
-        finally
-        {
-            _limiter.Leave(remote);
-        }
-    }
+    public Task HandleAsync(ConnectionContext connection, Pop3Service service) =>
+        GatewayConnection.RunAsync(connection, _limiter, "-ERR [SYS/TEMP] Too many connections, try again later\r\n"u8.ToArray(), "POP3", logger,
+            async remote =>
+            {
+                await using var session = new Pop3Session(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
+            });
 }

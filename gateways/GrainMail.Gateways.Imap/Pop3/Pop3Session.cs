@@ -382,14 +382,7 @@ internal sealed class Pop3Session : IAsyncDisposable
 
     private async Task StartTlsAsync(CancellationToken ct)
     {
-        _ssl = new SslStream(_stream, leaveInnerStreamOpen: true);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await _ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-        {
-            ServerCertificate = _server.Tls.Certificate,
-            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
-        }, timeout.Token);
+        _ssl = await GatewayConnection.StartTlsAsync(_stream, _server.Tls, ct);
         _stream = _ssl;
         _reader = new ImapCommandReader(PipeReader.Create(_ssl, new StreamPipeReaderOptions(leaveOpen: true))) { MaxLine = MaxLine };
     }

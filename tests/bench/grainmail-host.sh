@@ -1,0 +1,30 @@
+# Sourced by the benchmark scripts: builds the host and starts one GrainMail node on loopback
+# bench ports with its own embedded PostgreSQL in a temporary data directory, stopped and
+# removed when the script exits. Listeners: HTTP 18080, SMTP MX 12525 / 12587 / 12465,
+# IMAP 11143 / 11993, POP3 11110 / 11995 (a caller may turn any off by exporting its variable
+# as 0 first). Then: $pid is the host, $data its directory, api PATH JSON posts to the admin API.
+#   start_grainmail NAME [VAR=VALUE ...]
+start_grainmail() {
+  local name=$1; shift
+  dotnet build silos/GrainMail.Silo -c Release -nologo -v quiet -clp:ErrorsOnly
+  data=$(mktemp -d "/tmp/grainmail-$name.XXXX")
+  chmod 755 "$data"
+  export GRAINMAIL_DATA="$data" GRAINMAIL_HTTP=http://127.0.0.1:18080 GRAINMAIL_ADMIN_TOKEN=bench-token \
+    GRAINMAIL_PG_PORT=0 GRAINMAIL_SILO_PORT=21111 GRAINMAIL_GATEWAY_PORT=31000 Logging__LogLevel__Default=Warning \
+    GRAINMAIL_SMTP_MX_PORT=${GRAINMAIL_SMTP_MX_PORT:-12525} GRAINMAIL_SMTP_SUBMISSION_PORT=${GRAINMAIL_SMTP_SUBMISSION_PORT:-12587} \
+    GRAINMAIL_SMTP_SUBMISSIONS_PORT=${GRAINMAIL_SMTP_SUBMISSIONS_PORT:-12465} \
+    GRAINMAIL_IMAP_PORT=${GRAINMAIL_IMAP_PORT:-11143} GRAINMAIL_IMAPS_PORT=${GRAINMAIL_IMAPS_PORT:-11993} \
+    GRAINMAIL_POP3_PORT=${GRAINMAIL_POP3_PORT:-11110} GRAINMAIL_POP3S_PORT=${GRAINMAIL_POP3S_PORT:-11995} \
+    GrainMail__AllowPlaintextAuth=true
+  local kv
+  for kv in "$@"; do export "${kv?}"; done
+  dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1 &
+  pid=$!
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+  for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.5; done
+  if [ "$GRAINMAIL_IMAP_PORT" != 0 ]; then
+    for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/"$GRAINMAIL_IMAP_PORT") 2>/dev/null && break; sleep 0.5; done
+  fi
+}
+
+api() { curl -sf -H "Authorization: Bearer bench-token" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:18080$1" >/dev/null; }
