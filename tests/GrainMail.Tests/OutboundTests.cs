@@ -22,6 +22,8 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         // Nothing listens on 127.0.0.3: connections are refused.
         Dns.Mx["down.test"] = [(10, "mx.down.test")];
         Dns.A["mx.down.test"] = IPAddress.Parse("127.0.0.3");
+        Dns.Mx["batch.example"] = [(10, "mx.batch.example")];
+        Dns.A["mx.batch.example"] = IPAddress.Parse("127.0.0.3");
         Remote.RcptReply = (rcpt, attempt) => rcpt switch
         {
             _ when rcpt.StartsWith("nobody", StringComparison.Ordinal) => $"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
@@ -244,6 +246,29 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
             await d.CommandAsync($"MAIL FROM:<{other}>");
             Assert.StartsWith("250 2.1.5", await d.CommandAsync("RCPT TO:<someone@remote.test>"));
         }
+    }
+
+    [Fact]
+    public async Task Messages_waiting_for_a_destination_leave_together_over_one_connection_when_it_answers_again()
+    {
+        var sender = await NewSender();
+        for (var i = 0; i < 3; i++) await Submit(sender, SmtpHostFixture.Password, Message(sender, [$"b{i}@batch.example"], $"batch {i}"));
+        await using (var ds = NpgsqlDataSource.Create(host.ConnectionString))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (true)
+            {
+                await using var cmd = ds.CreateCommand("SELECT count(*) FROM outbound_message WHERE destination = 'batch.example' AND attempts > 0");
+                if ((long)(await cmd.ExecuteScalarAsync())! == 3) break;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the three messages were not all deferred");
+                await Task.Delay(100);
+            }
+        }
+        var before = host.Remote.Connections;
+        host.Dns.A["mx.batch.example"] = IPAddress.Loopback;
+        for (var i = 0; i < 3; i++) await WaitForRemote($"b{i}@batch.example");
+        Assert.Equal(1, host.Remote.Connections - before);
+        Assert.Equal(0, await QueueRows("batch.example"));
     }
 
     [Fact]

@@ -96,9 +96,15 @@ public sealed class OutboundRouteGrain(
         {
             var queue = await store.LoadAsync(Destination, ct);
             var now = clock.GetUtcNow();
-            foreach (var row in queue.Where(r => r.NextAttempt <= now))
+            await using var connections = new OutboundConnections();
+            var due = queue.Where(r => r.NextAttempt <= now).ToList();
+            var delivered = false;
+            foreach (var row in due) delivered |= await DeliverAsync(row, connections, ct);
+            if (delivered)
             {
-                await DeliverAsync(row, ct);
+                // The destination answers again: what waits for it goes now, on the open connection,
+                // instead of each message at its own next retry.
+                foreach (var row in queue.Where(r => r.NextAttempt > now)) await DeliverAsync(row, connections, ct);
             }
             var left = await store.LoadAsync(Destination, ct);
             if (left.Count == 0)
@@ -122,28 +128,30 @@ public sealed class OutboundRouteGrain(
         }
     }
 
-    private async Task DeliverAsync(OutboundRow row, CancellationToken ct)
+    /// <summary>One attempt for one queued message; true when at least one recipient got it.</summary>
+    private async Task<bool> DeliverAsync(OutboundRow row, OutboundConnections connections, CancellationToken ct)
     {
         var raw = await blobs.ReadAsync(row.BlobDomain, row.BlobHash, ct);
         if (raw is null)
         {
             logger.LogError("Outbound {Id} to {Destination}: message content missing, dropped", row.Id, Destination);
             await store.CompleteAsync(row, ct);
-            return;
+            return false;
         }
         // Signed as the hosted domain the message leaves for (RSA and Ed25519).
         var signers = await dkim.SignersAsync(row.BlobDomain, ct);
-        var results = await SendOverLinksAsync(row, raw, signers, ct);
+        var results = await SendOverLinksAsync(row, raw, signers, connections, ct);
         var now = clock.GetUtcNow();
 
         var deferred = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
         var expired = now - row.ReceivedAt >= options.GiveUpAfter;
         var bounced = results.Where(r => r.Outcome == RecipientOutcome.Failed).Concat(expired ? deferred : []).ToList();
         if (bounced.Count > 0) await BounceAsync(row, bounced, raw);
+        var anyDelivered = results.Any(r => r.Outcome == RecipientOutcome.Delivered);
         if (deferred.Count == 0 || expired)
         {
             await store.CompleteAsync(row, ct);
-            return;
+            return anyDelivered;
         }
         await store.DeferAsync(row, deferred.Select(d => d.Recipient).ToList(), now + options.Retry(row.Attempts + 1),
             deferred[0].Reply, ct);
@@ -153,6 +161,7 @@ public sealed class OutboundRouteGrain(
             await BounceAsync(row, deferred, raw, delayed: true);
             await store.MarkDelayNotifiedAsync(row.Id, ct);
         }
+        return anyDelivered;
     }
 
     /// <summary>
@@ -161,7 +170,7 @@ public sealed class OutboundRouteGrain(
     /// link's shared health.
     /// </summary>
     private async Task<IReadOnlyList<RecipientResult>> SendOverLinksAsync(OutboundRow row, byte[] raw,
-        IReadOnlyList<MimeKit.Cryptography.DkimSigner> signers, CancellationToken ct)
+        IReadOnlyList<MimeKit.Cryptography.DkimSigner> signers, OutboundConnections connections, CancellationToken ct)
     {
         // Shared health is about relays: a direct link failing towards one destination says
         // nothing about the next destination, so each route judges direct for itself.
@@ -174,8 +183,8 @@ public sealed class OutboundRouteGrain(
         {
             var started = clock.GetTimestamp();
             results = link.Kind == LinkKind.Direct
-                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers)
-                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers);
+                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers, connections)
+                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, connections);
             var seconds = clock.GetElapsedTime(started).TotalSeconds;
             var now = clock.GetUtcNow();
             // Reaching a server is the link's success, whatever that server then answers.

@@ -75,8 +75,9 @@ public sealed class OutboundSender(OutboundOptions options)
     }
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
-        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null)
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null)
     {
+        if (await TryReuseAsync(pool, "direct", sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
         IReadOnlyList<string>? hosts;
         string reason;
         try
@@ -107,7 +108,7 @@ public sealed class OutboundSender(OutboundOptions options)
                 try
                 {
                     return await TransactAsync(host, address, options.Port, SecureSocketOptions.StartTlsWhenAvailable, null,
-                        sender, recipients, raw, signers ?? [], ct);
+                        sender, recipients, raw, signers ?? [], ct, pool, "direct");
                 }
                 catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                     or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
@@ -126,8 +127,9 @@ public sealed class OutboundSender(OutboundOptions options)
 
     /// <summary>Hands the message to a relay link's smarthost, which delivers it onwards.</summary>
     public async Task<IReadOnlyList<RecipientResult>> SendViaRelayAsync(EgressLink link, string? sender, IReadOnlyList<string> recipients,
-        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null)
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null)
     {
+        if (await TryReuseAsync(pool, link.Name, sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
         var host = link.Host ?? throw new InvalidOperationException($"relay link {link.Name} has no host");
         var lastError = $"relay {link.Name} ({host}) could not be reached";
         IPAddress[] addresses;
@@ -146,7 +148,7 @@ public sealed class OutboundSender(OutboundOptions options)
             {
                 var tls = link.ImplicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
                 var credentials = link.User is null ? null : new NetworkCredential(link.User, link.Password);
-                return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct);
+                return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct, pool, link.Name);
             }
             catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                 or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException or AuthenticationException)
@@ -160,17 +162,11 @@ public sealed class OutboundSender(OutboundOptions options)
 
     private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, int port, SecureSocketOptions tls,
         NetworkCredential? credentials, string? sender, IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers,
-        CancellationToken ct)
+        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null)
     {
-        // A fresh copy per connection: signing adds headers, and a retry on the next MX must not sign twice.
-        MimeMessage message;
-        using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
-        // Return-Path belongs to final delivery (RFC 5321 4.4): the copy kept here carries ours
-        // for local mailboxes; a relayed copy must not.
-        message.Headers.Remove(HeaderId.ReturnPath);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.SessionTimeout);
-        using var client = new RecordingSmtpClient
+        var client = new RecordingSmtpClient
         {
             LocalDomain = options.HostName,
             Timeout = (int)options.ConnectTimeout.TotalMilliseconds,
@@ -178,19 +174,47 @@ public sealed class OutboundSender(OutboundOptions options)
             // until MTA-STS or DANE say they must be.
             ServerCertificateValidationCallback = (_, _, _, _) => true,
         };
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var kept = false;
         try
         {
-            await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+            await client.ConnectAsync(socket, host, port, tls, timeout.Token);
+            if (credentials is not null) await client.AuthenticateAsync(credentials, timeout.Token);
+            var remote = $"{host} [{address}]";
+            var results = await SendOnAsync(client, remote, sender, recipients, raw, signers, timeout.Token);
+            if (pool is not null && poolKey is not null && client.IsConnected)
+            {
+                // Kept open for the route's next message to the same place (connection reuse).
+                pool.Keep(poolKey, client, remote);
+                kept = true;
+            }
+            return results;
         }
-        catch
+        finally
         {
-            socket.Dispose();
-            throw;
+            if (!kept) await QuitAsync(client);
         }
-        await client.ConnectAsync(socket, host, port, tls, timeout.Token);
-        if (credentials is not null) await client.AuthenticateAsync(credentials, timeout.Token);
-        var remote = $"{host} [{address}]";
+    }
+
+    /// <summary>One transaction on an open connection.</summary>
+    private static async Task<IReadOnlyList<RecipientResult>> SendOnAsync(RecordingSmtpClient client, string remote, string? sender,
+        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
+    {
+        // A fresh copy per transaction: signing adds headers, and a retry on the next MX must not sign twice.
+        MimeMessage message;
+        using (var stream = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(stream, ct);
+        // Return-Path belongs to final delivery (RFC 5321 4.4): the copy kept here carries ours
+        // for local mailboxes; a relayed copy must not.
+        message.Headers.Remove(HeaderId.ReturnPath);
         if (signers.Count > 0)
         {
             // MailKit would re-encode 8-bit parts for a server without 8BITMIME after we signed,
@@ -198,12 +222,13 @@ public sealed class OutboundSender(OutboundOptions options)
             if (!client.Capabilities.HasFlag(SmtpCapabilities.EightBitMime)) message.Prepare(EncodingConstraint.SevenBit);
             foreach (var signer in signers) signer.Sign(message, SignedHeaders);
         }
+        client.Refused.Clear();
         var results = new List<RecipientResult>();
         try
         {
             var from = sender is null ? new MailboxAddress("", "") : MailboxAddress.Parse(sender);
             var rcpts = recipients.Select(r => MailboxAddress.Parse(r)).ToList();
-            var reply = await client.SendAsync(FormatOptions.Default, message, from, rcpts, timeout.Token);
+            var reply = await client.SendAsync(FormatOptions.Default, message, from, rcpts, ct);
             foreach (var r in recipients)
             {
                 results.Add(client.Refused.TryGetValue(r, out var refused)
@@ -222,19 +247,47 @@ public sealed class OutboundSender(OutboundOptions options)
                     : new RecipientResult(r, outcome, $"{(int)e.StatusCode} {e.Message}", remote));
             }
         }
-        try
-        {
-            await client.DisconnectAsync(true, CancellationToken.None);
-        }
-        catch (Exception e) when (e is IOException or SmtpProtocolException or SocketException)
-        {
-            // The transaction is decided; a failing QUIT changes nothing.
-        }
         return results;
     }
 
+    /// <summary>Sends on a connection the pool kept from an earlier message; null when there is none or it broke.</summary>
+    private static async Task<IReadOnlyList<RecipientResult>?> TryReuseAsync(OutboundConnections? pool, string key, string? sender,
+        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
+    {
+        if (pool?.Take(key) is not { } kept) return null;
+        try
+        {
+            var results = await SendOnAsync(kept.Client, kept.Remote, sender, recipients, raw, signers, ct);
+            if (kept.Client.IsConnected) pool.Keep(key, kept.Client, kept.Remote);
+            else await QuitAsync(kept.Client);
+            return results;
+        }
+        catch (Exception e) when (e is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException or TimeoutException)
+        {
+            // The server closed the kept connection: a new one is made as usual.
+            await QuitAsync(kept.Client);
+            return null;
+        }
+    }
+
+    internal static async Task QuitAsync(SmtpClient client)
+    {
+        try
+        {
+            if (client.IsConnected) await client.DisconnectAsync(true, CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or SmtpProtocolException or SocketException or OperationCanceledException)
+        {
+            // The transaction is decided; a failing QUIT changes nothing.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
     /// <summary>Records refused recipients instead of failing the whole message on the first one.</summary>
-    private sealed class RecordingSmtpClient : SmtpClient
+    internal sealed class RecordingSmtpClient : SmtpClient
     {
         public Dictionary<string, (int Code, string Text)> Refused { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -242,5 +295,32 @@ public sealed class OutboundSender(OutboundOptions options)
         {
             Refused[mailbox.Address] = ((int)response.StatusCode, $"{(int)response.StatusCode} {response.Response}");
         }
+    }
+}
+
+/// <summary>
+/// SMTP connections a route keeps open during one delivery pass, one per link, so that the
+/// messages queued for a destination go over one connection (RFC 5321 allows many transactions
+/// per session). Closed with QUIT at the end of the pass.
+/// </summary>
+public sealed class OutboundConnections : IAsyncDisposable
+{
+    private readonly Dictionary<string, (OutboundSender.RecordingSmtpClient Client, string Remote)> _open = [];
+
+    public int Opened { get; private set; }
+
+    internal void Keep(string key, OutboundSender.RecordingSmtpClient client, string remote)
+    {
+        if (!_open.ContainsKey(key) || !ReferenceEquals(_open[key].Client, client)) Opened++;
+        _open[key] = (client, remote);
+    }
+
+    internal (OutboundSender.RecordingSmtpClient Client, string Remote)? Take(string key) =>
+        _open.Remove(key, out var kept) ? kept : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (client, _) in _open.Values) await OutboundSender.QuitAsync(client);
+        _open.Clear();
     }
 }
