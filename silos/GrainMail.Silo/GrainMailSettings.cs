@@ -129,6 +129,12 @@ public sealed class GrainMailSettings
 
     public int OutboundDomainRecipientsPerHour { get; set; } = 20000;
 
+    /// <summary>MTA-STS policy fetches: HTTPS port of mta-sts hosts (443 except in tests).</summary>
+    public int MtaStsHttpsPort { get; set; } = 443;
+
+    /// <summary>Extra trusted CA certificates (PEM file) for MTA-STS and verified TLS.</summary>
+    public string? OutboundTrustedCaPem { get; set; }
+
     public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>

@@ -39,6 +39,8 @@ public static class SiloSetup
         services.AddSingleton(outbound);
         services.AddSingleton<OutboundSender>();
         services.AddSingleton<DkimKeyStore>();
+        services.AddSingleton<CertificateTrust>();
+        services.AddSingleton<MtaStsPolicies>();
     }
 
 
@@ -70,6 +72,8 @@ public static class SiloSetup
         outbound.LinkDownAfterFailures = settings.LinkDownAfterFailures;
         outbound.LinkCooldown = settings.LinkCooldown;
         outbound.AccountRecipientsPerHour = settings.OutboundAccountRecipientsPerHour;
+        outbound.MtaStsHttpsPort = settings.MtaStsHttpsPort;
+        outbound.TrustedCaPem = settings.OutboundTrustedCaPem;
         outbound.DomainRecipientsPerHour = settings.OutboundDomainRecipientsPerHour;
         return outbound;
     }

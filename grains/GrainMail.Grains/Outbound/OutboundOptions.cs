@@ -48,6 +48,12 @@ public sealed class OutboundOptions
     /// <summary>External recipients all accounts of one domain may send to per hour (0 = no limit).</summary>
     public int DomainRecipientsPerHour { get; set; } = 20000;
 
+    /// <summary>Port of MTA-STS policy hosts (443; tests set another).</summary>
+    public int MtaStsHttpsPort { get; set; } = 443;
+
+    /// <summary>Extra CA certificates (PEM) trusted besides the system's, e.g. a private PKI or tests.</summary>
+    public string? TrustedCaPem { get; set; }
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>One whole SMTP conversation with a destination.</summary>

@@ -25,6 +25,8 @@ public sealed class OutboundRouteGrain(
     BlobStore blobs,
     MessageSubmitter submitter,
     DkimKeyStore dkim,
+    MtaStsPolicies mtaSts,
+    CertificateTrust trust,
     TimeProvider clock,
     ILogger<OutboundRouteGrain> logger)
     : Grain, IOutboundRouteGrain, IStreamSubscriptionObserver, IAsyncObserver<OutboundEvent>, IRemindable
@@ -179,11 +181,13 @@ public sealed class OutboundRouteGrain(
         var down = relays.Select((l, i) => (l.Name, health[i].Down)).ToDictionary(x => x.Name, x => x.Down);
         var order = _selector.Order(_rules.IsDomestic(Destination), name => down.GetValueOrDefault(name), clock.GetUtcNow());
         IReadOnlyList<RecipientResult> results = [];
+        // MTA-STS governs direct delivery to the destination (a relay is our smarthost, not the destination's MX).
+        var policy = order.Any(l => l.Kind == LinkKind.Direct) ? await mtaSts.GetAsync(Destination, ct) : null;
         foreach (var link in order)
         {
             var started = clock.GetTimestamp();
             results = link.Kind == LinkKind.Direct
-                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers, connections)
+                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers, connections, policy, trust)
                 : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, connections);
             var seconds = clock.GetElapsedTime(started).TotalSeconds;
             var now = clock.GetUtcNow();

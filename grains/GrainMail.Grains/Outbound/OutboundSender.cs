@@ -66,6 +66,9 @@ public sealed class OutboundSender(OutboundOptions options)
         return r.Answers.TxtRecords().Select(t => string.Concat(t.Text)).ToList();
     }
 
+    /// <summary>A host's addresses through the configured resolvers.</summary>
+    public Task<IPAddress[]> AddressesOfAsync(string host, CancellationToken ct) => AddressesAsync(host, ct);
+
     private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
     {
         if (IPAddress.TryParse(host, out var literal)) return [literal];
@@ -75,9 +78,11 @@ public sealed class OutboundSender(OutboundOptions options)
     }
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
-        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null)
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
+        MtaStsPolicy? policy = null, CertificateTrust? trust = null)
     {
         if (await TryReuseAsync(pool, "direct", sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
+        var enforce = policy is { Enforce: true } && trust is not null;
         IReadOnlyList<string>? hosts;
         string reason;
         try
@@ -89,6 +94,12 @@ public sealed class OutboundSender(OutboundOptions options)
             return All(RecipientOutcome.Deferred, $"DNS lookup of {domain} failed: {e.Message}", null);
         }
         if (hosts is null) return All(RecipientOutcome.Failed, reason, null);
+        if (enforce)
+        {
+            // RFC 8461 4.1: only MX hosts the policy names, and only over verified TLS.
+            hosts = hosts.Where(policy!.Matches).ToList();
+            if (hosts.Count == 0) return All(RecipientOutcome.Deferred, $"no MX host of {domain} matches its MTA-STS policy (enforce)", null);
+        }
 
         var lastError = "no mail server of the domain could be reached";
         foreach (var host in hosts)
@@ -107,8 +118,14 @@ public sealed class OutboundSender(OutboundOptions options)
             {
                 try
                 {
-                    return await TransactAsync(host, address, options.Port, SecureSocketOptions.StartTlsWhenAvailable, null,
-                        sender, recipients, raw, signers ?? [], ct, pool, "direct");
+                    return await TransactAsync(host, address, options.Port,
+                        enforce ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable, null,
+                        sender, recipients, raw, signers ?? [], ct, pool, "direct", enforce ? trust : null);
+                }
+                catch (NotSupportedException) when (enforce)
+                {
+                    // The server offered no STARTTLS: under an enforced policy that is a failure to deliver, for now.
+                    lastError = $"{host} [{address}]: no STARTTLS, but {domain}'s MTA-STS policy requires TLS";
                 }
                 catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                     or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
@@ -162,7 +179,7 @@ public sealed class OutboundSender(OutboundOptions options)
 
     private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, int port, SecureSocketOptions tls,
         NetworkCredential? credentials, string? sender, IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers,
-        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null)
+        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null, CertificateTrust? verify = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.SessionTimeout);
@@ -170,9 +187,9 @@ public sealed class OutboundSender(OutboundOptions options)
         {
             LocalDomain = options.HostName,
             Timeout = (int)options.ConnectTimeout.TotalMilliseconds,
-            // Opportunistic TLS (RFC 3207): used whenever offered; certificates are not checked
-            // until MTA-STS or DANE say they must be.
-            ServerCertificateValidationCallback = (_, _, _, _) => true,
+            // Opportunistic TLS (RFC 3207) accepts any certificate; under an enforced MTA-STS
+            // policy the certificate must chain to a trusted root and name the MX host.
+            ServerCertificateValidationCallback = verify is null ? (_, _, _, _) => true : (_, cert, _, _) => verify.IsValidFor(cert, host),
         };
         var kept = false;
         try

@@ -14,7 +14,8 @@ public sealed record ReceivedMessage(string Helo, string From, IReadOnlyList<str
 /// </summary>
 public sealed class FakeSmtpServer : IDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _tls;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, int> _attempts = new(StringComparer.OrdinalIgnoreCase);
 
@@ -30,8 +31,13 @@ public sealed class FakeSmtpServer : IDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    public FakeSmtpServer()
+    /// <summary>Records whether each accepted message came over TLS.</summary>
+    public ConcurrentQueue<bool> ReceivedOverTls { get; } = new();
+
+    public FakeSmtpServer(IPAddress? address = null, int port = 0, System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null)
     {
+        _listener = new TcpListener(address ?? IPAddress.Loopback, port);
+        _tls = tls;
         _listener.Start();
         _ = Task.Run(AcceptAsync);
     }
@@ -59,8 +65,9 @@ public sealed class FakeSmtpServer : IDisposable
     private async Task ServeAsync(TcpClient client)
     {
         using var _ = client;
-        var stream = client.GetStream();
+        Stream stream = client.GetStream();
         var reader = new StreamReader(stream, Encoding.Latin1);
+        var secure = false;
         async Task Say(string s) => await stream.WriteAsync(Encoding.ASCII.GetBytes(s + "\r\n"));
         try
         {
@@ -81,7 +88,7 @@ public sealed class FakeSmtpServer : IDisposable
                 {
                     case "EHLO":
                         helo = line[5..];
-                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000");
+                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + (_tls is not null && !secure ? "250-STARTTLS\r\n" : "") + "250 SIZE 100000000");
                         break;
                     case "MAIL":
                         from = Path(line);
@@ -108,8 +115,19 @@ public sealed class FakeSmtpServer : IDisposable
                         while (await reader.ReadLineAsync() is { } d && d != ".")
                             data.Append(d.StartsWith('.') ? d[1..] : d).Append("\r\n");
                         Received.Enqueue(new ReceivedMessage(helo, from, [.. to], Encoding.Latin1.GetBytes(data.ToString())));
+                        ReceivedOverTls.Enqueue(secure);
                         await Say("250 2.0.0 queued");
                         break;
+                    case "STARTTLS" when _tls is not null && !secure:
+                        {
+                            await Say("220 2.0.0 go ahead");
+                            var ssl = new System.Net.Security.SslStream(stream);
+                            await ssl.AuthenticateAsServerAsync(_tls);
+                            stream = ssl;
+                            reader = new StreamReader(stream, Encoding.Latin1);
+                            secure = true;
+                            break;
+                        }
                     case "RSET":
                         to.Clear();
                         await Say("250 OK");
@@ -123,7 +141,7 @@ public sealed class FakeSmtpServer : IDisposable
                 }
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException)
         {
         }
     }

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GrainMail.Tests.Infrastructure;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// Destinations with MTA-STS policies: a TLS-capable MX with a certificate from a private CA on
+/// 127.0.0.1, and a plain MX on 127.0.0.2 (same port), the policies served over HTTPS.
+/// </summary>
+public sealed class MtaStsHostFixture : SmtpHostFixture
+{
+    public TestPki Pki { get; } = new();
+    public TestDnsServer Dns { get; } = new();
+    public FakeSmtpServer Secure { get; }
+    public FakeSmtpServer Plain { get; }
+    public PolicyServer Policies { get; }
+    private readonly string _caPem = Path.Combine(Path.GetTempPath(), $"grainmail-testca-{Guid.NewGuid():N}.pem");
+
+    public MtaStsHostFixture()
+    {
+        Secure = new FakeSmtpServer(IPAddress.Loopback, 0, Pki.Issue("mx.secure.example", "mx.plain.example", "mx.lax.example"));
+        Plain = new FakeSmtpServer(IPAddress.Parse("127.0.0.2"), Secure.Port);
+        Policies = new PolicyServer(Pki.Issue("mta-sts.secure.example", "mta-sts.plain.example", "mta-sts.lax.example", "mta-sts.elsewhere.example"));
+        Pki.WriteCaPem(_caPem);
+        void Destination(string name, IPAddress mx, string mode, string mxPattern)
+        {
+            Dns.Mx[name] = [(10, $"mx.{name}")];
+            Dns.A[$"mx.{name}"] = mx;
+            Dns.A[$"mta-sts.{name}"] = IPAddress.Loopback;
+            Dns.Txt[$"_mta-sts.{name}"] = ["v=STSv1; id=20261122"];
+            Policies.Policies[$"mta-sts.{name}"] = $"version: STSv1\nmode: {mode}\nmx: {mxPattern}\nmax_age: 86400\n";
+        }
+        Destination("secure.example", IPAddress.Loopback, "enforce", "mx.secure.example");
+        Destination("plain.example", IPAddress.Parse("127.0.0.2"), "enforce", "*.plain.example");
+        Destination("lax.example", IPAddress.Parse("127.0.0.2"), "testing", "mx.lax.example");
+        Destination("elsewhere.example", IPAddress.Loopback, "enforce", "mx.other-provider.example");
+    }
+
+    protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
+    {
+        ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
+        ["GRAINMAIL_SMTP_OUT_PORT"] = Secure.Port.ToString(),
+        ["GrainMail__MtaStsHttpsPort"] = Policies.Port.ToString(),
+        ["GrainMail__OutboundTrustedCaPem"] = _caPem,
+        ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+    };
+}
+
+/// <summary>MTA-STS (RFC 8461) on the sending side: enforce means verified TLS to a listed MX, or no delivery.</summary>
+public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHostFixture>
+{
+    private async Task<string> Send(string to)
+    {
+        var local = "s" + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        var from = $"{local}@{SmtpHostFixture.Domain}";
+        var m = new MimeMessage();
+        m.From.Add(MailboxAddress.Parse(from));
+        m.To.Add(MailboxAddress.Parse(to));
+        m.Subject = "policy test";
+        m.Body = new TextPart("plain") { Text = "x\r\n" };
+        using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
+        await c.ConnectAsync("127.0.0.1", host.Submissions, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(from, SmtpHostFixture.Password);
+        await c.SendAsync(m);
+        await c.DisconnectAsync(true);
+        return from;
+    }
+
+    private async Task<List<(string Outcome, string Reply)>> Log(string sender, int atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var json = await host.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{sender}/sent-log");
+            var log = json.EnumerateArray().Select(l => (l.GetProperty("outcome").GetString()!, l.GetProperty("reply").GetString()!)).ToList();
+            if (log.Count >= atLeast || DateTime.UtcNow > deadline) return log;
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
+    public async Task An_enforced_policy_with_a_valid_certificate_delivers_over_TLS()
+    {
+        await Send("ann@secure.example");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!host.Secure.Received.Any(r => r.To.Contains("ann@secure.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var index = host.Secure.Received.ToList().FindIndex(r => r.To.Contains("ann@secure.example"));
+        Assert.True(index >= 0, "not delivered");
+        Assert.True(host.Secure.ReceivedOverTls.ToList()[index]);
+        Assert.True(host.Policies.Fetches > 0);
+    }
+
+    [Fact]
+    public async Task An_enforced_policy_without_STARTTLS_defers_instead_of_sending_in_clear()
+    {
+        var sender = await Send("bo@plain.example");
+        var log = await Log(sender, 2);
+        Assert.True(log.Count >= 2);
+        Assert.All(log, l => Assert.Equal("deferred", l.Outcome));
+        Assert.Contains("MTA-STS policy requires TLS", log[0].Reply);
+        Assert.DoesNotContain(host.Plain.Received, r => r.To.Contains("bo@plain.example"));
+    }
+
+    [Fact]
+    public async Task A_testing_policy_still_delivers_without_TLS()
+    {
+        await Send("cy@lax.example");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!host.Plain.Received.Any(r => r.To.Contains("cy@lax.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Contains(host.Plain.Received, r => r.To.Contains("cy@lax.example"));
+    }
+
+    [Fact]
+    public async Task An_MX_the_enforced_policy_does_not_list_is_not_used()
+    {
+        var sender = await Send("di@elsewhere.example");
+        var log = await Log(sender, 1);
+        Assert.Equal("deferred", log[0].Outcome);
+        Assert.Contains("matches its MTA-STS policy", log[0].Reply);
+        Assert.DoesNotContain(host.Secure.Received, r => r.To.Contains("di@elsewhere.example"));
+    }
+}
