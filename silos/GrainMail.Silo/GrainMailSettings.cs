@@ -119,6 +119,9 @@ public sealed class GrainMailSettings
     /// <summary>Domestic destinations (always direct) by domain suffix or provider; empty = the built-in list.</summary>
     public List<string> DomesticSuffixes { get; set; } = [];
 
+    /// <summary>CIDR ranges of domestic providers' MX hosts (a destination whose MX is in one is domestic).</summary>
+    public List<string> DomesticMxRanges { get; set; } = [];
+
     /// <summary>A link not tried for this long gets one try first (exploration).</summary>
     public TimeSpan OutboundProbeAfter { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -68,6 +68,7 @@ public static class SiloSetup
             outbound.Links = [new EgressLink { Name = "direct", Region = settings.Region, Kind = LinkKind.Direct }];
         }
         if (settings.DomesticSuffixes.Count > 0) outbound.DomesticSuffixes = settings.DomesticSuffixes;
+        outbound.DomesticMxRanges = settings.DomesticMxRanges;
         outbound.ProbeAfter = settings.OutboundProbeAfter;
         outbound.LinkDownAfterFailures = settings.LinkDownAfterFailures;
         outbound.LinkCooldown = settings.LinkCooldown;

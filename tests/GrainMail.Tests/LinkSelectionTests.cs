@@ -24,6 +24,9 @@ public sealed class LinkHostFixture : SmtpHostFixture
             Dns.Mx[d] = [(10, $"mx.{d}")];
             Dns.A[$"mx.{d}"] = IPAddress.Parse("127.0.0.3");
         }
+        // A foreign-looking domain whose MX is at a domestic provider (127.0.0.4, in the configured range; nothing listens).
+        Dns.Mx["hosted-at-home.example"] = [(10, "mx.hosted-at-home.example")];
+        Dns.A["mx.hosted-at-home.example"] = IPAddress.Parse("127.0.0.4");
     }
 
     protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
@@ -34,6 +37,7 @@ public sealed class LinkHostFixture : SmtpHostFixture
         ["GrainMail__OutboundProbeAfter"] = "00:00:02",
         ["GrainMail__LinkDownAfterFailures"] = "2",
         ["GrainMail__LinkCooldown"] = "00:01:00",
+        ["GrainMail__DomesticMxRanges__0"] = "127.0.0.4/32",
         ["GrainMail__OutboundLinks__0__Name"] = "direct",
         ["GrainMail__OutboundLinks__0__Kind"] = "Direct",
         ["GrainMail__OutboundLinks__0__Region"] = "beijing",
@@ -149,6 +153,23 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         Assert.True(log.Count >= 3, "expected retries");
         Assert.All(log, l => Assert.Equal(("direct", "deferred"), (l.Link, l.Outcome)));
         Assert.DoesNotContain(host.Tokyo.Received.Concat(host.Frankfurt.Received), r => r.To.Contains("wang@kunming.cn"));
+    }
+
+    [Fact]
+    public async Task A_destination_whose_MX_is_in_a_domestic_range_is_domestic()
+    {
+        var sender = await NewSender();
+        await Send(sender, "li@hosted-at-home.example", "domestic by MX");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        List<(string Link, string Recipient, string Outcome)> log;
+        do
+        {
+            await Task.Delay(500);
+            log = await Log(sender);
+        }
+        while (log.Count < 2 && DateTime.UtcNow < deadline);
+        Assert.True(log.Count >= 2, "expected retries");
+        Assert.All(log, l => Assert.Equal("direct", l.Link));
     }
 
     [Fact]

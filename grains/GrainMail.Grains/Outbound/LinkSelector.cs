@@ -100,10 +100,19 @@ public sealed class LinkSelector(IReadOnlyList<EgressLink> links, TimeSpan probe
     }
 }
 
-/// <summary>Which destinations are domestic: configured domain suffixes and providers.</summary>
-public sealed class DestinationRules(IReadOnlyList<string> domesticSuffixes)
+/// <summary>
+/// Which destinations are domestic: configured domain suffixes and providers, or MX hosts whose
+/// addresses lie in configured ranges (a foreign-looking domain hosted at a domestic provider).
+/// </summary>
+public sealed class DestinationRules(IReadOnlyList<string> domesticSuffixes, IReadOnlyList<string>? domesticRanges = null)
 {
+    private readonly List<System.Net.IPNetwork> _ranges = (domesticRanges ?? []).Select(System.Net.IPNetwork.Parse).ToList();
+
+    public bool HasRanges => _ranges.Count > 0;
+
     public bool IsDomestic(string domain) =>
         domesticSuffixes.Any(s => domain.Equals(s.TrimStart('.'), StringComparison.OrdinalIgnoreCase)
             || domain.EndsWith(s.StartsWith('.') ? s : "." + s, StringComparison.OrdinalIgnoreCase));
+
+    public bool InDomesticRange(IEnumerable<System.Net.IPAddress> addresses) => addresses.Any(a => _ranges.Any(r => r.Contains(a)));
 }

@@ -34,6 +34,9 @@ public sealed class OutboundOptions
     public IReadOnlyList<string> DomesticSuffixes { get; set; } =
         [".cn", "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sohu.com", "aliyun.com", "139.com", "189.cn"];
 
+    /// <summary>Address ranges (CIDR) of domestic mail providers: a destination whose MX lies in one is domestic.</summary>
+    public IReadOnlyList<string> DomesticMxRanges { get; set; } = [];
+
     /// <summary>A link not tried for this long is tried first once (so a recovered link is noticed).</summary>
     public TimeSpan ProbeAfter { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -36,7 +36,8 @@ public sealed class OutboundRouteGrain(
     private bool _delivering;
     private bool _reminderSet;
     private readonly LinkSelector _selector = new(options.Links, options.ProbeAfter);
-    private readonly DestinationRules _rules = new(options.DomesticSuffixes);
+    private readonly DestinationRules _rules = new(options.DomesticSuffixes, options.DomesticMxRanges);
+    private bool? _domestic;
 
     private string Destination => this.GetPrimaryKeyString();
 
@@ -179,7 +180,7 @@ public sealed class OutboundRouteGrain(
         var relays = options.Links.Where(l => l.Kind == LinkKind.Relay).ToList();
         var health = await Task.WhenAll(relays.Select(l => GrainFactory.GetGrain<ILinkHealthGrain>(l.Name).GetHealth()));
         var down = relays.Select((l, i) => (l.Name, health[i].Down)).ToDictionary(x => x.Name, x => x.Down);
-        var order = _selector.Order(_rules.IsDomestic(Destination), name => down.GetValueOrDefault(name), clock.GetUtcNow());
+        var order = _selector.Order(await IsDomesticAsync(ct), name => down.GetValueOrDefault(name), clock.GetUtcNow());
         IReadOnlyList<RecipientResult> results = [];
         // MTA-STS governs direct delivery to the destination (a relay is our smarthost, not the destination's MX).
         var policy = order.Any(l => l.Kind == LinkKind.Direct) ? await mtaSts.GetAsync(Destination, ct) : null;
@@ -203,6 +204,35 @@ public sealed class OutboundRouteGrain(
             if (reached) break;
         }
         return results;
+    }
+
+    /// <summary>Domestic by name, or by where its MX hosts are (decided once per activation).</summary>
+    private async Task<bool> IsDomesticAsync(CancellationToken ct)
+    {
+        if (_domestic is { } known) return known;
+        var domestic = _rules.IsDomestic(Destination);
+        if (!domestic && _rules.HasRanges)
+        {
+            try
+            {
+                var (hosts, _) = await sender.ResolveAsync(Destination, ct);
+                foreach (var host in hosts ?? [])
+                {
+                    if (_rules.InDomesticRange(await sender.AddressesOfAsync(host, ct)))
+                    {
+                        domestic = true;
+                        break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is DnsClient.DnsResponseException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                // Unknown for now: treated by name, asked again next time.
+                return domestic;
+            }
+        }
+        _domestic = domestic;
+        return domestic;
     }
 
     private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw, bool delayed = false)
