@@ -57,6 +57,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private long _sizeLimit;
     private readonly List<(string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, string? Dsn)> _recipients = [];
     private MessageSpool? _chunks;
+    private bool _requireTls;
     private bool _chunksTooLarge;
 
     public SmtpSession(SmtpServer server, ConnectionContext connection, SmtpService service, IPAddress remote)
@@ -213,6 +214,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             "DSN",
         };
         if (!Secure) lines.Add("STARTTLS");
+        else lines.Add("REQUIRETLS"); // RFC 8689: offered only once TLS is in place
         if (AuthAllowed && _user is null) lines.Add("AUTH PLAIN LOGIN");
         await ReplyLinesAsync(250, lines);
         return true;
@@ -342,6 +344,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         long? size = null;
         var utf8 = false;
         string? ret = null, envid = null;
+        var requireTls = false;
         foreach (var (key, raw) in parameters)
         {
             // Keywords and the BODY/RET values are case-insensitive (RFC 5321 2.4); ENVID is kept as sent.
@@ -354,6 +357,10 @@ internal sealed class SmtpSession : IAsyncDisposable
                 case "RET" when value is "FULL" or "HDRS": ret = value; break;
                 case "ENVID" when value is not null: envid = value; break;
                 case "AUTH": break; // RFC 4954 5: accepted and ignored
+                case "REQUIRETLS" when value is null:
+                    if (!Secure) return await ErrorAsync("530 5.7.10 REQUIRETLS needs a TLS session");
+                    requireTls = true;
+                    break;
                 default: return await ErrorAsync("555 5.5.4 Unsupported MAIL parameter " + key);
             }
         }
@@ -373,6 +380,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _declaredSize = size;
         _smtpUtf8 = utf8;
         _dsn = ret is null && envid is null ? null : $"RET={ret};ENVID={envid}";
+        _requireTls = requireTls;
         _sizeLimit = _options.MaxMessageBytes;
         await ReplyAsync("250 2.1.0 Sender OK");
         return true;
@@ -587,7 +595,10 @@ internal sealed class SmtpSession : IAsyncDisposable
                 var owner = external.Count == 0 ? null
                     : _user is not null ? MailAddress.DomainOf(_user)
                     : MailAddress.DomainOf(_recipients.First(r => r.External.Count > 0).Address);
-                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner));
+                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner)
+                {
+                    RequireTls = _requireTls,
+                });
                 await ReplyAsync($"250 2.0.0 Ok: queued as {receipt.MessageId:N}");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -671,6 +682,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _declaredSize = null;
         _smtpUtf8 = false;
         _dsn = null;
+        _requireTls = false;
         _recipients.Clear();
         _chunks?.Dispose();
         _chunks = null;

@@ -23,7 +23,7 @@ public sealed class MtaStsHostFixture : SmtpHostFixture
 
     public MtaStsHostFixture()
     {
-        Secure = new FakeSmtpServer(IPAddress.Loopback, 0, Pki.Issue("mx.secure.example", "mx.plain.example", "mx.lax.example"));
+        Secure = new FakeSmtpServer(IPAddress.Loopback, 0, Pki.Issue("mx.secure.example", "mx.plain.example", "mx.lax.example")) { OfferRequireTls = true };
         Plain = new FakeSmtpServer(IPAddress.Parse("127.0.0.2"), Secure.Port);
         Policies = new PolicyServer(Pki.Issue("mta-sts.secure.example", "mta-sts.plain.example", "mta-sts.lax.example", "mta-sts.elsewhere.example"));
         Pki.WriteCaPem(_caPem);
@@ -54,7 +54,7 @@ public sealed class MtaStsHostFixture : SmtpHostFixture
 /// <summary>MTA-STS (RFC 8461) on the sending side: enforce means verified TLS to a listed MX, or no delivery.</summary>
 public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHostFixture>
 {
-    private async Task<string> Send(string to)
+    private async Task<string> Send(string to, bool requireTls = false)
     {
         var local = "s" + Guid.NewGuid().ToString("N")[..10];
         await host.NewAccount(local);
@@ -64,8 +64,9 @@ public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHo
         m.To.Add(MailboxAddress.Parse(to));
         m.Subject = "policy test";
         m.Body = new TextPart("plain") { Text = "x\r\n" };
-        using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
+        using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true, RequireTLS = requireTls };
         await c.ConnectAsync("127.0.0.1", host.Submissions, SecureSocketOptions.SslOnConnect);
+        if (requireTls) Assert.True(c.Capabilities.HasFlag(SmtpCapabilities.RequireTLS));
         await c.AuthenticateAsync(from, SmtpHostFixture.Password);
         await c.SendAsync(m);
         await c.DisconnectAsync(true);
@@ -114,6 +115,37 @@ public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHo
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!host.Plain.Received.Any(r => r.To.Contains("cy@lax.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.Contains(host.Plain.Received, r => r.To.Contains("cy@lax.example"));
+    }
+
+    [Fact]
+    public async Task REQUIRETLS_is_carried_to_a_verified_next_hop_and_bounces_where_TLS_is_missing()
+    {
+        await Send("rt@secure.example", requireTls: true);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!host.Secure.Received.Any(r => r.To.Contains("rt@secure.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Contains(host.Secure.Received, r => r.To.Contains("rt@secure.example"));
+        Assert.Contains(host.Secure.MailCommands, m => m.Contains("REQUIRETLS", StringComparison.OrdinalIgnoreCase));
+
+        // A testing policy would allow clear text, REQUIRETLS does not: the sender gets the message back.
+        var sender = await Send("rt@lax.example", requireTls: true);
+        var dsn = MimeMessage.Load(new MemoryStream((await host.WaitForMessages(sender, 1)).Single()));
+        Assert.Contains("5.7.10", dsn.TextBody);
+        Assert.DoesNotContain(host.Plain.Received, r => r.To.Contains("rt@lax.example"));
+    }
+
+    [Fact]
+    public async Task REQUIRETLS_is_offered_and_accepted_only_over_TLS()
+    {
+        var (c, _) = await RawSmtp.ConnectAsync(host.Mx);
+        await using (c)
+        {
+            Assert.DoesNotContain("REQUIRETLS", await c.CommandAsync("EHLO client.example.org"));
+            Assert.StartsWith("530 5.7.10", await c.CommandAsync("MAIL FROM:<x@elsewhere.test> REQUIRETLS"));
+            Assert.StartsWith("220", await c.CommandAsync("STARTTLS"));
+            await c.UpgradeAsync();
+            Assert.Contains("REQUIRETLS", await c.CommandAsync("EHLO client.example.org"));
+            Assert.StartsWith("250", await c.CommandAsync("MAIL FROM:<x@elsewhere.test> REQUIRETLS"));
+        }
     }
 
     [Fact]

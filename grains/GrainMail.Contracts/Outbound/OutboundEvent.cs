@@ -18,7 +18,8 @@ public sealed record OutboundEvent(
     [property: Id(7)] long Size,
     [property: Id(8)] DateTimeOffset ReceivedAt,
     [property: Id(9)] string? Dsn,
-    [property: Id(10)] int Attempt);
+    [property: Id(10)] int Attempt,
+    [property: Id(11)] bool RequireTls = false);
 
 /// <summary>A message waiting in a route's durable queue.</summary>
 [GenerateSerializer, Immutable]

@@ -188,8 +188,8 @@ public sealed class OutboundRouteGrain(
         {
             var started = clock.GetTimestamp();
             results = link.Kind == LinkKind.Direct
-                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers, connections, policy, trust)
-                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, connections);
+                ? await sender.SendAsync(Destination, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, policy, trust, row.RequireTls)
+                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, trust, row.RequireTls);
             var seconds = clock.GetElapsedTime(started).TotalSeconds;
             var now = clock.GetUtcNow();
             // Reaching a server is the link's success, whatever that server then answers.

@@ -79,10 +79,12 @@ public sealed class OutboundSender(OutboundOptions options)
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
         byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
-        MtaStsPolicy? policy = null, CertificateTrust? trust = null)
+        MtaStsPolicy? policy = null, CertificateTrust? trust = null, bool requireTls = false)
     {
         if (await TryReuseAsync(pool, "direct", sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
         var enforce = policy is { Enforce: true } && trust is not null;
+        var verified = enforce || (requireTls && trust is not null);
+        var tlsFailure = false;
         IReadOnlyList<string>? hosts;
         string reason;
         try
@@ -119,13 +121,21 @@ public sealed class OutboundSender(OutboundOptions options)
                 try
                 {
                     return await TransactAsync(host, address, options.Port,
-                        enforce ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable, null,
-                        sender, recipients, raw, signers ?? [], ct, pool, "direct", enforce ? trust : null);
+                        verified ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable, null,
+                        sender, recipients, raw, signers ?? [], ct, pool, "direct", verified ? trust : null, requireTls);
                 }
-                catch (NotSupportedException) when (enforce)
+                catch (NotSupportedException) when (verified)
                 {
-                    // The server offered no STARTTLS: under an enforced policy that is a failure to deliver, for now.
-                    lastError = $"{host} [{address}]: no STARTTLS, but {domain}'s MTA-STS policy requires TLS";
+                    // The server offered no STARTTLS: under an enforced policy (or REQUIRETLS) nothing is sent in clear.
+                    tlsFailure = true;
+                    lastError = requireTls
+                        ? $"{host} [{address}]: no STARTTLS, and the message was sent with REQUIRETLS"
+                        : $"{host} [{address}]: no STARTTLS, but {domain}'s MTA-STS policy requires TLS";
+                }
+                catch (SslHandshakeException e) when (verified)
+                {
+                    tlsFailure = true;
+                    lastError = $"{host} [{address}]: TLS certificate not valid for the host: {e.Message}";
                 }
                 catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                     or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException)
@@ -136,6 +146,8 @@ public sealed class OutboundSender(OutboundOptions options)
                 }
             }
         }
+        // REQUIRETLS (RFC 8689 4.2.1): when no hop could give verified TLS, the message is returned.
+        if (requireTls && tlsFailure) return All(RecipientOutcome.Failed, "550 5.7.10 REQUIRETLS: " + lastError, null);
         return All(RecipientOutcome.Deferred, lastError, null);
 
         List<RecipientResult> All(RecipientOutcome outcome, string text, string? remote) =>
@@ -144,7 +156,8 @@ public sealed class OutboundSender(OutboundOptions options)
 
     /// <summary>Hands the message to a relay link's smarthost, which delivers it onwards.</summary>
     public async Task<IReadOnlyList<RecipientResult>> SendViaRelayAsync(EgressLink link, string? sender, IReadOnlyList<string> recipients,
-        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null)
+        byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
+        CertificateTrust? trust = null, bool requireTls = false)
     {
         if (await TryReuseAsync(pool, link.Name, sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
         var host = link.Host ?? throw new InvalidOperationException($"relay link {link.Name} has no host");
@@ -163,12 +176,15 @@ public sealed class OutboundSender(OutboundOptions options)
         {
             try
             {
-                var tls = link.ImplicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+                var tls = link.ImplicitTls ? SecureSocketOptions.SslOnConnect
+                    : requireTls ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable;
                 var credentials = link.User is null ? null : new NetworkCredential(link.User, link.Password);
-                return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct, pool, link.Name);
+                return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct, pool, link.Name,
+                    requireTls ? trust : null, requireTls);
             }
             catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
-                or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException or AuthenticationException)
+                or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException or AuthenticationException
+                or NotSupportedException)
             {
                 if (ct.IsCancellationRequested) throw;
                 lastError = $"relay {link.Name} {host} [{address}]: {e.Message}";
@@ -179,7 +195,7 @@ public sealed class OutboundSender(OutboundOptions options)
 
     private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, int port, SecureSocketOptions tls,
         NetworkCredential? credentials, string? sender, IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers,
-        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null, CertificateTrust? verify = null)
+        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null, CertificateTrust? verify = null, bool requireTls = false)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.SessionTimeout);
@@ -207,6 +223,14 @@ public sealed class OutboundSender(OutboundOptions options)
             await client.ConnectAsync(socket, host, port, tls, timeout.Token);
             if (credentials is not null) await client.AuthenticateAsync(credentials, timeout.Token);
             var remote = $"{host} [{address}]";
+            if (requireTls)
+            {
+                // RFC 8689 4.2.1: the next hop must promise to keep the requirement.
+                if (!client.Capabilities.HasFlag(SmtpCapabilities.RequireTLS))
+                    return recipients.Select(r => new RecipientResult(r, RecipientOutcome.Failed,
+                        $"550 5.7.30 REQUIRETLS support required: {host} does not offer REQUIRETLS", remote)).ToList();
+                client.RequireTLS = true;
+            }
             var results = await SendOnAsync(client, remote, sender, recipients, raw, signers, timeout.Token);
             if (pool is not null && poolKey is not null && client.IsConnected)
             {

@@ -20,6 +20,9 @@ namespace GrainMail.Storage.Delivery;
 public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes, MessageContent Raw, string? Dsn = null,
     IReadOnlyDictionary<string, string>? RecipientDsn = null, IReadOnlyList<string>? External = null, string? ExternalOwner = null)
 {
+    /// <summary>REQUIRETLS (RFC 8689): the message may only leave over verified TLS to hops that honour it.</summary>
+    public bool RequireTls { get; init; }
+
     /// <summary>The DSN parameters kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + ";" + rcpt) : Dsn;
@@ -78,7 +81,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var group in external.GroupBy(MailAddress.DomainOf, StringComparer.Ordinal))
         {
             var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.Sender,
-                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.Dsn, 0);
+                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.Dsn, 0, submission.RequireTls);
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
         }

@@ -7,7 +7,7 @@ namespace GrainMail.Storage.Outbound;
 /// <summary>A queued outbound message with what delivering it needs.</summary>
 public sealed record OutboundRow(Guid Id, string Destination, IReadOnlyList<string> Recipients, string? Sender, string BlobDomain,
     byte[] BlobHash, long Size, DateTimeOffset ReceivedAt, string? Dsn, int Attempts, DateTimeOffset NextAttempt, string? LastError,
-    bool DelayNotified = false)
+    bool DelayNotified = false, bool RequireTls = false)
 {
     public QueuedOutbound ToContract() => new(Id, Destination, Recipients, Sender, Size, ReceivedAt, Attempts, NextAttempt, LastError);
 }
@@ -28,8 +28,8 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var insert = new NpgsqlCommand(
             """
-            INSERT INTO outbound_message (id, destination, sender, recipients, blob_domain, blob_hash, size, received_at, dsn)
-            VALUES (@id, @dest, @sender, @rcpts, @bd, @bh, @size, @at, @dsn)
+            INSERT INTO outbound_message (id, destination, sender, recipients, blob_domain, blob_hash, size, received_at, dsn, require_tls)
+            VALUES (@id, @dest, @sender, @rcpts, @bd, @bh, @size, @at, @dsn, @rt)
             ON CONFLICT (id) DO NOTHING
             """, conn, tx);
         insert.Parameters.AddWithValue("id", e.DeliveryId);
@@ -41,6 +41,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         insert.Parameters.AddWithValue("size", e.Size);
         insert.Parameters.AddWithValue("at", e.ReceivedAt);
         insert.Parameters.AddWithValue("dsn", (object?)e.Dsn ?? DBNull.Value);
+        insert.Parameters.AddWithValue("rt", e.RequireTls);
         var inserted = await insert.ExecuteNonQueryAsync(ct) == 1;
         await using var consume = new NpgsqlCommand("DELETE FROM stream_queue WHERE id = @id", conn, tx);
         consume.Parameters.AddWithValue("id", e.QueueRowId);
@@ -59,7 +60,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         await using var cmd = dataSource.CreateCommand(
             """
             SELECT id, destination, recipients, sender, blob_domain, blob_hash, size, received_at, dsn, attempts, next_attempt, last_error,
-                   delay_notified
+                   delay_notified, require_tls
             FROM outbound_message WHERE destination = @d ORDER BY received_at, id
             """);
         cmd.Parameters.AddWithValue("d", destination);
@@ -69,7 +70,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
         {
             list.Add(new OutboundRow(r.GetGuid(0), r.GetString(1), (string[])r[2], r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
                 (byte[])r[5], r.GetInt64(6), r.GetFieldValue<DateTimeOffset>(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetInt32(9),
-                r.GetFieldValue<DateTimeOffset>(10), r.IsDBNull(11) ? null : r.GetString(11), r.GetBoolean(12)));
+                r.GetFieldValue<DateTimeOffset>(10), r.IsDBNull(11) ? null : r.GetString(11), r.GetBoolean(12), r.GetBoolean(13)));
         }
         return list;
     }

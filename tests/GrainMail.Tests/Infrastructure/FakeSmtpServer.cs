@@ -31,6 +31,12 @@ public sealed class FakeSmtpServer : IDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>Offer REQUIRETLS (RFC 8689) once TLS is up.</summary>
+    public bool OfferRequireTls { get; set; }
+
+    /// <summary>Every MAIL command as received.</summary>
+    public ConcurrentQueue<string> MailCommands { get; } = new();
+
     /// <summary>Records whether each accepted message came over TLS.</summary>
     public ConcurrentQueue<bool> ReceivedOverTls { get; } = new();
 
@@ -88,9 +94,10 @@ public sealed class FakeSmtpServer : IDisposable
                 {
                     case "EHLO":
                         helo = line[5..];
-                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + (_tls is not null && !secure ? "250-STARTTLS\r\n" : "") + "250 SIZE 100000000");
+                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + (_tls is not null && !secure ? "250-STARTTLS\r\n" : "") + (secure && OfferRequireTls ? "250-REQUIRETLS\r\n" : "") + "250 SIZE 100000000");
                         break;
                     case "MAIL":
+                        MailCommands.Enqueue(line);
                         from = Path(line);
                         to.Clear();
                         await Say("250 2.1.0 OK");
