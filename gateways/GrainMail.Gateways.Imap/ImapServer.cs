@@ -26,7 +26,16 @@ public sealed class ImapServer(
         GatewayConnection.RunAsync(connection, _limiter, "* BYE Too many connections, try again later\r\n"u8.ToArray(), "IMAP", logger,
             async remote =>
             {
-                await using var session = new ImapSession(this, connection, service, remote);
-                await session.RunAsync(connection.ConnectionClosed);
+                var protocol = new KeyValuePair<string, object?>("protocol", "imap");
+                GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(1, protocol);
+                try
+                {
+                    await using var session = new ImapSession(this, connection, service, remote);
+                    await session.RunAsync(connection.ConnectionClosed);
+                }
+                finally
+                {
+                    GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(-1, protocol);
+                }
             });
 }

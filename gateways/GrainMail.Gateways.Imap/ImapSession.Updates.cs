@@ -183,6 +183,7 @@ internal sealed partial class ImapSession
         var read = _reader.ReadLineAsync(timeout.Token);
         ReadStatus status;
         byte[] line;
+        GrainMail.Storage.Telemetry.GrainMailMeters.ImapIdle.Add(1);
         try
         {
             while (true)
@@ -206,6 +207,10 @@ internal sealed partial class ImapSession
         {
             _out.Line("* BYE Autologout; idle for too long");
             return false;
+        }
+        finally
+        {
+            GrainMail.Storage.Telemetry.GrainMailMeters.ImapIdle.Add(-1);
         }
         if (status == ReadStatus.Closed) return false;
         if (status != ReadStatus.Command || !System.Text.Encoding.ASCII.GetString(line).Trim().Equals("DONE", StringComparison.OrdinalIgnoreCase))

@@ -162,6 +162,7 @@ internal sealed partial class ImapSession : IAsyncDisposable
             _out.Line($"{tag} BAD Missing command");
             return await CountErrorAsync();
         }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             return await DispatchAsync(tag, verb, parser, closed);
@@ -178,6 +179,14 @@ internal sealed partial class ImapSession : IAsyncDisposable
             _server.Logger.LogWarning(e, "IMAP {Verb} failed for {User} from {Remote}", verb, _user, _remote);
             _out.Line($"{tag} NO [UNAVAILABLE] Temporary server error, try again");
             return true;
+        }
+        finally
+        {
+            // By command name: a fixed set, anything else counts as "OTHER".
+            var name = new KeyValuePair<string, object?>("command", IsKnown(verb) || verb is "CAPABILITY" or "NOOP" or "LOGOUT" or "ID" or "STARTTLS" or "LOGIN" or "AUTHENTICATE" ? verb : "OTHER");
+            GrainMail.Storage.Telemetry.GrainMailMeters.ImapCommands.Add(1, name);
+            if (verb != "IDLE")
+                GrainMail.Storage.Telemetry.GrainMailMeters.ImapCommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, name);
         }
     }
 

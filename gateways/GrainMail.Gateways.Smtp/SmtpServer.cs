@@ -29,7 +29,17 @@ public sealed class SmtpServer(
         GatewayConnection.RunAsync(connection, limiter, "421 4.7.0 Too many connections, try again later\r\n"u8.ToArray(), "SMTP", logger,
             async remote =>
             {
-                await using var session = new SmtpSession(this, connection, service, remote);
-                await session.RunAsync(connection.ConnectionClosed);
+                var listener = new KeyValuePair<string, object?>("listener", service.ToString());
+                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpConnections.Add(1, listener);
+                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions.Add(1, listener);
+                try
+                {
+                    await using var session = new SmtpSession(this, connection, service, remote);
+                    await session.RunAsync(connection.ConnectionClosed);
+                }
+                finally
+                {
+                    GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions.Add(-1, listener);
+                }
             });
 }

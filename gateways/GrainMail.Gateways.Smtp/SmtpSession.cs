@@ -8,6 +8,7 @@ using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
+using GrainMail.Storage.Telemetry;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;
@@ -595,10 +596,15 @@ internal sealed class SmtpSession : IAsyncDisposable
                 var owner = external.Count == 0 ? null
                     : _user is not null ? MailAddress.DomainOf(_user)
                     : MailAddress.DomainOf(_recipients.First(r => r.External.Count > 0).Address);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner)
                 {
                     RequireTls = _requireTls,
                 });
+                var listener = new KeyValuePair<string, object?>("listener", _service.ToString());
+                GrainMailMeters.SmtpCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, listener);
+                GrainMailMeters.SmtpAccepted.Add(1, listener);
+                GrainMailMeters.SmtpBytes.Add(raw.Length, listener);
                 await ReplyAsync($"250 2.0.0 Ok: queued as {receipt.MessageId:N}");
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -710,6 +716,14 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private async Task ReplyAsync(string line)
     {
+        if (line.Length >= 3 && line[0] is '4' or '5')
+        {
+            // Rejections by their status code ("5.1.1", "5.7.1", ...): few values, what operators chart.
+            var parts = line.Split(' ', 3);
+            var reason = parts.Length > 1 && parts[1].Length >= 5 && parts[1][1] == '.' ? parts[1] : line[..3];
+            GrainMailMeters.SmtpRejected.Add(1, new KeyValuePair<string, object?>("reason", reason),
+                new KeyValuePair<string, object?>("listener", _service.ToString()));
+        }
         _replies.Write(Encoding.UTF8.GetBytes(line + "\r\n"));
         if (!_reader.HasBufferedLine) await FlushRepliesAsync();
     }

@@ -1,3 +1,4 @@
+using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
 using GrainMail.Silo;
 using GrainMail.Storage.Blobs;
@@ -57,6 +58,11 @@ builder.Services.AddSingleton(new AdminApiOptions
 });
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
 builder.Services.AddHostedService<OutboundResumer>();
+// Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
+    .AddRuntimeInstrumentation()
+    .AddPrometheusExporter());
 builder.Services.AddProblemDetails();
 var smtpOptions = new SmtpOptions
 {
@@ -131,6 +137,8 @@ await using (var migrationSource = Npgsql.NpgsqlDataSource.Create(connectionStri
 var app = builder.Build();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
+// Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
+app.MapPrometheusScrapingEndpoint("/metrics");
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -456,12 +456,14 @@ public sealed class MailboxGrain(
         if (_mailbox is null)
         {
             await queue.DeadLetterAsync(item.QueueRowId, "no such mailbox");
+            GrainMail.Storage.Telemetry.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "no_mailbox"));
             logger.LogWarning("Delivery {Id} to {Address}: no such mailbox, dead-lettered", item.DeliveryId, _address);
             return;
         }
         if (_mailbox.UsedBytes + item.Size > _mailbox.QuotaBytes)
         {
             await queue.DeadLetterAsync(item.QueueRowId, "mailbox over quota");
+            GrainMail.Storage.Telemetry.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "over_quota"));
             logger.LogWarning("Delivery {Id} to {Address}: over quota, dead-lettered", item.DeliveryId, _address);
             return;
         }
@@ -472,6 +474,7 @@ public sealed class MailboxGrain(
         change.ConsumeQueueRow = item.QueueRowId;
         change.ConsumedReference = (item.BlobDomain, item.BlobHash);
         var outcome = await InsertAsync(inbox, change, [row]);
+        if (outcome == CommitOutcome.Committed) GrainMail.Storage.Telemetry.GrainMailMeters.Delivered.Add(1);
         if (outcome != CommitOutcome.Committed)
             logger.LogDebug("Delivery {Id} to {Address} was a duplicate ({Outcome})", item.DeliveryId, _address, outcome);
     }

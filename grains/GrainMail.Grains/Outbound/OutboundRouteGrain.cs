@@ -197,8 +197,12 @@ public sealed class OutboundRouteGrain(
             _selector.Estimates[link.Name].Record(reached, seconds, now);
             if (link.Kind == LinkKind.Relay) await GrainFactory.GetGrain<ILinkHealthGrain>(link.Name).Report(reached, seconds);
             foreach (var r in results)
+            {
                 logger.LogInformation("Outbound {Id} to {Recipient} via {Link}: {Outcome} ({Remote}): {Reply}", row.Id, r.Recipient, link.Name,
                     r.Outcome, r.RemoteHost ?? "-", r.Reply);
+                GrainMail.Storage.Telemetry.GrainMailMeters.OutboundAttempts.Add(1, new KeyValuePair<string, object?>("link", link.Name),
+                    new KeyValuePair<string, object?>("outcome", r.Outcome.ToString().ToLowerInvariant()));
+            }
             await store.LogAttemptsAsync(row, results.Select(r => new AttemptLog(r.Recipient, now, link.Name, r.RemoteHost,
                 r.Outcome.ToString().ToLowerInvariant(), r.Reply)).ToList(), ct);
             if (reached) break;

@@ -1,0 +1,35 @@
+using System.Diagnostics.Metrics;
+
+namespace GrainMail.Storage.Telemetry;
+
+/// <summary>
+/// GrainMail's meters, one per concern, exported with Orleans' and the runtime's on /metrics.
+/// Names follow OpenTelemetry conventions (dots; Prometheus shows them with underscores and
+/// <c>_total</c> on counters). Tags are low-cardinality: listener, reason, command, link, outcome.
+/// </summary>
+public static class GrainMailMeters
+{
+    public const string Prefix = "GrainMail.";
+
+    private static readonly Meter Smtp = new("GrainMail.Smtp");
+    private static readonly Meter Imap = new("GrainMail.Imap");
+    private static readonly Meter Delivery = new("GrainMail.Delivery");
+    private static readonly Meter Outbound = new("GrainMail.Outbound");
+
+    public static readonly Counter<long> SmtpConnections = Smtp.CreateCounter<long>("grainmail.smtp.connections", description: "SMTP connections accepted, by listener");
+    public static readonly UpDownCounter<long> SmtpSessions = Smtp.CreateUpDownCounter<long>("grainmail.smtp.sessions", description: "Open SMTP sessions, by listener");
+    public static readonly Counter<long> SmtpAccepted = Smtp.CreateCounter<long>("grainmail.smtp.messages.accepted", description: "Messages answered 250 after the durable commit, by listener");
+    public static readonly Counter<long> SmtpRejected = Smtp.CreateCounter<long>("grainmail.smtp.rejected", description: "Refused recipients and messages, by reason");
+    public static readonly Counter<long> SmtpBytes = Smtp.CreateCounter<long>("grainmail.smtp.bytes", description: "Message bytes accepted");
+    public static readonly Histogram<double> SmtpCommit = Smtp.CreateHistogram<double>("grainmail.smtp.commit.duration", unit: "ms", description: "Durable commit time of an accepted message");
+
+    public static readonly UpDownCounter<long> ImapSessions = Imap.CreateUpDownCounter<long>("grainmail.imap.sessions", description: "Open IMAP and POP3 sessions, by protocol");
+    public static readonly UpDownCounter<long> ImapIdle = Imap.CreateUpDownCounter<long>("grainmail.imap.idle", description: "IMAP sessions in IDLE");
+    public static readonly Counter<long> ImapCommands = Imap.CreateCounter<long>("grainmail.imap.commands", description: "IMAP commands, by name and result");
+    public static readonly Histogram<double> ImapCommandDuration = Imap.CreateHistogram<double>("grainmail.imap.command.duration", unit: "ms", description: "IMAP command latency, by name");
+
+    public static readonly Counter<long> Delivered = Delivery.CreateCounter<long>("grainmail.delivery.delivered", description: "Messages stored in mailboxes from the inbound stream");
+    public static readonly Counter<long> DeadLetters = Delivery.CreateCounter<long>("grainmail.delivery.dead_letters", description: "Inbound events dead-lettered, by reason");
+
+    public static readonly Counter<long> OutboundAttempts = Outbound.CreateCounter<long>("grainmail.outbound.attempts", description: "Outbound delivery attempts per recipient, by link and outcome");
+}
