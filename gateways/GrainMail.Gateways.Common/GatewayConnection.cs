@@ -13,8 +13,9 @@ public static class GatewayConnection
     /// line, in plain text, before any TLS or greeting), runs the session, and treats a client
     /// that vanishes or fails its TLS handshake as the normal end it is.
     /// </summary>
+    /// <param name="sessions">Counts the open sessions (with <paramref name="tag"/>) while this one runs.</param>
     public static async Task RunAsync(ConnectionContext connection, ConnectionLimiter limiter, byte[] refusal, string protocol,
-        ILogger logger, Func<IPAddress, Task> session)
+        ILogger logger, System.Diagnostics.Metrics.UpDownCounter<long> sessions, KeyValuePair<string, object?> tag, Func<IPAddress, Task> session)
     {
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
         if (!limiter.TryEnter(remote))
@@ -23,6 +24,7 @@ public static class GatewayConnection
             await connection.Transport.Output.CompleteAsync();
             return;
         }
+        sessions.Add(1, tag);
         try
         {
             await session(remote);
@@ -34,6 +36,7 @@ public static class GatewayConnection
         }
         finally
         {
+            sessions.Add(-1, tag);
             limiter.Leave(remote);
         }
     }

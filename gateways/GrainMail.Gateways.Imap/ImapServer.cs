@@ -24,18 +24,10 @@ public sealed class ImapServer(
 
     public Task HandleAsync(ConnectionContext connection, ImapService service) =>
         GatewayConnection.RunAsync(connection, _limiter, "* BYE Too many connections, try again later\r\n"u8.ToArray(), "IMAP", logger,
+            GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions, new("protocol", "imap"),
             async remote =>
             {
-                var protocol = new KeyValuePair<string, object?>("protocol", "imap");
-                GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(1, protocol);
-                try
-                {
-                    await using var session = new ImapSession(this, connection, service, remote);
-                    await session.RunAsync(connection.ConnectionClosed);
-                }
-                finally
-                {
-                    GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(-1, protocol);
-                }
+                await using var session = new ImapSession(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
             });
 }

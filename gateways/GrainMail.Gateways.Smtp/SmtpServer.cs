@@ -27,19 +27,11 @@ public sealed class SmtpServer(
 
     public Task HandleAsync(ConnectionContext connection, SmtpService service) =>
         GatewayConnection.RunAsync(connection, limiter, "421 4.7.0 Too many connections, try again later\r\n"u8.ToArray(), "SMTP", logger,
+            GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions, new("listener", service.ToString()),
             async remote =>
             {
-                var listener = new KeyValuePair<string, object?>("listener", service.ToString());
-                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpConnections.Add(1, listener);
-                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions.Add(1, listener);
-                try
-                {
-                    await using var session = new SmtpSession(this, connection, service, remote);
-                    await session.RunAsync(connection.ConnectionClosed);
-                }
-                finally
-                {
-                    GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions.Add(-1, listener);
-                }
+                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpConnections.Add(1, new KeyValuePair<string, object?>("listener", service.ToString()));
+                await using var session = new SmtpSession(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
             });
 }

@@ -31,18 +31,10 @@ public sealed class Pop3Server(
 
     public Task HandleAsync(ConnectionContext connection, Pop3Service service) =>
         GatewayConnection.RunAsync(connection, _limiter, "-ERR [SYS/TEMP] Too many connections, try again later\r\n"u8.ToArray(), "POP3", logger,
+            GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions, new("protocol", "pop3"),
             async remote =>
             {
-                var protocol = new KeyValuePair<string, object?>("protocol", "pop3");
-                GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(1, protocol);
-                try
-                {
-                    await using var session = new Pop3Session(this, connection, service, remote);
-                    await session.RunAsync(connection.ConnectionClosed);
-                }
-                finally
-                {
-                    GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions.Add(-1, protocol);
-                }
+                await using var session = new Pop3Session(this, connection, service, remote);
+                await session.RunAsync(connection.ConnectionClosed);
             });
 }
