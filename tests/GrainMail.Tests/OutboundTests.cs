@@ -38,7 +38,7 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         ["GRAINMAIL_SMTP_OUT_PORT"] = Remote.Port.ToString(),
         ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
         ["GrainMail__OutboundRetrySchedule__1"] = "00:00:02",
-        ["GrainMail__OutboundDelayNoticeAfter"] = "00:00:03",
+        ["GrainMail__OutboundDelayNoticeAfter"] = "00:00:05",
         ["GrainMail__OutboundAccountRecipientsPerHour"] = "6",
     };
 }
