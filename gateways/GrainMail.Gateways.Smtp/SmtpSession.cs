@@ -597,6 +597,8 @@ internal sealed class SmtpSession : IAsyncDisposable
                     : _user is not null ? MailAddress.DomainOf(_user)
                     : MailAddress.DomainOf(_recipients.First(r => r.External.Count > 0).Address);
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                using var span = GrainMailTracing.Source.StartActivity("smtp.message", System.Diagnostics.ActivityKind.Server);
+                span?.SetTag("grainmail.listener", _service.ToString());
                 var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner)
                 {
                     RequireTls = _requireTls,

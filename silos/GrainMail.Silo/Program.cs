@@ -1,3 +1,4 @@
+using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
 using GrainMail.Silo;
@@ -59,10 +60,23 @@ builder.Services.AddSingleton(new AdminApiOptions
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
 builder.Services.AddHostedService<OutboundResumer>();
 // Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
-builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-    .AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
-    .AddRuntimeInstrumentation()
-    .AddPrometheusExporter());
+// Traces (and metrics too) go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
+builder.Services.AddOpenTelemetry()
+    .WithMetrics(metrics =>
+    {
+        metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter();
+        if (otlp) metrics.AddOtlpExporter();
+    })
+    .WithTracing(tracing =>
+    {
+        tracing.AddSource(GrainMail.Storage.Telemetry.GrainMailTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+        if (otlp) tracing.AddOtlpExporter();
+    });
+// Log lines carry the trace and span ids of the message they are about.
+builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddProblemDetails();
 var smtpOptions = new SmtpOptions
 {

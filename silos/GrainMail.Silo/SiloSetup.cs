@@ -81,6 +81,8 @@ public static class SiloSetup
 
     public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)
     {
+        // Grain calls carry the caller's trace context (W3C), so a trace follows a message across silos.
+        silo.AddActivityPropagation();
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = settings.ClusterId;

@@ -30,4 +30,5 @@ public sealed record DeliveryEvent(
     [property: Id(6)] long Size,
     [property: Id(7)] DateTimeOffset ReceivedAt,
     [property: Id(8)] string? Dsn,
-    [property: Id(9)] int Attempt);
+    [property: Id(9)] int Attempt,
+    [property: Id(10)] string? TraceParent = null);

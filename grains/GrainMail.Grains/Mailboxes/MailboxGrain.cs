@@ -448,6 +448,10 @@ public sealed class MailboxGrain(
 
     public async Task OnNextAsync(DeliveryEvent item, StreamSequenceToken? token = null)
     {
+        // A child of the span that committed the message, wherever and whenever that was.
+        using var activity = GrainMail.Storage.Telemetry.GrainMailTracing.Source.StartActivity(
+            "grainmail.deliver", System.Diagnostics.ActivityKind.Consumer, item.TraceParent);
+        activity?.SetTag("grainmail.mailbox", _address);
         if (_mailbox is null)
         {
             // The account may have been created since this activation loaded.

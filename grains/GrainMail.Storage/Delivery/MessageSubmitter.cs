@@ -53,6 +53,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     public async Task<SubmitReceipt> SubmitAsync(Submission submission, CancellationToken ct = default)
     {
+        using var activity = GrainMail.Storage.Telemetry.GrainMailTracing.Source.StartActivity("grainmail.commit");
+        activity?.SetTag("grainmail.recipients", submission.Mailboxes.Count + (submission.External?.Count ?? 0));
         var work = await PrepareAsync(submission, ct);
         EnsureCommitters();
         var done = new TaskCompletionSource<SubmitReceipt>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -74,7 +76,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var rcpt in recipients)
         {
             var e = new DeliveryEvent(Guid.CreateVersion7(receivedAt), 0, rcpt, submission.Sender, MailAddress.DomainOf(rcpt), hash,
-                submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0);
+                submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0, System.Diagnostics.Activity.Current?.Id);
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }

@@ -33,3 +33,15 @@ public static class GrainMailMeters
 
     public static readonly Counter<long> OutboundAttempts = Outbound.CreateCounter<long>("grainmail.outbound.attempts", description: "Outbound delivery attempts per recipient, by link and outcome");
 }
+
+/// <summary>
+/// GrainMail's traces: one message is one trace — the gateway's span, the durable commit, and
+/// each mailbox's delivery (the trace context rides in the stream event, since the stream hop is
+/// not a grain call that Orleans' own propagation would see).
+/// </summary>
+public static class GrainMailTracing
+{
+    public const string SourceName = "GrainMail";
+
+    public static readonly System.Diagnostics.ActivitySource Source = new(SourceName);
+}
