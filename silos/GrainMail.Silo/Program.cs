@@ -62,19 +62,23 @@ builder.Services.AddHostedService<OutboundResumer>();
 // Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
 // Traces (and metrics too) go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
-builder.Services.AddOpenTelemetry()
+var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics =>
     {
         metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter();
         if (otlp) metrics.AddOtlpExporter();
-    })
-    .WithTracing(tracing =>
-    {
-        tracing.AddSource(GrainMail.Storage.Telemetry.GrainMailTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
-        if (otlp) tracing.AddOtlpExporter();
     });
+// Spans are made only when someone collects them: listening to Orleans' sources turns every grain
+// call into an activity, which cost SMTP throughput (3.7x the anchor instead of 4.1-4.4x) with
+// nowhere to send them.
+if (otlp)
+{
+    telemetry.WithTracing(tracing => tracing
+        .AddSource(GrainMail.Storage.Telemetry.GrainMailTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+        .AddOtlpExporter());
+}
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddProblemDetails();
