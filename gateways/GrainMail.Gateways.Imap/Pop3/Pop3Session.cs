@@ -23,7 +23,6 @@ internal sealed class Pop3Session : IAsyncDisposable
     private const int MaxLine = 512;
 
     private readonly Pop3Server _server;
-    private readonly ConnectionContext _connection;
     private readonly Pop3Service _service;
     private readonly IPAddress _remote;
     private readonly ImapOptions _options;
@@ -45,7 +44,6 @@ internal sealed class Pop3Session : IAsyncDisposable
     public Pop3Session(Pop3Server server, ConnectionContext connection, Pop3Service service, IPAddress remote)
     {
         _server = server;
-        _connection = connection;
         _service = service;
         _remote = remote;
         _options = server.Options;

@@ -46,8 +46,6 @@ public sealed class ImapCommandReader(PipeReader input)
 
     public int MaxCommand { get; init; } = 1024 * 1024;
 
-    public PipeReader Input => input;
-
     /// <summary>Reads one command.</summary>
     /// <param name="literalLimit">Largest literal allowed, given the command's first line.</param>
     /// <param name="continueLiteral">Sends the "+" continuation before a synchronising literal.</param>

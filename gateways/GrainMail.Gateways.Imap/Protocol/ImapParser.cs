@@ -138,12 +138,6 @@ public sealed class ImapParser
         return c == '"' || c == '{' ? ReadString() : ReadAtom(allowBracket: true);
     }
 
-    public byte[] ReadAStringBytes()
-    {
-        var c = Peek();
-        return c == '"' || c == '{' ? ReadStringBytes() : Encoding.ASCII.GetBytes(ReadAtom(allowBracket: true));
-    }
-
     /// <summary>A mailbox name or LIST pattern: astring, or an atom with % and * for patterns.</summary>
     public string ReadListMailbox()
     {
@@ -172,16 +166,6 @@ public sealed class ImapParser
             if (TryConsume(')')) return;
             ExpectSpace();
         }
-    }
-
-    /// <summary>Text up to the end of the current line piece (e.g. a SASL response).</summary>
-    public string ReadRest()
-    {
-        NormalisePosition();
-        if (OnLiteral || _part >= _command.Parts.Count) return "";
-        var s = Decode(Line[_pos..].ToArray());
-        _pos = Line.Length;
-        return s;
     }
 
     public static string Decode(byte[] bytes)

@@ -348,13 +348,7 @@ public sealed class OutboundConnections : IAsyncDisposable
 {
     private readonly Dictionary<string, (OutboundSender.RecordingSmtpClient Client, string Remote)> _open = [];
 
-    public int Opened { get; private set; }
-
-    internal void Keep(string key, OutboundSender.RecordingSmtpClient client, string remote)
-    {
-        if (!_open.ContainsKey(key) || !ReferenceEquals(_open[key].Client, client)) Opened++;
-        _open[key] = (client, remote);
-    }
+    internal void Keep(string key, OutboundSender.RecordingSmtpClient client, string remote) => _open[key] = (client, remote);
 
     internal (OutboundSender.RecordingSmtpClient Client, string Remote)? Take(string key) =>
         _open.Remove(key, out var kept) ? kept : null;
