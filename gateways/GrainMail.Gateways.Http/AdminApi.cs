@@ -296,6 +296,28 @@ public static class AdminApi
             };
         });
 
+        // Where an account's grains run and where they belong (two-region operation, drills).
+        api.MapGet("/accounts/{address}/placement", async (string address, IGrainFactory grains) =>
+        {
+            var a = MailAddress.Normalize(address);
+            if (a is null) return Problem(400, "Invalid address", address);
+            var domain = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(a)).GetInfo();
+            if (domain is null) return Problem(404, "No such domain", MailAddress.DomainOf(a));
+            var locations = await Task.WhenAll(
+                grains.GetGrain<IDomainGrain>(domain.Name).Locate(),
+                grains.GetGrain<IAccountGrain>(a).Locate(),
+                grains.GetGrain<IMailboxGrain>(a).Locate());
+            object Where(GrainMail.Contracts.Regions.GrainLocation l) => new { silo = l.Silo, region = l.Region };
+            return Results.Ok(new
+            {
+                address = a,
+                homeRegion = domain.Settings.HomeRegion,
+                domain = Where(locations[0]),
+                account = Where(locations[1]),
+                mailbox = Where(locations[2]),
+            });
+        });
+
         api.MapGet("/accounts/{address}/mailbox", async (string address, IGrainFactory grains) =>
         {
             var a = MailAddress.Normalize(address);

@@ -11,10 +11,12 @@ internal sealed partial class ImapSession
     private sealed class FolderWatcher : IMailboxObserver
     {
         public volatile bool Dirty;
+        public volatile bool Rewatch;
         public readonly SemaphoreSlim Signal = new(0, 1);
 
         public Task FolderChanged(string folder, long highestModSeq)
         {
+            if (highestModSeq == MailboxNotices.Rewatch) Rewatch = true;
             Dirty = true;
             if (Signal.CurrentCount == 0)
             {
@@ -43,6 +45,7 @@ internal sealed partial class ImapSession
             _watcherRef = _server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Dirty = false;
+        _watcher.Rewatch = false;
         await _mailbox!.Watch(_watcherRef!, _selected!.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
     }
@@ -77,7 +80,9 @@ internal sealed partial class ImapSession
 
     private async Task RenewWatchIfDueAsync()
     {
-        if (_selected is null || DateTimeOffset.UtcNow - _watchRenewedAt < _options.WatchRenewal) return;
+        if (_selected is null) return;
+        if (!_watcher!.Rewatch && DateTimeOffset.UtcNow - _watchRenewedAt < _options.WatchRenewal) return;
+        _watcher.Rewatch = false;
         var highest = await _mailbox!.Watch(_watcherRef!, _selected.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
         // A new activation of the grain (after a restart) knows nothing of this session: compare.

@@ -17,7 +17,17 @@ public sealed class GrainMailSettings
 
     public string HttpUrl { get; set; } = "http://127.0.0.1:8080";
 
+    /// <summary>Silo metadata <c>region</c> (GRAINMAIL_REGION): beijing, hangzhou, …; domains name their home region.</summary>
     public string Region { get; set; } = "local";
+
+    /// <summary>What this process runs (GRAINMAIL_ROLE): node (silo + gateways), silo, or gateway.</summary>
+    public string Role { get; set; } = "node";
+
+    /// <summary>A grain call without an answer for this long fails (and a retryable one is retried).</summary>
+    public TimeSpan GrainCallTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Membership probe timeout; 2 missed probes make a silo suspect (see SiloSetup).</summary>
+    public TimeSpan MembershipProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     public string ClusterId { get; set; } = "grainmail";
 

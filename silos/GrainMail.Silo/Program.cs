@@ -12,8 +12,12 @@ using GrainMail.Gateways.Imap.Pop3;
 using GrainMail.Gateways.Smtp;
 using Microsoft.AspNetCore.Connections;
 
-// GrainMail single-process host: one silo with every gateway co-hosted, and (when no database
-// is configured) a private PostgreSQL under the data directory.
+// GrainMail host. GRAINMAIL_ROLE picks what runs in this process:
+//   node    (default) one silo with every gateway co-hosted, and (when no database is configured)
+//           a private PostgreSQL under the data directory;
+//   silo    a silo with the admin API, no mail listeners;
+//   gateway the SMTP/IMAP/POP3 listeners and the admin API as an Orleans client of the cluster
+//           (ADO.NET clustering: it finds the silos in the membership table).
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables(); // GRAINMAIL_* mapped below
 // Orleans' own start-up detail (options dumps, placement notes) is for debugging, not for operators.
@@ -21,6 +25,15 @@ builder.Logging.AddFilter("Orleans", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 var settings = builder.Configuration.GetSection("GrainMail").Get<GrainMailSettings>() ?? new GrainMailSettings();
 ApplyEnvironment(settings);
+var role = settings.Role.ToLowerInvariant() switch
+{
+    "node" or "" => HostRole.Node,
+    "silo" => HostRole.Silo,
+    "gateway" => HostRole.Gateway,
+    _ => throw new InvalidOperationException($"GRAINMAIL_ROLE must be node, silo or gateway, not '{settings.Role}'"),
+};
+var runsSilo = role != HostRole.Gateway;
+var runsGateways = role != HostRole.Silo;
 var dataDir = Path.GetFullPath(settings.DataDir);
 Directory.CreateDirectory(dataDir);
 
@@ -49,7 +62,8 @@ var masterKey = string.IsNullOrWhiteSpace(settings.MasterKey)
 var tokenPath = Path.Combine(dataDir, "admin.token");
 var adminToken = string.IsNullOrWhiteSpace(settings.AdminToken) ? AdminToken.LoadOrCreate(tokenPath) : new AdminToken(settings.AdminToken);
 
-SiloSetup.ConfigureServices(builder.Services, settings, connectionString, masterKey);
+if (runsSilo) SiloSetup.ConfigureServices(builder.Services, settings, connectionString, masterKey);
+else SiloSetup.ConfigureGatewayServices(builder.Services, settings, connectionString, masterKey);
 builder.Services.AddSingleton(adminToken);
 builder.Services.AddSingleton(new AdminApiOptions
 {
@@ -57,8 +71,15 @@ builder.Services.AddSingleton(new AdminApiOptions
     MaxMessageBytes = settings.MaxMessageBytes,
     Links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => new AdminLink(l.Name, l.Region, l.Kind.ToString(), l.Host)).ToList(),
 });
-builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
-builder.Services.AddHostedService<OutboundResumer>();
+if (runsSilo)
+{
+    builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
+    builder.Services.AddHostedService<OutboundResumer>();
+}
+else
+{
+    builder.Services.AddSingleton<IReadinessCheck, GatewayReadiness>();
+}
 // Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
 // Traces (and metrics too) go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
@@ -119,6 +140,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestBodySize = 1024 * 1024;
     var http = new Uri(settings.HttpUrl);
     k.Listen(ParseAddress(http.Host), http.Port);
+    if (!runsGateways) return;
     var bind = ParseAddress(settings.ListenAddress);
     foreach (var (port, service) in new[]
     {
@@ -144,7 +166,8 @@ builder.WebHost.ConfigureKestrel(k =>
         listeners.Add($"  POP3        {bind}:{port}{(service == Pop3Service.Pop3s ? " (implicit TLS)" : " (STLS)")}");
     }
 });
-builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString));
+if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString));
+else builder.Host.UseOrleansClient(client => SiloSetup.ConfigureClient(client, settings, connectionString));
 
 // Migrations run before Orleans starts: its providers read their queries from OrleansQuery.
 await using (var migrationSource = Npgsql.NpgsqlDataSource.Create(connectionString))
@@ -160,11 +183,12 @@ app.MapPrometheusScrapingEndpoint("/metrics");
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
-    Console.WriteLine($"GrainMail is running (region {settings.Region}, data in {dataDir})");
+    Console.WriteLine($"GrainMail is running as {role.ToString().ToLowerInvariant()} (region {settings.Region}, data in {dataDir})");
     Console.WriteLine($"  admin API   {settings.HttpUrl}/api/v1   (bearer token in {(string.IsNullOrWhiteSpace(settings.AdminToken) ? tokenPath : "configuration")})");
     Console.WriteLine($"  health      {settings.HttpUrl}/healthz  {settings.HttpUrl}/readyz");
     foreach (var l in listeners) Console.WriteLine(l);
-    Console.WriteLine($"  silo        {settings.AdvertisedAddress}:{settings.SiloPort} (gateway {settings.GatewayPort})");
+    if (runsSilo) Console.WriteLine($"  silo        {settings.AdvertisedAddress}:{settings.SiloPort} (gateway {settings.GatewayPort})");
+    else Console.WriteLine("  cluster     client of the silos in the membership table");
     Console.WriteLine(embedded is null
         ? "  PostgreSQL  configured connection string"
         : $"  PostgreSQL  embedded, 127.0.0.1:{embedded.Port}, data in {embedded.DataDirectory}");
@@ -196,6 +220,7 @@ static void ApplyEnvironment(GrainMailSettings s)
     s.ConnectionString = Env("GRAINMAIL_DB") ?? s.ConnectionString;
     s.HttpUrl = Env("GRAINMAIL_HTTP") ?? s.HttpUrl;
     s.Region = Env("GRAINMAIL_REGION") ?? s.Region;
+    s.Role = Env("GRAINMAIL_ROLE") ?? s.Role;
     s.AdminToken = Env("GRAINMAIL_ADMIN_TOKEN") ?? s.AdminToken;
     s.MasterKey = Env("GRAINMAIL_MASTER_KEY") ?? s.MasterKey;
     if (int.TryParse(Env("GRAINMAIL_SILO_PORT"), out var sp)) s.SiloPort = sp;
@@ -211,4 +236,11 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
     if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
     if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;
+}
+
+internal enum HostRole
+{
+    Node,
+    Silo,
+    Gateway,
 }

@@ -10,6 +10,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Streams;
+using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using GrainMail.Grains.Regions;
+using GrainMail.Gateways.Common;
 
 namespace GrainMail.Silo;
 
@@ -41,8 +45,56 @@ public static class SiloSetup
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
+        // Two regions: the domain → home region map, the placement filter that reads it, and
+        // the check that brings grains home.
+        services.AddSingleton<HomeRegions>();
+        services.AddHostedService(sp => sp.GetRequiredService<HomeRegions>());
+        services.AddSingleton<HomeRegionKeeper>();
+        services.AddPlacementFilter<HomeRegionPlacementFilterStrategy, HomeRegionPlacementFilterDirector>(ServiceLifetime.Singleton);
     }
 
+
+    /// <summary>
+    /// A gateway process: the storage the gateways write to directly (the submit path commits
+    /// in PostgreSQL, not through a grain) and nothing of the silo.
+    /// </summary>
+    public static void ConfigureGatewayServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
+    {
+        services.AddGrainMailStorage(connectionString, masterKey, new PgQueueOptions
+        {
+            QueueCount = settings.QueueCount,
+            VisibilityTimeout = settings.QueueVisibilityTimeout,
+            MaxAttempts = settings.QueueMaxAttempts,
+        });
+        services.AddSingleton(TimeProvider.System);
+    }
+
+    /// <summary>The Orleans client of a gateway process: finds silos in the membership table.</summary>
+    public static void ConfigureClient(IClientBuilder client, GrainMailSettings settings, string connectionString)
+    {
+        client.AddActivityPropagation();
+        client.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        client.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+        // A region going dark takes its silos' gateways with it: re-read the list often, so the
+        // client stops trying dead ones and finds silos that joined.
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = settings.GrainCallTimeout);
+        client.AddOutgoingGrainCallFilter<SiloFailureRetry>();
+        // Started before the silos (or during a failover): keep trying instead of exiting.
+        client.UseConnectionRetryFilter(async (_, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            return true;
+        });
+    }
 
     /// <summary>Outbound delivery settings from the host settings (links, rules, retry schedule).</summary>
     public static OutboundOptions BuildOutboundOptions(GrainMailSettings settings)
@@ -83,6 +135,22 @@ public static class SiloSetup
     {
         // Grain calls carry the caller's trace context (W3C), so a trace follows a message across silos.
         silo.AddActivityPropagation();
+        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRegion.MetadataKey] = settings.Region });
+        silo.AddOutgoingGrainCallFilter<SiloFailureRetry>();
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.GrainCallTimeout);
+        // Failure detection, tuned so that mail flows again within seconds of a region going
+        // dark: a silo that misses 2 probes of 2 s is suspected, and 2 votes declare it dead
+        // (the defaults, 3 × 5 s, take about half a minute). Killed processes refuse
+        // connections at once, so in practice probes fail fast; a silo that is merely slow
+        // gets 4 s, which a healthy silo on a loaded machine meets easily.
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = settings.MembershipProbeTimeout;
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 2;
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(5);
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(30);
+        });
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = settings.ClusterId;

@@ -4,8 +4,9 @@ namespace GrainMail.Contracts.Accounts;
 /// A user's credentials and profile, keyed by the normalised address. Only hashes of
 /// secrets are kept. Created and deleted by its <c>IDomainGrain</c>.
 /// </summary>
-public interface IAccountGrain : IGrainWithStringKey
+public interface IAccountGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
+    [Retryable]
     Task<AccountInfo?> GetInfo();
 
     Task<bool> Create(string password, string? displayName, long quotaBytes);
@@ -17,6 +18,7 @@ public interface IAccountGrain : IGrainWithStringKey
     Task<bool> SetEnabled(bool enabled);
 
     /// <summary>Checks a password or app password; failures count towards the lockout.</summary>
+    [Retryable]
     Task<AuthResult> Authenticate(string secret, string remote);
 
     /// <summary>Generates an app password, returned this once; null when the account does not exist.</summary>

@@ -5,8 +5,9 @@ namespace GrainMail.Contracts.Domains;
 /// its aliases. It is the one writer of the domain's membership lists, so creating or
 /// deleting an account goes through it.
 /// </summary>
-public interface IDomainGrain : IGrainWithStringKey
+public interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
+    [Retryable]
     Task<DomainInfo?> GetInfo();
 
     /// <summary>Creates the domain; <see cref="DomainOpStatus.AlreadyExists"/> when it exists.</summary>
@@ -21,18 +22,22 @@ public interface IDomainGrain : IGrainWithStringKey
 
     Task<DomainOpStatus> DeleteAccount(string localPart);
 
+    [Retryable]
     Task<IReadOnlyList<string>> ListAccounts();
 
     Task<DomainOpStatus> SetAlias(string alias, IReadOnlyList<string> targets);
 
     Task<DomainOpStatus> DeleteAlias(string alias);
 
+    [Retryable]
     Task<IReadOnlyList<AliasInfo>> ListAliases();
 
     /// <summary>Where mail for <c>localPart@domain</c> goes: local mailboxes and/or external addresses.</summary>
+    [Retryable]
     Task<RecipientResolution> ResolveRecipient(string localPart);
 
     /// <summary>The DNS records the domain must publish: MX, SPF, DKIM (every key), DMARC, MTA-STS. Null when the domain does not exist.</summary>
+    [Retryable]
     Task<IReadOnlyList<DnsRecord>?> GetDnsRecords();
 
     /// <summary>Looks each record up and says whether it is published as it should be.</summary>

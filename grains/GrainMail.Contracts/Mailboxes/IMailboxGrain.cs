@@ -5,7 +5,7 @@ namespace GrainMail.Contracts.Mailboxes;
 /// quota. The single writer of that state; every change is committed to PostgreSQL
 /// before the call returns. Bodies live in the blob store and are referenced by id.
 /// </summary>
-public interface IMailboxGrain : IGrainWithStringKey
+public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
     /// <summary>Creates the mailbox with its special-use folders; idempotent.</summary>
     Task Provision(long quotaBytes);
@@ -13,14 +13,18 @@ public interface IMailboxGrain : IGrainWithStringKey
     /// <summary>Removes the mailbox, its folders and its references to blobs.</summary>
     Task Destroy();
 
+    [Retryable]
     Task<bool> Exists();
 
     Task SetQuota(long quotaBytes);
 
+    [Retryable]
     Task<QuotaInfo> GetQuota();
 
+    [Retryable]
     Task<IReadOnlyList<FolderInfo>> ListFolders();
 
+    [Retryable]
     Task<FolderInfo?> GetFolder(string name);
 
     Task<MailboxOpResult> CreateFolder(string name);
@@ -35,8 +39,10 @@ public interface IMailboxGrain : IGrainWithStringKey
     Task<AppendResult> Append(string folder, byte[] raw, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate);
 
     /// <summary>Messages of a folder whose UID lies in [first, last], in UID order.</summary>
+    [Retryable]
     Task<IReadOnlyList<MessageMeta>> GetMessages(string folder, long firstUid, long lastUid);
 
+    [Retryable]
     Task<StoreResult> StoreFlags(string folder, IReadOnlyList<long> uids, FlagChange change);
 
     Task<CopyResult> Copy(string folder, IReadOnlyList<long> uids, string target);
@@ -51,29 +57,42 @@ public interface IMailboxGrain : IGrainWithStringKey
     /// which messages are \Recent to this session. With <paramref name="claimRecent"/> the
     /// session takes the \Recent messages for itself (RFC 3501: only one session sees them).
     /// </summary>
+    [Retryable]
     Task<FolderSnapshot?> Open(string folder, bool claimRecent);
 
     /// <summary>
     /// What changed in a folder after <paramref name="sinceModSeq"/>: new and re-flagged messages,
     /// and the expunged UIDs when this activation knows them (else every current UID, to diff).
     /// </summary>
+    [Retryable]
     Task<FolderChanges?> GetChanges(string folder, long sinceModSeq);
 
     /// <summary>
     /// Sends <paramref name="observer"/> a notice after every change to the folder, for a few
     /// minutes: sessions renew the watch while they stay on the folder.
     /// </summary>
+    [Retryable]
     Task<long?> Watch(IMailboxObserver observer, string folder);
 
+    [Retryable]
     Task Unwatch(IMailboxObserver observer);
 }
 
 /// <summary>A session that wants to hear about changes (IMAP IDLE and untagged updates).</summary>
 public interface IMailboxObserver : IGrainObserver
 {
-    /// <summary>The folder's HIGHESTMODSEQ is now <paramref name="highestModSeq"/>; details come from GetChanges.</summary>
+    /// <summary>
+    /// The folder's HIGHESTMODSEQ is now <paramref name="highestModSeq"/>; details come from GetChanges.
+    /// <see cref="MailboxNotices.Rewatch"/> instead: the activation is going away, watch again.
+    /// </summary>
     [Orleans.Concurrency.OneWay]
     Task FolderChanged(string folder, long highestModSeq);
+}
+
+public static class MailboxNotices
+{
+    /// <summary>The HIGHESTMODSEQ of a notice that asks the watcher to register again.</summary>
+    public const long Rewatch = -1;
 }
 
 [GenerateSerializer, Immutable]

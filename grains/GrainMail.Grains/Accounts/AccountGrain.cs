@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using GrainMail.Contracts.Accounts;
+using GrainMail.Grains.Regions;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Grains.Accounts;
@@ -34,13 +35,23 @@ public sealed class LockoutOptions
     public TimeSpan VerifiedSecretLifetime { get; set; } = TimeSpan.FromMinutes(10);
 }
 
+[HomeRegionPlacement]
 public sealed class AccountGrain(
     [PersistentState("account", GrainStorage.Name)] IPersistentState<AccountState> state,
     PasswordHasher hasher,
     LockoutOptions lockout,
     TimeProvider clock,
-    ILogger<AccountGrain> logger) : Grain, IAccountGrain
+    ILogger<AccountGrain> logger,
+    HomeRegionKeeper keeper) : Grain, IAccountGrain
 {
+    public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        keeper.Watch(this, this.GetPrimaryKeyString());
+        return Task.CompletedTask;
+    }
+
     // Failures are counted in memory: a lock, once decided, is persisted.
     private readonly Queue<DateTimeOffset> _failures = new();
 

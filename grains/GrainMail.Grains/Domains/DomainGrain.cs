@@ -2,6 +2,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Grains.Regions;
 using GrainMail.Storage.Domains;
 
 namespace GrainMail.Grains.Domains;
@@ -16,14 +17,25 @@ public sealed class DomainState
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
 }
 
+[HomeRegionPlacement]
 public sealed class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
     GrainMail.Grains.Outbound.DkimKeyStore dkim,
     GrainMail.Grains.Outbound.OutboundSender dns,
     GrainMail.Grains.Outbound.OutboundOptions outbound,
-    TimeProvider clock) : Grain, IDomainGrain
+    TimeProvider clock,
+    HomeRegions regions,
+    HomeRegionKeeper keeper) : Grain, IDomainGrain
 {
+    public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        keeper.Watch(this, Name);
+        return Task.CompletedTask;
+    }
+
     private DomainState S => state.State;
 
     private string Name => this.GetPrimaryKeyString();
@@ -38,11 +50,13 @@ public sealed class DomainGrain(
         {
             // Repairs a directory row lost between the two writes of an interrupted create.
             await directory.UpsertAsync(Name, S.Settings.HomeRegion);
+            regions.Set(Name, S.Settings.HomeRegion);
             return DomainOpStatus.AlreadyExists;
         }
         state.State = new DomainState { Exists = true, Settings = settings, CreatedAt = clock.GetUtcNow() };
         await state.WriteStateAsync();
         await directory.UpsertAsync(Name, settings.HomeRegion);
+        regions.Set(Name, settings.HomeRegion);
         // Its DKIM keys exist from the start, so the DNS records can be published before the first mail leaves.
         await dkim.EnsureAsync(Name);
         return DomainOpStatus.Ok;
@@ -54,6 +68,7 @@ public sealed class DomainGrain(
         S.Settings = settings;
         await state.WriteStateAsync();
         await directory.UpsertAsync(Name, settings.HomeRegion);
+        regions.Set(Name, settings.HomeRegion);
         return DomainOpStatus.Ok;
     }
 
@@ -130,6 +145,7 @@ public sealed class DomainGrain(
         // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
         if (S.Accounts.Count > 0) return DomainOpStatus.NotEmpty;
         await directory.RemoveAsync(Name);
+        regions.Remove(Name);
         await state.ClearStateAsync();
         state.State = new DomainState();
         return DomainOpStatus.Ok;

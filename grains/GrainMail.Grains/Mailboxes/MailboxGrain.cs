@@ -1,6 +1,7 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Grains.Regions;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Mailboxes;
 using GrainMail.Storage.Streams;
@@ -18,11 +19,13 @@ namespace GrainMail.Grains.Mailboxes;
 /// redelivered event changes nothing.
 /// </summary>
 [ImplicitStreamSubscription(DeliveryStreams.Inbound)]
+[HomeRegionPlacement]
 public sealed class MailboxGrain(
     MailboxStore store,
     StreamQueueStore queue,
     TimeProvider clock,
-    ILogger<MailboxGrain> logger) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncObserver<DeliveryEvent>
+    ILogger<MailboxGrain> logger,
+    HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncObserver<DeliveryEvent>
 {
     private sealed class Folder(FolderRow row)
     {
@@ -60,10 +63,25 @@ public sealed class MailboxGrain(
     private MailboxRow? _mailbox;
     private Dictionary<int, Folder> _folders = [];
 
+    public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _address = this.GetPrimaryKeyString();
         await LoadAsync(cancellationToken);
+        keeper.Watch(this, _address);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Watches live in this activation's memory: tell the sessions to register again with
+        // the next one (a migration home, an idle collection), instead of waiting for renewal.
+        foreach (var (observer, (folderId, _)) in _watchers)
+        {
+            if (_folders.TryGetValue(folderId, out var f)) observer.FolderChanged(f.Name, MailboxNotices.Rewatch);
+        }
+        _watchers.Clear();
+        return Task.CompletedTask;
     }
 
     private async Task LoadAsync(CancellationToken ct)

@@ -126,6 +126,22 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     private async Task CommitAsync(IReadOnlyList<Prepared> works)
     {
+        var batchId = Guid.CreateVersion7();
+        long? xid = null;
+        try
+        {
+            await WriteAndCommitAsync(works, batchId, id => xid = id);
+        }
+        catch (Exception e) when (xid is not null)
+        {
+            // The transaction got as far as its last write: whether COMMIT took effect is not
+            // known from here (the answer may have been lost with the connection). Ask.
+            if (!await CommittedAsync(batchId, xid.Value, e)) throw;
+        }
+    }
+
+    private async Task WriteAndCommitAsync(IReadOnlyList<Prepared> works, Guid batchId, Action<long> written)
+    {
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
@@ -142,7 +158,64 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
         await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());
+        await using (var marker = new NpgsqlCommand("INSERT INTO submit_commit (id) VALUES (@id) RETURNING txid_current()", conn, tx))
+        {
+            marker.Parameters.AddWithValue("id", batchId);
+            written((long)(await marker.ExecuteScalarAsync())!);
+        }
+        if (Interlocked.Increment(ref _commits) % 4096 == 0)
+        {
+            // Markers only matter for the minutes around a failure; keep a day of them.
+            await using var prune = new NpgsqlCommand("DELETE FROM submit_commit WHERE committed_at < now() - interval '1 day'", conn, tx);
+            await prune.ExecuteNonQueryAsync();
+        }
         await tx.CommitAsync();
+    }
+
+    private long _commits;
+
+    /// <summary>How long the outcome of a broken commit is looked for (a database failover must fit).</summary>
+    public TimeSpan OutcomeWait { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Whether the batch committed, asked on fresh connections (which follow a promotion of the
+    /// standby): its marker row is visible once the transaction is; while the server still
+    /// reports the transaction in progress (waiting for the synchronous standby) we wait. A
+    /// transaction id the server has not reached belongs to a primary that is gone: not committed.
+    /// </summary>
+    private async Task<bool> CommittedAsync(Guid batchId, long xid, Exception failure)
+    {
+        var deadline = DateTime.UtcNow + OutcomeWait;
+        while (true)
+        {
+            try
+            {
+                await using var conn = await dataSource.OpenConnectionAsync();
+                string? status;
+                try
+                {
+                    await using var st = new NpgsqlCommand("SELECT txid_status(@x)", conn);
+                    st.Parameters.AddWithValue("x", xid);
+                    status = await st.ExecuteScalarAsync() as string;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidParameterValue)
+                {
+                    status = "future";
+                }
+                if (status != "in progress")
+                {
+                    await using var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM submit_commit WHERE id = @id)", conn);
+                    cmd.Parameters.AddWithValue("id", batchId);
+                    return (bool)(await cmd.ExecuteScalarAsync())!;
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
+            {
+                // Still failing over: try again until the deadline.
+            }
+            if (DateTime.UtcNow >= deadline) throw new InvalidOperationException("The outcome of a commit is unknown", failure);
+            await Task.Delay(250);
+        }
     }
 
     public async ValueTask DisposeAsync()

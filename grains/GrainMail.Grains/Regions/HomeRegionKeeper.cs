@@ -1,0 +1,38 @@
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace GrainMail.Grains.Regions;
+
+/// <summary>
+/// Brings grains home: a domain, account or mailbox grain that was placed away from its home
+/// region (because that region was dark, or its domain was not yet known here) checks every
+/// <see cref="CheckEvery"/> and migrates when idle once a silo of its home region is alive.
+/// Migration carries persistent state; the mailbox grain keeps its data in PostgreSQL and
+/// IMAP sessions re-register their watches, so a move costs a session at most one retry.
+/// </summary>
+public sealed class HomeRegionKeeper(HomeRegions regions, IClusterMembershipService membership, ISiloMetadataCache metadata, ILocalSiloDetails local)
+{
+    public static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(15);
+
+    public string? LocalRegion => HomeRegionPlacementFilterDirector.RegionOf(metadata, local.SiloAddress);
+
+    public GrainMail.Contracts.Regions.GrainLocation Here() => new(local.SiloAddress.ToString(), LocalRegion);
+
+    /// <summary>True when the grain with this key runs outside its home region and could run in it.</summary>
+    public bool ShouldGoHome(string key)
+    {
+        var home = regions.RegionOfKey(key);
+        if (home is null || home == LocalRegion) return false;
+        return membership.CurrentSnapshot.Members.Values.Any(m =>
+            m.Status == SiloStatus.Active && HomeRegionPlacementFilterDirector.RegionOf(metadata, m.SiloAddress) == home);
+    }
+
+    /// <summary>Registers the periodic check on a grain activation.</summary>
+    public void Watch(Grain grain, string key)
+    {
+        grain.RegisterGrainTimer(() =>
+        {
+            if (ShouldGoHome(key)) grain.MigrateOnIdle();
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(CheckEvery, CheckEvery) { KeepAlive = false });
+    }
+}

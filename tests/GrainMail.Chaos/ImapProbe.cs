@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Security;
+
+namespace GrainMail.Chaos;
+
+/// <summary>
+/// A mail client of the region that goes dark: every half second it logs in through a gateway
+/// and opens its INBOX (account grain, mailbox grain), recording success and failure times.
+/// </summary>
+internal sealed class ImapProbe(List<(int Smtp, int Imap)> gateways, string account, Stopwatch clock)
+{
+    public ConcurrentQueue<TimeSpan> Successes { get; } = new();
+
+    public ConcurrentQueue<TimeSpan> Failures { get; } = new();
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var n = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var started = clock.Elapsed;
+            try
+            {
+                using var client = new ImapClient { Timeout = 10_000 };
+                await client.ConnectAsync("127.0.0.1", gateways[n++ % gateways.Count].Imap, SecureSocketOptions.None, stop);
+                await client.AuthenticateAsync(account, DrillOptions.Password, stop);
+                await client.Inbox.OpenAsync(FolderAccess.ReadOnly, stop);
+                await client.DisconnectAsync(true, stop);
+                Successes.Enqueue(clock.Elapsed);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                Failures.Enqueue(started);
+            }
+            try
+            {
+                await Task.Delay(500, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}
