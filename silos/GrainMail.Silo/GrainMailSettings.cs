@@ -24,7 +24,7 @@ public sealed class GrainMailSettings
     public string Role { get; set; } = "node";
 
     /// <summary>A grain call without an answer for this long fails (and a retryable one is retried).</summary>
-    public TimeSpan GrainCallTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan GrainCallTimeout { get; set; } = TimeSpan.FromSeconds(8);
 
     /// <summary>Membership probe timeout; 2 missed probes make a silo suspect (see SiloSetup).</summary>
     public TimeSpan MembershipProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);

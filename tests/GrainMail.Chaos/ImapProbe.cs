@@ -12,9 +12,7 @@ namespace GrainMail.Chaos;
 /// </summary>
 internal sealed class ImapProbe(List<(int Smtp, int Imap)> gateways, string account, Stopwatch clock)
 {
-    public ConcurrentQueue<TimeSpan> Successes { get; } = new();
-
-    public ConcurrentQueue<TimeSpan> Failures { get; } = new();
+    public ConcurrentQueue<Attempt> Attempts { get; } = new();
 
     public async Task RunAsync(CancellationToken stop)
     {
@@ -29,7 +27,7 @@ internal sealed class ImapProbe(List<(int Smtp, int Imap)> gateways, string acco
                 await client.AuthenticateAsync(account, DrillOptions.Password, stop);
                 await client.Inbox.OpenAsync(FolderAccess.ReadOnly, stop);
                 await client.DisconnectAsync(true, stop);
-                Successes.Enqueue(clock.Elapsed);
+                Attempts.Enqueue(new Attempt(started, clock.Elapsed, true));
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -37,7 +35,7 @@ internal sealed class ImapProbe(List<(int Smtp, int Imap)> gateways, string acco
             }
             catch (Exception)
             {
-                Failures.Enqueue(started);
+                Attempts.Enqueue(new Attempt(started, clock.Elapsed, false));
             }
             try
             {

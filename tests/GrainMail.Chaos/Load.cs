@@ -8,6 +8,13 @@ namespace GrainMail.Chaos;
 
 internal sealed record Ack(long Id, string Recipient, string MessageId);
 
+/// <summary>One try of a client: an SMTP transaction or an IMAP login and SELECT.</summary>
+internal sealed record Attempt(TimeSpan Start, TimeSpan End, bool Ok)
+{
+    /// <summary>What a user notices: a failure, or an answer slower than 2 s.</summary>
+    public bool Bad => !Ok || End - Start > TimeSpan.FromSeconds(2);
+}
+
 /// <summary>
 /// Steady SMTP load through the gateways, behaving like a sending MTA: a message that gets a
 /// 4xx or a broken connection is sent again (same Message-ID) until a 250 comes back. Every
@@ -19,9 +26,8 @@ internal sealed class Load(List<(int Smtp, int Imap)> gateways, List<string> acc
 
     public ConcurrentQueue<Ack> Acks { get; } = new();
 
-    public ConcurrentQueue<TimeSpan> Successes { get; } = new();
-
-    public ConcurrentQueue<TimeSpan> Failures { get; } = new();
+    /// <summary>Every SMTP transaction tried: when it started, when it ended, whether it got 250.</summary>
+    public ConcurrentQueue<Attempt> Attempts { get; } = new();
 
     public int Acknowledged => Acks.Count;
 
@@ -42,6 +48,7 @@ internal sealed class Load(List<(int Smtp, int Imap)> gateways, List<string> acc
                 var message = Build(id, rcpt);
                 while (!stop.IsCancellationRequested)
                 {
+                    var started = clock.Elapsed;
                     try
                     {
                         if (client is not { IsConnected: true })
@@ -54,7 +61,7 @@ internal sealed class Load(List<(int Smtp, int Imap)> gateways, List<string> acc
                         // Not cancellable: a transaction is finished either way, so its outcome is known.
                         await client.SendAsync(message, CancellationToken.None);
                         Acks.Enqueue(new Ack(id, rcpt, message.MessageId!));
-                        Successes.Enqueue(clock.Elapsed);
+                        Attempts.Enqueue(new Attempt(started, clock.Elapsed, true));
                         break;
                     }
                     catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -64,7 +71,7 @@ internal sealed class Load(List<(int Smtp, int Imap)> gateways, List<string> acc
                     catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException or System.Net.Sockets.SocketException
                                               or TimeoutException or OperationCanceledException or MailKit.ServiceNotConnectedException)
                     {
-                        Failures.Enqueue(clock.Elapsed);
+                        Attempts.Enqueue(new Attempt(started, clock.Elapsed, false));
                         if (client is { IsConnected: false }) gateway = (gateway + 1) % gateways.Count;
                         await Task.Delay(250, CancellationToken.None);
                     }

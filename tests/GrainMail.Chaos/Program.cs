@@ -140,10 +140,11 @@ try
     await stop.CancelAsync();
     await Task.WhenAll(loadTask, probeTask);
 
-    Say($"load stopped: {load.Acknowledged} acknowledged, {load.Failures.Count} failed attempts; checking every mailbox over IMAP");
+    Say($"load stopped: {load.Acknowledged} acknowledged, {load.Attempts.Count(a => !a.Ok)} failed attempts; checking every mailbox over IMAP");
+    Timeline(load.Attempts, imap.Attempts, killedAt, promotedAt, backAt);
     var (lost, duplicated) = await Verify.RunAsync(gatewayPorts[1], load.Acks, TimeSpan.FromSeconds(opts.DrainLimit), Say);
-    var smtpRecovery = Recovery(load.Failures, load.Successes, killedAt, promotedAt, backAt);
-    var imapRecovery = Recovery(imap.Failures, imap.Successes, killedAt, promotedAt, backAt);
+    var smtpRecovery = Recovery(load.Attempts, killedAt, promotedAt, backAt);
+    var imapRecovery = Recovery(imap.Attempts, killedAt, promotedAt, backAt);
     Console.WriteLine($"acknowledged={load.Acknowledged} lost={lost} duplicated={duplicated} smtp_recovery_s={smtpRecovery:F1} imap_recovery_s={imapRecovery:F1} failback_s={failback:F1}");
     exit = lost == 0 && duplicated == 0 && failback >= 0 ? 0 : 1;
 }
@@ -168,14 +169,31 @@ finally
 }
 return exit;
 
-// Seconds from the promotion until the service worked again: the first success after the last
-// failure of the outage (0 when nothing failed after the promotion).
-static double Recovery(ConcurrentQueue<TimeSpan> failures, ConcurrentQueue<TimeSpan> successes, TimeSpan killed, TimeSpan promoted, TimeSpan back)
+// Seconds from the promotion until the service worked again: the end of the last attempt that
+// began during the outage and failed or took longer than 2 s (0 when none ended after the promotion).
+static double Recovery(IEnumerable<Attempt> attempts, TimeSpan killed, TimeSpan promoted, TimeSpan back)
 {
-    var lastFailure = failures.Where(f => f >= killed && f < back).DefaultIfEmpty(TimeSpan.Zero).Max();
-    if (lastFailure < promoted) return 0;
-    var recovered = successes.Where(s => s > lastFailure).DefaultIfEmpty(back).Min();
-    return (recovered - promoted).TotalSeconds;
+    var lastBad = attempts.Where(a => a.Start >= killed && a.Start < back && a.Bad).Select(a => a.End).DefaultIfEmpty(TimeSpan.Zero).Max();
+    return Math.Max(0, (lastBad - promoted).TotalSeconds);
+}
+
+// Per 5 s: SMTP 250s, failed SMTP attempts, slowest SMTP answer, IMAP probes ok/failed.
+static void Timeline(IEnumerable<Attempt> smtp, IEnumerable<Attempt> imap, TimeSpan killed, TimeSpan promoted, TimeSpan back)
+{
+    var s = smtp.ToList();
+    var i = imap.ToList();
+    var end = s.Concat(i).Select(a => a.End).DefaultIfEmpty().Max();
+    Console.WriteLine("   window      smtp 250  smtp fail  slowest s  imap ok  imap fail");
+    for (var t = TimeSpan.Zero; t < end; t += TimeSpan.FromSeconds(5))
+    {
+        var next = t + TimeSpan.FromSeconds(5);
+        bool In(Attempt a) => a.End >= t && a.End < next;
+        var w = s.Where(In).ToList();
+        var iw = i.Where(In).ToList();
+        if (w.Count + iw.Count == 0) continue;
+        var mark = killed >= t && killed < next ? "  <- Beijing dark" : promoted >= t && promoted < next ? "  <- standby promoted" : back >= t && back < next ? "  <- Beijing back" : "";
+        Console.WriteLine($"  {t.TotalSeconds,5:F0}-{next.TotalSeconds,-5:F0} {w.Count(a => a.Ok),9} {w.Count(a => !a.Ok),10} {w.Select(a => (a.End - a.Start).TotalSeconds).DefaultIfEmpty().Max(),10:F1} {iw.Count(a => a.Ok),8} {iw.Count(a => !a.Ok),10}{mark}");
+    }
 }
 
 static async Task<List<(string Account, bool AtHome)>> PlacementAsync(HttpClient http, string api, IEnumerable<string> accounts)

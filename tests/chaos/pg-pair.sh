@@ -114,7 +114,7 @@ stop)
   done
   ;;
 url)
-  echo "Host=127.0.0.1:$(port_of beijing),127.0.0.1:$(port_of hangzhou);Username=grainmail;Database=grainmail;Target Session Attributes=primary;Host Recheck Seconds=1;Timeout=5;Command Timeout=30;Max Pool Size=100"
+  echo "Host=127.0.0.1:$(port_of beijing),127.0.0.1:$(port_of hangzhou);Username=grainmail;Database=grainmail;Target Session Attributes=primary;Host Recheck Seconds=1;Timeout=5;Command Timeout=30"
   ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac
