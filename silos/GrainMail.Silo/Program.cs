@@ -2,6 +2,7 @@ using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
 using GrainMail.Silo;
+using GrainMail.Silo.Telemetry;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
 using System.Net;
@@ -59,6 +60,7 @@ builder.Services.AddSingleton(new AdminApiOptions
 });
 builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
 builder.Services.AddHostedService<OutboundResumer>();
+builder.AddGrainMailOperations(settings); // gauges, dashboard (Telemetry/OperationsSetup.cs)
 // Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
 // Traces (and metrics too) go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
@@ -157,6 +159,7 @@ app.UseStatusCodePages();
 app.MapGrainMailAdmin();
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
 app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapGrainMailOperations(settings);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -211,4 +214,5 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
     if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
     if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;
+    if (bool.TryParse(Env("GRAINMAIL_DASHBOARD"), out var dashboard)) s.Dashboard = dashboard;
 }

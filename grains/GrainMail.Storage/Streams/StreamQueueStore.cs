@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -67,6 +68,7 @@ public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<List<QueuedEvent>> LeaseAsync(int queueId, int max, TimeSpan visibility, int maxAttempts, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("queue.lease");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using (var dead = new NpgsqlCommand(
