@@ -86,7 +86,8 @@ public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
         {
             dead.Parameters.AddWithValue("q", queueId);
             dead.Parameters.AddWithValue("max", maxAttempts);
-            await dead.ExecuteNonQueryAsync(ct);
+            var moved = await dead.ExecuteNonQueryAsync(ct);
+            if (moved > 0) GrainMailMeters.DeadLetters.Add(moved, new KeyValuePair<string, object?>("reason", "max_attempts"));
         }
         var list = new List<QueuedEvent>();
         await using (var lease = new NpgsqlCommand(
