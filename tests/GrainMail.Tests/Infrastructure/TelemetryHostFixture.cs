@@ -40,8 +40,8 @@ public sealed class TelemetryHostFixture : SmtpHostFixture
 
     /// <summary>
     /// The traffic the telemetry tests count: two messages to carol over MX, one unknown recipient,
-    /// one submission by alice to an external recipient that cannot be reached, an IMAP SELECT and
-    /// FETCH, an unreadable queue event (dead-lettered) and an event leased for an hour that was
+    /// one submission by alice to an external recipient that cannot be reached, an IMAP SELECT,
+    /// FETCH and IDLE, an unreadable queue event (dead-lettered) and an event leased for an hour that was
     /// enqueued two minutes ago (lag). Returns the /metrics text once all of it shows there.
     /// </summary>
     public async Task<string> RunTrafficAsync()
@@ -89,6 +89,12 @@ public sealed class TelemetryHostFixture : SmtpHostFixture
         {
             await imap.CommandAsync("SELECT INBOX");
             await imap.CommandAsync("FETCH 1:* (FLAGS)");
+            var tag = imap.NextTag();
+            await imap.SendRawAsync($"{tag} IDLE\r\n");
+            var idling = await imap.ReadLineAsync();
+            if (idling?.StartsWith('+') != true) throw new InvalidOperationException("expected +, got " + idling);
+            await imap.SendRawAsync("DONE\r\n");
+            await imap.ReadTaggedAsync(tag);
         }
         await using (var ds = NpgsqlDataSource.Create(ConnectionString))
         {
