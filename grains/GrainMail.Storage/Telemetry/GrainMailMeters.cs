@@ -6,7 +6,8 @@ namespace GrainMail.Storage.Telemetry;
 /// <summary>
 /// GrainMail's meters, one per concern, exported with Orleans' and the runtime's on /metrics.
 /// Names follow OpenTelemetry conventions (dots; Prometheus shows them with underscores and
-/// <c>_total</c> on counters). Tags are low-cardinality: listener, reason, command, link, outcome.
+/// <c>_total</c> on counters). Tags are low-cardinality: listener, reason, command, link, outcome,
+/// operation, queue (a partition number), region.
 /// </summary>
 public static class GrainMailMeters
 {
