@@ -150,6 +150,12 @@ public sealed class GrainMailSettings
 
     public TimeSpan LinkCooldown { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The Orleans dashboard at /dashboard on the HTTP listener, behind the admin token
+    /// (GRAINMAIL_DASHBOARD=false turns it off).
+    /// </summary>
+    public bool Dashboard { get; set; } = true;
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -2,6 +2,7 @@ using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
 using GrainMail.Silo;
+using GrainMail.Silo.Telemetry;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
 using System.Net;
@@ -75,10 +76,12 @@ if (runsSilo)
 {
     builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
     builder.Services.AddHostedService<OutboundResumer>();
+    builder.AddGrainMailOperations(settings); // gauges, dashboard (Telemetry/OperationsSetup.cs)
 }
 else
 {
     builder.Services.AddSingleton<IReadinessCheck, GatewayReadiness>();
+    builder.AddGatewayOperations(); // the gateways' meters; gauges and dashboard live on silos
 }
 // Metrics: ours, Orleans' own meter and the runtime's, scraped at /metrics (Prometheus text format).
 // Traces (and metrics too) go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set.
@@ -180,6 +183,7 @@ app.UseStatusCodePages();
 app.MapGrainMailAdmin();
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
 app.MapPrometheusScrapingEndpoint("/metrics");
+if (runsSilo) app.MapGrainMailOperations(settings);
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -236,6 +240,7 @@ static void ApplyEnvironment(GrainMailSettings s)
     if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
     if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
     if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;
+    if (bool.TryParse(Env("GRAINMAIL_DASHBOARD"), out var dashboard)) s.Dashboard = dashboard;
 }
 
 internal enum HostRole

@@ -1,72 +1,19 @@
 using System.Text.RegularExpressions;
 using GrainMail.Tests.Infrastructure;
-using MailKit.Net.Smtp;
-using MailKit.Security;
-using MimeKit;
+using static GrainMail.Tests.Infrastructure.Prometheus;
 
 namespace GrainMail.Tests;
 
-/// <summary>/metrics of a running node after real SMTP and IMAP traffic: the counters say what was sent.</summary>
-public sealed class MetricsTests(SmtpHostFixture host) : IClassFixture<SmtpHostFixture>
+/// <summary>/metrics of a running node after real SMTP, IMAP and outbound traffic: the numbers say what was sent.</summary>
+public sealed class MetricsTests(TelemetryHostFixture host) : IClassFixture<TelemetryHostFixture>
 {
-    private const string D = SmtpHostFixture.Domain;
-
-    /// <summary>The value of the series with this name whose labels include every given one (summed over the rest).</summary>
-    private static double Value(string metrics, string name, params (string Label, string Value)[] labels)
-    {
-        var total = 0.0;
-        var found = false;
-        foreach (Match m in Regex.Matches(metrics, $@"^{Regex.Escape(name)}(\{{(?<labels>[^}}]*)\}})? (?<value>\S+)", RegexOptions.Multiline))
-        {
-            var text = m.Groups["labels"].Value;
-            if (!labels.All(l => text.Contains($"{l.Label}=\"{l.Value}\""))) continue;
-            total += double.Parse(m.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture);
-            found = true;
-        }
-        Assert.True(found, $"no series {name} with {string.Join(",", labels)}");
-        return total;
-    }
-
     [Fact]
-    public async Task Metrics_count_what_was_sent_over_SMTP_and_IMAP()
+    public async Task Metrics_count_what_was_sent_over_SMTP_and_IMAP_and_what_waits()
     {
-        using (var c = new SmtpClient())
-        {
-            await c.ConnectAsync("127.0.0.1", host.Mx, SecureSocketOptions.None);
-            for (var i = 0; i < 2; i++)
-            {
-                var m = new MimeMessage();
-                m.From.Add(MailboxAddress.Parse("someone@elsewhere.test"));
-                m.To.Add(MailboxAddress.Parse($"carol@{D}"));
-                m.Subject = $"counted {i}";
-                m.Body = new TextPart("plain") { Text = "x\r\n" };
-                await c.SendAsync(m);
-            }
-            await c.DisconnectAsync(true);
-        }
-        var (raw, _) = await RawSmtp.ConnectAsync(host.Mx);
-        await using (raw)
-        {
-            await raw.CommandAsync("EHLO client.example.org");
-            await raw.CommandAsync("MAIL FROM:<someone@elsewhere.test>");
-            Assert.StartsWith("550 5.1.1", await raw.CommandAsync($"RCPT TO:<nobody-here@{D}>"));
-        }
-        await host.WaitForMessages($"carol@{D}", 2);
-        await using (var imap = await RawImap.LoginAsync(host.Imaps, $"carol@{D}", SmtpHostFixture.Password))
-        {
-            await imap.CommandAsync("SELECT INBOX");
-            await imap.CommandAsync("FETCH 1:* (FLAGS)");
-        }
+        var after = await host.RunTrafficAsync();
 
-        string after = "";
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(500); // the exporter caches a scrape briefly
-            after = await host.Host.Http.GetStringAsync("/metrics");
-            if (Regex.IsMatch(after, @"^grainmail_imap_commands_total\{[^}]*command=""FETCH""", RegexOptions.Multiline)) break;
-        }
         Assert.Equal(2, Value(after, "grainmail_smtp_messages_accepted_total", ("listener", "Mx")));
+        Assert.Equal(1, Value(after, "grainmail_smtp_messages_accepted_total", ("listener", "Submission")));
         Assert.Equal(1, Value(after, "grainmail_smtp_rejected_total", ("reason", "5.1.1")));
         Assert.True(Value(after, "grainmail_smtp_connections_total", ("listener", "Mx")) >= 2);
         Assert.True(Value(after, "grainmail_smtp_bytes_total") > 0);
@@ -75,6 +22,35 @@ public sealed class MetricsTests(SmtpHostFixture host) : IClassFixture<SmtpHostF
         Assert.Equal(1, Value(after, "grainmail_imap_commands_total", ("command", "SELECT")));
         Assert.Equal(1, Value(after, "grainmail_imap_commands_total", ("command", "FETCH")));
         Assert.Equal(1, Value(after, "grainmail_imap_command_duration_milliseconds_count", ("command", "FETCH")));
+
+        // Storage: the two MX messages are two new blobs, stored with the headers the gateway adds.
+        var blobBytes = Value(after, "grainmail_storage_blob_written_bytes_total");
+        Assert.True(blobBytes >= host.SentSizes.Sum(), $"blob bytes {blobBytes} < sent {host.SentSizes.Sum()}");
+        Assert.True(blobBytes < host.SentSizes.Sum() + 20_000, $"blob bytes {blobBytes}: far more than was sent");
+        // One commit per message (each waited for its 250), one delivery per mailbox copy.
+        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "submit.commit")) >= 3);
+        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "mailbox.deliver")) >= 2);
+        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "queue.lease")) > 0);
+        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "outbound.accept")) >= 1);
+
+        // Delivery stream: every partition has its series; the event leased for an hour is the
+        // only one waiting, and it was enqueued two minutes ago.
+        for (var q = 0; q < 8; q++) Assert.Single(Values(after, "grainmail_delivery_queue_lag_seconds", ("queue", q.ToString())));
+        var stuck = TelemetryHostFixture.StuckQueue.ToString();
+        Assert.Equal(1, Value(after, "grainmail_delivery_queue_backlog"));
+        Assert.Equal(1, Value(after, "grainmail_delivery_queue_backlog", ("queue", stuck)));
+        var lag = Value(after, "grainmail_delivery_queue_lag_seconds", ("queue", stuck));
+        Assert.InRange(lag, 115, 600);
+        Assert.Equal(0, Value(after, "grainmail_delivery_queue_lag_seconds", ("queue", "1")));
+        Assert.Equal(1, Value(after, "grainmail_delivery_dead_letters_total", ("reason", "unreadable")));
+
+        // Outbound: the message to down.test was tried once on the direct link and waits there.
+        Assert.Equal(1, Value(after, "grainmail_outbound_attempts_total", ("link", "direct"), ("outcome", "deferred")));
+        Assert.Equal(1, Value(after, "grainmail_outbound_queue_messages", ("link", "direct")));
+        Assert.Equal(1, Value(after, "grainmail_outbound_queue_recipients", ("link", "direct")));
+        Assert.Equal(0, Value(after, "grainmail_outbound_queue_messages", ("link", "none")));
+
+        Assert.Equal(1, Value(after, "grainmail_cluster_silos", ("region", "local")));
         // Orleans' own meter and the runtime's are exported too.
         Assert.Matches(new Regex("^orleans_", RegexOptions.Multiline), after);
         Assert.Matches(new Regex("^dotnet_gc_", RegexOptions.Multiline), after);

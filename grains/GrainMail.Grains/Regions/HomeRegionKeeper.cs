@@ -13,7 +13,7 @@ public sealed class HomeRegionKeeper(HomeRegions regions, IClusterMembershipServ
 {
     public static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(15);
 
-    public string? LocalRegion => HomeRegionPlacementFilterDirector.RegionOf(metadata, local.SiloAddress);
+    public string? LocalRegion => SiloRegion.Of(metadata, local.SiloAddress);
 
     public GrainMail.Contracts.Regions.GrainLocation Here() => new(local.SiloAddress.ToString(), LocalRegion);
 
@@ -23,7 +23,7 @@ public sealed class HomeRegionKeeper(HomeRegions regions, IClusterMembershipServ
         var home = regions.RegionOfKey(key);
         if (home is null || home == LocalRegion) return false;
         return membership.CurrentSnapshot.Members.Values.Any(m =>
-            m.Status == SiloStatus.Active && HomeRegionPlacementFilterDirector.RegionOf(metadata, m.SiloAddress) == home);
+            m.Status == SiloStatus.Active && SiloRegion.Of(metadata, m.SiloAddress) == home);
     }
 
     /// <summary>Registers the periodic check on a grain activation.</summary>

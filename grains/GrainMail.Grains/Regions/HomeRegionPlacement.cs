@@ -8,6 +8,10 @@ namespace GrainMail.Grains.Regions;
 public static class SiloRegion
 {
     public const string MetadataKey = "region";
+
+    /// <summary>The region a silo announced, or null for a silo without one.</summary>
+    public static string? Of(ISiloMetadataCache metadata, SiloAddress silo) =>
+        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(MetadataKey, out var r) ? r : null;
 }
 
 /// <summary>Grains keyed by a domain or an address live in the domain's home region.</summary>
@@ -27,10 +31,7 @@ public sealed class HomeRegionPlacementFilterDirector(HomeRegions regions, ISilo
         var home = regions.RegionOfKey(target.GrainIdentity.Key.ToString()!);
         if (home is null) return silos;
         var all = silos as IReadOnlyCollection<SiloAddress> ?? silos.ToList();
-        var inHome = all.Where(s => RegionOf(metadata, s) == home).ToList();
+        var inHome = all.Where(s => SiloRegion.Of(metadata, s) == home).ToList();
         return inHome.Count > 0 ? inHome : all;
     }
-
-    internal static string? RegionOf(ISiloMetadataCache metadata, SiloAddress silo) =>
-        metadata.GetSiloMetadata(silo).Metadata.TryGetValue(SiloRegion.MetadataKey, out var r) ? r : null;
 }

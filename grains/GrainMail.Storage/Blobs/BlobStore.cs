@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
@@ -77,6 +78,9 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         if (created == 0) return 0;
 
         var newBytes = merged.Where((_, i) => isNew[i]).Sum(w => w.Content.Length);
+        // Counted when sent, inside the caller's transaction: a batch that then rolls back was
+        // still written (and its WAL still made), which is what this counter is for.
+        GrainMailMeters.BlobBytesWritten.Add(newBytes);
         if (newBytes <= SmallBatchBytes)
         {
             // Small messages (the usual case): all chunks in one INSERT over arrays.
@@ -146,6 +150,7 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
     /// <summary>The raw bytes of a blob, byte-identical to what was written; null when absent.</summary>
     public async Task<byte[]?> ReadAsync(string domain, byte[] hash, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("blob.read");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         int keyId;
         long size;

@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Outbound;
@@ -142,6 +143,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     private async Task WriteAndCommitAsync(IReadOnlyList<Prepared> works, Guid batchId, Action<long> written)
     {
+        using var pgTimer = GrainMailMeters.TimePg("submit.commit");
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent

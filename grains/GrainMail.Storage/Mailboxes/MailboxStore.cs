@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Storage.Blobs;
 using Npgsql;
@@ -91,6 +92,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
 {
     public async Task<(MailboxRow Mailbox, List<FolderRow> Folders)?> LoadAsync(string address, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.load");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         MailboxRow mailbox;
         await using (var cmd = new NpgsqlCommand(
@@ -126,6 +128,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
 
     public async Task<List<MessageRow>> LoadMessagesAsync(string address, int folderId, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.load_messages");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         var list = new List<MessageRow>();
         // Binary COPY: the fastest way to bring a large folder's index into memory.
@@ -223,6 +226,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     {
         if (IsPlainDelivery(change)) return await DeliverAsync(address, expectedVersion, change, ct);
 
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.commit");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var batch = new NpgsqlBatch(conn, tx);
@@ -349,6 +353,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
 
     private async Task<CommitOutcome> DeliverAsync(string address, long expectedVersion, MailboxChange c, CancellationToken ct)
     {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.deliver");
         var m = c.Inserted[0];
         var f = c.FolderUpdates[0];
         await using var cmd = dataSource.CreateCommand(

@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Storage.Blobs;
 using Npgsql;
@@ -24,6 +25,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<bool> AcceptAsync(OutboundEvent e, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("outbound.accept");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var insert = new NpgsqlCommand(
@@ -57,6 +59,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
 
     public async Task<List<OutboundRow>> LoadAsync(string destination, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("outbound.load");
         await using var cmd = dataSource.CreateCommand(
             """
             SELECT id, destination, recipients, sender, blob_domain, blob_hash, size, received_at, dsn, attempts, next_attempt, last_error,
@@ -78,6 +81,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
     /// <summary>The message has left (or bounced) for every recipient: its row goes and its blob reference with it.</summary>
     public async Task CompleteAsync(OutboundRow row, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("outbound.complete");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var delete = new NpgsqlCommand("DELETE FROM outbound_message WHERE id = @id", conn, tx);
@@ -90,6 +94,7 @@ public sealed class OutboundStore(NpgsqlDataSource dataSource)
     /// <summary>Some recipients are still to be tried: they stay, with the next attempt's time and the last error.</summary>
     public async Task DeferAsync(OutboundRow row, IReadOnlyList<string> remaining, DateTimeOffset next, string error, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("outbound.defer");
         await using var cmd = dataSource.CreateCommand(
             "UPDATE outbound_message SET recipients = @r, attempts = attempts + 1, next_attempt = @n, last_error = @e WHERE id = @id");
         cmd.Parameters.AddWithValue("id", row.Id);

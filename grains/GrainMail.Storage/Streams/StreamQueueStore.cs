@@ -1,3 +1,4 @@
+using GrainMail.Storage.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -67,6 +68,7 @@ public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<List<QueuedEvent>> LeaseAsync(int queueId, int max, TimeSpan visibility, int maxAttempts, CancellationToken ct = default)
     {
+        using var pgTimer = GrainMailMeters.TimePg("queue.lease");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using (var dead = new NpgsqlCommand(
@@ -84,7 +86,8 @@ public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
         {
             dead.Parameters.AddWithValue("q", queueId);
             dead.Parameters.AddWithValue("max", maxAttempts);
-            await dead.ExecuteNonQueryAsync(ct);
+            var moved = await dead.ExecuteNonQueryAsync(ct);
+            if (moved > 0) GrainMailMeters.DeadLetters.Add(moved, new KeyValuePair<string, object?>("reason", "max_attempts"));
         }
         var list = new List<QueuedEvent>();
         await using (var lease = new NpgsqlCommand(

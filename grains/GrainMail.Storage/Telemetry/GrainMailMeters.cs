@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace GrainMail.Storage.Telemetry;
@@ -5,16 +6,28 @@ namespace GrainMail.Storage.Telemetry;
 /// <summary>
 /// GrainMail's meters, one per concern, exported with Orleans' and the runtime's on /metrics.
 /// Names follow OpenTelemetry conventions (dots; Prometheus shows them with underscores and
-/// <c>_total</c> on counters). Tags are low-cardinality: listener, reason, command, link, outcome.
+/// <c>_total</c> on counters). Tags are low-cardinality: listener, reason, command, link, outcome,
+/// operation, queue (a partition number), region.
 /// </summary>
 public static class GrainMailMeters
 {
     public const string Prefix = "GrainMail.";
 
+    /// <summary>Every GrainMail meter, for the host's metrics pipeline to listen to.</summary>
+    public static readonly string[] MeterNames =
+        ["GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "GrainMail.Storage", "GrainMail.Gauges"];
+
     private static readonly Meter Smtp = new("GrainMail.Smtp");
     private static readonly Meter Imap = new("GrainMail.Imap");
     private static readonly Meter Delivery = new("GrainMail.Delivery");
     private static readonly Meter Outbound = new("GrainMail.Outbound");
+    private static readonly Meter Storage = new("GrainMail.Storage");
+
+    /// <summary>
+    /// Meter for the observable gauges (queue lag and depth, cluster membership): their callbacks
+    /// belong to objects with services (a data source, the membership view), so those create them.
+    /// </summary>
+    public static readonly Meter Gauges = new("GrainMail.Gauges");
 
     public static readonly Counter<long> SmtpConnections = Smtp.CreateCounter<long>("grainmail.smtp.connections", description: "SMTP connections accepted, by listener");
     public static readonly UpDownCounter<long> SmtpSessions = Smtp.CreateUpDownCounter<long>("grainmail.smtp.sessions", description: "Open SMTP sessions, by listener");
@@ -32,6 +45,22 @@ public static class GrainMailMeters
     public static readonly Counter<long> DeadLetters = Delivery.CreateCounter<long>("grainmail.delivery.dead_letters", description: "Inbound events dead-lettered, by reason");
 
     public static readonly Counter<long> OutboundAttempts = Outbound.CreateCounter<long>("grainmail.outbound.attempts", description: "Outbound delivery attempts per recipient, by link and outcome");
+
+    public static readonly Counter<long> BlobBytesWritten = Storage.CreateCounter<long>("grainmail.storage.blob.written", unit: "By", description: "Message bytes of new blobs written to PostgreSQL (before encryption)");
+    public static readonly Histogram<double> PgDuration = Storage.CreateHistogram<double>("grainmail.storage.pg.duration", unit: "ms", description: "PostgreSQL call latency of the main store operations, by operation");
+
+    /// <summary>
+    /// Times one PostgreSQL call into <see cref="PgDuration"/> when disposed:
+    /// <c>using var _ = GrainMailMeters.TimePg("mailbox.commit");</c>. A struct, so the hot paths
+    /// (commit, lease, deliver) pay a timestamp and one histogram record, no allocation.
+    /// </summary>
+    public static PgTimer TimePg(string operation) => new(operation, Stopwatch.GetTimestamp());
+
+    public readonly struct PgTimer(string operation, long started) : IDisposable
+    {
+        public void Dispose() =>
+            PgDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
+    }
 }
 
 /// <summary>

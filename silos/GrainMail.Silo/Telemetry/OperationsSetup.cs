@@ -1,0 +1,84 @@
+using System.Text;
+using GrainMail.Gateways.Http;
+using GrainMail.Storage.Telemetry;
+using Npgsql;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
+using Orleans.Runtime;
+
+namespace GrainMail.Silo.Telemetry;
+
+/// <summary>
+/// What the SRE view adds to a silo host: the gauges read from PostgreSQL and the membership
+/// view, every GrainMail meter on the metrics pipeline, and the Orleans dashboard at
+/// <c>/dashboard</c> behind the admin token. Kept out of Program.cs so that the host's roles can
+/// call it wherever a silo runs.
+/// </summary>
+public static class OperationsSetup
+{
+    public const string DashboardPath = "/dashboard";
+
+    /// <summary>Registers the gauges, meters and (when <see cref="GrainMailSettings.Dashboard"/>) the dashboard's silo side.</summary>
+    public static WebApplicationBuilder AddGrainMailOperations(this WebApplicationBuilder builder, GrainMailSettings settings)
+    {
+        builder.Services.ConfigureOpenTelemetryMeterProvider(m => m.AddMeter(GrainMailMeters.MeterNames));
+        var links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => l.Name).ToList();
+        builder.Services.AddSingleton(sp => new QueueGauges(sp.GetRequiredService<NpgsqlDataSource>(), settings.QueueCount, links));
+        builder.Services.AddSingleton<ClusterGauge>();
+        // The grain profiler behind the dashboard's method view only records while someone looks
+        // at the dashboard (it switches itself off a minute after the last query).
+        if (settings.Dashboard) builder.Services.AddOrleans(silo => silo.AddDashboard());
+        return builder;
+    }
+
+    /// <summary>A gateway process: its meters only (the cluster-wide gauges and the dashboard are the silos').</summary>
+    public static WebApplicationBuilder AddGatewayOperations(this WebApplicationBuilder builder)
+    {
+        builder.Services.ConfigureOpenTelemetryMeterProvider(m => m.AddMeter(GrainMailMeters.MeterNames));
+        return builder;
+    }
+
+    /// <summary>Creates the gauges and maps the dashboard; call after Build.</summary>
+    public static WebApplication MapGrainMailOperations(this WebApplication app, GrainMailSettings settings)
+    {
+        // Observable gauges exist once their owners do: create them before the first scrape.
+        app.Services.GetRequiredService<QueueGauges>();
+        app.Services.GetRequiredService<ClusterGauge>();
+        if (!settings.Dashboard) return app;
+        app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments(DashboardPath), branch => branch.Use(async (ctx, next) =>
+        {
+            if (!Authorized(ctx.Request.Headers.Authorization.ToString(), ctx.RequestServices.GetRequiredService<AdminToken>()))
+            {
+                // Basic first, so that a browser asks for the token itself (any user name, the token as password).
+                ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"GrainMail dashboard\", charset=\"UTF-8\"";
+                ctx.Response.Headers.Append("WWW-Authenticate", "Bearer realm=\"grainmail-admin\"");
+                return;
+            }
+            await next(ctx);
+        }));
+        app.MapOrleansDashboard(DashboardPath);
+        return app;
+    }
+
+    /// <summary>
+    /// The admin token as a bearer token, or as the password of HTTP basic authentication (what a
+    /// browser can send without a plug-in). A wrong token is 401 too, so the browser asks again.
+    /// </summary>
+    internal static bool Authorized(string header, AdminToken token)
+    {
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return token.Matches(header["Bearer ".Length..].Trim());
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+        string decoded;
+        try
+        {
+            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..].Trim()));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        var colon = decoded.IndexOf(':');
+        return colon >= 0 && token.Matches(decoded[(colon + 1)..]);
+    }
+}
