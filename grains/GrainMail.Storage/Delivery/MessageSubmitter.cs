@@ -7,6 +7,8 @@ using GrainMail.Storage.Streams;
 using System.Threading.Channels;
 using Npgsql;
 using Orleans.Runtime;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GrainMail.Storage.Delivery;
 
@@ -37,7 +39,8 @@ public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, in
 /// <see cref="SubmitAsync"/> returns, the message is committed and will be delivered; when it
 /// throws, nothing was stored.
 /// </summary>
-public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blobs, EventCodec codec, PgStreamQueueMapper mapper)
+public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blobs, EventCodec codec, PgStreamQueueMapper mapper,
+    ILogger<MessageSubmitter>? logger = null)
     : IAsyncDisposable
 {
     // Group commit: submissions that arrive while a commit is in flight share the next one, so
@@ -171,13 +174,27 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             await using var prune = new NpgsqlCommand("DELETE FROM submit_commit WHERE committed_at < now() - interval '1 day'", conn, tx);
             await prune.ExecuteNonQueryAsync();
         }
+        if (FaultInjection is { } before) await before(CommitStage.BeforeCommit, conn);
         await tx.CommitAsync();
+        if (FaultInjection is { } after) await after(CommitStage.AfterCommit, conn);
     }
 
     private long _commits;
 
     /// <summary>How long the outcome of a broken commit is looked for (a database failover must fit).</summary>
     public TimeSpan OutcomeWait { get; set; } = TimeSpan.FromSeconds(60);
+
+    public enum CommitStage
+    {
+        BeforeCommit,
+        AfterCommit,
+    }
+
+    /// <summary>
+    /// Failure tests only: called with the batch's connection just before and just after COMMIT,
+    /// to break the connection (the server ends the backend) or lose the answer (throw).
+    /// </summary>
+    public Func<CommitStage, NpgsqlConnection, Task>? FaultInjection { get; set; }
 
     /// <summary>
     /// Whether the batch committed, asked on fresh connections (which follow a promotion of the
@@ -208,7 +225,10 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
                 {
                     await using var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM submit_commit WHERE id = @id)", conn);
                     cmd.Parameters.AddWithValue("id", batchId);
-                    return (bool)(await cmd.ExecuteScalarAsync())!;
+                    var committed = (bool)(await cmd.ExecuteScalarAsync())!;
+                    (logger ?? NullLogger<MessageSubmitter>.Instance).LogWarning(
+                        "A commit lost its connection ({Error}); it {Outcome}", failure.GetType().Name, committed ? "had committed: accepted" : "had not committed: refused with 451");
+                    return committed;
                 }
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)

@@ -1,0 +1,175 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using GrainMail.Tests.Infrastructure;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// Two regions in one cluster, with real host processes on one PostgreSQL: silos carry their
+/// region, a domain's grains live in its home region, fall back to the other when it is dark
+/// and go home when it returns; a gateway process serves mail as a client of the cluster.
+/// </summary>
+public sealed class TwoRegionTests(PostgresServer pg)
+{
+    // Processes of one cluster share the master key: each reads what the others stored.
+    private static readonly string MasterKey = Convert.ToHexString(Enumerable.Range(0, 32).Select(i => (byte)(200 - i)).ToArray());
+
+    private static Dictionary<string, string> Env(string region, string role = "node") => new()
+    {
+        ["GRAINMAIL_REGION"] = region,
+        ["GRAINMAIL_ROLE"] = role,
+        ["GRAINMAIL_MASTER_KEY"] = MasterKey,
+        ["GrainMail__AllowPlaintextAuth"] = "true",
+    };
+
+    private static async Task<JsonElement?> PlacementAsync(HostProcess host, string address)
+    {
+        try
+        {
+            using var r = await host.Http.GetAsync($"/api/v1/accounts/{address}/placement");
+            return r.IsSuccessStatusCode ? await r.Content.ReadFromJsonAsync<JsonElement>() : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private static string[] Regions(JsonElement p) =>
+        new[] { "domain", "account", "mailbox" }.Select(g => p.GetProperty(g).GetProperty("region").GetString()!).ToArray();
+
+    /// <summary>Polls until every grain of the account runs in <paramref name="region"/>; returns the seconds it took.</summary>
+    private static async Task<double> WaitPlacedAsync(HostProcess host, string address, string region, TimeSpan limit)
+    {
+        var started = DateTime.UtcNow;
+        string last = "no answer";
+        while (DateTime.UtcNow - started < limit)
+        {
+            if (await PlacementAsync(host, address) is { } p)
+            {
+                var regions = Regions(p);
+                if (regions.All(r => r == region)) return (DateTime.UtcNow - started).TotalSeconds;
+                last = string.Join(",", regions);
+            }
+            await Task.Delay(500);
+        }
+        throw new Xunit.Sdk.XunitException($"{address}: grains in {last}, not all in {region} after {limit.TotalSeconds} s");
+    }
+
+    [Fact]
+    public async Task Grains_live_in_the_home_region_fall_back_when_it_is_dark_and_go_home_within_60_s()
+    {
+        var cs = await pg.NewDatabaseAsync("regions");
+        var dir = Path.Combine(pg.Root, "regions-" + Guid.NewGuid().ToString("N")[..8]);
+        var beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj"), HostProcess.Ports.Free(), extraEnvironment: Env("beijing"));
+        var hangzhou = await HostProcess.StartAsync(cs, Path.Combine(dir, "hz"), HostProcess.Ports.Free(), extraEnvironment: Env("hangzhou"));
+        try
+        {
+            foreach (var (domain, region) in new[] { ("bj.test", "beijing"), ("hz.test", "hangzhou") })
+            {
+                (await hangzhou.Http.PostAsJsonAsync("/api/v1/domains", new { name = domain, homeRegion = region })).EnsureSuccessStatusCode();
+                (await hangzhou.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/accounts", new { localPart = "ann", password = "correct horse battery" })).EnsureSuccessStatusCode();
+            }
+            // Placed at home (a silo that learns of a new domain late moves its grains home).
+            await WaitPlacedAsync(hangzhou, "ann@bj.test", "beijing", TimeSpan.FromSeconds(30));
+            await WaitPlacedAsync(beijing, "ann@hz.test", "hangzhou", TimeSpan.FromSeconds(30));
+
+            // Beijing goes dark: its domain is served from Hangzhou.
+            await beijing.KillAsync();
+            await WaitPlacedAsync(hangzhou, "ann@bj.test", "hangzhou", TimeSpan.FromSeconds(45));
+
+            // Beijing returns: the grains go home within the minute the issue allows.
+            await beijing.DisposeAsync();
+            beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj2"), HostProcess.Ports.Free(), extraEnvironment: Env("beijing"));
+            var seconds = await WaitPlacedAsync(hangzhou, "ann@bj.test", "beijing", TimeSpan.FromSeconds(60));
+            Assert.InRange(seconds, 0, 60);
+            // Hangzhou's own domain never moved.
+            Assert.All(Regions((await PlacementAsync(hangzhou, "ann@hz.test"))!.Value), r => Assert.Equal("hangzhou", r));
+        }
+        finally
+        {
+            await beijing.DisposeAsync();
+            await hangzhou.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_gateway_process_serves_SMTP_and_IMAP_with_IDLE_as_a_client_of_the_cluster()
+    {
+        var cs = await pg.NewDatabaseAsync("gatewayrole");
+        var dir = Path.Combine(pg.Root, "gatewayrole-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var silo = await HostProcess.StartAsync(cs, Path.Combine(dir, "silo"), HostProcess.Ports.Free(), extraEnvironment: Env("hangzhou", "silo"));
+        var ports = HostProcess.Ports.Free();
+        await using var gateway = await HostProcess.StartAsync(cs, Path.Combine(dir, "gw"), ports, extraEnvironment: Env("hangzhou", "gateway"));
+        (await gateway.Http.PostAsJsonAsync("/api/v1/domains", new { name = "gw.test", homeRegion = "hangzhou" })).EnsureSuccessStatusCode();
+        (await gateway.Http.PostAsJsonAsync("/api/v1/domains/gw.test/accounts", new { localPart = "ida", password = "correct horse battery" })).EnsureSuccessStatusCode();
+
+        using var imap = new ImapClient();
+        await imap.ConnectAsync("127.0.0.1", ports.Imap, SecureSocketOptions.None);
+        await imap.AuthenticateAsync("ida@gw.test", "correct horse battery");
+        await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+        Assert.Equal(0, imap.Inbox.Count);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        imap.Inbox.CountChanged += (_, _) => arrived.TrySetResult();
+        using var done = new CancellationTokenSource();
+        var idle = imap.IdleAsync(done.Token);
+
+        var m = new MimeMessage();
+        m.From.Add(MailboxAddress.Parse("someone@elsewhere.example"));
+        m.To.Add(MailboxAddress.Parse("ida@gw.test"));
+        m.Subject = "through the gateway process";
+        m.Body = new TextPart("plain") { Text = "hello from a separate gateway\r\n" };
+        using (var smtp = new SmtpClient())
+        {
+            await smtp.ConnectAsync("127.0.0.1", ports.Mx, SecureSocketOptions.None);
+            await smtp.SendAsync(m);
+            await smtp.DisconnectAsync(true);
+        }
+        // The mailbox grain's notice reaches the session through the client's observer.
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await done.CancelAsync();
+        await idle;
+        Assert.Equal(1, imap.Inbox.Count);
+        var read = await imap.Inbox.GetMessageAsync(0);
+        Assert.Equal("through the gateway process", read.Subject);
+        Assert.Equal("hello from a separate gateway", read.TextBody?.Trim());
+        await imap.DisconnectAsync(true);
+    }
+}
+
+/// <summary>The failover drill's short version: real processes, a PostgreSQL pair, SIGKILL of a region.</summary>
+public sealed class FailoverDrillTests
+{
+    [Fact]
+    public async Task Losing_Beijing_loses_no_acknowledged_message_and_duplicates_none()
+    {
+        var root = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(HostProcess.SiloDll())))!;
+        while (!File.Exists(Path.Combine(root, "Cluster.sln"))) root = Path.GetDirectoryName(root)!;
+        var psi = new System.Diagnostics.ProcessStartInfo("bash", [Path.Combine(root, "tests", "chaos", "two-region-failover.sh"), "--short"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // Built by the test run already.
+        psi.Environment["GRAINMAIL_DRILL_NO_BUILD"] = "1";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        await p.WaitForExitAsync(timeout.Token);
+        var text = await output;
+        var summary = text.Split('\n').LastOrDefault(l => l.StartsWith("acknowledged=", StringComparison.Ordinal));
+        Assert.True(summary is not null, $"no summary line; exit {p.ExitCode}\n{text}\n{await error}");
+        var fields = summary!.Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(fields["acknowledged"] > 0, summary);
+        Assert.True(fields["lost"] == 0, summary + "\n" + text);
+        Assert.True(fields["duplicated"] == 0, summary + "\n" + text);
+        Assert.True(fields["failback_s"] >= 0, "Beijing's grains did not go home\n" + text);
+        Assert.Equal(0, p.ExitCode);
+    }
+}
