@@ -351,6 +351,13 @@ public static class AdminApi
 
     private static void MapOutbound(RouteGroupBuilder api)
     {
+        // Where a destination's route runs (the region its mail leaves from).
+        api.MapGet("/outbound/{destination}/placement", async (string destination, IGrainFactory grains) =>
+        {
+            var where = await grains.GetGrain<IOutboundRouteGrain>(destination.Trim().ToLowerInvariant()).Locate();
+            return Results.Ok(new { destination, silo = where.Silo, region = where.Region });
+        });
+
         // What waits to leave, per destination domain, and why it waits.
         api.MapGet("/outbound", async (OutboundStore store, IGrainFactory grains) =>
         {

@@ -51,6 +51,8 @@ public static class SiloSetup
         services.AddHostedService(sp => sp.GetRequiredService<HomeRegions>());
         services.AddSingleton<HomeRegionKeeper>();
         services.AddPlacementFilter<HomeRegionPlacementFilterStrategy, HomeRegionPlacementFilterDirector>(ServiceLifetime.Singleton);
+        services.AddSingleton<EgressRegions>();
+        services.AddPlacementFilter<EgressRegionPlacementFilterStrategy, EgressRegionPlacementFilterDirector>(ServiceLifetime.Singleton);
     }
 
 

@@ -99,6 +99,95 @@ public sealed class TwoRegionTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task Outbound_routes_run_in_the_egress_region_and_send_from_the_other_when_it_is_dark()
+    {
+        using var dns = new TestDnsServer();
+        using var remote = new FakeSmtpServer();
+        dns.Mx["far.example"] = [(10, "mx.far.example")];
+        dns.A["mx.far.example"] = System.Net.IPAddress.Loopback;
+        Dictionary<string, string> Env2(string region)
+        {
+            var env = Env(region);
+            env["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}";
+            env["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString();
+            // Mail leaves from Beijing's addresses while Beijing is up, from Hangzhou's otherwise.
+            env["GrainMail__OutboundLinks__0__Name"] = "direct-beijing";
+            env["GrainMail__OutboundLinks__0__Kind"] = "Direct";
+            env["GrainMail__OutboundLinks__0__Region"] = "beijing";
+            env["GrainMail__OutboundLinks__1__Name"] = "direct-hangzhou";
+            env["GrainMail__OutboundLinks__1__Kind"] = "Direct";
+            env["GrainMail__OutboundLinks__1__Region"] = "hangzhou";
+            return env;
+        }
+        var cs = await pg.NewDatabaseAsync("egress");
+        var dir = Path.Combine(pg.Root, "egress-" + Guid.NewGuid().ToString("N")[..8]);
+        var beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj"), HostProcess.Ports.Free(), extraEnvironment: Env2("beijing"));
+        var hzPorts = HostProcess.Ports.Free();
+        await using var hangzhou = await HostProcess.StartAsync(cs, Path.Combine(dir, "hz"), hzPorts, extraEnvironment: Env2("hangzhou"));
+        try
+        {
+            (await hangzhou.Http.PostAsJsonAsync("/api/v1/domains", new { name = "home.test", homeRegion = "hangzhou" })).EnsureSuccessStatusCode();
+            (await hangzhou.Http.PostAsJsonAsync("/api/v1/domains/home.test/accounts", new { localPart = "sam", password = "correct horse battery" })).EnsureSuccessStatusCode();
+
+            async Task SendAsync(string subject)
+            {
+                var m = new MimeMessage();
+                m.From.Add(MailboxAddress.Parse("sam@home.test"));
+                m.To.Add(MailboxAddress.Parse("pat@far.example"));
+                m.Subject = subject;
+                m.Body = new TextPart("plain") { Text = "x\r\n" };
+                using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
+                await c.ConnectAsync("127.0.0.1", hzPorts.Submissions, SecureSocketOptions.SslOnConnect);
+                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
+                await c.SendAsync(m);
+            }
+            async Task<string?> LastLinkAsync(int count)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (DateTime.UtcNow < deadline)
+                {
+                    if (remote.Received.Count >= count)
+                    {
+                        var log = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/sam@home.test/sent-log");
+                        var entries = log.EnumerateArray().ToList();
+                        if (entries.Count >= count) return entries[0].GetProperty("link").GetString();
+                    }
+                    await Task.Delay(200);
+                }
+                return null;
+            }
+
+            await SendAsync("while Beijing is up");
+            Assert.Equal("direct-beijing", await LastLinkAsync(1));
+            var placed = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound/far.example/placement");
+            Assert.Equal("beijing", placed.GetProperty("region").GetString());
+
+            await beijing.KillAsync();
+            await SendAsync("while Beijing is dark");
+            Assert.Equal("direct-hangzhou", await LastLinkAsync(2));
+            placed = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound/far.example/placement");
+            Assert.Equal("hangzhou", placed.GetProperty("region").GetString());
+            Assert.Equal(2, remote.Received.Count);
+
+            // Beijing returns: the route moves back when idle (checked every 15 s).
+            await beijing.DisposeAsync();
+            beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj2"), HostProcess.Ports.Free(), extraEnvironment: Env2("beijing"));
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < deadline)
+            {
+                placed = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound/far.example/placement");
+                if (placed.GetProperty("region").GetString() == "beijing") break;
+                await Task.Delay(1000);
+            }
+            Assert.Equal("beijing", placed.GetProperty("region").GetString());
+        }
+        finally
+        {
+            await beijing.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_gateway_process_serves_SMTP_and_IMAP_with_IDLE_as_a_client_of_the_cluster()
     {
         var cs = await pg.NewDatabaseAsync("gatewayrole");

@@ -38,7 +38,7 @@ public sealed record QueuedOutbound(
 /// The outbound route of one destination domain: consumes the outbound stream for it (implicit
 /// subscription) and keeps its messages in a durable queue until they are delivered.
 /// </summary>
-public interface IOutboundRouteGrain : IGrainWithStringKey
+public interface IOutboundRouteGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
     Task<IReadOnlyList<QueuedOutbound>> GetQueue();
 

@@ -18,6 +18,7 @@ namespace GrainMail.Grains.Outbound;
 /// queue when every recipient is delivered or has bounced (a DSN to the sender's INBOX).
 /// </summary>
 [ImplicitStreamSubscription(DeliveryStreams.Outbound)]
+[GrainMail.Grains.Regions.EgressRegionPlacement]
 public sealed class OutboundRouteGrain(
     OutboundStore store,
     OutboundSender sender,
@@ -28,7 +29,9 @@ public sealed class OutboundRouteGrain(
     MtaStsPolicies mtaSts,
     CertificateTrust trust,
     TimeProvider clock,
-    ILogger<OutboundRouteGrain> logger)
+    ILogger<OutboundRouteGrain> logger,
+    GrainMail.Grains.Regions.EgressRegions egress,
+    GrainMail.Grains.Regions.HomeRegionKeeper keeper)
     : Grain, IOutboundRouteGrain, IStreamSubscriptionObserver, IAsyncObserver<OutboundEvent>, IRemindable
 {
     private const string WakeUp = "outbound-retry";
@@ -45,8 +48,16 @@ public sealed class OutboundRouteGrain(
     {
         // Whatever was queued before this activation is looked at right away.
         Schedule(TimeSpan.Zero);
+        // Placed away from its egress region (that region was dark): go back once it is not.
+        this.RegisterGrainTimer(() =>
+        {
+            if (egress.ShouldMove()) this.MigrateOnIdle();
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(GrainMail.Grains.Regions.HomeRegionKeeper.CheckEvery, GrainMail.Grains.Regions.HomeRegionKeeper.CheckEvery) { KeepAlive = false });
         return Task.CompletedTask;
     }
+
+    public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
 
     public Task Resume()
     {
@@ -180,7 +191,7 @@ public sealed class OutboundRouteGrain(
         var relays = options.Links.Where(l => l.Kind == LinkKind.Relay).ToList();
         var health = await Task.WhenAll(relays.Select(l => GrainFactory.GetGrain<ILinkHealthGrain>(l.Name).GetHealth()));
         var down = relays.Select((l, i) => (l.Name, health[i].Down)).ToDictionary(x => x.Name, x => x.Down);
-        var order = _selector.Order(await IsDomesticAsync(ct), name => down.GetValueOrDefault(name), clock.GetUtcNow());
+        var order = egress.UsableHere(_selector.Order(await IsDomesticAsync(ct), name => down.GetValueOrDefault(name), clock.GetUtcNow()));
         IReadOnlyList<RecipientResult> results = [];
         // MTA-STS governs direct delivery to the destination (a relay is our smarthost, not the destination's MX).
         var policy = order.Any(l => l.Kind == LinkKind.Direct) ? await mtaSts.GetAsync(Destination, ct) : null;
