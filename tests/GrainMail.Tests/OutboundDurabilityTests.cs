@@ -66,6 +66,63 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
         }
     }
 
+    [Fact]
+    public async Task A_host_killed_after_the_remote_took_the_message_but_before_its_250_sends_it_again_once()
+    {
+        using var dns = new TestDnsServer();
+        using var remote = new FakeSmtpServer { HangAfterData = true };
+        dns.Mx["far.example"] = [(10, "mx.far.example")];
+        dns.A["mx.far.example"] = IPAddress.Loopback;
+        var env = new Dictionary<string, string>
+        {
+            ["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}",
+            ["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString(),
+            ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+        };
+        var cs = await pg.NewDatabaseAsync("dataack");
+        var dir = Path.Combine(pg.Root, "dataack-" + Guid.NewGuid().ToString("N")[..8]);
+        var ports = HostProcess.Ports.Free();
+        var host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+        try
+        {
+            await host.Http.PostAsync("/api/v1/domains", Json(new { name = "home.test" }));
+            await host.Http.PostAsync("/api/v1/domains/home.test/accounts", Json(new { localPart = "sam", password = "correct horse battery" }));
+            var m = new MimeMessage();
+            m.From.Add(MailboxAddress.Parse("sam@home.test"));
+            m.To.Add(MailboxAddress.Parse("pat@far.example"));
+            m.Subject = "in the window";
+            m.Body = new TextPart("plain") { Text = "x\r\n" };
+            using (var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+            {
+                await c.ConnectAsync("127.0.0.1", ports.Submissions, SecureSocketOptions.SslOnConnect);
+                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
+                await c.SendAsync(m);
+            }
+            // The remote has the whole message; its 250 never comes, and then the host dies.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (remote.Received.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.Single(remote.Received);
+            await host.KillAsync();
+            // Our side cannot know the remote kept it: the message is still queued...
+            Assert.Equal(1, await Queued(cs));
+
+            remote.HangAfterData = false;
+            host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+            deadline = DateTime.UtcNow.AddSeconds(30);
+            while (await Queued(cs) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+            Assert.Equal(0, await Queued(cs));
+            // ...so it is sent again after the restart: the remote has it twice, and only twice.
+            // This is the DATA-ack window of docs/architecture.md (at-least-once delivery).
+            await Task.Delay(2000);
+            Assert.Equal(2, remote.Received.Count);
+            Assert.All(remote.Received, r => Assert.Contains("Subject: in the window", Encoding.UTF8.GetString(r.Data)));
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
     private static StringContent Json(object o) => new(System.Text.Json.JsonSerializer.Serialize(o), Encoding.UTF8, "application/json");
 
     private static async Task<long> Queued(string cs)

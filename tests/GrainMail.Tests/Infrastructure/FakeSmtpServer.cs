@@ -29,6 +29,9 @@ public sealed class FakeSmtpServer : IDisposable
     /// <summary>While set, connections are accepted and then left without a greeting (a server that hangs).</summary>
     public volatile bool Hang;
 
+    /// <summary>Takes the message, then never answers the final dot (the DATA-ack window).</summary>
+    public volatile bool HangAfterData;
+
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>Offer REQUIRETLS (RFC 8689) once TLS is up.</summary>
@@ -123,6 +126,14 @@ public sealed class FakeSmtpServer : IDisposable
                             data.Append(d.StartsWith('.') ? d[1..] : d).Append("\r\n");
                         Received.Enqueue(new ReceivedMessage(helo, from, [.. to], Encoding.Latin1.GetBytes(data.ToString())));
                         ReceivedOverTls.Enqueue(secure);
+                        if (HangAfterData)
+                        {
+                            // Keep the connection open and silent until the client goes away.
+                            while (await reader.ReadLineAsync() is not null)
+                            {
+                            }
+                            return;
+                        }
                         await Say("250 2.0.0 queued");
                         break;
                     case "STARTTLS" when _tls is not null && !secure:
