@@ -67,7 +67,9 @@ public sealed class TwoRegionTests(PostgresServer pg)
         var cs = await pg.NewDatabaseAsync("regions");
         var dir = Path.Combine(pg.Root, "regions-" + Guid.NewGuid().ToString("N")[..8]);
         var beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj"), HostProcess.Ports.Free(), extraEnvironment: Env("beijing"));
-        var hangzhou = await HostProcess.StartAsync(cs, Path.Combine(dir, "hz"), HostProcess.Ports.Free(), extraEnvironment: Env("hangzhou"));
+        var hzPorts = HostProcess.Ports.Free();
+        var hangzhou = await HostProcess.StartAsync(cs, Path.Combine(dir, "hz"), hzPorts, extraEnvironment: Env("hangzhou"));
+        using var imap = new ImapClient();
         try
         {
             foreach (var (domain, region) in new[] { ("bj.test", "beijing"), ("hz.test", "hangzhou") })
@@ -83,6 +85,15 @@ public sealed class TwoRegionTests(PostgresServer pg)
             await beijing.KillAsync();
             await WaitPlacedAsync(hangzhou, "ann@bj.test", "hangzhou", TimeSpan.FromSeconds(45));
 
+            // A mail client of the Beijing domain, connected to Hangzhou, idles in its INBOX.
+            await imap.ConnectAsync("127.0.0.1", hzPorts.Imap, SecureSocketOptions.None);
+            await imap.AuthenticateAsync("ann@bj.test", "correct horse battery");
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            imap.Inbox.CountChanged += (_, _) => arrived.TrySetResult();
+            using var stopIdle = new CancellationTokenSource();
+            var idle = imap.IdleAsync(stopIdle.Token);
+
             // Beijing returns: the grains go home within the minute the issue allows.
             await beijing.DisposeAsync();
             beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj2"), HostProcess.Ports.Free(), extraEnvironment: Env("beijing"));
@@ -90,6 +101,22 @@ public sealed class TwoRegionTests(PostgresServer pg)
             Assert.InRange(seconds, 0, 60);
             // Hangzhou's own domain never moved.
             Assert.All(Regions((await PlacementAsync(hangzhou, "ann@hz.test"))!.Value), r => Assert.Equal("hangzhou", r));
+
+            // The session that was open across the move still hears of new mail, and reads it.
+            var m = new MimeMessage();
+            m.From.Add(MailboxAddress.Parse("someone@elsewhere.example"));
+            m.To.Add(MailboxAddress.Parse("ann@bj.test"));
+            m.Subject = "after the move";
+            m.Body = new TextPart("plain") { Text = "x\r\n" };
+            using (var smtp = new SmtpClient())
+            {
+                await smtp.ConnectAsync("127.0.0.1", hzPorts.Mx, SecureSocketOptions.None);
+                await smtp.SendAsync(m);
+            }
+            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await stopIdle.CancelAsync();
+            await idle;
+            Assert.Equal("after the move", (await imap.Inbox.GetMessageAsync(imap.Inbox.Count - 1)).Subject);
         }
         finally
         {
