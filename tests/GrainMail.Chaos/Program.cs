@@ -98,7 +98,16 @@ try
         }
     }
     var bjAccounts = accounts.Where(a => a.EndsWith("@bj.drill.test", StringComparison.Ordinal)).ToList();
-    var home = await PlacementAsync(http, api, accounts);
+    // Silos learn a new domain's home region within 5 s and move early placements home within
+    // another 15: the drill starts from a cluster at rest, every grain at home.
+    var homeDeadline = clock.Elapsed + TimeSpan.FromSeconds(45);
+    List<(string Account, bool AtHome)> home;
+    while (true)
+    {
+        home = await PlacementAsync(http, api, accounts);
+        if (home.All(p => p.AtHome) || clock.Elapsed > homeDeadline) break;
+        await Task.Delay(1000);
+    }
     Say($"placement: {home.Count(p => p.AtHome)}/{home.Count} accounts' grains in their home region");
 
     var load = new Load(gatewayPorts, accounts, opts, clock);
@@ -110,8 +119,9 @@ try
 
     Say($"Beijing goes dark: SIGKILL both Beijing silos and the Beijing PostgreSQL ({load.Acknowledged} acknowledged so far)");
     var killedAt = clock.Elapsed;
-    foreach (var p in bj) p.Kill();
+    // The database first, so that commits are in flight when it goes (the silos follow at once).
     Sh(pgPair, "kill", pgDir, "beijing");
+    foreach (var p in bj) p.Kill();
     await Task.Delay(TimeSpan.FromSeconds(opts.DetectDelay));
     Sh(pgPair, "promote", pgDir, "hangzhou");
     var promotedAt = clock.Elapsed;
@@ -145,6 +155,11 @@ try
     var (lost, duplicated) = await Verify.RunAsync(gatewayPorts[1], load.Acks, TimeSpan.FromSeconds(opts.DrainLimit), Say);
     var smtpRecovery = Recovery(load.Attempts, killedAt, promotedAt, backAt);
     var imapRecovery = Recovery(imap.Attempts, killedAt, promotedAt, backAt);
+    await Task.WhenAll(all.Select(p => p.StopAsync()));
+    var gatewayLogs = gateways.Select(g => Path.Combine(work, g.Name + ".log")).Where(File.Exists).SelectMany(File.ReadLines).ToList();
+    Say($"commits whose connection broke: {gatewayLogs.Count(l => l.Contains("had committed", StringComparison.Ordinal))} had committed (250), " +
+        $"{gatewayLogs.Count(l => l.Contains("had not committed", StringComparison.Ordinal))} had not (451); " +
+        $"grain calls retried across the failure: {gatewayLogs.Count(l => l.Contains("retrying while the cluster recovers", StringComparison.Ordinal))}");
     Console.WriteLine($"acknowledged={load.Acknowledged} lost={lost} duplicated={duplicated} smtp_recovery_s={smtpRecovery:F1} imap_recovery_s={imapRecovery:F1} failback_s={failback:F1}");
     exit = lost == 0 && duplicated == 0 && failback >= 0 ? 0 : 1;
 }
@@ -190,7 +205,7 @@ static void Timeline(IEnumerable<Attempt> smtp, IEnumerable<Attempt> imap, TimeS
         bool In(Attempt a) => a.End >= t && a.End < next;
         var w = s.Where(In).ToList();
         var iw = i.Where(In).ToList();
-        if (w.Count + iw.Count == 0) continue;
+        if (w.Count + iw.Count == 0 && !s.Concat(i).Any(a => a.End < t)) continue;
         var mark = killed >= t && killed < next ? "  <- Beijing dark" : promoted >= t && promoted < next ? "  <- standby promoted" : back >= t && back < next ? "  <- Beijing back" : "";
         Console.WriteLine($"  {t.TotalSeconds,5:F0}-{next.TotalSeconds,-5:F0} {w.Count(a => a.Ok),9} {w.Count(a => !a.Ok),10} {w.Select(a => (a.End - a.Start).TotalSeconds).DefaultIfEmpty().Max(),10:F1} {iw.Count(a => a.Ok),8} {iw.Count(a => !a.Ok),10}{mark}");
     }

@@ -107,6 +107,8 @@ internal sealed class PgQueueAdapterReceiver(
     // Tokens must grow in read order for the cache; a re-read row gets a new, larger one.
     private long _sequence;
 
+    private bool _leaseOutcomeUnknown;
+
     [Obsolete("Orleans calls the overload with a cancellation token.")]
     public Task Initialize(TimeSpan timeout) => Initialize(timeout, CancellationToken.None);
 
@@ -128,12 +130,27 @@ internal sealed class PgQueueAdapterReceiver(
         List<QueuedEvent> rows;
         try
         {
+            if (_leaseOutcomeUnknown)
+            {
+                // The last lease lost its connection: it may have committed (and replicated)
+                // without this agent ever seeing the rows, which would then wait out the whole
+                // visibility timeout. This agent owns the partition, so it frees its leases;
+                // an event it is still delivering is delivered again, which changes nothing.
+                var released = await store.ReleaseLeasesAsync(_partition, cancellationToken);
+                _leaseOutcomeUnknown = false;
+                if (released > 0) logger.LogInformation("Queue {Queue}: released {Count} leases after a lost connection", queueId, released);
+            }
             rows = await store.LeaseAsync(_partition, max, options.VisibilityTimeout, options.MaxAttempts, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutting down: the lease transaction rolled back, nothing was taken.
             return [];
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or IOException or TimeoutException)
+        {
+            _leaseOutcomeUnknown = true;
+            throw;
         }
         var batches = new List<IBatchContainer>(rows.Count);
         foreach (var row in rows)
