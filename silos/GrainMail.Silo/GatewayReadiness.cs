@@ -11,17 +11,7 @@ public sealed class GatewayReadiness(IGrainFactory grains, NpgsqlDataSource db) 
 {
     public async Task<(bool Ready, string Detail)> CheckAsync(CancellationToken ct)
     {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            await using var cmd = db.CreateCommand("SELECT 1");
-            await cmd.ExecuteScalarAsync(timeout.Token);
-        }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            return (false, "database unreachable: " + e.Message);
-        }
+        if (await DatabasePing.FailureAsync(db, ct) is { } failure) return (false, failure);
         try
         {
             await grains.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>("readiness.invalid").GetInfo().WaitAsync(TimeSpan.FromSeconds(3), ct);

@@ -11,17 +11,6 @@ public sealed class SiloReadiness(IClusterMembershipService membership, ILocalSi
     {
         var me = membership.CurrentSnapshot.GetSiloStatus(local.SiloAddress);
         if (me != SiloStatus.Active) return (false, $"silo is {me}");
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            await using var cmd = db.CreateCommand("SELECT 1");
-            await cmd.ExecuteScalarAsync(timeout.Token);
-        }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
-        {
-            return (false, "database unreachable: " + e.Message);
-        }
-        return (true, "ready");
+        return await DatabasePing.FailureAsync(db, ct) is { } failure ? (false, failure) : (true, "ready");
     }
 }

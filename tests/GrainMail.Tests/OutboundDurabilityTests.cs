@@ -16,33 +16,9 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
     {
         using var dns = new TestDnsServer();
         using var remote = new FakeSmtpServer { Hang = true };
-        dns.Mx["far.example"] = [(10, "mx.far.example")];
-        dns.A["mx.far.example"] = IPAddress.Loopback;
-        var env = new Dictionary<string, string>
-        {
-            ["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}",
-            ["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString(),
-            ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
-        };
-        var cs = await pg.NewDatabaseAsync("outkill");
-        var dir = Path.Combine(pg.Root, "outkill-" + Guid.NewGuid().ToString("N")[..8]);
-        var ports = HostProcess.Ports.Free();
-        var host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+        var (host, cs, dir, ports, env) = await StartAndSendAsync(dns, remote, "outkill", "survives a crash");
         try
         {
-            await host.Http.PostAsync("/api/v1/domains", Json(new { name = "home.test" }));
-            await host.Http.PostAsync("/api/v1/domains/home.test/accounts", Json(new { localPart = "sam", password = "correct horse battery" }));
-            var m = new MimeMessage();
-            m.From.Add(MailboxAddress.Parse("sam@home.test"));
-            m.To.Add(MailboxAddress.Parse("pat@far.example"));
-            m.Subject = "survives a crash";
-            m.Body = new TextPart("plain") { Text = "x\r\n" };
-            using (var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
-            {
-                await c.ConnectAsync("127.0.0.1", ports.Submissions, SecureSocketOptions.SslOnConnect);
-                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
-                await c.SendAsync(m);
-            }
             // The route has connected and waits for a greeting that does not come: now the host dies.
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (remote.Connections == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
@@ -71,33 +47,9 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
     {
         using var dns = new TestDnsServer();
         using var remote = new FakeSmtpServer { HangAfterData = true };
-        dns.Mx["far.example"] = [(10, "mx.far.example")];
-        dns.A["mx.far.example"] = IPAddress.Loopback;
-        var env = new Dictionary<string, string>
-        {
-            ["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}",
-            ["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString(),
-            ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
-        };
-        var cs = await pg.NewDatabaseAsync("dataack");
-        var dir = Path.Combine(pg.Root, "dataack-" + Guid.NewGuid().ToString("N")[..8]);
-        var ports = HostProcess.Ports.Free();
-        var host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+        var (host, cs, dir, ports, env) = await StartAndSendAsync(dns, remote, "dataack", "in the window");
         try
         {
-            await host.Http.PostAsync("/api/v1/domains", Json(new { name = "home.test" }));
-            await host.Http.PostAsync("/api/v1/domains/home.test/accounts", Json(new { localPart = "sam", password = "correct horse battery" }));
-            var m = new MimeMessage();
-            m.From.Add(MailboxAddress.Parse("sam@home.test"));
-            m.To.Add(MailboxAddress.Parse("pat@far.example"));
-            m.Subject = "in the window";
-            m.Body = new TextPart("plain") { Text = "x\r\n" };
-            using (var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
-            {
-                await c.ConnectAsync("127.0.0.1", ports.Submissions, SecureSocketOptions.SslOnConnect);
-                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
-                await c.SendAsync(m);
-            }
             // The remote has the whole message; its 250 never comes, and then the host dies.
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (remote.Received.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(50);
@@ -121,6 +73,31 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
         {
             await host.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// A host whose outbound mail for far.example goes to <paramref name="remote"/> (through our
+    /// DNS server), with sam@home.test sending one message there; returns the host and its setup.
+    /// </summary>
+    private async Task<(HostProcess Host, string Cs, string Dir, HostProcess.Ports Ports, Dictionary<string, string> Env)> StartAndSendAsync(
+        TestDnsServer dns, FakeSmtpServer remote, string name, string subject)
+    {
+        dns.Mx["far.example"] = [(10, "mx.far.example")];
+        dns.A["mx.far.example"] = IPAddress.Loopback;
+        var env = new Dictionary<string, string>
+        {
+            ["GRAINMAIL_DNS"] = $"127.0.0.1:{dns.Port}",
+            ["GRAINMAIL_SMTP_OUT_PORT"] = remote.Port.ToString(),
+            ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+        };
+        var cs = await pg.NewDatabaseAsync(name);
+        var dir = Path.Combine(pg.Root, name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        var ports = HostProcess.Ports.Free();
+        var host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
+        await host.Http.PostAsync("/api/v1/domains", Json(new { name = "home.test" }));
+        await host.Http.PostAsync("/api/v1/domains/home.test/accounts", Json(new { localPart = "sam", password = "correct horse battery" }));
+        await TestMail.SubmitAsync(ports.Submissions, "sam@home.test", "correct horse battery", "pat@far.example", subject);
+        return (host, cs, dir, ports, env);
     }
 
     private static StringContent Json(object o) => new(System.Text.Json.JsonSerializer.Serialize(o), Encoding.UTF8, "application/json");

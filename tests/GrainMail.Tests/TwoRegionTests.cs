@@ -103,16 +103,7 @@ public sealed class TwoRegionTests(PostgresServer pg)
             Assert.All(Regions((await PlacementAsync(hangzhou, "ann@hz.test"))!.Value), r => Assert.Equal("hangzhou", r));
 
             // The session that was open across the move still hears of new mail, and reads it.
-            var m = new MimeMessage();
-            m.From.Add(MailboxAddress.Parse("someone@elsewhere.example"));
-            m.To.Add(MailboxAddress.Parse("ann@bj.test"));
-            m.Subject = "after the move";
-            m.Body = new TextPart("plain") { Text = "x\r\n" };
-            using (var smtp = new SmtpClient())
-            {
-                await smtp.ConnectAsync("127.0.0.1", hzPorts.Mx, SecureSocketOptions.None);
-                await smtp.SendAsync(m);
-            }
+            await TestMail.SendToMxAsync(hzPorts.Mx, "ann@bj.test", "after the move", "x");
             await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
             await stopIdle.CancelAsync();
             await idle;
@@ -156,18 +147,7 @@ public sealed class TwoRegionTests(PostgresServer pg)
             (await hangzhou.Http.PostAsJsonAsync("/api/v1/domains", new { name = "home.test", homeRegion = "hangzhou" })).EnsureSuccessStatusCode();
             (await hangzhou.Http.PostAsJsonAsync("/api/v1/domains/home.test/accounts", new { localPart = "sam", password = "correct horse battery" })).EnsureSuccessStatusCode();
 
-            async Task SendAsync(string subject)
-            {
-                var m = new MimeMessage();
-                m.From.Add(MailboxAddress.Parse("sam@home.test"));
-                m.To.Add(MailboxAddress.Parse("pat@far.example"));
-                m.Subject = subject;
-                m.Body = new TextPart("plain") { Text = "x\r\n" };
-                using var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
-                await c.ConnectAsync("127.0.0.1", hzPorts.Submissions, SecureSocketOptions.SslOnConnect);
-                await c.AuthenticateAsync("sam@home.test", "correct horse battery");
-                await c.SendAsync(m);
-            }
+            Task SendAsync(string subject) => TestMail.SubmitAsync(hzPorts.Submissions, "sam@home.test", "correct horse battery", "pat@far.example", subject);
             async Task<string?> LastLinkAsync(int count)
             {
                 var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -235,17 +215,7 @@ public sealed class TwoRegionTests(PostgresServer pg)
         using var done = new CancellationTokenSource();
         var idle = imap.IdleAsync(done.Token);
 
-        var m = new MimeMessage();
-        m.From.Add(MailboxAddress.Parse("someone@elsewhere.example"));
-        m.To.Add(MailboxAddress.Parse("ida@gw.test"));
-        m.Subject = "through the gateway process";
-        m.Body = new TextPart("plain") { Text = "hello from a separate gateway\r\n" };
-        using (var smtp = new SmtpClient())
-        {
-            await smtp.ConnectAsync("127.0.0.1", ports.Mx, SecureSocketOptions.None);
-            await smtp.SendAsync(m);
-            await smtp.DisconnectAsync(true);
-        }
+        await TestMail.SendToMxAsync(ports.Mx, "ida@gw.test", "through the gateway process", "hello from a separate gateway");
         // The mailbox grain's notice reaches the session through the client's observer.
         await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
         await done.CancelAsync();
