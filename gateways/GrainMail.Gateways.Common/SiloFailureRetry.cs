@@ -17,9 +17,13 @@ public sealed class SiloFailureRetry(ILogger<SiloFailureRetry> logger) : IOutgoi
     /// <summary>How long a retryable call keeps trying: longer than death detection plus a database failover.</summary>
     public static TimeSpan Budget { get; set; } = TimeSpan.FromSeconds(45);
 
+    // Every grain call passes here: the attribute is looked up once per method, not per call.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, bool> Retryable = new();
+
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
-        if (context.InterfaceMethod?.GetCustomAttribute<RetryableAttribute>() is null)
+        if (context.InterfaceMethod is not { } method
+            || !Retryable.GetOrAdd(method, m => m.GetCustomAttribute<RetryableAttribute>() is not null))
         {
             await context.Invoke();
             return;
