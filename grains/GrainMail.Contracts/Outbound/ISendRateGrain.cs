@@ -8,5 +8,10 @@ namespace GrainMail.Contracts.Outbound;
 public interface ISendRateGrain : IGrainWithStringKey
 {
     /// <summary>Takes <paramref name="recipients"/> from the budget; false (and nothing taken) when it does not have them.</summary>
+    /// <remarks>
+    /// Retryable although it is not idempotent: after a silo failure a retry may take the
+    /// recipients twice, which errs on the strict side; refusing the RCPT would be worse.
+    /// </remarks>
+    [Retryable]
     Task<bool> TryAcquire(int recipients);
 }

@@ -7,14 +7,20 @@ namespace GrainMail.Grains.Regions;
 
 /// <summary>
 /// Domain → home region, readable without a grain call (placement filters are synchronous).
-/// Loaded from <c>mail_domain</c> at start and re-read every <see cref="Refresh"/>; a domain
-/// created or moved through this silo is known here at once, on other silos at their next
-/// refresh. Until a silo knows a domain, its grains are placed anywhere and go home on the
+/// Loaded from <c>mail_domain</c> at start; then every <see cref="Refresh"/> only the rows
+/// changed since (by <c>updated_at</c>), and the whole directory every <see cref="FullReload"/>
+/// (which also drops deleted domains). A domain created or moved through this silo is known
+/// here at once, on other silos within <see cref="Refresh"/>. Until a silo knows a domain, its grains are placed anywhere and go home on the
 /// next check (<see cref="HomeRegionKeeper"/>).
 /// </summary>
 public sealed class HomeRegions(DomainDirectory directory, ILogger<HomeRegions> logger) : BackgroundService
 {
-    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(2);
+
+    public static readonly TimeSpan FullReload = TimeSpan.FromMinutes(5);
+
+    private DateTimeOffset? _since;
+    private DateTime _fullAt;
 
     private volatile ConcurrentDictionary<string, string> _map = new(StringComparer.OrdinalIgnoreCase);
 
@@ -35,10 +41,20 @@ public sealed class HomeRegions(DomainDirectory directory, ILogger<HomeRegions> 
 
     public async Task ReloadAsync(CancellationToken ct)
     {
-        var rows = await directory.ListAsync(ct);
-        var next = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, region, _) in rows) next[name] = region;
-        _map = next;
+        var full = _since is null || DateTime.UtcNow >= _fullAt;
+        var (changed, next) = await directory.ChangedSinceAsync(full ? null : _since, ct);
+        if (full)
+        {
+            var map = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, region) in changed) map[name] = region;
+            _map = map;
+            _fullAt = DateTime.UtcNow + FullReload;
+        }
+        else
+        {
+            foreach (var (name, region) in changed) _map[name] = region;
+        }
+        _since = next;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -11,7 +11,7 @@ public sealed class DomainDirectory(NpgsqlDataSource dataSource)
     public async Task UpsertAsync(string name, string homeRegion, CancellationToken ct = default)
     {
         await using var cmd = dataSource.CreateCommand(
-            "INSERT INTO mail_domain (name, home_region) VALUES (@n, @r) ON CONFLICT (name) DO UPDATE SET home_region = EXCLUDED.home_region");
+            "INSERT INTO mail_domain (name, home_region) VALUES (@n, @r) ON CONFLICT (name) DO UPDATE SET home_region = EXCLUDED.home_region, updated_at = now()");
         cmd.Parameters.AddWithValue("n", name);
         cmd.Parameters.AddWithValue("r", homeRegion);
         await cmd.ExecuteNonQueryAsync(ct);
@@ -22,6 +22,34 @@ public sealed class DomainDirectory(NpgsqlDataSource dataSource)
         await using var cmd = dataSource.CreateCommand("DELETE FROM mail_domain WHERE name = @n");
         cmd.Parameters.AddWithValue("n", name);
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Domains written at or after <paramref name="since"/> (all when null), and the server's
+    /// clock to ask from next time (a little early: a transaction that started before this one
+    /// may commit a moment later with an earlier stamp).
+    /// </summary>
+    public async Task<(List<(string Name, string HomeRegion)> Changed, DateTimeOffset Next)> ChangedSinceAsync(DateTimeOffset? since, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(since is null
+            ? "SELECT name, home_region, now() FROM mail_domain"
+            : "SELECT name, home_region, now() FROM mail_domain WHERE updated_at >= @s UNION ALL SELECT NULL, NULL, now()");
+        if (since is { } s) cmd.Parameters.AddWithValue("s", s);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<(string, string)>();
+        var next = DateTimeOffset.MinValue;
+        while (await r.ReadAsync(ct))
+        {
+            next = r.GetFieldValue<DateTimeOffset>(2);
+            if (!r.IsDBNull(0)) list.Add((r.GetString(0), r.GetString(1)));
+        }
+        if (next == DateTimeOffset.MinValue)
+        {
+            // An empty directory: still learn the server's clock.
+            await using var now = dataSource.CreateCommand("SELECT now()");
+            next = (DateTimeOffset)(await now.ExecuteScalarAsync(ct))!;
+        }
+        return (list, next - TimeSpan.FromSeconds(30));
     }
 
     public async Task<List<(string Name, string HomeRegion, DateTimeOffset CreatedAt)>> ListAsync(CancellationToken ct = default)
