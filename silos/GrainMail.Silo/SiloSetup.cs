@@ -25,12 +25,7 @@ public static class SiloSetup
 {
     public static void ConfigureServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
     {
-        services.AddGrainMailStorage(connectionString, masterKey, new PgQueueOptions
-        {
-            QueueCount = settings.QueueCount,
-            VisibilityTimeout = settings.QueueVisibilityTimeout,
-            MaxAttempts = settings.QueueMaxAttempts,
-        });
+        ConfigureGatewayServices(services, settings, connectionString, masterKey);
         services.AddSingleton(new PasswordHashOptions
         {
             MemoryKiB = settings.PasswordHashMemoryKiB,
@@ -38,7 +33,6 @@ public static class SiloSetup
         });
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
-        services.AddSingleton(TimeProvider.System);
         var outbound = BuildOutboundOptions(settings);
         services.AddSingleton(outbound);
         services.AddSingleton<OutboundSender>();
@@ -57,8 +51,8 @@ public static class SiloSetup
 
 
     /// <summary>
-    /// A gateway process: the storage the gateways write to directly (the submit path commits
-    /// in PostgreSQL, not through a grain) and nothing of the silo.
+    /// What a gateway process needs, and a silo too: the storage the gateways write to directly
+    /// (the submit path commits in PostgreSQL, not through a grain).
     /// </summary>
     public static void ConfigureGatewayServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
     {

@@ -49,11 +49,7 @@ public sealed class OutboundRouteGrain(
         // Whatever was queued before this activation is looked at right away.
         Schedule(TimeSpan.Zero);
         // Placed away from its egress region (that region was dark): go back once it is not.
-        this.RegisterGrainTimer(() =>
-        {
-            if (egress.ShouldMove()) this.MigrateOnIdle();
-            return Task.CompletedTask;
-        }, new GrainTimerCreationOptions(GrainMail.Grains.Regions.HomeRegionKeeper.CheckEvery, GrainMail.Grains.Regions.HomeRegionKeeper.CheckEvery) { KeepAlive = false });
+        GrainMail.Grains.Regions.HomeRegionKeeper.MoveWhen(this, egress.ShouldMove);
         return Task.CompletedTask;
     }
 

@@ -20,11 +20,7 @@ public sealed class EgressRegions(OutboundOptions options, IClusterMembershipSer
 
     public string? LocalRegion => SiloRegion.Of(metadata, local.SiloAddress);
 
-    private HashSet<string> AliveRegions() => membership.CurrentSnapshot.Members.Values
-        .Where(m => m.Status == SiloStatus.Active)
-        .Select(m => SiloRegion.Of(metadata, m.SiloAddress))
-        .OfType<string>()
-        .ToHashSet(StringComparer.Ordinal);
+    private HashSet<string> AliveRegions() => SiloRegion.Alive(membership, metadata);
 
     /// <summary>The region a route should run in now: the first direct region with a live silo.</summary>
     public string? PreferredRegion()
@@ -60,14 +56,12 @@ public sealed class EgressRegionPlacementFilterStrategy() : PlacementFilterStrat
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
 public sealed class EgressRegionPlacementAttribute() : PlacementFilterAttribute(new EgressRegionPlacementFilterStrategy());
 
-public sealed class EgressRegionPlacementFilterDirector(OutboundOptions options, ISiloMetadataCache metadata) : IPlacementFilterDirector
+public sealed class EgressRegionPlacementFilterDirector(EgressRegions egress, ISiloMetadataCache metadata) : IPlacementFilterDirector
 {
-    private readonly List<string> _regions = options.Links.Where(l => l.Kind == LinkKind.Direct).Select(l => l.Region).Distinct(StringComparer.Ordinal).ToList();
-
     public IEnumerable<SiloAddress> Filter(PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
     {
         var all = silos as IReadOnlyCollection<SiloAddress> ?? silos.ToList();
-        foreach (var region in _regions)
+        foreach (var region in egress.DirectRegions)
         {
             var inRegion = all.Where(s => SiloRegion.Of(metadata, s) == region).ToList();
             if (inRegion.Count > 0) return inRegion;

@@ -22,17 +22,17 @@ public sealed class HomeRegionKeeper(HomeRegions regions, IClusterMembershipServ
     {
         var home = regions.RegionOfKey(key);
         if (home is null || home == LocalRegion) return false;
-        return membership.CurrentSnapshot.Members.Values.Any(m =>
-            m.Status == SiloStatus.Active && SiloRegion.Of(metadata, m.SiloAddress) == home);
+        return SiloRegion.Alive(membership, metadata).Contains(home);
     }
 
-    /// <summary>Registers the periodic check on a grain activation.</summary>
-    public void Watch(Grain grain, string key)
-    {
+    /// <summary>Registers the periodic check on a grain activation keyed by a domain or an address.</summary>
+    public void Watch(Grain grain, string key) => MoveWhen(grain, () => ShouldGoHome(key));
+
+    /// <summary>Every <see cref="CheckEvery"/>: when <paramref name="away"/> says so, migrate once idle.</summary>
+    public static void MoveWhen(Grain grain, Func<bool> away) =>
         grain.RegisterGrainTimer(() =>
         {
-            if (ShouldGoHome(key)) grain.MigrateOnIdle();
+            if (away()) grain.MigrateOnIdle();
             return Task.CompletedTask;
         }, new GrainTimerCreationOptions(CheckEvery, CheckEvery) { KeepAlive = false });
-    }
 }

@@ -12,6 +12,14 @@ public static class SiloRegion
     /// <summary>The region a silo announced, or null for a silo without one.</summary>
     public static string? Of(ISiloMetadataCache metadata, SiloAddress silo) =>
         metadata.GetSiloMetadata(silo).Metadata.TryGetValue(MetadataKey, out var r) ? r : null;
+
+    /// <summary>The regions with at least one active silo in this silo's membership view.</summary>
+    public static HashSet<string> Alive(IClusterMembershipService membership, ISiloMetadataCache metadata) =>
+        membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => Of(metadata, m.SiloAddress))
+            .OfType<string>()
+            .ToHashSet(StringComparer.Ordinal);
 }
 
 /// <summary>Grains keyed by a domain or an address live in the domain's home region.</summary>

@@ -50,6 +50,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
     private readonly Lock _startLock = new();
     private Task[]? _committers;
+    private long _commits;
 
     private sealed record Pending(Prepared Work, TaskCompletionSource<SubmitReceipt> Done);
 
@@ -178,8 +179,6 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         await tx.CommitAsync();
         if (FaultInjection is { } after) await after(CommitStage.AfterCommit, conn);
     }
-
-    private long _commits;
 
     /// <summary>How long the outcome of a broken commit is looked for (a database failover must fit).</summary>
     public TimeSpan OutcomeWait { get; set; } = TimeSpan.FromSeconds(60);
