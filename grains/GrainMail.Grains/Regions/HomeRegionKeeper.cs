@@ -28,11 +28,17 @@ public sealed class HomeRegionKeeper(HomeRegions regions, IClusterMembershipServ
     /// <summary>Registers the periodic check on a grain activation keyed by a domain or an address.</summary>
     public void Watch(Grain grain, string key) => MoveWhen(grain, () => ShouldGoHome(key));
 
-    /// <summary>Every <see cref="CheckEvery"/>: when <paramref name="away"/> says so, migrate once idle.</summary>
+    /// <summary>
+    /// Every <see cref="CheckEvery"/>, and once <see cref="FirstCheck"/> after activation (a grain
+    /// placed before its silo knew the domain goes home at once): when <paramref name="away"/>
+    /// says so, migrate once idle.
+    /// </summary>
     public static void MoveWhen(Grain grain, Func<bool> away) =>
         grain.RegisterGrainTimer(() =>
         {
             if (away()) grain.MigrateOnIdle();
             return Task.CompletedTask;
-        }, new GrainTimerCreationOptions(CheckEvery, CheckEvery) { KeepAlive = false });
+        }, new GrainTimerCreationOptions(FirstCheck, CheckEvery) { KeepAlive = false });
+
+    public static readonly TimeSpan FirstCheck = TimeSpan.FromSeconds(3);
 }
