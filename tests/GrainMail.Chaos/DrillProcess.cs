@@ -9,7 +9,7 @@ internal sealed class DrillProcess(string name, string dll, string logDir, IRead
 
     public string Name { get; } = name;
 
-    public int HttpPort => int.Parse(new Uri(env["GRAINMAIL_HTTP"]).Port.ToString());
+    public int HttpPort => new Uri(env["GRAINMAIL_HTTP"]).Port;
 
     public bool Running => _process is { HasExited: false };
 

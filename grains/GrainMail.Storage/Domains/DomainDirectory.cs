@@ -31,10 +31,11 @@ public sealed class DomainDirectory(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<(List<(string Name, string HomeRegion)> Changed, DateTimeOffset Next)> ChangedSinceAsync(DateTimeOffset? since, CancellationToken ct = default)
     {
-        await using var cmd = dataSource.CreateCommand(since is null
-            ? "SELECT name, home_region, now() FROM mail_domain"
-            : "SELECT name, home_region, now() FROM mail_domain WHERE updated_at >= @s UNION ALL SELECT NULL, NULL, now()");
-        if (since is { } s) cmd.Parameters.AddWithValue("s", s);
+        // The last row carries only the server's clock, so an empty answer still has one.
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT name, home_region, now() FROM mail_domain WHERE @s::timestamptz IS NULL OR updated_at >= @s " +
+            "UNION ALL SELECT NULL, NULL, now()");
+        cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = (object?)since ?? DBNull.Value });
         await using var r = await cmd.ExecuteReaderAsync(ct);
         var list = new List<(string, string)>();
         var next = DateTimeOffset.MinValue;
@@ -42,12 +43,6 @@ public sealed class DomainDirectory(NpgsqlDataSource dataSource)
         {
             next = r.GetFieldValue<DateTimeOffset>(2);
             if (!r.IsDBNull(0)) list.Add((r.GetString(0), r.GetString(1)));
-        }
-        if (next == DateTimeOffset.MinValue)
-        {
-            // An empty directory: still learn the server's clock.
-            await using var now = dataSource.CreateCommand("SELECT now()");
-            next = (DateTimeOffset)(await now.ExecuteScalarAsync(ct))!;
         }
         return (list, next - TimeSpan.FromSeconds(30));
     }
