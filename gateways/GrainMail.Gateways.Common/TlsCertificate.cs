@@ -28,7 +28,7 @@ public static class TlsCertificate
             req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
             req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
             using var made = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5));
-            GrainMail.Storage.SecretFile.Write(key, ecdsa.ExportPkcs8PrivateKeyPem());
+            GrainMail.Operations.SecretFile.Write(key, ecdsa.ExportPkcs8PrivateKeyPem());
             File.WriteAllText(cert, made.ExportCertificatePem() + "\n");
         }
         return FromPem(cert, key);

@@ -1,3 +1,4 @@
+using GrainMail.Operations;
 using System.Security.Cryptography;
 using System.Text;
 using GrainMail.Storage;

@@ -24,7 +24,7 @@ public sealed class ImapServer(
 
     public Task HandleAsync(ConnectionContext connection, ImapService service) =>
         GatewayConnection.RunAsync(connection, _limiter, "* BYE Too many connections, try again later\r\n"u8.ToArray(), "IMAP", logger,
-            GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions, new("protocol", "imap"),
+            GrainMail.Operations.GrainMailMeters.ImapSessions, new("protocol", "imap"),
             async remote =>
             {
                 await using var session = new ImapSession(this, connection, service, remote);

@@ -188,7 +188,7 @@ internal sealed partial class ImapSession
         var read = _reader.ReadLineAsync(timeout.Token);
         ReadStatus status;
         byte[] line;
-        GrainMail.Storage.Telemetry.GrainMailMeters.ImapIdle.Add(1);
+        GrainMail.Operations.GrainMailMeters.ImapIdle.Add(1);
         try
         {
             while (true)
@@ -215,7 +215,7 @@ internal sealed partial class ImapSession
         }
         finally
         {
-            GrainMail.Storage.Telemetry.GrainMailMeters.ImapIdle.Add(-1);
+            GrainMail.Operations.GrainMailMeters.ImapIdle.Add(-1);
         }
         if (status == ReadStatus.Closed) return false;
         if (status != ReadStatus.Command || !System.Text.Encoding.ASCII.GetString(line).Trim().Equals("DONE", StringComparison.OrdinalIgnoreCase))

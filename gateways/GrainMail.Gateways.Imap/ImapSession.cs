@@ -184,9 +184,9 @@ internal sealed partial class ImapSession : IAsyncDisposable
         {
             // By command name: a fixed set, anything else counts as "OTHER".
             var name = new KeyValuePair<string, object?>("command", IsKnown(verb) || verb is "CAPABILITY" or "NOOP" or "LOGOUT" or "ID" or "STARTTLS" or "LOGIN" or "AUTHENTICATE" ? verb : "OTHER");
-            GrainMail.Storage.Telemetry.GrainMailMeters.ImapCommands.Add(1, name);
+            GrainMail.Operations.GrainMailMeters.ImapCommands.Add(1, name);
             if (verb != "IDLE")
-                GrainMail.Storage.Telemetry.GrainMailMeters.ImapCommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, name);
+                GrainMail.Operations.GrainMailMeters.ImapCommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, name);
         }
     }
 

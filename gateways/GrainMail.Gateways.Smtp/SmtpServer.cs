@@ -27,10 +27,10 @@ public sealed class SmtpServer(
 
     public Task HandleAsync(ConnectionContext connection, SmtpService service) =>
         GatewayConnection.RunAsync(connection, limiter, "421 4.7.0 Too many connections, try again later\r\n"u8.ToArray(), "SMTP", logger,
-            GrainMail.Storage.Telemetry.GrainMailMeters.SmtpSessions, new("listener", service.ToString()),
+            GrainMail.Operations.GrainMailMeters.SmtpSessions, new("listener", service.ToString()),
             async remote =>
             {
-                GrainMail.Storage.Telemetry.GrainMailMeters.SmtpConnections.Add(1, new KeyValuePair<string, object?>("listener", service.ToString()));
+                GrainMail.Operations.GrainMailMeters.SmtpConnections.Add(1, new KeyValuePair<string, object?>("listener", service.ToString()));
                 await using var session = new SmtpSession(this, connection, service, remote);
                 await session.RunAsync(connection.ConnectionClosed);
             });

@@ -8,7 +8,7 @@ using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;

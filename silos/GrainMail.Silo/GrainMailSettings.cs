@@ -124,7 +124,7 @@ public sealed class GrainMailSettings
     public TimeSpan OutboundDelayNoticeAfter { get; set; } = TimeSpan.FromHours(4);
 
     /// <summary>Egress links (name, region, kind Direct/Relay, relay host/port/TLS/credentials); empty = one direct link.</summary>
-    public List<GrainMail.Grains.Outbound.EgressLink> OutboundLinks { get; set; } = [];
+    public List<GrainMail.Outbound.EgressLink> OutboundLinks { get; set; } = [];
 
     /// <summary>Domestic destinations (always direct) by domain suffix or provider; empty = the built-in list.</summary>
     public List<string> DomesticSuffixes { get; set; } = [];

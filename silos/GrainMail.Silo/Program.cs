@@ -100,7 +100,7 @@ var telemetry = builder.Services.AddOpenTelemetry()
 if (otlp)
 {
     telemetry.WithTracing(tracing => tracing
-        .AddSource(GrainMail.Storage.Telemetry.GrainMailTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+        .AddSource(GrainMail.Operations.GrainMailTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
         .AddOtlpExporter());
 }
 // Log lines carry the trace and span ids of the message they are about.

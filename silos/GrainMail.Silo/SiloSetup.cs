@@ -1,4 +1,4 @@
-using GrainMail.Grains.Outbound;
+using GrainMail.Outbound;
 using System.Net;
 using GrainMail.Grains;
 using GrainMail.Grains.Accounts;
@@ -35,6 +35,7 @@ public static class SiloSetup
         services.AddSingleton(new LockoutOptions());
         var outbound = BuildOutboundOptions(settings);
         services.AddSingleton(outbound);
+        services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();

@@ -1,4 +1,4 @@
-using GrainMail.Grains.Outbound;
+using GrainMail.Outbound;
 
 /// <summary>
 /// A deterministic network model for outbound link selection (no sockets, no time passing):

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Storage.Delivery;
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using GrainMail.Tests.Infrastructure;
 using OpenTelemetry;
 using OpenTelemetry.Trace;

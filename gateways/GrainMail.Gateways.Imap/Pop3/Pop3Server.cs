@@ -31,7 +31,7 @@ public sealed class Pop3Server(
 
     public Task HandleAsync(ConnectionContext connection, Pop3Service service) =>
         GatewayConnection.RunAsync(connection, _limiter, "-ERR [SYS/TEMP] Too many connections, try again later\r\n"u8.ToArray(), "POP3", logger,
-            GrainMail.Storage.Telemetry.GrainMailMeters.ImapSessions, new("protocol", "pop3"),
+            GrainMail.Operations.GrainMailMeters.ImapSessions, new("protocol", "pop3"),
             async remote =>
             {
                 await using var session = new Pop3Session(this, connection, service, remote);

@@ -21,9 +21,9 @@ public sealed class DomainState
 public sealed class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
-    GrainMail.Grains.Outbound.DkimKeyStore dkim,
-    GrainMail.Grains.Outbound.OutboundSender dns,
-    GrainMail.Grains.Outbound.OutboundOptions outbound,
+    GrainMail.Outbound.DkimKeyStore dkim,
+    GrainMail.Outbound.MailDns dns,
+    GrainMail.Outbound.OutboundOptions outbound,
     TimeProvider clock,
     HomeRegions regions,
     HomeRegionKeeper keeper) : Grain, IDomainGrain
@@ -105,7 +105,7 @@ public sealed class DomainGrain(
             try
             {
                 found = record.Type == "MX"
-                    ? (await dns.ResolveAsync(record.Name, CancellationToken.None)).Hosts?.Select(h => $"{h}.").ToList() ?? []
+                    ? (await dns.MailHostsAsync(record.Name, CancellationToken.None)).Hosts?.Select(h => $"{h}.").ToList() ?? []
                     : await dns.TxtAsync(record.Name);
             }
             catch (Exception e) when (e is DnsClient.DnsResponseException or System.Net.Sockets.SocketException or TimeoutException)

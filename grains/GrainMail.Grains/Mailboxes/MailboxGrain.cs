@@ -467,7 +467,7 @@ public sealed class MailboxGrain(
     public async Task OnNextAsync(DeliveryEvent item, StreamSequenceToken? token = null)
     {
         // A child of the span that committed the message, wherever and whenever that was.
-        using var activity = GrainMail.Storage.Telemetry.GrainMailTracing.Source.StartActivity(
+        using var activity = GrainMail.Operations.GrainMailTracing.Source.StartActivity(
             "grainmail.deliver", System.Diagnostics.ActivityKind.Consumer, item.TraceParent);
         activity?.SetTag("grainmail.mailbox", _address);
         if (_mailbox is null)
@@ -478,14 +478,14 @@ public sealed class MailboxGrain(
         if (_mailbox is null)
         {
             await queue.DeadLetterAsync(item.QueueRowId, "no such mailbox");
-            GrainMail.Storage.Telemetry.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "no_mailbox"));
+            GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "no_mailbox"));
             logger.LogWarning("Delivery {Id} to {Address}: no such mailbox, dead-lettered", item.DeliveryId, _address);
             return;
         }
         if (_mailbox.UsedBytes + item.Size > _mailbox.QuotaBytes)
         {
             await queue.DeadLetterAsync(item.QueueRowId, "mailbox over quota");
-            GrainMail.Storage.Telemetry.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "over_quota"));
+            GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "over_quota"));
             logger.LogWarning("Delivery {Id} to {Address}: over quota, dead-lettered", item.DeliveryId, _address);
             return;
         }
@@ -496,7 +496,7 @@ public sealed class MailboxGrain(
         change.ConsumeQueueRow = item.QueueRowId;
         change.ConsumedReference = (item.BlobDomain, item.BlobHash);
         var outcome = await InsertAsync(inbox, change, [row]);
-        if (outcome == CommitOutcome.Committed) GrainMail.Storage.Telemetry.GrainMailMeters.Delivered.Add(1);
+        if (outcome == CommitOutcome.Committed) GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
         if (outcome != CommitOutcome.Committed)
             logger.LogDebug("Delivery {Id} to {Address} was a duplicate ({Outcome})", item.DeliveryId, _address, outcome);
     }

@@ -1,5 +1,7 @@
 using GrainMail.Contracts.Outbound;
 
+using GrainMail.Outbound;
+
 namespace GrainMail.Grains.Outbound;
 
 /// <summary>

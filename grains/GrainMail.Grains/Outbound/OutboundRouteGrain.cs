@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging;
 using Orleans.Streams;
 using Orleans.Streams.Core;
 
+using GrainMail.Outbound;
+
 namespace GrainMail.Grains.Outbound;
 
 /// <summary>
@@ -22,6 +24,7 @@ namespace GrainMail.Grains.Outbound;
 public sealed class OutboundRouteGrain(
     OutboundStore store,
     OutboundSender sender,
+    MailDns dns,
     OutboundOptions options,
     BlobStore blobs,
     MessageSubmitter submitter,
@@ -207,7 +210,7 @@ public sealed class OutboundRouteGrain(
             {
                 logger.LogInformation("Outbound {Id} to {Recipient} via {Link}: {Outcome} ({Remote}): {Reply}", row.Id, r.Recipient, link.Name,
                     r.Outcome, r.RemoteHost ?? "-", r.Reply);
-                GrainMail.Storage.Telemetry.GrainMailMeters.OutboundAttempts.Add(1, new KeyValuePair<string, object?>("link", link.Name),
+                GrainMail.Operations.GrainMailMeters.OutboundAttempts.Add(1, new KeyValuePair<string, object?>("link", link.Name),
                     new KeyValuePair<string, object?>("outcome", r.Outcome.ToString().ToLowerInvariant()));
             }
             await store.LogAttemptsAsync(row, results.Select(r => new AttemptLog(r.Recipient, now, link.Name, r.RemoteHost,
@@ -226,10 +229,10 @@ public sealed class OutboundRouteGrain(
         {
             try
             {
-                var (hosts, _) = await sender.ResolveAsync(Destination, ct);
+                var (hosts, _) = await dns.MailHostsAsync(Destination, ct);
                 foreach (var host in hosts ?? [])
                 {
-                    if (_rules.InDomesticRange(await sender.AddressesOfAsync(host, ct)))
+                    if (_rules.InDomesticRange(await dns.AddressesAsync(host, ct)))
                     {
                         domestic = true;
                         break;

@@ -1,4 +1,4 @@
-using GrainMail.Grains.Outbound;
+using GrainMail.Outbound;
 using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;

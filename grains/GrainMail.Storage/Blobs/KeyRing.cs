@@ -1,3 +1,4 @@
+using GrainMail.Operations;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;

@@ -1,3 +1,4 @@
+using GrainMail.Operations;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;

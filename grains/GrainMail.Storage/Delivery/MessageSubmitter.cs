@@ -1,4 +1,4 @@
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Outbound;
@@ -58,7 +58,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     public async Task<SubmitReceipt> SubmitAsync(Submission submission, CancellationToken ct = default)
     {
-        using var activity = GrainMail.Storage.Telemetry.GrainMailTracing.Source.StartActivity("grainmail.commit");
+        using var activity = GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.commit");
         activity?.SetTag("grainmail.recipients", submission.Mailboxes.Count + (submission.External?.Count ?? 0));
         var work = await PrepareAsync(submission, ct);
         EnsureCommitters();

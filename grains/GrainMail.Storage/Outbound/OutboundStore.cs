@@ -1,4 +1,4 @@
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Storage.Blobs;
 using Npgsql;

@@ -164,7 +164,7 @@ internal sealed class PgQueueAdapterReceiver(
             {
                 logger.LogWarning("Queue {Queue}: event {Id} is unreadable, dead-lettered: {Error}", queueId, row.Id, e.Message);
                 await store.DeadLetterAsync(row.Id, "unreadable payload: " + e.Message, cancellationToken);
-                GrainMail.Storage.Telemetry.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "unreadable"));
+                GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "unreadable"));
                 continue;
             }
             var streamId = StreamId.Create(row.StreamNamespace, row.StreamKey);

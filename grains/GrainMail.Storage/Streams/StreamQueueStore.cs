@@ -1,4 +1,4 @@
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using GrainMail.Grains.Regions;
-using GrainMail.Storage.Telemetry;
+using GrainMail.Operations;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 

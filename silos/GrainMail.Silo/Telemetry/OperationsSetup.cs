@@ -1,5 +1,6 @@
 using System.Text;
 using GrainMail.Gateways.Http;
+using GrainMail.Operations;
 using GrainMail.Storage.Telemetry;
 using Npgsql;
 using OpenTelemetry.Metrics;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace GrainMail.Storage.Telemetry;
+namespace GrainMail.Operations;
 
 /// <summary>
 /// GrainMail's meters, one per concern, exported with Orleans' and the runtime's on /metrics.

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 /// <summary>Outbound delivery settings.</summary>
 public sealed class OutboundOptions

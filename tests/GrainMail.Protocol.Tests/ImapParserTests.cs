@@ -3,7 +3,7 @@ using System.Text;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 
-namespace GrainMail.Tests;
+namespace GrainMail.Protocol.Tests;
 
 /// <summary>The IMAP reader, tokenizer, sequence sets, folder-name encoding and MIME split, without a server.</summary>
 public sealed class ImapParserTests

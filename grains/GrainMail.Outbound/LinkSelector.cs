@@ -1,4 +1,4 @@
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 public enum LinkKind
 {

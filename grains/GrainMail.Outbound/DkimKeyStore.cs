@@ -10,7 +10,7 @@ using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Pkcs;
 using Org.BouncyCastle.Security;
 
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 /// <summary>A domain's DKIM key as published: selector, algorithm, and the p= value.</summary>
 public sealed record DkimPublicKey(string Selector, string Algorithm, string PublicKey, DateTimeOffset CreatedAt, bool Active)

@@ -1,14 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using DnsClient;
-using DnsClient.Protocol;
 using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
 using MimeKit.Cryptography;
 
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 public enum RecipientOutcome
 {
@@ -26,7 +25,7 @@ public sealed record RecipientResult(string Recipient, RecipientOutcome Outcome,
 /// of the domain's recipients with per-recipient results, STARTTLS whenever the server offers it.
 /// MailKit's SmtpClient speaks the client side (PIPELINING, SIZE, 8BITMIME, SMTPUTF8 as offered).
 /// </summary>
-public sealed class OutboundSender(OutboundOptions options)
+public sealed class OutboundSender(OutboundOptions options, MailDns dns)
 {
     /// <summary>Headers covered by DKIM signatures (those present are signed; From always is).</summary>
     private static readonly HeaderId[] SignedHeaders =
@@ -35,47 +34,6 @@ public sealed class OutboundSender(OutboundOptions options)
         HeaderId.MessageId, HeaderId.InReplyTo, HeaderId.References, HeaderId.MimeVersion, HeaderId.ContentType,
         HeaderId.ContentTransferEncoding,
     ];
-
-    private readonly LookupClient _dns = options.DnsServers.Count > 0
-        ? new LookupClient(new LookupClientOptions([.. options.DnsServers]) { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 })
-        : new LookupClient(new LookupClientOptions { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 });
-
-    /// <summary>Hosts to try in order; null when the domain says it takes no mail (null MX) or does not exist.</summary>
-    public async Task<(IReadOnlyList<string>? Hosts, string Reason)> ResolveAsync(string domain, CancellationToken ct)
-    {
-        var mx = await _dns.QueryAsync(domain, QueryType.MX, cancellationToken: ct);
-        if (mx.HasError && mx.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain)
-            return (null, $"the domain {domain} does not exist (DNS NXDOMAIN)");
-        if (mx.HasError) throw new DnsResponseException($"DNS error for {domain}: {mx.ErrorMessage}");
-        var records = mx.Answers.MxRecords().ToList();
-        if (records.Count == 1 && records[0].Exchange.Value is "." or "")
-            return (null, $"{domain} publishes a null MX: it accepts no mail (RFC 7505)");
-        if (records.Count > 0)
-        {
-            // Equal preferences in random order (RFC 5321 5.1), so that load spreads.
-            return (records.OrderBy(r => r.Preference).ThenBy(_ => Random.Shared.Next())
-                .Select(r => r.Exchange.Value.TrimEnd('.')).ToList(), "");
-        }
-        return ([domain], "");
-    }
-
-    /// <summary>The TXT strings at a name (each record's strings joined), for the DNS record checks.</summary>
-    public async Task<IReadOnlyList<string>> TxtAsync(string name, CancellationToken ct = default)
-    {
-        var r = await _dns.QueryAsync(name, QueryType.TXT, cancellationToken: ct);
-        return r.Answers.TxtRecords().Select(t => string.Concat(t.Text)).ToList();
-    }
-
-    /// <summary>A host's addresses through the configured resolvers.</summary>
-    public Task<IPAddress[]> AddressesOfAsync(string host, CancellationToken ct) => AddressesAsync(host, ct);
-
-    private async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
-    {
-        if (IPAddress.TryParse(host, out var literal)) return [literal];
-        var a = await _dns.QueryAsync(host, QueryType.A, cancellationToken: ct);
-        var aaaa = await _dns.QueryAsync(host, QueryType.AAAA, cancellationToken: ct);
-        return [.. a.Answers.ARecords().Select(r => r.Address), .. aaaa.Answers.AaaaRecords().Select(r => r.Address)];
-    }
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
         byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
@@ -89,7 +47,7 @@ public sealed class OutboundSender(OutboundOptions options)
         string reason;
         try
         {
-            (hosts, reason) = await ResolveAsync(domain, ct);
+            (hosts, reason) = await dns.MailHostsAsync(domain, ct);
         }
         catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
         {
@@ -109,7 +67,7 @@ public sealed class OutboundSender(OutboundOptions options)
             IPAddress[] addresses;
             try
             {
-                addresses = await AddressesAsync(host, ct);
+                addresses = await dns.AddressesAsync(host, ct);
             }
             catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
             {
@@ -165,7 +123,7 @@ public sealed class OutboundSender(OutboundOptions options)
         IPAddress[] addresses;
         try
         {
-            addresses = await AddressesAsync(host, ct);
+            addresses = await dns.AddressesAsync(host, ct);
         }
         catch (Exception e) when (e is DnsResponseException or SocketException or TimeoutException)
         {

@@ -4,7 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 /// <summary>An MTA-STS policy (RFC 8461 3.2) as fetched, with when it stops being valid.</summary>
 public sealed record MtaStsPolicy(string Id, string Mode, IReadOnlyList<string> Mx, DateTimeOffset Expires)
@@ -61,7 +61,7 @@ public sealed record MtaStsPolicy(string Id, string Mode, IReadOnlyList<string> 
 /// <c>mta-sts.&lt;domain&gt;</c> (certificate checked, no redirects, 64 KiB at most) and cached
 /// until max_age, re-fetched when the id changes. A cached policy outlives a missing TXT record.
 /// </summary>
-public sealed class MtaStsPolicies(OutboundOptions options, OutboundSender dns, CertificateTrust trust, TimeProvider clock)
+public sealed class MtaStsPolicies(OutboundOptions options, MailDns dns, CertificateTrust trust, TimeProvider clock)
 {
     private readonly ConcurrentDictionary<string, MtaStsPolicy> _cache = new(StringComparer.OrdinalIgnoreCase);
 
@@ -102,7 +102,7 @@ public sealed class MtaStsPolicies(OutboundOptions options, OutboundSender dns, 
             // Names are resolved with the same resolvers as MX lookups.
             ConnectCallback = async (context, token) =>
             {
-                var addresses = await dns.AddressesOfAsync(context.DnsEndPoint.Host, token);
+                var addresses = await dns.AddressesAsync(context.DnsEndPoint.Host, token);
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 try
                 {

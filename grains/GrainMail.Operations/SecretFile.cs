@@ -1,4 +1,4 @@
-namespace GrainMail.Storage;
+namespace GrainMail.Operations;
 
 /// <summary>Secrets kept in the data directory (master key, admin token, database password): mode 0600 from creation.</summary>
 public static class SecretFile

@@ -1,7 +1,7 @@
 using System.Text;
 using MimeKit;
 
-namespace GrainMail.Grains.Outbound;
+namespace GrainMail.Outbound;
 
 /// <summary>
 /// A bounce as RFC 3464 asks for it: multipart/report with a part a person can read (what went
