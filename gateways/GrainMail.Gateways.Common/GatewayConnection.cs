@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Security;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -39,20 +38,5 @@ public static class GatewayConnection
             sessions.Add(-1, tag);
             limiter.Leave(remote);
         }
-    }
-
-    /// <summary>Server side of STARTTLS or implicit TLS: TLS 1.2/1.3, 30 s for the handshake.</summary>
-    public static async Task<SslStream> StartTlsAsync(Stream inner, ServerTls tls, CancellationToken ct)
-    {
-        var ssl = new SslStream(inner, leaveInnerStreamOpen: true);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-        {
-            ServerCertificate = tls.Certificate,
-            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
-            ClientCertificateRequired = false,
-        }, timeout.Token);
-        return ssl;
     }
 }

@@ -1,3 +1,4 @@
+using GrainMail.Gateways.Common.Tls;
 using System.Net;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Imap.Mime;

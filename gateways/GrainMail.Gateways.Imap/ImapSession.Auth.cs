@@ -1,3 +1,4 @@
+using GrainMail.Gateways.Common.Sasl;
 using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
@@ -44,33 +45,30 @@ internal sealed partial class ImapSession
             initial = p.ReadAtom(allowBracket: true);
         }
         p.ExpectEnd();
-        if (mechanism != "PLAIN") return No(tag, "[CANNOT] Unsupported authentication mechanism");
+        if (!SaslExchange.IsSupported(mechanism)) return No(tag, "[CANNOT] Unsupported authentication mechanism");
         if (!AuthAllowed) return No(tag, "[PRIVACYREQUIRED] Authentication is disabled until STARTTLS");
-        if (initial is null)
+        var closed = false;
+        var (credentials, error) = await SaslExchange.RunAsync(mechanism, initial, async challenge =>
         {
-            _out.Line("+ ");
+            _out.Line("+ " + challenge);
             await FlushAsync(ct);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.LoginTimeout);
             var (status, line) = await _reader.ReadLineAsync(timeout.Token);
-            if (status == ReadStatus.Closed) return false;
-            initial = Encoding.ASCII.GetString(line).Trim();
-            if (initial == "*") return await BadAsync(tag, "Authentication cancelled");
-        }
-        string[]? fields = null;
-        try
-        {
-            // "=" is an empty initial response (RFC 4959).
-            var decoded = initial == "=" ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(initial));
-            fields = decoded.Split('\0');
-        }
-        catch (FormatException)
-        {
-        }
-        if (fields is not { Length: 3 }) return await BadAsync(tag, "Malformed PLAIN response");
-        if (fields[0].Length > 0 && !string.Equals(fields[0], fields[1], StringComparison.OrdinalIgnoreCase))
+            if (status == ReadStatus.Closed)
+            {
+                closed = true;
+                return null;
+            }
+            return Encoding.ASCII.GetString(line).Trim();
+        });
+        if (closed) return false;
+        if (credentials is null)
+            return await BadAsync(tag, error == SaslError.Cancelled ? "Authentication cancelled" : "Malformed authentication response");
+        if (credentials.AuthorizationId.Length > 0 &&
+            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
             return await AuthFailedAsync(tag);
-        return await CompleteLoginAsync(tag, fields[1], fields[2]);
+        return await CompleteLoginAsync(tag, credentials.AuthenticationId, credentials.Password);
     }
 
     private async Task<bool> CompleteLoginAsync(string tag, string user, string secret)

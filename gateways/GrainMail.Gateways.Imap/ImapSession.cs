@@ -1,3 +1,5 @@
+using GrainMail.Gateways.Common.Sasl;
+using GrainMail.Gateways.Common.Tls;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
@@ -35,7 +37,7 @@ internal sealed partial class ImapSession : IAsyncDisposable
 
     private Stream _stream;
     private ImapCommandReader _reader;
-    private SslStream? _ssl;
+    private TlsLayer? _tls;
 
     private State _state = State.NotAuthenticated;
     private string? _user;
@@ -58,7 +60,7 @@ internal sealed partial class ImapSession : IAsyncDisposable
 
     private ImapCommandReader NewReader(PipeReader input) => new(input) { MaxLine = _options.MaxLine, MaxCommand = _options.MaxCommand };
 
-    private bool Secure => _ssl is not null;
+    private bool Secure => _tls is not null;
 
     private bool AuthAllowed => Secure || _options.AllowPlaintextAuth;
 
@@ -68,7 +70,8 @@ internal sealed partial class ImapSession : IAsyncDisposable
         if (_state == State.NotAuthenticated)
         {
             if (!Secure && _service == ImapService.Imap) caps.Add("STARTTLS");
-            caps.Add(AuthAllowed ? "AUTH=PLAIN" : "LOGINDISABLED");
+            if (AuthAllowed) caps.AddRange(SaslDecoder.Mechanisms.Select(m => "AUTH=" + m));
+            else caps.Add("LOGINDISABLED");
         }
         else
         {
@@ -332,15 +335,15 @@ internal sealed partial class ImapSession : IAsyncDisposable
 
     private async Task StartTlsAsync(CancellationToken ct)
     {
-        _ssl = await GatewayConnection.StartTlsAsync(_stream, _server.Tls, ct);
-        _stream = _ssl;
-        _reader = NewReader(PipeReader.Create(_ssl, new StreamPipeReaderOptions(leaveOpen: true)));
+        _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
+        _stream = _tls.Stream;
+        _reader = NewReader(_tls.Input);
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopWatchingAsync();
         ReleaseWatcher();
-        if (_ssl is not null) await _ssl.DisposeAsync();
+        if (_tls is not null) await _tls.DisposeAsync();
     }
 }

@@ -1,3 +1,5 @@
+using GrainMail.Gateways.Common.Sasl;
+using GrainMail.Gateways.Common.Tls;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
@@ -35,8 +37,7 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private Stream _stream;
     private SmtpReader _reader;
-    private SslStream? _ssl;
-    private PipeReader? _sslReader;
+    private TlsLayer? _tls;
 
     private string? _helo;
     private bool _extended;
@@ -73,7 +74,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _reader = new SmtpReader(connection.Transport.Input);
     }
 
-    private bool Secure => _ssl is not null;
+    private bool Secure => _tls is not null;
 
     private bool AuthAllowed => _service != SmtpService.Mx && (Secure || _options.AllowPlaintextAuth);
 
@@ -216,7 +217,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         };
         if (!Secure) lines.Add("STARTTLS");
         else lines.Add("REQUIRETLS"); // RFC 8689: offered only once TLS is in place
-        if (AuthAllowed && _user is null) lines.Add("AUTH PLAIN LOGIN");
+        if (AuthAllowed && _user is null) lines.Add("AUTH " + string.Join(' ', SaslDecoder.Mechanisms));
         await ReplyLinesAsync(250, lines);
         return true;
     }
@@ -242,10 +243,9 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private async Task StartTlsAsync(CancellationToken ct)
     {
-        _ssl = await GatewayConnection.StartTlsAsync(_stream, _server.Tls, ct);
-        _stream = _ssl;
-        _sslReader = PipeReader.Create(_ssl, new StreamPipeReaderOptions(leaveOpen: true));
-        _reader = new SmtpReader(_sslReader);
+        _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
+        _stream = _tls.Stream;
+        _reader = new SmtpReader(_tls.Input);
     }
 
     private async Task<bool> AuthAsync(string args, CancellationToken ct)
@@ -257,34 +257,18 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (_inMail) return await ErrorAsync("503 5.5.1 AUTH not allowed during a mail transaction");
         var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length is 0 or > 2) return await ErrorAsync("501 5.5.4 Syntax: AUTH mechanism [initial-response]");
-        string? user, secret;
-        switch (parts[0].ToUpperInvariant())
+        if (!SaslExchange.IsSupported(parts[0])) return await ErrorAsync("504 5.5.4 Unrecognized authentication mechanism");
+        var (credentials, error) = await SaslExchange.RunAsync(parts[0], parts.Length == 2 ? parts[1] : null, c => ChallengeAsync(c, ct));
+        if (credentials is null)
         {
-            case "PLAIN":
-                {
-                    var response = parts.Length == 2 ? parts[1] : await ChallengeAsync("", ct);
-                    if (response is null) return await ErrorAsync("501 5.7.0 Authentication cancelled");
-                    var decoded = DecodeBase64(response);
-                    var fields = decoded?.Split('\0');
-                    if (fields is not { Length: 3 }) return await ErrorAsync("501 5.5.2 Malformed PLAIN response");
-                    if (fields[0].Length > 0 && !string.Equals(fields[0], fields[1], StringComparison.OrdinalIgnoreCase))
-                        return await AuthFailedAsync();
-                    (user, secret) = (fields[1], fields[2]);
-                    break;
-                }
-            case "LOGIN":
-                {
-                    var u = parts.Length == 2 ? parts[1] : await ChallengeAsync("VXNlcm5hbWU6", ct); // "Username:"
-                    if (u is null) return await ErrorAsync("501 5.7.0 Authentication cancelled");
-                    var p = await ChallengeAsync("UGFzc3dvcmQ6", ct); // "Password:"
-                    if (p is null) return await ErrorAsync("501 5.7.0 Authentication cancelled");
-                    (user, secret) = (DecodeBase64(u), DecodeBase64(p));
-                    if (user is null || secret is null) return await ErrorAsync("501 5.5.2 Malformed LOGIN response");
-                    break;
-                }
-            default:
-                return await ErrorAsync("504 5.5.4 Unrecognized authentication mechanism");
+            return error == SaslError.Cancelled
+                ? await ErrorAsync("501 5.7.0 Authentication cancelled")
+                : await ErrorAsync("501 5.5.2 Malformed authentication response");
         }
+        if (credentials.AuthorizationId.Length > 0 &&
+            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
+            return await AuthFailedAsync();
+        var (user, secret) = (credentials.AuthenticationId, credentials.Password);
         var address = MailAddress.Normalize(user);
         if (address is null) return await AuthFailedAsync();
         var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, _remote.ToString());
@@ -318,20 +302,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         timeout.CancelAfter(_options.CommandTimeout);
         var (status, raw) = await _reader.ReadLineAsync(_options.MaxCommandLine, timeout.Token);
         if (status != LineStatus.Line) return null;
-        var text = Encoding.ASCII.GetString(raw).Trim();
-        return text == "*" ? null : text;
-    }
-
-    private static string? DecodeBase64(string s)
-    {
-        try
-        {
-            return StrictUtf8.GetString(Convert.FromBase64String(s == "=" ? "" : s));
-        }
-        catch (Exception e) when (e is FormatException or DecoderFallbackException)
-        {
-            return null;
-        }
+        return Encoding.ASCII.GetString(raw).Trim();
     }
 
     private async Task<bool> MailAsync(string args)
@@ -629,7 +600,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         var b = new StringBuilder();
         b.Append("Received: from ").Append(_helo).Append(" ([").Append(_remote).Append("])\r\n");
         b.Append("\tby ").Append(_options.HostName).Append(" (GrainMail) with ").Append(proto).Append(" id ").Append(id);
-        if (_ssl is not null) b.Append("\r\n\t(using ").Append(TlsName(_ssl.SslProtocol)).Append(" with cipher ").Append(_ssl.NegotiatedCipherSuite).Append(')');
+        if (_tls?.Stream is { } ssl) b.Append("\r\n\t(using ").Append(TlsName(ssl.SslProtocol)).Append(" with cipher ").Append(ssl.NegotiatedCipherSuite).Append(')');
         if (_user is not null) b.Append("\r\n\t(authenticated as ").Append(_user).Append(')');
         if (_recipients.Count == 1) b.Append("\r\n\tfor <").Append(_recipients[0].Address).Append('>');
         b.Append("; ").Append(DateTimeOffset.UtcNow.ToString("ddd, dd MMM yyyy HH:mm:ss +0000", System.Globalization.CultureInfo.InvariantCulture)).Append("\r\n");
@@ -749,7 +720,6 @@ internal sealed class SmtpSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _chunks?.Dispose();
-        if (_sslReader is not null) await _sslReader.CompleteAsync();
-        if (_ssl is not null) await _ssl.DisposeAsync();
+        if (_tls is not null) await _tls.DisposeAsync();
     }
 }

@@ -1,3 +1,4 @@
+using GrainMail.Gateways.Common.Tls;
 using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;

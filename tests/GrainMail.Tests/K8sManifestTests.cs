@@ -1,3 +1,4 @@
+using GrainMail.Gateways.Common.Tls;
 using System.Text.RegularExpressions;
 using GrainMail.Tests.Infrastructure;
 using k8s;

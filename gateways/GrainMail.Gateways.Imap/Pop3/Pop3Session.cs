@@ -1,3 +1,5 @@
+using GrainMail.Gateways.Common.Sasl;
+using GrainMail.Gateways.Common.Tls;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
@@ -29,7 +31,7 @@ internal sealed class Pop3Session : IAsyncDisposable
     private readonly ImapWriter _out = new();
     private Stream _stream;
     private ImapCommandReader _reader;
-    private SslStream? _ssl;
+    private TlsLayer? _tls;
 
     private string? _userName;
     private IMailboxGrain? _mailbox;
@@ -51,7 +53,7 @@ internal sealed class Pop3Session : IAsyncDisposable
         _reader = new ImapCommandReader(connection.Transport.Input) { MaxLine = MaxLine };
     }
 
-    private bool AuthAllowed => _ssl is not null || _options.AllowPlaintextAuth;
+    private bool AuthAllowed => _tls is not null || _options.AllowPlaintextAuth;
 
     private bool InTransaction => _messages is not null;
 
@@ -126,8 +128,8 @@ internal sealed class Pop3Session : IAsyncDisposable
             case "CAPA":
                 _out.Line("+OK Capability list follows");
                 _out.Line("TOP").Line("UIDL").Line("RESP-CODES").Line("AUTH-RESP-CODE").Line("PIPELINING").Line("USER");
-                if (!InTransaction && AuthAllowed) _out.Line("SASL PLAIN");
-                if (!InTransaction && _ssl is null) _out.Line("STLS");
+                if (!InTransaction && AuthAllowed) _out.Line("SASL " + string.Join(' ', SaslDecoder.Mechanisms));
+                if (!InTransaction && _tls is null) _out.Line("STLS");
                 _out.Line("IMPLEMENTATION GrainMail").Line(".");
                 return;
             case "QUIT":
@@ -142,7 +144,7 @@ internal sealed class Pop3Session : IAsyncDisposable
             switch (verb)
             {
                 case "STLS":
-                    if (_ssl is not null) { Error("-ERR TLS is already active"); return; }
+                    if (_tls is not null) { Error("-ERR TLS is already active"); return; }
                     _out.Line("+OK Begin TLS negotiation");
                     await FlushAsync(ct);
                     await StartTlsAsync(ct);
@@ -290,36 +292,32 @@ internal sealed class Pop3Session : IAsyncDisposable
         if (parts.Length == 0)
         {
             // RFC 5034 allows AUTH without arguments to list mechanisms.
-            _out.Line("+OK").Line("PLAIN").Line(".");
+            _out.Line("+OK");
+            foreach (var m in SaslDecoder.Mechanisms) _out.Line(m);
+            _out.Line(".");
             return;
         }
-        if (!parts[0].Equals("PLAIN", StringComparison.OrdinalIgnoreCase)) { Error("-ERR Unsupported mechanism"); return; }
+        if (!SaslExchange.IsSupported(parts[0])) { Error("-ERR Unsupported mechanism"); return; }
         if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
-        var response = parts.Length > 1 ? parts[1] : null;
-        if (response is null)
+        var (credentials, error) = await SaslExchange.RunAsync(parts[0], parts.Length > 1 ? parts[1] : null, async challenge =>
         {
-            _out.Line("+ ");
+            _out.Line("+ " + challenge);
             await FlushAsync(ct);
             var (status, line) = await _reader.ReadLineAsync(ct);
-            if (status != ReadStatus.Command) return;
-            response = Encoding.ASCII.GetString(line).Trim();
-            if (response == "*") { Error("-ERR Authentication cancelled"); return; }
-        }
-        string[]? fields = null;
-        try
+            return status == ReadStatus.Command ? Encoding.ASCII.GetString(line).Trim() : null;
+        });
+        if (credentials is null)
         {
-            fields = (response == "=" ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(response))).Split('\0');
+            Error(error == SaslError.Cancelled ? "-ERR Authentication cancelled" : "-ERR Malformed authentication response");
+            return;
         }
-        catch (FormatException)
-        {
-        }
-        if (fields is not { Length: 3 }) { Error("-ERR Malformed PLAIN response"); return; }
-        if (fields[0].Length > 0 && !string.Equals(fields[0], fields[1], StringComparison.OrdinalIgnoreCase))
+        if (credentials.AuthorizationId.Length > 0 &&
+            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
         {
             AuthFailed();
             return;
         }
-        await LoginAsync(fields[1], fields[2]);
+        await LoginAsync(credentials.AuthenticationId, credentials.Password);
     }
 
     private async Task LoginAsync(string user, string secret)
@@ -380,13 +378,13 @@ internal sealed class Pop3Session : IAsyncDisposable
 
     private async Task StartTlsAsync(CancellationToken ct)
     {
-        _ssl = await GatewayConnection.StartTlsAsync(_stream, _server.Tls, ct);
-        _stream = _ssl;
-        _reader = new ImapCommandReader(PipeReader.Create(_ssl, new StreamPipeReaderOptions(leaveOpen: true))) { MaxLine = MaxLine };
+        _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
+        _stream = _tls.Stream;
+        _reader = new ImapCommandReader(_tls.Input) { MaxLine = MaxLine };
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_ssl is not null) await _ssl.DisposeAsync();
+        if (_tls is not null) await _tls.DisposeAsync();
     }
 }

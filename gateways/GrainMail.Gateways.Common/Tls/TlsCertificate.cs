@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace GrainMail.Gateways.Common;
+namespace GrainMail.Gateways.Common.Tls;
 
 /// <summary>The certificate every TLS listener (SMTP, IMAP, POP3) presents.</summary>
 public sealed record ServerTls(X509Certificate2 Certificate);
