@@ -84,6 +84,8 @@ public static class AdminApi
         MapAccounts(api);
         MapMessages(api);
         MapOutbound(api);
+        api.MapDeadLetters();
+        api.MapQuota();
         return app;
     }
 
@@ -262,7 +264,7 @@ public static class AdminApi
             if (!TryBind<EnabledRequest>(body, out var req) || req.Enabled is null) return Problem(400, "Body must be {\"enabled\": true|false}");
             var a = MailAddress.Normalize(address);
             if (a is null) return Problem(400, "Invalid address", address);
-            return await grains.GetGrain<IAccountGrain>(a).SetEnabled(req.Enabled.Value)
+            return await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(a)).SetAccountEnabled(MailAddress.LocalPartOf(a), req.Enabled.Value) == DomainOpStatus.Ok
                 ? Results.NoContent()
                 : Problem(404, "No such account", a);
         });
@@ -470,15 +472,20 @@ public static class AdminApi
 
             var mailboxes = new List<string>();
             var limit = options.MaxMessageBytes;
-            var resolver = new RecipientResolver(grains);
             foreach (var to in req.To)
             {
-                var r = await resolver.ResolveAsync(to);
+                var r = await RecipientPolicy.ResolveAsync(grains, to, raw.Length);
                 if (!r.Hosted) return Problem(400, "Recipient not hosted here", $"{to}: outbound delivery is not accepted on this endpoint");
-                if (!r.Found) return Problem(404, "No such recipient", to);
+                switch (r.Status)
+                {
+                    case RecipientStatus.NoSuchUser: return Problem(404, "No such recipient", to);
+                    case RecipientStatus.Disabled: return Problem(409, "Recipient disabled", $"{to}: the account is disabled and receives no mail");
+                    case RecipientStatus.MailboxFull: return Problem(507, "Mailbox full", $"{to}: the mailbox has no room for {raw.Length} bytes");
+                    case RecipientStatus.TooLarge: return Problem(413, "Message too large", $"{raw.Length} bytes; the limit is {r.MaxMessageBytes}");
+                }
                 if (r.External.Count > 0) return Problem(400, "Recipient forwards outside", $"{to}: outbound delivery is not accepted on this endpoint");
                 mailboxes.AddRange(r.Mailboxes);
-                if (r.MaxMessageBytes is long max) limit = Math.Min(limit, max);
+                limit = Math.Min(limit, r.MaxMessageBytes);
             }
             if (raw.Length > limit) return Problem(413, "Message too large", $"{raw.Length} bytes; the limit is {limit}");
 

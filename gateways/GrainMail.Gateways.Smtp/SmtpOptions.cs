@@ -52,6 +52,12 @@ public sealed class SmtpOptions
     /// <summary>Where message data beyond the first MiB is spooled (encrypted, unlinked) while it arrives.</summary>
     public string SpoolDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "grainmail-spool");
 
+    /// <summary>
+    /// Where <c>RCPT TO:&lt;Postmaster&gt;</c> without a domain goes (RFC 5321 4.5.1): the node's
+    /// postmaster address; when unset, <c>postmaster@</c> the host name.
+    /// </summary>
+    public string? Postmaster { get; set; }
+
     /// <summary>AUTH without TLS, e.g. for loopback benchmarks. Off by default.</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -7,6 +7,7 @@ using System.Net.Security;
 using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
@@ -33,7 +34,6 @@ internal sealed class SmtpSession : IAsyncDisposable
     private readonly SmtpService _service;
     private readonly IPAddress _remote;
     private readonly SmtpOptions _options;
-    private readonly RecipientResolver _resolver;
 
     private Stream _stream;
     private SmtpReader _reader;
@@ -69,7 +69,6 @@ internal sealed class SmtpSession : IAsyncDisposable
         _service = service;
         _remote = remote;
         _options = server.Options;
-        _resolver = new RecipientResolver(server.Grains);
         _stream = new DuplexStream(connection.Transport);
         _reader = new SmtpReader(connection.Transport.Input);
     }
@@ -351,7 +350,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _sender = sender;
         _declaredSize = size;
         _smtpUtf8 = utf8;
-        _dsn = ret is null && envid is null ? null : $"RET={ret};ENVID={envid}";
+        _dsn = DsnRequest.Encode(ret, envid is null ? null : XText.Decode(envid));
         _requireTls = requireTls;
         _sizeLimit = _options.MaxMessageBytes;
         await ReplyAsync("250 2.1.0 Sender OK");
@@ -363,22 +362,27 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (!_inMail) return await ErrorAsync("503 5.5.1 Need MAIL before RCPT");
         if (!SmtpPath.TryParse(args, "TO:", out var path, out var parameters) || path.Length == 0)
             return await ErrorAsync("501 5.5.4 Syntax: RCPT TO:<address> [parameters]");
-        var dsn = new List<string>();
+        var notify = DsnNotify.Default;
+        string? orcpt = null;
         foreach (var (key, value) in parameters)
         {
             if (key is "NOTIFY" or "ORCPT" && value is not null)
             {
-                dsn.Add($"{key}={value}");
+                if (key == "NOTIFY") notify = DsnRequest.ParseNotify(value);
+                else orcpt = XText.Decode(value);
                 continue;
             }
             return await ErrorAsync("555 5.5.4 Unsupported RCPT parameter " + key);
         }
         if (_recipients.Count >= _options.MaxRecipients) return await ReplyKeepAsync("452 4.5.3 Too many recipients");
         if (!SmtpPath.IsAscii(path) && !_smtpUtf8) return await ReplyKeepAsync("553 5.6.7 Non-ASCII address requires SMTPUTF8");
-        var address = MailAddress.Normalize(path);
+        // RFC 5321 4.5.1: RCPT TO:<Postmaster> without a domain must be accepted.
+        var address = path.Equals(RecipientPolicy.Postmaster, StringComparison.OrdinalIgnoreCase)
+            ? MailAddress.Normalize(_options.Postmaster) ?? MailAddress.Normalize($"{RecipientPolicy.Postmaster}@{_options.HostName}")
+            : MailAddress.Normalize(path);
         if (address is null) return await ReplyKeepAsync("501 5.1.3 Bad recipient address syntax");
 
-        var r = await _resolver.ResolveAsync(address);
+        var r = await RecipientPolicy.ResolveAsync(_server.Grains, address, _declaredSize ?? 0);
         if (!r.Hosted)
         {
             if (_service == SmtpService.Mx || _user is null) return await ReplyKeepAsync("554 5.7.1 Relay access denied");
@@ -391,44 +395,21 @@ internal sealed class SmtpSession : IAsyncDisposable
             if (!await domainBudget.TryAcquire(1))
                 return await ReplyKeepAsync("450 4.7.1 Sending rate limit of this domain reached, try again later");
             // Authenticated submission: committed to the outbound stream of the destination domain.
-            _recipients.Add((address, [], [address], dsn.Count == 0 ? null : string.Join(';', dsn)));
+            _recipients.Add((address, [], [address], DsnRequest.Encode(null, null, new DsnRecipient(notify, orcpt))));
             await ReplyAsync("250 2.1.5 Recipient OK");
             return true;
         }
-        if (!r.Found) return await ReplyKeepAsync("550 5.1.1 No such user here");
-        if (r.MaxMessageBytes is long max)
+        switch (r.Status)
         {
-            if (_declaredSize > max) return await ReplyKeepAsync($"552 5.3.4 Message size exceeds the limit of {max} bytes for this recipient");
-            _sizeLimit = Math.Min(_sizeLimit, max);
+            case RecipientStatus.NoSuchUser: return await ReplyKeepAsync("550 5.1.1 No such user here");
+            case RecipientStatus.Disabled: return await ReplyKeepAsync("550 5.2.1 Mailbox disabled");
+            case RecipientStatus.MailboxFull: return await ReplyKeepAsync("452 4.2.2 Mailbox full");
+            case RecipientStatus.TooLarge: return await ReplyKeepAsync($"552 5.3.4 Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient");
         }
-
-        var usable = new List<string>();
-        var disabled = 0;
-        var full = 0;
-        foreach (var mailbox in r.Mailboxes)
-        {
-            var info = await _server.Grains.GetGrain<IAccountGrain>(mailbox).GetInfo();
-            if (info is null || !info.Enabled)
-            {
-                disabled++;
-                continue;
-            }
-            var quota = await _server.Grains.GetGrain<IMailboxGrain>(mailbox).GetQuota();
-            if (quota.UsedBytes + (_declaredSize ?? 0) >= quota.LimitBytes)
-            {
-                full++;
-                continue;
-            }
-            usable.Add(mailbox);
-        }
-        if (usable.Count == 0 && r.External.Count == 0)
-        {
-            if (full > 0) return await ReplyKeepAsync("452 4.2.2 Mailbox full");
-            if (disabled > 0) return await ReplyKeepAsync("550 5.2.1 Mailbox disabled");
-            return await ReplyKeepAsync("550 5.1.1 No such user here");
-        }
+        _sizeLimit = Math.Min(_sizeLimit, r.MaxMessageBytes);
+        var usable = r.Mailboxes;
         // An alias that forwards outside: its external targets leave through the outbound stream.
-        _recipients.Add((address, usable, r.External, dsn.Count == 0 ? null : string.Join(';', dsn)));
+        _recipients.Add((address, usable, r.External, DsnRequest.Encode(null, null, new DsnRecipient(notify, orcpt))));
         await ReplyAsync("250 2.1.5 Recipient OK");
         return true;
     }
@@ -556,10 +537,11 @@ internal sealed class SmtpSession : IAsyncDisposable
             try
             {
                 var recipientDsn = new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var (_, boxes, _, dsn) in _recipients)
+                foreach (var (_, boxes, outside, dsn) in _recipients)
                 {
                     if (dsn is null) continue;
                     foreach (var b in boxes) recipientDsn.TryAdd(b, dsn);
+                    foreach (var x in outside) recipientDsn.TryAdd(x, dsn);
                 }
                 var external = _recipients.SelectMany(r => r.External).Distinct(StringComparer.Ordinal).ToList();
                 // Outbound copies are kept under the domain they leave for: the sender's on
@@ -650,9 +632,13 @@ internal sealed class SmtpSession : IAsyncDisposable
         address = MailAddress.Normalize(address);
         if (address is null || _user is null) return false;
         if (address == _user) return true;
-        var r = await _resolver.ResolveAsync(address);
-        return r.Hosted && r.Mailboxes.Contains(_user);
+        // Asked at MAIL and again for From: at DATA: one policy call per address per session.
+        if (_owned.TryGetValue(address, out var known)) return known;
+        var r = await RecipientPolicy.ResolveAsync(_server.Grains, address);
+        return _owned[address] = r.Accepted && r.Mailboxes.Contains(_user);
     }
+
+    private readonly Dictionary<string, bool> _owned = new(StringComparer.Ordinal);
 
     private void ResetTransaction()
     {

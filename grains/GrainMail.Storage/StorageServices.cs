@@ -37,6 +37,7 @@ public static class StorageServices
         services.AddSingleton<BlobStore>();
         services.AddSingleton<EventCodec>();
         services.AddSingleton<StreamQueueStore>();
+        services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<MessageSubmitter>();
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();

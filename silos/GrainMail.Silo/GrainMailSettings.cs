@@ -156,6 +156,12 @@ public sealed class GrainMailSettings
     /// </summary>
     public bool Dashboard { get; set; } = true;
 
+    /// <summary>
+    /// The node's postmaster address (RFC 5321 4.5.1): bare <c>&lt;Postmaster&gt;</c>, and
+    /// <c>postmaster@</c> every hosted domain that has no postmaster of its own.
+    /// </summary>
+    public string? Postmaster { get; set; }
+
     /// <summary>Allow AUTH without TLS (only for loopback benchmarks).</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

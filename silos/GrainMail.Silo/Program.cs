@@ -120,6 +120,7 @@ var smtpOptions = new SmtpOptions
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
     SpoolDirectory = Path.Combine(dataDir, "spool"),
+    Postmaster = settings.Postmaster,
 };
 builder.Services.AddSingleton(smtpOptions);
 builder.Services.AddSingleton(new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));

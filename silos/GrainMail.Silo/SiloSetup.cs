@@ -33,6 +33,7 @@ public static class SiloSetup
         });
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
+        services.AddSingleton(new GrainMail.Grains.Domains.DirectoryOptions { Postmaster = settings.Postmaster });
         var outbound = BuildOutboundOptions(settings);
         services.AddSingleton(outbound);
         services.AddSingleton<MailDns>();
@@ -40,6 +41,7 @@ public static class SiloSetup
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
+        services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
         services.AddSingleton<HomeRegions>();

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace GrainMail.Contracts.Domains;
 
 /// <summary>
@@ -32,9 +34,33 @@ public interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
     [Retryable]
     Task<IReadOnlyList<AliasInfo>> ListAliases();
 
-    /// <summary>Where mail for <c>localPart@domain</c> goes: local mailboxes and/or external addresses.</summary>
-    [Retryable]
-    Task<RecipientResolution> ResolveRecipient(string localPart);
+    /// <summary>
+    /// The recipient policy, in one read-only call: where mail of <paramref name="size"/> bytes
+    /// (0 when not known yet) for <c>localPart@domain</c> goes, and whether it may. Aliases are
+    /// followed (one hop into another hosted domain), disabled accounts and full mailboxes are
+    /// left out, and the answer says why when nothing is left. SMTP RCPT, the admin API and
+    /// delivery all ask this. Interleaves: it only reads, and an alias hop into another domain
+    /// must not deadlock when two domains alias each other.
+    /// </summary>
+    [Retryable, AlwaysInterleave]
+    Task<RecipientVerdict> Resolve(string localPart, long size);
+
+    /// <summary>
+    /// Like <see cref="Resolve"/>, from this domain's own accounts and aliases only (targets in
+    /// other domains are dropped): the one hop another domain's alias may take into this one.
+    /// </summary>
+    [Retryable, AlwaysInterleave]
+    Task<RecipientVerdict> ResolveWithin(string localPart, long size);
+
+    /// <summary>Turns an account on or off; a disabled account receives nothing and cannot log in.</summary>
+    Task<DomainOpStatus> SetAccountEnabled(string localPart, bool enabled);
+
+    /// <summary>
+    /// A mailbox near or back from its quota tells its domain (one-way), so that RCPT can refuse
+    /// mail that will not fit without asking the mailbox.
+    /// </summary>
+    [OneWay]
+    Task ReportUsage(string localPart, long usedBytes, long limitBytes);
 
     /// <summary>The DNS records the domain must publish: MX, SPF, DKIM (every key), DMARC, MTA-STS. Null when the domain does not exist.</summary>
     [Retryable]
@@ -52,7 +78,8 @@ public sealed record DomainSettings(
     [property: Id(0)] string HomeRegion,
     [property: Id(1)] long DefaultQuotaBytes,
     [property: Id(2)] long MaxMessageBytes,
-    [property: Id(3)] string? CatchAllTarget)
+    [property: Id(3)] string? CatchAllTarget,
+    [property: Id(4)] string? PostmasterTarget = null)
 {
     public const long DefaultQuota = 2L * 1024 * 1024 * 1024;
     public const long DefaultMaxMessage = 50L * 1024 * 1024;
@@ -98,17 +125,42 @@ public sealed record DomainOpResult(
     public static readonly DomainOpResult Ok = new(DomainOpStatus.Ok);
 }
 
-/// <param name="Hosted">The domain exists here (so "not found" means "no such user", not "relay").</param>
-/// <param name="MaxMessageBytes">The domain's message size limit, when hosted.</param>
+/// <summary>What the recipient policy decided for one address.</summary>
+public enum RecipientStatus
+{
+    /// <summary>Not a hosted domain: the address is external (relay rules are the caller's).</summary>
+    External,
+
+    /// <summary>Accepted: <see cref="RecipientVerdict.Mailboxes"/> and/or <see cref="RecipientVerdict.External"/> take it.</summary>
+    Accepted,
+
+    NoSuchUser,
+
+    /// <summary>Every account it reaches is disabled.</summary>
+    Disabled,
+
+    /// <summary>Every mailbox it reaches is full (for a message of the size asked about).</summary>
+    MailboxFull,
+
+    /// <summary>Larger than the domain's message size limit.</summary>
+    TooLarge,
+}
+
+/// <param name="Mailboxes">Local mailboxes that take the message.</param>
+/// <param name="External">Addresses outside every hosted domain that an alias forwards to.</param>
+/// <param name="MaxMessageBytes">The recipient domain's message size limit; 0 when not hosted.</param>
 [GenerateSerializer, Immutable]
-public sealed record RecipientResolution(
-    [property: Id(0)] bool Found,
+public sealed record RecipientVerdict(
+    [property: Id(0)] RecipientStatus Status,
     [property: Id(1)] IReadOnlyList<string> Mailboxes,
     [property: Id(2)] IReadOnlyList<string> External,
-    [property: Id(3)] bool Hosted = false,
-    [property: Id(4)] long MaxMessageBytes = 0)
+    [property: Id(3)] long MaxMessageBytes = 0)
 {
-    public static readonly RecipientResolution NotFound = new(false, [], []);
+    public static readonly RecipientVerdict NotHosted = new(RecipientStatus.External, [], []);
+
+    public bool Hosted => Status != RecipientStatus.External;
+
+    public bool Accepted => Status == RecipientStatus.Accepted;
 }
 
 [GenerateSerializer, Immutable]

@@ -15,6 +15,23 @@ public sealed class DomainState
     [Id(2)] public HashSet<string> Accounts { get; set; } = new(StringComparer.Ordinal);
     [Id(3)] public Dictionary<string, List<string>> Aliases { get; set; } = new(StringComparer.Ordinal);
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Accounts turned off: they receive nothing (the account grain refuses their logins).</summary>
+    [Id(5)] public HashSet<string> Disabled { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Node-wide directory settings.</summary>
+public sealed class DirectoryOptions
+{
+    /// <summary>
+    /// The node's postmaster (RFC 5321 4.5.1): where <c>postmaster@</c> a hosted domain goes when
+    /// the domain has no postmaster account, alias or setting of its own. Unset: the domain's
+    /// first account in address order, so that such mail is never refused.
+    /// </summary>
+    public string? Postmaster { get; set; }
+
+    /// <summary>A mailbox with less room than this reports its exact usage to its domain for RCPT checks.</summary>
+    public long NearFullMargin { get; set; } = 64L * 1024 * 1024;
 }
 
 [HomeRegionPlacement]
@@ -25,6 +42,7 @@ public sealed class DomainGrain(
     GrainMail.Outbound.MailDns dns,
     GrainMail.Outbound.OutboundOptions outbound,
     TimeProvider clock,
+    DirectoryOptions options,
     HomeRegions regions,
     HomeRegionKeeper keeper) : Grain, IDomainGrain
 {
@@ -37,6 +55,10 @@ public sealed class DomainGrain(
     }
 
     private DomainState S => state.State;
+
+    // Mailboxes near their quota, as they last reported (used, limit). In memory only: after a
+    // reactivation a full mailbox is learnt again at its next delivery, which bounces with a DSN.
+    private readonly Dictionary<string, (long Used, long Limit)> _nearFull = new(StringComparer.Ordinal);
 
     private string Name => this.GetPrimaryKeyString();
 
@@ -179,6 +201,8 @@ public sealed class DomainGrain(
         var address = $"{lp}@{Name}";
         // Remove from the domain first, so no new mail is accepted for it while it is torn down.
         S.Accounts.Remove(lp);
+        S.Disabled.Remove(lp);
+        _nearFull.Remove(lp);
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
         await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
@@ -219,44 +243,92 @@ public sealed class DomainGrain(
         Task.FromResult<IReadOnlyList<AliasInfo>>(S.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal)
             .Select(a => new AliasInfo($"{a.Key}@{Name}", a.Value.ToList())).ToList());
 
-    public Task<RecipientResolution> ResolveRecipient(string localPart)
+    public async Task<DomainOpStatus> SetAccountEnabled(string localPart, bool enabled)
     {
-        if (!S.Exists) return Task.FromResult(RecipientResolution.NotFound);
         var lp = MailAddress.NormalizeLocalPart(localPart);
-        var resolved = lp is null ? RecipientResolution.NotFound : Resolve(lp);
+        if (!S.Exists || lp is null || !S.Accounts.Contains(lp)) return DomainOpStatus.NotFound;
+        // The account first: if this call fails half way, a retry finishes it.
+        if (!await GrainFactory.GetGrain<IAccountGrain>($"{lp}@{Name}").SetEnabled(enabled)) return DomainOpStatus.NotFound;
+        if (enabled ? S.Disabled.Remove(lp) : S.Disabled.Add(lp)) await state.WriteStateAsync();
+        return DomainOpStatus.Ok;
+    }
+
+    public Task ReportUsage(string localPart, long usedBytes, long limitBytes)
+    {
+        if (limitBytes - usedBytes < options.NearFullMargin) _nearFull[localPart] = (usedBytes, limitBytes);
+        else _nearFull.Remove(localPart);
+        return Task.CompletedTask;
+    }
+
+    public Task<RecipientVerdict> Resolve(string localPart, long size) => ResolveAsync(localPart, size, hop: true);
+
+    public Task<RecipientVerdict> ResolveWithin(string localPart, long size) => ResolveAsync(localPart, size, hop: false);
+
+    /// <param name="hop">Whether targets in other hosted domains are asked (once); the asked domain does not ask further.</param>
+    private async Task<RecipientVerdict> ResolveAsync(string localPart, long size, bool hop)
+    {
+        if (!S.Exists) return RecipientVerdict.NotHosted;
+        var max = S.Settings.MaxMessageBytes;
+        if (size > max) return new RecipientVerdict(RecipientStatus.TooLarge, [], [], max);
+        var lp = MailAddress.NormalizeLocalPart(localPart);
+        if (lp is null) return new RecipientVerdict(RecipientStatus.NoSuchUser, [], [], max);
+        var targets = TargetsOf(lp);
         // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
-        if (!resolved.Found && lp?.IndexOf('+') is > 0 and var plus) resolved = Resolve(lp[..plus]);
-        if (!resolved.Found && S.Settings.CatchAllTarget is { } catchAll && MailAddress.Normalize(catchAll) is { } target)
-            resolved = Split([target]);
-        // One call answers "hosted?", "who?" and "how large?": the SMTP gateway asks this per RCPT.
-        return Task.FromResult(resolved with { Hosted = true, MaxMessageBytes = S.Settings.MaxMessageBytes });
-    }
+        if (targets is null && lp.IndexOf('+') is > 0 and var plus) targets = TargetsOf(lp[..plus]);
+        if (targets is null && lp == RecipientPolicy.Postmaster) targets = PostmasterTargets();
+        if (targets is null && S.Settings.CatchAllTarget is { } catchAll && MailAddress.Normalize(catchAll) is { } all) targets = [all];
+        if (targets is null) return new RecipientVerdict(RecipientStatus.NoSuchUser, [], [], max);
 
-    private RecipientResolution Resolve(string lp)
-    {
-        if (S.Accounts.Contains(lp)) return new RecipientResolution(true, [$"{lp}@{Name}"], []);
-        return S.Aliases.TryGetValue(lp, out var targets) ? Split(targets) : RecipientResolution.NotFound;
-    }
-
-    // Targets in this domain are checked here; targets elsewhere are left to the caller, which
-    // resolves hosted ones through their own DomainGrain (a grain calling another domain's grain
-    // could deadlock when two domains alias each other).
-    private RecipientResolution Split(IEnumerable<string> targets)
-    {
-        var local = new List<string>();
-        var other = new List<string>();
-        foreach (var t in targets)
+        var mailboxes = new List<string>();
+        var external = new List<string>();
+        var disabled = 0;
+        var full = 0;
+        foreach (var target in targets)
         {
-            if (MailAddress.DomainOf(t) == Name)
+            var domain = MailAddress.DomainOf(target);
+            if (domain == Name)
             {
-                var tlp = MailAddress.LocalPartOf(t);
-                if (S.Accounts.Contains(tlp)) local.Add(t);
+                switch (Check(MailAddress.LocalPartOf(target), size))
+                {
+                    case RecipientStatus.Accepted: mailboxes.Add(target); break;
+                    case RecipientStatus.Disabled: disabled++; break;
+                    case RecipientStatus.MailboxFull: full++; break;
+                }
+                continue;
             }
-            else
-            {
-                other.Add(t);
-            }
+            // One hop into another hosted domain, which answers from its own names only: alias chains stop there.
+            if (!hop) continue;
+            var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
+            if (!other.Hosted) external.Add(target);
+            else if (other.Accepted) mailboxes.AddRange(other.Mailboxes.Where(m => MailAddress.DomainOf(m) == domain));
+            else if (other.Status == RecipientStatus.Disabled) disabled++;
+            else if (other.Status == RecipientStatus.MailboxFull) full++;
         }
-        return new RecipientResolution(local.Count + other.Count > 0, local, other);
+        if (mailboxes.Count + external.Count > 0)
+            return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max);
+        var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
+        return new RecipientVerdict(status, [], [], max);
+    }
+
+    /// <summary>An account's own answer: here, on, and with room for <paramref name="size"/> bytes.</summary>
+    private RecipientStatus Check(string lp, long size)
+    {
+        if (!S.Accounts.Contains(lp)) return RecipientStatus.NoSuchUser;
+        if (S.Disabled.Contains(lp)) return RecipientStatus.Disabled;
+        if (_nearFull.TryGetValue(lp, out var usage) && usage.Used + Math.Max(size, 1) > usage.Limit) return RecipientStatus.MailboxFull;
+        return RecipientStatus.Accepted;
+    }
+
+    /// <summary>An account's own address, or an alias's targets; null when the name is neither.</summary>
+    private IReadOnlyList<string>? TargetsOf(string lp) =>
+        S.Accounts.Contains(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : null;
+
+    /// <summary>The domain's setting, else the node's postmaster, else the first account: never nowhere.</summary>
+    private IReadOnlyList<string>? PostmasterTargets()
+    {
+        if (MailAddress.Normalize(S.Settings.PostmasterTarget) is { } own) return [own];
+        if (MailAddress.Normalize(options.Postmaster) is { } node) return [node];
+        var first = S.Accounts.Where(a => !S.Disabled.Contains(a)).Order(StringComparer.Ordinal).FirstOrDefault();
+        return first is null ? null : [$"{first}@{Name}"];
     }
 }

@@ -23,6 +23,9 @@ namespace GrainMail.Grains.Mailboxes;
 public sealed class MailboxGrain(
     MailboxStore store,
     StreamQueueStore queue,
+    GrainMail.Storage.Blobs.BlobStore blobs,
+    GrainMail.Grains.Delivery.DeliveryReports reports,
+    GrainMail.Grains.Domains.DirectoryOptions directory,
     TimeProvider clock,
     ILogger<MailboxGrain> logger,
     HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncObserver<DeliveryEvent>
@@ -89,6 +92,8 @@ public sealed class MailboxGrain(
         var loaded = await store.LoadAsync(_address, ct);
         _mailbox = loaded?.Mailbox;
         _folders = loaded?.Folders.ToDictionary(f => f.Id, f => new Folder(f)) ?? [];
+        // A mailbox that starts near its quota (or one loaded after its domain forgot) says so now.
+        ReportUsage();
     }
 
     // ---- lifecycle -------------------------------------------------------------------------
@@ -118,6 +123,7 @@ public sealed class MailboxGrain(
         if (_mailbox is null) return;
         await store.SetQuotaAsync(_address, quotaBytes);
         _mailbox = _mailbox with { QuotaBytes = quotaBytes };
+        ReportUsage();
     }
 
     public Task<QuotaInfo> GetQuota() => Task.FromResult(_mailbox is null
@@ -475,18 +481,12 @@ public sealed class MailboxGrain(
             // The account may have been created since this activation loaded.
             await LoadAsync(CancellationToken.None);
         }
-        if (_mailbox is null)
+        // Accepted with a 250 earlier, but things change: the same recipient policy as at RCPT
+        // decides, and mail that cannot be placed goes back to its sender as a DSN.
+        var refusal = await RefusalAsync(item);
+        if (refusal is not null)
         {
-            await queue.DeadLetterAsync(item.QueueRowId, "no such mailbox");
-            GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "no_mailbox"));
-            logger.LogWarning("Delivery {Id} to {Address}: no such mailbox, dead-lettered", item.DeliveryId, _address);
-            return;
-        }
-        if (_mailbox.UsedBytes + item.Size > _mailbox.QuotaBytes)
-        {
-            await queue.DeadLetterAsync(item.QueueRowId, "mailbox over quota");
-            GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", "over_quota"));
-            logger.LogWarning("Delivery {Id} to {Address}: over quota, dead-lettered", item.DeliveryId, _address);
+            await RefuseAsync(item, refusal.Value.Reply, refusal.Value.Reason);
             return;
         }
         var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
@@ -496,9 +496,50 @@ public sealed class MailboxGrain(
         change.ConsumeQueueRow = item.QueueRowId;
         change.ConsumedReference = (item.BlobDomain, item.BlobHash);
         var outcome = await InsertAsync(inbox, change, [row]);
-        if (outcome == CommitOutcome.Committed) GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
+        if (outcome == CommitOutcome.Committed)
+        {
+            GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
+            // NOTIFY=SUCCESS (RFC 3461): the sender asked to hear of the final delivery.
+            if (item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
+                await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));
+        }
         if (outcome != CommitOutcome.Committed)
             logger.LogDebug("Delivery {Id} to {Address} was a duplicate ({Outcome})", item.DeliveryId, _address, outcome);
+    }
+
+    /// <summary>Why <paramref name="item"/> cannot be placed here (an SMTP reply and a short reason), or null.</summary>
+    private async Task<(string Reply, string Reason)?> RefusalAsync(DeliveryEvent item)
+    {
+        if (_mailbox is null) return ("550 5.1.1 The recipient's mailbox no longer exists", "no_mailbox");
+        var verdict = await GrainFactory.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(MailAddress.DomainOf(_address))
+            .Resolve(MailAddress.LocalPartOf(_address), 0);
+        if (verdict.Status == GrainMail.Contracts.Domains.RecipientStatus.Disabled)
+            return ("550 5.2.1 The recipient's mailbox is disabled", "disabled");
+        if (!verdict.Mailboxes.Contains(_address) && verdict.Status != GrainMail.Contracts.Domains.RecipientStatus.MailboxFull)
+            return ("550 5.1.1 The recipient's account no longer exists", "no_account");
+        // The mailbox's own count is the exact one.
+        if (_mailbox.UsedBytes + item.Size > _mailbox.QuotaBytes)
+            return ("552 5.2.2 The recipient's mailbox is full", "over_quota");
+        return null;
+    }
+
+    /// <summary>
+    /// The sender hears why (unless NOTIFY says not to), then the event becomes a dead letter that
+    /// an operator can redeliver once the cause is mended. A report committed twice (a crash between
+    /// the two steps) is the price of never losing one.
+    /// </summary>
+    private async Task RefuseAsync(DeliveryEvent item, string reply, string reason)
+    {
+        await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Failed, reply, null));
+        await queue.DeadLetterAsync(item.QueueRowId, reply[4..]);
+        GrainMail.Operations.GrainMailMeters.DeadLetters.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        logger.LogWarning("Delivery {Id} to {Address}: {Reply}; reported to the sender, dead-lettered", item.DeliveryId, _address, reply);
+    }
+
+    private async Task ReportAsync(DeliveryEvent item, GrainMail.Outbound.RecipientResult result)
+    {
+        var original = await blobs.ReadAsync(item.BlobDomain, item.BlobHash) ?? [];
+        await reports.SendAsync(GrainFactory, item.Sender, item.Dsn, [result], original, item.ReceivedAt, MailAddress.DomainOf(_address));
     }
 
     public Task OnErrorAsync(Exception ex)
@@ -577,8 +618,25 @@ public sealed class MailboxGrain(
                 LastUidValidity = change.LastUidValidity,
             };
             if (notify) NotifyWatchers(change);
+            ReportUsage();
         }
         return outcome;
+    }
+
+    private bool _reportedNearFull;
+
+    /// <summary>
+    /// Near its quota (or back from it) the mailbox tells its domain, one way, so that RCPT can
+    /// refuse what will not fit; far from it, it says nothing and costs nothing.
+    /// </summary>
+    private void ReportUsage()
+    {
+        if (_mailbox is null) return;
+        var near = _mailbox.QuotaBytes - _mailbox.UsedBytes < directory.NearFullMargin;
+        if (!near && !_reportedNearFull) return;
+        _reportedNearFull = near;
+        GrainFactory.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(MailAddress.DomainOf(_address))
+            .ReportUsage(MailAddress.LocalPartOf(_address), _mailbox.UsedBytes, _mailbox.QuotaBytes).Ignore();
     }
 
     private static void Apply(Folder f, Folder c)

@@ -27,7 +27,7 @@ public sealed class OutboundRouteGrain(
     MailDns dns,
     OutboundOptions options,
     BlobStore blobs,
-    MessageSubmitter submitter,
+    GrainMail.Grains.Delivery.DeliveryReports reports,
     DkimKeyStore dkim,
     MtaStsPolicies mtaSts,
     CertificateTrust trust,
@@ -159,8 +159,10 @@ public sealed class OutboundRouteGrain(
         var deferred = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
         var expired = now - row.ReceivedAt >= options.GiveUpAfter;
         var bounced = results.Where(r => r.Outcome == RecipientOutcome.Failed).Concat(expired ? deferred : []).ToList();
-        if (bounced.Count > 0) await BounceAsync(row, bounced, raw);
         var anyDelivered = results.Any(r => r.Outcome == RecipientOutcome.Delivered);
+        // One report per attempt: the recipients that failed for good, and those relayed whose NOTIFY asks for success.
+        var final = bounced.Concat(results.Where(r => r.Outcome == RecipientOutcome.Delivered)).ToList();
+        if (final.Count > 0) await ReportAsync(row, final, raw);
         if (deferred.Count == 0 || expired)
         {
             await store.CompleteAsync(row, ct);
@@ -171,7 +173,7 @@ public sealed class OutboundRouteGrain(
         if (!row.DelayNotified && now - row.ReceivedAt >= options.DelayNoticeAfter)
         {
             // Once per message: the sender learns it is late, and that nothing needs doing yet.
-            await BounceAsync(row, deferred, raw, delayed: true);
+            await ReportAsync(row, deferred, raw, delayed: true);
             await store.MarkDelayNotifiedAsync(row.Id, ct);
         }
         return anyDelivered;
@@ -249,18 +251,10 @@ public sealed class OutboundRouteGrain(
         return domestic;
     }
 
-    private async Task BounceAsync(OutboundRow row, IReadOnlyList<RecipientResult> failed, byte[] raw, bool delayed = false)
+    /// <summary>The sender hears of failures, delays and (when asked by NOTIFY=SUCCESS) relays; <see cref="DeliveryReports"/> decides per recipient.</summary>
+    private async Task ReportAsync(OutboundRow row, IReadOnlyList<RecipientResult> results, byte[] raw, bool delayed = false)
     {
-        // Never bounce a bounce (null reverse-path), and only to senders hosted here: a bounce
-        // for a forwarded message would itself have to go out, which the forwarder's domain cannot vouch for.
-        var sender = row.Sender is null ? null : MailAddress.Normalize(row.Sender);
-        var local = sender is null ? null : await new GrainMail.Contracts.Domains.RecipientResolver(GrainFactory).ResolveAsync(sender);
-        if (sender is null || local is not { Mailboxes.Count: > 0 })
-        {
-            logger.LogWarning("Outbound {Id}: {Count} recipients failed; no local sender to tell ({Sender})", row.Id, failed.Count, row.Sender);
-            return;
-        }
-        var dsn = DeliveryStatusNotice.Build(options.HostName, sender, failed, raw, row.ReceivedAt, clock.GetUtcNow(), delayed);
-        await submitter.SubmitAsync(new Submission(null, local.Mailboxes, new MessageContent(dsn)));
+        if (!await reports.SendAsync(GrainFactory, row.Sender, row.Dsn, results, raw, row.ReceivedAt, row.BlobDomain, delayed, relayed: true))
+            logger.LogInformation("Outbound {Id}: {Count} results not reported to {Sender} (null sender or NOTIFY)", row.Id, results.Count, row.Sender);
     }
 }

@@ -26,9 +26,17 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// <summary>REQUIRETLS (RFC 8689): the message may only leave over verified TLS to hops that honour it.</summary>
     public bool RequireTls { get; init; }
 
-    /// <summary>The DSN parameters kept with the event for <paramref name="mailbox"/>.</summary>
+    /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
-        RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + ";" + rcpt) : Dsn;
+        RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
+
+    /// <summary>The DSN parameters of an outbound event: the message's, then each recipient's under its RCPT= group.</summary>
+    public string? DsnFor(IEnumerable<string> external)
+    {
+        var groups = string.Join(' ', external.Where(r => RecipientDsn?.ContainsKey(r) == true)
+            .Select(r => $"RCPT={XText.Encode(r)} {RecipientDsn![r]}"));
+        return groups.Length == 0 ? Dsn : Dsn is null ? groups : Dsn + " " + groups;
+    }
 }
 
 public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, int Events);
@@ -88,7 +96,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var group in external.GroupBy(MailAddress.DomainOf, StringComparer.Ordinal))
         {
             var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.Sender,
-                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.Dsn, 0, submission.RequireTls);
+                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.DsnFor(group), 0, submission.RequireTls);
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
         }

@@ -147,3 +147,46 @@ public sealed class StreamQueueStore(NpgsqlDataSource dataSource)
         return await cmd.ExecuteNonQueryAsync(ct);
     }
 }
+
+/// <summary>A dead-lettered stream event, for the operator's view.</summary>
+public sealed record DeadLetterRow(long Id, string StreamNamespace, string StreamKey, byte[] Payload, DateTimeOffset EnqueuedAt,
+    DateTimeOffset DeadAt, int Attempts, string Reason);
+
+/// <summary>
+/// The dead letters: events that could not be delivered (after the stream's attempts, or refused
+/// by their consumer). They keep their blob references, so an operator can send one back into
+/// its queue once the cause is mended (an account enabled again, a quota raised).
+/// </summary>
+public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
+{
+    public async Task<List<DeadLetterRow>> ListAsync(int limit, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT id, stream_ns, stream_key, payload, enqueued_at, dead_at, dequeue_count, reason
+            FROM stream_dead_letter ORDER BY dead_at DESC, id DESC LIMIT @n
+            """);
+        cmd.Parameters.AddWithValue("n", limit);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<DeadLetterRow>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new DeadLetterRow(r.GetInt64(0), r.GetString(1), r.GetString(2), (byte[])r[3], r.GetFieldValue<DateTimeOffset>(4),
+                r.GetFieldValue<DateTimeOffset>(5), r.GetInt32(6), r.GetString(7)));
+        }
+        return list;
+    }
+
+    /// <summary>Puts a dead letter back into its queue as a fresh event; false when there is no such dead letter.</summary>
+    public async Task<bool> RedeliverAsync(long id, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            WITH back AS (DELETE FROM stream_dead_letter WHERE id = @id RETURNING queue_id, stream_ns, stream_key, payload)
+            INSERT INTO stream_queue (queue_id, stream_ns, stream_key, payload)
+            SELECT queue_id, stream_ns, stream_key, payload FROM back
+            """);
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+}
