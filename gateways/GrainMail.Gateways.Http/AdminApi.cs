@@ -1,12 +1,13 @@
 using GrainMail.Contracts.Outbound;
-using GrainMail.Storage.Outbound;
 using System.Text.Json;
 using GrainMail.Contracts;
+using GrainMail.Contracts.Intake;
+using GrainMail.Contracts.Operations;
+using GrainMail.Gateways.Common.Intake;
+using GrainMail.Operations.Spool;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Storage.Delivery;
-using GrainMail.Storage.Domains;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -134,9 +135,9 @@ public static class AdminApi
             return Results.Created($"/api/v1/domains/{name}", DomainJson(info!));
         });
 
-        api.MapGet("/domains", async (DomainDirectory directory) =>
+        api.MapGet("/domains", async (IGrainFactory grains) =>
         {
-            var list = await directory.ListAsync();
+            var list = await grains.GetGrain<IAdminViewGrain>(0).ListDomains();
             return Results.Ok(list.Select(d => new { name = d.Name, homeRegion = d.HomeRegion, createdAt = d.CreatedAt }));
         });
 
@@ -361,10 +362,10 @@ public static class AdminApi
         });
 
         // What waits to leave, per destination domain, and why it waits.
-        api.MapGet("/outbound", async (OutboundStore store, IGrainFactory grains) =>
+        api.MapGet("/outbound", async (IGrainFactory grains) =>
         {
             var result = new List<object>();
-            foreach (var destination in await store.DestinationsAsync())
+            foreach (var destination in await grains.GetGrain<IAdminViewGrain>(0).OutboundDestinations())
             {
                 var queue = await grains.GetGrain<IOutboundRouteGrain>(destination).GetQueue();
                 result.Add(new
@@ -409,11 +410,11 @@ public static class AdminApi
         });
 
         // The send log of one account: every attempt for every recipient, newest first.
-        api.MapGet("/accounts/{address}/sent-log", async (string address, OutboundStore store, int? limit) =>
+        api.MapGet("/accounts/{address}/sent-log", async (string address, IGrainFactory grains, int? limit) =>
         {
             var a = MailAddress.Normalize(address);
             if (a is null) return Problem(400, "Invalid address", address);
-            var log = await store.AttemptsOfSenderAsync(a, Math.Clamp(limit ?? 100, 1, 1000));
+            var log = await grains.GetGrain<IAdminViewGrain>(0).SentLog(a, Math.Clamp(limit ?? 100, 1, 1000));
             return Results.Ok(log.Select(l => new
             {
                 messageId = l.MessageId,
@@ -429,7 +430,7 @@ public static class AdminApi
 
     private static void MapMessages(RouteGroupBuilder api)
     {
-        api.MapPost("/messages", async (HttpContext http, IGrainFactory grains, MessageSubmitter submitter, AdminApiOptions options) =>
+        api.MapPost("/messages", async (HttpContext http, IGrainFactory grains, MessageIntake intake, AdminApiOptions options) =>
         {
             // Base64 of the largest message, plus JSON around it.
             http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = options.MaxMessageBytes * 4 / 3 + 1024 * 1024;
@@ -489,7 +490,7 @@ public static class AdminApi
             }
             if (raw.Length > limit) return Problem(413, "Message too large", $"{raw.Length} bytes; the limit is {limit}");
 
-            var receipt = await submitter.SubmitAsync(new Submission(from, mailboxes, raw), http.RequestAborted);
+            var receipt = await intake.SubmitAsync(new SubmissionEnvelope(from, mailboxes), new MessageContent(raw), http.RequestAborted);
             return Results.Accepted(value: new { messageId = receipt.MessageId, deliveries = receipt.Events, receivedAt = receipt.ReceivedAt });
         });
     }

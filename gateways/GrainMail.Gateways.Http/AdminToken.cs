@@ -1,7 +1,6 @@
 using GrainMail.Operations;
 using System.Security.Cryptography;
 using System.Text;
-using GrainMail.Storage;
 
 namespace GrainMail.Gateways.Http;
 

@@ -1,7 +1,7 @@
 using GrainMail.Gateways.Common.Tls;
 using System.Net;
 using GrainMail.Gateways.Common;
-using GrainMail.Storage.Delivery;
+using GrainMail.Gateways.Common.Intake;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -13,13 +13,13 @@ namespace GrainMail.Gateways.Smtp;
 /// </summary>
 public sealed class SmtpServer(
     IGrainFactory grains,
-    MessageSubmitter submitter,
+    MessageIntake intake,
     SmtpOptions options,
     ServerTls tls,
     ILogger<SmtpServer> logger)
 {
     internal IGrainFactory Grains => grains;
-    internal MessageSubmitter Submitter => submitter;
+    internal MessageIntake Intake => intake;
     internal SmtpOptions Options => options;
     private readonly ConnectionLimiter limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
 

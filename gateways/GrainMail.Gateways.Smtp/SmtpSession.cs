@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using GrainMail.Gateways.Common.Sasl;
 using GrainMail.Gateways.Common.Tls;
 using System.Buffers;
@@ -8,12 +9,12 @@ using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Delivery;
+using GrainMail.Contracts.Intake;
+using GrainMail.Gateways.Common.Intake;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
 using GrainMail.Operations;
-using GrainMail.Storage.Blobs;
-using GrainMail.Storage.Delivery;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using MimeKit;
@@ -552,10 +553,8 @@ internal sealed class SmtpSession : IAsyncDisposable
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 using var span = GrainMailTracing.Source.StartActivity("smtp.message", System.Diagnostics.ActivityKind.Server);
                 span?.SetTag("grainmail.listener", _service.ToString());
-                var receipt = await _server.Submitter.SubmitAsync(new Submission(_sender, mailboxes, raw, _dsn, recipientDsn, external, owner)
-                {
-                    RequireTls = _requireTls,
-                });
+                var receipt = await _server.Intake.SubmitAsync(
+                    new SubmissionEnvelope(_sender, mailboxes, _dsn, recipientDsn, external, owner, _requireTls), raw);
                 var listener = new KeyValuePair<string, object?>("listener", _service.ToString());
                 GrainMailMeters.SmtpCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, listener);
                 GrainMailMeters.SmtpAccepted.Add(1, listener);

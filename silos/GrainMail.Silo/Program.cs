@@ -136,6 +136,7 @@ builder.Services.AddSingleton(new ImapOptions
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
 });
+builder.Services.AddSingleton<GrainMail.Gateways.Common.Intake.MessageIntake>();
 builder.Services.AddSingleton<MessageCache>();
 builder.Services.AddSingleton<ImapServer>();
 builder.Services.AddSingleton<Pop3Server>();

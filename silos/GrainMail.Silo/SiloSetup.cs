@@ -42,6 +42,11 @@ public static class SiloSetup
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
+        services.AddSingleton(new GrainMail.Grains.Intake.IntakeOptions
+        {
+            SpoolDirectory = Path.Combine(Path.GetFullPath(settings.DataDir), "spool"),
+            MaxMessageBytes = settings.MaxMessageBytes,
+        });
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
         services.AddSingleton<HomeRegions>();

@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using System.Text;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Delivery;

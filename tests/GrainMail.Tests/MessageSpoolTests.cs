@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using System.Buffers;
 using System.Text;
 using GrainMail.Storage.Blobs;

@@ -1,5 +1,5 @@
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Storage.Blobs;
+using GrainMail.Gateways.Common.Intake;
 
 namespace GrainMail.Gateways.Imap.Mime;
 
@@ -34,7 +34,7 @@ public sealed class LoadedMessage(byte[] raw)
 /// in bytes: a client that lists a folder and then opens messages reads each from PostgreSQL
 /// (and decrypts it) once. Keyed by blob, which is content-addressed, so entries never go stale.
 /// </summary>
-public sealed class MessageCache(BlobStore blobs)
+public sealed class MessageCache(MessageIntake blobs)
 {
     public long MaxBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -55,7 +55,7 @@ public sealed class MessageCache(BlobStore blobs)
                 return node.Value.Message;
             }
         }
-        var raw = await blobs.ReadAsync(blob.Domain, blob.Hash, ct);
+        var raw = await blobs.ReadAsync(blob);
         if (raw is null) return null;
         var message = new LoadedMessage(raw);
         if (raw.Length > MaxBytes / 8) return message;

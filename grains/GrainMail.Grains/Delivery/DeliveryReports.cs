@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Domains;

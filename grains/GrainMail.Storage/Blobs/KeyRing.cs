@@ -105,6 +105,9 @@ public sealed class MasterKey
 
     public byte[] Unwrap(byte[] wrapped, byte[] context) => Open(_key, wrapped, context);
 
+    /// <summary>What sealing adds to the plain text: the nonce before, the tag after.</summary>
+    internal const int SealOverhead = NonceSize + TagSize;
+
     internal static byte[] Seal(byte[] key, ReadOnlySpan<byte> plain, ReadOnlySpan<byte> aad)
     {
         var output = new byte[NonceSize + plain.Length + TagSize];

@@ -1,3 +1,5 @@
+using GrainMail.Contracts.Intake;
+using GrainMail.Operations.Spool;
 using GrainMail.Operations;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
@@ -39,7 +41,6 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     }
 }
 
-public sealed record SubmitReceipt(Guid MessageId, DateTimeOffset ReceivedAt, int Events);
 
 /// <summary>
 /// The durable submit path shared by every gateway: in one PostgreSQL transaction it stores the

@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using GrainMail.Operations;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Storage.Blobs;

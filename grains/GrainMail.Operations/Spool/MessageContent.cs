@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace GrainMail.Storage.Blobs;
+namespace GrainMail.Operations.Spool;
 
 /// <summary>
 /// The bytes of a message on their way into the blob store: a head held in memory (trace headers

@@ -1,0 +1,74 @@
+using GrainMail.Contracts.Mailboxes;
+using Orleans.Concurrency;
+
+namespace GrainMail.Contracts.Intake;
+
+/// <summary>
+/// Everything about an accepted message except its bytes, as a gateway hands it to the silos.
+/// </summary>
+/// <param name="Sender">Envelope sender; null for the null reverse-path.</param>
+/// <param name="Mailboxes">Local mailboxes, each receiving one copy.</param>
+/// <param name="Dsn">RFC 3461 parameters of MAIL FROM (<see cref="Delivery.DsnRequest"/> encoding).</param>
+/// <param name="RecipientDsn">Each recipient's NOTIFY/ORCPT (same encoding), by mailbox or external address.</param>
+/// <param name="External">Recipients outside every hosted domain.</param>
+/// <param name="ExternalOwner">The hosted domain they leave for.</param>
+/// <param name="TraceParent">The gateway's span, so that the commit and the deliveries join its trace.</param>
+[GenerateSerializer, Immutable]
+public sealed record SubmissionEnvelope(
+    [property: Id(0)] string? Sender,
+    [property: Id(1)] IReadOnlyList<string> Mailboxes,
+    [property: Id(2)] string? Dsn = null,
+    [property: Id(3)] IReadOnlyDictionary<string, string>? RecipientDsn = null,
+    [property: Id(4)] IReadOnlyList<string>? External = null,
+    [property: Id(5)] string? ExternalOwner = null,
+    [property: Id(6)] bool RequireTls = false,
+    [property: Id(7)] string? TraceParent = null);
+
+/// <summary>The durable commit happened: the message will be delivered.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SubmitReceipt(
+    [property: Id(0)] Guid MessageId,
+    [property: Id(1)] DateTimeOffset ReceivedAt,
+    [property: Id(2)] int Events);
+
+/// <summary>
+/// Where gateways hand accepted messages to the cluster: the silo commits the blob and its
+/// delivery events in one PostgreSQL transaction and only then answers, so a gateway says 250
+/// only after the commit — and holds neither the master key nor database credentials. Runs on
+/// the silo the call arrives at (the co-hosted one in a single node). Not retried across a silo
+/// failure: the commit may have happened, and the client's own retry is the honest answer (451).
+/// </summary>
+public interface IMessageIntakeGrain : IGrainWithIntegerKey
+{
+    /// <summary>A message small enough to travel in one call.</summary>
+    Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content);
+}
+
+/// <summary>
+/// A large message on its way in, in chunks: one activation (keyed by a fresh id, placed on the
+/// silo that receives the first chunk) spools them, encrypted under a key of its own, until
+/// <see cref="Commit"/>. A silo failure in between loses only the upload; the gateway answers 451.
+/// </summary>
+public interface IMessageUploadGrain : IGrainWithGuidKey
+{
+    Task Append(Immutable<byte[]> chunk);
+
+    Task<SubmitReceipt> Commit(SubmissionEnvelope envelope);
+
+    Task Abort();
+}
+
+/// <summary>
+/// Message bytes for the gateways (IMAP FETCH, POP3 RETR), read on a silo and decrypted there:
+/// whole, or only the byte range asked for, so a partial FETCH of a large message decrypts the
+/// chunks it covers and no more.
+/// </summary>
+public interface IMessageBlobGrain : IGrainWithIntegerKey
+{
+    [Retryable]
+    Task<Immutable<byte[]>?> Read(BlobRef blob);
+
+    /// <summary>At most <paramref name="count"/> bytes from <paramref name="offset"/>; empty past the end; null when the blob is gone.</summary>
+    [Retryable]
+    Task<Immutable<byte[]>?> ReadRange(BlobRef blob, long offset, int count);
+}

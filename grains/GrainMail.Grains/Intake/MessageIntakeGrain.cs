@@ -1,0 +1,92 @@
+using System.Buffers;
+using GrainMail.Contracts.Intake;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Operations.Spool;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Delivery;
+using Orleans.Concurrency;
+
+namespace GrainMail.Grains.Intake;
+
+/// <summary>The silo side of a gateway's submit: the durable commit through <see cref="MessageSubmitter"/>.</summary>
+[StatelessWorker]
+public sealed class MessageIntakeGrain(MessageSubmitter submitter) : Grain, IMessageIntakeGrain
+{
+    public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
+        IntakeCommit.CommitAsync(submitter, envelope, new MessageContent(content.Value));
+}
+
+/// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
+[Orleans.Placement.PreferLocalPlacement]
+public sealed class MessageUploadGrain(MessageSubmitter submitter, IntakeOptions options) : Grain, IMessageUploadGrain
+{
+    private MessageSpool? _spool;
+
+    public Task Append(Immutable<byte[]> chunk)
+    {
+        _spool ??= new MessageSpool(options.SpoolDirectory);
+        if (_spool.Length + chunk.Value.Length > options.MaxMessageBytes)
+            throw new InvalidOperationException($"An upload is limited to {options.MaxMessageBytes} bytes");
+        _spool.Write(chunk.Value);
+        return Task.CompletedTask;
+    }
+
+    public async Task<SubmitReceipt> Commit(SubmissionEnvelope envelope)
+    {
+        try
+        {
+            return await IntakeCommit.CommitAsync(submitter, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
+        }
+        finally
+        {
+            await AbortAsync();
+        }
+    }
+
+    public Task Abort() => AbortAsync();
+
+    private async Task AbortAsync()
+    {
+        if (_spool is not null) await _spool.DisposeAsync();
+        _spool = null;
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_spool is not null) await _spool.DisposeAsync();
+    }
+}
+
+/// <summary>Where the silos spool uploads, and how large one may be.</summary>
+public sealed class IntakeOptions
+{
+    public string SpoolDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "grainmail-spool");
+
+    public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
+}
+
+internal static class IntakeCommit
+{
+    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, SubmissionEnvelope e, MessageContent content)
+    {
+        // The gateway's span is the parent of the commit and, through the events, of each delivery.
+        using var activity = e.TraceParent is null ? null
+            : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
+        return await submitter.SubmitAsync(new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
+        {
+            RequireTls = e.RequireTls,
+        });
+    }
+}
+
+/// <summary>Message bytes for the gateways, decrypted on the silo: whole or by range.</summary>
+[StatelessWorker]
+public sealed class MessageBlobGrain(BlobStore blobs) : Grain, IMessageBlobGrain
+{
+    public async Task<Immutable<byte[]>?> Read(BlobRef blob) =>
+        await blobs.ReadAsync(blob.Domain, blob.Hash) is { } raw ? raw.AsImmutable() : null;
+
+    public async Task<Immutable<byte[]>?> ReadRange(BlobRef blob, long offset, int count) =>
+        await blobs.ReadRangeAsync(blob.Domain, blob.Hash, offset, count) is { } raw ? raw.AsImmutable() : null;
+}
