@@ -174,7 +174,7 @@ public sealed class SmtpMessageTextTests(SmtpHostFixture host) : IClassFixture<S
         Code("354", await c.CommandAsync("DATA"));
         await c.SendRawAsync(FoldedHeaderMessage(500) + ".\r\n");
         Code("250 2.0.0", await c.ReadReplyAsync());
-        Assert.Equal(1, await host.InboxCount(user));
+        Assert.Single(await host.WaitForMessages(user, 1));
     }
 
     private Task<HttpResponseMessage> PostMessage(string to, byte[] raw) =>
