@@ -8,6 +8,7 @@ using GrainMail.Operations.Spool;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -469,6 +470,10 @@ public static class AdminApi
             {
                 return Problem(400, "Malformed base64", "'raw' must be the base64 of an RFC 5322 message");
             }
+            // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section.
+            var (normalized, textProblem) = MessageText.Normalize(raw);
+            if (normalized is null) return MessageText.IsHeaderLimit(textProblem) ? Problem(413, "Message header too large", MessageText.Describe(textProblem)) : Problem(400, "Malformed message", MessageText.Describe(textProblem));
+            raw = normalized;
             if (MessageCheck(raw) is { } problem) return Problem(400, "Malformed message", problem);
 
             var mailboxes = new List<string>();

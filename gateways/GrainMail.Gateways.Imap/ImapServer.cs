@@ -30,5 +30,5 @@ public sealed class ImapServer(
             {
                 await using var session = new ImapSession(this, connection, service, remote);
                 await session.RunAsync(connection.ConnectionClosed);
-            });
+            }, implicitTls: service == ImapService.Imaps ? tls : null);
 }

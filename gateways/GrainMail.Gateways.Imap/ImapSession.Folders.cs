@@ -1,5 +1,6 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Protocol;
 
 namespace GrainMail.Gateways.Imap;
@@ -316,6 +317,10 @@ internal sealed partial class ImapSession
         var message = p.ReadStringBytes();
         p.ExpectEnd();
         if (message.Length == 0) return No(tag, "Empty message");
+        // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
+        var (normalized, problem) = MessageText.Normalize(message);
+        if (normalized is null) return No(tag, (MessageText.IsHeaderLimit(problem) ? "[LIMIT] " : "[PARSE] ") + MessageText.Describe(problem));
+        message = normalized;
         var result = await _mailbox!.Append(name, message, flags, keywords, date);
         return result.Status switch
         {

@@ -57,6 +57,31 @@ public sealed class SmtpOptions
     /// postmaster address; when unset, <c>postmaster@</c> the host name.
     /// </summary>
     public string? Postmaster { get; set; }
+    /// Replies held back while the client pipelines (RFC 2920) before they are written anyway. The
+    /// write waits for the client to read, so a client that only sends stops being read (TCP
+    /// backpressure) instead of growing the buffer.
+    /// </summary>
+    public int MaxPendingReplyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Unknown recipients (550 5.1.1) per session answered without delay.</summary>
+    public int FreeUnknownRecipients { get; set; } = 3;
+
+    /// <summary>The tarpit before the first delayed 550; it doubles with each further unknown recipient.</summary>
+    public TimeSpan TarpitDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest tarpit before one answer.</summary>
+    public TimeSpan MaxTarpitDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Unknown recipients in one session; the next one gets 421 4.7.0 and the session ends.</summary>
+    public int MaxUnknownRecipientsPerSession { get; set; } = 20;
+
+    /// <summary>Unknown recipients from one client address, over all its sessions, within <see cref="UnknownRecipientWindow"/>.</summary>
+    public int MaxUnknownRecipientsPerIp { get; set; } = 200;
+
+    public TimeSpan UnknownRecipientWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Header section limits checked as DATA and BDAT arrive (552 5.3.4 beyond them).</summary>
+    public GrainMail.Gateways.Common.Messages.MessageTextLimits MessageText { get; set; } = GrainMail.Gateways.Common.Messages.MessageTextLimits.Default;
 
     /// <summary>AUTH without TLS, e.g. for loopback benchmarks. Off by default.</summary>
     public bool AllowPlaintextAuth { get; set; }

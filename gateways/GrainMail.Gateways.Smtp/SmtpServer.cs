@@ -2,6 +2,7 @@ using GrainMail.Gateways.Common.Tls;
 using System.Net;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Common.Intake;
+using GrainMail.Gateways.Smtp.Session;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,11 @@ public sealed class SmtpServer(
     private readonly ConnectionLimiter limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
 
     internal ServerTls Tls => tls;
+
+    /// <summary>The clock of tarpits and harvest windows.</summary>
+    internal TimeProvider Time { get; } = TimeProvider.System;
+
+    internal RecipientHarvestGuard Harvest { get; } = new(options, TimeProvider.System);
     internal ILogger Logger => logger;
 
     public Task HandleAsync(ConnectionContext connection, SmtpService service) =>
@@ -34,5 +40,5 @@ public sealed class SmtpServer(
                 GrainMail.Operations.GrainMailMeters.SmtpConnections.Add(1, new KeyValuePair<string, object?>("listener", service.ToString()));
                 await using var session = new SmtpSession(this, connection, service, remote);
                 await session.RunAsync(connection.ConnectionClosed);
-            });
+            }, implicitTls: service == SmtpService.Submissions ? tls : null);
 }

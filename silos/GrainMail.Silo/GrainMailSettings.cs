@@ -87,6 +87,28 @@ public sealed class GrainMailSettings
 
     public int SmtpMaxConnections { get; set; } = 20_000;
 
+    /// <summary>SMTP recipient harvesting defences (see SmtpOptions).</summary>
+    public int SmtpFreeUnknownRecipients { get; set; } = 3;
+
+    public TimeSpan SmtpTarpitDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan SmtpMaxTarpitDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    public int SmtpMaxUnknownRecipientsPerSession { get; set; } = 20;
+
+    public int SmtpMaxUnknownRecipientsPerIp { get; set; } = 200;
+
+    public TimeSpan SmtpUnknownRecipientWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Header section limits of messages taken by SMTP (see MessageTextLimits).</summary>
+    public int SmtpMaxHeaderSectionBytes { get; set; } = 1024 * 1024;
+
+    public int SmtpMaxHeaderFieldBytes { get; set; } = 64 * 1024;
+
+    public int SmtpMaxHeaderFieldLines { get; set; } = 1000;
+
+    public int SmtpMaxHeaderFields { get; set; } = 1000;
+
     public int MaxAuthFailuresPerSession { get; set; } = 3;
 
     /// <summary>IMAP ports (0 turns a listener off): STARTTLS and implicit TLS.</summary>

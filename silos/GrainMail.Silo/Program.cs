@@ -121,6 +121,13 @@ var smtpOptions = new SmtpOptions
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
     SpoolDirectory = Path.Combine(dataDir, "spool"),
     Postmaster = settings.Postmaster,
+    FreeUnknownRecipients = settings.SmtpFreeUnknownRecipients,
+    TarpitDelay = settings.SmtpTarpitDelay,
+    MaxTarpitDelay = settings.SmtpMaxTarpitDelay,
+    MaxUnknownRecipientsPerSession = settings.SmtpMaxUnknownRecipientsPerSession,
+    MaxUnknownRecipientsPerIp = settings.SmtpMaxUnknownRecipientsPerIp,
+    UnknownRecipientWindow = settings.SmtpUnknownRecipientWindow,
+    MessageText = new(settings.SmtpMaxHeaderSectionBytes, settings.SmtpMaxHeaderFieldBytes, settings.SmtpMaxHeaderFieldLines, settings.SmtpMaxHeaderFields),
 };
 builder.Services.AddSingleton(smtpOptions);
 builder.Services.AddSingleton(new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));

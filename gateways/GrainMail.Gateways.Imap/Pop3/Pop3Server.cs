@@ -37,5 +37,5 @@ public sealed class Pop3Server(
             {
                 await using var session = new Pop3Session(this, connection, service, remote);
                 await session.RunAsync(connection.ConnectionClosed);
-            });
+            }, implicitTls: service == Pop3Service.Pop3s ? tls : null);
 }

@@ -7,7 +7,7 @@ namespace GrainMail.Contracts.Delivery;
 public enum DsnNotify
 {
     /// <summary>No NOTIFY given: failures and delays are reported, success is not (the RFC leaves this to us).</summary>
-    Default = 0,
+    None = 0,
     Never = 1,
     Success = 2,
     Failure = 4,
@@ -15,13 +15,13 @@ public enum DsnNotify
 }
 
 /// <summary>One recipient's DSN parameters: NOTIFY, and ORCPT as "addr-type;address" (decoded from xtext).</summary>
-public sealed record DsnRecipient(DsnNotify Notify = DsnNotify.Default, string? OriginalRecipient = null)
+public sealed record DsnRecipient(DsnNotify Notify = DsnNotify.None, string? OriginalRecipient = null)
 {
     public static readonly DsnRecipient None = new();
 
     public bool Wants(DsnNotify what) => Notify switch
     {
-        DsnNotify.Default => what is DsnNotify.Failure or DsnNotify.Delay,
+        DsnNotify.None => what is DsnNotify.Failure or DsnNotify.Delay,
         _ when Notify.HasFlag(DsnNotify.Never) => false,
         _ => Notify.HasFlag(what),
     };
@@ -57,9 +57,9 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
 
     private static void AppendRecipient(StringBuilder b, DsnRecipient r)
     {
-        if (r.Notify != DsnNotify.Default)
+        if (r.Notify != DsnNotify.None)
         {
-            var names = Enum.GetValues<DsnNotify>().Where(f => f != DsnNotify.Default && r.Notify.HasFlag(f)).Select(f => f.ToString().ToUpperInvariant());
+            var names = Enum.GetValues<DsnNotify>().Where(f => f != DsnNotify.None && r.Notify.HasFlag(f)).Select(f => f.ToString().ToUpperInvariant());
             b.Append(" NOTIFY=").Append(string.Join(',', names));
         }
         if (r.OriginalRecipient is not null) b.Append(" ORCPT=").Append(XText.Encode(r.OriginalRecipient));
@@ -86,15 +86,15 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
             switch (key)
             {
                 case "RET": full = value.Equals("FULL", StringComparison.OrdinalIgnoreCase); break;
-                case "ENVID": envid = XText.Decode(value); break;
+                case "ENVID": envid = XText.Decode(value) ?? value; break;
                 case "RCPT":
                     if (currentAddress is null) defaults = current;
                     else map[currentAddress] = current;
-                    currentAddress = XText.Decode(value);
+                    currentAddress = XText.Decode(value) ?? value;
                     current = DsnRecipient.None;
                     break;
                 case "NOTIFY": current = current with { Notify = ParseNotify(value) }; break;
-                case "ORCPT": current = current with { OriginalRecipient = XText.Decode(value) }; break;
+                case "ORCPT": current = current with { OriginalRecipient = XText.Decode(value) ?? value }; break;
             }
         }
         if (currentAddress is null) defaults = current;
@@ -104,7 +104,7 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
 
     public static DsnNotify ParseNotify(string value)
     {
-        var n = DsnNotify.Default;
+        var n = DsnNotify.None;
         foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             n |= part.ToUpperInvariant() switch
@@ -113,44 +113,9 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
                 "SUCCESS" => DsnNotify.Success,
                 "FAILURE" => DsnNotify.Failure,
                 "DELAY" => DsnNotify.Delay,
-                _ => DsnNotify.Default,
+                _ => DsnNotify.None,
             };
         }
         return n;
-    }
-}
-
-/// <summary>xtext (RFC 3461 4): printable ASCII except '+' and '=' as is, everything else as +XX.</summary>
-public static class XText
-{
-    public static string Encode(string value)
-    {
-        var b = new StringBuilder(value.Length);
-        foreach (var octet in Encoding.UTF8.GetBytes(value))
-        {
-            if (octet is >= 33 and <= 126 && octet != '+' && octet != '=') b.Append((char)octet);
-            else b.Append('+').Append(octet.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
-        }
-        return b.ToString();
-    }
-
-    /// <summary>Decodes xtext; a malformed +XX is kept literally.</summary>
-    public static string Decode(string value)
-    {
-        var bytes = new List<byte>(value.Length);
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (value[i] == '+' && i + 2 < value.Length &&
-                byte.TryParse(value.AsSpan(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var octet))
-            {
-                bytes.Add(octet);
-                i += 2;
-            }
-            else
-            {
-                bytes.AddRange(Encoding.UTF8.GetBytes(value[i].ToString()));
-            }
-        }
-        return Encoding.UTF8.GetString([.. bytes]);
     }
 }

@@ -1,0 +1,69 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Outbound;
+using GrainMail.Gateways.Smtp.Protocol;
+
+namespace GrainMail.Gateways.Smtp.Session;
+
+/// <summary>What RCPT asks about one recipient.</summary>
+/// <param name="Address">The forward path as sent ("postmaster" for the bare form).</param>
+/// <param name="User">The authenticated account; null on MX and before AUTH.</param>
+/// <param name="DeclaredSize">MAIL FROM's SIZE, if given.</param>
+public sealed record RcptCheck(string Address, string? User, SmtpService Service, long? DeclaredSize);
+
+/// <summary>The answer to a <see cref="RcptCheck"/>: the reply, and for an accepted recipient where it delivers.</summary>
+/// <param name="Address">The normalised address (as accepted), or the one refused.</param>
+/// <param name="MaxMessageBytes">The recipient domain's own message size limit, if lower than the server's.</param>
+public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, long? MaxMessageBytes)
+{
+    public bool Accepted => Reply.Code == 250;
+
+    /// <summary>No such user here (550 5.1.1): what address harvesting collects, and what the tarpit counts.</summary>
+    public bool UnknownRecipient => Reply.Enhanced == "5.1.1";
+
+    public static RcptVerdict Refused(int code, string enhanced, string text, string address) =>
+        new(new SmtpReply(code, enhanced, text), address, [], [], null);
+}
+
+/// <summary>
+/// Every check of a recipient at RCPT, in one place: hosted or relay, known, enabled, within quota
+/// and size, and for mail that leaves, the sender's hourly budgets. The session only calls
+/// <see cref="CheckAsync"/>; what happens inside may become a single grain call.
+/// </summary>
+internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
+{
+    public async Task<RcptVerdict> CheckAsync(RcptCheck check)
+    {
+        // The bare <Postmaster> (RFC 5321 4.5.1) goes to the node's postmaster.
+        var address = check.Address.Equals(RecipientPolicy.Postmaster, StringComparison.OrdinalIgnoreCase)
+            ? MailAddress.Normalize(options.Postmaster) ?? MailAddress.Normalize($"{RecipientPolicy.Postmaster}@{options.HostName}")
+            : MailAddress.Normalize(check.Address);
+        if (address is null) return RcptVerdict.Refused(501, "5.1.3", "Bad recipient address syntax", check.Address);
+
+        // One call answers hosted?, who?, enabled?, room? and how large? (the recipient policy).
+        var r = await RecipientPolicy.ResolveAsync(grains, address, check.DeclaredSize ?? 0);
+        if (!r.Hosted)
+        {
+            if (check.Service == SmtpService.Mx || check.User is null) return RcptVerdict.Refused(554, "5.7.1", "Relay access denied", address);
+            // The sender's hourly budgets (account, then domain): a temporary refusal, so a
+            // legitimate client retries later and a hijacked account cannot flood the world.
+            if (!await grains.GetGrain<ISendRateGrain>("account/" + check.User).TryAcquire(1))
+                return RcptVerdict.Refused(450, "4.7.1", "Sending rate limit of this account reached, try again later", address);
+            if (!await grains.GetGrain<ISendRateGrain>("domain/" + MailAddress.DomainOf(check.User)).TryAcquire(1))
+                return RcptVerdict.Refused(450, "4.7.1", "Sending rate limit of this domain reached, try again later", address);
+            // Authenticated submission: committed to the outbound stream of the destination domain.
+            return new RcptVerdict(Ok, address, [], [address], null);
+        }
+        return r.Status switch
+        {
+            RecipientStatus.NoSuchUser => RcptVerdict.Refused(550, "5.1.1", "No such user here", address),
+            RecipientStatus.Disabled => RcptVerdict.Refused(550, "5.2.1", "Mailbox disabled", address),
+            RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
+            RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
+            // An alias that forwards outside: its external targets leave through the outbound stream.
+            _ => new RcptVerdict(Ok, address, r.Mailboxes, r.External, r.MaxMessageBytes),
+        };
+    }
+
+    private static readonly SmtpReply Ok = new(250, "2.1.5", "Recipient OK");
+}
