@@ -39,6 +39,13 @@ public sealed class GrainMailSettings
 
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// Gateway role: the silos' Orleans gateway endpoints as host:port, comma-separated
+    /// (GRAINMAIL_SILOS). Set, the gateway process needs no database credentials at all; unset,
+    /// it finds the silos in the membership table of GRAINMAIL_DB.
+    /// </summary>
+    public string? SiloGateways { get; set; }
+
     /// <summary>The master key as 64 hex digits; when empty, read or created in DataDir/master.key.</summary>
     public string? MasterKey { get; set; }
 

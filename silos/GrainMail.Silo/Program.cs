@@ -44,7 +44,14 @@ var log = startupLogs.CreateLogger("GrainMail");
 
 EmbeddedPostgres? embedded = null;
 var connectionString = settings.ConnectionString;
-if (string.IsNullOrWhiteSpace(connectionString))
+// A gateway with a silo list needs no database at all: it holds no credentials and no master key.
+var gatewayWithoutDatabase = !runsSilo && !string.IsNullOrWhiteSpace(settings.SiloGateways);
+if (!runsSilo && !gatewayWithoutDatabase && string.IsNullOrWhiteSpace(connectionString))
+{
+    Console.Error.WriteLine("grainmail: a gateway process needs GRAINMAIL_SILOS (the silos' gateway endpoints) or GRAINMAIL_DB");
+    return 2;
+}
+if (runsSilo && string.IsNullOrWhiteSpace(connectionString))
 {
     try
     {
@@ -58,14 +65,15 @@ if (string.IsNullOrWhiteSpace(connectionString))
     connectionString = embedded.ConnectionString();
 }
 
-var masterKey = string.IsNullOrWhiteSpace(settings.MasterKey)
+// Only silos decrypt mail: a gateway process never loads or creates the master key.
+MasterKey? masterKey = !runsSilo ? null : string.IsNullOrWhiteSpace(settings.MasterKey)
     ? MasterKey.LoadOrCreate(Path.Combine(dataDir, "master.key"))
     : MasterKey.FromHex(settings.MasterKey);
 var tokenPath = Path.Combine(dataDir, "admin.token");
 var adminToken = string.IsNullOrWhiteSpace(settings.AdminToken) ? AdminToken.LoadOrCreate(tokenPath) : new AdminToken(settings.AdminToken);
 
-if (runsSilo) SiloSetup.ConfigureServices(builder.Services, settings, connectionString, masterKey);
-else SiloSetup.ConfigureGatewayServices(builder.Services, settings, connectionString, masterKey);
+if (runsSilo) SiloSetup.ConfigureServices(builder.Services, settings, connectionString!, masterKey!);
+else builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(adminToken);
 builder.Services.AddSingleton(new AdminApiOptions
 {
@@ -179,12 +187,13 @@ builder.WebHost.ConfigureKestrel(k =>
         listeners.Add($"  POP3        {bind}:{port}{(service == Pop3Service.Pop3s ? " (implicit TLS)" : " (STLS)")}");
     }
 });
-if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString));
+if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
 else builder.Host.UseOrleansClient(client => SiloSetup.ConfigureClient(client, settings, connectionString));
 
 // Migrations run before Orleans starts: its providers read their queries from OrleansQuery.
-await using (var migrationSource = Npgsql.NpgsqlDataSource.Create(connectionString))
+if (runsSilo)
 {
+    await using var migrationSource = Npgsql.NpgsqlDataSource.Create(connectionString!);
     await new MigrationRunner(migrationSource, startupLogs.CreateLogger<MigrationRunner>()).ApplyAsync();
 }
 
@@ -203,7 +212,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     foreach (var l in listeners) Console.WriteLine(l);
     if (runsSilo) Console.WriteLine($"  silo        {settings.AdvertisedAddress}:{settings.SiloPort} (gateway {settings.GatewayPort})");
     else Console.WriteLine("  cluster     client of the silos in the membership table");
-    Console.WriteLine(embedded is null
+    Console.WriteLine(gatewayWithoutDatabase ? $"  PostgreSQL  none here (silos at {settings.SiloGateways})"
+        : embedded is null
         ? "  PostgreSQL  configured connection string"
         : $"  PostgreSQL  embedded, 127.0.0.1:{embedded.Port}, data in {embedded.DataDirectory}");
     Console.WriteLine("Press Ctrl-C to stop.");
@@ -237,6 +247,7 @@ static void ApplyEnvironment(GrainMailSettings s)
     s.Role = Env("GRAINMAIL_ROLE") ?? s.Role;
     s.AdminToken = Env("GRAINMAIL_ADMIN_TOKEN") ?? s.AdminToken;
     s.MasterKey = Env("GRAINMAIL_MASTER_KEY") ?? s.MasterKey;
+    s.SiloGateways = Env("GRAINMAIL_SILOS") ?? s.SiloGateways;
     if (int.TryParse(Env("GRAINMAIL_SILO_PORT"), out var sp)) s.SiloPort = sp;
     if (int.TryParse(Env("GRAINMAIL_GATEWAY_PORT"), out var gp)) s.GatewayPort = gp;
     if (int.TryParse(Env("GRAINMAIL_PG_PORT"), out var pp)) s.EmbeddedPostgresPort = pp;

@@ -25,7 +25,13 @@ public static class SiloSetup
 {
     public static void ConfigureServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
     {
-        ConfigureGatewayServices(services, settings, connectionString, masterKey);
+        services.AddGrainMailStorage(connectionString, masterKey, new PgQueueOptions
+        {
+            QueueCount = settings.QueueCount,
+            VisibilityTimeout = settings.QueueVisibilityTimeout,
+            MaxAttempts = settings.QueueMaxAttempts,
+        });
+        services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new PasswordHashOptions
         {
             MemoryKiB = settings.PasswordHashMemoryKiB,
@@ -58,23 +64,8 @@ public static class SiloSetup
     }
 
 
-    /// <summary>
-    /// What a gateway process needs, and a silo too: the storage the gateways write to directly
-    /// (the submit path commits in PostgreSQL, not through a grain).
-    /// </summary>
-    public static void ConfigureGatewayServices(IServiceCollection services, GrainMailSettings settings, string connectionString, MasterKey masterKey)
-    {
-        services.AddGrainMailStorage(connectionString, masterKey, new PgQueueOptions
-        {
-            QueueCount = settings.QueueCount,
-            VisibilityTimeout = settings.QueueVisibilityTimeout,
-            MaxAttempts = settings.QueueMaxAttempts,
-        });
-        services.AddSingleton(TimeProvider.System);
-    }
-
     /// <summary>The Orleans client of a gateway process: finds silos in the membership table.</summary>
-    public static void ConfigureClient(IClientBuilder client, GrainMailSettings settings, string connectionString)
+    public static void ConfigureClient(IClientBuilder client, GrainMailSettings settings, string? connectionString)
     {
         client.AddActivityPropagation();
         client.Configure<ClusterOptions>(o =>
@@ -82,11 +73,20 @@ public static class SiloSetup
             o.ClusterId = settings.ClusterId;
             o.ServiceId = settings.ServiceId;
         });
-        client.UseAdoNetClustering(o =>
+        if (!string.IsNullOrWhiteSpace(settings.SiloGateways))
         {
-            o.Invariant = "Npgsql";
-            o.ConnectionString = connectionString;
-        });
+            var endpoints = SiloGatewayList.Parse(settings.SiloGateways);
+            client.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(sp =>
+                new SiloGatewayList(endpoints, sp.GetRequiredService<ILogger<SiloGatewayList>>()));
+        }
+        else
+        {
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+        }
         // A region going dark takes its silos' gateways with it: re-read the list often, so the
         // client stops trying dead ones and finds silos that joined.
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));

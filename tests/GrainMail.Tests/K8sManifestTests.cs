@@ -138,11 +138,23 @@ public sealed class K8sManifestTests
         foreach (var c in new[] { silo, gateway })
         {
             Assert.Equal("status.podIP", c.Env.Single(e => e.Name == "GrainMail__AdvertisedAddress").ValueFrom.FieldRef.FieldPath);
-            foreach (var secret in new[] { "GRAINMAIL_DB", "GRAINMAIL_MASTER_KEY", "GRAINMAIL_ADMIN_TOKEN", "GrainMail__TlsCertificatePem", "GrainMail__TlsKeyPem" })
+            foreach (var secret in new[] { "GRAINMAIL_ADMIN_TOKEN", "GrainMail__TlsCertificatePem", "GrainMail__TlsKeyPem" })
             {
                 Assert.NotNull(c.Env.Single(e => e.Name == secret).ValueFrom.SecretKeyRef);
             }
         }
+        // Only silos hold the database credentials and the master key; the internet-facing
+        // gateways find the silos through the headless service's Orleans gateway port.
+        foreach (var secret in new[] { "GRAINMAIL_DB", "GRAINMAIL_MASTER_KEY" })
+        {
+            Assert.NotNull(silo.Env.Single(e => e.Name == secret).ValueFrom.SecretKeyRef);
+            Assert.DoesNotContain(gateway.Env, e => e.Name == secret);
+        }
+        var silos = Env(gateway, "GRAINMAIL_SILOS")!.Split(':');
+        var siloService = Assert.Single(set.Of<V1Service>(), s => s.Metadata.Name == silos[0]);
+        Assert.Equal("None", siloService.Spec.ClusterIP);
+        Assert.Contains(siloService.Spec.Ports, p => p.Port == int.Parse(silos[1]));
+        Assert.True(Subset(siloService.Spec.Selector, set.Of<V1StatefulSet>().Single().Spec.Template.Metadata.Labels));
 
         // Secrets are placeholders, and say so; the connection string names both regions' hosts.
         var secrets = set.Of<V1Secret>().ToList();

@@ -195,13 +195,21 @@ public sealed class TwoRegionTests(PostgresServer pg)
     }
 
     [Fact]
-    public async Task A_gateway_process_serves_SMTP_and_IMAP_with_IDLE_as_a_client_of_the_cluster()
+    public async Task A_gateway_process_without_database_or_master_key_serves_SMTP_and_IMAP_with_IDLE()
     {
         var cs = await pg.NewDatabaseAsync("gatewayrole");
         var dir = Path.Combine(pg.Root, "gatewayrole-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var silo = await HostProcess.StartAsync(cs, Path.Combine(dir, "silo"), HostProcess.Ports.Free(), extraEnvironment: Env("hangzhou", "silo"));
+        var siloPorts = HostProcess.Ports.Free();
+        await using var silo = await HostProcess.StartAsync(cs, Path.Combine(dir, "silo"), siloPorts, extraEnvironment: Env("hangzhou", "silo"));
         var ports = HostProcess.Ports.Free();
-        await using var gateway = await HostProcess.StartAsync(cs, Path.Combine(dir, "gw"), ports, extraEnvironment: Env("hangzhou", "gateway"));
+        // The gateway gets the silos' gateway endpoint and nothing else: no database, no master key.
+        var gatewayEnv = Env("hangzhou", "gateway");
+        gatewayEnv.Remove("GRAINMAIL_MASTER_KEY");
+        gatewayEnv["GRAINMAIL_DB"] = "";
+        gatewayEnv["GRAINMAIL_SILOS"] = $"localhost:{siloPorts.Gateway}";
+        await using var gateway = await HostProcess.StartAsync(cs, Path.Combine(dir, "gw"), ports, extraEnvironment: gatewayEnv);
+        Assert.False(File.Exists(Path.Combine(dir, "gw", "master.key")));
+        Assert.False(Directory.Exists(Path.Combine(dir, "gw", "pg")));
         (await gateway.Http.PostAsJsonAsync("/api/v1/domains", new { name = "gw.test", homeRegion = "hangzhou" })).EnsureSuccessStatusCode();
         (await gateway.Http.PostAsJsonAsync("/api/v1/domains/gw.test/accounts", new { localPart = "ida", password = "correct horse battery" })).EnsureSuccessStatusCode();
 
