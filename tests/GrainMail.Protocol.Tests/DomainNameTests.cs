@@ -27,6 +27,24 @@ public sealed class DomainNameTests
     };
 
     [Theory]
+    [InlineData("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.ir")] // Persian with a non-joiner between two joining letters (CONTEXTJ)
+    [InlineData("\u30a2\u30fb\u30a4.jp")] // katakana middle dot among katakana (CONTEXTO)
+    [InlineData("l\u00b7l.cat")] // Catalan ela geminada (CONTEXTO)
+    public void Contextual_characters_are_kept_where_their_rule_holds(string input)
+    {
+        Assert.True(DomainName.TryParse(input, out var name, out var error), error);
+        Assert.Equal(input, name.Unicode);
+        Assert.StartsWith("xn--", name.Ascii);
+    }
+
+    [Theory]
+    [InlineData("a\u200cb.com")] // a non-joiner between Latin letters
+    [InlineData("a\u30fbb.jp")] // a katakana middle dot without kana or Han
+    [InlineData("a\u00b7b.cat")] // a middle dot not between two l
+    public void Contextual_characters_are_refused_out_of_context(string input) =>
+        Assert.False(DomainName.TryParse(input, out _, out _));
+
+    [Theory]
     [MemberData(nameof(Valid))]
     public void Valid_names_become_A_labels(string input, string ascii, string unicode)
     {

@@ -175,7 +175,7 @@ public readonly record struct DomainName
     {
         foreach (var rune in unicode.EnumerateRunes())
         {
-            if (rune.Value is '-' or '.') continue;
+            if (rune.Value is '-' or '.' || ContextualRules.Contains(rune.Value)) continue;
             var category = Rune.GetUnicodeCategory(rune);
             switch (category)
             {
@@ -192,6 +192,13 @@ public readonly record struct DomainName
         }
         return null;
     }
+
+    /// <summary>
+    /// RFC 5892 CONTEXTJ (zero-width non-joiner and joiner) and CONTEXTO (middle dot, Greek keraia,
+    /// Hebrew geresh and gershayim, katakana middle dot) code points: valid where their context
+    /// rule holds, which ICU checks (CheckContextJ, CheckContextO) before this.
+    /// </summary>
+    private static readonly HashSet<int> ContextualRules = [0x200C, 0x200D, 0x00B7, 0x0375, 0x05F3, 0x05F4, 0x30FB];
 
     /// <summary>The first UTS 46 error bit (uidna.h UIDNA_ERROR_*) in words.</summary>
     private static string Explain(uint errors)
