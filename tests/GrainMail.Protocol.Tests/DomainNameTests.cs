@@ -1,9 +1,8 @@
 using GrainMail.Contracts;
-using GrainMail.Gateways.Http.Auth;
 
 namespace GrainMail.Protocol.Tests;
 
-/// <summary>Domain names: UTS 46 processing, the IDNA2008 rules on top, the UTS 39 registration rules; the admin token header.</summary>
+/// <summary>Domain names: UTS 46 processing, the IDNA2008 rules on top, the UTS 39 registration rules.</summary>
 public sealed class DomainNameTests
 {
     public static TheoryData<string, string, string> Valid() => new()
@@ -165,17 +164,4 @@ public sealed class DomainNameTests
             Assert.False(name.IsConfusableWith(name));
         }
     }
-
-    [Theory]
-    [InlineData("Bearer tok", false, "tok")]
-    [InlineData("bearer  tok ", false, "tok")]
-    [InlineData("Basic b3BzOnRvazp3aXRoOmNvbG9ucw==", true, "tok:with:colons")] // ops:tok:with:colons
-    [InlineData("Basic b3BzOnRvazp3aXRoOmNvbG9ucw==", false, null)] // basic only where it is accepted
-    [InlineData("Basic !!!", true, null)]
-    [InlineData("Basic bm9jb2xvbg==", true, null)] // "nocolon"
-    [InlineData("Digest x", true, null)]
-    [InlineData("", true, null)]
-    [InlineData("Bearer", false, null)]
-    public void The_token_is_taken_from_bearer_or_basic(string header, bool acceptBasic, string? token) =>
-        Assert.Equal(token, AdminTokenAuthenticationHandler.PresentedToken(header, acceptBasic));
 }
