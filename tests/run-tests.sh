@@ -13,6 +13,19 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     echo "could not install PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# Domain names go through ICU (grains/GrainMail.Contracts/Names/Icu.cs); the grainmail verbs use curl.
+# Both come with a usual .NET machine; a bare one gets them from Debian's packages.
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+ls /usr/lib/*/libicuuc.so.[0-9]* /usr/lib/libicuuc.so.[0-9]* >/dev/null 2>&1 || missing+=(icu)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  pkgs=("${missing[@]/icu/$(apt-cache search --names-only '^libicu[0-9]+$' | cut -d' ' -f1 | sort -V | tail -1)}")
+  echo "Installing ${pkgs[*]} (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null || echo "could not install ${pkgs[*]}"
+fi
+
 if ! dotnet build Cluster.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
   echo "build failed"
   echo "0 passed, 1 failed"

@@ -1,10 +1,10 @@
-using GrainMail.Operations;
 using System.Security.Cryptography;
 using System.Text;
+using GrainMail.Operations;
 
 namespace GrainMail.Gateways.Http;
 
-/// <summary>The bearer token that guards the admin API.</summary>
+/// <summary>The token that guards the admin API and the dashboard.</summary>
 public sealed class AdminToken(string value)
 {
     private readonly byte[] _value = Encoding.UTF8.GetBytes(value);
@@ -15,10 +15,4 @@ public sealed class AdminToken(string value)
 
     public bool Matches(string candidate) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), _value);
-}
-
-/// <summary>What /readyz asks: is this process part of a working cluster?</summary>
-public interface IReadinessCheck
-{
-    Task<(bool Ready, string Detail)> CheckAsync(CancellationToken ct);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace GrainMail.Contracts;
@@ -11,38 +10,10 @@ namespace GrainMail.Contracts;
 public static class MailAddress
 {
     public const int MaxLocalPartLength = 64;
-    public const int MaxDomainLength = 253;
+    public const int MaxDomainLength = DomainName.MaxLength;
 
-    /// <summary>Lower-cases and IDNA-normalises a domain; null when it is not a valid host name.</summary>
-    public static string? NormalizeDomain(string? domain)
-    {
-        if (string.IsNullOrWhiteSpace(domain)) return null;
-        var d = domain.Trim().TrimEnd('.');
-        string ascii;
-        try
-        {
-            ascii = new IdnMapping().GetAscii(d).ToLowerInvariant();
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
-        if (ascii.Length is 0 or > MaxDomainLength) return null;
-        var labels = ascii.Split('.');
-        if (labels.Length < 2) return null;
-        foreach (var label in labels)
-        {
-            if (label.Length is 0 or > 63) return null;
-            if (label[0] == '-' || label[^1] == '-') return null;
-            foreach (var c in label)
-            {
-                if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')) return null;
-            }
-        }
-        // A top-level label of digits only would make this look like an IPv4 address.
-        if (labels[^1].All(char.IsAsciiDigit)) return null;
-        return ascii;
-    }
+    /// <summary>The A-label form of a domain (UTS 46 and IDNA2008, see <see cref="DomainName"/>); null when it is not a valid host name.</summary>
+    public static string? NormalizeDomain(string? domain) => DomainName.TryParse(domain, out var name, out _) ? name.Ascii : null;
 
     /// <summary>
     /// Lower-cases a local part made of RFC 5322 dot-atom characters (UTF-8 letters allowed

@@ -114,7 +114,7 @@ if (otlp)
 }
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
-builder.Services.AddProblemDetails();
+builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
 var smtpOptions = new SmtpOptions
 {
     HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
@@ -201,7 +201,7 @@ var app = builder.Build();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
-app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 if (runsSilo) app.MapGrainMailOperations(settings);
 
 app.Lifetime.ApplicationStarted.Register(() =>

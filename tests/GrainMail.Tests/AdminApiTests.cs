@@ -1,8 +1,12 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using GrainMail.Tests.Infrastructure;
+using MailKit.Net.Imap;
+using MailKit.Security;
 
 namespace GrainMail.Tests;
 
@@ -30,13 +34,17 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
 
     private async Task<HttpResponseMessage> Post(string path, object body) => await Http.PostAsync(path, Json(body));
 
-    private static async Task AssertProblem(HttpResponseMessage r, HttpStatusCode status)
+    /// <summary>Asserts an RFC 9457 problem document with <paramref name="status"/>; returns it.</summary>
+    private static async Task<JsonElement> AssertProblem(HttpResponseMessage r, HttpStatusCode status)
     {
         Assert.Equal(status, r.StatusCode);
         Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
-        var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
-        Assert.Equal((int)status, doc.RootElement.GetProperty("status").GetInt32());
+        var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal((int)status, doc.GetProperty("status").GetInt32());
+        return doc;
     }
+
+    private static string Detail(JsonElement problem) => problem.GetProperty("detail").GetString() ?? "";
 
     private async Task<string> NewDomain(long? maxMessageBytes = null)
     {
@@ -204,6 +212,237 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
         await Task.Delay(1000);
         box = await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/frank@{d}/mailbox");
         Assert.Equal(1, box.GetProperty("quota").GetProperty("messages").GetInt32());
+    }
+
+    [Fact]
+    public async Task Malformed_and_mistyped_bodies_are_problem_documents()
+    {
+        var d = await NewDomain();
+        await NewAccount(d, "gina");
+        await AssertProblem(await Http.PutAsync($"/api/v1/accounts/gina@{d}/enabled", Json(new { enabled = "yes" })), HttpStatusCode.BadRequest);
+        await AssertProblem(await Http.PutAsync($"/api/v1/accounts/gina@{d}/password", new StringContent("null", Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest);
+        await AssertProblem(await Http.PostAsync($"/api/v1/domains/{d}/aliases", new StringContent("[1,2]", Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest);
+        await AssertProblem(await Http.PostAsync("/api/v1/domains", new StringContent("", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task Domain_names_are_checked_stored_as_A_labels_and_look_alikes_refused()
+    {
+        var n = Random.Shared.Next(100_000, 999_999);
+
+        // An internationalised name is stored as A-labels and found by either form.
+        var created = await Post("/api/v1/domains", new { name = $"Bücher{n}.test" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var ascii = body.GetProperty("name").GetString()!;
+        Assert.StartsWith("xn--", ascii);
+        Assert.Equal($"bücher{n}.test", body.GetProperty("unicodeName").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync($"/api/v1/domains/{Uri.EscapeDataString($"bücher{n}.test")}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync($"/api/v1/domains/{ascii}")).StatusCode);
+        await AssertProblem(await Post("/api/v1/domains", new { name = ascii }), HttpStatusCode.Conflict);
+
+        // Invalid Punycode, emoji, a joiner out of context: 400 with the reason.
+        Assert.Contains("xn--", Detail(await AssertProblem(await Post("/api/v1/domains", new { name = "xn--zz.com" }), HttpStatusCode.BadRequest)));
+        Assert.Contains("IDNA2008", Detail(await AssertProblem(await Post("/api/v1/domains", new { name = $"mail😀{n}.test" }), HttpStatusCode.BadRequest)));
+        await AssertProblem(await Post("/api/v1/domains", new { name = $"a\u200db{n}.test" }), HttpStatusCode.BadRequest);
+
+        // Full-width forms map to the ASCII name under UTS 46: the same domain, so 409.
+        var plain = $"coca{n}.test";
+        Assert.Equal(HttpStatusCode.Created, (await Post("/api/v1/domains", new { name = plain })).StatusCode);
+        var fullWidth = string.Concat(plain.Select(c => c is >= 'a' and <= 'z' || c is >= '0' and <= '9' ? (char)(c - 0x21 + 0xFF01) : c));
+        await AssertProblem(await Post("/api/v1/domains", new { name = fullWidth }), HttpStatusCode.Conflict);
+
+        // A Cyrillic 'с' in a Latin label: mixed scripts, refused (UTS 39).
+        Assert.Contains("Cyrillic", Detail(await AssertProblem(await Post("/api/v1/domains", new { name = $"co\u0441a{n}.test" }), HttpStatusCode.BadRequest)));
+        // All-Cyrillic "соса" looks exactly like the hosted "coca": same skeleton, 409.
+        var lookAlike = await AssertProblem(await Post("/api/v1/domains", new { name = $"\u0441\u043e\u0441\u0430{n}.test" }), HttpStatusCode.Conflict);
+        Assert.Contains(plain, Detail(lookAlike));
+        // A Cyrillic name that looks like nothing hosted is fine.
+        Assert.Equal(HttpStatusCode.Created, (await Post("/api/v1/domains", new { name = $"пример{n}.test" })).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_alias_over_the_target_cap_is_refused_for_that_reason()
+    {
+        var d = await NewDomain();
+        await NewAccount(d, "hank");
+        var targets = Enumerable.Range(0, 1001).Select(i => $"t{i}@example.org").ToArray();
+        var problem = await AssertProblem(await Post($"/api/v1/domains/{d}/aliases", new { alias = "many", targets }), HttpStatusCode.BadRequest);
+        Assert.Equal("Too many targets", problem.GetProperty("title").GetString());
+        Assert.Contains("1000", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("itself", problem.GetRawText());
+        // 1,000 is allowed.
+        Assert.Equal(HttpStatusCode.Created, (await Post($"/api/v1/domains/{d}/aliases", new { alias = "many", targets = targets[..1000] })).StatusCode);
+
+        var self = await AssertProblem(await Post($"/api/v1/domains/{d}/aliases", new { alias = "loop", targets = new[] { $"hank@{d}", $"LOOP@{d}" } }),
+            HttpStatusCode.BadRequest);
+        Assert.Contains("cannot point to itself", Detail(self));
+    }
+
+    /// <summary>Every <c>METHOD /path</c> in README's admin API table, with parameters as <c>{}</c>.</summary>
+    private static List<(string Method, string Path)> ReadmeEndpoints()
+    {
+        var readme = File.ReadAllText(RepoFiles.PathOf("README.md"));
+        var start = readme.IndexOf("| method and path |", StringComparison.Ordinal);
+        var table = readme[start..readme.IndexOf("\n\n", start, StringComparison.Ordinal)];
+        return Regex.Matches(table, @"`(GET|POST|PUT|DELETE) (/[^`?\s]*)")
+            .Select(m => (m.Groups[1].Value, Template(m.Groups[2].Value)))
+            .ToList();
+    }
+
+    private static string Template(string path) => Regex.Replace(path, @"\{[^}]*\}", "{}");
+
+    private async Task<List<(string Method, string Path)>> OpenApiEndpoints()
+    {
+        using var anon = new HttpClient { BaseAddress = new Uri(fixture.Host.BaseUrl) };
+        var r = await anon.GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var doc = await r.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("bearer", doc.GetProperty("components").GetProperty("securitySchemes").EnumerateObject().Single().Value.GetProperty("scheme").GetString());
+        return doc.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(m => (m.Name.ToUpperInvariant(), p.Name)))
+            .Where(e => e.Item1 is "GET" or "POST" or "PUT" or "DELETE" or "PATCH")
+            .ToList();
+    }
+
+    [Fact]
+    public async Task The_OpenAPI_document_lists_every_endpoint_of_the_README_table()
+    {
+        var documented = (await OpenApiEndpoints()).Select(e => (e.Method, Template(e.Path))).ToHashSet();
+        var readme = ReadmeEndpoints().Where(e => e.Path.StartsWith("/api/v1/", StringComparison.Ordinal) || e.Path is "/healthz" or "/readyz").ToList();
+        Assert.True(readme.Count >= 27, $"only {readme.Count} endpoints read from README");
+        var missing = readme.Where(e => !documented.Contains(e)).ToList();
+        Assert.True(missing.Count == 0, "not in the OpenAPI document: " + string.Join(", ", missing));
+        // And the other way round: nothing under /api/v1 that README does not tell operators about.
+        var undocumented = documented.Where(e => e.Item2.StartsWith("/api/v1/", StringComparison.Ordinal) && !readme.Contains(e)).ToList();
+        Assert.True(undocumented.Count == 0, "not in README: " + string.Join(", ", undocumented));
+    }
+
+    [Fact]
+    public async Task Every_route_but_health_needs_the_token()
+    {
+        string[] open = ["/healthz", "/readyz"];
+        var routes = (await OpenApiEndpoints()).Where(e => !open.Contains(e.Path)).ToList();
+        Assert.True(routes.Count >= 25, $"only {routes.Count} routes in the OpenAPI document");
+        // Routes no document lists are closed too (the fallback policy).
+        routes.AddRange([("GET", "/"), ("GET", "/api/v2/domains"), ("POST", "/api/v1/nothing-here"), ("GET", "/.well-known/other")]);
+        using var anon = new HttpClient { BaseAddress = new Uri(fixture.Host.BaseUrl) };
+        using var wrong = new HttpClient { BaseAddress = new Uri(fixture.Host.BaseUrl) };
+        wrong.DefaultRequestHeaders.Authorization = new("Bearer", "not-the-token");
+        foreach (var (method, template) in routes)
+        {
+            var path = Regex.Replace(template, @"\{([^}]*)\}", m => m.Groups[1].Value == "address" ? "a%40b.test" : "x.test");
+            HttpRequestMessage Request() => new(new HttpMethod(method), path)
+            {
+                Content = method is "POST" or "PUT" ? new StringContent("{}", Encoding.UTF8, "application/json") : null,
+            };
+            using var none = await anon.SendAsync(Request());
+            Assert.True(none.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} without a token: {(int)none.StatusCode}");
+            Assert.Equal("application/problem+json", none.Content.Headers.ContentType?.MediaType);
+            Assert.Contains(none.Headers.WwwAuthenticate, h => h.Scheme == "Bearer");
+            // The dashboard answers a wrong token with 401 and a basic challenge, so that a browser asks again.
+            var dashboard = path.StartsWith("/dashboard", StringComparison.Ordinal);
+            if (dashboard) Assert.Contains(none.Headers.WwwAuthenticate, h => h.Scheme == "Basic");
+            using var bad = await wrong.SendAsync(Request());
+            var expected = dashboard ? HttpStatusCode.Unauthorized : HttpStatusCode.Forbidden;
+            Assert.True(bad.StatusCode == expected, $"{method} {path} with a wrong token: {(int)bad.StatusCode}");
+        }
+    }
+
+    private sealed record CliResult(int ExitCode, string Out, string Err)
+    {
+        public JsonElement Json => JsonDocument.Parse(Out).RootElement;
+    }
+
+    /// <summary>Runs <c>./grainmail ARGS</c> against the fixture's host, as an operator would.</summary>
+    private async Task<CliResult> Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["GRAINMAIL_HTTP"] = fixture.Host.BaseUrl;
+        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
+        psi.StandardOutputEncoding = Encoding.UTF8;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        return new CliResult(p.ExitCode, (await stdout).Trim(), (await stderr).Trim());
+    }
+
+    [Fact]
+    public async Task The_grainmail_script_drives_every_verb_and_passes_any_password_through()
+    {
+        var d = $"cli{Random.Shared.Next(100_000, 999_999)}.test";
+        var added = await Cli("domain", "add", d);
+        Assert.True(added.ExitCode == 0, added.Out + added.Err);
+        Assert.Equal(d, added.Json.GetProperty("name").GetString());
+        Assert.Contains((await Cli("domain", "list")).Json.EnumerateArray(), e => e.GetProperty("name").GetString() == d);
+        Assert.Equal(d, (await Cli("domain", "show", d)).Json.GetProperty("name").GetString());
+        var again = await Cli("domain", "add", d);
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Equal(409, again.Json.GetProperty("status").GetInt32());
+
+        // Quotes, backslashes, control characters and non-ASCII letters reach the account as typed.
+        const string password = "pa\"ss\\wörd 密码 ✓ $(x) `y`";
+        const string displayName = "Zoë \"Z\"\tO'Brien \\ 测试\u0001";
+        var account = await Cli("account", "add", $"zoe@{d}", password, displayName);
+        Assert.True(account.ExitCode == 0, account.Out + account.Err);
+        Assert.Equal(displayName, account.Json.GetProperty("displayName").GetString());
+        Assert.Equal($"zoe@{d}", (await Cli("account", "show", $"zoe@{d}")).Json.GetProperty("address").GetString());
+        Assert.Equal([$"zoe@{d}"], (await Cli("account", "list", d)).Json.EnumerateArray().Select(a => a.GetProperty("address").GetString()));
+        await LoginOverImap($"zoe@{d}", password);
+
+        var newPassword = "ñew \"one\" \\ 🔑";
+        Assert.Equal(0, (await Cli("account", "password", $"zoe@{d}", newPassword)).ExitCode);
+        await LoginOverImap($"zoe@{d}", newPassword);
+        Assert.Equal(0, (await Cli("account", "disable", $"zoe@{d}")).ExitCode);
+        Assert.False((await Cli("account", "show", $"zoe@{d}")).Json.GetProperty("enabled").GetBoolean());
+        Assert.Equal(0, (await Cli("account", "enable", $"zoe@{d}")).ExitCode);
+
+        var mailbox = await Cli("account", "mailbox", $"zoe@{d}");
+        Assert.Contains(mailbox.Json.GetProperty("folders").EnumerateArray(), f => f.GetProperty("name").GetString() == "INBOX");
+
+        var alias = await Cli("alias", "add", $"team@{d}", $"zoe@{d}", "someone@example.org");
+        Assert.True(alias.ExitCode == 0, alias.Out + alias.Err);
+        Assert.Equal($"team@{d}", Assert.Single((await Cli("alias", "list", d)).Json.EnumerateArray()).GetProperty("address").GetString());
+        Assert.Equal(0, (await Cli("alias", "del", $"team@{d}")).ExitCode);
+        Assert.Empty((await Cli("alias", "list", d)).Json.EnumerateArray());
+
+        var app = await Cli("app-password", "add", $"zoe@{d}", "Mail \"Desktop\"");
+        Assert.Equal("Mail \"Desktop\"", app.Json.GetProperty("name").GetString());
+        await LoginOverImap($"zoe@{d}", app.Json.GetProperty("password").GetString()!);
+        Assert.Equal(0, (await Cli("app-password", "del", $"zoe@{d}", "Mail \"Desktop\"")).ExitCode);
+
+        var busy = await Cli("domain", "del", d);
+        Assert.Equal(409, busy.Json.GetProperty("status").GetInt32());
+        Assert.Equal(0, (await Cli("account", "del", $"zoe@{d}")).ExitCode);
+        Assert.Equal(404, (await Cli("account", "show", $"zoe@{d}")).Json.GetProperty("status").GetInt32());
+        Assert.Equal(0, (await Cli("domain", "del", d)).ExitCode);
+        Assert.DoesNotContain((await Cli("domain", "list")).Json.EnumerateArray(), e => e.GetProperty("name").GetString() == d);
+
+        // An internationalised domain through the script: the U-label goes into the path and the body.
+        var idn = $"grüße{Random.Shared.Next(100_000, 999_999)}.test";
+        var idnAdded = await Cli("domain", "add", idn);
+        Assert.Equal(idn, idnAdded.Json.GetProperty("unicodeName").GetString());
+        Assert.Equal(0, (await Cli("account", "add", $"jörg@{idn}", password)).ExitCode);
+        Assert.Single((await Cli("account", "list", idn)).Json.EnumerateArray());
+
+        var usage = await Cli("domain");
+        Assert.Equal(2, usage.ExitCode);
+        Assert.Contains("domain add", usage.Err);
+    }
+
+    private async Task LoginOverImap(string user, string password)
+    {
+        using var imap = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await imap.ConnectAsync("127.0.0.1", fixture.Host.Listening.Imap, SecureSocketOptions.StartTls);
+        await imap.AuthenticateAsync(user, password);
+        Assert.True(imap.IsAuthenticated);
+        await imap.DisconnectAsync(true);
     }
 
     private async Task<JsonElement> WaitForInbox(string address, int count)

@@ -108,6 +108,13 @@ public sealed record AliasInfo(
     [property: Id(0)] string Address,
     [property: Id(1)] IReadOnlyList<string> Targets);
 
+/// <summary>What an alias may hold; the admin API checks it first so that it can say which rule was broken.</summary>
+public static class AliasLimits
+{
+    /// <summary>One message to an alias fans out to every target: bounded like RCPT TO per transaction.</summary>
+    public const int MaxTargets = 1000;
+}
+
 public enum DomainOpStatus
 {
     Ok,

@@ -216,7 +216,7 @@ public sealed class DomainGrain(
     {
         if (!S.Exists) return DomainOpStatus.NotFound;
         var lp = MailAddress.NormalizeLocalPart(alias);
-        if (lp is null || targets.Count == 0 || targets.Count > 1000) return DomainOpStatus.Invalid;
+        if (lp is null || targets.Count == 0 || targets.Count > AliasLimits.MaxTargets) return DomainOpStatus.Invalid;
         var normalized = new List<string>();
         foreach (var t in targets)
         {

@@ -1,5 +1,4 @@
-using System.Text;
-using GrainMail.Gateways.Http;
+using GrainMail.Gateways.Http.Auth;
 using GrainMail.Operations;
 using GrainMail.Storage.Telemetry;
 using Npgsql;
@@ -17,7 +16,7 @@ namespace GrainMail.Silo.Telemetry;
 /// </summary>
 public static class OperationsSetup
 {
-    public const string DashboardPath = "/dashboard";
+    public const string DashboardPath = AdminAuth.DashboardPath;
 
     /// <summary>Registers the gauges, meters and (when <see cref="GrainMailSettings.Dashboard"/>) the dashboard's silo side.</summary>
     public static WebApplicationBuilder AddGrainMailOperations(this WebApplicationBuilder builder, GrainMailSettings settings)
@@ -46,40 +45,10 @@ public static class OperationsSetup
         app.Services.GetRequiredService<QueueGauges>();
         app.Services.GetRequiredService<ClusterGauge>();
         if (!settings.Dashboard) return app;
-        app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments(DashboardPath), branch => branch.Use(async (ctx, next) =>
-        {
-            if (!Authorized(ctx.Request.Headers.Authorization.ToString(), ctx.RequestServices.GetRequiredService<AdminToken>()))
-            {
-                // Basic first, so that a browser asks for the token itself (any user name, the token as password).
-                ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"GrainMail dashboard\", charset=\"UTF-8\"";
-                ctx.Response.Headers.Append("WWW-Authenticate", "Bearer realm=\"grainmail-admin\"");
-                return;
-            }
-            await next(ctx);
-        }));
-        app.MapOrleansDashboard(DashboardPath);
+        // The admin token's handler (Gateways.Http/Auth): bearer, or basic with the token as
+        // password so that a browser asks for it; paths under /dashboard without an endpoint get
+        // the same 401 through the fallback policy.
+        app.MapOrleansDashboard(DashboardPath).RequireAuthorization(AdminAuth.DashboardPolicy);
         return app;
-    }
-
-    /// <summary>
-    /// The admin token as a bearer token, or as the password of HTTP basic authentication (what a
-    /// browser can send without a plug-in). A wrong token is 401 too, so the browser asks again.
-    /// </summary>
-    internal static bool Authorized(string header, AdminToken token)
-    {
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return token.Matches(header["Bearer ".Length..].Trim());
-        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
-        string decoded;
-        try
-        {
-            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..].Trim()));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        var colon = decoded.IndexOf(':');
-        return colon >= 0 && token.Matches(decoded[(colon + 1)..]);
     }
 }

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using GrainMail.Contracts;
+using GrainMail.Gateways.Http.Json;
+using GrainMail.Gateways.Http.Problems;
+using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Intake;
+using GrainMail.Gateways.Common.Intake;
+using GrainMail.Gateways.Common.Messages;
+using GrainMail.Operations.Spool;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using MimeKit;
+
+namespace GrainMail.Gateways.Http.Messages;
+
+/// <param name="From">Envelope sender; empty for a null reverse-path.</param>
+/// <param name="Raw">Base64 of an RFC 5322 message.</param>
+public sealed record SubmitRequest(string? From, List<string>? To, string? Raw);
+
+/// <param name="Deliveries">Mailboxes the message was committed for.</param>
+public sealed record SubmitResponse(Guid MessageId, int Deliveries, DateTimeOffset ReceivedAt);
+
+/// <summary>POST /messages: a message for hosted mailboxes, answered after the durable commit.</summary>
+public static class MessageEndpoints
+{
+    public const int MaxRecipients = 1000;
+
+    public static void MapMessages(this RouteGroupBuilder api) =>
+        api.MapPost("/messages", Submit).WithTags("Messages").Accepts<SubmitRequest>("application/json");
+
+    private static async Task<Results<Accepted<SubmitResponse>, ProblemHttpResult>> Submit(HttpContext http, IGrainFactory grains, MessageIntake intake, AdminApiOptions options)
+    {
+        // Base64 of the largest message, plus JSON around it.
+        http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = options.MaxMessageBytes * 4 / 3 + 1024 * 1024;
+        SubmitRequest? req;
+        try
+        {
+            req = await JsonSerializer.DeserializeAsync(http.Request.Body, AdminJsonContext.Default.SubmitRequest, http.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            return ApiProblem.BadJson();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return ApiProblem.TooLarge($"The limit is {options.MaxMessageBytes} bytes");
+        }
+        if (req is null) return ApiProblem.BadJson();
+
+        string? from = null;
+        if (!string.IsNullOrEmpty(req.From))
+        {
+            from = MailAddress.Normalize(req.From);
+            if (from is null) return ApiProblem.BadRequest("Invalid sender address", req.From);
+        }
+        if (req.To is not { Count: > 0 }) return ApiProblem.BadRequest("At least one recipient is required");
+        if (req.To.Count > MaxRecipients) return ApiProblem.BadRequest("Too many recipients", $"At most {MaxRecipients}");
+        var bad = req.To.Where(t => MailAddress.Normalize(t) is null).ToList();
+        if (bad.Count > 0) return ApiProblem.BadRequest("Invalid recipient address", string.Join(", ", bad));
+
+        byte[] raw;
+        try
+        {
+            raw = Convert.FromBase64String(req.Raw ?? "");
+        }
+        catch (FormatException)
+        {
+            return ApiProblem.BadRequest("Malformed base64", "'raw' must be the base64 of an RFC 5322 message");
+        }
+        // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section.
+        var (normalized, textProblem) = MessageText.Normalize(raw);
+        if (normalized is null)
+        {
+            return MessageText.IsHeaderLimit(textProblem)
+                ? ApiProblem.Of(StatusCodes.Status413PayloadTooLarge, "Message header too large", MessageText.Describe(textProblem))
+                : ApiProblem.BadRequest("Malformed message", MessageText.Describe(textProblem));
+        }
+        raw = normalized;
+        if (MessageCheck(raw) is { } problem) return ApiProblem.BadRequest("Malformed message", problem);
+
+        // The same recipient policy as SMTP RCPT, one call per recipient.
+        var mailboxes = new List<string>();
+        var limit = options.MaxMessageBytes;
+        foreach (var to in req.To)
+        {
+            var r = await RecipientPolicy.ResolveAsync(grains, to, raw.Length);
+            if (!r.Hosted) return ApiProblem.BadRequest("Recipient not hosted here", $"{to}: outbound delivery is not accepted on this endpoint");
+            switch (r.Status)
+            {
+                case RecipientStatus.NoSuchUser: return ApiProblem.NotFound("No such recipient", to);
+                case RecipientStatus.Disabled: return ApiProblem.Conflict("Recipient disabled", $"{to}: the account is disabled and receives no mail");
+                case RecipientStatus.MailboxFull: return ApiProblem.Of(StatusCodes.Status507InsufficientStorage, "Mailbox full", $"{to}: the mailbox has no room for {raw.Length} bytes");
+                case RecipientStatus.TooLarge: return ApiProblem.TooLarge($"{raw.Length} bytes; the limit is {r.MaxMessageBytes}");
+            }
+            if (r.External.Count > 0) return ApiProblem.BadRequest("Recipient forwards outside", $"{to}: outbound delivery is not accepted on this endpoint");
+            mailboxes.AddRange(r.Mailboxes);
+            limit = Math.Min(limit, r.MaxMessageBytes);
+        }
+        if (raw.Length > limit) return ApiProblem.TooLarge($"{raw.Length} bytes; the limit is {limit}");
+
+        var receipt = await intake.SubmitAsync(new SubmissionEnvelope(from, mailboxes), new MessageContent(raw), http.RequestAborted);
+        return TypedResults.Accepted((string?)null, new SubmitResponse(receipt.MessageId, receipt.Events, receipt.ReceivedAt));
+    }
+
+    /// <summary>Why <paramref name="raw"/> is not an acceptable RFC 5322 message, or null.</summary>
+    private static string? MessageCheck(byte[] raw)
+    {
+        if (raw.Length == 0) return "empty message";
+        try
+        {
+            using var ms = new MemoryStream(raw, writable: false);
+            var parser = new MimeParser(ms, MimeFormat.Entity);
+            var headers = parser.ParseHeaders();
+            if (headers.Count == 0) return "no header fields";
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+        return null;
+    }
+}
