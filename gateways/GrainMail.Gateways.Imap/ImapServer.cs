@@ -1,7 +1,7 @@
 using GrainMail.Gateways.Common.Tls;
 using System.Net;
 using GrainMail.Gateways.Common;
-using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Common.Messages;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 

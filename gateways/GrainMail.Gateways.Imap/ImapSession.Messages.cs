@@ -1,4 +1,5 @@
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using GrainMail.Gateways.Common.Protocol;
 
 namespace GrainMail.Gateways.Imap.Protocol;
 
@@ -86,41 +87,18 @@ public sealed class ImapCommandReader(PipeReader input)
         }
     }
 
+    private CrlfLineReader? _lines;
+
     /// <summary>Reads one line without its CRLF (a bare LF is accepted as the end too).</summary>
     public async Task<(ReadStatus Status, byte[] Line)> ReadLineAsync(CancellationToken ct)
     {
-        var skipping = false;
-        while (true)
+        var (status, line) = await (_lines ??= new CrlfLineReader(input, MaxLine)).ReadLineAsync(ct);
+        return status switch
         {
-            var result = await input.ReadAsync(ct);
-            var buffer = result.Buffer;
-            var lf = buffer.PositionOf((byte)'\n');
-            if (lf is { } end)
-            {
-                var slice = buffer.Slice(0, end);
-                var after = buffer.GetPosition(1, end);
-                if (skipping || slice.Length > MaxLine)
-                {
-                    input.AdvanceTo(after);
-                    return (ReadStatus.LineTooLong, []);
-                }
-                var line = slice.ToArray();
-                input.AdvanceTo(after);
-                var n = line.Length > 0 && line[^1] == '\r' ? line.Length - 1 : line.Length;
-                return (ReadStatus.Command, n == line.Length ? line : line[..n]);
-            }
-            if (buffer.Length > MaxLine)
-            {
-                // Keep nothing of an over-long line: memory stays bounded whatever arrives.
-                skipping = true;
-                input.AdvanceTo(buffer.End);
-            }
-            else
-            {
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
-            if (result.IsCompleted) return (ReadStatus.Closed, []);
-        }
+            LineStatus.Line => (ReadStatus.Command, line),
+            LineStatus.TooLong => (ReadStatus.LineTooLong, line),
+            _ => (ReadStatus.Closed, line),
+        };
     }
 
     private async Task<byte[]?> ReadExactAsync(int size, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using MimeKit;
@@ -307,7 +308,7 @@ internal abstract class SearchKey
             MimeMessage message;
             try
             {
-                message = content.Mime;
+                message = content.LoadMime();
             }
             catch (FormatException)
             {

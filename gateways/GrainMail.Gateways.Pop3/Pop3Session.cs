@@ -8,11 +8,13 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
-using GrainMail.Gateways.Imap.Protocol;
+using GrainMail.Operations;
+using GrainMail.Gateways.Common.Protocol;
+using GrainMail.Gateways.Pop3.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
-namespace GrainMail.Gateways.Imap.Pop3;
+namespace GrainMail.Gateways.Pop3;
 
 /// <summary>
 /// One POP3 conversation (RFC 1939, CAPA and response codes of RFC 2449, STLS of RFC 2595, AUTH
@@ -21,16 +23,13 @@ namespace GrainMail.Gateways.Imap.Pop3;
 /// </summary>
 internal sealed class Pop3Session : IAsyncDisposable
 {
-    /// <summary>RFC 2449 4: commands up to 255 octets; a little more is tolerated.</summary>
-    private const int MaxLine = 512;
-
     private readonly Pop3Server _server;
     private readonly Pop3Service _service;
     private readonly IPAddress _remote;
-    private readonly ImapOptions _options;
-    private readonly ImapWriter _out = new();
+    private readonly Pop3Options _options;
+    private readonly Pop3Writer _out = new();
     private Stream _stream;
-    private ImapCommandReader _reader;
+    private CrlfLineReader _reader;
     private TlsLayer? _tls;
 
     private string? _userName;
@@ -50,7 +49,7 @@ internal sealed class Pop3Session : IAsyncDisposable
         _remote = remote;
         _options = server.Options;
         _stream = new DuplexStream(connection.Transport);
-        _reader = new ImapCommandReader(connection.Transport.Input) { MaxLine = MaxLine };
+        _reader = new CrlfLineReader(connection.Transport.Input, _options.MaxLine);
     }
 
     private bool AuthAllowed => _tls is not null || _options.AllowPlaintextAuth;
@@ -64,12 +63,12 @@ internal sealed class Pop3Session : IAsyncDisposable
         await FlushAsync(closed);
         while (!_quit && !closed.IsCancellationRequested)
         {
-            ReadStatus status;
+            LineStatus status;
             byte[] raw;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed))
             {
                 // RFC 1939 3: an autologout timer of at least 10 minutes once logged in.
-                timeout.CancelAfter(InTransaction ? TimeSpan.FromMinutes(10) : _options.LoginTimeout);
+                timeout.CancelAfter(InTransaction ? _options.AutologoutTimeout : _options.LoginTimeout);
                 try
                 {
                     (status, raw) = await _reader.ReadLineAsync(timeout.Token);
@@ -80,8 +79,8 @@ internal sealed class Pop3Session : IAsyncDisposable
                     break;
                 }
             }
-            if (status == ReadStatus.Closed) break;
-            if (status == ReadStatus.LineTooLong)
+            if (status == LineStatus.Closed) break;
+            if (status == LineStatus.TooLong)
             {
                 if (!Error("-ERR Line too long")) break;
             }
@@ -123,6 +122,8 @@ internal sealed class Pop3Session : IAsyncDisposable
         var space = line.IndexOf(' ');
         var verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
         var args = space < 0 ? "" : line[(space + 1)..];
+        // By command name: a fixed set, anything else counts as "OTHER".
+        GrainMailMeters.Pop3Commands.Add(1, new KeyValuePair<string, object?>("command", IsKnownVerb(verb) ? verb : "OTHER"));
         switch (verb)
         {
             case "CAPA":
@@ -201,7 +202,7 @@ internal sealed class Pop3Session : IAsyncDisposable
                         return;
                     }
                     _out.Line($"+OK {content.Raw.Length} octets");
-                    WriteDotStuffed(content.Raw, int.MaxValue);
+                    _out.DotStuffed(content.Raw);
                     _retrieved.Add(x.Message.Uid);
                     return;
                 }
@@ -217,7 +218,7 @@ internal sealed class Pop3Session : IAsyncDisposable
                         return;
                     }
                     _out.Line("+OK Top of message follows");
-                    WriteDotStuffed(content.Raw, lines);
+                    _out.DotStuffed(content.Raw, lines);
                     return;
                 }
             case "DELE":
@@ -236,6 +237,8 @@ internal sealed class Pop3Session : IAsyncDisposable
                 return;
         }
     }
+
+    private static bool IsKnownVerb(string verb) => IsTransactionCommand(verb) || verb is "CAPA" or "QUIT" or "STLS" or "USER" or "PASS" or "AUTH";
 
     private static bool IsTransactionCommand(string verb) => verb is "STAT" or "LIST" or "UIDL" or "RETR" or "TOP" or "DELE" or "RSET" or "NOOP";
 
@@ -260,32 +263,6 @@ internal sealed class Pop3Session : IAsyncDisposable
         return (n, _messages[n - 1]);
     }
 
-    /// <summary>
-    /// Multi-line response (RFC 1939 3): lines starting with '.' get another '.', and the data
-    /// ends with CRLF.CRLF. With <paramref name="bodyLines"/> only the headers, the blank line and
-    /// that many body lines are sent (TOP).
-    /// </summary>
-    private void WriteDotStuffed(byte[] raw, int bodyLines)
-    {
-        var i = 0;
-        var inBody = false;
-        var sentBody = 0;
-        while (i < raw.Length)
-        {
-            if (inBody && sentBody >= bodyLines) break;
-            var lf = Array.IndexOf(raw, (byte)'\n', i);
-            var end = lf < 0 ? raw.Length : lf + 1;
-            var line = raw.AsSpan(i, end - i);
-            var content = line.TrimEnd("\r\n"u8);
-            if (content.Length > 0 && content[0] == '.') _out.Raw("."u8);
-            _out.Raw(content).Raw("\r\n"u8);
-            if (inBody) sentBody++;
-            else if (content.Length == 0) inBody = true;
-            i = end;
-        }
-        _out.Raw(".\r\n"u8);
-    }
-
     private async Task AuthAsync(string args, CancellationToken ct)
     {
         var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -304,7 +281,7 @@ internal sealed class Pop3Session : IAsyncDisposable
             _out.Line("+ " + challenge);
             await FlushAsync(ct);
             var (status, line) = await _reader.ReadLineAsync(ct);
-            return status == ReadStatus.Command ? Encoding.ASCII.GetString(line).Trim() : null;
+            return status == LineStatus.Line ? Encoding.ASCII.GetString(line).Trim() : null;
         });
         if (credentials is null)
         {
@@ -380,7 +357,7 @@ internal sealed class Pop3Session : IAsyncDisposable
     {
         _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
         _stream = _tls.Stream;
-        _reader = new ImapCommandReader(_tls.Input) { MaxLine = MaxLine };
+        _reader = new CrlfLineReader(_tls.Input, _options.MaxLine);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,31 +1,25 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Storage.Blobs;
 
-namespace GrainMail.Gateways.Imap.Mime;
+namespace GrainMail.Gateways.Common.Messages;
 
-/// <summary>A stored message's bytes with its MIME tree, parsed on first use.</summary>
+/// <summary>
+/// A stored message's bytes, with room for one parsed form that a protocol builds on first use
+/// (IMAP keeps its MIME tree here) and that lives as long as the bytes stay cached.
+/// </summary>
 public sealed class LoadedMessage(byte[] raw)
 {
-    private MimeNode? _root;
+    private object? _view;
 
     public byte[] Raw => raw;
 
-    public MimeNode Root => _root ??= MimeNode.Parse(raw);
-
-    private MimeKit.MimeMessage? _mime;
-
-    /// <summary>The MimeKit message, for SEARCH over decoded headers and text.</summary>
-    public MimeKit.MimeMessage Mime
+    /// <summary>The parsed form of type <typeparamref name="T"/>, built by <paramref name="build"/> once.</summary>
+    public T View<T>(Func<byte[], T> build) where T : class
     {
-        get
-        {
-            if (_mime is null)
-            {
-                using var stream = new MemoryStream(raw, writable: false);
-                _mime = MimeKit.MimeMessage.Load(stream);
-            }
-            return _mime;
-        }
+        if (Volatile.Read(ref _view) is T existing) return existing;
+        var built = build(raw);
+        // Two sessions racing keep one of the two (equal) results.
+        return Interlocked.CompareExchange(ref _view, built, null) as T ?? built;
     }
 }
 
@@ -33,6 +27,7 @@ public sealed class LoadedMessage(byte[] raw)
 /// Recently read messages, shared by every IMAP and POP3 session of this process and bounded
 /// in bytes: a client that lists a folder and then opens messages reads each from PostgreSQL
 /// (and decrypts it) once. Keyed by blob, which is content-addressed, so entries never go stale.
+/// The one place the gateways get message bytes from.
 /// </summary>
 public sealed class MessageCache(BlobStore blobs)
 {
