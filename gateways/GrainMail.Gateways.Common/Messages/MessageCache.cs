@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Storage.Blobs;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace GrainMail.Gateways.Common.Messages;
 
@@ -25,47 +26,32 @@ public sealed class LoadedMessage(byte[] raw)
 
 /// <summary>
 /// Recently read messages, shared by every IMAP and POP3 session of this process and bounded
-/// in bytes: a client that lists a folder and then opens messages reads each from PostgreSQL
-/// (and decrypts it) once. Keyed by blob, which is content-addressed, so entries never go stale.
-/// The one place the gateways get message bytes from.
+/// in bytes (a <see cref="MemoryCache"/> whose entries are sized by their bytes): a client that
+/// lists a folder and then opens messages reads each from PostgreSQL (and decrypts it) once.
+/// Keyed by blob, which is content-addressed, so entries never go stale. The one place the
+/// gateways get message bytes from.
 /// </summary>
-public sealed class MessageCache(BlobStore blobs)
+public sealed class MessageCache(BlobStore blobs, long maxBytes = MessageCache.DefaultMaxBytes) : IDisposable
 {
-    public long MaxBytes { get; init; } = 64L * 1024 * 1024;
+    public const long DefaultMaxBytes = 64L * 1024 * 1024;
 
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, LinkedListNode<(string Key, LoadedMessage Message)>> _map = [];
-    private readonly LinkedList<(string Key, LoadedMessage Message)> _lru = new();
-    private long _bytes;
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = maxBytes });
+
+    public long MaxBytes => maxBytes;
 
     public async Task<LoadedMessage?> GetAsync(BlobRef blob, CancellationToken ct = default)
     {
         var key = blob.Domain + "/" + Convert.ToHexString(blob.Hash);
-        lock (_lock)
-        {
-            if (_map.TryGetValue(key, out var node))
-            {
-                _lru.Remove(node);
-                _lru.AddFirst(node);
-                return node.Value.Message;
-            }
-        }
+        if (_cache.TryGetValue(key, out LoadedMessage? cached) && cached is not null) return cached;
         var raw = await blobs.ReadAsync(blob.Domain, blob.Hash, ct);
         if (raw is null) return null;
         var message = new LoadedMessage(raw);
-        if (raw.Length > MaxBytes / 8) return message;
-        lock (_lock)
-        {
-            if (_map.ContainsKey(key)) return message;
-            _map[key] = _lru.AddFirst((key, message));
-            _bytes += raw.Length;
-            while (_bytes > MaxBytes && _lru.Last is { } last)
-            {
-                _lru.RemoveLast();
-                _map.Remove(last.Value.Key);
-                _bytes -= last.Value.Message.Raw.Length;
-            }
-        }
+        // One large message must not push out everything else: it is handed out, not kept.
+        if (raw.Length > maxBytes / 8) return message;
+        // Counted at least 1 so that empty messages are sized entries too (SizeLimit needs a size on every entry).
+        _cache.Set(key, message, new MemoryCacheEntryOptions { Size = Math.Max(1, raw.Length) });
         return message;
     }
+
+    public void Dispose() => _cache.Dispose();
 }

@@ -15,15 +15,5 @@ internal static class LoadedMessageMime
         /// <summary>The message's entity tree (<see cref="MimeNode"/>), kept with the cached bytes.</summary>
         public MimeNode Root => message.View(static raw => new Tree(MimeNode.Parse(raw))).Root;
 
-        /// <summary>
-        /// A MimeKit message for SEARCH over decoded text. Parsed for each use and not kept: a
-        /// decoded tree is several times the size of the bytes, and caching it made memory grow
-        /// with every searched message.
-        /// </summary>
-        public MimeKit.MimeMessage LoadMime()
-        {
-            using var stream = new MemoryStream(message.Raw, writable: false);
-            return MimeKit.MimeMessage.Load(stream);
-        }
     }
 }
