@@ -110,6 +110,12 @@ public sealed class GrainMailSettings
     /// <summary>IMAP after login, IDLE included (RFC 3501: at least 30 minutes).</summary>
     public TimeSpan ImapIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>IMAP SEARCHes that read message bytes running at once in a gateway process (more wait).</summary>
+    public int ImapSearchConcurrency { get; set; } = 4;
+
+    /// <summary>Message octets one IMAP SEARCH may read; beyond it NO [LIMIT].</summary>
+    public long ImapMaxSearchBytes { get; set; } = 512L * 1024 * 1024;
+
     /// <summary>POP3 connections, counted apart from IMAP's.</summary>
     public int Pop3MaxConnectionsPerIp { get; set; } = 50;
 

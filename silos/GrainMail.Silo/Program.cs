@@ -132,6 +132,8 @@ builder.Services.AddSingleton(new ImapOptions
     MaxConnections = settings.ImapMaxConnections,
     LoginTimeout = settings.ImapLoginTimeout,
     IdleTimeout = settings.ImapIdleTimeout,
+    MaxConcurrentContentSearches = settings.ImapSearchConcurrency,
+    MaxSearchContentBytes = settings.ImapMaxSearchBytes,
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
 });
