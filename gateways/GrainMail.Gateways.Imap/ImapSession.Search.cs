@@ -1,4 +1,4 @@
-using GrainMail.Gateways.Imap.Protocol;
+using GrainMail.Gateways.Imap.Commands;
 using GrainMail.Gateways.Imap.Search;
 
 namespace GrainMail.Gateways.Imap;
@@ -6,17 +6,10 @@ namespace GrainMail.Gateways.Imap;
 // SEARCH and UID SEARCH.
 internal sealed partial class ImapSession
 {
-    private async Task<bool> SearchAsync(string tag, ImapParser p, bool uid)
+    private async Task<bool> SearchAsync(SearchCommand c)
     {
-        p.ExpectSpace();
-        if (p.TryConsumeKeyword("CHARSET"))
-        {
-            var charset = p.ReadAString();
-            if (!charset.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("US-ASCII", StringComparison.OrdinalIgnoreCase))
-                return No(tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-            p.ExpectSpace();
-        }
-        var query = SearchKey.ParseProgram(p, out var usesModSeq);
+        var (tag, uid, usesModSeq) = (c.Tag, c.Uid, c.UsesModSeq);
+        if (c.Query is not { } query) return No(tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
         if (usesModSeq) _condstore = true;
         await SyncAsync(allowExpunge: uid);
         var view = _selected!;
