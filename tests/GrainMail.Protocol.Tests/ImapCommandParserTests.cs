@@ -313,6 +313,11 @@ public sealed class ImapCommandParserTests
         Assert.Equal((ReadStatus.LiteralTooLarge, 0), await Read("a APPEND INBOX {11}\r\n", 10));
         Assert.Equal((ReadStatus.LiteralPlusTooLarge, 0), await Read("a APPEND INBOX {11+}\r\nhello world\r\n", 10));
         Assert.Equal((ReadStatus.LiteralTooLarge, 0), await Read("a APPEND INBOX {99999999999999999999}\r\n", 10));
+        // The APPEND message is bounded by the literal limit alone, not by the per-command limit
+        // (4,000 here) of everything else: a message larger than that is one command.
+        var large = new string('m', 5000);
+        Assert.Equal((ReadStatus.Command, 0), await Read($"a APPEND INBOX {{{large.Length}+}}\r\n{large}\r\n", 10_000));
+        Assert.Equal((ReadStatus.Command, 1), await Read($"a APPEND INBOX (\\Seen) {{{large.Length}}}\r\n{large}\r\n", 10_000));
         // A literal that ends the connection early is a closed connection, not a command.
         Assert.Equal((ReadStatus.Closed, 1), await Read("a LOGIN {30}\r\nshort", 100));
     }

@@ -56,6 +56,10 @@ public sealed class ImapCommandReader(PipeReader input)
         var command = new RawCommand();
         long limit = -1;
         var total = 0L;
+        // The largest literal (an APPEND message) is bounded by the literal limit alone; everything
+        // else of the command together by MaxCommand. Counting the message against MaxCommand too
+        // refused every APPEND over 1 MiB with "BAD Command too long".
+        var largest = 0L;
         while (true)
         {
             var (status, line) = await ReadLineAsync(ct);
@@ -66,7 +70,7 @@ public sealed class ImapCommandReader(PipeReader input)
                 limit = literalLimit(line);
             }
             total += line.Length;
-            if (total > MaxCommand) return (ReadStatus.CommandTooLarge, command);
+            if (total - largest > MaxCommand) return (ReadStatus.CommandTooLarge, command);
             var literal = LiteralAtEnd(line, out var size, out var nonSync);
             if (!literal)
             {
@@ -76,12 +80,13 @@ public sealed class ImapCommandReader(PipeReader input)
             }
             command.Parts.Add(line.AsMemory(0, line.Length - literal.Length()));
             command.IsLiteral.Add(false);
-            if (size > limit || total + size > MaxCommand + limit)
+            if (size > limit || total + size - Math.Max(largest, size) > MaxCommand + limit)
                 return (nonSync ? ReadStatus.LiteralPlusTooLarge : ReadStatus.LiteralTooLarge, command);
             if (!nonSync) await continueLiteral();
             var bytes = await ReadExactAsync((int)size, ct);
             if (bytes is null) return (ReadStatus.Closed, null);
             total += size;
+            largest = Math.Max(largest, size);
             command.Parts.Add(bytes);
             command.IsLiteral.Add(true);
         }
