@@ -10,7 +10,7 @@ public enum ImapService
     Imaps,
 }
 
-/// <summary>IMAP and POP3 gateway limits and settings. Every limit is explicit and tested.</summary>
+/// <summary>IMAP gateway limits and settings. Every limit is explicit and tested.</summary>
 public sealed class ImapOptions
 {
     public string HostName { get; set; } = Environment.MachineName.ToLowerInvariant();
@@ -42,6 +42,12 @@ public sealed class ImapOptions
 
     public int MaxConnections { get; set; } = 20_000;
 
-    /// <summary>LOGIN/AUTHENTICATE (IMAP) and USER/PASS/AUTH (POP3) without TLS, e.g. for loopback benchmarks. Off by default.</summary>
+    /// <summary>SEARCHes that read message bytes (BODY, TEXT, HEADER, sent dates) running at once in this gateway; more wait their turn.</summary>
+    public int MaxConcurrentContentSearches { get; set; } = 4;
+
+    /// <summary>Message octets one SEARCH may read; beyond it the answer is NO [LIMIT].</summary>
+    public long MaxSearchContentBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>LOGIN/AUTHENTICATE without TLS, e.g. for loopback benchmarks. Off by default.</summary>
     public bool AllowPlaintextAuth { get; set; }
 }

@@ -1,7 +1,8 @@
 using GrainMail.Gateways.Common.Tls;
 using System.Net;
 using GrainMail.Gateways.Common;
-using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Common.Messages;
+using GrainMail.Gateways.Imap.Search;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -15,11 +16,13 @@ public sealed class ImapServer(
     ServerTls tls,
     ILogger<ImapServer> logger)
 {
+    private readonly SearchBudget _searchBudget = new(options.MaxConcurrentContentSearches, options.MaxSearchContentBytes);
     private readonly ConnectionLimiter _limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
 
     internal IGrainFactory Grains => grains;
     internal MessageCache Messages => messages;
     internal ImapOptions Options => options;
+    internal SearchBudget SearchBudget => _searchBudget;
     internal ServerTls Tls => tls;
     internal ILogger Logger => logger;
 

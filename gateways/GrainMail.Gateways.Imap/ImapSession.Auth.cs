@@ -3,17 +3,17 @@ using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Imap.Commands;
 using GrainMail.Gateways.Imap.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Gateways.Imap;
 
-// Connection state commands: STARTTLS, LOGIN, AUTHENTICATE, ID, ENABLE.
+// Connection state commands: STARTTLS, LOGIN, AUTHENTICATE, ENABLE (executed from their parsed records).
 internal sealed partial class ImapSession
 {
-    private async Task<bool> StartTlsCommandAsync(string tag, ImapParser p, CancellationToken ct)
+    private async Task<bool> StartTlsCommandAsync(string tag, CancellationToken ct)
     {
-        p.ExpectEnd();
         if (Secure || _service == ImapService.Imaps) return await BadAsync(tag, "TLS is already active");
         _out.Line($"{tag} OK Begin TLS negotiation now");
         await FlushAsync(ct);
@@ -23,28 +23,16 @@ internal sealed partial class ImapSession
         return true;
     }
 
-    private async Task<bool> LoginAsync(string tag, ImapParser p)
+    private async Task<bool> LoginAsync(LoginCommand c)
     {
-        p.ExpectSpace();
-        var user = p.ReadAString();
-        p.ExpectSpace();
-        var secret = p.ReadAString();
-        p.ExpectEnd();
+        var (tag, user, secret) = (c.Tag, c.User, c.Secret);
         if (!AuthAllowed) return No(tag, "[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS");
         return await CompleteLoginAsync(tag, user, secret);
     }
 
-    private async Task<bool> AuthenticateAsync(string tag, ImapParser p, CancellationToken ct)
+    private async Task<bool> AuthenticateAsync(AuthenticateCommand c, CancellationToken ct)
     {
-        p.ExpectSpace();
-        var mechanism = p.ReadAtom().ToUpperInvariant();
-        string? initial = null;
-        if (!p.AtEnd)
-        {
-            p.ExpectSpace();
-            initial = p.ReadAtom(allowBracket: true);
-        }
-        p.ExpectEnd();
+        var (tag, mechanism, initial) = (c.Tag, c.Mechanism, c.InitialResponse);
         if (!SaslExchange.IsSupported(mechanism)) return No(tag, "[CANNOT] Unsupported authentication mechanism");
         if (!AuthAllowed) return No(tag, "[PRIVACYREQUIRED] Authentication is disabled until STARTTLS");
         var closed = false;
@@ -100,36 +88,12 @@ internal sealed partial class ImapSession
         return false;
     }
 
-    private bool Id(string tag, ImapParser p)
+    private bool Enable(EnableCommand c)
     {
-        // The client's identification is read (and ignored); ours is our name only, nothing to fingerprint versions by.
-        p.ExpectSpace();
-        if (p.Peek() == '(')
-        {
-            var n = 0;
-            p.ReadList(() =>
-            {
-                if (++n > 60) throw new ImapSyntaxException("Too many ID fields");
-                if (p.Peek() == 'N' || p.Peek() == 'n') p.ReadAtom();
-                else p.ReadString();
-            });
-        }
-        else if (!p.ReadAtom().Equals("NIL", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ImapSyntaxException("ID takes a list or NIL");
-        }
-        p.ExpectEnd();
-        _out.Line("* ID (\"name\" \"GrainMail\")");
-        return Ok(tag, "ID completed");
-    }
-
-    private bool Enable(string tag, ImapParser p)
-    {
+        var tag = c.Tag;
         var enabled = new List<string>();
-        while (!p.AtEnd)
+        foreach (var cap in c.Capabilities)
         {
-            p.ExpectSpace();
-            var cap = p.ReadAtom().ToUpperInvariant();
             if (cap == "CONDSTORE" && !_condstore)
             {
                 _condstore = true;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common.Messages;
+using GrainMail.Gateways.Imap.Commands;
 using GrainMail.Gateways.Imap.Protocol;
 
 namespace GrainMail.Gateways.Imap;
@@ -11,14 +12,7 @@ internal sealed partial class ImapSession
 {
     private SelectedFolder? _selected;
 
-    /// <summary>A mailbox name from the client: modified UTF-7 unless UTF8=ACCEPT is on (RFC 6855).</summary>
-    private string ReadMailboxName(ImapParser p)
-    {
-        var name = p.ReadAString();
-        return DecodeName(name) ?? throw new ImapSyntaxException("Invalid mailbox name encoding");
-    }
-
-    private string? DecodeName(string name) => _utf8 ? name : ModifiedUtf7.Decode(name);
+    private string? DecodeName(string name) => ImapCommandParser.DecodeName(name, _utf8);
 
     private string EncodeName(string name) => _utf8 ? name : ModifiedUtf7.Encode(name);
 
@@ -32,56 +26,12 @@ internal sealed partial class ImapSession
         _ => "[UNAVAILABLE] The mailbox is not available",
     };
 
-    private async Task<bool> ListAsync(string tag, ImapParser p, bool lsub)
+    private async Task<bool> ListAsync(ListCommand c)
     {
-        p.ExpectSpace();
-        bool subscribedOnly = lsub, specialUseOnly = false, recursive = false;
-        bool returnSubscribed = lsub, returnChildren = true, returnSpecialUse = true;
-        List<string>? statusItems = null;
-        if (!lsub && p.Peek() == '(')
-        {
-            // LIST-EXTENDED selection options (RFC 5258, 6154).
-            p.ReadList(() =>
-            {
-                switch (p.ReadAtom().ToUpperInvariant())
-                {
-                    case "SUBSCRIBED": subscribedOnly = returnSubscribed = true; break;
-                    case "SPECIAL-USE": specialUseOnly = true; break;
-                    case "RECURSIVEMATCH": recursive = true; break;
-                    case "REMOTE": break;
-                    default: throw new ImapSyntaxException("Unknown LIST selection option");
-                }
-            });
-            p.ExpectSpace();
-        }
-        var reference = DecodeName(p.ReadListMailbox()) ?? "";
-        p.ExpectSpace();
-        var patterns = new List<string>();
-        if (p.Peek() == '(') p.ReadList(() => patterns.Add(p.ReadListMailbox()));
-        else patterns.Add(p.ReadListMailbox());
-        if (!lsub && !p.AtEnd)
-        {
-            p.ExpectSpace();
-            if (!p.ReadAtom().Equals("RETURN", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Expected RETURN");
-            p.ExpectSpace();
-            p.ReadList(() =>
-            {
-                switch (p.ReadAtom().ToUpperInvariant())
-                {
-                    case "SUBSCRIBED": returnSubscribed = true; break;
-                    case "CHILDREN": returnChildren = true; break;
-                    case "SPECIAL-USE": returnSpecialUse = true; break;
-                    case "STATUS":
-                        p.ExpectSpace();
-                        statusItems = ReadStatusItems(p);
-                        break;
-                    default: throw new ImapSyntaxException("Unknown LIST return option");
-                }
-            });
-        }
-        p.ExpectEnd();
-        if (recursive && !subscribedOnly) throw new ImapSyntaxException("RECURSIVEMATCH needs another selection option");
-        var verb = lsub ? "LSUB" : "LIST";
+        var (tag, lsub, reference, patterns) = (c.Tag, c.Lsub, c.Reference, c.Patterns);
+        var (subscribedOnly, specialUseOnly) = (c.SubscribedOnly, c.SpecialUseOnly);
+        var (returnSubscribed, returnChildren, returnSpecialUse, statusItems) = (c.ReturnSubscribed, c.ReturnChildren, c.ReturnSpecialUse, c.ReturnStatus);
+        var verb = c.Name;
 
         if (patterns.Count == 1 && patterns[0].Length == 0)
         {
@@ -148,29 +98,23 @@ internal sealed partial class ImapSession
         }
     }
 
-    private async Task<bool> SubscribeAsync(string tag, ImapParser p, bool subscribe)
+    private async Task<bool> SubscribeAsync(SubscribeCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        p.ExpectEnd();
-        var result = await _mailbox!.Subscribe(name, subscribe);
+        var tag = c.Tag;
+        var result = await _mailbox!.Subscribe(c.Mailbox, c.Subscribe);
         return result.Status == MailboxOpStatus.Ok ? Ok(tag, "Done") : No(tag, StatusText(result.Status));
     }
 
-    private async Task<bool> CreateAsync(string tag, ImapParser p)
+    private async Task<bool> CreateAsync(CreateCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p).TrimEnd('/');
-        p.ExpectEnd();
+        var (tag, name) = (c.Tag, c.Mailbox);
         var result = await _mailbox!.CreateFolder(name);
         return result.Status == MailboxOpStatus.Ok ? Ok(tag, "CREATE completed") : No(tag, StatusText(result.Status));
     }
 
-    private async Task<bool> DeleteAsync(string tag, ImapParser p)
+    private async Task<bool> DeleteAsync(DeleteCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        p.ExpectEnd();
+        var (tag, name) = (c.Tag, c.Mailbox);
         if (_selected is not null && string.Equals(FolderKey(name), FolderKey(_selected.Name), StringComparison.Ordinal))
             return No(tag, "[INUSE] Unselect the mailbox first");
         var result = await _mailbox!.DeleteFolder(name);
@@ -181,34 +125,19 @@ internal sealed partial class ImapSession
         name.Equals("INBOX", StringComparison.OrdinalIgnoreCase) || name.StartsWith("INBOX/", StringComparison.OrdinalIgnoreCase)
             ? "INBOX" + name[5..] : name;
 
-    private async Task<bool> RenameAsync(string tag, ImapParser p)
+    private async Task<bool> RenameAsync(RenameCommand c)
     {
-        p.ExpectSpace();
-        var from = ReadMailboxName(p);
-        p.ExpectSpace();
-        var to = ReadMailboxName(p).TrimEnd('/');
-        p.ExpectEnd();
+        var (tag, from, to) = (c.Tag, c.From, c.To);
         var result = await _mailbox!.RenameFolder(from, to);
         if (result.Status != MailboxOpStatus.Ok) return No(tag, StatusText(result.Status));
         if (_selected is not null && FolderKey(_selected.Name) == FolderKey(from)) _selected.Name = to;
         return Ok(tag, "RENAME completed");
     }
 
-    private async Task<bool> SelectAsync(string tag, ImapParser p, bool readOnly)
+    private async Task<bool> SelectAsync(SelectCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        if (!p.AtEnd)
-        {
-            // SELECT parameters (RFC 4466): only CONDSTORE is known.
-            p.ExpectSpace();
-            p.ReadList(() =>
-            {
-                if (!p.ReadAtom().Equals("CONDSTORE", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Unknown SELECT parameter");
-                _condstore = true;
-            });
-        }
-        p.ExpectEnd();
+        var (tag, name, readOnly) = (c.Tag, c.Mailbox, c.ReadOnly);
+        if (c.Condstore) _condstore = true;
         if (_selected is not null)
         {
             await StopWatchingAsync();
@@ -234,9 +163,9 @@ internal sealed partial class ImapSession
         return Ok(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
     }
 
-    private async Task<bool> CloseAsync(string tag, ImapParser p, bool expunge)
+    private async Task<bool> CloseAsync(CloseCommand c)
     {
-        p.ExpectEnd();
+        var (tag, expunge) = (c.Tag, c.Expunge);
         var view = _selected!;
         // CLOSE removes \Deleted messages without EXPUNGE responses (RFC 3501 6.4.2).
         if (expunge && !view.ReadOnly) await _mailbox!.Expunge(view.Name, null);
@@ -246,33 +175,16 @@ internal sealed partial class ImapSession
         return Ok(tag, expunge ? "CLOSE completed" : "UNSELECT completed");
     }
 
-    private static List<string> ReadStatusItems(ImapParser p)
+    private async Task<bool> StatusAsync(StatusCommand c)
     {
-        var items = new List<string>();
-        p.ReadList(() =>
-        {
-            var item = p.ReadAtom().ToUpperInvariant();
-            if (item is not ("MESSAGES" or "RECENT" or "UIDNEXT" or "UIDVALIDITY" or "UNSEEN" or "HIGHESTMODSEQ" or "SIZE" or "DELETED"))
-                throw new ImapSyntaxException("Unknown STATUS item " + item);
-            items.Add(item);
-        });
-        return items;
-    }
-
-    private async Task<bool> StatusAsync(string tag, ImapParser p)
-    {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        p.ExpectSpace();
-        var items = ReadStatusItems(p);
-        p.ExpectEnd();
+        var (tag, name, items) = (c.Tag, c.Mailbox, c.Items);
         var folder = await _mailbox!.GetFolder(name);
         if (folder is null) return No(tag, "[NONEXISTENT] No such mailbox");
         WriteStatus(folder, items);
         return Ok(tag, "STATUS completed");
     }
 
-    private void WriteStatus(FolderInfo f, List<string> items)
+    private void WriteStatus(FolderInfo f, IReadOnlyList<string> items)
     {
         _out.Raw("* STATUS ").AString(EncodeName(f.Name)).Raw(" (");
         for (var i = 0; i < items.Count; i++)
@@ -293,29 +205,9 @@ internal sealed partial class ImapSession
         _out.Raw(")").Crlf();
     }
 
-    private async Task<bool> AppendAsync(string tag, ImapParser p)
+    private async Task<bool> AppendAsync(AppendCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        p.ExpectSpace();
-        var flags = MessageFlags.None;
-        var keywords = new List<string>();
-        if (p.Peek() == '(')
-        {
-            ReadFlagList(p, ref flags, keywords);
-            p.ExpectSpace();
-        }
-        DateTimeOffset? date = null;
-        if (p.Peek() == '"')
-        {
-            var text = p.ReadString();
-            if (!TryParseDateTime(text, out var d)) throw new ImapSyntaxException("Invalid date-time");
-            date = d;
-            p.ExpectSpace();
-        }
-        if (p.Peek() != '{') throw new ImapSyntaxException("APPEND needs the message as a literal");
-        var message = p.ReadStringBytes();
-        p.ExpectEnd();
+        var (tag, name, message, flags, keywords, date) = (c.Tag, c.Mailbox, c.Message, c.Flags, c.Keywords, c.Date);
         if (message.Length == 0) return No(tag, "Empty message");
         // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
         var (normalized, problem) = MessageText.Normalize(message);
@@ -330,68 +222,21 @@ internal sealed partial class ImapSession
         };
     }
 
-    private static void ReadFlagList(ImapParser p, ref MessageFlags flags, List<string> keywords)
-    {
-        var f = MessageFlags.None;
-        p.ReadList(() => ReadFlag(p, ref f, keywords));
-        flags = f;
-    }
-
-    private static void ReadFlag(ImapParser p, ref MessageFlags flags, List<string> keywords)
-    {
-        if (p.TryConsume('\\'))
-        {
-            var name = p.ReadAtom().ToUpperInvariant();
-            flags |= name switch
-            {
-                "SEEN" => MessageFlags.Seen,
-                "ANSWERED" => MessageFlags.Answered,
-                "FLAGGED" => MessageFlags.Flagged,
-                "DELETED" => MessageFlags.Deleted,
-                "DRAFT" => MessageFlags.Draft,
-                "RECENT" => MessageFlags.None, // not settable by clients; ignored
-                _ => throw new ImapSyntaxException("Unknown system flag \\" + name),
-            };
-            return;
-        }
-        var keyword = p.ReadAtom();
-        if (keyword.Length > 100) throw new ImapSyntaxException("Keyword too long");
-        keywords.Add(keyword);
-    }
-
-    private static readonly string[] DateFormats = ["d-MMM-yyyy HH:mm:ss zzz", "dd-MMM-yyyy HH:mm:ss zzz"];
-
-    internal static bool TryParseDateTime(string text, out DateTimeOffset value)
-    {
-        // "17-Jul-1996 02:44:25 -0700": .NET wants the zone as -07:00.
-        value = default;
-        var t = text.Trim();
-        if (t.Length < 6) return false;
-        var zone = t[^5..];
-        if (zone[0] is not ('+' or '-')) return false;
-        t = t[..^5] + zone[..3] + ":" + zone[3..];
-        return DateTimeOffset.TryParseExact(t, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
-    }
-
     internal static string FormatDateTime(DateTimeOffset d) =>
         d.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture) + (d.Offset < TimeSpan.Zero ? "-" : "+") + d.Offset.ToString("hhmm", CultureInfo.InvariantCulture);
 
-    private async Task<bool> GetQuotaRootAsync(string tag, ImapParser p)
+    private async Task<bool> GetQuotaRootAsync(GetQuotaRootCommand c)
     {
-        p.ExpectSpace();
-        var name = ReadMailboxName(p);
-        p.ExpectEnd();
+        var (tag, name) = (c.Tag, c.Mailbox);
         if (await _mailbox!.GetFolder(name) is null) return No(tag, "[NONEXISTENT] No such mailbox");
         _out.Raw("* QUOTAROOT ").AString(EncodeName(name)).Line(" \"\"");
         await WriteQuotaAsync();
         return Ok(tag, "GETQUOTAROOT completed");
     }
 
-    private async Task<bool> GetQuotaAsync(string tag, ImapParser p)
+    private async Task<bool> GetQuotaAsync(GetQuotaCommand c)
     {
-        p.ExpectSpace();
-        var root = p.ReadAString();
-        p.ExpectEnd();
+        var (tag, root) = (c.Tag, c.Root);
         if (root.Length != 0) return No(tag, "[NONEXISTENT] No such quota root");
         await WriteQuotaAsync();
         return Ok(tag, "GETQUOTA completed");

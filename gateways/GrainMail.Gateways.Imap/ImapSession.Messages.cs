@@ -1,5 +1,7 @@
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Imap.Commands;
 using GrainMail.Gateways.Imap.Protocol;
 
 namespace GrainMail.Gateways.Imap;
@@ -19,25 +21,10 @@ internal sealed partial class ImapSession
         return set.SequenceIndexes(view.Messages.Count) ?? throw new ImapSyntaxException("Invalid message sequence number");
     }
 
-    private async Task<bool> FetchAsync(string tag, ImapParser p, bool uid)
+    private async Task<bool> FetchAsync(FetchCommand c)
     {
-        p.ExpectSpace();
-        var set = p.ReadSequenceSet();
-        p.ExpectSpace();
-        var items = FetchItem.ParseList(p);
-        long? changedSince = null;
-        if (!p.AtEnd)
-        {
-            // FETCH modifiers (RFC 7162): CHANGEDSINCE.
-            p.ExpectSpace();
-            p.ReadList(() =>
-            {
-                if (!p.ReadAtom().Equals("CHANGEDSINCE", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Unknown FETCH modifier");
-                p.ExpectSpace();
-                changedSince = p.ReadNumber();
-            });
-        }
-        p.ExpectEnd();
+        var (tag, uid, set, changedSince) = (c.Tag, c.Uid, c.Set, c.ChangedSince);
+        var items = c.Items.ToList();
         if (changedSince is not null || items.Any(i => i.Kind == FetchKind.ModSeq)) _condstore = true;
         if (uid && !items.Any(i => i.Kind == FetchKind.Uid)) items.Insert(0, new FetchItem(FetchKind.Uid));
         if (changedSince is not null && !items.Any(i => i.Kind == FetchKind.ModSeq)) items.Add(new FetchItem(FetchKind.ModSeq));
@@ -207,51 +194,10 @@ internal sealed partial class ImapSession
         };
     }
 
-    private async Task<bool> StoreAsync(string tag, ImapParser p, bool uid)
+    private async Task<bool> StoreAsync(StoreCommand c)
     {
-        p.ExpectSpace();
-        var set = p.ReadSequenceSet();
-        p.ExpectSpace();
-        long? unchangedSince = null;
-        if (p.Peek() == '(')
-        {
-            p.ReadList(() =>
-            {
-                if (!p.ReadAtom().Equals("UNCHANGEDSINCE", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Unknown STORE modifier");
-                p.ExpectSpace();
-                unchangedSince = p.ReadNumber();
-            });
-            p.ExpectSpace();
-            _condstore = true;
-        }
-        var op = p.ReadAtom().ToUpperInvariant();
-        var silent = op.EndsWith(".SILENT", StringComparison.Ordinal);
-        if (silent) op = op[..^7];
-        var mode = op switch
-        {
-            "FLAGS" => FlagChangeMode.Replace,
-            "+FLAGS" => FlagChangeMode.Add,
-            "-FLAGS" => FlagChangeMode.Remove,
-            _ => throw new ImapSyntaxException("Expected FLAGS, +FLAGS or -FLAGS"),
-        };
-        p.ExpectSpace();
-        var flags = MessageFlags.None;
-        var keywords = new List<string>();
-        if (p.Peek() == '(')
-        {
-            ReadFlagList(p, ref flags, keywords);
-        }
-        else
-        {
-            // Flags without parentheses, separated by spaces (RFC 3501 allows both).
-            ReadFlag(p, ref flags, keywords);
-            while (!p.AtEnd)
-            {
-                p.ExpectSpace();
-                ReadFlag(p, ref flags, keywords);
-            }
-        }
-        p.ExpectEnd();
+        var (tag, uid, set, unchangedSince, mode, silent, flags, keywords) = (c.Tag, c.Uid, c.Set, c.UnchangedSince, c.Mode, c.Silent, c.Flags, c.Keywords);
+        if (unchangedSince is not null) _condstore = true;
         await SyncAsync(allowExpunge: uid);
         var view = _selected!;
         if (view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
@@ -296,13 +242,9 @@ internal sealed partial class ImapSession
         return Ok(tag, "STORE completed");
     }
 
-    private async Task<bool> CopyAsync(string tag, ImapParser p, bool uid, bool move)
+    private async Task<bool> CopyAsync(CopyCommand c)
     {
-        p.ExpectSpace();
-        var set = p.ReadSequenceSet();
-        p.ExpectSpace();
-        var target = ReadMailboxName(p);
-        p.ExpectEnd();
+        var (tag, uid, move, set, target) = (c.Tag, c.Uid, c.Move, c.Set, c.Target);
         await SyncAsync(allowExpunge: uid || move);
         var view = _selected!;
         if (move && view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
@@ -328,16 +270,10 @@ internal sealed partial class ImapSession
         return Ok(tag, "MOVE completed");
     }
 
-    private async Task<bool> ExpungeAsync(string tag, ImapParser p, bool uid)
+    private async Task<bool> ExpungeAsync(ExpungeCommand c)
     {
-        IReadOnlyList<long>? only = null;
-        if (uid)
-        {
-            p.ExpectSpace();
-            var set = p.ReadSequenceSet();
-            only = Resolve(set, uid: true).Select(i => _selected!.Messages[i].Uid).ToList();
-        }
-        p.ExpectEnd();
+        var tag = c.Tag;
+        IReadOnlyList<long>? only = c.UidSet is { } set ? Resolve(set, uid: true).Select(i => _selected!.Messages[i].Uid).ToList() : null;
         var view = _selected!;
         if (view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
         if (only is { Count: 0 }) return Ok(tag, "EXPUNGE completed");

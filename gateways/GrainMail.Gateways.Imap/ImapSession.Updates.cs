@@ -177,9 +177,8 @@ internal sealed partial class ImapSession
         _out.Raw(")");
     }
 
-    private async Task<bool> IdleAsync(string tag, ImapParser p, CancellationToken ct)
+    private async Task<bool> IdleAsync(string tag, CancellationToken ct)
     {
-        p.ExpectEnd();
         _out.Line("+ idling");
         if (_state == State.Selected) await SyncAsync(allowExpunge: true, force: true);
         await FlushAsync(ct);

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Security;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
+using GrainMail.Gateways.Imap.Commands;
 using GrainMail.Gateways.Imap.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -152,23 +153,17 @@ internal sealed partial class ImapSession : IAsyncDisposable
             _out.Line("* BAD Missing or invalid tag");
             return await CountErrorAsync();
         }
-        var parser = new ImapParser(raw!);
-        string verb;
-        try
-        {
-            parser.ReadAtom();
-            parser.ExpectSpace();
-            verb = parser.ReadAtom().ToUpperInvariant();
-        }
-        catch (ImapSyntaxException)
+        var command = ImapCommandParser.Parse(raw!, _utf8);
+        if (command is ImapParseError { Name: "" })
         {
             _out.Line($"{tag} BAD Missing command");
             return await CountErrorAsync();
         }
+        var verb = command.Name;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await DispatchAsync(tag, verb, parser, closed);
+            return await DispatchAsync(command, closed);
         }
         catch (ImapSyntaxException e)
         {
@@ -186,7 +181,7 @@ internal sealed partial class ImapSession : IAsyncDisposable
         finally
         {
             // By command name: a fixed set, anything else counts as "OTHER".
-            var name = new KeyValuePair<string, object?>("command", IsKnown(verb) || verb is "CAPABILITY" or "NOOP" or "LOGOUT" or "ID" or "STARTTLS" or "LOGIN" or "AUTHENTICATE" ? verb : "OTHER");
+            var name = new KeyValuePair<string, object?>("command", ImapCommandParser.IsKnown(verb) ? verb : "OTHER");
             GrainMail.Operations.GrainMailMeters.ImapCommands.Add(1, name);
             if (verb != "IDLE")
                 GrainMail.Operations.GrainMailMeters.ImapCommandDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, name);
@@ -215,105 +210,72 @@ internal sealed partial class ImapSession : IAsyncDisposable
         return false;
     }
 
-    private async Task<bool> DispatchAsync(string tag, string verb, ImapParser p, CancellationToken ct)
+    /// <summary>
+    /// Runs a parsed command in the session's state (RFC 3501 3): a command of another state is
+    /// refused before its arguments are looked at, then a parse error is BAD, then the handler runs.
+    /// </summary>
+    private async Task<bool> DispatchAsync(ImapCommand command, CancellationToken ct)
     {
-        // Commands valid in every state.
-        switch (verb)
+        var tag = command.Tag;
+        var verb = command.Name;
+        var anyState = verb is "CAPABILITY" or "NOOP" or "LOGOUT" or "ID";
+        if (!anyState && _state == State.NotAuthenticated && verb is not ("STARTTLS" or "LOGIN" or "AUTHENTICATE"))
+            return await BadAsync(tag, ImapCommandParser.IsKnown(verb) ? "Log in first" : "Unknown command");
+        if (_state != State.NotAuthenticated && verb is "STARTTLS" or "LOGIN" or "AUTHENTICATE")
+            return await BadAsync(tag, "Already authenticated");
+        if (_state == State.Authenticated && ImapCommandParser.IsSelectedCommand(verb))
+            return await BadAsync(tag, "No mailbox selected");
+        switch (command)
         {
-            case "CAPABILITY":
-                p.ExpectEnd();
+            case ImapParseError error:
+                return await BadAsync(tag, error.Reason);
+            case CapabilityCommand:
                 _out.Line("* CAPABILITY " + Capabilities());
                 return Ok(tag, "CAPABILITY completed");
-            case "NOOP":
-                p.ExpectEnd();
+            case NoopCommand:
                 if (_state == State.Selected) await SyncAsync(allowExpunge: true, force: true);
                 return Ok(tag, "NOOP completed");
-            case "LOGOUT":
-                p.ExpectEnd();
+            case LogoutCommand:
                 _out.Line("* BYE Logging out");
                 _state = State.Logout;
                 Ok(tag, "LOGOUT completed");
                 return false;
-            case "ID":
-                return Id(tag, p);
-        }
-        if (_state == State.NotAuthenticated)
-        {
-            switch (verb)
-            {
-                case "STARTTLS": return await StartTlsCommandAsync(tag, p, ct);
-                case "LOGIN": return await LoginAsync(tag, p);
-                case "AUTHENTICATE": return await AuthenticateAsync(tag, p, ct);
-            }
-            return await BadAsync(tag, IsKnown(verb) ? "Log in first" : "Unknown command");
-        }
-        switch (verb)
-        {
-            case "STARTTLS":
-            case "LOGIN":
-            case "AUTHENTICATE":
-                return await BadAsync(tag, "Already authenticated");
-            case "ENABLE": return Enable(tag, p);
-            case "NAMESPACE":
-                p.ExpectEnd();
+            case IdCommand:
+                // The client's identification is ignored; ours is our name only, nothing to fingerprint versions by.
+                _out.Line("* ID (\"name\" \"GrainMail\")");
+                return Ok(tag, "ID completed");
+            case StartTlsCommand: return await StartTlsCommandAsync(tag, ct);
+            case LoginCommand c: return await LoginAsync(c);
+            case AuthenticateCommand c: return await AuthenticateAsync(c, ct);
+            case EnableCommand c: return Enable(c);
+            case NamespaceCommand:
                 _out.Line("* NAMESPACE ((\"\" \"/\")) NIL NIL");
                 return Ok(tag, "NAMESPACE completed");
-            case "LIST": return await ListAsync(tag, p, lsub: false);
-            case "LSUB": return await ListAsync(tag, p, lsub: true);
-            case "SUBSCRIBE": return await SubscribeAsync(tag, p, true);
-            case "UNSUBSCRIBE": return await SubscribeAsync(tag, p, false);
-            case "CREATE": return await CreateAsync(tag, p);
-            case "DELETE": return await DeleteAsync(tag, p);
-            case "RENAME": return await RenameAsync(tag, p);
-            case "SELECT": return await SelectAsync(tag, p, readOnly: false);
-            case "EXAMINE": return await SelectAsync(tag, p, readOnly: true);
-            case "STATUS": return await StatusAsync(tag, p);
-            case "APPEND": return await AppendAsync(tag, p);
-            case "GETQUOTAROOT": return await GetQuotaRootAsync(tag, p);
-            case "GETQUOTA": return await GetQuotaAsync(tag, p);
-            case "SETQUOTA":
+            case ListCommand c: return await ListAsync(c);
+            case SubscribeCommand c: return await SubscribeAsync(c);
+            case CreateCommand c: return await CreateAsync(c);
+            case DeleteCommand c: return await DeleteAsync(c);
+            case RenameCommand c: return await RenameAsync(c);
+            case SelectCommand c: return await SelectAsync(c);
+            case StatusCommand c: return await StatusAsync(c);
+            case AppendCommand c: return await AppendAsync(c);
+            case GetQuotaRootCommand c: return await GetQuotaRootAsync(c);
+            case GetQuotaCommand c: return await GetQuotaAsync(c);
+            case SetQuotaCommand:
                 return No(tag, "Quotas are set by the administrator");
-            case "IDLE": return await IdleAsync(tag, p, ct);
-        }
-        if (_state != State.Selected)
-            return await BadAsync(tag, IsKnown(verb) ? "No mailbox selected" : "Unknown command");
-        switch (verb)
-        {
-            case "CHECK":
-                p.ExpectEnd();
+            case IdleCommand: return await IdleAsync(tag, ct);
+            case CheckCommand:
                 await SyncAsync(allowExpunge: true, force: true);
                 return Ok(tag, "CHECK completed");
-            case "CLOSE": return await CloseAsync(tag, p, expunge: true);
-            case "UNSELECT": return await CloseAsync(tag, p, expunge: false);
-            case "EXPUNGE": return await ExpungeAsync(tag, p, uid: false);
-            case "FETCH": return await FetchAsync(tag, p, uid: false);
-            case "STORE": return await StoreAsync(tag, p, uid: false);
-            case "SEARCH": return await SearchAsync(tag, p, uid: false);
-            case "COPY": return await CopyAsync(tag, p, uid: false, move: false);
-            case "MOVE": return await CopyAsync(tag, p, uid: false, move: true);
-            case "UID":
-                {
-                    p.ExpectSpace();
-                    var sub = p.ReadAtom().ToUpperInvariant();
-                    switch (sub)
-                    {
-                        case "FETCH": return await FetchAsync(tag, p, uid: true);
-                        case "STORE": return await StoreAsync(tag, p, uid: true);
-                        case "SEARCH": return await SearchAsync(tag, p, uid: true);
-                        case "COPY": return await CopyAsync(tag, p, uid: true, move: false);
-                        case "MOVE": return await CopyAsync(tag, p, uid: true, move: true);
-                        case "EXPUNGE": return await ExpungeAsync(tag, p, uid: true);
-                        default: return await BadAsync(tag, "Unknown UID command");
-                    }
-                }
+            case CloseCommand c: return await CloseAsync(c);
+            case ExpungeCommand c: return await ExpungeAsync(c);
+            case FetchCommand c: return await FetchAsync(c);
+            case StoreCommand c: return await StoreAsync(c);
+            case SearchCommand c: return await SearchAsync(c);
+            case CopyCommand c: return await CopyAsync(c);
         }
         return await BadAsync(tag, "Unknown command");
     }
-
-    private static bool IsKnown(string verb) => verb is "ENABLE" or "NAMESPACE" or "LIST" or "LSUB" or "SUBSCRIBE" or "UNSUBSCRIBE"
-        or "CREATE" or "DELETE" or "RENAME" or "SELECT" or "EXAMINE" or "STATUS" or "APPEND" or "GETQUOTAROOT" or "GETQUOTA"
-        or "SETQUOTA" or "IDLE" or "CHECK" or "CLOSE" or "UNSELECT" or "EXPUNGE" or "FETCH" or "STORE" or "SEARCH" or "COPY"
-        or "MOVE" or "UID";
 
     private bool Ok(string tag, string text)
     {

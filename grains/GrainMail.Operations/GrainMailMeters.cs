@@ -15,10 +15,11 @@ public static class GrainMailMeters
 
     /// <summary>Every GrainMail meter, for the host's metrics pipeline to listen to.</summary>
     public static readonly string[] MeterNames =
-        ["GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "GrainMail.Storage", "GrainMail.Gauges"];
+        ["GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Pop3", "GrainMail.Delivery", "GrainMail.Outbound", "GrainMail.Storage", "GrainMail.Gauges"];
 
     private static readonly Meter Smtp = new("GrainMail.Smtp");
     private static readonly Meter Imap = new("GrainMail.Imap");
+    private static readonly Meter Pop3 = new("GrainMail.Pop3");
     private static readonly Meter Delivery = new("GrainMail.Delivery");
     private static readonly Meter Outbound = new("GrainMail.Outbound");
     private static readonly Meter Storage = new("GrainMail.Storage");
@@ -36,10 +37,13 @@ public static class GrainMailMeters
     public static readonly Counter<long> SmtpBytes = Smtp.CreateCounter<long>("grainmail.smtp.bytes", description: "Message bytes accepted");
     public static readonly Histogram<double> SmtpCommit = Smtp.CreateHistogram<double>("grainmail.smtp.commit.duration", unit: "ms", description: "Durable commit time of an accepted message");
 
-    public static readonly UpDownCounter<long> ImapSessions = Imap.CreateUpDownCounter<long>("grainmail.imap.sessions", description: "Open IMAP and POP3 sessions, by protocol");
+    public static readonly UpDownCounter<long> ImapSessions = Imap.CreateUpDownCounter<long>("grainmail.imap.sessions", description: "Open IMAP sessions (tag protocol=imap)");
     public static readonly UpDownCounter<long> ImapIdle = Imap.CreateUpDownCounter<long>("grainmail.imap.idle", description: "IMAP sessions in IDLE");
     public static readonly Counter<long> ImapCommands = Imap.CreateCounter<long>("grainmail.imap.commands", description: "IMAP commands, by name and result");
     public static readonly Histogram<double> ImapCommandDuration = Imap.CreateHistogram<double>("grainmail.imap.command.duration", unit: "ms", description: "IMAP command latency, by name");
+
+    public static readonly UpDownCounter<long> Pop3Sessions = Pop3.CreateUpDownCounter<long>("grainmail.pop3.sessions", description: "Open POP3 sessions, by listener");
+    public static readonly Counter<long> Pop3Commands = Pop3.CreateCounter<long>("grainmail.pop3.commands", description: "POP3 commands, by name and result");
 
     public static readonly Counter<long> Delivered = Delivery.CreateCounter<long>("grainmail.delivery.delivered", description: "Messages stored in mailboxes from the inbound stream");
     public static readonly Counter<long> DeadLetters = Delivery.CreateCounter<long>("grainmail.delivery.dead_letters", description: "Inbound events dead-lettered, by reason");

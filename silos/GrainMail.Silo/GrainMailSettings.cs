@@ -128,16 +128,33 @@ public sealed class GrainMailSettings
 
     public int Pop3sPort { get; set; } = 1995;
 
-    /// <summary>IMAP and POP3 connections, each protocol counted on its own.</summary>
+    /// <summary>IMAP connections (POP3 has its own caps below).</summary>
     public int ImapMaxConnectionsPerIp { get; set; } = 50;
 
     public int ImapMaxConnections { get; set; } = 20_000;
 
-    /// <summary>IMAP/POP3 before login: silence for this long ends the connection.</summary>
+    /// <summary>IMAP before login: silence for this long ends the connection.</summary>
     public TimeSpan ImapLoginTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>IMAP after login, IDLE included (RFC 3501: at least 30 minutes).</summary>
     public TimeSpan ImapIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>IMAP SEARCHes that read message bytes running at once in a gateway process (more wait).</summary>
+    public int ImapSearchConcurrency { get; set; } = 4;
+
+    /// <summary>Message octets one IMAP SEARCH may read; beyond it NO [LIMIT].</summary>
+    public long ImapMaxSearchBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>POP3 connections, counted apart from IMAP's.</summary>
+    public int Pop3MaxConnectionsPerIp { get; set; } = 50;
+
+    public int Pop3MaxConnections { get; set; } = 20_000;
+
+    /// <summary>POP3 before login: silence for this long ends the connection.</summary>
+    public TimeSpan Pop3LoginTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>POP3 after login (RFC 1939 3: at least 10 minutes).</summary>
+    public TimeSpan Pop3AutologoutTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Outbound: destination SMTP port (GRAINMAIL_SMTP_OUT_PORT; 25 in production).</summary>
     public int SmtpOutPort { get; set; } = 25;

@@ -9,8 +9,8 @@ using GrainMail.Storage.Database;
 using System.Net;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Imap;
-using GrainMail.Gateways.Imap.Mime;
-using GrainMail.Gateways.Imap.Pop3;
+using GrainMail.Gateways.Common.Messages;
+using GrainMail.Gateways.Pop3;
 using GrainMail.Gateways.Smtp;
 using Microsoft.AspNetCore.Connections;
 
@@ -98,7 +98,7 @@ var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_E
 var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics =>
     {
-        metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
+        metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Pop3", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter();
         if (otlp) metrics.AddOtlpExporter();
@@ -148,6 +148,17 @@ builder.Services.AddSingleton(new ImapOptions
     MaxConnections = settings.ImapMaxConnections,
     LoginTimeout = settings.ImapLoginTimeout,
     IdleTimeout = settings.ImapIdleTimeout,
+    MaxConcurrentContentSearches = settings.ImapSearchConcurrency,
+    MaxSearchContentBytes = settings.ImapMaxSearchBytes,
+    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
+    AllowPlaintextAuth = settings.AllowPlaintextAuth,
+});
+builder.Services.AddSingleton(new Pop3Options
+{
+    MaxConnectionsPerIp = settings.Pop3MaxConnectionsPerIp,
+    MaxConnections = settings.Pop3MaxConnections,
+    LoginTimeout = settings.Pop3LoginTimeout,
+    AutologoutTimeout = settings.Pop3AutologoutTimeout,
     MaxAuthFailures = settings.MaxAuthFailuresPerSession,
     AllowPlaintextAuth = settings.AllowPlaintextAuth,
 });

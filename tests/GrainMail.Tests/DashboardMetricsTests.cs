@@ -23,7 +23,7 @@ public sealed class DashboardMetricsTests(TelemetryHostFixture host) : IClassFix
             "grainmail_smtp_messages_accepted_total", "grainmail_delivery_delivered_total", "grainmail_smtp_rejected_total",
             "grainmail_smtp_commit_duration_milliseconds_bucket", "grainmail_imap_command_duration_milliseconds_bucket",
             "grainmail_storage_pg_duration_milliseconds_bucket", "grainmail_delivery_queue_lag_seconds", "grainmail_cluster_silos",
-            "orleans_catalog_activations", "grainmail_outbound_queue_messages",
+            "orleans_catalog_activations", "grainmail_outbound_queue_messages", "grainmail_pop3_sessions", "grainmail_pop3_commands_total",
         })
         {
             Assert.Contains(required, used);

@@ -11,6 +11,7 @@ public sealed class TightImapHostFixture : SmtpHostFixture
         ["GrainMail__ImapIdleTimeout"] = "00:00:03",
         ["GrainMail__ImapMaxConnectionsPerIp"] = "3",
         ["GrainMail__MaxMessageBytes"] = "20000",
+        ["GrainMail__ImapMaxSearchBytes"] = "30000",
     };
 }
 
@@ -88,6 +89,32 @@ public sealed class ImapLimitTests(TightImapHostFixture host) : IClassFixture<Ti
         Assert.StartsWith("+", await c.ReadLineAsync());
         await c.SendRawAsync(fits + "\r\n");
         Assert.StartsWith("OK [APPENDUID", (await c.ReadTaggedAsync("a2")).Tagged);
+    }
+
+    [Fact]
+    public async Task A_SEARCH_that_would_read_more_than_its_byte_budget_is_refused_with_LIMIT()
+    {
+        await using var c = await RawImap.LoginAsync(host.Imaps, "erin@smtp.test", Pw);
+        await c.CommandAsync("CREATE SearchBudget");
+        for (var i = 0; i < 3; i++)
+        {
+            var message = $"Subject: part {i}\r\n\r\n" + new string('x', 12_000) + (i == 1 ? " needle" : "") + "\r\n";
+            await c.SendRawAsync($"a{i} APPEND SearchBudget {{{message.Length}+}}\r\n{message}\r\n");
+            Assert.StartsWith("OK", (await c.ReadTaggedAsync($"a{i}")).Tagged);
+        }
+        await c.CommandAsync("SELECT SearchBudget");
+        // Three messages of 12 KB are more than the 30,000 octets one search may read.
+        var refused = await c.CommandAsync("SEARCH TEXT needle");
+        Assert.StartsWith("NO [LIMIT]", refused.Tagged);
+        Assert.DoesNotContain(refused.Untagged, l => l.StartsWith("* SEARCH", StringComparison.Ordinal));
+        // Narrowed by sequence numbers (decided from the index first) it reads two and finds the one.
+        var narrowed = await c.CommandAsync("SEARCH 1:2 TEXT needle");
+        Assert.StartsWith("OK", narrowed.Tagged);
+        Assert.Contains("* SEARCH 2", narrowed.Untagged);
+        // Searches that need no message bytes are not counted.
+        Assert.StartsWith("OK", (await c.CommandAsync("SEARCH ALL")).Tagged);
+        // And the session goes on.
+        Assert.StartsWith("OK", (await c.CommandAsync("NOOP")).Tagged);
     }
 
     [Fact]

@@ -22,6 +22,11 @@ public sealed class MetricsTests(TelemetryHostFixture host) : IClassFixture<Tele
         Assert.Equal(1, Value(after, "grainmail_imap_commands_total", ("command", "SELECT")));
         Assert.Equal(1, Value(after, "grainmail_imap_commands_total", ("command", "FETCH")));
         Assert.Equal(1, Value(after, "grainmail_imap_command_duration_milliseconds_count", ("command", "FETCH")));
+        // POP3 is counted as POP3: its own commands, its session on its own meter and not on IMAP's.
+        Assert.Equal(1, Value(after, "grainmail_pop3_commands_total", ("command", "STAT")));
+        Assert.Equal(1, Value(after, "grainmail_pop3_commands_total", ("command", "PASS")));
+        Assert.Single(Values(after, "grainmail_pop3_sessions", ("listener", "pop3s")));
+        Assert.Empty(Values(after, "grainmail_imap_sessions", ("protocol", "pop3")));
 
         // Storage: the two MX messages are two new blobs, stored with the headers the gateway adds.
         var blobBytes = Value(after, "grainmail_storage_blob_written_bytes_total");

@@ -78,17 +78,49 @@ public sealed class MimeNode
         return end;
     }
 
-    private static HeaderList ParseHeaders(byte[] raw, int start, int end)
+    /// <summary>
+    /// Splits a header section into fields in one pass (RFC 5322 2.2: a field is a name, a colon
+    /// and a value that goes on over lines starting with a space or tab). MimeKit only gets each
+    /// field's raw value to decode on demand: its own header parser costs quadratic time and memory
+    /// in the number of folds, so one header folded a million times took seconds and gigabytes.
+    /// A line that is not a field (no colon, or a name with other than printable ASCII) is skipped.
+    /// </summary>
+    internal static HeaderList ParseHeaders(byte[] raw, int start, int end)
     {
-        try
+        var headers = new HeaderList();
+        var i = start;
+        while (i < end)
         {
-            using var stream = new MemoryStream(raw, start, end - start, writable: false);
-            return HeaderList.Load(stream);
+            var lineEnd = LineEnd(raw, i, end);
+            if (raw[i] is (byte)'\r' or (byte)'\n') break;
+            // The field's value runs over the continuation lines that follow.
+            var fieldEnd = lineEnd;
+            while (fieldEnd < end && raw[fieldEnd] is (byte)' ' or (byte)'\t') fieldEnd = LineEnd(raw, fieldEnd, end);
+            var colon = Array.IndexOf(raw, (byte)':', i, lineEnd - i);
+            var nameEnd = colon;
+            while (nameEnd > i && raw[nameEnd - 1] is (byte)' ' or (byte)'\t') nameEnd--;
+            if (colon > i && nameEnd > i && IsFieldName(raw.AsSpan(i, nameEnd - i)))
+            {
+                // MimeKit parses this one field (linear in its length) and decodes its value on demand.
+                if (Header.TryParse(raw, i, fieldEnd - i, out var header)) headers.Add(header);
+            }
+            i = fieldEnd;
         }
-        catch (FormatException)
-        {
-            return [];
-        }
+        return headers;
+    }
+
+    // RFC 5322 3.6.8: printable US-ASCII except the colon.
+    private static bool IsFieldName(ReadOnlySpan<byte> name)
+    {
+        foreach (var b in name)
+            if (b is < 33 or > 126 or (byte)':') return false;
+        return true;
+    }
+
+    private static int LineEnd(byte[] raw, int i, int end)
+    {
+        var lf = Array.IndexOf(raw, (byte)'\n', i, end - i);
+        return lf < 0 ? end : lf + 1;
     }
 
     /// <summary>The ranges of a multipart body's parts, between its delimiter lines (RFC 2046 5.1.1).</summary>

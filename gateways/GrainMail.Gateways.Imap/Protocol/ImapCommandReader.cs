@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using GrainMail.Gateways.Common.Protocol;
 
 namespace GrainMail.Gateways.Imap.Protocol;
 
@@ -55,6 +56,10 @@ public sealed class ImapCommandReader(PipeReader input)
         var command = new RawCommand();
         long limit = -1;
         var total = 0L;
+        // The largest literal (an APPEND message) is bounded by the literal limit alone; everything
+        // else of the command together by MaxCommand. Counting the message against MaxCommand too
+        // refused every APPEND over 1 MiB with "BAD Command too long".
+        var largest = 0L;
         while (true)
         {
             var (status, line) = await ReadLineAsync(ct);
@@ -65,7 +70,7 @@ public sealed class ImapCommandReader(PipeReader input)
                 limit = literalLimit(line);
             }
             total += line.Length;
-            if (total > MaxCommand) return (ReadStatus.CommandTooLarge, command);
+            if (total - largest > MaxCommand) return (ReadStatus.CommandTooLarge, command);
             var literal = LiteralAtEnd(line, out var size, out var nonSync);
             if (!literal)
             {
@@ -75,52 +80,30 @@ public sealed class ImapCommandReader(PipeReader input)
             }
             command.Parts.Add(line.AsMemory(0, line.Length - literal.Length()));
             command.IsLiteral.Add(false);
-            if (size > limit || total + size > MaxCommand + limit)
+            if (size > limit || total + size - Math.Max(largest, size) > MaxCommand + limit)
                 return (nonSync ? ReadStatus.LiteralPlusTooLarge : ReadStatus.LiteralTooLarge, command);
             if (!nonSync) await continueLiteral();
             var bytes = await ReadExactAsync((int)size, ct);
             if (bytes is null) return (ReadStatus.Closed, null);
             total += size;
+            largest = Math.Max(largest, size);
             command.Parts.Add(bytes);
             command.IsLiteral.Add(true);
         }
     }
 
+    private CrlfLineReader? _lines;
+
     /// <summary>Reads one line without its CRLF (a bare LF is accepted as the end too).</summary>
     public async Task<(ReadStatus Status, byte[] Line)> ReadLineAsync(CancellationToken ct)
     {
-        var skipping = false;
-        while (true)
+        var (status, line) = await (_lines ??= new CrlfLineReader(input, MaxLine)).ReadLineAsync(ct);
+        return status switch
         {
-            var result = await input.ReadAsync(ct);
-            var buffer = result.Buffer;
-            var lf = buffer.PositionOf((byte)'\n');
-            if (lf is { } end)
-            {
-                var slice = buffer.Slice(0, end);
-                var after = buffer.GetPosition(1, end);
-                if (skipping || slice.Length > MaxLine)
-                {
-                    input.AdvanceTo(after);
-                    return (ReadStatus.LineTooLong, []);
-                }
-                var line = slice.ToArray();
-                input.AdvanceTo(after);
-                var n = line.Length > 0 && line[^1] == '\r' ? line.Length - 1 : line.Length;
-                return (ReadStatus.Command, n == line.Length ? line : line[..n]);
-            }
-            if (buffer.Length > MaxLine)
-            {
-                // Keep nothing of an over-long line: memory stays bounded whatever arrives.
-                skipping = true;
-                input.AdvanceTo(buffer.End);
-            }
-            else
-            {
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
-            if (result.IsCompleted) return (ReadStatus.Closed, []);
-        }
+            LineStatus.Line => (ReadStatus.Command, line),
+            LineStatus.TooLong => (ReadStatus.LineTooLong, line),
+            _ => (ReadStatus.Closed, line),
+        };
     }
 
     private async Task<byte[]?> ReadExactAsync(int size, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using MimeKit;
@@ -281,17 +282,7 @@ internal abstract class SearchKey
         }
     }
 
-    private static string Decoded(Header h)
-    {
-        try
-        {
-            return h.Value ?? "";
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException)
-        {
-            return System.Text.Encoding.UTF8.GetString(h.RawValue);
-        }
-    }
+    private static string Decoded(Header h) => TextSearch.DecodedValue(h);
 
     private sealed class TextContains(string text, bool headers) : SearchKey
     {
@@ -301,34 +292,9 @@ internal abstract class SearchKey
         {
             var content = await m.ContentAsync();
             if (content is null) return false;
-            if (headers && content.Root.Headers.Any(h => Decoded(h).Contains(text, StringComparison.OrdinalIgnoreCase)
-                || h.Field.Contains(text, StringComparison.OrdinalIgnoreCase)))
-                return true;
-            MimeMessage message;
-            try
-            {
-                message = content.Mime;
-            }
-            catch (FormatException)
-            {
-                return false;
-            }
+            if (headers && TextSearch.HeadersContain(content.Root.Headers, text, names: true)) return true;
             // Decoded text of every text part (transfer encoding and charset undone), not the raw bytes.
-            return BodyContains(message, 0);
-        }
-
-        // Attached messages are searched too, as a user who searches for a word expects.
-        private bool BodyContains(MimeMessage message, int depth)
-        {
-            foreach (var part in message.BodyParts)
-            {
-                if (part is TextPart t && t.Text is { } body && body.Contains(text, StringComparison.OrdinalIgnoreCase)) return true;
-                if (part is not MessagePart { Message: { } inner } || depth >= 10) continue;
-                // For TEXT an attached message's headers are part of the outer message's body.
-                if (headers && inner.Headers.Any(h => Decoded(h).Contains(text, StringComparison.OrdinalIgnoreCase))) return true;
-                if (BodyContains(inner, depth + 1)) return true;
-            }
-            return false;
+            return TextSearch.BodyContains(content.Raw, content.Root, text, headers);
         }
     }
 }

@@ -81,5 +81,18 @@ public class SmtpHostFixture : IAsyncLifetime
         return list;
     }
 
+    /// <summary>
+    /// Commits a message for <paramref name="address"/> straight into the host's store and delivery
+    /// stream, past every gateway's acceptance checks: how mail stored before a rule existed looks.
+    /// </summary>
+    public async Task StoreDirectAsync(string address, byte[] raw)
+    {
+        await using var ds = NpgsqlDataSource.Create(ConnectionString);
+        var blobs = new BlobStore(ds, new KeyRing(ds, MasterKey.LoadOrCreate(Path.Combine(DataDir, "master.key"))));
+        await using var submitter = new GrainMail.Storage.Delivery.MessageSubmitter(ds, blobs, new GrainMail.Storage.Delivery.EventCodec(),
+            new GrainMail.Storage.Streams.PgStreamQueueMapper(8));
+        await submitter.SubmitAsync(new GrainMail.Storage.Delivery.Submission("sender@example.org", [address], new GrainMail.Operations.Spool.MessageContent(raw)));
+    }
+
     public async ValueTask DisposeAsync() => await Host.DisposeAsync();
 }

@@ -41,7 +41,7 @@ public sealed class TelemetryHostFixture : SmtpHostFixture
     /// <summary>
     /// The traffic the telemetry tests count: two messages to carol over MX, one unknown recipient,
     /// one submission by alice to an external recipient that cannot be reached, an IMAP SELECT,
-    /// FETCH and IDLE, an unreadable queue event (dead-lettered) and an event leased for an hour that was
+    /// FETCH and IDLE, a POP3 login with STAT, an unreadable queue event (dead-lettered) and an event leased for an hour that was
     /// enqueued two minutes ago (lag). Returns the /metrics text once all of it shows there.
     /// </summary>
     public async Task<string> RunTrafficAsync()
@@ -96,6 +96,16 @@ public sealed class TelemetryHostFixture : SmtpHostFixture
             await imap.SendRawAsync("DONE\r\n");
             await imap.ReadTaggedAsync(tag);
         }
+        var (pop, _) = await RawImap.ConnectAsync(Pop3s, implicitTls: true);
+        await using (pop)
+        {
+            foreach (var command in new[] { $"USER carol@{d}", $"PASS {Password}", "STAT", "QUIT" })
+            {
+                await pop.SendRawAsync(command + "\r\n");
+                var reply = await pop.ReadLineAsync();
+                if (reply?.StartsWith("+OK", StringComparison.Ordinal) != true) throw new InvalidOperationException($"POP3 {command.Split(' ')[0]}: {reply}");
+            }
+        }
         await using (var ds = NpgsqlDataSource.Create(ConnectionString))
         {
             // Garbage is dead-lettered by the partition's reader; the leased event waits an hour.
@@ -116,6 +126,7 @@ public sealed class TelemetryHostFixture : SmtpHostFixture
             await Task.Delay(500); // the exporter caches a scrape briefly, the queue gauges for 5 s
             text = await Host.Http.GetStringAsync("/metrics");
             if (Regex.IsMatch(text, @"^grainmail_imap_commands_total\{[^}]*command=""FETCH""", RegexOptions.Multiline)
+                && Regex.IsMatch(text, @"^grainmail_pop3_commands_total\{[^}]*command=""QUIT""", RegexOptions.Multiline)
                 && Prometheus.Has(text, "grainmail_outbound_attempts_total")
                 && Prometheus.Has(text, "grainmail_delivery_dead_letters_total")
                 && Prometheus.Values(text, "grainmail_outbound_queue_messages", ("link", "direct")).Sum() == 1

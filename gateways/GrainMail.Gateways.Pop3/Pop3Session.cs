@@ -8,11 +8,13 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common;
-using GrainMail.Gateways.Imap.Protocol;
+using GrainMail.Operations;
+using GrainMail.Gateways.Common.Protocol;
+using GrainMail.Gateways.Pop3.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
-namespace GrainMail.Gateways.Imap.Pop3;
+namespace GrainMail.Gateways.Pop3;
 
 /// <summary>
 /// One POP3 conversation (RFC 1939, CAPA and response codes of RFC 2449, STLS of RFC 2595, AUTH
@@ -21,16 +23,13 @@ namespace GrainMail.Gateways.Imap.Pop3;
 /// </summary>
 internal sealed class Pop3Session : IAsyncDisposable
 {
-    /// <summary>RFC 2449 4: commands up to 255 octets; a little more is tolerated.</summary>
-    private const int MaxLine = 512;
-
     private readonly Pop3Server _server;
     private readonly Pop3Service _service;
     private readonly IPAddress _remote;
-    private readonly ImapOptions _options;
-    private readonly ImapWriter _out = new();
+    private readonly Pop3Options _options;
+    private readonly Pop3Writer _out = new();
     private Stream _stream;
-    private ImapCommandReader _reader;
+    private CrlfLineReader _reader;
     private TlsLayer? _tls;
 
     private string? _userName;
@@ -50,7 +49,7 @@ internal sealed class Pop3Session : IAsyncDisposable
         _remote = remote;
         _options = server.Options;
         _stream = new DuplexStream(connection.Transport);
-        _reader = new ImapCommandReader(connection.Transport.Input) { MaxLine = MaxLine };
+        _reader = new CrlfLineReader(connection.Transport.Input, _options.MaxLine);
     }
 
     private bool AuthAllowed => _tls is not null || _options.AllowPlaintextAuth;
@@ -64,12 +63,12 @@ internal sealed class Pop3Session : IAsyncDisposable
         await FlushAsync(closed);
         while (!_quit && !closed.IsCancellationRequested)
         {
-            ReadStatus status;
+            LineStatus status;
             byte[] raw;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed))
             {
                 // RFC 1939 3: an autologout timer of at least 10 minutes once logged in.
-                timeout.CancelAfter(InTransaction ? TimeSpan.FromMinutes(10) : _options.LoginTimeout);
+                timeout.CancelAfter(InTransaction ? _options.AutologoutTimeout : _options.LoginTimeout);
                 try
                 {
                     (status, raw) = await _reader.ReadLineAsync(timeout.Token);
@@ -80,25 +79,22 @@ internal sealed class Pop3Session : IAsyncDisposable
                     break;
                 }
             }
-            if (status == ReadStatus.Closed) break;
-            if (status == ReadStatus.LineTooLong)
+            if (status == LineStatus.Closed) break;
+            if (status == LineStatus.TooLong)
             {
                 if (!Error("-ERR Line too long")) break;
             }
-            else if (Array.IndexOf(raw, (byte)0) >= 0)
-            {
-                if (!Error("-ERR Syntax error: NUL in command")) break;
-            }
             else
             {
+                var command = Pop3CommandParser.Parse(raw);
                 try
                 {
-                    await DispatchAsync(Encoding.UTF8.GetString(raw), closed);
+                    await ExecuteAsync(command, closed);
                 }
                 catch (Exception e) when (e is not IOException and not OperationCanceledException and not ObjectDisposedException
                     and not System.Security.Authentication.AuthenticationException)
                 {
-                    _server.Logger.LogWarning(e, "POP3 command failed for {User} from {Remote}", _userName, _remote);
+                    _server.Logger.LogWarning(e, "POP3 {Verb} failed for {User} from {Remote}", command.Verb, _userName, _remote);
                     _out.Line("-ERR [SYS/TEMP] Temporary server error, try again");
                 }
             }
@@ -118,71 +114,85 @@ internal sealed class Pop3Session : IAsyncDisposable
         return false;
     }
 
-    private async Task DispatchAsync(string line, CancellationToken ct)
+    /// <summary>Runs one parsed command in the session's state (RFC 1939 4-6).</summary>
+    private async Task ExecuteAsync(Pop3Command command, CancellationToken ct)
     {
-        var space = line.IndexOf(' ');
-        var verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
-        var args = space < 0 ? "" : line[(space + 1)..];
-        switch (verb)
+        if (command is Pop3SyntaxError { Kind: Pop3ErrorKind.Nul } nul)
         {
-            case "CAPA":
+            Error(nul.Reply);
+            return;
+        }
+        // By command name: a fixed set, anything else counts as "OTHER".
+        GrainMailMeters.Pop3Commands.Add(1, new KeyValuePair<string, object?>("command", Pop3CommandParser.IsKnownVerb(command.Verb) ? command.Verb : "OTHER"));
+        switch (command)
+        {
+            case CapaCommand:
                 _out.Line("+OK Capability list follows");
                 _out.Line("TOP").Line("UIDL").Line("RESP-CODES").Line("AUTH-RESP-CODE").Line("PIPELINING").Line("USER");
                 if (!InTransaction && AuthAllowed) _out.Line("SASL " + string.Join(' ', SaslDecoder.Mechanisms));
                 if (!InTransaction && _tls is null) _out.Line("STLS");
                 _out.Line("IMPLEMENTATION GrainMail").Line(".");
                 return;
-            case "QUIT":
+            case QuitCommand:
                 await QuitAsync();
                 return;
-            case "NOOP" when InTransaction:
-                _out.Line("+OK");
+        }
+        if (InTransaction) await TransactionAsync(command);
+        else await AuthorizationAsync(command, ct);
+    }
+
+    private async Task AuthorizationAsync(Pop3Command command, CancellationToken ct)
+    {
+        switch (command)
+        {
+            case StlsCommand:
+                if (_tls is not null) { Error("-ERR TLS is already active"); return; }
+                _out.Line("+OK Begin TLS negotiation");
+                await FlushAsync(ct);
+                await StartTlsAsync(ct);
+                _userName = null;
+                return;
+            // Without TLS a password is refused before anything else is looked at (RFC 2595 2.2).
+            case UserCommand or PassCommand or Pop3SyntaxError { Verb: "USER" or "PASS" } when !AuthAllowed:
+                Error("-ERR [AUTH] Use STLS first");
+                return;
+            case UserCommand user:
+                _userName = user.Name;
+                _out.Line("+OK Send PASS");
+                return;
+            case PassCommand pass:
+                if (_userName is null) { Error("-ERR Send USER first"); return; }
+                await LoginAsync(_userName, pass.Secret);
+                return;
+            case AuthCommand auth:
+                await AuthAsync(auth, ct);
+                return;
+            case Pop3SyntaxError { Verb: "USER" } error:
+                Error(error.Reply);
                 return;
         }
-        if (!InTransaction)
+        Error(Pop3CommandParser.IsTransactionVerb(command.Verb) ? "-ERR Log in first" : "-ERR Unknown command");
+    }
+
+    private async Task TransactionAsync(Pop3Command command)
+    {
+        switch (command)
         {
-            switch (verb)
-            {
-                case "STLS":
-                    if (_tls is not null) { Error("-ERR TLS is already active"); return; }
-                    _out.Line("+OK Begin TLS negotiation");
-                    await FlushAsync(ct);
-                    await StartTlsAsync(ct);
-                    _userName = null;
-                    return;
-                case "USER":
-                    if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
-                    if (args.Length == 0) { Error("-ERR Syntax: USER name"); return; }
-                    _userName = args.Trim();
-                    _out.Line("+OK Send PASS");
-                    return;
-                case "PASS":
-                    if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
-                    if (_userName is null) { Error("-ERR Send USER first"); return; }
-                    await LoginAsync(_userName, args);
-                    return;
-                case "AUTH":
-                    await AuthAsync(args, ct);
-                    return;
-            }
-            Error(IsTransactionCommand(verb) ? "-ERR Log in first" : "-ERR Unknown command");
-            return;
-        }
-        switch (verb)
-        {
-            case "STAT":
+            case NoopCommand:
+                _out.Line("+OK");
+                return;
+            case StatCommand:
                 {
                     var live = Live().ToList();
                     _out.Line($"+OK {live.Count} {live.Sum(x => x.Message.Blob.Size)}");
                     return;
                 }
-            case "LIST":
-            case "UIDL":
+            case ListCommand list:
                 {
-                    string Item((int N, MessageMeta Message) x) => verb == "LIST" ? $"{x.N} {x.Message.Blob.Size}" : $"{x.N} {UniqueId(x.Message)}";
-                    if (args.Length > 0)
+                    string Item((int N, MessageMeta Message) x) => list.Verb == "LIST" ? $"{x.N} {x.Message.Blob.Size}" : $"{x.N} {UniqueId(x.Message)}";
+                    if (list.Message is { } n)
                     {
-                        if (Message(args) is not { } one) return;
+                        if (Message(n) is not { } one) return;
                         _out.Line("+OK " + Item(one));
                         return;
                     }
@@ -191,9 +201,9 @@ internal sealed class Pop3Session : IAsyncDisposable
                     _out.Line(".");
                     return;
                 }
-            case "RETR":
+            case RetrCommand retr:
                 {
-                    if (Message(args) is not { } x) return;
+                    if (Message(retr.Message) is not { } x) return;
                     var content = await _server.Messages.GetAsync(x.Message.Blob);
                     if (content is null)
                     {
@@ -201,15 +211,13 @@ internal sealed class Pop3Session : IAsyncDisposable
                         return;
                     }
                     _out.Line($"+OK {content.Raw.Length} octets");
-                    WriteDotStuffed(content.Raw, int.MaxValue);
+                    _out.DotStuffed(content.Raw);
                     _retrieved.Add(x.Message.Uid);
                     return;
                 }
-            case "TOP":
+            case TopCommand top:
                 {
-                    var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    if (parts.Length != 2 || !int.TryParse(parts[1], out var lines) || lines < 0) { Error("-ERR Syntax: TOP msg n"); return; }
-                    if (Message(parts[0]) is not { } x) return;
+                    if (Message(top.Message) is not { } x) return;
                     var content = await _server.Messages.GetAsync(x.Message.Blob);
                     if (content is null)
                     {
@@ -217,19 +225,22 @@ internal sealed class Pop3Session : IAsyncDisposable
                         return;
                     }
                     _out.Line("+OK Top of message follows");
-                    WriteDotStuffed(content.Raw, lines);
+                    _out.DotStuffed(content.Raw, top.Lines);
                     return;
                 }
-            case "DELE":
+            case DeleCommand dele:
                 {
-                    if (Message(args) is not { } x) return;
+                    if (Message(dele.Message) is not { } x) return;
                     _deleted.Add(x.N);
                     _out.Line($"+OK Message {x.N} deleted");
                     return;
                 }
-            case "RSET":
+            case RsetCommand:
                 _deleted.Clear();
                 _out.Line($"+OK {_messages!.Count} messages");
+                return;
+            case Pop3SyntaxError error when Pop3CommandParser.IsTransactionVerb(error.Verb):
+                Error(error.Reply);
                 return;
             default:
                 Error("-ERR Unknown command");
@@ -237,17 +248,15 @@ internal sealed class Pop3Session : IAsyncDisposable
         }
     }
 
-    private static bool IsTransactionCommand(string verb) => verb is "STAT" or "LIST" or "UIDL" or "RETR" or "TOP" or "DELE" or "RSET" or "NOOP";
-
     // Stable across sessions while the folder lives: UIDVALIDITY and UID together.
     private string UniqueId(MessageMeta m) => $"{_uidValidity:x}.{m.Uid:x}";
 
     private IEnumerable<(int N, MessageMeta Message)> Live() =>
         _messages!.Select((m, i) => (i + 1, m)).Where(x => !_deleted.Contains(x.Item1));
 
-    private (int N, MessageMeta Message)? Message(string arg)
+    private (int N, MessageMeta Message)? Message(int n)
     {
-        if (!int.TryParse(arg.Trim(), System.Globalization.NumberStyles.None, null, out var n) || n < 1 || n > _messages!.Count)
+        if (n < 1 || n > _messages!.Count)
         {
             Error("-ERR No such message");
             return null;
@@ -260,36 +269,9 @@ internal sealed class Pop3Session : IAsyncDisposable
         return (n, _messages[n - 1]);
     }
 
-    /// <summary>
-    /// Multi-line response (RFC 1939 3): lines starting with '.' get another '.', and the data
-    /// ends with CRLF.CRLF. With <paramref name="bodyLines"/> only the headers, the blank line and
-    /// that many body lines are sent (TOP).
-    /// </summary>
-    private void WriteDotStuffed(byte[] raw, int bodyLines)
+    private async Task AuthAsync(AuthCommand auth, CancellationToken ct)
     {
-        var i = 0;
-        var inBody = false;
-        var sentBody = 0;
-        while (i < raw.Length)
-        {
-            if (inBody && sentBody >= bodyLines) break;
-            var lf = Array.IndexOf(raw, (byte)'\n', i);
-            var end = lf < 0 ? raw.Length : lf + 1;
-            var line = raw.AsSpan(i, end - i);
-            var content = line.TrimEnd("\r\n"u8);
-            if (content.Length > 0 && content[0] == '.') _out.Raw("."u8);
-            _out.Raw(content).Raw("\r\n"u8);
-            if (inBody) sentBody++;
-            else if (content.Length == 0) inBody = true;
-            i = end;
-        }
-        _out.Raw(".\r\n"u8);
-    }
-
-    private async Task AuthAsync(string args, CancellationToken ct)
-    {
-        var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0)
+        if (auth.Mechanism is not { } mechanism)
         {
             // RFC 5034 allows AUTH without arguments to list mechanisms.
             _out.Line("+OK");
@@ -297,14 +279,14 @@ internal sealed class Pop3Session : IAsyncDisposable
             _out.Line(".");
             return;
         }
-        if (!SaslExchange.IsSupported(parts[0])) { Error("-ERR Unsupported mechanism"); return; }
+        if (!SaslExchange.IsSupported(mechanism)) { Error("-ERR Unsupported mechanism"); return; }
         if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
-        var (credentials, error) = await SaslExchange.RunAsync(parts[0], parts.Length > 1 ? parts[1] : null, async challenge =>
+        var (credentials, error) = await SaslExchange.RunAsync(mechanism, auth.InitialResponse, async challenge =>
         {
             _out.Line("+ " + challenge);
             await FlushAsync(ct);
             var (status, line) = await _reader.ReadLineAsync(ct);
-            return status == ReadStatus.Command ? Encoding.ASCII.GetString(line).Trim() : null;
+            return status == LineStatus.Line ? Encoding.ASCII.GetString(line).Trim() : null;
         });
         if (credentials is null)
         {
@@ -380,7 +362,7 @@ internal sealed class Pop3Session : IAsyncDisposable
     {
         _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
         _stream = _tls.Stream;
-        _reader = new ImapCommandReader(_tls.Input) { MaxLine = MaxLine };
+        _reader = new CrlfLineReader(_tls.Input, _options.MaxLine);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,57 @@
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Intake;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace GrainMail.Gateways.Common.Messages;
+
+/// <summary>
+/// A stored message's bytes, with room for one parsed form that a protocol builds on first use
+/// (IMAP keeps its MIME tree here) and that lives as long as the bytes stay cached.
+/// </summary>
+public sealed class LoadedMessage(byte[] raw)
+{
+    private object? _view;
+
+    public byte[] Raw => raw;
+
+    /// <summary>The parsed form of type <typeparamref name="T"/>, built by <paramref name="build"/> once.</summary>
+    public T View<T>(Func<byte[], T> build) where T : class
+    {
+        if (Volatile.Read(ref _view) is T existing) return existing;
+        var built = build(raw);
+        // Two sessions racing keep one of the two (equal) results.
+        return Interlocked.CompareExchange(ref _view, built, null) as T ?? built;
+    }
+}
+
+/// <summary>
+/// Recently read messages, shared by every IMAP and POP3 session of this process and bounded
+/// in bytes (a <see cref="MemoryCache"/> whose entries are sized by their bytes): a client that
+/// lists a folder and then opens messages has each read (and decrypted) by a silo once.
+/// Keyed by blob, which is content-addressed, so entries never go stale. The one place the
+/// gateways get message bytes from.
+/// </summary>
+public sealed class MessageCache(MessageIntake blobs, long maxBytes = MessageCache.DefaultMaxBytes) : IDisposable
+{
+    public const long DefaultMaxBytes = 64L * 1024 * 1024;
+
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = maxBytes });
+
+    public long MaxBytes => maxBytes;
+
+    public async Task<LoadedMessage?> GetAsync(BlobRef blob, CancellationToken ct = default)
+    {
+        var key = blob.Domain + "/" + Convert.ToHexString(blob.Hash);
+        if (_cache.TryGetValue(key, out LoadedMessage? cached) && cached is not null) return cached;
+        var raw = await blobs.ReadAsync(blob);
+        if (raw is null) return null;
+        var message = new LoadedMessage(raw);
+        // One large message must not push out everything else: it is handed out, not kept.
+        if (raw.Length > maxBytes / 8) return message;
+        // Counted at least 1 so that empty messages are sized entries too (SizeLimit needs a size on every entry).
+        _cache.Set(key, message, new MemoryCacheEntryOptions { Size = Math.Max(1, raw.Length) });
+        return message;
+    }
+
+    public void Dispose() => _cache.Dispose();
+}
