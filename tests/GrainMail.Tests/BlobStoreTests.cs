@@ -1,3 +1,4 @@
+using GrainMail.Operations.Spool;
 using System.Diagnostics;
 using System.Text;
 using GrainMail.Storage.Blobs;
@@ -39,6 +40,37 @@ public sealed class BlobStoreTests(PostgresServer pg)
             await tx.CommitAsync();
         }
         Assert.Equal(raw, await blobs.ReadAsync("example.com", hash));
+    }
+
+    [Fact]
+    public async Task A_byte_range_reads_only_what_it_asks_for_across_chunks_of_every_size()
+    {
+        var (ds, blobs, _) = Open(await pg.NewDatabaseAsync("blobrange"));
+        await using var _ds = ds;
+        // A gateway-style message: a small head, then a spooled body whose frames make chunks of
+        // other sizes than 256 KiB — a range must be found by the chunks' real lengths.
+        var head = new byte[1000];
+        var body = new byte[BlobStore.ChunkSize * 2 + 12345];
+        new Random(7).NextBytes(head);
+        new Random(8).NextBytes(body);
+        using var spool = new MessageSpool(Path.GetTempPath(), memoryLimit: 64 * 1024);
+        System.Buffers.BuffersExtensions.Write(spool, body);
+        var content = new MessageContent(head, spool);
+        var raw = await content.ToArrayAsync();
+        var hash = BlobStore.Hash(raw);
+        await using (var conn = await ds.OpenConnectionAsync())
+        await using (var tx = await conn.BeginTransactionAsync())
+        {
+            Assert.True(await blobs.AddReferencesAsync(conn, tx, "example.com", hash, content, 1));
+            await tx.CommitAsync();
+        }
+        foreach (var (offset, count) in new (long, int)[] { (0, 10), (995, 10), (999, 2), (70_000, 200_000), (BlobStore.ChunkSize - 5, 10),
+            (raw.Length - 3, 100), (0, raw.Length), (raw.Length, 5), (raw.Length + 100, 5), (5, 0) })
+        {
+            var expected = raw.Skip((int)Math.Min(offset, raw.Length)).Take(count).ToArray();
+            Assert.Equal(expected, await blobs.ReadRangeAsync("example.com", hash, offset, count));
+        }
+        Assert.Null(await blobs.ReadRangeAsync("example.com", new byte[32], 0, 10));
     }
 
     [Fact]
@@ -168,7 +200,7 @@ public sealed class BlobStoreTests(PostgresServer pg)
         var (ds, _, submitter) = Open(await pg.NewDatabaseAsync("dsn"));
         await using var _ds = ds;
         await submitter.SubmitAsync(new Submission("a@example.org", ["x@example.com", "y@example.com"], Messages.Simple("a@example.org", "x@example.com", "s", "b"),
-            "RET=HDRS;ENVID=q1", new Dictionary<string, string> { ["x@example.com"] = "NOTIFY=SUCCESS,FAILURE;ORCPT=rfc822;X@example.com" }));
+            "RET=HDRS ENVID=q1", new Dictionary<string, string> { ["x@example.com"] = "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;X@example.com" }));
         var codec = new EventCodec();
         var dsn = new Dictionary<string, string?>();
         await using (var cmd = ds.CreateCommand("SELECT id, stream_key, payload FROM stream_queue"))
@@ -176,8 +208,14 @@ public sealed class BlobStoreTests(PostgresServer pg)
         {
             while (await r.ReadAsync()) dsn[r.GetString(1)] = ((GrainMail.Contracts.Delivery.DeliveryEvent)codec.Decode("inbound", (byte[])r[2], r.GetInt64(0), 0)).Dsn;
         }
-        Assert.Equal("RET=HDRS;ENVID=q1;NOTIFY=SUCCESS,FAILURE;ORCPT=rfc822;X@example.com", dsn["x@example.com"]);
-        Assert.Equal("RET=HDRS;ENVID=q1", dsn["y@example.com"]);
+        Assert.Equal("RET=HDRS ENVID=q1 NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;X@example.com", dsn["x@example.com"]);
+        Assert.Equal("RET=HDRS ENVID=q1", dsn["y@example.com"]);
+        // What the DSN writer reads back for each recipient.
+        var x = GrainMail.Contracts.Delivery.DsnRequest.Parse(dsn["x@example.com"]);
+        Assert.Equal("q1", x.EnvelopeId);
+        Assert.Equal("rfc822;X@example.com", x.Default.OriginalRecipient);
+        Assert.True(x.Default.Wants(GrainMail.Contracts.Delivery.DsnNotify.Success));
+        Assert.False(GrainMail.Contracts.Delivery.DsnRequest.Parse(dsn["y@example.com"]).Default.Wants(GrainMail.Contracts.Delivery.DsnNotify.Success));
     }
 
     private static async Task<long> Scalar(NpgsqlDataSource ds, string sql)

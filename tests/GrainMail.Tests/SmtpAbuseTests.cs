@@ -15,6 +15,7 @@ public sealed class AbuseHostFixture : SmtpHostFixture
         ["GrainMail__SmtpMaxUnknownRecipientsPerIp"] = "8",
         ["GrainMail__SmtpMaxConnectionsPerIp"] = "2",
         ["GrainMail__ImapMaxConnectionsPerIp"] = "2",
+        ["GrainMail__Pop3MaxConnectionsPerIp"] = "2",
     };
 }
 
