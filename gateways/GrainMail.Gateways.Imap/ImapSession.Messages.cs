@@ -52,12 +52,33 @@ internal sealed partial class ImapSession
             }
         }
         var needContent = items.Any(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section);
+        // BODY[]<offset.length> alone (clients that download large messages in pieces) needs only
+        // the bytes of the range: large messages are then read by range, never whole.
+        var rangesOnly = needContent && items.Where(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section)
+            .All(IsWholeMessageRange);
         var missing = false;
         foreach (var index in indexes)
         {
             var m = view.Messages[index];
             LoadedMessage? content = null;
-            if (needContent)
+            Dictionary<FetchItem, byte[]>? ranges = null;
+            if (rangesOnly && m.Blob.Size > RangeReadThreshold)
+            {
+                ranges = [];
+                foreach (var item in items.Where(IsWholeMessageRange))
+                {
+                    var offset = Math.Min(item.PartialOffset!.Value, m.Blob.Size);
+                    var bytes = await _server.Messages.GetRangeAsync(m.Blob, offset, (int)Math.Min(item.PartialLength!.Value, m.Blob.Size - offset));
+                    if (bytes is null) break;
+                    ranges[item] = bytes;
+                }
+                if (ranges.Count < items.Count(IsWholeMessageRange))
+                {
+                    missing = true;
+                    continue;
+                }
+            }
+            else if (needContent)
             {
                 content = await _server.Messages.GetAsync(m.Blob);
                 if (content is null)
@@ -74,7 +95,8 @@ internal sealed partial class ImapSession
             {
                 if (!first) _out.Raw(" ");
                 first = false;
-                WriteFetchItem(item, m, content, view, ref flagsWritten);
+                if (ranges?.TryGetValue(item, out var range) == true) WriteRange(item, range);
+                else WriteFetchItem(item, m, content, view, ref flagsWritten);
             }
             if (seenNow.Contains(m.Uid) && !flagsWritten)
             {
@@ -125,6 +147,15 @@ internal sealed partial class ImapSession
                 break;
         }
     }
+
+    /// <summary>Messages above this size are read by range for BODY[]&lt;partial&gt;; smaller ones whole (and cached).</summary>
+    private const long RangeReadThreshold = 1024 * 1024;
+
+    private static bool IsWholeMessageRange(FetchItem i) =>
+        i is { Kind: FetchKind.Section, PartialOffset: not null, LegacyName: null, Section: { Path.Length: 0, Text: SectionText.All } };
+
+    private void WriteRange(FetchItem item, byte[] bytes) =>
+        _out.Raw("BODY[]<").Number(item.PartialOffset!.Value).Raw("> ").Literal(bytes);
 
     private void WriteSection(FetchItem item, LoadedMessage content)
     {

@@ -57,6 +57,40 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         // allocations of the parse); here the four commands answer, each within the client's timeout.
     }
 
+    [Fact]
+    public async Task A_partial_FETCH_of_a_large_message_reads_only_its_range()
+    {
+        // 3 MB of known text: the range's bytes are predictable, and far larger than one chunk.
+        var sb = new StringBuilder("From: a@example.org\r\nTo: b@example.org\r\nSubject: big\r\n\r\n");
+        for (var i = 0; sb.Length < 3_000_000; i++) sb.Append(i.ToString("D9")).Append("\r\n");
+        var raw = Encoding.ASCII.GetBytes(sb.ToString());
+        var (c, user) = await NewUser();
+        await using var _ = c;
+        await host.StoreDirectAsync(user, raw);
+        await Eventually.Until(async () => await host.InboxCount(user) == 1, TimeSpan.FromSeconds(30), "the stored message");
+        await c.CommandAsync("SELECT INBOX");
+        var readsBefore = await PgCalls("blob.read");
+        var rangesBefore = await PgCalls("blob.read_range");
+
+        var fetched = await c.CommandAsync("FETCH 1 (BODY.PEEK[]<2000000.40>)");
+
+        Assert.True(fetched.Ok, fetched.Tagged);
+        Assert.Equal($"* 1 FETCH (BODY[]<2000000> {{40}}\r\n{Encoding.ASCII.GetString(raw, 2_000_000, 40)})", fetched.Untagged[0]);
+        // The exporter serves a cached scrape for a moment: wait for the range read to show, then
+        // check that no whole-message read came with it.
+        await Eventually.Until(async () => await PgCalls("blob.read_range") > rangesBefore, TimeSpan.FromSeconds(10), "a range read in /metrics");
+        Assert.Equal(readsBefore, await PgCalls("blob.read"));
+    }
+
+    /// <summary>How many timed PostgreSQL calls of <paramref name="operation"/> the host has made (from /metrics).</summary>
+    private async Task<long> PgCalls(string operation)
+    {
+        var metrics = await host.Host.Http.GetStringAsync("/metrics");
+        var line = metrics.Split('\n').FirstOrDefault(l =>
+            l.StartsWith("grainmail_storage_pg_duration_milliseconds_count{", StringComparison.Ordinal) && l.Contains($"operation=\"{operation}\""));
+        return line is null ? 0 : (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public const string Alternative =
         "From: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.org>\r\n" +
         "To: \"Team\" <team@example.org>, li@example.cn\r\n" +

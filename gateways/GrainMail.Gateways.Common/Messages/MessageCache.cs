@@ -41,7 +41,7 @@ public sealed class MessageCache(MessageIntake blobs, long maxBytes = MessageCac
 
     public async Task<LoadedMessage?> GetAsync(BlobRef blob, CancellationToken ct = default)
     {
-        var key = blob.Domain + "/" + Convert.ToHexString(blob.Hash);
+        var key = Key(blob);
         if (_cache.TryGetValue(key, out LoadedMessage? cached) && cached is not null) return cached;
         var raw = await blobs.ReadAsync(blob);
         if (raw is null) return null;
@@ -52,6 +52,23 @@ public sealed class MessageCache(MessageIntake blobs, long maxBytes = MessageCac
         _cache.Set(key, message, new MemoryCacheEntryOptions { Size = Math.Max(1, raw.Length) });
         return message;
     }
+
+    /// <summary>
+    /// Part of a message's bytes: from the cache when the whole message is there, otherwise only
+    /// the range, read and decrypted on a silo (a partial FETCH of a 40 MB message costs the chunks
+    /// it covers, not the message). Null when the message is gone.
+    /// </summary>
+    public async Task<byte[]?> GetRangeAsync(BlobRef blob, long offset, int count)
+    {
+        if (_cache.TryGetValue(Key(blob), out LoadedMessage? cached) && cached is not null)
+        {
+            var start = (int)Math.Min(offset, cached.Raw.Length);
+            return cached.Raw.AsSpan(start, Math.Min(count, cached.Raw.Length - start)).ToArray();
+        }
+        return await blobs.ReadRangeAsync(blob, offset, count);
+    }
+
+    private static string Key(BlobRef blob) => blob.Domain + "/" + Convert.ToHexString(blob.Hash);
 
     public void Dispose() => _cache.Dispose();
 }
