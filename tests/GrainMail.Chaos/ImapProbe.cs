@@ -39,7 +39,7 @@ internal sealed class ImapProbe(List<(int Smtp, int Imap)> gateways, string acco
             }
             try
             {
-                await Task.Delay(500, stop);
+                await Task.Delay(500, stop); // probe pacing: one login-and-select every half second
             }
             catch (OperationCanceledException)
             {

@@ -73,10 +73,10 @@ internal sealed class Load(List<(int Smtp, int Imap)> gateways, List<string> acc
                     {
                         Attempts.Enqueue(new Attempt(started, clock.Elapsed, false));
                         if (client is { IsConnected: false }) gateway = (gateway + 1) % gateways.Count;
-                        await Task.Delay(250, CancellationToken.None);
+                        await Task.Delay(250, CancellationToken.None); // a client's back-off before it tries again
                     }
                 }
-                await Task.Delay(opts.IntervalMs, CancellationToken.None);
+                await Task.Delay(opts.IntervalMs, CancellationToken.None); // load pacing: one message per interval per client
             }
         }
         finally

@@ -115,18 +115,18 @@ try
     using var stop = new CancellationTokenSource();
     var loadTask = load.RunAsync(stop.Token);
     var probeTask = imap.RunAsync(stop.Token);
-    await Task.Delay(TimeSpan.FromSeconds(opts.Before));
+    await Task.Delay(TimeSpan.FromSeconds(opts.Before)); // drill pacing: load runs undisturbed for the "before" phase
 
     Say($"Beijing goes dark: SIGKILL both Beijing silos and the Beijing PostgreSQL ({load.Acknowledged} acknowledged so far)");
     var killedAt = clock.Elapsed;
     // The database first, so that commits are in flight when it goes (the silos follow at once).
     Sh(pgPair, "kill", pgDir, "beijing");
     foreach (var p in bj) p.Kill();
-    await Task.Delay(TimeSpan.FromSeconds(opts.DetectDelay));
+    await Task.Delay(TimeSpan.FromSeconds(opts.DetectDelay)); // drill pacing: the time an operator (or monitor) needs to notice
     Sh(pgPair, "promote", pgDir, "hangzhou");
     var promotedAt = clock.Elapsed;
     Say("hangzhou PostgreSQL promoted");
-    await Task.Delay(TimeSpan.FromSeconds(opts.Outage));
+    await Task.Delay(TimeSpan.FromSeconds(opts.Outage)); // drill pacing: how long Beijing stays dark
 
     Say($"Beijing returns: its PostgreSQL rejoins as the standby, its silos start ({load.Acknowledged} acknowledged so far)");
     Sh(pgPair, "rejoin", pgDir, "beijing");
@@ -146,7 +146,7 @@ try
         await Task.Delay(1000);
     }
     Say(failback >= 0 ? $"Beijing's grains are home {failback:F1} s after its silos were ready" : "Beijing's grains did not all go home");
-    await Task.Delay(TimeSpan.FromSeconds(opts.After));
+    await Task.Delay(TimeSpan.FromSeconds(opts.After)); // drill pacing: load goes on after failback
     await stop.CancelAsync();
     await Task.WhenAll(loadTask, probeTask);
 

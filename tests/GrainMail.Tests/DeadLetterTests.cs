@@ -33,29 +33,22 @@ public sealed class DeadLetterTests(PostgresServer pg)
         await submitter.SubmitAsync(new Submission("s@x.org", ["fine@dl.test"], Messages.Simple("s@x.org", "fine@dl.test", "2", "fine")));
 
         await using var ds = NpgsqlDataSource.Create(cs);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        List<(string Key, string Reason)> dead;
-        while (true)
+        async Task<List<(string Key, string Reason)>> DeadLetters()
         {
-            dead = [];
-            await using (var cmd = ds.CreateCommand("SELECT stream_key, reason FROM stream_dead_letter ORDER BY id"))
-            await using (var r = await cmd.ExecuteReaderAsync())
-            {
-                while (await r.ReadAsync()) dead.Add((r.GetString(0), r.GetString(1)));
-            }
-            if (dead.Count >= 3 || DateTime.UtcNow > deadline) break;
-            await Task.Delay(250);
+            var rows = new List<(string Key, string Reason)>();
+            await using var cmd = ds.CreateCommand("SELECT stream_key, reason FROM stream_dead_letter ORDER BY id");
+            await using var r = await cmd.ExecuteReaderAsync();
+            while (await r.ReadAsync()) rows.Add((r.GetString(0), r.GetString(1)));
+            return rows;
         }
+        var dead = await Eventually.Value(DeadLetters, d => d.Count >= 3, TimeSpan.FromSeconds(60), "three dead letters");
         Assert.Contains(("gone@dl.test", "5.1.1 The recipient's mailbox no longer exists"), dead);
         Assert.Contains(("tiny@dl.test", "5.2.2 The recipient's mailbox is full"), dead);
         Assert.Contains(dead, d => d.Key == "fine@dl.test" && d.Reason.StartsWith("unreadable payload"));
         Assert.Equal(3, dead.Count);
 
-        while ((await cluster.Client.GetGrain<IMailboxGrain>("fine@dl.test").GetQuota()).Messages < 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the good message behind the bad one never arrived");
-            await Task.Delay(250);
-        }
+        await Eventually.Until(async () => (await cluster.Client.GetGrain<IMailboxGrain>("fine@dl.test").GetQuota()).Messages >= 1,
+            TimeSpan.FromSeconds(60), "the good message behind the bad one");
         Assert.Equal(0, (await cluster.Client.GetGrain<IMailboxGrain>("tiny@dl.test").GetQuota()).Messages);
         // The two refused deliveries were reported to their (external) sender: two DSNs queued to leave.
         async Task<long> Count(string sql)

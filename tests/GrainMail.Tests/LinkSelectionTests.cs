@@ -11,6 +11,9 @@ namespace GrainMail.Tests;
 /// <summary>A host with a direct link and two overseas relays (loopback SMTP servers), and a DNS it can be lied to by.</summary>
 public sealed class LinkHostFixture : SmtpHostFixture
 {
+    /// <summary>How long a link goes untried before a route probes it again.</summary>
+    public static readonly TimeSpan ProbeAfter = TimeSpan.FromSeconds(2);
+
     public TestDnsServer Dns { get; } = new();
     public FakeSmtpServer Direct { get; } = new();
     public FakeSmtpServer Tokyo { get; } = new();
@@ -34,7 +37,7 @@ public sealed class LinkHostFixture : SmtpHostFixture
         ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
         ["GRAINMAIL_SMTP_OUT_PORT"] = Direct.Port.ToString(),
         ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
-        ["GrainMail__OutboundProbeAfter"] = "00:00:02",
+        ["GrainMail__OutboundProbeAfter"] = ProbeAfter.ToString("c"),
         ["GrainMail__LinkDownAfterFailures"] = "2",
         ["GrainMail__LinkCooldown"] = "00:01:00",
         ["GrainMail__DomesticMxRanges__0"] = "127.0.0.4/32",
@@ -82,14 +85,10 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
 
     private static async Task<ReceivedMessage> WaitFor(string recipient, params FakeSmtpServer[] servers)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            foreach (var s in servers)
-                if (s.Received.FirstOrDefault(r => r.To.Contains(recipient)) is { } hit) return hit;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{recipient} never arrived");
+        ReceivedMessage? hit = null;
+        await Eventually.Until(() => (hit = servers.SelectMany(s => s.Received).FirstOrDefault(r => r.To.Contains(recipient))) is not null,
+            TimeSpan.FromSeconds(30), $"the message for {recipient}");
+        return hit!;
     }
 
     /// <summary>(link, recipient, outcome) of the sender's send log, oldest first.</summary>
@@ -126,7 +125,9 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
 
         // Direct comes back: after the probe interval the route tries it first again, and stays on it.
         host.Dns.A["mx.abroad.example"] = IPAddress.Loopback;
-        await Task.Delay(2500);
+        // Deliberate passage of time, not a wait for an event: the probe is due only once the host's own
+        // clock has gone the probe interval without trying direct, and nothing announces that moment.
+        await Task.Delay(LinkHostFixture.ProbeAfter + TimeSpan.FromMilliseconds(500));
         await Send(sender, "a2@abroad.example", "second");
         await WaitFor("a2@abroad.example", host.Direct);
         await Send(sender, "a3@abroad.example", "third");
@@ -142,14 +143,7 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         var sender = await NewSender();
         await Send(sender, "wang@kunming.cn", "domestic");
         // Several attempts (retries every second), all direct, none through a relay.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        List<(string Link, string Recipient, string Outcome)> log;
-        do
-        {
-            await Task.Delay(500);
-            log = await Log(sender);
-        }
-        while (log.Count < 3 && DateTime.UtcNow < deadline);
+        var log = await Eventually.Value(() => Log(sender), l => l.Count >= 3, TimeSpan.FromSeconds(20), "three attempts in the send log", poll: TimeSpan.FromMilliseconds(250));
         Assert.True(log.Count >= 3, "expected retries");
         Assert.All(log, l => Assert.Equal(("direct", "deferred"), (l.Link, l.Outcome)));
         Assert.DoesNotContain(host.Tokyo.Received.Concat(host.Frankfurt.Received), r => r.To.Contains("wang@kunming.cn"));
@@ -160,14 +154,7 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
     {
         var sender = await NewSender();
         await Send(sender, "li@hosted-at-home.example", "domestic by MX");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        List<(string Link, string Recipient, string Outcome)> log;
-        do
-        {
-            await Task.Delay(500);
-            log = await Log(sender);
-        }
-        while (log.Count < 2 && DateTime.UtcNow < deadline);
+        var log = await Eventually.Value(() => Log(sender), l => l.Count >= 2, TimeSpan.FromSeconds(20), "two attempts in the send log", poll: TimeSpan.FromMilliseconds(250));
         Assert.True(log.Count >= 2, "expected retries");
         Assert.All(log, l => Assert.Equal("direct", l.Link));
     }

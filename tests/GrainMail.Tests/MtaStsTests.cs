@@ -75,22 +75,19 @@ public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHo
 
     private async Task<List<(string Outcome, string Reply)>> Log(string sender, int atLeast)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
+        async Task<List<(string Outcome, string Reply)>> Read()
         {
             var json = await host.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{sender}/sent-log");
-            var log = json.EnumerateArray().Select(l => (l.GetProperty("outcome").GetString()!, l.GetProperty("reply").GetString()!)).ToList();
-            if (log.Count >= atLeast || DateTime.UtcNow > deadline) return log;
-            await Task.Delay(200);
+            return json.EnumerateArray().Select(l => (l.GetProperty("outcome").GetString()!, l.GetProperty("reply").GetString()!)).ToList();
         }
+        return await Eventually.Value(Read, log => log.Count >= atLeast, TimeSpan.FromSeconds(20), $"{atLeast} line(s) in {sender}'s send log");
     }
 
     [Fact]
     public async Task An_enforced_policy_with_a_valid_certificate_delivers_over_TLS()
     {
         await Send("ann@secure.example");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!host.Secure.Received.Any(r => r.To.Contains("ann@secure.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        await Eventually.Until(() => host.Secure.Received.Any(r => r.To.Contains("ann@secure.example")), TimeSpan.FromSeconds(20), "delivery to ann@secure.example");
         var index = host.Secure.Received.ToList().FindIndex(r => r.To.Contains("ann@secure.example"));
         Assert.True(index >= 0, "not delivered");
         Assert.True(host.Secure.ReceivedOverTls.ToList()[index]);
@@ -112,8 +109,7 @@ public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHo
     public async Task A_testing_policy_still_delivers_without_TLS()
     {
         await Send("cy@lax.example");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!host.Plain.Received.Any(r => r.To.Contains("cy@lax.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        await Eventually.Until(() => host.Plain.Received.Any(r => r.To.Contains("cy@lax.example")), TimeSpan.FromSeconds(20), "delivery to cy@lax.example");
         Assert.Contains(host.Plain.Received, r => r.To.Contains("cy@lax.example"));
     }
 
@@ -121,8 +117,7 @@ public sealed class MtaStsTests(MtaStsHostFixture host) : IClassFixture<MtaStsHo
     public async Task REQUIRETLS_is_carried_to_a_verified_next_hop_and_bounces_where_TLS_is_missing()
     {
         await Send("rt@secure.example", requireTls: true);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!host.Secure.Received.Any(r => r.To.Contains("rt@secure.example")) && DateTime.UtcNow < deadline) await Task.Delay(100);
+        await Eventually.Until(() => host.Secure.Received.Any(r => r.To.Contains("rt@secure.example")), TimeSpan.FromSeconds(20), "delivery to rt@secure.example");
         Assert.Contains(host.Secure.Received, r => r.To.Contains("rt@secure.example"));
         Assert.Contains(host.Secure.MailCommands, m => m.Contains("REQUIRETLS", StringComparison.OrdinalIgnoreCase));
 

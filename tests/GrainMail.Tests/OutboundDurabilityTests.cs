@@ -20,21 +20,16 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
         try
         {
             // The route has connected and waits for a greeting that does not come: now the host dies.
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (remote.Connections == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
-            Assert.True(remote.Connections > 0, "the route never connected");
+            await Eventually.Until(() => remote.Connections > 0, TimeSpan.FromSeconds(30), "the route to connect");
             await host.KillAsync();
             Assert.Equal(1, await Queued(cs));
 
             remote.Hang = false;
             host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
-            deadline = DateTime.UtcNow.AddSeconds(30);
-            while (remote.Received.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(100);
+            await Eventually.Until(() => !remote.Received.IsEmpty, TimeSpan.FromSeconds(30), "the message at the remote after the restart");
             Assert.Single(remote.Received);
             Assert.Contains("Subject: survives a crash", Encoding.UTF8.GetString(remote.Received.Single().Data));
-            deadline = DateTime.UtcNow.AddSeconds(10);
-            while (await Queued(cs) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
-            Assert.Equal(0, await Queued(cs));
+            await Eventually.Until(async () => await Queued(cs) == 0, TimeSpan.FromSeconds(10), "an empty outbound queue");
         }
         finally
         {
@@ -51,8 +46,7 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
         try
         {
             // The remote has the whole message; its 250 never comes, and then the host dies.
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (remote.Received.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(50);
+            await Eventually.Until(() => !remote.Received.IsEmpty, TimeSpan.FromSeconds(30), "the whole message at the remote");
             Assert.Single(remote.Received);
             await host.KillAsync();
             // Our side cannot know the remote kept it: the message is still queued...
@@ -60,12 +54,11 @@ public sealed class OutboundDurabilityTests(PostgresServer pg)
 
             remote.HangAfterData = false;
             host = await HostProcess.StartAsync(cs, dir, ports, extraEnvironment: env);
-            deadline = DateTime.UtcNow.AddSeconds(30);
-            while (await Queued(cs) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
-            Assert.Equal(0, await Queued(cs));
+            await Eventually.Until(async () => await Queued(cs) == 0, TimeSpan.FromSeconds(30), "an empty outbound queue after the restart");
             // ...so it is sent again after the restart: the remote has it twice, and only twice.
             // This is the DATA-ack window of docs/architecture.md (at-least-once delivery).
-            await Task.Delay(2000);
+            // "Only twice" has no event: the count must stay at two for a while (a bounded check).
+            await Eventually.HoldsFor(() => remote.Received.Count == 2, TimeSpan.FromSeconds(2), "two copies at the remote");
             Assert.Equal(2, remote.Received.Count);
             Assert.All(remote.Received, r => Assert.Contains("Subject: in the window", Encoding.UTF8.GetString(r.Data)));
         }

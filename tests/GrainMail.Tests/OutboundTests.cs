@@ -77,14 +77,10 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
 
     private async Task<ReceivedMessage> WaitForRemote(string recipient)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            var hit = host.Remote.Received.FirstOrDefault(r => r.To.Contains(recipient));
-            if (hit is not null) return hit;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{recipient} never received the message");
+        ReceivedMessage? hit = null;
+        await Eventually.Until(() => (hit = host.Remote.Received.FirstOrDefault(r => r.To.Contains(recipient))) is not null,
+            TimeSpan.FromSeconds(30), $"the message for {recipient} at the remote");
+        return hit!;
     }
 
     private async Task<long> QueueRows(string destination)
@@ -114,9 +110,7 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         Assert.Contains("\r\n.leading dot\r\n", text);
         var local = await host.WaitForMessages($"bob@{D}", 1);
         Assert.Contains("Return-Path: <" + sender + ">", Encoding.UTF8.GetString(local[^1]));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (await QueueRows("remote.test") > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
-        Assert.Equal(0, await QueueRows("remote.test"));
+        await Eventually.Until(async () => await QueueRows("remote.test") == 0, TimeSpan.FromSeconds(10), "no remote.test rows left in the outbound queue");
 
         // The send log has one line per recipient and attempt.
         var log = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/accounts/{sender}/sent-log");
@@ -255,14 +249,12 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         for (var i = 0; i < 3; i++) await Submit(sender, SmtpHostFixture.Password, Message(sender, [$"b{i}@batch.example"], $"batch {i}"));
         await using (var ds = NpgsqlDataSource.Create(host.ConnectionString))
         {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (true)
+            async Task<long> Deferred()
             {
                 await using var cmd = ds.CreateCommand("SELECT count(*) FROM outbound_message WHERE destination = 'batch.example' AND attempts > 0");
-                if ((long)(await cmd.ExecuteScalarAsync())! == 3) break;
-                if (DateTime.UtcNow > deadline) throw new TimeoutException("the three messages were not all deferred");
-                await Task.Delay(100);
+                return (long)(await cmd.ExecuteScalarAsync())!;
             }
+            await Eventually.Until(async () => await Deferred() == 3, TimeSpan.FromSeconds(20), "the three messages all deferred");
         }
         var before = host.Remote.Connections;
         host.Dns.A["mx.batch.example"] = IPAddress.Loopback;
@@ -352,20 +344,15 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         var sender = await NewSender();
         await Submit(sender, SmtpHostFixture.Password, Message(sender, ["dora@down.test"], "server down"));
         await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        async Task<(int Attempts, string? Error, string[] Recipients)?> Queued()
         {
             await using var cmd = ds.CreateCommand("SELECT attempts, last_error, recipients FROM outbound_message WHERE destination = 'down.test'");
             await using var r = await cmd.ExecuteReaderAsync();
-            if (await r.ReadAsync() && r.GetInt32(0) >= 2)
-            {
-                Assert.Contains("mx.down.test", r.GetString(1));
-                Assert.Equal(["dora@down.test"], (string[])r[2]);
-                break;
-            }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("no deferred attempts recorded");
-            await Task.Delay(200);
+            return await r.ReadAsync() ? (r.GetInt32(0), r.IsDBNull(1) ? null : r.GetString(1), (string[])r[2]) : null;
         }
+        var row = (await Eventually.Value(Queued, q => q is { Attempts: >= 2 }, TimeSpan.FromSeconds(30), "two deferred attempts recorded for down.test"))!.Value;
+        Assert.Contains("mx.down.test", row.Error);
+        Assert.Equal(["dora@down.test"], row.Recipients);
         // Deferred past the delay-notice time: one "delayed" report, and the message keeps waiting.
         var notice = MimeMessage.Load(new MemoryStream((await host.WaitForMessages(sender, 1)).Single()));
         Assert.StartsWith("Delivery delayed", notice.Subject);
@@ -376,7 +363,10 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         using var ms = new MemoryStream();
         await status.Content!.DecodeToAsync(ms);
         Assert.Contains("Action: delayed", Encoding.ASCII.GetString(ms.ToArray()));
-        await Task.Delay(3000);
+        // "One" notice, and the message "keeps" waiting: no event says nothing more happens, so both
+        // must stay true for a while (retries come every second or two here, so three seconds see some).
+        await Eventually.HoldsFor(async () => await host.InboxCount(sender) == 1 && await QueueRows("down.test") == 1,
+            TimeSpan.FromSeconds(3), "one delay notice and the message still queued", poll: TimeSpan.FromMilliseconds(250));
         Assert.Equal(1, await host.InboxCount(sender));
         Assert.Equal(1, await QueueRows("down.test"));
         var queued = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/outbound");

@@ -59,7 +59,7 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
                 {
                     break; // the server has already hung up
                 }
-                await Task.WhenAny(read, Task.Delay(300));
+                await Task.WhenAny(read, Task.Delay(300)); // deliberate pacing: this is the slow client, not a wait
             }
             var reply = await read;
             Code("421 4.4.2", reply);
@@ -87,10 +87,13 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
         {
             foreach (var c in open) await c.DisposeAsync();
         }
-        // Once they are closed, a new client is served again.
-        await Task.Delay(200);
-        var (again, hello) = await RawSmtp.ConnectAsync(host.Mx);
-        await using (again) Code("220", hello);
+        // Once they are closed, a new client is served again (as soon as the server has seen them close).
+        var hello = await Eventually.Value(async () =>
+        {
+            var (again, greeting) = await RawSmtp.ConnectAsync(host.Mx);
+            await using (again) return greeting;
+        }, g => g.StartsWith("220", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "a greeting once the other connections closed", poll: TimeSpan.FromMilliseconds(100));
+        Code("220", hello);
     }
 
     [Fact]

@@ -64,6 +64,7 @@ public sealed class SmtpMessageTextTests(SmtpHostFixture host) : IClassFixture<S
         for (var i = 0; i < maxChunks; i++)
         {
             var write = stream.WriteAsync(chunk).AsTask();
+            // A bounded check, not a sleep: a write still pending after 3 s is the stall we look for.
             if (await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(3))) != write)
             {
                 stalled = write;

@@ -35,8 +35,7 @@ public sealed class TraceTests(PostgresServer pg)
                 new Submission("x@elsewhere.test", ["tess@trace.test"], "Subject: traced\r\n\r\nx\r\n"u8.ToArray()));
         }
         var mailbox = cluster.Client.GetGrain<IMailboxGrain>("tess@trace.test");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while ((await mailbox.GetQuota()).Messages < 1 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Eventually.Until(async () => (await mailbox.GetQuota()).Messages >= 1, TimeSpan.FromSeconds(20), "the traced message in tess@trace.test");
         tracer.ForceFlush();
 
         var trace = exported.Where(a => a.TraceId == traceId).ToList();

@@ -47,18 +47,11 @@ public sealed class TwoRegionTests(PostgresServer pg)
     private static async Task<double> WaitPlacedAsync(HostProcess host, string address, string region, TimeSpan limit)
     {
         var started = DateTime.UtcNow;
-        string last = "no answer";
-        while (DateTime.UtcNow - started < limit)
-        {
-            if (await PlacementAsync(host, address) is { } p)
-            {
-                var regions = Regions(p);
-                if (regions.All(r => r == region)) return (DateTime.UtcNow - started).TotalSeconds;
-                last = string.Join(",", regions);
-            }
-            await Task.Delay(500);
-        }
-        throw new Xunit.Sdk.XunitException($"{address}: grains in {last}, not all in {region} after {limit.TotalSeconds} s");
+        await Eventually.Value(
+            async () => await PlacementAsync(host, address) is { } p ? string.Join(",", Regions(p)) : "no answer",
+            regions => regions.Split(',').All(r => r == region),
+            limit, $"every grain of {address} in {region}", poll: TimeSpan.FromMilliseconds(500));
+        return (DateTime.UtcNow - started).TotalSeconds;
     }
 
     [Fact]
@@ -150,18 +143,11 @@ public sealed class TwoRegionTests(PostgresServer pg)
             Task SendAsync(string subject) => TestMail.SubmitAsync(hzPorts.Submissions, "sam@home.test", "correct horse battery", "pat@far.example", subject);
             async Task<string?> LastLinkAsync(int count)
             {
-                var deadline = DateTime.UtcNow.AddSeconds(60);
-                while (DateTime.UtcNow < deadline)
-                {
-                    if (remote.Received.Count >= count)
-                    {
-                        var log = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/sam@home.test/sent-log");
-                        var entries = log.EnumerateArray().ToList();
-                        if (entries.Count >= count) return entries[0].GetProperty("link").GetString();
-                    }
-                    await Task.Delay(200);
-                }
-                return null;
+                await Eventually.Until(() => remote.Received.Count >= count, TimeSpan.FromSeconds(60), $"{count} message(s) at the remote");
+                var entries = await Eventually.Value(
+                    async () => (await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/sam@home.test/sent-log")).EnumerateArray().ToList(),
+                    e => e.Count >= count, TimeSpan.FromSeconds(60), $"{count} line(s) in the send log", poll: TimeSpan.FromMilliseconds(200));
+                return entries[0].GetProperty("link").GetString();
             }
 
             await SendAsync("while Beijing is up");
@@ -179,14 +165,10 @@ public sealed class TwoRegionTests(PostgresServer pg)
             // Beijing returns: the route moves back when idle (checked every 15 s).
             await beijing.DisposeAsync();
             beijing = await HostProcess.StartAsync(cs, Path.Combine(dir, "bj2"), HostProcess.Ports.Free(), extraEnvironment: Env2("beijing"));
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (DateTime.UtcNow < deadline)
-            {
-                placed = await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound/far.example/placement");
-                if (placed.GetProperty("region").GetString() == "beijing") break;
-                await Task.Delay(1000);
-            }
-            Assert.Equal("beijing", placed.GetProperty("region").GetString());
+            var region = await Eventually.Value(
+                async () => (await hangzhou.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound/far.example/placement")).GetProperty("region").GetString(),
+                r => r == "beijing", TimeSpan.FromSeconds(60), "the far.example route back in Beijing", poll: TimeSpan.FromSeconds(1));
+            Assert.Equal("beijing", region);
         }
         finally
         {

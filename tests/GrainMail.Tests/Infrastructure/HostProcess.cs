@@ -127,8 +127,7 @@ public sealed class HostProcess : IAsyncDisposable
 
     public async Task WaitReadyAsync(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        await Eventually.Until(async () =>
         {
             if (_process.HasExited)
             {
@@ -139,15 +138,13 @@ public sealed class HostProcess : IAsyncDisposable
             }
             try
             {
-                var r = await Http.GetAsync("/readyz");
-                if (r.IsSuccessStatusCode) return;
+                return (await Http.GetAsync("/readyz")).IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
+                return false; // not listening yet
             }
-            await Task.Delay(250);
-        }
-        throw new TimeoutException("host not ready in time");
+        }, timeout, $"the host on port {Listening.Http} to be ready", poll: TimeSpan.FromMilliseconds(250));
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or an OOM kill.</summary>

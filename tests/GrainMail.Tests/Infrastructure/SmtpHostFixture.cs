@@ -56,12 +56,7 @@ public class SmtpHostFixture : IAsyncLifetime
     /// <summary>Waits until the mailbox holds <paramref name="count"/> messages and returns their stored bytes in UID order.</summary>
     public async Task<List<byte[]>> WaitForMessages(string address, int count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await InboxCount(address) < count)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{address}: fewer than {count} messages");
-            await Task.Delay(100);
-        }
+        await Eventually.Value(() => InboxCount(address), n => n >= count, TimeSpan.FromSeconds(30), $"{count} message(s) in {address}", poll: TimeSpan.FromMilliseconds(100));
         return await StoredMessages(address);
     }
 
