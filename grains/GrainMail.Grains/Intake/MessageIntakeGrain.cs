@@ -8,8 +8,13 @@ using Orleans.Concurrency;
 
 namespace GrainMail.Grains.Intake;
 
-/// <summary>The silo side of a gateway's submit: the durable commit through <see cref="MessageSubmitter"/>.</summary>
-[StatelessWorker]
+/// <summary>
+/// The silo side of a gateway's submit: the durable commit through <see cref="MessageSubmitter"/>.
+/// Reentrant: concurrent submissions must reach the group commit together. A non-reentrant worker
+/// takes one call at a time per activation (one activation per core), which made every sender wait
+/// for the one before it and cut SMTP throughput to a fifth.
+/// </summary>
+[StatelessWorker, Reentrant]
 public sealed class MessageIntakeGrain(MessageSubmitter submitter) : Grain, IMessageIntakeGrain
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
@@ -81,7 +86,7 @@ internal static class IntakeCommit
 }
 
 /// <summary>Message bytes for the gateways, decrypted on the silo: whole or by range.</summary>
-[StatelessWorker]
+[StatelessWorker, Reentrant]
 public sealed class MessageBlobGrain(BlobStore blobs) : Grain, IMessageBlobGrain
 {
     public async Task<Immutable<byte[]>?> Read(BlobRef blob) =>

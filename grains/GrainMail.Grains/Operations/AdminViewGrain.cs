@@ -5,7 +5,7 @@ using Orleans.Concurrency;
 
 namespace GrainMail.Grains.Operations;
 
-[StatelessWorker]
+[StatelessWorker, Reentrant]
 public sealed class AdminViewGrain(DomainDirectory directory, OutboundStore outbound) : Grain, IAdminViewGrain
 {
     public async Task<IReadOnlyList<DomainListing>> ListDomains() =>

@@ -8,7 +8,7 @@ using Orleans.Concurrency;
 namespace GrainMail.Grains.Operations;
 
 /// <summary>Reads and redelivers dead letters on a silo; stateless, so any silo serves it.</summary>
-[StatelessWorker]
+[StatelessWorker, Reentrant]
 public sealed class DeadLetterGrain(DeadLetterStore store, EventCodec codec) : Grain, IDeadLetterGrain
 {
     public async Task<IReadOnlyList<DeadLetterInfo>> List(int limit)
