@@ -148,22 +148,22 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         await importer.WriteAsync(sealedChunk, NpgsqlDbType.Bytea, ct);
     }
 
+    /// <summary>A blob's key id and size; null when there is no such blob.</summary>
+    private static async Task<(int KeyId, long Size)?> HeadAsync(NpgsqlConnection conn, string domain, byte[] hash, CancellationToken ct)
+    {
+        await using var head = new NpgsqlCommand("SELECT key_id, size FROM blob WHERE domain = @d AND hash = @h", conn);
+        head.Parameters.AddWithValue("d", domain);
+        head.Parameters.AddWithValue("h", hash);
+        await using var r = await head.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (r.GetInt32(0), r.GetInt64(1)) : null;
+    }
+
     /// <summary>The raw bytes of a blob, byte-identical to what was written; null when absent.</summary>
     public async Task<byte[]?> ReadAsync(string domain, byte[] hash, CancellationToken ct = default)
     {
         using var pgTimer = GrainMailMeters.TimePg("blob.read");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        int keyId;
-        long size;
-        await using (var head = new NpgsqlCommand("SELECT key_id, size FROM blob WHERE domain = @d AND hash = @h", conn))
-        {
-            head.Parameters.AddWithValue("d", domain);
-            head.Parameters.AddWithValue("h", hash);
-            await using var r = await head.ExecuteReaderAsync(ct);
-            if (!await r.ReadAsync(ct)) return null;
-            keyId = r.GetInt32(0);
-            size = r.GetInt64(1);
-        }
+        if (await HeadAsync(conn, domain, hash, ct) is not var (keyId, size)) return null;
         var key = await keys.KeyAsync(domain, keyId, ct);
         var result = new byte[size];
         var written = 0;
@@ -200,17 +200,7 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         using var pgTimer = GrainMailMeters.TimePg("blob.read_range");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        int keyId;
-        long size;
-        await using (var head = new NpgsqlCommand("SELECT key_id, size FROM blob WHERE domain = @d AND hash = @h", conn))
-        {
-            head.Parameters.AddWithValue("d", domain);
-            head.Parameters.AddWithValue("h", hash);
-            await using var r = await head.ExecuteReaderAsync(ct);
-            if (!await r.ReadAsync(ct)) return null;
-            keyId = r.GetInt32(0);
-            size = r.GetInt64(1);
-        }
+        if (await HeadAsync(conn, domain, hash, ct) is not var (keyId, size)) return null;
         if (offset >= size || count == 0) return [];
         var end = Math.Min(size, offset + count);
         // Which chunks hold [offset, end): walk the plain lengths in order.
