@@ -36,9 +36,8 @@ internal static class TraceHeaders
         return b.ToString();
     }
 
-    /// <summary>RFC 5322 3.3 date-time in UTC.</summary>
-    public static string Rfc5322Date(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("ddd, dd MMM yyyy HH:mm:ss +0000", CultureInfo.InvariantCulture);
+    /// <summary>RFC 5322 3.3 date-time in UTC, as MimeKit writes it.</summary>
+    public static string Rfc5322Date(DateTimeOffset time) => MimeKit.Utils.DateUtils.FormatDate(time.ToUniversalTime());
 
     private static string TlsName(SslProtocols p) => p switch
     {
