@@ -91,6 +91,14 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         return hit!;
     }
 
+    /// <summary>
+    /// The send log once it shows <paramref name="recipient"/> delivered: the remote server has the
+    /// message a moment before the route writes the attempt down.
+    /// </summary>
+    private Task<List<(string Link, string Recipient, string Outcome)>> LogOnceDelivered(string sender, string recipient) =>
+        Eventually.Value(() => Log(sender), l => l.Any(x => x.Recipient == recipient && x.Outcome == "delivered"), TimeSpan.FromSeconds(20),
+            $"the delivery to {recipient} in the send log", poll: TimeSpan.FromMilliseconds(200));
+
     /// <summary>(link, recipient, outcome) of the sender's send log, oldest first.</summary>
     private async Task<List<(string Link, string Recipient, string Outcome)>> Log(string sender)
     {
@@ -113,7 +121,7 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         // ...then the route goes straight to the relay.
         await Send(sender, "a1c@abroad.example", "relay first");
         await WaitFor("a1c@abroad.example", host.Tokyo, host.Frankfurt);
-        var log = await Log(sender);
+        var log = await LogOnceDelivered(sender, "a1c@abroad.example");
         string[] relays = ["tokyo", "frankfurt"];
         Assert.Equal(("direct", "deferred"), (log[0].Link, log[0].Outcome));
         Assert.Contains(log[1].Link, relays);
@@ -132,7 +140,7 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         await WaitFor("a2@abroad.example", host.Direct);
         await Send(sender, "a3@abroad.example", "third");
         await WaitFor("a3@abroad.example", host.Direct);
-        log = await Log(sender);
+        log = await LogOnceDelivered(sender, "a3@abroad.example");
         Assert.Equal([("direct", "a2@abroad.example", "delivered"), ("direct", "a3@abroad.example", "delivered")],
             log.Where(l => l.Recipient is "a2@abroad.example" or "a3@abroad.example").ToList());
     }
@@ -172,7 +180,7 @@ public sealed class LinkSelectionTests(LinkHostFixture host) : IClassFixture<Lin
         // ...and a third route, which has never tried Tokyo itself, does not try it at all.
         await Send(sender, "z@third.example", "three");
         await WaitFor("z@third.example", host.Frankfurt);
-        var log = await Log(sender);
+        var log = await LogOnceDelivered(sender, "z@third.example");
         var third = log.Where(l => l.Recipient == "z@third.example").Select(l => l.Link).ToList();
         Assert.Equal(["direct", "frankfurt"], third);
         Assert.Equal(2, log.Count(l => l.Link == "tokyo"));
