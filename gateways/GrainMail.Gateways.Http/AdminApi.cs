@@ -2,6 +2,7 @@ using GrainMail.Gateways.Http.Accounts;
 using GrainMail.Gateways.Http.Aliases;
 using GrainMail.Gateways.Http.AppPasswords;
 using GrainMail.Gateways.Http.Auth;
+using GrainMail.Gateways.Http.DeadLetters;
 using GrainMail.Gateways.Http.Dns;
 using GrainMail.Gateways.Http.Domains;
 using GrainMail.Gateways.Http.Health;
