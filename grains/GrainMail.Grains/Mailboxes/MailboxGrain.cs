@@ -28,7 +28,7 @@ public sealed class MailboxGrain(
     GrainMail.Grains.Domains.DirectoryOptions directory,
     TimeProvider clock,
     ILogger<MailboxGrain> logger,
-    HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncObserver<DeliveryEvent>
+    HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<DeliveryEvent>
 {
     private sealed class Folder(FolderRow row)
     {
@@ -470,7 +470,53 @@ public sealed class MailboxGrain(
         await handleFactory.Create<DeliveryEvent>().ResumeAsync(this);
     }
 
-    public async Task OnNextAsync(DeliveryEvent item, StreamSequenceToken? token = null)
+    /// <summary>
+    /// Events queued for this mailbox arrive together when it has fallen behind (the pulling
+    /// agent hands over up to 32 at once). Those that all fit are placed in one transaction; if
+    /// that cannot commit as a whole (a redelivered event among them, a refusal, no room for all),
+    /// each is placed on its own, which sorts out the exceptions exactly as a single event would.
+    /// </summary>
+    public async Task OnNextAsync(IList<SequentialItem<DeliveryEvent>> items)
+    {
+        if (items.Count > 1 && await DeliverTogetherAsync(items)) return;
+        foreach (var item in items) await DeliverAsync(item.Item);
+    }
+
+    private async Task<bool> DeliverTogetherAsync(IList<SequentialItem<DeliveryEvent>> items)
+    {
+        var first = items[0].Item;
+        using var activity = GrainMail.Operations.GrainMailTracing.Source.StartActivity(
+            "grainmail.deliver", System.Diagnostics.ActivityKind.Consumer, first.TraceParent,
+            links: items.Skip(1).Select(i => i.Item.TraceParent)
+                .Where(t => t is not null && System.Diagnostics.ActivityContext.TryParse(t, null, out _))
+                .Select(t => new System.Diagnostics.ActivityLink(System.Diagnostics.ActivityContext.Parse(t!, null))));
+        activity?.SetTag("grainmail.mailbox", _address);
+        activity?.SetTag("grainmail.batch", items.Count);
+        if (_mailbox is null) await LoadAsync(CancellationToken.None);
+        if (_mailbox is null) return false;
+        var ids = items.Select(i => i.Item.QueueRowId).ToList();
+        var size = items.Sum(i => i.Item.Size);
+        if (ids.Distinct().Count() != ids.Count || items.Select(i => i.Item.DeliveryId).Distinct().Count() != ids.Count) return false;
+        // The recipient policy is about this mailbox, not about each message: one call decides
+        // for all, and the quota must hold for all of them together.
+        if (await RefusalAsync(first with { Size = size }) is not null) return false;
+        var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
+        var rows = items.Select((i, n) => new MessageRow(inbox.Id, inbox.UidNext + n, i.Item.BlobDomain, i.Item.BlobHash, i.Item.Size,
+            i.Item.ReceivedAt, MessageFlags.None, [], inbox.HighestModSeq + 1 + n, i.Item.DeliveryId)).ToList();
+        var change = NewChange();
+        change.ConsumeQueueRows = ids;
+        if (await InsertAsync(inbox, change, rows) != CommitOutcome.Committed) return false;
+        GrainMail.Operations.GrainMailMeters.Delivered.Add(items.Count);
+        foreach (var item in items.Select(i => i.Item))
+        {
+            // NOTIFY=SUCCESS (RFC 3461): the sender asked to hear of the final delivery.
+            if (item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
+                await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));
+        }
+        return true;
+    }
+
+    private async Task DeliverAsync(DeliveryEvent item)
     {
         // A child of the span that committed the message, wherever and whenever that was.
         using var activity = GrainMail.Operations.GrainMailTracing.Source.StartActivity(

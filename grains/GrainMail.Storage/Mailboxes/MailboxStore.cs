@@ -64,6 +64,14 @@ public sealed class MailboxChange
     /// <summary>The stream queue row this change consumes (delivery); its absence aborts the change.</summary>
     public long? ConsumeQueueRow { get; set; }
 
+    /// <summary>
+    /// Queue rows of several deliveries committed together (instead of <see cref="ConsumeQueueRow"/>):
+    /// all are deleted or the change does not commit (<see cref="CommitOutcome.AlreadyConsumed"/>).
+    /// A delivery id met twice rolls the whole change back too (<see cref="CommitOutcome.AlreadyDelivered"/>),
+    /// without touching blob references; the caller then places the events one by one.
+    /// </summary>
+    public IReadOnlyList<long> ConsumeQueueRows { get; set; } = [];
+
     /// <summary>A new blob to store (with one reference per inserted message that uses it).</summary>
     public (string Domain, byte[] Hash, MessageContent Raw, int References)? NewBlob { get; set; }
 
@@ -233,11 +241,20 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         await using var batch = new NpgsqlBatch(conn, tx);
 
         NpgsqlBatchCommand? consume = null;
+        var consumes = 0;
         if (change.ConsumeQueueRow is long row)
         {
             consume = new NpgsqlBatchCommand("DELETE FROM stream_queue WHERE id = @id");
             consume.Parameters.AddWithValue("id", row);
             batch.BatchCommands.Add(consume);
+            consumes = 1;
+        }
+        else if (change.ConsumeQueueRows.Count > 0)
+        {
+            consume = new NpgsqlBatchCommand("DELETE FROM stream_queue WHERE id = ANY(@ids)");
+            consume.Parameters.AddWithValue("ids", change.ConsumeQueueRows.ToArray());
+            batch.BatchCommands.Add(consume);
+            consumes = change.ConsumeQueueRows.Count;
         }
 
         var fence = new NpgsqlBatchCommand(
@@ -328,7 +345,9 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             return CommitOutcome.AlreadyDelivered;
         }
 
-        if (consume is not null && consume.RecordsAffected == 0)
+        // Fewer rows than asked for: one of them was consumed already (a redelivery), and the
+        // caller places the events one by one to find out which.
+        if (consume is not null && consume.RecordsAffected != consumes)
         {
             await tx.RollbackAsync(ct);
             return CommitOutcome.AlreadyConsumed;
