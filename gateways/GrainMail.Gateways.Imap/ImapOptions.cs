@@ -25,7 +25,6 @@ public sealed class ImapOptions
     public string HostName { get; set; } = Environment.MachineName.ToLowerInvariant();
 
     /// <summary>Largest APPEND literal (APPENDLIMIT); larger ones are refused before they are sent.</summary>
-    [Range(typeof(long), "1024", "9223372036854775807")]
     public long AppendLimit { get; set; } = 50L * 1024 * 1024;
 
     /// <summary>Header section limits checked at APPEND (NO [LIMIT] beyond them); the host sets them with <see cref="AppendLimit"/>.</summary>

@@ -117,6 +117,21 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Every_problem_is_reported_once_also_when_one_section_takes_values_from_another()
+    {
+        var problems = GrainMailOptions.Problems(Build(new()
+        {
+            ["GrainMail:ImapPort"] = "70000",                     // the host's section, which SMTP and outbound read too
+            ["GrainMail:Smtp:MaxConnectionsPerIp"] = "-1",
+            ["GrainMail:Messages:MaxMessageBytes"] = "0",         // read by SMTP, IMAP, the API and the intake
+        }));
+        Assert.Equal(3, problems.Count);
+        Assert.Single(problems, p => p.StartsWith("GrainMail:ImapPort = 70000", StringComparison.Ordinal));
+        Assert.Single(problems, p => p.StartsWith("GrainMail:Smtp:MaxConnectionsPerIp = -1", StringComparison.Ordinal));
+        Assert.Single(problems, p => p.StartsWith("GrainMail:Messages:MaxMessageBytes = 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_defaults_are_valid() => Assert.Empty(GrainMailOptions.Problems(Build(new())));
 
     [Theory]

@@ -22,24 +22,31 @@ public static class GrainMailOptions
 
     public static IServiceCollection AddGrainMailOptions(this IServiceCollection services, IConfiguration configuration)
     {
+        // What other sections take from the host's settings and the message limits is read from
+        // configuration as it is, not through their validated options: a problem there is
+        // reported once, by its own section, and does not hide the problems of the others.
+        GrainMailSettings Host() => SiloSetup.Settings(configuration);
+        MessageLimits Limits() => configuration.GetSection(MessageLimits.Section).Get<MessageLimits>() ?? new MessageLimits();
+
         Validated<GrainMailSettings>(services, GrainMailSettings.Section).Bind(configuration.GetSection(GrainMailSettings.Section));
         Validated<MessageLimits>(services, MessageLimits.Section).Bind(configuration.GetSection(MessageLimits.Section));
 
         Validated<SmtpOptions>(services, SmtpOptions.Section)
-            .Configure<IOptions<GrainMailSettings>>((o, host) => o.SpoolDirectory = SpoolDirectory(host.Value))
+            .Configure(o => o.SpoolDirectory = SpoolDirectory(Host()))
             .Bind(configuration.GetSection(SmtpOptions.Section))
-            .PostConfigure<IOptions<MessageLimits>>((o, limits) =>
+            .PostConfigure(o =>
             {
                 o.HostName = OrMachineName(o.HostName);
-                o.Messages = limits.Value;
+                o.Messages = Limits();
             });
         Validated<ImapOptions>(services, ImapOptions.Section)
             .Bind(configuration.GetSection(ImapOptions.Section))
-            .PostConfigure<IOptions<MessageLimits>>((o, limits) =>
+            .PostConfigure(o =>
             {
+                var limits = Limits();
                 o.HostName = OrMachineName(o.HostName);
-                o.AppendLimit = limits.Value.MaxMessageBytes;
-                o.MessageText = limits.Value.Text;
+                o.AppendLimit = limits.MaxMessageBytes;
+                o.MessageText = limits.Text;
             });
         Validated<Pop3Options>(services, Pop3Options.Section).Bind(configuration.GetSection(Pop3Options.Section));
 
@@ -52,28 +59,29 @@ public static class GrainMailOptions
                 o.Links = [];
             })
             .Bind(configuration.GetSection(OutboundOptions.Section))
-            .PostConfigure<IOptions<GrainMailSettings>>((o, host) =>
+            .PostConfigure(o =>
             {
                 o.HostName = OrMachineName(o.HostName);
                 if (o.RetrySchedule.Count == 0) o.RetrySchedule = OutboundOptions.DefaultRetrySchedule;
                 if (o.DomesticSuffixes.Count == 0) o.DomesticSuffixes = OutboundOptions.DefaultDomesticSuffixes;
                 // No links configured: one direct link, in this process's region.
-                if (o.Links.Count == 0) o.Links = [new EgressLink { Name = "direct", Region = host.Value.Region, Kind = LinkKind.Direct }];
+                if (o.Links.Count == 0) o.Links = [new EgressLink { Name = "direct", Region = Host().Region, Kind = LinkKind.Direct }];
             });
 
         Validated<DirectoryOptions>(services, DirectorySection).Bind(configuration.GetSection(DirectorySection));
         Validated<IntakeOptions>(services, "GrainMail:Intake")
-            .Configure<IOptions<GrainMailSettings>, IOptions<MessageLimits>>((o, host, limits) =>
+            .Configure(o =>
             {
-                o.SpoolDirectory = SpoolDirectory(host.Value);
-                o.MaxMessageBytes = limits.Value.MaxMessageBytes;
+                o.SpoolDirectory = SpoolDirectory(Host());
+                o.MaxMessageBytes = Limits().MaxMessageBytes;
             });
         Validated<AdminApiOptions>(services, "GrainMail:AdminApi")
-            .Configure<IOptions<GrainMailSettings>, IOptions<MessageLimits>, IOptions<OutboundOptions>>((o, host, limits, outbound) =>
+            .Configure<IOptions<OutboundOptions>>((o, outbound) =>
             {
-                o.DefaultRegion = host.Value.Region;
-                o.MaxMessageBytes = limits.Value.MaxMessageBytes;
-                o.MessageText = limits.Value.Text;
+                var limits = Limits();
+                o.DefaultRegion = Host().Region;
+                o.MaxMessageBytes = limits.MaxMessageBytes;
+                o.MessageText = limits.Text;
                 o.Links = outbound.Value.Links.Select(l => new AdminLink(l.Name, l.Region, l.Kind.ToString(), l.Host)).ToList();
             });
         return services;
@@ -93,11 +101,12 @@ public static class GrainMailOptions
         }
         catch (OptionsValidationException e)
         {
-            return e.Failures.ToList();
+            return e.Failures.Distinct().ToList();
         }
         catch (AggregateException e)
         {
-            return e.InnerExceptions.OfType<OptionsValidationException>().SelectMany(v => v.Failures).ToList();
+            // A section that takes another's values fails with that one's problems too: once each.
+            return e.InnerExceptions.OfType<OptionsValidationException>().SelectMany(v => v.Failures).Distinct().ToList();
         }
         catch (InvalidOperationException e)
         {
