@@ -27,6 +27,9 @@ public sealed class AdminApiOptions
     /// <summary>Largest message the API accepts when the recipient domains set no lower limit.</summary>
     public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
 
+    /// <summary>Header section limits of POST /messages (413 beyond them), the same as SMTP's and IMAP APPEND's.</summary>
+    public GrainMail.Gateways.Common.Messages.MessageTextLimits MessageText { get; set; } = GrainMail.Gateways.Common.Messages.MessageTextLimits.Default;
+
     /// <summary>The configured egress links (for GET /outbound/links).</summary>
     public IReadOnlyList<AdminLink> Links { get; set; } = [];
 }

@@ -210,8 +210,8 @@ internal sealed partial class ImapSession
         var (tag, name, message, flags, keywords, date) = (c.Tag, c.Mailbox, c.Message, c.Flags, c.Keywords, c.Date);
         if (message.Length == 0) return No(tag, "Empty message");
         // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
-        var (normalized, problem) = MessageText.Normalize(message);
-        if (normalized is null) return No(tag, (MessageText.IsHeaderLimit(problem) ? "[LIMIT] " : "[PARSE] ") + MessageText.Describe(problem));
+        var (normalized, problem) = MessageText.Normalize(message, _options.MessageText);
+        if (normalized is null) return No(tag, (MessageText.IsHeaderLimit(problem) ? "[LIMIT] " : "[PARSE] ") + MessageText.Describe(problem, _options.MessageText));
         message = normalized;
         var result = await _mailbox!.Append(name, message, flags, keywords, date);
         return result.Status switch

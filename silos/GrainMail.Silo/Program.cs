@@ -3,10 +3,10 @@ using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
 using GrainMail.Silo;
+using GrainMail.Silo.Configuration;
 using GrainMail.Silo.Telemetry;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
-using System.Net;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Imap;
 using GrainMail.Gateways.Common.Messages;
@@ -21,12 +21,22 @@ using Microsoft.AspNetCore.Connections;
 //   gateway the SMTP/IMAP/POP3 listeners and the admin API as an Orleans client of the cluster
 //           (ADO.NET clustering: it finds the silos in the membership table).
 var builder = WebApplication.CreateBuilder(args);
-builder.Configuration.AddEnvironmentVariables(); // GRAINMAIL_* mapped below
+builder.Configuration.AddEnvironmentVariables();
+// GRAINMAIL_* variables, shared keys and older names become configuration keys (README, Configuration).
+builder.Configuration.AddGrainMailNames();
 // Orleans' own start-up detail (options dumps, placement notes) is for debugging, not for operators.
 builder.Logging.AddFilter("Orleans", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-var settings = builder.Configuration.GetSection("GrainMail").Get<GrainMailSettings>() ?? new GrainMailSettings();
-ApplyEnvironment(settings);
+// Every setting is bound and checked before anything starts: a value out of range stops here,
+// naming the setting, instead of surfacing later as a crash or a listener that misbehaves.
+if (GrainMailOptions.Problems(builder.Configuration) is { Count: > 0 } problems)
+{
+    Console.Error.WriteLine("grainmail: invalid configuration:");
+    foreach (var problem in problems) Console.Error.WriteLine("  " + problem);
+    return 2;
+}
+builder.Services.AddGrainMailOptions(builder.Configuration);
+var settings = SiloSetup.Settings(builder.Configuration);
 var role = settings.Role.ToLowerInvariant() switch
 {
     "node" or "" => HostRole.Node,
@@ -75,12 +85,6 @@ var adminToken = string.IsNullOrWhiteSpace(settings.AdminToken) ? AdminToken.Loa
 if (runsSilo) SiloSetup.ConfigureServices(builder.Services, settings, connectionString!, masterKey!);
 else builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(adminToken);
-builder.Services.AddSingleton(new AdminApiOptions
-{
-    DefaultRegion = settings.Region,
-    MaxMessageBytes = settings.MaxMessageBytes,
-    Links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => new AdminLink(l.Name, l.Region, l.Kind.ToString(), l.Host)).ToList(),
-});
 if (runsSilo)
 {
     builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();
@@ -115,53 +119,10 @@ if (otlp)
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
-var smtpOptions = new SmtpOptions
-{
-    HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
-    MaxMessageBytes = settings.MaxMessageBytes,
-    CommandTimeout = settings.SmtpCommandTimeout,
-    MaxConnectionsPerIp = settings.SmtpMaxConnectionsPerIp,
-    MaxConnections = settings.SmtpMaxConnections,
-    DataTimeout = settings.SmtpDataTimeout,
-    MinDataBytesPerSecond = settings.SmtpMinDataBytesPerSecond,
-    DataRateGrace = settings.SmtpDataRateGrace,
-    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
-    AllowPlaintextAuth = settings.AllowPlaintextAuth,
-    SpoolDirectory = Path.Combine(dataDir, "spool"),
-    Postmaster = settings.Postmaster,
-    FreeUnknownRecipients = settings.SmtpFreeUnknownRecipients,
-    TarpitDelay = settings.SmtpTarpitDelay,
-    MaxTarpitDelay = settings.SmtpMaxTarpitDelay,
-    MaxUnknownRecipientsPerSession = settings.SmtpMaxUnknownRecipientsPerSession,
-    MaxUnknownRecipientsPerIp = settings.SmtpMaxUnknownRecipientsPerIp,
-    UnknownRecipientWindow = settings.SmtpUnknownRecipientWindow,
-    MessageText = new(settings.SmtpMaxHeaderSectionBytes, settings.SmtpMaxHeaderFieldBytes, settings.SmtpMaxHeaderFieldLines, settings.SmtpMaxHeaderFields),
-};
-builder.Services.AddSingleton(smtpOptions);
-builder.Services.AddSingleton(new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir, smtpOptions.HostName)));
+// SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
+builder.Services.AddSingleton(sp => new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir,
+    sp.GetRequiredService<SmtpOptions>().HostName)));
 builder.Services.AddSingleton<SmtpServer>();
-builder.Services.AddSingleton(new ImapOptions
-{
-    HostName = smtpOptions.HostName,
-    AppendLimit = settings.MaxMessageBytes,
-    MaxConnectionsPerIp = settings.ImapMaxConnectionsPerIp,
-    MaxConnections = settings.ImapMaxConnections,
-    LoginTimeout = settings.ImapLoginTimeout,
-    IdleTimeout = settings.ImapIdleTimeout,
-    MaxConcurrentContentSearches = settings.ImapSearchConcurrency,
-    MaxSearchContentBytes = settings.ImapMaxSearchBytes,
-    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
-    AllowPlaintextAuth = settings.AllowPlaintextAuth,
-});
-builder.Services.AddSingleton(new Pop3Options
-{
-    MaxConnectionsPerIp = settings.Pop3MaxConnectionsPerIp,
-    MaxConnections = settings.Pop3MaxConnections,
-    LoginTimeout = settings.Pop3LoginTimeout,
-    AutologoutTimeout = settings.Pop3AutologoutTimeout,
-    MaxAuthFailures = settings.MaxAuthFailuresPerSession,
-    AllowPlaintextAuth = settings.AllowPlaintextAuth,
-});
 builder.Services.AddSingleton<GrainMail.Gateways.Common.Intake.MessageIntake>();
 builder.Services.AddSingleton<MessageCache>();
 builder.Services.AddSingleton<ImapServer>();
@@ -171,9 +132,9 @@ builder.WebHost.ConfigureKestrel(k =>
 {
     k.Limits.MaxRequestBodySize = 1024 * 1024;
     var http = new Uri(settings.HttpUrl);
-    k.Listen(ParseAddress(http.Host), http.Port);
+    k.Listen(GrainMailSettings.ParseAddress(http.Host), http.Port);
     if (!runsGateways) return;
-    var bind = ParseAddress(settings.ListenAddress);
+    var bind = GrainMailSettings.ParseAddress(settings.ListenAddress);
     foreach (var (port, service) in new[]
     {
         (settings.SmtpMxPort, SmtpService.Mx),
@@ -209,6 +170,8 @@ if (runsSilo)
 }
 
 var app = builder.Build();
+// The TLS certificate (made once when none is configured) is ready before the first connection.
+app.Services.GetRequiredService<ServerTls>();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
@@ -239,41 +202,6 @@ finally
     if (embedded is not null) await embedded.StopAsync();
 }
 return 0;
-
-static IPAddress ParseAddress(string host) => host switch
-{
-    "localhost" => IPAddress.Loopback,
-    "*" or "+" or "0.0.0.0" => IPAddress.Any,
-    _ => IPAddress.Parse(host.Trim('[', ']')),
-};
-
-// GRAINMAIL_* variables win over configuration files: they are what operators and tests set.
-static void ApplyEnvironment(GrainMailSettings s)
-{
-    string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
-    s.DataDir = Env("GRAINMAIL_DATA") ?? s.DataDir;
-    s.ConnectionString = Env("GRAINMAIL_DB") ?? s.ConnectionString;
-    s.HttpUrl = Env("GRAINMAIL_HTTP") ?? s.HttpUrl;
-    s.Region = Env("GRAINMAIL_REGION") ?? s.Region;
-    s.Role = Env("GRAINMAIL_ROLE") ?? s.Role;
-    s.AdminToken = Env("GRAINMAIL_ADMIN_TOKEN") ?? s.AdminToken;
-    s.MasterKey = Env("GRAINMAIL_MASTER_KEY") ?? s.MasterKey;
-    s.SiloGateways = Env("GRAINMAIL_SILOS") ?? s.SiloGateways;
-    if (int.TryParse(Env("GRAINMAIL_SILO_PORT"), out var sp)) s.SiloPort = sp;
-    if (int.TryParse(Env("GRAINMAIL_GATEWAY_PORT"), out var gp)) s.GatewayPort = gp;
-    if (int.TryParse(Env("GRAINMAIL_PG_PORT"), out var pp)) s.EmbeddedPostgresPort = pp;
-    s.ListenAddress = Env("GRAINMAIL_LISTEN") ?? s.ListenAddress;
-    if (int.TryParse(Env("GRAINMAIL_SMTP_MX_PORT"), out var mx)) s.SmtpMxPort = mx;
-    if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSION_PORT"), out var sub)) s.SmtpSubmissionPort = sub;
-    if (int.TryParse(Env("GRAINMAIL_SMTP_SUBMISSIONS_PORT"), out var subs)) s.SmtpSubmissionsPort = subs;
-    if (int.TryParse(Env("GRAINMAIL_IMAP_PORT"), out var imap)) s.ImapPort = imap;
-    if (int.TryParse(Env("GRAINMAIL_SMTP_OUT_PORT"), out var outPort)) s.SmtpOutPort = outPort;
-    s.DnsServers = Env("GRAINMAIL_DNS") ?? s.DnsServers;
-    if (int.TryParse(Env("GRAINMAIL_IMAPS_PORT"), out var imaps)) s.ImapsPort = imaps;
-    if (int.TryParse(Env("GRAINMAIL_POP3_PORT"), out var pop3)) s.Pop3Port = pop3;
-    if (int.TryParse(Env("GRAINMAIL_POP3S_PORT"), out var pop3s)) s.Pop3sPort = pop3s;
-    if (bool.TryParse(Env("GRAINMAIL_DASHBOARD"), out var dashboard)) s.Dashboard = dashboard;
-}
 
 internal enum HostRole
 {

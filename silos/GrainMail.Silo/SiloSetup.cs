@@ -39,20 +39,15 @@ public static class SiloSetup
         });
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
-        services.AddSingleton(new GrainMail.Grains.Domains.DirectoryOptions { Postmaster = settings.Postmaster });
-        var outbound = BuildOutboundOptions(settings);
-        services.AddSingleton(outbound);
+        // DirectoryOptions, OutboundOptions and IntakeOptions are bound and validated in
+        // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
+        services.AddSingleton<GrainMail.Outbound.Routes.RouteDeliveries>();
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
-        services.AddSingleton(new GrainMail.Grains.Intake.IntakeOptions
-        {
-            SpoolDirectory = Path.Combine(Path.GetFullPath(settings.DataDir), "spool"),
-            MaxMessageBytes = settings.MaxMessageBytes,
-        });
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
         services.AddSingleton<HomeRegions>();
@@ -100,40 +95,9 @@ public static class SiloSetup
         });
     }
 
-    /// <summary>Outbound delivery settings from the host settings (links, rules, retry schedule).</summary>
-    public static OutboundOptions BuildOutboundOptions(GrainMailSettings settings)
-    {
-        var outbound = new OutboundOptions
-        {
-            HostName = string.IsNullOrWhiteSpace(settings.HostName) ? Environment.MachineName.ToLowerInvariant() : settings.HostName,
-            Port = settings.SmtpOutPort,
-            GiveUpAfter = settings.OutboundGiveUpAfter,
-            DelayNoticeAfter = settings.OutboundDelayNoticeAfter,
-            DnsServers = (settings.DnsServers ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(System.Net.IPEndPoint.Parse).Select(e => e.Port == 0 ? new System.Net.IPEndPoint(e.Address, 53) : e).ToList(),
-        };
-        if (settings.OutboundRetrySchedule.Count > 0) outbound.RetrySchedule = settings.OutboundRetrySchedule;
-        if (settings.OutboundLinks.Count > 0)
-        {
-            if (settings.OutboundLinks.Select(l => l.Name).Distinct().Count() != settings.OutboundLinks.Count)
-                throw new InvalidOperationException("Outbound link names must be unique");
-            outbound.Links = settings.OutboundLinks;
-        }
-        else
-        {
-            outbound.Links = [new EgressLink { Name = "direct", Region = settings.Region, Kind = LinkKind.Direct }];
-        }
-        if (settings.DomesticSuffixes.Count > 0) outbound.DomesticSuffixes = settings.DomesticSuffixes;
-        outbound.DomesticMxRanges = settings.DomesticMxRanges;
-        outbound.ProbeAfter = settings.OutboundProbeAfter;
-        outbound.LinkDownAfterFailures = settings.LinkDownAfterFailures;
-        outbound.LinkCooldown = settings.LinkCooldown;
-        outbound.AccountRecipientsPerHour = settings.OutboundAccountRecipientsPerHour;
-        outbound.MtaStsHttpsPort = settings.MtaStsHttpsPort;
-        outbound.TrustedCaPem = settings.OutboundTrustedCaPem;
-        outbound.DomainRecipientsPerHour = settings.OutboundDomainRecipientsPerHour;
-        return outbound;
-    }
+    /// <summary>The host's own settings (section GrainMail), bound; <see cref="Configuration.GrainMailOptions"/> validates them.</summary>
+    public static GrainMailSettings Settings(IConfiguration configuration) =>
+        configuration.GetSection(GrainMailSettings.Section).Get<GrainMailSettings>() ?? new GrainMailSettings();
 
     public static void ConfigureSilo(ISiloBuilder silo, GrainMailSettings settings, string connectionString, bool clustering = true)
     {

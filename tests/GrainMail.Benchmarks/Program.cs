@@ -2,6 +2,8 @@ using System.Diagnostics;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Silo;
+using GrainMail.Silo.Configuration;
+using Microsoft.Extensions.Configuration;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Database;
 using GrainMail.Storage.Delivery;
@@ -29,12 +31,14 @@ try
 {
     var cs = pg.ConnectionString();
     await using (var ds = NpgsqlDataSource.Create(cs)) await new MigrationRunner(ds).ApplyAsync();
-    var settings = new GrainMailSettings { QueueCount = 8 };
+    var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["GrainMail:QueueCount"] = "8" }).Build();
+    var settings = SiloSetup.Settings(configuration);
     var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray());
     IHost NewSilo()
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddGrainMailOptions(configuration);
         SiloSetup.ConfigureServices(builder.Services, settings, cs, masterKey);
         builder.UseOrleans(silo =>
         {

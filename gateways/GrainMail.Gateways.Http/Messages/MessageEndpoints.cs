@@ -71,12 +71,12 @@ public static class MessageEndpoints
             return ApiProblem.BadRequest("Malformed base64", "'raw' must be the base64 of an RFC 5322 message");
         }
         // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section.
-        var (normalized, textProblem) = MessageText.Normalize(raw);
+        var (normalized, textProblem) = MessageText.Normalize(raw, options.MessageText);
         if (normalized is null)
         {
             return MessageText.IsHeaderLimit(textProblem)
-                ? ApiProblem.Of(StatusCodes.Status413PayloadTooLarge, "Message header too large", MessageText.Describe(textProblem))
-                : ApiProblem.BadRequest("Malformed message", MessageText.Describe(textProblem));
+                ? ApiProblem.Of(StatusCodes.Status413PayloadTooLarge, "Message header too large", MessageText.Describe(textProblem, options.MessageText))
+                : ApiProblem.BadRequest("Malformed message", MessageText.Describe(textProblem, options.MessageText));
         }
         raw = normalized;
         if (MessageCheck(raw) is { } problem) return ApiProblem.BadRequest("Malformed message", problem);

@@ -22,8 +22,8 @@ public static class OperationsSetup
     public static WebApplicationBuilder AddGrainMailOperations(this WebApplicationBuilder builder, GrainMailSettings settings)
     {
         builder.Services.ConfigureOpenTelemetryMeterProvider(m => m.AddMeter(GrainMailMeters.MeterNames));
-        var links = SiloSetup.BuildOutboundOptions(settings).Links.Select(l => l.Name).ToList();
-        builder.Services.AddSingleton(sp => new QueueGauges(sp.GetRequiredService<NpgsqlDataSource>(), settings.QueueCount, links));
+        builder.Services.AddSingleton(sp => new QueueGauges(sp.GetRequiredService<NpgsqlDataSource>(), settings.QueueCount,
+            sp.GetRequiredService<GrainMail.Outbound.OutboundOptions>().Links.Select(l => l.Name).ToList()));
         builder.Services.AddSingleton<ClusterGauge>();
         // The grain profiler behind the dashboard's method view only records while someone looks
         // at the dashboard (it switches itself off a minute after the last query).

@@ -147,6 +147,19 @@ public sealed class HostProcess : IAsyncDisposable
         }, timeout, $"the host on port {Listening.Http} to be ready", poll: TimeSpan.FromMilliseconds(250));
     }
 
+    /// <summary>
+    /// For a host expected to stop by itself (a start refused): its exit code and everything it
+    /// wrote, standard output and standard error together.
+    /// </summary>
+    public async Task<(int ExitCode, string Output)> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        await _drain;
+        string Read(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
+        return (_process.ExitCode, Read(LogPath) + Read(LogPath + ".err"));
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or an OOM kill.</summary>
     public async Task KillAsync()
     {

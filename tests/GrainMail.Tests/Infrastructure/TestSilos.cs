@@ -1,4 +1,6 @@
 using GrainMail.Silo;
+using GrainMail.Silo.Configuration;
+using Microsoft.Extensions.Configuration;
 using GrainMail.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,22 +14,25 @@ namespace GrainMail.Tests.Infrastructure;
 /// </summary>
 public static class TestSilos
 {
-    public static GrainMailSettings Settings() => new()
+    /// <summary>The production configuration with a few test values, as the host would bind it.</summary>
+    public static IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
     {
-        QueueCount = 4,
-        QueueVisibilityTimeout = TimeSpan.FromSeconds(20),
+        ["GrainMail:QueueCount"] = "4",
+        ["GrainMail:QueueVisibilityTimeout"] = "00:00:20",
         // Cheap hashing keeps account set-up fast; the format and code path are the production ones.
-        PasswordHashMemoryKiB = 1024,
-        PasswordHashIterations = 1,
-    };
+        ["GrainMail:PasswordHashMemoryKiB"] = "1024",
+        ["GrainMail:PasswordHashIterations"] = "1",
+    }).Build();
 
     public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1)
     {
-        var settings = Settings();
+        var configuration = Configuration();
+        var settings = SiloSetup.Settings(configuration);
         var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray());
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSiloHost((_, host) =>
         {
+            host.Services.AddGrainMailOptions(configuration);
             SiloSetup.ConfigureServices(host.Services, settings, connectionString, masterKey);
             host.Logging.SetMinimumLevel(LogLevel.Warning);
         });
