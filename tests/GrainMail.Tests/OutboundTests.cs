@@ -284,7 +284,7 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         {
             await c.CommandAsync("EHLO client.example.org");
             await c.CommandAsync("MAIL FROM:<x@elsewhere.test>");
-            Assert.StartsWith("554 5.7.1", await c.CommandAsync("RCPT TO:<ann@remote.test>"));
+            Assert.StartsWith("550 5.7.1", await c.CommandAsync("RCPT TO:<ann@remote.test>"));
         }
     }
 
@@ -323,6 +323,16 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         Assert.Equal(2, host.Remote.Attempts("later1@remote.test"));
         Assert.Contains("Subject: greylisted", Encoding.UTF8.GetString(got.Data));
         Assert.Equal(0, await host.InboxCount(sender)); // no bounce, no delay notice
+    }
+
+    /// <summary>RFC 5321 2.4: a local part is the destination's to interpret; only its domain is ours to normalise.</summary>
+    [Fact]
+    public async Task An_external_recipient_leaves_with_the_local_part_as_the_sender_wrote_it()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["Ann.Lee@REMOTE.test"], "case kept"));
+        var got = await WaitForRemote("Ann.Lee@remote.test");
+        Assert.Equal(["Ann.Lee@remote.test"], got.To);
     }
 
     [Fact]

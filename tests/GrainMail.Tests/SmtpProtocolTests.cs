@@ -75,7 +75,7 @@ public sealed class SmtpProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         await using var c = await Mx();
         Code("250 2.1.0", await c.CommandAsync("MAIL FROM:<someone@example.org>"));
         Code("550 5.1.1", await c.CommandAsync($"RCPT TO:<nobody@{D}>"));
-        Code("554 5.7.1", await c.CommandAsync("RCPT TO:<victim@gmail.com>")); // never an open relay
+        Code("550 5.7.1", await c.CommandAsync("RCPT TO:<victim@gmail.com>")); // never an open relay
         Code("501 5.1.3", await c.CommandAsync("RCPT TO:<not an address>"));
         Code("250 2.1.5", await c.CommandAsync($"RCPT TO:<ALICE@{D.ToUpperInvariant()}>"));
         Code("250 2.1.5", await c.CommandAsync($"RCPT TO:<alice+news@{D}>")); // sub-address

@@ -44,7 +44,8 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
         var r = await RecipientPolicy.ResolveAsync(grains, address, check.DeclaredSize ?? 0);
         if (!r.Hosted)
         {
-            if (check.Service == SmtpService.Mx || check.User is null) return RcptVerdict.Refused(554, "5.7.1", "Relay access denied", address);
+            // RFC 5321 3.6.2: a relay request the server will not accept gets 550.
+            if (check.Service == SmtpService.Mx || check.User is null) return RcptVerdict.Refused(550, "5.7.1", "Relaying denied", address);
             // The sender's hourly budgets (account, then domain): a temporary refusal, so a
             // legitimate client retries later and a hijacked account cannot flood the world.
             if (!await grains.GetGrain<ISendRateGrain>("account/" + check.User).TryAcquire(1))
@@ -52,7 +53,10 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             if (!await grains.GetGrain<ISendRateGrain>("domain/" + MailAddress.DomainOf(check.User)).TryAcquire(1))
                 return RcptVerdict.Refused(450, "4.7.1", "Sending rate limit of this domain reached, try again later", address);
             // Authenticated submission: committed to the outbound stream of the destination domain.
-            return new RcptVerdict(Ok, address, [], [address], null);
+            // Only the destination may interpret its local parts (RFC 5321 2.4): they leave with
+            // the case the sender wrote; the domain is the normalised one.
+            var outward = check.Address[..check.Address.LastIndexOf('@')] + "@" + MailAddress.DomainOf(address);
+            return new RcptVerdict(Ok, outward, [], [outward], null);
         }
         return r.Status switch
         {
