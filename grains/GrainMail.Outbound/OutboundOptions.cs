@@ -83,9 +83,25 @@ public sealed class OutboundOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", LongestWait)]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>One whole SMTP conversation with a destination.</summary>
+    /// <summary>
+    /// How long to wait for the greeting and each reply up to the message text: RFC 5321
+    /// 4.5.3.2 asks for at least 5 minutes (2 for the reply to DATA), since a busy or tarpitting
+    /// server may take that long; giving up earlier only means sending again later.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", LongestWait)]
-    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long to wait for the reply to the end of the message text: at least 10 minutes
+    /// (RFC 5321 4.5.3.2.6), because the remote may still be filtering it, and giving up while
+    /// it does means that it ends up with the message twice.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", LongestWait)]
+    public TimeSpan DataTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>One whole SMTP conversation with a destination (longer than the waits within it).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", LongestWait)]
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(20);
 
     public TimeSpan Retry(int attempts) => RetrySchedule.Count == 0
         ? TimeSpan.FromMinutes(5)

@@ -160,7 +160,8 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
         var client = new RecordingSmtpClient
         {
             LocalDomain = options.HostName,
-            Timeout = (int)options.ConnectTimeout.TotalMilliseconds,
+            Timeout = (int)options.ReplyTimeout.TotalMilliseconds,
+            DataTimeout = options.DataTimeout,
             // Opportunistic TLS (RFC 3207) accepts any certificate; under an enforced MTA-STS
             // policy the certificate must chain to a trusted root and name the MX host.
             ServerCertificateValidationCallback = verify is null ? (_, _, _, _) => true : (_, cert, _, _) => verify.IsValidFor(cert, host),
@@ -171,7 +172,10 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token);
+                // A host that does not answer the TCP handshake is given up on sooner than one that talks slowly.
+                using var connect = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+                connect.CancelAfter(options.ConnectTimeout);
+                await socket.ConnectAsync(new IPEndPoint(address, port), connect.Token);
             }
             catch
             {
@@ -289,6 +293,28 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
     internal sealed class RecordingSmtpClient : SmtpClient
     {
         public Dictionary<string, (int Code, string Text)> Refused { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The wait for the reply to the final dot, longer than the others (RFC 5321 4.5.3.2.6).</summary>
+        public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+        private int? _replyTimeout;
+
+        // MailKit has one timeout for every read; once a recipient is in, what remains is DATA,
+        // the text and the final reply, so the longer wait applies from there to the end of
+        // this message, and the reply wait comes back for the next one on a kept connection.
+        protected override void OnRecipientAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+        {
+            _replyTimeout ??= Timeout;
+            Timeout = Math.Max(Timeout, (int)DataTimeout.TotalMilliseconds);
+            base.OnRecipientAccepted(message, mailbox, response);
+        }
+
+        protected override void OnMessageSent(MessageSentEventArgs e)
+        {
+            if (_replyTimeout is int t) Timeout = t;
+            _replyTimeout = null;
+            base.OnMessageSent(e);
+        }
 
         protected override void OnRecipientNotAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
         {

@@ -24,6 +24,7 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         Dns.A["mx.down.test"] = IPAddress.Parse("127.0.0.3");
         Dns.Mx["batch.example"] = [(10, "mx.batch.example")];
         Dns.A["mx.batch.example"] = IPAddress.Parse("127.0.0.3");
+        Remote.FinalReplyDelay = to => to.Any(r => r.StartsWith("slowfilter", StringComparison.Ordinal)) ? TimeSpan.FromSeconds(5) : null;
         Remote.RcptReply = (rcpt, attempt) => rcpt switch
         {
             _ when rcpt.StartsWith("nobody", StringComparison.Ordinal) => $"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
@@ -40,6 +41,9 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         ["GrainMail__OutboundRetrySchedule__1"] = "00:00:02",
         ["GrainMail__OutboundDelayNoticeAfter"] = "00:00:05",
         ["GrainMail__OutboundAccountRecipientsPerHour"] = "6",
+        // Short waits for replies, a longer one for the final dot: the slow-filter test needs both.
+        ["GrainMail__Outbound__ReplyTimeout"] = "00:00:02",
+        ["GrainMail__Outbound__DataTimeout"] = "00:00:30",
     };
 }
 
@@ -333,6 +337,25 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         await Submit(sender, SmtpHostFixture.Password, Message(sender, ["Ann.Lee@REMOTE.test"], "case kept"));
         var got = await WaitForRemote("Ann.Lee@remote.test");
         Assert.Equal(["Ann.Lee@remote.test"], got.To);
+    }
+
+    /// <summary>
+    /// RFC 5321 4.5.3.2.6: the reply to the final dot is waited for longer than the others (here 30 s
+    /// against 2 s), since a remote still filtering the message would otherwise get it again.
+    /// </summary>
+    [Fact]
+    public async Task A_remote_slow_to_answer_the_final_dot_gets_the_message_once()
+    {
+        var sender = await NewSender();
+        await Submit(sender, SmtpHostFixture.Password, Message(sender, ["slowfilter@remote.test"], "scanned slowly"));
+        await WaitForRemote("slowfilter@remote.test");
+        await Eventually.Until(async () =>
+        {
+            var log = await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/accounts/{sender}/sent-log");
+            return log.EnumerateArray().Any(l => l.GetProperty("outcome").GetString() == "delivered");
+        }, TimeSpan.FromSeconds(30), "the delivery in the send log");
+        Assert.Equal(1, host.Remote.Attempts("slowfilter@remote.test"));
+        Assert.Single(host.Remote.Received, r => r.To.Contains("slowfilter@remote.test"));
     }
 
     [Fact]

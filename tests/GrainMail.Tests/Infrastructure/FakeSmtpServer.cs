@@ -34,6 +34,9 @@ public sealed class FakeSmtpServer : IDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>How long the reply to the final dot takes, by the message's recipients; none by default.</summary>
+    public Func<IReadOnlyList<string>, TimeSpan?> FinalReplyDelay { get; set; } = _ => null;
+
     /// <summary>Offer REQUIRETLS (RFC 8689) once TLS is up.</summary>
     public bool OfferRequireTls { get; set; }
 
@@ -134,6 +137,8 @@ public sealed class FakeSmtpServer : IDisposable
                             }
                             return;
                         }
+                        // A remote that filters the message before it answers the final dot.
+                        if (FinalReplyDelay(to) is { } delay && delay > TimeSpan.Zero) await Task.Delay(delay);
                         await Say("250 2.0.0 queued");
                         break;
                     case "STARTTLS" when _tls is not null && !secure:
