@@ -37,6 +37,13 @@ public sealed class SmtpOptions : IValidatableObject
     /// <summary>Largest message accepted (SIZE); a domain may set a lower one.</summary>
     public long MaxMessageBytes => Messages.MaxMessageBytes;
 
+    /// <summary>
+    /// <c>Received:</c> fields a message may carry before it is taken for a mail loop: RFC 5321
+    /// 6.3 counts them and asks for a large threshold, normally at least 100.
+    /// </summary>
+    [Range(25, 1000)]
+    public int MaxHops { get; set; } = 100;
+
     /// <summary>Recipients per transaction (RFC 5321 requires at least 100 to be accepted).</summary>
     [Range(100, 100_000)]
     public int MaxRecipients { get; set; } = 100;

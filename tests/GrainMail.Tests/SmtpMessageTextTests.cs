@@ -147,6 +147,34 @@ public sealed class SmtpMessageTextTests(SmtpHostFixture host) : IClassFixture<S
         Assert.Equal(0, await host.InboxCount(user));
     }
 
+    /// <summary>
+    /// RFC 5321 6.3: a message that has already passed 100 hosts is looping and is refused with
+    /// 554 5.4.6; at exactly 100 it is still accepted. (The MX adds its own Received: after the check.)
+    /// </summary>
+    [Fact]
+    public async Task A_message_with_more_Received_fields_than_the_hop_limit_is_refused_as_a_loop()
+    {
+        var user = await NewUser();
+        await using var c = await Mx();
+        static string WithHops(int n) => string.Concat(Enumerable.Range(0, n).Select(i =>
+            $"Received: from hop{i}.example.org by hop{i + 1}.example.org; Tue, 1 Dec 2026 05:00:00 +0000\r\n")) +
+            "Subject: hops\r\n\r\nround and round\r\n.\r\n";
+        Code("250", await c.CommandAsync("MAIL FROM:<s@example.org>"));
+        Code("250", await c.CommandAsync($"RCPT TO:<{user}>"));
+        Code("354", await c.CommandAsync("DATA"));
+        await c.SendRawAsync(Encoding.ASCII.GetBytes(WithHops(101)));
+        Code("554 5.4.6", await c.ReadReplyAsync());
+
+        Code("250", await c.CommandAsync("MAIL FROM:<s@example.org>"));
+        Code("250", await c.CommandAsync($"RCPT TO:<{user}>"));
+        Code("354", await c.CommandAsync("DATA"));
+        await c.SendRawAsync(Encoding.ASCII.GetBytes(WithHops(100)));
+        Code("250 2.0.0", await c.ReadReplyAsync());
+        var stored = await host.WaitForMessages(user, 1);
+        Assert.Single(stored);
+        Assert.Contains("round and round", Encoding.ASCII.GetString(stored[0]));
+    }
+
     /// <summary>One header field folded <paramref name="folds"/> times.</summary>
     private static string FoldedHeaderMessage(int folds) =>
         "Subject: folded\r\nX-Folded: a" + string.Concat(Enumerable.Repeat("\r\n b", folds)) + "\r\n\r\nbody\r\n";

@@ -443,6 +443,14 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await ReplyAsync("554 5.6.0 Message has no valid header section");
                 return;
             }
+            // A message that has passed this many hosts is going round in circles (RFC 5321 6.3);
+            // RFC 3463 5.4.6 is "routing loop detected". Refused, not accepted and bounced: the
+            // sender's server reports it, and no bounce of ours can join the loop.
+            if (headers.Count(h => h.Id == HeaderId.Received) > _options.MaxHops)
+            {
+                await ReplyAsync($"554 5.4.6 Too many hops ({_options.MaxHops} Received: fields): a mail loop");
+                return;
+            }
             if (_service != SmtpService.Mx)
             {
                 foreach (var from in FromAddresses(headers))
