@@ -313,6 +313,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
             view.PendingExpunge.Remove(u);
             Out.Raw("* ").Number(i + 1).Line(" EXPUNGE");
         }
+        // Moved within the selected folder: the messages under their new UIDs come with this response.
+        if (view.IsNamed(target)) await session.Updates.SyncAsync(allowExpunge: true, force: true);
         return session.Ok(tag, "MOVE completed");
     }
 
