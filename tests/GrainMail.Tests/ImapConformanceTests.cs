@@ -235,6 +235,10 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         // UIDs 2 and 3 were sequence numbers 2 and 3; after the first EXPUNGE the second is number 2 (RFC 3501 7.4.1).
         Assert.Equal(["* 2 EXPUNGE", "* 2 EXPUNGE"], (await b.CommandAsync("NOOP")).Untagged);
         Assert.Equal("* STATUS Trash (MESSAGES 2)", (await b.CommandAsync("STATUS Trash (MESSAGES)")).Untagged.Single());
+        // STATUS DELETED counts the \Deleted messages (RFC 9051 6.3.11), not a constant.
+        await b.CommandAsync("STORE 1 +FLAGS (\\Deleted)");
+        Assert.Equal("* STATUS INBOX (MESSAGES 1 DELETED 1)", (await b.CommandAsync("STATUS INBOX (MESSAGES DELETED)")).Untagged.Single());
+        await b.CommandAsync("STORE 1 -FLAGS (\\Deleted)");
         // MOVE by sequence number with an expunge the client has not heard of yet: the number it
         // sent still names the message it saw (RFC 3501 7.4.1), the expunge waits.
         Assert.True((await Append(a, "Subject: m3\r\n\r\nx\r\n")).Ok);

@@ -55,7 +55,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
             if (entry.ChildInfo && c.RecursiveMatch) output.Raw(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
             output.Crlf();
             // LIST-STATUS (RFC 5819): STATUS for every selectable mailbox listed.
-            if (c.ReturnStatus is not null && f is not null && entry.Shown) WriteStatus(f, c.ReturnStatus);
+            if (c.ReturnStatus is not null && f is not null && entry.Shown) await WriteStatusAsync(f, c.ReturnStatus);
         }
         return session.Ok(tag, $"{verb} completed");
     }
@@ -241,13 +241,17 @@ internal sealed class FolderCommands(ImapSessionContext session)
     {
         var folder = await session.Mailbox.GetFolder(c.Mailbox);
         if (folder is null) return session.No(c.Tag, "[NONEXISTENT] No such mailbox");
-        WriteStatus(folder, c.Items);
+        await WriteStatusAsync(folder, c.Items);
         return session.Ok(c.Tag, "STATUS completed");
     }
 
-    private void WriteStatus(FolderInfo f, IReadOnlyList<string> items)
+    private async Task WriteStatusAsync(FolderInfo f, IReadOnlyList<string> items)
     {
         var output = session.Out;
+        // DELETED (RFC 9051 6.3.11): the folder counters do not keep it, so it is counted when asked for.
+        long deleted = 0;
+        if (items.Contains("DELETED"))
+            deleted = (await session.Mailbox.GetMessages(f.Name, 1, long.MaxValue)).Count(m => (m.Flags & MessageFlags.Deleted) != 0);
         output.Raw("* STATUS ").AString(session.EncodeName(f.Name)).Raw(" (");
         for (var i = 0; i < items.Count; i++)
         {
@@ -261,6 +265,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
                 "UNSEEN" => f.Unseen,
                 "HIGHESTMODSEQ" => f.HighestModSeq,
                 "SIZE" => f.Bytes,
+                "DELETED" => deleted,
                 _ => 0,
             });
         }
