@@ -1,5 +1,6 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using GrainMail.Gateways.Imap.Search;
 
@@ -46,11 +47,20 @@ internal static class ImapCommandParser
         {
             return Parse(p, tag, name, utf8);
         }
+        catch (InvalidMailboxNameException e)
+        {
+            return new InvalidMailboxName(tag, name, e.Message);
+        }
         catch (ImapSyntaxException e)
         {
             return new ImapParseError(tag, name, e.Message);
         }
     }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
+    /// <summary>A name that is well-formed as a string but is not a mailbox name this session can mean.</summary>
+    private sealed class InvalidMailboxNameException(string message) : Exception(message);
 
     private static ImapCommand Parse(ImapParser p, string tag, string name, bool utf8)
     {
@@ -168,11 +178,33 @@ internal static class ImapCommandParser
     /// <summary>A mailbox name: modified UTF-7 (RFC 3501 5.1.3) unless UTF8=ACCEPT is on (RFC 6855).</summary>
     private static string ReadMailboxName(ImapParser p, bool utf8)
     {
-        var name = p.ReadAString();
-        return DecodeName(name, utf8) ?? throw new ImapSyntaxException("Invalid mailbox name encoding");
+        string name;
+        if (p.Peek() is '"' or '{')
+        {
+            // Octets that are not UTF-8 in a quoted name are a name the server cannot mean, not a
+            // broken command: NO, like any other impossible name.
+            try
+            {
+                name = StrictUtf8.GetString(p.ReadStringBytes());
+            }
+            catch (System.Text.DecoderFallbackException)
+            {
+                throw new InvalidMailboxNameException("Mailbox name is not UTF-8 text");
+            }
+        }
+        else
+        {
+            name = p.ReadAtom(allowBracket: true);
+        }
+        return DecodeName(name, utf8)
+            ?? throw new InvalidMailboxNameException("Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)");
     }
 
-    public static string? DecodeName(string name, bool utf8) => utf8 ? name : ModifiedUtf7.Decode(name);
+    /// <summary>
+    /// A name as the client sent it, decoded: as is after UTF8=ACCEPT (RFC 6855), else strict
+    /// modified UTF-7 (null when invalid or not in its one canonical form).
+    /// </summary>
+    public static string? DecodeName(string name, bool utf8) => utf8 ? name : ModifiedUtf7.DecodeCanonical(name);
 
     private static string OneMailbox(ImapParser p, bool utf8)
     {
@@ -444,9 +476,13 @@ internal static class ImapCommandParser
         if (p.TryConsumeKeyword("CHARSET"))
         {
             charset = p.ReadAString();
-            // RFC 3501 6.4.4: an unknown charset is NO [BADCHARSET]; the criteria are not read.
+            // RFC 3501 6.4.4: any charset MimeKit knows; its search strings are decoded from it and
+            // compared with the decoded message text. An unknown one is NO [BADCHARSET]; the criteria are not read.
             if (!charset.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("US-ASCII", StringComparison.OrdinalIgnoreCase))
-                return new SearchCommand(tag, uid, charset, null, false);
+            {
+                if (ImapCharsets.Find(charset) is not { } encoding) return new SearchCommand(tag, uid, charset, null, false);
+                p.StringCharset = encoding;
+            }
             p.ExpectSpace();
         }
         var query = SearchKey.ParseProgram(p, out var usesModSeq);
