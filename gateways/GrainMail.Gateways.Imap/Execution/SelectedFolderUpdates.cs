@@ -1,14 +1,17 @@
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Gateways.Imap.Protocol;
 
-namespace GrainMail.Gateways.Imap;
+namespace GrainMail.Gateways.Imap.Execution;
 
-// Keeping the selected folder's view current: the mailbox grain's change notices, GetChanges,
-// and the untagged EXISTS / FETCH / EXPUNGE responses; IDLE.
-internal sealed partial class ImapSession
+/// <summary>
+/// Keeps the selected folder's view current: the watch on the mailbox grain, its one-way change
+/// notices, GetChanges, and the untagged EXISTS / FETCH / EXPUNGE responses that tell the client
+/// (RFC 3501 5.2, 7.3, 7.4). Also writes FLAGS items, since what a session may show of a message's
+/// flags depends on what it has been told.
+/// </summary>
+internal sealed class SelectedFolderUpdates(ImapSessionContext session)
 {
     /// <summary>Receives the grain's one-way notices; only marks the view stale and wakes IDLE.</summary>
-    private sealed class FolderWatcher : IMailboxObserver
+    internal sealed class FolderWatcher : IMailboxObserver
     {
         public volatile bool Dirty;
         public volatile bool Rewatch;
@@ -37,25 +40,28 @@ internal sealed partial class ImapSession
     private IMailboxObserver? _watcherRef;
     private DateTimeOffset _watchRenewedAt;
 
-    private async Task StartWatchingAsync()
+    /// <summary>The watcher of the selected folder, for IDLE to wait on; null before the first SELECT.</summary>
+    public FolderWatcher? Watcher => _watcher;
+
+    public async Task StartWatchingAsync()
     {
         if (_watcher is null)
         {
             _watcher = new FolderWatcher();
-            _watcherRef = _server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
+            _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Dirty = false;
         _watcher.Rewatch = false;
-        await _mailbox!.Watch(_watcherRef!, _selected!.Name);
+        await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
     }
 
-    private async Task StopWatchingAsync()
+    public async Task StopWatchingAsync()
     {
-        if (_watcherRef is null || _mailbox is null) return;
+        if (_watcherRef is null || session.MailboxGrain is not { } mailbox) return;
         try
         {
-            await _mailbox.Unwatch(_watcherRef);
+            await mailbox.Unwatch(_watcherRef);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -64,12 +70,12 @@ internal sealed partial class ImapSession
     }
 
     /// <summary>At the end of the session: the observer's registration in this process goes too.</summary>
-    private void ReleaseWatcher()
+    public void ReleaseWatcher()
     {
         if (_watcherRef is null) return;
         try
         {
-            _server.Grains.DeleteObjectReference<IMailboxObserver>(_watcherRef);
+            session.Server.Grains.DeleteObjectReference<IMailboxObserver>(_watcherRef);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
@@ -80,32 +86,33 @@ internal sealed partial class ImapSession
 
     private async Task RenewWatchIfDueAsync()
     {
-        if (_selected is null) return;
-        if (!_watcher!.Rewatch && DateTimeOffset.UtcNow - _watchRenewedAt < _options.WatchRenewal) return;
+        if (session.Selected is not { } view) return;
+        if (!_watcher!.Rewatch && DateTimeOffset.UtcNow - _watchRenewedAt < session.Options.WatchRenewal) return;
         _watcher.Rewatch = false;
-        var highest = await _mailbox!.Watch(_watcherRef!, _selected.Name);
+        var highest = await session.Mailbox.Watch(_watcherRef!, view.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
         // A new activation of the grain (after a restart) knows nothing of this session: compare.
-        if (highest != _selected.HighestModSeq) _watcher!.Dirty = true;
+        if (highest != view.HighestModSeq) _watcher!.Dirty = true;
     }
 
     /// <summary>
     /// Brings the view up to date and writes the untagged responses. Expunges are held back
-    /// unless <paramref name="allowExpunge"/> (not during FETCH/STORE/SEARCH by sequence number).
+    /// unless <paramref name="allowExpunge"/> (not during FETCH/STORE/SEARCH by sequence number, RFC 3501 7.4.1).
     /// </summary>
-    private async Task SyncAsync(bool allowExpunge, bool force = false)
+    public async Task SyncAsync(bool allowExpunge, bool force = false)
     {
-        var view = _selected;
+        var view = session.Selected;
         if (view is null || _watcher is null) return;
+        var output = session.Out;
         await RenewWatchIfDueAsync();
         if (!force && !_watcher.Dirty && (view.PendingExpunge.Count == 0 || !allowExpunge)) return;
         _watcher.Dirty = false;
-        var changes = await _mailbox!.GetChanges(view.Name, view.HighestModSeq);
+        var changes = await session.Mailbox.GetChanges(view.Name, view.HighestModSeq);
         if (changes is null || changes.UidValidity != view.UidValidity)
         {
             // The folder was deleted or replaced under this session: nothing it knows is valid any more.
-            _out.Line("* BYE The selected mailbox was deleted or renamed by another session");
-            _state = State.Logout;
+            output.Line("* BYE The selected mailbox was deleted or renamed by another session");
+            session.State = ImapSessionState.Logout;
             return;
         }
         IEnumerable<long> expunged = changes.Expunged
@@ -124,10 +131,10 @@ internal sealed partial class ImapSession
                 view.Messages[i] = m;
                 if (old.Flags != m.Flags || !old.Keywords.SequenceEqual(m.Keywords))
                 {
-                    _out.Raw("* ").Number(i + 1).Raw(" FETCH (");
+                    output.Raw("* ").Number(i + 1).Raw(" FETCH (");
                     WriteFlags(m, view);
-                    if (_condstore) _out.Raw(" MODSEQ (").Number(m.ModSeq).Raw(")");
-                    _out.Raw(" UID ").Number(m.Uid).Raw(")").Crlf();
+                    if (session.Condstore) output.Raw(" MODSEQ (").Number(m.ModSeq).Raw(")");
+                    output.Raw(" UID ").Number(m.Uid).Raw(")").Crlf();
                 }
             }
             else if (m.Uid >= view.UidNext)
@@ -142,7 +149,7 @@ internal sealed partial class ImapSession
                 var i = view.IndexOf(uid);
                 if (i < 0) continue;
                 view.Messages.RemoveAt(i);
-                _out.Raw("* ").Number(i + 1).Line(" EXPUNGE");
+                output.Raw("* ").Number(i + 1).Line(" EXPUNGE");
             }
             view.PendingExpunge.Clear();
         }
@@ -151,21 +158,23 @@ internal sealed partial class ImapSession
             added.Sort((a, b) => a.Uid.CompareTo(b.Uid));
             view.Messages.AddRange(added);
             view.UidNext = Math.Max(view.UidNext, added[^1].Uid + 1);
-            _out.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
+            output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
         view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);
     }
 
-    private void WriteFlags(MessageMeta m, SelectedFolder view)
+    /// <summary>A FETCH response's FLAGS item for a message of the view (RFC 3501 7.4.2).</summary>
+    public void WriteFlags(MessageMeta m, SelectedFolder view)
     {
-        _out.Raw("FLAGS (");
+        var output = session.Out;
+        output.Raw("FLAGS (");
         var first = true;
         void Add(string s)
         {
-            if (!first) _out.Raw(" ");
+            if (!first) output.Raw(" ");
             first = false;
-            _out.Raw(s);
+            output.Raw(s);
         }
         if ((m.Flags & MessageFlags.Seen) != 0) Add("\\Seen");
         if ((m.Flags & MessageFlags.Answered) != 0) Add("\\Answered");
@@ -174,51 +183,6 @@ internal sealed partial class ImapSession
         if ((m.Flags & MessageFlags.Draft) != 0) Add("\\Draft");
         if (view.IsRecent(m)) Add("\\Recent");
         foreach (var k in m.Keywords) Add(k);
-        _out.Raw(")");
-    }
-
-    private async Task<bool> IdleAsync(string tag, CancellationToken ct)
-    {
-        _out.Line("+ idling");
-        if (_state == State.Selected) await SyncAsync(allowExpunge: true, force: true);
-        await FlushAsync(ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_options.IdleTimeout);
-        var read = _reader.ReadLineAsync(timeout.Token);
-        ReadStatus status;
-        byte[] line;
-        GrainMail.Operations.GrainMailMeters.ImapIdle.Add(1);
-        try
-        {
-            while (true)
-            {
-                var signal = _watcher is { } w && _state == State.Selected
-                    ? w.Signal.WaitAsync(_options.WatchRenewal, timeout.Token)
-                    : Task.Delay(_options.WatchRenewal, timeout.Token);
-                var done = await Task.WhenAny(read, signal);
-                if (done == read) break;
-                if (timeout.IsCancellationRequested) break;
-                if (_state == State.Selected)
-                {
-                    await SyncAsync(allowExpunge: true);
-                    if (_state == State.Logout) return false;
-                    await FlushAsync(ct);
-                }
-            }
-            (status, line) = await read;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            _out.Line("* BYE Autologout; idle for too long");
-            return false;
-        }
-        finally
-        {
-            GrainMail.Operations.GrainMailMeters.ImapIdle.Add(-1);
-        }
-        if (status == ReadStatus.Closed) return false;
-        if (status != ReadStatus.Command || !System.Text.Encoding.ASCII.GetString(line).Trim().Equals("DONE", StringComparison.OrdinalIgnoreCase))
-            return await BadAsync(tag, "Expected DONE");
-        return Ok(tag, "IDLE terminated");
+        output.Raw(")");
     }
 }

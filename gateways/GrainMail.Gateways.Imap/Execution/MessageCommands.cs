@@ -1,36 +1,42 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common.Messages;
-using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Commands;
+using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
+using System.Globalization;
 
-namespace GrainMail.Gateways.Imap;
+namespace GrainMail.Gateways.Imap.Execution;
 
-// Message commands: FETCH, STORE, COPY, MOVE, EXPUNGE (and their UID forms).
-internal sealed partial class ImapSession
+/// <summary>
+/// Commands on messages (RFC 3501 6.3.11, 6.4.3-6.4.8; RFC 9051 6.3.12, 6.4): APPEND, FETCH,
+/// STORE, COPY, MOVE (RFC 6851), EXPUNGE and their UID forms (RFC 4315 UIDPLUS).
+/// </summary>
+internal sealed class MessageCommands(ImapSessionContext session)
 {
+    private ImapWriter Out => session.Out;
+
     /// <summary>Flush a long FETCH in pieces so that memory stays bounded whatever the range.</summary>
     private const int FlushThreshold = 256 * 1024;
 
     /// <summary>The view's indexes named by a sequence set: UIDs or message sequence numbers.</summary>
     private IReadOnlyList<int> Resolve(SequenceSet set, bool uid)
     {
-        var view = _selected!;
+        var view = session.Selected!;
         if (set.IsSavedResult) throw new ImapSyntaxException("Saved search results ($) are not supported");
         if (uid) return set.IndexesIn(view.Uids).ToList();
         return set.SequenceIndexes(view.Messages.Count) ?? throw new ImapSyntaxException("Invalid message sequence number");
     }
 
-    private async Task<bool> FetchAsync(FetchCommand c)
+    public async Task<bool> FetchAsync(FetchCommand c)
     {
         var (tag, uid, set, changedSince) = (c.Tag, c.Uid, c.Set, c.ChangedSince);
         var items = c.Items.ToList();
-        if (changedSince is not null || items.Any(i => i.Kind == FetchKind.ModSeq)) _condstore = true;
+        if (changedSince is not null || items.Any(i => i.Kind == FetchKind.ModSeq)) session.Condstore = true;
         if (uid && !items.Any(i => i.Kind == FetchKind.Uid)) items.Insert(0, new FetchItem(FetchKind.Uid));
         if (changedSince is not null && !items.Any(i => i.Kind == FetchKind.ModSeq)) items.Add(new FetchItem(FetchKind.ModSeq));
 
-        await SyncAsync(allowExpunge: uid);
-        var view = _selected!;
+        await session.Updates.SyncAsync(allowExpunge: uid);
+        var view = session.Selected!;
         var indexes = Resolve(set, uid);
         if (changedSince is long since) indexes = indexes.Where(i => view.Messages[i].ModSeq > since).ToList();
 
@@ -42,7 +48,7 @@ internal sealed partial class ImapSession
             var unseen = indexes.Select(i => view.Messages[i]).Where(m => (m.Flags & MessageFlags.Seen) == 0).Select(m => m.Uid).ToList();
             if (unseen.Count > 0)
             {
-                var result = await _mailbox!.StoreFlags(view.Name, unseen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen, []));
+                var result = await session.Mailbox.StoreFlags(view.Name, unseen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen, []));
                 foreach (var changed in result.Changed)
                 {
                     var i = view.IndexOf(changed.Uid);
@@ -68,7 +74,7 @@ internal sealed partial class ImapSession
                 foreach (var item in items.Where(IsWholeMessageRange))
                 {
                     var offset = Math.Min(item.PartialOffset!.Value, m.Blob.Size);
-                    var bytes = await _server.Messages.GetRangeAsync(m.Blob, offset, (int)Math.Min(item.PartialLength!.Value, m.Blob.Size - offset));
+                    var bytes = await session.Server.Messages.GetRangeAsync(m.Blob, offset, (int)Math.Min(item.PartialLength!.Value, m.Blob.Size - offset));
                     if (bytes is null) break;
                     ranges[item] = bytes;
                 }
@@ -80,7 +86,7 @@ internal sealed partial class ImapSession
             }
             else if (needContent)
             {
-                content = await _server.Messages.GetAsync(m.Blob);
+                content = await session.Server.Messages.GetAsync(m.Blob);
                 if (content is null)
                 {
                     // Expunged meanwhile by another session and its bytes released: say so at the end.
@@ -88,26 +94,26 @@ internal sealed partial class ImapSession
                     continue;
                 }
             }
-            _out.Raw("* ").Number(index + 1).Raw(" FETCH (");
+            Out.Raw("* ").Number(index + 1).Raw(" FETCH (");
             var first = true;
             var flagsWritten = false;
             foreach (var item in items)
             {
-                if (!first) _out.Raw(" ");
+                if (!first) Out.Raw(" ");
                 first = false;
                 if (ranges?.TryGetValue(item, out var range) == true) WriteRange(item, range);
                 else WriteFetchItem(item, m, content, view, ref flagsWritten);
             }
             if (seenNow.Contains(m.Uid) && !flagsWritten)
             {
-                _out.Raw(" ");
-                WriteFlags(m, view);
+                Out.Raw(" ");
+                session.Updates.WriteFlags(m, view);
             }
-            _out.Raw(")").Crlf();
-            if (_out.Length > FlushThreshold) await FlushAsync(_connection.ConnectionClosed);
+            Out.Raw(")").Crlf();
+            if (Out.Length > FlushThreshold) await session.FlushAsync(session.ConnectionClosed);
         }
-        if (missing) return No(tag, "Some messages were expunged and could not be fetched");
-        return Ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
+        if (missing) return session.No(tag, "Some messages were expunged and could not be fetched");
+        return session.Ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
     }
 
     private void WriteFetchItem(FetchItem item, MessageMeta m, LoadedMessage? content, SelectedFolder view, ref bool flagsWritten)
@@ -115,32 +121,32 @@ internal sealed partial class ImapSession
         switch (item.Kind)
         {
             case FetchKind.Flags:
-                WriteFlags(m, view);
+                session.Updates.WriteFlags(m, view);
                 flagsWritten = true;
                 break;
             case FetchKind.Uid:
-                _out.Raw("UID ").Number(m.Uid);
+                Out.Raw("UID ").Number(m.Uid);
                 break;
             case FetchKind.ModSeq:
-                _out.Raw("MODSEQ (").Number(m.ModSeq).Raw(")");
+                Out.Raw("MODSEQ (").Number(m.ModSeq).Raw(")");
                 break;
             case FetchKind.InternalDate:
-                _out.Raw("INTERNALDATE \"").Raw(FormatDateTime(m.InternalDate)).Raw("\"");
+                Out.Raw("INTERNALDATE \"").Raw(FormatDateTime(m.InternalDate)).Raw("\"");
                 break;
             case FetchKind.Rfc822Size:
-                _out.Raw("RFC822.SIZE ").Number(m.Blob.Size);
+                Out.Raw("RFC822.SIZE ").Number(m.Blob.Size);
                 break;
             case FetchKind.Envelope:
-                _out.Raw("ENVELOPE ");
-                ImapBodyFormatter.Envelope(_out, content!.Root);
+                Out.Raw("ENVELOPE ");
+                ImapBodyFormatter.Envelope(Out, content!.Root);
                 break;
             case FetchKind.Body:
-                _out.Raw("BODY ");
-                ImapBodyFormatter.BodyStructure(_out, content!.Raw, content.Root, extensible: false);
+                Out.Raw("BODY ");
+                ImapBodyFormatter.BodyStructure(Out, content!.Raw, content.Root, extensible: false);
                 break;
             case FetchKind.BodyStructure:
-                _out.Raw("BODYSTRUCTURE ");
-                ImapBodyFormatter.BodyStructure(_out, content!.Raw, content.Root, extensible: true);
+                Out.Raw("BODYSTRUCTURE ");
+                ImapBodyFormatter.BodyStructure(Out, content!.Raw, content.Root, extensible: true);
                 break;
             case FetchKind.Section:
                 WriteSection(item, content!);
@@ -155,7 +161,7 @@ internal sealed partial class ImapSession
         i is { Kind: FetchKind.Section, PartialOffset: not null, LegacyName: null, Section: { Path.Length: 0, Text: SectionText.All } };
 
     private void WriteRange(FetchItem item, byte[] bytes) =>
-        _out.Raw("BODY[]<").Number(item.PartialOffset!.Value).Raw("> ").Literal(bytes);
+        Out.Raw("BODY[]<").Number(item.PartialOffset!.Value).Raw("> ").Literal(bytes);
 
     private void WriteSection(FetchItem item, LoadedMessage content)
     {
@@ -163,18 +169,18 @@ internal sealed partial class ImapSession
         var bytes = SectionBytes(content, section);
         if (item.LegacyName is { } legacy)
         {
-            _out.Raw(legacy).Raw(" ").Literal(bytes);
+            Out.Raw(legacy).Raw(" ").Literal(bytes);
             return;
         }
-        _out.Raw("BODY[").Raw(section.Label).Raw("]");
+        Out.Raw("BODY[").Raw(section.Label).Raw("]");
         if (item.PartialOffset is long offset)
         {
-            _out.Raw("<").Number(offset).Raw(">");
+            Out.Raw("<").Number(offset).Raw(">");
             var start = (int)Math.Min(offset, bytes.Length);
             var length = (int)Math.Min(item.PartialLength!.Value, bytes.Length - start);
             bytes = bytes.Slice(start, length);
         }
-        _out.Raw(" ").Literal(bytes);
+        Out.Raw(" ").Literal(bytes);
     }
 
     /// <summary>The octets of a BODY[section] (RFC 3501 6.4.5); empty when the part does not exist.</summary>
@@ -225,17 +231,17 @@ internal sealed partial class ImapSession
         };
     }
 
-    private async Task<bool> StoreAsync(StoreCommand c)
+    public async Task<bool> StoreAsync(StoreCommand c)
     {
         var (tag, uid, set, unchangedSince, mode, silent, flags, keywords) = (c.Tag, c.Uid, c.Set, c.UnchangedSince, c.Mode, c.Silent, c.Flags, c.Keywords);
-        if (unchangedSince is not null) _condstore = true;
-        await SyncAsync(allowExpunge: uid);
-        var view = _selected!;
-        if (view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
+        if (unchangedSince is not null) session.Condstore = true;
+        await session.Updates.SyncAsync(allowExpunge: uid);
+        var view = session.Selected!;
+        if (view.ReadOnly) return session.No(tag, "[READ-ONLY] The mailbox is read-only");
         var indexes = Resolve(set, uid);
         var uids = indexes.Select(i => view.Messages[i].Uid).ToList();
-        if (uids.Count == 0) return Ok(tag, "STORE completed");
-        var result = await _mailbox!.StoreFlags(view.Name, uids, new FlagChange(mode, flags, keywords, unchangedSince));
+        if (uids.Count == 0) return session.Ok(tag, "STORE completed");
+        var result = await session.Mailbox.StoreFlags(view.Name, uids, new FlagChange(mode, flags, keywords, unchangedSince));
         var changedUids = new HashSet<long>();
         foreach (var m in result.Changed)
         {
@@ -251,66 +257,87 @@ internal sealed partial class ImapSession
             if (failed.Contains(m.Uid)) continue;
             // .SILENT still reports MODSEQ of changed messages to a CONDSTORE client (RFC 7162 3.1.3).
             if (silent && !(unchangedSince is not null && changedUids.Contains(m.Uid))) continue;
-            _out.Raw("* ").Number(i + 1).Raw(" FETCH (");
+            Out.Raw("* ").Number(i + 1).Raw(" FETCH (");
             var parts = 0;
             if (!silent)
             {
-                WriteFlags(m, view);
+                session.Updates.WriteFlags(m, view);
                 parts++;
             }
             if (uid)
             {
-                _out.Raw(parts++ > 0 ? " UID " : "UID ").Number(m.Uid);
+                Out.Raw(parts++ > 0 ? " UID " : "UID ").Number(m.Uid);
             }
-            if (_condstore) _out.Raw(parts++ > 0 ? " MODSEQ (" : "MODSEQ (").Number(m.ModSeq).Raw(")");
-            _out.Raw(")").Crlf();
+            if (session.Condstore) Out.Raw(parts++ > 0 ? " MODSEQ (" : "MODSEQ (").Number(m.ModSeq).Raw(")");
+            Out.Raw(")").Crlf();
         }
         if (failed.Count > 0)
         {
             var failedNumbers = uid ? failed.Order() : failed.Select(u => (long)view.IndexOf(u) + 1).Order();
-            return Ok(tag, $"[MODIFIED {SequenceSet.Format(failedNumbers)}] Conditional STORE failed for some messages");
+            return session.Ok(tag, $"[MODIFIED {SequenceSet.Format(failedNumbers)}] Conditional STORE failed for some messages");
         }
-        return Ok(tag, "STORE completed");
+        return session.Ok(tag, "STORE completed");
     }
 
-    private async Task<bool> CopyAsync(CopyCommand c)
+    public async Task<bool> CopyAsync(CopyCommand c)
     {
         var (tag, uid, move, set, target) = (c.Tag, c.Uid, c.Move, c.Set, c.Target);
-        await SyncAsync(allowExpunge: uid || move);
-        var view = _selected!;
-        if (move && view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
+        await session.Updates.SyncAsync(allowExpunge: uid || move);
+        var view = session.Selected!;
+        if (move && view.ReadOnly) return session.No(tag, "[READ-ONLY] The mailbox is read-only");
         var uids = Resolve(set, uid).Select(i => view.Messages[i].Uid).ToList();
         var verb = move ? "MOVE" : "COPY";
-        if (uids.Count == 0) return Ok(tag, $"{verb} completed");
-        if (await _mailbox!.GetFolder(target) is null) return No(tag, "[TRYCREATE] No such mailbox");
-        var result = move ? await _mailbox.Move(view.Name, uids, target) : await _mailbox.Copy(view.Name, uids, target);
-        if (result.Status != MailboxOpStatus.Ok) return No(tag, StatusText(result.Status));
-        if (result.SourceUids.Count == 0) return Ok(tag, $"{verb} completed");
+        if (uids.Count == 0) return session.Ok(tag, $"{verb} completed");
+        if (await session.Mailbox.GetFolder(target) is null) return session.No(tag, "[TRYCREATE] No such mailbox");
+        var result = move ? await session.Mailbox.Move(view.Name, uids, target) : await session.Mailbox.Copy(view.Name, uids, target);
+        if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
+        if (result.SourceUids.Count == 0) return session.Ok(tag, $"{verb} completed");
         var copyUid = $"[COPYUID {result.TargetUidValidity} {SequenceSet.Format(result.SourceUids)} {SequenceSet.Format(result.TargetUids)}]";
-        if (!move) return Ok(tag, copyUid + " COPY completed");
+        if (!move) return session.Ok(tag, copyUid + " COPY completed");
         // MOVE (RFC 6851): COPYUID untagged, then the expunges, then OK.
-        _out.Line("* OK " + copyUid + " Moved");
+        Out.Line("* OK " + copyUid + " Moved");
         foreach (var u in result.SourceUids)
         {
             var i = view.IndexOf(u);
             if (i < 0) continue;
             view.Messages.RemoveAt(i);
             view.PendingExpunge.Remove(u);
-            _out.Raw("* ").Number(i + 1).Line(" EXPUNGE");
+            Out.Raw("* ").Number(i + 1).Line(" EXPUNGE");
         }
-        return Ok(tag, "MOVE completed");
+        return session.Ok(tag, "MOVE completed");
     }
 
-    private async Task<bool> ExpungeAsync(ExpungeCommand c)
+    public async Task<bool> ExpungeAsync(ExpungeCommand c)
     {
         var tag = c.Tag;
-        IReadOnlyList<long>? only = c.UidSet is { } set ? Resolve(set, uid: true).Select(i => _selected!.Messages[i].Uid).ToList() : null;
-        var view = _selected!;
-        if (view.ReadOnly) return No(tag, "[READ-ONLY] The mailbox is read-only");
-        if (only is { Count: 0 }) return Ok(tag, "EXPUNGE completed");
-        var result = await _mailbox!.Expunge(view.Name, only);
+        IReadOnlyList<long>? only = c.UidSet is { } set ? Resolve(set, uid: true).Select(i => session.Selected!.Messages[i].Uid).ToList() : null;
+        var view = session.Selected!;
+        if (view.ReadOnly) return session.No(tag, "[READ-ONLY] The mailbox is read-only");
+        if (only is { Count: 0 }) return session.Ok(tag, "EXPUNGE completed");
+        var result = await session.Mailbox.Expunge(view.Name, only);
         foreach (var u in result.Uids) if (view.IndexOf(u) >= 0) view.PendingExpunge.Add(u);
-        await SyncAsync(allowExpunge: true, force: true);
-        return Ok(tag, "EXPUNGE completed");
+        await session.Updates.SyncAsync(allowExpunge: true, force: true);
+        return session.Ok(tag, "EXPUNGE completed");
     }
+
+    public async Task<bool> AppendAsync(AppendCommand c)
+    {
+        var (tag, name, message, flags, keywords, date) = (c.Tag, c.Mailbox, c.Message, c.Flags, c.Keywords, c.Date);
+        if (message.Length == 0) return session.No(tag, "Empty message");
+        // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
+        var (normalized, problem) = MessageText.Normalize(message);
+        if (normalized is null) return session.No(tag, (MessageText.IsHeaderLimit(problem) ? "[LIMIT] " : "[PARSE] ") + MessageText.Describe(problem));
+        message = normalized;
+        var result = await session.Mailbox.Append(name, message, flags, keywords, date);
+        return result.Status switch
+        {
+            MailboxOpStatus.Ok => session.Ok(tag, $"[APPENDUID {result.UidValidity} {result.Uid}] APPEND completed"),
+            MailboxOpStatus.NoSuchFolder => session.No(tag, "[TRYCREATE] No such mailbox"),
+            _ => session.No(tag, ImapSessionContext.StatusText(result.Status)),
+        };
+    }
+
+    /// <summary>An IMAP date-time (RFC 3501 9), in the offset the value carries.</summary>
+    internal static string FormatDateTime(DateTimeOffset d) =>
+        d.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture) + (d.Offset < TimeSpan.Zero ? "-" : "+") + d.Offset.ToString("hhmm", CultureInfo.InvariantCulture);
 }

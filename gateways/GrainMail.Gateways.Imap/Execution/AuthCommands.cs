@@ -1,0 +1,115 @@
+using System.Text;
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Sasl;
+using GrainMail.Gateways.Imap.Commands;
+using GrainMail.Gateways.Imap.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Gateways.Imap.Execution;
+
+/// <summary>
+/// Commands that change who the session is or how it talks: STARTTLS, LOGIN, AUTHENTICATE
+/// (RFC 3501 6.2) and ENABLE (RFC 5161).
+/// </summary>
+internal sealed class AuthCommands(ImapSessionContext session)
+{
+    public async Task<bool> StartTlsAsync(string tag, CancellationToken ct)
+    {
+        if (session.Connection.Secure || session.Connection.Service == ImapService.Imaps) return await session.BadAsync(tag, "TLS is already active");
+        session.Out.Line($"{tag} OK Begin TLS negotiation now");
+        await session.FlushAsync(ct);
+        // Anything the client pipelined after STARTTLS is still in the plaintext buffer: it becomes
+        // part of the TLS handshake and fails it, so nothing sent before TLS is ever run after it.
+        await session.Connection.StartTlsAsync(ct);
+        return true;
+    }
+
+    public async Task<bool> LoginAsync(LoginCommand c)
+    {
+        var (tag, user, secret) = (c.Tag, c.User, c.Secret);
+        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS");
+        return await CompleteLoginAsync(tag, user, secret);
+    }
+
+    public async Task<bool> AuthenticateAsync(AuthenticateCommand c, CancellationToken ct)
+    {
+        var (tag, mechanism, initial) = (c.Tag, c.Mechanism, c.InitialResponse);
+        if (!SaslExchange.IsSupported(mechanism)) return session.No(tag, "[CANNOT] Unsupported authentication mechanism");
+        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] Authentication is disabled until STARTTLS");
+        var closed = false;
+        var (credentials, error) = await SaslExchange.RunAsync(mechanism, initial, async challenge =>
+        {
+            session.Out.Line("+ " + challenge);
+            await session.FlushAsync(ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(session.Options.LoginTimeout);
+            var (status, line) = await session.Connection.ReadLineAsync(timeout.Token);
+            if (status == ReadStatus.Closed)
+            {
+                closed = true;
+                return null;
+            }
+            return Encoding.ASCII.GetString(line).Trim();
+        });
+        if (closed) return false;
+        if (credentials is null)
+            return await session.BadAsync(tag, error == SaslError.Cancelled ? "Authentication cancelled" : "Malformed authentication response");
+        if (credentials.AuthorizationId.Length > 0 &&
+            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
+            return await AuthFailedAsync(tag);
+        return await CompleteLoginAsync(tag, credentials.AuthenticationId, credentials.Password);
+    }
+
+    private async Task<bool> CompleteLoginAsync(string tag, string user, string secret)
+    {
+        var address = MailAddress.Normalize(user);
+        if (address is null) return await AuthFailedAsync(tag);
+        var server = session.Server;
+        // The account grain counts failures for every protocol, so IMAP, POP3 and SMTP share one lockout.
+        var result = await server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, session.Remote.ToString());
+        if (result.Outcome != AuthOutcome.Success)
+        {
+            server.Logger.LogInformation("IMAP login failed for {User} from {Remote}: {Outcome}", address, session.Remote, result.Outcome);
+            return await AuthFailedAsync(tag);
+        }
+        var mailbox = server.Grains.GetGrain<IMailboxGrain>(address);
+        if (!await mailbox.Exists()) return session.No(tag, "[UNAVAILABLE] The mailbox is not available");
+        session.User = address;
+        session.MailboxGrain = mailbox;
+        session.State = ImapSessionState.Authenticated;
+        session.Out.Line($"{tag} OK [CAPABILITY {session.Capabilities()}] Logged in");
+        return true;
+    }
+
+    private async Task<bool> AuthFailedAsync(string tag)
+    {
+        // One answer for every cause (unknown user, wrong secret, locked, disabled): nothing to enumerate.
+        session.Out.Line($"{tag} NO [AUTHENTICATIONFAILED] Authentication failed");
+        if (++session.AuthFailures < session.Options.MaxAuthFailures) return true;
+        session.Out.Line("* BYE Too many authentication failures");
+        await session.FlushAsync(session.ConnectionClosed);
+        return false;
+    }
+
+    public bool Enable(EnableCommand c)
+    {
+        var enabled = new List<string>();
+        foreach (var cap in c.Capabilities)
+        {
+            if (cap == "CONDSTORE" && !session.Condstore)
+            {
+                session.Condstore = true;
+                enabled.Add(cap);
+            }
+            else if (cap == "UTF8=ACCEPT" && !session.Utf8)
+            {
+                session.Utf8 = true;
+                enabled.Add(cap);
+            }
+        }
+        session.Out.Line("* ENABLED" + string.Concat(enabled.Select(e => " " + e)));
+        return session.Ok(c.Tag, "ENABLE completed");
+    }
+}

@@ -1,0 +1,198 @@
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Imap.Commands;
+
+namespace GrainMail.Gateways.Imap.Execution;
+
+/// <summary>
+/// Commands on mailboxes as a whole (RFC 3501 6.3, 6.4.2; RFC 9051 6.3): SELECT, EXAMINE,
+/// CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB (with RFC 5258 LIST-EXTENDED,
+/// RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS), STATUS, NAMESPACE, CLOSE and UNSELECT.
+/// </summary>
+internal sealed class FolderCommands(ImapSessionContext session)
+{
+    public async Task<bool> ListAsync(ListCommand c)
+    {
+        var (tag, lsub, reference, patterns) = (c.Tag, c.Lsub, c.Reference, c.Patterns);
+        var (subscribedOnly, specialUseOnly) = (c.SubscribedOnly, c.SpecialUseOnly);
+        var (returnSubscribed, returnChildren, returnSpecialUse, statusItems) = (c.ReturnSubscribed, c.ReturnChildren, c.ReturnSpecialUse, c.ReturnStatus);
+        var verb = c.Name;
+        var output = session.Out;
+
+        if (patterns.Count == 1 && patterns[0].Length == 0)
+        {
+            // An empty pattern asks for the hierarchy delimiter (RFC 3501 6.3.8).
+            output.Line($"* {verb} (\\Noselect) \"/\" \"\"");
+            return session.Ok(tag, $"{verb} completed");
+        }
+        var folders = await session.Mailbox.ListFolders();
+        var names = folders.Select(f => f.Name).ToHashSet();
+        foreach (var f in folders)
+        {
+            var decodedPatterns = patterns.Select(pat => reference + (session.DecodeName(pat) ?? pat));
+            if (!decodedPatterns.Any(pat => Matches(f.Name, pat))) continue;
+            if (subscribedOnly && !f.Subscribed) continue;
+            if (specialUseOnly && f.SpecialUse is SpecialUse.None or SpecialUse.Inbox) continue;
+            var attrs = new List<string>();
+            if (returnChildren || !lsub)
+                attrs.Add(names.Any(n => n.StartsWith(f.Name + "/", StringComparison.Ordinal)) ? "\\HasChildren" : "\\HasNoChildren");
+            if (returnSubscribed && f.Subscribed && !lsub) attrs.Add("\\Subscribed");
+            if (returnSpecialUse && SpecialUseAttribute(f.SpecialUse) is { } su) attrs.Add(su);
+            output.Raw($"* {verb} ({string.Join(' ', attrs)}) \"/\" ").AString(session.EncodeName(f.Name)).Crlf();
+            if (statusItems is not null) WriteStatus(f, statusItems);
+        }
+        return session.Ok(tag, $"{verb} completed");
+    }
+
+    private static string? SpecialUseAttribute(SpecialUse use) => use switch
+    {
+        SpecialUse.Sent => "\\Sent",
+        SpecialUse.Drafts => "\\Drafts",
+        SpecialUse.Trash => "\\Trash",
+        SpecialUse.Junk => "\\Junk",
+        SpecialUse.Archive => "\\Archive",
+        _ => null,
+    };
+
+    /// <summary>LIST wildcards: '*' matches anything, '%' anything but the hierarchy delimiter.</summary>
+    internal static bool Matches(string name, string pattern)
+    {
+        if (pattern.Equals("INBOX", StringComparison.OrdinalIgnoreCase)) return name == "INBOX";
+        if (pattern.StartsWith("INBOX", StringComparison.OrdinalIgnoreCase)) pattern = "INBOX" + pattern[5..];
+        return Match(name.AsSpan(), pattern.AsSpan());
+
+        static bool Match(ReadOnlySpan<char> s, ReadOnlySpan<char> pat)
+        {
+            while (pat.Length > 0)
+            {
+                var c = pat[0];
+                if (c is '*' or '%')
+                {
+                    var rest = pat[1..];
+                    for (var i = 0; i <= s.Length; i++)
+                    {
+                        if (Match(s[i..], rest)) return true;
+                        if (i < s.Length && c == '%' && s[i] == '/') return false;
+                    }
+                    return false;
+                }
+                if (s.Length == 0 || s[0] != c) return false;
+                s = s[1..];
+                pat = pat[1..];
+            }
+            return s.Length == 0;
+        }
+    }
+
+    public bool Namespace(NamespaceCommand c)
+    {
+        // One personal namespace, no other users' or shared ones (RFC 2342).
+        session.Out.Line("* NAMESPACE ((\"\" \"/\")) NIL NIL");
+        return session.Ok(c.Tag, "NAMESPACE completed");
+    }
+
+    public async Task<bool> SubscribeAsync(SubscribeCommand c)
+    {
+        var result = await session.Mailbox.Subscribe(c.Mailbox, c.Subscribe);
+        return result.Status == MailboxOpStatus.Ok ? session.Ok(c.Tag, "Done") : session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+    }
+
+    public async Task<bool> CreateAsync(CreateCommand c)
+    {
+        var result = await session.Mailbox.CreateFolder(c.Mailbox);
+        return result.Status == MailboxOpStatus.Ok ? session.Ok(c.Tag, "CREATE completed") : session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+    }
+
+    public async Task<bool> DeleteAsync(DeleteCommand c)
+    {
+        var (tag, name) = (c.Tag, c.Mailbox);
+        if (session.Selected is { } selected && string.Equals(FolderKey(name), FolderKey(selected.Name), StringComparison.Ordinal))
+            return session.No(tag, "[INUSE] Unselect the mailbox first");
+        var result = await session.Mailbox.DeleteFolder(name);
+        return result.Status == MailboxOpStatus.Ok ? session.Ok(tag, "DELETE completed") : session.No(tag, ImapSessionContext.StatusText(result.Status));
+    }
+
+    /// <summary>INBOX is case-insensitive, also as the first level of a hierarchy (RFC 3501 5.1).</summary>
+    private static string FolderKey(string name) =>
+        name.Equals("INBOX", StringComparison.OrdinalIgnoreCase) || name.StartsWith("INBOX/", StringComparison.OrdinalIgnoreCase)
+            ? "INBOX" + name[5..] : name;
+
+    public async Task<bool> RenameAsync(RenameCommand c)
+    {
+        var (tag, from, to) = (c.Tag, c.From, c.To);
+        var result = await session.Mailbox.RenameFolder(from, to);
+        if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
+        if (session.Selected is { } selected && FolderKey(selected.Name) == FolderKey(from)) selected.Name = to;
+        return session.Ok(tag, "RENAME completed");
+    }
+
+    public async Task<bool> SelectAsync(SelectCommand c)
+    {
+        var (tag, name, readOnly) = (c.Tag, c.Mailbox, c.ReadOnly);
+        var output = session.Out;
+        if (c.Condstore) session.Condstore = true;
+        if (session.Selected is not null)
+        {
+            await session.Updates.StopWatchingAsync();
+            session.Selected = null;
+            session.State = ImapSessionState.Authenticated;
+            output.Line("* OK [CLOSED] Previous mailbox closed");
+        }
+        var snapshot = await session.Mailbox.Open(name, claimRecent: !readOnly);
+        if (snapshot is null) return session.No(tag, "[NONEXISTENT] No such mailbox");
+        var view = new SelectedFolder(snapshot.Info.Name, readOnly, snapshot);
+        session.Selected = view;
+        session.State = ImapSessionState.Selected;
+        await session.Updates.StartWatchingAsync();
+        output.Line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+        output.Line(readOnly ? "* OK [PERMANENTFLAGS ()] Read-only mailbox" : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted");
+        output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
+        output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+        var firstUnseen = view.Messages.FindIndex(m => (m.Flags & MessageFlags.Seen) == 0);
+        if (firstUnseen >= 0) output.Raw("* OK [UNSEEN ").Number(firstUnseen + 1).Line("] First unseen");
+        output.Raw("* OK [UIDVALIDITY ").Number(view.UidValidity).Line("] UIDs valid");
+        output.Raw("* OK [UIDNEXT ").Number(view.UidNext).Line("] Predicted next UID");
+        output.Raw("* OK [HIGHESTMODSEQ ").Number(view.HighestModSeq).Line("] Highest");
+        return session.Ok(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+    }
+
+    public async Task<bool> CloseAsync(CloseCommand c)
+    {
+        var view = session.Selected!;
+        // CLOSE removes \Deleted messages without EXPUNGE responses (RFC 3501 6.4.2).
+        if (c.Expunge && !view.ReadOnly) await session.Mailbox.Expunge(view.Name, null);
+        await session.Updates.StopWatchingAsync();
+        session.Selected = null;
+        session.State = ImapSessionState.Authenticated;
+        return session.Ok(c.Tag, c.Expunge ? "CLOSE completed" : "UNSELECT completed");
+    }
+
+    public async Task<bool> StatusAsync(StatusCommand c)
+    {
+        var folder = await session.Mailbox.GetFolder(c.Mailbox);
+        if (folder is null) return session.No(c.Tag, "[NONEXISTENT] No such mailbox");
+        WriteStatus(folder, c.Items);
+        return session.Ok(c.Tag, "STATUS completed");
+    }
+
+    private void WriteStatus(FolderInfo f, IReadOnlyList<string> items)
+    {
+        var output = session.Out;
+        output.Raw("* STATUS ").AString(session.EncodeName(f.Name)).Raw(" (");
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (i > 0) output.Raw(" ");
+            output.Raw(items[i]).Raw(" ").Number(items[i] switch
+            {
+                "MESSAGES" => f.Messages,
+                "RECENT" => f.Recent,
+                "UIDNEXT" => f.UidNext,
+                "UIDVALIDITY" => f.UidValidity,
+                "UNSEEN" => f.Unseen,
+                "HIGHESTMODSEQ" => f.HighestModSeq,
+                "SIZE" => f.Bytes,
+                _ => 0,
+            });
+        }
+        output.Raw(")").Crlf();
+    }
+}

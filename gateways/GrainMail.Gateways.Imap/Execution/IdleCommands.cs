@@ -1,0 +1,57 @@
+using GrainMail.Gateways.Imap.Protocol;
+
+namespace GrainMail.Gateways.Imap.Execution;
+
+/// <summary>
+/// IDLE (RFC 2177): the session waits for DONE while the selected folder's change notices are
+/// turned into untagged responses as they come, so a delivery reaches an idling client at once.
+/// </summary>
+internal sealed class IdleCommands(ImapSessionContext session)
+{
+    public async Task<bool> IdleAsync(string tag, CancellationToken ct)
+    {
+        var output = session.Out;
+        var options = session.Options;
+        output.Line("+ idling");
+        if (session.State == ImapSessionState.Selected) await session.Updates.SyncAsync(allowExpunge: true, force: true);
+        await session.FlushAsync(ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.IdleTimeout);
+        var read = session.Connection.ReadLineAsync(timeout.Token);
+        ReadStatus status;
+        byte[] line;
+        GrainMail.Operations.GrainMailMeters.ImapIdle.Add(1);
+        try
+        {
+            while (true)
+            {
+                var signal = session.Updates.Watcher is { } w && session.State == ImapSessionState.Selected
+                    ? w.Signal.WaitAsync(options.WatchRenewal, timeout.Token)
+                    : Task.Delay(options.WatchRenewal, timeout.Token);
+                var done = await Task.WhenAny(read, signal);
+                if (done == read) break;
+                if (timeout.IsCancellationRequested) break;
+                if (session.State == ImapSessionState.Selected)
+                {
+                    await session.Updates.SyncAsync(allowExpunge: true);
+                    if (session.State == ImapSessionState.Logout) return false;
+                    await session.FlushAsync(ct);
+                }
+            }
+            (status, line) = await read;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            output.Line("* BYE Autologout; idle for too long");
+            return false;
+        }
+        finally
+        {
+            GrainMail.Operations.GrainMailMeters.ImapIdle.Add(-1);
+        }
+        if (status == ReadStatus.Closed) return false;
+        if (status != ReadStatus.Command || !System.Text.Encoding.ASCII.GetString(line).Trim().Equals("DONE", StringComparison.OrdinalIgnoreCase))
+            return await session.BadAsync(tag, "Expected DONE");
+        return session.Ok(tag, "IDLE terminated");
+    }
+}
