@@ -104,7 +104,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
         if (result.Status != MailboxOpStatus.Ok) return session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
         // RFC 8474 4.1: CREATE tells the new mailbox's id.
         var created = await session.Mailbox.GetFolder(c.Mailbox);
-        return session.Ok(c.Tag, created is null ? "CREATE completed" : $"[MAILBOXID ({ObjectIds.MailboxId(session.User!, created.UidValidity)})] CREATE completed");
+        return session.Ok(c.Tag, created is null ? "CREATE completed" : $"[MAILBOXID ({ObjectIds.MailboxId(session.User!, created)})] CREATE completed");
     }
 
     public async Task<bool> DeleteAsync(DeleteCommand c)
@@ -162,7 +162,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
         output.Raw("* OK [UIDVALIDITY ").Number(view.UidValidity).Line("] UIDs valid");
         output.Raw("* OK [UIDNEXT ").Number(view.UidNext).Line("] Predicted next UID");
         output.Raw("* OK [HIGHESTMODSEQ ").Number(view.HighestModSeq).Line("] Highest");
-        output.Line($"* OK [MAILBOXID ({ObjectIds.MailboxId(session.User!, view.UidValidity)})] Mailbox id");
+        output.Line($"* OK [MAILBOXID ({ObjectIds.MailboxId(session.User!, snapshot.Info)})] Mailbox id");
         if (c.Qresync is { } q && q.UidValidity == view.UidValidity) await session.Updates.ResynchroniseAsync(q);
         return session.Ok(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
     }
@@ -197,7 +197,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
             if (items[i] == "MAILBOXID")
             {
                 // RFC 8474 4: the mailbox's immutable id, in parentheses.
-                output.Raw("MAILBOXID (").Raw(ObjectIds.MailboxId(session.User!, f.UidValidity)).Raw(")");
+                output.Raw("MAILBOXID (").Raw(ObjectIds.MailboxId(session.User!, f)).Raw(")");
                 continue;
             }
             output.Raw(items[i]).Raw(" ").Number(items[i] switch

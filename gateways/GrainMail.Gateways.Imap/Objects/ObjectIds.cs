@@ -16,8 +16,9 @@ namespace GrainMail.Gateways.Imap.Objects;
 /// <item>THREADID: from the thread's root message-id (the first of References, else
 /// In-Reply-To, else the message's own Message-ID; a message without any is its own thread).
 /// JMAP threads must use <see cref="ThreadId"/> to agree.</item>
-/// <item>MAILBOXID: from the account and the folder's UIDVALIDITY, which RENAME keeps and a
-/// re-created folder does not (RFC 8474 4: kept across rename, never reused).</item>
+/// <item>MAILBOXID: from the account, the folder's number in the account and its UIDVALIDITY, which
+/// RENAME keeps and a re-created folder does not (RFC 8474 4: kept across rename, never reused).
+/// Folders provisioned together share one UIDVALIDITY, so the folder number is part of it.</item>
 /// </list>
 /// All are 1 letter and 24 hex digits: within RFC 8474's objectid syntax (letters, digits, '-', '_').
 /// </summary>
@@ -31,7 +32,8 @@ public static class ObjectIds
         return root is null ? "T" + EmailId(blob)[1..] : "T" + Hash(root);
     }
 
-    public static string MailboxId(string account, long uidValidity) => "F" + Hash(account.ToLowerInvariant() + "\0" + uidValidity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public static string MailboxId(string account, FolderInfo folder) =>
+        "F" + Hash(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{account.ToLowerInvariant()}\0{folder.FolderId}\0{folder.UidValidity}"));
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 12));
 }

@@ -149,7 +149,8 @@ public sealed record FolderInfo(
     [property: Id(6)] int Unseen,
     [property: Id(7)] int Recent,
     [property: Id(8)] long Bytes,
-    [property: Id(9)] bool Subscribed);
+    [property: Id(9)] bool Subscribed,
+    [property: Id(10)] int FolderId = 0);
 
 [GenerateSerializer, Immutable]
 public sealed record MessageMeta(

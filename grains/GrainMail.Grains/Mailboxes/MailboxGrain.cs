@@ -693,5 +693,5 @@ public sealed class MailboxGrain(
     private static FolderInfo Info(Folder f) =>
         new(f.Name, f.Use, f.UidValidity, f.UidNext, f.HighestModSeq, f.Count, f.Unseen,
             f.Messages is null ? (int)Math.Clamp(f.UidNext - f.RecentFrom, 0, f.Count) : f.Messages.Count(m => m.Uid >= f.RecentFrom),
-            f.Bytes, f.Subscribed);
+            f.Bytes, f.Subscribed, f.Id);
 }
