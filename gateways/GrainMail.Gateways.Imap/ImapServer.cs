@@ -16,6 +16,9 @@ public sealed class ImapServer(
     ServerTls tls,
     ILogger<ImapServer> logger)
 {
+    // Before any message is parsed: MimeKit decodes every charset through what .NET has registered.
+    static ImapServer() => GrainMail.Gateways.Imap.Mime.ImapCharsets.EnsureRegistered();
+
     private readonly SearchBudget _searchBudget = new(options.MaxConcurrentContentSearches, options.MaxSearchContentBytes);
     private readonly ConnectionLimiter _limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
 

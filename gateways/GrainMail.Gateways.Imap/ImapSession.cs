@@ -208,6 +208,8 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         {
             case ImapParseError error:
                 return await BadAsync(tag, error.Reason);
+            case InvalidMailboxName refused:
+                return _session.No(tag, "[CANNOT] " + refused.Reason);
             case CapabilityCommand:
                 Out.Line("* CAPABILITY " + Capabilities());
                 return _session.Ok(tag, "CAPABILITY completed");

@@ -24,8 +24,23 @@ internal sealed class SelectedFolder(string name, bool readOnly, FolderSnapshot 
 
     public List<MessageMeta> Messages { get; } = [.. snapshot.Messages];
 
-    /// <summary>Messages that are \Recent for this session (RFC 3501 2.3.2).</summary>
-    public long RecentFrom { get; } = snapshot.RecentFrom;
+    /// <summary>
+    /// The UID ranges this session holds \Recent for (RFC 3501 2.3.2: a new message is recent in
+    /// the one session that is first told of it). A read-write view claims them from the mailbox
+    /// grain, at SELECT and when it learns of new messages; a read-only view (EXAMINE) claims
+    /// nothing and sees as recent what no session has claimed when it opened (RFC 3501 6.3.2).
+    /// </summary>
+    private readonly List<(long From, long To)> _recent =
+        readOnly ? [(snapshot.RecentFrom, long.MaxValue)] : [(snapshot.RecentFrom, snapshot.Info.UidNext - 1)];
+
+    /// <summary>The keywords this session was told of in an untagged FLAGS response (RFC 3501 7.2.6).</summary>
+    public HashSet<string> AnnouncedKeywords { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Records that this session now holds \Recent for UIDs <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public void AddRecent(long from, long to)
+    {
+        if (from <= to) _recent.Add((from, to));
+    }
 
     /// <summary>Expunged elsewhere, not yet reported to the client.</summary>
     public HashSet<long> PendingExpunge { get; } = [];
@@ -44,7 +59,19 @@ internal sealed class SelectedFolder(string name, bool readOnly, FolderSnapshot 
         return lo < Messages.Count && Messages[lo].Uid == uid ? lo : -1;
     }
 
-    public bool IsRecent(MessageMeta m) => m.Uid >= RecentFrom;
+    public bool IsRecent(MessageMeta m)
+    {
+        foreach (var (from, to) in _recent)
+            if (m.Uid >= from && m.Uid <= to) return true;
+        return false;
+    }
+
+    /// <summary>True when <paramref name="name"/> (as a client wrote it) is this folder; INBOX in any case (RFC 3501 5.1).</summary>
+    public bool IsNamed(string name) => string.Equals(Key(name), Key(Name), StringComparison.Ordinal);
+
+    private static string Key(string name) =>
+        name.Equals("INBOX", StringComparison.OrdinalIgnoreCase) || name.StartsWith("INBOX/", StringComparison.OrdinalIgnoreCase)
+            ? "INBOX" + name[5..] : name;
 
     public int RecentCount => Messages.Count(IsRecent);
 

@@ -183,8 +183,10 @@ public sealed class ImapCommandParserTests
         Assert.True(copy.Uid && copy.Move);
         Assert.Equal("Junk", copy.Target);
 
-        var badCharset = Assert.IsType<SearchCommand>(await Parse("a SEARCH CHARSET KOI8-R TEXT x"));
+        var badCharset = Assert.IsType<SearchCommand>(await Parse("a SEARCH CHARSET X-NO-SUCH-CHARSET TEXT x"));
         Assert.Null(badCharset.Query);
+        // Any charset MimeKit knows is accepted (RFC 3501 6.4.4); KOI8-R is one.
+        Assert.NotNull(Assert.IsType<SearchCommand>(await Parse("a SEARCH CHARSET KOI8-R TEXT x")).Query);
         Assert.True(Assert.IsType<SearchCommand>(await Parse("a SEARCH MODSEQ 5")).UsesModSeq);
     }
 
@@ -198,6 +200,10 @@ public sealed class ImapCommandParserTests
         { "a&-b", "a&b" },
         { "&Jjo", null },   // not closed
         { "&ZeVnLIqe", null },
+        { "&AGE-", null },  // "a" in base64: printable ASCII must be itself (RFC 3501 5.1.3)
+        { "&ZeU-&Zyw-", null }, // two runs in a row: one run is the canonical form
+        { "&2D0-", null },  // a lone surrogate is not UTF-16
+        { "caf\u00e9", null }, // 8-bit text before UTF8=ACCEPT
     };
 
     [Theory]
@@ -205,7 +211,8 @@ public sealed class ImapCommandParserTests
     public async Task Mailbox_names_are_modified_UTF7_until_UTF8_is_enabled(string sent, string? decoded)
     {
         var command = await Parse($"a DELETE \"{sent}\"");
-        if (decoded is null) Assert.Equal("Invalid mailbox name encoding", Assert.IsType<ImapParseError>(command).Reason);
+        // A well-formed command about an impossible name is refused with NO, not BAD (the session goes on).
+        if (decoded is null) Assert.Contains("modified UTF-7", Assert.IsType<InvalidMailboxName>(command).Reason);
         else Assert.Equal(decoded, Assert.IsType<DeleteCommand>(command).Mailbox);
         // With UTF8=ACCEPT (RFC 6855) names are taken as they are.
         Assert.Equal(sent, Assert.IsType<DeleteCommand>(await Parse($"a DELETE \"{sent}\"", utf8: true)).Mailbox);

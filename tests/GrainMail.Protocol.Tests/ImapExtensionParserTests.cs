@@ -31,6 +31,7 @@ public sealed class ImapExtensionParserTests
         { "a SORT (REVERSE DATE FROM) US-ASCII UNSEEN SINCE 1-Feb-2024", nameof(SortCommand) },
         { "a UID SORT (DISPLAYFROM REVERSE DISPLAYTO ARRIVAL CC TO SIZE) utf-8 1:*", nameof(SortCommand) },
         { "a SORT (ARRIVAL) KOI8-R ALL", nameof(SortCommand) },
+        { "a SORT (ARRIVAL) X-NO-SUCH-CHARSET ALL", nameof(SortCommand) },
         { "a THREAD REFERENCES UTF-8 ALL", nameof(ThreadCommand) },
         { "a UID THREAD ORDEREDSUBJECT US-ASCII SUBJECT x", nameof(ThreadCommand) },
         { "a SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN", nameof(SearchCommand) },
@@ -111,7 +112,8 @@ public sealed class ImapExtensionParserTests
         Assert.True(sort.Uid);
         Assert.Equal([new SortCriterion(SortKey.Date, true), new SortCriterion(SortKey.Subject, false), new SortCriterion(SortKey.DisplayFrom, false)], sort.Criteria);
         Assert.NotNull(sort.Query);
-        Assert.Null(Assert.IsType<SortCommand>(await Parse("a SORT (DATE) KOI8-R ALL")).Query);
+        Assert.Null(Assert.IsType<SortCommand>(await Parse("a SORT (DATE) X-NO-SUCH-CHARSET ALL")).Query);
+        Assert.NotNull(Assert.IsType<SortCommand>(await Parse("a SORT (DATE) KOI8-R ALL")).Query);
 
         var thread = Assert.IsType<ThreadCommand>(await Parse("a THREAD ORDEREDSUBJECT UTF-8 ALL"));
         Assert.Equal(ThreadAlgorithm.OrderedSubject, thread.Algorithm);

@@ -56,18 +56,25 @@ internal static partial class ImapCommandParser
         return new ThreadCommand(tag, uid, algorithm, charset, query, modseq);
     }
 
-    /// <summary>SORT and THREAD: a charset (required) and search keys; a charset we do not know leaves the keys unread.</summary>
+    /// <summary>
+    /// SORT and THREAD: a charset (required) and search keys, read like SEARCH's (any charset MimeKit
+    /// knows); a charset it does not know leaves the keys unread (NO [BADCHARSET]).
+    /// </summary>
     private static (string Charset, SearchKey? Query, bool UsesModSeq) ReadCharsetAndKeys(ImapParser p)
     {
         p.ExpectSpace();
         var charset = p.ReadAString();
-        if (!IsKnownCharset(charset)) return (charset, null, false);
+        if (!IsUtf8OrAscii(charset))
+        {
+            if (Mime.ImapCharsets.Find(charset) is not { } encoding) return (charset, null, false);
+            p.StringCharset = encoding;
+        }
         p.ExpectSpace();
         var query = SearchKey.ParseProgram(p, out var modseq);
         return (charset, query, modseq);
     }
 
-    private static bool IsKnownCharset(string charset) =>
+    private static bool IsUtf8OrAscii(string charset) =>
         charset.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("US-ASCII", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>SEARCH RETURN (…) (RFC 4731 3.1); RETURN () means ALL.</summary>

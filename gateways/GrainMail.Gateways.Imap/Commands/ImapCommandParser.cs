@@ -1,5 +1,6 @@
 using System.Globalization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using GrainMail.Gateways.Imap.Search;
 
@@ -46,11 +47,18 @@ internal static partial class ImapCommandParser
         {
             return Parse(p, tag, name, utf8);
         }
+        catch (InvalidMailboxNameException e)
+        {
+            return new InvalidMailboxName(tag, name, e.Message);
+        }
         catch (ImapSyntaxException e)
         {
             return new ImapParseError(tag, name, e.Message);
         }
     }
+
+    /// <summary>A name that is well-formed as a string but is not a mailbox name this session can mean.</summary>
+    private sealed class InvalidMailboxNameException(string message) : Exception(message);
 
     private static ImapCommand Parse(ImapParser p, string tag, string name, bool utf8)
     {
@@ -181,10 +189,15 @@ internal static partial class ImapCommandParser
     private static string ReadMailboxName(ImapParser p, bool utf8)
     {
         var name = p.ReadAString();
-        return DecodeName(name, utf8) ?? throw new ImapSyntaxException("Invalid mailbox name encoding");
+        return DecodeName(name, utf8)
+            ?? throw new InvalidMailboxNameException("Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)");
     }
 
-    public static string? DecodeName(string name, bool utf8) => utf8 ? name : ModifiedUtf7.Decode(name);
+    /// <summary>
+    /// A name as the client sent it, decoded: as is after UTF8=ACCEPT (RFC 6855), else strict
+    /// modified UTF-7 (null when invalid or not in its one canonical form).
+    /// </summary>
+    public static string? DecodeName(string name, bool utf8) => utf8 ? name : ModifiedUtf7.DecodeCanonical(name);
 
     private static string OneMailbox(ImapParser p, bool utf8)
     {
@@ -472,9 +485,13 @@ internal static partial class ImapCommandParser
         if (p.TryConsumeKeyword("CHARSET"))
         {
             charset = p.ReadAString();
-            // RFC 3501 6.4.4: an unknown charset is NO [BADCHARSET]; the criteria are not read.
+            // RFC 3501 6.4.4: any charset MimeKit knows; its search strings are decoded from it and
+            // compared with the decoded message text. An unknown one is NO [BADCHARSET]; the criteria are not read.
             if (!charset.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("US-ASCII", StringComparison.OrdinalIgnoreCase))
-                return new SearchCommand(tag, uid, charset, null, false, returns);
+            {
+                if (ImapCharsets.Find(charset) is not { } encoding) return new SearchCommand(tag, uid, charset, null, false, returns);
+                p.StringCharset = encoding;
+            }
             p.ExpectSpace();
         }
         var query = SearchKey.ParseProgram(p, out var usesModSeq);

@@ -15,6 +15,13 @@ internal abstract record ImapCommand(string Tag, string Name);
 /// <summary>A command that could not be read: answered <c>tag BAD reason</c> (after the state checks).</summary>
 internal sealed record ImapParseError(string Tag, string Name, string Reason) : ImapCommand(Tag, Name);
 
+/// <summary>
+/// A command whose syntax is right but whose mailbox name cannot be one: not valid or not canonical
+/// modified UTF-7 (RFC 3501 5.1.3). Answered <c>tag NO [CANNOT] reason</c>: the client sent a
+/// well-formed command about a name the server refuses, which is not a protocol error.
+/// </summary>
+internal sealed record InvalidMailboxName(string Tag, string Name, string Reason) : ImapCommand(Tag, Name);
+
 // Any state (RFC 3501 6.1).
 internal sealed record CapabilityCommand(string Tag) : ImapCommand(Tag, "CAPABILITY");
 

@@ -14,35 +14,109 @@ internal sealed class FolderCommands(ImapSessionContext session)
 {
     public async Task<bool> ListAsync(ListCommand c)
     {
-        var (tag, lsub, reference, patterns) = (c.Tag, c.Lsub, c.Reference, c.Patterns);
-        var (subscribedOnly, specialUseOnly) = (c.SubscribedOnly, c.SpecialUseOnly);
-        var (returnSubscribed, returnChildren, returnSpecialUse, statusItems) = (c.ReturnSubscribed, c.ReturnChildren, c.ReturnSpecialUse, c.ReturnStatus);
+        var tag = c.Tag;
         var verb = c.Name;
         var output = session.Out;
-
-        if (patterns.Count == 1 && patterns[0].Length == 0)
+        if (c.Patterns.Count == 1 && c.Patterns[0].Length == 0)
         {
             // An empty pattern asks for the hierarchy delimiter (RFC 3501 6.3.8).
             output.Line($"* {verb} (\\Noselect) \"/\" \"\"");
             return session.Ok(tag, $"{verb} completed");
         }
         var folders = await session.Mailbox.ListFolders();
-        var names = folders.Select(f => f.Name).ToHashSet();
-        foreach (var f in folders)
+        var needSubscriptions = c.SubscribedOnly || c.ReturnSubscribed;
+        var subscribed = needSubscriptions
+            ? new HashSet<string>(await session.Mailbox.ListSubscriptions(), StringComparer.Ordinal)
+            : new HashSet<string>(StringComparer.Ordinal);
+        var patterns = c.Patterns.Select(pat => c.Reference + (session.DecodeName(pat) ?? pat)).ToList();
+        var entries = c.SubscribedOnly ? SubscribedEntries(c, folders, subscribed, patterns) : FolderEntries(folders, patterns);
+        foreach (var entry in entries)
         {
-            var decodedPatterns = patterns.Select(pat => reference + (session.DecodeName(pat) ?? pat));
-            if (!decodedPatterns.Any(pat => Matches(f.Name, pat))) continue;
-            if (subscribedOnly && !f.Subscribed) continue;
-            if (specialUseOnly && f.SpecialUse is SpecialUse.None or SpecialUse.Inbox) continue;
+            var f = entry.Folder;
+            if (c.SpecialUseOnly && (f is null || f.SpecialUse is SpecialUse.None or SpecialUse.Inbox)) continue;
             var attrs = new List<string>();
-            if (returnChildren || !lsub)
-                attrs.Add(names.Any(n => n.StartsWith(f.Name + "/", StringComparison.Ordinal)) ? "\\HasChildren" : "\\HasNoChildren");
-            if (returnSubscribed && f.Subscribed && !lsub) attrs.Add("\\Subscribed");
-            if (returnSpecialUse && SpecialUseAttribute(f.SpecialUse) is { } su) attrs.Add(su);
-            output.Raw($"* {verb} ({string.Join(' ', attrs)}) \"/\" ").AString(session.EncodeName(f.Name)).Crlf();
-            if (statusItems is not null) WriteStatus(f, statusItems);
+            if (f is null)
+            {
+                // A subscribed name, or a parent listed for RECURSIVEMATCH, that no folder has:
+                // \NonExistent, which implies \Noselect (RFC 5258 3.4). LSUB and a plain LIST's missing
+                // parent say \Noselect (RFC 3501 6.3.8, 6.3.9).
+                attrs.Add(!c.Lsub && (entry.Subscribed || entry.ChildInfo) ? "\\NonExistent" : "\\Noselect");
+            }
+            else if (!entry.Shown)
+            {
+                attrs.Add("\\Noselect");
+            }
+            if (f is not null || entry.HasChildren)
+            {
+                if (c.ReturnChildren || !c.Lsub) attrs.Add(entry.HasChildren ? "\\HasChildren" : "\\HasNoChildren");
+            }
+            if (c.ReturnSubscribed && !c.Lsub && entry.Subscribed) attrs.Add("\\Subscribed");
+            if (f is not null && c.ReturnSpecialUse && SpecialUseAttribute(f.SpecialUse) is { } su) attrs.Add(su);
+            output.Raw($"* {verb} ({string.Join(' ', attrs)}) \"/\" ").AString(session.EncodeName(entry.Name));
+            // RFC 5258 4: a name returned because a descendant matched the selection, not the pattern.
+            if (entry.ChildInfo && c.RecursiveMatch) output.Raw(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            output.Crlf();
+            // LIST-STATUS (RFC 5819): STATUS for every selectable mailbox listed.
+            if (c.ReturnStatus is not null && f is not null && entry.Shown) WriteStatus(f, c.ReturnStatus);
         }
         return session.Ok(tag, $"{verb} completed");
+    }
+
+    /// <summary>
+    /// One LIST answer line to be: a name, its folder when one exists, and why it is listed.
+    /// <see cref="Shown"/> false: listed only as the parent of what matched (RFC 3501 6.3.9 LSUB, \Noselect).
+    /// </summary>
+    private sealed record ListEntry(string Name, FolderInfo? Folder, bool Subscribed, bool HasChildren, bool Shown, bool ChildInfo);
+
+    /// <summary>Every folder that matches a pattern, and missing parents of folders as \Noselect (RFC 3501 6.3.8).</summary>
+    private static List<ListEntry> FolderEntries(IReadOnlyList<FolderInfo> folders, List<string> patterns)
+    {
+        var names = folders.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var entries = new List<ListEntry>();
+        foreach (var f in folders)
+            if (patterns.Any(p => Matches(f.Name, p))) entries.Add(new(f.Name, f, false, HasChildren(names, f.Name), true, false));
+        var missingParents = folders.SelectMany(f => Parents(f.Name)).Where(p => !names.Contains(p)).Distinct(StringComparer.Ordinal)
+            .Where(p => patterns.Any(pat => Matches(p, pat))).Order(StringComparer.Ordinal);
+        foreach (var parent in missingParents) entries.Add(new(parent, null, false, true, false, false));
+        return entries;
+    }
+
+    /// <summary>
+    /// LSUB and LIST (SUBSCRIBED): subscribed names that match, whether a folder has them or not;
+    /// for LSUB the unsubscribed parents of subscribed names that match where those do not (\Noselect,
+    /// RFC 3501 6.3.9); with RECURSIVEMATCH such parents with CHILDINFO (RFC 5258 3.5).
+    /// </summary>
+    private static List<ListEntry> SubscribedEntries(ListCommand c, IReadOnlyList<FolderInfo> folders, HashSet<string> subscribed, List<string> patterns)
+    {
+        var byName = folders.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        var names = byName.Keys.ToHashSet(StringComparer.Ordinal);
+        bool Match(string name) => patterns.Any(p => Matches(name, p));
+        var childInfo = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in subscribed.Where(n => !Match(n)))
+            foreach (var parent in Parents(name))
+                if (Match(parent)) childInfo.Add(parent);
+        var listed = subscribed.Where(Match).ToHashSet(StringComparer.Ordinal);
+        if (c.Lsub || c.RecursiveMatch) listed.UnionWith(childInfo);
+        // Folders in their order (INBOX first), then names that have no folder.
+        var order = folders.Select(f => f.Name).Where(listed.Contains)
+            .Concat(listed.Where(n => !byName.ContainsKey(n)).Order(StringComparer.Ordinal));
+        return order.Select(n =>
+        {
+            var isSubscribed = subscribed.Contains(n);
+            var folder = byName.GetValueOrDefault(n);
+            // An unsubscribed parent in LSUB is \Noselect whether a folder has the name or not.
+            var shown = isSubscribed || !c.Lsub;
+            return new ListEntry(n, folder, isSubscribed, HasChildren(names, n), shown && (folder is not null || isSubscribed), childInfo.Contains(n));
+        }).ToList();
+    }
+
+    private static bool HasChildren(HashSet<string> names, string name) =>
+        names.Any(n => n.Length > name.Length + 1 && n.StartsWith(name, StringComparison.Ordinal) && n[name.Length] == '/');
+
+    /// <summary>The superiors of a name, outermost first ("a", "a/b" for "a/b/c").</summary>
+    private static IEnumerable<string> Parents(string name)
+    {
+        for (var i = name.IndexOf('/'); i > 0; i = name.IndexOf('/', i + 1)) yield return name[..i];
     }
 
     private static string? SpecialUseAttribute(SpecialUse use) => use switch
@@ -110,23 +184,18 @@ internal sealed class FolderCommands(ImapSessionContext session)
     public async Task<bool> DeleteAsync(DeleteCommand c)
     {
         var (tag, name) = (c.Tag, c.Mailbox);
-        if (session.Selected is { } selected && string.Equals(FolderKey(name), FolderKey(selected.Name), StringComparison.Ordinal))
+        if (session.Selected is { } selected && selected.IsNamed(name))
             return session.No(tag, "[INUSE] Unselect the mailbox first");
         var result = await session.Mailbox.DeleteFolder(name);
         return result.Status == MailboxOpStatus.Ok ? session.Ok(tag, "DELETE completed") : session.No(tag, ImapSessionContext.StatusText(result.Status));
     }
-
-    /// <summary>INBOX is case-insensitive, also as the first level of a hierarchy (RFC 3501 5.1).</summary>
-    private static string FolderKey(string name) =>
-        name.Equals("INBOX", StringComparison.OrdinalIgnoreCase) || name.StartsWith("INBOX/", StringComparison.OrdinalIgnoreCase)
-            ? "INBOX" + name[5..] : name;
 
     public async Task<bool> RenameAsync(RenameCommand c)
     {
         var (tag, from, to) = (c.Tag, c.From, c.To);
         var result = await session.Mailbox.RenameFolder(from, to);
         if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
-        if (session.Selected is { } selected && FolderKey(selected.Name) == FolderKey(from)) selected.Name = to;
+        if (session.Selected is { } selected && selected.IsNamed(from)) selected.Name = to;
         return session.Ok(tag, "RENAME completed");
     }
 
@@ -152,8 +221,10 @@ internal sealed class FolderCommands(ImapSessionContext session)
         session.Selected = view;
         session.State = ImapSessionState.Selected;
         await session.Updates.StartWatchingAsync();
-        output.Line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-        output.Line(readOnly ? "* OK [PERMANENTFLAGS ()] Read-only mailbox" : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted");
+        foreach (var m in view.Messages)
+            foreach (var k in m.Keywords)
+                view.AnnouncedKeywords.Add(k);
+        session.Updates.WriteFlagLists(view);
         output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
         // IMAP4rev2 has no \Recent and no RECENT response (RFC 9051 7.3).
         if (!session.Rev2) output.Raw("* ").Number(view.RecentCount).Line(" RECENT");

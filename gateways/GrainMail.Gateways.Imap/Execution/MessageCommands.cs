@@ -310,6 +310,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
             changedUids.Add(m.Uid);
         }
         var failed = result.FailedUnchangedSince.ToHashSet();
+        // A keyword new to this session is listed in FLAGS before the FETCH that carries it (RFC 3501 7.2.6).
+        session.Updates.AnnounceKeywords(result.Changed);
         foreach (var i in indexes)
         {
             var m = view.Messages[i];
@@ -341,7 +343,9 @@ internal sealed class MessageCommands(ImapSessionContext session)
     public async Task<bool> CopyAsync(CopyCommand c)
     {
         var (tag, uid, move, set, target) = (c.Tag, c.Uid, c.Move, c.Set, c.Target);
-        await session.Updates.SyncAsync(allowExpunge: uid || move);
+        // Sequence numbers name messages of the client's current view: expunges it has not been
+        // told of wait until the set is resolved (RFC 3501 7.4.1); UIDs do not move.
+        await session.Updates.SyncAsync(allowExpunge: uid);
         var view = session.Selected!;
         if (move && view.ReadOnly) return session.No(tag, "[READ-ONLY] The mailbox is read-only");
         var uids = Resolve(set, uid).Select(i => view.Messages[i].Uid).ToList();
@@ -352,7 +356,12 @@ internal sealed class MessageCommands(ImapSessionContext session)
         if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
         if (result.SourceUids.Count == 0) return session.Ok(tag, $"{verb} completed");
         var copyUid = $"[COPYUID {result.TargetUidValidity} {SequenceSet.Format(result.SourceUids)} {SequenceSet.Format(result.TargetUids)}]";
-        if (!move) return session.Ok(tag, copyUid + " COPY completed");
+        if (!move)
+        {
+            // Copied into the selected folder: this command's response tells of them (RFC 3501 6.4.7, 7.3.1).
+            if (view.IsNamed(target)) await session.Updates.SyncAsync(allowExpunge: true, force: true);
+            return session.Ok(tag, copyUid + " COPY completed");
+        }
         // MOVE (RFC 6851): COPYUID untagged, then the expunges (VANISHED under QRESYNC), then OK.
         Out.Line("* OK " + copyUid + " Moved");
         session.Updates.RemoveAndReport(result.SourceUids);
@@ -383,6 +392,10 @@ internal sealed class MessageCommands(ImapSessionContext session)
         if (normalized is null) return session.No(tag, (MessageText.IsHeaderLimit(problem) ? "[LIMIT] " : "[PARSE] ") + MessageText.Describe(problem));
         message = normalized;
         var result = await session.Mailbox.Append(name, message, flags, keywords, date);
+        // Appended to the selected folder: EXISTS (and RECENT) come with this command's response
+        // (RFC 3501 6.3.11: the server SHOULD notify the client; RFC 9051 6.3.12).
+        if (result.Status == MailboxOpStatus.Ok && session.Selected is { } view && view.IsNamed(name))
+            await session.Updates.SyncAsync(allowExpunge: true, force: true);
         return result.Status switch
         {
             MailboxOpStatus.Ok => session.Ok(tag, $"[APPENDUID {result.UidValidity} {result.Uid}] APPEND completed"),

@@ -120,6 +120,8 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         foreach (var uid in expunged)
             if (view.IndexOf(uid) >= 0) view.PendingExpunge.Add(uid);
 
+        // New keywords are announced before any FETCH that shows them (RFC 3501 7.2.6).
+        AnnounceKeywords(changes.Changed);
         var added = new List<MessageMeta>();
         foreach (var m in changes.Changed)
         {
@@ -153,6 +155,9 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             view.Messages.AddRange(added);
             view.UidNext = Math.Max(view.UidNext, added[^1].Uid + 1);
             output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
+            // The first session told of a new message holds its \Recent (RFC 3501 2.3.2, 7.3.2).
+            if (!view.ReadOnly) view.AddRecent(await session.Mailbox.TakeRecent(view.Name, added[^1].Uid), added[^1].Uid);
+            output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
         view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);
@@ -219,6 +224,34 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             WriteFlags(m, view);
             output.Raw(" MODSEQ (").Number(m.ModSeq).Raw(")").Raw(")").Crlf();
         }
+    }
+
+    /// <summary>
+    /// The untagged FLAGS and PERMANENTFLAGS of the selected folder (RFC 3501 7.2.6, 7.1): the
+    /// system flags and every keyword this session has been told of; \* because any new keyword
+    /// may be stored (none on a read-only view).
+    /// </summary>
+    public void WriteFlagLists(SelectedFolder view)
+    {
+        var keywords = string.Concat(view.AnnouncedKeywords.Order(StringComparer.Ordinal).Select(k => " " + k));
+        session.Out.Line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + keywords + ")");
+        session.Out.Line(view.ReadOnly
+            ? "* OK [PERMANENTFLAGS ()] Read-only mailbox"
+            : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + keywords + " \\*)] Flags permitted");
+    }
+
+    /// <summary>
+    /// Sends FLAGS again when <paramref name="messages"/> carry a keyword this session has not been
+    /// told of: a client may only see keywords in FETCH FLAGS that an untagged FLAGS listed first.
+    /// </summary>
+    public void AnnounceKeywords(IEnumerable<MessageMeta> messages)
+    {
+        if (session.Selected is not { } view) return;
+        var grew = false;
+        foreach (var m in messages)
+            foreach (var k in m.Keywords)
+                grew |= view.AnnouncedKeywords.Add(k);
+        if (grew) WriteFlagLists(view);
     }
 
     /// <summary>A FETCH response's FLAGS item for a message of the view (RFC 3501 7.4.2).</summary>

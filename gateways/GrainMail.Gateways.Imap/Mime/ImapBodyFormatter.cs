@@ -17,9 +17,10 @@ public static class ImapBodyFormatter
         var from = RawValue(h, "From");
         Addresses(w, from);
         w.Raw(" ");
-        Addresses(w, RawValue(h, "Sender") ?? from);
+        // Sender and Reply-To absent or empty are the From value (RFC 3501 7.4.2, RFC 9051 7.5.2).
+        Addresses(w, OrFrom(RawValue(h, "Sender"), from));
         w.Raw(" ");
-        Addresses(w, RawValue(h, "Reply-To") ?? from);
+        Addresses(w, OrFrom(RawValue(h, "Reply-To"), from));
         w.Raw(" ");
         Addresses(w, RawValue(h, "To"));
         w.Raw(" ");
@@ -31,6 +32,9 @@ public static class ImapBodyFormatter
         w.NString(RawValue(h, "Message-ID"));
         w.Raw(")");
     }
+
+    private static string? OrFrom(string? value, string? from) =>
+        !string.IsNullOrWhiteSpace(value) && InternetAddressList.TryParse(value, out var list) && list.Count > 0 ? value : from;
 
     /// <summary>A header's value as it is in the message, unfolded; null when absent.</summary>
     public static string? RawValue(HeaderList headers, string field)

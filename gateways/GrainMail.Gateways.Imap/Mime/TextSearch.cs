@@ -61,6 +61,24 @@ internal static class TextSearch
         }
     }
 
+    /// <summary>
+    /// An address field as its addresses, "display name &lt;address&gt;" each, with the display
+    /// names decoded (encoded words, also inside quotes) and unquoted; empty when it does not parse.
+    /// </summary>
+    public static string AddressesText(Header h)
+    {
+        if (!InternetAddressList.TryParse(ParserOptions.Default, h.RawValue, out var list)) return "";
+        var sb = new StringBuilder();
+        foreach (var mailbox in list.Mailboxes)
+        {
+            if (sb.Length > 0) sb.Append(", ");
+            if (!string.IsNullOrEmpty(mailbox.Name)) sb.Append(mailbox.Name).Append(" <");
+            sb.Append(mailbox.Address);
+            if (!string.IsNullOrEmpty(mailbox.Name)) sb.Append('>');
+        }
+        return sb.ToString();
+    }
+
     private static string Decode(byte[] raw, MimeNode node)
     {
         var body = raw.AsSpan(node.BodyStart, node.BodyLength);

@@ -129,7 +129,17 @@ public sealed class ImapParser
         throw new ImapSyntaxException("Unterminated quoted string");
     }
 
-    public string ReadString() => Decode(ReadStringBytes());
+    /// <summary>
+    /// The charset strings are read in, when not UTF-8: SEARCH CHARSET (RFC 3501 6.4.4) names the
+    /// charset of the search strings that follow.
+    /// </summary>
+    public Encoding? StringCharset { get; set; }
+
+    public string ReadString()
+    {
+        var bytes = ReadStringBytes();
+        return StringCharset is { } charset ? charset.GetString(bytes) : Decode(bytes);
+    }
 
     /// <summary>astring: an atom (']' allowed) or a string.</summary>
     public string ReadAString()

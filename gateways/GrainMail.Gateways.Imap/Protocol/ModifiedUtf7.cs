@@ -9,6 +9,8 @@ namespace GrainMail.Gateways.Imap.Protocol;
 /// </summary>
 public static class ModifiedUtf7
 {
+    private static readonly UnicodeEncoding StrictUtf16 = new(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true);
+
     public static string Encode(string name)
     {
         var sb = new StringBuilder();
@@ -37,7 +39,18 @@ public static class ModifiedUtf7
         }
     }
 
-    /// <summary>Decodes a name; null when it is not valid modified UTF-7.</summary>
+    /// <summary>
+    /// Decodes a name that is in the one form RFC 3501 5.1.3 allows: printable ASCII as itself,
+    /// no base64 run for what could be written plainly, no two runs in a row, no 8-bit octets, no
+    /// broken UTF-16. Null otherwise; the same name is never reachable under two spellings.
+    /// </summary>
+    public static string? DecodeCanonical(string name)
+    {
+        var decoded = Decode(name);
+        return decoded is not null && Encode(decoded) == name ? decoded : null;
+    }
+
+    /// <summary>Decodes a name leniently (any base64 run); null when it cannot be read at all.</summary>
     public static string? Decode(string name)
     {
         if (!name.Contains('&')) return name;
@@ -64,9 +77,9 @@ public static class ModifiedUtf7
             {
                 var bytes = Convert.FromBase64String(b64);
                 if (bytes.Length % 2 != 0) return null;
-                sb.Append(Encoding.BigEndianUnicode.GetString(bytes));
+                sb.Append(StrictUtf16.GetString(bytes));
             }
-            catch (FormatException)
+            catch (Exception e) when (e is FormatException or DecoderFallbackException)
             {
                 return null;
             }

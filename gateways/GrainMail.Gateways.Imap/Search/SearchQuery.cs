@@ -43,6 +43,8 @@ internal abstract class SearchKey
 
     public static SearchKey ParseProgram(ImapParser p, out bool usesModSeq)
     {
+        // Header and body text is decoded from its charset before any comparison, whatever the charset.
+        ImapCharsets.EnsureRegistered();
         var modseq = false;
         var keys = new List<SearchKey>();
         while (!p.AtEnd)
@@ -297,12 +299,19 @@ internal abstract class SearchKey
                 if (!h.Field.Equals(field, StringComparison.OrdinalIgnoreCase)) continue;
                 // An empty string matches every message that has the field (RFC 3501 HEADER).
                 if (text.Length == 0 || Decoded(h).Contains(text, StringComparison.OrdinalIgnoreCase)) return true;
+                // FROM, TO, CC, BCC: the field as written, display names included (RFC 3501 6.4.4),
+                // also with encoded words inside quoted display names decoded, as mailers write them.
+                if (IsAddressField(field) && TextSearch.AddressesText(h).Contains(text, StringComparison.OrdinalIgnoreCase)) return true;
             }
             return false;
         }
     }
 
     private static string Decoded(Header h) => TextSearch.DecodedValue(h);
+
+    private static bool IsAddressField(string field) =>
+        field.Equals("From", StringComparison.OrdinalIgnoreCase) || field.Equals("To", StringComparison.OrdinalIgnoreCase)
+        || field.Equals("Cc", StringComparison.OrdinalIgnoreCase) || field.Equals("Bcc", StringComparison.OrdinalIgnoreCase);
 
     private sealed class TextContains(string text, bool headers) : SearchKey
     {

@@ -33,7 +33,12 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     Task<MailboxOpResult> DeleteFolder(string name);
 
+    /// <summary>Subscribes or unsubscribes a name, whether a folder has it or not (RFC 3501 6.3.6).</summary>
     Task<MailboxOpResult> Subscribe(string name, bool subscribed);
+
+    /// <summary>Every subscribed name, existing as a folder or not (LSUB, LIST (SUBSCRIBED)).</summary>
+    [Retryable]
+    Task<IReadOnlyList<string>> ListSubscriptions();
 
     /// <summary>Stores a message (IMAP APPEND, saving to Sent): blob and index in one transaction.</summary>
     Task<AppendResult> Append(string folder, byte[] raw, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate);
@@ -59,6 +64,14 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// </summary>
     [Retryable]
     Task<FolderSnapshot?> Open(string folder, bool claimRecent);
+
+    /// <summary>
+    /// A session learnt of new messages up to <paramref name="throughUid"/>: it takes \Recent for
+    /// those no session has taken yet (RFC 3501 2.3.2: recent in exactly one session). Returns the
+    /// first UID it took; it holds [returned, <paramref name="throughUid"/>], nothing when the
+    /// returned UID is larger.
+    /// </summary>
+    Task<long> TakeRecent(string folder, long throughUid);
 
     /// <summary>
     /// What changed in a folder after <paramref name="sinceModSeq"/>: new and re-flagged messages,

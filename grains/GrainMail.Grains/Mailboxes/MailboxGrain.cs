@@ -66,6 +66,9 @@ public sealed class MailboxGrain(
     private MailboxRow? _mailbox;
     private Dictionary<int, Folder> _folders = [];
 
+    /// <summary>Subscribed names (RFC 3501 6.3.6): kept apart from folders, which they may outlive.</summary>
+    private HashSet<string> _subscriptions = new(StringComparer.Ordinal);
+
     public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -92,6 +95,7 @@ public sealed class MailboxGrain(
         var loaded = await store.LoadAsync(_address, ct);
         _mailbox = loaded?.Mailbox;
         _folders = loaded?.Folders.ToDictionary(f => f.Id, f => new Folder(f)) ?? [];
+        _subscriptions = loaded is null ? new(StringComparer.Ordinal) : new(await store.LoadSubscriptionsAsync(_address, ct), StringComparer.Ordinal);
         // A mailbox that starts near its quota (or one loaded after its domain forgot) says so now.
         ReportUsage();
     }
@@ -154,10 +158,13 @@ public sealed class MailboxGrain(
             change.LastUidValidity = uv;
             var f = new Folder(new FolderRow(nextId++, name2, SpecialUse.None, uv, 1, 1, true, 1, 0, 0, 0)) { Messages = [] };
             change.NewFolders.Add(f.ToRow());
+            // New folders start subscribed, as they always have here.
+            if (!_subscriptions.Contains(name2)) change.Subscribed.Add(name2);
             created.Add(f);
         }
         await CommitAsync(change);
         foreach (var f in created) _folders[f.Id] = f;
+        _subscriptions.UnionWith(change.Subscribed);
         return MailboxOpResult.Ok;
     }
 
@@ -185,9 +192,17 @@ public sealed class MailboxGrain(
             var c = f.Clone();
             c.Name = newName;
             change.FolderUpdates.Add(c.ToRow());
+            // A subscription follows its folder to the new name.
+            if (_subscriptions.Contains(f.Name))
+            {
+                change.Unsubscribed.Add(f.Name);
+                change.Subscribed.Add(newName);
+            }
         }
         await CommitAsync(change);
         foreach (var (f, newName) in renamed) f.Name = newName;
+        _subscriptions.ExceptWith(change.Unsubscribed);
+        _subscriptions.UnionWith(change.Subscribed);
         return MailboxOpResult.Ok;
     }
 
@@ -213,16 +228,28 @@ public sealed class MailboxGrain(
     public async Task<MailboxOpResult> Subscribe(string name, bool subscribed)
     {
         if (_mailbox is null) return new MailboxOpResult(MailboxOpStatus.NoSuchMailbox);
-        var f = Find(name);
-        if (f is null) return new MailboxOpResult(MailboxOpStatus.NoSuchFolder);
-        var c = f.Clone();
-        c.Subscribed = subscribed;
+        var n = FolderNames.Normalize(name);
+        if (n is null) return new MailboxOpResult(MailboxOpStatus.InvalidName);
+        // A name may be subscribed whether a folder has it or not (RFC 3501 6.3.6).
+        var f = Find(n);
         var change = NewChange();
-        change.FolderUpdates.Add(c.ToRow());
+        if (subscribed) change.Subscribed.Add(n);
+        else change.Unsubscribed.Add(n);
+        if (f is not null)
+        {
+            var c = f.Clone();
+            c.Subscribed = subscribed;
+            change.FolderUpdates.Add(c.ToRow());
+        }
         await CommitAsync(change);
-        f.Subscribed = subscribed;
+        if (f is not null) f.Subscribed = subscribed;
+        if (subscribed) _subscriptions.Add(n);
+        else _subscriptions.Remove(n);
         return MailboxOpResult.Ok;
     }
+
+    public Task<IReadOnlyList<string>> ListSubscriptions() =>
+        Task.FromResult<IReadOnlyList<string>>(_subscriptions.Order(StringComparer.Ordinal).ToList());
 
     // ---- messages --------------------------------------------------------------------------
 
@@ -234,7 +261,8 @@ public sealed class MailboxGrain(
         if (_mailbox.UsedBytes + raw.Length > _mailbox.QuotaBytes) return new AppendResult(MailboxOpStatus.OverQuota, 0, 0);
         var domain = MailAddress.DomainOf(_address);
         var hash = BlobStore.Hash(raw);
-        var row = new MessageRow(f.Id, f.UidNext, domain, hash, raw.Length, internalDate ?? clock.GetUtcNow(), flags,
+        // INTERNALDATE as given, in its zone; else now in the server's zone (RFC 3501 6.3.11).
+        var row = new MessageRow(f.Id, f.UidNext, domain, hash, raw.Length, internalDate ?? clock.GetLocalNow(), flags,
             NormalizeKeywords(keywords), f.HighestModSeq + 1, null);
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
@@ -398,6 +426,23 @@ public sealed class MailboxGrain(
         return new FolderSnapshot(Info(f), messages.Select(Meta).ToList(), recentFrom);
     }
 
+    public async Task<long> TakeRecent(string folder, long throughUid)
+    {
+        var f = Find(folder);
+        if (_mailbox is null || f is null) return long.MaxValue;
+        var from = f.RecentFrom;
+        var upTo = Math.Min(throughUid + 1, f.UidNext);
+        if (upTo <= from) return from;
+        // Persisted like SELECT's claim, so that a restart does not make them recent again elsewhere.
+        var c = f.Clone();
+        c.RecentFrom = upTo;
+        var change = NewChange();
+        change.FolderUpdates.Add(c.ToRow());
+        await CommitAsync(change, notify: false);
+        f.RecentFrom = upTo;
+        return from;
+    }
+
     public async Task<FolderChanges?> GetChanges(string folder, long sinceModSeq)
     {
         var f = Find(folder);
@@ -490,7 +535,8 @@ public sealed class MailboxGrain(
             return;
         }
         var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
-        var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, item.ReceivedAt,
+        // A delivery's INTERNALDATE is in the server's zone (as it reads back from storage).
+        var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, MailboxStore.InZone(item.ReceivedAt, null),
             MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId);
         var change = NewChange();
         change.ConsumeQueueRow = item.QueueRowId;

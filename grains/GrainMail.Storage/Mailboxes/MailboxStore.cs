@@ -58,6 +58,10 @@ public sealed class MailboxChange
 
     /// <summary>Existing folders whose row (name, counters, subscription) this change rewrites.</summary>
     public List<FolderRow> FolderUpdates { get; } = [];
+
+    /// <summary>Names subscribed (RFC 3501 6.3.6) and unsubscribed by this change; independent of folders.</summary>
+    public List<string> Subscribed { get; } = [];
+    public List<string> Unsubscribed { get; } = [];
     public List<int> FolderDeletes { get; } = [];
     public List<(string Domain, byte[] Hash, long Delta)> BlobDeltas { get; } = [];
 
@@ -134,7 +138,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         var list = new List<MessageRow>();
         // Binary COPY: the fastest way to bring a large folder's index into memory.
         await using var reader = await conn.BeginBinaryExportAsync(
-            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id FROM mailbox_message " +
+            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone FROM mailbox_message " +
             $"WHERE mailbox = {Quote(address)} AND folder_id = {folderId} ORDER BY uid) TO STDOUT (FORMAT BINARY)", ct);
         while (await reader.StartRowAsync(ct) >= 0)
         {
@@ -147,7 +151,8 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             var keywords = reader.IsNull ? Skip(reader) : await reader.ReadAsync<string[]>(NpgsqlDbType.Array | NpgsqlDbType.Text, ct);
             var modseq = await reader.ReadAsync<long>(NpgsqlDbType.Bigint, ct);
             Guid? delivery = reader.IsNull ? SkipNull(reader) : await reader.ReadAsync<Guid>(NpgsqlDbType.Uuid, ct);
-            list.Add(new MessageRow(folderId, uid, domain, hash, size, new DateTimeOffset(date, TimeSpan.Zero), (MessageFlags)flags,
+            short? zone = reader.IsNull ? SkipZone(reader) : await reader.ReadAsync<short>(NpgsqlDbType.Smallint, ct);
+            list.Add(new MessageRow(folderId, uid, domain, hash, size, InZone(new DateTimeOffset(date, TimeSpan.Zero), zone), (MessageFlags)flags,
                 keywords, modseq, delivery));
         }
         return list;
@@ -163,6 +168,27 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     {
         reader.Skip();
         return null;
+    }
+
+    private static short? SkipZone(NpgsqlBinaryExporter reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    /// <summary>An INTERNALDATE in the zone it was given in, or in the server's zone when none was kept (deliveries).</summary>
+    public static DateTimeOffset InZone(DateTimeOffset utc, short? zoneMinutes) =>
+        zoneMinutes is short z ? utc.ToOffset(TimeSpan.FromMinutes(z)) : utc.ToLocalTime();
+
+    /// <summary>The subscribed names of a mailbox (RFC 3501 6.3.6), existing as folders or not.</summary>
+    public async Task<List<string>> LoadSubscriptionsAsync(string address, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT name FROM mailbox_subscription WHERE mailbox = @a ORDER BY name");
+        cmd.Parameters.AddWithValue("a", address);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var names = new List<string>();
+        while (await r.ReadAsync(ct)) names.Add(r.GetString(0));
+        return names;
     }
 
     // Addresses are validated before they get here; quoting keeps COPY (which takes no parameters) safe anyway.
@@ -184,6 +210,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         }
         await using var batch = new NpgsqlBatch(conn, tx);
         foreach (var f in folders) batch.BatchCommands.Add(UpsertFolder(address, f));
+        foreach (var f in folders.Where(f => f.Subscribed)) batch.BatchCommands.Add(Subscription(address, f.Name, subscribed: true));
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
     }
@@ -251,6 +278,8 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
 
         foreach (var f in change.NewFolders) batch.BatchCommands.Add(UpsertFolder(address, f));
         foreach (var f in change.FolderUpdates) batch.BatchCommands.Add(UpdateFolder(address, f));
+        foreach (var name in change.Unsubscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: false));
+        foreach (var name in change.Subscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: true));
 
         if (change.Deleted.Count > 0)
         {
@@ -289,9 +318,10 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         {
             var ins = new NpgsqlBatchCommand(
                 """
-                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id)
-                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did)
+                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone)
+                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did, @z)
                 """);
+            ins.Parameters.AddWithValue("z", (short)m.InternalDate.Offset.TotalMinutes);
             ins.Parameters.AddWithValue("a", address);
             ins.Parameters.AddWithValue("f", m.FolderId);
             ins.Parameters.AddWithValue("u", m.Uid);
@@ -350,7 +380,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         c.ConsumeQueueRow is not null && c.ConsumedReference is not null && c.Inserted.Count == 1 && c.FolderUpdates.Count == 1
         && c.Inserted[0].Keywords.Length == 0 && c.Inserted[0].DeliveryId is not null
         && c.Deleted.Count == 0 && c.FlagUpdates.Count == 0 && c.NewFolders.Count == 0 && c.FolderDeletes.Count == 0
-        && c.BlobDeltas.Count == 0 && c.NewBlob is null;
+        && c.BlobDeltas.Count == 0 && c.NewBlob is null && c.Subscribed.Count == 0 && c.Unsubscribed.Count == 0;
 
     private async Task<CommitOutcome> DeliverAsync(string address, long expectedVersion, MailboxChange c, CancellationToken ct)
     {
@@ -402,6 +432,16 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             await BlobStore.AdjustReferencesAsync(conn, tx, [(r.Domain, r.Hash, -1)], ct);
         }
         await tx.CommitAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand Subscription(string address, string name, bool subscribed)
+    {
+        var cmd = new NpgsqlBatchCommand(subscribed
+            ? "INSERT INTO mailbox_subscription (mailbox, name) VALUES (@a, @n) ON CONFLICT DO NOTHING"
+            : "DELETE FROM mailbox_subscription WHERE mailbox = @a AND name = @n");
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("n", name);
+        return cmd;
     }
 
     // A plain UPDATE: cheaper than an upsert on the hot path (every delivery and flag change).
