@@ -54,6 +54,35 @@ public sealed class MailboxStoreTests(PostgresServer pg)
         Assert.Equal(2L, loaded.Folders.Single().UidNext);
     }
 
+    [Fact]
+    public async Task INTERNALDATE_zone_and_subscriptions_survive_a_reload()
+    {
+        await using var ds = NpgsqlDataSource.Create(await pg.NewDatabaseAsync("mzone"));
+        var blobs = new BlobStore(ds, new KeyRing(ds, new MasterKey(new byte[32])));
+        var store = new MailboxStore(ds, blobs);
+        await store.ProvisionAsync(Box, 1_000_000,
+            [new FolderRow(1, "INBOX", SpecialUse.Inbox, 1, 1, 1, true, 1, 0, 0, 0), new FolderRow(2, "Old", SpecialUse.None, 1, 1, 1, true, 1, 0, 0, 0)]);
+        var raw = Messages.Simple("a@x.org", Box, "s", "b");
+        var hash = BlobStore.Hash(raw);
+        // RFC 3501 2.3.3: APPEND's date-time keeps its zone; the instant alone would come back in UTC.
+        var given = new DateTimeOffset(2026, 2, 1, 23, 30, 0, TimeSpan.FromHours(8));
+        var append = new MailboxChange { UsedBytes = raw.Length, Messages = 1, NewBlob = ("store.test", hash, new GrainMail.Operations.Spool.MessageContent(raw), 1) };
+        append.Inserted.Add(new MessageRow(1, 1, "store.test", hash, raw.Length, given, MessageFlags.None, [], 2, null));
+        append.FolderUpdates.Add(new FolderRow(1, "INBOX", SpecialUse.Inbox, 1, 2, 2, true, 1, 1, 1, raw.Length));
+        Assert.Equal(CommitOutcome.Committed, await store.CommitAsync(Box, 0, append));
+        // RFC 3501 6.3.6: a subscription outlives its folder, and a name may be subscribed that no folder has.
+        var change = new MailboxChange { UsedBytes = raw.Length, Messages = 1 };
+        change.FolderDeletes.Add(2);
+        change.Subscribed.Add("Ghost");
+        change.Unsubscribed.Add("INBOX");
+        Assert.Equal(CommitOutcome.Committed, await store.CommitAsync(Box, 1, change));
+
+        var message = (await store.LoadMessagesAsync(Box, 1)).Single();
+        Assert.Equal(given, message.InternalDate);
+        Assert.Equal(TimeSpan.FromHours(8), message.InternalDate.Offset);
+        Assert.Equal(["Ghost", "Old"], await store.LoadSubscriptionsAsync(Box));
+    }
+
     private static MailboxChange Delivery(long row, byte[] hash, long size, Guid delivery, long uid)
     {
         var c = new MailboxChange

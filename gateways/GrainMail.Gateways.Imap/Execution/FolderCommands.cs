@@ -29,7 +29,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
             ? new HashSet<string>(await session.Mailbox.ListSubscriptions(), StringComparer.Ordinal)
             : new HashSet<string>(StringComparer.Ordinal);
         var patterns = c.Patterns.Select(pat => c.Reference + (session.DecodeName(pat) ?? pat)).ToList();
-        var entries = c.SubscribedOnly ? SubscribedEntries(c, folders, subscribed, patterns) : FolderEntries(folders, patterns);
+        var entries = c.SubscribedOnly ? SubscribedEntries(c, folders, subscribed, patterns) : FolderEntries(folders, subscribed, patterns);
         foreach (var entry in entries)
         {
             var f = entry.Folder;
@@ -69,15 +69,15 @@ internal sealed class FolderCommands(ImapSessionContext session)
     private sealed record ListEntry(string Name, FolderInfo? Folder, bool Subscribed, bool HasChildren, bool Shown, bool ChildInfo);
 
     /// <summary>Every folder that matches a pattern, and missing parents of folders as \Noselect (RFC 3501 6.3.8).</summary>
-    private static List<ListEntry> FolderEntries(IReadOnlyList<FolderInfo> folders, List<string> patterns)
+    private static List<ListEntry> FolderEntries(IReadOnlyList<FolderInfo> folders, HashSet<string> subscribed, List<string> patterns)
     {
         var names = folders.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         var entries = new List<ListEntry>();
         foreach (var f in folders)
-            if (patterns.Any(p => Matches(f.Name, p))) entries.Add(new(f.Name, f, false, HasChildren(names, f.Name), true, false));
+            if (patterns.Any(p => Matches(f.Name, p))) entries.Add(new(f.Name, f, subscribed.Contains(f.Name), HasChildren(names, f.Name), true, false));
         var missingParents = folders.SelectMany(f => Parents(f.Name)).Where(p => !names.Contains(p)).Distinct(StringComparer.Ordinal)
             .Where(p => patterns.Any(pat => Matches(p, pat))).Order(StringComparer.Ordinal);
-        foreach (var parent in missingParents) entries.Add(new(parent, null, false, true, false, false));
+        foreach (var parent in missingParents) entries.Add(new(parent, null, subscribed.Contains(parent), true, false, false));
         return entries;
     }
 

@@ -365,6 +365,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
         // MOVE (RFC 6851): COPYUID untagged, then the expunges (VANISHED under QRESYNC), then OK.
         Out.Line("* OK " + copyUid + " Moved");
         session.Updates.RemoveAndReport(result.SourceUids);
+        // Moved within the selected folder: the messages under their new UIDs come with this response.
+        if (view.IsNamed(target)) await session.Updates.SyncAsync(allowExpunge: true, force: true);
         return session.Ok(tag, "MOVE completed");
     }
 

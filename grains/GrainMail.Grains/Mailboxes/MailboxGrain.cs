@@ -358,7 +358,7 @@ public sealed class MailboxGrain(
         var srcMessages = await MessagesOf(src);
         var selected = uids.Distinct().Order().Select(u => IndexOf(srcMessages, u)).Where(i => i >= 0).Select(i => srcMessages[i]).ToList();
         if (selected.Count == 0) return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, [], []);
-        if (src == dst && move) return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, [], []);
+        if (src == dst && move) return await MoveWithinAsync(src, srcMessages, selected);
         var added = selected.Sum(m => m.Size);
         if (!move && _mailbox.UsedBytes + added > _mailbox.QuotaBytes)
             return new CopyResult(MailboxOpStatus.OverQuota, 0, [], []);
@@ -404,6 +404,33 @@ public sealed class MailboxGrain(
             LogExpunged(src, goneSet);
         }
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
+    }
+
+    /// <summary>
+    /// MOVE into the folder the messages are in (RFC 6851 allows it): they take new UIDs, the old
+    /// ones are expunged, in one change. Blob references do not change.
+    /// </summary>
+    private async Task<CopyResult> MoveWithinAsync(Folder f, List<MessageRow> messages, List<MessageRow> selected)
+    {
+        var c = f.Clone();
+        c.HighestModSeq++;
+        var change = NewChange();
+        RemoveFrom(c, selected, change);
+        var newRows = selected.Select(m => m with { Uid = c.UidNext++, ModSeq = c.HighestModSeq }).ToList();
+        c.Count += newRows.Count;
+        c.Unseen += newRows.Sum(Unseen);
+        c.Bytes += newRows.Sum(m => m.Size);
+        change.UsedBytes += newRows.Sum(m => m.Size);
+        change.Messages += newRows.Count;
+        change.Inserted.AddRange(newRows);
+        change.FolderUpdates.Add(c.ToRow());
+        await CommitAsync(change);
+        Apply(f, c);
+        var goneSet = selected.Select(m => m.Uid).ToHashSet();
+        messages.RemoveAll(m => goneSet.Contains(m.Uid));
+        messages.AddRange(newRows);
+        LogExpunged(f, goneSet);
+        return new CopyResult(MailboxOpStatus.Ok, f.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
     }
 
     // ---- sessions ----------------------------------------------------------------------------
