@@ -40,6 +40,7 @@ public sealed class ImapExtensionParserTests
         { "a SEARCH $", nameof(SearchCommand) },
         { "a UID SEARCH UID $ SEEN", nameof(SearchCommand) },
         { "a SEARCH EMAILID M0011 THREADID T22", nameof(SearchCommand) },
+        { "a SEARCH SAVEDBEFORE 1-Feb-2024 SAVEDON 2-Feb-2024 SAVEDSINCE 3-Feb-2024 SAVEDATESUPPORTED", nameof(SearchCommand) },
         { "a FETCH $ (FLAGS)", nameof(FetchCommand) },
         { "a SELECT INBOX (QRESYNC (67890007 20050715194045000))", nameof(SelectCommand) },
         { "a SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541))", nameof(SelectCommand) },
@@ -95,6 +96,7 @@ public sealed class ImapExtensionParserTests
         { "a COMPRESS", "Expected a space" },
         { "a UNAUTHENTICATE now", "Unexpected extra arguments" },
         { "a SEARCH EMAILID", "Expected a space" },
+        { "a SEARCH SAVEDON yesterday", "Invalid date yesterday" },
     };
 
     [Theory]

@@ -55,7 +55,7 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         await using var _ = c;
         var caps = (await c.CommandAsync("CAPABILITY")).Untagged[0].Split(' ');
         foreach (var cap in new[] { "IMAP4rev1", "IMAP4rev2", "ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES",
-            "THREAD=ORDEREDSUBJECT", "CONDSTORE", "QRESYNC", "BINARY", "COMPRESS=DEFLATE", "OBJECTID", "UNAUTHENTICATE", "LITERAL+" })
+            "THREAD=ORDEREDSUBJECT", "CONDSTORE", "QRESYNC", "BINARY", "COMPRESS=DEFLATE", "OBJECTID", "UNAUTHENTICATE", "SAVEDATE", "LITERAL+" })
             Assert.Contains(cap, caps);
     }
 
@@ -279,6 +279,29 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.Equal("* SEARCH 1", Assert.Single((await c.CommandAsync($"SEARCH EMAILID {emailId}")).Untagged));
         var threadId = Between(fetch.Untagged[0], "THREADID (", ")");
         Assert.Equal("* SEARCH 1 2", Assert.Single((await c.CommandAsync($"SEARCH THREADID {threadId}")).Untagged));
+    }
+
+    [Fact]
+    public async Task Savedate_is_when_the_message_entered_its_mailbox_not_its_internal_date()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await Append(c, Mail("old"), prefix: "\"01-Jan-2001 10:00:00 +0200\" ");
+        await c.CommandAsync("SELECT INBOX");
+        var fetch = await c.CommandAsync("FETCH 1 (INTERNALDATE SAVEDATE)");
+        var today = DateTime.UtcNow.ToString("d-MMM-yyyy", System.Globalization.CultureInfo.InvariantCulture);
+        var since = await c.CommandAsync($"SEARCH SAVEDSINCE {today}");
+        var beforeKey = await c.CommandAsync("SEARCH SAVEDBEFORE 1-Jan-2002");
+        var supported = await c.CommandAsync("SEARCH SAVEDATESUPPORTED");
+
+        Assert.Contains("INTERNALDATE \"01-Jan-2001 10:00:00 +0200\"", fetch.Untagged[0]);
+        var saved = Between(fetch.Untagged[0], "SAVEDATE \"", "\"");
+        Assert.True(GrainMail.Gateways.Imap.Commands.ImapCommandParser.TryParseDateTime(saved, out var savedAt), saved);
+        Assert.InRange(savedAt, before, DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal("* SEARCH 1", Assert.Single(since.Untagged));
+        Assert.Equal("* SEARCH", Assert.Single(beforeKey.Untagged));
+        Assert.Equal("* SEARCH 1", Assert.Single(supported.Untagged));
     }
 
     [Fact]

@@ -97,7 +97,7 @@ internal sealed class ImapSessionContext
             caps.AddRange(["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CONDSTORE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
                 "SPECIAL-USE", "QUOTA", "QUOTA=RES-STORAGE", "STATUS=SIZE", "UTF8=ACCEPT", $"APPENDLIMIT={Options.AppendLimit}",
                 "ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QRESYNC", "BINARY",
-                "OBJECTID", "UNAUTHENTICATE"]);
+                "OBJECTID", "UNAUTHENTICATE", "SAVEDATE"]);
             if (!Compressed) caps.Add("COMPRESS=DEFLATE");
         }
         return string.Join(' ', caps);

@@ -185,8 +185,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
                 Out.Raw("THREADID (").Raw(ObjectIds.ThreadId(content!.Root.Headers, m.Blob)).Raw(")");
                 break;
             case FetchKind.SaveDate:
-                // RFC 8514: NIL where the save date is not kept (SAVEDATE is not advertised).
-                Out.Raw("SAVEDATE NIL");
+                // RFC 8514 4.1: when the message was put into this mailbox.
+                Out.Raw("SAVEDATE \"").Raw(FormatDateTime((m.SaveDate ?? m.InternalDate).ToUniversalTime())).Raw("\"");
                 break;
         }
     }

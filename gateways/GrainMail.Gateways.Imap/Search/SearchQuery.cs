@@ -124,6 +124,11 @@ internal abstract class SearchKey
                 }
             case "BODY": return new TextContains(Arg(p, p.ReadAString), headers: false);
             case "TEXT": return new TextContains(Arg(p, p.ReadAString), headers: true);
+            // RFC 8514: the save date; every mailbox here keeps one.
+            case "SAVEDBEFORE": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.Before);
+            case "SAVEDON": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.On);
+            case "SAVEDSINCE": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.Since);
+            case "SAVEDATESUPPORTED": return new Always();
             // RFC 8474 6: the object identifiers.
             case "EMAILID": return new EmailIdKey(Arg(p, () => p.ReadAtom()));
             case "THREADID": return new ThreadIdKey(Arg(p, () => p.ReadAtom()));
@@ -237,6 +242,12 @@ internal abstract class SearchKey
         public override ValueTask<bool> MatchAsync(SearchContext m) => ValueTask.FromResult(set.IsSavedResult
             ? m.SavedUids?.Contains(m.Meta.Uid) == true
             : set.Contains(m.Meta.Uid, m.LargestUid));
+    }
+
+    private sealed class SavedDate(DateOnly date, DateCompare how) : SearchKey
+    {
+        public override ValueTask<bool> MatchAsync(SearchContext m) =>
+            ValueTask.FromResult(Compare(DateOnly.FromDateTime((m.Meta.SaveDate ?? m.Meta.InternalDate).UtcDateTime), date, how));
     }
 
     private sealed class EmailIdKey(string id) : SearchKey

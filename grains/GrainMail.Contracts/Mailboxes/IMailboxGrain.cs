@@ -172,7 +172,8 @@ public sealed record MessageMeta(
     [property: Id(2)] DateTimeOffset InternalDate,
     [property: Id(3)] MessageFlags Flags,
     [property: Id(4)] IReadOnlyList<string> Keywords,
-    [property: Id(5)] long ModSeq);
+    [property: Id(5)] long ModSeq,
+    [property: Id(6)] DateTimeOffset? SaveDate = null);
 
 [GenerateSerializer, Immutable]
 public sealed record QuotaInfo(
