@@ -57,6 +57,8 @@ internal static partial class ImapCommandParser
         }
     }
 
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
     /// <summary>A name that is well-formed as a string but is not a mailbox name this session can mean.</summary>
     private sealed class InvalidMailboxNameException(string message) : Exception(message);
 
@@ -188,7 +190,24 @@ internal static partial class ImapCommandParser
     /// <summary>A mailbox name: modified UTF-7 (RFC 3501 5.1.3) unless UTF8=ACCEPT is on (RFC 6855).</summary>
     private static string ReadMailboxName(ImapParser p, bool utf8)
     {
-        var name = p.ReadAString();
+        string name;
+        if (p.Peek() is '"' or '{')
+        {
+            // Octets that are not UTF-8 in a quoted name are a name the server cannot mean, not a
+            // broken command: NO, like any other impossible name.
+            try
+            {
+                name = StrictUtf8.GetString(p.ReadStringBytes());
+            }
+            catch (System.Text.DecoderFallbackException)
+            {
+                throw new InvalidMailboxNameException("Mailbox name is not UTF-8 text");
+            }
+        }
+        else
+        {
+            name = p.ReadAtom(allowBracket: true);
+        }
         return DecodeName(name, utf8)
             ?? throw new InvalidMailboxNameException("Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)");
     }
