@@ -33,8 +33,10 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
     private readonly IdleCommands _idle;
 
     private Stream _stream;
+    private PipeReader _input;
     private ImapCommandReader _reader;
     private TlsLayer? _tls;
+    private DeflateDuplexStream? _deflate;
 
     public ImapSession(ImapServer server, ConnectionContext connection, ImapService service, IPAddress remote)
     {
@@ -44,7 +46,8 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         _remote = remote;
         _options = server.Options;
         _stream = new DuplexStream(connection.Transport);
-        _reader = NewReader(connection.Transport.Input);
+        _input = connection.Transport.Input;
+        _reader = NewReader(_input);
         _session = new ImapSessionContext(server, this, remote, connection.ConnectionClosed);
         _auth = new AuthCommands(_session);
         _folders = new FolderCommands(_session);
@@ -226,6 +229,10 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
             case StartTlsCommand: return await _auth.StartTlsAsync(tag, ct);
             case LoginCommand c: return await _auth.LoginAsync(c);
             case AuthenticateCommand c: return await _auth.AuthenticateAsync(c, ct);
+            case UnauthenticateCommand c: return await _auth.UnauthenticateAsync(c);
+            case CompressCommand c: return await CompressAsync(c, ct);
+            case SortCommand c: return await _search.SortAsync(c);
+            case ThreadCommand c: return await _search.ThreadAsync(c);
             case EnableCommand c: return _auth.Enable(c);
             case NamespaceCommand c: return _folders.Namespace(c);
             case ListCommand c: return await _folders.ListAsync(c);
@@ -259,13 +266,34 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
     {
         _tls = await TlsLayer.StartAsync(_stream, _server.Tls, ct);
         _stream = _tls.Stream;
-        _reader = NewReader(_tls.Input);
+        _input = _tls.Input;
+        _reader = NewReader(_input);
+    }
+
+    /// <summary>
+    /// COMPRESS DEFLATE (RFC 4978 3): the OK goes out uncompressed, then both directions are raw
+    /// DEFLATE over whatever is below (plain or TLS) until the connection ends.
+    /// </summary>
+    private async Task<bool> CompressAsync(CompressCommand c, CancellationToken ct)
+    {
+        if (c.Mechanism != "DEFLATE") return await BadAsync(c.Tag, "Unknown compression mechanism");
+        if (_deflate is not null) return _session.No(c.Tag, "[COMPRESSIONACTIVE] DEFLATE is already active");
+        _session.Ok(c.Tag, "DEFLATE active");
+        await FlushAsync(ct);
+        // What the client sent after the command is still unread in the pipe: the inflater starts there.
+        _deflate = new DeflateDuplexStream(_stream, _input.AsStream(leaveOpen: true));
+        _stream = _deflate;
+        _input = PipeReader.Create(_deflate, new StreamPipeReaderOptions(leaveOpen: true));
+        _reader = NewReader(_input);
+        _session.Compressed = true;
+        return true;
     }
 
     public async ValueTask DisposeAsync()
     {
         await _session.Updates.StopWatchingAsync();
         _session.Updates.ReleaseWatcher();
+        if (_deflate is not null) await _deflate.DisposeAsync();
         if (_tls is not null) await _tls.DisposeAsync();
     }
 }

@@ -540,7 +540,8 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         await using var _c = c;
         Assert.Equal("* NAMESPACE ((\"\" \"/\")) NIL NIL", (await c.CommandAsync("NAMESPACE")).Untagged.Single());
         Assert.Equal("* ID (\"name\" \"GrainMail\")", (await c.CommandAsync("ID (\"name\" \"test\" \"version\" NIL)")).Untagged.Single());
-        Assert.Equal("* ENABLED CONDSTORE", (await c.CommandAsync("ENABLE CONDSTORE QRESYNC")).Untagged.Single());
+        // QRESYNC is offered now (RFC 7162), so ENABLE turns it on too.
+        Assert.Equal("* ENABLED CONDSTORE QRESYNC", (await c.CommandAsync("ENABLE CONDSTORE QRESYNC")).Untagged.Single());
         await Append(c, "Subject: q\r\n\r\n" + new string('z', 3000) + "\r\n");
         var status = await c.CommandAsync("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE)");
         Assert.Matches(@"^\* STATUS INBOX \(MESSAGES 1 RECENT 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+ SIZE 3016\)$", status.Untagged.Single());

@@ -12,7 +12,7 @@ namespace GrainMail.Gateways.Imap.Commands;
 /// BAD. Pure: no I/O, no grain call, no session state but the one fact that changes how names are
 /// read (<paramref name="utf8"/>: UTF8=ACCEPT enabled). Never throws.
 /// </summary>
-internal static class ImapCommandParser
+internal static partial class ImapCommandParser
 {
     /// <summary>Every command name the gateway knows; others are "Unknown command".</summary>
     public static bool IsKnown(string name) => name is "CAPABILITY" or "NOOP" or "LOGOUT" or "ID" or "STARTTLS" or "LOGIN" or "AUTHENTICATE"
@@ -21,11 +21,11 @@ internal static class ImapCommandParser
     /// <summary>Commands of the authenticated state (RFC 3501 6.3 and extensions), also valid when selected.</summary>
     public static bool IsAuthenticatedCommand(string name) => name is "ENABLE" or "NAMESPACE" or "LIST" or "LSUB" or "SUBSCRIBE"
         or "UNSUBSCRIBE" or "CREATE" or "DELETE" or "RENAME" or "SELECT" or "EXAMINE" or "STATUS" or "APPEND" or "GETQUOTAROOT"
-        or "GETQUOTA" or "SETQUOTA" or "IDLE";
+        or "GETQUOTA" or "SETQUOTA" or "IDLE" or "COMPRESS" or "UNAUTHENTICATE";
 
     /// <summary>Commands of the selected state only (RFC 3501 6.4 and extensions).</summary>
     public static bool IsSelectedCommand(string name) => name is "CHECK" or "CLOSE" or "UNSELECT" or "EXPUNGE" or "FETCH" or "STORE"
-        or "SEARCH" or "COPY" or "MOVE" or "UID";
+        or "SEARCH" or "COPY" or "MOVE" or "UID" or "SORT" or "THREAD";
 
     public static ImapCommand Parse(RawCommand raw, bool utf8)
     {
@@ -141,6 +141,16 @@ internal static class ImapCommandParser
                 }
             case "SETQUOTA": return new SetQuotaCommand(tag);
             case "IDLE": p.ExpectEnd(); return new IdleCommand(tag);
+            case "COMPRESS":
+                {
+                    p.ExpectSpace();
+                    var mechanism = p.ReadAtom().ToUpperInvariant();
+                    p.ExpectEnd();
+                    return new CompressCommand(tag, mechanism);
+                }
+            case "UNAUTHENTICATE": p.ExpectEnd(); return new UnauthenticateCommand(tag);
+            case "SORT": return ReadSort(p, tag, uid: false);
+            case "THREAD": return ReadThread(p, tag, uid: false);
             case "CHECK": p.ExpectEnd(); return new CheckCommand(tag);
             case "CLOSE": p.ExpectEnd(); return new CloseCommand(tag, Expunge: true);
             case "UNSELECT": p.ExpectEnd(); return new CloseCommand(tag, Expunge: false);
@@ -158,6 +168,8 @@ internal static class ImapCommandParser
                         case "FETCH": return ReadFetch(p, tag, uid: true);
                         case "STORE": return ReadStore(p, tag, uid: true);
                         case "SEARCH": return ReadSearch(p, tag, uid: true);
+                        case "SORT": return ReadSort(p, tag, uid: true);
+                        case "THREAD": return ReadThread(p, tag, uid: true);
                         case "COPY": return ReadCopy(p, tag, uid: true, move: false, utf8);
                         case "MOVE": return ReadCopy(p, tag, uid: true, move: true, utf8);
                         case "EXPUNGE":
@@ -292,18 +304,23 @@ internal static class ImapCommandParser
         p.ExpectSpace();
         var name = ReadMailboxName(p, utf8);
         var condstore = false;
+        QresyncParameters? qresync = null;
         if (!p.AtEnd)
         {
-            // SELECT parameters (RFC 4466): only CONDSTORE is known.
+            // SELECT parameters (RFC 4466): CONDSTORE and QRESYNC (RFC 7162).
             p.ExpectSpace();
             p.ReadList(() =>
             {
-                if (!p.ReadAtom().Equals("CONDSTORE", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Unknown SELECT parameter");
-                condstore = true;
+                switch (p.ReadAtom().ToUpperInvariant())
+                {
+                    case "CONDSTORE": condstore = true; break;
+                    case "QRESYNC" when qresync is null: qresync = ReadQresync(p); break;
+                    default: throw new ImapSyntaxException("Unknown SELECT parameter");
+                }
             });
         }
         p.ExpectEnd();
-        return new SelectCommand(tag, name, readOnly, condstore);
+        return new SelectCommand(tag, name, readOnly, condstore, qresync);
     }
 
     private static List<string> ReadStatusItems(ImapParser p)
@@ -312,7 +329,7 @@ internal static class ImapCommandParser
         p.ReadList(() =>
         {
             var item = p.ReadAtom().ToUpperInvariant();
-            if (item is not ("MESSAGES" or "RECENT" or "UIDNEXT" or "UIDVALIDITY" or "UNSEEN" or "HIGHESTMODSEQ" or "SIZE" or "DELETED"))
+            if (item is not ("MESSAGES" or "RECENT" or "UIDNEXT" or "UIDVALIDITY" or "UNSEEN" or "HIGHESTMODSEQ" or "SIZE" or "DELETED" or "MAILBOXID"))
                 throw new ImapSyntaxException("Unknown STATUS item " + item);
             items.Add(item);
         });
@@ -339,10 +356,12 @@ internal static class ImapCommandParser
             date = d;
             p.ExpectSpace();
         }
+        // ~{n}: a literal8 (RFC 3516 4.4), which may hold any octet.
+        var binary = p.TryConsume('~');
         if (p.Peek() != '{') throw new ImapSyntaxException("APPEND needs the message as a literal");
         var message = p.ReadStringBytes();
         p.ExpectEnd();
-        return new AppendCommand(tag, name, flags, keywords, date, message);
+        return new AppendCommand(tag, name, flags, keywords, date, message, binary);
     }
 
     private static MessageFlags ReadFlagList(ImapParser p, List<string> keywords)
@@ -397,19 +416,27 @@ internal static class ImapCommandParser
         p.ExpectSpace();
         var items = FetchItem.ParseList(p);
         long? changedSince = null;
+        var vanished = false;
         if (!p.AtEnd)
         {
-            // FETCH modifiers (RFC 7162): CHANGEDSINCE.
+            // FETCH modifiers (RFC 7162): CHANGEDSINCE, and VANISHED (UID FETCH with CHANGEDSINCE only, 3.2.6).
             p.ExpectSpace();
             p.ReadList(() =>
             {
-                if (!p.ReadAtom().Equals("CHANGEDSINCE", StringComparison.OrdinalIgnoreCase)) throw new ImapSyntaxException("Unknown FETCH modifier");
-                p.ExpectSpace();
-                changedSince = p.ReadNumber();
+                switch (p.ReadAtom().ToUpperInvariant())
+                {
+                    case "CHANGEDSINCE":
+                        p.ExpectSpace();
+                        changedSince = p.ReadNumber();
+                        break;
+                    case "VANISHED": vanished = true; break;
+                    default: throw new ImapSyntaxException("Unknown FETCH modifier");
+                }
             });
+            if (vanished && (!uid || changedSince is null)) throw new ImapSyntaxException("VANISHED needs UID FETCH with CHANGEDSINCE");
         }
         p.ExpectEnd();
-        return new FetchCommand(tag, uid, set, items, changedSince);
+        return new FetchCommand(tag, uid, set, items, changedSince, vanished);
     }
 
     private static StoreCommand ReadStore(ImapParser p, string tag, bool uid)
@@ -472,6 +499,7 @@ internal static class ImapCommandParser
     private static SearchCommand ReadSearch(ImapParser p, string tag, bool uid)
     {
         p.ExpectSpace();
+        var returns = ReadSearchReturn(p);
         string? charset = null;
         if (p.TryConsumeKeyword("CHARSET"))
         {
@@ -480,12 +508,12 @@ internal static class ImapCommandParser
             // compared with the decoded message text. An unknown one is NO [BADCHARSET]; the criteria are not read.
             if (!charset.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("US-ASCII", StringComparison.OrdinalIgnoreCase))
             {
-                if (ImapCharsets.Find(charset) is not { } encoding) return new SearchCommand(tag, uid, charset, null, false);
+                if (ImapCharsets.Find(charset) is not { } encoding) return new SearchCommand(tag, uid, charset, null, false, returns);
                 p.StringCharset = encoding;
             }
             p.ExpectSpace();
         }
         var query = SearchKey.ParseProgram(p, out var usesModSeq);
-        return new SearchCommand(tag, uid, charset, query, usesModSeq);
+        return new SearchCommand(tag, uid, charset, query, usesModSeq, returns);
     }
 }

@@ -63,12 +63,15 @@ internal sealed record DeleteCommand(string Tag, string Mailbox) : ImapCommand(T
 
 internal sealed record RenameCommand(string Tag, string From, string To) : ImapCommand(Tag, "RENAME");
 
-/// <summary>SELECT or EXAMINE, with the RFC 7162 CONDSTORE parameter.</summary>
-internal sealed record SelectCommand(string Tag, string Mailbox, bool ReadOnly, bool Condstore) : ImapCommand(Tag, ReadOnly ? "EXAMINE" : "SELECT");
+/// <summary>SELECT or EXAMINE, with the RFC 7162 CONDSTORE and QRESYNC parameters.</summary>
+internal sealed record SelectCommand(string Tag, string Mailbox, bool ReadOnly, bool Condstore, QresyncParameters? Qresync = null)
+    : ImapCommand(Tag, ReadOnly ? "EXAMINE" : "SELECT");
 
 internal sealed record StatusCommand(string Tag, string Mailbox, IReadOnlyList<string> Items) : ImapCommand(Tag, "STATUS");
 
-internal sealed record AppendCommand(string Tag, string Mailbox, MessageFlags Flags, IReadOnlyList<string> Keywords, DateTimeOffset? Date, byte[] Message)
+/// <summary>APPEND; <see cref="Binary"/>: the message came as a literal8 (RFC 3516 4.4).</summary>
+internal sealed record AppendCommand(string Tag, string Mailbox, MessageFlags Flags, IReadOnlyList<string> Keywords, DateTimeOffset? Date, byte[] Message,
+    bool Binary = false)
     : ImapCommand(Tag, "APPEND");
 
 internal sealed record GetQuotaRootCommand(string Tag, string Mailbox) : ImapCommand(Tag, "GETQUOTAROOT");
@@ -88,7 +91,8 @@ internal sealed record CloseCommand(string Tag, bool Expunge) : ImapCommand(Tag,
 /// <summary>EXPUNGE, or UID EXPUNGE of a set (RFC 4315).</summary>
 internal sealed record ExpungeCommand(string Tag, SequenceSet? UidSet) : ImapCommand(Tag, UidSet is null ? "EXPUNGE" : "UID");
 
-internal sealed record FetchCommand(string Tag, bool Uid, SequenceSet Set, IReadOnlyList<FetchItem> Items, long? ChangedSince)
+/// <summary>FETCH with the RFC 7162 modifiers CHANGEDSINCE and (UID FETCH only) VANISHED.</summary>
+internal sealed record FetchCommand(string Tag, bool Uid, SequenceSet Set, IReadOnlyList<FetchItem> Items, long? ChangedSince, bool Vanished = false)
     : ImapCommand(Tag, Uid ? "UID" : "FETCH");
 
 internal sealed record StoreCommand(
@@ -101,7 +105,8 @@ internal sealed record CopyCommand(string Tag, bool Uid, bool Move, SequenceSet 
 
 /// <summary>
 /// SEARCH: the key tree, or (<see cref="Query"/> null) a charset other than UTF-8 and US-ASCII,
-/// answered NO [BADCHARSET] without reading the criteria.
+/// answered NO [BADCHARSET] without reading the criteria. <see cref="Return"/>: the RFC 4731
+/// RETURN options (an ESEARCH answer), null for the classic SEARCH answer.
 /// </summary>
-internal sealed record SearchCommand(string Tag, bool Uid, string? Charset, SearchKey? Query, bool UsesModSeq)
+internal sealed record SearchCommand(string Tag, bool Uid, string? Charset, SearchKey? Query, bool UsesModSeq, SearchReturn? Return = null)
     : ImapCommand(Tag, Uid ? "UID" : "SEARCH");

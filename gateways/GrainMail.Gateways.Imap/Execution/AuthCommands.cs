@@ -103,13 +103,45 @@ internal sealed class AuthCommands(ImapSessionContext session)
                 session.Condstore = true;
                 enabled.Add(cap);
             }
+            else if (cap == "QRESYNC" && !session.Qresync)
+            {
+                // RFC 7162 3.2.3: enabling QRESYNC enables CONDSTORE too.
+                session.Qresync = true;
+                session.Condstore = true;
+                enabled.Add(cap);
+            }
             else if (cap == "UTF8=ACCEPT" && !session.Utf8)
             {
                 session.Utf8 = true;
                 enabled.Add(cap);
             }
+            else if (cap == "IMAP4REV2" && !session.Rev2)
+            {
+                // RFC 9051: mailbox names are UTF-8 (no modified UTF-7), SEARCH answers ESEARCH, no \Recent.
+                session.Rev2 = true;
+                session.Utf8 = true;
+                enabled.Add("IMAP4rev2");
+            }
         }
         session.Out.Line("* ENABLED" + string.Concat(enabled.Select(e => " " + e)));
         return session.Ok(c.Tag, "ENABLE completed");
+    }
+
+    /// <summary>
+    /// UNAUTHENTICATE (RFC 8437 3): the session goes back to the not-authenticated state as a new
+    /// connection would be, except for TLS and compression; the selected folder is closed without
+    /// expunging and everything ENABLEd is forgotten.
+    /// </summary>
+    public async Task<bool> UnauthenticateAsync(UnauthenticateCommand c)
+    {
+        if (session.Selected is not null) await session.Updates.StopWatchingAsync();
+        session.Selected = null;
+        session.SavedResult = [];
+        session.User = null;
+        session.MailboxGrain = null;
+        session.Utf8 = session.Condstore = session.Qresync = session.Rev2 = false;
+        session.AuthFailures = 0;
+        session.State = ImapSessionState.NotAuthenticated;
+        return session.Ok(c.Tag, "UNAUTHENTICATE completed");
     }
 }

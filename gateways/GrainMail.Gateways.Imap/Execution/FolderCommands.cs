@@ -1,6 +1,8 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Imap.Commands;
 
+using GrainMail.Gateways.Imap.Objects;
+
 namespace GrainMail.Gateways.Imap.Execution;
 
 /// <summary>
@@ -173,7 +175,10 @@ internal sealed class FolderCommands(ImapSessionContext session)
     public async Task<bool> CreateAsync(CreateCommand c)
     {
         var result = await session.Mailbox.CreateFolder(c.Mailbox);
-        return result.Status == MailboxOpStatus.Ok ? session.Ok(c.Tag, "CREATE completed") : session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+        if (result.Status != MailboxOpStatus.Ok) return session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+        // RFC 8474 4.1: CREATE tells the new mailbox's id.
+        var created = await session.Mailbox.GetFolder(c.Mailbox);
+        return session.Ok(c.Tag, created is null ? "CREATE completed" : $"[MAILBOXID ({ObjectIds.MailboxId(session.User!, created)})] CREATE completed");
     }
 
     public async Task<bool> DeleteAsync(DeleteCommand c)
@@ -198,7 +203,11 @@ internal sealed class FolderCommands(ImapSessionContext session)
     {
         var (tag, name, readOnly) = (c.Tag, c.Mailbox, c.ReadOnly);
         var output = session.Out;
+        // RFC 7162 3.2.5: the QRESYNC parameter needs ENABLE QRESYNC first.
+        if (c.Qresync is not null && !session.Qresync) return await session.BadAsync(tag, "QRESYNC is not enabled");
         if (c.Condstore) session.Condstore = true;
+        // RFC 5182 2.1: a new selection starts with an empty saved result.
+        session.SavedResult = [];
         if (session.Selected is not null)
         {
             await session.Updates.StopWatchingAsync();
@@ -217,12 +226,15 @@ internal sealed class FolderCommands(ImapSessionContext session)
                 view.AnnouncedKeywords.Add(k);
         session.Updates.WriteFlagLists(view);
         output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
-        output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+        // IMAP4rev2 has no \Recent and no RECENT response (RFC 9051 7.3).
+        if (!session.Rev2) output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
         var firstUnseen = view.Messages.FindIndex(m => (m.Flags & MessageFlags.Seen) == 0);
         if (firstUnseen >= 0) output.Raw("* OK [UNSEEN ").Number(firstUnseen + 1).Line("] First unseen");
         output.Raw("* OK [UIDVALIDITY ").Number(view.UidValidity).Line("] UIDs valid");
         output.Raw("* OK [UIDNEXT ").Number(view.UidNext).Line("] Predicted next UID");
         output.Raw("* OK [HIGHESTMODSEQ ").Number(view.HighestModSeq).Line("] Highest");
+        output.Line($"* OK [MAILBOXID ({ObjectIds.MailboxId(session.User!, snapshot.Info)})] Mailbox id");
+        if (c.Qresync is { } q && q.UidValidity == view.UidValidity) await session.Updates.ResynchroniseAsync(q);
         return session.Ok(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
     }
 
@@ -233,6 +245,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
         if (c.Expunge && !view.ReadOnly) await session.Mailbox.Expunge(view.Name, null);
         await session.Updates.StopWatchingAsync();
         session.Selected = null;
+        session.SavedResult = [];
         session.State = ImapSessionState.Authenticated;
         return session.Ok(c.Tag, c.Expunge ? "CLOSE completed" : "UNSELECT completed");
     }
@@ -256,6 +269,12 @@ internal sealed class FolderCommands(ImapSessionContext session)
         for (var i = 0; i < items.Count; i++)
         {
             if (i > 0) output.Raw(" ");
+            if (items[i] == "MAILBOXID")
+            {
+                // RFC 8474 4: the mailbox's immutable id, in parentheses.
+                output.Raw("MAILBOXID (").Raw(ObjectIds.MailboxId(session.User!, f)).Raw(")");
+                continue;
+            }
             output.Raw(items[i]).Raw(" ").Number(items[i] switch
             {
                 "MESSAGES" => f.Messages,

@@ -58,6 +58,21 @@ internal sealed class ImapSessionContext
     /// <summary>CONDSTORE enabled, explicitly or by a command that uses it (RFC 7162 3.1).</summary>
     public bool Condstore { get; set; }
 
+    /// <summary>ENABLE QRESYNC (RFC 7162 3.2.3): expunges are reported as VANISHED, SELECT may resynchronise.</summary>
+    public bool Qresync { get; set; }
+
+    /// <summary>ENABLE IMAP4rev2 (RFC 9051): no \Recent, ESEARCH answers to SEARCH, UTF-8 names.</summary>
+    public bool Rev2 { get; set; }
+
+    /// <summary>COMPRESS=DEFLATE is active (RFC 4978: once per connection).</summary>
+    public bool Compressed { get; set; }
+
+    /// <summary>
+    /// The saved search result <c>$</c> (RFC 5182) as UIDs of the selected folder; empty after
+    /// SELECT and after a failed SAVE (RFC 5182 2.1, 2.4).
+    /// </summary>
+    public HashSet<long> SavedResult { get; set; } = [];
+
     public int Errors { get; set; }
 
     public int AuthFailures { get; set; }
@@ -69,7 +84,8 @@ internal sealed class ImapSessionContext
     /// <summary>The capabilities for the current state (RFC 3501 7.2.1): login-related ones before, the rest after.</summary>
     public string Capabilities()
     {
-        var caps = new List<string> { "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE" };
+        // IMAP4rev2 (RFC 9051) next to IMAP4rev1: a client picks one with ENABLE IMAP4rev2 (RFC 9051 7.2.2).
+        var caps = new List<string> { "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE" };
         if (State == ImapSessionState.NotAuthenticated)
         {
             if (!Connection.Secure && Connection.Service == ImapService.Imap) caps.Add("STARTTLS");
@@ -79,7 +95,10 @@ internal sealed class ImapSessionContext
         else
         {
             caps.AddRange(["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CONDSTORE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
-                "SPECIAL-USE", "QUOTA", "QUOTA=RES-STORAGE", "STATUS=SIZE", "UTF8=ACCEPT", $"APPENDLIMIT={Options.AppendLimit}"]);
+                "SPECIAL-USE", "QUOTA", "QUOTA=RES-STORAGE", "STATUS=SIZE", "UTF8=ACCEPT", $"APPENDLIMIT={Options.AppendLimit}",
+                "ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QRESYNC", "BINARY",
+                "OBJECTID", "UNAUTHENTICATE", "SAVEDATE"]);
+            if (!Compressed) caps.Add("COMPRESS=DEFLATE");
         }
         return string.Join(' ', caps);
     }

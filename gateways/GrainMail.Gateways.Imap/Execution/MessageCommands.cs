@@ -5,6 +5,8 @@ using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using System.Globalization;
 
+using GrainMail.Gateways.Imap.Objects;
+
 namespace GrainMail.Gateways.Imap.Execution;
 
 /// <summary>
@@ -22,7 +24,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
     private IReadOnlyList<int> Resolve(SequenceSet set, bool uid)
     {
         var view = session.Selected!;
-        if (set.IsSavedResult) throw new ImapSyntaxException("Saved search results ($) are not supported");
+        // "$" is the saved search result (RFC 5182): its UIDs that are still in the view.
+        if (set.IsSavedResult) return [.. session.SavedResult.Select(view.IndexOf).Where(i => i >= 0).Order()];
         if (uid) return set.IndexesIn(view.Uids).ToList();
         return set.SequenceIndexes(view.Messages.Count) ?? throw new ImapSyntaxException("Invalid message sequence number");
     }
@@ -39,9 +42,16 @@ internal sealed class MessageCommands(ImapSessionContext session)
         var view = session.Selected!;
         var indexes = Resolve(set, uid);
         if (changedSince is long since) indexes = indexes.Where(i => view.Messages[i].ModSeq > since).ToList();
+        if (c.Vanished)
+        {
+            // RFC 7162 3.2.6: UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses.
+            if (!session.Qresync) return await session.BadAsync(tag, "VANISHED needs ENABLE QRESYNC");
+            var vanished = await session.Updates.VanishedSinceAsync(changedSince!.Value, (u, largest) => !set.IsSavedResult && set.Contains(u, largest));
+            if (vanished.Count > 0) Out.Line("* VANISHED (EARLIER) " + SequenceSet.Format(vanished));
+        }
 
         // Reading a body without PEEK sets \Seen (RFC 3501 6.4.5), before the answer so that it shows.
-        var setsSeen = !view.ReadOnly && items.Any(i => i.Kind == FetchKind.Section && !i.Peek);
+        var setsSeen = !view.ReadOnly && items.Any(i => i.Kind is FetchKind.Section or FetchKind.Binary && !i.Peek);
         var seenNow = new HashSet<long>();
         if (setsSeen)
         {
@@ -57,11 +67,13 @@ internal sealed class MessageCommands(ImapSessionContext session)
                 }
             }
         }
-        var needContent = items.Any(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section);
+        var needContent = items.Any(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section
+            or FetchKind.Binary or FetchKind.BinarySize or FetchKind.ThreadId);
         // BODY[]<offset.length> alone (clients that download large messages in pieces) needs only
         // the bytes of the range: large messages are then read by range, never whole.
-        var rangesOnly = needContent && items.Where(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section)
-            .All(IsWholeMessageRange);
+        var rangesOnly = needContent && items.Where(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section
+            or FetchKind.Binary or FetchKind.BinarySize or FetchKind.ThreadId).All(IsWholeMessageRange);
+        var unknownEncoding = false;
         var missing = false;
         foreach (var index in indexes)
         {
@@ -94,6 +106,19 @@ internal sealed class MessageCommands(ImapSessionContext session)
                     continue;
                 }
             }
+            // BINARY of a part whose transfer encoding cannot be undone fails the command (RFC 3516 4.3): decode before writing.
+            Dictionary<FetchItem, byte[]>? decoded = null;
+            if (content is not null && items.Any(i => i.Kind is FetchKind.Binary or FetchKind.BinarySize))
+            {
+                decoded = [];
+                foreach (var item in items.Where(i => i.Kind is FetchKind.Binary or FetchKind.BinarySize))
+                {
+                    var (outcome, bytes) = BinaryContent.Decode(content.Raw, content.Root, item.Section!.Path);
+                    if (outcome == BinaryContent.Outcome.UnknownEncoding) unknownEncoding = true;
+                    decoded[item] = bytes;
+                }
+                if (unknownEncoding) continue;
+            }
             Out.Raw("* ").Number(index + 1).Raw(" FETCH (");
             var first = true;
             var flagsWritten = false;
@@ -102,6 +127,7 @@ internal sealed class MessageCommands(ImapSessionContext session)
                 if (!first) Out.Raw(" ");
                 first = false;
                 if (ranges?.TryGetValue(item, out var range) == true) WriteRange(item, range);
+                else if (decoded?.TryGetValue(item, out var binary) == true) WriteBinary(item, binary);
                 else WriteFetchItem(item, m, content, view, ref flagsWritten);
             }
             if (seenNow.Contains(m.Uid) && !flagsWritten)
@@ -112,6 +138,7 @@ internal sealed class MessageCommands(ImapSessionContext session)
             Out.Raw(")").Crlf();
             if (Out.Length > FlushThreshold) await session.FlushAsync(session.ConnectionClosed);
         }
+        if (unknownEncoding) return session.No(tag, "[UNKNOWN-CTE] A part has a transfer encoding the server cannot decode");
         if (missing) return session.No(tag, "Some messages were expunged and could not be fetched");
         return session.Ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
     }
@@ -151,7 +178,39 @@ internal sealed class MessageCommands(ImapSessionContext session)
             case FetchKind.Section:
                 WriteSection(item, content!);
                 break;
+            case FetchKind.EmailId:
+                Out.Raw("EMAILID (").Raw(ObjectIds.EmailId(m.Blob)).Raw(")");
+                break;
+            case FetchKind.ThreadId:
+                Out.Raw("THREADID (").Raw(ObjectIds.ThreadId(content!.Root.Headers, m.Blob)).Raw(")");
+                break;
+            case FetchKind.SaveDate:
+                // RFC 8514 4.1: when the message was put into this mailbox.
+                Out.Raw("SAVEDATE \"").Raw(FormatDateTime((m.SaveDate ?? m.InternalDate).ToUniversalTime())).Raw("\"");
+                break;
         }
+    }
+
+    /// <summary>BINARY[part]&lt;partial&gt; or BINARY.SIZE[part] (RFC 3516 4.2); a literal8 only when the octets include NUL.</summary>
+    private void WriteBinary(FetchItem item, byte[] bytes)
+    {
+        var path = string.Join('.', item.Section!.Path);
+        if (item.Kind == FetchKind.BinarySize)
+        {
+            Out.Raw("BINARY.SIZE[").Raw(path).Raw("] ").Number(bytes.Length);
+            return;
+        }
+        Out.Raw("BINARY[").Raw(path).Raw("]");
+        ReadOnlySpan<byte> span = bytes;
+        if (item.PartialOffset is long offset)
+        {
+            Out.Raw("<").Number(offset).Raw(">");
+            var start = (int)Math.Min(offset, span.Length);
+            span = span.Slice(start, (int)Math.Min(item.PartialLength!.Value, span.Length - start));
+        }
+        Out.Raw(" ");
+        if (span.Contains((byte)0)) Out.Raw("~");
+        Out.Literal(span);
     }
 
     /// <summary>Messages above this size are read by range for BODY[]&lt;partial&gt;; smaller ones whole (and cached).</summary>
@@ -303,16 +362,9 @@ internal sealed class MessageCommands(ImapSessionContext session)
             if (view.IsNamed(target)) await session.Updates.SyncAsync(allowExpunge: true, force: true);
             return session.Ok(tag, copyUid + " COPY completed");
         }
-        // MOVE (RFC 6851): COPYUID untagged, then the expunges, then OK.
+        // MOVE (RFC 6851): COPYUID untagged, then the expunges (VANISHED under QRESYNC), then OK.
         Out.Line("* OK " + copyUid + " Moved");
-        foreach (var u in result.SourceUids)
-        {
-            var i = view.IndexOf(u);
-            if (i < 0) continue;
-            view.Messages.RemoveAt(i);
-            view.PendingExpunge.Remove(u);
-            Out.Raw("* ").Number(i + 1).Line(" EXPUNGE");
-        }
+        session.Updates.RemoveAndReport(result.SourceUids);
         // Moved within the selected folder: the messages under their new UIDs come with this response.
         if (view.IsNamed(target)) await session.Updates.SyncAsync(allowExpunge: true, force: true);
         return session.Ok(tag, "MOVE completed");
@@ -335,6 +387,8 @@ internal sealed class MessageCommands(ImapSessionContext session)
     {
         var (tag, name, message, flags, keywords, date) = (c.Tag, c.Mailbox, c.Message, c.Flags, c.Keywords, c.Date);
         if (message.Length == 0) return session.No(tag, "Empty message");
+        // RFC 3516 4.4: a literal8 with octets the store cannot keep as a message (NUL) is refused with UNKNOWN-CTE.
+        if (c.Binary && message.AsSpan().Contains((byte)0)) return session.No(tag, "[UNKNOWN-CTE] Binary content cannot be stored; send it with a transfer encoding");
         // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
         var (normalized, problem) = MessageText.Normalize(message, session.Options.MessageText);
         if (normalized is null)

@@ -146,13 +146,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         }
         if (allowExpunge && view.PendingExpunge.Count > 0)
         {
-            foreach (var uid in view.PendingExpunge.Order().ToList())
-            {
-                var i = view.IndexOf(uid);
-                if (i < 0) continue;
-                view.Messages.RemoveAt(i);
-                output.Raw("* ").Number(i + 1).Line(" EXPUNGE");
-            }
+            RemoveAndReport(view.PendingExpunge.Order().ToList());
             view.PendingExpunge.Clear();
         }
         if (added.Count > 0)
@@ -167,6 +161,69 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
         view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);
+    }
+
+    /// <summary>
+    /// Takes expunged messages out of the view and tells the client: one EXPUNGE per message, or
+    /// after ENABLE QRESYNC one VANISHED with their UIDs (RFC 7162 3.2.10, which replaces EXPUNGE).
+    /// </summary>
+    public void RemoveAndReport(IReadOnlyList<long> uids)
+    {
+        var view = session.Selected!;
+        var output = session.Out;
+        var removed = new List<long>();
+        foreach (var uid in uids)
+        {
+            var i = view.IndexOf(uid);
+            if (i < 0) continue;
+            view.Messages.RemoveAt(i);
+            view.PendingExpunge.Remove(uid);
+            session.SavedResult.Remove(uid);
+            removed.Add(uid);
+            if (!session.Qresync) output.Raw("* ").Number(i + 1).Line(" EXPUNGE");
+        }
+        if (session.Qresync && removed.Count > 0) output.Line("* VANISHED " + Protocol.SequenceSet.Format(removed.Order()));
+    }
+
+    /// <summary>
+    /// UIDs expunged from the folder after <paramref name="sinceModSeq"/> among those
+    /// <paramref name="inRange"/> accepts (RFC 7162 VANISHED (EARLIER)). When the grain's log does not
+    /// reach back that far, every UID below UIDNEXT that is not in the folder is reported: RFC 7162
+    /// 3.2.5.1 lets a server that keeps no older expunges say so, and clients ignore UIDs they never had.
+    /// </summary>
+    public async Task<List<long>> VanishedSinceAsync(long sinceModSeq, Func<long, long, bool> inRange)
+    {
+        var view = session.Selected!;
+        var changes = await session.Mailbox.GetChanges(view.Name, sinceModSeq);
+        if (changes is null) return [];
+        var largest = Math.Max(0, changes.UidNext - 1);
+        if (changes.Expunged is { } expunged)
+            return [.. expunged.Where(u => inRange(u, largest) && view.IndexOf(u) < 0).Distinct().Order()];
+        var present = changes.AllUids!.ToHashSet();
+        var result = new List<long>();
+        for (long u = 1; u <= largest; u++)
+            if (!present.Contains(u) && inRange(u, largest)) result.Add(u);
+        return result;
+    }
+
+    /// <summary>
+    /// SELECT/EXAMINE (QRESYNC …) with the UIDVALIDITY the client knew (RFC 7162 3.2.5): what
+    /// vanished since its MODSEQ, then the flags of every message changed since.
+    /// </summary>
+    public async Task ResynchroniseAsync(Commands.QresyncParameters q)
+    {
+        var view = session.Selected!;
+        var output = session.Out;
+        var vanished = await VanishedSinceAsync(q.ModSeq, (u, largest) => q.KnownUids?.Contains(u, largest) ?? true);
+        if (vanished.Count > 0) output.Line("* VANISHED (EARLIER) " + Protocol.SequenceSet.Format(vanished));
+        for (var i = 0; i < view.Messages.Count; i++)
+        {
+            var m = view.Messages[i];
+            if (m.ModSeq <= q.ModSeq) continue;
+            output.Raw("* ").Number(i + 1).Raw(" FETCH (UID ").Number(m.Uid).Raw(" ");
+            WriteFlags(m, view);
+            output.Raw(" MODSEQ (").Number(m.ModSeq).Raw(")").Raw(")").Crlf();
+        }
     }
 
     /// <summary>
@@ -214,7 +271,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         if ((m.Flags & MessageFlags.Flagged) != 0) Add("\\Flagged");
         if ((m.Flags & MessageFlags.Deleted) != 0) Add("\\Deleted");
         if ((m.Flags & MessageFlags.Draft) != 0) Add("\\Draft");
-        if (view.IsRecent(m)) Add("\\Recent");
+        if (view.IsRecent(m) && !session.Rev2) Add("\\Recent");
         foreach (var k in m.Keywords) Add(k);
         output.Raw(")");
     }

@@ -11,6 +11,21 @@ public enum FetchKind
     Uid,
     ModSeq,
     Section,
+
+    /// <summary>BINARY[part] / BINARY.PEEK[part] (RFC 3516): the part with its transfer encoding undone.</summary>
+    Binary,
+
+    /// <summary>BINARY.SIZE[part] (RFC 3516): the size of that decoded part.</summary>
+    BinarySize,
+
+    /// <summary>EMAILID (RFC 8474).</summary>
+    EmailId,
+
+    /// <summary>THREADID (RFC 8474).</summary>
+    ThreadId,
+
+    /// <summary>SAVEDATE (RFC 8514).</summary>
+    SaveDate,
 }
 
 public enum SectionText
@@ -111,6 +126,17 @@ public sealed record FetchItem(FetchKind Kind, Section? Section = null, bool Pee
             case "BODYSTRUCTURE": return new(FetchKind.BodyStructure);
             case "UID": return new(FetchKind.Uid);
             case "MODSEQ": return new(FetchKind.ModSeq);
+            case "EMAILID": return new(FetchKind.EmailId);
+            case "THREADID": return new(FetchKind.ThreadId);
+            case "SAVEDATE": return new(FetchKind.SaveDate);
+            case "BINARY.SIZE": return new(FetchKind.BinarySize, ParseBinarySection(p));
+            case "BINARY":
+            case "BINARY.PEEK":
+                {
+                    var section = ParseBinarySection(p);
+                    var (offset, length) = ParsePartial(p);
+                    return new(FetchKind.Binary, section, name == "BINARY.PEEK", offset, length);
+                }
             case "RFC822": return new(FetchKind.Section, new Section([], SectionText.All, []), LegacyName: "RFC822");
             case "RFC822.HEADER": return new(FetchKind.Section, new Section([], SectionText.Header, []), Peek: true, LegacyName: "RFC822.HEADER");
             case "RFC822.TEXT": return new(FetchKind.Section, new Section([], SectionText.Text, []), LegacyName: "RFC822.TEXT");
@@ -119,21 +145,43 @@ public sealed record FetchItem(FetchKind Kind, Section? Section = null, bool Pee
             case "BODY.PEEK":
                 {
                     var section = ParseSection(p);
-                    long? offset = null, length = null;
-                    if (p.TryConsume('<'))
-                    {
-                        var range = p.ReadAtom();
-                        var dot = range.IndexOf('.');
-                        if (!range.EndsWith('>') || dot < 0) throw new ImapSyntaxException("Invalid partial range");
-                        if (!long.TryParse(range[..dot], out var o) || !long.TryParse(range[(dot + 1)..^1], out var l) || o < 0 || l <= 0)
-                            throw new ImapSyntaxException("Invalid partial range");
-                        (offset, length) = (o, l);
-                    }
+                    var (offset, length) = ParsePartial(p);
                     return new(FetchKind.Section, section, name == "BODY.PEEK", offset, length);
                 }
             default:
                 throw new ImapSyntaxException("Unknown FETCH item " + name);
         }
+    }
+
+    private static (long? Offset, long? Length) ParsePartial(ImapParser p)
+    {
+        if (!p.TryConsume('<')) return (null, null);
+        var range = p.ReadAtom();
+        var dot = range.IndexOf('.');
+        if (!range.EndsWith('>') || dot < 0) throw new ImapSyntaxException("Invalid partial range");
+        if (!long.TryParse(range[..dot], System.Globalization.NumberStyles.None, null, out var o)
+            || !long.TryParse(range[(dot + 1)..^1], System.Globalization.NumberStyles.None, null, out var l) || l <= 0)
+            throw new ImapSyntaxException("Invalid partial range");
+        return (o, l);
+    }
+
+    /// <summary>section-binary (RFC 3516 5): part numbers only, no HEADER/TEXT/MIME.</summary>
+    private static Section ParseBinarySection(ImapParser p)
+    {
+        p.Expect('[');
+        var path = new List<int>();
+        if (!p.TryConsume(']'))
+        {
+            foreach (var part in p.ReadAtom().Split('.'))
+            {
+                if (part.Length == 0 || part.Length > 9 || !part.All(char.IsAsciiDigit) || !int.TryParse(part, out var n) || n == 0)
+                    throw new ImapSyntaxException("Invalid BINARY section");
+                path.Add(n);
+            }
+            if (path.Count > 50) throw new ImapSyntaxException("Invalid BINARY section");
+            p.Expect(']');
+        }
+        return new Section([.. path], SectionText.All, []);
     }
 
     private static Section ParseSection(ImapParser p)

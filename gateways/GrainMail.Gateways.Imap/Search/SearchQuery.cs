@@ -19,6 +19,9 @@ internal sealed class SearchContext(int sequence, MessageMeta meta, bool recent,
     public long LargestUid => largestUid;
     public int Count => count;
 
+    /// <summary>The UIDs of the saved search result <c>$</c> (RFC 5182); null when nothing was saved.</summary>
+    public IReadOnlySet<long>? SavedUids { get; init; }
+
     public async Task<LoadedMessage?> ContentAsync()
     {
         if (!_loaded)
@@ -121,6 +124,14 @@ internal abstract class SearchKey
                 }
             case "BODY": return new TextContains(Arg(p, p.ReadAString), headers: false);
             case "TEXT": return new TextContains(Arg(p, p.ReadAString), headers: true);
+            // RFC 8514: the save date; every mailbox here keeps one.
+            case "SAVEDBEFORE": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.Before);
+            case "SAVEDON": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.On);
+            case "SAVEDSINCE": return new SavedDate(Arg(p, () => ReadDate(p)), DateCompare.Since);
+            case "SAVEDATESUPPORTED": return new Always();
+            // RFC 8474 6: the object identifiers.
+            case "EMAILID": return new EmailIdKey(Arg(p, () => p.ReadAtom()));
+            case "THREADID": return new ThreadIdKey(Arg(p, () => p.ReadAtom()));
             case "MODSEQ":
                 {
                     modseq = true;
@@ -218,21 +229,41 @@ internal abstract class SearchKey
             ValueTask.FromResult(m.Meta.Keywords.Contains(keyword, StringComparer.OrdinalIgnoreCase) == set);
     }
 
+    // "$" as a key, or as UID $, is the saved result (RFC 5182 2.1): the messages it names, by UID.
     private sealed class Sequence(SequenceSet set) : SearchKey
     {
-        public override ValueTask<bool> MatchAsync(SearchContext m)
-        {
-            if (set.IsSavedResult) throw new ImapSyntaxException("Saved search results ($) are not supported");
-            return ValueTask.FromResult(set.Contains(m.Sequence, m.Count));
-        }
+        public override ValueTask<bool> MatchAsync(SearchContext m) => ValueTask.FromResult(set.IsSavedResult
+            ? m.SavedUids?.Contains(m.Meta.Uid) == true
+            : set.Contains(m.Sequence, m.Count));
     }
 
     private sealed class Uid(SequenceSet set) : SearchKey
     {
-        public override ValueTask<bool> MatchAsync(SearchContext m)
+        public override ValueTask<bool> MatchAsync(SearchContext m) => ValueTask.FromResult(set.IsSavedResult
+            ? m.SavedUids?.Contains(m.Meta.Uid) == true
+            : set.Contains(m.Meta.Uid, m.LargestUid));
+    }
+
+    private sealed class SavedDate(DateOnly date, DateCompare how) : SearchKey
+    {
+        public override ValueTask<bool> MatchAsync(SearchContext m) =>
+            ValueTask.FromResult(Compare(DateOnly.FromDateTime((m.Meta.SaveDate ?? m.Meta.InternalDate).UtcDateTime), date, how));
+    }
+
+    private sealed class EmailIdKey(string id) : SearchKey
+    {
+        public override ValueTask<bool> MatchAsync(SearchContext m) =>
+            ValueTask.FromResult(Objects.ObjectIds.EmailId(m.Meta.Blob).Equals(id, StringComparison.Ordinal));
+    }
+
+    private sealed class ThreadIdKey(string id) : SearchKey
+    {
+        public override bool NeedsContent => true;
+
+        public override async ValueTask<bool> MatchAsync(SearchContext m)
         {
-            if (set.IsSavedResult) throw new ImapSyntaxException("Saved search results ($) are not supported");
-            return ValueTask.FromResult(set.Contains(m.Meta.Uid, m.LargestUid));
+            var content = await m.ContentAsync();
+            return content is not null && Objects.ObjectIds.ThreadId(content.Root.Headers, m.Meta.Blob).Equals(id, StringComparison.Ordinal);
         }
     }
 

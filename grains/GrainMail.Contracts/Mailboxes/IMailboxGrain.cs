@@ -162,7 +162,8 @@ public sealed record FolderInfo(
     [property: Id(6)] int Unseen,
     [property: Id(7)] int Recent,
     [property: Id(8)] long Bytes,
-    [property: Id(9)] bool Subscribed);
+    [property: Id(9)] bool Subscribed,
+    [property: Id(10)] int FolderId = 0);
 
 [GenerateSerializer, Immutable]
 public sealed record MessageMeta(
@@ -171,7 +172,8 @@ public sealed record MessageMeta(
     [property: Id(2)] DateTimeOffset InternalDate,
     [property: Id(3)] MessageFlags Flags,
     [property: Id(4)] IReadOnlyList<string> Keywords,
-    [property: Id(5)] long ModSeq);
+    [property: Id(5)] long ModSeq,
+    [property: Id(6)] DateTimeOffset? SaveDate = null);
 
 [GenerateSerializer, Immutable]
 public sealed record QuotaInfo(

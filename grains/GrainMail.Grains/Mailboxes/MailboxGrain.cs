@@ -263,7 +263,7 @@ public sealed class MailboxGrain(
         var hash = BlobStore.Hash(raw);
         // INTERNALDATE as given, in its zone; else now in the server's zone (RFC 3501 6.3.11).
         var row = new MessageRow(f.Id, f.UidNext, domain, hash, raw.Length, internalDate ?? clock.GetLocalNow(), flags,
-            NormalizeKeywords(keywords), f.HighestModSeq + 1, null);
+            NormalizeKeywords(keywords), f.HighestModSeq + 1, null, clock.GetUtcNow());
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
         await InsertAsync(f, change, [row]);
@@ -368,10 +368,11 @@ public sealed class MailboxGrain(
         var d = dst.Clone();
         d.HighestModSeq++;
         var newRows = new List<MessageRow>();
+        var now = clock.GetUtcNow();
         foreach (var m in selected)
         {
             // A moved message keeps its delivery id (it is still that delivery); a copy is a new message.
-            newRows.Add(m with { FolderId = dst.Id, Uid = d.UidNext++, ModSeq = d.HighestModSeq, DeliveryId = move ? m.DeliveryId : null });
+            newRows.Add(m with { FolderId = dst.Id, Uid = d.UidNext++, ModSeq = d.HighestModSeq, DeliveryId = move ? m.DeliveryId : null, SaveDate = now });
         }
         d.Count += newRows.Count;
         d.Unseen += newRows.Count(m => Unseen(m) == 1);
@@ -610,7 +611,7 @@ public sealed class MailboxGrain(
         var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
         // A delivery's INTERNALDATE is in the server's zone (as it reads back from storage).
         var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, MailboxStore.InZone(item.ReceivedAt, null),
-            MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId);
+            MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId, clock.GetUtcNow());
         var change = NewChange();
         change.ConsumeQueueRow = item.QueueRowId;
         change.ConsumedReference = (item.BlobDomain, item.BlobHash);
@@ -812,5 +813,5 @@ public sealed class MailboxGrain(
     private static FolderInfo Info(Folder f) =>
         new(f.Name, f.Use, f.UidValidity, f.UidNext, f.HighestModSeq, f.Count, f.Unseen,
             f.Messages is null ? (int)Math.Clamp(f.UidNext - f.RecentFrom, 0, f.Count) : f.Messages.Count(m => m.Uid >= f.RecentFrom),
-            f.Bytes, f.Subscribed);
+            f.Bytes, f.Subscribed, f.Id);
 }

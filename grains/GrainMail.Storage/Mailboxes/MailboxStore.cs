@@ -15,7 +15,7 @@ public sealed record FolderRow(
 /// <summary>A message row as stored (no body: that is in the blob store).</summary>
 public sealed record MessageRow(
     int FolderId, long Uid, string BlobDomain, byte[] BlobHash, long Size, DateTimeOffset InternalDate,
-    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId)
+    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId, DateTimeOffset? SaveDate = null)
 {
     private MessageMeta? _meta;
 
@@ -32,6 +32,7 @@ public sealed record MessageRow(
         Keywords = original.Keywords;
         ModSeq = original.ModSeq;
         DeliveryId = original.DeliveryId;
+        SaveDate = original.SaveDate;
     }
 
     /// <summary>
@@ -39,7 +40,7 @@ public sealed record MessageRow(
     /// list (IMAP SELECT, POP3) then share these immutable objects with the grain instead of
     /// each holding copies.
     /// </summary>
-    public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq);
+    public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq, SaveDate);
 }
 
 public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages, long LastUidValidity);
@@ -146,7 +147,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         var list = new List<MessageRow>();
         // Binary COPY: the fastest way to bring a large folder's index into memory.
         await using var reader = await conn.BeginBinaryExportAsync(
-            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone FROM mailbox_message " +
+            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, coalesce(save_date, internal_date) FROM mailbox_message " +
             $"WHERE mailbox = {Quote(address)} AND folder_id = {folderId} ORDER BY uid) TO STDOUT (FORMAT BINARY)", ct);
         while (await reader.StartRowAsync(ct) >= 0)
         {
@@ -160,8 +161,9 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             var modseq = await reader.ReadAsync<long>(NpgsqlDbType.Bigint, ct);
             Guid? delivery = reader.IsNull ? SkipNull(reader) : await reader.ReadAsync<Guid>(NpgsqlDbType.Uuid, ct);
             short? zone = reader.IsNull ? SkipZone(reader) : await reader.ReadAsync<short>(NpgsqlDbType.Smallint, ct);
+            var saved = await reader.ReadAsync<DateTime>(NpgsqlDbType.TimestampTz, ct);
             list.Add(new MessageRow(folderId, uid, domain, hash, size, InZone(new DateTimeOffset(date, TimeSpan.Zero), zone), (MessageFlags)flags,
-                keywords, modseq, delivery));
+                keywords, modseq, delivery, new DateTimeOffset(saved, TimeSpan.Zero)));
         }
         return list;
     }
@@ -335,9 +337,10 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         {
             var ins = new NpgsqlBatchCommand(
                 """
-                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone)
-                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did, @z)
+                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, save_date)
+                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did, @z, coalesce(@sd, now()))
                 """);
+            ins.Parameters.Add(new NpgsqlParameter("sd", NpgsqlDbType.TimestampTz) { Value = m.SaveDate is { } sd ? sd.UtcDateTime : DBNull.Value });
             ins.Parameters.AddWithValue("z", (short)m.InternalDate.Offset.TotalMinutes);
             ins.Parameters.AddWithValue("a", address);
             ins.Parameters.AddWithValue("f", m.FolderId);

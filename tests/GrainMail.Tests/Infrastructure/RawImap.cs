@@ -47,6 +47,9 @@ public sealed partial class RawImap : IAsyncDisposable
         return c;
     }
 
+    /// <summary>After the server's OK to COMPRESS DEFLATE (RFC 4978): both directions are raw DEFLATE from here on.</summary>
+    public void StartDeflate() => _stream = new GrainMail.Gateways.Imap.Protocol.DeflateDuplexStream(_stream, _stream);
+
     public Task SendRawAsync(string text) => SendRawAsync(Encoding.UTF8.GetBytes(text));
 
     public async Task SendRawAsync(byte[] bytes)
