@@ -44,3 +44,6 @@ echo
 echo "commands/s: Dovecot ${d:-n/a}, GrainMail ${g:-n/a}, GrainMail/Dovecot $(awk -v g="${g:-0}" -v d="${d:-0}" 'BEGIN { if (d > 0) printf "%.2f", g / d; else print "n/a" }')"
 echo "state errors: Dovecot $(field "$out/dovecot.txt" state_errors), GrainMail $(field "$out/grainmail.txt" state_errors)"
 echo "GrainMail peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+# What the host logged at warning level or above during the run (the directory goes at exit).
+echo "GrainMail host log, warnings and errors: $(grep -cE '^(warn|fail|crit):' "$data/host.log" || true)"
+grep -E -A4 '^(warn|fail|crit):' "$data/host.log" | head -n 60 || true

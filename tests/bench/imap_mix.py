@@ -168,6 +168,7 @@ class Conn:
         self.uidvalidity = None
         self.history = collections.deque(maxlen=8)
         self.appended = 0
+        self.storing = None     # UID whose keyword this connection is changing in the running command
 
     # ---- bookkeeping -----------------------------------------------------------------
 
@@ -251,8 +252,13 @@ class Conn:
                 self.uids[seq - 1] = uid
         else:
             uid = self.uids[seq - 1]
+        # During this connection's own STORE, a FETCH of the flags from before it may come first.
+        if uid is not None and uid in self.mine and uid != self.storing:
+            self.apply_fetch_flags(uid, text)
+
+    def apply_fetch_flags(self, uid, text):
         f = FLAGS_ITEM.search(text)
-        if f and uid is not None and uid in self.mine:
+        if f:
             has = self.keyword.lower().encode() in f.group(1).lower().split()
             if self.mine[uid] and not has:
                 self.state_error("own-keyword-lost", "UID %d FLAGS (%s) without %s, set by this connection"
@@ -367,8 +373,17 @@ class Conn:
             op = rng.choice(["+FLAGS", "-FLAGS"])
             if flag == self.keyword:
                 self.mine[uid] = op == "+FLAGS"
-            self.run(name, "UID STORE %d %s (%s)" % (uid, op, flag),
-                                    lambda: imap.uid("STORE", str(uid), op, "(%s)" % flag))
+                self.storing = uid
+            try:
+                _, _, events = self.run(name, "UID STORE %d %s (%s)" % (uid, op, flag),
+                                        lambda: imap.uid("STORE", str(uid), op, "(%s)" % flag))
+            finally:
+                self.storing = None
+            if flag == self.keyword and uid in self.mine:
+                # The last FETCH of the message in the answer is its state after the STORE.
+                last = [t for _, t, _ in fetch_responses(events) if UID_ITEM.search(t) and int(UID_ITEM.search(t).group(1)) == uid]
+                if last:
+                    self.apply_fetch_flags(uid, last[-1])
         elif name == "expunge":
             doomed = rng.sample(known, min(len(known), rng.choice([1, 2])))
             ids = ",".join(str(u) for u in doomed)
