@@ -26,7 +26,7 @@ public sealed class Pop3LimitTests(TightPop3HostFixture host) : IClassFixture<Ti
         await host.StoreDirectAsync(user, Encoding.ASCII.GetBytes("Subject: kept\r\n\r\nkept\r\n"));
         await host.WaitForMessages(user, 1);
 
-        var (c, _) = await RawImap.ConnectAsync(host.Pop3);
+        var (c, _) = await RawImap.ConnectAsync(host.Pop3s, implicitTls: true);
         await using (c)
         {
             await c.SendRawAsync($"USER {user}\r\nPASS {Pw}\r\nDELE 1\r\n");
@@ -38,7 +38,7 @@ public sealed class Pop3LimitTests(TightPop3HostFixture host) : IClassFixture<Ti
             Assert.True(await c.ClosedAsync());
         }
         // The lock went with the session: a new one logs in at once and finds the message.
-        var (d, _) = await RawImap.ConnectAsync(host.Pop3);
+        var (d, _) = await RawImap.ConnectAsync(host.Pop3s, implicitTls: true);
         await using (d)
         {
             await d.SendRawAsync($"USER {user}\r\nPASS {Pw}\r\nSTAT\r\nQUIT\r\n");
