@@ -1,5 +1,6 @@
 using GrainMail.Gateways.Common.Sasl;
 using GrainMail.Gateways.Common.Tls;
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
@@ -17,9 +18,10 @@ using Microsoft.Extensions.Logging;
 namespace GrainMail.Gateways.Pop3;
 
 /// <summary>
-/// One POP3 conversation (RFC 1939, CAPA and response codes of RFC 2449, STLS of RFC 2595, AUTH
-/// of RFC 5034): AUTHORIZATION, then TRANSACTION over a snapshot of INBOX, then UPDATE at QUIT,
-/// where deletions are applied (and retrieved messages marked \Seen for IMAP and webmail).
+/// One POP3 conversation (RFC 1939, CAPA, response codes and pipelining of RFC 2449, STLS of
+/// RFC 2595, AUTH of RFC 5034, [AUTH]/[SYS/*] of RFC 3206): AUTHORIZATION, then TRANSACTION over a
+/// snapshot of INBOX under the maildrop lock, then UPDATE at QUIT, where deletions are applied
+/// (and retrieved messages marked \Seen for IMAP and webmail) and the lock is released.
 /// </summary>
 internal sealed class Pop3Session : IAsyncDisposable
 {
@@ -41,6 +43,14 @@ internal sealed class Pop3Session : IAsyncDisposable
     private int _errors;
     private int _authFailures;
     private bool _quit;
+
+    // RFC 1939 §4: the maildrop lock, held from login to the end of the session.
+    private readonly Guid _sessionId = Guid.NewGuid();
+    private IMaildropLockGrain? _lock;
+    private long _lockRenewedAt;
+
+    /// <summary>Responses of pipelined commands are written together up to this size (RFC 2449 §6.6).</summary>
+    private const int PipelinedOutputLimit = 64 * 1024;
 
     public Pop3Session(Pop3Server server, ConnectionContext connection, Pop3Service service, IPAddress remote)
     {
@@ -89,6 +99,7 @@ internal sealed class Pop3Session : IAsyncDisposable
                 var command = Pop3CommandParser.Parse(raw);
                 try
                 {
+                    if (InTransaction) await RenewLockAsync();
                     await ExecuteAsync(command, closed);
                 }
                 catch (Exception e) when (e is not IOException and not OperationCanceledException and not ObjectDisposedException
@@ -98,9 +109,22 @@ internal sealed class Pop3Session : IAsyncDisposable
                     _out.Line("-ERR [SYS/TEMP] Temporary server error, try again");
                 }
             }
-            await FlushAsync(closed);
+            // RFC 2449 §6.6: while the client has sent more commands, their answers are collected
+            // and written together, in order.
+            if (_quit || _out.Length >= PipelinedOutputLimit || !AnotherLineWaiting()) await FlushAsync(closed);
         }
         await FlushAsync(CancellationToken.None);
+    }
+
+    /// <summary>Whether a whole command line is already buffered (pipelined behind the one just answered).</summary>
+    private bool AnotherLineWaiting()
+    {
+        var input = _reader.Input;
+        if (!input.TryRead(out var result)) return false;
+        var waiting = result.Buffer.PositionOf((byte)'\n') is not null;
+        // Nothing consumed or examined: the next ReadLineAsync sees the same bytes at once.
+        input.AdvanceTo(result.Buffer.Start);
+        return waiting;
     }
 
     private ValueTask FlushAsync(CancellationToken ct) => _out.FlushAsync(_stream, ct);
@@ -128,10 +152,8 @@ internal sealed class Pop3Session : IAsyncDisposable
         {
             case CapaCommand:
                 _out.Line("+OK Capability list follows");
-                _out.Line("TOP").Line("UIDL").Line("RESP-CODES").Line("AUTH-RESP-CODE").Line("PIPELINING").Line("USER");
-                if (!InTransaction && AuthAllowed) _out.Line("SASL " + string.Join(' ', SaslDecoder.Mechanisms));
-                if (!InTransaction && _tls is null) _out.Line("STLS");
-                _out.Line("IMPLEMENTATION GrainMail").Line(".");
+                foreach (var line in Pop3Capabilities.Lines(AuthAllowed, _tls is not null, SaslDecoder.Mechanisms)) _out.Line(line);
+                _out.Line(".");
                 return;
             case QuitCommand:
                 await QuitAsync();
@@ -242,6 +264,10 @@ internal sealed class Pop3Session : IAsyncDisposable
             case Pop3SyntaxError error when Pop3CommandParser.IsTransactionVerb(error.Verb):
                 Error(error.Reply);
                 return;
+            // RFC 1939 §4, RFC 2595 §4, RFC 5034 §4: only in the AUTHORIZATION state.
+            case var other when Pop3CommandParser.IsAuthorizationVerb(other.Verb):
+                Error("-ERR Already logged in");
+                return;
             default:
                 Error("-ERR Unknown command");
                 return;
@@ -312,10 +338,23 @@ internal sealed class Pop3Session : IAsyncDisposable
             AuthFailed();
             return;
         }
+        // RFC 1939 §4: exclusive access to the maildrop; RFC 2449 §8.1.2: [IN-USE] when another session has it.
+        var maildropLock = _server.Grains.GetGrain<IMaildropLockGrain>(address!);
+        if (!await maildropLock.TryAcquire(_sessionId, LockLease))
+        {
+            _userName = null;
+            _out.Line("-ERR [IN-USE] The maildrop is in use by another POP3 session");
+            return;
+        }
+        _lock = maildropLock;
+        _lockRenewedAt = Environment.TickCount64;
         var mailbox = _server.Grains.GetGrain<IMailboxGrain>(address!);
         var snapshot = await mailbox.Open("INBOX", claimRecent: false);
         if (snapshot is null)
         {
+            // A lock taken before a refusal is released first (RFC 1939 §4).
+            await ReleaseLockAsync();
+            _userName = null;
             _out.Line("-ERR [SYS/PERM] The mailbox is not available");
             return;
         }
@@ -324,6 +363,26 @@ internal sealed class Pop3Session : IAsyncDisposable
         _uidValidity = snapshot.Info.UidValidity;
         _messages = [.. snapshot.Messages];
         _out.Line($"+OK Logged in, {_messages.Count} messages");
+    }
+
+    // The lease outlasts the longest silence the autologout timer allows, plus the renewal interval.
+    private TimeSpan LockLease => _options.AutologoutTimeout + 2 * LockRenewal;
+
+    private static readonly TimeSpan LockRenewal = TimeSpan.FromMinutes(1);
+
+    private async Task RenewLockAsync()
+    {
+        if (_lock is null || Environment.TickCount64 - _lockRenewedAt < LockRenewal.TotalMilliseconds) return;
+        if (!await _lock.TryAcquire(_sessionId, LockLease))
+            _server.Logger.LogWarning("POP3 session of {User} lost its maildrop lock", _userName);
+        _lockRenewedAt = Environment.TickCount64;
+    }
+
+    private async Task ReleaseLockAsync()
+    {
+        if (_lock is not { } held) return;
+        _lock = null;
+        await held.Release(_sessionId);
     }
 
     private void AuthFailed()
@@ -346,16 +405,47 @@ internal sealed class Pop3Session : IAsyncDisposable
             _out.Line("+OK Bye");
             return;
         }
-        // UPDATE state (RFC 1939 6): only now do deletions take effect.
+        // UPDATE state (RFC 1939 §6): only now do deletions take effect, then the lock goes.
         var deleted = _deleted.Select(n => _messages![n - 1].Uid).ToList();
         var seen = _retrieved.Except(deleted).ToList();
-        if (seen.Count > 0) await _mailbox!.StoreFlags("INBOX", seen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen, []));
-        if (deleted.Count > 0)
+        try
         {
-            await _mailbox!.StoreFlags("INBOX", deleted, new FlagChange(FlagChangeMode.Add, MessageFlags.Deleted, []));
-            await _mailbox.Expunge("INBOX", deleted);
+            if (deleted.Count > 0)
+            {
+                var flagged = await _mailbox!.StoreFlags("INBOX", deleted, new FlagChange(FlagChangeMode.Add, MessageFlags.Deleted, []));
+                var expunged = flagged.Status == MailboxOpStatus.Ok ? await _mailbox.Expunge("INBOX", deleted) : null;
+                if (expunged?.Status != MailboxOpStatus.Ok)
+                {
+                    _out.Line("-ERR [SYS/PERM] Some deleted messages not removed: the mailbox is not available");
+                    return;
+                }
+            }
+            if (seen.Count > 0) await _mailbox!.StoreFlags("INBOX", seen, new FlagChange(FlagChangeMode.Add, MessageFlags.Seen, []));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _server.Logger.LogWarning(e, "POP3 UPDATE failed for {User}", _userName);
+            _out.Line("-ERR [SYS/TEMP] Some deleted messages not removed, try again");
+            return;
+        }
+        finally
+        {
+            await ReleaseLockQuietlyAsync();
         }
         _out.Line($"+OK Bye, {deleted.Count} messages deleted");
+    }
+
+    private async Task ReleaseLockQuietlyAsync()
+    {
+        try
+        {
+            await ReleaseLockAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The lease runs out by itself.
+            _server.Logger.LogInformation(e, "POP3 maildrop lock of {User} not released", _userName);
+        }
     }
 
     private async Task StartTlsAsync(CancellationToken ct)
@@ -367,6 +457,8 @@ internal sealed class Pop3Session : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A session that ends without QUIT (dropped, autologout) applies nothing but lets go of the lock.
+        await ReleaseLockQuietlyAsync();
         if (_tls is not null) await _tls.DisposeAsync();
     }
 }

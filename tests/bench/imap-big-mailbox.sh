@@ -7,8 +7,19 @@ shared="$root/../shared/bench"
 n=${1:-100000}
 cd "$root"
 
-bash "$shared/anchor-postfix-dovecot.sh" start >/dev/null 2>&1
-bash "$shared/anchor-postfix-dovecot.sh" reset >/dev/null 2>&1
+# Postfix and Dovecot daemonise: they must not inherit this script's descriptors, the benchmark
+# lock's among them, or a daemon started here would hold the machine-wide lock while it runs.
+anchor() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
+  )
+}
+
+anchor start
+anchor reset
 echo "anchor (Dovecot, maildir):"
 # Dovecot's maildir APPEND slows down as the folder grows (hours for 100,000), so its INBOX is
 # written as maildir files and indexed by the first SELECT.

@@ -12,8 +12,19 @@ cd "$root"
 out=$(mktemp -d /tmp/grainmail-imapbench-out.XXXX)
 trap 'rm -rf "$out"' EXIT
 
-bash "$shared/anchor-postfix-dovecot.sh" start >/dev/null 2>&1
-bash "$shared/anchor-postfix-dovecot.sh" reset >/dev/null 2>&1
+# Postfix and Dovecot daemonise: they must not inherit this script's descriptors, the benchmark
+# lock's among them, or a daemon started here would hold the machine-wide lock while it runs.
+anchor() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
+  )
+}
+
+anchor start
+anchor reset
 echo "anchor (Dovecot IMAP, maildir, fsync):"
 python3 tests/bench/imap_load.py --port 10143 --user-format 'u{n}@anchor.test' --password anchor \
   --clients "$clients" --duration "$duration" --seed-messages "$seed" --label dovecot | tee "$out/dovecot.txt" || true

@@ -42,8 +42,11 @@ public static class Pop3CommandParser
     /// <summary>The commands of the TRANSACTION state (RFC 1939 5): "log in first" before it.</summary>
     public static bool IsTransactionVerb(string verb) => verb is "STAT" or "LIST" or "UIDL" or "RETR" or "TOP" or "DELE" or "RSET" or "NOOP";
 
+    /// <summary>The commands of the AUTHORIZATION state only (RFC 1939 §4, RFC 2595, RFC 5034): refused once logged in.</summary>
+    public static bool IsAuthorizationVerb(string verb) => verb is "USER" or "PASS" or "AUTH" or "STLS";
+
     /// <summary>Every verb the parser knows (metrics count others as one).</summary>
-    public static bool IsKnownVerb(string verb) => IsTransactionVerb(verb) || verb is "CAPA" or "QUIT" or "STLS" or "USER" or "PASS" or "AUTH";
+    public static bool IsKnownVerb(string verb) => IsTransactionVerb(verb) || IsAuthorizationVerb(verb) || verb is "CAPA" or "QUIT";
 
     private static Pop3Command Auth(string args)
     {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# IMAP stress mix (imap_mix.py: several connections per mailbox, each tracking its view and
+# counting state errors) against the Postfix + Dovecot anchor (plaintext IMAP) and GrainMail
+# (implicit TLS, port 11993), same load, one run. Needs root (the anchor installs and starts
+# Postfix and Dovecot from Debian's packages). Run it under the machine's benchmark lock:
+#   flock /tmp/grainmail.lock tests/bench/imap-mix-vs-anchor.sh [MAILBOXES] [CLIENTS_PER_MAILBOX] [DURATION] [SEED] [PROCS]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+shared="$root/../shared/bench"
+mailboxes=${1:-5} per=${2:-4} duration=${3:-60} seed=${4:-200} procs=${5:-2}
+cd "$root"
+out=$(mktemp -d /tmp/grainmail-imapmix-out.XXXX)
+trap 'rm -rf "$out"' EXIT
+
+# Postfix and Dovecot daemonise: they must not inherit this script's descriptors, the benchmark
+# lock's among them, or a daemon started here would hold the machine-wide lock while it runs.
+anchor() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
+  )
+}
+mix() { python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-mailbox "$per" --duration "$duration" \
+  --seed-messages "$seed" --procs "$procs" "$@"; }
+
+anchor start
+anchor reset
+echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
+mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
+
+source tests/bench/grainmail-host.sh
+start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100))
+api /api/v1/domains '{"name":"bench.test"}'
+for i in $(seq 1 "$mailboxes"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"m$i\",\"password\":\"secret123\"}"; done
+echo
+echo "== GrainMail: single node, embedded PostgreSQL (fsync on), IMAP over TLS (port 11993)"
+mix --port 11993 --tls --user-format 'm{n}@bench.test' --password secret123 --label grainmail | tee "$out/grainmail.txt" || true
+
+field() { sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$1" | tail -n 1; }
+d=$(field "$out/dovecot.txt" commands_per_s) g=$(field "$out/grainmail.txt" commands_per_s)
+echo
+echo "commands/s: Dovecot ${d:-n/a}, GrainMail ${g:-n/a}, GrainMail/Dovecot $(awk -v g="${g:-0}" -v d="${d:-0}" 'BEGIN { if (d > 0) printf "%.2f", g / d; else print "n/a" }')"
+echo "state errors: Dovecot $(field "$out/dovecot.txt" state_errors), GrainMail $(field "$out/grainmail.txt" state_errors)"
+echo "GrainMail peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+# What the host logged at warning level or above during the run (the directory goes at exit).
+echo "GrainMail host log, warnings and errors: $(grep -cE '^(warn|fail|crit):' "$data/host.log" || true)"
+grep -E -A4 '^(warn|fail|crit):' "$data/host.log" | head -n 60 || true
