@@ -18,6 +18,11 @@ fi
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 ls /usr/lib/*/libicuuc.so.[0-9]* /usr/lib/libicuuc.so.[0-9]* >/dev/null 2>&1 || missing+=(icu)
+# The inbound-trust tests read RFC 7208's test suite (python3-spf), cross-check DKIM and ARC with an
+# independent implementation (python3-dkim's dkimsign and arcsign) and use the public suffix list (publicsuffix).
+[ -f /usr/share/doc/python3-spf/rfc7208-tests.yml.gz ] || missing+=(python3-spf)
+command -v dkimsign >/dev/null 2>&1 && command -v arcsign >/dev/null 2>&1 || missing+=(python3-dkim)
+[ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -41,6 +41,11 @@ public sealed class MailDns(OutboundOptions options)
         return r.Answers.TxtRecords().Select(t => string.Concat(t.Text)).ToList();
     }
 
+    /// <summary>Any question, answered as the resolver gave it (the inbound checks tell NXDOMAIN, no data and
+    /// server failure apart). Throws <see cref="DnsResponseException"/> on timeout.</summary>
+    public Task<IDnsQueryResponse> QueryAsync(string name, QueryType type, CancellationToken ct) =>
+        _dns.QueryAsync(name, type, cancellationToken: ct);
+
     /// <summary>A host's IPv4 and IPv6 addresses (an address literal is its own answer).</summary>
     public async Task<IPAddress[]> AddressesAsync(string host, CancellationToken ct)
     {
