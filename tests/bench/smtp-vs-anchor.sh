@@ -9,8 +9,18 @@ shared="$root/../shared/bench"
 total=${1:-6000} procs=${2:-20} sessions=${3:-2}
 cd "$root"
 
-bash "$shared/anchor-postfix-dovecot.sh" start >/dev/null 2>&1
-bash "$shared/anchor-postfix-dovecot.sh" reset >/dev/null 2>&1
+# Postfix and Dovecot daemonise: they must not inherit this script's descriptors (the benchmark
+# lock's among them, when run under flock), or a daemon started here keeps holding that lock.
+anchor() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
+  )
+}
+anchor start
+anchor reset
 echo "anchor (Postfix + Dovecot, maildir, fsync):"
 python3 tests/bench/cpu_split.py --label anchor -- python3 "$shared/smtp-delivery-bench.py" --smtp 10025 --imap 10143 --pass anchor --total "$total" --procs "$procs" --sessions "$sessions"
 

@@ -574,8 +574,9 @@ public sealed class MailboxGrain(
         // for all, and the quota must hold for all of them together.
         if (await RefusalAsync(first with { Size = size }) is not null) return false;
         var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
+        var now = clock.GetUtcNow();
         var rows = items.Select((i, n) => new MessageRow(inbox.Id, inbox.UidNext + n, i.Item.BlobDomain, i.Item.BlobHash, i.Item.Size,
-            i.Item.ReceivedAt, MessageFlags.None, [], inbox.HighestModSeq + 1 + n, i.Item.DeliveryId)).ToList();
+            MailboxStore.InZone(i.Item.ReceivedAt, null), MessageFlags.None, [], inbox.HighestModSeq + 1 + n, i.Item.DeliveryId, now)).ToList();
         var change = NewChange();
         change.ConsumeQueueRows = ids;
         if (await InsertAsync(inbox, change, rows) != CommitOutcome.Committed) return false;
