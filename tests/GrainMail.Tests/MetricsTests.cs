@@ -32,9 +32,10 @@ public sealed class MetricsTests(TelemetryHostFixture host) : IClassFixture<Tele
         var blobBytes = Value(after, "grainmail_storage_blob_written_bytes_total");
         Assert.True(blobBytes >= host.SentSizes.Sum(), $"blob bytes {blobBytes} < sent {host.SentSizes.Sum()}");
         Assert.True(blobBytes < host.SentSizes.Sum() + 20_000, $"blob bytes {blobBytes}: far more than was sent");
-        // One commit per message (each waited for its 250), one delivery per mailbox copy.
+        // One commit per message (each waited for its 250); deliveries are timed too (copies queued
+        // for one mailbox at the same moment may share one transaction, so at least one).
         Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "submit.commit")) >= 3);
-        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "mailbox.deliver")) >= 2);
+        Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "mailbox.deliver")) >= 1);
         Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "queue.lease")) > 0);
         Assert.True(Value(after, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "outbound.accept")) >= 1);
 

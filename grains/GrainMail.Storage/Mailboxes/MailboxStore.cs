@@ -264,7 +264,8 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     {
         if (IsPlainDelivery(change)) return await DeliverAsync(address, expectedVersion, change, ct);
 
-        using var pgTimer = GrainMailMeters.TimePg("mailbox.commit");
+        // Several deliveries placed together are still deliveries, on the dashboard too.
+        using var pgTimer = GrainMailMeters.TimePg(change.ConsumeQueueRows.Count > 0 ? "mailbox.deliver" : "mailbox.commit");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var batch = new NpgsqlBatch(conn, tx);
