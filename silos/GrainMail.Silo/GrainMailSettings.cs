@@ -20,8 +20,8 @@ public sealed class GrainMailSettings : IValidatableObject
     /// <summary>PostgreSQL connection string; empty means the embedded default (GRAINMAIL_DB).</summary>
     public string? ConnectionString { get; set; }
 
-    /// <summary>Port the embedded PostgreSQL prefers (a free one is used when it is taken).</summary>
-    [Range(1, 65535)]
+    /// <summary>Port the embedded PostgreSQL prefers (a free one is used when it is taken; 0: any free port, as the benchmarks ask).</summary>
+    [Range(0, 65535)]
     public int EmbeddedPostgresPort { get; set; } = 55432;
 
     /// <summary>The admin API and health listener (GRAINMAIL_HTTP): http://address:port.</summary>

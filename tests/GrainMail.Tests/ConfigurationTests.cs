@@ -134,6 +134,16 @@ public sealed class ConfigurationTests
     [Fact]
     public void The_defaults_are_valid() => Assert.Empty(GrainMailOptions.Problems(Build(new())));
 
+    /// <summary>What the benchmark host script sets: any free port for PostgreSQL, listeners turned off with 0.</summary>
+    [Fact]
+    public void Zero_ports_meaning_any_free_port_or_off_are_valid() =>
+        Assert.Empty(GrainMailOptions.Problems(Build(new(), new()
+        {
+            ["GRAINMAIL_PG_PORT"] = "0",
+            ["GRAINMAIL_IMAP_PORT"] = "0",
+            ["GRAINMAIL_POP3_PORT"] = "0",
+        })));
+
     [Theory]
     [InlineData("GrainMail__Smtp__MaxConnectionsPerIp", "-5", "GrainMail:Smtp:MaxConnectionsPerIp = -5")]
     [InlineData("GRAINMAIL_IMAP_PORT", "70000", "GrainMail:ImapPort = 70000")]
