@@ -7,16 +7,7 @@ shared="$root/../shared/bench"
 n=${1:-100000}
 cd "$root"
 
-# Postfix and Dovecot daemonise: they must not inherit this script's descriptors, the benchmark
-# lock's among them, or a daemon started here would hold the machine-wide lock while it runs.
-anchor() {
-  (
-    for fd in $(ls /proc/$BASHPID/fd); do
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
-  )
-}
+source tests/bench/anchor.sh
 
 anchor start
 anchor reset

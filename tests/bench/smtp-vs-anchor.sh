@@ -9,16 +9,7 @@ shared="$root/../shared/bench"
 total=${1:-6000} procs=${2:-20} sessions=${3:-2}
 cd "$root"
 
-# Postfix and Dovecot daemonise: they must not inherit this script's descriptors (the benchmark
-# lock's among them, when run under flock), or a daemon started here keeps holding that lock.
-anchor() {
-  (
-    for fd in $(ls /proc/$BASHPID/fd); do
-      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    bash "$shared/anchor-postfix-dovecot.sh" "$@" >/dev/null 2>&1
-  )
-}
+source tests/bench/anchor.sh
 anchor start
 anchor reset
 echo "anchor (Postfix + Dovecot, maildir, fsync):"
