@@ -71,7 +71,37 @@ public interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     /// <summary>New DKIM keys become active; the old ones stop signing (keep their records a few days).</summary>
     Task<IReadOnlyList<DnsRecord>?> RotateDkim();
+
+    // ---- directory (departments and account attributes; rows in directory_department / directory_account) ----
+
+    /// <summary>A department under <paramref name="parentId"/> (the root when null); 400 beyond 13 levels, 409 for a sibling's name.</summary>
+    Task<DepartmentOpResult> CreateDepartment(string name, long? parentId);
+
+    /// <summary>Renames and/or moves a department with its subtree (one transaction); cycles and a 14th level are refused.</summary>
+    Task<DepartmentOpResult> UpdateDepartment(long id, string? name, long? parentId);
+
+    /// <summary>Deletes an empty department (no sub-departments, no accounts): <see cref="DomainOpStatus.NotEmpty"/> otherwise.</summary>
+    Task<DepartmentOpResult> DeleteDepartment(long id);
+
+    /// <summary>Changes the given attributes of an account (enabled and quota act on the account and mailbox too).</summary>
+    Task<DomainOpResult> UpdateAccount(string localPart, AccountAttributes changes);
+
+    /// <summary>Creates or updates accounts of a CSV import in multi-row statements; departments named by path are created as needed.</summary>
+    Task<ImportOutcome> Import(IReadOnlyList<ImportRow> rows, bool dryRun);
+
+    /// <summary>One action on a selection of accounts.</summary>
+    Task<BulkOutcome> Bulk(IReadOnlyList<string> localParts, BulkAction action, long? departmentId, long? quotaBytes);
+
+    /// <summary>What an account may do across the domain's border; null when it is no account here. Read by SMTP RCPT.</summary>
+    [Retryable, AlwaysInterleave]
+    Task<AccountPolicy?> GetAccountPolicy(string localPart);
 }
+
+/// <summary>Whether an account may send mail outside its domain and receive mail from outside.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AccountPolicy(
+    [property: Id(0)] bool MaySendExternal,
+    [property: Id(1)] bool MayReceiveExternal);
 
 [GenerateSerializer, Immutable]
 public sealed record DomainSettings(
@@ -101,7 +131,8 @@ public sealed record NewAccount(
     [property: Id(0)] string LocalPart,
     [property: Id(1)] string Password,
     [property: Id(2)] string? DisplayName,
-    [property: Id(3)] long? QuotaBytes);
+    [property: Id(3)] long? QuotaBytes,
+    [property: Id(4)] AccountAttributes? Attributes = null);
 
 [GenerateSerializer, Immutable]
 public sealed record AliasInfo(
@@ -156,12 +187,14 @@ public enum RecipientStatus
 /// <param name="Mailboxes">Local mailboxes that take the message.</param>
 /// <param name="External">Addresses outside every hosted domain that an alias forwards to.</param>
 /// <param name="MaxMessageBytes">The recipient domain's message size limit; 0 when not hosted.</param>
+/// <param name="InternalOnly">Those of <paramref name="Mailboxes"/> whose accounts take mail only from senders of their own domain.</param>
 [GenerateSerializer, Immutable]
 public sealed record RecipientVerdict(
     [property: Id(0)] RecipientStatus Status,
     [property: Id(1)] IReadOnlyList<string> Mailboxes,
     [property: Id(2)] IReadOnlyList<string> External,
-    [property: Id(3)] long MaxMessageBytes = 0)
+    [property: Id(3)] long MaxMessageBytes = 0,
+    [property: Id(4)] IReadOnlyList<string>? InternalOnly = null)
 {
     public static readonly RecipientVerdict NotHosted = new(RecipientStatus.External, [], []);
 

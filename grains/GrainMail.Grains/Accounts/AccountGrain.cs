@@ -42,7 +42,8 @@ public sealed class AccountGrain(
     LockoutOptions lockout,
     TimeProvider clock,
     ILogger<AccountGrain> logger,
-    HomeRegionKeeper keeper) : Grain, IAccountGrain
+    HomeRegionKeeper keeper,
+    GrainMail.Storage.Organization.DirectoryStore directory) : Grain, IAccountGrain
 {
     public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
 
@@ -62,10 +63,39 @@ public sealed class AccountGrain(
 
     private AccountState S => state.State;
 
-    public Task<AccountInfo?> GetInfo() => Task.FromResult(S.Exists
-        ? new AccountInfo(this.GetPrimaryKeyString(), S.DisplayName, S.Enabled, S.QuotaBytes,
-            S.AppPasswords.Select(a => a.Name).ToList(), S.CreatedAt)
-        : null);
+    /// <summary>
+    /// An account a CSV import created has a directory row but no grain state yet (no grain call
+    /// per row): it takes its state from the row when first asked, with the PHC hash the import
+    /// gave or with no usable password at all.
+    /// </summary>
+    private async Task AdoptAsync()
+    {
+        if (S.Exists) return;
+        var address = this.GetPrimaryKeyString();
+        var at = address.LastIndexOf('@');
+        if (at <= 0) return;
+        var row = await directory.FindProvisionedAsync(address[(at + 1)..], address[..at]);
+        if (row is null) return;
+        state.State = new AccountState
+        {
+            Exists = true,
+            PasswordHash = row.PasswordHash ?? "",
+            DisplayName = row.DisplayName,
+            Enabled = row.Enabled,
+            QuotaBytes = row.QuotaBytes,
+            CreatedAt = row.CreatedAt,
+        };
+        await state.WriteStateAsync();
+    }
+
+    public async Task<AccountInfo?> GetInfo()
+    {
+        await AdoptAsync();
+        return S.Exists
+            ? new AccountInfo(this.GetPrimaryKeyString(), S.DisplayName, S.Enabled, S.QuotaBytes,
+                S.AppPasswords.Select(a => a.Name).ToList(), S.CreatedAt)
+            : null;
+    }
 
     public async Task<bool> Create(string password, string? displayName, long quotaBytes)
     {
@@ -86,6 +116,7 @@ public sealed class AccountGrain(
 
     public async Task<bool> Delete()
     {
+        await AdoptAsync();
         if (!S.Exists) return false;
         _verified.Clear();
         await state.ClearStateAsync();
@@ -95,6 +126,7 @@ public sealed class AccountGrain(
 
     public async Task<bool> SetPassword(string password)
     {
+        await AdoptAsync();
         if (!S.Exists) return false;
         S.PasswordHash = await hasher.HashAsync(password);
         S.LockedUntil = null;
@@ -106,6 +138,7 @@ public sealed class AccountGrain(
 
     public async Task<bool> SetEnabled(bool enabled)
     {
+        await AdoptAsync();
         if (!S.Exists) return false;
         S.Enabled = enabled;
         _verified.Clear();
@@ -115,6 +148,7 @@ public sealed class AccountGrain(
 
     public async Task<AuthResult> Authenticate(string secret, string remote)
     {
+        await AdoptAsync();
         if (!S.Exists) return new AuthResult(AuthOutcome.NoSuchAccount);
         var now = clock.GetUtcNow();
         if (S.LockedUntil is { } until && until > now) return new AuthResult(AuthOutcome.LockedOut, LockedUntil: until);
@@ -148,6 +182,7 @@ public sealed class AccountGrain(
 
     public async Task<string?> CreateAppPassword(string name)
     {
+        await AdoptAsync();
         if (!S.Exists) return null;
         // 16 letters from a 24-letter alphabet without look-alikes: about 73 bits, typed in groups of four.
         const string alphabet = "abcdefghjkmnpqrstuvwxyz";
@@ -162,6 +197,7 @@ public sealed class AccountGrain(
 
     public async Task<AppPasswordStatus> RevokeAppPassword(string name)
     {
+        await AdoptAsync();
         if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
         _verified.Clear();

@@ -12,11 +12,15 @@ public sealed class DomainState
 {
     [Id(0)] public bool Exists { get; set; }
     [Id(1)] public DomainSettings Settings { get; set; } = DomainSettings.Default("default");
+    /// <summary>
+    /// Accounts as older versions kept them (before directory_account): copied into the table at
+    /// the grain's next activation, then emptied. Never written otherwise.
+    /// </summary>
     [Id(2)] public HashSet<string> Accounts { get; set; } = new(StringComparer.Ordinal);
     [Id(3)] public Dictionary<string, List<string>> Aliases { get; set; } = new(StringComparer.Ordinal);
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
 
-    /// <summary>Accounts turned off: they receive nothing (the account grain refuses their logins).</summary>
+    /// <summary>Accounts turned off, as older versions kept them; copied to directory_account.enabled like <see cref="Accounts"/>.</summary>
     [Id(5)] public HashSet<string> Disabled { get; set; } = new(StringComparer.Ordinal);
 }
 
@@ -35,7 +39,7 @@ public sealed class DirectoryOptions
 }
 
 [HomeRegionPlacement]
-public sealed class DomainGrain(
+public sealed partial class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
     GrainMail.Outbound.DkimKeyStore dkim,
@@ -44,14 +48,19 @@ public sealed class DomainGrain(
     TimeProvider clock,
     DirectoryOptions options,
     HomeRegions regions,
-    HomeRegionKeeper keeper) : Grain, IDomainGrain
+    HomeRegionKeeper keeper,
+    GrainMail.Storage.Organization.DirectoryStore directoryStore,
+    GrainMail.Storage.Mailboxes.MailboxStore mailboxStore) : Grain, IDomainGrain
 {
+    private readonly GrainMail.Storage.Organization.DirectoryStore _store = directoryStore;
+    private readonly GrainMail.Storage.Mailboxes.MailboxStore _mailboxes = mailboxStore;
+
     public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, Name);
-        return Task.CompletedTask;
+        if (S.Exists) await LoadDirectoryAsync(cancellationToken);
     }
 
     private DomainState S => state.State;
@@ -63,7 +72,7 @@ public sealed class DomainGrain(
     private string Name => this.GetPrimaryKeyString();
 
     public Task<DomainInfo?> GetInfo() => Task.FromResult(S.Exists
-        ? new DomainInfo(Name, S.Settings, S.Accounts.Count, S.Aliases.Count, S.CreatedAt)
+        ? new DomainInfo(Name, S.Settings, _accounts.Count, S.Aliases.Count, S.CreatedAt)
         : null);
 
     public async Task<DomainOpStatus> Create(DomainSettings settings)
@@ -73,12 +82,14 @@ public sealed class DomainGrain(
             // Repairs a directory row lost between the two writes of an interrupted create.
             await directory.UpsertAsync(Name, S.Settings.HomeRegion);
             regions.Set(Name, S.Settings.HomeRegion);
+            await EnsureRootAsync();
             return DomainOpStatus.AlreadyExists;
         }
         state.State = new DomainState { Exists = true, Settings = settings, CreatedAt = clock.GetUtcNow() };
         await state.WriteStateAsync();
         await directory.UpsertAsync(Name, settings.HomeRegion);
         regions.Set(Name, settings.HomeRegion);
+        await LoadDirectoryAsync(CancellationToken.None);
         // Its DKIM keys exist from the start, so the DNS records can be published before the first mail leaves.
         await dkim.EnsureAsync(Name);
         return DomainOpStatus.Ok;
@@ -165,7 +176,9 @@ public sealed class DomainGrain(
     {
         if (!S.Exists) return DomainOpStatus.NotFound;
         // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
-        if (S.Accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        if (_accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        await _store.DeleteDomainAsync(Name);
+        _departments.Clear();
         await directory.RemoveAsync(Name);
         regions.Remove(Name);
         await state.ClearStateAsync();
@@ -180,37 +193,39 @@ public sealed class DomainGrain(
         if (lp is null) return new DomainOpResult(DomainOpStatus.Invalid, "invalid local part");
         if (account.Password is null || account.Password.Length < 8)
             return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
-        if (S.Accounts.Contains(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        if (_accounts.ContainsKey(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        var attributes = account.Attributes ?? AccountAttributes.None;
+        if (CheckAttributes(attributes) is { } bad) return new DomainOpResult(DomainOpStatus.Invalid, bad);
 
         var address = $"{lp}@{Name}";
-        var quota = account.QuotaBytes ?? S.Settings.DefaultQuotaBytes;
+        var quota = account.QuotaBytes ?? attributes.QuotaBytes ?? S.Settings.DefaultQuotaBytes;
         var accountGrain = GrainFactory.GetGrain<IAccountGrain>(address);
         // An account left by an interrupted earlier attempt is reused with the new password.
         if (!await accountGrain.Create(account.Password, account.DisplayName, quota))
             await accountGrain.SetPassword(account.Password);
+        if (attributes.Enabled == false) await accountGrain.SetEnabled(false);
         await GrainFactory.GetGrain<IMailboxGrain>(address).Provision(quota);
-        S.Accounts.Add(lp);
-        await state.WriteStateAsync();
+        // The row last: RCPT accepts the address once it is in the directory, and by then it can log in and receive.
+        await InsertAccountRowAsync(lp, attributes with { DisplayName = account.DisplayName ?? attributes.DisplayName, QuotaBytes = quota });
         return DomainOpResult.Ok;
     }
 
     public async Task<DomainOpStatus> DeleteAccount(string localPart)
     {
         var lp = MailAddress.NormalizeLocalPart(localPart);
-        if (!S.Exists || lp is null || !S.Accounts.Contains(lp)) return DomainOpStatus.NotFound;
+        if (!S.Exists || lp is null || !_accounts.ContainsKey(lp)) return DomainOpStatus.NotFound;
         var address = $"{lp}@{Name}";
         // Remove from the domain first, so no new mail is accepted for it while it is torn down.
-        S.Accounts.Remove(lp);
-        S.Disabled.Remove(lp);
+        await _store.DeleteAccountAsync(Name, lp);
+        _accounts.Remove(lp);
         _nearFull.Remove(lp);
-        await state.WriteStateAsync();
         await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
         await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
         return DomainOpStatus.Ok;
     }
 
     public Task<IReadOnlyList<string>> ListAccounts() =>
-        Task.FromResult<IReadOnlyList<string>>(S.Accounts.Order(StringComparer.Ordinal).Select(lp => $"{lp}@{Name}").ToList());
+        Task.FromResult<IReadOnlyList<string>>(_accounts.Keys.Order(StringComparer.Ordinal).Select(lp => $"{lp}@{Name}").ToList());
 
     public async Task<DomainOpStatus> SetAlias(string alias, IReadOnlyList<string> targets)
     {
@@ -224,7 +239,7 @@ public sealed class DomainGrain(
             if (n is null) return DomainOpStatus.Invalid;
             if (!normalized.Contains(n)) normalized.Add(n);
         }
-        if (S.Accounts.Contains(lp)) return DomainOpStatus.AlreadyExists;
+        if (_accounts.ContainsKey(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
@@ -246,11 +261,8 @@ public sealed class DomainGrain(
     public async Task<DomainOpStatus> SetAccountEnabled(string localPart, bool enabled)
     {
         var lp = MailAddress.NormalizeLocalPart(localPart);
-        if (!S.Exists || lp is null || !S.Accounts.Contains(lp)) return DomainOpStatus.NotFound;
-        // The account first: if this call fails half way, a retry finishes it.
-        if (!await GrainFactory.GetGrain<IAccountGrain>($"{lp}@{Name}").SetEnabled(enabled)) return DomainOpStatus.NotFound;
-        if (enabled ? S.Disabled.Remove(lp) : S.Disabled.Add(lp)) await state.WriteStateAsync();
-        return DomainOpStatus.Ok;
+        if (!S.Exists || lp is null || !_accounts.ContainsKey(lp)) return DomainOpStatus.NotFound;
+        return (await UpdateAccount(lp, new AccountAttributes(Enabled: enabled))).Status;
     }
 
     public Task ReportUsage(string localPart, long usedBytes, long limitBytes)
@@ -281,6 +293,7 @@ public sealed class DomainGrain(
 
         var mailboxes = new List<string>();
         var external = new List<string>();
+        List<string>? internalOnly = null;
         var disabled = 0;
         var full = 0;
         foreach (var target in targets)
@@ -290,7 +303,10 @@ public sealed class DomainGrain(
             {
                 switch (Check(MailAddress.LocalPartOf(target), size))
                 {
-                    case RecipientStatus.Accepted: mailboxes.Add(target); break;
+                    case RecipientStatus.Accepted:
+                        mailboxes.Add(target);
+                        if (!_accounts[MailAddress.LocalPartOf(target)].MayReceiveExternal) (internalOnly ??= []).Add(target);
+                        break;
                     case RecipientStatus.Disabled: disabled++; break;
                     case RecipientStatus.MailboxFull: full++; break;
                 }
@@ -300,12 +316,17 @@ public sealed class DomainGrain(
             if (!hop) continue;
             var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
             if (!other.Hosted) external.Add(target);
-            else if (other.Accepted) mailboxes.AddRange(other.Mailboxes.Where(m => MailAddress.DomainOf(m) == domain));
+            else if (other.Accepted)
+            {
+                mailboxes.AddRange(other.Mailboxes.Where(m => MailAddress.DomainOf(m) == domain));
+                if (other.InternalOnly is { Count: > 0 } io) (internalOnly ??= []).AddRange(io);
+            }
             else if (other.Status == RecipientStatus.Disabled) disabled++;
             else if (other.Status == RecipientStatus.MailboxFull) full++;
         }
         if (mailboxes.Count + external.Count > 0)
-            return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max);
+            return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
+                internalOnly?.Distinct(StringComparer.Ordinal).ToList());
         var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
@@ -313,22 +334,22 @@ public sealed class DomainGrain(
     /// <summary>An account's own answer: here, on, and with room for <paramref name="size"/> bytes.</summary>
     private RecipientStatus Check(string lp, long size)
     {
-        if (!S.Accounts.Contains(lp)) return RecipientStatus.NoSuchUser;
-        if (S.Disabled.Contains(lp)) return RecipientStatus.Disabled;
+        if (!_accounts.TryGetValue(lp, out var flags)) return RecipientStatus.NoSuchUser;
+        if (!flags.Enabled) return RecipientStatus.Disabled;
         if (_nearFull.TryGetValue(lp, out var usage) && usage.Used + Math.Max(size, 1) > usage.Limit) return RecipientStatus.MailboxFull;
         return RecipientStatus.Accepted;
     }
 
     /// <summary>An account's own address, or an alias's targets; null when the name is neither.</summary>
     private IReadOnlyList<string>? TargetsOf(string lp) =>
-        S.Accounts.Contains(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : null;
+        _accounts.ContainsKey(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : null;
 
     /// <summary>The domain's setting, else the node's postmaster, else the first account: never nowhere.</summary>
     private IReadOnlyList<string>? PostmasterTargets()
     {
         if (MailAddress.Normalize(S.Settings.PostmasterTarget) is { } own) return [own];
         if (MailAddress.Normalize(options.Postmaster) is { } node) return [node];
-        var first = S.Accounts.Where(a => !S.Disabled.Contains(a)).Order(StringComparer.Ordinal).FirstOrDefault();
+        var first = _accounts.Where(a => a.Value.Enabled).Select(a => a.Key).Min(StringComparer.Ordinal);
         return first is null ? null : [$"{first}@{Name}"];
     }
 }

@@ -225,6 +225,58 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         await tx.CommitAsync(ct);
     }
 
+    /// <summary>
+    /// Provisions many mailboxes with the same folder set in three statements (the directory's
+    /// CSV import creates thousands at once); mailboxes that exist already are left alone.
+    /// </summary>
+    public async Task ProvisionManyAsync(IReadOnlyList<(string Address, long QuotaBytes)> mailboxes, IReadOnlyList<FolderRow> folders, CancellationToken ct = default)
+    {
+        if (mailboxes.Count == 0) return;
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        string[] created;
+        await using (var cmd = new NpgsqlCommand(
+            "INSERT INTO mailbox (address, quota_bytes) SELECT * FROM unnest(@a, @q) ON CONFLICT (address) DO NOTHING RETURNING address", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("a", mailboxes.Select(m => m.Address).ToArray());
+            cmd.Parameters.AddWithValue("q", mailboxes.Select(m => m.QuotaBytes).ToArray());
+            var list = new List<string>();
+            await using (var r = await cmd.ExecuteReaderAsync(ct))
+            {
+                while (await r.ReadAsync(ct)) list.Add(r.GetString(0));
+            }
+            created = list.ToArray();
+        }
+        if (created.Length > 0)
+        {
+            await using var batch = new NpgsqlBatch(conn, tx);
+            var folderCmd = new NpgsqlBatchCommand(
+                """
+                INSERT INTO mailbox_folder (mailbox, folder_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed, recent_from)
+                SELECT m.address, f.id, f.name, f.su, f.uv, f.un, f.hm, f.sub, f.rf
+                FROM unnest(@a) AS m(address) CROSS JOIN unnest(@id, @n, @su, @uv, @un, @hm, @sub, @rf) AS f(id, name, su, uv, un, hm, sub, rf)
+                ON CONFLICT (mailbox, folder_id) DO NOTHING
+                """);
+            folderCmd.Parameters.AddWithValue("a", created);
+            folderCmd.Parameters.AddWithValue("id", folders.Select(f => f.Id).ToArray());
+            folderCmd.Parameters.AddWithValue("n", folders.Select(f => f.Name).ToArray());
+            folderCmd.Parameters.AddWithValue("su", folders.Select(f => (int)f.SpecialUse).ToArray());
+            folderCmd.Parameters.AddWithValue("uv", folders.Select(f => f.UidValidity).ToArray());
+            folderCmd.Parameters.AddWithValue("un", folders.Select(f => f.UidNext).ToArray());
+            folderCmd.Parameters.AddWithValue("hm", folders.Select(f => f.HighestModSeq).ToArray());
+            folderCmd.Parameters.AddWithValue("sub", folders.Select(f => f.Subscribed).ToArray());
+            folderCmd.Parameters.AddWithValue("rf", folders.Select(f => f.RecentFrom).ToArray());
+            batch.BatchCommands.Add(folderCmd);
+            var subscriptions = new NpgsqlBatchCommand(
+                "INSERT INTO mailbox_subscription (mailbox, name) SELECT m.address, f.name FROM unnest(@a) AS m(address) CROSS JOIN unnest(@n) AS f(name) ON CONFLICT DO NOTHING");
+            subscriptions.Parameters.AddWithValue("a", created);
+            subscriptions.Parameters.AddWithValue("n", folders.Where(f => f.Subscribed).Select(f => f.Name).ToArray());
+            batch.BatchCommands.Add(subscriptions);
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
     /// <summary>Removes the mailbox and releases its blob references.</summary>
     public async Task DestroyAsync(string address, CancellationToken ct = default)
     {

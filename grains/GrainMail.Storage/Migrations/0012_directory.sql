@@ -43,11 +43,17 @@ CREATE TABLE directory_account (
     in_address_book      boolean NOT NULL DEFAULT true,
     enabled              boolean NOT NULL DEFAULT true,
     must_change_password boolean NOT NULL DEFAULT false,
+    -- A PHC $argon2id$ hash given by a CSV import for an account it created: the account grain
+    -- adopts it when it first activates (credentials then live in the grain, as for every account).
+    provisioned_password_hash text,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (domain, local_part)
 );
 CREATE INDEX directory_account_department ON directory_account (department_id);
+-- Prefix search of the admin list (q=): by address and by display name, in any collation.
+CREATE INDEX directory_account_local_prefix ON directory_account (domain, local_part text_pattern_ops);
+CREATE INDEX directory_account_name_prefix ON directory_account (domain, lower(display_name) text_pattern_ops);
 
 -- Extra addresses of an account in its own domain (RFC 5321 local parts, normalised as the
 -- account's): the account receives at them and may send as them.
