@@ -9,6 +9,7 @@ using GrainMail.Gateways.Http.Health;
 using GrainMail.Gateways.Http.Json;
 using GrainMail.Gateways.Http.Mailbox;
 using GrainMail.Gateways.Http.Messages;
+using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
@@ -81,6 +82,8 @@ public static class AdminApi
         api.MapSentLog();
         api.MapDeadLetters();
         api.MapQuota();
+        api.MapDepartments();
+        api.MapDirectoryBatch();
         return app;
     }
 }

@@ -1,6 +1,8 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Organization;
+using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Problems;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,13 +21,18 @@ public static class AccountEndpoints
         api.MapGet("/domains/{domain}/accounts", List).WithTags("Accounts");
         var g = api.MapGroup("/accounts/{address}").WithTags("Accounts");
         g.MapGet("", Get);
+        g.MapPatch("", Patch);
         g.MapDelete("", Delete);
         g.MapPut("/password", SetPassword);
         g.MapPut("/enabled", SetEnabled);
     }
 
-    public static async Task<AccountResponse> Describe(IGrainFactory grains, string address) =>
-        AccountResponse.From(address, await grains.GetGrain<IAccountGrain>(address).GetInfo());
+    public static async Task<AccountResponse> Describe(IGrainFactory grains, string address)
+    {
+        var info = await grains.GetGrain<IAccountGrain>(address).GetInfo();
+        var row = await grains.GetGrain<IDirectoryQueryGrain>(0).GetAccount(address);
+        return row is null ? AccountResponse.From(address, info) : AccountResponse.From(row, info);
+    }
 
     private static async Task<Results<Created<AccountResponse>, ProblemHttpResult>> Create(
         string domain, [FromBody] CreateAccountRequest? req, IGrainFactory grains)
@@ -36,7 +43,9 @@ public static class AccountEndpoints
         if (lp is null) return ApiProblem.BadRequest("Invalid address", $"'{req.LocalPart}' is not a valid local part");
         if (PasswordRule.Problem(req.Password) is { } weak) return ApiProblem.BadRequest("Password too short", weak);
         if (req.QuotaBytes is <= 0) return ApiProblem.BadRequest("Quota must be positive");
-        var result = await grains.GetGrain<IDomainGrain>(name).CreateAccount(new NewAccount(lp, req.Password!, req.DisplayName, req.QuotaBytes));
+        var attributes = new AccountAttributes(req.DisplayName, req.Title, req.EmployeeLevel, req.Phone, req.DepartmentId, req.QuotaBytes,
+            req.MaySendExternal, req.MayReceiveExternal, req.InAddressBook, req.Enabled, req.MustChangePassword);
+        var result = await grains.GetGrain<IDomainGrain>(name).CreateAccount(new NewAccount(lp, req.Password!, req.DisplayName, req.QuotaBytes, attributes));
         var address = $"{lp}@{name}";
         return result.Status switch
         {
@@ -47,21 +56,57 @@ public static class AccountEndpoints
         };
     }
 
-    private static async Task<Results<Ok<List<AccountResponse>>, ProblemHttpResult>> List(string domain, IGrainFactory grains)
+    /// <summary>
+    /// Without parameters the whole domain as an array (the original shape); with any of q,
+    /// department, limit or cursor one page <c>{"items","nextCursor"}</c> in address order.
+    /// Both read the directory table only (no grain call per account), so app passwords are not listed.
+    /// </summary>
+    private static async Task<Results<Ok<List<AccountResponse>>, Ok<AccountPageResponse>, ProblemHttpResult>> List(
+        string domain, IGrainFactory grains, string? q = null, long? department = null, int? limit = null, string? cursor = null)
     {
         if (!RouteNames.TryDomain(domain, out var name, out var problem)) return problem;
-        var g = grains.GetGrain<IDomainGrain>(name);
-        if (await g.GetInfo() is null) return ApiProblem.NoSuchDomain(name);
-        var list = new List<AccountResponse>();
-        foreach (var address in await g.ListAccounts()) list.Add(await Describe(grains, address));
-        return TypedResults.Ok(list);
+        if (await grains.GetGrain<IDomainGrain>(name).GetInfo() is null) return ApiProblem.NoSuchDomain(name);
+        if (limit is < 1 or > DirectoryLimits.MaxPage) return ApiProblem.BadRequest("Invalid limit", $"1 to {DirectoryLimits.MaxPage}");
+        var query = grains.GetGrain<IDirectoryQueryGrain>(0);
+        if (q is null && department is null && limit is null && cursor is null)
+        {
+            var all = new List<AccountResponse>();
+            string? after = null;
+            do
+            {
+                var page = await query.PageAccounts(name, new AccountQuery(null, null, DirectoryLimits.MaxPage, after));
+                all.AddRange(page.Items.Select(a => AccountResponse.From(a, null)));
+                after = page.Next;
+            }
+            while (after is not null);
+            return TypedResults.Ok(all);
+        }
+        var result = await query.PageAccounts(name, new AccountQuery(q?.Trim(), department, limit ?? 50, string.IsNullOrEmpty(cursor) ? null : cursor));
+        return TypedResults.Ok(new AccountPageResponse(result.Items.Select(a => AccountResponse.From(a, null)).ToList(), result.Next));
+    }
+
+    private static async Task<Results<Ok<AccountResponse>, ProblemHttpResult>> Patch(string address, [FromBody] AccountPatchRequest? req, IGrainFactory grains)
+    {
+        if (req is null) return ApiProblem.BadJson();
+        if (!RouteNames.TryAddress(address, out var a, out var problem)) return problem;
+        var changes = new AccountAttributes(req.DisplayName, req.Title, req.EmployeeLevel, req.Phone, req.DepartmentId, req.QuotaBytes,
+            req.MaySendExternal, req.MayReceiveExternal, req.InAddressBook, req.Enabled, req.MustChangePassword);
+        var r = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(a)).UpdateAccount(MailAddress.LocalPartOf(a), changes);
+        return r.Status switch
+        {
+            DomainOpStatus.Ok => TypedResults.Ok(await Describe(grains, a)),
+            DomainOpStatus.NotFound => ApiProblem.NoSuchAccount(a),
+            _ => ApiProblem.BadRequest("Invalid account attributes", r.Detail),
+        };
     }
 
     private static async Task<Results<Ok<AccountResponse>, ProblemHttpResult>> Get(string address, IGrainFactory grains)
     {
         if (!RouteNames.TryAddress(address, out var a, out var problem)) return problem;
         var info = await grains.GetGrain<IAccountGrain>(a).GetInfo();
-        return info is null ? ApiProblem.NoSuchAccount(a) : TypedResults.Ok(AccountResponse.From(a, info));
+        if (info is null) return ApiProblem.NoSuchAccount(a);
+        var row = await grains.GetGrain<IDirectoryQueryGrain>(0).GetAccount(a);
+        return TypedResults.Ok(row is null ? AccountResponse.From(a, info) : AccountResponse.From(row, info));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string address, IGrainFactory grains)

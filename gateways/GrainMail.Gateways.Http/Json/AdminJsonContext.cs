@@ -7,6 +7,7 @@ using GrainMail.Gateways.Http.Dns;
 using GrainMail.Gateways.Http.Domains;
 using GrainMail.Gateways.Http.Mailbox;
 using GrainMail.Gateways.Http.Messages;
+using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
@@ -38,4 +39,14 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(AccountPlacementResponse))]
 [JsonSerializable(typeof(RoutePlacementResponse))]
 [JsonSerializable(typeof(IReadOnlyList<SentAttemptResponse>))]
+[JsonSerializable(typeof(CreateDepartmentRequest))]
+[JsonSerializable(typeof(UpdateDepartmentRequest))]
+[JsonSerializable(typeof(DepartmentResponse))]
+[JsonSerializable(typeof(List<DepartmentResponse>))]
+[JsonSerializable(typeof(AccountPatchRequest))]
+[JsonSerializable(typeof(AccountPageResponse))]
+[JsonSerializable(typeof(ImportReport))]
+[JsonSerializable(typeof(List<ImportError>))]
+[JsonSerializable(typeof(BulkRequest))]
+[JsonSerializable(typeof(BulkResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -23,7 +23,10 @@ public static class QuotaEndpoints
         if (a is null) return ApiProblem.BadRequest("Invalid address", address);
         var mailbox = grains.GetGrain<IMailboxGrain>(a);
         if (!await mailbox.Exists()) return ApiProblem.NoSuchAccount(a);
-        await mailbox.SetQuota(body.QuotaBytes.Value);
+        // Through the domain, which records it in the directory and sets the mailbox's; directly for a mailbox without a directory row.
+        var r = await grains.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(MailAddress.DomainOf(a))
+            .UpdateAccount(MailAddress.LocalPartOf(a), new GrainMail.Contracts.Domains.AccountAttributes(QuotaBytes: body.QuotaBytes.Value));
+        if (r.Status != GrainMail.Contracts.Domains.DomainOpStatus.Ok) await mailbox.SetQuota(body.QuotaBytes.Value);
         return TypedResults.NoContent();
     }
 }

@@ -9,7 +9,8 @@ namespace GrainMail.Gateways.Smtp.Session;
 /// <param name="Address">The forward path as sent ("postmaster" for the bare form).</param>
 /// <param name="User">The authenticated account; null on MX and before AUTH.</param>
 /// <param name="DeclaredSize">MAIL FROM's SIZE, if given.</param>
-public sealed record RcptCheck(string Address, string? User, SmtpService Service, long? DeclaredSize);
+/// <param name="Sender">MAIL FROM's reverse path; null for the null path (&lt;&gt;) or when not known.</param>
+public sealed record RcptCheck(string Address, string? User, SmtpService Service, long? DeclaredSize, string? Sender = null);
 
 /// <summary>The answer to a <see cref="RcptCheck"/>: the reply, and for an accepted recipient where it delivers.</summary>
 /// <param name="Address">The normalised address (as accepted), or the one refused.</param>
@@ -42,6 +43,15 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
 
         // One call answers hosted?, who?, enabled?, room? and how large? (the recipient policy).
         var r = await RecipientPolicy.ResolveAsync(grains, address, check.DeclaredSize ?? 0);
+
+        // The directory's "may send outside the domain": checked for the authenticated account,
+        // before any budget is spent (a refusal is permanent, RFC 3463 5.7.1: delivery not authorized).
+        if (check.User is not null && MailAddress.Normalize(check.User) is { } user && MailAddress.DomainOf(address) != MailAddress.DomainOf(user))
+        {
+            var policy = await grains.GetGrain<IDomainGrain>(MailAddress.DomainOf(user)).GetAccountPolicy(MailAddress.LocalPartOf(user));
+            if (policy is { MaySendExternal: false })
+                return RcptVerdict.Refused(550, "5.7.1", "This account may not send mail outside its domain", address);
+        }
         if (!r.Hosted)
         {
             // RFC 5321 3.6.2: a relay request the server will not accept gets 550.
@@ -65,8 +75,26 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
             RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
             // An alias that forwards outside: its external targets leave through the outbound stream.
-            _ => new RcptVerdict(Ok, address, r.Mailboxes, r.External, r.MaxMessageBytes),
+            _ => InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly
+                ? WithoutInternalOnly(r, address, senderDomain, internalOnly)
+                : new RcptVerdict(Ok, address, r.Mailboxes, r.External, r.MaxMessageBytes),
         };
+    }
+
+    /// <summary>For mail from another server (no authenticated user): the sender's domain ("" for the null path).</summary>
+    private static string? InboundFromOutside(RcptCheck check) =>
+        check.User is not null ? null : check.Sender is { } s && s.LastIndexOf('@') is > 0 and var at ? s[(at + 1)..].ToLowerInvariant() : "";
+
+    /// <summary>
+    /// The directory's "may receive from outside": accounts that take mail only from their own
+    /// domain drop out of the recipient's mailboxes; when nothing is left, 550 5.7.1.
+    /// </summary>
+    private static RcptVerdict WithoutInternalOnly(RecipientVerdict r, string address, string senderDomain, IReadOnlyList<string> internalOnly)
+    {
+        var mailboxes = r.Mailboxes.Where(m => !internalOnly.Contains(m) || MailAddress.DomainOf(m) == senderDomain).ToList();
+        if (mailboxes.Count + r.External.Count == 0)
+            return RcptVerdict.Refused(550, "5.7.1", "This recipient accepts mail only from its own domain", address);
+        return new RcptVerdict(Ok, address, mailboxes, r.External, r.MaxMessageBytes);
     }
 
     private static readonly SmtpReply Ok = new(250, "2.1.5", "Recipient OK");

@@ -323,7 +323,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (rcpt.To.Mailbox is { IsAscii: false } && !transaction.Parameters.SmtpUtf8)
             return await ReplyKeepAsync("553 5.6.7 Non-ASCII address requires SMTPUTF8");
 
-        var verdict = await _rcptPolicy.CheckAsync(new RcptCheck(rcpt.To.Address, _user, _service, transaction.Parameters.Size));
+        var verdict = await _rcptPolicy.CheckAsync(new RcptCheck(rcpt.To.Address, _user, _service, transaction.Parameters.Size, transaction.Sender));
         if (verdict.UnknownRecipient)
         {
             var harvest = _server.Harvest.NoteUnknown(_remote, ++_unknownRecipients);
