@@ -95,8 +95,8 @@ public sealed partial class DomainGrain
         foreach (var (field, value) in new[] { ("displayName", a.DisplayName), ("title", a.Title), ("employeeLevel", a.EmployeeLevel), ("phone", a.Phone) })
         {
             if (value is null) continue;
+            // Length only: display names set over the API have always taken any text (the CSV import is stricter).
             if (value.Length > DirectoryLimits.MaxAttributeLength) return $"{field} is longer than {DirectoryLimits.MaxAttributeLength} characters";
-            if (value.Any(char.IsControl)) return $"{field} contains control characters";
         }
         if (a.QuotaBytes is <= 0) return "quotaBytes must be positive";
         if (a.DepartmentId is { } dep && !_departments.ContainsKey(dep)) return $"department {dep} is not a department of {Name}";
