@@ -60,7 +60,7 @@ public sealed class DirectoryImportTests(SmtpHostFixture host) : IClassFixture<S
         var hash = new PasswordHasher(new PasswordHashOptions { MemoryKiB = 1024, Iterations = 1 }).Hash("imported secret");
         var csv = Utf8Bom(
             "address,displayName,department,title,quotaMB,maySendExternal,passwordHash\r\n" +
-            $"li.na@{d},李娜,Sales/North/Beijing,Manager,100,false,{hash}\r\n" +
+            $"li.na@{d},李娜,Sales/North/Beijing,Manager,100,false,\"{hash}\"\r\n" +
             $"wang@{d},王伟,Sales/North,,,,\r\n" +
             $"boss@{d},Boss,,,,,\r\n");
         var first = await ImportOk(d, csv);
