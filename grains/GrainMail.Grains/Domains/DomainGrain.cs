@@ -8,7 +8,7 @@ using GrainMail.Storage.Domains;
 namespace GrainMail.Grains.Domains;
 
 [GenerateSerializer]
-public sealed class DomainState
+public sealed partial class DomainState
 {
     [Id(0)] public bool Exists { get; set; }
     [Id(1)] public DomainSettings Settings { get; set; } = DomainSettings.Default("default");
@@ -35,7 +35,7 @@ public sealed class DirectoryOptions
 }
 
 [HomeRegionPlacement]
-public sealed class DomainGrain(
+public sealed partial class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
     GrainMail.Outbound.DkimKeyStore dkim,
@@ -51,7 +51,7 @@ public sealed class DomainGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, Name);
-        return Task.CompletedTask;
+        return LoadAliasIndexAsync(cancellationToken);
     }
 
     private DomainState S => state.State;
@@ -68,6 +68,7 @@ public sealed class DomainGrain(
 
     public async Task<DomainOpStatus> Create(DomainSettings settings)
     {
+        if (S.AliasOf is not null) return DomainOpStatus.AlreadyExists;
         if (S.Exists)
         {
             // Repairs a directory row lost between the two writes of an interrupted create.
@@ -113,6 +114,7 @@ public sealed class DomainGrain(
             "DMARC: receivers quarantine mail that fails SPF and DKIM alignment, and report to postmaster."));
         records.Add(new("TXT", $"_mta-sts.{Name}", $"v=STSv1; id={S.CreatedAt.ToUnixTimeSeconds()}",
             $"MTA-STS (RFC 8461): senders fetch the policy from https://mta-sts.{Name}/.well-known/mta-sts.txt and use TLS."));
+        records.AddRange(await DomainAliasDnsRecordsAsync());
         return records;
     }
 
@@ -166,6 +168,7 @@ public sealed class DomainGrain(
         if (!S.Exists) return DomainOpStatus.NotFound;
         // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
         if (S.Accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        await DropDomainAliasesAsync();
         await directory.RemoveAsync(Name);
         regions.Remove(Name);
         await state.ClearStateAsync();
@@ -180,7 +183,7 @@ public sealed class DomainGrain(
         if (lp is null) return new DomainOpResult(DomainOpStatus.Invalid, "invalid local part");
         if (account.Password is null || account.Password.Length < 8)
             return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
-        if (S.Accounts.Contains(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        if (S.Accounts.Contains(lp) || S.Aliases.ContainsKey(lp) || IsAccountAlias(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
 
         var address = $"{lp}@{Name}";
         var quota = account.QuotaBytes ?? S.Settings.DefaultQuotaBytes;
@@ -204,6 +207,7 @@ public sealed class DomainGrain(
         S.Disabled.Remove(lp);
         _nearFull.Remove(lp);
         await state.WriteStateAsync();
+        await DropAccountAliasesAsync(lp);
         await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
         await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
         return DomainOpStatus.Ok;
@@ -224,7 +228,7 @@ public sealed class DomainGrain(
             if (n is null) return DomainOpStatus.Invalid;
             if (!normalized.Contains(n)) normalized.Add(n);
         }
-        if (S.Accounts.Contains(lp)) return DomainOpStatus.AlreadyExists;
+        if (S.Accounts.Contains(lp) || IsAccountAlias(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
@@ -267,7 +271,7 @@ public sealed class DomainGrain(
     /// <param name="hop">Whether targets in other hosted domains are asked (once); the asked domain does not ask further.</param>
     private async Task<RecipientVerdict> ResolveAsync(string localPart, long size, bool hop)
     {
-        if (!S.Exists) return RecipientVerdict.NotHosted;
+        if (!S.Exists) return ResolveAsAlias(localPart, size, hop) is { } viaDomain ? await viaDomain : RecipientVerdict.NotHosted;
         var max = S.Settings.MaxMessageBytes;
         if (size > max) return new RecipientVerdict(RecipientStatus.TooLarge, [], [], max);
         var lp = MailAddress.NormalizeLocalPart(localPart);
@@ -300,7 +304,7 @@ public sealed class DomainGrain(
             if (!hop) continue;
             var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
             if (!other.Hosted) external.Add(target);
-            else if (other.Accepted) mailboxes.AddRange(other.Mailboxes.Where(m => MailAddress.DomainOf(m) == domain));
+            else if (other.Accepted) mailboxes.AddRange(other.Mailboxes); // its own mailboxes (a domain alias: its domain's)
             else if (other.Status == RecipientStatus.Disabled) disabled++;
             else if (other.Status == RecipientStatus.MailboxFull) full++;
         }
@@ -319,9 +323,9 @@ public sealed class DomainGrain(
         return RecipientStatus.Accepted;
     }
 
-    /// <summary>An account's own address, or an alias's targets; null when the name is neither.</summary>
+    /// <summary>An account's own address, a distribution alias's targets, or an account alias's owner; null when the name is none.</summary>
     private IReadOnlyList<string>? TargetsOf(string lp) =>
-        S.Accounts.Contains(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : null;
+        S.Accounts.Contains(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : AccountAliasTargets(lp);
 
     /// <summary>The domain's setting, else the node's postmaster, else the first account: never nowhere.</summary>
     private IReadOnlyList<string>? PostmasterTargets()
