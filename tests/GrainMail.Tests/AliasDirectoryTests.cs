@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -396,5 +397,44 @@ public sealed class AliasDirectoryTests(SmtpHostFixture host) : IClassFixture<Sm
         // A name that belongs to another domain cannot be taken by a rename.
         var other = await NewDomain();
         await AssertStatus(HttpStatusCode.Conflict, await Post($"/api/v1/domains/{d}/rename", new { name = other }));
+    }
+
+    /// <summary>Runs <c>./grainmail ARGS</c> against the fixture's host; exit code and the JSON printed.</summary>
+    private async Task<(int ExitCode, string Out)> Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["GRAINMAIL_HTTP"] = host.Host.BaseUrl;
+        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
+        psi.StandardOutputEncoding = Encoding.UTF8;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        await stderr;
+        return (p.ExitCode, (await stdout).Trim());
+    }
+
+    [Fact]
+    public async Task The_grainmail_script_manages_account_and_domain_aliases()
+    {
+        var d = await NewDomain();
+        await NewAccounts(d, "alice");
+        var alias = Unique("da");
+        Assert.Equal(0, (await Cli("domain-alias", "add", d, alias)).ExitCode);
+        Assert.Contains(alias, (await Cli("domain-alias", "list", d)).Out);
+        Assert.Equal(0, (await Cli("account-alias", "add", $"alice@{d}", $"sales@{alias}")).ExitCode);
+        Assert.Contains($"sales@{d}", (await Cli("account-alias", "list", $"alice@{d}")).Out);
+        Assert.Equal(22, (await Cli("account-alias", "add", $"alice@{d}", "alice")).ExitCode);   // 409: the account's own name
+        Assert.Equal(0, (await Cli("domain", "set", d, "accountAliasLimit", "1")).ExitCode);
+        Assert.Contains("\"accountAliasLimit\":1", (await Cli("domain", "settings", d)).Out);
+        Assert.Equal(22, (await Cli("account-alias", "add", $"alice@{d}", "second")).ExitCode); // 400: beyond the limit
+        Assert.Equal(0, (await Cli("account-alias", "del", $"alice@{d}", "sales")).ExitCode);
+        Assert.Equal(0, (await Cli("domain-alias", "del", d, alias)).ExitCode);
+        Assert.Equal("[]", (await Cli("domain-alias", "list", d)).Out);
+        var renamed = Unique("new");
+        Assert.Contains($"\"preferredName\":\"{renamed}\"", (await Cli("domain", "rename", d, renamed)).Out);
     }
 }
