@@ -390,6 +390,24 @@ public sealed class AliasDirectoryTests(SmtpHostFixture host) : IClassFixture<Sm
         // The old login keeps working and may send as the new name.
         await SendAs($"bob@{d}", Message($"bob@{renamed}", $"alice@{renamed}", "from the new name"));
         await WaitForSubject($"alice@{d}", "from the new name");
+        // Logins under the new name reach the same account (IMAP, POP3, SMTP AUTH), and the old ones keep working.
+        using (var imap = new MailKit.Net.Imap.ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
+        {
+            await imap.ConnectAsync("127.0.0.1", host.Imaps, SecureSocketOptions.SslOnConnect);
+            await imap.AuthenticateAsync($"alice@{renamed}", Password);
+            await imap.Inbox.OpenAsync(MailKit.FolderAccess.ReadOnly);
+            Assert.Equal(await host.InboxCount($"alice@{d}"), imap.Inbox.Count);
+            await imap.DisconnectAsync(true);
+        }
+        using (var pop = new MailKit.Net.Pop3.Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
+        {
+            await pop.ConnectAsync("127.0.0.1", host.Pop3s, SecureSocketOptions.SslOnConnect);
+            await pop.AuthenticateAsync($"alice@{renamed}", Password);
+            Assert.Equal(await host.InboxCount($"alice@{d}"), pop.Count);
+            await pop.DisconnectAsync(true);
+        }
+        await SendAs($"bob@{renamed}", Message($"bob@{d}", $"alice@{d}", "logged in under the new name"));
+        await WaitForSubject($"alice@{d}", "logged in under the new name");
         // Account aliases are managed under either name.
         await AssertStatus(HttpStatusCode.Created, await AddAlias($"bob@{renamed}", "robert"));
         var listed = await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/bob@{d}/aliases");
