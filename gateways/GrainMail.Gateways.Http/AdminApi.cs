@@ -3,6 +3,7 @@ using GrainMail.Gateways.Http.Aliases;
 using GrainMail.Gateways.Http.AppPasswords;
 using GrainMail.Gateways.Http.Auth;
 using GrainMail.Gateways.Http.DeadLetters;
+using GrainMail.Gateways.Http.DirectoryAliases;
 using GrainMail.Gateways.Http.Dns;
 using GrainMail.Gateways.Http.Domains;
 using GrainMail.Gateways.Http.Health;
@@ -84,6 +85,7 @@ public static class AdminApi
         api.MapQuota();
         api.MapDepartments();
         api.MapDirectoryBatch();
+        api.MapDirectoryAliases();
         return app;
     }
 }

@@ -330,7 +330,7 @@ internal sealed class Pop3Session : IAsyncDisposable
 
     private async Task LoginAsync(string user, string secret)
     {
-        var address = MailAddress.Normalize(user);
+        var address = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(_server.Grains, user);
         var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, _remote.ToString());
         if (result?.Outcome != AuthOutcome.Success)
         {

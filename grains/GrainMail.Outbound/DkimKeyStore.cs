@@ -99,6 +99,51 @@ public sealed class DkimKeyStore(NpgsqlDataSource dataSource, MasterKey masterKe
         return signers;
     }
 
+    private readonly ConcurrentDictionary<string, (DateTimeOffset At, string? Domain)> _aliasOf = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Signers for a message leaving on behalf of <paramref name="owner"/>: the owner's keys, and
+    /// first the keys of the <c>From:</c> domain when that is one of the owner's domain aliases, so
+    /// that mail sent as the alias carries a DKIM signature aligned with its From: (RFC 7489 3.1.1).
+    /// </summary>
+    public async Task<IReadOnlyList<DkimSigner>> SignersForAsync(string owner, byte[] raw, CancellationToken ct = default)
+    {
+        var own = await SignersAsync(owner, ct);
+        var fromDomain = FromDomain(raw);
+        if (fromDomain is null || fromDomain == owner || await DomainOfAliasAsync(fromDomain, ct) != owner) return own;
+        return [.. await SignersAsync(fromDomain, ct), .. own];
+    }
+
+    /// <summary>The domain of the first From: mailbox, normalised; null when there is none.</summary>
+    private static string? FromDomain(byte[] raw)
+    {
+        try
+        {
+            using var stream = new MemoryStream(raw, writable: false);
+            var headers = MimeKit.HeaderList.Load(stream);
+            var from = headers[MimeKit.HeaderId.From];
+            if (from is null || !MimeKit.InternetAddressList.TryParse(from, out var list)) return null;
+            var mailbox = list.Mailboxes.FirstOrDefault();
+            return mailbox is null ? null : GrainMail.Contracts.MailAddress.NormalizeDomain(mailbox.Domain);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    // Cached like the keys: a domain alias added or removed is seen by signing within CacheFor.
+    private async Task<string?> DomainOfAliasAsync(string name, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        if (_aliasOf.TryGetValue(name, out var cached) && now - cached.At < CacheFor) return cached.Domain;
+        await using var cmd = dataSource.CreateCommand("SELECT domain FROM directory_domain_alias WHERE alias = @a");
+        cmd.Parameters.AddWithValue("a", name);
+        var domain = await cmd.ExecuteScalarAsync(ct) as string;
+        _aliasOf[name] = (now, domain);
+        return domain;
+    }
+
     private static async Task LockAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string domain, CancellationToken ct)
     {
         await using var lk = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('dkim:' || @d))", conn, tx);

@@ -43,6 +43,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();
         services.AddSingleton<GrainMail.Storage.Organization.DirectoryStore>();
+        services.AddSingleton<DirectoryAliasStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

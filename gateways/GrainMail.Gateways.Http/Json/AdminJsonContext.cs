@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using GrainMail.Gateways.Http.Accounts;
 using GrainMail.Gateways.Http.Aliases;
 using GrainMail.Gateways.Http.AppPasswords;
+using GrainMail.Gateways.Http.DirectoryAliases;
 using GrainMail.Gateways.Http.Dns;
 using GrainMail.Gateways.Http.Domains;
 using GrainMail.Gateways.Http.Mailbox;
@@ -49,4 +50,14 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(List<ImportError>))]
 [JsonSerializable(typeof(BulkRequest))]
 [JsonSerializable(typeof(BulkResponse))]
+[JsonSerializable(typeof(AccountAliasRequest))]
+[JsonSerializable(typeof(AccountAliasResponse))]
+[JsonSerializable(typeof(List<AccountAliasResponse>))]
+[JsonSerializable(typeof(DomainAliasRequest))]
+[JsonSerializable(typeof(DomainAliasResponse))]
+[JsonSerializable(typeof(List<DomainAliasResponse>))]
+[JsonSerializable(typeof(RenameDomainRequest))]
+[JsonSerializable(typeof(RenameDomainResponse))]
+[JsonSerializable(typeof(DomainSettingsPatch))]
+[JsonSerializable(typeof(DomainSettingsResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -64,9 +64,9 @@ internal sealed class AuthCommands(ImapSessionContext session)
 
     private async Task<bool> CompleteLoginAsync(string tag, string user, string secret)
     {
-        var address = MailAddress.Normalize(user);
-        if (address is null) return await AuthFailedAsync(tag);
         var server = session.Server;
+        var address = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(server.Grains, user);
+        if (address is null) return await AuthFailedAsync(tag);
         // The account grain counts failures for every protocol, so IMAP, POP3 and SMTP share one lockout.
         var result = await server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, session.Remote.ToString());
         if (result.Outcome != AuthOutcome.Success)

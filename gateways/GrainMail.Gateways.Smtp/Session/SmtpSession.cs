@@ -250,7 +250,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (credentials.AuthorizationId.Length > 0 &&
             !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
             return await AuthFailedAsync();
-        var address = MailAddress.Normalize(credentials.AuthenticationId);
+        var address = await LoginNames.CanonicalAsync(_server.Grains, credentials.AuthenticationId);
         if (address is null) return await AuthFailedAsync();
         var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(credentials.Password, _remote.ToString());
         if (result.Outcome != AuthOutcome.Success)

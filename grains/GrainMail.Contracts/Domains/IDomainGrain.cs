@@ -7,7 +7,7 @@ namespace GrainMail.Contracts.Domains;
 /// its aliases. It is the one writer of the domain's membership lists, so creating or
 /// deleting an account goes through it.
 /// </summary>
-public interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
+public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
     [Retryable]
     Task<DomainInfo?> GetInfo();
@@ -109,7 +109,8 @@ public sealed record DomainSettings(
     [property: Id(1)] long DefaultQuotaBytes,
     [property: Id(2)] long MaxMessageBytes,
     [property: Id(3)] string? CatchAllTarget,
-    [property: Id(4)] string? PostmasterTarget = null)
+    [property: Id(4)] string? PostmasterTarget = null,
+    [property: Id(10)] int? AccountAliasLimit = null)
 {
     public const long DefaultQuota = 2L * 1024 * 1024 * 1024;
     public const long DefaultMaxMessage = 50L * 1024 * 1024;

@@ -8,7 +8,7 @@ using GrainMail.Storage.Domains;
 namespace GrainMail.Grains.Domains;
 
 [GenerateSerializer]
-public sealed class DomainState
+public sealed partial class DomainState
 {
     [Id(0)] public bool Exists { get; set; }
     [Id(1)] public DomainSettings Settings { get; set; } = DomainSettings.Default("default");
@@ -61,6 +61,7 @@ public sealed partial class DomainGrain(
     {
         keeper.Watch(this, Name);
         if (S.Exists) await LoadDirectoryAsync(cancellationToken);
+        await LoadAliasIndexAsync(cancellationToken);
     }
 
     private DomainState S => state.State;
@@ -77,6 +78,7 @@ public sealed partial class DomainGrain(
 
     public async Task<DomainOpStatus> Create(DomainSettings settings)
     {
+        if (S.AliasOf is not null) return DomainOpStatus.AlreadyExists;
         if (S.Exists)
         {
             // Repairs a directory row lost between the two writes of an interrupted create.
@@ -124,6 +126,7 @@ public sealed partial class DomainGrain(
             "DMARC: receivers quarantine mail that fails SPF and DKIM alignment, and report to postmaster."));
         records.Add(new("TXT", $"_mta-sts.{Name}", $"v=STSv1; id={S.CreatedAt.ToUnixTimeSeconds()}",
             $"MTA-STS (RFC 8461): senders fetch the policy from https://mta-sts.{Name}/.well-known/mta-sts.txt and use TLS."));
+        records.AddRange(await DomainAliasDnsRecordsAsync());
         return records;
     }
 
@@ -177,6 +180,7 @@ public sealed partial class DomainGrain(
         if (!S.Exists) return DomainOpStatus.NotFound;
         // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
         if (_accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        await DropDomainAliasesAsync();
         await _store.DeleteDomainAsync(Name);
         _departments.Clear();
         await directory.RemoveAsync(Name);
@@ -193,7 +197,7 @@ public sealed partial class DomainGrain(
         if (lp is null) return new DomainOpResult(DomainOpStatus.Invalid, "invalid local part");
         if (account.Password is null || account.Password.Length < 8)
             return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
-        if (_accounts.ContainsKey(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        if (_accounts.ContainsKey(lp) || S.Aliases.ContainsKey(lp) || IsAccountAlias(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
         var attributes = account.Attributes ?? AccountAttributes.None;
         if (CheckAttributes(attributes) is { } bad) return new DomainOpResult(DomainOpStatus.Invalid, bad);
 
@@ -219,6 +223,7 @@ public sealed partial class DomainGrain(
         await _store.DeleteAccountAsync(Name, lp);
         _accounts.Remove(lp);
         _nearFull.Remove(lp);
+        await DropAccountAliasesAsync(lp);
         await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
         await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
         return DomainOpStatus.Ok;
@@ -239,7 +244,7 @@ public sealed partial class DomainGrain(
             if (n is null) return DomainOpStatus.Invalid;
             if (!normalized.Contains(n)) normalized.Add(n);
         }
-        if (_accounts.ContainsKey(lp)) return DomainOpStatus.AlreadyExists;
+        if (_accounts.ContainsKey(lp) || IsAccountAlias(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
@@ -279,7 +284,7 @@ public sealed partial class DomainGrain(
     /// <param name="hop">Whether targets in other hosted domains are asked (once); the asked domain does not ask further.</param>
     private async Task<RecipientVerdict> ResolveAsync(string localPart, long size, bool hop)
     {
-        if (!S.Exists) return RecipientVerdict.NotHosted;
+        if (!S.Exists) return ResolveAsAlias(localPart, size, hop) is { } viaDomain ? await viaDomain : RecipientVerdict.NotHosted;
         var max = S.Settings.MaxMessageBytes;
         if (size > max) return new RecipientVerdict(RecipientStatus.TooLarge, [], [], max);
         var lp = MailAddress.NormalizeLocalPart(localPart);
@@ -318,7 +323,7 @@ public sealed partial class DomainGrain(
             if (!other.Hosted) external.Add(target);
             else if (other.Accepted)
             {
-                mailboxes.AddRange(other.Mailboxes.Where(m => MailAddress.DomainOf(m) == domain));
+                mailboxes.AddRange(other.Mailboxes); // its own mailboxes (a domain alias: its domain's)
                 if (other.InternalOnly is { Count: > 0 } io) (internalOnly ??= []).AddRange(io);
             }
             else if (other.Status == RecipientStatus.Disabled) disabled++;
@@ -340,9 +345,9 @@ public sealed partial class DomainGrain(
         return RecipientStatus.Accepted;
     }
 
-    /// <summary>An account's own address, or an alias's targets; null when the name is neither.</summary>
+    /// <summary>An account's own address, a distribution alias's targets, or an account alias's owner; null when the name is none.</summary>
     private IReadOnlyList<string>? TargetsOf(string lp) =>
-        _accounts.ContainsKey(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : null;
+        _accounts.ContainsKey(lp) ? [$"{lp}@{Name}"] : S.Aliases.TryGetValue(lp, out var targets) ? targets : AccountAliasTargets(lp);
 
     /// <summary>The domain's setting, else the node's postmaster, else the first account: never nowhere.</summary>
     private IReadOnlyList<string>? PostmasterTargets()

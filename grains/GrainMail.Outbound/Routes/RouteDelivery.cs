@@ -135,8 +135,8 @@ public sealed class RouteDelivery(
             await store.CompleteAsync(row, ct);
             return false;
         }
-        // Signed as the hosted domain the message leaves for (RSA and Ed25519).
-        var signers = await dkim.SignersAsync(row.BlobDomain, ct);
+        // Signed as the hosted domain the message leaves for (RSA and Ed25519), and as its domain alias when From: is in it.
+        var signers = await dkim.SignersForAsync(row.BlobDomain, raw, ct);
         var results = await SendOverLinksAsync(row, raw, signers, connections, ct);
         var verdict = Judge(results, row.ReceivedAt, row.Attempts, row.DelayNotified, clock.GetUtcNow(), options);
 

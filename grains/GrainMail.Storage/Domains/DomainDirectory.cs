@@ -4,7 +4,8 @@ namespace GrainMail.Storage.Domains;
 
 /// <summary>
 /// The <c>mail_domain</c> index of hosted domains and their home regions. DomainGrain writes it;
-/// the admin API lists from it, and the two-region placement will read its region map from it.
+/// the admin API lists from it, and the two-region placement reads its region map from it (with
+/// each domain alias mapped to its domain's region).
 /// </summary>
 public sealed class DomainDirectory(NpgsqlDataSource dataSource)
 {
@@ -34,6 +35,9 @@ public sealed class DomainDirectory(NpgsqlDataSource dataSource)
         // The last row carries only the server's clock, so an empty answer still has one.
         await using var cmd = dataSource.CreateCommand(
             "SELECT name, home_region, now() FROM mail_domain WHERE @s::timestamptz IS NULL OR updated_at >= @s " +
+            // A domain alias lives where its domain lives: its grain forwards there.
+            "UNION ALL SELECT a.alias, d.home_region, now() FROM directory_domain_alias a JOIN mail_domain d ON d.name = a.domain " +
+            "WHERE @s::timestamptz IS NULL OR a.created_at >= @s OR d.updated_at >= @s " +
             "UNION ALL SELECT NULL, NULL, now()");
         cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = (object?)since ?? DBNull.Value });
         await using var r = await cmd.ExecuteReaderAsync(ct);
