@@ -82,8 +82,11 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         if (_watcherRef is not { } reference) return;
         _watcherRef = null;
         var grains = session.Server.Grains;
+        // Orleans holds observers weakly: the watcher is kept alive until its reference is deleted.
+        var watcher = _watcher;
         _ = Task.Delay(ReleaseGrace).ContinueWith(_ =>
         {
+            GC.KeepAlive(watcher);
             try
             {
                 grains.DeleteObjectReference<IMailboxObserver>(reference);
