@@ -37,6 +37,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
     private ImapCommandReader _reader;
     private TlsLayer? _tls;
     private DeflateDuplexStream? _deflate;
+    private readonly Action? _acknowledgeNow;
 
     public ImapSession(ImapServer server, ConnectionContext connection, ImapService service, IPAddress remote)
     {
@@ -47,6 +48,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         _options = server.Options;
         _stream = new DuplexStream(connection.Transport);
         _input = connection.Transport.Input;
+        _acknowledgeNow = Common.Protocol.ImmediateAck.For(connection);
         _reader = NewReader(_input);
         _session = new ImapSessionContext(server, this, remote, connection.ConnectionClosed);
         _auth = new AuthCommands(_session);
@@ -63,7 +65,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
 
     public ImapService Service => _service;
 
-    private ImapCommandReader NewReader(PipeReader input) => new(input) { MaxLine = _options.MaxLine, MaxCommand = _options.MaxCommand };
+    private ImapCommandReader NewReader(PipeReader input) => new(input) { MaxLine = _options.MaxLine, MaxCommand = _options.MaxCommand, AcknowledgeNow = _acknowledgeNow };
 
     private string Capabilities() => _session.Capabilities();
 

@@ -96,6 +96,11 @@ public sealed class MailboxTests(PostgresServer pg) : IAsyncLifetime
         var ex = await _box.Expunge("INBOX", null);
         Assert.Equal([3L], ex.Uids);
         Assert.Equal([1L], (await _box.GetMessages("INBOX", 1, long.MaxValue)).Select(m => m.Uid));
+        // A STORE that reaches a message another session expunged names it as gone (the caller's view
+        // is stale and must not answer from it), and changes nothing else.
+        var late = await _box.StoreFlags("INBOX", [1, 3], new FlagChange(FlagChangeMode.Add, MessageFlags.Flagged, []));
+        Assert.Equal([3L], late.Gone);
+        Assert.Equal([1L], late.Changed.Select(m => m.Uid));
         Assert.Equal(4, (await Put("INBOX", "d")).Uid);
 
         var folders = await _box.ListFolders();

@@ -310,12 +310,17 @@ internal sealed class MessageCommands(ImapSessionContext session)
             changedUids.Add(m.Uid);
         }
         var failed = result.FailedUnchangedSince.ToHashSet();
+        // Expunged by another session before this STORE reached them: no FETCH from this view's old
+        // copy (it would show flags the message never had); the expunge is told as usual, at once
+        // for UID STORE, after the command for STORE by sequence number (RFC 3501 7.4.1).
+        var gone = result.Gone?.ToHashSet() ?? [];
+        foreach (var u in gone) view.PendingExpunge.Add(u);
         // A keyword new to this session is listed in FLAGS before the FETCH that carries it (RFC 3501 7.2.6).
         session.Updates.AnnounceKeywords(result.Changed);
         foreach (var i in indexes)
         {
             var m = view.Messages[i];
-            if (failed.Contains(m.Uid)) continue;
+            if (failed.Contains(m.Uid) || gone.Contains(m.Uid)) continue;
             // .SILENT still reports MODSEQ of changed messages to a CONDSTORE client (RFC 7162 3.1.3).
             if (silent && !(unchangedSince is not null && changedUids.Contains(m.Uid))) continue;
             Out.Raw("* ").Number(i + 1).Raw(" FETCH (");
@@ -332,6 +337,7 @@ internal sealed class MessageCommands(ImapSessionContext session)
             if (session.Condstore) Out.Raw(parts++ > 0 ? " MODSEQ (" : "MODSEQ (").Number(m.ModSeq).Raw(")");
             Out.Raw(")").Crlf();
         }
+        if (gone.Count > 0 && uid) session.Updates.RemoveAndReport([.. gone.Order()]);
         if (failed.Count > 0)
         {
             var failedNumbers = uid ? failed.Order() : failed.Select(u => (long)view.IndexOf(u) + 1).Order();

@@ -69,19 +69,33 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         }
     }
 
-    /// <summary>At the end of the session: the observer's registration in this process goes too.</summary>
+    /// <summary>How long an ended session's observer stays registered, for the notices already on their way.</summary>
+    private static readonly TimeSpan ReleaseGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// At the end of the session: the observer's registration in this process goes too, a little
+    /// later. Notices the grain sent before it processed Unwatch are still on their way; deleting the
+    /// reference at once turned each into an "Unexpected target grain" error in the host log.
+    /// </summary>
     public void ReleaseWatcher()
     {
-        if (_watcherRef is null) return;
-        try
-        {
-            session.Server.Grains.DeleteObjectReference<IMailboxObserver>(_watcherRef);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            // Already gone.
-        }
+        if (_watcherRef is not { } reference) return;
         _watcherRef = null;
+        var grains = session.Server.Grains;
+        // Orleans holds observers weakly: the watcher is kept alive until its reference is deleted.
+        var watcher = _watcher;
+        _ = Task.Delay(ReleaseGrace).ContinueWith(_ =>
+        {
+            GC.KeepAlive(watcher);
+            try
+            {
+                grains.DeleteObjectReference<IMailboxObserver>(reference);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }, TaskScheduler.Default);
     }
 
     private async Task RenewWatchIfDueAsync()

@@ -47,6 +47,13 @@ public sealed class ImapCommandReader(PipeReader input)
 
     public int MaxCommand { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// Called when a literal has been read and nothing after it has arrived yet: the transport
+    /// acknowledges at once, so that a client holding back the rest of the line until its literal
+    /// is acknowledged (Nagle) does not wait for the delayed-ACK timer.
+    /// </summary>
+    public Action? AcknowledgeNow { get; init; }
+
     /// <summary>Reads one command.</summary>
     /// <param name="literalLimit">Largest literal allowed, given the command's first line.</param>
     /// <param name="continueLiteral">Sends the "+" continuation before a synchronising literal.</param>
@@ -85,6 +92,7 @@ public sealed class ImapCommandReader(PipeReader input)
             if (!nonSync) await continueLiteral();
             var bytes = await ReadExactAsync((int)size, ct);
             if (bytes is null) return (ReadStatus.Closed, null);
+            if (AcknowledgeNow is { } ack && !HasBufferedInput()) ack();
             total += size;
             largest = Math.Max(largest, size);
             command.Parts.Add(bytes);
@@ -121,6 +129,14 @@ public sealed class ImapCommandReader(PipeReader input)
             if (got < size && result.IsCompleted) return null;
         }
         return bytes;
+    }
+
+    private bool HasBufferedInput()
+    {
+        if (!input.TryRead(out var result)) return false;
+        var any = !result.Buffer.IsEmpty;
+        input.AdvanceTo(result.Buffer.Start);
+        return any;
     }
 
     /// <summary>Recognises a trailing <c>{n}</c> or <c>{n+}</c> and gives its length in the line.</summary>

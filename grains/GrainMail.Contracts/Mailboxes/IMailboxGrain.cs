@@ -222,7 +222,8 @@ public sealed record AppendResult(
 public sealed record StoreResult(
     [property: Id(0)] MailboxOpStatus Status,
     [property: Id(1)] IReadOnlyList<MessageMeta> Changed,
-    [property: Id(2)] IReadOnlyList<long> FailedUnchangedSince);
+    [property: Id(2)] IReadOnlyList<long> FailedUnchangedSince,
+    [property: Id(3)] IReadOnlyList<long>? Gone = null);
 
 [GenerateSerializer, Immutable]
 public sealed record CopyResult(

@@ -78,16 +78,16 @@ public sealed class MailboxGrain(
         keeper.Watch(this, _address);
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        await SaveRecentClaimsAsync();
         // Watches live in this activation's memory: tell the sessions to register again with
         // the next one (a migration home, an idle collection), instead of waiting for renewal.
         foreach (var (observer, (folderId, _)) in _watchers)
         {
-            if (_folders.TryGetValue(folderId, out var f)) observer.FolderChanged(f.Name, MailboxNotices.Rewatch);
+            if (_folders.TryGetValue(folderId, out var f)) _ = observer.FolderChanged(f.Name, MailboxNotices.Rewatch);
         }
         _watchers.Clear();
-        return Task.CompletedTask;
     }
 
     private async Task LoadAsync(CancellationToken ct)
@@ -290,10 +290,17 @@ public sealed class MailboxGrain(
         var keywords = NormalizeKeywords(change.Keywords);
         var updates = new List<(int Index, MessageRow Row)>();
         var failed = new List<long>();
+        var gone = new List<long>();
         foreach (var uid in uids.Distinct())
         {
             var i = IndexOf(messages, uid);
-            if (i < 0) continue;
+            if (i < 0)
+            {
+                // Expunged by another session that this caller has not heard from yet: it must not
+                // answer from its own (stale) copy of the message.
+                gone.Add(uid);
+                continue;
+            }
             var m = messages[i];
             if (change.UnchangedSince is long since && m.ModSeq > since)
             {
@@ -309,7 +316,7 @@ public sealed class MailboxGrain(
             if (newFlags == m.Flags && newKeywords.SequenceEqual(m.Keywords)) continue;
             updates.Add((i, m with { Flags = newFlags, Keywords = newKeywords, ModSeq = modseq }));
         }
-        if (updates.Count == 0) return new StoreResult(MailboxOpStatus.Ok, [], failed);
+        if (updates.Count == 0) return new StoreResult(MailboxOpStatus.Ok, [], failed, gone);
 
         var c = f.Clone();
         c.HighestModSeq = modseq;
@@ -321,7 +328,7 @@ public sealed class MailboxGrain(
         f.HighestModSeq = c.HighestModSeq;
         f.Unseen = c.Unseen;
         foreach (var (i, row) in updates) messages[i] = row;
-        return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed);
+        return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed, gone);
     }
 
     public Task<CopyResult> Copy(string folder, IReadOnlyList<long> uids, string target) => Transfer(folder, uids, target, move: false);
@@ -442,33 +449,51 @@ public sealed class MailboxGrain(
         if (_mailbox is null || f is null) return null;
         var messages = await MessagesOf(f);
         var recentFrom = f.RecentFrom;
-        if (claimRecent && f.RecentFrom < f.UidNext)
-        {
-            var c = f.Clone();
-            c.RecentFrom = f.UidNext;
-            var change = NewChange();
-            change.FolderUpdates.Add(c.ToRow());
-            await CommitAsync(change, notify: false);
-            f.RecentFrom = c.RecentFrom;
-        }
+        if (claimRecent && f.RecentFrom < f.UidNext) ClaimRecent(f, f.UidNext);
         return new FolderSnapshot(Info(f), messages.Select(Meta).ToList(), recentFrom);
     }
 
-    public async Task<long> TakeRecent(string folder, long throughUid)
+    public Task<long> TakeRecent(string folder, long throughUid)
     {
         var f = Find(folder);
-        if (_mailbox is null || f is null) return long.MaxValue;
+        if (_mailbox is null || f is null) return Task.FromResult(long.MaxValue);
         var from = f.RecentFrom;
         var upTo = Math.Min(throughUid + 1, f.UidNext);
-        if (upTo <= from) return from;
-        // Persisted like SELECT's claim, so that a restart does not make them recent again elsewhere.
-        var c = f.Clone();
-        c.RecentFrom = upTo;
-        var change = NewChange();
-        change.FolderUpdates.Add(c.ToRow());
-        await CommitAsync(change, notify: false);
+        if (upTo > from) ClaimRecent(f, upTo);
+        return Task.FromResult(from);
+    }
+
+    /// <summary>
+    /// Moves the folder's \Recent mark in memory. It is written with the folder's next change (every
+    /// commit writes the whole folder row) or when the activation goes, not on its own: a claim is
+    /// advice to clients (RFC 3501 2.3.2), and a durable commit of its own made every APPEND and
+    /// every new message seen by a session wait for a second WAL flush. After a crash a claim not
+    /// yet written makes those messages recent once more, to the next session that opens the folder.
+    /// </summary>
+    private void ClaimRecent(Folder f, long upTo)
+    {
         f.RecentFrom = upTo;
-        return from;
+        _recentUnsaved.Add(f.Id);
+    }
+
+    private readonly HashSet<int> _recentUnsaved = [];
+
+    /// <summary>Writes \Recent claims no commit has carried yet (the activation is going away).</summary>
+    private async Task SaveRecentClaimsAsync()
+    {
+        if (_mailbox is null || _recentUnsaved.Count == 0) return;
+        var change = NewChange();
+        foreach (var id in _recentUnsaved)
+            if (_folders.TryGetValue(id, out var f)) change.FolderUpdates.Add(f.ToRow());
+        if (change.FolderUpdates.Count == 0) return;
+        try
+        {
+            await CommitAsync(change, notify: false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogDebug(e, "Could not save the \\Recent claims of {Address}", _address);
+        }
     }
 
     public async Task<FolderChanges?> GetChanges(string folder, long sinceModSeq)
@@ -738,6 +763,7 @@ public sealed class MailboxGrain(
                 Messages = change.Messages,
                 LastUidValidity = change.LastUidValidity,
             };
+            foreach (var row in change.FolderUpdates) _recentUnsaved.Remove(row.Id);
             if (notify) NotifyWatchers(change);
             ReportUsage();
         }

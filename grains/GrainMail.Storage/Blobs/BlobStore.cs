@@ -163,28 +163,35 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
     {
         using var pgTimer = GrainMailMeters.TimePg("blob.read");
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        if (await HeadAsync(conn, domain, hash, ct) is not var (keyId, size)) return null;
-        var key = await keys.KeyAsync(domain, keyId, ct);
-        var result = new byte[size];
+        // The blob row and its chunks in one statement, so in one snapshot: read in two, a blob
+        // released in between (its last message expunged) read as "Blob shorter than recorded".
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT b.key_id, b.size, c.seq, c.data FROM blob b JOIN blob_chunk c ON c.domain = b.domain AND c.hash = b.hash
+            WHERE b.domain = @d AND b.hash = @h ORDER BY c.seq
+            """, conn);
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("h", hash);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        byte[]? result = null;
+        byte[]? key = null;
         var written = 0;
-        await using (var cmd = new NpgsqlCommand(
-            "SELECT seq, data FROM blob_chunk WHERE domain = @d AND hash = @h ORDER BY seq", conn))
+        var expected = 0;
+        while (await r.ReadAsync(ct))
         {
-            cmd.Parameters.AddWithValue("d", domain);
-            cmd.Parameters.AddWithValue("h", hash);
-            await using var r = await cmd.ExecuteReaderAsync(ct);
-            var expected = 0;
-            while (await r.ReadAsync(ct))
+            if (result is null)
             {
-                var seq = r.GetInt32(0);
-                if (seq != expected++) throw new CryptographicException("Blob chunk missing");
-                var plain = MasterKey.Open(key, (byte[])r[1], ChunkContext(domain, hash, seq));
-                if (written + plain.Length > size) throw new CryptographicException("Blob longer than recorded");
-                plain.CopyTo(result, written);
-                written += plain.Length;
+                key = await keys.KeyAsync(domain, r.GetInt32(0), ct);
+                result = new byte[r.GetInt64(1)];
             }
+            var seq = r.GetInt32(2);
+            if (seq != expected++) throw new CryptographicException("Blob chunk missing");
+            var plain = MasterKey.Open(key!, (byte[])r[3], ChunkContext(domain, hash, seq));
+            if (written + plain.Length > result.Length) throw new CryptographicException("Blob longer than recorded");
+            plain.CopyTo(result, written);
+            written += plain.Length;
         }
-        if (written != size) throw new CryptographicException("Blob shorter than recorded");
+        if (result is not null && written != result.Length) throw new CryptographicException("Blob shorter than recorded");
         return result;
     }
 
