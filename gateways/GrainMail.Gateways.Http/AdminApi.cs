@@ -12,6 +12,7 @@ using GrainMail.Gateways.Http.Messages;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Trust;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -81,6 +82,7 @@ public static class AdminApi
         api.MapSentLog();
         api.MapDeadLetters();
         api.MapQuota();
+        api.MapTrust();
         return app;
     }
 }

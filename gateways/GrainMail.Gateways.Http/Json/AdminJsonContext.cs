@@ -38,4 +38,7 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(AccountPlacementResponse))]
 [JsonSerializable(typeof(RoutePlacementResponse))]
 [JsonSerializable(typeof(IReadOnlyList<SentAttemptResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.SpamPolicyBody))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.ReceiveLogLine>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.QuarantineLine>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;
