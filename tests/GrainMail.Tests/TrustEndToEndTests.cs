@@ -45,6 +45,8 @@ public sealed class TrustHostFixture : SmtpHostFixture
         // 127.0.0.3: listed in both.
         Dns.A["3.0.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
         Dns.A["3.0.0.127.bl2.test"] = IPAddress.Parse("127.0.0.4");
+        // 127.0.1.5, a network of its own for the reputation test: listed once.
+        Dns.A["5.1.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
     }
 
     protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
@@ -198,6 +200,28 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         var released = Assert.Single(await ReadAsync("hank@held.test", "INBOX", 1));
         Assert.Contains("action=quarantine", released.Headers["X-Spam-Status"]);
         Assert.Equal(0, (await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/hank@held.test/quarantine")).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_network_that_keeps_sending_spam_earns_a_bad_reputation_that_adds_to_the_score()
+    {
+        await fixture.NewAccount("ivan");
+        var from = IPAddress.Parse("127.0.1.5");
+        string Message(int i) => $"From: <hello@plain.example>\r\nTo: ivan@{Domain}\r\nSubject: batch {i}\r\n\r\nListed once.\r\n";
+        // Each is Junk by its one listing (6.5) and counted as spam for 127.0.1.0/24.
+        for (var i = 0; i < 20; i++) Assert.StartsWith("250 ", await SendAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from));
+        var first = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/ivan@{Domain}/receive-log?limit=1000")).EnumerateArray().Last();
+        Assert.DoesNotContain("REP_NET", first.GetProperty("symbols").GetString());
+        // Counting is fire-and-forget: the next messages see the history once it has arrived.
+        JsonElement newest = default;
+        for (var i = 20; i < 26; i++)
+        {
+            await SendAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from);
+            newest = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/ivan@{Domain}/receive-log?limit=1")).EnumerateArray().Single();
+            if (newest.GetProperty("symbols").GetString()!.Contains("REP_NET_BAD", StringComparison.Ordinal)) break;
+        }
+        Assert.Contains("REP_NET_BAD(4.0)", newest.GetProperty("symbols").GetString());
+        Assert.Equal("quarantine", newest.GetProperty("action").GetString());
     }
 
     // ---- helpers ----------------------------------------------------------------------------

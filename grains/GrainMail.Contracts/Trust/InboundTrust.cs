@@ -110,3 +110,25 @@ public interface IQuarantineGrain : IGrainWithIntegerKey
 
     Task<bool> Delete(Guid id);
 }
+
+/// <summary>What a sender (a network or an authenticated domain) has sent lately: decayed counts.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ReputationSnapshot(
+    [property: Id(0)] double Volume,
+    [property: Id(1)] double Spam,
+    [property: Id(2)] double Ham);
+
+/// <summary>
+/// Sender reputation, one grain per sending network ("net:192.0.2.0/24", "net:2001:db8::/64") and per
+/// DMARC-aligned From domain ("domain:example.com"): how much mail it sent and how much of it was judged
+/// spam or ham, decaying with a half-life so that old behaviour fades.
+/// </summary>
+public interface IReputationGrain : IGrainWithStringKey
+{
+    [Retryable]
+    Task<ReputationSnapshot> Get();
+
+    /// <summary>Counts one message and its verdict; fire and forget (the 250 does not wait for it).</summary>
+    [Orleans.Concurrency.OneWay]
+    Task Record(bool spam);
+}

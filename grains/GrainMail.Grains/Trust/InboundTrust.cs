@@ -64,6 +64,14 @@ public sealed class InboundTrust
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
 
         var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), ct);
+        // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
+        var reputations = ReputationGrains(grains, evidence, report);
+        var history = new List<Symbol>();
+        foreach (var (symbolPrefix, grain) in reputations)
+        {
+            if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+        }
+        if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
         var decisions = policies.ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
         var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
         var now = DateTimeOffset.UtcNow;
@@ -73,6 +81,9 @@ public sealed class InboundTrust
             return new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, d.Action.ToString().ToLowerInvariant(),
                 d.Score, SpamScorer.SymbolList(d), authResults);
         }).ToList();
+
+        var judgedSpam = decisions.Values.Any(d => d.Action != TrustAction.Deliver);
+        foreach (var (_, grain) in reputations) await grain.Record(judgedSpam);
 
         // One reply for the whole transaction: a refusal for any recipient refuses the message
         // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
@@ -97,6 +108,16 @@ public sealed class InboundTrust
             Held = held,
         };
         return new InboundOutcome(null, accepted, Log(m => decisions[MailAddress.DomainOf(m)]));
+    }
+
+    private static List<(string Prefix, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)
+    {
+        var list = new List<(string, IReputationGrain)>();
+        if (System.Net.IPAddress.TryParse(evidence.ClientIp, out var ip))
+            list.Add(("REP_NET", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.NetworkKey(ip))));
+        if (report.Verdicts.Dmarc is { Result: DmarcResult.Pass } pass)
+            list.Add(("REP_DOMAIN", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.DomainKey(pass.FromDomain))));
+        return list;
     }
 
     /// <summary>Writes receive log lines; a failure is logged, never a reason to refuse mail already committed.</summary>

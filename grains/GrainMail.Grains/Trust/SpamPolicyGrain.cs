@@ -42,3 +42,69 @@ public sealed class QuarantineGrain(GrainMail.Storage.Trust.QuarantineStore stor
 
     public Task<bool> Delete(Guid id) => store.DeleteAsync(id);
 }
+
+[GenerateSerializer]
+public sealed class ReputationState
+{
+    [Id(0)] public double Volume { get; set; }
+    [Id(1)] public double Spam { get; set; }
+    [Id(2)] public double Ham { get; set; }
+    [Id(3)] public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// One sender's reputation (a /24 or /64, or an aligned domain). Counts live in memory and are written
+/// at most once a minute and when the activation ends: a busy sender costs no storage write per message,
+/// and a crash loses a minute of counts at most, which decay would blur anyway.
+/// </summary>
+public sealed class ReputationGrain(
+    [PersistentState("reputation", GrainStorage.Name)] IPersistentState<ReputationState> state, TimeProvider clock) : Grain, IReputationGrain
+{
+    private bool _dirty;
+    private IGrainTimer? _flush;
+
+    public Task<ReputationSnapshot> Get()
+    {
+        DecayToNow();
+        var s = state.State;
+        return Task.FromResult(new ReputationSnapshot(s.Volume, s.Spam, s.Ham));
+    }
+
+    public Task Record(bool spam)
+    {
+        DecayToNow();
+        var s = state.State;
+        s.Volume += 1;
+        if (spam) s.Spam += 1;
+        else s.Ham += 1;
+        _dirty = true;
+        _flush ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = false });
+        return Task.CompletedTask;
+    }
+
+    private void DecayToNow()
+    {
+        var s = state.State;
+        var now = clock.GetUtcNow();
+        if (s.UpdatedAt != default)
+        {
+            var f = GrainMail.Trust.Scoring.Reputation.Decay(now - s.UpdatedAt);
+            s.Volume *= f;
+            s.Spam *= f;
+            s.Ham *= f;
+        }
+        s.UpdatedAt = now;
+    }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        if (!_dirty) return;
+        _dirty = false;
+        await state.WriteStateAsync(ct);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty) await state.WriteStateAsync(cancellationToken);
+    }
+}

@@ -185,3 +185,34 @@ public sealed class ScoringTests
         }
     }
 }
+
+/// <summary>Reputation keys, decay and the symbols a history gives.</summary>
+public sealed class ReputationTests
+{
+    [Theory]
+    [InlineData("192.0.2.77", "net:192.0.2.0/24")]
+    [InlineData("::ffff:192.0.2.77", "net:192.0.2.0/24")]
+    [InlineData("2001:db8:1:2:3:4:5:6", "net:2001:db8:1:2::/64")]
+    public void Networks_are_keyed_by_slash_24_and_slash_64(string ip, string key) =>
+        Assert.Equal(key, GrainMail.Trust.Scoring.Reputation.NetworkKey(IPAddress.Parse(ip)));
+
+    [Fact]
+    public void Counts_halve_every_week()
+    {
+        Assert.Equal(1, GrainMail.Trust.Scoring.Reputation.Decay(TimeSpan.Zero));
+        Assert.Equal(0.5, GrainMail.Trust.Scoring.Reputation.Decay(TimeSpan.FromDays(7)), 6);
+        Assert.Equal(0.25, GrainMail.Trust.Scoring.Reputation.Decay(TimeSpan.FromDays(14)), 6);
+    }
+
+    [Fact]
+    public void A_short_history_says_nothing_a_spammy_one_weighs_and_a_clean_one_helps()
+    {
+        Assert.Null(GrainMail.Trust.Scoring.Reputation.Symbol("REP_NET", new ReputationSnapshot(10, 10, 0)));
+        var bad = GrainMail.Trust.Scoring.Reputation.Symbol("REP_NET", new ReputationSnapshot(40, 40, 0));
+        Assert.Equal("REP_NET_BAD", bad!.Name);
+        Assert.Equal(4, bad.Weight);
+        Assert.Equal(2, GrainMail.Trust.Scoring.Reputation.Symbol("REP_NET", new ReputationSnapshot(40, 30, 10))!.Weight);
+        Assert.Null(GrainMail.Trust.Scoring.Reputation.Symbol("REP_NET", new ReputationSnapshot(40, 10, 30)));
+        Assert.Equal(-1, GrainMail.Trust.Scoring.Reputation.Symbol("REP_DOMAIN", new ReputationSnapshot(40, 1, 39))!.Weight);
+    }
+}
