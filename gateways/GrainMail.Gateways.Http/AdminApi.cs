@@ -14,6 +14,7 @@ using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Trust;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -86,6 +87,7 @@ public static class AdminApi
         api.MapDepartments();
         api.MapDirectoryBatch();
         api.MapDirectoryAliases();
+        api.MapTrust();
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using GrainMail.Dns;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;

@@ -28,12 +28,6 @@ public sealed class OutboundOptions : IValidatableObject
     [Range(1, 65535)]
     public int Port { get; set; } = 25;
 
-    /// <summary>Resolvers to ask as <c>ip[:port]</c>, comma-separated (GRAINMAIL_DNS); empty = the system's.</summary>
-    public string? Resolvers { get; set; }
-
-    /// <summary><see cref="Resolvers"/> as endpoints (port 53 when none is given).</summary>
-    public IReadOnlyList<IPEndPoint> DnsServers => ParseResolvers(Resolvers, out _);
-
     /// <summary>Waits between attempts; the last one repeats until <see cref="GiveUpAfter"/>.</summary>
     public IReadOnlyList<TimeSpan> RetrySchedule { get; set; } = DefaultRetrySchedule;
 
@@ -109,8 +103,6 @@ public sealed class OutboundOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ParseResolvers(Resolvers, out var badResolver);
-        if (badResolver is not null) yield return new($"'{badResolver}' is not an ip[:port]", [nameof(Resolvers)]);
         if (RetrySchedule.Any(w => w <= TimeSpan.Zero || w > TimeSpan.FromDays(24)))
             yield return new("every wait must be above zero and at most 24 days", [nameof(RetrySchedule)]);
         foreach (var range in DomesticMxRanges.Where(r => !System.Net.IPNetwork.TryParse(r, out _)))
@@ -125,21 +117,5 @@ public sealed class OutboundOptions : IValidatableObject
         }
         if (Links.Select(l => l.Name).Distinct(StringComparer.Ordinal).Count() != Links.Count)
             yield return new("link names must be unique", [nameof(Links)]);
-    }
-
-    private static List<IPEndPoint> ParseResolvers(string? resolvers, out string? bad)
-    {
-        bad = null;
-        var list = new List<IPEndPoint>();
-        foreach (var entry in (resolvers ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!IPEndPoint.TryParse(entry, out var e))
-            {
-                bad ??= entry;
-                continue;
-            }
-            list.Add(e.Port == 0 ? new IPEndPoint(e.Address, 53) : e);
-        }
-        return list;
     }
 }

@@ -1,3 +1,4 @@
+using GrainMail.Dns;
 using System.Net;
 using System.Net.Sockets;
 using DnsClient;

@@ -39,6 +39,8 @@ public static class StorageServices
         services.AddSingleton<StreamQueueStore>();
         services.AddSingleton<DeadLetterStore>();
         services.AddSingleton<MessageSubmitter>();
+        services.AddSingleton<GrainMail.Storage.Trust.ReceiveLogStore>();
+        services.AddSingleton<GrainMail.Storage.Trust.QuarantineStore>();
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();

@@ -25,7 +25,7 @@ public sealed class SiloGatewayList(IReadOnlyList<(string Host, int Port)> endpo
             IPAddress[] addresses;
             try
             {
-                addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host);
+                addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await System.Net.Dns.GetHostAddressesAsync(host);
             }
             catch (System.Net.Sockets.SocketException e)
             {

@@ -1,3 +1,4 @@
+using GrainMail.Dns;
 using GrainMail.Outbound;
 using System.Net;
 using GrainMail.Grains;
@@ -43,6 +44,7 @@ public static class SiloSetup
         // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
+        services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
         services.AddSingleton<GrainMail.Outbound.Routes.RouteDeliveries>();
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();

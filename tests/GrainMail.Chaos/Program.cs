@@ -47,6 +47,8 @@ Dictionary<string, string> Common(string name, string region, string role) => ne
     ["GRAINMAIL_REGION"] = region,
     ["GRAINMAIL_ROLE"] = role,
     ["GrainMail__AllowPlaintextAuth"] = "true",
+    // The drill's mail comes from senders no resolver here can check: inbound trust stays off.
+    ["GRAINMAIL_TRUST"] = "false",
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__GrainMail"] = "Information",
 };

@@ -59,7 +59,7 @@ public sealed class ConfigurationTests
         Assert.True(imap.AllowPlaintextAuth);
         Assert.False(pop3.AllowPlaintextAuth);
         Assert.Equal(2626, outbound.Port);
-        Assert.Empty(outbound.DnsServers);
+        Assert.Empty(services.GetRequiredService<GrainMail.Dns.DnsOptions>().Servers);
         Assert.Equal("relay-a", Assert.Single(outbound.Links).Name);
         Assert.Equal(LinkKind.Relay, outbound.Links[0].Kind);
     }
@@ -108,7 +108,8 @@ public sealed class ConfigurationTests
     [InlineData("GrainMail:Imap:IdleTimeout", "00:00:00", "GrainMail:Imap:IdleTimeout = 00:00:00: must be between")]
     [InlineData("GrainMail:Pop3MaxConnections", "0", "GrainMail:Pop3:MaxConnections = 0: must be between 1")]
     [InlineData("GrainMail:Messages:MaxHeaderFieldBytes", "2000000", "GrainMail:Messages:MaxHeaderFieldBytes = 2000000: must be between 1000 and 1048576")]
-    [InlineData("GrainMail:Outbound:Resolvers", "dns.example", "GrainMail:Outbound:Resolvers: 'dns.example' is not an ip[:port]")]
+    [InlineData("GrainMail:Outbound:Resolvers", "dns.example", "GrainMail:Dns:Resolvers: 'dns.example' is not an ip[:port]")]
+    [InlineData("GrainMail:Dns:Blocklists", "zen.example:heavy", "GrainMail:Dns:Blocklists: 'zen.example:heavy' is not a zone or zone:weight")]
     [InlineData("GrainMail:Role", "mailer", "GrainMail:Role: must be node, silo or gateway")]
     public void A_value_out_of_range_is_a_problem_that_names_the_setting(string key, string value, string expected)
     {

@@ -15,7 +15,7 @@ start_grainmail() {
     GRAINMAIL_SMTP_SUBMISSIONS_PORT=${GRAINMAIL_SMTP_SUBMISSIONS_PORT:-12465} \
     GRAINMAIL_IMAP_PORT=${GRAINMAIL_IMAP_PORT:-11143} GRAINMAIL_IMAPS_PORT=${GRAINMAIL_IMAPS_PORT:-11993} \
     GRAINMAIL_POP3_PORT=${GRAINMAIL_POP3_PORT:-11110} GRAINMAIL_POP3S_PORT=${GRAINMAIL_POP3S_PORT:-11995} \
-    GrainMail__AllowPlaintextAuth=true
+    GrainMail__AllowPlaintextAuth=true GRAINMAIL_TRUST=${GRAINMAIL_TRUST:-false}
   local kv
   for kv in "$@"; do export "${kv?}"; done
   dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1 &

@@ -60,4 +60,7 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(RenameDomainResponse))]
 [JsonSerializable(typeof(DomainSettingsPatch))]
 [JsonSerializable(typeof(DomainSettingsResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.SpamPolicyBody))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.ReceiveLogLine>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.QuarantineLine>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

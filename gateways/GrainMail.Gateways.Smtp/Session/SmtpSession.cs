@@ -12,6 +12,7 @@ using GrainMail.Gateways.Smtp.Protocol;
 using GrainMail.Operations;
 using GrainMail.Operations.Spool;
 using GrainMail.Contracts.Intake;
+using GrainMail.Contracts.Trust;
 using GrainMail.Gateways.Common.Intake;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -501,8 +502,16 @@ internal sealed class SmtpSession : IAsyncDisposable
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             using var span = GrainMailTracing.Source.StartActivity("smtp.message", System.Diagnostics.ActivityKind.Server);
             span?.SetTag("grainmail.listener", _service.ToString());
+            // Mail from the internet is checked on the silo before it is stored (SPF, DKIM, DMARC, ARC,
+            // blocklists, score); authenticated submission is not filtered for spam.
+            var inbound = _service == SmtpService.Mx ? new InboundEvidence(_remote.ToString(), _helo) : null;
             var receipt = await _server.Intake.SubmitAsync(new SubmissionEnvelope(transaction.Sender, transaction.Mailboxes(),
-                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls), raw);
+                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls, Inbound: inbound), raw);
+            if (receipt.Refusal is { } refusal)
+            {
+                await ReplyAsync(refusal);
+                return;
+            }
             var listener = new KeyValuePair<string, object?>("listener", _service.ToString());
             GrainMailMeters.SmtpCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, listener);
             GrainMailMeters.SmtpAccepted.Add(1, listener);

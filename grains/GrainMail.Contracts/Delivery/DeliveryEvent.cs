@@ -17,7 +17,8 @@ public static class DeliveryStreams
 /// One recipient's share of an accepted message, as carried by the durable stream.
 /// <see cref="DeliveryId"/> is unique per (message, recipient) and is what consumers
 /// are idempotent on; <see cref="QueueRowId"/> names the queue row the consumer
-/// removes in the same transaction that stores the message.
+/// removes in the same transaction that stores the message. <see cref="Junk"/>: the inbound
+/// checks judged it spam for this recipient; it goes to the mailbox's \Junk folder (RFC 6154).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record DeliveryEvent(
@@ -31,4 +32,5 @@ public sealed record DeliveryEvent(
     [property: Id(7)] DateTimeOffset ReceivedAt,
     [property: Id(8)] string? Dsn,
     [property: Id(9)] int Attempt,
-    [property: Id(10)] string? TraceParent = null);
+    [property: Id(10)] string? TraceParent = null,
+    [property: Id(11)] bool Junk = false);

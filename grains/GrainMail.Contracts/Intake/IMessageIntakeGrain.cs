@@ -13,6 +13,8 @@ namespace GrainMail.Contracts.Intake;
 /// <param name="External">Recipients outside every hosted domain.</param>
 /// <param name="ExternalOwner">The hosted domain they leave for.</param>
 /// <param name="TraceParent">The gateway's span, so that the commit and the deliveries join its trace.</param>
+/// <param name="Inbound">For mail from the internet (the MX port): the session's evidence; the silo then runs the
+/// inbound trust checks (SPF, DKIM, DMARC, ARC, blocklists, score) before it commits. Null for submission.</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -22,14 +24,17 @@ public sealed record SubmissionEnvelope(
     [property: Id(4)] IReadOnlyList<string>? External = null,
     [property: Id(5)] string? ExternalOwner = null,
     [property: Id(6)] bool RequireTls = false,
-    [property: Id(7)] string? TraceParent = null);
+    [property: Id(7)] string? TraceParent = null,
+    [property: Id(8)] GrainMail.Contracts.Trust.InboundEvidence? Inbound = null);
 
-/// <summary>The durable commit happened: the message will be delivered.</summary>
+/// <summary>The durable commit happened: the message will be delivered. Or, for inbound mail the
+/// trust checks refused, <see cref="Refusal"/> is the SMTP reply (550 5.7.1, 451 4.7.1) and nothing was stored.</summary>
 [GenerateSerializer, Immutable]
 public sealed record SubmitReceipt(
     [property: Id(0)] Guid MessageId,
     [property: Id(1)] DateTimeOffset ReceivedAt,
-    [property: Id(2)] int Events);
+    [property: Id(2)] int Events,
+    [property: Id(3)] string? Refusal = null);
 
 /// <summary>
 /// Where gateways hand accepted messages to the cluster: the silo commits the blob and its

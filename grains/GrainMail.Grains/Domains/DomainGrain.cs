@@ -43,7 +43,7 @@ public sealed partial class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
     GrainMail.Outbound.DkimKeyStore dkim,
-    GrainMail.Outbound.MailDns dns,
+    GrainMail.Dns.MailDns dns,
     GrainMail.Outbound.OutboundOptions outbound,
     TimeProvider clock,
     DirectoryOptions options,

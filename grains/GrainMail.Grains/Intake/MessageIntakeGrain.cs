@@ -15,15 +15,15 @@ namespace GrainMail.Grains.Intake;
 /// for the one before it and cut SMTP throughput to a fifth.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class MessageIntakeGrain(MessageSubmitter submitter) : Grain, IMessageIntakeGrain
+public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust) : Grain, IMessageIntakeGrain
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
-        IntakeCommit.CommitAsync(submitter, envelope, new MessageContent(content.Value));
+        IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(content.Value));
 }
 
 /// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class MessageUploadGrain(MessageSubmitter submitter, IntakeOptions options) : Grain, IMessageUploadGrain
+public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IntakeOptions options) : Grain, IMessageUploadGrain
 {
     private MessageSpool? _spool;
 
@@ -40,7 +40,7 @@ public sealed class MessageUploadGrain(MessageSubmitter submitter, IntakeOptions
     {
         try
         {
-            return await IntakeCommit.CommitAsync(submitter, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
+            return await IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
         }
         finally
         {
@@ -73,15 +73,31 @@ public sealed class IntakeOptions
 
 internal static class IntakeCommit
 {
-    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, SubmissionEnvelope e, MessageContent content)
+    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IGrainFactory grains,
+        SubmissionEnvelope e, MessageContent content)
     {
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
-        return await submitter.SubmitAsync(new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
+        var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
-        });
+        };
+        if (e.Inbound is null || !trust.Enabled) return await submitter.SubmitAsync(submission);
+
+        // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
+        using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.trust"))
+        {
+            var outcome = await trust.EvaluateAsync(grains, submission, e.Inbound);
+            if (outcome.Refusal is not null)
+            {
+                await trust.LogAsync(outcome.Log);
+                return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, outcome.Refusal);
+            }
+            var receipt = await submitter.SubmitAsync(outcome.Submission!);
+            await trust.LogAsync(outcome.Log);
+            return receipt;
+        }
     }
 }
 

@@ -595,6 +595,8 @@ public sealed class MailboxGrain(
         var ids = items.Select(i => i.Item.QueueRowId).ToList();
         var size = items.Sum(i => i.Item.Size);
         if (ids.Distinct().Count() != ids.Count || items.Select(i => i.Item.DeliveryId).Distinct().Count() != ids.Count) return false;
+        // Copies judged spam go to Junk one by one (another folder than the rest).
+        if (items.Any(i => i.Item.Junk)) return false;
         // The recipient policy is about this mailbox, not about each message: one call decides
         // for all, and the quota must hold for all of them together.
         if (await RefusalAsync(first with { Size = size }) is not null) return false;
@@ -634,7 +636,10 @@ public sealed class MailboxGrain(
             await RefuseAsync(item, refusal.Value.Reply, refusal.Value.Reason);
             return;
         }
-        var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
+        // Spam goes to the \Junk folder (RFC 6154) when the mailbox has one; else to INBOX, where the
+        // X-Spam-Status header still says what the checks found.
+        var inbox = (item.Junk ? _folders.Values.FirstOrDefault(f => f.Use == SpecialUse.Junk) : null)
+            ?? _folders.Values.First(f => f.Use == SpecialUse.Inbox);
         // A delivery's INTERNALDATE is in the server's zone (as it reads back from storage).
         var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, MailboxStore.InZone(item.ReceivedAt, null),
             MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId, clock.GetUtcNow());

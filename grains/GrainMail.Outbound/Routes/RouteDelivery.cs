@@ -1,3 +1,4 @@
+using GrainMail.Dns;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Operations;
 using GrainMail.Storage.Blobs;

@@ -28,6 +28,13 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// <summary>REQUIRETLS (RFC 8689): the message may only leave over verified TLS to hops that honour it.</summary>
     public bool RequireTls { get; init; }
 
+    /// <summary>Mailboxes whose copy the inbound checks sent to Junk.</summary>
+    public IReadOnlySet<string>? JunkMailboxes { get; init; }
+
+    /// <summary>Copies the inbound checks hold in quarantine instead of delivering: stored in the same
+    /// transaction as the rest, each with a blob reference of its own, outside every mailbox.</summary>
+    public IReadOnlyList<HeldCopy>? Held { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -41,6 +48,9 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     }
 }
 
+
+/// <summary>A copy held in quarantine for <paramref name="Mailbox"/>, with the score and symbols that put it there.</summary>
+public sealed record HeldCopy(string Mailbox, double Score, string Symbols);
 
 /// <summary>
 /// The durable submit path shared by every gateway: in one PostgreSQL transaction it stores the
@@ -81,7 +91,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     {
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
         var external = (submission.External ?? []).Distinct(StringComparer.Ordinal).ToList();
-        if (recipients.Count + external.Count == 0) throw new ArgumentException("A submission needs at least one recipient");
+        if (recipients.Count + external.Count + (submission.Held?.Count ?? 0) == 0) throw new ArgumentException("A submission needs at least one recipient");
         if (external.Count > 0 && string.IsNullOrEmpty(submission.ExternalOwner))
             throw new ArgumentException("External recipients need the hosted domain they leave for");
         var hash = await submission.Raw.HashAsync(ct);
@@ -90,7 +100,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var rcpt in recipients)
         {
             var e = new DeliveryEvent(Guid.CreateVersion7(receivedAt), 0, rcpt, submission.Sender, MailAddress.DomainOf(rcpt), hash,
-                submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0, System.Diagnostics.Activity.Current?.Id);
+                submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0, System.Diagnostics.Activity.Current?.Id,
+                submission.JunkMailboxes?.Contains(rcpt) == true);
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }
@@ -163,7 +174,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         // transactions touching the same blobs lock them in the same order).
         // One reference per mailbox copy, and one per outbound event (held by the route's queue row).
         var blobWrites = works
-            .SelectMany(w => w.Submission.Mailboxes.GroupBy(MailAddress.DomainOf)
+            .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Held?.Select(h => h.Mailbox) ?? []).GroupBy(MailAddress.DomainOf)
                 .Select(g => (Domain: g.Key, Count: g.Count()))
                 .Concat(w.Submission.External is { Count: > 0 } ext
                     ? [(Domain: w.Submission.ExternalOwner!, Count: ext.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]
@@ -173,6 +184,9 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
         await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());
+        await Trust.QuarantineStore.HoldAsync(conn, tx, works.Where(w => w.Submission.Held is { Count: > 0 })
+            .SelectMany(w => w.Submission.Held!.Select(h => new Trust.QuarantineRow(Guid.CreateVersion7(), h.Mailbox, w.Submission.Sender,
+                MailAddress.DomainOf(h.Mailbox), w.Hash, w.Submission.Raw.Length, h.Score, h.Symbols, w.Receipt.ReceivedAt))).ToList());
         await using (var marker = new NpgsqlCommand("INSERT INTO submit_commit (id) VALUES (@id) RETURNING txid_current()", conn, tx))
         {
             marker.Parameters.AddWithValue("id", batchId);

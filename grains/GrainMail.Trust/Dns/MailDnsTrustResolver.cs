@@ -1,7 +1,7 @@
+using GrainMail.Dns;
 using System.Net;
 using DnsClient;
 using DnsClient.Protocol;
-using GrainMail.Outbound;
 
 namespace GrainMail.Trust.Dns;
 

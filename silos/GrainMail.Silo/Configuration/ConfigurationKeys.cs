@@ -35,7 +35,9 @@ public static class ConfigurationKeys
         ["GRAINMAIL_POP3_PORT"] = "GrainMail:Pop3Port",
         ["GRAINMAIL_POP3S_PORT"] = "GrainMail:Pop3sPort",
         ["GRAINMAIL_SMTP_OUT_PORT"] = "GrainMail:Outbound:Port",
-        ["GRAINMAIL_DNS"] = "GrainMail:Outbound:Resolvers",
+        ["GRAINMAIL_DNS"] = "GrainMail:Dns:Resolvers",
+        ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",
+        ["GRAINMAIL_TRUST"] = "GrainMail:Trust:Enabled",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
     };
 
@@ -84,7 +86,9 @@ public static class ConfigurationKeys
         ["GrainMail:Pop3AutologoutTimeout"] = ["GrainMail:Pop3:AutologoutTimeout"],
         // Outbound.
         ["GrainMail:SmtpOutPort"] = ["GrainMail:Outbound:Port"],
-        ["GrainMail:DnsServers"] = ["GrainMail:Outbound:Resolvers"],
+        ["GrainMail:DnsServers"] = ["GrainMail:Dns:Resolvers"],
+        // The resolvers were an outbound setting before the inbound checks shared them.
+        ["GrainMail:Outbound:Resolvers"] = ["GrainMail:Dns:Resolvers"],
         ["GrainMail:OutboundRetrySchedule"] = ["GrainMail:Outbound:RetrySchedule"],
         ["GrainMail:OutboundGiveUpAfter"] = ["GrainMail:Outbound:GiveUpAfter"],
         ["GrainMail:OutboundDelayNoticeAfter"] = ["GrainMail:Outbound:DelayNoticeAfter"],

@@ -68,6 +68,15 @@ public static class GrainMailOptions
                 if (o.Links.Count == 0) o.Links = [new EgressLink { Name = "direct", Region = Host().Region, Kind = LinkKind.Direct }];
             });
 
+        Validated<GrainMail.Dns.DnsOptions>(services, GrainMail.Dns.DnsOptions.Section).Bind(configuration.GetSection(GrainMail.Dns.DnsOptions.Section));
+        Validated<GrainMail.Trust.Inbound.TrustOptions>(services, GrainMail.Trust.Inbound.TrustOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Trust.Inbound.TrustOptions.Section))
+            .PostConfigure<IOptions<SmtpOptions>>((o, smtp) =>
+            {
+                // The authserv-id is the host's name unless set (RFC 8601 2.5: the name of the host that checked).
+                if (string.IsNullOrWhiteSpace(o.AuthServId)) o.AuthServId = OrMachineName(configuration["GrainMail:Smtp:HostName"]);
+            });
+
         Validated<DirectoryOptions>(services, DirectorySection).Bind(configuration.GetSection(DirectorySection));
         Validated<IntakeOptions>(services, "GrainMail:Intake")
             .Configure(o =>

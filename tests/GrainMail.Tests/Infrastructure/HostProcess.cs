@@ -108,6 +108,9 @@ public sealed class HostProcess : IAsyncDisposable
         psi.Environment["GRAINMAIL_POP3_PORT"] = ports.Pop3.ToString();
         psi.Environment["GRAINMAIL_POP3S_PORT"] = ports.Pop3s.ToString();
         psi.Environment["GrainMail__HostName"] = "mx.grainmail.test";
+        // No resolver answers in the test machine: inbound trust checks (SPF, DKIM, DMARC, blocklists)
+        // would all end in DNS errors. Tests of the checks turn them on with their own DNS server.
+        psi.Environment["GRAINMAIL_TRUST"] = "false";
         if (extraEnvironment is not null)
         {
             foreach (var (k, v) in extraEnvironment) psi.Environment[k] = v;

@@ -17,9 +17,10 @@ public sealed class RawSmtp : IAsyncDisposable
         _stream = stream;
     }
 
-    public static async Task<(RawSmtp Client, string Greeting)> ConnectAsync(int port, bool implicitTls = false)
+    /// <param name="from">A loopback source address to connect from (127.0.0.2, ...), as a distinct client would.</param>
+    public static async Task<(RawSmtp Client, string Greeting)> ConnectAsync(int port, bool implicitTls = false, System.Net.IPAddress? from = null)
     {
-        var tcp = new TcpClient();
+        var tcp = from is null ? new TcpClient() : new TcpClient(new System.Net.IPEndPoint(from, 0));
         await tcp.ConnectAsync("127.0.0.1", port);
         Stream stream = tcp.GetStream();
         var client = new RawSmtp(tcp, stream);

@@ -22,6 +22,8 @@ public static class TestSilos
         // Cheap hashing keeps account set-up fast; the format and code path are the production ones.
         ["GrainMail:PasswordHashMemoryKiB"] = "1024",
         ["GrainMail:PasswordHashIterations"] = "1",
+        // No resolver answers here; the trust tests run a host with their own DNS server.
+        ["GrainMail:Trust:Enabled"] = "false",
     }).Build();
 
     public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1)

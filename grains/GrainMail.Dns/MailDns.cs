@@ -2,18 +2,27 @@ using System.Net;
 using DnsClient;
 using DnsClient.Protocol;
 
-namespace GrainMail.Outbound;
+namespace GrainMail.Dns;
 
 /// <summary>
 /// The node's one DNS client for mail: MX, TXT and address look-ups through the configured
-/// resolvers (<c>GRAINMAIL_DNS</c>), or the system's. Answers are cached by their TTL by DnsClient.
-/// The outbound sender, MTA-STS and the DNS record checks all ask here.
+/// resolvers (<c>GRAINMAIL_DNS</c>), or the system's. Answers are cached by their TTL (DnsClient's
+/// cache); failures are not cached, so a resolver that recovers is used at once. The outbound sender,
+/// MTA-STS, the DNS record checks and the inbound trust checks all ask here.
 /// </summary>
-public sealed class MailDns(OutboundOptions options)
+public sealed class MailDns(DnsOptions options)
 {
-    private readonly LookupClient _dns = options.DnsServers.Count > 0
-        ? new LookupClient(new LookupClientOptions([.. options.DnsServers]) { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 })
-        : new LookupClient(new LookupClientOptions { UseCache = true, Timeout = TimeSpan.FromSeconds(5), Retries = 1 });
+    private readonly LookupClient _dns = new(Options(options));
+
+    private static LookupClientOptions Options(DnsOptions options)
+    {
+        var o = options.Servers.Count > 0 ? new LookupClientOptions([.. options.Servers]) : new LookupClientOptions();
+        o.UseCache = true;
+        o.CacheFailedResults = false;
+        o.Timeout = options.Timeout;
+        o.Retries = 1;
+        return o;
+    }
 
     /// <summary>MX hosts to try in order; null when the domain says it takes no mail (null MX) or does not exist.</summary>
     public async Task<(IReadOnlyList<string>? Hosts, string Reason)> MailHostsAsync(string domain, CancellationToken ct)

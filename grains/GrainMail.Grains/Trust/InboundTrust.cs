@@ -1,0 +1,149 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Intake;
+using GrainMail.Contracts.Trust;
+using GrainMail.Dns;
+using GrainMail.Operations.Spool;
+using GrainMail.Storage.Delivery;
+using GrainMail.Storage.Trust;
+using GrainMail.Trust.Dmarc;
+using GrainMail.Trust.Dns;
+using GrainMail.Trust.Inbound;
+using GrainMail.Trust.Results;
+using GrainMail.Trust.Scoring;
+using Microsoft.Extensions.Logging;
+using MimeKit;
+
+namespace GrainMail.Grains.Trust;
+
+/// <summary>What the inbound checks make of an MX message: a refusal (the SMTP reply; nothing is stored),
+/// or the submission to commit — the message with our Authentication-Results and X-Spam-Status in front
+/// and forged results removed, Junk and quarantine per mailbox — and the receive log lines.</summary>
+public sealed record InboundOutcome(string? Refusal, Submission? Submission, IReadOnlyList<ReceiveLogEntry> Log);
+
+/// <summary>
+/// The inbound trust step of the MX path, run on the silo inside the intake call, after the data is
+/// streamed and before the 250 (docs/architecture.md): the checks (<see cref="InboundChecker"/>), each
+/// recipient domain's policy (<see cref="ISpamPolicyGrain"/>) and its decision (<see cref="SpamScorer"/>).
+/// </summary>
+public sealed class InboundTrust
+{
+    private readonly InboundChecker _checker;
+    private readonly TrustOptions _options;
+    private readonly DnsOptions _dns;
+    private readonly ReceiveLogStore _log;
+    private readonly ILogger<InboundTrust> _logger;
+
+    public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ILogger<InboundTrust> logger)
+    {
+        _options = options;
+        _dns = dnsOptions;
+        _log = log;
+        _logger = logger;
+        _checker = new InboundChecker(new MailDnsTrustResolver(dns), LoadSuffixes(options.PublicSuffixList, logger), options, clock, AuthServId);
+    }
+
+    public bool Enabled => _options.Enabled;
+
+    private string AuthServId => _options.AuthServId ?? Environment.MachineName.ToLowerInvariant();
+
+    public async Task<InboundOutcome> EvaluateAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default)
+    {
+        var raw = await submission.Raw.ToArrayAsync(ct);
+        MimeMessage message;
+        using (var stream = new MemoryStream(raw, writable: false))
+            message = await MimeMessage.LoadAsync(stream, ct);
+
+        // One policy per recipient domain (and the forwarding domain's for mail that leaves again).
+        var domains = submission.Mailboxes.Select(MailAddress.DomainOf)
+            .Concat(submission.External is { Count: > 0 } && submission.ExternalOwner is { } owner ? [owner] : [])
+            .Distinct(StringComparer.Ordinal).ToList();
+        var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
+        foreach (var d in domains) policies[d] = await grains.GetGrain<ISpamPolicyGrain>(d).Get();
+        var node = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
+        var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
+        var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
+
+        var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), ct);
+        // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
+        var reputations = ReputationGrains(grains, evidence, report);
+        var history = new List<Symbol>();
+        foreach (var (symbolPrefix, grain) in reputations)
+        {
+            if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+        }
+        if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
+        var decisions = policies.ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
+        var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
+        var now = DateTimeOffset.UtcNow;
+        List<ReceiveLogEntry> Log(Func<string, TrustDecision> decisionFor) => submission.Mailboxes.Select(m =>
+        {
+            var d = decisionFor(m);
+            return new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, d.Action.ToString().ToLowerInvariant(),
+                d.Score, SpamScorer.SymbolList(d), authResults);
+        }).ToList();
+
+        var judgedSpam = decisions.Values.Any(d => d.Action != TrustAction.Deliver);
+        foreach (var (_, grain) in reputations) await grain.Record(judgedSpam);
+
+        // One reply for the whole transaction: a refusal for any recipient refuses the message
+        // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
+        var refusal = decisions.Values.Where(d => d.Action == TrustAction.Reject).Concat(decisions.Values.Where(d => d.Action == TrustAction.TempFail)).FirstOrDefault();
+        if (refusal is not null)
+        {
+            _logger.LogInformation("Inbound message from {Ip} <{Sender}> refused: {Reply} ({Symbols})", evidence.ClientIp, submission.Sender, refusal.Reply, SpamScorer.SymbolList(refusal));
+            return new InboundOutcome(refusal.Reply, null, Log(_ => refusal));
+        }
+
+        var shown = decisions.Values.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
+        var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n";
+        var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
+        var junk = submission.Mailboxes.Where(m => decisions[MailAddress.DomainOf(m)].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
+        var held = submission.Mailboxes.Where(m => decisions[MailAddress.DomainOf(m)].Action == TrustAction.Quarantine)
+            .Select(m => new HeldCopy(m, decisions[MailAddress.DomainOf(m)].Score, SpamScorer.SymbolList(decisions[MailAddress.DomainOf(m)]))).ToList();
+        var accepted = submission with
+        {
+            Raw = new MessageContent(content),
+            Mailboxes = submission.Mailboxes.Where(m => held.All(h => h.Mailbox != m)).ToList(),
+            JunkMailboxes = junk,
+            Held = held,
+        };
+        return new InboundOutcome(null, accepted, Log(m => decisions[MailAddress.DomainOf(m)]));
+    }
+
+    private static List<(string Prefix, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)
+    {
+        var list = new List<(string, IReputationGrain)>();
+        if (System.Net.IPAddress.TryParse(evidence.ClientIp, out var ip))
+            list.Add(("REP_NET", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.NetworkKey(ip))));
+        if (report.Verdicts.Dmarc is { Result: DmarcResult.Pass } pass)
+            list.Add(("REP_DOMAIN", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.DomainKey(pass.FromDomain))));
+        return list;
+    }
+
+    /// <summary>Writes receive log lines; a failure is logged, never a reason to refuse mail already committed.</summary>
+    public async Task LogAsync(IReadOnlyList<ReceiveLogEntry> entries)
+    {
+        try
+        {
+            await _log.AppendAsync(entries);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            _logger.LogWarning(e, "Could not write {Count} receive log line(s)", entries.Count);
+        }
+    }
+
+    private static PublicSuffixList LoadSuffixes(string path, ILogger logger)
+    {
+        try
+        {
+            return PublicSuffixList.Load(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Without the list every name's organisational domain is its last two labels (the implicit "*" rule).
+            logger.LogWarning("Public suffix list {Path} not readable ({Error}); DMARC alignment uses the last two labels", path, e.Message);
+            return new PublicSuffixList([]);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using GrainMail.Contracts.Trust;
+
+namespace GrainMail.Grains.Trust;
+
+[GenerateSerializer]
+public sealed class SpamPolicyState
+{
+    /// <summary>Null until an admin sets one: the defaults apply.</summary>
+    [Id(0)] public SpamPolicy? Policy { get; set; }
+}
+
+/// <summary>One domain's spam policy, persisted in grain storage; read by the intake on every MX message
+/// (an activation answers from memory).</summary>
+public sealed class SpamPolicyGrain(
+    [PersistentState("spampolicy", GrainStorage.Name)] IPersistentState<SpamPolicyState> state) : Grain, ISpamPolicyGrain
+{
+    public Task<SpamPolicy> Get() => Task.FromResult(state.State.Policy ?? SpamPolicy.Default);
+
+    public async Task Set(SpamPolicy policy)
+    {
+        if (policy.Problem() is { } problem) throw new ArgumentException(problem);
+        state.State.Policy = policy;
+        await state.WriteStateAsync();
+    }
+}
+
+/// <summary>The receive log for the admin API, read on a silo.</summary>
+[Orleans.Concurrency.StatelessWorker, Orleans.Concurrency.Reentrant]
+public sealed class ReceiveLogGrain(GrainMail.Storage.Trust.ReceiveLogStore store) : Grain, IReceiveLogGrain
+{
+    public Task<IReadOnlyList<ReceiveLogEntry>> Read(string mailbox, int limit) => store.ReadAsync(mailbox, limit);
+}
+
+/// <summary>The quarantine for the admin API, on a silo.</summary>
+[Orleans.Concurrency.StatelessWorker, Orleans.Concurrency.Reentrant]
+public sealed class QuarantineGrain(GrainMail.Storage.Trust.QuarantineStore store) : Grain, IQuarantineGrain
+{
+    public async Task<IReadOnlyList<QuarantinedMessage>> List(string? mailbox, string? domain) =>
+        (await store.ListAsync(mailbox, domain)).Select(q => new QuarantinedMessage(q.Id, q.Mailbox, q.Sender, q.Size, q.Score, q.Symbols, q.ReceivedAt)).ToList();
+
+    public Task<bool> Release(Guid id) => store.ReleaseAsync(id);
+
+    public Task<bool> Delete(Guid id) => store.DeleteAsync(id);
+}
+
+[GenerateSerializer]
+public sealed class ReputationState
+{
+    [Id(0)] public double Volume { get; set; }
+    [Id(1)] public double Spam { get; set; }
+    [Id(2)] public double Ham { get; set; }
+    [Id(3)] public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// One sender's reputation (a /24 or /64, or an aligned domain). Counts live in memory and are written
+/// at most once a minute and when the activation ends: a busy sender costs no storage write per message,
+/// and a crash loses a minute of counts at most, which decay would blur anyway.
+/// </summary>
+public sealed class ReputationGrain(
+    [PersistentState("reputation", GrainStorage.Name)] IPersistentState<ReputationState> state, TimeProvider clock) : Grain, IReputationGrain
+{
+    private bool _dirty;
+    private IGrainTimer? _flush;
+
+    public Task<ReputationSnapshot> Get()
+    {
+        DecayToNow();
+        var s = state.State;
+        return Task.FromResult(new ReputationSnapshot(s.Volume, s.Spam, s.Ham));
+    }
+
+    public Task Record(bool spam)
+    {
+        DecayToNow();
+        var s = state.State;
+        s.Volume += 1;
+        if (spam) s.Spam += 1;
+        else s.Ham += 1;
+        _dirty = true;
+        _flush ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = false });
+        return Task.CompletedTask;
+    }
+
+    private void DecayToNow()
+    {
+        var s = state.State;
+        var now = clock.GetUtcNow();
+        if (s.UpdatedAt != default)
+        {
+            var f = GrainMail.Trust.Scoring.Reputation.Decay(now - s.UpdatedAt);
+            s.Volume *= f;
+            s.Spam *= f;
+            s.Ham *= f;
+        }
+        s.UpdatedAt = now;
+    }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        if (!_dirty) return;
+        _dirty = false;
+        await state.WriteStateAsync(ct);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty) await state.WriteStateAsync(cancellationToken);
+    }
+}

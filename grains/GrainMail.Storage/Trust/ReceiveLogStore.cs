@@ -1,0 +1,52 @@
+using GrainMail.Contracts.Trust;
+using Npgsql;
+
+namespace GrainMail.Storage.Trust;
+
+/// <summary>The receive log in PostgreSQL: what the inbound checks decided for each MX message and recipient.</summary>
+public sealed class ReceiveLogStore(NpgsqlDataSource dataSource)
+{
+    public async Task AppendAsync(IReadOnlyList<ReceiveLogEntry> entries, CancellationToken ct = default)
+    {
+        if (entries.Count == 0) return;
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn);
+        foreach (var e in entries)
+        {
+            var cmd = new NpgsqlBatchCommand("""
+                INSERT INTO receive_log (mailbox, received_at, sender, client_ip, from_domain, action, score, symbols, auth_results)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """);
+            cmd.Parameters.AddWithValue(e.Mailbox);
+            cmd.Parameters.AddWithValue(e.ReceivedAt);
+            cmd.Parameters.AddWithValue((object?)e.Sender ?? DBNull.Value);
+            cmd.Parameters.AddWithValue(e.ClientIp);
+            cmd.Parameters.AddWithValue((object?)e.FromDomain ?? DBNull.Value);
+            cmd.Parameters.AddWithValue(e.Action);
+            cmd.Parameters.AddWithValue(e.Score);
+            cmd.Parameters.AddWithValue(e.Symbols);
+            cmd.Parameters.AddWithValue(e.AuthenticationResults);
+            batch.BatchCommands.Add(cmd);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The newest entries of a mailbox first.</summary>
+    public async Task<IReadOnlyList<ReceiveLogEntry>> ReadAsync(string mailbox, int limit, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT received_at, mailbox, sender, client_ip, from_domain, action, score, symbols, auth_results
+            FROM receive_log WHERE mailbox = $1 ORDER BY id DESC LIMIT $2
+            """);
+        cmd.Parameters.AddWithValue(mailbox);
+        cmd.Parameters.AddWithValue(Math.Clamp(limit, 1, 1000));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<ReceiveLogEntry>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new ReceiveLogEntry(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
+                r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetDouble(6), r.GetString(7), r.GetString(8)));
+        }
+        return list;
+    }
+}
