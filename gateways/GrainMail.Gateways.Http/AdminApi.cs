@@ -12,6 +12,9 @@ using GrainMail.Gateways.Http.Messages;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Roles;
+using GrainMail.Gateways.Http.Sessions;
+using GrainMail.Gateways.Http.Integrations;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -81,6 +84,10 @@ public static class AdminApi
         api.MapSentLog();
         api.MapDeadLetters();
         api.MapQuota();
+        api.MapRoles();
+        api.MapSessions();
+        api.MapIntegrations();
+        api.MapSignedIntegration();
         return app;
     }
 }

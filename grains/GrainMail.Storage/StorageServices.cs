@@ -42,6 +42,8 @@ public static class StorageServices
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();
+        services.AddSingleton<GrainMail.Storage.Admin.AdminAccessStore>();
+        services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }
