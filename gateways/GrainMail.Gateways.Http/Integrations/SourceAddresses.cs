@@ -14,7 +14,8 @@ public static class SourceAddresses
         if (string.IsNullOrEmpty(text)) return null;
         if (!text.Contains('/')) return IPAddress.TryParse(text, out var a) ? new IPNetwork(Unmap(a), Unmap(a).GetAddressBytes().Length * 8).ToString() : null;
         // Strict: host bits must be zero (203.0.113.7/24 is a typo for something).
-        return IPNetwork.TryParse(text, out var n) ? n.ToString() : null;
+        if (!IPNetwork.TryParse(text, out var n) || !IPAddress.TryParse(text[..text.IndexOf('/')], out var given)) return null;
+        return n.BaseAddress.Equals(given) ? n.ToString() : null;
     }
 
     public static bool Allows(IEnumerable<string> sources, IPAddress? remote)

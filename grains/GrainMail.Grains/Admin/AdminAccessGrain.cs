@@ -19,6 +19,7 @@ public sealed class AdminAccessGrain(AdminAccessStore store, AdminSessionOptions
         if (!await store.DomainExistsAsync(grant.Domain)) return new RoleGrantResult(RoleGrantStatus.NoSuchDomain);
         if (grant.DepartmentId is { } dep && (await store.DepartmentPlaceAsync(dep))?.Domain != grant.Domain)
             return new RoleGrantResult(RoleGrantStatus.NoSuchDepartment);
+        await store.DeleteStaleRolesAsync(grant.Account, info.CreatedAt);
         var id = await store.InsertRoleAsync(grant, info.CreatedAt);
         if (id is null) return new RoleGrantResult(RoleGrantStatus.AlreadyGranted);
         return new RoleGrantResult(RoleGrantStatus.Granted, (await store.RoleAsync(id.Value))?.Grant);

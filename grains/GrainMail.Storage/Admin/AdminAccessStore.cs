@@ -44,6 +44,17 @@ public sealed class AdminAccessStore(NpgsqlDataSource dataSource)
         return await cmd.ExecuteScalarAsync(ct) is long id ? id : null;
     }
 
+    /// <summary>Drops grants made to an earlier account under the same address (deleted since).</summary>
+    public async Task<int> DeleteStaleRolesAsync(string account, DateTimeOffset accountCreatedAt, CancellationToken ct = default)
+    {
+        // timestamptz keeps microseconds, .NET ticks: equal within a millisecond is the same account.
+        await using var cmd = dataSource.CreateCommand(
+            "DELETE FROM admin_role WHERE account = @a AND abs(extract(epoch FROM account_created_at - @c)) > 0.001");
+        cmd.Parameters.AddWithValue("a", account);
+        cmd.Parameters.AddWithValue("c", accountCreatedAt);
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Roles, filtered by domain and/or account when given.</summary>
     public async Task<List<StoredRole>> RolesAsync(string? domain, string? account, CancellationToken ct = default)
     {
