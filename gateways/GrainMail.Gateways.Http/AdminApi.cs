@@ -56,7 +56,11 @@ public static class AdminApi
         services.AddProblemDetails();
         services.AddAdminAuth();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
-        services.AddOpenApi("v1", o => o.AddDocumentTransformer<AdminOpenApi>());
+        services.AddOpenApi("v1", o =>
+        {
+            o.AddDocumentTransformer<AdminOpenApi>();
+            o.AddOperationTransformer<AdminOpenApi>();
+        });
         services.AddSingleton<DomainListing>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<SentLogReader>();

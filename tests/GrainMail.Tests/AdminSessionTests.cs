@@ -150,4 +150,42 @@ public sealed class AdminSessionTests(AdminAccessFixture fixture) : IClassFixtur
         await fixture.Grant(admin, "domain-admin", d);
         Assert.Equal(HttpStatusCode.Created, (await fixture.Login(admin)).StatusCode);
     }
+
+    [Fact]
+    public async Task The_grainmail_script_logs_in_grants_roles_and_registers_integrations()
+    {
+        var d = await fixture.NewDomain("c");
+        var boss = await fixture.NewAccount(d, "chief");
+        var clerk = await fixture.NewAccount(d, "clerk");
+        var granted = await fixture.Cli(null, "role", "add", boss, "domain-admin", d);
+        Assert.True(granted.ExitCode == 0, granted.Out + granted.Err);
+        var login = await fixture.Cli(null, "login", boss, AdminAccessFixture.Password);
+        Assert.True(login.ExitCode == 0, login.Out + login.Err);
+        var token = login.Json.GetProperty("token").GetString()!;
+        Assert.Equal(boss, (await fixture.Cli(token, "whoami")).Json.GetProperty("account").GetString());
+
+        // As the domain admin: a department role for the clerk, then an integration of the domain.
+        var root = await fixture.Directory.Department(d);
+        var role = await fixture.Cli(token, "role", "add", clerk, "auditor", d, root.ToString());
+        Assert.True(role.ExitCode == 0, role.Out + role.Err);
+        var roleId = role.Json.GetProperty("id").GetInt64().ToString();
+        Assert.Contains((await fixture.Cli(token, "role", "list", d)).Json.EnumerateArray(), r => r.GetProperty("account").GetString() == clerk);
+        var refused = await fixture.Cli(token, "role", "add", clerk, "domain-admin", d);
+        Assert.Equal(403, refused.Json.GetProperty("status").GetInt32());
+
+        var keyFile = Path.GetTempFileName();
+        File.WriteAllText(keyFile, IntegrationSigner.NewKey("ed25519").PublicPem);
+        var integration = await fixture.Cli(token, "integration", "add", "HR", d, keyFile, "127.0.0.1", "2001:db8::/32");
+        File.Delete(keyFile);
+        Assert.True(integration.ExitCode == 0, integration.Out + integration.Err);
+        var id = integration.Json.GetProperty("id").GetString()!;
+        Assert.Equal(["127.0.0.1/32", "2001:db8::/32"], integration.Json.GetProperty("allowedSources").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("HR", (await fixture.Cli(token, "integration", "show", id)).Json.GetProperty("name").GetString());
+        Assert.Single((await fixture.Cli(token, "integration", "list", d)).Json.EnumerateArray());
+        Assert.Equal(0, (await fixture.Cli(token, "integration", "del", id)).ExitCode);
+        Assert.Equal(0, (await fixture.Cli(token, "role", "del", roleId)).ExitCode);
+
+        Assert.Equal(0, (await fixture.Cli(token, "logout")).ExitCode);
+        Assert.Equal(401, (await fixture.Cli(token, "whoami")).Json.GetProperty("status").GetInt32());
+    }
 }
