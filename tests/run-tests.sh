@@ -23,6 +23,8 @@ ls /usr/lib/*/libicuuc.so.[0-9]* /usr/lib/libicuuc.so.[0-9]* >/dev/null 2>&1 || 
 [ -f /usr/share/doc/python3-spf/rfc7208-tests.yml.gz ] || missing+=(python3-spf)
 command -v dkimsign >/dev/null 2>&1 && command -v arcsign >/dev/null 2>&1 || missing+=(python3-dkim)
 [ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
+# The integration API tests sign requests with an independent implementation (python3-cryptography).
+python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

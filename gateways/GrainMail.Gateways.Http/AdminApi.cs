@@ -15,6 +15,9 @@ using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
 using GrainMail.Gateways.Http.Trust;
+using GrainMail.Gateways.Http.Roles;
+using GrainMail.Gateways.Http.Sessions;
+using GrainMail.Gateways.Http.Integrations;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -56,7 +59,11 @@ public static class AdminApi
         services.AddProblemDetails();
         services.AddAdminAuth();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));
-        services.AddOpenApi("v1", o => o.AddDocumentTransformer<AdminOpenApi>());
+        services.AddOpenApi("v1", o =>
+        {
+            o.AddDocumentTransformer<AdminOpenApi>();
+            o.AddOperationTransformer<AdminOpenApi>();
+        });
         services.AddSingleton<DomainListing>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<SentLogReader>();
@@ -88,6 +95,10 @@ public static class AdminApi
         api.MapDirectoryBatch();
         api.MapDirectoryAliases();
         api.MapTrust();
+        api.MapRoles();
+        api.MapSessions();
+        api.MapIntegrations();
+        api.MapSignedIntegration();
         return app;
     }
 }

@@ -46,6 +46,8 @@ public static class StorageServices
         services.AddSingleton<DomainDirectory>();
         services.AddSingleton<GrainMail.Storage.Organization.DirectoryStore>();
         services.AddSingleton<DirectoryAliasStore>();
+        services.AddSingleton<GrainMail.Storage.Admin.AdminAccessStore>();
+        services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

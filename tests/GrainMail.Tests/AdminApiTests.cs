@@ -294,16 +294,30 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
 
     private static string Template(string path) => Regex.Replace(path, @"\{[^}]*\}", "{}");
 
-    private async Task<List<(string Method, string Path)>> OpenApiEndpoints()
+    private async Task<List<(string Method, string Path)>> OpenApiEndpoints() =>
+        (await OpenApiOperations()).Select(o => (o.Method, o.Path)).ToList();
+
+    /// <summary>
+    /// Every operation of the document, with the security it declares for itself: null when it
+    /// takes the document's (admin or session bearer token), empty when it is open on purpose
+    /// (login, sign-on ticket), otherwise its schemes (the integration signature).
+    /// </summary>
+    private async Task<List<(string Method, string Path, List<string>? Security)>> OpenApiOperations()
     {
         using var anon = new HttpClient { BaseAddress = new Uri(fixture.Host.BaseUrl) };
         var r = await anon.GetAsync("/openapi/v1.json");
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         var doc = await r.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("bearer", doc.GetProperty("components").GetProperty("securitySchemes").EnumerateObject().Single().Value.GetProperty("scheme").GetString());
+        var schemes = doc.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal("bearer", schemes.GetProperty("adminToken").GetProperty("scheme").GetString());
+        Assert.Equal("bearer", schemes.GetProperty("sessionToken").GetProperty("scheme").GetString());
+        Assert.Equal("GrainMail-Signature", schemes.GetProperty("integrationSignature").GetProperty("name").GetString());
         return doc.GetProperty("paths").EnumerateObject()
-            .SelectMany(p => p.Value.EnumerateObject().Select(m => (m.Name.ToUpperInvariant(), p.Name)))
-            .Where(e => e.Item1 is "GET" or "POST" or "PUT" or "DELETE" or "PATCH")
+            .SelectMany(p => p.Value.EnumerateObject().Select(m => (Method: m.Name.ToUpperInvariant(), p.Name,
+                Security: m.Value.ValueKind == JsonValueKind.Object && m.Value.TryGetProperty("security", out var sec)
+                    ? sec.EnumerateArray().SelectMany(req => req.EnumerateObject().Select(x => x.Name)).ToList()
+                    : null)))
+            .Where(e => e.Method is "GET" or "POST" or "PUT" or "DELETE" or "PATCH")
             .ToList();
     }
 
@@ -324,7 +338,15 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
     public async Task Every_route_but_health_needs_the_token()
     {
         string[] open = ["/healthz", "/readyz"];
-        var routes = (await OpenApiEndpoints()).Where(e => !open.Contains(e.Path)).ToList();
+        var operations = await OpenApiOperations();
+        // The doors in (login, sign-on ticket) are open on purpose and say so in the document; the
+        // signed integration endpoints take a signature instead of a token (IntegrationApiTests).
+        Assert.Equal(["GET /api/v1/sso/{ticket}", "POST /api/v1/sessions"],
+            operations.Where(o => o.Security is { Count: 0 } && !open.Contains(o.Path)).Select(o => $"{o.Method} {o.Path}").Order(StringComparer.Ordinal));
+        Assert.All(operations.Where(o => o.Path.StartsWith("/api/v1/integration/", StringComparison.Ordinal)),
+            o => Assert.Equal(["integrationSignature"], o.Security));
+        var routes = operations.Where(o => o.Security is null).Select(o => (o.Method, o.Path)).ToList();
+        Assert.All(open, path => Assert.Contains(operations, o => o.Path == path && o.Security is { Count: 0 }));
         Assert.True(routes.Count >= 25, $"only {routes.Count} routes in the OpenAPI document");
         // Routes no document lists are closed too (the fallback policy).
         routes.AddRange([("GET", "/"), ("GET", "/api/v2/domains"), ("POST", "/api/v1/nothing-here"), ("GET", "/.well-known/other")]);

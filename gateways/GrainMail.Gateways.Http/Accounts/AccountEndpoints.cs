@@ -4,6 +4,7 @@ using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Organization;
 using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,14 +18,15 @@ public static class AccountEndpoints
 {
     public static void MapAccounts(this RouteGroupBuilder api)
     {
-        api.MapPost("/domains/{domain}/accounts", Create).WithTags("Accounts");
-        api.MapGet("/domains/{domain}/accounts", List).WithTags("Accounts");
+        // Creating and listing say nothing about a department yet: the domain's roles.
+        api.MapPost("/domains/{domain}/accounts", Create).WithTags("Accounts").Writes(ScopeResource.Domain);
+        api.MapGet("/domains/{domain}/accounts", List).WithTags("Accounts").Reads(ScopeResource.Domain);
         var g = api.MapGroup("/accounts/{address}").WithTags("Accounts");
-        g.MapGet("", Get);
-        g.MapPatch("", Patch);
-        g.MapDelete("", Delete);
-        g.MapPut("/password", SetPassword);
-        g.MapPut("/enabled", SetEnabled);
+        g.MapGet("", Get).Reads(ScopeResource.Account, allowSelf: true);
+        g.MapPatch("", Patch).Writes(ScopeResource.Account);
+        g.MapDelete("", Delete).Writes(ScopeResource.Account);
+        g.MapPut("/password", SetPassword).Writes(ScopeResource.Account);
+        g.MapPut("/enabled", SetEnabled).Writes(ScopeResource.Account);
     }
 
     public static async Task<AccountResponse> Describe(IGrainFactory grains, string address)

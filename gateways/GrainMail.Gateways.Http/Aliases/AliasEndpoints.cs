@@ -1,6 +1,7 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,9 +21,9 @@ public static class AliasEndpoints
     public static void MapAliases(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains/{domain}/aliases").WithTags("Aliases");
-        g.MapPost("", Create);
-        g.MapGet("", List);
-        g.MapDelete("/{alias}", Delete);
+        g.MapPost("", Create).Writes(ScopeResource.Domain);
+        g.MapGet("", List).Reads(ScopeResource.Domain);
+        g.MapDelete("/{alias}", Delete).Writes(ScopeResource.Domain);
     }
 
     private static async Task<Results<Created<AliasResponse>, ProblemHttpResult>> Create(string domain, [FromBody] AliasRequest? req, IGrainFactory grains)

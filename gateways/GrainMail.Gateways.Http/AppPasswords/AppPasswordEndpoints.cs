@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Accounts;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,8 +22,8 @@ public static class AppPasswordEndpoints
     public static void MapAppPasswords(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/accounts/{address}/app-passwords").WithTags("App passwords");
-        g.MapPost("", Create);
-        g.MapDelete("/{name}", Revoke);
+        g.MapPost("", Create).Writes(ScopeResource.Account, allowSelf: true);
+        g.MapDelete("/{name}", Revoke).Writes(ScopeResource.Account, allowSelf: true);
     }
 
     private static async Task<Results<Created<AppPasswordCreated>, ProblemHttpResult>> Create(

@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Operations;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,8 +19,8 @@ public static class DeadLetterEndpoints
 {
     public static void MapDeadLetters(this RouteGroupBuilder api)
     {
-        api.MapGet("/dead-letters", List).WithTags("Dead letters");
-        api.MapPost("/dead-letters/{id:long}/redeliver", Redeliver).WithTags("Dead letters");
+        api.MapGet("/dead-letters", List).WithTags("Dead letters").NodeWide();
+        api.MapPost("/dead-letters/{id:long}/redeliver", Redeliver).WithTags("Dead letters").NodeWide();
     }
 
     private static async Task<Results<Ok<DeadLetterList>, ProblemHttpResult>> List(IGrainFactory grains, int? limit)

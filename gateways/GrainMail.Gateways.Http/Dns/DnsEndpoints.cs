@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Domains;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,9 +25,9 @@ public static class DnsEndpoints
     public static void MapDns(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains/{domain}").WithTags("DNS and DKIM");
-        g.MapGet("/dns", Records);
-        g.MapGet("/dns/check", Check);
-        g.MapPost("/dkim/rotate", RotateDkim);
+        g.MapGet("/dns", Records).Reads(ScopeResource.Domain);
+        g.MapGet("/dns/check", Check).Reads(ScopeResource.Domain);
+        g.MapPost("/dkim/rotate", RotateDkim).Writes(ScopeResource.Domain);
     }
 
     private static async Task<Results<Ok<List<DnsRecordResponse>>, ProblemHttpResult>> Records(string domain, IGrainFactory grains)

@@ -1,6 +1,7 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,10 +16,12 @@ public static class DomainEndpoints
     public static void MapDomains(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains").WithTags("Domains");
-        g.MapPost("", Create);
-        g.MapGet("", List);
-        g.MapGet("/{domain}", Get);
-        g.MapDelete("/{domain}", Delete);
+        g.MapPost("", Create).NodeWide();
+        // Everyone with a role may list: the list holds only the domains of the caller's roles.
+        g.MapGet("", List).Reads(ScopeResource.CheckedByEndpoint);
+        g.MapGet("/{domain}", Get).Reads(ScopeResource.DomainOverview);
+        // Removing a tenant is the operator's act.
+        g.MapDelete("/{domain}", Delete).NodeWide();
     }
 
     private static async Task<Results<Created<DomainResponse>, ProblemHttpResult>> Create(
@@ -45,8 +48,11 @@ public static class DomainEndpoints
         return TypedResults.Created($"/api/v1/domains/{name.Ascii}", DomainResponse.From(info!));
     }
 
-    private static async Task<Ok<IReadOnlyList<DomainSummary>>> List(DomainListing listing, CancellationToken ct) =>
-        TypedResults.Ok(await listing.ListAsync(ct));
+    private static async Task<Ok<IReadOnlyList<DomainSummary>>> List(DomainListing listing, HttpContext http, CancellationToken ct)
+    {
+        var all = await listing.ListAsync(ct);
+        return AdminCaller.Of(http)?.Domains is { } mine ? TypedResults.Ok<IReadOnlyList<DomainSummary>>(all.Where(d => mine.Contains(d.Name)).ToList()) : TypedResults.Ok(all);
+    }
 
     private static async Task<Results<Ok<DomainResponse>, ProblemHttpResult>> Get(string domain, IGrainFactory grains)
     {

@@ -12,6 +12,9 @@ using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Roles;
+using GrainMail.Gateways.Http.Sessions;
+using GrainMail.Gateways.Http.Integrations;
 
 namespace GrainMail.Gateways.Http.Json;
 
@@ -63,4 +66,16 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.SpamPolicyBody))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.ReceiveLogLine>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Trust.QuarantineLine>))]
+[JsonSerializable(typeof(LoginRequest))]
+[JsonSerializable(typeof(SessionCreated))]
+[JsonSerializable(typeof(SessionResponse))]
+[JsonSerializable(typeof(RoleRequest))]
+[JsonSerializable(typeof(RoleResponse))]
+[JsonSerializable(typeof(List<RoleResponse>))]
+[JsonSerializable(typeof(IntegrationRequest))]
+[JsonSerializable(typeof(IntegrationResponse))]
+[JsonSerializable(typeof(List<IntegrationResponse>))]
+[JsonSerializable(typeof(UnreadResponse))]
+[JsonSerializable(typeof(SsoRequest))]
+[JsonSerializable(typeof(SsoResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,7 +20,7 @@ public sealed record MailboxResponse(string Address, QuotaResponse Quota, IReadO
 public static class MailboxEndpoints
 {
     public static void MapMailbox(this RouteGroupBuilder api) =>
-        api.MapGet("/accounts/{address}/mailbox", Get).WithTags("Mailbox");
+        api.MapGet("/accounts/{address}/mailbox", Get).WithTags("Mailbox").Reads(ScopeResource.Account, allowSelf: true);
 
     private static async Task<Results<Ok<MailboxResponse>, ProblemHttpResult>> Get(string address, IGrainFactory grains)
     {

@@ -1,6 +1,7 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,7 +15,7 @@ public sealed record QuotaRequest(long? QuotaBytes);
 public static class QuotaEndpoints
 {
     public static void MapQuota(this RouteGroupBuilder api) =>
-        api.MapPut("/accounts/{address}/quota", SetQuota).WithTags("Mailbox");
+        api.MapPut("/accounts/{address}/quota", SetQuota).WithTags("Mailbox").Writes(ScopeResource.Account);
 
     private static async Task<Results<NoContent, ProblemHttpResult>> SetQuota(string address, QuotaRequest? body, IGrainFactory grains)
     {

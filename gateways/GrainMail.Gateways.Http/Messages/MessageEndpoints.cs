@@ -2,6 +2,7 @@ using System.Text.Json;
 using GrainMail.Contracts;
 using GrainMail.Gateways.Http.Json;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Intake;
 using GrainMail.Gateways.Common.Intake;
@@ -29,7 +30,7 @@ public static class MessageEndpoints
     public const int MaxRecipients = 1000;
 
     public static void MapMessages(this RouteGroupBuilder api) =>
-        api.MapPost("/messages", Submit).WithTags("Messages").Accepts<SubmitRequest>("application/json");
+        api.MapPost("/messages", Submit).WithTags("Messages").Accepts<SubmitRequest>("application/json").NodeWide();
 
     private static async Task<Results<Accepted<SubmitResponse>, ProblemHttpResult>> Submit(HttpContext http, IGrainFactory grains, MessageIntake intake, AdminApiOptions options)
     {

@@ -1,4 +1,5 @@
 using GrainMail.Contracts.Outbound;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,7 +21,7 @@ public static class OutboundEndpoints
 {
     public static void MapOutbound(this RouteGroupBuilder api)
     {
-        var g = api.MapGroup("/outbound").WithTags("Outbound");
+        var g = api.MapGroup("/outbound").WithTags("Outbound").NodeWide();
         g.MapGet("", Queue);
         g.MapGet("/links", Links);
     }

@@ -5,6 +5,7 @@ using GrainMail.Contracts.Mailboxes;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Contracts.Regions;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,8 +27,8 @@ public static class PlacementEndpoints
 {
     public static void MapPlacement(this RouteGroupBuilder api)
     {
-        api.MapGet("/accounts/{address}/placement", Account).WithTags("Placement");
-        api.MapGet("/outbound/{destination}/placement", Route).WithTags("Placement");
+        api.MapGet("/accounts/{address}/placement", Account).WithTags("Placement").Reads(ScopeResource.Account);
+        api.MapGet("/outbound/{destination}/placement", Route).WithTags("Placement").NodeWide();
     }
 
     private static async Task<Results<Ok<AccountPlacementResponse>, ProblemHttpResult>> Account(string address, IGrainFactory grains)

@@ -1,4 +1,5 @@
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -16,7 +17,7 @@ public static class SentLogEndpoints
     public const int MaxLimit = 1000;
 
     public static void MapSentLog(this RouteGroupBuilder api) =>
-        api.MapGet("/accounts/{address}/sent-log", Get).WithTags("Sent log");
+        api.MapGet("/accounts/{address}/sent-log", Get).WithTags("Sent log").Reads(ScopeResource.Account, allowSelf: true);
 
     private static async Task<Results<Ok<IReadOnlyList<SentAttemptResponse>>, ProblemHttpResult>> Get(
         string address, int? limit, SentLogReader reader, CancellationToken ct)

@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GrainMail.Tests.Infrastructure;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// Delegated administration end to end: each role against each kind of resource, inside and
+/// outside its scope, reading and writing, over real HTTP with the role holders' own session
+/// tokens; and who may grant which role.
+/// </summary>
+public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<AdminAccessFixture>
+{
+    /// <summary>
+    /// Domain A with departments Sales (with East below it) and Eng; domain B. Role holders of A:
+    /// a domain admin, a department admin of Sales, a domain-wide auditor and an auditor of Sales.
+    /// </summary>
+    private sealed record Org(string A, string B, string East1, string Eng1, string B1, long Sales, long East, long Eng, Dictionary<string, string> Tokens);
+
+    private async Task<Org> BuildOrg()
+    {
+        var a = await fixture.NewDomain("a");
+        var b = await fixture.NewDomain("b");
+        var dir = fixture.Directory;
+        var sales = await dir.Department(a, "Sales");
+        var east = await dir.Department(a, "Sales", "East");
+        var eng = await dir.Department(a, "Eng");
+        var root = await dir.Department(a);
+        var east1 = await fixture.NewAccount(a, "east1", east);
+        var eng1 = await fixture.NewAccount(a, "eng1", eng);
+        var b1 = await fixture.NewAccount(b, "b1", await dir.Department(b));
+        var tokens = new Dictionary<string, string>();
+        foreach (var (who, role, dep) in new (string, string, long?)[]
+        {
+            ("domain-admin", "domain-admin", null),
+            ("department-admin", "department-admin", sales),
+            ("auditor", "auditor", null),
+            ("department-auditor", "auditor", sales),
+        })
+        {
+            var account = await fixture.NewAccount(a, who, root);
+            await fixture.Grant(account, role, a, dep);
+            tokens[who] = await fixture.Token(account);
+        }
+        return new Org(a, b, east1, eng1, b1, sales, east, eng, tokens);
+    }
+
+    private sealed record Case(string Resource, string Method, string Path, object? Body, int DomainAdmin, int DepartmentAdmin, int Auditor, int DepartmentAuditor);
+
+    [Fact]
+    public async Task Every_role_meets_every_resource_inside_and_outside_its_scope()
+    {
+        var o = await BuildOrg();
+        var n = 0;
+        object Alias() => new { alias = $"al{++n}", targets = new[] { o.East1 } };
+        var quota = new { quotaBytes = 5L * 1024 * 1024 * 1024 };
+        Case[] cases =
+        [
+            // Node-wide: the super admin's alone.
+            new("node read", "GET", "/api/v1/outbound", null, 403, 403, 403, 403),
+            new("node read", "GET", "/api/v1/dead-letters", null, 403, 403, 403, 403),
+            new("node read", "GET", "/api/v1/outbound/links", null, 403, 403, 403, 403),
+            new("node write", "POST", "/api/v1/domains", new { name = "new-one.test" }, 403, 403, 403, 403),
+            new("node write", "DELETE", $"/api/v1/domains/{o.A}", null, 403, 403, 403, 403),
+            // The whole domain: domain-wide roles only.
+            new("domain read, in", "GET", $"/api/v1/domains/{o.A}/aliases", null, 200, 403, 200, 403),
+            new("domain read, in", "GET", $"/api/v1/domains/{o.A}/dns", null, 200, 403, 200, 403),
+            new("domain read, in", "GET", $"/api/v1/domains/{o.A}/accounts", null, 200, 403, 200, 403),
+            new("domain read, out", "GET", $"/api/v1/domains/{o.B}/aliases", null, 403, 403, 403, 403),
+            new("domain read, out", "GET", $"/api/v1/domains/{o.B}/accounts", null, 403, 403, 403, 403),
+            new("domain write, in", "POST", $"/api/v1/domains/{o.A}/aliases", null, 201, 403, 403, 403),
+            new("domain write, in", "POST", $"/api/v1/domains/{o.A}/dkim/rotate", null, 200, 403, 403, 403),
+            new("domain write, out", "POST", $"/api/v1/domains/{o.B}/aliases", null, 403, 403, 403, 403),
+            // The domain's shared view: every role inside it reads.
+            new("domain overview read, in", "GET", $"/api/v1/domains/{o.A}", null, 200, 200, 200, 200),
+            new("domain overview read, out", "GET", $"/api/v1/domains/{o.B}", null, 403, 403, 403, 403),
+            // Accounts: by the department they sit in.
+            new("account read, in subtree", "GET", $"/api/v1/accounts/{o.East1}", null, 200, 200, 200, 200),
+            new("account read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/mailbox", null, 200, 200, 200, 200),
+            new("account log read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/sent-log", null, 200, 200, 200, 200),
+            new("account read, other department", "GET", $"/api/v1/accounts/{o.Eng1}", null, 200, 403, 200, 403),
+            new("account read, other domain", "GET", $"/api/v1/accounts/{o.B1}", null, 403, 403, 403, 403),
+            new("account log read, other domain", "GET", $"/api/v1/accounts/{o.B1}/sent-log", null, 403, 403, 403, 403),
+            new("account write, in subtree", "PUT", $"/api/v1/accounts/{o.East1}/quota", quota, 204, 204, 403, 403),
+            new("account write, in subtree", "PUT", $"/api/v1/accounts/{o.East1}/enabled", new { enabled = true }, 204, 204, 403, 403),
+            new("account write, other department", "PUT", $"/api/v1/accounts/{o.Eng1}/quota", quota, 204, 403, 403, 403),
+            new("account write, other domain", "PUT", $"/api/v1/accounts/{o.B1}/quota", quota, 403, 403, 403, 403),
+            new("account write, other domain", "DELETE", $"/api/v1/accounts/{o.B1}", null, 403, 403, 403, 403),
+        ];
+
+        var wrong = new List<string>();
+        foreach (var c in cases)
+        {
+            foreach (var (who, expected) in new[] { ("domain-admin", c.DomainAdmin), ("department-admin", c.DepartmentAdmin), ("auditor", c.Auditor), ("department-auditor", c.DepartmentAuditor) })
+            {
+                using var client = fixture.Client(o.Tokens[who]);
+                var body = c.Body ?? (c.Method == "POST" && c.Path.EndsWith("/aliases", StringComparison.Ordinal) ? Alias() : null);
+                using var req = new HttpRequestMessage(new HttpMethod(c.Method), c.Path) { Content = body is null ? null : AdminAccessFixture.Json(body) };
+                using var r = await client.SendAsync(req);
+                if ((int)r.StatusCode != expected) wrong.Add($"{who} {c.Method} {c.Path} ({c.Resource}): expected {expected}, got {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+                else if (expected == 403) await AdminAccessFixture.AssertProblem(r, HttpStatusCode.Forbidden);
+            }
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+        // The node itself still answers the bootstrap token.
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Super.GetAsync("/api/v1/outbound")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_domain_list_holds_only_the_domains_in_scope()
+    {
+        var o = await BuildOrg();
+        foreach (var token in o.Tokens.Values)
+        {
+            using var client = fixture.Client(token);
+            var names = (await client.GetFromJsonAsync<JsonElement>("/api/v1/domains")).EnumerateArray().Select(d => d.GetProperty("name").GetString()).ToList();
+            Assert.Equal([o.A], names);
+        }
+        var all = (await fixture.Super.GetFromJsonAsync<JsonElement>("/api/v1/domains")).EnumerateArray().Select(d => d.GetProperty("name").GetString()).ToList();
+        Assert.Contains(o.A, all);
+        Assert.Contains(o.B, all);
+    }
+
+    [Fact]
+    public async Task A_refusal_says_why_in_a_problem_document()
+    {
+        var o = await BuildOrg();
+        using var auditor = fixture.Client(o.Tokens["auditor"]);
+        var p = await AdminAccessFixture.AssertProblem(await auditor.PutAsync($"/api/v1/accounts/{o.East1}/quota", AdminAccessFixture.Json(new { quotaBytes = 1000000 })), HttpStatusCode.Forbidden);
+        Assert.Contains("only reads", p.GetProperty("detail").GetString());
+        using var deptAdmin = fixture.Client(o.Tokens["department-admin"]);
+        p = await AdminAccessFixture.AssertProblem(await deptAdmin.GetAsync($"/api/v1/accounts/{o.Eng1}"), HttpStatusCode.Forbidden);
+        Assert.Contains("outside your scope", p.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_domain_admin_grants_department_roles_in_its_domain_and_nothing_more()
+    {
+        var o = await BuildOrg();
+        using var da = fixture.Client(o.Tokens["domain-admin"]);
+        var newcomer = await fixture.NewAccount(o.A, "newcomer", o.East);
+        var r = await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "department-admin", domain = o.A, departmentId = o.East }));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var id = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        Assert.Equal(HttpStatusCode.Created, (await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "auditor", domain = o.A }))).StatusCode);
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "auditor", domain = o.A })), HttpStatusCode.Conflict);
+
+        // Not a domain admin, not another domain, not an account of another domain.
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "domain-admin", domain = o.A })), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = o.B1, role = "auditor", domain = o.B })), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = o.B1, role = "auditor", domain = o.A })), HttpStatusCode.Forbidden);
+        // A department of another domain is no department of this one.
+        var bDept = await fixture.Directory.Department(o.B, "Ops");
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "department-admin", domain = o.A, departmentId = bDept })), HttpStatusCode.NotFound);
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "department-admin", domain = o.A })), HttpStatusCode.BadRequest);
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "owner", domain = o.A })), HttpStatusCode.BadRequest);
+
+        // Department admins and auditors grant nothing.
+        foreach (var who in new[] { "department-admin", "auditor", "department-auditor" })
+        {
+            using var c = fixture.Client(o.Tokens[who]);
+            await AdminAccessFixture.AssertProblem(await c.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "auditor", domain = o.A, departmentId = o.East })), HttpStatusCode.Forbidden);
+            await AdminAccessFixture.AssertProblem(await c.DeleteAsync($"/api/v1/roles/{id}"), HttpStatusCode.Forbidden);
+        }
+
+        // The grant is visible inside the scope it lies in, and not outside it.
+        using var deptAdmin = fixture.Client(o.Tokens["department-admin"]);
+        Assert.Contains((await deptAdmin.GetFromJsonAsync<JsonElement>($"/api/v1/roles?domain={o.A}")).EnumerateArray(), g => g.GetProperty("id").GetInt64() == id);
+        var engAdmin = await fixture.NewAccount(o.A, "engadmin", o.Eng);
+        await fixture.Grant(engAdmin, "department-admin", o.A, o.Eng);
+        using var eng = fixture.Client(await fixture.Token(engAdmin));
+        Assert.DoesNotContain((await eng.GetFromJsonAsync<JsonElement>("/api/v1/roles")).EnumerateArray(), g => g.GetProperty("id").GetInt64() == id);
+        await AdminAccessFixture.AssertProblem(await eng.GetAsync($"/api/v1/roles/{id}"), HttpStatusCode.NotFound);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await da.DeleteAsync($"/api/v1/roles/{id}")).StatusCode);
+        await AdminAccessFixture.AssertProblem(await da.DeleteAsync($"/api/v1/roles/{id}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Integrations_are_registered_by_the_super_admin_or_a_domain_admin_of_their_domain()
+    {
+        var o = await BuildOrg();
+        var key = IntegrationSigner.NewKey("ed25519");
+        object Body(string domain) => new { name = "HR system", domain, publicKey = key.PublicPem, allowedSources = new[] { "127.0.0.1" } };
+        using var da = fixture.Client(o.Tokens["domain-admin"]);
+        var r = await da.PostAsync("/api/v1/integrations", AdminAccessFixture.Json(Body(o.A)));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var id = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/integrations", AdminAccessFixture.Json(Body(o.B))), HttpStatusCode.Forbidden);
+        foreach (var who in new[] { "department-admin", "auditor", "department-auditor" })
+        {
+            using var c = fixture.Client(o.Tokens[who]);
+            await AdminAccessFixture.AssertProblem(await c.PostAsync("/api/v1/integrations", AdminAccessFixture.Json(Body(o.A))), HttpStatusCode.Forbidden);
+        }
+        // The domain-wide auditor reads it; the department roles do not see it.
+        using var auditor = fixture.Client(o.Tokens["auditor"]);
+        Assert.Equal(HttpStatusCode.OK, (await auditor.GetAsync($"/api/v1/integrations/{id}")).StatusCode);
+        await AdminAccessFixture.AssertProblem(await auditor.DeleteAsync($"/api/v1/integrations/{id}"), HttpStatusCode.Forbidden);
+        using var deptAdmin = fixture.Client(o.Tokens["department-admin"]);
+        Assert.Empty((await deptAdmin.GetFromJsonAsync<JsonElement>("/api/v1/integrations")).EnumerateArray());
+        Assert.Equal(HttpStatusCode.NoContent, (await da.DeleteAsync($"/api/v1/integrations/{id}")).StatusCode);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using GrainMail.Tests.Infrastructure;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// The signed integration API: keys registered (Ed25519 and RSA-2048, RSA-1024 refused), requests
+/// signed by an independent implementation (Python's cryptography), and every refusal: expired,
+/// replayed, wrong key, tampered body, unregistered source address; unread counts and single sign-on.
+/// </summary>
+public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixture<AdminAccessFixture>
+{
+    private HttpClient Anon() => fixture.Client();
+
+    private async Task<Guid> Register(string domain, IntegrationKey key, params string[] sources)
+    {
+        var r = await fixture.Super.PostAsync("/api/v1/integrations", AdminAccessFixture.Json(new { name = "OA system", domain, publicKey = key.PublicPem, allowedSources = sources }));
+        Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
+        return Guid.Parse((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+    }
+
+    private async Task Deliver(string to, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var raw = Convert.ToBase64String(Encoding.ASCII.GetBytes($"From: a@example.net\r\nTo: {to}\r\nSubject: n{i}\r\n\r\nhello\r\n"));
+            Assert.Equal(HttpStatusCode.Accepted, (await fixture.Super.PostAsync("/api/v1/messages", AdminAccessFixture.Json(new { from = "a@example.net", to = new[] { to }, raw }))).StatusCode);
+        }
+    }
+
+    private async Task<int> Unread(Guid id, IntegrationKey key, string address)
+    {
+        using var anon = Anon();
+        var r = await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, $"/api/v1/integration/accounts/{address}/unread"));
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("unread").GetInt32();
+    }
+
+    [Theory]
+    [InlineData("ed25519")]
+    [InlineData("rsa2048")]
+    public async Task A_signed_request_reads_the_unread_count(string kind)
+    {
+        var d = await fixture.NewDomain("i");
+        var user = await fixture.NewAccount(d, "reader");
+        var key = IntegrationSigner.NewKey(kind);
+        var id = await Register(d, key, "127.0.0.1", "::1");
+        Assert.Equal(0, await Unread(id, key, user));
+        await Deliver(user, 3);
+        await Eventually.Until(async () => await Unread(id, key, user) == 3, TimeSpan.FromSeconds(30), "three unread messages");
+
+        // Another domain's account is not the integration's to read; nor is an unknown one found.
+        var other = await fixture.NewAccount(await fixture.NewDomain("o"), "someone");
+        using var anon = Anon();
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, $"/api/v1/integration/accounts/{other}/unread")), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, $"/api/v1/integration/accounts/nobody@{d}/unread")), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Weak_or_malformed_keys_are_refused_at_registration()
+    {
+        var d = await fixture.NewDomain("k");
+        var weak = IntegrationSigner.NewKey("rsa1024");
+        var p = await AdminAccessFixture.AssertProblem(await fixture.Super.PostAsync("/api/v1/integrations",
+            AdminAccessFixture.Json(new { name = "old", domain = d, publicKey = weak.PublicPem, allowedSources = new[] { "127.0.0.1" } })), HttpStatusCode.BadRequest);
+        Assert.Contains("2048", p.GetProperty("detail").GetString());
+        // A private key is not a public key, and a source must be an address or a prefix.
+        await AdminAccessFixture.AssertProblem(await fixture.Super.PostAsync("/api/v1/integrations",
+            AdminAccessFixture.Json(new { name = "oops", domain = d, publicKey = weak.PrivatePem })), HttpStatusCode.BadRequest);
+        await AdminAccessFixture.AssertProblem(await fixture.Super.PostAsync("/api/v1/integrations",
+            AdminAccessFixture.Json(new { name = "x", domain = d, publicKey = IntegrationSigner.NewKey("ed25519").PublicPem, allowedSources = new[] { "10.0.0.1/8" } })), HttpStatusCode.BadRequest);
+        await AdminAccessFixture.AssertProblem(await fixture.Super.PostAsync("/api/v1/integrations",
+            AdminAccessFixture.Json(new { name = "x", domain = "nowhere.test", publicKey = IntegrationSigner.NewKey("ed25519").PublicPem })), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Expired_replayed_wrongly_signed_and_tampered_requests_are_refused()
+    {
+        var d = await fixture.NewDomain("r");
+        var user = await fixture.NewAccount(d, "reader");
+        var key = IntegrationSigner.NewKey("ed25519");
+        var id = await Register(d, key, "127.0.0.0/8");
+        var path = $"/api/v1/integration/accounts/{user}/unread";
+        using var anon = Anon();
+
+        // Six minutes old, or six minutes ahead: outside the five-minute window.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var p = await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, path, timestamp: now - 360)), HttpStatusCode.Unauthorized);
+        Assert.Contains("timestamp", p.GetProperty("detail").GetString());
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, path, timestamp: now + 360)), HttpStatusCode.Unauthorized);
+        // Four minutes old is still fine.
+        Assert.Equal(HttpStatusCode.OK, (await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, path, timestamp: now - 240))).StatusCode);
+
+        // Once only, whatever the gateway.
+        var first = IntegrationSigner.Request(id, key, HttpMethod.Get, path);
+        var replay = await IntegrationSigner.Copy(first);
+        Assert.Equal(HttpStatusCode.OK, (await anon.SendAsync(first)).StatusCode);
+        p = await AdminAccessFixture.AssertProblem(await anon.SendAsync(replay), HttpStatusCode.Unauthorized);
+        Assert.Contains("Replayed", p.GetProperty("detail").GetString());
+
+        // Signed with a key that is not the registered one.
+        var stranger = IntegrationSigner.NewKey("ed25519");
+        p = await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, stranger, HttpMethod.Get, path)), HttpStatusCode.Unauthorized);
+        Assert.Equal("Bad signature", p.GetProperty("detail").GetString());
+
+        // The signature covers the path and the body.
+        var moved = IntegrationSigner.Request(id, key, HttpMethod.Get, path);
+        var other = await fixture.NewAccount(d, "other");
+        var redirected = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/integration/accounts/{other}/unread");
+        foreach (var h in moved.Headers) redirected.Headers.TryAddWithoutValidation(h.Key, h.Value);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(redirected), HttpStatusCode.Unauthorized);
+        var signed = IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{user}\"}}"));
+        signed.Content = new ByteArrayContent(IntegrationSigner.Utf8($"{{\"address\":\"{other}\"}}"));
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(signed), HttpStatusCode.Unauthorized);
+
+        // No signature at all, or an integration nobody registered.
+        await AdminAccessFixture.AssertProblem(await anon.GetAsync(path), HttpStatusCode.Unauthorized);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(Guid.NewGuid(), key, HttpMethod.Get, path)), HttpStatusCode.Unauthorized);
+        // A removed integration signs nothing any more.
+        Assert.Equal(HttpStatusCode.NoContent, (await fixture.Super.DeleteAsync($"/api/v1/integrations/{id}")).StatusCode);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, path)), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task An_unregistered_source_address_is_refused_except_for_single_sign_on()
+    {
+        var d = await fixture.NewDomain("p");
+        var user = await fixture.NewAccount(d, "walker");
+        var key = IntegrationSigner.NewKey("rsa2048");
+        // Documentation range (RFC 5737): the tests call from 127.0.0.1, never from there.
+        var id = await Register(d, key, "192.0.2.0/24");
+        using var anon = Anon();
+        var p = await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Get, $"/api/v1/integration/accounts/{user}/unread")), HttpStatusCode.Forbidden);
+        Assert.Contains("127.0.0.1", p.GetProperty("detail").GetString());
+        var r = await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{user}\"}}")));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+    }
+
+    [Fact]
+    public async Task Single_sign_on_gives_a_user_token_once()
+    {
+        var d = await fixture.NewDomain("o");
+        var user = await fixture.NewAccount(d, "alice");
+        var neighbour = await fixture.NewAccount(d, "bob");
+        var key = IntegrationSigner.NewKey("ed25519");
+        var id = await Register(d, key, "127.0.0.1");
+        using var anon = Anon();
+        var r = await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{user}\"}}")));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var sso = await r.Content.ReadFromJsonAsync<JsonElement>();
+        var url = sso.GetProperty("loginUrl").GetString()!;
+        Assert.StartsWith(fixture.Host.BaseUrl + "/api/v1/sso/gmt_", url);
+
+        var login = await anon.GetAsync(url);
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        Assert.Equal("no-store", login.Headers.CacheControl?.ToString());
+        var session = await login.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(user, session.GetProperty("account").GetString());
+        Assert.Equal("user", session.GetProperty("kind").GetString());
+        // Once.
+        await AdminAccessFixture.AssertProblem(await anon.GetAsync(url), HttpStatusCode.NotFound);
+
+        // The token is the user's own: its account and mailbox, nothing of anyone else's, no admin act.
+        using var me = fixture.Client(session.GetProperty("token").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await me.GetAsync($"/api/v1/accounts/{user}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await me.GetAsync($"/api/v1/accounts/{user}/mailbox")).StatusCode);
+        await AdminAccessFixture.AssertProblem(await me.GetAsync($"/api/v1/accounts/{neighbour}"), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await me.PutAsync($"/api/v1/accounts/{user}/quota", AdminAccessFixture.Json(new { quotaBytes = 1L << 40 })), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await me.GetAsync($"/api/v1/domains/{d}/accounts"), HttpStatusCode.Forbidden);
+        Assert.Empty((await me.GetFromJsonAsync<JsonElement>("/api/v1/domains")).EnumerateArray());
+
+        // Only accounts of the integration's domain, and only existing ones.
+        var stranger = await fixture.NewAccount(await fixture.NewDomain("x"), "eve");
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{stranger}\"}}"))), HttpStatusCode.Forbidden);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"nobody@{d}\"}}"))), HttpStatusCode.NotFound);
+    }
+}
