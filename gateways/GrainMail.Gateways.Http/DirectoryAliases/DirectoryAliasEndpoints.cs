@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using GrainMail.Gateways.Http.Scopes;
 
 namespace GrainMail.Gateways.Http.DirectoryAliases;
 
@@ -21,17 +22,17 @@ public static class DirectoryAliasEndpoints
     public static void MapDirectoryAliases(this RouteGroupBuilder api)
     {
         var account = api.MapGroup("/accounts/{address}/aliases").WithTags("Account aliases");
-        account.MapPost("", AddAccountAlias);
-        account.MapGet("", ListAccountAliases);
-        account.MapDelete("/{alias}", DeleteAccountAlias);
+        account.MapPost("", AddAccountAlias).Writes(ScopeResource.Account);
+        account.MapGet("", ListAccountAliases).Reads(ScopeResource.Account, allowSelf: true);
+        account.MapDelete("/{alias}", DeleteAccountAlias).Writes(ScopeResource.Account);
 
         var domain = api.MapGroup("/domains/{domain}").WithTags("Domain aliases");
-        domain.MapPost("/domain-aliases", AddDomainAlias);
-        domain.MapGet("/domain-aliases", ListDomainAliases);
-        domain.MapDelete("/domain-aliases/{name}", DeleteDomainAlias);
-        domain.MapPost("/rename", Rename);
-        api.MapGet("/domains/{domain}/settings", GetSettings).WithTags("Domains");
-        api.MapPatch("/domains/{domain}", PatchSettings).WithTags("Domains");
+        domain.MapPost("/domain-aliases", AddDomainAlias).Writes(ScopeResource.Domain);
+        domain.MapGet("/domain-aliases", ListDomainAliases).Reads(ScopeResource.Domain);
+        domain.MapDelete("/domain-aliases/{name}", DeleteDomainAlias).Writes(ScopeResource.Domain);
+        domain.MapPost("/rename", Rename).NodeWide();
+        api.MapGet("/domains/{domain}/settings", GetSettings).WithTags("Domains").Reads(ScopeResource.DomainOverview);
+        api.MapPatch("/domains/{domain}", PatchSettings).WithTags("Domains").Writes(ScopeResource.Domain);
     }
 
     /// <summary>The domain grain that holds an address's account: its own domain's, or the domain its domain is an alias of.</summary>

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using GrainMail.Gateways.Http.Scopes;
 
 namespace GrainMail.Gateways.Http.Organization;
 
@@ -15,10 +16,10 @@ public static class DepartmentEndpoints
     public static void MapDepartments(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains/{domain}/departments").WithTags("Departments");
-        g.MapGet("", List);
-        g.MapPost("", Create);
-        g.MapPatch("/{id:long}", Update);
-        g.MapDelete("/{id:long}", Delete);
+        g.MapGet("", List).Reads(ScopeResource.DomainOverview);
+        g.MapPost("", Create).Writes(ScopeResource.Domain);
+        g.MapPatch("/{id:long}", Update).Writes(ScopeResource.Domain);
+        g.MapDelete("/{id:long}", Delete).Writes(ScopeResource.Domain);
     }
 
     internal static ProblemHttpResult Problem(DepartmentOpResult r, string domain) => r.Status switch

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using GrainMail.Gateways.Http.Scopes;
 
 namespace GrainMail.Gateways.Http.Organization;
 
@@ -21,9 +22,9 @@ public static class DirectoryBatchEndpoints
     public static void MapDirectoryBatch(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains/{domain}").WithTags("Directory");
-        g.MapPost("/import", Import).Accepts<string>("text/csv");
-        g.MapGet("/export", Export).Produces<string>(StatusCodes.Status200OK, "text/csv");
-        g.MapPost("/accounts/bulk", Bulk);
+        g.MapPost("/import", Import).Accepts<string>("text/csv").Writes(ScopeResource.Domain);
+        g.MapGet("/export", Export).Produces<string>(StatusCodes.Status200OK, "text/csv").Reads(ScopeResource.Domain);
+        g.MapPost("/accounts/bulk", Bulk).Writes(ScopeResource.Domain);
     }
 
     /// <summary>

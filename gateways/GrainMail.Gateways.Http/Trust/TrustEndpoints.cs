@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using GrainMail.Gateways.Http.Scopes;
 
 namespace GrainMail.Gateways.Http.Trust;
 
@@ -35,13 +36,13 @@ public static class TrustEndpoints
 
     public static void MapTrust(this RouteGroupBuilder api)
     {
-        api.MapGet("/domains/{domain}/spam-policy", GetPolicy).WithTags("Spam");
-        api.MapPut("/domains/{domain}/spam-policy", PutPolicy).WithTags("Spam");
-        api.MapGet("/accounts/{address}/receive-log", ReceiveLog).WithTags("Spam");
-        api.MapGet("/domains/{domain}/quarantine", DomainQuarantine).WithTags("Spam");
-        api.MapGet("/accounts/{address}/quarantine", AccountQuarantine).WithTags("Spam");
-        api.MapPost("/quarantine/{id:guid}/release", Release).WithTags("Spam");
-        api.MapDelete("/quarantine/{id:guid}", Delete).WithTags("Spam");
+        api.MapGet("/domains/{domain}/spam-policy", GetPolicy).WithTags("Spam").Reads(ScopeResource.Domain);
+        api.MapPut("/domains/{domain}/spam-policy", PutPolicy).WithTags("Spam").Writes(ScopeResource.Domain);
+        api.MapGet("/accounts/{address}/receive-log", ReceiveLog).WithTags("Spam").Reads(ScopeResource.Account, allowSelf: true);
+        api.MapGet("/domains/{domain}/quarantine", DomainQuarantine).WithTags("Spam").Reads(ScopeResource.Domain);
+        api.MapGet("/accounts/{address}/quarantine", AccountQuarantine).WithTags("Spam").Reads(ScopeResource.Account, allowSelf: true);
+        api.MapPost("/quarantine/{id:guid}/release", Release).WithTags("Spam").NodeWide();
+        api.MapDelete("/quarantine/{id:guid}", Delete).WithTags("Spam").NodeWide();
     }
 
     private static async Task<Results<Ok<SpamPolicyBody>, ProblemHttpResult>> GetPolicy(string domain, IGrainFactory grains)
