@@ -4,6 +4,7 @@ using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Common.Sasl;
@@ -323,7 +324,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (rcpt.To.Mailbox is { IsAscii: false } && !transaction.Parameters.SmtpUtf8)
             return await ReplyKeepAsync("553 5.6.7 Non-ASCII address requires SMTPUTF8");
 
-        var verdict = await _rcptPolicy.CheckAsync(new RcptCheck(rcpt.To.Address, _user, _service, transaction.Parameters.Size));
+        var verdict = await _rcptPolicy.CheckAsync(new RcptCheck(rcpt.To.Address, _user, _service, transaction.Parameters.Size, transaction.Sender));
         if (verdict.UnknownRecipient)
         {
             var harvest = _server.Harvest.NoteUnknown(_remote, ++_unknownRecipients);
@@ -342,7 +343,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         if (!verdict.Accepted) return await ReplyKeepAsync(verdict.Reply.ToString());
         if (verdict.MaxMessageBytes is long max) transaction.LimitSize(max);
-        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters));
+        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters, verdict.List));
         await ReplyAsync(verdict.Reply.ToString());
         return true;
     }
@@ -451,6 +452,14 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await ReplyAsync($"554 5.4.6 Too many hops ({_options.MaxHops} Received: fields): a mail loop");
                 return;
             }
+            // A message that already carries a list's List-Id or X-Loop has been round a loop
+            // through that list: refused here, so its sender's server reports it (RFC 3463 5.4.6).
+            var fields = headers.Select(h => (h.Field, h.Value)).ToList();
+            if (transaction.Lists().Select(l => ListStreams.Split(l).List).FirstOrDefault(l => ListLoop.Carries(fields, l)) is { } looped)
+            {
+                await ReplyAsync($"554 5.4.6 Mail loop: the message has already been through the list {looped}");
+                return;
+            }
             if (_service != SmtpService.Mx)
             {
                 foreach (var from in FromAddresses(headers))
@@ -502,7 +511,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             using var span = GrainMailTracing.Source.StartActivity("smtp.message", System.Diagnostics.ActivityKind.Server);
             span?.SetTag("grainmail.listener", _service.ToString());
             var receipt = await _server.Intake.SubmitAsync(new SubmissionEnvelope(transaction.Sender, transaction.Mailboxes(),
-                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls), raw);
+                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls,
+                Lists: transaction.Lists(), AuthenticatedUser: _user), raw);
             var listener = new KeyValuePair<string, object?>("listener", _service.ToString());
             GrainMailMeters.SmtpCommit.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, listener);
             GrainMailMeters.SmtpAccepted.Add(1, listener);

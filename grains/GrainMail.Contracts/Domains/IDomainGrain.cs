@@ -7,7 +7,7 @@ namespace GrainMail.Contracts.Domains;
 /// its aliases. It is the one writer of the domain's membership lists, so creating or
 /// deleting an account goes through it.
 /// </summary>
-public interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
+public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
     [Retryable]
     Task<DomainInfo?> GetInfo();
@@ -156,12 +156,14 @@ public enum RecipientStatus
 /// <param name="Mailboxes">Local mailboxes that take the message.</param>
 /// <param name="External">Addresses outside every hosted domain that an alias forwards to.</param>
 /// <param name="MaxMessageBytes">The recipient domain's message size limit; 0 when not hosted.</param>
+/// <param name="List">A mailing list (the address as accepted, perhaps with an approve/reject tag): the message goes to the list's stream.</param>
 [GenerateSerializer, Immutable]
 public sealed record RecipientVerdict(
     [property: Id(0)] RecipientStatus Status,
     [property: Id(1)] IReadOnlyList<string> Mailboxes,
     [property: Id(2)] IReadOnlyList<string> External,
-    [property: Id(3)] long MaxMessageBytes = 0)
+    [property: Id(3)] long MaxMessageBytes = 0,
+    [property: Id(10)] string? List = null)
 {
     public static readonly RecipientVerdict NotHosted = new(RecipientStatus.External, [], []);
 

@@ -13,6 +13,8 @@ namespace GrainMail.Contracts.Intake;
 /// <param name="External">Recipients outside every hosted domain.</param>
 /// <param name="ExternalOwner">The hosted domain they leave for.</param>
 /// <param name="TraceParent">The gateway's span, so that the commit and the deliveries join its trace.</param>
+/// <param name="Lists">Mailing lists (addresses as accepted), each receiving ONE event that its grain expands.</param>
+/// <param name="AuthenticatedUser">The submitting account, if any (a moderator's own post is not held).</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -22,7 +24,9 @@ public sealed record SubmissionEnvelope(
     [property: Id(4)] IReadOnlyList<string>? External = null,
     [property: Id(5)] string? ExternalOwner = null,
     [property: Id(6)] bool RequireTls = false,
-    [property: Id(7)] string? TraceParent = null);
+    [property: Id(7)] string? TraceParent = null,
+    [property: Id(10)] IReadOnlyList<string>? Lists = null,
+    [property: Id(11)] string? AuthenticatedUser = null);
 
 /// <summary>The durable commit happened: the message will be delivered.</summary>
 [GenerateSerializer, Immutable]

@@ -35,7 +35,7 @@ public sealed class DirectoryOptions
 }
 
 [HomeRegionPlacement]
-public sealed class DomainGrain(
+public sealed partial class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
     GrainMail.Outbound.DkimKeyStore dkim,
@@ -181,6 +181,7 @@ public sealed class DomainGrain(
         if (account.Password is null || account.Password.Length < 8)
             return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
         if (S.Accounts.Contains(lp) || S.Aliases.ContainsKey(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        if (await IsListNameAsync(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists, "a mailing list has that name");
 
         var address = $"{lp}@{Name}";
         var quota = account.QuotaBytes ?? S.Settings.DefaultQuotaBytes;
@@ -225,6 +226,7 @@ public sealed class DomainGrain(
             if (!normalized.Contains(n)) normalized.Add(n);
         }
         if (S.Accounts.Contains(lp)) return DomainOpStatus.AlreadyExists;
+        if (await IsListNameAsync(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
@@ -273,6 +275,7 @@ public sealed class DomainGrain(
         var lp = MailAddress.NormalizeLocalPart(localPart);
         if (lp is null) return new RecipientVerdict(RecipientStatus.NoSuchUser, [], [], max);
         var targets = TargetsOf(lp);
+        if (targets is null && await ListRouteAsync(lp, max) is { } list) { if (list.Verdict is { } toList) return toList; targets = list.Owner; }
         // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
         if (targets is null && lp.IndexOf('+') is > 0 and var plus) targets = TargetsOf(lp[..plus]);
         if (targets is null && lp == RecipientPolicy.Postmaster) targets = PostmasterTargets();

@@ -81,6 +81,8 @@ internal static class IntakeCommit
         return await submitter.SubmitAsync(new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
+            Lists = e.Lists ?? [],
+            AuthenticatedUser = e.AuthenticatedUser,
         });
     }
 }
