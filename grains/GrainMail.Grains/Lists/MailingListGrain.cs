@@ -225,6 +225,13 @@ public sealed class MailingListGrain(
             await CommandAsync(item, command);
             return;
         }
+        if (await store.IsDoneAsync(item.DeliveryId))
+        {
+            // Handed out again after its expansion finished: only its queue row (and reference) remain to consume.
+            logger.LogInformation("List {List}: event {Id} was expanded already; redelivery consumed", Address, item.DeliveryId);
+            await store.FinishAsync(item.DeliveryId, item.QueueRowId, item.BlobDomain, item.BlobHash);
+            return;
+        }
         var raw = await blobs.ReadAsync(item.BlobDomain, item.BlobHash);
         if (raw is null)
         {

@@ -192,6 +192,14 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
 
     // ---- expansion -------------------------------------------------------------------------
 
+    /// <summary>Whether this list delivery was expanded to the end already (a redelivered event).</summary>
+    public async Task<bool> IsDoneAsync(Guid deliveryId, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM mailing_list_expansion WHERE delivery_id = @id AND done)");
+        cmd.Parameters.AddWithValue("id", deliveryId);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
     public async Task<ExpansionProgress> ProgressAsync(Guid deliveryId, string listAddress, CancellationToken ct = default)
     {
         await using var cmd = dataSource.CreateCommand(
