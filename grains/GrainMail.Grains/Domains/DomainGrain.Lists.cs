@@ -14,6 +14,12 @@ namespace GrainMail.Grains.Domains;
 /// </summary>
 public sealed partial class DomainGrain
 {
+    /// <summary>
+    /// A list name leaves room in the 64-octet local part (RFC 5321 4.5.3.1.1) for the moderation
+    /// addresses: <c>name+approve-</c> and a 16-character token.
+    /// </summary>
+    public const int MaxListName = 64 - 1 - 8 - 16;
+
     /// <summary>Most addresses a list's named senders or moderators may hold.</summary>
     public const int MaxListAddresses = 1000;
 
@@ -62,8 +68,8 @@ public sealed partial class DomainGrain
     {
         if (!S.Exists) return new ListOpResult(ListOpStatus.NotFound, "no such domain");
         var lp = MailAddress.NormalizeLocalPart(settings.Name);
-        if (lp is null || lp.Contains('+') || lp.EndsWith(ListStreams.OwnerSuffix, StringComparison.Ordinal) || lp == RecipientPolicy.Postmaster)
-            return new ListOpResult(ListOpStatus.Invalid, "invalid list name (no '+', not ending in -owner, not postmaster)");
+        if (lp is null || System.Text.Encoding.UTF8.GetByteCount(lp) > MaxListName || lp.Contains('+') || lp.EndsWith(ListStreams.OwnerSuffix, StringComparison.Ordinal) || lp == RecipientPolicy.Postmaster)
+            return new ListOpResult(ListOpStatus.Invalid, $"invalid list name (at most {MaxListName} octets, no '+', not ending in -owner, not postmaster)");
         if (Validate(settings) is { } problem) return new ListOpResult(ListOpStatus.Invalid, problem);
         var lists = await ListsAsync();
         if (lists.ContainsKey(lp)) return new ListOpResult(ListOpStatus.AlreadyExists, "a list has that name");
