@@ -135,7 +135,7 @@ public sealed class MailingListTests(MailingListHostFixture host) : IClassFixtur
         var copy = Text((await host.WaitForMessages(member, 1)).Single());
         var name = list.Split('@')[0];
         Assert.StartsWith($"Return-Path: <{name}-owner@{D}>\r\n", copy);
-        Assert.Contains($"List-Id: Sales team <{name}.{D}>\r\n", copy);
+        Assert.Contains($"List-Id: \"Sales team\" <{name}.{D}>\r\n", copy);
         Assert.Contains($"List-Post: <mailto:{list}>\r\n", copy);
         Assert.Contains($"List-Unsubscribe: <mailto:{name}-owner@{D}?subject=unsubscribe>\r\n", copy);
         Assert.Contains($"X-Loop: {list}\r\n", copy);

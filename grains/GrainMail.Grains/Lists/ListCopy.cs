@@ -30,7 +30,7 @@ internal static class ListCopy
     /// </summary>
     public static byte[] Build(byte[] raw, string list, string owner, string? displayName)
     {
-        var phrase = displayName is null ? "" : Rfc2047.EncodePhrase(Encoding.UTF8, displayName) + " ";
+        var phrase = displayName is null ? "" : Phrase(displayName) + " ";
         var prefix = new StringBuilder()
             .Append("Return-Path: <").Append(owner).Append(">\r\n")
             .Append("List-Id: ").Append(phrase).Append('<').Append(ListStreams.ListId(list)).Append(">\r\n")
@@ -48,6 +48,15 @@ internal static class ListCopy
         raw.AsSpan(skip).CopyTo(copy.AsSpan(head.Length));
         return copy;
     }
+
+    /// <summary>
+    /// A display name as an RFC 5322 phrase: a quoted string when it is printable ASCII (the
+    /// domain refuses quotes and angle brackets in it), else RFC 2047 encoded words.
+    /// </summary>
+    private static string Phrase(string name) =>
+        name.All(c => c is >= ' ' and <= '~')
+            ? "\"" + name.Replace("\\", "\\\\", StringComparison.Ordinal) + "\""
+            : Encoding.ASCII.GetString(Rfc2047.EncodePhrase(Encoding.UTF8, name));
 
     /// <summary>The length of a Return-Path field (with its folded lines) at the very top; 0 when there is none.</summary>
     private static int LeadingReturnPath(byte[] raw)
