@@ -287,7 +287,7 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
         var readme = File.ReadAllText(RepoFiles.PathOf("README.md"));
         var start = readme.IndexOf("| method and path |", StringComparison.Ordinal);
         var table = readme[start..readme.IndexOf("\n\n", start, StringComparison.Ordinal)];
-        return Regex.Matches(table, @"`(GET|POST|PUT|DELETE) (/[^`?\s]*)")
+        return Regex.Matches(table, @"`(GET|POST|PUT|PATCH|DELETE) (/[^`?\s]*)")
             .Select(m => (m.Groups[1].Value, Template(m.Groups[2].Value)))
             .ToList();
     }
