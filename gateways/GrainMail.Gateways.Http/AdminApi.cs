@@ -7,6 +7,7 @@ using GrainMail.Gateways.Http.DirectoryAliases;
 using GrainMail.Gateways.Http.Dns;
 using GrainMail.Gateways.Http.Domains;
 using GrainMail.Gateways.Http.Health;
+using GrainMail.Gateways.Http.Lists;
 using GrainMail.Gateways.Http.Json;
 using GrainMail.Gateways.Http.Mailbox;
 using GrainMail.Gateways.Http.Messages;
@@ -82,6 +83,7 @@ public static class AdminApi
         api.MapDomains();
         api.MapAccounts();
         api.MapAliases();
+        api.MapLists();
         api.MapAppPasswords();
         api.MapMailbox();
         api.MapMessages();

@@ -48,6 +48,7 @@ public static class StorageServices
         services.AddSingleton<DirectoryAliasStore>();
         services.AddSingleton<GrainMail.Storage.Admin.AdminAccessStore>();
         services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
+        services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

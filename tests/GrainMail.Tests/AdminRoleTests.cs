@@ -23,13 +23,13 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
         var a = await fixture.NewDomain("a");
         var b = await fixture.NewDomain("b");
         var dir = fixture.Directory;
-        var sales = await dir.Department(a, "Sales");
-        var east = await dir.Department(a, "Sales", "East");
-        var eng = await dir.Department(a, "Eng");
-        var root = await dir.Department(a);
+        var sales = await dir.DepartmentAsync(a, "Sales");
+        var east = await dir.DepartmentAsync(a, "Sales", "East");
+        var eng = await dir.DepartmentAsync(a, "Eng");
+        var root = await dir.DepartmentAsync(a);
         var east1 = await fixture.NewAccount(a, "east1", east);
         var eng1 = await fixture.NewAccount(a, "eng1", eng);
-        var b1 = await fixture.NewAccount(b, "b1", await dir.Department(b));
+        var b1 = await fixture.NewAccount(b, "b1", await dir.DepartmentAsync(b));
         var tokens = new Dictionary<string, string>();
         foreach (var (who, role, dep) in new (string, string, long?)[]
         {
@@ -151,7 +151,7 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
         await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = o.B1, role = "auditor", domain = o.B })), HttpStatusCode.Forbidden);
         await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = o.B1, role = "auditor", domain = o.A })), HttpStatusCode.Forbidden);
         // A department of another domain is no department of this one.
-        var bDept = await fixture.Directory.Department(o.B, "Ops");
+        var bDept = await fixture.Directory.DepartmentAsync(o.B, "Ops");
         await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "department-admin", domain = o.A, departmentId = bDept })), HttpStatusCode.NotFound);
         await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "department-admin", domain = o.A })), HttpStatusCode.BadRequest);
         await AdminAccessFixture.AssertProblem(await da.PostAsync("/api/v1/roles", AdminAccessFixture.Json(new { account = newcomer, role = "owner", domain = o.A })), HttpStatusCode.BadRequest);

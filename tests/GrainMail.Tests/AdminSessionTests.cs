@@ -165,7 +165,7 @@ public sealed class AdminSessionTests(AdminAccessFixture fixture) : IClassFixtur
         Assert.Equal(boss, (await fixture.Cli(token, "whoami")).Json.GetProperty("account").GetString());
 
         // As the domain admin: a department role for the clerk, then an integration of the domain.
-        var root = await fixture.Directory.Department(d);
+        var root = await fixture.Directory.DepartmentAsync(d);
         var role = await fixture.Cli(token, "role", "add", clerk, "auditor", d, root.ToString());
         Assert.True(role.ExitCode == 0, role.Out + role.Err);
         var roleId = role.Json.GetProperty("id").GetInt64().ToString();

@@ -78,4 +78,12 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(UnreadResponse))]
 [JsonSerializable(typeof(SsoRequest))]
 [JsonSerializable(typeof(SsoResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.CreateListRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.UpdateListRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.ListResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Lists.ListResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.ListMemberRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.ListMemberResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Lists.ListMemberResponse>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Lists.HeldPostResponse>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

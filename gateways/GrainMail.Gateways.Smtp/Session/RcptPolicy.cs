@@ -1,5 +1,6 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Lists;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Gateways.Smtp.Protocol;
 
@@ -9,13 +10,15 @@ namespace GrainMail.Gateways.Smtp.Session;
 /// <param name="Address">The forward path as sent ("postmaster" for the bare form).</param>
 /// <param name="User">The authenticated account; null on MX and before AUTH.</param>
 /// <param name="DeclaredSize">MAIL FROM's SIZE, if given.</param>
-/// <param name="Sender">MAIL FROM's reverse path; null for the null path (&lt;&gt;) or when not known.</param>
+/// <param name="Sender">MAIL FROM's reverse path; null for the null path (&lt;&gt;) or when not known. A mailing list's post policy judges it.</param>
 public sealed record RcptCheck(string Address, string? User, SmtpService Service, long? DeclaredSize, string? Sender = null);
 
 /// <summary>The answer to a <see cref="RcptCheck"/>: the reply, and for an accepted recipient where it delivers.</summary>
 /// <param name="Address">The normalised address (as accepted), or the one refused.</param>
 /// <param name="MaxMessageBytes">The recipient domain's own message size limit, if lower than the server's.</param>
-public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, long? MaxMessageBytes)
+/// <param name="List">A mailing list address (as accepted): the message goes to the list's stream.</param>
+public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, long? MaxMessageBytes,
+    string? List = null)
 {
     public bool Accepted => Reply.Code == 250;
 
@@ -74,6 +77,7 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             RecipientStatus.Disabled => RcptVerdict.Refused(550, "5.2.1", "Mailbox disabled", address),
             RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
             RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
+            _ when r.List is { } list => await ListAsync(check, address, list, r.MaxMessageBytes),
             // An alias that forwards outside: its external targets leave through the outbound stream.
             _ => InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly
                 ? WithoutInternalOnly(r, address, senderDomain, internalOnly)
@@ -95,6 +99,19 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
         if (mailboxes.Count + r.External.Count == 0)
             return RcptVerdict.Refused(550, "5.7.1", "This recipient accepts mail only from its own domain", address);
         return new RcptVerdict(Ok, address, mailboxes, r.External, r.MaxMessageBytes);
+    }
+
+    /// <summary>A mailing list decides who may post (admin backend 4.2.8); a sender outside its policy hears 550 5.7.1 here, at RCPT.</summary>
+    private async Task<RcptVerdict> ListAsync(RcptCheck check, string address, string list, long max)
+    {
+        var (listAddress, command) = ListStreams.Split(list);
+        var attempt = new PostAttempt(MailAddress.Normalize(check.Sender), check.User, check.Service == SmtpService.Mx, command);
+        return await grains.GetGrain<IMailingListGrain>(listAddress).MayPost(attempt) switch
+        {
+            PostVerdict.Allowed => new RcptVerdict(Ok, address, [], [], max, list),
+            PostVerdict.NoSuchList => RcptVerdict.Refused(550, "5.1.1", "No such user here", address),
+            _ => RcptVerdict.Refused(550, "5.7.1", command is null ? "Not allowed to post to this list" : "Only a moderator of this list may send this", address),
+        };
     }
 
     private static readonly SmtpReply Ok = new(250, "2.1.5", "Recipient OK");

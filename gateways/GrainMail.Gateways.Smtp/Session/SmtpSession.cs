@@ -4,6 +4,7 @@ using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Common;
 using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Common.Sasl;
@@ -343,7 +344,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         if (!verdict.Accepted) return await ReplyKeepAsync(verdict.Reply.ToString());
         if (verdict.MaxMessageBytes is long max) transaction.LimitSize(max);
-        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters));
+        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters, verdict.List));
         await ReplyAsync(verdict.Reply.ToString());
         return true;
     }
@@ -452,6 +453,14 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await ReplyAsync($"554 5.4.6 Too many hops ({_options.MaxHops} Received: fields): a mail loop");
                 return;
             }
+            // A message that already carries a list's List-Id or X-Loop has been round a loop
+            // through that list: refused here, so its sender's server reports it (RFC 3463 5.4.6).
+            var fields = headers.Select(h => (h.Field, h.Value)).ToList();
+            if (transaction.Lists().Select(l => ListStreams.Split(l).List).FirstOrDefault(l => ListLoop.Carries(fields, l)) is { } looped)
+            {
+                await ReplyAsync($"554 5.4.6 Mail loop: the message has already been through the list {looped}");
+                return;
+            }
             if (_service != SmtpService.Mx)
             {
                 foreach (var from in FromAddresses(headers))
@@ -506,7 +515,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             // blocklists, score); authenticated submission is not filtered for spam.
             var inbound = _service == SmtpService.Mx ? new InboundEvidence(_remote.ToString(), _helo) : null;
             var receipt = await _server.Intake.SubmitAsync(new SubmissionEnvelope(transaction.Sender, transaction.Mailboxes(),
-                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls, Inbound: inbound), raw);
+                transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls, Inbound: inbound,
+                Lists: transaction.Lists(), AuthenticatedUser: _user), raw);
             if (receipt.Refusal is { } refusal)
             {
                 await ReplyAsync(refusal);

@@ -9,7 +9,9 @@ namespace GrainMail.Gateways.Smtp.Session;
 /// <param name="Address">The address as accepted (normalised).</param>
 /// <param name="Mailboxes">Hosted mailboxes it reaches.</param>
 /// <param name="External">Addresses outside that it reaches (submission, or an alias that forwards).</param>
-public sealed record AcceptedRecipient(string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, RcptParameters Dsn);
+/// <param name="List">A mailing list (address as accepted): one list event, expanded by the list's grain.</param>
+public sealed record AcceptedRecipient(string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, RcptParameters Dsn,
+    string? List = null);
 
 /// <summary>
 /// One mail transaction (RFC 5321 3.3): from MAIL to the end of DATA or the last BDAT chunk, or RSET.
@@ -53,6 +55,9 @@ internal sealed class SmtpTransaction(string? sender, MailParameters parameters,
 
     /// <summary>Hosted mailboxes of all recipients, each once.</summary>
     public List<string> Mailboxes() => _recipients.SelectMany(r => r.Mailboxes).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>Mailing lists among the recipients (addresses as accepted), each once.</summary>
+    public List<string> Lists() => _recipients.Where(r => r.List is not null).Select(r => r.List!).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>External addresses of all recipients, each once.</summary>
     public List<string> ExternalAddresses() => _recipients.SelectMany(r => r.External).Distinct(StringComparer.Ordinal).ToList();

@@ -189,13 +189,15 @@ public enum RecipientStatus
 /// <param name="External">Addresses outside every hosted domain that an alias forwards to.</param>
 /// <param name="MaxMessageBytes">The recipient domain's message size limit; 0 when not hosted.</param>
 /// <param name="InternalOnly">Those of <paramref name="Mailboxes"/> whose accounts take mail only from senders of their own domain.</param>
+/// <param name="List">A mailing list (the address as accepted, perhaps with an approve/reject tag): the message goes to the list's stream.</param>
 [GenerateSerializer, Immutable]
 public sealed record RecipientVerdict(
     [property: Id(0)] RecipientStatus Status,
     [property: Id(1)] IReadOnlyList<string> Mailboxes,
     [property: Id(2)] IReadOnlyList<string> External,
     [property: Id(3)] long MaxMessageBytes = 0,
-    [property: Id(4)] IReadOnlyList<string>? InternalOnly = null)
+    [property: Id(4)] IReadOnlyList<string>? InternalOnly = null,
+    [property: Id(10)] string? List = null)
 {
     public static readonly RecipientVerdict NotHosted = new(RecipientStatus.External, [], []);
 

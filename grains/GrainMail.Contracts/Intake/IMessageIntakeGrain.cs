@@ -15,6 +15,8 @@ namespace GrainMail.Contracts.Intake;
 /// <param name="TraceParent">The gateway's span, so that the commit and the deliveries join its trace.</param>
 /// <param name="Inbound">For mail from the internet (the MX port): the session's evidence; the silo then runs the
 /// inbound trust checks (SPF, DKIM, DMARC, ARC, blocklists, score) before it commits. Null for submission.</param>
+/// <param name="Lists">Mailing lists (addresses as accepted), each receiving ONE event that its grain expands.</param>
+/// <param name="AuthenticatedUser">The submitting account, if any (a moderator's own post is not held).</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -25,7 +27,9 @@ public sealed record SubmissionEnvelope(
     [property: Id(5)] string? ExternalOwner = null,
     [property: Id(6)] bool RequireTls = false,
     [property: Id(7)] string? TraceParent = null,
-    [property: Id(8)] GrainMail.Contracts.Trust.InboundEvidence? Inbound = null);
+    [property: Id(8)] GrainMail.Contracts.Trust.InboundEvidence? Inbound = null,
+    [property: Id(10)] IReadOnlyList<string>? Lists = null,
+    [property: Id(11)] string? AuthenticatedUser = null);
 
 /// <summary>The durable commit happened: the message will be delivered. Or, for inbound mail the
 /// trust checks refused, <see cref="Refusal"/> is the SMTP reply (550 5.7.1, 451 4.7.1) and nothing was stored.</summary>

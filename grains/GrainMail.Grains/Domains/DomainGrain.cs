@@ -198,6 +198,7 @@ public sealed partial class DomainGrain(
         if (account.Password is null || account.Password.Length < 8)
             return new DomainOpResult(DomainOpStatus.Invalid, "password must have at least 8 characters");
         if (_accounts.ContainsKey(lp) || S.Aliases.ContainsKey(lp) || IsAccountAlias(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
+        if (await IsListNameAsync(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists, "a mailing list has that name");
         var attributes = account.Attributes ?? AccountAttributes.None;
         if (CheckAttributes(attributes) is { } bad) return new DomainOpResult(DomainOpStatus.Invalid, bad);
 
@@ -245,6 +246,7 @@ public sealed partial class DomainGrain(
             if (!normalized.Contains(n)) normalized.Add(n);
         }
         if (_accounts.ContainsKey(lp) || IsAccountAlias(lp)) return DomainOpStatus.AlreadyExists;
+        if (await IsListNameAsync(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
@@ -290,6 +292,7 @@ public sealed partial class DomainGrain(
         var lp = MailAddress.NormalizeLocalPart(localPart);
         if (lp is null) return new RecipientVerdict(RecipientStatus.NoSuchUser, [], [], max);
         var targets = TargetsOf(lp);
+        if (targets is null && await ListRouteAsync(lp, max) is { } list) { if (list.Verdict is { } toList) return toList; targets = list.Owner; }
         // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
         if (targets is null && lp.IndexOf('+') is > 0 and var plus) targets = TargetsOf(lp[..plus]);
         if (targets is null && lp == RecipientPolicy.Postmaster) targets = PostmasterTargets();

@@ -82,6 +82,8 @@ internal static class IntakeCommit
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
+            Lists = e.Lists ?? [],
+            AuthenticatedUser = e.AuthenticatedUser,
         };
         if (e.Inbound is null || !trust.Enabled) return await submitter.SubmitAsync(submission);
 

@@ -22,6 +22,7 @@ public sealed class EventCodec
     {
         DeliveryEvent d => JsonSerializer.SerializeToUtf8Bytes(d with { QueueRowId = 0, Attempt = 0 }, Json),
         OutboundEvent o => JsonSerializer.SerializeToUtf8Bytes(o with { QueueRowId = 0, Attempt = 0 }, Json),
+        GrainMail.Contracts.Lists.ListDeliveryEvent l => JsonSerializer.SerializeToUtf8Bytes(l with { QueueRowId = 0, Attempt = 0 }, Json),
         _ => throw new ArgumentException($"No queue encoding for {e.GetType().Name}"),
     };
 
@@ -37,6 +38,13 @@ public sealed class EventCodec
                 throw new FormatException("incomplete outbound event");
             }
             return o with { QueueRowId = rowId, Attempt = attempt };
+        }
+        if (streamNamespace == GrainMail.Contracts.Lists.ListStreams.Namespace)
+        {
+            var l = JsonSerializer.Deserialize<GrainMail.Contracts.Lists.ListDeliveryEvent>(payload, Json) ?? throw new FormatException("empty event");
+            if (l.DeliveryId == Guid.Empty || string.IsNullOrEmpty(l.List) || string.IsNullOrEmpty(l.BlobDomain) || l.BlobHash is not { Length: 32 })
+                throw new FormatException("incomplete list event");
+            return l with { QueueRowId = rowId, Attempt = attempt };
         }
         var e = JsonSerializer.Deserialize<DeliveryEvent>(payload, Json) ?? throw new FormatException("empty event");
         if (e.DeliveryId == Guid.Empty || string.IsNullOrEmpty(e.Recipient) || string.IsNullOrEmpty(e.BlobDomain)

@@ -35,6 +35,12 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// transaction as the rest, each with a blob reference of its own, outside every mailbox.</summary>
     public IReadOnlyList<HeldCopy>? Held { get; init; }
 
+    /// <summary>Mailing lists (addresses as accepted): one list event each, expanded by the list's grain.</summary>
+    public IReadOnlyList<string> Lists { get; init; } = [];
+
+    /// <summary>The submitting account, carried to the lists (a moderator's own post is not held).</summary>
+    public string? AuthenticatedUser { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -91,7 +97,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     {
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
         var external = (submission.External ?? []).Distinct(StringComparer.Ordinal).ToList();
-        if (recipients.Count + external.Count + (submission.Held?.Count ?? 0) == 0) throw new ArgumentException("A submission needs at least one recipient");
+        var lists = submission.Lists.Distinct(StringComparer.Ordinal).ToList();
+        if (recipients.Count + external.Count + lists.Count + (submission.Held?.Count ?? 0) == 0) throw new ArgumentException("A submission needs at least one recipient");
         if (external.Count > 0 && string.IsNullOrEmpty(submission.ExternalOwner))
             throw new ArgumentException("External recipients need the hosted domain they leave for");
         var hash = await submission.Raw.HashAsync(ct);
@@ -112,7 +119,16 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
         }
-        return new Prepared(submission with { Mailboxes = recipients, External = external }, hash, events,
+        foreach (var accepted in lists)
+        {
+            var (list, command) = GrainMail.Contracts.Lists.ListStreams.Split(accepted);
+            var l = new GrainMail.Contracts.Lists.ListDeliveryEvent(Guid.CreateVersion7(receivedAt), 0, list, submission.Sender,
+                MailAddress.DomainOf(list), hash, submission.Raw.Length, receivedAt, 0, command, false, submission.AuthenticatedUser,
+                System.Diagnostics.Activity.Current?.Id);
+            var streamId = StreamId.Create(GrainMail.Contracts.Lists.ListStreams.Namespace, list);
+            events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), GrainMail.Contracts.Lists.ListStreams.Namespace, list, codec.Encode(l)));
+        }
+        return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists }, hash, events,
             new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count));
     }
 
@@ -172,9 +188,10 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         await using var tx = await conn.BeginTransactionAsync();
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
         // transactions touching the same blobs lock them in the same order).
-        // One reference per mailbox copy, and one per outbound event (held by the route's queue row).
+        // One reference per mailbox copy, one per outbound event (held by the route's queue row),
+        // and one per list event (stored under the list's domain).
         var blobWrites = works
-            .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Held?.Select(h => h.Mailbox) ?? []).GroupBy(MailAddress.DomainOf)
+            .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Held?.Select(h => h.Mailbox) ?? []).Concat(w.Submission.Lists).GroupBy(MailAddress.DomainOf)
                 .Select(g => (Domain: g.Key, Count: g.Count()))
                 .Concat(w.Submission.External is { Count: > 0 } ext
                     ? [(Domain: w.Submission.ExternalOwner!, Count: ext.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]

@@ -53,7 +53,7 @@ public sealed class AdminAccessFixture : IAsyncLifetime
     {
         var r = await Super.PostAsync($"/api/v1/domains/{domain}/accounts", Json(new { localPart, password = Password }));
         Assert.Equal(HttpStatusCode.Created, r.StatusCode);
-        if (departmentId is { } d) await Directory.Account(domain, localPart, d);
+        if (departmentId is { } d) await Directory.AccountAsync(domain, localPart, d);
         return $"{localPart}@{domain}";
     }
 
