@@ -2,6 +2,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -36,17 +37,17 @@ public static class ListEndpoints
     public static void MapLists(this RouteGroupBuilder api)
     {
         var g = api.MapGroup("/domains/{domain}/lists").WithTags("Mailing lists");
-        g.MapPost("", Create);
-        g.MapGet("", List);
-        g.MapGet("/{list}", Get);
-        g.MapPatch("/{list}", Update);
-        g.MapDelete("/{list}", Delete);
-        g.MapPost("/{list}/members", AddMember);
-        g.MapGet("/{list}/members", Members);
-        g.MapDelete("/{list}/members", RemoveMember);
-        g.MapGet("/{list}/held", Held);
-        g.MapPost("/{list}/held/{id:guid}/approve", Approve);
-        g.MapPost("/{list}/held/{id:guid}/reject", Reject);
+        g.MapPost("", Create).Writes(ScopeResource.Domain);
+        g.MapGet("", List).Reads(ScopeResource.Domain);
+        g.MapGet("/{list}", Get).Reads(ScopeResource.Domain);
+        g.MapPatch("/{list}", Update).Writes(ScopeResource.Domain);
+        g.MapDelete("/{list}", Delete).Writes(ScopeResource.Domain);
+        g.MapPost("/{list}/members", AddMember).Writes(ScopeResource.Domain);
+        g.MapGet("/{list}/members", Members).Reads(ScopeResource.Domain);
+        g.MapDelete("/{list}/members", RemoveMember).Writes(ScopeResource.Domain);
+        g.MapGet("/{list}/held", Held).Reads(ScopeResource.Domain);
+        g.MapPost("/{list}/held/{id:guid}/approve", Approve).Writes(ScopeResource.Domain);
+        g.MapPost("/{list}/held/{id:guid}/reject", Reject).Writes(ScopeResource.Domain);
     }
 
     private static async Task<Results<Created<ListResponse>, ProblemHttpResult>> Create(string domain, [FromBody] CreateListRequest? req, IGrainFactory grains)

@@ -55,7 +55,7 @@ public sealed partial class DomainGrain
         var plus = lp.IndexOf('+');
         var name = plus > 0 ? lp[..plus] : lp;
         if (lists.ContainsKey(name))
-            return new ListRoute(new RecipientVerdict(RecipientStatus.Accepted, [], [], max, $"{lp}@{Name}"), null);
+            return new ListRoute(new RecipientVerdict(RecipientStatus.Accepted, [], [], max, List: $"{lp}@{Name}"), null);
         if (plus < 0 && lp.EndsWith(ListStreams.OwnerSuffix, StringComparison.Ordinal)
             && lists.TryGetValue(lp[..^ListStreams.OwnerSuffix.Length], out var owned))
         {
