@@ -193,8 +193,15 @@ public sealed class DirectoryTests(SmtpHostFixture host, PostgresServer pg) : IC
         await NewAccount(d, "wang", new { displayName = "王伟", title = "Clerk", quotaBytes = 10_000_000 });
         var r = await Patch($"/api/v1/accounts/wang@{d}", new
         {
-            title = "Accountant", employeeLevel = "P5", phone = "+86 10 1234 5678", departmentId = dep, quotaBytes = 20_000_000,
-            maySendExternal = false, mayReceiveExternal = false, inAddressBook = false, mustChangePassword = true,
+            title = "Accountant",
+            employeeLevel = "P5",
+            phone = "+86 10 1234 5678",
+            departmentId = dep,
+            quotaBytes = 20_000_000,
+            maySendExternal = false,
+            mayReceiveExternal = false,
+            inAddressBook = false,
+            mustChangePassword = true,
         });
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         var a = await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/wang@{d}");
