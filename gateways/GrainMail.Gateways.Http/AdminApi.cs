@@ -1,4 +1,6 @@
 using GrainMail.Gateways.Http.Accounts;
+using GrainMail.Gateways.Http.AddressBook;
+using GrainMail.Gateways.Http.UserAuth;
 using GrainMail.Gateways.Http.Aliases;
 using GrainMail.Gateways.Http.AppPasswords;
 using GrainMail.Gateways.Http.Auth;
@@ -57,6 +59,7 @@ public static class AdminApi
         services.AddSingleton<DomainListing>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<SentLogReader>();
+        services.AddAccountAuth(); // mail users: HTTP Basic over HTTPS (UserAuth/), for /api/v1/me and CardDAV
         return services;
     }
 
@@ -81,6 +84,8 @@ public static class AdminApi
         api.MapSentLog();
         api.MapDeadLetters();
         api.MapQuota();
+        api.MapAddressBook();
+        app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }
 }

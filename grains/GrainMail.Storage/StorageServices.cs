@@ -42,6 +42,7 @@ public static class StorageServices
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();
+        services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -38,4 +38,11 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(AccountPlacementResponse))]
 [JsonSerializable(typeof(RoutePlacementResponse))]
 [JsonSerializable(typeof(IReadOnlyList<SentAttemptResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.ContactRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.ContactResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.ContactResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

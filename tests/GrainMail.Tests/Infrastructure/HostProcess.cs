@@ -108,6 +108,8 @@ public sealed class HostProcess : IAsyncDisposable
         psi.Environment["GRAINMAIL_POP3_PORT"] = ports.Pop3.ToString();
         psi.Environment["GRAINMAIL_POP3S_PORT"] = ports.Pop3s.ToString();
         psi.Environment["GrainMail__HostName"] = "mx.grainmail.test";
+        // Off unless a test asks for it: hosts of parallel tests cannot all have the default 8443.
+        psi.Environment["GRAINMAIL_HTTPS_PORT"] = "0";
         if (extraEnvironment is not null)
         {
             foreach (var (k, v) in extraEnvironment) psi.Environment[k] = v;
