@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Xml;
 using System.Xml.Linq;
 using GrainMail.Contracts.AddressBook;
 using GrainMail.Gateways.Http.UserAuth;
@@ -41,6 +42,12 @@ public static class CardDavEndpoints
     {
         var user = ctx.User.Address();
         var method = ctx.Request.Method.ToUpperInvariant();
+        if (WriteMethods.Contains(method))
+        {
+            // Nothing here is writable, wherever the write is aimed.
+            await RefuseWrite(ctx, method);
+            return;
+        }
         var target = DavPaths.Parse(path);
         if (target is null)
         {
@@ -51,11 +58,6 @@ public static class CardDavEndpoints
         {
             // Another user's principal or address book: what they see is theirs alone.
             ctx.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
-        }
-        if (WriteMethods.Contains(method))
-        {
-            await RefuseWrite(ctx, method);
             return;
         }
         switch (method)
@@ -250,8 +252,13 @@ public static class CardDavEndpoints
     {
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "application/xml; charset=utf-8";
-        var text = new XDocument(new XDeclaration("1.0", "utf-8", null), root).Declaration + "\n" + root.ToString(SaveOptions.DisableFormatting);
-        await ctx.Response.WriteAsync(text, Encoding.UTF8);
+        // vCard lines end in CRLF (RFC 6350 3.2); an XML parser turns a literal CR LF into LF
+        // (XML 1.0 2.11), so CRs are written as character references to arrive intact.
+        var settings = new XmlWriterSettings { Encoding = new UTF8Encoding(false), NewLineHandling = NewLineHandling.Entitize };
+        using var buffer = new MemoryStream();
+        using (var writer = XmlWriter.Create(buffer, settings)) new XDocument(root).Save(writer);
+        ctx.Response.ContentLength = buffer.Length;
+        await ctx.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), ctx.RequestAborted);
     }
 }
 

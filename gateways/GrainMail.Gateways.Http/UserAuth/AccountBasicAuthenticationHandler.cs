@@ -26,7 +26,6 @@ public static class AccountAuth
 
     public static IServiceCollection AddAccountAuth(this IServiceCollection services)
     {
-        services.AddSingleton<VerifiedCredentials>();
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AccountBasicAuthenticationHandler>(Scheme, null);
         services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(Scheme).RequireClaim(AddressClaim));
         return services;
@@ -42,7 +41,7 @@ public static class AccountAuth
 /// </summary>
 public sealed class AccountBasicAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IGrainFactory grains, VerifiedCredentials verified, IProblemDetailsService problems)
+    IGrainFactory grains, IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private const string OutcomeKey = "grainmail.account-auth-outcome";
@@ -57,15 +56,14 @@ public sealed class AccountBasicAuthenticationHandler(
             Context.Items[OutcomeKey] = AuthOutcome.BadCredentials;
             return AuthenticateResult.Fail("not an address");
         }
-        if (!verified.IsVerified(address, secret))
+        // Every request: Basic clients send credentials each time. The account grain keeps recent
+        // successes hashed in memory (cleared on a password change or disable), so this costs a
+        // grain call, not a password hash; each failure counts towards its lockout.
+        var result = await grains.GetGrain<IAccountGrain>(address).Authenticate(secret, Context.Connection.RemoteIpAddress?.ToString() ?? "");
+        if (result.Outcome != AuthOutcome.Success)
         {
-            var result = await grains.GetGrain<IAccountGrain>(address).Authenticate(secret, Context.Connection.RemoteIpAddress?.ToString() ?? "");
-            if (result.Outcome != AuthOutcome.Success)
-            {
-                Context.Items[OutcomeKey] = result.Outcome;
-                return AuthenticateResult.Fail(result.Outcome.ToString());
-            }
-            verified.Remember(address, secret);
+            Context.Items[OutcomeKey] = result.Outcome;
+            return AuthenticateResult.Fail(result.Outcome.ToString());
         }
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, address), new Claim(AccountAuth.AddressClaim, address)], Scheme.Name);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));

@@ -32,7 +32,7 @@ public static class PinyinInitials
     public static readonly IReadOnlyDictionary<char, char> Level2Names = Table(
         ('q', "琪琦茜骞亓杞"), ('x', "璇萱诩骁暄煊昕栩"), ('j', "婧婕菁瑾"), ('y', "妍嫣煜熠烨祎钰彧鄢琰昱瑜晔"),
         ('h', "昊晗灏泓桦珩"), ('w', "炜邬"), ('k', "锴珂阚琨"), ('r', "芮"), ('b', "蓓"), ('p', "濮"),
-        ('m', "旻淼"), ('s', "晟"), ('n', "楠"), ('z', "梓钊璋"), ('c', "琛"));
+        ('m', "旻淼"), ('s', "晟"), ('n', "楠"), ('z', "梓钊璋"), ('c', "琛褚"));
 
     private const int Level1First = 0xB0A1;
     private const int Level1Last = 0xD7F9;
