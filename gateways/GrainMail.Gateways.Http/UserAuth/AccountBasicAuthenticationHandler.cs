@@ -28,6 +28,7 @@ public static class AccountAuth
     {
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AccountBasicAuthenticationHandler>(Scheme, null);
         services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(Scheme).RequireClaim(AddressClaim));
+        services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>("v1", o => o.AddDocumentTransformer<AccountOpenApi>());
         return services;
     }
 }
