@@ -66,8 +66,12 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
     // A whole address being typed: the local part's range, then the rest.
     private const string AddressMatch = "key >= @lp AND key < (@lp || chr(1114111)) AND starts_with(address, @ql)";
 
-    // Anywhere in the name or the local part: a scan of the domain, asked only when prefixes found too few.
-    private const string SubstringMatch = "strpos(lower(display_name), lower(@q)) > 0 OR strpos(key, @ql) > 0";
+    // Anywhere in the name or the local part, asked only when prefixes found too few: the GIN
+    // indexes of 1-4 character substrings find candidates by q's first four characters.
+    private const string SubstringMatch = """
+        (address_book_grams(display_name) @> ARRAY[left(lower(@q), 4)] AND strpos(lower(display_name), lower(@q)) > 0)
+        OR (address_book_grams(key) @> ARRAY[left(@ql, 4)] AND strpos(key, @ql) > 0)
+        """;
 
     /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
     public async Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)

@@ -12,7 +12,7 @@
 -- name characters) and a test checks they still match it. IMMUTABLE and table-free, so an
 -- expression index over it is maintained by PostgreSQL on every write of a display name.
 CREATE FUNCTION address_book_initials(name text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000
     RETURN lower(translate(
         regexp_replace(
             regexp_replace(
@@ -101,10 +101,24 @@ CREATE FUNCTION address_book_initials(name text) RETURNS text
             '[^A-Za-zＡ-Ｚ]', '', 'g'),
         'ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'));
 
+-- Every substring of one to four characters of a lower-cased name: a GIN index over it answers
+-- "contains q" by equality (q's first four characters, then strpos on the few rows found). The
+-- trigram extension cannot serve here: in the C locale it treats hanzi as separators.
+-- COST: computing it per row is what the indexes are for; the planner must not prefer a scan.
+CREATE FUNCTION address_book_grams(name text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000
+    AS $$
+        SELECT coalesce(array_agg(DISTINCT substr(lower(name), i, n)), '{}')
+        FROM generate_series(1, char_length(name)) i, generate_series(1, 4) n
+        WHERE i + n - 1 <= char_length(name)
+    $$;
+
 -- Autocomplete is a prefix search on the name, the initials or the local part (the primary key
 -- serves that one; the database's C collation lets a btree answer a range on text).
 CREATE INDEX directory_account_book_name ON directory_account (domain, lower(display_name));
 CREATE INDEX directory_account_book_initials ON directory_account (domain, address_book_initials(display_name));
+CREATE INDEX directory_account_book_name_grams ON directory_account USING gin (address_book_grams(display_name));
+CREATE INDEX directory_account_book_local_grams ON directory_account USING gin (address_book_grams(local_part));
 
 -- Public contacts: external addresses an administrator shares with the whole domain.
 CREATE TABLE address_book_contact (
