@@ -1,4 +1,6 @@
 using GrainMail.Gateways.Http.Accounts;
+using GrainMail.Gateways.Http.AddressBook;
+using GrainMail.Gateways.Http.UserAuth;
 using GrainMail.Gateways.Http.Aliases;
 using GrainMail.Gateways.Http.AppPasswords;
 using GrainMail.Gateways.Http.Auth;
@@ -68,6 +70,7 @@ public static class AdminApi
         services.AddSingleton<DomainListing>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<SentLogReader>();
+        services.AddAccountAuth(); // mail users: HTTP Basic over HTTPS (UserAuth/), for /api/v1/me and CardDAV
         return services;
     }
 
@@ -101,6 +104,8 @@ public static class AdminApi
         api.MapSessions();
         api.MapIntegrations();
         api.MapSignedIntegration();
+        api.MapAddressBook();
+        app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }
 }

@@ -49,6 +49,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Admin.AdminAccessStore>();
         services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
+        services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -120,6 +120,13 @@ public sealed class GrainMailSettings : IValidatableObject
     public int Pop3sPort { get; set; } = 1995;
 
     /// <summary>
+    /// The HTTPS listener (0 turns it off) for mail users: CardDAV and /api/v1/me, with the same
+    /// certificate as the mail listeners. Production puts 443 here (or a proxy in front of it).
+    /// </summary>
+    [Range(0, 65535)]
+    public int HttpsPort { get; set; } = 8443;
+
+    /// <summary>
     /// The Orleans dashboard at /dashboard on the HTTP listener, behind the admin token
     /// (GRAINMAIL_DASHBOARD=false turns it off).
     /// </summary>

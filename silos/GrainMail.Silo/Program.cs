@@ -158,6 +158,16 @@ builder.WebHost.ConfigureKestrel(k =>
         k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<Pop3Server>().HandleAsync(ctx, service)));
         listeners.Add($"  POP3        {bind}:{port}{(service == Pop3Service.Pop3s ? " (implicit TLS)" : " (STLS)")}");
     }
+    if (settings.HttpsPort > 0)
+    {
+        // Users' HTTP (CardDAV, /api/v1/me): the node's TLS certificate, resolved at the first handshake.
+        k.Listen(bind, settings.HttpsPort, listen => listen.UseHttps(https =>
+        {
+            https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+            https.ServerCertificateSelector = (_, _) => listen.ApplicationServices.GetRequiredService<ServerTls>().Certificate;
+        }));
+        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me)");
+    }
 });
 if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
 else builder.Host.UseOrleansClient(client => SiloSetup.ConfigureClient(client, settings, connectionString));

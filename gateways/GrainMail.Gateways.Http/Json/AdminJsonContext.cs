@@ -86,4 +86,11 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Lists.ListMemberResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Lists.ListMemberResponse>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Lists.HeldPostResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.ContactRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.ContactResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.ContactResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

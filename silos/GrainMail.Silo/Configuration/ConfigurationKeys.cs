@@ -34,6 +34,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_IMAPS_PORT"] = "GrainMail:ImapsPort",
         ["GRAINMAIL_POP3_PORT"] = "GrainMail:Pop3Port",
         ["GRAINMAIL_POP3S_PORT"] = "GrainMail:Pop3sPort",
+        ["GRAINMAIL_HTTPS_PORT"] = "GrainMail:HttpsPort",
         ["GRAINMAIL_SMTP_OUT_PORT"] = "GrainMail:Outbound:Port",
         ["GRAINMAIL_DNS"] = "GrainMail:Dns:Resolvers",
         ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",

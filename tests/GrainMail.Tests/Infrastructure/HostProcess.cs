@@ -111,6 +111,8 @@ public sealed class HostProcess : IAsyncDisposable
         // No resolver answers in the test machine: inbound trust checks (SPF, DKIM, DMARC, blocklists)
         // would all end in DNS errors. Tests of the checks turn them on with their own DNS server.
         psi.Environment["GRAINMAIL_TRUST"] = "false";
+        // Off unless a test asks for it: hosts of parallel tests cannot all have the default 8443.
+        psi.Environment["GRAINMAIL_HTTPS_PORT"] = "0";
         if (extraEnvironment is not null)
         {
             foreach (var (k, v) in extraEnvironment) psi.Environment[k] = v;

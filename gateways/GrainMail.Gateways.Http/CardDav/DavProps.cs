@@ -1,0 +1,124 @@
+using System.Text;
+using System.Xml.Linq;
+
+namespace GrainMail.Gateways.Http.CardDav;
+
+/// <summary>
+/// The live properties of each resource of the tree, and the multistatus answer built from them
+/// (RFC 4918 13): found properties under 200, unknown ones under 404.
+/// </summary>
+public sealed class DavProps(string user)
+{
+    public enum ResourceKind
+    {
+        Root,
+        Principal,
+        Home,
+        Book,
+        Item,
+    }
+
+    private static readonly XNamespace D = DavNames.Dav;
+    private static readonly XNamespace C = DavNames.Card;
+    private static readonly XNamespace CS = DavNames.CalendarServer;
+
+    /// <summary>What allprop and propname list (RFC 4918 9.1: not address-data, RFC 6352 8.7 asks for it by name).</summary>
+    private static IReadOnlyList<XName> AllProps(ResourceKind kind) => kind switch
+    {
+        ResourceKind.Root => [D + "resourcetype", D + "displayname", D + "current-user-principal", C + "addressbook-home-set"],
+        ResourceKind.Principal => [D + "resourcetype", D + "displayname", D + "current-user-principal", D + "principal-URL", C + "addressbook-home-set"],
+        ResourceKind.Home => [D + "resourcetype", D + "displayname", D + "current-user-principal", D + "current-user-privilege-set"],
+        ResourceKind.Book => [D + "resourcetype", D + "displayname", D + "current-user-principal", D + "current-user-privilege-set",
+            CS + "getctag", D + "getetag", D + "supported-report-set", C + "supported-address-data", C + "addressbook-description"],
+        _ => [D + "resourcetype", D + "getetag", D + "getcontenttype", D + "getcontentlength", D + "current-user-privilege-set"],
+    };
+
+    public XElement Respond(string href, ResourceKind kind, DavBook? book, VCard? card, PropFindRequest request)
+    {
+        var response = new XElement(D + "response", new XElement(D + "href", href));
+        if (request.Kind == PropFindKind.PropName)
+        {
+            response.Add(PropStat(AllProps(kind).Select(n => new XElement(n)), "200 OK"));
+            return response;
+        }
+        var wanted = request.Kind == PropFindKind.AllProp ? AllProps(kind) : request.Props;
+        var found = new List<XElement>();
+        var missing = new List<XElement>();
+        foreach (var name in wanted.Distinct())
+        {
+            if (Value(name, kind, book, card) is { } value) found.Add(value);
+            else missing.Add(new XElement(name));
+        }
+        if (found.Count > 0) response.Add(PropStat(found, "200 OK"));
+        if (missing.Count > 0) response.Add(PropStat(missing, "404 Not Found"));
+        return response;
+    }
+
+    public static XElement NotFound(string href) =>
+        new(D + "response", new XElement(D + "href", href), new XElement(D + "status", "HTTP/1.1 404 Not Found"));
+
+    public static XElement MultiStatus(IEnumerable<XElement> responses) =>
+        new(D + "multistatus",
+            new XAttribute(XNamespace.Xmlns + "d", D.NamespaceName),
+            new XAttribute(XNamespace.Xmlns + "card", C.NamespaceName),
+            new XAttribute(XNamespace.Xmlns + "cs", CS.NamespaceName),
+            responses);
+
+    private static XElement PropStat(IEnumerable<XElement> props, string status) =>
+        new(D + "propstat", new XElement(D + "prop", props), new XElement(D + "status", "HTTP/1.1 " + status));
+
+    private XElement? Value(XName name, ResourceKind kind, DavBook? book, VCard? card)
+    {
+        XElement Href(string path) => new(name, new XElement(D + "href", path));
+        if (name == D + "current-user-principal") return Href(DavPaths.Principal(user));
+        if (name == D + "resourcetype")
+        {
+            return kind switch
+            {
+                ResourceKind.Item => new XElement(name),
+                ResourceKind.Principal => new XElement(name, new XElement(D + "principal")),
+                ResourceKind.Book => new XElement(name, new XElement(D + "collection"), new XElement(C + "addressbook")),
+                _ => new XElement(name, new XElement(D + "collection")),
+            };
+        }
+        if (name == D + "current-user-privilege-set")
+        {
+            // Read-only (RFC 3744 5.4): the reason every write is refused.
+            return new XElement(name,
+                new XElement(D + "privilege", new XElement(D + "read")),
+                new XElement(D + "privilege", new XElement(D + "read-current-user-privilege-set")));
+        }
+        switch (kind)
+        {
+            case ResourceKind.Root or ResourceKind.Principal:
+                if (name == C + "addressbook-home-set") return Href(DavPaths.Home(user));
+                if (name == D + "principal-URL" && kind == ResourceKind.Principal) return Href(DavPaths.Principal(user));
+                if (name == D + "displayname") return new XElement(name, kind == ResourceKind.Root ? "GrainMail" : user);
+                return null;
+            case ResourceKind.Home:
+                return name == D + "displayname" ? new XElement(name, user) : null;
+            case ResourceKind.Book when book is not null:
+                if (name == D + "displayname") return new XElement(name, "Directory");
+                if (name == C + "addressbook-description") return new XElement(name, "The enterprise address book");
+                if (name == CS + "getctag") return new XElement(name, book.CTag);
+                if (name == D + "getetag") return new XElement(name, "\"" + book.CTag + "\"");
+                if (name == D + "supported-report-set")
+                {
+                    return new XElement(name,
+                        new XElement(D + "supported-report", new XElement(D + "report", new XElement(C + "addressbook-multiget"))),
+                        new XElement(D + "supported-report", new XElement(D + "report", new XElement(C + "addressbook-query"))));
+                }
+                if (name == C + "supported-address-data")
+                    return new XElement(name, new XElement(C + "address-data-type", new XAttribute("content-type", "text/vcard"), new XAttribute("version", "3.0")));
+                return null;
+            case ResourceKind.Item when card is not null:
+                if (name == D + "getetag") return new XElement(name, card.ETag);
+                if (name == D + "getcontenttype") return new XElement(name, "text/vcard; charset=utf-8");
+                if (name == D + "getcontentlength") return new XElement(name, Encoding.UTF8.GetByteCount(card.Text));
+                if (name == C + "address-data") return new XElement(name, card.Text);
+                return null;
+            default:
+                return null;
+        }
+    }
+}

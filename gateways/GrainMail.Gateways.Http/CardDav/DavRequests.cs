@@ -1,0 +1,162 @@
+using System.Xml;
+using System.Xml.Linq;
+
+namespace GrainMail.Gateways.Http.CardDav;
+
+/// <summary>XML namespaces of WebDAV (RFC 4918), CardDAV (RFC 6352) and the calendarserver getctag.</summary>
+public static class DavNames
+{
+    public static readonly XNamespace Dav = "DAV:";
+    public static readonly XNamespace Card = "urn:ietf:params:xml:ns:carddav";
+    public static readonly XNamespace CalendarServer = "http://calendarserver.org/ns/";
+}
+
+public enum PropFindKind
+{
+    AllProp,
+    PropName,
+    Prop,
+}
+
+/// <summary>A PROPFIND body (RFC 4918 9.1); an empty body is allprop.</summary>
+public sealed record PropFindRequest(PropFindKind Kind, IReadOnlyList<XName> Props);
+
+/// <summary>A REPORT body this server knows (RFC 6352 8.6 and 8.7).</summary>
+public abstract record DavReport(IReadOnlyList<XName> Props);
+
+public sealed record MultigetReport(IReadOnlyList<XName> Props, IReadOnlyList<string> Hrefs) : DavReport(Props);
+
+public sealed record QueryReport(IReadOnlyList<XName> Props, CardFilter Filter, int? Limit) : DavReport(Props);
+
+/// <summary>A REPORT this server does not support (answered 403 with supported-report, RFC 3253 3.6).</summary>
+public sealed record UnsupportedReport(XName Name) : DavReport([]);
+
+/// <summary>RFC 6352 10.5: the filter of addressbook-query. No prop-filter matches every card.</summary>
+public sealed record CardFilter(bool AllOf, IReadOnlyList<PropFilter> PropFilters);
+
+public sealed record PropFilter(string Name, bool AllOf, bool IsNotDefined, IReadOnlyList<TextMatch> TextMatches);
+
+/// <param name="MatchType">equals, contains, starts-with or ends-with (RFC 6352 10.5.4).</param>
+public sealed record TextMatch(string Text, string MatchType, bool Negate);
+
+/// <summary>Parsing of WebDAV/CardDAV request bodies: pure code, no I/O beyond the given text.</summary>
+public static class DavRequests
+{
+    private static readonly XmlReaderSettings Settings = new()
+    {
+        DtdProcessing = DtdProcessing.Prohibit,
+        XmlResolver = null,
+        MaxCharactersInDocument = 1024 * 1024,
+        IgnoreComments = true,
+    };
+
+    public static bool TryParsePropFind(string body, out PropFindRequest request, out string? error)
+    {
+        request = new PropFindRequest(PropFindKind.AllProp, []);
+        error = null;
+        if (string.IsNullOrWhiteSpace(body)) return true;
+        if (Load(body, out error) is not { } root) return false;
+        if (root.Name != DavNames.Dav + "propfind") return Fail(out error, "the body is not DAV:propfind");
+        if (root.Element(DavNames.Dav + "propname") is not null) request = new(PropFindKind.PropName, []);
+        else if (root.Element(DavNames.Dav + "prop") is { } prop) request = new(PropFindKind.Prop, prop.Elements().Select(e => e.Name).ToList());
+        else if (root.Element(DavNames.Dav + "allprop") is null) return Fail(out error, "propfind holds none of allprop, propname, prop");
+        return true;
+    }
+
+    public static bool TryParseReport(string body, out DavReport report, out string? error)
+    {
+        report = new UnsupportedReport(DavNames.Dav + "none");
+        if (Load(body, out error) is not { } root) return false;
+        var props = root.Element(DavNames.Dav + "prop")?.Elements().Select(e => e.Name).ToList() ?? [];
+        if (root.Name == DavNames.Card + "addressbook-multiget")
+        {
+            report = new MultigetReport(props, root.Elements(DavNames.Dav + "href").Select(h => h.Value.Trim()).ToList());
+            return true;
+        }
+        if (root.Name == DavNames.Card + "addressbook-query")
+        {
+            var filter = root.Element(DavNames.Card + "filter");
+            var limitText = root.Element(DavNames.Card + "limit")?.Element(DavNames.Card + "nresults")?.Value;
+            int? limit = null;
+            if (limitText is not null)
+            {
+                if (!int.TryParse(limitText.Trim(), out var n) || n < 1) return Fail(out error, "nresults is not a positive number");
+                limit = n;
+            }
+            report = new QueryReport(props, ParseFilter(filter), limit);
+            return true;
+        }
+        report = new UnsupportedReport(root.Name);
+        return true;
+    }
+
+    private static CardFilter ParseFilter(XElement? filter)
+    {
+        if (filter is null) return new CardFilter(false, []);
+        var propFilters = filter.Elements(DavNames.Card + "prop-filter").Select(p => new PropFilter(
+            (string?)p.Attribute("name") ?? "",
+            AllOf(p),
+            p.Element(DavNames.Card + "is-not-defined") is not null,
+            p.Elements(DavNames.Card + "text-match").Select(t => new TextMatch(
+                t.Value,
+                ((string?)t.Attribute("match-type") ?? "contains").ToLowerInvariant(),
+                ((string?)t.Attribute("negate-condition") ?? "no").Equals("yes", StringComparison.OrdinalIgnoreCase))).ToList())).ToList();
+        return new CardFilter(AllOf(filter), propFilters);
+    }
+
+    private static bool AllOf(XElement e) => ((string?)e.Attribute("test") ?? "anyof").Equals("allof", StringComparison.OrdinalIgnoreCase);
+
+    private static XElement? Load(string body, out string? error)
+    {
+        error = null;
+        try
+        {
+            using var reader = XmlReader.Create(new StringReader(body), Settings);
+            return XDocument.Load(reader).Root;
+        }
+        catch (XmlException e)
+        {
+            error = "malformed XML: " + e.Message;
+            return null;
+        }
+    }
+
+    private static bool Fail(out string? error, string message)
+    {
+        error = message;
+        return false;
+    }
+}
+
+/// <summary>RFC 6352 10.5 filter evaluation over a card's property values (i;unicode-casemap approximated by invariant lower case).</summary>
+public static class CardFilters
+{
+    public static bool Matches(CardFilter filter, VCard card)
+    {
+        if (filter.PropFilters.Count == 0) return true;
+        return filter.AllOf ? filter.PropFilters.All(p => Matches(p, card)) : filter.PropFilters.Any(p => Matches(p, card));
+    }
+
+    private static bool Matches(PropFilter p, VCard card)
+    {
+        var values = card.Properties.TryGetValue(p.Name, out var v) ? v : [];
+        if (p.IsNotDefined) return values.Count == 0;
+        if (values.Count == 0) return false;
+        if (p.TextMatches.Count == 0) return true;
+        bool One(TextMatch t) => values.Any(value => Text(value, t)) != t.Negate;
+        return p.AllOf ? p.TextMatches.All(One) : p.TextMatches.Any(One);
+    }
+
+    private static bool Text(string value, TextMatch t)
+    {
+        var v = value.ToLowerInvariant();
+        var needle = t.Text.ToLowerInvariant();
+        return t.MatchType switch
+        {
+            "equals" => v == needle,
+            "starts-with" => v.StartsWith(needle, StringComparison.Ordinal),
+            "ends-with" => v.EndsWith(needle, StringComparison.Ordinal),
+            _ => v.Contains(needle, StringComparison.Ordinal),
+        };
+    }
+}

@@ -1,0 +1,268 @@
+using GrainMail.Contracts.AddressBook;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GrainMail.Storage.AddressBook;
+
+/// <summary>
+/// The address book as a read model over the directory tables (migration 0012, written by
+/// DomainGrain), public contacts and visibility rules (migration 0016). Every read goes through
+/// <see cref="VisibleSql"/>: the search API and CardDAV cannot disagree about what a user sees.
+/// </summary>
+public sealed class AddressBookStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>
+    /// The ONE query of what <c>@viewer</c> (a local part of <c>@domain</c>) may see, as the CTE
+    /// <c>book</c>. Visibility, decided at query time:
+    /// a rule applies to the viewer when it names the viewer's local part or a department whose
+    /// subtree holds the viewer's department; the viewer sees the union of the subtrees every
+    /// applying rule makes visible (rules only grant); when no rule applies, the whole domain.
+    /// Accounts appear only when enabled and in_address_book. Public contacts are shared with the
+    /// whole domain by the administrator and are visible to every user, rules or not.
+    /// Mailing lists (migration 0014, built in parallel) join as one more UNION ALL branch of
+    /// <c>book</c> with kind 2, key = address = the list's address, at merge.
+    /// </summary>
+    public const string VisibleSql = """
+        WITH viewer AS (
+            SELECT d.path FROM directory_account a JOIN directory_department d ON d.id = a.department_id
+            WHERE a.domain = @domain AND a.local_part = @viewer
+        ), applicable AS (
+            SELECT r.visible_departments FROM address_book_rule r
+            WHERE r.domain = @domain
+              AND (@viewer = ANY (r.applies_to_accounts)
+                   OR r.applies_to_departments && coalesce((SELECT path FROM viewer), '{}'::bigint[]))
+        ), scope AS (
+            SELECT NOT EXISTS (SELECT FROM applicable) AS whole_domain,
+                   coalesce((SELECT array_agg(DISTINCT v) FROM applicable, unnest(applicable.visible_departments) v), '{}'::bigint[]) AS roots
+        ), book AS NOT MATERIALIZED (
+            SELECT 0 AS kind, a.local_part AS key, a.local_part || '@' || a.domain AS address, a.display_name,
+                   a.title, a.phone, d.path AS department_path, NULL::text AS organization, NULL::bigint AS contact_id
+            FROM directory_account a
+            JOIN directory_department d ON d.id = a.department_id
+            CROSS JOIN scope s
+            WHERE a.domain = @domain AND a.enabled AND a.in_address_book
+              AND (s.whole_domain OR d.path && s.roots)
+            UNION ALL
+            SELECT 1, c.address, c.address, c.display_name, c.title, c.phone, NULL::bigint[], c.organization, c.id
+            FROM address_book_contact c
+            WHERE c.domain = @domain
+            -- UNION ALL mailing lists (kind 2) here, at merge with migration 0014.
+        )
+        """;
+
+    // Department names from the root down, for the entries that survived the match and the limit.
+    private const string Columns = """
+        m.kind, m.address, m.display_name, m.title, m.phone, m.organization, m.contact_id,
+        (SELECT array_agg(x.name ORDER BY x.depth) FROM directory_department x WHERE x.id = ANY (m.department_path))
+        """;
+
+    // Prefix matches: each arm is a range on an index (name, initials, local part).
+    private const string PrefixMatch = """
+        (lower(display_name) >= lower(@q) AND lower(display_name) < (lower(@q) || chr(1114111)))
+        OR (address_book_initials(display_name) >= @ql AND address_book_initials(display_name) < (@ql || chr(1114111)))
+        OR (key >= @ql AND key < (@ql || chr(1114111)))
+        """;
+
+    // A whole address being typed: the local part's range, then the rest.
+    private const string AddressMatch = "key >= @lp AND key < (@lp || chr(1114111)) AND starts_with(address, @ql)";
+
+    // Anywhere in the name or the local part, asked only when prefixes found too few: the GIN
+    // indexes of 1-4 character substrings find candidates by q's first four characters.
+    private const string SubstringMatch = """
+        (address_book_grams(display_name) @> ARRAY[left(lower(@q), 4)] AND strpos(lower(display_name), lower(@q)) > 0)
+        OR (address_book_grams(key) @> ARRAY[left(@ql, 4)] AND strpos(key, @ql) > 0)
+        """;
+
+    /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
+    public async Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
+    {
+        limit = Math.Clamp(limit, 1, AddressBookLimits.MaxSearchResults);
+        var q = query.Trim();
+        var ql = q.ToLowerInvariant();
+        var at = ql.IndexOf('@');
+        var found = await QueryAsync(domain, viewer, at >= 0 ? AddressMatch : PrefixMatch, q, ql, at >= 0 ? ql[..at] : ql, limit, ct);
+        if (found.Count < limit && at < 0 && q.Length >= 2)
+        {
+            var seen = found.Select(e => (e.Kind, e.Address)).ToHashSet();
+            foreach (var e in await QueryAsync(domain, viewer, SubstringMatch, q, ql, ql, limit, ct))
+            {
+                if (found.Count >= limit) break;
+                if (seen.Add((e.Kind, e.Address))) found.Add(e);
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Every entry <paramref name="viewer"/> may see.</summary>
+    public Task<List<AddressBookEntry>> AllAsync(string domain, string viewer, CancellationToken ct = default) =>
+        QueryAsync(domain, viewer, null, "", "", "", null, ct);
+
+    private async Task<List<AddressBookEntry>> QueryAsync(string domain, string viewer, string? match, string q, string ql, string lp,
+        int? limit, CancellationToken ct)
+    {
+        var sql = VisibleSql + $"""
+            SELECT {Columns}
+            FROM (SELECT * FROM book {(match is null ? "" : $"WHERE {match}")}
+                  ORDER BY display_name, address {(limit is null ? "" : "LIMIT @limit")}) m
+            ORDER BY m.display_name, m.address
+            """;
+        await using var cmd = dataSource.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("domain", domain);
+        cmd.Parameters.AddWithValue("viewer", viewer);
+        if (match is not null)
+        {
+            cmd.Parameters.AddWithValue("q", q);
+            cmd.Parameters.AddWithValue("ql", ql);
+            cmd.Parameters.AddWithValue("lp", lp);
+        }
+        if (limit is { } n) cmd.Parameters.AddWithValue("limit", n);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<AddressBookEntry>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new AddressBookEntry(
+                (AddressBookEntryKind)r.GetInt32(0),
+                r.GetString(1),
+                r.IsDBNull(2) ? null : r.GetString(2),
+                r.IsDBNull(3) ? null : r.GetString(3),
+                r.IsDBNull(4) ? null : r.GetString(4),
+                r.IsDBNull(7) ? [] : r.GetFieldValue<string[]>(7),
+                r.IsDBNull(5) ? null : r.GetString(5),
+                r.IsDBNull(6) ? null : r.GetInt64(6)));
+        }
+        return list;
+    }
+
+    // ---- Public contacts ----
+
+    private const string ContactColumns = "id, address, display_name, organization, title, phone, created_at, updated_at";
+
+    /// <summary>Null when the domain already has a contact with that address.</summary>
+    public async Task<PublicContact?> AddContactAsync(string domain, string address, string displayName, string? organization, string? title, string? phone,
+        CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"INSERT INTO address_book_contact (domain, address, display_name, organization, title, phone) VALUES (@d, @a, @n, @o, @t, @p) " +
+            $"ON CONFLICT (domain, address) DO NOTHING RETURNING {ContactColumns}");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("n", displayName);
+        AddNullable(cmd, "o", organization);
+        AddNullable(cmd, "t", title);
+        AddNullable(cmd, "p", phone);
+        return (await ReadContacts(cmd, ct)).FirstOrDefault();
+    }
+
+    public async Task<List<PublicContact>> ListContactsAsync(string domain, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {ContactColumns} FROM address_book_contact WHERE domain = @d ORDER BY display_name, address");
+        cmd.Parameters.AddWithValue("d", domain);
+        return await ReadContacts(cmd, ct);
+    }
+
+    public async Task<PublicContact?> GetContactAsync(string domain, long id, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {ContactColumns} FROM address_book_contact WHERE domain = @d AND id = @id");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("id", id);
+        return (await ReadContacts(cmd, ct)).FirstOrDefault();
+    }
+
+    /// <summary>Replaces every field; false when no such contact. A duplicate address throws (unique violation).</summary>
+    public async Task<bool> UpdateContactAsync(string domain, PublicContact c, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "UPDATE address_book_contact SET address = @a, display_name = @n, organization = @o, title = @t, phone = @p, updated_at = now() " +
+            "WHERE domain = @d AND id = @id");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("id", c.Id);
+        cmd.Parameters.AddWithValue("a", c.Address);
+        cmd.Parameters.AddWithValue("n", c.DisplayName);
+        AddNullable(cmd, "o", c.Organization);
+        AddNullable(cmd, "t", c.Title);
+        AddNullable(cmd, "p", c.Phone);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public async Task<bool> DeleteContactAsync(string domain, long id, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("DELETE FROM address_book_contact WHERE domain = @d AND id = @id");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    // ---- Visibility rules ----
+
+    private const string RuleColumns = "id, name, applies_to_departments, applies_to_accounts, visible_departments, created_at";
+
+    public async Task<VisibilityRule> AddRuleAsync(string domain, NewVisibilityRule rule, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "INSERT INTO address_book_rule (domain, name, applies_to_departments, applies_to_accounts, visible_departments) " +
+            $"VALUES (@d, @n, @ad, @aa, @v) RETURNING {RuleColumns}");
+        cmd.Parameters.AddWithValue("d", domain);
+        AddNullable(cmd, "n", rule.Name);
+        cmd.Parameters.AddWithValue("ad", rule.AppliesToDepartments.Distinct().ToArray());
+        cmd.Parameters.AddWithValue("aa", rule.AppliesToAccounts.Distinct().ToArray());
+        cmd.Parameters.AddWithValue("v", rule.VisibleDepartments.Distinct().ToArray());
+        return (await ReadRules(cmd, ct))[0];
+    }
+
+    public async Task<List<VisibilityRule>> ListRulesAsync(string domain, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {RuleColumns} FROM address_book_rule WHERE domain = @d ORDER BY id");
+        cmd.Parameters.AddWithValue("d", domain);
+        return await ReadRules(cmd, ct);
+    }
+
+    public async Task<bool> DeleteRuleAsync(string domain, long id, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("DELETE FROM address_book_rule WHERE domain = @d AND id = @id");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Those of <paramref name="ids"/> that are not departments of <paramref name="domain"/>.</summary>
+    public async Task<List<long>> UnknownDepartmentsAsync(string domain, IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    {
+        if (ids.Count == 0) return [];
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT i FROM unnest(@ids) i WHERE NOT EXISTS (SELECT FROM directory_department d WHERE d.domain = @d AND d.id = i) ORDER BY i");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("ids", ids.Distinct().ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var unknown = new List<long>();
+        while (await r.ReadAsync(ct)) unknown.Add(r.GetInt64(0));
+        return unknown;
+    }
+
+    private static void AddNullable(NpgsqlCommand cmd, string name, string? value) =>
+        cmd.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value });
+
+    private static async Task<List<PublicContact>> ReadContacts(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<PublicContact>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new PublicContact(r.GetInt64(0), r.GetString(1), r.GetString(2),
+                r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5),
+                r.GetFieldValue<DateTimeOffset>(6), r.GetFieldValue<DateTimeOffset>(7)));
+        }
+        return list;
+    }
+
+    private static async Task<List<VisibilityRule>> ReadRules(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<VisibilityRule>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new VisibilityRule(r.GetInt64(0), r.IsDBNull(1) ? null : r.GetString(1),
+                r.GetFieldValue<long[]>(2), r.GetFieldValue<string[]>(3), r.GetFieldValue<long[]>(4), r.GetFieldValue<DateTimeOffset>(5)));
+        }
+        return list;
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Address-book autocomplete at 100,000 accounts: seeds bench.test (SQL: 13-level department tree,
+# 100,000 accounts, visibility rules) on one GrainMail node and measures GET /api/v1/me/address-book?q=
+# over HTTPS (keep-alive, HTTP Basic) as a restricted user and an unrestricted one.
+#   tests/bench/address-book-autocomplete.sh [REQUESTS PER CLIENT] [CLIENTS]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+requests=${1:-1000} clients=${2:-4}
+cd "$root"
+
+source tests/bench/grainmail-host.sh
+GRAINMAIL_SMTP_MX_PORT=0 GRAINMAIL_SMTP_SUBMISSION_PORT=0 GRAINMAIL_SMTP_SUBMISSIONS_PORT=0 GRAINMAIL_IMAP_PORT=0 \
+  GRAINMAIL_IMAPS_PORT=0 GRAINMAIL_POP3_PORT=0 GRAINMAIL_POP3S_PORT=0 start_grainmail addressbook
+for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/"$GRAINMAIL_HTTPS_PORT") 2>/dev/null && break; sleep 0.5; done
+api /api/v1/domains '{"name":"bench.test"}'
+for u in viewer-sales viewer-all; do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"$u\",\"password\":\"secret123\"}"; done
+
+pgdir=$(dirname "$(find "$data" -name postmaster.pid | head -1)")
+port=$(sed -n 4p "$pgdir/postmaster.pid")
+export PGPASSWORD=$(cat "$(find "$data" -name pg.password | head -1)")
+psql_() { psql -h 127.0.0.1 -p "$port" -U grainmail -d grainmail -Atq "$@"; }
+t0=$(date +%s.%N)
+psql_ -f tests/bench/address_book_seed.sql
+echo "seeded $(psql_ -c "SELECT count(*) FROM directory_account WHERE domain = 'bench.test'") accounts in $(psql_ -c "SELECT count(*) FROM directory_department WHERE domain = 'bench.test'") departments (depth $(psql_ -c "SELECT max(depth) FROM directory_department WHERE domain = 'bench.test'")) in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s"
+
+# viewer-sales sits deep in division 1; a rule gives division 1's members only division 1 (~10% of the domain).
+# Twenty more rules for other departments, so that rule matching has rows to look at.
+div=$(psql_ -c "SELECT id FROM directory_department WHERE domain = 'bench.test' AND depth = 2 ORDER BY id LIMIT 1")
+deep=$(psql_ -c "SELECT id FROM directory_department WHERE domain = 'bench.test' AND path @> ARRAY[$div::bigint] AND depth = 13 ORDER BY id LIMIT 1")
+root_id=$(psql_ -c "SELECT id FROM directory_department WHERE domain = 'bench.test' AND depth = 1")
+psql_ -c "INSERT INTO directory_account (domain, local_part, display_name, department_id, quota_bytes) VALUES
+  ('bench.test', 'viewer-sales', '观察者', $deep, 1), ('bench.test', 'viewer-all', '全局', $root_id, 1)
+  ON CONFLICT (domain, local_part) DO UPDATE SET department_id = EXCLUDED.department_id"
+api /api/v1/domains/bench.test/address-book/rules "{\"appliesTo\":{\"departments\":[$div]},\"visibleDepartments\":[$div]}"
+for d in $(psql_ -c "SELECT id FROM directory_department WHERE domain = 'bench.test' AND depth = 4 ORDER BY id OFFSET 20 LIMIT 20"); do
+  api /api/v1/domains/bench.test/address-book/rules "{\"appliesTo\":{\"departments\":[$d],\"accounts\":[\"u1@bench.test\"]},\"visibleDepartments\":[$d,$div]}"
+done
+echo "visible to viewer-sales: $(psql_ -c "SELECT count(*) FROM directory_account a JOIN directory_department d ON d.id = a.department_id WHERE a.domain = 'bench.test' AND d.path @> ARRAY[$div::bigint] AND a.enabled AND a.in_address_book")"
+
+python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" \
+  --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients"
+echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Autocomplete latency of GET /api/v1/me/address-book?q= over HTTPS with keep-alive.
+
+Each of --clients threads signs in as one of the given users (HTTP Basic) and sends --requests
+queries drawn from the mixes below; prints p50/p99 per mix and overall, in milliseconds.
+"""
+import argparse, base64, http.client, random, ssl, statistics, threading, time, urllib.parse
+
+MIXES = {
+    # What people type: a surname, a surname and given name, pinyin initials, an address prefix, a Latin name.
+    "surname (张)": ["张", "王", "李", "刘", "陈", "杨", "黄", "赵"],
+    "full name prefix (张伟)": ["张伟", "王芳", "李娜", "刘敏", "陈静", "杨丽"],
+    "pinyin initials (zw, zwm)": ["zw", "wf", "ln", "lm", "zwm", "wfj", "lnh", "cjq"],
+    "address prefix (u123)": ["u1", "u12", "u123", "u4567", "u99"],
+    "latin name (User 12)": ["user", "User 12", "user 345"],
+    "substring of the given name (伟)": ["伟", "芳", "静明"],
+}
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def client(host, port, cafile, user, password, n, seed, out):
+    rnd = random.Random(seed)
+    ctx = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection(host, port, context=ctx)
+    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    mixes = list(MIXES)
+    for _ in range(n):
+        mix = rnd.choice(mixes)
+        q = rnd.choice(MIXES[mix])
+        path = "/api/v1/me/address-book?limit=10&q=" + urllib.parse.quote(q)
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": auth})
+        r = conn.getresponse()
+        body = r.read()
+        dt = (time.perf_counter() - t0) * 1000
+        if r.status != 200:
+            raise SystemExit(f"{path}: {r.status} {body[:200]!r}")
+        out.append((mix, user, dt))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=18443)
+    ap.add_argument("--cafile", required=True)
+    ap.add_argument("--user", action="append", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--warmup", type=int, default=200)
+    a = ap.parse_args()
+    warm = []
+    client("127.0.0.1", a.port, a.cafile, a.user[0], a.password, a.warmup, 0, warm)
+    results = []
+    threads = [threading.Thread(target=client, args=("127.0.0.1", a.port, a.cafile, a.user[i % len(a.user)], a.password, a.requests, i + 1, results))
+               for i in range(a.clients)]
+    t0 = time.perf_counter()
+    for t in threads: t.start()
+    for t in threads: t.join()
+    wall = time.perf_counter() - t0
+    all_ms = [r[2] for r in results]
+    print(f"{len(all_ms)} requests, {a.clients} clients, {len(all_ms) / wall:.0f} req/s; overall p50 {pct(all_ms, 50):.1f} ms, p99 {pct(all_ms, 99):.1f} ms, max {max(all_ms):.1f} ms")
+    for user in a.user:
+        u = [r[2] for r in results if r[1] == user]
+        if u: print(f"  as {user:24} p50 {pct(u, 50):5.1f}  p99 {pct(u, 99):5.1f}  (n={len(u)})")
+    for mix in MIXES:
+        m = [r[2] for r in results if r[0] == mix]
+        if m: print(f"  {mix:36} p50 {pct(m, 50):5.1f}  p99 {pct(m, 99):5.1f}  (n={len(m)})")
+
+
+if __name__ == "__main__":
+    main()
