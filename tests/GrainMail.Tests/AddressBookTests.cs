@@ -126,6 +126,20 @@ public sealed class AddressBookTests(AddressBookHostFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Mailing_lists_are_in_every_users_address_book_and_leave_it_when_deleted()
+    {
+        var w = await AddressBookWorld.CreateAsync(fixture);
+        var created = await Admin.PostAsJsonAsync($"/api/v1/domains/{w.Domain}/lists", new { name = "announce", displayName = "全体通知", postPolicy = "domain" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        // Alice sees only her department, yet a list of her domain is found by name, pinyin initials and address.
+        Assert.Equal([$"announce@{w.Domain}"], await Search(w.Alice, "全体"));
+        Assert.Equal([$"announce@{w.Domain}"], await Search(w.Alice, "qttz"));
+        Assert.Contains($"announce@{w.Domain}", await Search(w.Bob, "announce"));
+        Assert.Equal(HttpStatusCode.NoContent, (await Admin.DeleteAsync($"/api/v1/domains/{w.Domain}/lists/announce")).StatusCode);
+        Assert.DoesNotContain($"announce@{w.Domain}", await Search(w.Bob, "announce"));
+    }
+
+    [Fact]
     public async Task Rules_are_validated_listed_and_deleted()
     {
         var w = await AddressBookWorld.CreateAsync(fixture);

@@ -1,5 +1,6 @@
 using GrainMail.Contracts.AddressBook;
 using GrainMail.Gateways.Http.Problems;
+using GrainMail.Gateways.Http.Scopes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,14 +18,14 @@ public static class AddressBookEndpoints
     public static void MapAddressBook(this RouteGroupBuilder api)
     {
         var contacts = api.MapGroup("/domains/{domain}/contacts").WithTags("Address book");
-        contacts.MapPost("", AddContact);
-        contacts.MapGet("", ListContacts);
-        contacts.MapPatch("/{id:long}", UpdateContact);
-        contacts.MapDelete("/{id:long}", DeleteContact);
+        contacts.MapPost("", AddContact).Writes(ScopeResource.Domain);
+        contacts.MapGet("", ListContacts).Reads(ScopeResource.Domain);
+        contacts.MapPatch("/{id:long}", UpdateContact).Writes(ScopeResource.Domain);
+        contacts.MapDelete("/{id:long}", DeleteContact).Writes(ScopeResource.Domain);
         var rules = api.MapGroup("/domains/{domain}/address-book/rules").WithTags("Address book");
-        rules.MapPost("", AddRule);
-        rules.MapGet("", ListRules);
-        rules.MapDelete("/{id:long}", DeleteRule);
+        rules.MapPost("", AddRule).Writes(ScopeResource.Domain);
+        rules.MapGet("", ListRules).Reads(ScopeResource.Domain);
+        rules.MapDelete("/{id:long}", DeleteRule).Writes(ScopeResource.Domain);
     }
 
     private static async Task<Results<Created<ContactResponse>, ProblemHttpResult>> AddContact(

@@ -19,8 +19,8 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
     /// applying rule makes visible (rules only grant); when no rule applies, the whole domain.
     /// Accounts appear only when enabled and in_address_book. Public contacts are shared with the
     /// whole domain by the administrator and are visible to every user, rules or not.
-    /// Mailing lists (migration 0014, built in parallel) join as one more UNION ALL branch of
-    /// <c>book</c> with kind 2, key = address = the list's address, at merge.
+    /// Mailing lists (migration 0014) are the third branch of <c>book</c> (kind 2, key = the list's
+    /// local part), visible to every viewer in the domain.
     /// </summary>
     public const string VisibleSql = """
         WITH viewer AS (
@@ -46,7 +46,11 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             SELECT 1, c.address, c.address, c.display_name, c.title, c.phone, NULL::bigint[], c.organization, c.id
             FROM address_book_contact c
             WHERE c.domain = @domain
-            -- UNION ALL mailing lists (kind 2) here, at merge with migration 0014.
+            UNION ALL
+            -- Mailing lists are public inside their domain, like the shared contacts.
+            SELECT 2, l.name, l.name || '@' || l.domain, l.display_name, NULL, NULL, NULL::bigint[], NULL, NULL::bigint
+            FROM mailing_list l
+            WHERE l.domain = @domain
         )
         """;
 
