@@ -161,26 +161,26 @@ public static class CardDavEndpoints
                 }
                 break;
             case DavPaths.BookTarget:
-            {
-                var book = await Load(grains, user);
-                responses.Add(props.Respond(DavPaths.Book(user), DavProps.ResourceKind.Book, book, null, request));
-                if (depth == 1)
                 {
-                    foreach (var card in book.Cards) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
+                    var book = await Load(grains, user);
+                    responses.Add(props.Respond(DavPaths.Book(user), DavProps.ResourceKind.Book, book, null, request));
+                    if (depth == 1)
+                    {
+                        foreach (var card in book.Cards) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
+                    }
+                    break;
                 }
-                break;
-            }
             case DavPaths.ItemTarget item:
-            {
-                var book = await Load(grains, user);
-                if (!book.ByName.TryGetValue(item.Name, out var card))
                 {
-                    ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                    return;
+                    var book = await Load(grains, user);
+                    if (!book.ByName.TryGetValue(item.Name, out var card))
+                    {
+                        ctx.Response.StatusCode = StatusCodes.Status404NotFound;
+                        return;
+                    }
+                    responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
+                    break;
                 }
-                responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
-                break;
-            }
         }
         await WriteXml(ctx, StatusCodes.Status207MultiStatus, DavProps.MultiStatus(responses));
     }

@@ -126,24 +126,24 @@ public sealed class MailingListGrain(
                 normalized = new ListMember(ListMemberKind.Department, id.ToString(System.Globalization.CultureInfo.InvariantCulture), dept);
                 break;
             case ListMemberKind.Account:
-            {
-                var address = MailAddress.Normalize(member.Value);
-                if (address is null) return new ListOpResult(ListOpStatus.Invalid, "invalid address");
-                var r = await RecipientPolicy.ResolveAsync(GrainFactory, address);
-                var isAccount = r.List is null && (r.Mailboxes.Contains(address) || r.Status is RecipientStatus.Disabled or RecipientStatus.MailboxFull);
-                if (!isAccount) return new ListOpResult(ListOpStatus.Invalid, $"{address} is not an account");
-                normalized = new ListMember(ListMemberKind.Account, address);
-                break;
-            }
+                {
+                    var address = MailAddress.Normalize(member.Value);
+                    if (address is null) return new ListOpResult(ListOpStatus.Invalid, "invalid address");
+                    var r = await RecipientPolicy.ResolveAsync(GrainFactory, address);
+                    var isAccount = r.List is null && (r.Mailboxes.Contains(address) || r.Status is RecipientStatus.Disabled or RecipientStatus.MailboxFull);
+                    if (!isAccount) return new ListOpResult(ListOpStatus.Invalid, $"{address} is not an account");
+                    normalized = new ListMember(ListMemberKind.Account, address);
+                    break;
+                }
             default:
-            {
-                var address = MailAddress.Normalize(member.Value);
-                if (address is null) return new ListOpResult(ListOpStatus.Invalid, "invalid address");
-                if (await GrainFactory.GetGrain<IDomainGrain>(MailAddress.DomainOf(address)).GetInfo() is not null)
-                    return new ListOpResult(ListOpStatus.Invalid, $"{address} is in a hosted domain: add it as an account");
-                normalized = new ListMember(ListMemberKind.External, address);
-                break;
-            }
+                {
+                    var address = MailAddress.Normalize(member.Value);
+                    if (address is null) return new ListOpResult(ListOpStatus.Invalid, "invalid address");
+                    if (await GrainFactory.GetGrain<IDomainGrain>(MailAddress.DomainOf(address)).GetInfo() is not null)
+                        return new ListOpResult(ListOpStatus.Invalid, $"{address} is in a hosted domain: add it as an account");
+                    normalized = new ListMember(ListMemberKind.External, address);
+                    break;
+                }
         }
         return await store.AddMemberAsync(Domain, Name, normalized)
             ? new ListOpResult(ListOpStatus.Ok, normalized.Value)
