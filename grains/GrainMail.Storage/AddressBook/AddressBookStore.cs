@@ -71,10 +71,14 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
     private const string AddressMatch = "key >= @lp AND key < (@lp || chr(1114111)) AND starts_with(address, @ql)";
 
     // Anywhere in the name or the local part, asked only when prefixes found too few: the GIN
-    // indexes of 1-4 character substrings find candidates by q's first four characters.
+    // indexes of 1-4 character substrings find candidates holding EVERY four-character window of q
+    // (q itself when shorter), then strpos confirms. Only the first window is far too loose when a
+    // name pattern is common ("user 12" → every "User N" row), and the rules then filter thousands.
     private const string SubstringMatch = """
-        (address_book_grams(display_name) @> ARRAY[left(lower(@q), 4)] AND strpos(lower(display_name), lower(@q)) > 0)
-        OR (address_book_grams(key) @> ARRAY[left(@ql, 4)] AND strpos(key, @ql) > 0)
+        (address_book_grams(display_name) @> (SELECT coalesce(array_agg(substr(lower(@q), i, 4)), ARRAY[lower(@q)]) FROM generate_series(1, char_length(@q) - 3) i)
+            AND strpos(lower(display_name), lower(@q)) > 0)
+        OR (address_book_grams(key) @> (SELECT coalesce(array_agg(substr(@ql, i, 4)), ARRAY[@ql]) FROM generate_series(1, char_length(@ql) - 3) i)
+            AND strpos(key, @ql) > 0)
         """;
 
     /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
