@@ -53,22 +53,7 @@ if [ -n "${tracer:-}" ]; then wait "$tracer" || true; fi
 if [ "${PROFILE_SQL:-0}" = 1 ]; then
   psql_ "ALTER SYSTEM RESET log_min_duration_statement" && psql_ "SELECT pg_reload_conf()" >/dev/null
   n=$(sed -n 's/^RESULT .*commands=\([0-9]*\).*/\1/p' "$data/mix.txt")
-  tail -n +"$mark" "$log" | python3 -c '
-import re, sys, collections
-n = int(sys.argv[1])
-count, ms = collections.Counter(), collections.Counter()
-for line in sys.stdin:
-    m = re.search(r"duration: ([0-9.]+) ms\s+(?:statement|execute [^:]*): (.*)", line)
-    if not m:
-        continue
-    sql = re.sub(r"\s+", " ", m.group(2))[:110]
-    count[sql] += 1
-    ms[sql] += float(m.group(1))
-print(f"SQL per IMAP command ({n} commands), busiest first:")
-for sql, c in sorted(count.items(), key=lambda kv: -ms[kv[0]])[:25]:
-    print(f"  {c / n:7.3f}/cmd {ms[sql] / n:7.3f} ms/cmd  {sql}")
-print(f"  total {sum(count.values()) / n:.3f} statements and {sum(ms.values()) / n:.3f} ms per command")
-' "$n"
+  tail -n +"$mark" "$log" | python3 tests/bench/sql_per_op.py "$n" cmd "IMAP command"
 fi
 grep -E -A6 "^(warn|fail|crit):" "$data/host.log" | grep -v -E "Unexpected target grain|HostedClient|ServerGC|Participant check|GrainMail is running|admin API|health  " | head -n 40 || true
 echo "GrainMail peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"

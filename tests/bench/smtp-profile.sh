@@ -36,19 +36,4 @@ python3 tests/bench/cpu_split.py --label grainmail -- python3 "$shared/smtp-deli
 if [ "${PROFILE_TRACE:-0}" = 1 ]; then wait "$tracer" || tail -5 "$data/trace.log"; fi
 psql_ "ALTER SYSTEM RESET log_min_duration_statement" && psql_ "SELECT pg_reload_conf()" >/dev/null
 
-tail -n +"$mark" "$log" | python3 -c '
-import re, sys, collections
-n = int(sys.argv[1])
-count, ms = collections.Counter(), collections.Counter()
-for line in sys.stdin:
-    m = re.search(r"duration: ([0-9.]+) ms\s+(?:statement|execute [^:]*): (.*)", line)
-    if not m:
-        continue
-    sql = re.sub(r"\s+", " ", m.group(2))[:110]
-    count[sql] += 1
-    ms[sql] += float(m.group(1))
-print(f"SQL per delivered message ({n} messages), busiest first:")
-for sql, c in sorted(count.items(), key=lambda kv: -ms[kv[0]])[:25]:
-    print(f"  {c / n:6.2f}/msg {ms[sql] / n:7.3f} ms/msg  {sql}")
-print(f"  total {sum(count.values()) / n:.2f} statements and {sum(ms.values()) / n:.3f} ms per message")
-' "$total"
+tail -n +"$mark" "$log" | python3 tests/bench/sql_per_op.py "$total" msg "delivered message"
