@@ -224,8 +224,9 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
                 _session.State = ImapSessionState.Logout;
                 _session.Ok(tag, "LOGOUT completed");
                 return false;
-            case IdCommand:
-                // The client's identification is ignored; ours is our name only, nothing to fingerprint versions by.
+            case IdCommand id:
+                // The client's name and version go into the login record; ours is our name only, nothing to fingerprint versions by.
+                _session.ClientName = ClientNameOf(id.Fields);
                 Out.Line("* ID (\"name\" \"GrainMail\")");
                 return _session.Ok(tag, "ID completed");
             case StartTlsCommand: return await _auth.StartTlsAsync(tag, ct);
@@ -297,5 +298,12 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         _session.Updates.ReleaseWatcher();
         if (_deflate is not null) await _deflate.DisposeAsync();
         if (_tls is not null) await _tls.DisposeAsync();
+    }
+
+    private static string? ClientNameOf(IReadOnlyDictionary<string, string?> fields)
+    {
+        if (!fields.TryGetValue("name", out var name) || string.IsNullOrWhiteSpace(name)) return null;
+        var text = fields.TryGetValue("version", out var version) && !string.IsNullOrWhiteSpace(version) ? $"{name} {version}" : name;
+        return text.Length <= 100 ? text : text[..100];
     }
 }

@@ -319,25 +319,27 @@ internal sealed class Pop3Session : IAsyncDisposable
             Error(error == SaslError.Cancelled ? "-ERR Authentication cancelled" : "-ERR Malformed authentication response");
             return;
         }
-        if (credentials.AuthorizationId.Length > 0 &&
-            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
-        {
-            AuthFailed();
-            return;
-        }
-        await LoginAsync(credentials.AuthenticationId, credentials.Password);
+        await LoginAsync(credentials.AuthenticationId, credentials.Password, credentials.AuthorizationId);
     }
 
-    private async Task LoginAsync(string user, string secret)
+    private async Task LoginAsync(string user, string secret, string authorizationId = "")
     {
         var address = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(_server.Grains, user);
-        var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, _remote.ToString());
+        string? actFor = null;
+        if (address is not null && authorizationId.Length > 0)
+        {
+            actFor = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(_server.Grains, authorizationId);
+            if (actFor is null) address = null;
+        }
+        var attempt = new LoginAttempt(secret, LoginChannel.Pop3, _remote.ToString(), AuthorizationIdentity: actFor);
+        var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result?.Outcome != AuthOutcome.Success)
         {
             _server.Logger.LogInformation("POP3 login failed for {User} from {Remote}: {Outcome}", address, _remote, result?.Outcome);
-            AuthFailed();
+            AuthFailed(result?.Outcome is AuthOutcome.AppPasswordRequired or AuthOutcome.AddressNotAllowed ? result.Reason : null);
             return;
         }
+        address = result.MailboxOf(address!);
         // RFC 1939 §4: exclusive access to the maildrop; RFC 2449 §8.1.2: [IN-USE] when another session has it.
         var maildropLock = _server.Grains.GetGrain<IMaildropLockGrain>(address!);
         if (!await maildropLock.TryAcquire(_sessionId, LockLease))
@@ -385,11 +387,12 @@ internal sealed class Pop3Session : IAsyncDisposable
         await held.Release(_sessionId);
     }
 
-    private void AuthFailed()
+    private void AuthFailed(string? reason = null)
     {
         _userName = null;
-        // RFC 3206 [AUTH]: the same answer for every cause, nothing to enumerate accounts by.
-        _out.Line("-ERR [AUTH] Authentication failed");
+        // RFC 3206 [AUTH]: the same answer for every cause, nothing to enumerate accounts by (apart
+        // from causes the user must act on, such as "use an app password").
+        _out.Line($"-ERR [AUTH] {reason ?? "Authentication failed"}");
         if (++_authFailures >= _options.MaxAuthFailures)
         {
             _out.Line("-ERR Too many authentication failures, closing");

@@ -50,6 +50,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
         services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
+        services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

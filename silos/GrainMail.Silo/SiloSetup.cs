@@ -40,6 +40,7 @@ public static class SiloSetup
         });
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
+        services.AddSingleton<ILoginGuard, PassThroughLoginGuard>();
         // DirectoryOptions, OutboundOptions and IntakeOptions are bound and validated in
         // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();

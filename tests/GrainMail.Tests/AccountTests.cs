@@ -30,28 +30,28 @@ public sealed class AccountTests(PostgresServer pg)
         await domain.CreateAccount(new NewAccount("ann", "first password", "Ann", null));
         var ann = cluster.Client.GetGrain<IAccountGrain>("ann@acct.test");
 
-        Assert.Equal(AuthOutcome.Success, (await ann.Authenticate("first password", "test")).Outcome);
-        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate("wrong", "test")).Outcome);
-        Assert.Equal(AuthOutcome.NoSuchAccount, (await cluster.Client.GetGrain<IAccountGrain>("nobody@acct.test").Authenticate("x", "test")).Outcome);
+        Assert.Equal(AuthOutcome.Success, (await ann.Authenticate(new LoginAttempt("first password", LoginChannel.Imap, "127.0.0.1"))).Outcome);
+        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate(new LoginAttempt("wrong", LoginChannel.Imap, "127.0.0.1"))).Outcome);
+        Assert.Equal(AuthOutcome.NoSuchAccount, (await cluster.Client.GetGrain<IAccountGrain>("nobody@acct.test").Authenticate(new LoginAttempt("x", LoginChannel.Imap, "127.0.0.1"))).Outcome);
 
         var app = (await ann.CreateAppPassword("mail client"))!;
-        var ok = await ann.Authenticate(app, "test");
+        var ok = await ann.Authenticate(new LoginAttempt(app, LoginChannel.Imap, "127.0.0.1"));
         Assert.Equal(AuthOutcome.Success, ok.Outcome);
         Assert.Equal("mail client", ok.AppPasswordName);
-        Assert.Equal(AuthOutcome.Success, (await ann.Authenticate(app.Replace("-", "").ToUpperInvariant(), "test")).Outcome);
+        Assert.Equal(AuthOutcome.Success, (await ann.Authenticate(new LoginAttempt(app.Replace("-", "").ToUpperInvariant(), LoginChannel.Imap, "127.0.0.1"))).Outcome);
         Assert.Equal(AppPasswordStatus.Revoked, await ann.RevokeAppPassword("mail client"));
-        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate(app, "test")).Outcome);
+        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate(new LoginAttempt(app, LoginChannel.Imap, "127.0.0.1"))).Outcome);
 
         Assert.True(await ann.SetPassword("second password"));
-        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate("first password", "test")).Outcome);
+        Assert.Equal(AuthOutcome.BadCredentials, (await ann.Authenticate(new LoginAttempt("first password", LoginChannel.Imap, "127.0.0.1"))).Outcome);
 
         // Ten failures lock the account; even the right password is refused while locked, and the lock is persisted.
-        for (var i = 0; i < 8; i++) await ann.Authenticate("guess" + i, "attacker");
-        var locked = await ann.Authenticate("guess-last", "attacker");
+        for (var i = 0; i < 8; i++) await ann.Authenticate(new LoginAttempt("guess" + i, LoginChannel.Imap, "192.0.2.66"));
+        var locked = await ann.Authenticate(new LoginAttempt("guess-last", LoginChannel.Imap, "192.0.2.66"));
         Assert.Equal(AuthOutcome.LockedOut, locked.Outcome);
         Assert.NotNull(locked.LockedUntil);
         await cluster.DeactivateAsync(ann);
-        Assert.Equal(AuthOutcome.LockedOut, (await ann.Authenticate("second password", "test")).Outcome);
+        Assert.Equal(AuthOutcome.LockedOut, (await ann.Authenticate(new LoginAttempt("second password", LoginChannel.Imap, "127.0.0.1"))).Outcome);
 
         Assert.True(await ann.SetEnabled(false));
     }

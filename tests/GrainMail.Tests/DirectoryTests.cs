@@ -445,6 +445,6 @@ public sealed class DirectoryTests(SmtpHostFixture host, PostgresServer pg) : IC
         await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         Assert.Equal(2, (await g.GetInfo())!.AccountCount);
         Assert.Equal(RecipientStatus.Disabled, (await g.Resolve("old2", 0)).Status);
-        Assert.Equal(AuthOutcome.Success, (await cluster.Client.GetGrain<IAccountGrain>($"old1@{domain}").Authenticate("legacy password", "test")).Outcome);
+        Assert.Equal(AuthOutcome.Success, (await cluster.Client.GetGrain<IAccountGrain>($"old1@{domain}").Authenticate(new LoginAttempt("legacy password", LoginChannel.Imap, "127.0.0.1"))).Outcome);
     }
 }

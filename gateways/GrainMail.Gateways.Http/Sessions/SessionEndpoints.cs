@@ -43,7 +43,9 @@ public static class SessionEndpoints
         if (req is null || string.IsNullOrEmpty(req.Password)) return ApiProblem.BadRequest("Body must be {\"address\", \"password\"}");
         if (MailAddress.Normalize(req.Address) is not { } address) return ApiProblem.BadRequest("Invalid address", req.Address);
         // The account's own check: failures count towards its lockout, as for IMAP and SMTP.
-        var auth = await grains.GetGrain<IAccountGrain>(address).Authenticate(req.Password, http.Connection.RemoteIpAddress?.ToString() ?? "");
+        var attempt = new LoginAttempt(req.Password, LoginChannel.AdminSession,
+            http.Connection.RemoteIpAddress?.ToString() ?? "", ClientName: UserAgentOf(http));
+        var auth = await grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         switch (auth.Outcome)
         {
             case AuthOutcome.Success when auth.AppPasswordName is not null:
@@ -96,4 +98,7 @@ public static class SessionEndpoints
         if (redeemed is null) return ApiProblem.NotFound("No such ticket", "Unknown, used or expired; sign-on tickets work once, within minutes");
         return TypedResults.Ok(new SessionCreated(token, redeemed.Session.ExpiresAt, (int)redeemed.Session.IdleTimeout.TotalSeconds, redeemed.Account, "user", []));
     }
+
+    private static string? UserAgentOf(HttpContext http) =>
+        http.Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent[..Math.Min(agent.Length, 100)] : null;
 }

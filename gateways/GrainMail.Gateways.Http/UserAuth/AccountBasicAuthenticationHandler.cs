@@ -60,7 +60,9 @@ public sealed class AccountBasicAuthenticationHandler(
         // Every request: Basic clients send credentials each time. The account grain keeps recent
         // successes hashed in memory (cleared on a password change or disable), so this costs a
         // grain call, not a password hash; each failure counts towards its lockout.
-        var result = await grains.GetGrain<IAccountGrain>(address).Authenticate(secret, Context.Connection.RemoteIpAddress?.ToString() ?? "");
+        var attempt = new LoginAttempt(secret, LoginChannel.HttpBasic, Context.Connection.RemoteIpAddress?.ToString() ?? "",
+            ClientName: Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent[..Math.Min(agent.Length, 100)] : null);
+        var result = await grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {
             Context.Items[OutcomeKey] = result.Outcome;

@@ -69,7 +69,7 @@ internal static partial class ImapCommandParser
             case "CAPABILITY": p.ExpectEnd(); return new CapabilityCommand(tag);
             case "NOOP": p.ExpectEnd(); return new NoopCommand(tag);
             case "LOGOUT": p.ExpectEnd(); return new LogoutCommand(tag);
-            case "ID": ReadId(p); return new IdCommand(tag);
+            case "ID": return new IdCommand(tag, ReadId(p));
             case "STARTTLS": p.ExpectEnd(); return new StartTlsCommand(tag);
             case "LOGIN":
                 {
@@ -226,24 +226,37 @@ internal static partial class ImapCommandParser
         return name;
     }
 
-    private static void ReadId(ImapParser p)
+    // RFC 2971 §3.3: a list of field/value pairs (value a string or NIL), or NIL; at most 30 pairs.
+    private static IReadOnlyDictionary<string, string?> ReadId(ImapParser p)
     {
         p.ExpectSpace();
+        var fields = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         if (p.Peek() == '(')
         {
-            var n = 0;
+            var items = new List<string?>();
             p.ReadList(() =>
             {
-                if (++n > 60) throw new ImapSyntaxException("Too many ID fields");
-                if (p.Peek() == 'N' || p.Peek() == 'n') p.ReadAtom();
-                else p.ReadString();
+                if (items.Count >= 60) throw new ImapSyntaxException("Too many ID fields");
+                if (p.Peek() == 'N' || p.Peek() == 'n')
+                {
+                    p.ReadAtom();
+                    items.Add(null);
+                }
+                else items.Add(p.ReadString());
             });
+            if (items.Count % 2 != 0) throw new ImapSyntaxException("ID fields come in field/value pairs");
+            for (var i = 0; i < items.Count; i += 2)
+            {
+                if (items[i] is not { } field) throw new ImapSyntaxException("An ID field name cannot be NIL");
+                fields[field] = items[i + 1];
+            }
         }
         else if (!p.ReadAtom().Equals("NIL", StringComparison.OrdinalIgnoreCase))
         {
             throw new ImapSyntaxException("ID takes a list or NIL");
         }
         p.ExpectEnd();
+        return fields;
     }
 
     private static ListCommand ReadList(ImapParser p, string tag, bool lsub, bool utf8)

@@ -30,7 +30,8 @@ internal sealed record NoopCommand(string Tag) : ImapCommand(Tag, "NOOP");
 internal sealed record LogoutCommand(string Tag) : ImapCommand(Tag, "LOGOUT");
 
 /// <summary>RFC 2971 ID: the client's fields are read and ignored.</summary>
-internal sealed record IdCommand(string Tag) : ImapCommand(Tag, "ID");
+/// <summary>RFC 2971 ID: the client's identification fields (name, version, ...).</summary>
+internal sealed record IdCommand(string Tag, IReadOnlyDictionary<string, string?> Fields) : ImapCommand(Tag, "ID");
 
 // Not authenticated (RFC 3501 6.2).
 internal sealed record StartTlsCommand(string Tag) : ImapCommand(Tag, "STARTTLS");

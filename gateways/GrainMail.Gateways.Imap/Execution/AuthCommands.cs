@@ -56,24 +56,34 @@ internal sealed class AuthCommands(ImapSessionContext session)
         if (closed) return false;
         if (credentials is null)
             return await session.BadAsync(tag, error == SaslError.Cancelled ? "Authentication cancelled" : "Malformed authentication response");
-        if (credentials.AuthorizationId.Length > 0 &&
-            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
-            return await AuthFailedAsync(tag);
-        return await CompleteLoginAsync(tag, credentials.AuthenticationId, credentials.Password);
+        return await CompleteLoginAsync(tag, credentials.AuthenticationId, credentials.Password, credentials.AuthorizationId);
     }
 
-    private async Task<bool> CompleteLoginAsync(string tag, string user, string secret)
+    private async Task<bool> CompleteLoginAsync(string tag, string user, string secret, string authorizationId = "")
     {
         var server = session.Server;
         var address = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(server.Grains, user);
         if (address is null) return await AuthFailedAsync(tag);
+        string? actFor = null;
+        if (authorizationId.Length > 0)
+        {
+            actFor = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(server.Grains, authorizationId);
+            if (actFor is null) return await AuthFailedAsync(tag);
+        }
         // The account grain counts failures for every protocol, so IMAP, POP3 and SMTP share one lockout.
-        var result = await server.Grains.GetGrain<IAccountGrain>(address).Authenticate(secret, session.Remote.ToString());
+        var attempt = new LoginAttempt(secret, LoginChannel.Imap, session.Remote.ToString(), session.ClientName, actFor);
+        var result = await server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {
             server.Logger.LogInformation("IMAP login failed for {User} from {Remote}: {Outcome}", address, session.Remote, result.Outcome);
-            return await AuthFailedAsync(tag);
+            return await AuthFailedAsync(tag, result.Outcome switch
+            {
+                // Causes the user can act on get their reason; the rest share one answer.
+                AuthOutcome.AppPasswordRequired or AuthOutcome.AddressNotAllowed => result.Reason,
+                _ => null,
+            });
         }
+        address = result.MailboxOf(address);
         var mailbox = server.Grains.GetGrain<IMailboxGrain>(address);
         if (!await mailbox.Exists()) return session.No(tag, "[UNAVAILABLE] The mailbox is not available");
         session.User = address;
@@ -83,10 +93,10 @@ internal sealed class AuthCommands(ImapSessionContext session)
         return true;
     }
 
-    private async Task<bool> AuthFailedAsync(string tag)
+    private async Task<bool> AuthFailedAsync(string tag, string? reason = null)
     {
         // One answer for every cause (unknown user, wrong secret, locked, disabled): nothing to enumerate.
-        session.Out.Line($"{tag} NO [AUTHENTICATIONFAILED] Authentication failed");
+        session.Out.Line($"{tag} NO [AUTHENTICATIONFAILED] {reason ?? "Authentication failed"}");
         if (++session.AuthFailures < session.Options.MaxAuthFailures) return true;
         session.Out.Line("* BYE Too many authentication failures");
         await session.FlushAsync(session.ConnectionClosed);

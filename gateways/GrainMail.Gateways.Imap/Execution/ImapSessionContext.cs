@@ -37,6 +37,9 @@ internal sealed class ImapSessionContext
 
     public ImapSessionState State { get; set; } = ImapSessionState.NotAuthenticated;
 
+    /// <summary>The client's name and version from ID (RFC 2971), for the login record; null when it sent none.</summary>
+    public string? ClientName { get; set; }
+
     /// <summary>The logged-in address (null before login).</summary>
     public string? User { get; set; }
 

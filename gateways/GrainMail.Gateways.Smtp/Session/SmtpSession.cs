@@ -249,23 +249,27 @@ internal sealed class SmtpSession : IAsyncDisposable
                 ? await ErrorAsync("501 5.7.0 Authentication cancelled")
                 : await ErrorAsync("501 5.5.2 Malformed authentication response");
         }
-        if (credentials.AuthorizationId.Length > 0 &&
-            !string.Equals(credentials.AuthorizationId, credentials.AuthenticationId, StringComparison.OrdinalIgnoreCase))
-            return await AuthFailedAsync();
         var address = await LoginNames.CanonicalAsync(_server.Grains, credentials.AuthenticationId);
         if (address is null) return await AuthFailedAsync();
-        var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(credentials.Password, _remote.ToString());
+        string? actFor = null;
+        if (credentials.AuthorizationId.Length > 0)
+        {
+            actFor = await LoginNames.CanonicalAsync(_server.Grains, credentials.AuthorizationId);
+            if (actFor is null) return await AuthFailedAsync();
+        }
+        var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), AuthorizationIdentity: actFor);
+        var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {
             _server.Logger.LogInformation("SMTP AUTH failed for {User} from {Remote}: {Outcome}", address, _remote, result.Outcome);
-            return await AuthFailedAsync();
+            return await AuthFailedAsync(result.Outcome is AuthOutcome.AppPasswordRequired or AuthOutcome.AddressNotAllowed ? result.Reason : null);
         }
-        _user = address;
+        _user = result.MailboxOf(address);
         await ReplyAsync("235 2.7.0 Authentication successful");
         return true;
     }
 
-    private async Task<bool> AuthFailedAsync()
+    private async Task<bool> AuthFailedAsync(string? reason = null)
     {
         // One answer for every cause (unknown user, wrong secret, locked, disabled): nothing to enumerate.
         if (++_authFailures >= _options.MaxAuthFailures)
@@ -273,7 +277,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             await ReplyAsync("421 4.7.0 Too many authentication failures, closing");
             return false;
         }
-        await ReplyAsync("535 5.7.8 Authentication credentials invalid");
+        await ReplyAsync($"535 5.7.8 {reason ?? "Authentication credentials invalid"}");
         return true;
     }
 

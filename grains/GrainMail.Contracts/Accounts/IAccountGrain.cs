@@ -17,9 +17,12 @@ public interface IAccountGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     Task<bool> SetEnabled(bool enabled);
 
-    /// <summary>Checks a password or app password; failures count towards the lockout.</summary>
+    /// <summary>
+    /// Checks a password or app password (and a TOTP code on interactive channels); failures count
+    /// towards the lockout. Called on the authentication identity's grain.
+    /// </summary>
     [Retryable]
-    Task<AuthResult> Authenticate(string secret, string remote);
+    Task<AuthResult> Authenticate(LoginAttempt attempt);
 
     /// <summary>Generates an app password, returned this once; null when the account does not exist.</summary>
     Task<string?> CreateAppPassword(string name);
@@ -43,17 +46,40 @@ public enum AuthOutcome
     Disabled,
     LockedOut,
     NoSuchAccount,
+    /// <summary>Secret right, but the interactive login needs a valid (unused) TOTP or recovery code.</summary>
+    TwoFactorRequired,
+    /// <summary>Two-factor is on: mail protocols take app passwords only (4.3.12).</summary>
+    AppPasswordRequired,
+    /// <summary>The client's IP is outside the domain's or department's login allow-list.</summary>
+    AddressNotAllowed,
+    /// <summary>An authorization identity was given that has not delegated to this account.</summary>
+    NotDelegated,
 }
 
 [GenerateSerializer, Immutable]
 public sealed record AuthResult(
     [property: Id(0)] AuthOutcome Outcome,
     [property: Id(1)] string? AppPasswordName = null,
-    [property: Id(2)] DateTimeOffset? LockedUntil = null);
+    [property: Id(2)] DateTimeOffset? LockedUntil = null,
+    [property: Id(3)] string? Reason = null,
+    [property: Id(4)] LoginRestriction Restrictions = LoginRestriction.None,
+    [property: Id(5)] string? ActsFor = null)
+{
+    /// <summary>The mailbox the session works on: the delegating account's, or the caller's own.</summary>
+    public string MailboxOf(string authenticated) => ActsFor ?? authenticated;
+}
 
 public enum AppPasswordStatus
 {
     Revoked,
     NotFound,
     NoSuchAccount,
+    /// <summary>Secret right, but the interactive login needs a valid (unused) TOTP or recovery code.</summary>
+    TwoFactorRequired,
+    /// <summary>Two-factor is on: mail protocols take app passwords only (4.3.12).</summary>
+    AppPasswordRequired,
+    /// <summary>The client's IP is outside the domain's or department's login allow-list.</summary>
+    AddressNotAllowed,
+    /// <summary>An authorization identity was given that has not delegated to this account.</summary>
+    NotDelegated,
 }

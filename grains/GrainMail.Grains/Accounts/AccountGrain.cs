@@ -16,6 +16,7 @@ public sealed class AccountState
     [Id(5)] public List<AppPassword> AppPasswords { get; set; } = [];
     [Id(6)] public DateTimeOffset CreatedAt { get; set; }
     [Id(7)] public DateTimeOffset? LockedUntil { get; set; }
+    // Ids 8-19: two-factor and password policy; 20-29: login security and delegation.  Keep the ranges so parallel work does not collide.
 }
 
 [GenerateSerializer]
@@ -36,13 +37,14 @@ public sealed class LockoutOptions
 }
 
 [HomeRegionPlacement]
-public sealed class AccountGrain(
+public sealed partial class AccountGrain(
     [PersistentState("account", GrainStorage.Name)] IPersistentState<AccountState> state,
     PasswordHasher hasher,
     LockoutOptions lockout,
     TimeProvider clock,
     ILogger<AccountGrain> logger,
     HomeRegionKeeper keeper,
+    ILoginGuard guard,
     GrainMail.Storage.Organization.DirectoryStore directory) : Grain, IAccountGrain
 {
     public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
@@ -146,8 +148,31 @@ public sealed class AccountGrain(
         return true;
     }
 
-    public async Task<AuthResult> Authenticate(string secret, string remote)
+    public async Task<AuthResult> Authenticate(LoginAttempt attempt)
     {
+        var account = this.GetPrimaryKeyString();
+        var result = await guard.BeforeVerifyAsync(account, attempt) ?? await CheckAsync(attempt);
+        if (result.Outcome == AuthOutcome.Success) result = AuthorizeFor(attempt, result);
+        await guard.AfterAttemptAsync(account, attempt, result);
+        return result;
+    }
+
+    /// <summary>
+    /// RFC 4616 authzid: acting for another mailbox needs that mailbox's delegation. An authzid equal
+    /// to the caller's own address is the same as none.
+    /// </summary>
+    private AuthResult AuthorizeFor(LoginAttempt attempt, AuthResult result)
+    {
+        if (string.IsNullOrEmpty(attempt.AuthorizationIdentity) ||
+            string.Equals(attempt.AuthorizationIdentity, this.GetPrimaryKeyString(), StringComparison.OrdinalIgnoreCase))
+            return result;
+        return new AuthResult(AuthOutcome.NotDelegated, Reason: $"{attempt.AuthorizationIdentity} has not delegated to this account");
+    }
+
+    private async Task<AuthResult> CheckAsync(LoginAttempt attempt)
+    {
+        var secret = attempt.Secret;
+        var remote = attempt.RemoteIp;
         await AdoptAsync();
         if (!S.Exists) return new AuthResult(AuthOutcome.NoSuchAccount);
         var now = clock.GetUtcNow();
