@@ -77,6 +77,7 @@ public static class AdminApi
     public static WebApplication MapGrainMailAdmin(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseMiddleware<GrainMail.Gateways.Http.Audit.AuditRecorder>(); // around authorization: a 403 is recorded too
         app.UseAuthorization();
         app.MapHealth();
         // The document describes the API, holds no data, and tools fetch it before they have a token.
@@ -105,6 +106,7 @@ public static class AdminApi
         api.MapIntegrations();
         api.MapSignedIntegration();
         api.MapAddressBook();
+        GrainMail.Gateways.Http.Audit.AuditEndpoints.MapAudit(api);
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }

@@ -93,4 +93,6 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Audit.AuditPageResponse))]
+[JsonSerializable(typeof(GrainMail.Contracts.Audit.AuditVerification))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

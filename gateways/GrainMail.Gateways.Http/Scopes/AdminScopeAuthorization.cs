@@ -34,6 +34,7 @@ public sealed class AdminScopeResultHandler(IProblemDetailsService problems) : I
         var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault(r => r.Handler is AdminScopeHandler);
         if (authorizeResult.Forbidden && reason is not null)
         {
+            GrainMail.Gateways.Http.Audit.AuditNote.Of(context).Detail["reason"] = reason.Message;
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await problems.WriteAsync(new ProblemDetailsContext
             {

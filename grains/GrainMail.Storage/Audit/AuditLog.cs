@@ -11,58 +11,50 @@ namespace GrainMail.Storage.Audit;
 /// <param name="Target">What was acted on: an address, a domain, a department path, a message id.</param>
 /// <param name="Result">ok, denied, failed, or a short reason.</param>
 /// <param name="Detail">Before/after or other context, as JSON text when it fits.</param>
-public sealed record AuditRecord(string Actor, string ActorRole, string ClientIp, string Action, string Target, string Result, string? Detail = null);
+/// <param name="Domain">The domain the target belongs to (what an auditor's scope filters on); when null, the domain of a target of the form <c>local@domain</c>.</param>
+public sealed record AuditRecord(string Actor, string ActorRole, string ClientIp, string Action, string Target, string Result,
+    string? Detail = null, string? Domain = null);
 
 /// <summary>A stored entry, with its place in the chain.</summary>
 public sealed record AuditEntry(long Id, DateTimeOffset At, string Actor, string ActorRole, string ClientIp, string Action,
-    string Target, string Result, string? Detail, byte[] PrevHash, byte[] Hash);
+    string Target, string? Domain, string Result, string? Detail, byte[] PrevHash, byte[] Hash);
 
 /// <summary>
-/// The append-only, hash-chained audit log in PostgreSQL. Appends take a transaction-scoped advisory
-/// lock so that the chain has one order across every silo and gateway; an entry is one short
-/// transaction, so security events never wait long behind each other.
+/// The append-only, hash-chained audit log in PostgreSQL. An append locks the one row of
+/// <c>audit_chain_head</c>, so the chain has one order across every silo and gateway, and moves
+/// its tip in the same short transaction, so security events never wait long behind each other.
 /// </summary>
 public sealed class AuditLog(NpgsqlDataSource dataSource, TimeProvider clock)
 {
-    // Any constant that no other advisory lock in the schema uses.
-    private const long ChainLock = 0x4175646974L; // "Audit"
-
     public static readonly byte[] GenesisHash = new byte[32];
 
     public async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", conn, tx))
+        long lastId;
+        byte[] prev;
+        // The tip, not max(id): after the newest rows are deleted by hand, the next entry still
+        // follows the deleted one, and the gap stays visible to verification.
+        await using (var tip = new NpgsqlCommand("SELECT last_id, last_hash FROM audit_chain_head FOR UPDATE", conn, tx))
+        await using (var r = await tip.ExecuteReaderAsync(ct))
         {
-            lockCmd.Parameters.AddWithValue(ChainLock);
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
-        long lastId = 0;
-        byte[] prev = GenesisHash;
-        await using (var last = new NpgsqlCommand("""
-            SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1
-            """, conn, tx))
-        await using (var r = await last.ExecuteReaderAsync(ct))
-        {
-            if (await r.ReadAsync(ct)) { lastId = r.GetInt64(0); prev = r.GetFieldValue<byte[]>(1); }
-        }
-        if (lastId == 0)
-        {
-            // Everything was pruned (or nothing was ever written): continue from the kept head.
-            await using var head = new NpgsqlCommand("SELECT pruned_through, head_hash FROM audit_chain_head", conn, tx);
-            await using var r = await head.ExecuteReaderAsync(ct);
-            if (await r.ReadAsync(ct)) { lastId = r.GetInt64(0); prev = r.GetFieldValue<byte[]>(1); }
+            if (!await r.ReadAsync(ct)) throw new InvalidOperationException("audit_chain_head has no row (migration 0019 inserts it)");
+            lastId = r.GetInt64(0);
+            prev = r.GetFieldValue<byte[]>(1);
         }
         // Microsecond precision: what PostgreSQL stores, so the hash recomputed from the row matches.
         var now = clock.GetUtcNow();
-        var at = new DateTimeOffset(now.Ticks - now.Ticks % 10, TimeSpan.Zero);
+        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero);
         var entry = new AuditEntry(lastId + 1, at, record.Actor, record.ActorRole, record.ClientIp, record.Action,
-            record.Target, record.Result, record.Detail, prev, []);
+            record.Target, record.Domain ?? DomainOfTarget(record.Target), record.Result, record.Detail, prev, []);
         entry = entry with { Hash = ComputeHash(entry) };
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO audit_log (id, at, actor, actor_role, client_ip, action, target, result, detail, prev_hash, hash)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            WITH row AS (
+                INSERT INTO audit_log (id, at, actor, actor_role, client_ip, action, target, domain, result, detail, prev_hash, hash)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                RETURNING id, hash)
+            UPDATE audit_chain_head SET last_id = row.id, last_hash = row.hash FROM row
             """, conn, tx))
         {
             insert.Parameters.AddWithValue(entry.Id);
@@ -72,6 +64,7 @@ public sealed class AuditLog(NpgsqlDataSource dataSource, TimeProvider clock)
             insert.Parameters.AddWithValue(entry.ClientIp);
             insert.Parameters.AddWithValue(entry.Action);
             insert.Parameters.AddWithValue(entry.Target);
+            insert.Parameters.AddWithValue((object?)entry.Domain ?? DBNull.Value);
             insert.Parameters.AddWithValue(entry.Result);
             insert.Parameters.AddWithValue((object?)entry.Detail ?? DBNull.Value);
             insert.Parameters.AddWithValue(entry.PrevHash);
@@ -80,6 +73,56 @@ public sealed class AuditLog(NpgsqlDataSource dataSource, TimeProvider clock)
         }
         await tx.CommitAsync(ct);
         return entry;
+    }
+
+    /// <summary>The domain of a target written as <c>local@domain</c> (lower case); null for anything else.</summary>
+    public static string? DomainOfTarget(string target)
+    {
+        var at = target.LastIndexOf('@');
+        if (at <= 0 || at == target.Length - 1 || target.AsSpan().IndexOfAny(" <>/") >= 0) return null;
+        return target[(at + 1)..].ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// Removes the entries older than <paramref name="cutoff"/> — a prefix of the chain, up to the
+    /// newest entry before the cutoff — and keeps the last removed entry's id and hash as the chain's
+    /// head, so the first remaining entry still verifies. Returns how many were removed.
+    /// </summary>
+    public async Task<int> PruneAsync(DateTimeOffset cutoff, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        // The same lock as appends: the head and the rows move together.
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM audit_chain_head FOR UPDATE", conn, tx))
+            await lockRow.ExecuteNonQueryAsync(ct);
+        long through;
+        byte[] hash;
+        await using (var last = new NpgsqlCommand("""
+            SELECT id, hash FROM audit_log WHERE id = (SELECT max(id) FROM audit_log WHERE at < $1)
+            """, conn, tx))
+        {
+            last.Parameters.AddWithValue(cutoff);
+            await using var r = await last.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct)) return 0;
+            through = r.GetInt64(0);
+            hash = r.GetFieldValue<byte[]>(1);
+        }
+        int removed;
+        await using (var delete = new NpgsqlCommand("""
+            DELETE FROM audit_log WHERE id <= $1
+            """, conn, tx))
+        {
+            delete.Parameters.AddWithValue(through);
+            removed = await delete.ExecuteNonQueryAsync(ct);
+        }
+        await using (var head = new NpgsqlCommand("UPDATE audit_chain_head SET pruned_through = $1, head_hash = $2", conn, tx))
+        {
+            head.Parameters.AddWithValue(through);
+            head.Parameters.AddWithValue(hash);
+            await head.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return removed;
     }
 
     /// <summary>
@@ -105,6 +148,7 @@ public sealed class AuditLog(NpgsqlDataSource dataSource, TimeProvider clock)
         Field(e.ClientIp);
         Field(e.Action);
         Field(e.Target);
+        Field(e.Domain);
         Field(e.Result);
         Field(e.Detail);
         hash.AppendData(e.PrevHash);

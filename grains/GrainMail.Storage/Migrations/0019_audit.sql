@@ -10,6 +10,8 @@ CREATE TABLE audit_log (
     client_ip text NOT NULL,
     action text NOT NULL,
     target text NOT NULL,
+    -- The domain the target belongs to (NULL: node-wide): what an auditor's scope filters on.
+    domain text,
     result text NOT NULL,
     detail text,
     prev_hash bytea NOT NULL,
@@ -19,13 +21,22 @@ CREATE INDEX audit_log_at ON audit_log (at);
 CREATE INDEX audit_log_actor ON audit_log (actor, id);
 CREATE INDEX audit_log_action ON audit_log (action, id);
 CREATE INDEX audit_log_target ON audit_log (target, id);
+CREATE INDEX audit_log_domain ON audit_log (domain, id);
 
--- One row: where the chain starts after pruning (the hash of the last row removed, and its id).
+-- One row: where the chain starts after pruning (the hash of the last row removed, and its id), and
+-- its tip (the last id and hash appended). Appends lock this row, which gives the chain one order
+-- across every process; the tip means that deleting the newest rows leaves a visible gap (the next
+-- append continues from the tip, not from whatever row is last now), and verification compares it
+-- with the last row.
 CREATE TABLE audit_chain_head (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
     pruned_through bigint NOT NULL,
-    head_hash bytea NOT NULL
+    head_hash bytea NOT NULL,
+    last_id bigint NOT NULL,
+    last_hash bytea NOT NULL
 );
+INSERT INTO audit_chain_head (pruned_through, head_hash, last_id, last_hash)
+VALUES (0, decode(repeat('00', 32), 'hex'), 0, decode(repeat('00', 32), 'hex'));
 
 -- Every login attempt on every channel (issue 16): written by the login guard, read by the user's and
 -- the admin's login history and by the daily reports. acting_for is the mailbox of a delegated login.

@@ -40,6 +40,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",
         ["GRAINMAIL_TRUST"] = "GrainMail:Trust:Enabled",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
+        ["GRAINMAIL_AUDIT_RETENTION_DAYS"] = "GrainMail:Audit:RetentionDays",
     };
 
     /// <summary>

@@ -1,0 +1,298 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GrainMail.Grains.Audit;
+using GrainMail.Storage.Audit;
+using GrainMail.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// The audit log (issue 16): the hash chain over real PostgreSQL (concurrent appends, rows changed
+/// or deleted by SQL, pruning with a fake clock), and the admin API's actions recorded through the
+/// real host (actor, role, action, target, result; a 403 outside scope), searched, exported and
+/// verified over HTTP and with <c>./grainmail audit verify</c>.
+/// </summary>
+public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<AdminAccessFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private sealed class FakeClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    /// <summary>A database of its own (the chain tests break it on purpose).</summary>
+    private static async Task<(NpgsqlDataSource Db, AuditLog Log, AuditReader Reader)> OwnLog(TimeProvider? clock = null)
+    {
+        var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
+        var db = NpgsqlDataSource.Create(await pg.NewDatabaseAsync("audit"));
+        return (db, new AuditLog(db, clock ?? TimeProvider.System), new AuditReader(db));
+    }
+
+    private static AuditRecord Record(int i, string? detail = null) =>
+        new($"admin{i % 3}@a.test", "domain-admin", "192.0.2.1", "account.update", $"user{i}@a.test", "ok", detail ?? $"{{\"n\":{i}}}");
+
+    private static async Task Exec(NpgsqlDataSource db, string sql)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task The_chain_verifies_after_concurrent_appends_from_several_tasks()
+    {
+        var (db, log, reader) = await OwnLog();
+        await using var _ = db;
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
+        {
+            for (var i = 0; i < 25; i++) await log.AppendAsync(Record(t * 100 + i));
+        })));
+        var report = await reader.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(200, report.Checked);
+        Assert.Equal(200, report.LastId);
+        // Every entry has its own id (one order), and each follows the one before.
+        var all = await reader.SearchAsync(new AuditSearch(Limit: 1000));
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), all.Select(e => e.Id));
+        Assert.All(all.Skip(1).Zip(all), p => Assert.Equal(p.Second.Hash, p.First.PrevHash));
+        Assert.Equal("a.test", all[0].Domain);
+    }
+
+    [Fact]
+    public async Task A_row_updated_by_sql_is_named_as_the_break()
+    {
+        var (db, log, reader) = await OwnLog();
+        await using var _ = db;
+        for (var i = 0; i < 20; i++) await log.AppendAsync(Record(i));
+        Assert.True((await reader.VerifyAsync()).Intact);
+
+        await Exec(db, "UPDATE audit_log SET result = 'denied' WHERE id = 7");
+        var report = await reader.VerifyAsync();
+        Assert.False(report.Intact);
+        Assert.Equal(7, report.FirstBrokenId);
+        Assert.Contains("changed", report.Problem);
+
+        // Re-hashing the changed row does not help: the next row no longer follows it.
+        await Exec(db, "UPDATE audit_log SET hash = sha256(hash) WHERE id = 7");
+        report = await reader.VerifyAsync();
+        Assert.Equal(7, report.FirstBrokenId);
+    }
+
+    [Fact]
+    public async Task A_row_deleted_by_sql_is_named_and_so_is_a_deleted_tail()
+    {
+        var (db, log, reader) = await OwnLog();
+        await using var _ = db;
+        for (var i = 0; i < 12; i++) await log.AppendAsync(Record(i));
+
+        await Exec(db, "DELETE FROM audit_log WHERE id = 12");
+        var report = await reader.VerifyAsync();
+        Assert.False(report.Intact);
+        Assert.Equal(12, report.FirstBrokenId);
+        // The next append follows the tip, not the last row left: the hole stays visible.
+        await log.AppendAsync(Record(99));
+        report = await reader.VerifyAsync();
+        Assert.Equal(12, report.FirstBrokenId);
+        Assert.Contains("missing", report.Problem);
+
+        await Exec(db, "DELETE FROM audit_log WHERE id IN (4, 5)");
+        report = await reader.VerifyAsync();
+        Assert.Equal(4, report.FirstBrokenId);
+        Assert.Contains("4 to 5", report.Problem);
+    }
+
+    [Fact]
+    public async Task Pruning_keeps_the_chain_head_so_the_rest_still_verifies()
+    {
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var clock = new FakeClock(start);
+        var (db, log, reader) = await OwnLog(clock);
+        await using var _ = db;
+        for (var i = 0; i < 10; i++) await log.AppendAsync(Record(i));
+        clock.Now = start.AddDays(300);
+        for (var i = 10; i < 15; i++) await log.AppendAsync(Record(i));
+        clock.Now = start.AddDays(400);
+
+        var options = new AuditOptions { RetentionDays = 365 };
+        Assert.Equal(10, await AuditRetention.PruneOnceAsync(log, options, clock));
+        var report = await reader.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(10, report.HeadId);
+        Assert.Equal(5, report.Checked);
+        Assert.Equal(0, await AuditRetention.PruneOnceAsync(log, options, clock));
+        Assert.Equal(0, await AuditRetention.PruneOnceAsync(log, new AuditOptions { RetentionDays = 0 }, clock));
+
+        // New entries continue the chain after the pruned prefix.
+        await log.AppendAsync(Record(15));
+        Assert.True((await reader.VerifyAsync()).Intact);
+
+        // Everything pruned: the head alone carries the chain on.
+        clock.Now = start.AddDays(800);
+        Assert.Equal(6, await AuditRetention.PruneOnceAsync(log, options, clock));
+        await log.AppendAsync(Record(16));
+        report = await reader.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(16, report.HeadId);
+        Assert.Equal(17, report.LastId);
+
+        // The periodic service prunes on its own.
+        clock.Now = start.AddDays(1200);
+        using var retention = new AuditRetention(log, new AuditOptions { RetentionDays = 365, PruneEvery = TimeSpan.FromHours(1) }, clock,
+            NullLogger<AuditRetention>.Instance);
+        await retention.StartAsync(TestContext.Current.CancellationToken);
+        await Eventually.Until(async () => (await reader.VerifyAsync()).HeadId == 17, Wait, "the retention service's first prune");
+        await retention.StopAsync(TestContext.Current.CancellationToken);
+        Assert.True((await reader.VerifyAsync()).Intact);
+    }
+
+    private static async Task<JsonElement[]> Entries(HttpClient client, string query)
+    {
+        var r = await client.GetAsync($"/api/v1/audit?{query}");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray().ToArray();
+    }
+
+    private static async Task<JsonElement> OneEntry(HttpClient client, string query, Func<JsonElement, bool> match, string what)
+    {
+        JsonElement found = default;
+        await Eventually.Until(async () =>
+        {
+            var hit = (await Entries(client, query)).Where(match).ToArray();
+            if (hit.Length == 0) return false;
+            found = hit[^1];
+            return true;
+        }, Wait, what);
+        return found;
+    }
+
+    private static string S(JsonElement e, string name) => e.GetProperty(name).GetString()!;
+
+    private static JsonElement Detail(JsonElement e) => JsonDocument.Parse(S(e, "detail")).RootElement;
+
+    [Fact]
+    public async Task Admin_actions_are_recorded_with_actor_role_action_target_and_result_and_a_refusal_too()
+    {
+        var a = await fixture.NewDomain("aud");
+        var b = await fixture.NewDomain("aud");
+        var admin = await fixture.NewAccount(a, "boss");
+        await fixture.Grant(admin, "domain-admin", a);
+        var auditor = await fixture.NewAccount(a, "watcher");
+        await fixture.Grant(auditor, "auditor", a);
+        using var adminClient = fixture.Client(await fixture.Token(admin));
+        using var auditorClient = fixture.Client(await fixture.Token(auditor));
+
+        // In scope: create an account, change it.
+        var created = await adminClient.PostAsync($"/api/v1/domains/{a}/accounts", AdminAccessFixture.Json(new { localPart = "newbie", password = AdminAccessFixture.Password }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var newbie = $"newbie@{a}";
+        var patched = await adminClient.PatchAsync($"/api/v1/accounts/{newbie}", AdminAccessFixture.Json(new { displayName = "New Bie" }));
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        // Outside scope: refused before the endpoint runs, recorded all the same.
+        var refused = await adminClient.PostAsync($"/api/v1/domains/{b}/accounts", AdminAccessFixture.Json(new { localPart = "intruder", password = AdminAccessFixture.Password }));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        // The super admin changes the domain's settings.
+        var settings = await fixture.Super.PatchAsync($"/api/v1/domains/{a}", AdminAccessFixture.Json(new { accountAliasLimit = 7 }));
+        Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+
+        var create = await OneEntry(fixture.Super, $"actor={admin}&action=account.create", e => S(e, "target") == newbie, "account.create entry");
+        Assert.Equal("domain-admin", S(create, "actorRole"));
+        Assert.Equal("ok", S(create, "result"));
+        Assert.Equal(a, S(create, "domain"));
+        Assert.Equal("127.0.0.1", S(create, "clientIp"));
+        Assert.Equal(201, Detail(create).GetProperty("status").GetInt32());
+
+        var update = await OneEntry(fixture.Super, $"actor={admin}&action=account.update", e => S(e, "target") == newbie, "account.update entry");
+        Assert.Equal("ok", S(update, "result"));
+        var d = Detail(update);
+        Assert.False(d.GetProperty("before").TryGetProperty("displayName", out var was) && was.GetString() == "New Bie");
+        Assert.Equal("New Bie", d.GetProperty("after").GetProperty("displayName").GetString());
+
+        var denied = await OneEntry(fixture.Super, $"actor={admin}&target={b}", e => S(e, "action") == "account.create", "the refused request's entry");
+        Assert.Equal("denied", S(denied, "result"));
+        Assert.Equal("domain-admin", S(denied, "actorRole"));
+        Assert.Equal(b, S(denied, "domain"));
+        Assert.Equal(403, Detail(denied).GetProperty("status").GetInt32());
+        Assert.Contains("outside your scope", Detail(denied).GetProperty("reason").GetString());
+
+        var domainSettings = await OneEntry(fixture.Super, $"actor=super&action=domain.update&target={a}", _ => true, "domain.update entry");
+        Assert.Equal("super", S(domainSettings, "actorRole"));
+        var sd = Detail(domainSettings);
+        Assert.Equal(7, sd.GetProperty("after").GetProperty("accountAliasLimit").GetInt32());
+        Assert.NotEqual(7, sd.GetProperty("before").GetProperty("accountAliasLimit").GetInt32());
+
+        // Reads are not recorded.
+        Assert.Equal(HttpStatusCode.OK, (await adminClient.GetAsync($"/api/v1/accounts/{newbie}")).StatusCode);
+        Assert.DoesNotContain(await Entries(fixture.Super, $"actor={admin}"), e => S(e, "action").EndsWith(".read", StringComparison.Ordinal));
+
+        // The auditor sees its domain's entries, not the refusal aimed at domain B.
+        var seen = await Entries(auditorClient, $"actor={admin}");
+        Assert.Contains(seen, e => S(e, "action") == "account.create" && S(e, "target") == newbie);
+        Assert.DoesNotContain(seen, e => S(e, "domain") == b);
+        Assert.Empty(await Entries(auditorClient, $"target={b}"));
+        // Search by time: nothing before the test began, all of it in a range around now.
+        Assert.Empty(await Entries(fixture.Super, $"actor={admin}&to=2000-01-01T00:00:00Z"));
+        Assert.NotEmpty(await Entries(fixture.Super, $"actor={admin}&from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-1).ToString("O"))}"));
+        // Paging: one at a time reaches the same entries.
+        var firstPage = await auditorClient.GetFromJsonAsync<JsonElement>($"/api/v1/audit?actor={admin}&limit=1");
+        var next = firstPage.GetProperty("next").GetInt64();
+        var second = await Entries(auditorClient, $"actor={admin}&limit=1&after={next}");
+        Assert.True(second.Single().GetProperty("id").GetInt64() > next);
+
+        // A domain admin without an auditor role does not verify; an account without a role sees nothing.
+        Assert.Equal(HttpStatusCode.Forbidden, (await adminClient.GetAsync("/api/v1/audit/verify")).StatusCode);
+        var plain = await fixture.NewAccount(a, "plain");
+        using var plainClient = fixture.Client(await fixture.Token(plain));
+        Assert.Equal(HttpStatusCode.Forbidden, (await plainClient.GetAsync("/api/v1/audit")).StatusCode);
+        var verify = await auditorClient.GetFromJsonAsync<JsonElement>("/api/v1/audit/verify");
+        Assert.True(verify.GetProperty("intact").GetBoolean(), verify.ToString());
+
+        // CSV export, itself recorded.
+        var csv = await auditorClient.GetAsync($"/api/v1/audit/export?actor={admin}");
+        Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        var lines = (await csv.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("id,at,actor,role,client_ip,action,target,domain,result,detail,hash", lines[0]);
+        Assert.Contains(lines, l => l.Contains($",account.create,{newbie},{a},ok,", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(b, StringComparison.Ordinal));
+        await OneEntry(fixture.Super, $"actor={auditor}&action=audit.export", e => S(e, "actorRole") == "auditor", "audit.export entry");
+    }
+
+    [Fact]
+    public async Task Grainmail_audit_verify_exits_non_zero_on_a_broken_chain()
+    {
+        var domain = await fixture.NewDomain("cli");
+        await fixture.NewAccount(domain, "someone");
+        var ok = await fixture.Cli(null, "audit", "verify");
+        Assert.True(ok.ExitCode == 0, ok.Out + ok.Err);
+        Assert.True(ok.Json.GetProperty("intact").GetBoolean());
+
+        var entry = await OneEntry(fixture.Super, $"action=account.create&target=someone@{domain}", _ => true, "the account's entry");
+        var id = entry.GetProperty("id").GetInt64();
+        await fixture.Sql("UPDATE audit_log SET actor = 'nobody' WHERE id = @id", ("id", id));
+        try
+        {
+            var broken = await fixture.Cli(null, "audit", "verify");
+            Assert.Equal(1, broken.ExitCode);
+            Assert.False(broken.Json.GetProperty("intact").GetBoolean());
+            Assert.Equal(id, broken.Json.GetProperty("firstBrokenId").GetInt64());
+
+            var search = await fixture.Cli(null, "audit", "search", $"target=someone@{domain}", "action=account.create");
+            Assert.Equal(0, search.ExitCode);
+            Assert.Equal("nobody", search.Json.GetProperty("items")[0].GetProperty("actor").GetString());
+            var export = await fixture.Cli(null, "audit", "export", $"target=someone@{domain}");
+            Assert.Equal(0, export.ExitCode);
+            Assert.StartsWith("id,at,actor", export.Out);
+        }
+        finally
+        {
+            // Put it back: the hash matches again and the other tests' chain is whole.
+            await fixture.Sql("UPDATE audit_log SET actor = 'super' WHERE id = @id", ("id", id));
+        }
+        Assert.Equal(0, (await fixture.Cli(null, "audit", "verify")).ExitCode);
+        Assert.Equal(2, (await fixture.Cli(null, "audit", "verify-everything")).ExitCode);
+    }
+}
