@@ -107,6 +107,8 @@ public static class AdminApi
         api.MapSignedIntegration();
         api.MapAddressBook();
         GrainMail.Gateways.Http.Audit.AuditEndpoints.MapAudit(api);
+        GrainMail.Gateways.Http.Governance.DomainSweepEndpoints.MapDomainSweep(api);
+        GrainMail.Gateways.Http.Governance.ReportEndpoints.MapReports(api);
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }

@@ -242,11 +242,12 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
         var second = await Entries(auditorClient, $"actor={admin}&limit=1&after={next}");
         Assert.True(second.Single().GetProperty("id").GetInt64() > next);
 
-        // A domain admin without an auditor role does not verify; an account without a role sees nothing.
+        // A domain admin without an auditor role does not verify; a department admin does not read the log.
         Assert.Equal(HttpStatusCode.Forbidden, (await adminClient.GetAsync("/api/v1/audit/verify")).StatusCode);
-        var plain = await fixture.NewAccount(a, "plain");
-        using var plainClient = fixture.Client(await fixture.Token(plain));
-        Assert.Equal(HttpStatusCode.Forbidden, (await plainClient.GetAsync("/api/v1/audit")).StatusCode);
+        var departmentAdmin = await fixture.NewAccount(a, "deptboss");
+        await fixture.Grant(departmentAdmin, "department-admin", a, await fixture.Directory.DepartmentAsync(a, "Sales"));
+        using var departmentClient = fixture.Client(await fixture.Token(departmentAdmin));
+        Assert.Equal(HttpStatusCode.Forbidden, (await departmentClient.GetAsync("/api/v1/audit")).StatusCode);
         var verify = await auditorClient.GetFromJsonAsync<JsonElement>("/api/v1/audit/verify");
         Assert.True(verify.GetProperty("intact").GetBoolean(), verify.ToString());
 

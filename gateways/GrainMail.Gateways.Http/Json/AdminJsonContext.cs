@@ -95,4 +95,9 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Audit.AuditPageResponse))]
 [JsonSerializable(typeof(GrainMail.Contracts.Audit.AuditVerification))]
+[JsonSerializable(typeof(IReadOnlyList<GrainMail.Contracts.Governance.SweepHit>))]
+[JsonSerializable(typeof(IReadOnlyList<GrainMail.Contracts.Governance.SweepDeletion>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Governance.PurgeRequest))]
+[JsonSerializable(typeof(IReadOnlyList<GrainMail.Contracts.Governance.DomainDay>))]
+[JsonSerializable(typeof(IReadOnlyList<GrainMail.Contracts.Governance.AccountDay>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -79,7 +79,11 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     private sealed record Pending(Prepared Work, TaskCompletionSource<SubmitReceipt> Done);
 
-    private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt);
+    private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt)
+    {
+        /// <summary>The headers the domain-wide search needs (Governance/MessageIndex); null when no mailbox of ours receives it.</summary>
+        public Governance.MessageSummary? Summary { get; init; }
+    }
 
     public async Task<SubmitReceipt> SubmitAsync(Submission submission, CancellationToken ct = default)
     {
@@ -129,7 +133,10 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), GrainMail.Contracts.Lists.ListStreams.Namespace, list, codec.Encode(l)));
         }
         return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists }, hash, events,
-            new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count));
+            new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count))
+        {
+            Summary = recipients.Count + lists.Count > 0 ? await Governance.MessageIndex.SummarizeAsync(submission.Raw, ct) : null,
+        };
     }
 
     private void EnsureCommitters()
@@ -200,6 +207,12 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
                 .Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Sum(x => x.Count))))
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
+        await Governance.MessageIndex.InsertAsync(conn, tx, works.Where(w => w.Summary is not null)
+            .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Lists).Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal)
+                .Select(d => (d, w.Hash, w.Receipt.ReceivedAt, w.Submission.Sender, w.Summary!))).ToList());
+        // The reports' counters move with the messages they count (issue 17, Reports).
+        await Governance.ReportStore.AddAsync(conn, tx, works.Select(w => new Governance.ReportEvent(w.Submission.Sender,
+            w.Submission.AuthenticatedUser, w.Submission.Mailboxes, w.Submission.External?.Count ?? 0, w.Receipt.ReceivedAt)).ToList());
         await StreamQueueStore.EnqueueAsync(conn, works.SelectMany(w => w.Events).ToList());
         await Trust.QuarantineStore.HoldAsync(conn, tx, works.Where(w => w.Submission.Held is { Count: > 0 })
             .SelectMany(w => w.Submission.Held!.Select(h => new Trust.QuarantineRow(Guid.CreateVersion7(), h.Mailbox, w.Submission.Sender,

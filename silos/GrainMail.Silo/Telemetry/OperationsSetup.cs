@@ -25,6 +25,7 @@ public static class OperationsSetup
         builder.Services.AddSingleton(sp => new QueueGauges(sp.GetRequiredService<NpgsqlDataSource>(), settings.QueueCount,
             sp.GetRequiredService<GrainMail.Outbound.OutboundOptions>().Links.Select(l => l.Name).ToList()));
         builder.Services.AddSingleton<ClusterGauge>();
+        builder.Services.AddSingleton<ReportGauges>(); // today's report counters (issue 17, Reports)
         // The grain profiler behind the dashboard's method view only records while someone looks
         // at the dashboard (it switches itself off a minute after the last query).
         if (settings.Dashboard) builder.Services.AddOrleans(silo => silo.AddDashboard());
@@ -44,6 +45,7 @@ public static class OperationsSetup
         // Observable gauges exist once their owners do: create them before the first scrape.
         app.Services.GetRequiredService<QueueGauges>();
         app.Services.GetRequiredService<ClusterGauge>();
+        app.Services.GetRequiredService<ReportGauges>();
         if (!settings.Dashboard) return app;
         // The admin token's handler (Gateways.Http/Auth): bearer, or basic with the token as
         // password so that a browser asks for it; paths under /dashboard without an endpoint get

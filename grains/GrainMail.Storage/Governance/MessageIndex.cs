@@ -1,0 +1,163 @@
+using GrainMail.Operations.Spool;
+using MimeKit;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GrainMail.Storage.Governance;
+
+/// <summary>The header values an administrator searches a domain by (issue 17, 4.2.18).</summary>
+public sealed record MessageSummary(string? HeaderFrom, string? Subject, string? MessageId);
+
+/// <summary>One message found in a domain, with every mailbox copy that holds it.</summary>
+public sealed record IndexedMessage(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, string? HeaderFrom,
+    string? Subject, string? MessageId, IReadOnlyList<MailboxCopy> Copies);
+
+public sealed record MailboxCopy(string Mailbox, int FolderId, string Folder, long Uid);
+
+/// <param name="Sender">Envelope sender or From address (case-insensitive, whole address).</param>
+/// <param name="Subject">A part of the subject (case-insensitive).</param>
+/// <param name="MessageId">The Message-ID, with or without angle brackets.</param>
+public sealed record MessageIndexQuery(string? Sender, string? Subject, DateTimeOffset? From, DateTimeOffset? To, string? MessageId, int Limit);
+
+/// <summary>
+/// <c>message_index</c>: written in the submit transaction beside each new blob (so it costs no
+/// extra round trip and never disagrees with what was committed), read by the domain-wide search.
+/// </summary>
+public sealed class MessageIndex(NpgsqlDataSource dataSource)
+{
+    /// <summary>The first 64 KiB is where the header section is for all but pathological mail.</summary>
+    private const int HeadBytes = 64 * 1024;
+
+    /// <summary>From, Subject (RFC 2047 decoded) and Message-ID of a message; nulls for what is absent or unreadable.</summary>
+    public static async Task<MessageSummary> SummarizeAsync(MessageContent content, CancellationToken ct = default)
+    {
+        try
+        {
+            using var head = new MemoryStream();
+            await foreach (var chunk in content.ReadAsync(HeadBytes, ct))
+            {
+                head.Write(chunk.Span);
+                if (head.Length >= HeadBytes) break;
+            }
+            head.Position = 0;
+            var headers = HeaderList.Load(head, ct);
+            var from = headers[HeaderId.From] is { } f && InternetAddressList.TryParse(f, out var list)
+                ? list.Mailboxes.FirstOrDefault()?.Address?.ToLowerInvariant() : null;
+            var subject = headers[HeaderId.Subject];
+            var messageId = headers[HeaderId.MessageId] is { } id ? NormalizeMessageId(id) : null;
+            return new MessageSummary(Clip(from), Clip(subject), Clip(messageId));
+        }
+        catch (Exception e) when (e is FormatException or ParseException or IOException)
+        {
+            return new MessageSummary(null, null, null);
+        }
+    }
+
+    public static string? NormalizeMessageId(string? text)
+    {
+        var t = text?.Trim();
+        if (string.IsNullOrEmpty(t)) return null;
+        if (t.StartsWith('<') && t.EndsWith('>')) t = t[1..^1].Trim();
+        return t.Length == 0 ? null : t;
+    }
+
+    private static string? Clip(string? s) => s is { Length: > 998 } ? s[..998] : s;
+
+    /// <summary>Inside the submit transaction: one row per (domain, blob); a blob already indexed keeps its row.</summary>
+    public static async Task InsertAsync(NpgsqlConnection conn, NpgsqlTransaction tx,
+        IReadOnlyList<(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, MessageSummary Summary)> rows, CancellationToken ct = default)
+    {
+        if (rows.Count == 0) return;
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO message_index (blob_domain, blob_hash, received_at, envelope_from, header_from, subject, message_id)
+            SELECT * FROM unnest(@d, @h, @at, @env, @hf, @s, @m)
+            ON CONFLICT (blob_domain, blob_hash) DO NOTHING
+            """, conn, tx);
+        cmd.Parameters.AddWithValue("d", rows.Select(r => r.Domain).ToArray());
+        cmd.Parameters.AddWithValue("h", rows.Select(r => r.Hash).ToArray());
+        cmd.Parameters.AddWithValue("at", rows.Select(r => r.ReceivedAt).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("env", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.EnvelopeFrom?.ToLowerInvariant()).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("hf", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.HeaderFrom).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.Subject).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.MessageId).ToArray() });
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Messages of <paramref name="domain"/> that match, newest first, each with the mailboxes of
+    /// the domain that hold a copy now (a message no mailbox holds any more is not a hit).
+    /// </summary>
+    public async Task<IReadOnlyList<IndexedMessage>> SearchAsync(string domain, MessageIndexQuery q, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            WITH hits AS (
+                SELECT i.* FROM message_index i
+                WHERE i.blob_domain = @domain
+                  AND (@sender::text IS NULL OR i.envelope_from = @sender OR i.header_from = @sender)
+                  AND (@subject::text IS NULL OR i.subject ILIKE '%' || replace(replace(replace(@subject, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+                  AND (@from::timestamptz IS NULL OR i.received_at >= @from)
+                  AND (@to::timestamptz IS NULL OR i.received_at < @to)
+                  AND (@mid::text IS NULL OR i.message_id = @mid)
+                  AND EXISTS (SELECT 1 FROM mailbox_message m WHERE m.blob_domain = i.blob_domain AND m.blob_hash = i.blob_hash)
+                ORDER BY i.received_at DESC
+                LIMIT @limit)
+            SELECT h.blob_hash, h.received_at, h.envelope_from, h.header_from, h.subject, h.message_id,
+                   m.mailbox, m.folder_id, f.name, m.uid
+            FROM hits h
+            JOIN mailbox_message m ON m.blob_domain = h.blob_domain AND m.blob_hash = h.blob_hash
+            JOIN mailbox_folder f ON f.mailbox = m.mailbox AND f.folder_id = m.folder_id
+            ORDER BY h.received_at DESC, h.blob_hash, m.mailbox, m.folder_id, m.uid
+            """);
+        cmd.Parameters.AddWithValue("domain", domain);
+        cmd.Parameters.Add(new NpgsqlParameter("sender", NpgsqlDbType.Text) { Value = (object?)q.Sender?.Trim().ToLowerInvariant() ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("subject", NpgsqlDbType.Text) { Value = (object?)q.Subject ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("from", NpgsqlDbType.TimestampTz) { Value = (object?)q.From ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("to", NpgsqlDbType.TimestampTz) { Value = (object?)q.To ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("mid", NpgsqlDbType.Text) { Value = (object?)NormalizeMessageId(q.MessageId) ?? DBNull.Value });
+        cmd.Parameters.AddWithValue("limit", Math.Clamp(q.Limit, 1, 500));
+        var result = new List<IndexedMessage>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            var hash = r.GetFieldValue<byte[]>(0);
+            var copy = new MailboxCopy(r.GetString(6), r.GetInt32(7), r.GetString(8), r.GetInt64(9));
+            if (result.Count > 0 && result[^1].Hash.AsSpan().SequenceEqual(hash))
+            {
+                ((List<MailboxCopy>)result[^1].Copies).Add(copy);
+                continue;
+            }
+            string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+            result.Add(new IndexedMessage(domain, hash, r.GetFieldValue<DateTimeOffset>(1), S(2), S(3), S(4), S(5), new List<MailboxCopy> { copy }));
+        }
+        return result;
+    }
+
+    /// <summary>The indexed Message-ID and Subject of one message of the domain; null when it is not indexed.</summary>
+    public async Task<MessageSummary?> SummaryAsync(string domain, byte[] hash, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT header_from, subject, message_id FROM message_index WHERE blob_domain = @domain AND blob_hash = @hash");
+        cmd.Parameters.AddWithValue("domain", domain);
+        cmd.Parameters.AddWithValue("hash", hash);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct)) return null;
+        string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+        return new MessageSummary(S(0), S(1), S(2));
+    }
+
+    /// <summary>The copies of one message in the domain now (for deletion by its id).</summary>
+    public async Task<IReadOnlyList<MailboxCopy>> CopiesAsync(string domain, byte[] hash, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT m.mailbox, m.folder_id, f.name, m.uid FROM mailbox_message m
+            JOIN mailbox_folder f ON f.mailbox = m.mailbox AND f.folder_id = m.folder_id
+            WHERE m.blob_domain = @domain AND m.blob_hash = @hash
+            ORDER BY m.mailbox, m.folder_id, m.uid
+            """);
+        cmd.Parameters.AddWithValue("domain", domain);
+        cmd.Parameters.AddWithValue("hash", hash);
+        var list = new List<MailboxCopy>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(new MailboxCopy(r.GetString(0), r.GetInt32(1), r.GetString(2), r.GetInt64(3)));
+        return list;
+    }
+}
