@@ -224,6 +224,21 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
         Assert.Equal(7, sd.GetProperty("after").GetProperty("accountAliasLimit").GetInt32());
         Assert.NotEqual(7, sd.GetProperty("before").GetProperty("accountAliasLimit").GetInt32());
 
+        // A department PATCH with a new parent is a move (the body says so, not the route).
+        async Task<long> Department(string name)
+        {
+            var r = await fixture.Super.PostAsync($"/api/v1/domains/{a}/departments", AdminAccessFixture.Json(new { name }));
+            Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        }
+        var sales = await Department("Sales");
+        var east = await Department("East");
+        var moved = await adminClient.PatchAsync($"/api/v1/domains/{a}/departments/{east}", AdminAccessFixture.Json(new { parentId = sales }));
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        var move = await OneEntry(fixture.Super, $"actor={admin}&action=department.move", e => S(e, "domain") == a, "department.move entry");
+        Assert.Equal($"{a} id={east}", S(move, "target"));
+        Assert.Equal(sales, Detail(move).GetProperty("parentId").GetInt64());
+
         // Reads are not recorded.
         Assert.Equal(HttpStatusCode.OK, (await adminClient.GetAsync($"/api/v1/accounts/{newbie}")).StatusCode);
         Assert.DoesNotContain(await Entries(fixture.Super, $"actor={admin}"), e => S(e, "action").EndsWith(".read", StringComparison.Ordinal));
@@ -245,7 +260,7 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
         // A domain admin without an auditor role does not verify; a department admin does not read the log.
         Assert.Equal(HttpStatusCode.Forbidden, (await adminClient.GetAsync("/api/v1/audit/verify")).StatusCode);
         var departmentAdmin = await fixture.NewAccount(a, "deptboss");
-        await fixture.Grant(departmentAdmin, "department-admin", a, await fixture.Directory.DepartmentAsync(a, "Sales"));
+        await fixture.Grant(departmentAdmin, "department-admin", a, sales);
         using var departmentClient = fixture.Client(await fixture.Token(departmentAdmin));
         Assert.Equal(HttpStatusCode.Forbidden, (await departmentClient.GetAsync("/api/v1/audit")).StatusCode);
         var verify = await auditorClient.GetFromJsonAsync<JsonElement>("/api/v1/audit/verify");

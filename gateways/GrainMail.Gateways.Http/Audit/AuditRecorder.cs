@@ -40,15 +40,25 @@ public sealed class AuditRecorder(RequestDelegate next, IGrainFactory grains, IL
         }
         finally
         {
-            var entry = Describe(http, endpoint, failed ? StatusCodes.Status500InternalServerError : http.Response.StatusCode);
-            try
-            {
-                await grains.GetGrain<IAuditGrain>(0).Append(entry);
-            }
-            catch (Exception e)
-            {
-                logger.LogError(e, "Audit entry not written: {Actor} {Action} {Target} {Result}", entry.Actor, entry.Action, entry.Target, entry.Result);
-            }
+            await RecordAsync(http, endpoint, failed);
+        }
+    }
+
+    private async Task RecordAsync(HttpContext http, RouteEndpoint endpoint, bool failed)
+    {
+        // A request without any credentials on a closed endpoint is refused before anyone is known:
+        // not an admin action, and recording each would let anyone fill the log.
+        if (AdminCaller.Of(http) is null && !http.Items.Values.OfType<VerifiedIntegration>().Any()
+            && http.Response.StatusCode is 401 or 403 && endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is null)
+            return;
+        var entry = Describe(http, endpoint, failed ? StatusCodes.Status500InternalServerError : http.Response.StatusCode);
+        try
+        {
+            await grains.GetGrain<IAuditGrain>(0).Append(entry);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Audit entry not written: {Actor} {Action} {Target} {Result}", entry.Actor, entry.Action, entry.Target, entry.Result);
         }
     }
 

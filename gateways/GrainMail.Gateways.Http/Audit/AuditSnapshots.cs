@@ -20,13 +20,21 @@ public sealed class AuditSnapshotFilter(IGrainFactory grains) : IEndpointFilter
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
+        // A department PATCH either moves or renames: the body says which, the route cannot.
+        if (context.Arguments.OfType<GrainMail.Gateways.Http.Organization.UpdateDepartmentRequest>().FirstOrDefault() is { } change)
+        {
+            var note = AuditNote.Of(http);
+            note.Action = change.ParentId is not null ? "department.move" : change.Name is not null ? "department.rename" : null;
+            if (change.ParentId is { } parent) note.Detail["parentId"] = parent;
+            if (change.Name is { } name) note.Detail["name"] = name;
+        }
         var load = Loader(http);
         if (load is null) return await next(context);
         var before = await SafeLoad(load);
         var result = await next(context);
-        var note = AuditNote.Of(http);
-        note.Detail["before"] = before;
-        note.Detail["after"] = await SafeLoad(load);
+        var snapshot = AuditNote.Of(http);
+        snapshot.Detail["before"] = before;
+        snapshot.Detail["after"] = await SafeLoad(load);
         return result;
     }
 
