@@ -3,12 +3,13 @@ namespace GrainMail.Contracts.Accounts;
 /// <summary>
 /// A domain's account-security policy (4.2.17, 4.2.20, 4.2.21). The defaults are what GrainMail
 /// always did: eight characters, no other password rule, two-factor optional, authentication
-/// only over TLS.
+/// only over TLS (<see cref="AuthRequiresTls"/> null: the node's rule, which is TLS only unless the
+/// node allows plaintext for development; true: TLS only even then).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SecurityPolicy(
     [property: Id(0)] bool TwoFactorRequired = false,
-    [property: Id(1)] bool AuthRequiresTls = true,
+    [property: Id(1)] bool? AuthRequiresTls = null,
     [property: Id(2)] int MinLength = 8,
     [property: Id(3)] int MinClasses = 1,
     [property: Id(4)] bool ForbidAccountName = false,
@@ -16,6 +17,9 @@ public sealed record SecurityPolicy(
     [property: Id(6)] int History = 0)
 {
     public static readonly SecurityPolicy Default = new();
+
+    /// <summary>What the domain's settings show: on unless set off.</summary>
+    public bool AuthRequiresTlsShown => AuthRequiresTls ?? true;
 
     public const int MaxLength = 128;
     public const int MaxHistory = 24;

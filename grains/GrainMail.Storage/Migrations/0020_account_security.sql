@@ -7,7 +7,9 @@
 CREATE TABLE security_policy (
     domain                 text    PRIMARY KEY,
     two_factor_required    boolean NOT NULL DEFAULT false,
-    auth_requires_tls      boolean NOT NULL DEFAULT true,
+    -- NULL: the node's rule (TLS only, unless the node allows plaintext for development);
+    -- true holds even on such a node.
+    auth_requires_tls      boolean,
     password_min_length    int     NOT NULL DEFAULT 8 CHECK (password_min_length BETWEEN 8 AND 128),
     password_min_classes   int     NOT NULL DEFAULT 1 CHECK (password_min_classes BETWEEN 1 AND 4),
     password_forbid_name   boolean NOT NULL DEFAULT false,

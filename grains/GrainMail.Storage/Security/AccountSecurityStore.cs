@@ -17,7 +17,7 @@ public sealed class AccountSecurityStore(NpgsqlDataSource dataSource)
         "two_factor_required, auth_requires_tls, password_min_length, password_min_classes, password_forbid_name, password_forbid_common, password_history";
 
     private static SecurityPolicy ReadPolicy(NpgsqlDataReader r, int o) => new(
-        r.GetBoolean(o), r.GetBoolean(o + 1), r.GetInt32(o + 2), r.GetInt32(o + 3), r.GetBoolean(o + 4), r.GetBoolean(o + 5), r.GetInt32(o + 6));
+        r.GetBoolean(o), r.IsDBNull(o + 1) ? null : r.GetBoolean(o + 1), r.GetInt32(o + 2), r.GetInt32(o + 3), r.GetBoolean(o + 4), r.GetBoolean(o + 5), r.GetInt32(o + 6));
 
     public async Task<SecurityPolicy> GetPolicyAsync(string domain, CancellationToken ct = default)
     {
@@ -36,7 +36,7 @@ public sealed class AccountSecurityStore(NpgsqlDataSource dataSource)
             """);
         cmd.Parameters.AddWithValue("d", domain);
         cmd.Parameters.AddWithValue("tf", p.TwoFactorRequired);
-        cmd.Parameters.AddWithValue("tls", p.AuthRequiresTls);
+        cmd.Parameters.AddWithValue("tls", p.AuthRequiresTls is { } tls ? tls : DBNull.Value);
         cmd.Parameters.AddWithValue("len", p.MinLength);
         cmd.Parameters.AddWithValue("cls", p.MinClasses);
         cmd.Parameters.AddWithValue("name", p.ForbidAccountName);
