@@ -45,7 +45,8 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         var wrongDigit = (char)('0' + (first[0] - '0' + 5) % 10) + first[1..];
         await AccountSecurityFixture.Problem(await me.PostAsJsonAsync("/api/v1/me/two-factor/confirm", new { code = wrongDigit }), HttpStatusCode.BadRequest);
         Assert.Equal(HttpStatusCode.NoContent, (await me.PostAsJsonAsync("/api/v1/me/two-factor/confirm", new { code = first })).StatusCode);
-        Assert.True((await Json(await me.GetAsync("/api/v1/me/two-factor"))).GetProperty("enabled").GetBoolean());
+        // From now on the account password is no longer a Basic credential (app passwords only): the admin view.
+        Assert.True((await Json(await f.Super.GetAsync($"/api/v1/accounts/{alice}/two-factor"))).GetProperty("enabled").GetBoolean());
 
         // No code, a wrong code: 401 saying a code is needed.
         var none = await AccountSecurityFixture.Problem(await f.UserLogin(alice), HttpStatusCode.Unauthorized);
@@ -66,7 +67,7 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         // A recovery code works once.
         await Token(await f.UserLogin(alice, totp: recovery[0]));
         await AccountSecurityFixture.Problem(await f.UserLogin(alice, totp: recovery[0]), HttpStatusCode.Unauthorized);
-        Assert.Equal(9, (await Json(await me.GetAsync("/api/v1/me/two-factor"))).GetProperty("recoveryCodesLeft").GetInt32());
+        Assert.Equal(9, (await Json(await f.Super.GetAsync($"/api/v1/accounts/{alice}/two-factor"))).GetProperty("recoveryCodesLeft").GetInt32());
 
         // Later, a new step: a new code works again (the host's clock moves, not the test's).
         await f.AdvanceClockAsync(TimeSpan.FromSeconds(90));
@@ -86,7 +87,8 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
 
         // Enrolment, recovery-code use and disabling are in the audit log.
         await f.AdvanceClockAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(HttpStatusCode.NoContent, (await me.PostAsJsonAsync("/api/v1/me/two-factor/disable", new { code = f.Code(secret) })).StatusCode);
+        using (var bearer = f.User(bearer: token))
+            Assert.Equal(HttpStatusCode.NoContent, (await bearer.PostAsJsonAsync("/api/v1/me/two-factor/disable", new { code = f.Code(secret) })).StatusCode);
         Assert.Equal(3, await CountAudit(alice, "twofactor.enrol", "twofactor.recovery-code-used", "twofactor.disable"));
         await Token(await f.UserLogin(alice));
     }
@@ -114,8 +116,8 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         using (var imap = new MailKit.Net.Imap.ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
         {
             await imap.ConnectAsync("127.0.0.1", f.Host.Listening.Imaps, SecureSocketOptions.SslOnConnect);
-            var e = await Assert.ThrowsAsync<AuthenticationException>(() => imap.AuthenticateAsync(bob, AccountSecurityFixture.Password));
-            Assert.Contains(reason, e.Message);
+            // MailKit keeps the server's text out of its exception for IMAP; the raw line below shows it.
+            await Assert.ThrowsAsync<AuthenticationException>(() => imap.AuthenticateAsync(bob, AccountSecurityFixture.Password));
         }
         // The exact IMAP line: NO [AUTHENTICATIONFAILED] with the reason.
         var (raw, _) = await RawImap.ConnectAsync(f.Host.Listening.Imaps, implicitTls: true);
@@ -189,8 +191,10 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
             (await f.Super.PutAsJsonAsync($"/api/v1/domains/{d}/departments/{opsId}/security-policy", new { twoFactorRequired = false })).StatusCode);
 
         var login = await f.UserLogin(carol);
-        var token = await Token(login);
-        Assert.Equal(new[] { "enrolTwoFactor" }, (await Json(login)).GetProperty("restrictions").EnumerateArray().Select(x => x.GetString()!).ToArray());
+        Assert.Equal(HttpStatusCode.Created, login.StatusCode);
+        var body = await Json(login);
+        var token = body.GetProperty("token").GetString()!;
+        Assert.Equal(new[] { "enrolTwoFactor" }, body.GetProperty("restrictions").EnumerateArray().Select(x => x.GetString()!).ToArray());
         using var session = f.User(bearer: token);
         var blocked = await AccountSecurityFixture.Problem(await session.GetAsync("/api/v1/me/address-book?q=a"), HttpStatusCode.Forbidden);
         Assert.Equal("Two-factor enrolment required", blocked.GetProperty("title").GetString());
@@ -206,7 +210,7 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
 
         // The Ops department is exempt.
         var daveLogin = await f.UserLogin(dave);
-        await Token(daveLogin);
+        Assert.Equal(HttpStatusCode.Created, daveLogin.StatusCode);
         Assert.Empty((await Json(daveLogin)).GetProperty("restrictions").EnumerateArray());
     }
 
@@ -272,8 +276,10 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         // Force a change at next login: the existing directory flag.
         Assert.Equal(HttpStatusCode.OK, (await f.Super.PatchAsJsonAsync($"/api/v1/accounts/{gina}", new { mustChangePassword = true })).StatusCode);
         var login = await f.UserLogin(gina);
-        var token = await Token(login);
-        Assert.Equal(new[] { "changePassword" }, (await Json(login)).GetProperty("restrictions").EnumerateArray().Select(x => x.GetString()!).ToArray());
+        Assert.Equal(HttpStatusCode.Created, login.StatusCode);
+        var body = await Json(login);
+        var token = body.GetProperty("token").GetString()!;
+        Assert.Equal(new[] { "changePassword" }, body.GetProperty("restrictions").EnumerateArray().Select(x => x.GetString()!).ToArray());
         using var session = f.User(bearer: token);
         var blocked = await AccountSecurityFixture.Problem(await session.GetAsync("/api/v1/me/address-book?q=a"), HttpStatusCode.Forbidden);
         Assert.Equal("Password change required", blocked.GetProperty("title").GetString());
