@@ -221,7 +221,11 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         var erin = await f.NewAccount(d, "erin");
         var r = await f.Super.PatchAsJsonAsync($"/api/v1/domains/{d}/security-policy", new
         {
-            passwordMinLength = 12, passwordMinClasses = 3, passwordForbidName = true, passwordForbidCommon = true, passwordHistory = 2,
+            passwordMinLength = 12,
+            passwordMinClasses = 3,
+            passwordForbidName = true,
+            passwordForbidCommon = true,
+            passwordHistory = 2,
         });
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         await AccountSecurityFixture.Problem(await f.Super.PatchAsJsonAsync($"/api/v1/domains/{d}/security-policy", new { passwordMinLength = 4 }), HttpStatusCode.BadRequest);
