@@ -1,4 +1,5 @@
 using GrainMail.Gateways.Http.Accounts;
+using GrainMail.Gateways.Http.AccountSecurity;
 using GrainMail.Gateways.Http.AddressBook;
 using GrainMail.Gateways.Http.UserAuth;
 using GrainMail.Gateways.Http.Aliases;
@@ -79,6 +80,7 @@ public static class AdminApi
         app.UseAuthentication();
         app.UseMiddleware<GrainMail.Gateways.Http.Audit.AuditRecorder>(); // around authorization: a 403 is recorded too
         app.UseAuthorization();
+        app.UseMiddleware<GrainMail.Gateways.Http.AccountSecurity.LoginRestrictionMiddleware>(); // sessions that must enrol or change the password first
         app.MapHealth();
         // The document describes the API, holds no data, and tools fetch it before they have a token.
         app.MapOpenApi().AllowAnonymous();
@@ -109,7 +111,9 @@ public static class AdminApi
         GrainMail.Gateways.Http.Audit.AuditEndpoints.MapAudit(api);
         GrainMail.Gateways.Http.Governance.DomainSweepEndpoints.MapDomainSweep(api);
         GrainMail.Gateways.Http.Governance.ReportEndpoints.MapReports(api);
+        api.MapAccountSecurity();
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
+        app.MapAccountSecurityForUsers(); // /api/v1/me/sessions, two-factor, password; /password-resets
         return app;
     }
 }

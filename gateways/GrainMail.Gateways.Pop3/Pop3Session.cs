@@ -176,7 +176,7 @@ internal sealed class Pop3Session : IAsyncDisposable
                 return;
             // Without TLS a password is refused before anything else is looked at (RFC 2595 2.2).
             case UserCommand or PassCommand or Pop3SyntaxError { Verb: "USER" or "PASS" } when !AuthAllowed:
-                Error("-ERR [AUTH] Use STLS first");
+                Error("-ERR [AUTH] " + GrainMail.Gateways.Common.Security.ForcedTls.Pop3);
                 return;
             case UserCommand user:
                 _userName = user.Name;
@@ -306,7 +306,7 @@ internal sealed class Pop3Session : IAsyncDisposable
             return;
         }
         if (!SaslExchange.IsSupported(mechanism)) { Error("-ERR Unsupported mechanism"); return; }
-        if (!AuthAllowed) { Error("-ERR [AUTH] Use STLS first"); return; }
+        if (!AuthAllowed) { Error("-ERR [AUTH] " + GrainMail.Gateways.Common.Security.ForcedTls.Pop3); return; }
         var (credentials, error) = await SaslExchange.RunAsync(mechanism, auth.InitialResponse, async challenge =>
         {
             _out.Line("+ " + challenge);
@@ -330,6 +330,11 @@ internal sealed class Pop3Session : IAsyncDisposable
         {
             actFor = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(_server.Grains, authorizationId);
             if (actFor is null) address = null;
+        }
+        if (address is not null && _tls is null && await GrainMail.Gateways.Common.Security.ForcedTls.RefusesPlaintextAsync(_server.Grains, address))
+        {
+            Error("-ERR [AUTH] " + GrainMail.Gateways.Common.Security.ForcedTls.Pop3);
+            return;
         }
         var attempt = new LoginAttempt(secret, LoginChannel.Pop3, _remote.ToString(), AuthorizationIdentity: actFor);
         var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);

@@ -54,6 +54,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Audit.AuditReader>();
         services.AddSingleton<GrainMail.Storage.Governance.MessageIndex>();
         services.AddSingleton<GrainMail.Storage.Governance.ReportStore>();
+        services.AddSingleton<GrainMail.Storage.Security.AccountSecurityStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -41,6 +41,7 @@ public static class SiloSetup
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
         services.AddSingleton<ILoginGuard, PassThroughLoginGuard>();
+        services.AddSingleton(SecurityClock.FromEnvironment());
         // DirectoryOptions, OutboundOptions and IntakeOptions are bound and validated in
         // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();

@@ -87,6 +87,14 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
             new("account write, other department", "PUT", $"/api/v1/accounts/{o.Eng1}/quota", quota, 204, 403, 403, 403),
             new("account write, other domain", "PUT", $"/api/v1/accounts/{o.B1}/quota", quota, 403, 403, 403, 403),
             new("account write, other domain", "DELETE", $"/api/v1/accounts/{o.B1}", null, 403, 403, 403, 403),
+            // Account security (issue 16): the policy is the domain's, weak passwords are listed per scope.
+            new("security policy read, in", "GET", $"/api/v1/domains/{o.A}/security-policy", null, 200, 200, 200, 200),
+            new("security policy write, in", "PATCH", $"/api/v1/domains/{o.A}/security-policy", new { passwordHistory = 1 }, 200, 403, 403, 403),
+            new("security policy write, out", "PATCH", $"/api/v1/domains/{o.B}/security-policy", new { passwordHistory = 1 }, 403, 403, 403, 403),
+            new("weak passwords read, in", "GET", $"/api/v1/domains/{o.A}/weak-passwords", null, 200, 200, 200, 200),
+            new("two-factor read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/two-factor", null, 200, 200, 200, 200),
+            new("two-factor read, other department", "GET", $"/api/v1/accounts/{o.Eng1}/two-factor", null, 200, 403, 200, 403),
+            new("two-factor off, in subtree (it is off: 409)", "DELETE", $"/api/v1/accounts/{o.East1}/two-factor", null, 409, 409, 403, 403),
         ];
 
         var wrong = new List<string>();

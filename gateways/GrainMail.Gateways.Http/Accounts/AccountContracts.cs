@@ -8,7 +8,8 @@ public sealed record CreateAccountRequest(
     bool? MaySendExternal = null, bool? MayReceiveExternal = null, bool? InAddressBook = null, bool? Enabled = null,
     bool? MustChangePassword = null);
 
-public sealed record PasswordRequest(string? Password);
+/// <param name="MustChangePassword">The user must choose a new password at the next interactive login (an admin reset).</param>
+public sealed record PasswordRequest(string? Password, bool? MustChangePassword = null);
 
 public sealed record EnabledRequest(bool? Enabled);
 

@@ -45,6 +45,8 @@ public static class AccountEndpoints
         if (lp is null) return ApiProblem.BadRequest("Invalid address", $"'{req.LocalPart}' is not a valid local part");
         if (PasswordRule.Problem(req.Password) is { } weak) return ApiProblem.BadRequest("Password too short", weak);
         if (req.QuotaBytes is <= 0) return ApiProblem.BadRequest("Quota must be positive");
+        var violations = await grains.GetGrain<ISecurityPolicyGrain>(0).CheckPassword(name, lp, req.DisplayName, req.Password!);
+        if (violations.Count > 0) return AccountSecurity.AccountSecurityEndpoints.PasswordRejected(violations);
         var attributes = new AccountAttributes(req.DisplayName, req.Title, req.EmployeeLevel, req.Phone, req.DepartmentId, req.QuotaBytes,
             req.MaySendExternal, req.MayReceiveExternal, req.InAddressBook, req.Enabled, req.MustChangePassword);
         var result = await grains.GetGrain<IDomainGrain>(name).CreateAccount(new NewAccount(lp, req.Password!, req.DisplayName, req.QuotaBytes, attributes));
@@ -119,12 +121,20 @@ public static class AccountEndpoints
             : ApiProblem.NoSuchAccount(a);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> SetPassword(string address, [FromBody] PasswordRequest? req, IGrainFactory grains)
+    /// <summary>An administrator's reset: through the domain's password policy and history, audited.</summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> SetPassword(string address, [FromBody] PasswordRequest? req, HttpContext http, IGrainFactory grains)
     {
         if (req is null) return ApiProblem.BadJson();
         if (!RouteNames.TryAddress(address, out var a, out var problem)) return problem;
         if (PasswordRule.Problem(req.Password) is { } weak) return ApiProblem.BadRequest("Password too short", weak);
-        return await grains.GetGrain<IAccountGrain>(a).SetPassword(req.Password!) ? TypedResults.NoContent() : ApiProblem.NoSuchAccount(a);
+        var r = await grains.GetGrain<IAccountSecurityGrain>(a).ChangePassword(new PasswordChange(req.Password!, PasswordChangeKind.Admin,
+            AccountSecurity.AccountSecurityEndpoints.AdminActor(http), MustChangeAfter: req.MustChangePassword ?? false));
+        return r.Status switch
+        {
+            PasswordSetStatus.Ok => TypedResults.NoContent(),
+            PasswordSetStatus.Rejected => AccountSecurity.AccountSecurityEndpoints.PasswordRejected(r.Violations),
+            _ => ApiProblem.NoSuchAccount(a),
+        };
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> SetEnabled(string address, [FromBody] EnabledRequest? req, IGrainFactory grains)

@@ -28,9 +28,11 @@ public sealed record RenameDomainResponse(string Domain, string PreferredName, I
 
 /// <summary>Domain settings an administrator may change; absent fields keep their value.</summary>
 /// <param name="AccountAliasLimit">Aliases per account (default 3, 0 to 100). Lowering it keeps existing aliases.</param>
-public sealed record DomainSettingsPatch(long? DefaultQuotaBytes, long? MaxMessageBytes, int? AccountAliasLimit);
+/// <param name="AuthRequiresTls">Passwords only over TLS (default true; the domain's security policy, 4.2.20).</param>
+public sealed record DomainSettingsPatch(long? DefaultQuotaBytes, long? MaxMessageBytes, int? AccountAliasLimit, bool? AuthRequiresTls = null);
 
-public sealed record DomainSettingsResponse(string Name, string HomeRegion, long DefaultQuotaBytes, long MaxMessageBytes, int AccountAliasLimit)
+/// <param name="AuthRequiresTls">Whether the domain's users may authenticate only over TLS (IMAPS/STARTTLS, SMTP 465/STARTTLS, POP3S/STLS, HTTPS).</param>
+public sealed record DomainSettingsResponse(string Name, string HomeRegion, long DefaultQuotaBytes, long MaxMessageBytes, int AccountAliasLimit, bool AuthRequiresTls = true)
 {
     public static DomainSettingsResponse From(DomainInfo d) => new(
         d.Name, d.Settings.HomeRegion, d.Settings.DefaultQuotaBytes, d.Settings.MaxMessageBytes, AccountAliasLimits.For(d.Settings));

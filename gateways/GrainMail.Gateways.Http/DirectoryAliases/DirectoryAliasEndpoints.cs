@@ -1,3 +1,4 @@
+using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Domains;
 using GrainMail.Gateways.Http.Domains;
@@ -158,11 +159,13 @@ public static class DirectoryAliasEndpoints
     {
         if (!RouteNames.TryDomain(domain, out var d, out var problem)) return problem;
         var info = await grains.GetGrain<IDomainGrain>(d).GetInfo();
-        return info is null ? ApiProblem.NoSuchDomain(d) : TypedResults.Ok(DomainSettingsResponse.From(info));
+        if (info is null) return ApiProblem.NoSuchDomain(d);
+        var tls = (await grains.GetGrain<ISecurityPolicyGrain>(0).GetPolicy(d)).AuthRequiresTlsShown;
+        return TypedResults.Ok(DomainSettingsResponse.From(info) with { AuthRequiresTls = tls });
     }
 
     private static async Task<Results<Ok<DomainSettingsResponse>, ProblemHttpResult>> PatchSettings(
-        string domain, [FromBody] DomainSettingsPatch? req, IGrainFactory grains)
+        string domain, [FromBody] DomainSettingsPatch? req, IGrainFactory grains, HttpContext http)
     {
         if (req is null) return ApiProblem.BadJson();
         if (!RouteNames.TryDomain(domain, out var d, out var problem)) return problem;
@@ -179,6 +182,13 @@ public static class DirectoryAliasEndpoints
             AccountAliasLimit = req.AccountAliasLimit ?? info.Settings.AccountAliasLimit,
         };
         if (await grain.UpdateSettings(settings) != DomainOpStatus.Ok) return ApiProblem.NoSuchDomain(d);
-        return TypedResults.Ok(DomainSettingsResponse.From((await grain.GetInfo())!));
+        var policies = grains.GetGrain<ISecurityPolicyGrain>(0);
+        var policy = await policies.GetPolicy(d);
+        if (req.AuthRequiresTls is { } tls && tls != policy.AuthRequiresTls)
+        {
+            policy = policy with { AuthRequiresTls = tls };
+            await policies.SetPolicy(d, policy, GrainMail.Gateways.Http.AccountSecurity.AccountSecurityEndpoints.AdminActor(http));
+        }
+        return TypedResults.Ok(DomainSettingsResponse.From((await grain.GetInfo())!) with { AuthRequiresTls = policy.AuthRequiresTlsShown });
     }
 }

@@ -1,6 +1,7 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Admin;
+using GrainMail.Gateways.Http.AccountSecurity;
 using GrainMail.Gateways.Http.Auth;
 using GrainMail.Gateways.Http.Problems;
 using GrainMail.Gateways.Http.Roles;
@@ -13,7 +14,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace GrainMail.Gateways.Http.Sessions;
 
-public sealed record LoginRequest(string? Address, string? Password);
+/// <param name="Totp">The current code of the authenticator app (or a recovery code) when two-factor is on.</param>
+public sealed record LoginRequest(string? Address, string? Password, string? Totp = null);
 
 /// <param name="Token">The bearer token for /api/v1; shown once.</param>
 /// <param name="ExpiresAt">The absolute end; the session also ends after <paramref name="IdleTimeoutSeconds"/> unused.</param>
@@ -32,8 +34,8 @@ public static class SessionEndpoints
     {
         var g = api.MapGroup("/sessions").WithTags("Sessions");
         g.MapPost("", Login).AllowAnonymous();
-        g.MapGet("/current", Current).Reads(ScopeResource.CheckedByEndpoint);
-        g.MapDelete("/current", Logout).Reads(ScopeResource.CheckedByEndpoint);
+        g.MapGet("/current", Current).Reads(ScopeResource.CheckedByEndpoint).Serves(RestrictionEndpointExtensions.Any);
+        g.MapDelete("/current", Logout).Reads(ScopeResource.CheckedByEndpoint).Serves(RestrictionEndpointExtensions.Any);
         api.MapGet("/sso/{ticket}", RedeemTicket).WithTags("Sessions").AllowAnonymous();
     }
 
@@ -44,24 +46,9 @@ public static class SessionEndpoints
         if (MailAddress.Normalize(req.Address) is not { } address) return ApiProblem.BadRequest("Invalid address", req.Address);
         // The account's own check: failures count towards its lockout, as for IMAP and SMTP.
         var attempt = new LoginAttempt(req.Password, LoginChannel.AdminSession,
-            http.Connection.RemoteIpAddress?.ToString() ?? "", ClientName: UserAgentOf(http));
+            http.Connection.RemoteIpAddress?.ToString() ?? "", ClientName: UserAgentOf(http), TotpCode: req.Totp);
         var auth = await grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
-        switch (auth.Outcome)
-        {
-            case AuthOutcome.Success when auth.AppPasswordName is not null:
-                // App passwords are for mail clients; the admin API wants the account's password.
-                return ApiProblem.Of(StatusCodes.Status401Unauthorized, "Wrong address or password", "App passwords do not log in to the admin API");
-            case AuthOutcome.Success:
-                break;
-            case AuthOutcome.LockedOut:
-                if (auth.LockedUntil is { } until)
-                    http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling((until - DateTimeOffset.UtcNow).TotalSeconds)).ToString();
-                return ApiProblem.Of(StatusCodes.Status429TooManyRequests, "Account locked", "Too many failed logins; try again later");
-            case AuthOutcome.Disabled:
-                return ApiProblem.Of(StatusCodes.Status403Forbidden, "Account disabled");
-            default:
-                return ApiProblem.Of(StatusCodes.Status401Unauthorized, "Wrong address or password");
-        }
+        if (LoginProblem(auth, http) is { } refused) return refused;
         var token = SessionTokens.NewSession();
         var access = grains.GetGrain<IAdminAccessGrain>(0);
         var started = await access.StartSession(address, SessionKind.Admin, SessionTokens.Hash(token));
@@ -69,6 +56,34 @@ public static class SessionEndpoints
         var roles = await access.ListRoles(null, address);
         return TypedResults.Created($"{AdminApi.Prefix}/sessions/current",
             new SessionCreated(token, started.ExpiresAt, (int)started.IdleTimeout.TotalSeconds, address, "admin", roles.Select(RoleResponse.From).ToList()));
+    }
+
+    /// <summary>
+    /// The refusal of an interactive login (admin or user session), or null to go on. App passwords
+    /// are for mail clients; a missing or wrong second factor is a 401 that says a code is needed.
+    /// </summary>
+    public static ProblemHttpResult? LoginProblem(AuthResult auth, HttpContext http)
+    {
+        switch (auth.Outcome)
+        {
+            case AuthOutcome.Success when auth.AppPasswordName is not null:
+                return ApiProblem.Of(StatusCodes.Status401Unauthorized, "Wrong address or password", "App passwords are for mail clients; log in with the account's password");
+            case AuthOutcome.Success:
+                return null;
+            case AuthOutcome.TwoFactorRequired:
+                return ApiProblem.Of(StatusCodes.Status401Unauthorized, "Two-factor code required",
+                    auth.Reason ?? "Send the current code of your authenticator app (or a recovery code) as \"totp\"");
+            case AuthOutcome.LockedOut:
+                if (auth.LockedUntil is { } until)
+                    http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling((until - DateTimeOffset.UtcNow).TotalSeconds)).ToString();
+                return ApiProblem.Of(StatusCodes.Status429TooManyRequests, "Account locked", "Too many failed logins; try again later");
+            case AuthOutcome.Disabled:
+                return ApiProblem.Of(StatusCodes.Status403Forbidden, "Account disabled");
+            case AuthOutcome.AddressNotAllowed:
+                return ApiProblem.Of(StatusCodes.Status403Forbidden, "Login not allowed from this address", auth.Reason);
+            default:
+                return ApiProblem.Of(StatusCodes.Status401Unauthorized, "Wrong address or password");
+        }
     }
 
     private static Ok<SessionResponse> Current(HttpContext http)

@@ -49,6 +49,7 @@ public sealed class AccountBasicAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        if (await SessionAsync() is { } session) return session;
         if (!Request.IsHttps) return AuthenticateResult.NoResult();
         if (Credentials(Request.Headers.Authorization.ToString()) is not var (user, secret)) return AuthenticateResult.NoResult();
         var address = MailAddress.Normalize(user);
@@ -72,8 +73,36 @@ public sealed class AccountBasicAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
+    /// <summary>
+    /// A session token (<c>gms_…</c>) from an interactive login — <c>POST /api/v1/me/sessions</c>, single
+    /// sign-on, or an admin's own session — acts as its account; it carries no password, so it is taken
+    /// on either listener. Null when the request carries no session token.
+    /// </summary>
+    private async Task<AuthenticateResult?> SessionAsync()
+    {
+        var presented = GrainMail.Gateways.Http.Auth.AdminTokenAuthenticationHandler.PresentedToken(Request.Headers.Authorization.ToString(), acceptBasic: false);
+        if (presented is null || !GrainMail.Gateways.Http.Sessions.SessionTokens.IsSession(presented)) return null;
+        // The admin-token handler (the default scheme) may have checked it for this request already.
+        var caller = GrainMail.Gateways.Http.Scopes.AdminCaller.Of(Context);
+        if (caller is not { IsSuper: false, Account: not null })
+        {
+            var principal = await grains.GetGrain<GrainMail.Contracts.Admin.IAdminAccessGrain>(0)
+                .ValidateSession(GrainMail.Gateways.Http.Sessions.SessionTokens.Hash(presented));
+            if (principal is null) return AuthenticateResult.Fail("unknown or expired session");
+            caller = GrainMail.Gateways.Http.Scopes.AdminCaller.FromSession(principal);
+            caller.AttachTo(Context);
+        }
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, caller.Account!), new Claim(AccountAuth.AddressClaim, caller.Account!)], Scheme.Name);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+    }
+
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Request.Headers.Authorization.ToString().StartsWith("Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            Response.Headers.Append("WWW-Authenticate", "Bearer realm=\"GrainMail\", error=\"invalid_token\"");
+            return WriteProblem(StatusCodes.Status401Unauthorized, "Session ended", "The session token is unknown or expired; log in again (POST /api/v1/me/sessions)");
+        }
         if (!Request.IsHttps)
             return WriteProblem(StatusCodes.Status403Forbidden, "HTTPS required", "Account credentials are accepted only on the HTTPS listener");
         Response.Headers.Append("WWW-Authenticate", "Basic realm=\"GrainMail\", charset=\"UTF-8\"");
@@ -82,6 +111,7 @@ public sealed class AccountBasicAuthenticationHandler(
             {
                 AuthOutcome.LockedOut => "Too many failed attempts: the account is locked for a while",
                 AuthOutcome.Disabled => "The account is disabled",
+                AuthOutcome.AppPasswordRequired => "Two-factor authentication is on: use an app password",
                 _ => "Wrong address or password",
             }
             : "Send the account's address and password (or an app password) with HTTP Basic";

@@ -5,7 +5,8 @@ namespace GrainMail.Gateways.Http.UserAuth;
 
 /// <summary>
 /// Says in the OpenAPI document that /api/v1/me routes take a mail account's credentials (HTTP
-/// Basic, RFC 7617, on the HTTPS listener) instead of the admin token.
+/// Basic, RFC 7617, on the HTTPS listener) or a session token of the account (POST /api/v1/me/sessions)
+/// instead of the admin token.
 /// </summary>
 public sealed class AccountOpenApi : IOpenApiDocumentTransformer
 {
@@ -26,7 +27,13 @@ public sealed class AccountOpenApi : IOpenApiDocumentTransformer
             if (!path.StartsWith(AdminApi.Prefix + "/me/", StringComparison.Ordinal) || item.Operations is null) continue;
             foreach (var operation in item.Operations.Values)
             {
-                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, document)] = [] }];
+                // The door in (POST /me/sessions) is open and says so already.
+                if (operation.Security is { Count: 0 }) continue;
+                operation.Security =
+                [
+                    new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, document)] = [] },
+                    new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(GrainMail.Gateways.Http.Auth.AdminOpenApi.SessionSchemeName, document)] = [] },
+                ];
             }
         }
         return Task.CompletedTask;

@@ -29,7 +29,7 @@ internal sealed class AuthCommands(ImapSessionContext session)
     public async Task<bool> LoginAsync(LoginCommand c)
     {
         var (tag, user, secret) = (c.Tag, c.User, c.Secret);
-        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] LOGIN is disabled until STARTTLS");
+        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] " + GrainMail.Gateways.Common.Security.ForcedTls.Imap);
         return await CompleteLoginAsync(tag, user, secret);
     }
 
@@ -37,7 +37,7 @@ internal sealed class AuthCommands(ImapSessionContext session)
     {
         var (tag, mechanism, initial) = (c.Tag, c.Mechanism, c.InitialResponse);
         if (!SaslExchange.IsSupported(mechanism)) return session.No(tag, "[CANNOT] Unsupported authentication mechanism");
-        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] Authentication is disabled until STARTTLS");
+        if (!session.AuthAllowed) return session.No(tag, "[PRIVACYREQUIRED] " + GrainMail.Gateways.Common.Security.ForcedTls.Imap);
         var closed = false;
         var (credentials, error) = await SaslExchange.RunAsync(mechanism, initial, async challenge =>
         {
@@ -70,6 +70,8 @@ internal sealed class AuthCommands(ImapSessionContext session)
             actFor = await GrainMail.Contracts.Domains.LoginNames.CanonicalAsync(server.Grains, authorizationId);
             if (actFor is null) return await AuthFailedAsync(tag);
         }
+        if (!session.Connection.Secure && await GrainMail.Gateways.Common.Security.ForcedTls.RefusesPlaintextAsync(server.Grains, address))
+            return session.No(tag, "[PRIVACYREQUIRED] " + GrainMail.Gateways.Common.Security.ForcedTls.Imap);
         // The account grain counts failures for every protocol, so IMAP, POP3 and SMTP share one lockout.
         var attempt = new LoginAttempt(secret, LoginChannel.Imap, session.Remote.ToString(), session.ClientName, actFor);
         var result = await server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);

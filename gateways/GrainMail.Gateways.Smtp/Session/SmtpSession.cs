@@ -238,7 +238,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private async Task<bool> AuthAsync(AuthCommand auth, CancellationToken ct)
     {
         if (_service == SmtpService.Mx) return await ErrorAsync("502 5.5.1 AUTH is not offered on this port");
-        if (!AuthAllowed) return await ErrorAsync("530 5.7.0 Must issue a STARTTLS command first");
+        if (!AuthAllowed) return await ErrorAsync("530 5.7.0 Must issue a STARTTLS command first. " + GrainMail.Gateways.Common.Security.ForcedTls.Smtp);
         if (_helo is null) return await ErrorAsync("503 5.5.1 Send EHLO first");
         if (_user is not null) return await ErrorAsync("503 5.5.1 Already authenticated");
         if (_transaction is not null) return await ErrorAsync("503 5.5.1 AUTH not allowed during a mail transaction");
@@ -257,6 +257,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             actFor = await LoginNames.CanonicalAsync(_server.Grains, credentials.AuthorizationId);
             if (actFor is null) return await AuthFailedAsync();
         }
+        if (!Secure && await GrainMail.Gateways.Common.Security.ForcedTls.RefusesPlaintextAsync(_server.Grains, address))
+            return await ErrorAsync("530 5.7.0 " + GrainMail.Gateways.Common.Security.ForcedTls.Smtp);
         var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), AuthorizationIdentity: actFor);
         var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)

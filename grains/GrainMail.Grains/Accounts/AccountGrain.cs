@@ -17,6 +17,8 @@ public sealed class AccountState
     [Id(6)] public DateTimeOffset CreatedAt { get; set; }
     [Id(7)] public DateTimeOffset? LockedUntil { get; set; }
     // Ids 8-19: two-factor and password policy; 20-29: login security and delegation.  Keep the ranges so parallel work does not collide.
+    /// <summary>Two-factor, password history, secondary address, reset token (AccountGrain.TwoFactor.cs).</summary>
+    [Id(8)] public AccountSecurityState? Security { get; set; }
 }
 
 [GenerateSerializer]
@@ -182,15 +184,29 @@ public sealed partial class AccountGrain(
         var key = Convert.ToHexString(HMACSHA256.HashData(_cacheKey, System.Text.Encoding.UTF8.GetBytes(secret)));
         if (_verified.TryGetValue(key, out var known))
         {
-            if (known.Expires > now) return Succeeded(known.App);
+            if (known.Expires > now) return await SecondStepAsync(attempt, known.App, now);
             _verified.Remove(key);
         }
-        if (await hasher.VerifyAsync(secret, S.PasswordHash)) return Remember(key, now, null);
+        if (await hasher.VerifyAsync(secret, S.PasswordHash))
+        {
+            Remember(key, now, null);
+            await JudgeAtLoginAsync(secret);
+            return await SecondStepAsync(attempt, null, now);
+        }
         foreach (var app in S.AppPasswords)
         {
-            if (await hasher.VerifyAsync(NormalizeAppPassword(secret), app.Hash)) return Remember(key, now, app.Name);
+            if (await hasher.VerifyAsync(NormalizeAppPassword(secret), app.Hash))
+            {
+                Remember(key, now, app.Name);
+                return await SecondStepAsync(attempt, app.Name, now);
+            }
         }
+        return await CountFailureAsync(now, remote);
+    }
 
+    /// <summary>One failed attempt towards the lockout; the answer for it.</summary>
+    private async Task<AuthResult> CountFailureAsync(DateTimeOffset now, string remote)
+    {
         while (_failures.Count > 0 && now - _failures.Peek() > lockout.Window) _failures.Dequeue();
         _failures.Enqueue(now);
         if (_failures.Count >= lockout.MaxFailures)
@@ -240,7 +256,9 @@ public sealed partial class AccountGrain(
             if (_verified.Count >= 16) _verified.Clear();
             _verified[key] = (now + lockout.VerifiedSecretLifetime, appPassword);
         }
-        return Succeeded(appPassword);
+        // Not a success yet: the second step decides (and only a success clears the failure count,
+        // or a known password would reset it before every guessed TOTP code).
+        return new AuthResult(AuthOutcome.Success, appPassword);
     }
 
     private AuthResult Succeeded(string? appPassword)
