@@ -105,6 +105,7 @@ public static class AdminApi
         api.MapIntegrations();
         api.MapSignedIntegration();
         api.MapAddressBook();
+        GrainMail.Gateways.Http.LoginSecurity.LoginSecurityEndpoints.MapLoginSecurity(api);
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }

@@ -51,6 +51,10 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
         services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
         services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
+        services.AddSingleton<GrainMail.Storage.Logins.LoginLogStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.LoginRuleStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.DelegationStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.WebSessionStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

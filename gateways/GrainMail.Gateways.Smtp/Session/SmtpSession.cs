@@ -257,7 +257,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             actFor = await LoginNames.CanonicalAsync(_server.Grains, credentials.AuthorizationId);
             if (actFor is null) return await AuthFailedAsync();
         }
-        var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), AuthorizationIdentity: actFor);
+        // SMTP has no client identification: the EHLO name is the closest thing for the login record.
+        var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), ClientName: _helo, AuthorizationIdentity: actFor);
         var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {

@@ -40,6 +40,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",
         ["GRAINMAIL_TRUST"] = "GrainMail:Trust:Enabled",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
+        ["GRAINMAIL_GEOIP"] = "GrainMail:Logins:GeoIpCsv",
     };
 
     /// <summary>

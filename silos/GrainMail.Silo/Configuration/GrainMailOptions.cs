@@ -80,6 +80,8 @@ public static class GrainMailOptions
         Validated<DirectoryOptions>(services, DirectorySection).Bind(configuration.GetSection(DirectorySection));
         Validated<GrainMail.Grains.Admin.AdminSessionOptions>(services, GrainMail.Grains.Admin.AdminSessionOptions.Section)
             .Bind(configuration.GetSection(GrainMail.Grains.Admin.AdminSessionOptions.Section));
+        Validated<GrainMail.Grains.Accounts.Logins.LoginSecurityOptions>(services, GrainMail.Grains.Accounts.Logins.LoginSecurityOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Grains.Accounts.Logins.LoginSecurityOptions.Section));
         Validated<IntakeOptions>(services, "GrainMail:Intake")
             .Configure(o =>
             {
