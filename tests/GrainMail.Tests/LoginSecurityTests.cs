@@ -245,6 +245,33 @@ public sealed class LoginSecurityTests(LoginSecurityHostFixture host) : IClassFi
     }
 
     [Fact]
+    public async Task The_cli_manages_ip_rules_delegations_and_unlocks()
+    {
+        var d = await host.NewDomain();
+        var a = await host.NewAccount(d, "cli");
+        var b = await host.NewAccount(d, "cli2");
+        var (code, output) = await host.Cli("login-ip-rule", "add", d, "192.0.2.0/24");
+        Assert.Equal(0, code);
+        var id = JsonDocument.Parse(output).RootElement.GetProperty("id").GetInt64();
+        Assert.Equal(22, (await host.Cli("login-ip-rule", "add", d, "192.0.2.1/24")).ExitCode);
+        Assert.Contains("192.0.2.0/24", (await host.Cli("login-ip-rule", "list", d)).Out);
+        Assert.Equal(0, (await host.Cli("login-ip-rule", "del", d, id.ToString())).ExitCode);
+        Assert.Equal("[]", (await host.Cli("login-ip-rule", "list", d)).Out);
+
+        Assert.Equal(0, (await host.Cli("delegation", "add", a, b)).ExitCode);
+        Assert.Contains(b, (await host.Cli("delegation", "list", a)).Out);
+        Assert.Equal(0, (await host.Cli("delegation", "del", a, b)).ExitCode);
+        Assert.Equal(22, (await host.Cli("delegation", "del", a, b)).ExitCode);
+
+        await Assert.ThrowsAsync<AuthenticationException>(() => host.Imap(a, "wrong"));
+        var logins = await Eventually.Value(async () => (await host.Cli("logins", a)).Out, o => o.Contains("bad-credentials"), Wait, "the failure listed");
+        Assert.Contains("\"channel\":\"imap\"", logins);
+        var unlock = await host.Cli("logins", "unlock", a);
+        Assert.Equal(0, unlock.ExitCode);
+        Assert.False(JsonDocument.Parse(unlock.Out).RootElement.GetProperty("wasLocked").GetBoolean());
+    }
+
+    [Fact]
     public async Task Revoking_an_app_password_closes_the_imap_session_that_logged_in_with_it()
     {
         var d = await host.NewDomain();

@@ -166,6 +166,23 @@ public sealed class LoginSecurityHostFixture : IAsyncLifetime
         return [.. doc.GetProperty("logins").EnumerateArray()];
     }
 
+    /// <summary>Runs <c>./grainmail ARGS</c> against the host with the bootstrap token; exit code and standard output.</summary>
+    public async Task<(int ExitCode, string Out)> Cli(params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["GRAINMAIL_HTTP"] = Host.BaseUrl;
+        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        await stderr;
+        return (p.ExitCode, (await stdout).Trim());
+    }
+
     public async Task<int> Sql(string sql, params (string Name, object Value)[] parameters)
     {
         await using var ds = NpgsqlDataSource.Create(ConnectionString);
