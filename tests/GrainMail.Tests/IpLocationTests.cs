@@ -61,6 +61,41 @@ public sealed class IpLocationTests
     }
 
     [Fact]
+    public void Fuzzed_csv_lines_give_an_entry_or_an_error_and_never_throw()
+    {
+        var random = new Random(1604);
+        string[] valid = ["10.0.0.0/8,DE,Bayern,München", "2001:db8::/32,NL,\"Noord, Holland\",Amsterdam", "192.0.2.1/32,FR,,"];
+        const string alphabet = "0123456789abcdef.:/,\"\\ xyz\t\u00e9\u4e2d-";
+        for (var i = 0; i < 3000; i++)
+        {
+            string line;
+            if (i % 3 == 0)
+            {
+                line = new string(Enumerable.Range(0, random.Next(0, 60)).Select(_ => (char)random.Next(1, 0x3000)).ToArray());
+            }
+            else
+            {
+                var chars = valid[random.Next(valid.Length)].ToCharArray().ToList();
+                for (var m = random.Next(1, 5); m > 0 && chars.Count > 0; m--)
+                {
+                    var at = random.Next(chars.Count);
+                    switch (random.Next(3))
+                    {
+                        case 0: chars.RemoveAt(at); break;
+                        case 1: chars.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                        default: chars[at] = alphabet[random.Next(alphabet.Length)]; break;
+                    }
+                }
+                line = new string([.. chars]);
+            }
+            var (entries, errors) = IpPlaceCsv.Parse(["network,country,region,city", line]);
+            var counted = line.Length == 0 || line.StartsWith('#') ? 0 : 1;
+            Assert.Equal(counted, entries.Count + errors.Count);
+            if (entries.Count == 1) Assert.NotNull(IpPlaceTable.Build(entries).Find(entries[0].Network.BaseAddress));
+        }
+    }
+
+    [Fact]
     public void Random_networks_agree_with_a_linear_scan()
     {
         var random = new Random(4242);

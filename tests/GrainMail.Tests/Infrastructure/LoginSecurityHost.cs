@@ -121,9 +121,9 @@ public sealed class LoginSecurityHostFixture : IAsyncLifetime
 
     /// <summary>An IMAPS client from <paramref name="source"/>, identified by ID (RFC 2971), logged in with AUTHENTICATE PLAIN.</summary>
     public async Task<ImapClient> Imap(string user, string password = Password, string source = "127.0.0.1", string? authzid = null,
-        string clientName = "LoginTests")
+        string clientName = "LoginTests", Stream? log = null)
     {
-        var c = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000, LocalEndPoint = From(source) };
+        var c = new ImapClient(log is null ? new NullProtocolLogger() : new ProtocolLogger(log, leaveOpen: true)) { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000, LocalEndPoint = From(source) };
         await c.ConnectAsync("127.0.0.1", Host.Listening.Imaps, SecureSocketOptions.SslOnConnect);
         await c.IdentifyAsync(new ImapImplementation { Name = clientName, Version = "1.0" });
         await c.AuthenticateAsync(new SaslMechanismPlain(new NetworkCredential(user, password)) { AuthorizationId = authzid ?? "" });
@@ -138,9 +138,9 @@ public sealed class LoginSecurityHostFixture : IAsyncLifetime
         return c;
     }
 
-    public async Task<SmtpClient> Smtp(string user, string password = Password, string source = "127.0.0.1", string? authzid = null)
+    public async Task<SmtpClient> Smtp(string user, string password = Password, string source = "127.0.0.1", string? authzid = null, Stream? log = null)
     {
-        var c = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000, LocalEndPoint = From(source), LocalDomain = "client.example" };
+        var c = new SmtpClient(log is null ? new NullProtocolLogger() : new ProtocolLogger(log, leaveOpen: true)) { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000, LocalEndPoint = From(source), LocalDomain = "client.example" };
         await c.ConnectAsync("127.0.0.1", Host.Listening.Submissions, SecureSocketOptions.SslOnConnect);
         await c.AuthenticateAsync(new SaslMechanismPlain(new NetworkCredential(user, password)) { AuthorizationId = authzid ?? "" });
         return c;

@@ -90,9 +90,9 @@ public static class IpPlaceCsv
             if (line.Length == 0 || line.StartsWith('#')) continue;
             var fields = Fields(line);
             if (number == 1 && fields.Count > 0 && fields[0].Trim().Equals("network", StringComparison.OrdinalIgnoreCase)) continue;
-            if (fields.Count < 2 || !IPNetwork.TryParse(fields[0].Trim(), out var network))
+            if (fields.Count < 2 || !TryParseCanonical(fields[0].Trim(), out var network))
             {
-                errors.Add($"line {number}: expected network,country,region,city");
+                errors.Add($"line {number}: expected network,country,region,city with a CIDR prefix whose host bits are zero");
                 continue;
             }
             string? Field(int i) => i < fields.Count && fields[i].Trim() is { Length: > 0 } f ? f : null;
@@ -105,6 +105,20 @@ public static class IpPlaceCsv
             entries.Add((network, new LoginPlace(country, Field(2), Field(3))));
         }
         return (entries, errors);
+    }
+
+    /// <summary>
+    /// A CIDR prefix written canonically: <c>10.0.0.0/8</c>, not <c>10.0.0.1/8</c> (which .NET would
+    /// quietly mask), since a stray host bit usually means a typo in the prefix length.
+    /// </summary>
+    public static bool TryParseCanonical(string text, out IPNetwork network)
+    {
+        network = default;
+        var slash = text.IndexOf('/');
+        if (slash <= 0 || !IPAddress.TryParse(text.AsSpan(0, slash), out var address) || !IPNetwork.TryParse(text, out var parsed)) return false;
+        if (!parsed.BaseAddress.Equals(address)) return false;
+        network = parsed;
+        return true;
     }
 
     private static List<string> Fields(string line)

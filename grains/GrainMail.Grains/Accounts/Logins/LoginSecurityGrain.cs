@@ -23,7 +23,7 @@ public sealed class LoginSecurityGrain(
     public async Task<LoginRuleResult> AddRule(string domain, long? departmentId, string network, string? note, SecurityActor actor)
     {
         // Canonical prefixes only (host bits zero), as for the integrations' source addresses.
-        if (!IPNetwork.TryParse(network.Trim(), out var parsed)) return new LoginRuleResult(LoginRuleStatus.InvalidNetwork);
+        if (!IpPlaceCsv.TryParseCanonical(network.Trim(), out var parsed)) return new LoginRuleResult(LoginRuleStatus.InvalidNetwork);
         if (departmentId is { } dep && !await ruleStore.DepartmentInDomainAsync(domain, dep)) return new LoginRuleResult(LoginRuleStatus.NoSuchDepartment);
         var added = await ruleStore.AddAsync(domain, departmentId, parsed, note, actor.Actor);
         rules.Invalidate(domain);
