@@ -59,14 +59,17 @@ public sealed class LoginRecorder(LoginLogStore store, AuditLog audit, LoginSecu
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Drained in StopAsync.
+            // Stopping while a batch waited for a retry: StopAsync writes it with the rest.
+            _unwritten = [.. batch];
         }
     }
+
+    private List<Pending> _unwritten = [];
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        var rest = new List<Pending>();
+        var rest = new List<Pending>(_unwritten);
         while (_queue.Reader.TryRead(out var p)) rest.Add(p);
         foreach (var chunk in rest.Chunk(BatchSize))
         {
@@ -87,7 +90,8 @@ public sealed class LoginRecorder(LoginLogStore store, AuditLog audit, LoginSecu
         {
             try
             {
-                await WriteAsync(batch, ct);
+                // Not cancelled by the stop: a batch in the middle of its statement finishes.
+                await WriteAsync(batch, CancellationToken.None);
                 return;
             }
             catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && attempt < 30)
