@@ -86,7 +86,7 @@ public sealed class IpLocationTests
                         default: chars[at] = alphabet[random.Next(alphabet.Length)]; break;
                     }
                 }
-                line = new string([.. chars]);
+                line = new string(chars.ToArray());
             }
             var (entries, errors) = IpPlaceCsv.Parse(["network,country,region,city", line]);
             var counted = line.Length == 0 || line.StartsWith('#') ? 0 : 1;

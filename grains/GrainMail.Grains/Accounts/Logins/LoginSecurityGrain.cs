@@ -1,5 +1,4 @@
 using Orleans.Concurrency;
-using System.Net;
 using System.Text.Json;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Storage.Audit;
