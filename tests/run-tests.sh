@@ -25,6 +25,9 @@ command -v dkimsign >/dev/null 2>&1 && command -v arcsign >/dev/null 2>&1 || mis
 [ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
 # The integration API tests sign requests with an independent implementation (python3-cryptography).
 python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
+# The login locator reads Debian's legacy GeoIP country files; geoiplookup (geoip-bin) cross-checks the reader.
+[ -f /usr/share/GeoIP/GeoIP.dat ] || missing+=(geoip-database)
+command -v geoiplookup >/dev/null 2>&1 || missing+=(geoip-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -112,6 +112,7 @@ public static class AdminApi
         GrainMail.Gateways.Http.Governance.DomainSweepEndpoints.MapDomainSweep(api);
         GrainMail.Gateways.Http.Governance.ReportEndpoints.MapReports(api);
         api.MapAccountSecurity();
+        GrainMail.Gateways.Http.LoginSecurity.LoginSecurityEndpoints.MapLoginSecurity(api);
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapAccountSecurityForUsers(); // /api/v1/me/sessions, two-factor, password; /password-resets
         return app;

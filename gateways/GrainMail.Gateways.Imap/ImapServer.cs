@@ -14,6 +14,7 @@ public sealed class ImapServer(
     MessageCache messages,
     ImapOptions options,
     ServerTls tls,
+    GrainMail.Gateways.Common.Sessions.OpenMailSessions sessions,
     ILogger<ImapServer> logger)
 {
     // Before any message is parsed: MimeKit decodes every charset through what .NET has registered.
@@ -27,6 +28,7 @@ public sealed class ImapServer(
     internal ImapOptions Options => options;
     internal SearchBudget SearchBudget => _searchBudget;
     internal ServerTls Tls => tls;
+    internal GrainMail.Gateways.Common.Sessions.OpenMailSessions Sessions => sessions;
     internal ILogger Logger => logger;
 
     public Task HandleAsync(ConnectionContext connection, ImapService service) =>

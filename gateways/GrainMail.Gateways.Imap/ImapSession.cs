@@ -292,8 +292,11 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         return true;
     }
 
+    public void Abort(string reason) => _connection.Abort(new ConnectionAbortedException(reason));
+
     public async ValueTask DisposeAsync()
     {
+        if (_session.OpenSession is { } open) await open.DisposeAsync();
         await _session.Updates.StopWatchingAsync();
         _session.Updates.ReleaseWatcher();
         if (_deflate is not null) await _deflate.DisposeAsync();

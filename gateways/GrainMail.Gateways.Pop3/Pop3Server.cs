@@ -14,6 +14,7 @@ public sealed class Pop3Server(
     MessageCache messages,
     Pop3Options options,
     ServerTls tls,
+    GrainMail.Gateways.Common.Sessions.OpenMailSessions sessions,
     ILogger<Pop3Server> logger)
 {
     private readonly ConnectionLimiter _limiter = new(options.MaxConnections, options.MaxConnectionsPerIp);
@@ -22,6 +23,7 @@ public sealed class Pop3Server(
     internal MessageCache Messages => messages;
     internal Pop3Options Options => options;
     internal ServerTls Tls => tls;
+    internal GrainMail.Gateways.Common.Sessions.OpenMailSessions Sessions => sessions;
     internal ILogger Logger => logger;
 
     public Task HandleAsync(ConnectionContext connection, Pop3Service service) =>

@@ -26,6 +26,8 @@ namespace GrainMail.Gateways.Pop3;
 internal sealed class Pop3Session : IAsyncDisposable
 {
     private readonly Pop3Server _server;
+    private readonly ConnectionContext _connection;
+    private IAsyncDisposable? _openSession;
     private readonly Pop3Service _service;
     private readonly IPAddress _remote;
     private readonly Pop3Options _options;
@@ -55,6 +57,7 @@ internal sealed class Pop3Session : IAsyncDisposable
     public Pop3Session(Pop3Server server, ConnectionContext connection, Pop3Service service, IPAddress remote)
     {
         _server = server;
+        _connection = connection;
         _service = service;
         _remote = remote;
         _options = server.Options;
@@ -337,6 +340,7 @@ internal sealed class Pop3Session : IAsyncDisposable
             return;
         }
         var attempt = new LoginAttempt(secret, LoginChannel.Pop3, _remote.ToString(), AuthorizationIdentity: actFor);
+        var authenticated = address;
         var result = address is null ? null : await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result?.Outcome != AuthOutcome.Success)
         {
@@ -367,6 +371,9 @@ internal sealed class Pop3Session : IAsyncDisposable
         }
         _mailbox = mailbox;
         _userName = address;
+        // Known to the cluster from now on: revoking this credential (or the delegation) closes the connection.
+        _openSession = await _server.Sessions.OpenAsync(authenticated!, result.ActsFor, "pop3", _remote.ToString(), result.AppPasswordName,
+            reason => _connection.Abort(new ConnectionAbortedException(reason)));
         _uidValidity = snapshot.Info.UidValidity;
         _messages = [.. snapshot.Messages];
         _out.Line($"+OK Logged in, {_messages.Count} messages");
@@ -466,6 +473,7 @@ internal sealed class Pop3Session : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         // A session that ends without QUIT (dropped, autologout) applies nothing but lets go of the lock.
+        if (_openSession is not null) await _openSession.DisposeAsync();
         await ReleaseLockQuietlyAsync();
         if (_tls is not null) await _tls.DisposeAsync();
     }

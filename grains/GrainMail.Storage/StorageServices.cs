@@ -55,6 +55,10 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Governance.MessageIndex>();
         services.AddSingleton<GrainMail.Storage.Governance.ReportStore>();
         services.AddSingleton<GrainMail.Storage.Security.AccountSecurityStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.LoginLogStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.LoginRuleStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.DelegationStore>();
+        services.AddSingleton<GrainMail.Storage.Logins.WebSessionStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -125,6 +125,7 @@ builder.Services.AddSingleton(sp => new ServerTls(TlsCertificate.Load(settings.T
 builder.Services.AddSingleton<SmtpServer>();
 builder.Services.AddSingleton<GrainMail.Gateways.Common.Intake.MessageIntake>();
 builder.Services.AddSingleton<MessageCache>();
+builder.Services.AddSingleton<GrainMail.Gateways.Common.Sessions.OpenMailSessions>();
 builder.Services.AddSingleton<ImapServer>();
 builder.Services.AddSingleton<Pop3Server>();
 var listeners = new List<string>();

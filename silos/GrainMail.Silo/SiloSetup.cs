@@ -8,6 +8,7 @@ using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Streams;
 using GrainMail.Contracts.Delivery;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Streams;
@@ -40,8 +41,15 @@ public static class SiloSetup
         });
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton(new LockoutOptions());
-        services.AddSingleton<ILoginGuard, PassThroughLoginGuard>();
         services.AddSingleton(SecurityClock.FromEnvironment());
+        // Login security (issue 16): allow-lists, the login record, new-location and lockout notices.
+        services.TryAddSingleton(new GrainMail.Grains.Accounts.Logins.LoginSecurityOptions());
+        services.AddSingleton<GrainMail.Grains.Accounts.Logins.LoginLocator>();
+        services.AddSingleton<GrainMail.Grains.Accounts.Logins.LoginRules>();
+        services.AddSingleton<GrainMail.Grains.Accounts.Logins.LoginNotices>();
+        services.AddSingleton<GrainMail.Grains.Accounts.Logins.LoginRecorder>();
+        services.AddHostedService(sp => sp.GetRequiredService<GrainMail.Grains.Accounts.Logins.LoginRecorder>());
+        services.AddSingleton<ILoginGuard, GrainMail.Grains.Accounts.Logins.LoginGuard>();
         // DirectoryOptions, OutboundOptions and IntakeOptions are bound and validated in
         // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();

@@ -95,6 +95,20 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
             new("two-factor read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/two-factor", null, 200, 200, 200, 200),
             new("two-factor read, other department", "GET", $"/api/v1/accounts/{o.Eng1}/two-factor", null, 200, 403, 200, 403),
             new("two-factor off, in subtree (it is off: 409)", "DELETE", $"/api/v1/accounts/{o.East1}/two-factor", null, 409, 409, 403, 403),
+            // Login security (issue 16): histories by scope, unlock and IP rules as writes.
+            new("account login log read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/logins", null, 200, 200, 200, 200),
+            new("account login log read, other department", "GET", $"/api/v1/accounts/{o.Eng1}/logins", null, 200, 403, 200, 403),
+            new("account login log read, other domain", "GET", $"/api/v1/accounts/{o.B1}/logins", null, 403, 403, 403, 403),
+            new("account sessions read, in subtree", "GET", $"/api/v1/accounts/{o.East1}/sessions", null, 200, 200, 200, 200),
+            new("account unlock, in subtree", "POST", $"/api/v1/accounts/{o.East1}/unlock", null, 200, 200, 403, 403),
+            new("account unlock, other department", "POST", $"/api/v1/accounts/{o.Eng1}/unlock", null, 200, 403, 403, 403),
+            new("domain logins read, in", "GET", $"/api/v1/domains/{o.A}/logins", null, 200, 403, 200, 403),
+            new("domain logins read, out", "GET", $"/api/v1/domains/{o.B}/logins", null, 403, 403, 403, 403),
+            new("department logins read, in subtree", "GET", $"/api/v1/domains/{o.A}/departments/{o.East}/logins", null, 200, 200, 200, 200),
+            new("department logins read, other department", "GET", $"/api/v1/domains/{o.A}/departments/{o.Eng}/logins", null, 200, 403, 200, 403),
+            new("domain IP rules read, in", "GET", $"/api/v1/domains/{o.A}/login-ip-rules", null, 200, 403, 200, 403),
+            new("domain IP rules write, in", "POST", $"/api/v1/domains/{o.A}/login-ip-rules", new { network = "198.51.100.0/24" }, 201, 403, 403, 403),
+            new("domain IP rules write, out", "POST", $"/api/v1/domains/{o.B}/login-ip-rules", new { network = "198.51.100.0/24" }, 403, 403, 403, 403),
         ];
 
         var wrong = new List<string>();

@@ -20,6 +20,12 @@ public static class AccountAuth
     public const string Policy = "Account";
     public const string AddressClaim = "grainmail:address";
 
+    /// <summary>The account whose credentials were checked (differs from <see cref="AddressClaim"/> on a delegated login).</summary>
+    public const string AuthenticatedClaim = "grainmail:authenticated";
+
+    /// <summary>Request header naming the mailbox a delegate acts for (the authzid of HTTP Basic).</summary>
+    public const string ActForHeader = "GrainMail-Act-For";
+
     /// <summary>The authenticated account's normalised address.</summary>
     public static string Address(this ClaimsPrincipal user) =>
         user.FindFirstValue(AddressClaim) ?? throw new InvalidOperationException("not an account principal");
@@ -61,15 +67,30 @@ public sealed class AccountBasicAuthenticationHandler(
         // Every request: Basic clients send credentials each time. The account grain keeps recent
         // successes hashed in memory (cleared on a password change or disable), so this costs a
         // grain call, not a password hash; each failure counts towards its lockout.
+        // Delegation (issue 17): HTTP Basic has no authorization identity, so a delegate names the
+        // mailbox he acts for in this header, as a SASL client would in its authzid (RFC 4616).
+        string? actFor = null;
+        if (Request.Headers[AccountAuth.ActForHeader].ToString() is { Length: > 0 } named)
+        {
+            actFor = MailAddress.Normalize(named);
+            if (actFor is null)
+            {
+                Context.Items[OutcomeKey] = AuthOutcome.NotDelegated;
+                return AuthenticateResult.Fail("act-for is not an address");
+            }
+        }
         var attempt = new LoginAttempt(secret, LoginChannel.HttpBasic, Context.Connection.RemoteIpAddress?.ToString() ?? "",
-            ClientName: Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent[..Math.Min(agent.Length, 100)] : null);
+            ClientName: Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent[..Math.Min(agent.Length, 100)] : null,
+            AuthorizationIdentity: actFor);
         var result = await grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {
             Context.Items[OutcomeKey] = result.Outcome;
             return AuthenticateResult.Fail(result.Outcome.ToString());
         }
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, address), new Claim(AccountAuth.AddressClaim, address)], Scheme.Name);
+        var mailbox = result.MailboxOf(address);
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, mailbox), new Claim(AccountAuth.AddressClaim, mailbox),
+            new Claim(AccountAuth.AuthenticatedClaim, address)], Scheme.Name);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
@@ -112,6 +133,7 @@ public sealed class AccountBasicAuthenticationHandler(
                 AuthOutcome.LockedOut => "Too many failed attempts: the account is locked for a while",
                 AuthOutcome.Disabled => "The account is disabled",
                 AuthOutcome.AppPasswordRequired => "Two-factor authentication is on: use an app password",
+                AuthOutcome.NotDelegated => "That mailbox has not been delegated to this account",
                 _ => "Wrong address or password",
             }
             : "Send the account's address and password (or an app password) with HTTP Basic";

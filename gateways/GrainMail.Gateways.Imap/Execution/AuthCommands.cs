@@ -85,9 +85,13 @@ internal sealed class AuthCommands(ImapSessionContext session)
                 _ => null,
             });
         }
+        var authenticated = address;
         address = result.MailboxOf(address);
         var mailbox = server.Grains.GetGrain<IMailboxGrain>(address);
         if (!await mailbox.Exists()) return session.No(tag, "[UNAVAILABLE] The mailbox is not available");
+        // Known to the cluster from now on: revoking this credential (or the delegation) closes the connection.
+        session.OpenSession = await server.Sessions.OpenAsync(authenticated, result.ActsFor, "imap", session.Remote.ToString(),
+            result.AppPasswordName, session.Connection.Abort);
         session.User = address;
         session.MailboxGrain = mailbox;
         session.State = ImapSessionState.Authenticated;
@@ -151,6 +155,8 @@ internal sealed class AuthCommands(ImapSessionContext session)
         session.SavedResult = [];
         session.User = null;
         session.MailboxGrain = null;
+        if (session.OpenSession is { } open) await open.DisposeAsync();
+        session.OpenSession = null;
         session.Utf8 = session.Condstore = session.Qresync = session.Rev2 = false;
         session.AuthFailures = 0;
         session.State = ImapSessionState.NotAuthenticated;

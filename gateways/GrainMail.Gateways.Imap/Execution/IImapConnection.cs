@@ -18,4 +18,7 @@ internal interface IImapConnection
     Task<(ReadStatus Status, byte[] Line)> ReadLineAsync(CancellationToken ct);
 
     Task StartTlsAsync(CancellationToken ct);
+
+    /// <summary>Closes the connection from outside the session's own flow (a revoked credential); safe from any thread.</summary>
+    void Abort(string reason);
 }

@@ -80,6 +80,9 @@ internal sealed class ImapSessionContext
 
     public int AuthFailures { get; set; }
 
+    /// <summary>This session's entry in the gateway's open-session registry (revocation closes it); null before login.</summary>
+    public IAsyncDisposable? OpenSession { get; set; }
+
     public bool AuthAllowed => Connection.Secure || Options.AllowPlaintextAuth;
 
     public ValueTask FlushAsync(CancellationToken ct) => Connection.FlushAsync(ct);

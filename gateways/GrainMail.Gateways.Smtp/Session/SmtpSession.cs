@@ -259,7 +259,8 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         if (!Secure && await GrainMail.Gateways.Common.Security.ForcedTls.RefusesPlaintextAsync(_server.Grains, address))
             return await ErrorAsync("530 5.7.0 " + GrainMail.Gateways.Common.Security.ForcedTls.Smtp);
-        var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), AuthorizationIdentity: actFor);
+        // SMTP has no client identification: the EHLO name is the closest thing for the login record.
+        var attempt = new LoginAttempt(credentials.Password, LoginChannel.Smtp, _remote.ToString(), ClientName: _helo, AuthorizationIdentity: actFor);
         var result = await _server.Grains.GetGrain<IAccountGrain>(address).Authenticate(attempt);
         if (result.Outcome != AuthOutcome.Success)
         {

@@ -52,6 +52,8 @@ public sealed record SecurityActor(
     [property: Id(2)] string ClientIp)
 {
     public bool IsAdmin => Role is not "user";
+
+    public static readonly SecurityActor System = new("system", "system", "");
 }
 
 [GenerateSerializer, Immutable]

@@ -125,6 +125,7 @@ public sealed partial class AccountGrain(
         _verified.Clear();
         await state.ClearStateAsync();
         state.State = new AccountState();
+        await ForgetLoginSecurityAsync();
         return true;
     }
 
@@ -137,6 +138,7 @@ public sealed partial class AccountGrain(
         _failures.Clear();
         _verified.Clear();
         await state.WriteStateAsync();
+        await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged);
         return true;
     }
 
@@ -147,6 +149,7 @@ public sealed partial class AccountGrain(
         S.Enabled = enabled;
         _verified.Clear();
         await state.WriteStateAsync();
+        if (!enabled) await EndSessionsAfterAsync(MailSessionEndReason.AccountDisabled);
         return true;
     }
 
@@ -154,21 +157,9 @@ public sealed partial class AccountGrain(
     {
         var account = this.GetPrimaryKeyString();
         var result = await guard.BeforeVerifyAsync(account, attempt) ?? await CheckAsync(attempt);
-        if (result.Outcome == AuthOutcome.Success) result = AuthorizeFor(attempt, result);
+        if (result.Outcome == AuthOutcome.Success) result = await AuthorizeForAsync(attempt, result);
         await guard.AfterAttemptAsync(account, attempt, result);
         return result;
-    }
-
-    /// <summary>
-    /// RFC 4616 authzid: acting for another mailbox needs that mailbox's delegation. An authzid equal
-    /// to the caller's own address is the same as none.
-    /// </summary>
-    private AuthResult AuthorizeFor(LoginAttempt attempt, AuthResult result)
-    {
-        if (string.IsNullOrEmpty(attempt.AuthorizationIdentity) ||
-            string.Equals(attempt.AuthorizationIdentity, this.GetPrimaryKeyString(), StringComparison.OrdinalIgnoreCase))
-            return result;
-        return new AuthResult(AuthOutcome.NotDelegated, Reason: $"{attempt.AuthorizationIdentity} has not delegated to this account");
     }
 
     private async Task<AuthResult> CheckAsync(LoginAttempt attempt)
@@ -243,6 +234,7 @@ public sealed partial class AccountGrain(
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
         _verified.Clear();
         await state.WriteStateAsync();
+        await EndSessionsAfterAsync(MailSessionEndReason.AppPasswordRevoked, name);
         return AppPasswordStatus.Revoked;
     }
 

@@ -41,6 +41,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_TRUST"] = "GrainMail:Trust:Enabled",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
         ["GRAINMAIL_AUDIT_RETENTION_DAYS"] = "GrainMail:Audit:RetentionDays",
+        ["GRAINMAIL_GEOIP"] = "GrainMail:Logins:GeoIpCsv",
     };
 
     /// <summary>

@@ -82,6 +82,8 @@ public static class GrainMailOptions
             .Bind(configuration.GetSection(GrainMail.Grains.Admin.AdminSessionOptions.Section));
         Validated<GrainMail.Grains.Audit.AuditOptions>(services, GrainMail.Grains.Audit.AuditOptions.Section)
             .Bind(configuration.GetSection(GrainMail.Grains.Audit.AuditOptions.Section));
+        Validated<GrainMail.Grains.Accounts.Logins.LoginSecurityOptions>(services, GrainMail.Grains.Accounts.Logins.LoginSecurityOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Grains.Accounts.Logins.LoginSecurityOptions.Section));
         Validated<IntakeOptions>(services, "GrainMail:Intake")
             .Configure(o =>
             {
