@@ -52,6 +52,8 @@ public static class SiloSetup
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
         services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
+        services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
+        services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
         services.AddSingleton<HomeRegions>();
