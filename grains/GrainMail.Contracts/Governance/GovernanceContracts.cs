@@ -215,3 +215,13 @@ public interface IMailboxGovernance : IGrainWithStringKey
     /// <summary>Removes messages that have been in a folder longer than the folder's days allow; returns how many.</summary>
     Task<int> ApplyRetention(IReadOnlyDictionary<string, int> folders, DateTimeOffset now);
 }
+
+/// <summary>Reads for the API: a held message by id (whatever its domain), and a reviewer's queue.</summary>
+public interface IGovernanceViewGrain : IGrainWithIntegerKey
+{
+    [Retryable]
+    Task<HeldMessage?> FindHeld(Guid id);
+
+    [Retryable]
+    Task<IReadOnlyList<HeldMessage>> HeldForReviewer(string reviewer);
+}
