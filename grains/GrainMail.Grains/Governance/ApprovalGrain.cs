@@ -21,7 +21,7 @@ namespace GrainMail.Grains.Governance;
 /// </summary>
 public sealed class ApprovalGrain(
     GovernanceStore store, BlobStore blobs, MessageSubmitter submitter, DeliveryReports reports, GovernanceNotices notices,
-    SubmissionGovernance governance, AuditLog audit, TimeProvider clock, ILogger<ApprovalGrain> logger) : Grain, IApprovalGrain, IRemindable
+    SubmissionGovernance governance, AuditLog audit, GovernanceClock clock, ILogger<ApprovalGrain> logger) : Grain, IApprovalGrain, IRemindable
 {
     private const string ReminderName = "approval-expiry";
     private string _domain = "";

@@ -13,7 +13,7 @@ namespace GrainMail.Grains.Governance;
 /// are reported as not recallable (their copies left, or belong to another organisation).
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class RecallGrain(GovernanceStore store, AuditLog audit, TimeProvider clock) : Grain, IRecallGrain
+public sealed class RecallGrain(GovernanceStore store, AuditLog audit, GovernanceClock clock) : Grain, IRecallGrain
 {
     public async Task<IReadOnlyList<SentMessage>> Sent(string sender, int limit) =>
         (await store.SentAsync(sender, Math.Clamp(limit, 1, 1000))).Select(s => s.ToContract()).ToList();

@@ -12,7 +12,7 @@ namespace GrainMail.Grains.Governance;
 /// defaults, so the reminder is registered when the domain's policy is first set or read
 /// (<see cref="Start"/>, called by the governance grain and at domain creation time).
 /// </summary>
-public sealed class RetentionGrain(GovernanceStore store, TimeProvider clock, ILogger<RetentionGrain> logger) : Grain, IRetentionGrain, IRemindable
+public sealed class RetentionGrain(GovernanceStore store, GovernanceClock clock, ILogger<RetentionGrain> logger) : Grain, IRetentionGrain, IRemindable
 {
     private const string ReminderName = "retention";
 

@@ -16,7 +16,7 @@ namespace GrainMail.Grains.Governance;
 /// written by the one submit transaction, so a failover either loses the whole message (the
 /// client was told 451) or keeps all of it.
 /// </summary>
-public sealed class SubmissionGovernance(GovernanceStore store, TimeProvider clock)
+public sealed class SubmissionGovernance(GovernanceStore store, GovernanceClock clock)
 {
     // The header section is what the sent record needs; rules that look at the body read it all.
     private const int HeaderWindow = 256 * 1024;
