@@ -161,7 +161,19 @@ public sealed class GovernanceClusterTests(PostgresServer pg)
         await using var second = await TestSilos.StartAsync(db);
         Assert.Equal(id, (await second.Client.GetGrain<IApprovalGrain>(D).List()).Single().Id);
         Assert.Equal(ApprovalDecisionStatus.Done, await second.Client.GetGrain<IApprovalGrain>(D).Approve(id, Admin));
-        Assert.Contains("Subject: quarterly figures", (await WaitForInbox(second, Dave, 1)).Single());
+        try
+        {
+            Assert.Contains("Subject: quarterly figures", (await WaitForInbox(second, Dave, 1)).Single());
+        }
+        catch (TimeoutException)
+        {
+            await using var ds = NpgsqlDataSource.Create(db);
+            await using var cmd = ds.CreateCommand("SELECT stream_ns || ' ' || stream_key || ' q' || queue_id || ' n' || dequeue_count || ' ' || visible_at FROM stream_queue");
+            await using var r = await cmd.ExecuteReaderAsync();
+            var rows = new List<string>();
+            while (await r.ReadAsync()) rows.Add(r.GetString(0));
+            throw new Xunit.Sdk.XunitException("queue: " + string.Join("; ", rows) + " | mailbox rows: " + await Scalar(db, "SELECT count(*) FROM mailbox_message WHERE mailbox = 'dave@gov.test'"));
+        }
     }
 
     [Fact]

@@ -147,7 +147,9 @@ public sealed class GovernanceStore(NpgsqlDataSource dataSource)
         cmd.Parameters.AddWithValue("m", monitored);
         cmd.Parameters.AddWithValue("d", domain);
         cmd.Parameters.AddWithValue("ma", master);
-        return (DateTimeOffset)(await cmd.ExecuteScalarAsync())!;
+        await using var r = await cmd.ExecuteReaderAsync();
+        await r.ReadAsync();
+        return r.GetFieldValue<DateTimeOffset>(0);
     }
 
     public async Task<bool> RemoveMonitoringAsync(string domain, string monitored)
