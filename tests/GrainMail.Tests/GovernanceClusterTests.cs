@@ -201,7 +201,8 @@ public sealed class GovernanceClusterTests(PostgresServer pg)
         var notices = await WaitForInbox(cluster, Boss, 4);
         Assert.Equal(3, notices.Count(n => n.Contains("Monitoring relation created")));
         Assert.Single(notices, n => n.Contains("Monitoring relation removed: carol@gov.test monitors bob@gov.test"));
-        Assert.Equal(4, await Scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'governance.monitoring.add' AND result <> 'ok'"));
+        // Six refusals: not authorised, self, second master, cycle, no such account, another domain.
+        Assert.Equal(6, await Scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'governance.monitoring.add' AND result <> 'ok'"));
 
         // Copies: received and sent mail of a monitored account reach its master, once each.
         await SubmitAsync(cluster, Dave, Alice, "to alice", "in");
