@@ -172,7 +172,7 @@ public sealed class GovernanceClusterTests(PostgresServer pg)
             await using var r = await cmd.ExecuteReaderAsync();
             var rows = new List<string>();
             while (await r.ReadAsync()) rows.Add(r.GetString(0));
-            throw new Xunit.Sdk.XunitException("queue: " + string.Join("; ", rows) + " | mailbox rows: " + await Scalar(db, "SELECT count(*) FROM mailbox_message WHERE mailbox = 'dave@gov.test'"));
+            Assert.Fail("queue: " + string.Join("; ", rows) + " | mailbox rows: " + await Scalar(db, "SELECT count(*) FROM mailbox_message WHERE mailbox = 'dave@gov.test'"));
         }
     }
 
