@@ -22,6 +22,7 @@ using GrainMail.Gateways.Http.Trust;
 using GrainMail.Gateways.Http.Roles;
 using GrainMail.Gateways.Http.Sessions;
 using GrainMail.Gateways.Http.Integrations;
+using GrainMail.Gateways.Http.Governance;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -115,6 +116,9 @@ public static class AdminApi
         GrainMail.Gateways.Http.LoginSecurity.LoginSecurityEndpoints.MapLoginSecurity(api);
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapAccountSecurityForUsers(); // /api/v1/me/sessions, two-factor, password; /password-resets
+        api.MapGovernance();
+        app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
+        app.MapGovernanceForUsers(); // /api/v1/me/sent, /me/recall, /me/approvals
         return app;
     }
 }

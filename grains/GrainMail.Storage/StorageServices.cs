@@ -59,6 +59,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Logins.LoginRuleStore>();
         services.AddSingleton<GrainMail.Storage.Logins.DelegationStore>();
         services.AddSingleton<GrainMail.Storage.Logins.WebSessionStore>();
+        services.AddSingleton<GrainMail.Storage.Governance.GovernanceStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -62,6 +62,9 @@ public static class SiloSetup
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
         services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
+        services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
+        services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();
+        services.AddSingleton<GrainMail.Grains.Governance.GovernanceClock>();
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
         services.AddSingleton<HomeRegions>();

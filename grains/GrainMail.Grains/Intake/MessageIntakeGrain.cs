@@ -15,15 +15,17 @@ namespace GrainMail.Grains.Intake;
 /// for the one before it and cut SMTP throughput to a fifth.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust) : Grain, IMessageIntakeGrain
+public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
+    GrainMail.Grains.Governance.SubmissionGovernance governance) : Grain, IMessageIntakeGrain
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
-        IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(content.Value));
+        IntakeCommit.CommitAsync(submitter, trust, governance, GrainFactory, envelope, new MessageContent(content.Value));
 }
 
 /// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IntakeOptions options) : Grain, IMessageUploadGrain
+public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
+    GrainMail.Grains.Governance.SubmissionGovernance governance, IntakeOptions options) : Grain, IMessageUploadGrain
 {
     private MessageSpool? _spool;
 
@@ -40,7 +42,7 @@ public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Gra
     {
         try
         {
-            return await IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
+            return await IntakeCommit.CommitAsync(submitter, trust, governance, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
         }
         finally
         {
@@ -73,8 +75,8 @@ public sealed class IntakeOptions
 
 internal static class IntakeCommit
 {
-    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IGrainFactory grains,
-        SubmissionEnvelope e, MessageContent content)
+    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
+        GrainMail.Grains.Governance.SubmissionGovernance governance, IGrainFactory grains, SubmissionEnvelope e, MessageContent content)
     {
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
@@ -85,7 +87,28 @@ internal static class IntakeCommit
             Lists = e.Lists ?? [],
             AuthenticatedUser = e.AuthenticatedUser,
         };
-        if (e.Inbound is null || !trust.Enabled) return await submitter.SubmitAsync(submission);
+        if (e.Inbound is null && e.AuthenticatedUser is { } account)
+        {
+            // An account's submission: outbound approval, monitoring copies and the sent record (issue 17).
+            submission = await governance.ForSubmissionAsync(grains, submission, account);
+            var sent = await submitter.SubmitAsync(submission);
+            if (submission.Approval is { } held)
+            {
+                try
+                {
+                    // The row is committed; the notice and the expiry reminder follow (the reminder also
+                    // sends a notice a failure here left unsent).
+                    await grains.GetGrain<GrainMail.Contracts.Governance.IApprovalGrain>(held.Domain).Held(held.Id);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    System.Diagnostics.Trace.TraceWarning($"Approval notice for {held.Id} deferred to the reminder: {ex.Message}");
+                }
+            }
+            return sent;
+        }
+        if (e.Inbound is null) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
+        if (!trust.Enabled) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
 
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
         using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.trust"))
@@ -96,7 +119,7 @@ internal static class IntakeCommit
                 await trust.LogAsync(outcome.Log);
                 return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, outcome.Refusal);
             }
-            var receipt = await submitter.SubmitAsync(outcome.Submission!);
+            var receipt = await submitter.SubmitAsync(await governance.ForInboundAsync(grains, outcome.Submission!));
             await trust.LogAsync(outcome.Log);
             return receipt;
         }

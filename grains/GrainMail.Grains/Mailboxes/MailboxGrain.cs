@@ -20,7 +20,7 @@ namespace GrainMail.Grains.Mailboxes;
 /// </summary>
 [ImplicitStreamSubscription(DeliveryStreams.Inbound)]
 [HomeRegionPlacement]
-public sealed class MailboxGrain(
+public sealed partial class MailboxGrain(
     MailboxStore store,
     StreamQueueStore queue,
     GrainMail.Storage.Blobs.BlobStore blobs,

@@ -41,6 +41,13 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// <summary>The submitting account, carried to the lists (a moderator's own post is not held).</summary>
     public string? AuthenticatedUser { get; init; }
 
+    /// <summary>Outbound approval (issue 17): instead of delivery events, one held row with a blob reference,
+    /// written in the same transaction (the envelope's recipients are in the row).</summary>
+    public Governance.ApprovalHoldRow? Approval { get; init; }
+
+    /// <summary>An account's submission: recorded in <c>sent_message</c> with each copy's delivery id (recall).</summary>
+    public SentDraft? Sent { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -54,6 +61,10 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     }
 }
 
+
+/// <summary>What the sent list keeps of a submission besides its recipients (their delivery ids are the submitter's).</summary>
+/// <param name="LocalRecipients">The mailboxes the sender addressed (not monitoring copies).</param>
+public sealed record SentDraft(string Account, string? MessageId, string Subject, IReadOnlyList<string> LocalRecipients);
 
 /// <summary>A copy held in quarantine for <paramref name="Mailbox"/>, with the score and symbols that put it there.</summary>
 public sealed record HeldCopy(string Mailbox, double Score, string Symbols);
@@ -79,7 +90,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     private sealed record Pending(Prepared Work, TaskCompletionSource<SubmitReceipt> Done);
 
-    private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt)
+    private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt, Governance.SentRow? Sent)
     {
         /// <summary>The headers the domain-wide search needs (Governance/MessageIndex); null when no mailbox of ours receives it.</summary>
         public Governance.MessageSummary? Summary { get; init; }
@@ -102,17 +113,20 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         var recipients = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToList();
         var external = (submission.External ?? []).Distinct(StringComparer.Ordinal).ToList();
         var lists = submission.Lists.Distinct(StringComparer.Ordinal).ToList();
-        if (recipients.Count + external.Count + lists.Count + (submission.Held?.Count ?? 0) == 0) throw new ArgumentException("A submission needs at least one recipient");
+        if (recipients.Count + external.Count + lists.Count + (submission.Held?.Count ?? 0) + (submission.Approval is null ? 0 : 1) == 0) throw new ArgumentException("A submission needs at least one recipient");
         if (external.Count > 0 && string.IsNullOrEmpty(submission.ExternalOwner))
             throw new ArgumentException("External recipients need the hosted domain they leave for");
         var hash = await submission.Raw.HashAsync(ct);
         var receivedAt = DateTimeOffset.UtcNow;
         var events = new List<OutgoingEvent>(recipients.Count);
+        var deliveryIds = new Dictionary<string, Guid>(StringComparer.Ordinal);
+        var outboundIds = new List<Guid>();
         foreach (var rcpt in recipients)
         {
             var e = new DeliveryEvent(Guid.CreateVersion7(receivedAt), 0, rcpt, submission.Sender, MailAddress.DomainOf(rcpt), hash,
                 submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0, System.Diagnostics.Activity.Current?.Id,
                 submission.JunkMailboxes?.Contains(rcpt) == true);
+            deliveryIds[rcpt] = e.DeliveryId;
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
         }
@@ -120,6 +134,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         {
             var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.Sender,
                 submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.DsnFor(group), 0, submission.RequireTls);
+            outboundIds.Add(o.DeliveryId);
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
         }
@@ -132,8 +147,13 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             var streamId = StreamId.Create(GrainMail.Contracts.Lists.ListStreams.Namespace, list);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), GrainMail.Contracts.Lists.ListStreams.Namespace, list, codec.Encode(l)));
         }
-        return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists }, hash, events,
-            new SubmitReceipt(Guid.CreateVersion7(receivedAt), receivedAt, events.Count))
+        var receipt = new SubmitReceipt(submission.Approval?.Id ?? Guid.CreateVersion7(receivedAt), receivedAt, events.Count);
+        var sent = submission.Sent is { } d
+            ? new Governance.SentRow(receipt.MessageId, d.Account, d.MessageId, d.Subject, receivedAt,
+                d.LocalRecipients.Where(deliveryIds.ContainsKey).ToList(), d.LocalRecipients.Where(deliveryIds.ContainsKey).Select(r => deliveryIds[r]).ToList(),
+                external, outboundIds)
+            : null;
+        return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists }, hash, events, receipt, sent)
         {
             Summary = recipients.Count + lists.Count > 0 ? await Governance.MessageIndex.SummarizeAsync(submission.Raw, ct) : null,
         };
@@ -193,6 +213,31 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         using var pgTimer = GrainMailMeters.TimePg("submit.commit");
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
+        await WriteAsync(conn, tx, works);
+        await WriteMarkerAndCommitAsync(conn, tx, batchId, written);
+    }
+
+    /// <summary>
+    /// One submission in a transaction of its own (not the group commit) that first runs
+    /// <paramref name="claim"/> — e.g. taking a held message's row — and stores the message only if
+    /// the claim holds, so that a message released twice at once is delivered once. Returns null when
+    /// the claim failed (nothing stored). Used for rare, administrative releases; a broken COMMIT
+    /// surfaces as an exception (the row is then either gone with the events written, or still there).
+    /// </summary>
+    public async Task<SubmitReceipt?> CommitClaimedAsync(Submission submission, Func<NpgsqlConnection, NpgsqlTransaction, Task<bool>> claim)
+    {
+        var work = await PrepareAsync(submission, CancellationToken.None);
+        using var pgTimer = GrainMailMeters.TimePg("submit.commit");
+        await using var conn = await dataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        if (!await claim(conn, tx)) return null;
+        await WriteAsync(conn, tx, [work]);
+        await tx.CommitAsync();
+        return work.Receipt;
+    }
+
+    private async Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<Prepared> works)
+    {
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
         // transactions touching the same blobs lock them in the same order).
         // One reference per mailbox copy, one per outbound event (held by the route's queue row),
@@ -200,6 +245,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         var blobWrites = works
             .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Held?.Select(h => h.Mailbox) ?? []).Concat(w.Submission.Lists).GroupBy(MailAddress.DomainOf)
                 .Select(g => (Domain: g.Key, Count: g.Count()))
+                .Concat(w.Submission.Approval is { } held ? [(Domain: held.BlobDomain, Count: 1)] : [])
                 .Concat(w.Submission.External is { Count: > 0 } ext
                     ? [(Domain: w.Submission.ExternalOwner!, Count: ext.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]
                     : [])
@@ -217,6 +263,14 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         await Trust.QuarantineStore.HoldAsync(conn, tx, works.Where(w => w.Submission.Held is { Count: > 0 })
             .SelectMany(w => w.Submission.Held!.Select(h => new Trust.QuarantineRow(Guid.CreateVersion7(), h.Mailbox, w.Submission.Sender,
                 MailAddress.DomainOf(h.Mailbox), w.Hash, w.Submission.Raw.Length, h.Score, h.Symbols, w.Receipt.ReceivedAt))).ToList());
+        var approvals = works.Where(w => w.Submission.Approval is not null).Select(w => w.Submission.Approval!).ToList();
+        if (approvals.Count > 0) await Governance.GovernanceStore.HoldAsync(conn, tx, approvals);
+        var sent = works.Where(w => w.Sent is not null).Select(w => w.Sent!).ToList();
+        if (sent.Count > 0) await Governance.GovernanceStore.RecordSentAsync(conn, tx, sent);
+    }
+
+    private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written)
+    {
         await using (var marker = new NpgsqlCommand("INSERT INTO submit_commit (id) VALUES (@id) RETURNING txid_current()", conn, tx))
         {
             marker.Parameters.AddWithValue("id", batchId);

@@ -1,0 +1,235 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GrainMail.Tests.Infrastructure;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+/// <summary>A host with the HTTPS listener on, for the user API (/api/v1/me: recall, sent list, review queue).</summary>
+public sealed class GovernanceHostFixture : SmtpHostFixture
+{
+    public int HttpsPort { get; } = HostProcess.FreePort();
+
+    protected override IReadOnlyDictionary<string, string>? Environment =>
+        new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() };
+
+    /// <summary>A mail user's HTTPS client (HTTP Basic with the account's password).</summary>
+    public HttpClient UserClient(string address)
+    {
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{HttpsPort}"), Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = AddressBookHostFixture.Basic(address, Password);
+        return http;
+    }
+}
+
+/// <summary>
+/// Governance end to end over real SMTP, IMAP (MailKit) and the HTTP API: monitoring copies of mail
+/// received on the MX and sent by submission, with the rules refused through the API; recall of a
+/// message to three local recipients (one has read it, one watches in IDLE) and one external; and
+/// outbound approval through SMTP, the reviewers' API and the send log.
+/// </summary>
+public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClassFixture<GovernanceHostFixture>
+{
+    private const string D = SmtpHostFixture.Domain;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private async Task<string> NewAccount(string prefix)
+    {
+        var lp = prefix + Guid.NewGuid().ToString("N")[..8];
+        await host.NewAccount(lp);
+        return $"{lp}@{D}";
+    }
+
+    private static MimeMessage Message(string from, IEnumerable<string> to, string subject, string? messageId = null)
+    {
+        var m = new MimeMessage();
+        m.From.Add(MailboxAddress.Parse(from));
+        foreach (var t in to) m.To.Add(MailboxAddress.Parse(t));
+        m.Subject = subject;
+        if (messageId is not null) m.MessageId = messageId;
+        m.Body = new TextPart("plain") { Text = $"About {subject}.\r\n" };
+        return m;
+    }
+
+    private static SmtpClient Smtp() => new() { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+
+    private async Task<string> Submit(string user, MimeMessage message)
+    {
+        using var c = Smtp();
+        await c.ConnectAsync("127.0.0.1", host.Submissions, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(user, SmtpHostFixture.Password);
+        var reply = await c.SendAsync(message);
+        await c.DisconnectAsync(true);
+        return reply;
+    }
+
+    private async Task<string> SendMx(MimeMessage message)
+    {
+        using var c = Smtp();
+        await c.ConnectAsync("127.0.0.1", host.Mx, SecureSocketOptions.None);
+        var reply = await c.SendAsync(message);
+        await c.DisconnectAsync(true);
+        return reply;
+    }
+
+    private async Task<ImapClient> Imap(string user)
+    {
+        var c = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await c.ConnectAsync("127.0.0.1", host.Imaps, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(user, SmtpHostFixture.Password);
+        return c;
+    }
+
+    private Task<HttpResponseMessage> Put(string path, object body) => host.Host.Http.PutAsJsonAsync(path, body);
+
+    private static async Task<JsonElement> Json(HttpResponseMessage r)
+    {
+        Assert.True(r.IsSuccessStatusCode, $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        return await r.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static string Text(byte[] raw) => System.Text.Encoding.UTF8.GetString(raw);
+
+    [Fact]
+    public async Task A_master_gets_copies_of_mail_its_account_receives_and_sends_and_the_rules_are_refused_by_the_api()
+    {
+        var reviewer = await NewAccount("rev");
+        var watched = await NewAccount("watched");
+        var master = await NewAccount("master");
+        var other = await NewAccount("other");
+        var peer = await NewAccount("peer");
+        var path = $"/api/v1/domains/{D}/monitoring";
+
+        // Off until the domain's owner says otherwise.
+        Assert.Equal(HttpStatusCode.Conflict, (await host.Post(path, new { monitored = watched, master })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Put($"/api/v1/domains/{D}/governance/monitoring", new { enabled = true, reviewer })).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Post(path, new { monitored = watched, master })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await host.Post(path, new { monitored = other, master = other })).StatusCode);   // self
+        Assert.Equal(HttpStatusCode.Conflict, (await host.Post(path, new { monitored = watched, master = other })).StatusCode); // second master
+        Assert.Equal(HttpStatusCode.Created, (await host.Post(path, new { monitored = master, master = other })).StatusCode);  // a master may be monitored
+        var cycle = await host.Post(path, new { monitored = other, master = watched });                                          // watched→master→other→watched
+        Assert.Equal(HttpStatusCode.Conflict, cycle.StatusCode);
+        Assert.Contains("cycle", await cycle.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"{path}/{Uri.EscapeDataString(master)}")).StatusCode);
+        var notices = (await host.WaitForMessages(reviewer, 3)).Select(Text).ToList();
+        Assert.Equal(2, notices.Count(n => n.Contains("Monitoring relation created")));
+        Assert.Single(notices, n => n.Contains("Monitoring relation removed"));
+
+        Assert.StartsWith("2.0.0", await SendMx(Message("stranger@elsewhere.example", [watched], "inbound to the watched account")));
+        Assert.StartsWith("2.0.0", await Submit(watched, Message(watched, [peer], "sent by the watched account")));
+        var copies = (await host.WaitForMessages(master, 2)).Select(Text).ToList();
+        Assert.Single(copies, c => c.Contains("Subject: inbound to the watched account"));
+        Assert.Single(copies, c => c.Contains("Subject: sent by the watched account"));
+        Assert.Single(await host.WaitForMessages(peer, 1));
+        // Each copy is one delivery event of the commit: nothing is left to arrive twice.
+        await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
+        await using var cmd = ds.CreateCommand("SELECT count(*) FROM stream_queue WHERE stream_key = @m");
+        cmd.Parameters.AddWithValue("m", master);
+        Assert.Equal(0L, Convert.ToInt64(await cmd.ExecuteScalarAsync()));
+        Assert.Equal(2, await host.InboxCount(master));
+        Assert.Empty(await host.StoredMessages(other)); // the removed relation sends nothing
+    }
+
+    [Fact]
+    public async Task Recall_removes_unread_copies_in_the_domain_an_idle_session_sees_expunge_and_read_or_external_copies_stay()
+    {
+        var sender = await NewAccount("sender");
+        var unread = await NewAccount("unread");
+        var watching = await NewAccount("watching");
+        var reader = await NewAccount("reader");
+        const string external = "partner@remote.example";
+        var messageId = $"{Guid.NewGuid():N}@client.example";
+        Assert.StartsWith("2.0.0", await Submit(sender, Message(sender, [unread, watching, reader, external], "oops, wrong figures", messageId)));
+        foreach (var r in new[] { unread, watching, reader }) await host.WaitForMessages(r, 1);
+
+        using (var c = await Imap(reader))
+        {
+            await c.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            await c.Inbox.AddFlagsAsync(0, MessageFlags.Seen, true);
+            await c.DisconnectAsync(true);
+        }
+
+        using var idler = await Imap(watching);
+        await idler.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        var expunged = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        idler.Inbox.MessageExpunged += (_, e) => expunged.TrySetResult(e.Index);
+        using var done = new CancellationTokenSource();
+        var idle = idler.IdleAsync(done.Token);
+        await Eventually.Until(async () => await IdleSessions() >= 1, Wait, "the IMAP session to be in IDLE");
+
+        using var user = host.UserClient(sender);
+        var sent = await Json(await user.GetAsync("/api/v1/me/sent"));
+        Assert.Equal(messageId, sent[0].GetProperty("messageId").GetString());
+        var report = await Json(await user.PostAsJsonAsync("/api/v1/me/recall", new { id = $"<{messageId}>" }));
+        var outcomes = report.GetProperty("results").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("recipient").GetString()!, r => r.GetProperty("outcome").GetString());
+        Assert.Equal("recalled", outcomes[unread]);
+        Assert.Equal("recalled", outcomes[watching]);
+        Assert.Equal("already-read", outcomes[reader]);
+        Assert.Equal("outside-domain", outcomes[external]);
+
+        Assert.Equal(0, await expunged.Task.WaitAsync(Wait));
+        await done.CancelAsync();
+        await idle;
+        await idler.DisconnectAsync(true);
+        Assert.Equal(0, await host.InboxCount(unread));
+        Assert.Equal(0, await host.InboxCount(watching));
+        Assert.Equal(1, await host.InboxCount(reader));
+        // Recalled again: nothing is left to take, and what was read stays read.
+        var again = await Json(await user.PostAsJsonAsync("/api/v1/me/recall", new { id = report.GetProperty("id").GetString() }));
+        Assert.Contains(again.GetProperty("results").EnumerateArray(), r => r.GetProperty("outcome").GetString() == "not-in-mailbox");
+        Assert.Equal(HttpStatusCode.NotFound, (await user.PostAsJsonAsync("/api/v1/me/recall", new { id = "<nothing@here>" })).StatusCode);
+    }
+
+    /// <summary>IMAP sessions in IDLE on the host right now (its own gauge), so the test acts once the session listens.</summary>
+    private async Task<double> IdleSessions()
+    {
+        var text = await host.Host.Http.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("grainmail_imap_idle", StringComparison.Ordinal) && !l.StartsWith('#'));
+        return line is null ? 0 : double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Mail_held_for_approval_shows_as_pending_and_the_reviewer_releases_it_through_the_api()
+    {
+        var reviewer = await NewAccount("approver");
+        var author = await NewAccount("author");
+        var recipient = await NewAccount("recipient");
+        var rule = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
+        {
+            name = "contracts need a second look",
+            senders = new[] { author },
+            keywords = new[] { "contract" },
+            reviewer,
+            expireAfterSeconds = 3600,
+            expiryReason = "no reviewer decision within the hour",
+        }));
+        Assert.True(rule.GetProperty("id").GetInt64() > 0);
+
+        Assert.StartsWith("2.0.0", await Submit(author, Message(author, [recipient], "The contract draft")));
+        Assert.Contains("Approval needed: The contract draft", Text((await host.WaitForMessages(reviewer, 1)).Single()));
+        var log = await Json(await host.Host.Http.GetAsync($"/api/v1/accounts/{author}/sent-log"));
+        Assert.Equal("pending approval", log[0].GetProperty("outcome").GetString());
+
+        using var reviewerApi = host.UserClient(reviewer);
+        var queue = await Json(await reviewerApi.GetAsync("/api/v1/me/approvals"));
+        var id = queue.EnumerateArray().Single().GetProperty("id").GetString();
+        using var strangerApi = host.UserClient(recipient);
+        Assert.Equal(HttpStatusCode.NotFound, (await strangerApi.PostAsync($"/api/v1/me/approvals/{id}/approve", null)).StatusCode);
+        Assert.Equal(0, await host.InboxCount(recipient));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await reviewerApi.PostAsync($"/api/v1/me/approvals/{id}/approve", null)).StatusCode);
+        Assert.Contains("Subject: The contract draft", Text((await host.WaitForMessages(recipient, 1)).Single()));
+        Assert.Empty((await Json(await host.Host.Http.GetAsync($"/api/v1/approvals?domain={D}"))).EnumerateArray());
+        log = await Json(await host.Host.Http.GetAsync($"/api/v1/accounts/{author}/sent-log"));
+        Assert.Contains(log.EnumerateArray(), l => l.GetProperty("outcome").GetString() == "approved");
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/approval-rules/{rule.GetProperty("id").GetInt64()}")).StatusCode);
+    }
+}
