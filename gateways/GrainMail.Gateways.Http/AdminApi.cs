@@ -105,7 +105,9 @@ public static class AdminApi
         api.MapIntegrations();
         api.MapSignedIntegration();
         api.MapAddressBook();
+        api.MapDeletedMail();
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
+        app.MapMyDeletedMail(); // /api/v1/me/deleted: account credentials
         return app;
     }
 }

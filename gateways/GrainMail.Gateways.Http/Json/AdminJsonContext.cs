@@ -93,4 +93,9 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Mailbox.DeletedMessageResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RestoreRequest))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Mailbox.RestoredMessageResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;
