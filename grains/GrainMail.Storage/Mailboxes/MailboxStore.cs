@@ -341,6 +341,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     public async Task<CommitOutcome> CommitAsync(string address, long expectedVersion, MailboxChange change, CancellationToken ct = default)
     {
         if (IsPlainDelivery(change)) return await DeliverAsync(address, expectedVersion, change, ct);
+        if (IsOneTrip(change)) return await CommitInOneTripAsync(address, expectedVersion, change, ct);
 
         // Several deliveries placed together are still deliveries, on the dashboard too.
         using var pgTimer = GrainMailMeters.TimePg(change.ConsumeQueueRows.Count > 0 ? "mailbox.deliver" : "mailbox.commit");
@@ -374,6 +375,94 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         fence.Parameters.AddWithValue("m", change.Messages);
         batch.BatchCommands.Add(fence);
 
+        NpgsqlBatchCommand? restore = null;
+        if (change.Restored.Count > 0)
+        {
+            // The blob reference moves to the restored message; the row stays as the old UID's tombstone.
+            restore = new NpgsqlBatchCommand(
+                """
+                UPDATE mailbox_expunged SET recoverable = false, folder_name = NULL, blob_domain = NULL, blob_hash = NULL, size = NULL,
+                    internal_date = NULL, internal_zone = NULL, flags = NULL, keywords = NULL
+                WHERE mailbox = @a AND id = ANY(@ids) AND recoverable
+                """);
+            restore.Parameters.AddWithValue("a", address);
+            restore.Parameters.AddWithValue("ids", change.Restored.ToArray());
+            batch.BatchCommands.Add(restore);
+        }
+        AddChangeCommands(batch, address, change);
+
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
+        {
+            await tx.RollbackAsync(ct);
+            if (change.ConsumeQueueRow is long r) await ConsumeDuplicateAsync(r, change.ConsumedReference, ct);
+            return CommitOutcome.AlreadyDelivered;
+        }
+
+        // Fewer rows than asked for: one of them was consumed already (a redelivery), and the
+        // caller places the events one by one to find out which.
+        if (consume is not null && consume.RecordsAffected != consumes)
+        {
+            await tx.RollbackAsync(ct);
+            return CommitOutcome.AlreadyConsumed;
+        }
+        if (fence.RecordsAffected != 1)
+        {
+            await tx.RollbackAsync(ct);
+            throw new MailboxFencedException(address);
+        }
+        if (restore is not null && restore.RecordsAffected != change.Restored.Count)
+        {
+            // Purged (or restored) since the caller read it: nothing changes.
+            await tx.RollbackAsync(ct);
+            return CommitOutcome.NotRecoverable;
+        }
+        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
+        if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
+        await tx.CommitAsync(ct);
+        return CommitOutcome.Committed;
+    }
+
+    /// <summary>
+    /// A change that needs no answer from the database before it can commit (flags, expunges, moves,
+    /// copies, folders): one batch without BEGIN or COMMIT, which PostgreSQL runs as one implicit
+    /// transaction — one round trip instead of three. The fence is a function that raises when the
+    /// version moved, which rolls the whole batch back.
+    /// </summary>
+    private static bool IsOneTrip(MailboxChange c) =>
+        c.NewBlob is null && c.ConsumeQueueRow is null && c.ConsumeQueueRows.Count == 0 && c.Restored.Count == 0;
+
+    private async Task<CommitOutcome> CommitInOneTripAsync(string address, long expectedVersion, MailboxChange change, CancellationToken ct)
+    {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.commit");
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn);
+        var fence = new NpgsqlBatchCommand("SELECT grainmail_fence(@a, @v, @u, @m, @luv)");
+        fence.Parameters.AddWithValue("a", address);
+        fence.Parameters.AddWithValue("v", expectedVersion);
+        fence.Parameters.AddWithValue("u", change.UsedBytes);
+        fence.Parameters.AddWithValue("m", change.Messages);
+        fence.Parameters.AddWithValue("luv", change.LastUidValidity);
+        batch.BatchCommands.Add(fence);
+        AddChangeCommands(batch, address, change);
+        foreach (var cmd in BlobStore.ReferenceCommands(change.BlobDeltas)) batch.BatchCommands.Add(cmd);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == "GM409")
+        {
+            throw new MailboxFencedException(address);
+        }
+        return CommitOutcome.Committed;
+    }
+
+    /// <summary>The statements of a change after its fence, in the order they must run.</summary>
+    private static void AddChangeCommands(NpgsqlBatch batch, string address, MailboxChange change)
+    {
         foreach (var f in change.NewFolders) batch.BatchCommands.Add(UpsertFolder(address, f));
         foreach (var f in change.FolderUpdates) batch.BatchCommands.Add(UpdateFolder(address, f));
         foreach (var name in change.Unsubscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: false));
@@ -391,23 +480,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             del.Parameters.AddWithValue("u", change.Deleted.Select(d => d.Uid).ToArray());
             batch.BatchCommands.Add(del);
         }
-
         if (change.Expunged.Count > 0) batch.BatchCommands.Add(ExpungeWithTombstones(address, change.Expunged));
-
-        NpgsqlBatchCommand? restore = null;
-        if (change.Restored.Count > 0)
-        {
-            // The blob reference moves to the restored message; the row stays as the old UID's tombstone.
-            restore = new NpgsqlBatchCommand(
-                """
-                UPDATE mailbox_expunged SET recoverable = false, folder_name = NULL, blob_domain = NULL, blob_hash = NULL, size = NULL,
-                    internal_date = NULL, internal_zone = NULL, flags = NULL, keywords = NULL
-                WHERE mailbox = @a AND id = ANY(@ids) AND recoverable
-                """);
-            restore.Parameters.AddWithValue("a", address);
-            restore.Parameters.AddWithValue("ids", change.Restored.ToArray());
-            batch.BatchCommands.Add(restore);
-        }
 
         if (change.FlagUpdates.Count > 0)
         {
@@ -462,40 +535,6 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             fd.Parameters.AddWithValue("f", id);
             batch.BatchCommands.Add(fd);
         }
-
-        try
-        {
-            await batch.ExecuteNonQueryAsync(ct);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
-        {
-            await tx.RollbackAsync(ct);
-            if (change.ConsumeQueueRow is long r) await ConsumeDuplicateAsync(r, change.ConsumedReference, ct);
-            return CommitOutcome.AlreadyDelivered;
-        }
-
-        // Fewer rows than asked for: one of them was consumed already (a redelivery), and the
-        // caller places the events one by one to find out which.
-        if (consume is not null && consume.RecordsAffected != consumes)
-        {
-            await tx.RollbackAsync(ct);
-            return CommitOutcome.AlreadyConsumed;
-        }
-        if (fence.RecordsAffected != 1)
-        {
-            await tx.RollbackAsync(ct);
-            throw new MailboxFencedException(address);
-        }
-        if (restore is not null && restore.RecordsAffected != change.Restored.Count)
-        {
-            // Purged (or restored) since the caller read it: nothing changes.
-            await tx.RollbackAsync(ct);
-            return CommitOutcome.NotRecoverable;
-        }
-        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
-        if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
-        await tx.CommitAsync(ct);
-        return CommitOutcome.Committed;
     }
 
     // The shape of one inbound delivery: a consumed queue row, one new message without keywords,

@@ -41,3 +41,19 @@ CREATE TABLE mail_recovery_policy (
     domain        text PRIMARY KEY,
     recovery_days int  NOT NULL CHECK (recovery_days BETWEEN 0 AND 3650)
 );
+
+-- A mailbox commit that needs no answer from the database before committing (flags, expunges,
+-- moves, folders) is one batch in an implicit transaction: one round trip, no BEGIN or COMMIT.
+-- The fence raises instead of reporting a row count, so a moved version rolls the batch back.
+CREATE FUNCTION grainmail_fence(p_mailbox text, p_version bigint, p_used_bytes bigint, p_messages int, p_last_uidvalidity bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE mailbox
+       SET version = p_version + 1, used_bytes = p_used_bytes, messages = p_messages, last_uidvalidity = p_last_uidvalidity
+     WHERE address = p_mailbox AND version = p_version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'mailbox % was changed by another activation', p_mailbox USING ERRCODE = 'GM409';
+    END IF;
+END;
+$$;
