@@ -16,10 +16,14 @@ source tests/bench/anchor.sh
 mix() { python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-mailbox "$per" --duration "$duration" \
   --seed-messages "$seed" --procs "$procs" "$@"; }
 
+# The anchor's daemons stop as soon as its run is over (and if the script fails before that).
+trap 'rm -rf "$out"; anchor stop' EXIT
 anchor start
 anchor reset
 echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
 mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
+anchor stop
+trap 'rm -rf "$out"' EXIT
 
 source tests/bench/grainmail-host.sh
 start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100))

@@ -140,4 +140,9 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Governance.RecallRequest))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Governance.RecallResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Governance.SentMessageResponse>))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Mailbox.DeletedMessageResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RestoreRequest))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Mailbox.RestoredMessageResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -89,6 +89,26 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     [Retryable]
     Task Unwatch(IMailboxObserver observer);
+
+    /// <summary>
+    /// Deleted-mail recovery (issue 17, 4.3.10): messages the user expunged or deleted with a folder
+    /// within the domain's recovery window, newest first. They do not count towards the quota.
+    /// </summary>
+    [Retryable]
+    Task<IReadOnlyList<DeletedMessage>> ListDeleted();
+
+    /// <summary>
+    /// Puts recoverable messages back, each into the folder it was removed from (the same folder, not
+    /// one re-created under its name), or INBOX when that is gone, under a new UID; open sessions hear
+    /// of them as new messages. All or nothing: an unknown or expired id, or too little quota, changes nothing.
+    /// </summary>
+    Task<RestoreResult> RestoreDeleted(IReadOnlyList<long> ids);
+
+    /// <summary>
+    /// Purges what was removed before the recovery window (blob references released; a blob shared
+    /// with another copy stays). The mailbox's reminder calls it; returns how many rows went.
+    /// </summary>
+    Task<int> PurgeDeleted();
 }
 
 /// <summary>A session that wants to hear about changes (IMAP IDLE and untagged updates).</summary>
@@ -236,3 +256,36 @@ public sealed record CopyResult(
 public sealed record ExpungeResult(
     [property: Id(0)] MailboxOpStatus Status,
     [property: Id(1)] IReadOnlyList<long> Uids);
+
+/// <summary>A message that can still be restored (deleted-mail recovery).</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeletedMessage(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string Folder,
+    [property: Id(2)] BlobRef Blob,
+    [property: Id(3)] DateTimeOffset InternalDate,
+    [property: Id(4)] DateTimeOffset DeletedAt,
+    [property: Id(5)] DateTimeOffset RecoverableUntil,
+    [property: Id(6)] MessageFlags Flags);
+
+/// <summary>Where each restored message went: the folder and its new UID.</summary>
+[GenerateSerializer, Immutable]
+public sealed record RestoredMessage(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string Folder,
+    [property: Id(2)] long UidValidity,
+    [property: Id(3)] long Uid);
+
+public enum RestoreStatus
+{
+    Ok,
+    NoSuchMailbox,
+    /// <summary>An id is unknown, restored already, or past the recovery window.</summary>
+    NotRecoverable,
+    OverQuota,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record RestoreResult(
+    [property: Id(0)] RestoreStatus Status,
+    [property: Id(1)] IReadOnlyList<RestoredMessage> Restored);

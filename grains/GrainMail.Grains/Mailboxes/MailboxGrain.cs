@@ -28,7 +28,7 @@ public sealed partial class MailboxGrain(
     GrainMail.Grains.Domains.DirectoryOptions directory,
     TimeProvider clock,
     ILogger<MailboxGrain> logger,
-    HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<DeliveryEvent>
+    HomeRegionKeeper keeper) : Grain, IMailboxGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<DeliveryEvent>, IRemindable
 {
     private sealed class Folder(FolderRow row)
     {
@@ -216,12 +216,16 @@ public sealed partial class MailboxGrain(
             return new MailboxOpResult(MailboxOpStatus.NotAllowed);
         var messages = await MessagesOf(f);
         var change = NewChange();
+        // Its messages stay recoverable (deleted-mail recovery): their blob references move to
+        // tombstones, which the folder's own deletion leaves alone.
+        var now = clock.GetUtcNow();
+        foreach (var m in messages) change.Expunged.Add(new ExpungedMessage(m, f.UidValidity, f.HighestModSeq + 1, f.Name, Recoverable: true, now));
         change.FolderDeletes.Add(f.Id);
-        foreach (var m in messages) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
         change.UsedBytes -= f.Bytes;
         change.Messages -= f.Count;
         await CommitAsync(change);
         _folders.Remove(f.Id);
+        await KeepPurgeReminderAsync(messages.Count > 0);
         return MailboxOpResult.Ok;
     }
 
@@ -346,11 +350,12 @@ public sealed partial class MailboxGrain(
         var c = f.Clone();
         c.HighestModSeq++;
         var change = NewChange();
-        RemoveFrom(c, gone, change);
-        foreach (var m in gone) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
+        // The user removed them: recoverable for the domain's window, and the blob references go with them.
+        RemoveFrom(c, gone, change, recoverable: true, clock.GetUtcNow());
         change.FolderUpdates.Add(c.ToRow());
         await CommitAsync(change);
         Apply(f, c);
+        await KeepPurgeReminderAsync(true);
         var goneSet = gone.Select(m => m.Uid).ToHashSet();
         messages.RemoveAll(m => goneSet.Contains(m.Uid));
         LogExpunged(f, goneSet);
@@ -391,7 +396,8 @@ public sealed partial class MailboxGrain(
         {
             s = src.Clone();
             s.HighestModSeq++;
-            RemoveFrom(s, selected, change);
+            // Moved, not deleted: the old UIDs leave tombstones (VANISHED), the message lives on elsewhere.
+            RemoveFrom(s, selected, change, recoverable: false, now);
             change.FolderUpdates.Add(s.ToRow());
         }
         else
@@ -410,6 +416,7 @@ public sealed partial class MailboxGrain(
             var goneSet = selected.Select(m => m.Uid).ToHashSet();
             srcMessages.RemoveAll(m => goneSet.Contains(m.Uid));
             LogExpunged(src, goneSet);
+            await KeepPurgeReminderAsync(true);
         }
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
     }
@@ -423,7 +430,7 @@ public sealed partial class MailboxGrain(
         var c = f.Clone();
         c.HighestModSeq++;
         var change = NewChange();
-        RemoveFrom(c, selected, change);
+        RemoveFrom(c, selected, change, recoverable: false, clock.GetUtcNow());
         var newRows = selected.Select(m => m with { Uid = c.UidNext++, ModSeq = c.HighestModSeq }).ToList();
         c.Count += newRows.Count;
         c.Unseen += newRows.Sum(Unseen);
@@ -438,6 +445,7 @@ public sealed partial class MailboxGrain(
         messages.RemoveAll(m => goneSet.Contains(m.Uid));
         messages.AddRange(newRows);
         LogExpunged(f, goneSet);
+        await KeepPurgeReminderAsync(true);
         return new CopyResult(MailboxOpStatus.Ok, f.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
     }
 
@@ -509,6 +517,11 @@ public sealed partial class MailboxGrain(
             var expunged = f.ExpungeLog.Where(e => e.ModSeq > sinceModSeq).Select(e => e.Uid).ToList();
             return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, expunged, null);
         }
+        // Older than this activation's log (a restart, QRESYNC from last week): the tombstones know,
+        // unless the purge has passed that MODSEQ (RFC 7162 3.2.5.1 then allows the full diff).
+        if (sinceModSeq < f.HighestModSeq && await store.ExpungedSinceAsync(_address, f.Id, f.UidValidity, sinceModSeq) is { } stored)
+            return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, stored, null);
+        if (sinceModSeq >= f.HighestModSeq) return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, [], null);
         return new FolderChanges(f.UidValidity, f.HighestModSeq, f.UidNext, changed, null, messages.Select(m => m.Uid).ToList());
     }
 
@@ -725,11 +738,15 @@ public sealed partial class MailboxGrain(
         return outcome;
     }
 
-    private static void RemoveFrom(Folder c, List<MessageRow> gone, MailboxChange change)
+    /// <summary>
+    /// Takes messages out of a folder, leaving a tombstone each with the removal's MODSEQ (the
+    /// folder's new one, in <paramref name="c"/>): QRESYNC reports them VANISHED after restarts too.
+    /// </summary>
+    private static void RemoveFrom(Folder c, List<MessageRow> gone, MailboxChange change, bool recoverable, DateTimeOffset now)
     {
         foreach (var m in gone)
         {
-            change.Deleted.Add((m.FolderId, m.Uid));
+            change.Expunged.Add(new ExpungedMessage(m, c.UidValidity, c.HighestModSeq, c.Name, recoverable, now));
             c.Count--;
             c.Unseen -= Unseen(m);
             c.Bytes -= m.Size;

@@ -259,16 +259,28 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
     public static async Task AdjustReferencesAsync(NpgsqlConnection conn, NpgsqlTransaction tx,
         IEnumerable<(string Domain, byte[] Hash, long Delta)> deltas, CancellationToken ct = default)
     {
+        var commands = ReferenceCommands(deltas);
+        if (commands.Count == 0) return;
+        await using var batch = new NpgsqlBatch(conn, tx);
+        foreach (var cmd in commands) batch.BatchCommands.Add(cmd);
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// The statements of <see cref="AdjustReferencesAsync"/>, for a caller that sends them in a batch
+    /// of its own (one round trip); none when the deltas sum to nothing.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> ReferenceCommands(IEnumerable<(string Domain, byte[] Hash, long Delta)> deltas)
+    {
         var summed = deltas
             .GroupBy(d => (d.Domain, Convert.ToHexString(d.Hash)))
             .Select(g => (g.First().Domain, g.First().Hash, Delta: g.Sum(x => x.Delta)))
             .Where(x => x.Delta != 0)
             .ToList();
-        if (summed.Count == 0) return;
+        if (summed.Count == 0) return [];
         var domains = summed.Select(x => x.Domain).ToArray();
         var hashes = summed.Select(x => x.Hash).ToArray();
         var changes = summed.Select(x => x.Delta).ToArray();
-        await using var batch = new NpgsqlBatch(conn, tx);
         var update = new NpgsqlBatchCommand(
             """
             UPDATE blob b SET refcount = b.refcount + c.delta
@@ -285,9 +297,7 @@ public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
             """);
         delete.Parameters.AddWithValue("d", domains);
         delete.Parameters.AddWithValue("h", hashes);
-        batch.BatchCommands.Add(update);
-        batch.BatchCommands.Add(delete);
-        await batch.ExecuteNonQueryAsync(ct);
+        return [update, delete];
     }
 
     private static byte[] ChunkContext(string domain, byte[] hash, int seq) =>

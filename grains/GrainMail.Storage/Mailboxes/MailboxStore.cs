@@ -43,6 +43,14 @@ public sealed record MessageRow(
     public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq, SaveDate);
 }
 
+/// <summary>One message leaving its folder: the removal's MODSEQ, and whether the user may restore it.</summary>
+public sealed record ExpungedMessage(MessageRow Message, long UidValidity, long ModSeq, string FolderName, bool Recoverable, DateTimeOffset ExpungedAt);
+
+/// <summary>A recoverable message (deleted-mail recovery) as <c>mailbox_expunged</c> keeps it.</summary>
+public sealed record RecoverableRow(
+    long Id, int FolderId, long UidValidity, string FolderName, string BlobDomain, byte[] BlobHash, long Size,
+    DateTimeOffset InternalDate, MessageFlags Flags, string[] Keywords, DateTimeOffset ExpungedAt);
+
 public sealed record MailboxRow(string Address, long Version, long QuotaBytes, long UsedBytes, int Messages, long LastUidValidity);
 
 /// <summary>
@@ -53,6 +61,16 @@ public sealed class MailboxChange
 {
     public List<MessageRow> Inserted { get; } = [];
     public List<(int FolderId, long Uid)> Deleted { get; } = [];
+
+    /// <summary>
+    /// Messages removed from their folder that leave a row in <c>mailbox_expunged</c> (QRESYNC's
+    /// VANISHED after a restart, RFC 7162 3.2.5); a recoverable one moves its blob reference there
+    /// (deleted-mail recovery), so it needs no <see cref="BlobDeltas"/> entry.
+    /// </summary>
+    public List<ExpungedMessage> Expunged { get; } = [];
+
+    /// <summary>Recoverable rows of <c>mailbox_expunged</c> put back by this change (their blob reference goes to the new message).</summary>
+    public List<long> Restored { get; } = [];
     public List<(int FolderId, long Uid, MessageFlags Flags, string[] Keywords, long ModSeq)> FlagUpdates { get; } = [];
     /// <summary>Folders created by this change.</summary>
     public List<FolderRow> NewFolders { get; } = [];
@@ -95,6 +113,9 @@ public enum CommitOutcome
     AlreadyConsumed,
     /// <summary>A message with the same delivery id is already stored.</summary>
     AlreadyDelivered,
+
+    /// <summary>A message to restore is no longer recoverable (purged, or restored already).</summary>
+    NotRecoverable,
 }
 
 /// <summary>Raised when the mailbox version moved under us: another activation wrote.</summary>
@@ -284,14 +305,19 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         await using var tx = await conn.BeginTransactionAsync(ct);
         var deltas = new List<(string, byte[], long)>();
         await using (var cmd = new NpgsqlCommand(
-            "SELECT blob_domain, blob_hash, count(*) FROM mailbox_message WHERE mailbox = @a GROUP BY blob_domain, blob_hash", conn, tx))
+            """
+            SELECT blob_domain, blob_hash, count(*) FROM (
+                SELECT blob_domain, blob_hash FROM mailbox_message WHERE mailbox = @a
+                UNION ALL SELECT blob_domain, blob_hash FROM mailbox_expunged WHERE mailbox = @a AND recoverable) held
+            GROUP BY blob_domain, blob_hash
+            """, conn, tx))
         {
             cmd.Parameters.AddWithValue("a", address);
             await using var r = await cmd.ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct)) deltas.Add((r.GetString(0), (byte[])r[1], -r.GetInt64(2)));
         }
         await using (var del = new NpgsqlCommand(
-            "DELETE FROM mailbox_message WHERE mailbox = @a; DELETE FROM mailbox WHERE address = @a", conn, tx))
+            "DELETE FROM mailbox_message WHERE mailbox = @a; DELETE FROM mailbox_expunged WHERE mailbox = @a; DELETE FROM mailbox WHERE address = @a", conn, tx))
         {
             del.Parameters.AddWithValue("a", address);
             await del.ExecuteNonQueryAsync(ct);
@@ -315,6 +341,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     public async Task<CommitOutcome> CommitAsync(string address, long expectedVersion, MailboxChange change, CancellationToken ct = default)
     {
         if (IsPlainDelivery(change)) return await DeliverAsync(address, expectedVersion, change, ct);
+        if (IsOneTrip(change)) return await CommitInOneTripAsync(address, expectedVersion, change, ct);
 
         // Several deliveries placed together are still deliveries, on the dashboard too.
         using var pgTimer = GrainMailMeters.TimePg(change.ConsumeQueueRows.Count > 0 ? "mailbox.deliver" : "mailbox.commit");
@@ -348,6 +375,94 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         fence.Parameters.AddWithValue("m", change.Messages);
         batch.BatchCommands.Add(fence);
 
+        NpgsqlBatchCommand? restore = null;
+        if (change.Restored.Count > 0)
+        {
+            // The blob reference moves to the restored message; the row stays as the old UID's tombstone.
+            restore = new NpgsqlBatchCommand(
+                """
+                UPDATE mailbox_expunged SET recoverable = false, folder_name = NULL, blob_domain = NULL, blob_hash = NULL, size = NULL,
+                    internal_date = NULL, internal_zone = NULL, flags = NULL, keywords = NULL
+                WHERE mailbox = @a AND id = ANY(@ids) AND recoverable
+                """);
+            restore.Parameters.AddWithValue("a", address);
+            restore.Parameters.AddWithValue("ids", change.Restored.ToArray());
+            batch.BatchCommands.Add(restore);
+        }
+        AddChangeCommands(batch, address, change);
+
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
+        {
+            await tx.RollbackAsync(ct);
+            if (change.ConsumeQueueRow is long r) await ConsumeDuplicateAsync(r, change.ConsumedReference, ct);
+            return CommitOutcome.AlreadyDelivered;
+        }
+
+        // Fewer rows than asked for: one of them was consumed already (a redelivery), and the
+        // caller places the events one by one to find out which.
+        if (consume is not null && consume.RecordsAffected != consumes)
+        {
+            await tx.RollbackAsync(ct);
+            return CommitOutcome.AlreadyConsumed;
+        }
+        if (fence.RecordsAffected != 1)
+        {
+            await tx.RollbackAsync(ct);
+            throw new MailboxFencedException(address);
+        }
+        if (restore is not null && restore.RecordsAffected != change.Restored.Count)
+        {
+            // Purged (or restored) since the caller read it: nothing changes.
+            await tx.RollbackAsync(ct);
+            return CommitOutcome.NotRecoverable;
+        }
+        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
+        if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
+        await tx.CommitAsync(ct);
+        return CommitOutcome.Committed;
+    }
+
+    /// <summary>
+    /// A change that needs no answer from the database before it can commit (flags, expunges, moves,
+    /// copies, folders): one batch without BEGIN or COMMIT, which PostgreSQL runs as one implicit
+    /// transaction — one round trip instead of three. The fence is a function that raises when the
+    /// version moved, which rolls the whole batch back.
+    /// </summary>
+    private static bool IsOneTrip(MailboxChange c) =>
+        c.NewBlob is null && c.ConsumeQueueRow is null && c.ConsumeQueueRows.Count == 0 && c.Restored.Count == 0;
+
+    private async Task<CommitOutcome> CommitInOneTripAsync(string address, long expectedVersion, MailboxChange change, CancellationToken ct)
+    {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.commit");
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn);
+        var fence = new NpgsqlBatchCommand("SELECT grainmail_fence(@a, @v, @u, @m, @luv)");
+        fence.Parameters.AddWithValue("a", address);
+        fence.Parameters.AddWithValue("v", expectedVersion);
+        fence.Parameters.AddWithValue("u", change.UsedBytes);
+        fence.Parameters.AddWithValue("m", change.Messages);
+        fence.Parameters.AddWithValue("luv", change.LastUidValidity);
+        batch.BatchCommands.Add(fence);
+        AddChangeCommands(batch, address, change);
+        foreach (var cmd in BlobStore.ReferenceCommands(change.BlobDeltas)) batch.BatchCommands.Add(cmd);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == "GM409")
+        {
+            throw new MailboxFencedException(address);
+        }
+        return CommitOutcome.Committed;
+    }
+
+    /// <summary>The statements of a change after its fence, in the order they must run.</summary>
+    private static void AddChangeCommands(NpgsqlBatch batch, string address, MailboxChange change)
+    {
         foreach (var f in change.NewFolders) batch.BatchCommands.Add(UpsertFolder(address, f));
         foreach (var f in change.FolderUpdates) batch.BatchCommands.Add(UpdateFolder(address, f));
         foreach (var name in change.Unsubscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: false));
@@ -365,6 +480,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             del.Parameters.AddWithValue("u", change.Deleted.Select(d => d.Uid).ToArray());
             batch.BatchCommands.Add(del);
         }
+        if (change.Expunged.Count > 0) batch.BatchCommands.Add(ExpungeWithTombstones(address, change.Expunged));
 
         if (change.FlagUpdates.Count > 0)
         {
@@ -419,34 +535,6 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             fd.Parameters.AddWithValue("f", id);
             batch.BatchCommands.Add(fd);
         }
-
-        try
-        {
-            await batch.ExecuteNonQueryAsync(ct);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "mailbox_message_delivery")
-        {
-            await tx.RollbackAsync(ct);
-            if (change.ConsumeQueueRow is long r) await ConsumeDuplicateAsync(r, change.ConsumedReference, ct);
-            return CommitOutcome.AlreadyDelivered;
-        }
-
-        // Fewer rows than asked for: one of them was consumed already (a redelivery), and the
-        // caller places the events one by one to find out which.
-        if (consume is not null && consume.RecordsAffected != consumes)
-        {
-            await tx.RollbackAsync(ct);
-            return CommitOutcome.AlreadyConsumed;
-        }
-        if (fence.RecordsAffected != 1)
-        {
-            await tx.RollbackAsync(ct);
-            throw new MailboxFencedException(address);
-        }
-        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
-        if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
-        await tx.CommitAsync(ct);
-        return CommitOutcome.Committed;
     }
 
     // The shape of one inbound delivery: a consumed queue row, one new message without keywords,
@@ -508,6 +596,160 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         }
         await tx.CommitAsync(ct);
     }
+
+    /// <summary>
+    /// Deletes the messages and writes their tombstones in one statement: the row moves from
+    /// <c>mailbox_message</c> to <c>mailbox_expunged</c> inside PostgreSQL. A recoverable tombstone keeps
+    /// the message's blob reference and what a restore needs; the others only UID and MODSEQ.
+    /// </summary>
+    private static NpgsqlBatchCommand ExpungeWithTombstones(string address, IReadOnlyList<ExpungedMessage> gone)
+    {
+        var cmd = new NpgsqlBatchCommand(
+            """
+            WITH gone AS (
+                DELETE FROM mailbox_message m USING unnest(@f, @u, @uv, @ms, @rec, @fn, @at) AS d(folder_id, uid, uv, ms, rec, fname, at)
+                WHERE m.mailbox = @a AND m.folder_id = d.folder_id AND m.uid = d.uid
+                RETURNING m.folder_id, m.uid, m.blob_domain, m.blob_hash, m.size, m.internal_date, m.internal_zone, m.flags, m.keywords,
+                          d.uv, d.ms, d.rec, d.fname, d.at)
+            INSERT INTO mailbox_expunged (mailbox, folder_id, uidvalidity, uid, modseq, expunged_at, recoverable, folder_name,
+                blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords)
+            SELECT @a, folder_id, uv, uid, ms, at, rec,
+                   CASE WHEN rec THEN fname END, CASE WHEN rec THEN blob_domain END, CASE WHEN rec THEN blob_hash END,
+                   CASE WHEN rec THEN size END, CASE WHEN rec THEN internal_date END, CASE WHEN rec THEN internal_zone END,
+                   CASE WHEN rec THEN flags END, CASE WHEN rec THEN keywords END
+            FROM gone
+            """);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("f", gone.Select(g => g.Message.FolderId).ToArray());
+        cmd.Parameters.AddWithValue("u", gone.Select(g => g.Message.Uid).ToArray());
+        cmd.Parameters.AddWithValue("uv", gone.Select(g => g.UidValidity).ToArray());
+        cmd.Parameters.AddWithValue("ms", gone.Select(g => g.ModSeq).ToArray());
+        cmd.Parameters.AddWithValue("rec", gone.Select(g => g.Recoverable).ToArray());
+        cmd.Parameters.AddWithValue("fn", gone.Select(g => g.FolderName).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = gone.Select(g => g.ExpungedAt.UtcDateTime).ToArray() });
+        return cmd;
+    }
+
+    /// <summary>
+    /// The UIDs expunged from a folder after <paramref name="sinceModSeq"/>, or null when rows that old
+    /// may be missing (purged, or from before tombstones were kept): then the caller diffs UIDs.
+    /// </summary>
+    public async Task<List<long>?> ExpungedSinceAsync(string address, int folderId, long uidValidity, long sinceModSeq, CancellationToken ct = default)
+    {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.expunged_since");
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT f.vanished_horizon,
+                   array(SELECT e.uid FROM mailbox_expunged e
+                         WHERE e.mailbox = @a AND e.folder_id = @f AND e.uidvalidity = @uv AND e.modseq > @s ORDER BY e.uid)
+            FROM mailbox_folder f WHERE f.mailbox = @a AND f.folder_id = @f
+            """);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("f", folderId);
+        cmd.Parameters.AddWithValue("uv", uidValidity);
+        cmd.Parameters.AddWithValue("s", sinceModSeq);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct) || r.GetInt64(0) > sinceModSeq) return null;
+        return [.. (long[])r[1]];
+    }
+
+    /// <summary>The messages of a mailbox its user may still restore (removed after <paramref name="since"/>), newest first.</summary>
+    public async Task<List<RecoverableRow>> RecoverableAsync(string address, DateTimeOffset since, IReadOnlyList<long>? ids = null, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT id, folder_id, uidvalidity, folder_name, blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords, expunged_at
+            FROM mailbox_expunged
+            WHERE mailbox = @a AND recoverable AND expunged_at > @since AND (@ids::bigint[] IS NULL OR id = ANY(@ids))
+            ORDER BY expunged_at DESC, id DESC
+            """);
+        cmd.Parameters.AddWithValue("a", address);
+        cmd.Parameters.AddWithValue("since", since.UtcDateTime);
+        cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids is null ? DBNull.Value : ids.ToArray() });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<RecoverableRow>();
+        while (await r.ReadAsync(ct))
+        {
+            short? zone = r.IsDBNull(8) ? null : r.GetInt16(8);
+            list.Add(new RecoverableRow(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2), r.IsDBNull(3) ? "" : r.GetString(3), r.GetString(4),
+                (byte[])r[5], r.GetInt64(6), InZone(new DateTimeOffset(r.GetDateTime(7), TimeSpan.Zero), zone), (MessageFlags)r.GetInt32(9),
+                r.IsDBNull(10) ? [] : (string[])r[10], new DateTimeOffset(r.GetDateTime(11), TimeSpan.Zero)));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Removes the tombstones of messages removed at or before <paramref name="cutoff"/>: recoverable ones
+    /// release their blob reference (the blob goes with its last reference; a copy elsewhere keeps
+    /// it), and each folder's vanished horizon moves past them. Returns how many rows went.
+    /// </summary>
+    public async Task<int> PurgeExpungedAsync(string address, DateTimeOffset cutoff, CancellationToken ct = default)
+    {
+        using var pgTimer = GrainMailMeters.TimePg("mailbox.purge_expunged");
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var deltas = new List<(string, byte[], long)>();
+        var horizons = new Dictionary<int, long>();
+        var purged = 0;
+        await using (var cmd = new NpgsqlCommand(
+            "DELETE FROM mailbox_expunged WHERE mailbox = @a AND expunged_at <= @c RETURNING folder_id, modseq, recoverable, blob_domain, blob_hash",
+            conn, tx))
+        {
+            cmd.Parameters.AddWithValue("a", address);
+            cmd.Parameters.AddWithValue("c", cutoff.UtcDateTime);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                purged++;
+                var folder = r.GetInt32(0);
+                horizons[folder] = Math.Max(horizons.GetValueOrDefault(folder), r.GetInt64(1));
+                if (r.GetBoolean(2)) deltas.Add((r.GetString(3), (byte[])r[4], -1));
+            }
+        }
+        if (horizons.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                UPDATE mailbox_folder f SET vanished_horizon = greatest(f.vanished_horizon, h.ms)
+                FROM unnest(@f, @ms) AS h(folder_id, ms) WHERE f.mailbox = @a AND f.folder_id = h.folder_id
+                """, conn, tx);
+            cmd.Parameters.AddWithValue("a", address);
+            cmd.Parameters.AddWithValue("f", horizons.Keys.ToArray());
+            cmd.Parameters.AddWithValue("ms", horizons.Values.ToArray());
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await BlobStore.AdjustReferencesAsync(conn, tx, deltas, ct);
+        await tx.CommitAsync(ct);
+        return purged;
+    }
+
+    /// <summary>Whether the mailbox has tombstones at all (the purge reminder is needed while it has).</summary>
+    public async Task<bool> HasExpungedAsync(string address, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM mailbox_expunged WHERE mailbox = @a)");
+        cmd.Parameters.AddWithValue("a", address);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>How many days a domain's users can recover removed mail (<c>mail_recovery_policy</c>; 7 without a row).</summary>
+    public async Task<int> RecoveryDaysAsync(string domain, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT recovery_days FROM mail_recovery_policy WHERE domain = @d");
+        cmd.Parameters.AddWithValue("d", domain);
+        return await cmd.ExecuteScalarAsync(ct) is int days ? days : DefaultRecoveryDays;
+    }
+
+    public async Task SetRecoveryDaysAsync(string domain, int days, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "INSERT INTO mail_recovery_policy (domain, recovery_days) VALUES (@d, @n) ON CONFLICT (domain) DO UPDATE SET recovery_days = EXCLUDED.recovery_days");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("n", days);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Issue 17 (4.3.10): removed mail stays recoverable for a week unless the domain says otherwise.</summary>
+    public const int DefaultRecoveryDays = 7;
 
     private static NpgsqlBatchCommand Subscription(string address, string name, bool subscribed)
     {

@@ -26,7 +26,8 @@ public static class TestSilos
         ["GrainMail:Trust:Enabled"] = "false",
     }).Build();
 
-    public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1)
+    /// <param name="services">Replaces silo services after the production set-up (a test clock, for instance).</param>
+    public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1, Action<IServiceCollection>? services = null)
     {
         var configuration = Configuration();
         var settings = SiloSetup.Settings(configuration);
@@ -36,6 +37,7 @@ public static class TestSilos
         {
             host.Services.AddGrainMailOptions(configuration);
             SiloSetup.ConfigureServices(host.Services, settings, connectionString, masterKey);
+            services?.Invoke(host.Services);
             host.Logging.SetMinimumLevel(LogLevel.Warning);
         });
         builder.ConfigureSilo((_, silo) => SiloSetup.ConfigureSilo(silo, settings, connectionString, clustering: false));
