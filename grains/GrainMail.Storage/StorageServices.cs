@@ -51,6 +51,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
         services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
         services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
+        services.AddSingleton<GrainMail.Storage.Sieve.SieveStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -51,6 +51,7 @@ public static class SiloSetup
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
+        services.AddSingleton<GrainMail.Grains.Sieve.SieveDelivery>();
         services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
         // Two regions: the domain → home region map, the placement filter that reads it, and
         // the check that brings grains home.
