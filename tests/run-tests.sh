@@ -25,6 +25,8 @@ command -v dkimsign >/dev/null 2>&1 && command -v arcsign >/dev/null 2>&1 || mis
 [ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
 # The integration API tests sign requests with an independent implementation (python3-cryptography).
 python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
+# The Sieve tests upload scripts with an independent ManageSieve client (sieve-connect).
+command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
