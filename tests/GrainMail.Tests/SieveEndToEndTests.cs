@@ -212,7 +212,7 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         Assert.StartsWith("NO", broken[^1]);
         Assert.Contains("line 3", broken[^1]);
         Assert.Contains("filento", broken[^1]);
-        Assert.StartsWith("NO", (await c.SendAsync("CHECKSCRIPT {6+}\r\nkeep ;x"))[^1]);
+        Assert.StartsWith("NO", (await c.SendAsync("CHECKSCRIPT {7+}\r\nkeep ;x"))[^1]);
         Assert.StartsWith("OK", (await c.SendAsync("CHECKSCRIPT {5+}\r\nkeep;"))[^1]);
         Assert.StartsWith("OK", (await c.SendAsync("HAVESPACE \"s\" 1000"))[^1]);
         Assert.StartsWith("NO (QUOTA/MAXSIZE)", (await c.SendAsync("HAVESPACE \"s\" 10000000"))[^1]);

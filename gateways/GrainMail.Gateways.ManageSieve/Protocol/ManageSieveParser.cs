@@ -48,17 +48,19 @@ public static class ManageSieveParser
     {
         var tokens = new List<ManageSieveToken>();
         var i = 0;
+        // Octets of literals read so far: the line limit counts the rest.
+        var literalBytes = 0;
         while (true)
         {
             // Separators between tokens: spaces.
             while (i < b.Length && b[i] == ' ') i++;
-            if (i >= b.Length) return Incomplete(b.Length);
+            if (i >= b.Length) return Incomplete(b.Length - literalBytes);
             var c = b[i];
             if (c == '\r' || c == '\n')
             {
                 if (c == '\r')
                 {
-                    if (i + 1 >= b.Length) return Incomplete(b.Length);
+                    if (i + 1 >= b.Length) return Incomplete(b.Length - literalBytes);
                     if (b[i + 1] != '\n') return Error(tokens, "NO \"Bare CR in command\"", EndOfLine(b, i));
                     i += 2;
                 }
@@ -115,9 +117,10 @@ public static class ManageSieveParser
                     return new ParseResult(ParseStatus.Error,
                         new ManageSieveSyntaxError(verb, $"NO (QUOTA/MAXSIZE) \"Literal of {n} octets exceeds the limit of {maxLiteral}\""), j, n);
                 }
-                if (b.Length - j < n) return Incomplete(b.Length);
+                if (b.Length - j < n) return new ParseResult(ParseStatus.Incomplete, null, 0);
                 tokens.Add(new ManageSieveToken(true, null, b.Slice(j, (int)n).ToArray()));
                 i = j + (int)n;
+                literalBytes += (int)n;
                 continue;
             }
             if (IsAtomChar(c))

@@ -69,7 +69,7 @@ public sealed partial class MailboxGrain
             return false;
         }
         var sieve = ServiceProvider.GetRequiredService<SieveDelivery>();
-        var context = new SieveContext(message, item.Size, new SieveEnvelope(item.Sender, _address), clock.GetUtcNow())
+        var context = new SieveContext(message, item.Size, new SieveEnvelope(item.Sender, EnvelopeRecipient(item, message)), clock.GetUtcNow())
         {
             MailboxExists = name => Find(name) is not null,
             Include = scripts.Compile,
@@ -213,6 +213,28 @@ public sealed partial class MailboxGrain
         if (rows.Count > 0 && item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
             await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));
         return true;
+    }
+
+    /// <summary>
+    /// The recipient as the sender wrote it (RFC 5228 5.4 "to"), so that :detail sees "+tag": ORCPT
+    /// (RFC 3461) when given, else the "for" of our own topmost Received field — either only when it
+    /// is this mailbox's address with a detail. Otherwise the mailbox address.
+    /// </summary>
+    private string EnvelopeRecipient(DeliveryEvent item, MimeMessage message)
+    {
+        string? candidate = null;
+        var orcpt = DsnRequest.Parse(item.Dsn).Default.OriginalRecipient;
+        if (orcpt is not null && orcpt.StartsWith("rfc822;", StringComparison.OrdinalIgnoreCase)) candidate = orcpt[7..].Trim();
+        else if (message.Headers.FirstOrDefault(h => h.Id == HeaderId.Received)?.Value is { } received
+            && System.Text.RegularExpressions.Regex.Match(received, @"\bfor\s+<([^>\s]+)>") is { Success: true } m)
+            candidate = m.Groups[1].Value;
+        if (candidate is null) return _address;
+        var at = candidate.LastIndexOf('@');
+        if (at <= 0) return _address;
+        var local = candidate[..at];
+        var plus = local.IndexOf(SieveAddresses.DetailSeparator);
+        var user = plus < 0 ? local : local[..plus];
+        return string.Equals(user + "@" + candidate[(at + 1)..], _address, StringComparison.OrdinalIgnoreCase) ? candidate : _address;
     }
 
     /// <summary>Sieve flag names (RFC 5232) as IMAP system flags and keywords; names that are no IMAP atom are dropped.</summary>

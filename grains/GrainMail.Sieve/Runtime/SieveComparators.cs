@@ -84,44 +84,32 @@ public static class SieveComparators
         }
         var folded = Canonical(comparator, value);
         var literals = tokens.Select(t => t.Kind == 0 ? Canonical(comparator, t.Char.ToString())[0] : t.Char).ToArray();
-        var failed = new HashSet<(int, int)>();
-        var spans = new List<(int Start, int Length)>();
-        if (!Match(0, 0)) return false;
+        // Classic glob matching: on a mismatch only the last '*' seen grows by one. Earlier stars keep
+        // the shortest text that lets the rest match; at most pattern × text steps.
+        var n = tokens.Count;
+        var pos = new int[n + 1];
+        int p = 0, s = 0, star = -1, mark = 0;
+        while (s < folded.Length)
+        {
+            if (p < n && tokens[p].Kind == 1) { pos[p] = s; star = p; mark = s; p++; }
+            else if (p < n && (tokens[p].Kind == 2 || folded[s] == literals[p])) { pos[p] = s; p++; s++; }
+            else if (star >= 0) { p = star + 1; s = ++mark; }
+            else return false;
+        }
+        while (p < n && tokens[p].Kind == 1) { pos[p] = s; p++; }
+        if (p != n) return false;
+        pos[n] = folded.Length;
         if (captures is not null)
         {
             captures.Clear();
             captures.Add(value);
-            foreach (var (start, length) in spans) captures.Add(value.Substring(start, length));
+            for (var k = 0; k < n; k++)
+            {
+                if (tokens[k].Kind == 1) captures.Add(value[pos[k]..pos[k + 1]]);
+                else if (tokens[k].Kind == 2) captures.Add(value.Substring(pos[k], 1));
+            }
         }
         return true;
-
-        bool Match(int p, int s)
-        {
-            if (p == tokens.Count) return s == folded.Length;
-            if (failed.Contains((p, s))) return false;
-            var kind = tokens[p].Kind;
-            if (kind == 1)
-            {
-                for (var len = 0; s + len <= folded.Length; len++)
-                {
-                    spans.Add((s, len));
-                    if (Match(p + 1, s + len)) return true;
-                    spans.RemoveAt(spans.Count - 1);
-                }
-            }
-            else if (s < folded.Length)
-            {
-                if (kind == 2)
-                {
-                    spans.Add((s, 1));
-                    if (Match(p + 1, s + 1)) return true;
-                    spans.RemoveAt(spans.Count - 1);
-                }
-                else if (folded[s] == literals[p] && Match(p + 1, s + 1)) return true;
-            }
-            failed.Add((p, s));
-            return false;
-        }
     }
 
     /// <summary>A relational operator of RFC 5231 applied to a comparison result.</summary>

@@ -357,7 +357,9 @@ public sealed class SieveInterpreter
                     var values = new List<string>();
                     foreach (var v in HeaderFields(a, [Expand(f, a.StringAt(0)!.Single)]))
                     {
-                        if (!DateUtils.TryParse(v, out DateTimeOffset d)) continue;
+                        // RFC 5260 4.1: a Received field's date follows its last ';'.
+                        var text = v.LastIndexOf(';') is var semi and >= 0 ? v[(semi + 1)..] : v;
+                        if (!DateUtils.TryParse(text.Trim(), out DateTimeOffset d)) continue;
                         values.Add(SieveDates.Part(InZone(d, a, f), part));
                     }
                     return Match(values, Keys(a, 2, f), a, f);

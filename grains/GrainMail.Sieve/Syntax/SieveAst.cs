@@ -16,7 +16,7 @@ public sealed record NumberArgument(long Value, int Line) : SieveArgument(Line);
 public sealed record TagArgument(string Name, int Line) : SieveArgument(Line);
 
 /// <summary>A test (RFC 5228 2.6): identifier, arguments, and nested tests for allof/anyof/not.</summary>
-public sealed record SieveTest(string Name, IReadOnlyList<SieveArgument> Arguments, IReadOnlyList<SieveTest> Tests, int Line);
+public sealed record SieveTest(string Name, IReadOnlyList<SieveArgument> Arguments, IReadOnlyList<SieveTest> Tests, int Line, bool TestList = false);
 
 /// <summary>
 /// A command (RFC 5228 2.9): identifier, arguments, an optional test or test list, and a block

@@ -125,9 +125,9 @@ public sealed class SieveParser
         Enter(line);
         Advance();
         var args = Arguments();
-        var (tests, _) = TestsAfterArguments();
+        var (tests, isList) = TestsAfterArguments();
         _depth--;
-        return new SieveTest(name, args, tests, line);
+        return new SieveTest(name, args, tests, line, isList);
     }
 
     private List<SieveArgument> Arguments()

@@ -160,11 +160,11 @@ public static class SieveValidator
         switch (t.Name)
         {
             case "not":
-                if (t.Tests.Count != 1) throw new SieveSyntaxException(t.Line, "'not' needs exactly one test");
+                if (t.Tests.Count != 1 || t.TestList) throw new SieveSyntaxException(t.Line, "'not' needs exactly one test");
                 Test(t.Tests[0], state);
                 return;
             case "allof" or "anyof":
-                if (t.Tests.Count == 0) throw new SieveSyntaxException(t.Line, $"'{t.Name}' needs a test list");
+                if (t.Tests.Count == 0 || !t.TestList) throw new SieveSyntaxException(t.Line, $"'{t.Name}' needs a test list");
                 foreach (var inner in t.Tests) Test(inner, state);
                 return;
         }

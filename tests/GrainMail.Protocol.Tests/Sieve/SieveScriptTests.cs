@@ -68,7 +68,7 @@ public sealed class SieveScriptTests
     [InlineData("if header :count \"ge\" \"a\" \"1\" { keep; }", 1, "':count' needs require \"relational\"")]
     [InlineData("require \"relational\";\nif header :value \"gg\" \"a\" \"1\" { keep; }", 2, "\"gg\" is not a relational operator")]
     [InlineData("elsif true { keep; }", 1, "'elsif' without 'if'")]
-    [InlineData("if true keep;", 1, "expected ';' or '{'")]
+    [InlineData("if true keep;", 1, "'if' needs a block")]
     [InlineData("if size \"10\" { keep; }", 1, "argument 1 of 'size' must be a number")]
     [InlineData("if size 10 { keep; }", 1, "'size' needs ':over' or ':under'")]
     [InlineData("redirect \"not an address\";", 1, "'redirect' needs an address")]
@@ -82,7 +82,7 @@ public sealed class SieveScriptTests
     [InlineData("require \"vacation\";\nvacation :days 0 \"away\";", 2, "':days' must be at least 1")]
     [InlineData("\"unterminated", 1, "unterminated string")]
     [InlineData("/* never closed", 1, "unterminated comment")]
-    [InlineData("keep;\n\n\n  stop extra;", 4, "unexpected 'extra', expected ';' or '{'")]
+    [InlineData("keep;\n\n\n  stop extra;", 4, "'stop' takes no test")]
     [InlineData("require [\"fileinto\"];\nfileinto [\"a\", \"b\"];", 2, "argument 1 of 'fileinto' must be a string")]
     [InlineData("require \"variables\";\nset \"1bad\" \"x\";", 2, "\"1bad\" is not a variable name")]
     [InlineData("if not (true, false) { keep; }", 1, "'not' needs exactly one test")]
@@ -183,7 +183,8 @@ public sealed class SieveScriptTests
             removeflag "\\Seen";
             if hasflag :is "$work" { fileinto :flags "\\Answered" "Work"; }
             """);
-        Assert.Equal("fileinto:Work[\\Answered],keep[$Work \\Flagged]", Where(r).Replace("fileinto:Work[\\Answered],", "fileinto:Work[\\Answered],"));
+        Assert.Equal("fileinto:Work[\\Answered]", Where(r));
+        Assert.Equal("keep[$Work \\Flagged]", Where(Run("require \"imap4flags\"; setflag \"\\\\Seen\"; addflag [\"$Work\", \"\\\\Flagged\"]; removeflag \"\\\\Seen\";")));
         Assert.Equal("keep[$x]", Where(Run("require \"imap4flags\"; keep :flags \"$x\";")));
     }
 
@@ -348,7 +349,7 @@ public sealed class SieveScriptTests
     [Fact]
     public void A_pathological_pattern_stays_cheap()
     {
-        var value = new string('a', 3000);
+        var value = new string('a', 100_000);
         var pattern = string.Concat(Enumerable.Repeat("*a", 20)) + "b";
         var watch = System.Diagnostics.Stopwatch.StartNew();
         Assert.False(SieveComparators.Matches("i;octet", value, pattern, null));
