@@ -223,7 +223,7 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         Assert.Contains("\"two\" ACTIVE", list);
         Assert.DoesNotContain(list, l => l.Contains("\"bad\""));
         var get = await c.SendAsync("GETSCRIPT \"two\"");
-        Assert.Equal(["{5}", "keep;", "OK"], get);
+        Assert.Equal(new[] { "{5}", "keep;", "OK" }, get);
         Assert.StartsWith("NO (ACTIVE)", (await c.SendAsync("DELETESCRIPT \"two\""))[^1]);
         Assert.StartsWith("NO (NONEXISTENT)", (await c.SendAsync("GETSCRIPT \"nope\""))[^1]);
         Assert.StartsWith("OK", (await c.SendAsync("SETACTIVE \"\""))[^1]);

@@ -66,8 +66,8 @@ public static class SieveComparators
     /// <summary>
     /// RFC 5228 2.7.1 wildcards: <c>*</c> any sequence, <c>?</c> one character, <c>\</c> quotes the
     /// next. The texts the wildcards took go to <paramref name="captures"/> (RFC 5229 3.2: each as
-    /// short as the match allows, left to right). Failed (pattern, text) positions are remembered,
-    /// so the cost is bounded by their product, never exponential.
+    /// short as the match allows, left to right). At most pattern length × text length steps, never
+    /// exponential, whatever the pattern.
     /// </summary>
     public static bool Matches(string comparator, string value, string pattern, List<string>? captures)
     {

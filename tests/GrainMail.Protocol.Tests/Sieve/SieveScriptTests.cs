@@ -343,7 +343,7 @@ public sealed class SieveScriptTests
     {
         var captures = new List<string>();
         Assert.True(SieveComparators.Matches("i;octet", "a-b-c", "*-*", captures));
-        Assert.Equal(["a-b-c", "a", "b-c"], captures);
+        Assert.Equal(new[] { "a-b-c", "a", "b-c" }, captures);
     }
 
     [Fact]
