@@ -182,7 +182,9 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
             using var p = Process.Start(psi)!;
             await p.StandardInput.WriteLineAsync(SmtpHostFixture.Password);
             p.StandardInput.Close();
+            var output = p.StandardOutput.ReadToEndAsync();
             var err = await p.StandardError.ReadToEndAsync();
+            await output;
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(p.ExitCode == 0, $"sieve-connect {action}: {err}");
         }
