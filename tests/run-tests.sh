@@ -28,6 +28,8 @@ python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptograp
 # The login locator reads Debian's legacy GeoIP country files; geoiplookup (geoip-bin) cross-checks the reader.
 [ -f /usr/share/GeoIP/GeoIP.dat ] || missing+=(geoip-database)
 command -v geoiplookup >/dev/null 2>&1 || missing+=(geoip-bin)
+# The Sieve tests upload scripts with an independent ManageSieve client (sieve-connect).
+command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -60,6 +60,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Logins.DelegationStore>();
         services.AddSingleton<GrainMail.Storage.Logins.WebSessionStore>();
         services.AddSingleton<GrainMail.Storage.Governance.GovernanceStore>();
+        services.AddSingleton<GrainMail.Storage.Sieve.SieveStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

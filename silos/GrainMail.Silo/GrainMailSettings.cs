@@ -119,6 +119,10 @@ public sealed class GrainMailSettings : IValidatableObject
     [Range(0, 65535)]
     public int Pop3sPort { get; set; } = 1995;
 
+    /// <summary>ManageSieve (RFC 5804) with STARTTLS; 0 turns the listener off.</summary>
+    [Range(0, 65535)]
+    public int ManageSievePort { get; set; } = 4190;
+
     /// <summary>
     /// The HTTPS listener (0 turns it off) for mail users: CardDAV and /api/v1/me, with the same
     /// certificate as the mail listeners. Production puts 443 here (or a proxy in front of it).

@@ -102,7 +102,7 @@ var otlp = !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("OTEL_E
 var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics =>
     {
-        metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Pop3", "GrainMail.Delivery", "GrainMail.Outbound", "Microsoft.Orleans")
+        metrics.AddMeter("GrainMail.Smtp", "GrainMail.Imap", "GrainMail.Pop3", "GrainMail.Delivery", "GrainMail.Outbound", GrainMail.Gateways.ManageSieve.ManageSieveServer.MeterName, "Microsoft.Orleans")
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter();
         if (otlp) metrics.AddOtlpExporter();
@@ -128,6 +128,7 @@ builder.Services.AddSingleton<MessageCache>();
 builder.Services.AddSingleton<GrainMail.Gateways.Common.Sessions.OpenMailSessions>();
 builder.Services.AddSingleton<ImapServer>();
 builder.Services.AddSingleton<Pop3Server>();
+builder.Services.AddSingleton<GrainMail.Gateways.ManageSieve.ManageSieveServer>();
 var listeners = new List<string>();
 builder.WebHost.ConfigureKestrel(k =>
 {
@@ -158,6 +159,12 @@ builder.WebHost.ConfigureKestrel(k =>
         if (port <= 0) continue;
         k.Listen(bind, port, listen => listen.Run(ctx => listen.ApplicationServices.GetRequiredService<Pop3Server>().HandleAsync(ctx, service)));
         listeners.Add($"  POP3        {bind}:{port}{(service == Pop3Service.Pop3s ? " (implicit TLS)" : " (STLS)")}");
+    }
+    if (settings.ManageSievePort > 0)
+    {
+        k.Listen(bind, settings.ManageSievePort, listen => listen.Run(ctx =>
+            listen.ApplicationServices.GetRequiredService<GrainMail.Gateways.ManageSieve.ManageSieveServer>().HandleAsync(ctx)));
+        listeners.Add($"  ManageSieve {bind}:{settings.ManageSievePort} (STARTTLS)");
     }
     if (settings.HttpsPort > 0)
     {

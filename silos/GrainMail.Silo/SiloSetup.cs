@@ -60,6 +60,7 @@ public static class SiloSetup
         services.AddSingleton<CertificateTrust>();
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
+        services.AddSingleton<GrainMail.Grains.Sieve.SieveDelivery>();
         services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
         services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();

@@ -29,11 +29,36 @@ public sealed record RenameDomainResponse(string Domain, string PreferredName, I
 /// <summary>Domain settings an administrator may change; absent fields keep their value.</summary>
 /// <param name="AccountAliasLimit">Aliases per account (default 3, 0 to 100). Lowering it keeps existing aliases.</param>
 /// <param name="AuthRequiresTls">Passwords only over TLS (default true; the domain's security policy, 4.2.20).</param>
-public sealed record DomainSettingsPatch(long? DefaultQuotaBytes, long? MaxMessageBytes, int? AccountAliasLimit, bool? AuthRequiresTls = null);
+/// <param name="ExternalForwarding">Automatic forwarding (Sieve redirect) outside the hosted domains: allowed, denied or listed.</param>
+/// <param name="ForwardingDomains">With "listed": the domains (and their subdomains) forwarding may go to.</param>
+public sealed record DomainSettingsPatch(long? DefaultQuotaBytes, long? MaxMessageBytes, int? AccountAliasLimit, bool? AuthRequiresTls = null,
+    string? ExternalForwarding = null, IReadOnlyList<string>? ForwardingDomains = null);
 
 /// <param name="AuthRequiresTls">Whether the domain's users may authenticate only over TLS (IMAPS/STARTTLS, SMTP 465/STARTTLS, POP3S/STLS, HTTPS).</param>
-public sealed record DomainSettingsResponse(string Name, string HomeRegion, long DefaultQuotaBytes, long MaxMessageBytes, int AccountAliasLimit, bool AuthRequiresTls = true)
+public sealed record DomainSettingsResponse(string Name, string HomeRegion, long DefaultQuotaBytes, long MaxMessageBytes, int AccountAliasLimit,
+    bool AuthRequiresTls = true, string ExternalForwarding = "allowed", IReadOnlyList<string>? ForwardingDomains = null)
 {
     public static DomainSettingsResponse From(DomainInfo d) => new(
-        d.Name, d.Settings.HomeRegion, d.Settings.DefaultQuotaBytes, d.Settings.MaxMessageBytes, AccountAliasLimits.For(d.Settings));
+        d.Name, d.Settings.HomeRegion, d.Settings.DefaultQuotaBytes, d.Settings.MaxMessageBytes, AccountAliasLimits.For(d.Settings),
+        ExternalForwarding: ForwardingNames.Name((d.Settings.Forwarding ?? ForwardingPolicy.AllowAll).Mode),
+        ForwardingDomains: (d.Settings.Forwarding ?? ForwardingPolicy.AllowAll).Domains);
+}
+
+/// <summary>The API's names of <see cref="GrainMail.Contracts.Domains.ExternalForwarding"/>.</summary>
+public static class ForwardingNames
+{
+    public static string Name(ExternalForwarding mode) => mode switch
+    {
+        GrainMail.Contracts.Domains.ExternalForwarding.Denied => "denied",
+        GrainMail.Contracts.Domains.ExternalForwarding.ListedDomains => "listed",
+        _ => "allowed",
+    };
+
+    public static ExternalForwarding? Parse(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        "allowed" => GrainMail.Contracts.Domains.ExternalForwarding.Allowed,
+        "denied" => GrainMail.Contracts.Domains.ExternalForwarding.Denied,
+        "listed" => GrainMail.Contracts.Domains.ExternalForwarding.ListedDomains,
+        _ => null,
+    };
 }

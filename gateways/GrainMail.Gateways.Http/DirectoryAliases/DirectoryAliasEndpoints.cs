@@ -172,11 +172,27 @@ public static class DirectoryAliasEndpoints
         if (req.DefaultQuotaBytes is <= 0 || req.MaxMessageBytes is <= 0) return ApiProblem.BadRequest("Limits must be positive");
         if (req.AccountAliasLimit is < 0 or > AccountAliasLimits.Max)
             return ApiProblem.BadRequest("Invalid alias limit", $"accountAliasLimit must be between 0 and {AccountAliasLimits.Max}");
+        ForwardingPolicy? forwarding = null;
+        if (req.ExternalForwarding is not null || req.ForwardingDomains is not null)
+        {
+            if (req.ExternalForwarding is not null && ForwardingNames.Parse(req.ExternalForwarding) is null)
+                return ApiProblem.BadRequest("Invalid externalForwarding", "allowed, denied or listed");
+            var listed = new List<string>();
+            foreach (var name in req.ForwardingDomains ?? [])
+            {
+                if (!DomainName.TryParse(name, out var parsed, out var why)) return ApiProblem.BadRequest("Invalid forwarding domain", $"'{name}': {why}");
+                listed.Add(parsed.Ascii);
+            }
+            forwarding = new ForwardingPolicy(ForwardingNames.Parse(req.ExternalForwarding) ?? GrainMail.Contracts.Domains.ExternalForwarding.ListedDomains, listed);
+            if (forwarding.Mode == GrainMail.Contracts.Domains.ExternalForwarding.ListedDomains && listed.Count == 0)
+                return ApiProblem.BadRequest("No forwarding domains", "\"listed\" needs forwardingDomains");
+        }
         var grain = grains.GetGrain<IDomainGrain>(d);
         var info = await grain.GetInfo();
         if (info is null) return ApiProblem.NoSuchDomain(d);
         var settings = info.Settings with
         {
+            Forwarding = forwarding ?? info.Settings.Forwarding,
             DefaultQuotaBytes = req.DefaultQuotaBytes ?? info.Settings.DefaultQuotaBytes,
             MaxMessageBytes = req.MaxMessageBytes ?? info.Settings.MaxMessageBytes,
             AccountAliasLimit = req.AccountAliasLimit ?? info.Settings.AccountAliasLimit,

@@ -110,7 +110,8 @@ public sealed record DomainSettings(
     [property: Id(2)] long MaxMessageBytes,
     [property: Id(3)] string? CatchAllTarget,
     [property: Id(4)] string? PostmasterTarget = null,
-    [property: Id(10)] int? AccountAliasLimit = null)
+    [property: Id(10)] int? AccountAliasLimit = null,
+    [property: Id(30)] ForwardingPolicy? Forwarding = null)
 {
     public const long DefaultQuota = 2L * 1024 * 1024 * 1024;
     public const long DefaultMaxMessage = 50L * 1024 * 1024;

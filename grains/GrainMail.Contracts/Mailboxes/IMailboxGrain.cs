@@ -7,6 +7,10 @@ namespace GrainMail.Contracts.Mailboxes;
 /// </summary>
 public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
+    /// <summary>The account's Sieve scripts changed: read them again before the next delivery.</summary>
+    [Orleans.Concurrency.OneWay]
+    Task SieveChanged();
+
     /// <summary>Creates the mailbox with its special-use folders; idempotent.</summary>
     Task Provision(long quotaBytes);
 

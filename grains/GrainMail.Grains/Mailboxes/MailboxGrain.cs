@@ -5,6 +5,7 @@ using GrainMail.Grains.Regions;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Mailboxes;
 using GrainMail.Storage.Streams;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Streams;
 using Orleans.Streams.Core;
@@ -115,6 +116,7 @@ public sealed partial class MailboxGrain(
     {
         if (_mailbox is null) return;
         await store.DestroyAsync(_address);
+        await ServiceProvider.GetRequiredService<GrainMail.Storage.Sieve.SieveStore>().DeleteAccountAsync(_address);
         _mailbox = null;
         _folders = [];
         DeactivateOnIdle();
@@ -605,6 +607,8 @@ public sealed partial class MailboxGrain(
         activity?.SetTag("grainmail.batch", items.Count);
         if (_mailbox is null) await LoadAsync(CancellationToken.None);
         if (_mailbox is null) return false;
+        // The account's Sieve script decides each message's place: one at a time.
+        if (await HasActiveSieveAsync()) return false;
         var ids = items.Select(i => i.Item.QueueRowId).ToList();
         var size = items.Sum(i => i.Item.Size);
         if (ids.Distinct().Count() != ids.Count || items.Select(i => i.Item.DeliveryId).Distinct().Count() != ids.Count) return false;
@@ -649,6 +653,7 @@ public sealed partial class MailboxGrain(
             await RefuseAsync(item, refusal.Value.Reply, refusal.Value.Reason);
             return;
         }
+        if (await DeliverThroughSieveAsync(item)) return;
         // Spam goes to the \Junk folder (RFC 6154) when the mailbox has one; else to INBOX, where the
         // X-Spam-Status header still says what the checks found.
         var inbox = (item.Junk ? _folders.Values.FirstOrDefault(f => f.Use == SpecialUse.Junk) : null)

@@ -35,6 +35,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_POP3_PORT"] = "GrainMail:Pop3Port",
         ["GRAINMAIL_POP3S_PORT"] = "GrainMail:Pop3sPort",
         ["GRAINMAIL_HTTPS_PORT"] = "GrainMail:HttpsPort",
+        ["GRAINMAIL_MANAGESIEVE_PORT"] = "GrainMail:ManageSievePort",
         ["GRAINMAIL_SMTP_OUT_PORT"] = "GrainMail:Outbound:Port",
         ["GRAINMAIL_DNS"] = "GrainMail:Dns:Resolvers",
         ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",

@@ -49,6 +49,8 @@ public static class GrainMailOptions
                 o.MessageText = limits.Text;
             });
         Validated<Pop3Options>(services, Pop3Options.Section).Bind(configuration.GetSection(Pop3Options.Section));
+        Validated<GrainMail.Gateways.ManageSieve.ManageSieveOptions>(services, GrainMail.Gateways.ManageSieve.ManageSieveOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Gateways.ManageSieve.ManageSieveOptions.Section));
 
         Validated<OutboundOptions>(services, OutboundOptions.Section)
             // Lists from configuration replace the defaults instead of being added to them.

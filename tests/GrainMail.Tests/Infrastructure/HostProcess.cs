@@ -113,6 +113,8 @@ public sealed class HostProcess : IAsyncDisposable
         psi.Environment["GRAINMAIL_TRUST"] = "false";
         // Off unless a test asks for it: hosts of parallel tests cannot all have the default 8443.
         psi.Environment["GRAINMAIL_HTTPS_PORT"] = "0";
+        // Likewise ManageSieve's default 4190.
+        psi.Environment["GRAINMAIL_MANAGESIEVE_PORT"] = "0";
         if (extraEnvironment is not null)
         {
             foreach (var (k, v) in extraEnvironment) psi.Environment[k] = v;

@@ -1,0 +1,103 @@
+using GrainMail.Contracts.Mailboxes;
+using GrainMail.Contracts.Sieve;
+using GrainMail.Sieve;
+using GrainMail.Sieve.Validation;
+using GrainMail.Storage.Sieve;
+using Microsoft.Extensions.Logging;
+
+namespace GrainMail.Grains.Sieve;
+
+/// <summary>
+/// The single writer of one account's scripts. Every upload is compiled first, so what is stored
+/// always validates; after a change the mailbox drops its copy and reads the scripts again at the
+/// next delivery.
+/// </summary>
+public sealed class SieveGrain(SieveStore store, ILogger<SieveGrain> logger) : Grain, ISieveGrain
+{
+    private string _account = "";
+    private List<StoredSieveScript> _scripts = [];
+
+    public static readonly SieveLimits Limits = SieveLimits.Default with { MaxScriptBytes = SieveQuota.MaxScriptBytes, MaxRedirects = SieveQuota.MaxRedirects };
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _account = this.GetPrimaryKeyString();
+        _scripts = await store.ListAsync(_account, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<SieveScriptInfo>> List() =>
+        Task.FromResult<IReadOnlyList<SieveScriptInfo>>(_scripts.Select(s => new SieveScriptInfo(s.Name, s.Active, System.Text.Encoding.UTF8.GetByteCount(s.Content))).ToList());
+
+    public Task<string?> Get(string name) => Task.FromResult(Find(name)?.Content);
+
+    public Task<SieveOpResult> Check(string content) => Task.FromResult(Validate(content));
+
+    public Task<SieveOpResult> HaveSpace(string name, long size)
+    {
+        if (!SieveScriptNames.IsValid(name)) return Task.FromResult(new SieveOpResult(SieveOpStatus.InvalidName, "invalid script name"));
+        return Task.FromResult(Space(name, size));
+    }
+
+    private SieveOpResult Space(string name, long size)
+    {
+        if (size > SieveQuota.MaxScriptBytes) return new(SieveOpStatus.TooLarge, $"scripts may have at most {SieveQuota.MaxScriptBytes} bytes");
+        if (Find(name) is null && _scripts.Count >= SieveQuota.MaxScripts) return new(SieveOpStatus.TooMany, $"at most {SieveQuota.MaxScripts} scripts");
+        return SieveOpResult.Ok;
+    }
+
+    private static SieveOpResult Validate(string content)
+    {
+        var (_, error) = SieveValidator.Compile(content, Limits);
+        return error is null ? SieveOpResult.Ok : new SieveOpResult(SieveOpStatus.Invalid, error.ToString());
+    }
+
+    public async Task<SieveOpResult> Put(string name, string content)
+    {
+        if (!SieveScriptNames.IsValid(name)) return new(SieveOpStatus.InvalidName, "invalid script name");
+        var space = Space(name, System.Text.Encoding.UTF8.GetByteCount(content));
+        if (space.Status != SieveOpStatus.Ok) return space;
+        var check = Validate(content);
+        if (check.Status != SieveOpStatus.Ok) return check;
+        await store.PutAsync(_account, name, content);
+        await ReloadAsync();
+        logger.LogInformation("Sieve script {Name} of {Account} stored ({Bytes} bytes)", name, _account, content.Length);
+        return SieveOpResult.Ok;
+    }
+
+    public async Task<SieveOpResult> SetActive(string name)
+    {
+        if (name.Length > 0 && Find(name) is null) return new(SieveOpStatus.NotFound, "no such script");
+        await store.SetActiveAsync(_account, name.Length == 0 ? null : name);
+        await ReloadAsync();
+        return SieveOpResult.Ok;
+    }
+
+    public async Task<SieveOpResult> Delete(string name)
+    {
+        var s = Find(name);
+        if (s is null) return new(SieveOpStatus.NotFound, "no such script");
+        if (s.Active) return new(SieveOpStatus.Active, "the active script cannot be deleted");
+        await store.DeleteAsync(_account, name);
+        await ReloadAsync();
+        return SieveOpResult.Ok;
+    }
+
+    public async Task<SieveOpResult> Rename(string from, string to)
+    {
+        if (!SieveScriptNames.IsValid(to)) return new(SieveOpStatus.InvalidName, "invalid script name");
+        if (Find(from) is null) return new(SieveOpStatus.NotFound, "no such script");
+        if (Find(to) is not null) return new(SieveOpStatus.Exists, "a script of that name exists");
+        await store.RenameAsync(_account, from, to);
+        await ReloadAsync();
+        return SieveOpResult.Ok;
+    }
+
+    private StoredSieveScript? Find(string name) => _scripts.FirstOrDefault(s => s.Name == name);
+
+    private async Task ReloadAsync()
+    {
+        _scripts = await store.ListAsync(_account);
+        // The mailbox runs the scripts at delivery: it reads them again before the next one.
+        await GrainFactory.GetGrain<IMailboxGrain>(_account).SieveChanged();
+    }
+}
