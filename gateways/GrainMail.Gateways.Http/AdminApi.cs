@@ -17,6 +17,7 @@ using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Spam;
 using GrainMail.Gateways.Http.Trust;
 using GrainMail.Gateways.Http.Roles;
 using GrainMail.Gateways.Http.Sessions;
@@ -105,6 +106,8 @@ public static class AdminApi
         api.MapIntegrations();
         api.MapSignedIntegration();
         api.MapAddressBook();
+        api.MapContent();
+        app.MapMySpam(); // /api/v1/me/quarantine and /api/v1/me/sender-lists: account credentials
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         return app;
     }

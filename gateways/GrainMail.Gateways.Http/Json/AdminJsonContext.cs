@@ -93,4 +93,12 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.SenderListBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.SenderListLine))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Spam.SenderListLine>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.TrainResult))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.ClassifyResult))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.ModelSizeBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -37,6 +37,13 @@ public sealed record ContentModelSize(
     [property: Id(0)] int SpamMessages,
     [property: Id(1)] int HamMessages);
 
+/// <summary>Who asked for a change, for the audit log: the account or "admin", their role, their address.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SpamActor(
+    [property: Id(0)] string Actor,
+    [property: Id(1)] string Role,
+    [property: Id(2)] string ClientIp);
+
 /// <summary>An allow or block entry as the API shows it.</summary>
 [GenerateSerializer, Immutable]
 public sealed record SenderListItem(
@@ -53,7 +60,7 @@ public interface IContentAdminGrain : IGrainWithIntegerKey
 {
     /// <summary>Learns one RFC 5322 message (an mbox "From " first line is skipped) for the global model.
     /// Returns "learned", "relearned" or "already-learned".</summary>
-    Task<string> Train(byte[] message, bool spam);
+    Task<string> Train(byte[] message, bool spam, SpamActor actor);
 
     [Retryable]
     Task<ContentClassification> Classify(byte[] message, string? mailbox);
@@ -65,10 +72,16 @@ public interface IContentAdminGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<SenderListItem>> Lists(string scope);
 
     /// <summary>False when the entry was there already.</summary>
-    Task<bool> AddToList(string scope, bool allow, string entry);
+    Task<bool> AddToList(string scope, bool allow, string entry, SpamActor actor);
 
     /// <summary>False when there was no such entry.</summary>
-    Task<bool> RemoveFromList(string scope, bool allow, string entry);
+    Task<bool> RemoveFromList(string scope, bool allow, string entry, SpamActor actor);
+
+    /// <summary>A mailbox's own held message: released to its INBOX (true), or false when the mailbox holds no such message.</summary>
+    Task<bool> ReleaseOwn(string mailbox, Guid id, SpamActor actor);
+
+    /// <summary>A mailbox's own held message deleted; false when the mailbox holds no such message.</summary>
+    Task<bool> DeleteOwn(string mailbox, Guid id, SpamActor actor);
 }
 
 /// <summary>A domain's quarantine digest settings.</summary>

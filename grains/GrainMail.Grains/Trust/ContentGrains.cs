@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using GrainMail.Contracts.Trust;
+using GrainMail.Storage.Audit;
 using GrainMail.Storage.Blobs;
 using GrainMail.Storage.Trust;
 using GrainMail.Trust.Content;
@@ -55,20 +56,40 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, I
 
 /// <summary>The classifier and sender lists for the APIs (<see cref="IContentAdminGrain"/>), on a silo.</summary>
 [Orleans.Concurrency.StatelessWorker, Orleans.Concurrency.Reentrant]
-public sealed class ContentAdminGrain(ContentTrust content, ContentStore store) : Grain, IContentAdminGrain
+public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, QuarantineStore quarantine, AuditLog audit) : Grain, IContentAdminGrain
 {
-    public async Task<string> Train(byte[] message, bool spam)
+    public async Task<string> Train(byte[] message, bool spam, SpamActor actor)
     {
         var raw = WithoutMboxLine(message);
         using var stream = new MemoryStream(raw, writable: false);
         var parsed = await MimeMessage.LoadAsync(stream);
-        return await content.LearnAsync(ContentStore.GlobalOwner, SHA256.HashData(raw), parsed, spam) switch
+        var key = SHA256.HashData(raw);
+        var result = await content.LearnAsync(ContentStore.GlobalOwner, key, parsed, spam) switch
         {
             LearnOutcome.Learned => "learned",
             LearnOutcome.Relearned => "relearned",
             _ => "already-learned",
         };
+        await Audit(actor, "spam.train", spam ? "spam" : "ham", result, $"{{\"sha256\":\"{Convert.ToHexStringLower(key)}\"}}");
+        return result;
     }
+
+    public async Task<bool> ReleaseOwn(string mailbox, Guid id, SpamActor actor)
+    {
+        var ok = (await quarantine.ListAsync(mailbox, null)).Any(q => q.Id == id) && await quarantine.ReleaseAsync(id);
+        await Audit(actor, "quarantine.release", mailbox, ok ? "ok" : "not-found", $"{{\"id\":\"{id}\"}}");
+        return ok;
+    }
+
+    public async Task<bool> DeleteOwn(string mailbox, Guid id, SpamActor actor)
+    {
+        var ok = (await quarantine.ListAsync(mailbox, null)).Any(q => q.Id == id) && await quarantine.DeleteAsync(id);
+        await Audit(actor, "quarantine.delete", mailbox, ok ? "ok" : "not-found", $"{{\"id\":\"{id}\"}}");
+        return ok;
+    }
+
+    private Task Audit(SpamActor a, string action, string target, string result, string? detail) =>
+        audit.AppendAsync(new AuditRecord(a.Actor, a.Role, a.ClientIp, action, target, result, detail));
 
     public async Task<ContentClassification> Classify(byte[] message, string? mailbox)
     {
@@ -86,11 +107,22 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store) 
     public async Task<IReadOnlyList<SenderListItem>> Lists(string scope) =>
         (await store.ListAsync(scope)).Select(r => new SenderListItem(r.Entry, r.Allow, r.CreatedAt)).ToList();
 
-    public Task<bool> AddToList(string scope, bool allow, string entry) =>
-        SenderLists.Normalize(entry) is { } e ? store.AddAsync(scope, allow, e) : throw new ArgumentException("not an address or a domain", nameof(entry));
+    public async Task<bool> AddToList(string scope, bool allow, string entry, SpamActor actor)
+    {
+        var e = SenderLists.Normalize(entry) ?? throw new ArgumentException("not an address or a domain", nameof(entry));
+        var added = await store.AddAsync(scope, allow, e);
+        await Audit(actor, allow ? "allowlist.add" : "blocklist.add", scope, added ? "ok" : "exists", Json(e));
+        return added;
+    }
 
-    public Task<bool> RemoveFromList(string scope, bool allow, string entry) =>
-        SenderLists.Normalize(entry) is { } e ? store.RemoveAsync(scope, allow, e) : Task.FromResult(false);
+    public async Task<bool> RemoveFromList(string scope, bool allow, string entry, SpamActor actor)
+    {
+        var removed = SenderLists.Normalize(entry) is { } e && await store.RemoveAsync(scope, allow, e);
+        await Audit(actor, allow ? "allowlist.remove" : "blocklist.remove", scope, removed ? "ok" : "not-found", Json(entry));
+        return removed;
+    }
+
+    private static string Json(string entry) => "{\"entry\":\"" + System.Text.Json.JsonEncodedText.Encode(entry) + "\"}";
 
     /// <summary>An mbox file's "From " separator line is not part of the message (RFC 4155).</summary>
     public static byte[] WithoutMboxLine(byte[] raw)
