@@ -15,7 +15,7 @@ public static class ContentSymbols
         ["BAYES_05"] = -1,
         ["BAYES_50"] = 0,
         ["BAYES_90"] = 3,
-        ["BAYES_99"] = 5.5,
+        ["BAYES_99"] = 6,
     };
 
     /// <summary>The symbol for a verdict; none when no token was known (an untrained model says nothing).</summary>
