@@ -100,7 +100,10 @@ public static partial class MessageTokenizer
     private static void Html(string html, HashSet<string> tokens)
     {
         foreach (Match m in Attribute().Matches(html)) Url(WebUtility.HtmlDecode(m.Groups[2].Value), tokens);
-        foreach (Match m in Tag().Matches(html)) tokens.Add("html:" + m.Groups[1].Value.ToLowerInvariant());
+        foreach (Match m in Tag().Matches(html))
+        {
+            if (m.Groups[1].Length > 0) tokens.Add("html:" + m.Groups[1].Value.ToLowerInvariant());
+        }
         var text = Tag().Replace(ScriptOrStyle().Replace(html, " "), " ");
         Text(WebUtility.HtmlDecode(text), "", tokens);
     }
@@ -128,7 +131,7 @@ public static partial class MessageTokenizer
             previousCjk = null;
             cjkRun = 0;
         }
-        foreach (var c in text.Normalize(NormalizationForm.FormKC))
+        foreach (var c in Compatible(text))
         {
             if (IsCjk(c))
             {
@@ -146,6 +149,20 @@ public static partial class MessageTokenizer
         }
         FlushWord();
         EndCjk();
+    }
+
+    /// <summary>NFKC folds full-width Latin letters and digits (common in CJK spam) to their plain forms;
+    /// text with unpaired surrogates cannot be normalized and is read as it is.</summary>
+    private static string Compatible(string text)
+    {
+        try
+        {
+            return text.Normalize(NormalizationForm.FormKC);
+        }
+        catch (ArgumentException)
+        {
+            return text;
+        }
     }
 
     private static void Word(string raw, string prefix, HashSet<string> tokens)
