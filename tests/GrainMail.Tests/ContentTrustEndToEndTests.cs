@@ -86,7 +86,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         // The next message of its kind goes to Junk on the classifier's word.
         Assert.StartsWith("250 ", await SendAsync("deals@plain.example", lena, Pitch(lena, 2)));
         var junked = await ReadAsync(lena, "Junk", 2);
-        Assert.Contains(junked, m => m.Subject.EndsWith(" 2", StringComparison.Ordinal) && m.Headers["X-Spam-Status"].Contains("BAYES_99", StringComparison.Ordinal));
+        Assert.Contains(junked, m => (m.Subject ?? "").EndsWith(" 2", StringComparison.Ordinal) && (m.Headers["X-Spam-Status"] ?? "").Contains("BAYES_99", StringComparison.Ordinal));
 
         // The user changes their mind: both out of Junk into the INBOX (the first is relearned as ham).
         await WithImap(lena, async imap =>
@@ -98,7 +98,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         await ModelIs(lena, 0, 2);
         Assert.StartsWith("250 ", await SendAsync("deals@plain.example", lena, Pitch(lena, 3)));
         var inbox = await ReadAsync(lena, "INBOX", 3);
-        var third = Assert.Single(inbox, m => m.Subject.EndsWith(" 3", StringComparison.Ordinal));
+        var third = Assert.Single(inbox, m => (m.Subject ?? "").EndsWith(" 3", StringComparison.Ordinal));
         Assert.Contains("BAYES_00", third.Headers["X-Spam-Status"]);
         Assert.StartsWith("No,", third.Headers["X-Spam-Status"]);
 
@@ -238,7 +238,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
             "From: <news@plain.example>\r\nTo: quinn@hold.test\r\nSubject: third held\r\n\r\nHeld for review.\r\n"));
         var next = await fixture.Host.Http.PostAsync("/api/v1/domains/hold.test/quarantine/digest/send", null);
         Assert.Equal(1, (await next.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sent").GetInt32());
-        var digests = (await ReadAsync("quinn@hold.test", "INBOX", 3)).Where(m => m.Subject.StartsWith("Quarantine digest", StringComparison.Ordinal)).ToList();
+        var digests = (await ReadAsync("quinn@hold.test", "INBOX", 3)).Where(m => (m.Subject ?? "").StartsWith("Quarantine digest", StringComparison.Ordinal)).ToList();
         var second = Assert.Single(digests, d => d.Subject == "Quarantine digest: 1 message(s) held");
         Assert.Contains("third held", second.TextBody);
         Assert.DoesNotContain("second held", second.TextBody);
