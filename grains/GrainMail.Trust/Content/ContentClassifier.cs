@@ -23,8 +23,9 @@ public sealed record ContentVerdict(double Probability, int Clues);
 /// chi-square method (as SpamBayes does): S and H test the hypotheses "these are spam clues" and "these are
 /// ham clues", and the result is (1 + S − H) / 2 — near 1 spam, near 0 ham, 0.5 when the clues disagree.
 /// Two models are combined per token: the global one (trained by the operator) and the user's own
-/// (learned from their moves in and out of Junk), whose counts weigh <see cref="UserWeight"/> times as
-/// much, so that a user's own judgement overrides the global model for the tokens they taught it.
+/// (learned from their moves in and out of Junk); where the user has counts for a token they weigh at
+/// least <see cref="UserWeight"/> messages each and at least twice the global counts, so that a user's own
+/// judgement overrides the global model for the tokens they taught it.
 /// </summary>
 public static class ContentClassifier
 {
@@ -63,21 +64,21 @@ public static class ContentClassifier
     /// <summary>Robinson's f(w) over the global counts and the user's, the user's weighed <see cref="UserWeight"/> times.</summary>
     public static double TokenProbability(long token, ModelCounts global, ModelCounts? user)
     {
-        double weighted = 0, evidence = 0;
-        void Add(ModelCounts model, double weight)
-        {
-            if (!model.Tokens.TryGetValue(token, out var c) || c.Spam + c.Ham <= 0) return;
-            var spamRatio = model.SpamMessages > 0 ? Math.Min(1, (double)c.Spam / model.SpamMessages) : 0;
-            var hamRatio = model.HamMessages > 0 ? Math.Min(1, (double)c.Ham / model.HamMessages) : 0;
-            if (spamRatio + hamRatio <= 0) return;
-            var p = spamRatio / (spamRatio + hamRatio);
-            var n = weight * (c.Spam + c.Ham);
-            weighted += n * p;
-            evidence += n;
-        }
-        Add(global, 1);
-        if (user is not null) Add(user, UserWeight);
-        return (Strength * UnknownProbability + weighted) / (Strength + evidence);
+        var (pGlobal, nGlobal) = Evidence(token, global);
+        var (pUser, nUser) = user is null ? (0, 0) : Evidence(token, user);
+        // Where the user taught this token, their counts weigh at least UserWeight global messages each and
+        // at least twice the global evidence together: the user's judgement overrides the global model.
+        var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
+        return (Strength * UnknownProbability + nGlobal * pGlobal + userWeight * pUser) / (Strength + nGlobal + userWeight);
+    }
+
+    /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
+    private static (double P, double N) Evidence(long token, ModelCounts model)
+    {
+        if (!model.Tokens.TryGetValue(token, out var c) || c.Spam + c.Ham <= 0) return (0, 0);
+        var spamRatio = model.SpamMessages > 0 ? Math.Min(1, (double)c.Spam / model.SpamMessages) : 0;
+        var hamRatio = model.HamMessages > 0 ? Math.Min(1, (double)c.Ham / model.HamMessages) : 0;
+        return spamRatio + hamRatio <= 0 ? (0, 0) : (spamRatio / (spamRatio + hamRatio), c.Spam + c.Ham);
     }
 
     /// <summary>P(χ² ≥ x) for an even number of degrees of freedom (a finite series, no gamma function needed).</summary>
