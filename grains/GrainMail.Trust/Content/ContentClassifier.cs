@@ -65,7 +65,7 @@ public static class ContentClassifier
     public static double TokenProbability(long token, ModelCounts global, ModelCounts? user)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
-        var (pUser, nUser) = user is null ? (0, 0) : Evidence(token, user);
+        var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
         // Where the user taught this token, their counts weigh at least UserWeight global messages each and
         // at least twice the global evidence together: the user's judgement overrides the global model.
         var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
