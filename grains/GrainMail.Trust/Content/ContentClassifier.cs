@@ -61,7 +61,7 @@ public static class ContentClassifier
         return new ContentVerdict((s - h + 1) / 2, n);
     }
 
-    /// <summary>Robinson's f(w) over the global counts and the user's, the user's weighed <see cref="UserWeight"/> times.</summary>
+    /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
     public static double TokenProbability(long token, ModelCounts global, ModelCounts? user)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
@@ -75,10 +75,10 @@ public static class ContentClassifier
     /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
     private static (double P, double N) Evidence(long token, ModelCounts model)
     {
-        if (!model.Tokens.TryGetValue(token, out var c) || c.Spam + c.Ham <= 0) return (0, 0);
+        if (!model.Tokens.TryGetValue(token, out var c) || c.Spam + c.Ham <= 0) return (0.0, 0.0);
         var spamRatio = model.SpamMessages > 0 ? Math.Min(1, (double)c.Spam / model.SpamMessages) : 0;
         var hamRatio = model.HamMessages > 0 ? Math.Min(1, (double)c.Ham / model.HamMessages) : 0;
-        return spamRatio + hamRatio <= 0 ? (0, 0) : (spamRatio / (spamRatio + hamRatio), c.Spam + c.Ham);
+        return spamRatio + hamRatio <= 0 ? (0.0, 0.0) : (spamRatio / (spamRatio + hamRatio), (double)(c.Spam + c.Ham));
     }
 
     /// <summary>P(χ² ≥ x) for an even number of degrees of freedom (a finite series, no gamma function needed).</summary>
