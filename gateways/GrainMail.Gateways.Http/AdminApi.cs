@@ -18,6 +18,7 @@ using GrainMail.Gateways.Http.Organization;
 using GrainMail.Gateways.Http.Outbound;
 using GrainMail.Gateways.Http.Placement;
 using GrainMail.Gateways.Http.SentLog;
+using GrainMail.Gateways.Http.Spam;
 using GrainMail.Gateways.Http.Trust;
 using GrainMail.Gateways.Http.Roles;
 using GrainMail.Gateways.Http.Sessions;
@@ -114,6 +115,8 @@ public static class AdminApi
         GrainMail.Gateways.Http.Governance.ReportEndpoints.MapReports(api);
         api.MapAccountSecurity();
         GrainMail.Gateways.Http.LoginSecurity.LoginSecurityEndpoints.MapLoginSecurity(api);
+        api.MapContent();
+        app.MapMySpam(); // /api/v1/me/quarantine and /api/v1/me/sender-lists: account credentials
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapAccountSecurityForUsers(); // /api/v1/me/sessions, two-factor, password; /password-resets
         api.MapGovernance();

@@ -41,6 +41,7 @@ public static class StorageServices
         services.AddSingleton<MessageSubmitter>();
         services.AddSingleton<GrainMail.Storage.Trust.ReceiveLogStore>();
         services.AddSingleton<GrainMail.Storage.Trust.QuarantineStore>();
+        services.AddSingleton<GrainMail.Storage.Trust.ContentStore>();
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();

@@ -54,6 +54,7 @@ public static class SiloSetup
         // Configuration/GrainMailOptions (AddGrainMailOptions), like the gateways' options.
         services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
+        services.AddSingleton<GrainMail.Grains.Trust.ContentTrust>();
         services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
         services.AddSingleton<GrainMail.Outbound.Routes.RouteDeliveries>();
         services.AddSingleton<DkimKeyStore>();

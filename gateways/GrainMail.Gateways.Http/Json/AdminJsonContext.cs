@@ -145,4 +145,12 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Mailbox.RestoredMessageResponse>))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyRequest))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Mailbox.RecoveryPolicyResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.SenderListBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.SenderListLine))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Spam.SenderListLine>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.TrainResult))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.ClassifyResult))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.ModelSizeBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

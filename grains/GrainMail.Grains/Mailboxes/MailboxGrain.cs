@@ -420,7 +420,23 @@ public sealed partial class MailboxGrain(
             LogExpunged(src, goneSet);
             await KeepPurgeReminderAsync(true);
         }
+        LearnFromTransfer(src, dst, selected);
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
+    }
+
+    /// <summary>
+    /// The user's judgement teaches their content model (issue 14): into \Junk (RFC 6154) is spam, out of
+    /// it is ham — except into \Trash, which is how clients delete spam, not a verdict on it. One-way to
+    /// the learner after the commit: the MOVE's reply does not wait for the token counts.
+    /// </summary>
+    private void LearnFromTransfer(Folder src, Folder dst, List<MessageRow> selected)
+    {
+        bool? spam = dst.Use == SpecialUse.Junk && src.Use != SpecialUse.Junk ? true
+            : src.Use == SpecialUse.Junk && dst.Use is not (SpecialUse.Junk or SpecialUse.Trash) ? false
+            : null;
+        if (spam is null) return;
+        var items = selected.Select(m => new GrainMail.Contracts.Trust.LearnItem(m.BlobDomain, m.BlobHash)).ToList();
+        _ = GrainFactory.GetGrain<GrainMail.Contracts.Trust.IContentLearnerGrain>(_address).Learn(items, spam.Value);
     }
 
     /// <summary>

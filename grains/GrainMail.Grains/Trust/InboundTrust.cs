@@ -31,10 +31,12 @@ public sealed class InboundTrust
     private readonly TrustOptions _options;
     private readonly DnsOptions _dns;
     private readonly ReceiveLogStore _log;
+    private readonly ContentTrust _content;
     private readonly ILogger<InboundTrust> _logger;
 
-    public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ILogger<InboundTrust> logger)
+    public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content, ILogger<InboundTrust> logger)
     {
+        _content = content;
         _options = options;
         _dns = dnsOptions;
         _log = log;
@@ -72,7 +74,13 @@ public sealed class InboundTrust
             if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
         }
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
+        // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
+        var contentSymbols = await ContentSymbolsAsync(message, submission, report, ct);
+        var perMailbox = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToDictionary(m => m, m => SpamScorer.Decide(
+            report with { Symbols = [.. report.Symbols, .. contentSymbols.GetValueOrDefault(m) ?? []] }, policies[MailAddress.DomainOf(m)], node), StringComparer.Ordinal);
         var decisions = policies.ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
+        foreach (var domain in submission.Mailboxes.Select(MailAddress.DomainOf)) decisions.Remove(domain);
+        var all = decisions.Values.Concat(perMailbox.Values).ToList();
         var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
         var now = DateTimeOffset.UtcNow;
         List<ReceiveLogEntry> Log(Func<string, TrustDecision> decisionFor) => submission.Mailboxes.Select(m =>
@@ -82,24 +90,27 @@ public sealed class InboundTrust
                 d.Score, SpamScorer.SymbolList(d), authResults);
         }).ToList();
 
-        var judgedSpam = decisions.Values.Any(d => d.Action != TrustAction.Deliver);
+        var judgedSpam = all.Any(d => d.Action != TrustAction.Deliver);
         foreach (var (_, grain) in reputations) await grain.Record(judgedSpam);
 
         // One reply for the whole transaction: a refusal for any recipient refuses the message
         // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
-        var refusal = decisions.Values.Where(d => d.Action == TrustAction.Reject).Concat(decisions.Values.Where(d => d.Action == TrustAction.TempFail)).FirstOrDefault();
+        var refusal = all.Where(d => d.Action == TrustAction.Reject).Concat(all.Where(d => d.Action == TrustAction.TempFail)).FirstOrDefault();
         if (refusal is not null)
         {
             _logger.LogInformation("Inbound message from {Ip} <{Sender}> refused: {Reply} ({Symbols})", evidence.ClientIp, submission.Sender, refusal.Reply, SpamScorer.SymbolList(refusal));
             return new InboundOutcome(refusal.Reply, null, Log(_ => refusal));
         }
 
-        var shown = decisions.Values.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
+        var shown = all.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
         var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n";
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
-        var junk = submission.Mailboxes.Where(m => decisions[MailAddress.DomainOf(m)].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
-        var held = submission.Mailboxes.Where(m => decisions[MailAddress.DomainOf(m)].Action == TrustAction.Quarantine)
-            .Select(m => new HeldCopy(m, decisions[MailAddress.DomainOf(m)].Score, SpamScorer.SymbolList(decisions[MailAddress.DomainOf(m)]))).ToList();
+        var junk = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
+        var held = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Quarantine)
+            .Select(m => new HeldCopy(m, perMailbox[m].Score, SpamScorer.SymbolList(perMailbox[m]))).ToList();
+        // The domains holding mail get their digest reminder (idempotent, one-way: the 250 does not wait).
+        foreach (var domain in held.Select(h => MailAddress.DomainOf(h.Mailbox)).Distinct(StringComparer.Ordinal))
+            _ = grains.GetGrain<IQuarantineDigestGrain>(domain).Ensure();
         var accepted = submission with
         {
             Raw = new MessageContent(content),
@@ -107,7 +118,23 @@ public sealed class InboundTrust
             JunkMailboxes = junk,
             Held = held,
         };
-        return new InboundOutcome(null, accepted, Log(m => decisions[MailAddress.DomainOf(m)]));
+        return new InboundOutcome(null, accepted, Log(m => perMailbox[m]));
+    }
+
+    /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>
+    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, Submission submission, InboundReport report, CancellationToken ct)
+    {
+        try
+        {
+            var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, ct);
+            _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
+            return symbols;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            _logger.LogWarning(e, "Content classifier and sender lists unavailable; message scored without them");
+            return [];
+        }
     }
 
     private static List<(string Prefix, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)

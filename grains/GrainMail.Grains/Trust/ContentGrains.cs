@@ -1,0 +1,134 @@
+using System.Security.Cryptography;
+using GrainMail.Contracts.Trust;
+using GrainMail.Storage.Audit;
+using GrainMail.Storage.Blobs;
+using GrainMail.Storage.Trust;
+using GrainMail.Trust.Content;
+using Microsoft.Extensions.Logging;
+using MimeKit;
+
+namespace GrainMail.Grains.Trust;
+
+/// <summary>
+/// Learns a mailbox's moves into and out of Junk for its own model (<see cref="IContentLearnerGrain"/>):
+/// reads each blob on the silo, tokenizes it and writes the counts keyed by the blob hash, so a message
+/// learned twice as the same class changes nothing and a message moved back moves its counts.
+/// A failed write is retried three times with a growing pause before it is given up (logged).
+/// </summary>
+public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
+{
+    private static readonly TimeSpan[] Pauses = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+
+    public async Task Learn(IReadOnlyList<LearnItem> items, bool spam) => await LearnNow(items, spam);
+
+    public async Task<int> LearnNow(IReadOnlyList<LearnItem> items, bool spam)
+    {
+        var owner = this.GetPrimaryKeyString();
+        var changed = 0;
+        foreach (var item in items)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    var raw = await blobs.ReadAsync(item.BlobDomain, item.BlobHash);
+                    if (raw is null) break; // gone (expunged and collected): nothing to learn
+                    using var stream = new MemoryStream(raw, writable: false);
+                    var message = await MimeMessage.LoadAsync(stream);
+                    if (await content.LearnAsync(owner, item.BlobHash, message, spam) != LearnOutcome.AlreadyLearned) changed++;
+                    break;
+                }
+                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && attempt < Pauses.Length)
+                {
+                    logger.LogWarning(e, "Learning for {Mailbox} failed (attempt {Attempt}); retrying", owner, attempt + 1);
+                    await Task.Delay(Pauses[attempt]);
+                }
+                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or FormatException)
+                {
+                    logger.LogError(e, "Learning a message as {Class} for {Mailbox} failed; given up", spam ? "spam" : "ham", owner);
+                    break;
+                }
+            }
+        }
+        return changed;
+    }
+}
+
+/// <summary>The classifier and sender lists for the APIs (<see cref="IContentAdminGrain"/>), on a silo.</summary>
+[Orleans.Concurrency.StatelessWorker, Orleans.Concurrency.Reentrant]
+public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, QuarantineStore quarantine, AuditLog audit) : Grain, IContentAdminGrain
+{
+    public async Task<string> Train(byte[] message, bool spam, SpamActor actor)
+    {
+        var raw = WithoutMboxLine(message);
+        using var stream = new MemoryStream(raw, writable: false);
+        var parsed = await MimeMessage.LoadAsync(stream);
+        var key = SHA256.HashData(raw);
+        var result = await content.LearnAsync(ContentStore.GlobalOwner, key, parsed, spam) switch
+        {
+            LearnOutcome.Learned => "learned",
+            LearnOutcome.Relearned => "relearned",
+            _ => "already-learned",
+        };
+        await Audit(actor, "spam.train", spam ? "spam" : "ham", result, $"{{\"sha256\":\"{Convert.ToHexStringLower(key)}\"}}");
+        return result;
+    }
+
+    public async Task<bool> ReleaseOwn(string mailbox, Guid id, SpamActor actor)
+    {
+        var ok = (await quarantine.ListAsync(mailbox, null)).Any(q => q.Id == id) && await quarantine.ReleaseAsync(id);
+        await Audit(actor, "quarantine.release", mailbox, ok ? "ok" : "not-found", $"{{\"id\":\"{id}\"}}");
+        return ok;
+    }
+
+    public async Task<bool> DeleteOwn(string mailbox, Guid id, SpamActor actor)
+    {
+        var ok = (await quarantine.ListAsync(mailbox, null)).Any(q => q.Id == id) && await quarantine.DeleteAsync(id);
+        await Audit(actor, "quarantine.delete", mailbox, ok ? "ok" : "not-found", $"{{\"id\":\"{id}\"}}");
+        return ok;
+    }
+
+    private Task Audit(SpamActor a, string action, string target, string result, string? detail) =>
+        audit.AppendAsync(new AuditRecord(a.Actor, a.Role, a.ClientIp, action, target, result, detail));
+
+    public async Task<ContentClassification> Classify(byte[] message, string? mailbox)
+    {
+        using var stream = new MemoryStream(WithoutMboxLine(message), writable: false);
+        var r = await content.ClassifyAsync(await MimeMessage.LoadAsync(stream), mailbox);
+        return new ContentClassification(r.Verdict.Probability, r.Verdict.Clues, r.Tokens, r.Symbol?.Name, r.Symbol?.Weight ?? 0, r.Elapsed.TotalMicroseconds);
+    }
+
+    public async Task<ContentModelSize> ModelSize(string? mailbox)
+    {
+        var (spam, ham) = await store.TotalsAsync(mailbox ?? ContentStore.GlobalOwner);
+        return new ContentModelSize(spam, ham);
+    }
+
+    public async Task<IReadOnlyList<SenderListItem>> Lists(string scope) =>
+        (await store.ListAsync(scope)).Select(r => new SenderListItem(r.Entry, r.Allow, r.CreatedAt)).ToList();
+
+    public async Task<bool> AddToList(string scope, bool allow, string entry, SpamActor actor)
+    {
+        var e = SenderLists.Normalize(entry) ?? throw new ArgumentException("not an address or a domain", nameof(entry));
+        var added = await store.AddAsync(scope, allow, e);
+        await Audit(actor, allow ? "allowlist.add" : "blocklist.add", scope, added ? "ok" : "exists", Json(e));
+        return added;
+    }
+
+    public async Task<bool> RemoveFromList(string scope, bool allow, string entry, SpamActor actor)
+    {
+        var removed = SenderLists.Normalize(entry) is { } e && await store.RemoveAsync(scope, allow, e);
+        await Audit(actor, allow ? "allowlist.remove" : "blocklist.remove", scope, removed ? "ok" : "not-found", Json(entry));
+        return removed;
+    }
+
+    private static string Json(string entry) => "{\"entry\":\"" + System.Text.Json.JsonEncodedText.Encode(entry) + "\"}";
+
+    /// <summary>An mbox file's "From " separator line is not part of the message (RFC 4155).</summary>
+    public static byte[] WithoutMboxLine(byte[] raw)
+    {
+        if (raw.Length < 5 || !raw.AsSpan(0, 5).SequenceEqual("From "u8)) return raw;
+        var end = Array.IndexOf(raw, (byte)'\n');
+        return end < 0 ? [] : raw[(end + 1)..];
+    }
+}

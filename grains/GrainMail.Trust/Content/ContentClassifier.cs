@@ -1,0 +1,116 @@
+using System.Text;
+using MimeKit;
+
+namespace GrainMail.Trust.Content;
+
+/// <summary>How often a token was seen in learned spam and ham of one model.</summary>
+public readonly record struct TokenCounts(int Spam, int Ham);
+
+/// <summary>One model's counts for the tokens of a message, and how many messages it learned of each class.</summary>
+public sealed record ModelCounts(int SpamMessages, int HamMessages, IReadOnlyDictionary<long, TokenCounts> Tokens)
+{
+    public static ModelCounts Empty { get; } = new(0, 0, new Dictionary<long, TokenCounts>());
+}
+
+/// <summary>The classifier's answer: the spam probability (0..1, 0.5 when nothing was known) and how many
+/// tokens decided it.</summary>
+public sealed record ContentVerdict(double Probability, int Clues);
+
+/// <summary>
+/// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
+/// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
+/// s = 1 for rare tokens; the strongest 150 clues (|f − 0.5| ≥ 0.1) are combined with Fisher's
+/// chi-square method (as SpamBayes does): S and H test the hypotheses "these are spam clues" and "these are
+/// ham clues", and the result is (1 + S − H) / 2 — near 1 spam, near 0 ham, 0.5 when the clues disagree.
+/// Two models are combined per token: the global one (trained by the operator) and the user's own
+/// (learned from their moves in and out of Junk); where the user has counts for a token they weigh at
+/// least <see cref="UserWeight"/> messages each and at least twice the global counts, so that a user's own
+/// judgement overrides the global model for the tokens they taught it.
+/// </summary>
+public static class ContentClassifier
+{
+    public const double Strength = 1.0;
+    public const double UnknownProbability = 0.5;
+    public const double MinimumStrength = 0.1;
+    public const int MaxClues = 150;
+    public const double UserWeight = 10;
+
+    /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
+    public const long TotalsToken = 0;
+
+    public static ContentVerdict Classify(IReadOnlyCollection<long> tokens, ModelCounts global, ModelCounts? user)
+    {
+        var clues = new List<double>(tokens.Count);
+        foreach (var t in tokens)
+        {
+            var f = TokenProbability(t, global, user);
+            if (Math.Abs(f - UnknownProbability) >= MinimumStrength) clues.Add(f);
+        }
+        if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
+        if (clues.Count > MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(MaxClues).ToList();
+        double lnSpam = 0, lnHam = 0;
+        foreach (var f in clues)
+        {
+            var p = Math.Clamp(f, 1e-6, 1 - 1e-6);
+            lnHam += Math.Log(p);
+            lnSpam += Math.Log(1 - p);
+        }
+        var n = clues.Count;
+        var s = 1 - ChiSquareSurvival(-2 * lnSpam, 2 * n);
+        var h = 1 - ChiSquareSurvival(-2 * lnHam, 2 * n);
+        return new ContentVerdict((s - h + 1) / 2, n);
+    }
+
+    /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
+    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user)
+    {
+        var (pGlobal, nGlobal) = Evidence(token, global);
+        var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
+        // Where the user taught this token, their counts weigh at least UserWeight global messages each and
+        // at least twice the global evidence together: the user's judgement overrides the global model.
+        var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
+        return (Strength * UnknownProbability + nGlobal * pGlobal + userWeight * pUser) / (Strength + nGlobal + userWeight);
+    }
+
+    /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
+    private static (double P, double N) Evidence(long token, ModelCounts model)
+    {
+        if (!model.Tokens.TryGetValue(token, out var c) || c.Spam + c.Ham <= 0) return (0.0, 0.0);
+        var spamRatio = model.SpamMessages > 0 ? Math.Min(1, (double)c.Spam / model.SpamMessages) : 0;
+        var hamRatio = model.HamMessages > 0 ? Math.Min(1, (double)c.Ham / model.HamMessages) : 0;
+        return spamRatio + hamRatio <= 0 ? (0.0, 0.0) : (spamRatio / (spamRatio + hamRatio), (double)(c.Spam + c.Ham));
+    }
+
+    /// <summary>P(χ² ≥ x) for an even number of degrees of freedom (a finite series, no gamma function needed).</summary>
+    public static double ChiSquareSurvival(double x, int degreesOfFreedom)
+    {
+        var m = x / 2;
+        var term = Math.Exp(-m);
+        var sum = term;
+        for (var i = 1; i < degreesOfFreedom / 2; i++)
+        {
+            term *= m / i;
+            sum += term;
+        }
+        return Math.Min(sum, 1);
+    }
+
+    /// <summary>A token's 64-bit key: FNV-1a over its UTF-8 bytes (stable across processes and versions), never 0.</summary>
+    public static long Hash(string token)
+    {
+        const ulong offset = 14695981039346656037, prime = 1099511628211;
+        var h = offset;
+        Span<byte> buffer = stackalloc byte[256];
+        var bytes = Encoding.UTF8.GetByteCount(token) <= buffer.Length ? buffer[..Encoding.UTF8.GetBytes(token, buffer)] : Encoding.UTF8.GetBytes(token);
+        foreach (var b in bytes)
+        {
+            h ^= b;
+            h *= prime;
+        }
+        return h == 0 ? 1 : unchecked((long)h);
+    }
+
+    /// <summary>The hashed, distinct tokens of a message, sorted (a stable order keeps concurrent learners from deadlocking).</summary>
+    public static long[] HashedTokens(MimeMessage message) =>
+        MessageTokenizer.Tokenize(message).Select(Hash).Distinct().Order().ToArray();
+}

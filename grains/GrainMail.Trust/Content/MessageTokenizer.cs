@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using MimeKit;
+
+namespace GrainMail.Trust.Content;
+
+/// <summary>
+/// The tokens a message is judged by: a set (each token counts once per message, as the classifier's
+/// counts are "messages that contained it"). Every text part is read after MIME and charset decoding
+/// (MimeKit; GB2312, GBK, GB18030, Big5, ISO-2022-JP and the other legacy code pages through .NET's
+/// code-page provider), HTML parts as their text plus the hosts of their links and images, a few header
+/// fields with a prefix of their own, attachments by type and file extension, and CJK text as overlapping
+/// character bigrams (no dictionary segmenter: bigrams need none and work for Chinese, Japanese and Korean).
+/// </summary>
+public static partial class MessageTokenizer
+{
+    /// <summary>Words longer than this become one "skip" token by first letter and length (base64 blobs, hashes).</summary>
+    public const int MaxWordLength = 24;
+
+    /// <summary>Only the first part of a huge body is read: what follows rarely changes the verdict.</summary>
+    public const int MaxTextChars = 200_000;
+
+    static MessageTokenizer() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+
+    public static HashSet<string> Tokenize(MimeMessage message)
+    {
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        Headers(message, tokens);
+        foreach (var part in message.BodyParts)
+        {
+            if (part is TextPart text)
+            {
+                if (!string.IsNullOrEmpty(text.ContentType.Charset)) tokens.Add("charset:" + text.ContentType.Charset.ToLowerInvariant());
+                var body = ReadText(text, tokens);
+                if (body is null) continue;
+                if (body.Length > MaxTextChars) body = body[..MaxTextChars];
+                if (text.IsHtml) Html(body, tokens);
+                else Text(body, "", tokens);
+            }
+            else if (part is MimePart attachment)
+            {
+                tokens.Add("attach:" + attachment.ContentType.MimeType.ToLowerInvariant());
+                var ext = Path.GetExtension(attachment.FileName ?? "");
+                if (ext.Length is > 1 and <= 8) tokens.Add("attach-ext:" + ext.ToLowerInvariant());
+            }
+        }
+        return tokens;
+    }
+
+    /// <summary>The decoded text of a part; an unknown charset or broken encoding is a token, not a failure.</summary>
+    private static string? ReadText(TextPart part, HashSet<string> tokens)
+    {
+        try
+        {
+            return part.Text;
+        }
+        catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentException or DecoderFallbackException)
+        {
+            tokens.Add("undecodable:" + (part.ContentType.Charset ?? "?").ToLowerInvariant());
+            return null;
+        }
+    }
+
+    private static void Headers(MimeMessage message, HashSet<string> tokens)
+    {
+        // Subject words are their own tokens: the same word means more in a subject than in a body.
+        if (message.Subject is { Length: > 0 } subject) Text(subject, "s:", tokens);
+        foreach (var (field, list) in new[] { ("from", message.From), ("reply-to", message.ReplyTo), ("to", message.To) })
+        {
+            foreach (var mailbox in list.Mailboxes.Take(5))
+            {
+                var address = mailbox.Address.ToLowerInvariant();
+                tokens.Add(field + ":" + address);
+                var at = address.LastIndexOf('@');
+                if (at > 0) tokens.Add(field + "-domain:" + address[(at + 1)..]);
+                if (field == "from" && !string.IsNullOrWhiteSpace(mailbox.Name)) Text(mailbox.Name, "from-name:", tokens);
+            }
+            if (field == "to") tokens.Add("to-count:" + Bucket(list.Count));
+        }
+        foreach (var name in new[] { "X-Mailer", "User-Agent" })
+        {
+            if (message.Headers[name] is { Length: > 0 } agent) Text(agent, "agent:", tokens);
+        }
+        if (message.Headers[HeaderId.MessageId] is { } id)
+        {
+            var at = id.LastIndexOf('@');
+            tokens.Add(at > 0 ? "message-id:" + id[(at + 1)..].TrimEnd('>').ToLowerInvariant() : "message-id:odd");
+        }
+        else tokens.Add("message-id:none");
+        tokens.Add("content-type:" + message.Body?.ContentType.MimeType.ToLowerInvariant());
+        if (message.Date == DateTimeOffset.MinValue) tokens.Add("date:none");
+    }
+
+    private static string Bucket(int n) => n switch { 0 => "0", 1 => "1", < 5 => "few", < 20 => "some", _ => "many" };
+
+    /// <summary>HTML: the link, image and form targets become url tokens, tag names tag tokens; the text between
+    /// the tags (scripts and styles left out, entities decoded) is tokenized as plain text.</summary>
+    private static void Html(string html, HashSet<string> tokens)
+    {
+        foreach (Match m in Attribute().Matches(html)) Url(WebUtility.HtmlDecode(m.Groups[2].Value), tokens);
+        foreach (Match m in Tag().Matches(html))
+        {
+            if (m.Groups[1].Length > 0) tokens.Add("html:" + m.Groups[1].Value.ToLowerInvariant());
+        }
+        var text = Tag().Replace(ScriptOrStyle().Replace(html, " "), " ");
+        Text(WebUtility.HtmlDecode(text), "", tokens);
+    }
+
+    /// <summary>Plain text: URLs and addresses first (as url/email tokens), then words and CJK bigrams.</summary>
+    public static void Text(string text, string prefix, HashSet<string> tokens)
+    {
+        if (prefix.Length == 0)
+        {
+            foreach (Match m in Link().Matches(text)) Url(m.Value, tokens);
+            foreach (Match m in Email().Matches(text)) tokens.Add("email:" + m.Groups[1].Value.ToLowerInvariant());
+        }
+        var word = new StringBuilder();
+        char? previousCjk = null;
+        var cjkRun = 0;
+        void FlushWord()
+        {
+            if (word.Length > 0) Word(word.ToString(), prefix, tokens);
+            word.Clear();
+        }
+        void EndCjk()
+        {
+            // A lone ideograph (run of one) is a token of its own; in a longer run the bigrams carry it.
+            if (cjkRun == 1 && previousCjk is { } lone) tokens.Add(prefix + lone);
+            previousCjk = null;
+            cjkRun = 0;
+        }
+        foreach (var c in Compatible(text))
+        {
+            if (IsCjk(c))
+            {
+                FlushWord();
+                if (previousCjk is { } p) tokens.Add(prefix + p + c);
+                previousCjk = c;
+                cjkRun++;
+            }
+            else
+            {
+                EndCjk();
+                if (char.IsLetterOrDigit(c) || c is '$' or '\'' or '-' or '!' or '€' or '£' or '¥' or '%') word.Append(c);
+                else FlushWord();
+            }
+        }
+        FlushWord();
+        EndCjk();
+    }
+
+    /// <summary>NFKC folds full-width Latin letters and digits (common in CJK spam) to their plain forms;
+    /// text with unpaired surrogates cannot be normalized and is read as it is.</summary>
+    private static string Compatible(string text)
+    {
+        try
+        {
+            return text.Normalize(NormalizationForm.FormKC);
+        }
+        catch (ArgumentException)
+        {
+            return text;
+        }
+    }
+
+    private static void Word(string raw, string prefix, HashSet<string> tokens)
+    {
+        var w = raw.Trim('\'', '-');
+        if (w.Length == 0) return;
+        if (w.Length < 3 && !w.Contains('$') && !w.Contains('!')) return;
+        if (w.Length > MaxWordLength)
+        {
+            tokens.Add(prefix + "skip:" + char.ToLowerInvariant(w[0]) + " " + (w.Length / 10 * 10).ToString(CultureInfo.InvariantCulture));
+            return;
+        }
+        // Shouting is evidence of its own, besides the word.
+        var lower = w.ToLowerInvariant();
+        tokens.Add(prefix + lower);
+        if (w.Length >= 4 && w.Any(char.IsLetter) && w.All(ch => !char.IsLetter(ch) || char.IsUpper(ch))) tokens.Add(prefix + "upper:" + lower);
+    }
+
+    /// <summary>A URL's host and its parent domains (to two labels) as tokens, and whether it names an IP address.</summary>
+    private static void Url(string url, HashSet<string> tokens)
+    {
+        var m = UrlHost().Match(url);
+        if (!m.Success) return;
+        if (m.Groups[1].Value.Length > 0) tokens.Add("proto:" + m.Groups[1].Value.ToLowerInvariant());
+        var host = m.Groups[2].Value.TrimEnd('.').ToLowerInvariant();
+        if (host.Length == 0) return;
+        if (IPAddress.TryParse(host, out _))
+        {
+            tokens.Add("url:ip");
+            return;
+        }
+        var labels = host.Split('.');
+        for (var i = 0; i < labels.Length - 1; i++) tokens.Add("url:" + string.Join('.', labels[i..]));
+    }
+
+    /// <summary>Han ideographs, kana and Hangul syllables: scripts written without spaces between words.</summary>
+    public static bool IsCjk(char c) =>
+        c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\u3040' and <= '\u30FF'
+            or >= '\uAC00' and <= '\uD7AF' or >= '\uF900' and <= '\uFAFF';
+
+    [GeneratedRegex(@"<\s*([a-zA-Z][a-zA-Z0-9]{0,15})\b[^>]*>|<\s*/\s*[a-zA-Z][a-zA-Z0-9]*\s*>|<!--.*?-->", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    private static partial Regex Tag();
+
+    [GeneratedRegex(@"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", RegexOptions.Singleline | RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ScriptOrStyle();
+
+    [GeneratedRegex(@"\b(href|src|action)\s*=\s*[""']?([^""'\s>]+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex Attribute();
+
+    [GeneratedRegex(@"(?:https?|ftp)://[^\s<>""']+|www\.[^\s<>""']+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex Link();
+
+    [GeneratedRegex(@"^(?:(https?|ftp|mailto):(?://)?)?(?:[^@/\s]*@)?([A-Za-z0-9\-\.\[\]:]+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex UrlHost();
+
+    [GeneratedRegex(@"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)", RegexOptions.CultureInvariant)]
+    private static partial Regex Email();
+}
