@@ -46,6 +46,7 @@ public static class SiloSetup
         services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
         services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
+        services.AddSingleton<GrainMail.Grains.Trust.VirusScan>();
         services.AddSingleton<GrainMail.Outbound.Routes.RouteDeliveries>();
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();

@@ -93,4 +93,5 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.AddressBook.RuleResponse))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.RuleResponse>))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.AddressBook.AddressBookEntryResponse>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -15,15 +15,15 @@ namespace GrainMail.Grains.Intake;
 /// for the one before it and cut SMTP throughput to a fifth.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust) : Grain, IMessageIntakeGrain
+public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, GrainMail.Grains.Trust.VirusScan viruses) : Grain, IMessageIntakeGrain
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
-        IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(content.Value));
+        IntakeCommit.CommitAsync(submitter, trust, viruses, GrainFactory, envelope, new MessageContent(content.Value));
 }
 
 /// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IntakeOptions options) : Grain, IMessageUploadGrain
+public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, GrainMail.Grains.Trust.VirusScan viruses, IntakeOptions options) : Grain, IMessageUploadGrain
 {
     private MessageSpool? _spool;
 
@@ -40,7 +40,7 @@ public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Gra
     {
         try
         {
-            return await IntakeCommit.CommitAsync(submitter, trust, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
+            return await IntakeCommit.CommitAsync(submitter, trust, viruses, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
         }
         finally
         {
@@ -73,12 +73,22 @@ public sealed class IntakeOptions
 
 internal static class IntakeCommit
 {
-    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, IGrainFactory grains,
-        SubmissionEnvelope e, MessageContent content)
+    public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
+        GrainMail.Grains.Trust.VirusScan viruses, IGrainFactory grains, SubmissionEnvelope e, MessageContent content)
     {
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
+        // Viruses first, for MX mail and submission alike (issue 14): an infected message is refused before any DNS check.
+        if (viruses.Enabled)
+        {
+            using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
+            {
+                var scanned = await viruses.ScanAsync(grains, e, content);
+                if (scanned.Refusal is not null) return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, scanned.Refusal);
+                content = scanned.Content;
+            }
+        }
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,

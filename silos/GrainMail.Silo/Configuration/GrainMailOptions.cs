@@ -77,6 +77,8 @@ public static class GrainMailOptions
                 if (string.IsNullOrWhiteSpace(o.AuthServId)) o.AuthServId = OrMachineName(configuration["GrainMail:Smtp:HostName"]);
             });
 
+        Validated<GrainMail.Trust.Viruses.ClamdOptions>(services, GrainMail.Trust.Viruses.ClamdOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Trust.Viruses.ClamdOptions.Section));
         Validated<DirectoryOptions>(services, DirectorySection).Bind(configuration.GetSection(DirectorySection));
         Validated<GrainMail.Grains.Admin.AdminSessionOptions>(services, GrainMail.Grains.Admin.AdminSessionOptions.Section)
             .Bind(configuration.GetSection(GrainMail.Grains.Admin.AdminSessionOptions.Section));
