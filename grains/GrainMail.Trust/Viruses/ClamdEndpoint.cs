@@ -31,8 +31,10 @@ public sealed record ClamdEndpoint(string? Host, int Port, string? SocketPath)
             return false;
         }
         var host = text[..colon];
-        if (host.StartsWith('[') && host.EndsWith(']')) host = host[1..^1];
-        if (host.Length == 0 || host.Contains(':') && !IPAddress.TryParse(host, out _))
+        // An IPv6 address needs brackets: "::1:3310" could be an address without a port.
+        var bracketed = host.StartsWith('[') && host.EndsWith(']');
+        if (bracketed) host = host[1..^1];
+        if (host.Length == 0 || host.Contains(':') && (!bracketed || !IPAddress.TryParse(host, out _)))
         {
             problem = $"'{text}' is not host:port or unix:/path";
             return false;
