@@ -18,10 +18,10 @@ bench=tests/GrainMail.Benchmarks/bin/Release/net10.0/GrainMail.Benchmarks.dll
 work=$(mktemp -d /tmp/grainmail-trustbench.XXXX)
 clamd_pid="" dns_pid=""
 cleanup() {
-  [ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null
-  [ -n "$clamd_pid" ] && kill "$clamd_pid" 2>/dev/null && wait "$clamd_pid" 2>/dev/null
+  if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null || true; fi
+  if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; fi
   rm -rf "$work"
-  true
+  exit 0
 }
 trap cleanup EXIT
 
