@@ -12,6 +12,10 @@ RUN bash eng/publish.sh /out
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build /out/ ./
+# DMARC's organisational domain reads Debian's public suffix list (/usr/share/publicsuffix).
+# clamd is not in this image: it runs beside it (Debian's clamav-daemon, its own container or
+# host, with freshclam), and GRAINMAIL_CLAMD points at it (host:port or unix:/path).
+RUN apt-get update && apt-get install -y --no-install-recommends publicsuffix && rm -rf /var/lib/apt/lists/*
 # Data directory (TLS self-signed pair and spool when not configured); an emptyDir in k8s.
 RUN mkdir -p /var/lib/grainmail && chown 1654:1654 /var/lib/grainmail
 ENV GRAINMAIL_DATA=/var/lib/grainmail \

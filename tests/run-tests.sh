@@ -23,6 +23,11 @@ ls /usr/lib/*/libicuuc.so.[0-9]* /usr/lib/libicuuc.so.[0-9]* >/dev/null 2>&1 || 
 [ -f /usr/share/doc/python3-spf/rfc7208-tests.yml.gz ] || missing+=(python3-spf)
 command -v dkimsign >/dev/null 2>&1 && command -v arcsign >/dev/null 2>&1 || missing+=(python3-dkim)
 [ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
+# The virus tests run a clamd of their own (clamav-daemon) with signatures made by sigtool (clamav) for
+# EICAR and clamav-testfiles' clam.exe: no signature database can be downloaded here.
+command -v clamd >/dev/null 2>&1 || missing+=(clamav-daemon)
+command -v sigtool >/dev/null 2>&1 || missing+=(clamav)
+[ -f /usr/share/clamav-testfiles/clam.exe ] || missing+=(clamav-testfiles)
 # The integration API tests sign requests with an independent implementation (python3-cryptography).
 python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
 # The login locator reads Debian's legacy GeoIP country files; geoiplookup (geoip-bin) cross-checks the reader.

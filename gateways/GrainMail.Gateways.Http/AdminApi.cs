@@ -105,6 +105,7 @@ public static class AdminApi
         api.MapDirectoryBatch();
         api.MapDirectoryAliases();
         api.MapTrust();
+        api.MapVirusPolicy();
         api.MapRoles();
         api.MapSessions();
         api.MapIntegrations();

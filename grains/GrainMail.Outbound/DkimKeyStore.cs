@@ -57,6 +57,7 @@ public sealed class DkimKeyStore(NpgsqlDataSource dataSource, MasterKey masterKe
             await tx.CommitAsync(ct);
         }
         _signers.TryRemove(domain, out _);
+        _sealing.TryRemove(domain, out _);
         return await PublicKeysAsync(domain, ct);
     }
 
@@ -97,6 +98,31 @@ public sealed class DkimKeyStore(NpgsqlDataSource dataSource, MasterKey masterKe
         }
         _signers[domain] = (now, signers);
         return signers;
+    }
+
+    private readonly ConcurrentDictionary<string, (DateTimeOffset At, (AsymmetricKeyParameter, string)? Key)> _sealing = new(StringComparer.Ordinal);
+
+    /// <summary>The domain's active RSA key and its selector, for ARC seals (RFC 8617 sealers and verifiers
+    /// support rsa-sha256; the DKIM record under that selector is the one they look up).</summary>
+    public async Task<(AsymmetricKeyParameter Key, string Selector)?> SealingKeyAsync(string domain, CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow();
+        if (_sealing.TryGetValue(domain, out var cached) && now - cached.At < CacheFor) return cached.Key;
+        await EnsureAsync(domain, ct);
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT selector, private_key FROM dkim_key WHERE domain = @d AND active AND algorithm = 'rsa-sha256' ORDER BY created_at DESC LIMIT 1");
+        cmd.Parameters.AddWithValue("d", domain);
+        (AsymmetricKeyParameter, string)? key = null;
+        await using (var r = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await r.ReadAsync(ct))
+            {
+                var selector = r.GetString(0);
+                key = (PrivateKeyFactory.CreateKey(masterKey.Unwrap((byte[])r[1], Context(domain, selector))), selector);
+            }
+        }
+        _sealing[domain] = (now, key);
+        return key;
     }
 
     private readonly ConcurrentDictionary<string, (DateTimeOffset At, string? Domain)> _aliasOf = new(StringComparer.Ordinal);

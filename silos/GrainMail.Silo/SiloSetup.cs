@@ -56,6 +56,15 @@ public static class SiloSetup
         services.AddSingleton<OutboundSender>();
         services.AddSingleton<GrainMail.Grains.Trust.ContentTrust>();
         services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
+        services.AddSingleton<GrainMail.Grains.Trust.VirusScan>();
+        // SRS: keyed by GRAINMAIL_SRS_SECRET, else by a key derived from the master key (the same on every node).
+        services.AddSingleton(sp =>
+        {
+            var srs = sp.GetRequiredService<GrainMail.Outbound.Forwarding.SrsOptions>();
+            var secret = string.IsNullOrEmpty(srs.Secret) ? masterKey.Derive("grainmail:srs") : System.Text.Encoding.UTF8.GetBytes(srs.Secret);
+            return new GrainMail.Outbound.Forwarding.SrsRewriter(secret, TimeProvider.System, srs.MaxAge);
+        });
+        services.AddSingleton<GrainMail.Grains.Forwarding.ForwardedMail>();
         services.AddSingleton<GrainMail.Outbound.Routes.RouteDeliveries>();
         services.AddSingleton<DkimKeyStore>();
         services.AddSingleton<CertificateTrust>();

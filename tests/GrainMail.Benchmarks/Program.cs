@@ -16,7 +16,10 @@ using Npgsql;
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- delivery [messages] [mailboxes]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- mailbox [messages]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- links [seeds] [messages]
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- trust [messages] [concurrency] [--clamd ENDPOINT]  (tests/bench/trust-throughput.sh)
 var mode = args.Length > 0 ? args[0] : "delivery";
+if (mode == "trust") return await TrustThroughput.RunAsync(args);
+if (mode == "dns") return await TrustThroughput.ServeDnsAsync(args);
 if (mode == "links")
 {
     // Pure simulation of outbound link selection: no database, no silo.

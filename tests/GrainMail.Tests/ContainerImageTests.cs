@@ -45,6 +45,9 @@ public sealed class ContainerImageTests
         Assert.Contains($"mountPath: {dataDir}", K8sBase());
         Assert.Contains($"chown {user}:{user} {dataDir}", Dockerfile);
 
+        // DMARC's organisational domain needs the public suffix list in the image (TrustOptions.PublicSuffixList).
+        Assert.Contains(Instructions("RUN"), r => r.Contains("apt-get install", StringComparison.Ordinal) && r.Contains("publicsuffix", StringComparison.Ordinal));
+
         var ignore = File.ReadAllLines(RepoFiles.PathOf(".dockerignore"));
         foreach (var excluded in new[] { "**/bin/", "**/obj/", "data/", ".git/" }) Assert.Contains(excluded, ignore);
     }

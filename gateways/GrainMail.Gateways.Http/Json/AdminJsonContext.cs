@@ -153,4 +153,5 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.ModelSizeBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -103,6 +103,8 @@ public static class MessageEndpoints
         if (raw.Length > limit) return ApiProblem.TooLarge($"{raw.Length} bytes; the limit is {limit}");
 
         var receipt = await intake.SubmitAsync(new SubmissionEnvelope(from, mailboxes), new MessageContent(raw), http.RequestAborted);
+        // The silo's checks (a virus found, or clamd unavailable) refuse with an SMTP reply; nothing was stored.
+        if (receipt.Refusal is { } refusal) return ApiProblem.Of(StatusCodes.Status422UnprocessableEntity, "Message refused", refusal);
         return TypedResults.Accepted((string?)null, new SubmitResponse(receipt.MessageId, receipt.Events, receipt.ReceivedAt));
     }
 

@@ -15,17 +15,17 @@ namespace GrainMail.Grains.Intake;
 /// for the one before it and cut SMTP throughput to a fifth.
 /// </summary>
 [StatelessWorker, Reentrant]
-public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
-    GrainMail.Grains.Governance.SubmissionGovernance governance) : Grain, IMessageIntakeGrain
+public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, GrainMail.Grains.Trust.VirusScan viruses,
+    GrainMail.Grains.Forwarding.ForwardedMail forwarding, GrainMail.Grains.Governance.SubmissionGovernance governance) : Grain, IMessageIntakeGrain
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
-        IntakeCommit.CommitAsync(submitter, trust, governance, GrainFactory, envelope, new MessageContent(content.Value));
+        IntakeCommit.CommitAsync(submitter, trust, viruses, forwarding, governance, GrainFactory, envelope, new MessageContent(content.Value));
 }
 
 /// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
-    GrainMail.Grains.Governance.SubmissionGovernance governance, IntakeOptions options) : Grain, IMessageUploadGrain
+public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust, GrainMail.Grains.Trust.VirusScan viruses,
+    GrainMail.Grains.Forwarding.ForwardedMail forwarding, GrainMail.Grains.Governance.SubmissionGovernance governance, IntakeOptions options) : Grain, IMessageUploadGrain
 {
     private MessageSpool? _spool;
 
@@ -42,7 +42,7 @@ public sealed class MessageUploadGrain(MessageSubmitter submitter, GrainMail.Gra
     {
         try
         {
-            return await IntakeCommit.CommitAsync(submitter, trust, governance, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
+            return await IntakeCommit.CommitAsync(submitter, trust, viruses, forwarding, governance, GrainFactory, envelope, new MessageContent(ReadOnlyMemory<byte>.Empty, _spool));
         }
         finally
         {
@@ -76,16 +76,30 @@ public sealed class IntakeOptions
 internal static class IntakeCommit
 {
     public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
+        GrainMail.Grains.Trust.VirusScan viruses, GrainMail.Grains.Forwarding.ForwardedMail forwarding,
         GrainMail.Grains.Governance.SubmissionGovernance governance, IGrainFactory grains, SubmissionEnvelope e, MessageContent content)
     {
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
+        // Viruses first, for MX mail and submission alike (issue 14): an infected message is refused before any DNS check.
+        if (viruses.Enabled)
+        {
+            using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
+            {
+                var scanned = await viruses.ScanAsync(grains, e, content);
+                if (scanned.Refusal is not null) return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, scanned.Refusal);
+                content = scanned.Content;
+            }
+        }
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
             Lists = e.Lists ?? [],
             AuthenticatedUser = e.AuthenticatedUser,
+            // Mail from the internet that an alias sends on leaves with an SRS sender of the alias's domain.
+            OutboundSender = e.Inbound is not null && e.External is { Count: > 0 } && e.ExternalOwner is { } forwarder
+                ? forwarding.EnvelopeSender(e.Sender, forwarder) : null,
         };
         if (e.Inbound is null && e.AuthenticatedUser is { } account)
         {

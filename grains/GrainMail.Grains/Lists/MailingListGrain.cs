@@ -41,6 +41,7 @@ public sealed class MailingListGrain(
     EventCodec codec,
     PgStreamQueueMapper mapper,
     ListOptions options,
+    GrainMail.Grains.Forwarding.ForwardedMail forwarding,
     ILogger<MailingListGrain> logger) : Grain, IMailingListGrain, IStreamSubscriptionObserver, IAsyncObserver<ListDeliveryEvent>
 {
     private StoredList? _list;
@@ -266,7 +267,9 @@ public sealed class MailingListGrain(
         var progress = await store.ProgressAsync(item.DeliveryId, Address);
         if (!progress.Done)
         {
-            var copy = ListCopy.Build(raw, Address, Owner, list.Settings.DisplayName);
+            // Sealed (ARC) as the list's domain: external members' receivers can see the verdicts we had
+            // before the list headers changed the message.
+            var copy = await forwarding.SealAsync(Domain, ListCopy.Build(raw, Address, Owner, list.Settings.DisplayName));
             var hash = BlobStore.Hash(copy);
             var last = progress.LastMember;
             while (true)

@@ -17,6 +17,15 @@ public sealed class MessageContent(ReadOnlyMemory<byte> head, MessageSpool? body
 
     public static implicit operator MessageContent(ReadOnlyMemory<byte> bytes) => new(bytes);
 
+    /// <summary>The same content with <paramref name="prefix"/> (header fields a silo adds) in front; the body is shared, not copied.</summary>
+    public MessageContent Prepend(ReadOnlySpan<byte> prefix)
+    {
+        var joined = new byte[prefix.Length + head.Length];
+        prefix.CopyTo(joined);
+        head.Span.CopyTo(joined.AsSpan(prefix.Length));
+        return new MessageContent(joined, body);
+    }
+
     /// <summary>The content in pieces of at most <paramref name="size"/> bytes, in order.</summary>
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadAsync(int size, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {

@@ -103,6 +103,9 @@ public sealed class MasterKey
 
     public byte[] Wrap(byte[] dataKey, byte[] context) => Seal(_key, dataKey, context);
 
+    /// <summary>A 32-byte key for <paramref name="purpose"/> (HKDF-SHA256, RFC 5869), the same on every node that shares the master key.</summary>
+    public byte[] Derive(string purpose) => HKDF.DeriveKey(HashAlgorithmName.SHA256, _key, 32, info: System.Text.Encoding.UTF8.GetBytes(purpose));
+
     public byte[] Unwrap(byte[] wrapped, byte[] context) => Open(_key, wrapped, context);
 
     /// <summary>What sealing adds to the plain text: the nonce before, the tag after.</summary>

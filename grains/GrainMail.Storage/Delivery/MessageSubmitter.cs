@@ -38,6 +38,10 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// <summary>Mailing lists (addresses as accepted): one list event each, expanded by the list's grain.</summary>
     public IReadOnlyList<string> Lists { get; init; } = [];
 
+    /// <summary>The envelope sender of the outbound copies when it differs from <see cref="Sender"/>: the SRS
+    /// address of mail an alias forwards (GrainMail.Grains.Forwarding.ForwardedMail).</summary>
+    public string? OutboundSender { get; init; }
+
     /// <summary>The submitting account, carried to the lists (a moderator's own post is not held).</summary>
     public string? AuthenticatedUser { get; init; }
 
@@ -132,7 +136,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         }
         foreach (var group in external.GroupBy(MailAddress.DomainOf, StringComparer.Ordinal))
         {
-            var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.Sender,
+            var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.OutboundSender ?? submission.Sender,
                 submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.DsnFor(group), 0, submission.RequireTls);
             outboundIds.Add(o.DeliveryId);
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);

@@ -40,6 +40,8 @@ public static class ConfigurationKeys
         ["GRAINMAIL_DNS"] = "GrainMail:Dns:Resolvers",
         ["GRAINMAIL_DNSBL"] = "GrainMail:Dns:Blocklists",
         ["GRAINMAIL_TRUST"] = "GrainMail:Trust:Enabled",
+        ["GRAINMAIL_CLAMD"] = "GrainMail:Clamd:Endpoint",
+        ["GRAINMAIL_SRS_SECRET"] = "GrainMail:Srs:Secret",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
         ["GRAINMAIL_AUDIT_RETENTION_DAYS"] = "GrainMail:Audit:RetentionDays",
         ["GRAINMAIL_GEOIP"] = "GrainMail:Logins:GeoIpCsv",

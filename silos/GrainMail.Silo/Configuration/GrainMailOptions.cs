@@ -79,6 +79,10 @@ public static class GrainMailOptions
                 if (string.IsNullOrWhiteSpace(o.AuthServId)) o.AuthServId = OrMachineName(configuration["GrainMail:Smtp:HostName"]);
             });
 
+        Validated<GrainMail.Outbound.Forwarding.SrsOptions>(services, GrainMail.Outbound.Forwarding.SrsOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Outbound.Forwarding.SrsOptions.Section));
+        Validated<GrainMail.Trust.Viruses.ClamdOptions>(services, GrainMail.Trust.Viruses.ClamdOptions.Section)
+            .Bind(configuration.GetSection(GrainMail.Trust.Viruses.ClamdOptions.Section));
         Validated<DirectoryOptions>(services, DirectorySection).Bind(configuration.GetSection(DirectorySection));
         Validated<GrainMail.Grains.Admin.AdminSessionOptions>(services, GrainMail.Grains.Admin.AdminSessionOptions.Section)
             .Bind(configuration.GetSection(GrainMail.Grains.Admin.AdminSessionOptions.Section));

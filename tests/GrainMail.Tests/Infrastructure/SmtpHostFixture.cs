@@ -89,5 +89,5 @@ public class SmtpHostFixture : IAsyncLifetime
         await submitter.SubmitAsync(new GrainMail.Storage.Delivery.Submission("sender@example.org", [address], new GrainMail.Operations.Spool.MessageContent(raw)));
     }
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public virtual async ValueTask DisposeAsync() => await Host.DisposeAsync();
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Inbound filtering throughput (issue 14), two figures:
+#  1. the whole check pipeline alone (parse, SPF, DKIM, DMARC, ARC, two DNSBLs, a URI list, scoring), in msg/s,
+#     against a local DNS server over UDP; once without and once with a clamd scan (when clamd is installed);
+#  2. end-to-end SMTP delivery with the shared benchmark (../shared/bench/smtp-delivery-bench.py), one GrainMail
+#     node with filtering off (GRAINMAIL_TRUST=false, no clamd) and on (trust against the same local DNS, two
+#     node blocklists, clamd), same load.
+#   flock /tmp/grainmail.lock tests/bench/trust-throughput.sh [PIPELINE_MESSAGES] [SMTP_TOTAL] [PROCS] [SESSIONS]
+# Starts its own clamd (signatures made by sigtool, as the tests do) and stops everything it started on exit.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+shared="$root/../shared/bench"
+messages=${1:-3000} total=${2:-3000} procs=${3:-10} sessions=${4:-2}
+cd "$root"
+dotnet build tests/GrainMail.Benchmarks -c Release -nologo -v quiet -clp:ErrorsOnly
+bench=tests/GrainMail.Benchmarks/bin/Release/net10.0/GrainMail.Benchmarks.dll
+
+work=$(mktemp -d /tmp/grainmail-trustbench.XXXX)
+clamd_pid="" dns_pid=""
+cleanup() {
+  if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null || true; fi
+  if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+  exit 0
+}
+trap cleanup EXIT
+
+clamd_endpoint=""
+if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
+  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$work/eicar"
+  echo "GrainMail.Test.EICAR:0:*:$(sigtool --hex-dump < "$work/eicar" | tr -d '\n')" > "$work/bench.ndb"
+  printf 'Foreground yes\nLocalSocket %s\nDatabaseDirectory %s\nLogFile %s\nMaxThreads 8\n' \
+    "$work/clamd.sock" "$work" "$work/clamd.log" > "$work/clamd.conf"
+  clamd -c "$work/clamd.conf" >/dev/null 2>&1 &
+  clamd_pid=$!
+  for _ in $(seq 1 120); do [ -S "$work/clamd.sock" ] && break; sleep 0.5; done
+  clamd_endpoint="unix:$work/clamd.sock"
+fi
+
+echo "== pipeline (no SMTP, no storage) on $(nproc) cores"
+dotnet "$bench" trust "$messages" 32
+[ -n "$clamd_endpoint" ] && dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
+
+# The same zone, served for the node (GRAINMAIL_DNS).
+dotnet "$bench" dns "$work/dns.port" > /dev/null &
+dns_pid=$!
+for _ in $(seq 1 120); do [ -s "$work/dns.port" ] && break; sleep 0.5; done
+dns_port=$(cat "$work/dns.port")
+
+source tests/bench/grainmail-host.sh
+run_smtp() {
+  local label=$1; shift
+  start_grainmail "trust-$label" "$@"
+  api /api/v1/domains '{"name":"bench.test"}'
+  for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
+  echo "== SMTP delivery, filtering $label"
+  python3 "$shared/smtp-delivery-bench.py" --smtp 12525 --imap 11143 --domain bench.test --pass secret123 \
+    --total "$total" --procs "$procs" --sessions "$sessions"
+  grep -c "deferred\|refused" "$data/host.log" | sed 's/^/refusals or deferrals logged: /' || true
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  rm -rf "$data"
+  trap cleanup EXIT
+}
+run_smtp off GRAINMAIL_TRUST=false
+run_smtp on GRAINMAIL_TRUST=true "GRAINMAIL_DNS=127.0.0.1:$dns_port" GRAINMAIL_DNSBL=bl1.bench,bl2.bench ${clamd_endpoint:+GRAINMAIL_CLAMD=$clamd_endpoint}
