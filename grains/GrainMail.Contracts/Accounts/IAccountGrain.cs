@@ -74,12 +74,4 @@ public enum AppPasswordStatus
     Revoked,
     NotFound,
     NoSuchAccount,
-    /// <summary>Secret right, but the interactive login needs a valid (unused) TOTP or recovery code.</summary>
-    TwoFactorRequired,
-    /// <summary>Two-factor is on: mail protocols take app passwords only (4.3.12).</summary>
-    AppPasswordRequired,
-    /// <summary>The client's IP is outside the domain's or department's login allow-list.</summary>
-    AddressNotAllowed,
-    /// <summary>An authorization identity was given that has not delegated to this account.</summary>
-    NotDelegated,
 }

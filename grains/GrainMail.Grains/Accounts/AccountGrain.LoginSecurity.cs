@@ -18,7 +18,6 @@ public sealed partial class AccountGrain : IAccountAccessGrain
 {
     private DelegationStore DelegationRows => ServiceProvider.GetRequiredService<DelegationStore>();
 
-    private AuditLog Audit => ServiceProvider.GetRequiredService<AuditLog>();
 
     /// <summary>
     /// RFC 4616 authzid: acting for another mailbox needs that mailbox's delegation to this account.

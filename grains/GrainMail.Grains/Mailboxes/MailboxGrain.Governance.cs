@@ -55,7 +55,8 @@ public sealed partial class MailboxGrain : IMailboxGovernance
         var c = f.Clone();
         c.HighestModSeq++;
         var change = NewChange();
-        RemoveFrom(c, gone, change);
+        // Recalled or past retention: gone for good, not in the user's deleted-mail recovery.
+        RemoveFrom(c, gone, change, recoverable: false, clock.GetUtcNow());
         foreach (var m in gone) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
         change.FolderUpdates.Add(c.ToRow());
         await CommitAsync(change);
