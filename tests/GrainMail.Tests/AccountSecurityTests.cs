@@ -131,8 +131,8 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         using (var smtp = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
         {
             await smtp.ConnectAsync("127.0.0.1", f.Host.Listening.Submissions, SecureSocketOptions.SslOnConnect);
-            // MailKit's exception says "Authentication failed." whatever the server wrote; the raw reply below shows the text.
-            await Assert.ThrowsAsync<AuthenticationException>(() => smtp.AuthenticateAsync(bob, AccountSecurityFixture.Password));
+            var e = await Assert.ThrowsAsync<AuthenticationException>(() => smtp.AuthenticateAsync(bob, AccountSecurityFixture.Password));
+            Assert.Contains(reason, e.Message);
             await smtp.AuthenticateAsync(bob, app);
             Assert.True(smtp.IsAuthenticated);
         }
@@ -147,6 +147,7 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         using (var pop = new Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
         {
             await pop.ConnectAsync("127.0.0.1", f.Host.Listening.Pop3s, SecureSocketOptions.SslOnConnect);
+            // MailKit's POP3 exception says "Authentication failed." whatever the server wrote; the raw transcript below shows the text.
             await Assert.ThrowsAsync<AuthenticationException>(() => pop.AuthenticateAsync(bob, AccountSecurityFixture.Password));
         }
         var (rawPop, _) = await RawImap.ConnectAsync(f.Host.Listening.Pop3s, implicitTls: true);
