@@ -147,8 +147,8 @@ public sealed partial class AccountSecurityTests(AccountSecurityFixture f) : ICl
         using (var pop = new Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 })
         {
             await pop.ConnectAsync("127.0.0.1", f.Host.Listening.Pop3s, SecureSocketOptions.SslOnConnect);
-            var e = await Assert.ThrowsAsync<AuthenticationException>(() => pop.AuthenticateAsync(bob, AccountSecurityFixture.Password));
-            Assert.Contains(reason, e.Message);
+            // MailKit's POP3 exception says "Authentication failed." whatever the server wrote; the raw transcript below shows the text.
+            await Assert.ThrowsAsync<AuthenticationException>(() => pop.AuthenticateAsync(bob, AccountSecurityFixture.Password));
         }
         var (rawPop, _) = await RawImap.ConnectAsync(f.Host.Listening.Pop3s, implicitTls: true);
         await using (rawPop)
