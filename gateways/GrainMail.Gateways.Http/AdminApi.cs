@@ -121,10 +121,8 @@ public static class AdminApi
         app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapAccountSecurityForUsers(); // /api/v1/me/sessions, two-factor, password; /password-resets
         api.MapGovernance();
-        app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapGovernanceForUsers(); // /api/v1/me/sent, /me/recall, /me/approvals
         api.MapDeletedMail();
-        app.MapAddressBookForUsers(); // /api/v1/me/address-book and CardDAV: account credentials, not the admin token
         app.MapMyDeletedMail(); // /api/v1/me/deleted: account credentials
         return app;
     }

@@ -20,6 +20,10 @@ using Microsoft.AspNetCore.Connections;
 //   silo    a silo with the admin API, no mail listeners;
 //   gateway the SMTP/IMAP/POP3 listeners and the admin API as an Orleans client of the cluster
 //           (ADO.NET clustering: it finds the silos in the membership table).
+// Legacy charsets (GB2312, GBK, Big5, ISO-2022-JP, ...) before anything touches MimeKit: MimeKit remembers
+// a charset it could not find, so a message parsed before registration would leave GB2312 undecodable
+// for the whole process (found by the content classifier's tests).
+System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Instance);
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables();
 // GRAINMAIL_* variables, shared keys and older names become configuration keys (README, Configuration).
