@@ -67,7 +67,7 @@ DrillProcess Gateway(string name, string region)
     gatewayPorts.Add((smtp, imap));
     env["GRAINMAIL_SMTP_MX_PORT"] = smtp.ToString();
     env["GRAINMAIL_IMAP_PORT"] = imap.ToString();
-    foreach (var off in new[] { "GRAINMAIL_SMTP_SUBMISSION_PORT", "GRAINMAIL_SMTP_SUBMISSIONS_PORT", "GRAINMAIL_IMAPS_PORT", "GRAINMAIL_POP3_PORT", "GRAINMAIL_POP3S_PORT", "GRAINMAIL_HTTPS_PORT" })
+    foreach (var off in new[] { "GRAINMAIL_SMTP_SUBMISSION_PORT", "GRAINMAIL_SMTP_SUBMISSIONS_PORT", "GRAINMAIL_IMAPS_PORT", "GRAINMAIL_POP3_PORT", "GRAINMAIL_POP3S_PORT", "GRAINMAIL_HTTPS_PORT", "GRAINMAIL_MANAGESIEVE_PORT" })
         env[off] = "0";
     return new DrillProcess(name, siloDll, work, env);
 }

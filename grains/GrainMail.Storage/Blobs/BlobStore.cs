@@ -16,6 +16,8 @@ namespace GrainMail.Storage.Blobs;
 /// </summary>
 public sealed class BlobStore(NpgsqlDataSource dataSource, KeyRing keys)
 {
+    public KeyRing Keys => keys;
+
     public const int ChunkSize = 256 * 1024;
 
     // Up to this much new content per batch goes in one INSERT; more is streamed with COPY.

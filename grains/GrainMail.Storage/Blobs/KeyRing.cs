@@ -13,6 +13,16 @@ namespace GrainMail.Storage.Blobs;
 /// </summary>
 public sealed class KeyRing(NpgsqlDataSource dataSource, MasterKey masterKey)
 {
+    /// <summary>
+    /// A short text kept beside a message (the domain-wide search's Subject) sealed under the master
+    /// key and bound to its domain and purpose, so that no subject is readable in the database.
+    /// </summary>
+    public byte[] SealText(string domain, string purpose, string text) =>
+        masterKey.Wrap(System.Text.Encoding.UTF8.GetBytes(text), System.Text.Encoding.UTF8.GetBytes($"text:{purpose}:{domain}"));
+
+    public string OpenText(string domain, string purpose, byte[] sealedText) =>
+        System.Text.Encoding.UTF8.GetString(masterKey.Unwrap(sealedText, System.Text.Encoding.UTF8.GetBytes($"text:{purpose}:{domain}")));
+
     private readonly ConcurrentDictionary<(string Domain, int KeyId), byte[]> _keys = new();
     private readonly ConcurrentDictionary<string, int> _current = new(StringComparer.Ordinal);
 

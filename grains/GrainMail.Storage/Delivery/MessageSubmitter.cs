@@ -257,7 +257,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
                 .Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Sum(x => x.Count))))
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
-        await Governance.MessageIndex.InsertAsync(conn, tx, works.Where(w => w.Summary is not null)
+        await Governance.MessageIndex.InsertAsync(conn, tx, blobs.Keys, works.Where(w => w.Summary is not null)
             .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Lists).Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal)
                 .Select(d => (d, w.Hash, w.Receipt.ReceivedAt, w.Submission.Sender, w.Summary!))).ToList());
         // The reports' counters move with the messages they count (issue 17, Reports).

@@ -23,7 +23,7 @@ public sealed record MessageIndexQuery(string? Sender, string? Subject, DateTime
 /// <c>message_index</c>: written in the submit transaction beside each new blob (so it costs no
 /// extra round trip and never disagrees with what was committed), read by the domain-wide search.
 /// </summary>
-public sealed class MessageIndex(NpgsqlDataSource dataSource)
+public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.Blobs.KeyRing keys)
 {
     /// <summary>The first 64 KiB is where the header section is for all but pathological mail.</summary>
     private const int HeadBytes = 64 * 1024;
@@ -61,10 +61,15 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
         return t.Length == 0 ? null : t;
     }
 
+    private const string SubjectPurpose = "message-index-subject";
+
+    /// <summary>How many of the newest candidate rows a subject search opens (subjects are sealed, so it matches in memory).</summary>
+    private const int SubjectScanLimit = 20_000;
+
     private static string? Clip(string? s) => s is { Length: > 998 } ? s[..998] : s;
 
     /// <summary>Inside the submit transaction: one row per (domain, blob); a blob already indexed keeps its row.</summary>
-    public static async Task InsertAsync(NpgsqlConnection conn, NpgsqlTransaction tx,
+    public static async Task InsertAsync(NpgsqlConnection conn, NpgsqlTransaction tx, GrainMail.Storage.Blobs.KeyRing keys,
         IReadOnlyList<(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, MessageSummary Summary)> rows, CancellationToken ct = default)
     {
         if (rows.Count == 0) return;
@@ -78,7 +83,11 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
         cmd.Parameters.AddWithValue("at", rows.Select(r => r.ReceivedAt).ToArray());
         cmd.Parameters.Add(new NpgsqlParameter("env", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.EnvelopeFrom?.ToLowerInvariant()).ToArray() });
         cmd.Parameters.Add(new NpgsqlParameter("hf", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.HeaderFrom).ToArray() });
-        cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.Subject).ToArray() });
+        // The subject is sealed: message contents (and subjects) appear nowhere in the database in clear.
+        cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlDbType.Array | NpgsqlDbType.Bytea)
+        {
+            Value = rows.Select(r => r.Summary.Subject is { } s ? keys.SealText(r.Domain, SubjectPurpose, s) : null).ToArray(),
+        });
         cmd.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.MessageId).ToArray() });
         await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -94,7 +103,6 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
                 SELECT i.* FROM message_index i
                 WHERE i.blob_domain = @domain
                   AND (@sender::text IS NULL OR i.envelope_from = @sender OR i.header_from = @sender)
-                  AND (@subject::text IS NULL OR i.subject ILIKE '%' || replace(replace(replace(@subject, '\', '\\'), '%', '\%'), '_', '\_') || '%')
                   AND (@from::timestamptz IS NULL OR i.received_at >= @from)
                   AND (@to::timestamptz IS NULL OR i.received_at < @to)
                   AND (@mid::text IS NULL OR i.message_id = @mid)
@@ -110,11 +118,11 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
             """);
         cmd.Parameters.AddWithValue("domain", domain);
         cmd.Parameters.Add(new NpgsqlParameter("sender", NpgsqlDbType.Text) { Value = (object?)q.Sender?.Trim().ToLowerInvariant() ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("subject", NpgsqlDbType.Text) { Value = (object?)q.Subject ?? DBNull.Value });
         cmd.Parameters.Add(new NpgsqlParameter("from", NpgsqlDbType.TimestampTz) { Value = (object?)q.From ?? DBNull.Value });
         cmd.Parameters.Add(new NpgsqlParameter("to", NpgsqlDbType.TimestampTz) { Value = (object?)q.To ?? DBNull.Value });
         cmd.Parameters.Add(new NpgsqlParameter("mid", NpgsqlDbType.Text) { Value = (object?)NormalizeMessageId(q.MessageId) ?? DBNull.Value });
-        cmd.Parameters.AddWithValue("limit", Math.Clamp(q.Limit, 1, 500));
+        var limit = Math.Clamp(q.Limit, 1, 500);
+        cmd.Parameters.AddWithValue("limit", string.IsNullOrEmpty(q.Subject) ? limit : SubjectScanLimit);
         var result = new List<IndexedMessage>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
@@ -127,9 +135,11 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
                 continue;
             }
             string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
-            result.Add(new IndexedMessage(domain, hash, r.GetFieldValue<DateTimeOffset>(1), S(2), S(3), S(4), S(5), new List<MailboxCopy> { copy }));
+            var subject = r.IsDBNull(4) ? null : keys.OpenText(domain, SubjectPurpose, r.GetFieldValue<byte[]>(4));
+            result.Add(new IndexedMessage(domain, hash, r.GetFieldValue<DateTimeOffset>(1), S(2), S(3), subject, S(5), new List<MailboxCopy> { copy }));
         }
-        return result;
+        if (string.IsNullOrEmpty(q.Subject)) return result;
+        return result.Where(m => m.Subject?.Contains(q.Subject, StringComparison.OrdinalIgnoreCase) == true).Take(limit).ToList();
     }
 
     /// <summary>The indexed Message-ID and Subject of one message of the domain; null when it is not indexed.</summary>
@@ -141,7 +151,7 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource)
         await using var r = await cmd.ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct)) return null;
         string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
-        return new MessageSummary(S(0), S(1), S(2));
+        return new MessageSummary(S(0), r.IsDBNull(1) ? null : keys.OpenText(domain, SubjectPurpose, r.GetFieldValue<byte[]>(1)), S(2));
     }
 
     /// <summary>The copies of one message in the domain now (for deletion by its id).</summary>

@@ -67,7 +67,7 @@ CREATE TABLE message_index (
     received_at   timestamptz NOT NULL,
     envelope_from text,
     header_from   text,
-    subject       text,
+    subject       bytea,         -- sealed under the master key (Blobs/KeyRing.SealText): no subject in clear
     message_id    text,
     PRIMARY KEY (blob_domain, blob_hash),
     FOREIGN KEY (blob_domain, blob_hash) REFERENCES blob (domain, hash) ON DELETE CASCADE
