@@ -223,4 +223,106 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
         Assert.Empty((await deptAdmin.GetFromJsonAsync<JsonElement>("/api/v1/integrations")).EnumerateArray());
         Assert.Equal(HttpStatusCode.NoContent, (await da.DeleteAsync($"/api/v1/integrations/{id}")).StatusCode);
     }
+
+    /// <summary>
+    /// Departments made through the API (so the domain grain, their one writer, knows them):
+    /// Sales with East below it, and Eng, under the root of a fresh domain; a department admin
+    /// and a department auditor of Sales, a domain admin and a domain-wide auditor.
+    /// </summary>
+    private async Task<(string Domain, Dictionary<string, long> Ids, Dictionary<string, string> Tokens)> BuildEditableTree()
+    {
+        var a = await fixture.NewDomain("t");
+        var ids = new Dictionary<string, long>();
+        async Task<long> Make(string name, long? parentId)
+        {
+            var r = await fixture.Super.PostAsync($"/api/v1/domains/{a}/departments", AdminAccessFixture.Json(new { name, parentId }));
+            Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+            return ids[name] = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        }
+        var sales = await Make("Sales", null);
+        await Make("East", sales);
+        await Make("Eng", null);
+        var tokens = new Dictionary<string, string>();
+        foreach (var (who, role, dep) in new (string, string, long?)[]
+        {
+            ("domain-admin", "domain-admin", null),
+            ("department-admin", "department-admin", sales),
+            ("auditor", "auditor", null),
+            ("department-auditor", "auditor", sales),
+        })
+        {
+            var account = await fixture.NewAccount(a, who);
+            await fixture.Grant(account, role, a, dep);
+            tokens[who] = await fixture.Token(account);
+        }
+        return (a, ids, tokens);
+    }
+
+    [Fact]
+    public async Task A_department_admin_creates_renames_moves_and_deletes_departments_inside_its_subtree_only()
+    {
+        var (a, ids, tokens) = await BuildEditableTree();
+        var b = await fixture.NewDomain("u");
+        var bTop = (await (await fixture.Super.PostAsync($"/api/v1/domains/{b}/departments", AdminAccessFixture.Json(new { name = "Other" })))
+            .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        using var admin = fixture.Client(tokens["department-admin"]);
+        var wrong = new List<string>();
+        async Task<HttpResponseMessage> Send(HttpClient c, string method, string path, object? body, int expected, string what)
+        {
+            using var req = new HttpRequestMessage(new HttpMethod(method), path) { Content = body is null ? null : AdminAccessFixture.Json(body) };
+            var r = await c.SendAsync(req);
+            if ((int)r.StatusCode != expected) wrong.Add($"{what}: {method} {path} expected {expected}, got {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+            else if (expected == 403) await AdminAccessFixture.AssertProblem(r, HttpStatusCode.Forbidden);
+            return r;
+        }
+        var deps = $"/api/v1/domains/{a}/departments";
+
+        // Create: under any department of the subtree; not at the top level, not elsewhere.
+        var north = await Send(admin, "POST", deps, new { name = "North", parentId = ids["Sales"] }, 201, "create below the scope's department");
+        var northId = (await north.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var far = await Send(admin, "POST", deps, new { name = "Far", parentId = ids["East"] }, 201, "create deeper in the subtree");
+        var farId = (await far.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        await Send(admin, "POST", deps, new { name = "Top" }, 403, "create at the domain's top level");
+        await Send(admin, "POST", deps, new { name = "Spy", parentId = ids["Eng"] }, 403, "create in another department");
+        await Send(admin, "POST", $"/api/v1/domains/{b}/departments", new { name = "Spy", parentId = bTop }, 403, "create in another domain");
+        await Send(admin, "POST", deps, new { name = "Spy", parentId = bTop }, 403, "another domain's department named under this one");
+
+        // Rename: the scope's own department and everything below it.
+        await Send(admin, "PATCH", $"{deps}/{ids["East"]}", new { name = "East Coast" }, 200, "rename inside");
+        await Send(admin, "PATCH", $"{deps}/{ids["Sales"]}", new { name = "Sales and Marketing" }, 200, "rename the scope's department");
+        await Send(admin, "PATCH", $"{deps}/{ids["Eng"]}", new { name = "Mine now" }, 403, "rename outside");
+        // Move: from inside to inside only; the scope's own department stays where it was granted.
+        await Send(admin, "PATCH", $"{deps}/{northId}", new { parentId = ids["East"] }, 200, "move inside the subtree");
+        await Send(admin, "PATCH", $"{deps}/{northId}", new { parentId = ids["Eng"] }, 403, "move out of the subtree");
+        await Send(admin, "PATCH", $"{deps}/{ids["Eng"]}", new { parentId = ids["Sales"] }, 403, "move a department in from outside");
+        await Send(admin, "PATCH", $"{deps}/{ids["Sales"]}", new { parentId = ids["Eng"] }, 403, "move the scope's own department");
+        // Delete: below the scope's department only.
+        await Send(admin, "DELETE", $"{deps}/{farId}", null, 204, "delete inside");
+        await Send(admin, "DELETE", $"{deps}/{ids["Eng"]}", null, 403, "delete outside");
+        await Send(admin, "DELETE", $"{deps}/{ids["Sales"]}", null, 403, "delete the scope's own department");
+
+        // Auditors only read, in or out; the domain admin does all of it.
+        foreach (var who in new[] { "auditor", "department-auditor" })
+        {
+            using var c = fixture.Client(tokens[who]);
+            await Send(c, "POST", deps, new { name = "Audit", parentId = ids["Sales"] }, 403, $"{who} create");
+            await Send(c, "PATCH", $"{deps}/{ids["East"]}", new { name = "Audited" }, 403, $"{who} rename");
+            await Send(c, "DELETE", $"{deps}/{northId}", null, 403, $"{who} delete");
+            await Send(c, "GET", deps, null, 200, $"{who} reads the tree");
+        }
+        using var domainAdmin = fixture.Client(tokens["domain-admin"]);
+        await Send(domainAdmin, "POST", deps, new { name = "Top" }, 201, "domain admin creates at the top");
+        await Send(domainAdmin, "PATCH", $"{deps}/{ids["Eng"]}", new { parentId = ids["Sales"] }, 200, "domain admin moves anywhere");
+        await Send(domainAdmin, "POST", $"/api/v1/domains/{b}/departments", new { name = "Spy" }, 403, "domain admin of another domain");
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+
+        // What the department admin did is what the tree shows, under the same ids.
+        var tree = (await fixture.Super.GetFromJsonAsync<JsonElement>(deps)).EnumerateArray().ToDictionary(d => d.GetProperty("id").GetInt64());
+        Assert.Equal("Sales and Marketing", tree[ids["Sales"]].GetProperty("name").GetString());
+        Assert.Equal("East Coast", tree[ids["East"]].GetProperty("name").GetString());
+        Assert.Equal(ids["East"], tree[northId].GetProperty("parentId").GetInt64());
+        Assert.False(tree.ContainsKey(farId));
+        // Eng, moved by the domain admin into Sales, is now inside the department admin's subtree.
+        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsync($"{deps}/{ids["Eng"]}", AdminAccessFixture.Json(new { name = "Engineering" }))).StatusCode);
+    }
 }

@@ -400,4 +400,90 @@ public sealed class MailingListTests(MailingListHostFixture host) : IClassFixtur
         var e = await Assert.ThrowsAsync<SmtpCommandException>(() => SendMx("x@elsewhere.example", list, "gone"));
         Assert.Contains("5.1.1", e.Message);
     }
+
+    [Fact]
+    public async Task An_alias_that_names_a_list_posts_to_it_beside_its_other_targets()
+    {
+        var member = await NewAccount("m");
+        var other = await NewAccount("o");
+        var list = await NewList("anyone");
+        await AddMember(list, new { account = member });
+        var alias = Unique("team");
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/aliases", new { alias, targets = new[] { list, other } })).StatusCode);
+
+        Assert.StartsWith("2.0.0", await SendMx("stranger@elsewhere.example", $"{alias}@{D}", "through the alias"));
+        // The list's member gets the list's copy (its headers), the alias's other target the message itself.
+        var copy = Text((await host.WaitForMessages(member, 1)).Single());
+        Assert.Contains($"List-Post: <mailto:{list}>\r\n", copy);
+        Assert.Contains("Subject: through the alias", copy);
+        var direct = Text((await host.WaitForMessages(other, 1)).Single());
+        Assert.DoesNotContain("List-Id:", direct);
+
+        // The list's posting rule holds through the alias too.
+        var closed = await NewList("members");
+        await AddMember(closed, new { account = member });
+        var closedAlias = Unique("closed");
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/aliases", new { alias = closedAlias, targets = new[] { closed } })).StatusCode);
+        await AssertRefusedAtRcpt(() => SendMx("stranger@elsewhere.example", $"{closedAlias}@{D}", "not a member"));
+        await Submit(member, $"{closedAlias}@{D}", "a member through the alias");
+        await host.WaitForMessages(member, 2);
+
+        // One alias reaches at most one list of its domain.
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Post($"/api/v1/domains/{D}/aliases", new { alias = Unique("two"), targets = new[] { list, closed } })).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_domain_is_not_deleted_while_it_has_lists()
+    {
+        var domain = $"lists{Guid.NewGuid():N}"[..13] + ".test";
+        Assert.Equal(HttpStatusCode.Created, (await host.Post("/api/v1/domains", new { name = domain })).StatusCode);
+        var name = Unique("l");
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{domain}/lists", new { name, postPolicy = "anyone" })).StatusCode);
+
+        var refused = await host.Host.Http.DeleteAsync($"/api/v1/domains/{domain}");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains($"{name}@{domain}", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await host.Host.Http.GetAsync($"/api/v1/domains/{domain}/lists/{name}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{domain}/lists/{name}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{domain}")).StatusCode);
+        // Made again, the domain starts without the old list.
+        Assert.Equal(HttpStatusCode.Created, (await host.Post("/api/v1/domains", new { name = domain })).StatusCode);
+        Assert.Empty(await host.Host.Http.GetFromJsonAsync<List<JsonElement>>($"/api/v1/domains/{domain}/lists") ?? []);
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{domain}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Renaming_and_moving_a_member_department_keeps_the_list_following_it()
+    {
+        async Task<long> Department(string name, long? parentId)
+        {
+            var r = await host.Post($"/api/v1/domains/{D}/departments", new { name, parentId });
+            Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        }
+        var sales = await Department(Unique("Sales"), null);
+        var holding = await Department(Unique("Holding"), null);
+        var member = await NewAccount("r");
+        await new DirectorySeed(host.ConnectionString).AccountAsync(D, member.Split('@')[0], sales);
+        var list = await NewList("anyone");
+        await AddMember(list, new { department = sales });
+
+        var renamed = Unique("Sales and Marketing");
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/domains/{D}/departments/{sales}")
+        {
+            Content = JsonContent.Create(new { name = renamed, parentId = holding }),
+        };
+        var r = await host.Host.Http.SendAsync(patch);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+        Assert.Equal(sales, (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64());
+
+        // The membership is the department's id: it now shows the new name, and posts still reach the subtree.
+        var members = await host.Host.Http.GetFromJsonAsync<List<JsonElement>>($"/api/v1/domains/{D}/lists/{list.Split('@')[0]}/members");
+        var department = Assert.Single(members!);
+        Assert.Equal(sales.ToString(System.Globalization.CultureInfo.InvariantCulture), department.GetProperty("value").GetString());
+        Assert.Equal(renamed, department.GetProperty("name").GetString());
+        await SendMx("news@elsewhere.example", list, "after the rename");
+        Assert.Contains("Subject: after the rename", Text((await host.WaitForMessages(member, 1)).Single()));
+    }
 }

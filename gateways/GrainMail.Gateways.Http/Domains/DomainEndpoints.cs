@@ -64,11 +64,13 @@ public static class DomainEndpoints
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string domain, IGrainFactory grains)
     {
         if (!RouteNames.TryDomain(domain, out var name, out var problem)) return problem;
-        return await grains.GetGrain<IDomainGrain>(name).Delete() switch
-        {
-            DomainOpStatus.Ok => TypedResults.NoContent(),
-            DomainOpStatus.NotEmpty => ApiProblem.Conflict("Domain still has accounts", "Delete its accounts first"),
-            _ => ApiProblem.NoSuchDomain(name),
-        };
+        var g = grains.GetGrain<IDomainGrain>(name);
+        var status = await g.Delete();
+        if (status == DomainOpStatus.Ok) return TypedResults.NoContent();
+        if (status != DomainOpStatus.NotEmpty) return ApiProblem.NoSuchDomain(name);
+        // Accounts first, then mailing lists (they hold members and moderated posts): nothing of a domain goes silently.
+        if ((await g.ListAccounts()).Count > 0) return ApiProblem.Conflict("Domain still has accounts", "Delete its accounts first");
+        var lists = await g.ListLists() ?? [];
+        return ApiProblem.Conflict("Domain still has mailing lists", $"Delete its lists first: {string.Join(", ", lists.Select(l => l.Address))}");
     }
 }

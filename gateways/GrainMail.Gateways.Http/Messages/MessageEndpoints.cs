@@ -97,6 +97,8 @@ public static class MessageEndpoints
                 case RecipientStatus.TooLarge: return ApiProblem.TooLarge($"{raw.Length} bytes; the limit is {r.MaxMessageBytes}");
             }
             if (r.External.Count > 0) return ApiProblem.BadRequest("Recipient forwards outside", $"{to}: outbound delivery is not accepted on this endpoint");
+            // A list (or an alias naming one) expands from its stream, which SMTP feeds; here it would reach no one.
+            if (r.List is not null) return ApiProblem.BadRequest("Recipient is a mailing list", $"{to}: post to lists by SMTP");
             mailboxes.AddRange(r.Mailboxes);
             limit = Math.Min(limit, r.MaxMessageBytes);
         }

@@ -77,7 +77,7 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             RecipientStatus.Disabled => RcptVerdict.Refused(550, "5.2.1", "Mailbox disabled", address),
             RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
             RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
-            _ when r.List is { } list => await ListAsync(check, address, list, r.MaxMessageBytes),
+            _ when r.List is { } list => await ListAsync(check, address, list, r),
             // An alias that forwards outside: its external targets leave through the outbound stream.
             _ => InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly
                 ? WithoutInternalOnly(r, address, senderDomain, internalOnly)
@@ -102,13 +102,22 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
     }
 
     /// <summary>A mailing list decides who may post (admin backend 4.2.8); a sender outside its policy hears 550 5.7.1 here, at RCPT.</summary>
-    private async Task<RcptVerdict> ListAsync(RcptCheck check, string address, string list, long max)
+    /// <remarks>
+    /// An alias may name a list beside other targets (issue 15): those keep their own rules (an
+    /// internal-only account drops out for senders of other domains), and the list's refusal
+    /// refuses the address, since the sender asked for all of it.
+    /// </remarks>
+    private async Task<RcptVerdict> ListAsync(RcptCheck check, string address, string list, RecipientVerdict r)
     {
+        var max = r.MaxMessageBytes;
+        var mailboxes = InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly
+            ? r.Mailboxes.Where(m => !internalOnly.Contains(m) || MailAddress.DomainOf(m) == senderDomain).ToList()
+            : r.Mailboxes;
         var (listAddress, command) = ListStreams.Split(list);
         var attempt = new PostAttempt(MailAddress.Normalize(check.Sender), check.User, check.Service == SmtpService.Mx, command);
         return await grains.GetGrain<IMailingListGrain>(listAddress).MayPost(attempt) switch
         {
-            PostVerdict.Allowed => new RcptVerdict(Ok, address, [], [], max, list),
+            PostVerdict.Allowed => new RcptVerdict(Ok, address, mailboxes, r.External, max, list),
             PostVerdict.NoSuchList => RcptVerdict.Refused(550, "5.1.1", "No such user here", address),
             _ => RcptVerdict.Refused(550, "5.7.1", command is null ? "Not allowed to post to this list" : "Only a moderator of this list may send this", address),
         };

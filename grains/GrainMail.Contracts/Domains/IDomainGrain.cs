@@ -17,7 +17,7 @@ public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGr
 
     Task<DomainOpStatus> UpdateSettings(DomainSettings settings);
 
-    /// <summary>Deletes an empty domain; <see cref="DomainOpStatus.NotEmpty"/> while it still has accounts.</summary>
+    /// <summary>Deletes an empty domain; <see cref="DomainOpStatus.NotEmpty"/> while it still has accounts or mailing lists.</summary>
     Task<DomainOpStatus> Delete();
 
     Task<DomainOpResult> CreateAccount(NewAccount account);

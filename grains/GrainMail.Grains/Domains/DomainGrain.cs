@@ -180,6 +180,9 @@ public sealed partial class DomainGrain(
         if (!S.Exists) return DomainOpStatus.NotFound;
         // Refused while accounts remain: deleting a domain must never silently destroy mailboxes.
         if (_accounts.Count > 0) return DomainOpStatus.NotEmpty;
+        // Lists too (issue 15): a list left behind would keep its rows, members and held posts
+        // (blob references) under a domain that no longer exists, and come back with the name.
+        if ((await ListsAsync()).Count > 0) return DomainOpStatus.NotEmpty;
         await DropDomainAliasesAsync();
         await _store.DeleteDomainAsync(Name);
         _departments.Clear();
@@ -248,6 +251,9 @@ public sealed partial class DomainGrain(
         if (_accounts.ContainsKey(lp) || IsAccountAlias(lp)) return DomainOpStatus.AlreadyExists;
         if (await IsListNameAsync(lp)) return DomainOpStatus.AlreadyExists;
         if (normalized.Contains($"{lp}@{Name}")) return DomainOpStatus.Invalid;
+        // A message reaches at most one list through an alias (its verdict names one list stream).
+        var lists = await ListsAsync();
+        if (normalized.Count(t => MailAddress.DomainOf(t) == Name && lists.ContainsKey(MailAddress.LocalPartOf(t))) > 1) return DomainOpStatus.Invalid;
         S.Aliases[lp] = normalized;
         await state.WriteStateAsync();
         return DomainOpStatus.Ok;
@@ -305,12 +311,23 @@ public sealed partial class DomainGrain(
         List<string>? internalOnly = null;
         var disabled = 0;
         var full = 0;
+        // An alias (or catch-all, or postmaster target) may name a mailing list: the message then
+        // goes to the list's stream as a post to it, beside the alias's other targets. A verdict
+        // carries one list; SetAlias refuses two lists of this domain, so a second can only be
+        // another domain's (then the first wins).
+        string? list = null;
         foreach (var target in targets)
         {
             var domain = MailAddress.DomainOf(target);
             if (domain == Name)
             {
-                switch (Check(MailAddress.LocalPartOf(target), size))
+                var targetLp = MailAddress.LocalPartOf(target);
+                if (!_accounts.ContainsKey(targetLp) && await IsListNameAsync(targetLp))
+                {
+                    list ??= target;
+                    continue;
+                }
+                switch (Check(targetLp, size))
                 {
                     case RecipientStatus.Accepted:
                         mailboxes.Add(target);
@@ -325,6 +342,11 @@ public sealed partial class DomainGrain(
             if (!hop) continue;
             var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
             if (!other.Hosted) external.Add(target);
+            else if (other.Accepted && other.List is { } otherList)
+            {
+                list ??= otherList;
+                mailboxes.AddRange(other.Mailboxes);
+            }
             else if (other.Accepted)
             {
                 mailboxes.AddRange(other.Mailboxes); // its own mailboxes (a domain alias: its domain's)
@@ -333,9 +355,9 @@ public sealed partial class DomainGrain(
             else if (other.Status == RecipientStatus.Disabled) disabled++;
             else if (other.Status == RecipientStatus.MailboxFull) full++;
         }
-        if (mailboxes.Count + external.Count > 0)
+        if (mailboxes.Count + external.Count > 0 || list is not null)
             return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
-                internalOnly?.Distinct(StringComparer.Ordinal).ToList());
+                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), list);
         var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
