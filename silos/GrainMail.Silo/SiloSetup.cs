@@ -71,7 +71,9 @@ public static class SiloSetup
         services.AddSingleton<MtaStsPolicies>();
         services.AddSingleton<GrainMail.Grains.Delivery.DeliveryReports>();
         services.AddSingleton<GrainMail.Grains.Sieve.SieveDelivery>();
-        services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
+        // GrainMail:Lists (ExpansionBatch, PacedBacklog, PacingMaxWait); the defaults pace expansion.
+        services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:Lists")
+            .Get<GrainMail.Grains.Lists.ListOptions>() ?? new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
         services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();

@@ -177,4 +177,76 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
         await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{stranger}\"}}"))), HttpStatusCode.Forbidden);
         await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"nobody@{d}\"}}"))), HttpStatusCode.NotFound);
     }
+
+    private static HttpRequestMessage SignedCsv(Guid id, IntegrationKey key, string target, string csv)
+    {
+        var req = IntegrationSigner.Request(id, key, HttpMethod.Post, target, IntegrationSigner.Utf8(csv));
+        req.Content!.Headers.ContentType = new("text/csv");
+        return req;
+    }
+
+    [Fact]
+    public async Task Organisation_sync_pushes_departments_and_accounts_of_the_integrations_domain_only()
+    {
+        var d = await fixture.NewDomain("s");
+        var key = IntegrationSigner.NewKey("ed25519");
+        var id = await Register(d, key, "127.0.0.1", "::1");
+        using var anon = Anon();
+
+        // A department before anyone is in it, made level by level; the same path again is the same department.
+        async Task<JsonElement> Ensure(params string[] path)
+        {
+            var r = await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Put, "/api/v1/integration/departments",
+                IntegrationSigner.Utf8(JsonSerializer.Serialize(new { path }))));
+            Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+            return await r.Content.ReadFromJsonAsync<JsonElement>();
+        }
+        var made = await Ensure("Research", "Labs");
+        Assert.Equal(2, made.GetProperty("created").GetInt32());
+        var again = await Ensure("Research", "Labs");
+        Assert.Equal(0, again.GetProperty("created").GetInt32());
+        Assert.Equal(made.GetProperty("id").GetInt64(), again.GetProperty("id").GetInt64());
+        var tree = (await fixture.Super.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{d}/departments")).EnumerateArray()
+            .Select(x => x.GetProperty("path").GetString()).ToList();
+        Assert.Contains("Research/Labs", tree);
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Put, "/api/v1/integration/departments",
+            IntegrationSigner.Utf8(JsonSerializer.Serialize(new { path = Enumerable.Range(1, 13).Select(i => $"L{i}").ToArray() })))), HttpStatusCode.BadRequest);
+
+        // Accounts as the import's CSV: a dry run writes nothing, the sync creates, a re-run changes nothing.
+        var csv = "address,displayName,department,title\r\n" +
+            $"wang.fang@{d},王芳,Research/Labs,Chemist\r\n" +
+            $"li.lei@{d},Li Lei,Sales/East,\r\n";
+        var dry = await anon.SendAsync(SignedCsv(id, key, "/api/v1/integration/directory?dryRun=true", csv));
+        Assert.True(dry.StatusCode == HttpStatusCode.OK, await dry.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, (await fixture.Super.GetAsync($"/api/v1/accounts/wang.fang@{d}")).StatusCode);
+        var sync = await anon.SendAsync(SignedCsv(id, key, "/api/v1/integration/directory", csv));
+        var report = await sync.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(sync.StatusCode == HttpStatusCode.OK, report.ToString());
+        Assert.Equal(2, report.GetProperty("created").GetInt32());
+        Assert.Equal(2, report.GetProperty("departmentsCreated").GetInt32()); // Sales and Sales/East; Research/Labs existed
+        var wang = await fixture.Super.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/wang.fang@{d}");
+        Assert.Equal("Research/Labs", wang.GetProperty("department").GetString());
+        Assert.Equal("王芳", wang.GetProperty("displayName").GetString());
+        var rerun = await (await anon.SendAsync(SignedCsv(id, key, "/api/v1/integration/directory", csv))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(2, rerun.GetProperty("unchanged").GetInt32());
+        // A change pushed later: the HR system moves and disables someone.
+        var moved = await anon.SendAsync(SignedCsv(id, key, "/api/v1/integration/directory", $"address,department,enabled\r\nli.lei@{d},Research,false\r\n"));
+        Assert.Equal(1, (await moved.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("updated").GetInt32());
+        var li = await fixture.Super.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/li.lei@{d}");
+        Assert.Equal("Research", li.GetProperty("department").GetString());
+        Assert.False(li.GetProperty("enabled").GetBoolean());
+
+        // Rows of another domain are errors with their line; nothing is written.
+        var other = await fixture.NewDomain("x");
+        var refused = await anon.SendAsync(SignedCsv(id, key, "/api/v1/integration/directory", $"address,department\r\nnew.one@{d},Research\r\nspy@{other},Research\r\n"));
+        var problem = await AdminAccessFixture.AssertProblem(refused, HttpStatusCode.BadRequest);
+        Assert.Equal(3, problem.GetProperty("errors")[0].GetProperty("line").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, (await fixture.Super.GetAsync($"/api/v1/accounts/new.one@{d}")).StatusCode);
+
+        // Unsigned, or from a source the integration did not register: refused like every signed endpoint.
+        using var unsigned = new ByteArrayContent(IntegrationSigner.Utf8(csv));
+        await AdminAccessFixture.AssertProblem(await anon.PostAsync("/api/v1/integration/directory", unsigned), HttpStatusCode.Unauthorized);
+        var far = await Register(d, key, "192.0.2.0/24");
+        await AdminAccessFixture.AssertProblem(await anon.SendAsync(SignedCsv(far, key, "/api/v1/integration/directory", csv)), HttpStatusCode.Forbidden);
+    }
 }

@@ -29,6 +29,9 @@ public sealed class MailingListHostFixture : SmtpHostFixture
         ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
         ["GRAINMAIL_SMTP_OUT_PORT"] = Remote.Port.ToString(),
         ["GrainMail__OutboundRetrySchedule__0"] = "00:00:01",
+        // Small batches and a small backlog, so that a few members already take several paced batches.
+        ["GrainMail__Lists__ExpansionBatch"] = "3",
+        ["GrainMail__Lists__PacedBacklog"] = "1",
     };
 }
 
@@ -485,5 +488,31 @@ public sealed class MailingListTests(MailingListHostFixture host) : IClassFixtur
         Assert.Equal(renamed, department.GetProperty("name").GetString());
         await SendMx("news@elsewhere.example", list, "after the rename");
         Assert.Contains("Subject: after the rename", Text((await host.WaitForMessages(member, 1)).Single()));
+    }
+
+    [Fact]
+    public async Task A_list_larger_than_a_batch_is_expanded_in_paced_batches_and_every_member_gets_one_copy()
+    {
+        // The fixture's node expands 3 members per batch and waits for the previous batch to drain to 1.
+        var seed = new DirectorySeed(host.ConnectionString);
+        var department = await seed.DepartmentAsync(D, Unique("Paced"));
+        var members = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            var m = await NewAccount("p");
+            await seed.AccountAsync(D, m.Split('@')[0], department);
+            members.Add(m);
+        }
+        var list = await NewList("anyone");
+        await AddMember(list, new { department });
+        Assert.StartsWith("2.0.0", await SendMx("news@elsewhere.example", list, "paced"));
+        foreach (var m in members) await host.WaitForMessages(m, 1);
+        await Eventually.Until(async () => await Scalar("SELECT count(*) FROM mailing_list_expansion WHERE list_address = @l AND done AND members = 8", ("l", list)) == 1,
+            Wait, "the expansion to be marked done");
+        foreach (var m in members)
+        {
+            await WaitForQuiet(list, m);
+            Assert.Equal(1, await host.InboxCount(m));
+        }
     }
 }

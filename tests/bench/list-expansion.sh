@@ -3,7 +3,9 @@
 # One post by MX; measures the time until the list's grain has expanded it (all member events
 # committed) and until every member has it, and meanwhile the delivery latency of ordinary mail
 # to another account, against the same latency before the post.
-#   tests/bench/list-expansion.sh [N]
+#   flock -o /tmp/grainmail.lock tests/bench/list-expansion.sh [N] [NAME=VALUE...]
+# Extra NAME=VALUE pairs go to the node's environment, e.g. GrainMail__Lists__PacedBacklog=0
+# GrainMail__Lists__ExpansionBatch=500 for the expansion without pacing (as before issue 15's pacing).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 n=${1:-10000}
@@ -11,7 +13,7 @@ cd "$root"
 
 source tests/bench/grainmail-host.sh
 # Accounts are created by the thousand: a cheap password hash, as the tests use.
-start_grainmail listexpansion GrainMail__PasswordHashMemoryKiB=1024 GrainMail__PasswordHashIterations=1
+start_grainmail listexpansion GrainMail__PasswordHashMemoryKiB=1024 GrainMail__PasswordHashIterations=1 "${@:2}"
 api /api/v1/domains '{"name":"bench.test"}'
 api /api/v1/domains/bench.test/accounts '{"localPart":"probe","password":"secret123"}'
 

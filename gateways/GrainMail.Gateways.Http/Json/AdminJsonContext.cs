@@ -154,4 +154,6 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Integrations.DepartmentPathRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Integrations.DepartmentPathResponse))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

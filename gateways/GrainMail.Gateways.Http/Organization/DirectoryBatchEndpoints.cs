@@ -43,7 +43,16 @@ public static class DirectoryBatchEndpoints
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
         if (buffer.Length > MaxImportBytes) return ApiProblem.Of(StatusCodes.Status413PayloadTooLarge, "File too large", $"at most {MaxImportBytes} bytes");
-        var (text, encoding) = CsvText.Decode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        return await ImportCsvAsync(g, name, buffer.GetBuffer().AsMemory(0, (int)buffer.Length), dryRun);
+    }
+
+    /// <summary>
+    /// The import itself, for the admin API and the integration API's organisation sync alike:
+    /// every row checked first, nothing written when any is bad; then batches to the domain grain.
+    /// </summary>
+    internal static async Task<Results<Ok<ImportReport>, ProblemHttpResult>> ImportCsvAsync(IDomainGrain g, string name, ReadOnlyMemory<byte> file, bool dryRun)
+    {
+        var (text, encoding) = CsvText.Decode(file.Span);
         var (rows, problems) = AccountCsv.Parse(text, name);
 
         // The domain's own checks (aliases, department depth) without writing anything.

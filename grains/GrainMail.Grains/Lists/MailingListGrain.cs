@@ -20,7 +20,18 @@ namespace GrainMail.Grains.Lists;
 public sealed class ListOptions
 {
     /// <summary>Members per expansion transaction: one blob reference update, one event insert, one progress update.</summary>
-    public int ExpansionBatch { get; set; } = 500;
+    public int ExpansionBatch { get; set; } = 200;
+
+    /// <summary>
+    /// Pacing (issue 15: a big list must not starve ordinary mail): the next batch is committed
+    /// only once at most this many of the previous batch's copies are still queued, so ordinary
+    /// mail in the same queue partitions waits behind at most about ExpansionBatch + PacedBacklog
+    /// list copies instead of the whole list. 0 turns pacing off.
+    /// </summary>
+    public int PacedBacklog { get; set; } = 50;
+
+    /// <summary>The longest one batch waits for the previous one to drain (a member whose delivery is failing must not stall the list).</summary>
+    public TimeSpan PacingMaxWait { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -272,10 +283,12 @@ public sealed class MailingListGrain(
             var copy = await forwarding.SealAsync(Domain, ListCopy.Build(raw, Address, Owner, list.Settings.DisplayName));
             var hash = BlobStore.Hash(copy);
             var last = progress.LastMember;
+            List<string>? previous = null;
             while (true)
             {
                 var page = await store.RecipientsAsync(Domain, Name, last, options.ExpansionBatch);
                 if (page.Count == 0) break;
+                if (previous is not null) await PaceAsync(previous);
                 var (writes, events) = MemberEvents(item, page, copy, hash);
                 if (!await store.CommitBatchAsync(item.DeliveryId, last, page[^1].Address, writes, events))
                 {
@@ -286,12 +299,36 @@ public sealed class MailingListGrain(
                     continue;
                 }
                 last = page[^1].Address;
+                previous = page.Where(m => !m.External).Select(m => m.Address).ToList();
                 if (page.Count < options.ExpansionBatch) break;
             }
         }
         await store.FinishAsync(item.DeliveryId, item.QueueRowId, item.BlobDomain, item.BlobHash);
         logger.LogInformation("List {List}: event {Id} expanded in {Ms:F0} ms", Address, item.DeliveryId,
             System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Waits (yielding the thread: the silo's other grains run meanwhile) until the previous
+    /// batch's local copies are mostly delivered, polling the queue every 50-200 ms. Ordinary mail
+    /// then never queues behind more than a batch and a bit of this list. The list's own grain is
+    /// the one waiting, so only posts to this same list queue behind it.
+    /// </summary>
+    private async Task PaceAsync(List<string> previous)
+    {
+        if (options.PacedBacklog <= 0 || previous.Count <= options.PacedBacklog) return;
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(options.PacingMaxWait.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        var delay = 50;
+        while (await store.QueuedInboundAsync(previous, options.PacedBacklog + 1) > options.PacedBacklog)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+            {
+                logger.LogWarning("List {List}: the previous batch is still queued after {Wait}; going on", Address, options.PacingMaxWait);
+                return;
+            }
+            await Task.Delay(delay);
+            delay = Math.Min(delay * 2, 200);
+        }
     }
 
     /// <summary>

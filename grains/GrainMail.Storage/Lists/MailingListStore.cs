@@ -222,6 +222,22 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
     /// and the progress moved past the batch's last member. False (nothing written) when the
     /// progress is no longer <paramref name="expectedLast"/>: another attempt got there first.
     /// </summary>
+    /// <summary>
+    /// How many inbound deliveries to <paramref name="members"/> are still queued (leased or
+    /// not), counting at most <paramref name="cap"/>: the part of an expansion's last batch that
+    /// ordinary mail in the same queues would still wait behind.
+    /// </summary>
+    public async Task<int> QueuedInboundAsync(IReadOnlyList<string> members, int cap, CancellationToken ct = default)
+    {
+        if (members.Count == 0) return 0;
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT count(*) FROM (SELECT 1 FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@members) LIMIT @cap) q");
+        cmd.Parameters.AddWithValue("ns", GrainMail.Contracts.Delivery.DeliveryStreams.Inbound);
+        cmd.Parameters.AddWithValue("members", members.ToArray());
+        cmd.Parameters.AddWithValue("cap", cap);
+        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<bool> CommitBatchAsync(Guid deliveryId, string expectedLast, string newLast, IReadOnlyList<BlobWrite> copies,
         IReadOnlyCollection<OutgoingEvent> events, CancellationToken ct = default)
     {
