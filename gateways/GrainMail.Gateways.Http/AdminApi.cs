@@ -73,6 +73,7 @@ public static class AdminApi
         services.AddSingleton<DomainListing>();
         services.AddSingleton<OutboundQueues>();
         services.AddSingleton<SentLogReader>();
+        services.AddSingleton<GrainMail.Gateways.Http.CardDav.CardDavSync>();
         services.AddAccountAuth(); // mail users: HTTP Basic over HTTPS (UserAuth/), for /api/v1/me and CardDAV
         return services;
     }

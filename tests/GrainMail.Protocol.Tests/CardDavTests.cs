@@ -53,7 +53,7 @@ public sealed class CardDavParserTests
         Assert.Equal(new TextMatch("Zh", "starts-with", true), q.Filter.PropFilters[0].TextMatches[0]);
         Assert.True(q.Filter.PropFilters[1].IsNotDefined);
 
-        Assert.True(DavRequests.TryParseReport(new XElement(D + "sync-collection").ToString(), out report, out _));
+        Assert.True(DavRequests.TryParseReport(new XElement(D + "expand-property").ToString(), out report, out _));
         Assert.IsType<UnsupportedReport>(report);
         Assert.False(DavRequests.TryParseReport(new XElement(C + "addressbook-query", new XElement(C + "limit", new XElement(C + "nresults", "-1"))).ToString(), out _, out _));
     }
@@ -79,6 +79,51 @@ public sealed class CardDavParserTests
         Assert.Equal("c-7.vcf", DavPaths.ItemNameOf("https://h.test:8443" + book + "c-7.vcf", book));
         Assert.Null(DavPaths.ItemNameOf("/carddav/addressbooks/other@b.test/directory/c-7.vcf", book));
         Assert.Null(DavPaths.ItemNameOf(book + "x/y.vcf", book));
+    }
+
+    [Theory]
+    [InlineData("<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>", "", false)]
+    [InlineData("<sync-collection xmlns=\"DAV:\"><sync-token> urn:grainmail:carddav-sync:ab </sync-token><sync-level>infinite</sync-level><prop/></sync-collection>", "urn:grainmail:carddav-sync:ab", true)]
+    public void Sync_collection_reports_parse(string body, string token, bool infinite)
+    {
+        Assert.True(DavRequests.TryParseReport(body, out var report, out _));
+        var sync = Assert.IsType<SyncCollectionReport>(report);
+        Assert.Equal(token, sync.SyncToken);
+        Assert.Equal(infinite, sync.Infinite);
+    }
+
+    // RFC 6578 6.1: sync-token, sync-level (1 or infinite) and prop are required.
+    [Theory]
+    [InlineData("<d:sync-collection xmlns:d=\"DAV:\"><d:sync-level>1</d:sync-level><d:prop/></d:sync-collection>")]
+    [InlineData("<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/><d:prop/></d:sync-collection>")]
+    [InlineData("<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/><d:sync-level>2</d:sync-level><d:prop/></d:sync-collection>")]
+    [InlineData("<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token/><d:sync-level>1</d:sync-level></d:sync-collection>")]
+    public void Bad_sync_collection_reports_are_refused(string body) => Assert.False(DavRequests.TryParseReport(body, out _, out _));
+
+    [Fact]
+    public void A_sync_difference_holds_new_and_changed_cards_and_the_names_of_removed_ones()
+    {
+        VCard Card(string address, string title) =>
+            VCard.From(new AddressBookEntry(AddressBookEntryKind.Account, address, address, title, null, ["corp.test"], null, null));
+        DavBook Book(params VCard[] cards) => new(cards, cards.ToDictionary(c => c.ResourceName), "tag");
+        var kept = Card("kept@corp.test", "same");
+        var changedBefore = Card("changed@corp.test", "before");
+        var gone = Card("gone@corp.test", "x");
+        var before = new[] { kept, changedBefore, gone }.ToDictionary(c => c.ResourceName, c => c.ETag);
+        var changedAfter = Card("changed@corp.test", "after");
+        var added = Card("new@corp.test", "x");
+        var (changed, removed) = CardDavSync.Difference(before, Book(kept, changedAfter, added));
+        Assert.Equal([changedAfter.ResourceName, added.ResourceName], changed.Select(c => c.ResourceName));
+        Assert.Equal([gone.ResourceName], removed);
+
+        Assert.Equal("ab12", CardDavSync.TagOf(CardDavSync.Token("ab12")));
+        Assert.Null(CardDavSync.TagOf("http://example.com/ab12"));
+        Assert.Null(CardDavSync.TagOf(CardDavSync.TokenPrefix));
+        using var sync = new CardDavSync();
+        var book = Book(kept, gone);
+        sync.Remember("a@corp.test", book);
+        Assert.Equal(2, sync.Recall("a@corp.test", "tag")!.Count);
+        Assert.Null(sync.Recall("b@corp.test", "tag"));
     }
 
     [Fact]

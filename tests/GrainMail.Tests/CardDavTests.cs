@@ -149,7 +149,7 @@ public sealed class CardDavTests(AddressBookHostFixture fixture) : IClassFixture
         var (ms, missing, _) = await Dav(bob, "REPORT", book, multiget);
         Assert.Equal(HttpStatusCode.MultiStatus, ms);
         Assert.Contains("404", Responses(missing!).Single().Element(D + "status")!.Value);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Dav(bob, "REPORT", book, new XElement(D + "sync-collection").ToString())).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Dav(bob, "REPORT", book, new XElement(D + "expand-property").ToString())).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await Dav(bob, "REPORT", book, "<not xml")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await Dav(bob, "PROPFIND", book, "<!DOCTYPE x [<!ENTITY e \"e\">]><x/>", "0")).Status);
     }
@@ -191,6 +191,80 @@ public sealed class CardDavTests(AddressBookHostFixture fixture) : IClassFixture
         }
         Assert.NotEqual(afterContact, await CTag());
         Assert.Contains(@"ORG:" + w.Domain + @";Research & Development", string.Join("\n", (await Cards(bob, w.Bob)).Values));
+    }
+
+    private static string SyncCollection(string token, params XName[] props) =>
+        new XElement(D + "sync-collection", new XElement(D + "sync-token", token), new XElement(D + "sync-level", "1"),
+            new XElement(D + "prop", props.Select(p => new XElement(p)))).ToString();
+
+    /// <summary>One sync-collection REPORT: the hrefs answered 200 (with their vCards when asked), those answered 404, and the new token.</summary>
+    private static async Task<(Dictionary<string, string?> Changed, List<string> Removed, string Token)> Sync(HttpClient http, string book, string token)
+    {
+        var (status, ms, _) = await Dav(http, "REPORT", book, SyncCollection(token, D + "getetag", C + "address-data"), "1");
+        Assert.Equal(HttpStatusCode.MultiStatus, status);
+        var changed = Responses(ms!).Where(r => r.Element(D + "status") is null)
+            .ToDictionary(r => r.Element(D + "href")!.Value, r => Prop(r, C + "address-data")?.Value);
+        var removed = Responses(ms!).Where(r => r.Element(D + "status")?.Value.Contains(" 404 ") == true).Select(r => r.Element(D + "href")!.Value).ToList();
+        return (changed, removed, ms!.Element(D + "sync-token")!.Value);
+    }
+
+    [Fact]
+    public async Task Sync_collection_sends_what_changed_since_the_token_and_removals_as_404()
+    {
+        var w = await AddressBookWorld.CreateAsync(fixture);
+        using var bob = fixture.UserClient(w.Bob, AddressBookWorld.Password);
+        var book = $"/carddav/addressbooks/{w.Bob}/directory/";
+
+        // RFC 6578 3.4: the initial sync (empty token) is every card, and a token.
+        var (all, none, first) = await Sync(bob, book, "");
+        Assert.Equal(new[] { w.Alice, w.Andy, w.Bob, w.Carol }.Order(), all.Values.Select(v => Email(v!)).Order());
+        Assert.Empty(none);
+        var (_, listing, _) = await Dav(bob, "PROPFIND", book, PropFind(D + "sync-token", D + "supported-report-set"), "0");
+        var bookProps = Responses(listing!).Single();
+        Assert.Equal(first, Prop(bookProps, D + "sync-token")!.Value);
+        Assert.NotNull(Prop(bookProps, D + "supported-report-set")!.Descendants(D + "sync-collection").FirstOrDefault());
+        // Nothing changed: nothing sent, the same token.
+        var (same, sameRemoved, sameToken) = await Sync(bob, book, first);
+        Assert.Empty(same);
+        Assert.Empty(sameRemoved);
+        Assert.Equal(first, sameToken);
+
+        // A shared contact arrives, alice's card changes, carol leaves the address book.
+        Assert.Equal(HttpStatusCode.Created, (await fixture.Host.Http.PostAsJsonAsync($"/api/v1/domains/{w.Domain}/contacts",
+            new { address = "sync@partner.example", displayName = "Synced Partner" })).StatusCode);
+        await using (var conn = new Npgsql.NpgsqlConnection(fixture.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand(
+                "UPDATE directory_account SET title = CASE local_part WHEN 'alice' THEN 'Director' ELSE title END, " +
+                "in_address_book = (local_part <> 'carol') WHERE domain = @d AND local_part IN ('alice', 'carol')", conn);
+            cmd.Parameters.AddWithValue("d", w.Domain);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var (changed, removed, second) = await Sync(bob, book, first);
+        Assert.NotEqual(first, second);
+        Assert.Equal(new[] { w.Alice, "sync@partner.example" }.Order(), changed.Values.Select(v => Email(v!)).Order());
+        Assert.Contains("TITLE:Director\r\n", changed.Values.Single(v => Email(v!) == w.Alice));
+        var carolHref = all.Single(c => Email(c.Value!) == w.Carol).Key;
+        Assert.Equal([carolHref], removed);
+        // Asked again from the new token: nothing; from the old one: the same difference.
+        var (after, afterRemoved, _) = await Sync(bob, book, second);
+        Assert.Empty(after);
+        Assert.Empty(afterRemoved);
+        Assert.Equal(2, (await Sync(bob, book, first)).Changed.Count);
+
+        // A token that names no state of this user's book: the client must start over (RFC 6578 3.2).
+        using var alice = fixture.UserClient(w.Alice, AddressBookWorld.Password);
+        var aliceBook = $"/carddav/addressbooks/{w.Alice}/directory/";
+        foreach (var stale in new[] { first, "urn:grainmail:carddav-sync:0000", "http://example.com/other-server-token" })
+        {
+            var (status, error, _) = await Dav(alice, "REPORT", aliceBook, SyncCollection(stale, D + "getetag"), "1");
+            Assert.Equal(HttpStatusCode.Forbidden, status);
+            Assert.NotNull(error!.Element(D + "valid-sync-token"));
+        }
+        // Malformed: no sync-level.
+        var noLevel = new XElement(D + "sync-collection", new XElement(D + "sync-token"), new XElement(D + "prop", new XElement(D + "getetag"))).ToString();
+        Assert.Equal(HttpStatusCode.BadRequest, (await Dav(bob, "REPORT", book, noLevel, "1")).Status);
     }
 
     [Fact]

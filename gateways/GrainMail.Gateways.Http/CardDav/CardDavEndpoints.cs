@@ -38,7 +38,7 @@ public static class CardDavEndpoints
         return app;
     }
 
-    private static async Task Handle(HttpContext ctx, string? path, IGrainFactory grains)
+    private static async Task Handle(HttpContext ctx, string? path, IGrainFactory grains, CardDavSync sync)
     {
         var user = ctx.User.Address();
         var method = ctx.Request.Method.ToUpperInvariant();
@@ -74,7 +74,7 @@ public static class CardDavEndpoints
                 await PropFind(ctx, target, user, grains);
                 return;
             default:
-                await Report(ctx, target, user, grains);
+                await Report(ctx, target, user, grains, sync);
                 return;
         }
     }
@@ -185,7 +185,7 @@ public static class CardDavEndpoints
         await WriteXml(ctx, StatusCodes.Status207MultiStatus, DavProps.MultiStatus(responses));
     }
 
-    private static async Task Report(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains)
+    private static async Task Report(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains, CardDavSync sync)
     {
         var body = await ReadBody(ctx);
         if (!DavRequests.TryParseReport(body, out var report, out var error))
@@ -193,7 +193,12 @@ public static class CardDavEndpoints
             await BadRequest(ctx, error);
             return;
         }
-        if (report is UnsupportedReport || target is not (DavPaths.BookTarget or DavPaths.ItemTarget))
+        if (report is SyncCollectionReport syncReport && target is DavPaths.BookTarget)
+        {
+            await SyncCollection(ctx, user, grains, sync, syncReport);
+            return;
+        }
+        if (report is UnsupportedReport or SyncCollectionReport || target is not (DavPaths.BookTarget or DavPaths.ItemTarget))
         {
             // RFC 3253 3.6: a report the resource does not support.
             var d = DavNames.Dav;
@@ -221,6 +226,45 @@ public static class CardDavEndpoints
             foreach (var card in limited) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
         }
         await WriteXml(ctx, StatusCodes.Status207MultiStatus, DavProps.MultiStatus(responses));
+    }
+
+    /// <summary>
+    /// RFC 6578 3: the initial sync (empty token) lists every card; a later one the cards added or
+    /// changed since the token's state and, as 404 responses, those removed; both end with the new
+    /// token. A token not remembered here is 403 DAV:valid-sync-token (the client starts over).
+    /// </summary>
+    private static async Task SyncCollection(HttpContext ctx, string user, IGrainFactory grains, CardDavSync sync, SyncCollectionReport report)
+    {
+        var book = await Load(grains, user);
+        IReadOnlyList<VCard> changed = book.Cards;
+        IReadOnlyList<string> removed = [];
+        if (report.SyncToken.Length > 0)
+        {
+            var tag = CardDavSync.TagOf(report.SyncToken);
+            var before = tag is null ? null : tag == book.CTag ? CardDavSync.Unchanged : sync.Recall(user, tag);
+            if (before is null)
+            {
+                var d = DavNames.Dav;
+                await WriteXml(ctx, StatusCodes.Status403Forbidden, new XElement(d + "error", new XAttribute(XNamespace.Xmlns + "d", d.NamespaceName), new XElement(d + "valid-sync-token")));
+                return;
+            }
+            if (tag == book.CTag) changed = [];
+            else
+            {
+                var (added, gone) = CardDavSync.Difference(before, book);
+                changed = added;
+                removed = gone;
+            }
+        }
+        sync.Remember(user, book);
+        var props = new DavProps(user);
+        var request = new PropFindRequest(PropFindKind.Prop, report.Props.Count > 0 ? report.Props : [DavNames.Dav + "getetag"]);
+        var responses = new List<XElement>(changed.Count + removed.Count + 1);
+        foreach (var card in changed) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
+        foreach (var name in removed) responses.Add(DavProps.NotFound(DavPaths.Book(user) + name));
+        var multistatus = DavProps.MultiStatus(responses);
+        multistatus.Add(new XElement(DavNames.Dav + "sync-token", CardDavSync.Token(book.CTag)));
+        await WriteXml(ctx, StatusCodes.Status207MultiStatus, multistatus);
     }
 
     /// <summary>The user's book: every visible entry as a card, through the one address-book query.</summary>

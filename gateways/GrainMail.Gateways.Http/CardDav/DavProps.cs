@@ -106,8 +106,11 @@ public sealed class DavProps(string user)
                 {
                     return new XElement(name,
                         new XElement(D + "supported-report", new XElement(D + "report", new XElement(C + "addressbook-multiget"))),
-                        new XElement(D + "supported-report", new XElement(D + "report", new XElement(C + "addressbook-query"))));
+                        new XElement(D + "supported-report", new XElement(D + "report", new XElement(C + "addressbook-query"))),
+                        new XElement(D + "supported-report", new XElement(D + "report", new XElement(D + "sync-collection"))));
                 }
+                // RFC 6578 4: asked by name only (never in allprop).
+                if (name == D + "sync-token") return new XElement(name, CardDavSync.Token(book.CTag));
                 if (name == C + "supported-address-data")
                     return new XElement(name, new XElement(C + "address-data-type", new XAttribute("content-type", "text/vcard"), new XAttribute("version", "3.0")));
                 return null;

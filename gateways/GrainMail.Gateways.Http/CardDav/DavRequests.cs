@@ -28,6 +28,12 @@ public sealed record MultigetReport(IReadOnlyList<XName> Props, IReadOnlyList<st
 
 public sealed record QueryReport(IReadOnlyList<XName> Props, CardFilter Filter, int? Limit) : DavReport(Props);
 
+/// <summary>
+/// RFC 6578 3.2: what changed since <paramref name="SyncToken"/> (empty: the initial sync, every
+/// member). <paramref name="Infinite"/>: sync-level infinity, the same here (no sub-collections).
+/// </summary>
+public sealed record SyncCollectionReport(IReadOnlyList<XName> Props, string SyncToken, bool Infinite) : DavReport(Props);
+
 /// <summary>A REPORT this server does not support (answered 403 with supported-report, RFC 3253 3.6).</summary>
 public sealed record UnsupportedReport(XName Name) : DavReport([]);
 
@@ -84,6 +90,16 @@ public static class DavRequests
                 limit = n;
             }
             report = new QueryReport(props, ParseFilter(filter), limit);
+            return true;
+        }
+        if (root.Name == DavNames.Dav + "sync-collection")
+        {
+            // RFC 6578 6.1: sync-token and sync-level are both required; sync-level is 1 or infinite.
+            if (root.Element(DavNames.Dav + "sync-token") is not { } token) return Fail(out error, "sync-collection without DAV:sync-token");
+            var level = root.Element(DavNames.Dav + "sync-level")?.Value.Trim();
+            if (level is not ("1" or "infinite")) return Fail(out error, "sync-level must be 1 or infinite");
+            if (root.Element(DavNames.Dav + "prop") is null) return Fail(out error, "sync-collection without DAV:prop");
+            report = new SyncCollectionReport(props, token.Value.Trim(), level == "infinite");
             return true;
         }
         report = new UnsupportedReport(root.Name);
