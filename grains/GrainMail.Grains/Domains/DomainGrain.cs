@@ -315,7 +315,7 @@ public sealed partial class DomainGrain(
         // goes to the list's stream as a post to it, beside the alias's other targets. A verdict
         // carries one list; SetAlias refuses two lists of this domain, so a second can only be
         // another domain's (then the first wins).
-        string? list = null;
+        string? listTarget = null;
         foreach (var target in targets)
         {
             var domain = MailAddress.DomainOf(target);
@@ -324,7 +324,7 @@ public sealed partial class DomainGrain(
                 var targetLp = MailAddress.LocalPartOf(target);
                 if (!_accounts.ContainsKey(targetLp) && await IsListNameAsync(targetLp))
                 {
-                    list ??= target;
+                    listTarget ??= target;
                     continue;
                 }
                 switch (Check(targetLp, size))
@@ -344,7 +344,7 @@ public sealed partial class DomainGrain(
             if (!other.Hosted) external.Add(target);
             else if (other.Accepted && other.List is { } otherList)
             {
-                list ??= otherList;
+                listTarget ??= otherList;
                 mailboxes.AddRange(other.Mailboxes);
             }
             else if (other.Accepted)
@@ -355,9 +355,9 @@ public sealed partial class DomainGrain(
             else if (other.Status == RecipientStatus.Disabled) disabled++;
             else if (other.Status == RecipientStatus.MailboxFull) full++;
         }
-        if (mailboxes.Count + external.Count > 0 || list is not null)
+        if (mailboxes.Count + external.Count > 0 || listTarget is not null)
             return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
-                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), list);
+                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget);
         var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
