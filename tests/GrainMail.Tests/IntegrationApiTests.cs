@@ -249,4 +249,41 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
         var far = await Register(d, key, "192.0.2.0/24");
         await AdminAccessFixture.AssertProblem(await anon.SendAsync(SignedCsv(far, key, "/api/v1/integration/directory", csv)), HttpStatusCode.Forbidden);
     }
+
+    [Theory]
+    [InlineData("ed25519")]
+    [InlineData("rsa2048")]
+    public async Task The_cli_signs_organisation_sync_with_the_integrations_private_key(string kind)
+    {
+        var d = await fixture.NewDomain("c");
+        var key = IntegrationSigner.NewKey(kind);
+        var id = await Register(d, key, "127.0.0.1", "::1");
+        var keyFile = Path.GetTempFileName();
+        var csvFile = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(keyFile, key.PrivatePem);
+            await File.WriteAllTextAsync(csvFile, $"address,displayName,department\r\nops.lead@{d},Ops Lead,Ops/Night\r\n");
+            var dept = await fixture.Cli(null, "integration", "department", id.ToString(), keyFile, "Ops/Day");
+            Assert.True(dept.ExitCode == 0, dept.Out + dept.Err);
+            Assert.Equal(2, dept.Json.GetProperty("created").GetInt32());
+            var dry = await fixture.Cli(null, "integration", "sync", id.ToString(), keyFile, csvFile, "dry-run");
+            Assert.True(dry.ExitCode == 0, dry.Out + dry.Err);
+            Assert.True(dry.Json.GetProperty("dryRun").GetBoolean());
+            var sync = await fixture.Cli(null, "integration", "sync", id.ToString(), keyFile, csvFile);
+            Assert.True(sync.ExitCode == 0, sync.Out + sync.Err);
+            Assert.Equal(1, sync.Json.GetProperty("created").GetInt32());
+            var lead = await fixture.Super.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/ops.lead@{d}");
+            Assert.Equal("Ops/Night", lead.GetProperty("department").GetString());
+            // Another key than the registered one: refused, and the CLI says so by its exit code.
+            var stranger = IntegrationSigner.NewKey(kind);
+            await File.WriteAllTextAsync(keyFile, stranger.PrivatePem);
+            Assert.NotEqual(0, (await fixture.Cli(null, "integration", "sync", id.ToString(), keyFile, csvFile)).ExitCode);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+            File.Delete(csvFile);
+        }
+    }
 }
