@@ -178,7 +178,7 @@ builder.WebHost.ConfigureKestrel(k =>
             https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
             https.ServerCertificateSelector = (_, _) => listen.ApplicationServices.GetRequiredService<ServerTls>().Certificate;
         }));
-        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me)");
+        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me, webmail /mail/)");
     }
 });
 if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
@@ -196,6 +196,9 @@ var app = builder.Build();
 app.Services.GetRequiredService<ServerTls>();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
+// The webmail's files at /mail/ (HTTPS listener only; Webmail/WebmailEndpoints).
+GrainMail.Gateways.Http.Webmail.WebmailEndpoints.MapWebmail(app,
+    GrainMail.Gateways.Http.Webmail.WebmailFiles.Locate(settings.WebmailPath, AppContext.BaseDirectory));
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 if (runsSilo) app.MapGrainMailOperations(settings);
