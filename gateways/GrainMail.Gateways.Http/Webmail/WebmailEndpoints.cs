@@ -33,7 +33,9 @@ public static class WebmailEndpoints
     /// <summary>Maps /mail and /mail/{path}; <paramref name="root"/> null means the webmail was not built.</summary>
     public static IEndpointRouteBuilder MapWebmail(this IEndpointRouteBuilder app, string? root)
     {
-        app.MapGet(Prefix, (HttpContext http) => http.Request.IsHttps ? Results.Redirect(Prefix + "/") : Results.NotFound()).AllowAnonymous();
+        // Routing matches /mail and /mail/ alike: only the first is sent on to the folder.
+        app.MapGet(Prefix, (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true ? Serve(http, root, "")
+            : http.Request.IsHttps ? Results.Redirect(Prefix + "/") : Results.NotFound()).AllowAnonymous();
         app.MapGet(Prefix + "/{**path}", (HttpContext http, string? path) => Serve(http, root, path ?? "")).AllowAnonymous();
         return app;
     }
