@@ -2,6 +2,7 @@ using GrainMail.Gateways.Common.Tls;
 using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
+using GrainMail.Gateways.Jmap;
 using GrainMail.Silo;
 using GrainMail.Silo.Configuration;
 using GrainMail.Silo.Telemetry;
@@ -123,6 +124,7 @@ if (otlp)
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
+builder.Services.AddGrainMailJmap(); // JMAP on the users' HTTPS listener (gateways/GrainMail.Gateways.Jmap)
 // SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
 builder.Services.AddSingleton(sp => new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir,
     sp.GetRequiredService<SmtpOptions>().HostName)));
@@ -178,7 +180,7 @@ builder.WebHost.ConfigureKestrel(k =>
             https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
             https.ServerCertificateSelector = (_, _) => listen.ApplicationServices.GetRequiredService<ServerTls>().Certificate;
         }));
-        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me, webmail /mail/)");
+        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me, JMAP, webmail /mail/)");
     }
 });
 if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
@@ -196,6 +198,7 @@ var app = builder.Build();
 app.Services.GetRequiredService<ServerTls>();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
+app.MapGrainMailJmap();
 // The webmail's files at /mail/ (HTTPS listener only; Webmail/WebmailEndpoints).
 GrainMail.Gateways.Http.Webmail.WebmailEndpoints.MapWebmail(app,
     GrainMail.Gateways.Http.Webmail.WebmailFiles.Locate(settings.WebmailPath, AppContext.BaseDirectory));
