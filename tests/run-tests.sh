@@ -38,6 +38,8 @@ command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
 # The webmail's browser tests drive Debian's Chromium (no browser download here); the webmail
 # itself is built with Node.js and npm (webmail/build.sh installs Debian's when node is missing).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Chinese text in the browser tests' screenshots needs a CJK font (a bare machine has none).
+[ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-zenhei)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

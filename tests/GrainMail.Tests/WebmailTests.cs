@@ -196,7 +196,7 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
         var domain = await f.NewDomain();
         var alice = await f.NewAccount(domain, "alice");
         var bob = await f.NewAccount(domain, "bob");
-        await f.RequireJmap(alice, "urn:ietf:params:jmap:submission");
+        await f.RequireJmap(alice, "Identity/get", "EmailSubmission/get");
         await TestMail.SubmitAsync(f.Host.Listening.Submissions, bob, WebmailHostFixture.Password, alice, "Contract draft");
 
         var page = await LoggedIn(alice);

@@ -31,13 +31,12 @@ const quoteHeader = (e: Email) => t('compose.wrote', formatDate(e.sentAt ?? e.re
 
 function originalHtml(e: Email): string {
   const values = e.bodyValues ?? {};
-  const html = (e.htmlBody ?? []).find((p) => p.type === 'text/html');
-  if (html?.partId && values[html.partId]) {
-    // The quote is sanitised again when the reply is shown; here it only has to be inert text for the editor.
-    const doc = new DOMParser().parseFromString(values[html.partId].value, 'text/html');
-    return textToHtml(doc.body.innerText ?? '');
-  }
-  return textToHtml((e.textBody ?? []).map((p) => (p.partId ? values[p.partId]?.value ?? '' : '')).join('\n'));
+  const text = (e.textBody ?? []).filter((p) => p.type === 'text/plain').map((p) => (p.partId ? values[p.partId]?.value ?? '' : '')).join('\n');
+  if (text.trim()) return textToHtml(text);
+  // HTML only: its text, with line breaks where blocks ended. The quote is plain text again (escaped), never mail markup.
+  const html = (e.htmlBody ?? []).map((p) => (p.partId ? values[p.partId]?.value ?? '' : '')).join('');
+  const broken = html.replace(/<(br|\/p|\/div|\/li|\/tr|\/h[1-6])\b[^>]*>/gi, '$&\n');
+  return textToHtml(new DOMParser().parseFromString(broken, 'text/html').body.textContent ?? '');
 }
 
 function addrList(list: EmailAddress[] | null | undefined): string {
@@ -245,9 +244,9 @@ export function Compose(props: { jmap: Jmap; rest: Rest; account: string; initia
         <button title={t('compose.link')} onClick={() => {
           const url = prompt(t('compose.linkPrompt'));
           if (url && /^(https?:|mailto:)/i.test(url)) exec('createLink', url);
-        }}>🔗</button>
+        }}>link</button>
         <label class="attach-btn">
-          📎 {t('compose.attach')}
+          + {t('compose.attach')}
           <input type="file" multiple hidden data-testid="attach" onChange={(e) => {
             const input = e.target as HTMLInputElement;
             if (input.files) upload(input.files);

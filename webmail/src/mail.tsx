@@ -238,7 +238,7 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
             <Conversation key={selected.email.threadId} jmap={jmap} email={selected.email} account={auth.account} mailboxes={mailboxes}
               inJunk={!!key.mailboxId && byRole.get('junk')?.id === key.mailboxId}
               onCompose={openCompose} onFlag={toggleFlag} onDelete={remove} onJunk={junk} onMove={move}
-              onSeen={() => loadMailboxes()} onClose={() => setSelected(null)} />
+              onSeen={refresh} onClose={() => setSelected(null)} />
           ) : (
             <div class="empty">{t('read.none')}</div>
           )}
@@ -292,7 +292,7 @@ function MailboxTree(props: { mailboxes: Mailbox[]; current: string | null; onSe
             const id = e.dataTransfer?.getData('application/x-grainmail-email');
             if (id) props.onDropEmail(id, b);
           }}>
-          <span class="mb-icon">{roleIcon(b.role)}</span>
+          <span class={`mb-icon role-${b.role ?? 'folder'}`} aria-hidden="true" />
           <span class="mb-name">{mailboxName(b)}</span>
           {b.unreadEmails > 0 && <span class="unread" data-testid="unread">{b.unreadEmails}</span>}
         </button>
@@ -300,18 +300,6 @@ function MailboxTree(props: { mailboxes: Mailbox[]; current: string | null; onSe
       ...render(b.id, depth + 1),
     ]);
   return <ul class="mailboxes" data-testid="mailboxes">{render(null, 0)}</ul>;
-}
-
-function roleIcon(role: string | null): string {
-  switch (role) {
-    case 'inbox': return '📥';
-    case 'drafts': return '📝';
-    case 'sent': return '📤';
-    case 'junk': return '⚠';
-    case 'trash': return '🗑';
-    case 'archive': return '🗄';
-    default: return '📁';
-  }
 }
 
 export interface VirtualListHandle {
@@ -442,7 +430,7 @@ const VirtualList = forwardRef<VirtualListHandle, {
             </div>
             <div class="row-line">
               <span class="row-subject">{e.keywords?.$flagged && <span class="flag">★ </span>}{e.subject || t('list.noSubject')}</span>
-              {e.hasAttachment && <span class="clip">📎</span>}
+              {e.hasAttachment && <Clip />}
             </div>
             <div class="row-preview">{e.preview}</div>
           </>
@@ -627,7 +615,7 @@ function MessageView(props: {
           <div class="muted">{t('read.attachments')}</div>
           {attachments.map((a) => (
             <div class="attachment" key={a.partId ?? a.blobId}>
-              <span class="att-name">📎 {a.name ?? a.type}</span>
+              <span class="att-name"><Clip /> {a.name ?? a.type}</span>
               <span class="muted">{formatSize(a.size)}</span>
               {canPreview(a.type, a.name) && <button onClick={() => setPreview(a)} data-testid="preview">{t('read.preview')}</button>}
               <button onClick={async () => {
@@ -650,4 +638,13 @@ function MessageView(props: {
 export function canPreview(type: string, name: string | null): boolean {
   return /^image\/(png|jpeg|gif|webp|bmp)$/i.test(type) || type === 'application/pdf' || /\.pdf$/i.test(name ?? '') ||
     type.startsWith('text/') || /\.(txt|log|csv|md)$/i.test(name ?? '');
+}
+
+/** A paperclip drawn inline (no icon font, no emoji: the same on every machine). */
+export function Clip() {
+  return (
+    <svg class="clip" width="14" height="14" viewBox="0 0 16 16" aria-label="attachment" role="img">
+      <path d="M10.5 4.5v6a2.5 2.5 0 0 1-5 0V4a1.5 1.5 0 0 1 3 0v6a.5.5 0 0 1-1 0V5" fill="none" stroke="currentColor" stroke-width="1.3" stroke-linecap="round" />
+    </svg>
+  );
 }
