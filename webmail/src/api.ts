@@ -295,6 +295,66 @@ export class Jmap {
     });
   }
 
+  /** Files above this go as a link (large attachments, /jmap/large) instead of a blob in the message. */
+  get largeFileThreshold(): number {
+    const maxUpload = this.session.capabilities[CORE]?.maxSizeUpload ?? 50 * 1024 * 1024;
+    return Math.min(maxUpload, 20 * 1024 * 1024);
+  }
+
+  /**
+   * A large attachment (issue 18, 4.1.3) by GrainMail's resumable upload (docs/architecture.md,
+   * "Large attachments by link"): POST the name, type and size; PATCH pieces at the offset the
+   * server holds (409 or a broken connection: ask with HEAD and go on from there); the finished
+   * upload's status carries the link for the mail and when it expires.
+   */
+  async uploadLarge(file: File, onProgress: (fraction: number) => void): Promise<{ downloadUrl: string; expires: string | null }> {
+    const auth = { Authorization: `Bearer ${this.token}` };
+    const created = await fetch('/jmap/large', {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: file.name, type: file.type || 'application/octet-stream', size: file.size }),
+    });
+    if (!created.ok) throw await problem(created);
+    const status = await created.json();
+    const uploadUrl: string = status.uploadUrl ?? created.headers.get('Location');
+    const piece = 8 * 1024 * 1024;
+    let offset = 0;
+    let failures = 0;
+    while (offset < file.size) {
+      const end = Math.min(file.size, offset + piece);
+      try {
+        offset = await this.patchPiece(uploadUrl, file.slice(offset, end), offset, (sent) => onProgress((offset + sent) / file.size));
+        failures = 0;
+      } catch (e) {
+        if (++failures > 5) throw e;
+        const head = await fetch(uploadUrl, { method: 'HEAD', headers: auth });
+        offset = Number(head.headers.get('Upload-Offset') ?? offset);
+      }
+      onProgress(offset / file.size);
+    }
+    const done = await fetch(uploadUrl, { headers: auth });
+    if (!done.ok) throw await problem(done);
+    const final = await done.json();
+    return { downloadUrl: new URL(final.downloadUrl, location.origin).toString(), expires: final.expires ?? null };
+  }
+
+  private patchPiece(url: string, piece: Blob, offset: number, onSent: (bytes: number) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PATCH', url);
+      xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+      xhr.setRequestHeader('Upload-Offset', String(offset));
+      xhr.setRequestHeader('Content-Type', 'application/offset+octet-stream');
+      xhr.upload.onprogress = (e) => onSent(e.loaded);
+      xhr.onload = () => {
+        if (xhr.status === 204 || xhr.status === 200) resolve(Number(xhr.getResponseHeader('Upload-Offset') ?? offset + piece.size));
+        else reject(new ApiError(xhr.status, xhr.statusText || `HTTP ${xhr.status}`));
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'Network error'));
+      xhr.send(piece);
+    });
+  }
+
   /**
    * Push (RFC 8620 §7.3): EventSource cannot send an Authorization header, so the session token
    * goes as access_token on this one URL (the server accepts it there only).

@@ -25,6 +25,9 @@ interface Attached {
   blobId: string | null;
   progress: number;
   error?: string;
+  /** Sent as a link (large attachment), not as a part of the message. */
+  large?: boolean;
+  link?: string;
 }
 
 const quoteHeader = (e: Email) => t('compose.wrote', formatDate(e.sentAt ?? e.receivedAt, true), showAddress(e.from?.[0]));
@@ -157,7 +160,26 @@ export function Compose(props: { jmap: Jmap; rest: Rest; account: string; initia
     for (const file of Array.from(list)) {
       const key = ++uploadSeq;
       const update = (patch: Partial<Attached>) => setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, ...patch } : f)));
-      setFiles((fs) => [...fs, { key, name: file.name, type: file.type || 'application/octet-stream', size: file.size, blobId: null, progress: 0 }]);
+      const large = file.size > jmap.largeFileThreshold;
+      setFiles((fs) => [...fs, { key, name: file.name, type: file.type || 'application/octet-stream', size: file.size, blobId: null, progress: 0, large }]);
+      if (large) {
+        // Over the message limit: uploaded in resumable pieces, and the mail carries a link that expires.
+        jmap.uploadLarge(file, (p) => update({ progress: p })).then(
+          (r) => {
+            update({ progress: 1, link: r.downloadUrl });
+            const p = document.createElement('p');
+            p.className = 'large-link';
+            const a = document.createElement('a');
+            a.href = r.downloadUrl;
+            a.textContent = file.name;
+            p.append(a, ` (${formatSize(file.size)}${r.expires ? ', ' + t('compose.linkExpires', formatDate(r.expires, true)) : ''})`);
+            editor.current?.append(p);
+            changed();
+          },
+          (e: ApiError) => update({ error: e.message }),
+        );
+        continue;
+      }
       jmap.upload(file, (p) => update({ progress: p })).then(
         (r) => {
           update({ blobId: r.blobId, progress: 1 });
@@ -261,7 +283,7 @@ export function Compose(props: { jmap: Jmap; rest: Rest; account: string; initia
             <div class="upload" key={f.key} data-testid="upload">
               <span>{f.name} <span class="muted">{formatSize(f.size)}</span></span>
               {f.error ? <span class="error">{f.error}</span> : (
-                <progress max={1} value={f.progress} data-testid="upload-progress" data-done={f.blobId ? 'yes' : 'no'} />
+                <progress max={1} value={f.progress} data-testid="upload-progress" data-done={f.blobId || f.link ? 'yes' : 'no'} />
               )}
               <button class="icon" onClick={() => { setFiles((fs) => fs.filter((x) => x !== f)); changed(); }}>✕</button>
             </div>
@@ -270,7 +292,7 @@ export function Compose(props: { jmap: Jmap; rest: Rest; account: string; initia
       )}
       {error && <div class="error" role="alert">{error}</div>}
       <div class="compose-foot">
-        <button class="primary" onClick={send} disabled={busy || files.some((f) => !f.blobId && !f.error)} data-testid="send">{t('compose.send')}</button>
+        <button class="primary" onClick={send} disabled={busy || files.some((f) => !f.blobId && !f.link && !f.error)} data-testid="send">{t('compose.send')}</button>
         <button onClick={discard}>{t('compose.discard')}</button>
         <span class="muted" data-testid="draft-status">{status}</span>
       </div>
