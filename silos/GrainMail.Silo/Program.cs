@@ -2,6 +2,7 @@ using GrainMail.Gateways.Common.Tls;
 using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
+using GrainMail.Gateways.Jmap;
 using GrainMail.Silo;
 using GrainMail.Silo.Configuration;
 using GrainMail.Silo.Telemetry;
@@ -123,6 +124,7 @@ if (otlp)
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
+builder.Services.AddGrainMailJmap(); // JMAP on the users' HTTPS listener (gateways/GrainMail.Gateways.Jmap)
 // SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
 // Per-domain certificates (issue 18, 4.2.19): every TLS listener picks by SNI, else the node's certificate.
 builder.Services.AddSingleton<DomainCertificates>();
@@ -182,7 +184,7 @@ builder.WebHost.ConfigureKestrel(k =>
             OnConnection = context => ValueTask.FromResult(listen.ApplicationServices.GetRequiredService<ServerTls>()
                 .OptionsFor(context.ClientHelloInfo.ServerName, [System.Net.Security.SslApplicationProtocol.Http2, System.Net.Security.SslApplicationProtocol.Http11])),
         }));
-        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me)");
+        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me, JMAP)");
     }
 });
 if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
@@ -200,6 +202,7 @@ var app = builder.Build();
 app.Services.GetRequiredService<ServerTls>();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
+app.MapGrainMailJmap();
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 if (runsSilo) app.MapGrainMailOperations(settings);
