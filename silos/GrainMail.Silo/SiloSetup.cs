@@ -73,6 +73,7 @@ public static class SiloSetup
         services.AddSingleton<GrainMail.Grains.Sieve.SieveDelivery>();
         services.AddSingleton(new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
+        services.AddHostedService<GrainMail.Grains.LargeFiles.LargeFileSweeper>(); // expired links and abandoned uploads (issue 18)
         services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceClock>();

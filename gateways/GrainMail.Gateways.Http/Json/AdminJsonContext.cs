@@ -154,4 +154,10 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Certificates.CertificateUploadRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Certificates.CertificateResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFilePolicyRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFilePolicyResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileCreateRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileStatus))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;
