@@ -231,6 +231,55 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
     }
 
     /// <summary>
+    /// A file over the message limit goes by link (4.1.3): the page uploads it in resumable pieces
+    /// (several PATCH requests, progress shown), puts the link into the message, and the link
+    /// downloads the same bytes, resumably (Range).
+    /// </summary>
+    [Fact]
+    public async Task A_large_attachment_is_uploaded_in_pieces_and_downloads_by_its_link()
+    {
+        var domain = await f.NewDomain();
+        var alice = await f.NewAccount(domain, "alice");
+        var bytes = new byte[21 * 1024 * 1024 + 12345];
+        new Random(18).NextBytes(bytes);
+        var file = Path.Combine(Path.GetTempPath(), $"survey-{Guid.NewGuid():N}.bin");
+        await File.WriteAllBytesAsync(file, bytes);
+        try
+        {
+            var page = await LoggedIn(alice);
+            var patches = 0;
+            page.Request += (_, r) =>
+            {
+                if (r.Method == "PATCH" && r.Url.Contains("/jmap/large/", StringComparison.Ordinal)) Interlocked.Increment(ref patches);
+            };
+            await Assertions.Expect(page.GetByTestId("compose")).ToBeEnabledAsync();
+            await page.GetByTestId("compose").ClickAsync();
+            await page.GetByTestId("attach").SetInputFilesAsync(file);
+            await Assertions.Expect(page.GetByTestId("upload-progress")).ToHaveAttributeAsync("data-done", "yes", new() { Timeout = 120_000 });
+            var link = page.GetByTestId("editor").Locator(".large-link a");
+            await Assertions.Expect(link).ToHaveTextAsync(Path.GetFileName(file));
+            await WebmailHostFixture.Screenshot(page, "large-attachment");
+            Assert.True(patches >= 3, $"{patches} PATCH requests for {bytes.Length} bytes");
+            var href = await link.GetAttributeAsync("href");
+            Assert.NotNull(href);
+
+            // The link needs no account (the recipient has none); a broken-off download resumes with Range.
+            using var anon = f.User();
+            Assert.Equal(System.Security.Cryptography.SHA256.HashData(bytes), System.Security.Cryptography.SHA256.HashData(await anon.GetByteArrayAsync(href)));
+            using var tail = new HttpRequestMessage(HttpMethod.Get, href);
+            tail.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(20_000_000, null);
+            var partial = await anon.SendAsync(tail);
+            Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+            Assert.Equal(bytes.AsSpan(20_000_000).ToArray(), await partial.Content.ReadAsByteArrayAsync());
+            await page.Context.CloseAsync();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>
     /// Hostile HTML mails (scripts, event handlers, javascript: links, SVG with script, CSS that
     /// fetches, meta refresh, forms, frames, objects) opened one by one: no script runs (no marker in
     /// the page, no dialog) and nothing is requested from the recorder. Then the user allows images
