@@ -62,7 +62,7 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
       }
       setKey((k) => (k.mailboxId || k.search ? k : { ...k, mailboxId: inbox?.id ?? list[0]?.id ?? null }));
     } catch (e) {
-      setError(String(e));
+      setError(t('notice.error', e instanceof Error ? e.message : String(e)));
     }
   }, [jmap, toast]);
 
