@@ -35,6 +35,12 @@ python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptograp
 command -v geoiplookup >/dev/null 2>&1 || missing+=(geoip-bin)
 # The Sieve tests upload scripts with an independent ManageSieve client (sieve-connect).
 command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
+# The webmail's browser tests drive Debian's Chromium (no browser download here); the webmail
+# itself is built with Node.js and npm (webmail/build.sh installs Debian's when node is missing).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+# Chinese text in the browser tests' screenshots needs a CJK font (a bare machine has none).
+[ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-zenhei)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
@@ -42,6 +48,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${pkgs[*]} (Debian packages)"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null || echo "could not install ${pkgs[*]}"
 fi
+
+# npm ci and the Vite build when the webmail's sources changed (quick otherwise); not part of dotnet build.
+bash webmail/build.sh || echo "the webmail did not build: its browser tests will fail"
 
 if ! dotnet build Cluster.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
   echo "build failed"

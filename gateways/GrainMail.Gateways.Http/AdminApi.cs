@@ -24,6 +24,8 @@ using GrainMail.Gateways.Http.Roles;
 using GrainMail.Gateways.Http.Sessions;
 using GrainMail.Gateways.Http.Integrations;
 using GrainMail.Gateways.Http.Governance;
+using GrainMail.Gateways.Http.Certificates;
+using GrainMail.Gateways.Http.LargeFiles;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -125,6 +127,9 @@ public static class AdminApi
         app.MapGovernanceForUsers(); // /api/v1/me/sent, /me/recall, /me/approvals
         api.MapDeletedMail();
         app.MapMyDeletedMail(); // /api/v1/me/deleted: account credentials
+        api.MapCertificates(); // per-domain TLS certificates (issue 18)
+        api.MapLargeFilePolicy(); // link lifetime of large attachments (issue 18)
+        app.MapLargeFiles(); // /jmap/large: resumable uploads (account credentials) and downloads by link
         return app;
     }
 }

@@ -52,6 +52,8 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
         services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
         services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
+        services.AddSingleton<GrainMail.Storage.Tls.DomainCertificateStore>();
+        services.AddSingleton<GrainMail.Storage.LargeFiles.LargeFileStore>();
         services.AddSingleton<GrainMail.Storage.Audit.AuditReader>();
         services.AddSingleton<GrainMail.Storage.Governance.MessageIndex>();
         services.AddSingleton<GrainMail.Storage.Governance.ReportStore>();

@@ -136,6 +136,12 @@ public sealed class GrainMailSettings : IValidatableObject
     /// </summary>
     public bool Dashboard { get; set; } = true;
 
+    /// <summary>
+    /// The built webmail (GRAINMAIL_WEBMAIL): the folder with index.html that /mail/ serves on the
+    /// HTTPS listener. Empty: "webmail" beside the binaries, else webmail/dist above them.
+    /// </summary>
+    public string? WebmailPath { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Role.ToLowerInvariant() is not ("node" or "silo" or "gateway" or ""))

@@ -2,6 +2,7 @@ using GrainMail.Gateways.Common.Tls;
 using OpenTelemetry.Trace;
 using OpenTelemetry.Metrics;
 using GrainMail.Gateways.Http;
+using GrainMail.Gateways.Jmap;
 using GrainMail.Silo;
 using GrainMail.Silo.Configuration;
 using GrainMail.Silo.Telemetry;
@@ -123,9 +124,13 @@ if (otlp)
 // Log lines carry the trace and span ids of the message they are about.
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
+builder.Services.AddGrainMailJmap(); // JMAP on the users' HTTPS listener (gateways/GrainMail.Gateways.Jmap)
 // SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
+// Per-domain certificates (issue 18, 4.2.19): every TLS listener picks by SNI, else the node's certificate.
+builder.Services.AddSingleton<DomainCertificates>();
+if (runsGateways) builder.Services.AddHostedService<DomainCertificateRefresher>();
 builder.Services.AddSingleton(sp => new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir,
-    sp.GetRequiredService<SmtpOptions>().HostName)));
+    sp.GetRequiredService<SmtpOptions>().HostName)) { Domains = sp.GetRequiredService<DomainCertificates>() });
 builder.Services.AddSingleton<SmtpServer>();
 builder.Services.AddSingleton<GrainMail.Gateways.Common.Intake.MessageIntake>();
 builder.Services.AddSingleton<MessageCache>();
@@ -173,12 +178,13 @@ builder.WebHost.ConfigureKestrel(k =>
     if (settings.HttpsPort > 0)
     {
         // Users' HTTP (CardDAV, /api/v1/me): the node's TLS certificate, resolved at the first handshake.
-        k.Listen(bind, settings.HttpsPort, listen => listen.UseHttps(https =>
+        // The certificate is picked per handshake by SNI (the domain's own, with its intermediates).
+        k.Listen(bind, settings.HttpsPort, listen => listen.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.TlsHandshakeCallbackOptions
         {
-            https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
-            https.ServerCertificateSelector = (_, _) => listen.ApplicationServices.GetRequiredService<ServerTls>().Certificate;
+            OnConnection = context => ValueTask.FromResult(listen.ApplicationServices.GetRequiredService<ServerTls>()
+                .OptionsFor(context.ClientHelloInfo.ServerName, [System.Net.Security.SslApplicationProtocol.Http2, System.Net.Security.SslApplicationProtocol.Http11])),
         }));
-        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me)");
+        listeners.Add($"  HTTPS       {bind}:{settings.HttpsPort} (CardDAV, /api/v1/me, JMAP, webmail /mail/)");
     }
 });
 if (runsSilo) builder.Host.UseOrleans(silo => SiloSetup.ConfigureSilo(silo, settings, connectionString!));
@@ -196,6 +202,10 @@ var app = builder.Build();
 app.Services.GetRequiredService<ServerTls>();
 app.UseStatusCodePages();
 app.MapGrainMailAdmin();
+app.MapGrainMailJmap();
+// The webmail's files at /mail/ (HTTPS listener only; Webmail/WebmailEndpoints).
+GrainMail.Gateways.Http.Webmail.WebmailEndpoints.MapWebmail(app,
+    GrainMail.Gateways.Http.Webmail.WebmailFiles.Locate(settings.WebmailPath, AppContext.BaseDirectory));
 // Open like /healthz: scrapers sit on the operators' network; the listener is loopback by default.
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 if (runsSilo) app.MapGrainMailOperations(settings);

@@ -75,6 +75,7 @@ public static class SiloSetup
         services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:Lists")
             .Get<GrainMail.Grains.Lists.ListOptions>() ?? new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
+        services.AddHostedService<GrainMail.Grains.LargeFiles.LargeFileSweeper>(); // expired links and abandoned uploads (issue 18)
         services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceClock>();

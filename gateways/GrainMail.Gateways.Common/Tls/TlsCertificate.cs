@@ -1,10 +1,33 @@
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace GrainMail.Gateways.Common.Tls;
 
-/// <summary>The certificate every TLS listener (SMTP, IMAP, POP3) presents.</summary>
-public sealed record ServerTls(X509Certificate2 Certificate);
+/// <summary>
+/// What every TLS listener (HTTPS, SMTP, IMAP, POP3, ManageSieve) presents: the certificate of the
+/// domain the client names in SNI when an operator uploaded one (<see cref="Domains"/>), else the
+/// node's own (configured, or the embedded default's self-signed one).
+/// </summary>
+public sealed record ServerTls(X509Certificate2 Certificate)
+{
+    private readonly Lazy<SslStreamCertificateContext> _default = new(() => SslStreamCertificateContext.Create(Certificate, null, offline: true));
+
+    /// <summary>The per-domain certificates; null where none are served (tests of one listener).</summary>
+    public DomainCertificates? Domains { get; init; }
+
+    /// <summary>The certificate for a handshake that asked for <paramref name="serverName"/> (null: no SNI).</summary>
+    public SslStreamCertificateContext For(string? serverName) => Domains?.Find(serverName) ?? _default.Value;
+
+    /// <summary>Server options of a handshake, TLS 1.2 or 1.3, with the certificate picked by SNI.</summary>
+    public SslServerAuthenticationOptions OptionsFor(string? serverName, List<SslApplicationProtocol>? alpn = null) => new()
+    {
+        ServerCertificateContext = For(serverName),
+        EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+        ClientCertificateRequired = false,
+        ApplicationProtocols = alpn,
+    };
+}
 
 /// <summary>The server certificate: configured PEM files, or a self-signed one made once into the data directory.</summary>
 public static class TlsCertificate

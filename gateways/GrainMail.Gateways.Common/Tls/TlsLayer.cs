@@ -28,12 +28,9 @@ public sealed class TlsLayer : IAsyncDisposable
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificate = tls.Certificate,
-                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
-                ClientCertificateRequired = false,
-            }, timeout.Token);
+            // The certificate is picked once the ClientHello names the server (SNI), per domain.
+            await ssl.AuthenticateAsServerAsync(
+                (_, hello, _, _) => ValueTask.FromResult(tls.OptionsFor(hello.ServerName)), null, timeout.Token);
         }
         catch
         {

@@ -156,4 +156,10 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Integrations.DepartmentPathRequest))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Integrations.DepartmentPathResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Certificates.CertificateUploadRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Certificates.CertificateResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFilePolicyRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFilePolicyResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileCreateRequest))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileStatus))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

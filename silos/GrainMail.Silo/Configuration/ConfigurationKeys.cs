@@ -45,6 +45,7 @@ public static class ConfigurationKeys
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
         ["GRAINMAIL_AUDIT_RETENTION_DAYS"] = "GrainMail:Audit:RetentionDays",
         ["GRAINMAIL_GEOIP"] = "GrainMail:Logins:GeoIpCsv",
+        ["GRAINMAIL_WEBMAIL"] = "GrainMail:WebmailPath",
     };
 
     /// <summary>

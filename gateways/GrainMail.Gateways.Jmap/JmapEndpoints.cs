@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GrainMail.Gateways.Http.UserAuth;
+using GrainMail.Gateways.Jmap.Methods;
+using GrainMail.Gateways.Jmap.Protocol;
+using GrainMail.Gateways.Jmap.Session;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GrainMail.Gateways.Jmap;
+
+/// <summary>
+/// JMAP on the users' HTTPS listener: the session resource, the API endpoint, blob upload and
+/// download. Authentication is the account scheme of /api/v1/me (a session bearer token, or Basic
+/// with an app password); everything here refuses plain HTTP.
+/// </summary>
+public static class JmapEndpoints
+{
+    public static IServiceCollection AddGrainMailJmap(this IServiceCollection services)
+    {
+        services.AddSingleton(new JmapLimits());
+        services.AddSingleton<JmapDispatcher>();
+        services.AddSingleton<JmapConcurrency>();
+        services.AddJmapMethods<CoreMethods>();
+        Mail.MailRegistration.AddJmapMail(services);
+        return services;
+    }
+
+    public static WebApplication MapGrainMailJmap(this WebApplication app)
+    {
+        app.MapGet(JmapPaths.WellKnown, SessionAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
+        app.MapPost(JmapPaths.Api, ApiAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
+        Mail.BlobEndpoints.Map(app);
+        return app;
+    }
+
+    /// <summary>The accounts the user sees: the mailbox the credentials act for (a delegate's act-for mailbox included).</summary>
+    public static IReadOnlyList<JmapAccount> AccountsOf(ClaimsPrincipal user)
+    {
+        var mailbox = user.Address();
+        var authenticated = user.FindFirstValue(AccountAuth.AuthenticatedClaim) ?? mailbox;
+        return [new JmapAccount(JmapAccountIds.Of(mailbox), mailbox, mailbox, IsPersonal: true, IsReadOnly: false)];
+    }
+
+    public static string UsernameOf(ClaimsPrincipal user) => user.FindFirstValue(AccountAuth.AuthenticatedClaim) ?? user.Address();
+
+    private static async Task SessionAsync(HttpContext http, IEnumerable<IJmapMethods> families, JmapLimits limits)
+    {
+        if (!await RequireHttpsAsync(http)) return;
+        var session = SessionResource.Build(UsernameOf(http.User), AccountsOf(http.User), families, limits, BaseUrl(http.Request));
+        http.Response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+        await WriteJsonAsync(http, 200, "application/json", session);
+    }
+
+    private static async Task ApiAsync(HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency)
+    {
+        if (!await RequireHttpsAsync(http)) return;
+        var body = await ReadBodyAsync(http.Request, limits.MaxSizeRequest);
+        if (body is null)
+        {
+            await WriteProblemAsync(http, new JmapRequestError(JmapErrors.Limit, 400, $"The request is larger than maxSizeRequest ({limits.MaxSizeRequest} octets)", "maxSizeRequest"));
+            return;
+        }
+        var (request, error) = JmapRequestParser.Parse(body, dispatcher.Capabilities, limits);
+        if (error is not null)
+        {
+            await WriteProblemAsync(http, error);
+            return;
+        }
+        var accounts = AccountsOf(http.User);
+        using var slot = concurrency.TryEnter("req:" + UsernameOf(http.User), limits.MaxConcurrentRequests);
+        if (slot is null)
+        {
+            await WriteProblemAsync(http, new JmapRequestError(JmapErrors.Limit, 400, $"More than maxConcurrentRequests ({limits.MaxConcurrentRequests}) requests at once", "maxConcurrentRequests"));
+            return;
+        }
+        var context = new JmapRequestContext(UsernameOf(http.User), accounts, request!.Using.ToHashSet(StringComparer.Ordinal), limits,
+            request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, http.RequestAborted);
+        var sessionState = (string)SessionResource.Build(UsernameOf(http.User), accounts, families, limits, BaseUrl(http.Request))["state"]!;
+        var response = await dispatcher.ExecuteAsync(request, context, sessionState);
+        await WriteJsonAsync(http, 200, "application/json", response);
+    }
+
+    internal static async Task<bool> RequireHttpsAsync(HttpContext http)
+    {
+        if (http.Request.IsHttps) return true;
+        await WriteJsonAsync(http, 403, "application/problem+json",
+            new JsonObject { ["type"] = "about:blank", ["status"] = 403, ["title"] = "HTTPS required", ["detail"] = "JMAP is served on the HTTPS listener only" });
+        return false;
+    }
+
+    /// <summary>The body, or null when it is larger than <paramref name="limit"/> (read no further than that).</summary>
+    internal static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long limit)
+    {
+        if (request.ContentLength is long declared && declared > limit) return null;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    internal static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";
+
+    /// <summary>A request-level error as an RFC 7807 problem document (RFC 8620 3.6.1).</summary>
+    internal static Task WriteProblemAsync(HttpContext http, JmapRequestError error)
+    {
+        var problem = new JsonObject { ["type"] = error.Type, ["status"] = error.Status, ["detail"] = error.Detail };
+        if (error.Limit is not null) problem["limit"] = error.Limit;
+        return WriteJsonAsync(http, error.Status, "application/problem+json", problem);
+    }
+
+    internal static async Task WriteJsonAsync(HttpContext http, int status, string contentType, JsonNode body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = contentType + "; charset=utf-8";
+        await using var writer = new Utf8JsonWriter(http.Response.Body);
+        body.WriteTo(writer);
+        await writer.FlushAsync(http.RequestAborted);
+    }
+}
+
+/// <summary>Counts requests and uploads in flight per user (maxConcurrentRequests, maxConcurrentUpload).</summary>
+public sealed class JmapConcurrency
+{
+    private readonly ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+
+    public IDisposable? TryEnter(string key, int limit)
+    {
+        var now = _inFlight.AddOrUpdate(key, 1, (_, n) => n + 1);
+        if (now <= limit) return new Slot(this, key);
+        Leave(key);
+        return null;
+    }
+
+    private void Leave(string key)
+    {
+        if (_inFlight.AddOrUpdate(key, 0, (_, n) => n - 1) <= 0) _inFlight.TryRemove(KeyValuePair.Create(key, 0));
+    }
+
+    private sealed class Slot(JmapConcurrency owner, string key) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) owner.Leave(key);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, forgetLogin, Jmap, login, Rest, savedLogin } from './api';
+import { lang, Lang, setLang, t } from './i18n';
+import { MailApp } from './mail';
+import { useSignal } from './state';
+
+export interface Auth {
+  token: string;
+  account: string;
+  restrictions: string[];
+}
+
+export function App() {
+  useSignal(lang); // every text re-renders on a language switch
+  const [auth, setAuth] = useState<Auth | null>(() => {
+    const s = savedLogin();
+    return s ? { ...s, restrictions: [] } : null;
+  });
+  const [jmap, setJmap] = useState<Jmap | null>(null);
+  const [jmapError, setJmapError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!auth) return;
+    let cancelled = false;
+    Jmap.connect(auth.token).then(
+      (j) => !cancelled && (setJmap(j), setJmapError(null)),
+      (e: ApiError) => {
+        if (cancelled) return;
+        if (e.status === 401) {
+          forgetLogin();
+          setAuth(null);
+        } else setJmapError(e.message);
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [auth]);
+
+  if (!auth) return <Login onDone={setAuth} />;
+  const rest = new Rest(auth.token, auth.account);
+  const logout = async () => {
+    await rest.logout();
+    forgetLogin();
+    setJmap(null);
+    setAuth(null);
+  };
+  return <MailApp auth={auth} rest={rest} jmap={jmap} jmapError={jmapError} onLogout={logout} />;
+}
+
+export function LanguageSwitch() {
+  const l = useSignal(lang);
+  return (
+    <select class="lang" aria-label={t('language')} title={t('language')} value={l} data-testid="language"
+      onChange={(e) => setLang((e.target as HTMLSelectElement).value as Lang)}>
+      <option value="en">English</option>
+      <option value="zh-CN">简体中文</option>
+    </select>
+  );
+}
+
+function Login({ onDone }: { onDone: (a: Auth) => void }) {
+  const [address, setAddress] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needTotp, setNeedTotp] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await login(address.trim(), password, needTotp ? totp.trim() : undefined);
+      if (r.ok) {
+        onDone({ token: r.token, account: r.account, restrictions: r.restrictions });
+        return;
+      }
+      if (r.needTotp) {
+        if (needTotp) setError(t('login.wrongCode'));
+        setNeedTotp(true);
+        setTotp('');
+      } else if (r.error.status === 429) setError(t('login.locked'));
+      else if (r.error.status === 403) setError(r.error.title === 'Account disabled' ? t('login.disabled') : t('login.error', r.error.message));
+      else if (r.error.status === 401) setError(t('login.failed'));
+      else setError(t('login.error', r.error.message));
+    } catch (err) {
+      setError(t('login.error', String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="login-page">
+      <form class="login-card" onSubmit={submit} data-testid="login-form">
+        <div class="login-head">
+          <div class="logo">✉</div>
+          <h1>{t('appName')}</h1>
+          <LanguageSwitch />
+        </div>
+        <h2>{t('login.title')}</h2>
+        {!needTotp ? (
+          <>
+            <label>
+              {t('login.address')}
+              <input name="address" type="email" autocomplete="username" required value={address} autoFocus
+                onInput={(e) => setAddress((e.target as HTMLInputElement).value)} />
+            </label>
+            <label>
+              {t('login.password')}
+              <input name="password" type="password" autocomplete="current-password" required value={password}
+                onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+            </label>
+          </>
+        ) : (
+          <>
+            <p class="hint">{t('login.totpHint')}</p>
+            <label>
+              {t('login.totp')}
+              <input name="totp" inputMode="numeric" autocomplete="one-time-code" required value={totp} autoFocus
+                onInput={(e) => setTotp((e.target as HTMLInputElement).value)} />
+            </label>
+          </>
+        )}
+        {error && <div class="error" role="alert">{error}</div>}
+        <button type="submit" class="primary" disabled={busy}>{needTotp ? t('login.verify') : t('login.submit')}</button>
+      </form>
+    </div>
+  );
+}
