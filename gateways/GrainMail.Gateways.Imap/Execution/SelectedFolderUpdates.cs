@@ -169,9 +169,13 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             view.Messages.AddRange(added);
             view.UidNext = Math.Max(view.UidNext, added[^1].Uid + 1);
             output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
-            // The first session told of a new message holds its \Recent (RFC 3501 2.3.2, 7.3.2).
-            if (!view.ReadOnly) view.AddRecent(await session.Mailbox.TakeRecent(view.Name, added[^1].Uid), added[^1].Uid);
-            output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+            // The first session told of a new message holds its \Recent (RFC 3501 2.3.2, 7.3.2). IMAP4rev2
+            // has neither \Recent nor RECENT (RFC 9051 E.1): a rev2 session claims nothing, so a rev1 one still can.
+            if (!session.Rev2)
+            {
+                if (!view.ReadOnly) view.AddRecent(await session.Mailbox.TakeRecent(view.Name, added[^1].Uid), added[^1].Uid);
+                output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+            }
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
         view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);
