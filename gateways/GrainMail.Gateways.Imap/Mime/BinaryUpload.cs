@@ -40,8 +40,8 @@ public static class BinaryUpload
         var changed = false;
         foreach (var part in parsed.BodyParts.OfType<MimePart>())
         {
-            if (part.Content is null) continue;
-            if (part.ContentTransferEncoding == ContentEncoding.Binary || HasNul(part))
+            if (part.Content is not { } content) continue;
+            if (part.ContentTransferEncoding == ContentEncoding.Binary || HasNul(content))
             {
                 // MimeKit decodes the content from the encoding it came in and writes it in the new one.
                 part.ContentTransferEncoding = ContentEncoding.Base64;
@@ -63,10 +63,10 @@ public static class BinaryUpload
         Array.IndexOf(message, (byte)0) >= 0 || message.AsSpan().IndexOf("binary"u8) >= 0 || message.AsSpan().IndexOf("BINARY"u8) >= 0
         || message.AsSpan().IndexOf("Binary"u8) >= 0;
 
-    private static bool HasNul(MimePart part)
+    private static bool HasNul(IMimeContent content)
     {
         using var decoded = new MemoryStream();
-        part.Content.DecodeTo(decoded);
+        content.DecodeTo(decoded);
         return Array.IndexOf(decoded.GetBuffer(), (byte)0, 0, (int)decoded.Length) >= 0;
     }
 }
