@@ -41,7 +41,9 @@ public static class BinaryUpload
         foreach (var part in parsed.BodyParts.OfType<MimePart>())
         {
             if (part.Content is not { } content) continue;
-            if (part.ContentTransferEncoding == ContentEncoding.Binary || HasNul(content))
+            // Only content sent as it is can hold binary octets; base64 and quoted-printable already keep them as text.
+            var asIs = part.ContentTransferEncoding is ContentEncoding.Default or ContentEncoding.SevenBit or ContentEncoding.EightBit or ContentEncoding.Binary;
+            if (asIs && (part.ContentTransferEncoding == ContentEncoding.Binary || HasNul(content)))
             {
                 // MimeKit decodes the content from the encoding it came in and writes it in the new one.
                 part.ContentTransferEncoding = ContentEncoding.Base64;
