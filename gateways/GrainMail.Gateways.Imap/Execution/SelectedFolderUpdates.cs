@@ -16,8 +16,13 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     /// </summary>
     internal sealed class FolderWatcher : IMailboxObserver
     {
-        /// <summary>Notices kept for one sync at most; a session that does not sync for this long gets GetChanges.</summary>
-        private const int MaxQueued = 64;
+        /// <summary>
+        /// Messages the kept notices may name together: a session that does not sync for long (no IDLE,
+        /// no commands) holds at most this much, and then GetChanges tells it what changed.
+        /// </summary>
+        private const int MaxQueuedItems = 1000;
+
+        private int _queuedItems;
 
         public volatile bool Dirty;
         public volatile bool Rewatch;
@@ -27,7 +32,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
 
         public readonly SemaphoreSlim Signal = new(0, 1);
 
-        public readonly System.Collections.Concurrent.ConcurrentQueue<FolderNotice> Notices = new();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<FolderNotice> _notices = new();
 
         private long _latest;
 
@@ -48,8 +53,22 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         public Task FolderChangedWith(FolderNotice notice)
         {
             if (!string.Equals(notice.Folder, _folder, StringComparison.Ordinal)) return FolderChanged(notice.Folder, notice.HighestModSeq);
-            if (Notices.Count < MaxQueued) Notices.Enqueue(notice);
-            else NeedsChanges = true;
+            var items = notice.Added.Count + notice.FlagChanges.Count + notice.Expunged.Count;
+            var kept = false;
+            // Once GetChanges is due the notices are not needed: none is kept until it has run.
+            if (!NeedsChanges)
+            {
+                if (Interlocked.Add(ref _queuedItems, items) <= MaxQueuedItems)
+                {
+                    _notices.Enqueue(notice);
+                    kept = true;
+                }
+                else
+                {
+                    Interlocked.Add(ref _queuedItems, -items);
+                }
+            }
+            if (!kept) NeedsChanges = true;
             long seen;
             while ((seen = Interlocked.Read(ref _latest)) < notice.HighestModSeq && Interlocked.CompareExchange(ref _latest, notice.HighestModSeq, seen) != seen)
             {
@@ -59,6 +78,18 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             return Task.CompletedTask;
         }
 
+        /// <summary>Takes every kept notice out, in the order they came.</summary>
+        public List<FolderNotice> TakeAll()
+        {
+            var taken = new List<FolderNotice>();
+            while (_notices.TryDequeue(out var notice))
+            {
+                taken.Add(notice);
+                Interlocked.Add(ref _queuedItems, -(notice.Added.Count + notice.FlagChanges.Count + notice.Expunged.Count));
+            }
+            return taken;
+        }
+
         /// <summary>Forgets everything about the folder watched before (a new SELECT of <paramref name="folder"/>).</summary>
         public void Reset(string folder)
         {
@@ -66,7 +97,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             Dirty = false;
             Rewatch = false;
             NeedsChanges = false;
-            Notices.Clear();
+            TakeAll();
             Interlocked.Exchange(ref _latest, 0);
         }
 
@@ -184,6 +215,8 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             return;
         }
         _watcher.NeedsChanges = false;
+        // Every notice kept so far is about a change committed before this call: GetChanges covers it.
+        _watcher.TakeAll();
         var changes = await session.Mailbox.GetChanges(view.Name, view.HighestModSeq);
         if (changes is null || changes.UidValidity != view.UidValidity)
         {
@@ -207,8 +240,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     /// </summary>
     private ViewChanges? TakeNotices(SelectedFolder view)
     {
-        var queued = new List<FolderNotice>();
-        while (_watcher!.Notices.TryDequeue(out var next)) queued.Add(next);
+        var queued = _watcher!.TakeAll();
         queued.Sort((a, b) => a.FromModSeq.CompareTo(b.FromModSeq));
         var at = view.HighestModSeq;
         var uidNext = view.UidNext;
