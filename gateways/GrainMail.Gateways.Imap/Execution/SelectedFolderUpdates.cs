@@ -211,12 +211,14 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         // the selected mailbox, EXPUNGE, NOOP) asks the grain, as a notice may still be on its way.
         if (!force && !_watcher.NeedsChanges && TakeNotices(view) is { } fromNotices)
         {
+            GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromNotice);
             await ApplyAsync(view, fromNotices, allowExpunge);
             return;
         }
         _watcher.NeedsChanges = false;
         // Every notice kept so far is about a change committed before this call: GetChanges covers it.
         _watcher.TakeAll();
+        GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromGrain);
         var changes = await session.Mailbox.GetChanges(view.Name, view.HighestModSeq);
         if (changes is null || changes.UidValidity != view.UidValidity)
         {
@@ -229,6 +231,9 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             ?? view.Messages.Select(m => m.Uid).Except(changes.AllUids!).ToList();
         await ApplyAsync(view, new ViewChanges(expunged, changes.Changed, changes.UidNext, changes.HighestModSeq), allowExpunge);
     }
+
+    private static readonly KeyValuePair<string, object?> FromNotice = new("source", "notice");
+    private static readonly KeyValuePair<string, object?> FromGrain = new("source", "grain");
 
     /// <summary>What changed in the folder since the view's MODSEQ, from GetChanges or from notices.</summary>
     private sealed record ViewChanges(IReadOnlyList<long> Expunged, IReadOnlyList<MessageMeta> Changed, long UidNext, long HighestModSeq);
