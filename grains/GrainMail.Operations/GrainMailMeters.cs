@@ -41,6 +41,7 @@ public static class GrainMailMeters
     public static readonly UpDownCounter<long> ImapIdle = Imap.CreateUpDownCounter<long>("grainmail.imap.idle", description: "IMAP sessions in IDLE");
     public static readonly Counter<long> ImapCommands = Imap.CreateCounter<long>("grainmail.imap.commands", description: "IMAP commands, by name and result");
     public static readonly Histogram<double> ImapCommandDuration = Imap.CreateHistogram<double>("grainmail.imap.command.duration", unit: "ms", description: "IMAP command latency, by name");
+    public static readonly Counter<long> ImapViewSyncs = Imap.CreateCounter<long>("grainmail.imap.view_syncs", description: "Selected-folder updates taken in, by source: notice (the change came with its notice) or grain (GetChanges)");
 
     public static readonly UpDownCounter<long> Pop3Sessions = Pop3.CreateUpDownCounter<long>("grainmail.pop3.sessions", description: "Open POP3 sessions, by listener");
     public static readonly Counter<long> Pop3Commands = Pop3.CreateCounter<long>("grainmail.pop3.commands", description: "POP3 commands, by name and result");

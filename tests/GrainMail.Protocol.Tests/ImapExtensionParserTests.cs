@@ -93,6 +93,7 @@ public sealed class ImapExtensionParserTests
         { "a FETCH 1 BINARY.SIZE", "Expected '['" },
         { "a FETCH 1 BINARY[1]<5>", "Invalid partial range" },
         { "a APPEND INBOX ~hello", "APPEND needs the message as a literal" },
+        { "a APPEND INBOX UTF8 (~{5+}\r\nhello)", "APPEND UTF8 needs ENABLE UTF8=ACCEPT" },
         { "a COMPRESS", "Expected a space" },
         { "a UNAUTHENTICATE now", "Unexpected extra arguments" },
         { "a SEARCH EMAILID", "Expected a space" },
@@ -154,6 +155,13 @@ public sealed class ImapExtensionParserTests
         Assert.True(append.Binary);
         Assert.Equal("he\0lo"u8.ToArray(), append.Message);
         Assert.False(Assert.IsType<AppendCommand>(await Parse("a APPEND INBOX {5}\r\nhello")).Binary);
+        // RFC 6855 4: UTF8 (literal8) after ENABLE UTF8=ACCEPT; a plain literal or a missing ")" is BAD.
+        var international = Assert.IsType<AppendCommand>(await Parse("a APPEND INBOX (\\Seen) UTF8 (~{5+}\r\nhello)", utf8: true));
+        Assert.True(international.Binary);
+        Assert.Equal("hello"u8.ToArray(), international.Message);
+        Assert.Equal("APPEND UTF8 needs the message as a literal8",
+            Assert.IsType<ImapParseError>(await Parse("a APPEND INBOX UTF8 ({5+}\r\nhello)", utf8: true)).Reason);
+        Assert.Equal("Expected ')'", Assert.IsType<ImapParseError>(await Parse("a APPEND INBOX UTF8 (~{5+}\r\nhello", utf8: true)).Reason);
 
         Assert.Equal("DEFLATE", Assert.IsType<CompressCommand>(await Parse("a compress deflate")).Mechanism);
         Assert.Equal(["MAILBOXID", "MESSAGES"], Assert.IsType<StatusCommand>(await Parse("a STATUS INBOX (MAILBOXID MESSAGES)")).Items);

@@ -142,4 +142,56 @@ public sealed class ImapExtensionClientTests(SmtpHostFixture host) : IClassFixtu
         Assert.Equal(2, inbox.Count);
         await client.DisconnectAsync(true);
     }
+
+    /// <summary>Python's imaplib, a client written apart from ours and MailKit: IMAP4rev2 and BINARY as it sees them.</summary>
+    private const string ImaplibScript = """
+        import imaplib, ssl, sys
+        host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+        c.login(user, pw)
+        msg = (b"From: a@example.org\r\nSubject: py\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
+               b"--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n--q\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\nAAoN/w==\r\n--q--\r\n")
+        print("append", c.append("INBOX", None, None, msg)[0])
+        c.enable("IMAP4rev2")
+        print("enable", c.response("ENABLED")[1][0].decode())
+        typ, data = c.select("INBOX")
+        print("select", typ, data[0].decode())
+        print("list", c.response("LIST")[1][0].decode())
+        print("recent", c.response("RECENT")[1][0])
+        c.search(None, "ALL")
+        print("esearch", c.response("ESEARCH")[1][0].decode().split(") ", 1)[1])
+        typ, data = c.fetch("1", "(BINARY.PEEK[2] BINARY.SIZE[2])")
+        print("binary", data[0][0].decode().split(" ", 1)[1], data[0][1].hex(), data[1].decode().strip())
+        c.logout()
+        """;
+
+    [Fact]
+    public async Task Python_imaplib_enables_imap4rev2_and_fetches_a_binary_part_in_a_literal8()
+    {
+        var user = await NewUser();
+        var start = new System.Diagnostics.ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-c", ImaplibScript, "127.0.0.1", host.Imaps.ToString(System.Globalization.CultureInfo.InvariantCulture), user, Pw })
+            start.ArgumentList.Add(a);
+        using var python = System.Diagnostics.Process.Start(start)!;
+        var stdout = python.StandardOutput.ReadToEndAsync();
+        var stderr = python.StandardError.ReadToEndAsync();
+        await python.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.True(python.ExitCode == 0, await stderr);
+        Assert.Equal("append OK", lines[0]);
+        Assert.Equal("enable IMAP4rev2", lines[1]);
+        Assert.Equal("select OK 1", lines[2]);
+        // RFC 9051 6.3.2: SELECT names the mailbox in an untagged LIST; and there is no RECENT (E.1).
+        Assert.Equal("list (\\HasNoChildren) \"/\" INBOX", lines[3].Replace(" \\Subscribed", "", StringComparison.Ordinal));
+        Assert.Equal("recent None", lines[4]);
+        // RFC 9051 6.4.4: SEARCH is answered with ESEARCH; no RETURN means ALL.
+        Assert.Equal("esearch ALL 1", lines[5]);
+        // RFC 3516 4.2: a NUL among the decoded octets comes in a literal8.
+        Assert.Equal("binary (BINARY[2] ~{4} 000a0dff BINARY.SIZE[2] 4)", lines[6]);
+    }
 }

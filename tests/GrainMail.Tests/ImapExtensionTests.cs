@@ -220,12 +220,115 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.StartsWith("NO [UNKNOWN-CTE]", unknown.Tagged);
         Assert.DoesNotContain("\\Seen", flags.Untagged[0]);
 
-        // APPEND of a literal8: accepted when it can be stored as a message, UNKNOWN-CTE with a NUL.
+        // APPEND of a literal8: accepted when it can be stored as a message; a NUL outside any part
+        // body (here in a header) cannot be kept, and that is UNKNOWN-CTE (RFC 3516 4.4).
         var ok = await Append(c, Mail("eight"), prefix: "~");
         Assert.Contains("APPENDUID", ok.Tagged);
         var nulTag = c.NextTag();
-        await c.SendRawAsync($"{nulTag} APPEND INBOX ~{{5+}}\r\nab\0cd\r\n");
+        var nulHeader = "Subject: a\0b\r\n\r\nbody\r\n";
+        await c.SendRawAsync($"{nulTag} APPEND INBOX ~{{{nulHeader.Length}+}}\r\n{nulHeader}\r\n");
         Assert.StartsWith("NO [UNKNOWN-CTE]", (await c.ReadTaggedAsync(nulTag)).Tagged);
+    }
+
+    /// <summary>A part in "binary" transfer encoding: NUL, a bare LF, a bare CR and 8-bit octets.</summary>
+    private static readonly byte[] BinaryOctets = [0x00, 0x0a, (byte)'x', 0x0d, 0xff, 0x00, (byte)'y'];
+
+    private static byte[] BinaryMessage() =>
+    [
+        .. "From: a@example.org\r\nTo: b@example.org\r\nSubject: raw\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n"u8,
+        .. "--q\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--q\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"u8,
+        .. BinaryOctets,
+        .. "\r\n--q--\r\n"u8,
+    ];
+
+    [Fact]
+    public async Task Binary_append_in_a_literal8_keeps_every_octet_of_a_binary_part()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        var message = BinaryMessage();
+        var tag = c.NextTag();
+        await c.SendRawAsync($"{tag} APPEND INBOX ~{{{message.Length}}}\r\n");
+        // A synchronising literal8: the server asks for it like for any literal.
+        Assert.StartsWith("+", await c.ReadLineAsync());
+        await c.SendRawAsync([.. message, .. "\r\n"u8]);
+        var appended = await c.ReadTaggedAsync(tag);
+        await c.CommandAsync("SELECT INBOX");
+        var size = await c.CommandAsync("FETCH 1 (BINARY.SIZE[2])");
+        var fetchTag = c.NextTag();
+        await c.SendRawAsync($"{fetchTag} FETCH 1 (BINARY.PEEK[2])\r\n");
+        var head = await c.ReadLineAsync();
+        var octets = await c.ReadBytesAsync(BinaryOctets.Length);
+        var fetched = await c.ReadTaggedAsync(fetchTag);
+        var structure = await c.CommandAsync("FETCH 1 (BODYSTRUCTURE)");
+        var first = await c.CommandAsync("FETCH 1 (BINARY.PEEK[1])");
+
+        Assert.True(appended.Ok, appended.Text);
+        Assert.Contains("APPENDUID", appended.Tagged);
+        Assert.Equal($"* 1 FETCH (BINARY.SIZE[2] {BinaryOctets.Length})", Assert.Single(size.Untagged));
+        Assert.Equal($"* 1 FETCH (BINARY[2] ~{{{BinaryOctets.Length}}}", head);
+        Assert.Equal(BinaryOctets, octets);
+        Assert.True(fetched.Ok, fetched.Text);
+        // Stored as message text: the binary part is kept base64-encoded, the text part as it came.
+        Assert.Contains("\"BASE64\"", structure.Untagged[0]);
+        Assert.Equal("* 1 FETCH (BINARY[1] {12}\r\nsee attached)", Assert.Single(first.Untagged));
+    }
+
+    [Fact]
+    public async Task Imap4rev2_select_lists_the_mailbox_and_a_rev2_session_never_claims_recent()
+    {
+        var (rev1, user) = await NewUser();
+        await using var _ = rev1;
+        await using var rev2 = await RawImap.LoginAsync(host.Imaps, user, Pw);
+        await rev2.CommandAsync("ENABLE IMAP4rev2");
+        Assert.True((await rev2.CommandAsync("CREATE Projects/2026")).Ok);
+        var select = await rev2.CommandAsync("SELECT inbox");
+        var examine = await rev2.CommandAsync("EXAMINE Projects");
+
+        // A new message while the rev2 session has INBOX selected: EXISTS, and no RECENT (RFC 9051 E.1).
+        await rev2.CommandAsync("SELECT INBOX");
+        await Append(rev1, Mail("new"));
+        var noop = await rev2.CommandAsync("NOOP");
+        var flags = await rev2.CommandAsync("FETCH 1 (FLAGS)");
+        // The rev2 session claimed nothing, so a rev1 session is the first to see it \Recent (RFC 3501 2.3.2).
+        var rev1Select = await rev1.CommandAsync("SELECT INBOX");
+        // A mailbox with children cannot be deleted here: NO [HASCHILDREN] (RFC 9051 6.3.4).
+        var delete = await rev2.CommandAsync("DELETE Projects");
+        // RFC 7889 3.2 (and STATUS SIZE of RFC 9051 6.3.11) for a mailbox that is not selected.
+        var status = await rev2.CommandAsync("STATUS Projects (APPENDLIMIT SIZE MESSAGES)");
+
+        Assert.Contains(select.Untagged, l => l.StartsWith("* LIST (\\HasNoChildren", StringComparison.Ordinal) && l.EndsWith(" \"/\" INBOX", StringComparison.Ordinal));
+        Assert.DoesNotContain(select.Untagged, l => l.EndsWith(" RECENT", StringComparison.Ordinal));
+        Assert.Contains(examine.Untagged, l => l.StartsWith("* LIST (\\HasChildren", StringComparison.Ordinal) && l.EndsWith(" \"/\" Projects", StringComparison.Ordinal));
+        Assert.Equal(["* 1 EXISTS"], noop.Untagged);
+        Assert.DoesNotContain("\\Recent", Assert.Single(flags.Untagged));
+        Assert.Contains("* 1 RECENT", rev1Select.Untagged);
+        Assert.DoesNotContain(rev1Select.Untagged, l => l.StartsWith("* LIST", StringComparison.Ordinal));
+        Assert.StartsWith("NO [HASCHILDREN]", delete.Tagged);
+        Assert.Matches(@"^\* STATUS Projects \(APPENDLIMIT [1-9][0-9]* SIZE 0 MESSAGES 0\)$", Assert.Single(status.Untagged));
+    }
+
+    [Fact]
+    public async Task Append_utf8_carries_a_message_with_utf8_headers_after_utf8_accept()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        var message = Encoding.UTF8.GetBytes("From: Jörg <j@example.org>\r\nSubject: Grüße 测试\r\n\r\nhallo\r\n");
+        // Before ENABLE UTF8=ACCEPT the UTF8 data item is not known (RFC 6855 4).
+        var early = c.NextTag();
+        await c.SendRawAsync([.. Encoding.ASCII.GetBytes($"{early} APPEND INBOX UTF8 (~{{{message.Length}+}}\r\n"), .. message, .. ")\r\n"u8]);
+        var refused = await c.ReadTaggedAsync(early);
+        await c.CommandAsync("ENABLE UTF8=ACCEPT");
+        var tag = c.NextTag();
+        await c.SendRawAsync([.. Encoding.ASCII.GetBytes($"{tag} APPEND INBOX (\\Seen) UTF8 (~{{{message.Length}+}}\r\n"), .. message, .. ")\r\n"u8]);
+        var appended = await c.ReadTaggedAsync(tag);
+        await c.CommandAsync("SELECT INBOX");
+        var subject = await c.CommandAsync("FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+
+        Assert.StartsWith("BAD", refused.Tagged);
+        Assert.True(appended.Ok, appended.Text);
+        Assert.Contains("Subject: Grüße 测试", subject.Untagged[0]);
+        Assert.Contains("\\Seen", subject.Untagged[0]);
     }
 
     [Fact]

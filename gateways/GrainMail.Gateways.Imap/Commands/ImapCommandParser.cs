@@ -342,7 +342,7 @@ internal static partial class ImapCommandParser
         p.ReadList(() =>
         {
             var item = p.ReadAtom().ToUpperInvariant();
-            if (item is not ("MESSAGES" or "RECENT" or "UIDNEXT" or "UIDVALIDITY" or "UNSEEN" or "HIGHESTMODSEQ" or "SIZE" or "DELETED" or "MAILBOXID"))
+            if (item is not ("MESSAGES" or "RECENT" or "UIDNEXT" or "UIDVALIDITY" or "UNSEEN" or "HIGHESTMODSEQ" or "SIZE" or "DELETED" or "MAILBOXID" or "APPENDLIMIT"))
                 throw new ImapSyntaxException("Unknown STATUS item " + item);
             items.Add(item);
         });
@@ -369,10 +369,19 @@ internal static partial class ImapCommandParser
             date = d;
             p.ExpectSpace();
         }
+        // UTF8 (~{n}): a message with UTF-8 headers (RFC 6855 4), only after ENABLE UTF8=ACCEPT.
+        var international = p.TryConsumeKeyword("UTF8");
+        if (international)
+        {
+            if (!utf8) throw new ImapSyntaxException("APPEND UTF8 needs ENABLE UTF8=ACCEPT");
+            p.Expect('(');
+            if (!p.TryConsume('~')) throw new ImapSyntaxException("APPEND UTF8 needs the message as a literal8");
+        }
         // ~{n}: a literal8 (RFC 3516 4.4), which may hold any octet.
-        var binary = p.TryConsume('~');
+        var binary = international || p.TryConsume('~');
         if (p.Peek() != '{') throw new ImapSyntaxException("APPEND needs the message as a literal");
         var message = p.ReadStringBytes();
+        if (international) p.Expect(')');
         p.ExpectEnd();
         return new AppendCommand(tag, name, flags, keywords, date, message, binary);
     }

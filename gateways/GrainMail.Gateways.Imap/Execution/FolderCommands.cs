@@ -187,6 +187,10 @@ internal sealed class FolderCommands(ImapSessionContext session)
         if (session.Selected is { } selected && selected.IsNamed(name))
             return session.No(tag, "[INUSE] Unselect the mailbox first");
         var result = await session.Mailbox.DeleteFolder(name);
+        // The grain refuses INBOX and a folder with subfolders (it keeps no \Noselect shells). For the
+        // latter RFC 9051 6.3.4 asks for NO with HASCHILDREN, so the client knows to delete those first.
+        if (result.Status == MailboxOpStatus.NotAllowed && !name.Equals("INBOX", StringComparison.OrdinalIgnoreCase))
+            return session.No(tag, "[HASCHILDREN] Delete the mailbox's children first");
         return result.Status == MailboxOpStatus.Ok ? session.Ok(tag, "DELETE completed") : session.No(tag, ImapSessionContext.StatusText(result.Status));
     }
 
@@ -215,7 +219,8 @@ internal sealed class FolderCommands(ImapSessionContext session)
             session.State = ImapSessionState.Authenticated;
             output.Line("* OK [CLOSED] Previous mailbox closed");
         }
-        var snapshot = await session.Mailbox.Open(name, claimRecent: !readOnly);
+        // A rev2 session has no \Recent (RFC 9051 E.1): it leaves them for rev1 sessions to claim.
+        var snapshot = await session.Mailbox.Open(name, claimRecent: !readOnly && !session.Rev2);
         if (snapshot is null) return session.No(tag, "[NONEXISTENT] No such mailbox");
         var view = new SelectedFolder(snapshot.Info.Name, readOnly, snapshot);
         session.Selected = view;
@@ -233,6 +238,17 @@ internal sealed class FolderCommands(ImapSessionContext session)
         output.Raw("* OK [UIDVALIDITY ").Number(view.UidValidity).Line("] UIDs valid");
         output.Raw("* OK [UIDNEXT ").Number(view.UidNext).Line("] Predicted next UID");
         output.Raw("* OK [HIGHESTMODSEQ ").Number(view.HighestModSeq).Line("] Highest");
+        if (session.Rev2)
+        {
+            // RFC 9051 6.3.2: SELECT and EXAMINE answer an untagged LIST with the mailbox's name as
+            // the server knows it (INBOX in upper case) and its attributes.
+            var listed = await session.Mailbox.ListFolders();
+            var hasChildren = listed.Any(f => f.Name.Length > view.Name.Length + 1 && f.Name.StartsWith(view.Name + "/", StringComparison.Ordinal));
+            var attrs = new List<string> { hasChildren ? "\\HasChildren" : "\\HasNoChildren" };
+            if (snapshot.Info.Subscribed) attrs.Add("\\Subscribed");
+            if (SpecialUseAttribute(snapshot.Info.SpecialUse) is { } use) attrs.Add(use);
+            output.Raw($"* LIST ({string.Join(' ', attrs)}) \"/\" ").AString(session.EncodeName(view.Name)).Crlf();
+        }
         output.Line($"* OK [MAILBOXID ({ObjectIds.MailboxId(session.User!, snapshot.Info)})] Mailbox id");
         if (c.Qresync is { } q && q.UidValidity == view.UidValidity) await session.Updates.ResynchroniseAsync(q);
         return session.Ok(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
@@ -285,6 +301,8 @@ internal sealed class FolderCommands(ImapSessionContext session)
                 "HIGHESTMODSEQ" => f.HighestModSeq,
                 "SIZE" => f.Bytes,
                 "DELETED" => deleted,
+                // RFC 7889 3.2: the largest APPEND this mailbox takes (one limit for every mailbox here).
+                "APPENDLIMIT" => session.Options.AppendLimit,
                 _ => 0,
             });
         }

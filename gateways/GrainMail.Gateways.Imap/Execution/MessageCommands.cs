@@ -393,8 +393,16 @@ internal sealed class MessageCommands(ImapSessionContext session)
     {
         var (tag, name, message, flags, keywords, date) = (c.Tag, c.Mailbox, c.Message, c.Flags, c.Keywords, c.Date);
         if (message.Length == 0) return session.No(tag, "Empty message");
-        // RFC 3516 4.4: a literal8 with octets the store cannot keep as a message (NUL) is refused with UNKNOWN-CTE.
-        if (c.Binary && message.AsSpan().Contains((byte)0)) return session.No(tag, "[UNKNOWN-CTE] Binary content cannot be stored; send it with a transfer encoding");
+        if (c.Binary)
+        {
+            // RFC 3516 4.4: binary content is accepted in a literal8. The store keeps message text, so
+            // binary parts are kept base64-encoded (BINARY[part] gives back the same octets); binary
+            // octets outside any part body cannot be kept, and that is NO [UNKNOWN-CTE].
+            var (outcome, storable) = BinaryUpload.MakeStorable(message);
+            if (outcome == BinaryUpload.Outcome.Unstorable)
+                return session.No(tag, "[UNKNOWN-CTE] Binary octets outside a message part cannot be stored");
+            message = storable;
+        }
         // One rule for message text at every way in: CRLF line ends, no NUL, bounded header section (RFC 5530 codes).
         var (normalized, problem) = MessageText.Normalize(message, session.Options.MessageText);
         if (normalized is null)

@@ -10,16 +10,99 @@ namespace GrainMail.Gateways.Imap.Execution;
 /// </summary>
 internal sealed class SelectedFolderUpdates(ImapSessionContext session)
 {
-    /// <summary>Receives the grain's one-way notices; only marks the view stale and wakes IDLE.</summary>
+    /// <summary>
+    /// Receives the grain's one-way notices: keeps those that carry their change for the session to
+    /// apply, marks the view stale and wakes IDLE. Runs on Orleans' threads, apart from the session.
+    /// </summary>
     internal sealed class FolderWatcher : IMailboxObserver
     {
+        /// <summary>
+        /// Messages the kept notices may name together: a session that does not sync for long (no IDLE,
+        /// no commands) holds at most this much, and then GetChanges tells it what changed.
+        /// </summary>
+        private const int MaxQueuedItems = 1000;
+
+        private int _queuedItems;
+
         public volatile bool Dirty;
         public volatile bool Rewatch;
+
+        /// <summary>A notice without its content came (or one was dropped): only GetChanges can tell what changed.</summary>
+        public volatile bool NeedsChanges;
+
         public readonly SemaphoreSlim Signal = new(0, 1);
+
+        private readonly System.Collections.Concurrent.ConcurrentQueue<FolderNotice> _notices = new();
+
+        private long _latest;
+
+        /// <summary>The highest MODSEQ any notice named: a view below it after the notices were applied is missing one.</summary>
+        public long Latest => Interlocked.Read(ref _latest);
 
         public Task FolderChanged(string folder, long highestModSeq)
         {
             if (highestModSeq == MailboxNotices.Rewatch) Rewatch = true;
+            NeedsChanges = true;
+            Wake();
+            return Task.CompletedTask;
+        }
+
+        /// <summary>The folder watched, as the grain names it; a notice about another (one sent before a new SELECT) only marks the view stale.</summary>
+        private volatile string _folder = "";
+
+        public Task FolderChangedWith(FolderNotice notice)
+        {
+            if (!string.Equals(notice.Folder, _folder, StringComparison.Ordinal)) return FolderChanged(notice.Folder, notice.HighestModSeq);
+            var items = notice.Added.Count + notice.FlagChanges.Count + notice.Expunged.Count;
+            var kept = false;
+            // Once GetChanges is due the notices are not needed: none is kept until it has run.
+            if (!NeedsChanges)
+            {
+                if (Interlocked.Add(ref _queuedItems, items) <= MaxQueuedItems)
+                {
+                    _notices.Enqueue(notice);
+                    kept = true;
+                }
+                else
+                {
+                    Interlocked.Add(ref _queuedItems, -items);
+                }
+            }
+            if (!kept) NeedsChanges = true;
+            long seen;
+            while ((seen = Interlocked.Read(ref _latest)) < notice.HighestModSeq && Interlocked.CompareExchange(ref _latest, notice.HighestModSeq, seen) != seen)
+            {
+                // Another notice raised it meanwhile: look again.
+            }
+            Wake();
+            return Task.CompletedTask;
+        }
+
+        /// <summary>Takes every kept notice out, in the order they came.</summary>
+        public List<FolderNotice> TakeAll()
+        {
+            var taken = new List<FolderNotice>();
+            while (_notices.TryDequeue(out var notice))
+            {
+                taken.Add(notice);
+                Interlocked.Add(ref _queuedItems, -(notice.Added.Count + notice.FlagChanges.Count + notice.Expunged.Count));
+            }
+            return taken;
+        }
+
+        /// <summary>Forgets everything about the folder watched before (a new SELECT of <paramref name="folder"/>).</summary>
+        public void Reset(string folder)
+        {
+            _folder = folder;
+            Dirty = false;
+            Rewatch = false;
+            NeedsChanges = false;
+            TakeAll();
+            Interlocked.Exchange(ref _latest, 0);
+        }
+
+        private void Wake()
+        {
             Dirty = true;
             if (Signal.CurrentCount == 0)
             {
@@ -32,7 +115,6 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
                     // Already signalled.
                 }
             }
-            return Task.CompletedTask;
         }
     }
 
@@ -50,8 +132,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             _watcher = new FolderWatcher();
             _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
-        _watcher.Dirty = false;
-        _watcher.Rewatch = false;
+        _watcher.Reset(session.Selected!.Name);
         await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
     }
@@ -106,7 +187,11 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         var highest = await session.Mailbox.Watch(_watcherRef!, view.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
         // A new activation of the grain (after a restart) knows nothing of this session: compare.
-        if (highest != view.HighestModSeq) _watcher!.Dirty = true;
+        if (highest != view.HighestModSeq)
+        {
+            _watcher!.NeedsChanges = true;
+            _watcher.Dirty = true;
+        }
     }
 
     /// <summary>
@@ -121,6 +206,19 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         await RenewWatchIfDueAsync();
         if (!force && !_watcher.Dirty && (view.PendingExpunge.Count == 0 || !allowExpunge)) return;
         _watcher.Dirty = false;
+        // Without force the notices that carried their change are enough when they join up from where
+        // the view stands to the latest one; a command that must see its own change (APPEND, COPY into
+        // the selected mailbox, EXPUNGE, NOOP) asks the grain, as a notice may still be on its way.
+        if (!force && !_watcher.NeedsChanges && TakeNotices(view) is { } fromNotices)
+        {
+            GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromNotice);
+            await ApplyAsync(view, fromNotices, allowExpunge);
+            return;
+        }
+        _watcher.NeedsChanges = false;
+        // Every notice kept so far is about a change committed before this call: GetChanges covers it.
+        _watcher.TakeAll();
+        GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromGrain);
         var changes = await session.Mailbox.GetChanges(view.Name, view.HighestModSeq);
         if (changes is null || changes.UidValidity != view.UidValidity)
         {
@@ -129,9 +227,55 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             session.State = ImapSessionState.Logout;
             return;
         }
-        IEnumerable<long> expunged = changes.Expunged
+        IReadOnlyList<long> expunged = changes.Expunged
             ?? view.Messages.Select(m => m.Uid).Except(changes.AllUids!).ToList();
-        foreach (var uid in expunged)
+        await ApplyAsync(view, new ViewChanges(expunged, changes.Changed, changes.UidNext, changes.HighestModSeq), allowExpunge);
+    }
+
+    private static readonly KeyValuePair<string, object?> FromNotice = new("source", "notice");
+    private static readonly KeyValuePair<string, object?> FromGrain = new("source", "grain");
+
+    /// <summary>What changed in the folder since the view's MODSEQ, from GetChanges or from notices.</summary>
+    private sealed record ViewChanges(IReadOnlyList<long> Expunged, IReadOnlyList<MessageMeta> Changed, long UidNext, long HighestModSeq);
+
+    /// <summary>
+    /// The queued notices as one change, when they follow each other from the view's MODSEQ up to the
+    /// latest MODSEQ notified; null when one is missing (late, dropped, or the folder changed identity).
+    /// Notices the view already went past are dropped: what they carry is in the view.
+    /// </summary>
+    private ViewChanges? TakeNotices(SelectedFolder view)
+    {
+        var queued = _watcher!.TakeAll();
+        queued.Sort((a, b) => a.FromModSeq.CompareTo(b.FromModSeq));
+        var at = view.HighestModSeq;
+        var uidNext = view.UidNext;
+        var expunged = new List<long>();
+        var changed = new Dictionary<long, MessageMeta>();
+        foreach (var n in queued)
+        {
+            if (n.HighestModSeq <= at) continue;
+            if (n.FromModSeq != at || n.UidValidity != view.UidValidity) return null;
+            foreach (var m in n.Added) changed[m.Uid] = m;
+            foreach (var f in n.FlagChanges)
+            {
+                MessageMeta? current = changed.TryGetValue(f.Uid, out var known) ? known : view.IndexOf(f.Uid) is var i and >= 0 ? view.Messages[i] : null;
+                if (current is not null && current.ModSeq < f.ModSeq) changed[f.Uid] = current with { Flags = f.Flags, Keywords = f.Keywords, ModSeq = f.ModSeq };
+            }
+            expunged.AddRange(n.Expunged);
+            uidNext = Math.Max(uidNext, n.UidNext);
+            at = n.HighestModSeq;
+        }
+        if (at < _watcher.Latest) return null;
+        // As from GetChanges: an expunged message is not among the changed ones.
+        foreach (var uid in expunged) changed.Remove(uid);
+        return new ViewChanges(expunged, [.. changed.Values], uidNext, at);
+    }
+
+    /// <summary>Takes changes into the view and writes the untagged responses that tell the client of them.</summary>
+    private async Task ApplyAsync(SelectedFolder view, ViewChanges changes, bool allowExpunge)
+    {
+        var output = session.Out;
+        foreach (var uid in changes.Expunged)
             if (view.IndexOf(uid) >= 0) view.PendingExpunge.Add(uid);
 
         // New keywords are announced before any FETCH that shows them (RFC 3501 7.2.6).
@@ -169,9 +313,13 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             view.Messages.AddRange(added);
             view.UidNext = Math.Max(view.UidNext, added[^1].Uid + 1);
             output.Raw("* ").Number(view.Messages.Count).Line(" EXISTS");
-            // The first session told of a new message holds its \Recent (RFC 3501 2.3.2, 7.3.2).
-            if (!view.ReadOnly) view.AddRecent(await session.Mailbox.TakeRecent(view.Name, added[^1].Uid), added[^1].Uid);
-            output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+            // The first session told of a new message holds its \Recent (RFC 3501 2.3.2, 7.3.2). IMAP4rev2
+            // has neither \Recent nor RECENT (RFC 9051 E.1): a rev2 session claims nothing, so a rev1 one still can.
+            if (!session.Rev2)
+            {
+                if (!view.ReadOnly) view.AddRecent(await session.Mailbox.TakeRecent(view.Name, added[^1].Uid), added[^1].Uid);
+                output.Raw("* ").Number(view.RecentCount).Line(" RECENT");
+            }
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
         view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);

@@ -124,6 +124,13 @@ public interface IMailboxObserver : IGrainObserver
     /// </summary>
     [Orleans.Concurrency.OneWay]
     Task FolderChanged(string folder, long highestModSeq);
+
+    /// <summary>
+    /// A small change with its content (instead of <see cref="FolderChanged"/>): the watcher may
+    /// apply it without GetChanges when its view stands at <see cref="FolderNotice.FromModSeq"/>.
+    /// </summary>
+    [Orleans.Concurrency.OneWay]
+    Task FolderChangedWith(FolderNotice notice);
 }
 
 public static class MailboxNotices

@@ -577,19 +577,40 @@ public sealed partial class MailboxGrain(
     {
         if (_watchers.Count == 0) return;
         var touched = change.FolderUpdates.Select(r => r.Id).Concat(change.FolderDeletes).ToHashSet();
+        var notices = new Dictionary<int, FolderNotice?>();
         foreach (var (observer, w) in _watchers)
         {
             if (!touched.Contains(w.FolderId)) continue;
             var row = change.FolderUpdates.FirstOrDefault(r => r.Id == w.FolderId);
+            if (!notices.TryGetValue(w.FolderId, out var notice))
+                notices[w.FolderId] = notice = row is null || change.FolderDeletes.Contains(w.FolderId) ? null : NoticeOf(change, row);
             try
             {
-                _ = observer.FolderChanged(row?.Name ?? "", row?.HighestModSeq ?? 0);
+                // The change itself when small (the session needs no GetChanges), else only that there was one.
+                _ = notice is not null ? observer.FolderChangedWith(notice) : observer.FolderChanged(row?.Name ?? "", row?.HighestModSeq ?? 0);
             }
             catch (Exception e)
             {
                 logger.LogDebug(e, "Could not notify a watcher of {Address}", _address);
             }
         }
+    }
+
+    /// <summary>
+    /// What <paramref name="change"/> did to the folder of <paramref name="row"/>, for its watchers; null
+    /// when it is too large to carry or changes what the folder is (a new UIDVALIDITY). Called after the
+    /// commit and before the in-memory folder takes the change, so that folder still holds the MODSEQ before it.
+    /// </summary>
+    private FolderNotice? NoticeOf(MailboxChange change, FolderRow row)
+    {
+        if (!_folders.TryGetValue(row.Id, out var before) || before.UidValidity != row.UidValidity) return null;
+        var added = change.Inserted.Where(m => m.FolderId == row.Id).ToList();
+        var flags = change.FlagUpdates.Where(u => u.FolderId == row.Id).ToList();
+        var expunged = change.Expunged.Where(e => e.Message.FolderId == row.Id).ToList();
+        if (added.Count + flags.Count + expunged.Count > FolderNotice.MaxItems) return null;
+        return new FolderNotice(row.Name, row.UidValidity, before.HighestModSeq, row.HighestModSeq, row.UidNext,
+            added.Select(Meta).ToList(), flags.Select(u => new FlagNotice(u.Uid, u.Flags, u.Keywords, u.ModSeq)).ToList(),
+            expunged.Select(e => e.Message.Uid).ToList());
     }
 
     // ---- delivery stream -------------------------------------------------------------------

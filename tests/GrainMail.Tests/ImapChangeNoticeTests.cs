@@ -1,0 +1,131 @@
+using System.Text;
+using GrainMail.Tests.Infrastructure;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Security;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// Change notices that carry the change (the grain's FolderChangedWith): two MailKit sessions on one
+/// mailbox, one in IDLE and one polling with UID FETCH, follow a third session that appends, flags and
+/// expunges. Each must end with exactly the server's messages and flags, having been told of every
+/// expunge of a message it knew exactly once (RFC 3501 7.4.1: an EXPUNGE told twice removes a second message).
+/// </summary>
+public sealed class ImapChangeNoticeTests(SmtpHostFixture host) : IClassFixture<SmtpHostFixture>
+{
+    private const string Pw = SmtpHostFixture.Password;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private async Task<ImapClient> Connect(string user)
+    {
+        var c = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await c.ConnectAsync("127.0.0.1", host.Imaps, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(user, Pw);
+        return c;
+    }
+
+    private static async Task<List<long>> AppendAsync(RawImap writer, int count, string subject)
+    {
+        var uids = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            var bytes = Encoding.UTF8.GetBytes($"From: w@example.org\r\nSubject: {subject} {i}\r\n\r\nbody {i}\r\n");
+            var tag = writer.NextTag();
+            await writer.SendRawAsync($"{tag} APPEND INBOX {{{bytes.Length}+}}\r\n");
+            await writer.SendRawAsync([.. bytes, .. "\r\n"u8]);
+            var r = await writer.ReadTaggedAsync(tag);
+            Assert.True(r.Ok, r.Text);
+            uids.Add(long.Parse(r.Tagged.Split(' ')[3].TrimEnd(']'), System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return uids;
+    }
+
+    private static async Task ExpungeAsync(RawImap writer, IEnumerable<long> uids)
+    {
+        var set = string.Join(',', uids);
+        Assert.True((await writer.CommandAsync($"UID STORE {set} +FLAGS.SILENT (\\Deleted)")).Ok);
+        Assert.True((await writer.CommandAsync($"UID EXPUNGE {set}")).Ok);
+    }
+
+    /// <summary>The server's UIDs and flags of INBOX, as the writing session reads them.</summary>
+    private static async Task<List<(long Uid, bool Flagged)>> ServerStateAsync(RawImap writer)
+    {
+        var r = await writer.CommandAsync("UID FETCH 1:* (FLAGS)");
+        return r.Untagged.Where(l => l.Contains(" FETCH (", StringComparison.Ordinal))
+            .Select(l => (long.Parse(System.Text.RegularExpressions.Regex.Match(l, @"UID (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),
+                l.Contains("\\Flagged", StringComparison.Ordinal)))
+            .OrderBy(x => x.Item1).ToList();
+    }
+
+    private static async Task<List<(long Uid, bool Flagged)>> ClientStateAsync(IMailFolder folder)
+    {
+        var summaries = await folder.FetchAsync(UniqueIdRange.All, MessageSummaryItems.UniqueId | MessageSummaryItems.Flags);
+        return summaries.Select(s => ((long)s.UniqueId.Id, s.Flags!.Value.HasFlag(MessageFlags.Flagged))).OrderBy(x => x.Item1).ToList();
+    }
+
+    [Fact]
+    public async Task Two_sessions_follow_a_third_that_appends_flags_and_expunges_with_every_expunge_told_once()
+    {
+        var local = "n" + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        var user = $"{local}@{SmtpHostFixture.Domain}";
+        using var idler = await Connect(user);
+        using var poller = await Connect(user);
+        var idleInbox = idler.Inbox;
+        var pollInbox = poller.Inbox;
+        await idleInbox.OpenAsync(FolderAccess.ReadWrite);
+        await pollInbox.OpenAsync(FolderAccess.ReadWrite);
+        var idleExpunges = 0;
+        var pollExpunges = 0;
+        idleInbox.MessageExpunged += (_, _) => Interlocked.Increment(ref idleExpunges);
+        pollInbox.MessageExpunged += (_, _) => Interlocked.Increment(ref pollExpunges);
+        await using var writer = await RawImap.LoginAsync(host.Imaps, user, Pw);
+        Assert.True((await writer.CommandAsync("SELECT INBOX")).Ok);
+
+        using var done = new CancellationTokenSource();
+        var idling = idler.IdleAsync(done.Token);
+        async Task PollUntil(int count) =>
+            await Eventually.Until(async () => (await pollInbox.FetchAsync(UniqueIdRange.All, MessageSummaryItems.UniqueId)).Count == count && pollInbox.Count == count,
+                Wait, $"the polling session to hold {count} messages");
+
+        // Rounds where both sessions know every message before it is expunged: each expunge is told exactly once.
+        var expected = 0;
+        var expunged = 0;
+        for (var round = 0; round < 4; round++)
+        {
+            var uids = await AppendAsync(writer, 5, $"round {round}");
+            expected += 5;
+            await Eventually.Until(() => idleInbox.Count == expected, Wait, $"the idling session to hold {expected} messages");
+            await PollUntil(expected);
+            Assert.True((await writer.CommandAsync($"UID STORE {uids[0]} +FLAGS (\\Flagged)")).Ok);
+            await ExpungeAsync(writer, [uids[1], uids[3]]);
+            expected -= 2;
+            expunged += 2;
+            await Eventually.Until(() => idleInbox.Count == expected, Wait, $"the idling session to hold {expected} messages");
+            await PollUntil(expected);
+            Assert.Equal(expunged, Volatile.Read(ref idleExpunges));
+            Assert.Equal(expunged, Volatile.Read(ref pollExpunges));
+        }
+
+        // A burst with no waiting: appends, flags and expunges chain notices faster than the sessions sync.
+        var burst = await AppendAsync(writer, 30, "burst");
+        Assert.True((await writer.CommandAsync($"UID STORE {burst[2]}:{burst[9]} +FLAGS (\\Flagged)")).Ok);
+        await ExpungeAsync(writer, burst.Where((_, i) => i % 3 == 0));
+        var moreUids = await AppendAsync(writer, 3, "after");
+        await ExpungeAsync(writer, [moreUids[1]]);
+        var server = await ServerStateAsync(writer);
+
+        await Eventually.Until(() => idleInbox.Count == server.Count, Wait, $"the idling session to hold {server.Count} messages");
+        await done.CancelAsync();
+        await idling;
+        await PollUntil(server.Count);
+        Assert.Equal(server, await ClientStateAsync(pollInbox));
+        Assert.Equal(server, await ClientStateAsync(idleInbox));
+        // MailKit's count goes down once per EXPUNGE: a count equal to the server's means none was told twice.
+        Assert.Equal(server.Count, idleInbox.Count);
+        Assert.Equal(server.Count, pollInbox.Count);
+        await idler.DisconnectAsync(true);
+        await poller.DisconnectAsync(true);
+    }
+}
