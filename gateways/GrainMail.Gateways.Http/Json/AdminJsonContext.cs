@@ -154,4 +154,5 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
+[JsonSerializable(typeof(GrainMail.Contracts.Audit.AuditAnchorItem))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

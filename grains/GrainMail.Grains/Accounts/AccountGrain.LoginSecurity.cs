@@ -82,6 +82,14 @@ public sealed partial class AccountGrain : IAccountAccessGrain
         return S.AppPasswords.Select(a => new AppPasswordInfo(a.Name, a.CreatedAt)).ToList();
     }
 
+    public async Task<AppPasswordStatus> RevokeAppPasswordBy(string name, SecurityActor actor)
+    {
+        var status = await RevokeAppPassword(name);
+        if (status == AppPasswordStatus.Revoked)
+            await AuditAsync(actor, "app-password.revoke", this.GetPrimaryKeyString(), "ok", new Dictionary<string, string> { ["name"] = name });
+        return status;
+    }
+
     /// <summary>
     /// Ends open IMAP/POP3 sessions through the account's session board (and API sessions when the
     /// password changed or the account was disabled). A failure is logged, not thrown: the

@@ -118,7 +118,7 @@ public sealed partial class AccountGrain
         if (MailAddress.Normalize(address) is not { } normalized) return new(SecondaryAddressStatus.Invalid, "Not a mail address");
         if (normalized == Address) return new(SecondaryAddressStatus.Invalid, "The secondary address must be another mailbox than this account");
         var code = RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6");
-        Sec.SecondaryAddress = normalized;
+        SecondaryAddressKept = normalized;
         Sec.SecondaryVerified = false;
         Sec.SecondaryCodeHash = HashCode(code);
         Sec.SecondaryCodeExpires = SecurityTime.GetUtcNow() + ResetLifetime;
@@ -126,7 +126,8 @@ public sealed partial class AccountGrain
         await SendNoticeAsync(normalized, "Confirm your secondary address",
             $"Someone (probably you) named this address as the secondary address of {Address}, for password resets.\r\n\r\n" +
             $"The verification code is: {code}\r\n\r\nIt works for 30 minutes. If this was not you, ignore this mail.\r\n");
-        await AuditAsync(actor, "account.secondary-address", "ok", System.Text.Json.JsonSerializer.Serialize(new { address = normalized }));
+        // Only a hint of the address: the log is read by auditors, and the address itself is kept sealed.
+        await AuditAsync(actor, "account.secondary-address", "ok", System.Text.Json.JsonSerializer.Serialize(new { address = AddressHint(normalized) }));
         return new(SecondaryAddressStatus.Ok);
     }
 
@@ -146,7 +147,7 @@ public sealed partial class AccountGrain
     {
         await AdoptAsync();
         if (!S.Exists) return ResetRequestOutcome.NoSuchAccount;
-        if (!Sec.SecondaryVerified || Sec.SecondaryAddress is not { } to) return ResetRequestOutcome.NoVerifiedAddress;
+        if (!Sec.SecondaryVerified || SecondaryAddressKept is not { } to) return ResetRequestOutcome.NoVerifiedAddress;
         var now = SecurityTime.GetUtcNow();
         Sec.ResetRequests.RemoveAll(t => now - t > TimeSpan.FromHours(1));
         if (Sec.ResetRequests.Count >= ResetsPerHour) return ResetRequestOutcome.RateLimited;
