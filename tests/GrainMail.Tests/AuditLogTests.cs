@@ -130,17 +130,21 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
         await head.ExecuteNonQueryAsync();
     }
 
-    private static AuditAnchors TempAnchors() =>
-        new(Path.Combine(Path.GetTempPath(), "grainmail-test-anchors", $"{Guid.NewGuid():N}.log"));
+    /// <summary>A log of its own with ten entries, its tip anchored in a file of its own.</summary>
+    private static async Task<(NpgsqlDataSource Db, AuditReader Reader, AuditAnchors Anchors, AuditAnchor Anchor)> AnchoredLog()
+    {
+        var (db, log, reader) = await OwnLog();
+        var anchors = new AuditAnchors(Path.Combine(Path.GetTempPath(), "grainmail-test-anchors", $"{Guid.NewGuid():N}.log"));
+        for (var i = 0; i < 10; i++) await log.AppendAsync(Record(i));
+        var anchor = await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
+        return (db, reader, anchors, anchor);
+    }
 
     [Fact]
     public async Task A_chain_rewritten_as_a_whole_verifies_alone_but_not_against_the_anchor_written_before()
     {
-        var (db, log, reader) = await OwnLog();
+        var (db, reader, anchors, anchor) = await AnchoredLog();
         await using var _ = db;
-        var anchors = TempAnchors();
-        for (var i = 0; i < 10; i++) await log.AppendAsync(Record(i));
-        var anchor = await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
         Assert.Equal(10, anchor.Id);
         // The same tip again adds no line; the newest line is what verification reads.
         await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
@@ -159,11 +163,8 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
     [Fact]
     public async Task Entries_removed_after_the_anchor_with_the_tip_moved_back_are_reported()
     {
-        var (db, log, reader) = await OwnLog();
-        await using var _ = db;
-        var anchors = TempAnchors();
-        for (var i = 0; i < 10; i++) await log.AppendAsync(Record(i));
-        await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
+        var (db, reader, anchors, _) = await AnchoredLog();
+        await using var _db = db;
 
         await Exec(db, "DELETE FROM audit_log WHERE id > 8");
         await Exec(db, "UPDATE audit_chain_head SET last_id = 8, last_hash = (SELECT hash FROM audit_log WHERE id = 8)");

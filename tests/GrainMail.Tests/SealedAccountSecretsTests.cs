@@ -66,8 +66,8 @@ public sealed class SealedAccountSecretsTests(AccountSecurityFixture f, Postgres
         var secret = Base32Encoding.ToString(KeyGeneration.GenerateRandomKey(20));
         var legacy = new GrainState<AccountState>();
         await storage.ReadStateAsync("account", grainId, legacy);
-        Assert.True(legacy.State.Exists);
-        legacy.State.Security = new AccountSecurityState { TotpSecret = secret, SecondaryAddress = secondary, SecondaryVerified = true };
+        Assert.True(legacy.State is { Exists: true });
+        legacy.State!.Security = new AccountSecurityState { TotpSecret = secret, SecondaryAddress = secondary, SecondaryVerified = true };
         await storage.WriteStateAsync("account", grainId, legacy);
         // The account grain starts afresh on the written state.
         await cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
@@ -79,7 +79,7 @@ public sealed class SealedAccountSecretsTests(AccountSecurityFixture f, Postgres
 
         var after = new GrainState<AccountState>();
         await storage.ReadStateAsync("account", grainId, after);
-        var sec = after.State.Security!;
+        var sec = after.State!.Security!;
         Assert.Equal((null, null), (sec.TotpSecret, sec.SecondaryAddress));
         var keys = services.GetRequiredService<KeyRing>();
         Assert.Equal(secondary, keys.OpenText(domain, $"secondary-address:{address}", sec.SealedSecondaryAddress!));

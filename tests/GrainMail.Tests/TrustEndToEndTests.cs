@@ -226,7 +226,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private string Sign(string message, string domain) => Run("dkimsign", $"sel {domain} {fixture.KeyFile}", fixture.KeyDirectory, message);
+    private string Sign(string message, string domain) => DebianTool.Run("dkimsign", $"sel {domain} {fixture.KeyFile}", "python3-dkim", fixture.KeyDirectory, message);
 
     /// <summary>One message over the MX port from <paramref name="from"/> (127.0.0.1 unless given); the reply to the end of DATA.</summary>
     private async Task<string> SendAsync(string sender, string recipient, string message, IPAddress? from = null)

@@ -95,12 +95,12 @@ public sealed partial class AccountGrain : IAccountAccessGrain
     /// password changed or the account was disabled). A failure is logged, not thrown: the
     /// credential change itself has happened and must be reported as such.
     /// </summary>
-    private async Task EndMailSessionsAsync(string board, MailSessionEnd end)
+    private async Task EndMailSessionsAsync(string board, MailSessionEnd end, bool apiSessions = true)
     {
         try
         {
             var ended = await GrainFactory.GetGrain<ISessionBoardGrain>(board).End(end);
-            if (end.Reason is MailSessionEndReason.PasswordChanged or MailSessionEndReason.AccountDisabled)
+            if (apiSessions && end.Reason is MailSessionEndReason.PasswordChanged or MailSessionEndReason.AccountDisabled)
                 ended += await ServiceProvider.GetRequiredService<WebSessionStore>().EndAllAsync(end.Account);
             if (ended > 0) logger.LogInformation("{Count} sessions of {Account} ended: {Reason}", ended, end.Account, end.Reason);
         }
@@ -110,10 +110,14 @@ public sealed partial class AccountGrain : IAccountAccessGrain
         }
     }
 
-    private Task EndSessionsAfterAsync(MailSessionEndReason reason, string? appPassword = null)
+    /// <param name="apiSessions">
+    /// Whether a password change or a disabled account also ends the account's API sessions (false for
+    /// the user's own change, made from one of them).
+    /// </param>
+    private Task EndSessionsAfterAsync(MailSessionEndReason reason, string? appPassword = null, bool apiSessions = true)
     {
         var self = this.GetPrimaryKeyString();
-        return EndMailSessionsAsync(self, new MailSessionEnd(reason, self, AppPassword: appPassword));
+        return EndMailSessionsAsync(self, new MailSessionEnd(reason, self, AppPassword: appPassword), apiSessions);
     }
 
     /// <summary>A deleted account ends its sessions and takes its delegations along (an address reused later inherits none).</summary>

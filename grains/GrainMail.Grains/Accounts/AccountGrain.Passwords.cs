@@ -41,7 +41,8 @@ public sealed partial class AccountGrain
                 System.Text.Json.JsonSerializer.Serialize(violations));
             return new PasswordSetResult(PasswordSetStatus.Rejected, violations);
         }
-        await StorePasswordAsync(change.NewPassword, ctx.MustChangePassword, change.Kind == PasswordChangeKind.Admin && change.MustChangeAfter);
+        await StorePasswordAsync(change.NewPassword, ctx.MustChangePassword, change.Kind == PasswordChangeKind.Admin && change.MustChangeAfter,
+            byTheUser: change.Kind == PasswordChangeKind.User);
         await AuditAsync(change.Actor, change.Kind == PasswordChangeKind.Admin ? "password.reset" : "password.change", "ok",
             change.MustChangeAfter ? "{\"mustChangePassword\":true}" : null);
         return PasswordSetResult.Of(PasswordSetStatus.Ok);
@@ -65,7 +66,12 @@ public sealed partial class AccountGrain
         return violations;
     }
 
-    private async Task StorePasswordAsync(string password, bool mustChangeWasSet, bool mustChangeAfter)
+    /// <summary>
+    /// Stores a new password (its predecessor goes into the history) and ends the IMAP/POP3 sessions
+    /// that logged in with the old one, as <see cref="SetPassword"/> does; an admin's reset or a reset
+    /// link also ends the account's API sessions, the user's own change keeps them (it is made from one).
+    /// </summary>
+    private async Task StorePasswordAsync(string password, bool mustChangeWasSet, bool mustChangeAfter, bool byTheUser)
     {
         if (S.PasswordHash.Length > 0)
         {
@@ -83,6 +89,7 @@ public sealed partial class AccountGrain
         // The flag lives in directory_account, which the domain grain writes.
         if (mustChangeWasSet != mustChangeAfter)
             await GrainFactory.GetGrain<IDomainGrain>(DomainPart).UpdateAccount(LocalPart, new AccountAttributes(MustChangePassword: mustChangeAfter));
+        await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged, apiSessions: !byTheUser);
     }
 
     /// <summary>
@@ -184,7 +191,7 @@ public sealed partial class AccountGrain
         var violations = await ViolationsAsync(ctx.Policy, newPassword);
         // A password the policy refuses does not spend the link: the user tries another one.
         if (violations.Count > 0) return new PasswordSetResult(PasswordSetStatus.Rejected, violations);
-        await StorePasswordAsync(newPassword, ctx.MustChangePassword, mustChangeAfter: false);
+        await StorePasswordAsync(newPassword, ctx.MustChangePassword, mustChangeAfter: false, byTheUser: false);
         await AuditAsync(actor, "password.reset", "ok", "{\"by\":\"link\"}");
         return PasswordSetResult.Of(PasswordSetStatus.Ok);
     }

@@ -37,6 +37,9 @@ public static class TestSilos
         var settings = SiloSetup.Settings(configuration);
         var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray());
         var builder = new InProcessTestClusterBuilder(silos);
+        // The production service id, not a new one per cluster: grain state and reminders are keyed by it,
+        // so a cluster started again on the same database (a whole-cluster restart) finds them, as in production.
+        builder.Options.ServiceId = settings.ServiceId;
         builder.ConfigureSiloHost((_, host) =>
         {
             host.Services.AddGrainMailOptions(configuration);
