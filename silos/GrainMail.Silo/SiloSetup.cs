@@ -76,6 +76,13 @@ public static class SiloSetup
             .Get<GrainMail.Grains.Lists.ListOptions>() ?? new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
         services.AddHostedService<GrainMail.Grains.LargeFiles.LargeFileSweeper>(); // expired links and abandoned uploads (issue 18)
+        // The chain's tip anchored outside the database (GrainMail:Audit:AnchorFile, AnchorEvery).
+        services.AddSingleton(sp => new GrainMail.Storage.Audit.AuditAnchors(
+            sp.GetRequiredService<GrainMail.Grains.Audit.AuditOptions>().AnchorFile is { Length: > 0 } anchorFile
+                ? Path.GetFullPath(anchorFile)
+                : Path.Combine(Path.GetFullPath(settings.DataDir), "audit-anchors.log")));
+        services.AddSingleton<GrainMail.Grains.Audit.AuditAnchoring>();
+        services.AddHostedService(sp => sp.GetRequiredService<GrainMail.Grains.Audit.AuditAnchoring>());
         services.AddSingleton<GrainMail.Grains.Governance.SubmissionGovernance>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceNotices>();
         services.AddSingleton<GrainMail.Grains.Governance.GovernanceClock>();

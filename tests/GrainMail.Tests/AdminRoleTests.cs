@@ -63,6 +63,9 @@ public sealed class AdminRoleTests(AdminAccessFixture fixture) : IClassFixture<A
             new("node read", "GET", "/api/v1/outbound/links", null, 403, 403, 403, 403),
             new("node write", "POST", "/api/v1/domains", new { name = "new-one.test" }, 403, 403, 403, 403),
             new("node write", "DELETE", $"/api/v1/domains/{o.A}", null, 403, 403, 403, 403),
+            // The audit chain: verified and anchored by auditors (of any scope), not by admins.
+            new("audit chain", "GET", "/api/v1/audit/verify", null, 403, 403, 200, 200),
+            new("audit chain", "POST", "/api/v1/audit/anchor", null, 403, 403, 200, 200),
             // The whole domain: domain-wide roles only.
             new("domain read, in", "GET", $"/api/v1/domains/{o.A}/aliases", null, 200, 403, 200, 403),
             new("domain read, in", "GET", $"/api/v1/domains/{o.A}/dns", null, 200, 403, 200, 403),

@@ -105,6 +105,98 @@ public sealed class AuditLogTests(AdminAccessFixture fixture) : IClassFixture<Ad
         Assert.Contains("4 to 5", report.Problem);
     }
 
+    /// <summary>
+    /// What someone with write access to the database alone can do: change entry <paramref name="from"/>
+    /// and re-hash it and every later entry, and move the tip along, so that the chain verifies on its own.
+    /// </summary>
+    private static async Task RewriteFromAsync(NpgsqlDataSource db, AuditReader reader, long from)
+    {
+        var entries = await reader.SearchAsync(new AuditSearch(Limit: 1000));
+        var prev = entries.Single(e => e.Id == from - 1).Hash;
+        foreach (var e in entries.Where(e => e.Id >= from))
+        {
+            var forged = e with { Actor = e.Id == from ? "someone-else" : e.Actor, PrevHash = prev };
+            forged = forged with { Hash = AuditLog.ComputeHash(forged) };
+            await using var cmd = db.CreateCommand("UPDATE audit_log SET actor = $1, prev_hash = $2, hash = $3 WHERE id = $4");
+            cmd.Parameters.AddWithValue(forged.Actor);
+            cmd.Parameters.AddWithValue(forged.PrevHash);
+            cmd.Parameters.AddWithValue(forged.Hash);
+            cmd.Parameters.AddWithValue(forged.Id);
+            await cmd.ExecuteNonQueryAsync();
+            prev = forged.Hash;
+        }
+        await using var head = db.CreateCommand("UPDATE audit_chain_head SET last_hash = $1");
+        head.Parameters.AddWithValue(prev);
+        await head.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>A log of its own with ten entries, its tip anchored in a file of its own.</summary>
+    private static async Task<(NpgsqlDataSource Db, AuditReader Reader, AuditAnchors Anchors, AuditAnchor Anchor)> AnchoredLog()
+    {
+        var (db, log, reader) = await OwnLog();
+        var anchors = new AuditAnchors(Path.Combine(Path.GetTempPath(), "grainmail-test-anchors", $"{Guid.NewGuid():N}.log"));
+        for (var i = 0; i < 10; i++) await log.AppendAsync(Record(i));
+        var anchor = await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
+        return (db, reader, anchors, anchor);
+    }
+
+    [Fact]
+    public async Task A_chain_rewritten_as_a_whole_verifies_alone_but_not_against_the_anchor_written_before()
+    {
+        var (db, reader, anchors, anchor) = await AnchoredLog();
+        await using var _ = db;
+        Assert.Equal(10, anchor.Id);
+        // The same tip again adds no line; the newest line is what verification reads.
+        await anchors.AppendAsync(await AuditAnchors.TipAsync(db, TimeProvider.System));
+        Assert.Single(await File.ReadAllLinesAsync(anchors.Path));
+        Assert.True((await reader.VerifyAsync(await anchors.LatestAsync())).Intact);
+
+        await RewriteFromAsync(db, reader, 3);
+        Assert.True((await reader.VerifyAsync()).Intact); // the rewrite is consistent on its own
+        var report = await reader.VerifyAsync(await anchors.LatestAsync());
+        Assert.False(report.Intact);
+        Assert.Equal(10, report.FirstBrokenId);
+        Assert.Contains("rewritten", report.Problem);
+        Assert.Equal(10, report.Anchor!.Id);
+    }
+
+    [Fact]
+    public async Task Entries_removed_after_the_anchor_with_the_tip_moved_back_are_reported()
+    {
+        var (db, reader, anchors, _) = await AnchoredLog();
+        await using var _db = db;
+
+        await Exec(db, "DELETE FROM audit_log WHERE id > 8");
+        await Exec(db, "UPDATE audit_chain_head SET last_id = 8, last_hash = (SELECT hash FROM audit_log WHERE id = 8)");
+        Assert.True((await reader.VerifyAsync()).Intact);
+        var report = await reader.VerifyAsync(await anchors.LatestAsync());
+        Assert.False(report.Intact);
+        Assert.Equal(9, report.FirstBrokenId);
+        Assert.Contains("entry 10 was anchored", report.Problem);
+
+        // A torn last line (a crash while writing) is skipped: the anchor before it still counts.
+        await File.AppendAllTextAsync(anchors.Path, "2026-12-01T10:00:00.000000Z 12 abc");
+        Assert.Equal(10, (await anchors.LatestAsync())!.Id);
+    }
+
+    [Fact]
+    public async Task Grainmail_audit_anchor_writes_the_tip_to_the_anchor_file_and_verify_reports_it()
+    {
+        var domain = await fixture.NewDomain("anchor");
+        await fixture.NewAccount(domain, "someone");
+        var anchored = await fixture.Cli(null, "audit", "anchor");
+        Assert.True(anchored.ExitCode == 0, anchored.Out + anchored.Err);
+        var id = anchored.Json.GetProperty("id").GetInt64();
+        var hash = anchored.Json.GetProperty("hash").GetString()!;
+        var file = anchored.Json.GetProperty("file").GetString()!;
+        Assert.Equal(id, (await File.ReadAllLinesAsync(file)).Select(AuditAnchors.Parse).Last()!.Id);
+        Assert.Contains($" {id} {hash}", await File.ReadAllTextAsync(file));
+
+        var verified = await fixture.Cli(null, "audit", "verify");
+        Assert.True(verified.ExitCode == 0, verified.Out + verified.Err);
+        Assert.True(verified.Json.GetProperty("anchoredId").GetInt64() >= id);
+    }
+
     [Fact]
     public async Task Pruning_keeps_the_chain_head_so_the_rest_still_verifies()
     {

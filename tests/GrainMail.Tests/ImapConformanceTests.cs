@@ -16,22 +16,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
 
     static ImapConformanceTests() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
-    private async Task<(RawImap C, string User)> NewUser()
-    {
-        var local = "c" + Guid.NewGuid().ToString("N")[..10];
-        await host.NewAccount(local);
-        var user = $"{local}@{SmtpHostFixture.Domain}";
-        return (await RawImap.LoginAsync(host.Imaps, user, Pw), user);
-    }
-
-    private static async Task<ImapResponse> Append(RawImap c, string message, string folder = "INBOX", string extra = "")
-    {
-        var bytes = Encoding.UTF8.GetBytes(message);
-        var tag = c.NextTag();
-        await c.SendRawAsync($"{tag} APPEND {folder} {extra}{{{bytes.Length}+}}\r\n");
-        await c.SendRawAsync([.. bytes, .. "\r\n"u8]);
-        return await c.ReadTaggedAsync(tag);
-    }
+    private Task<(RawImap C, string User)> NewUser() => RawImap.NewUserAsync(host, "c");
 
     /// <summary>The line of <paramref name="r"/> that matches, its index in the untagged responses.</summary>
     private static int IndexOf(ImapResponse r, string line)
@@ -54,7 +39,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
 
         // RFC 3501 6.3.11: "If the destination mailbox is the currently selected mailbox, the server
         // SHOULD notify the client ... EXISTS"; the appending session is the first told, so it is \Recent there.
-        var appended = await Append(a, "Subject: one\r\n\r\nx\r\n");
+        var appended = await a.AppendAsync("Subject: one\r\n\r\nx\r\n");
         Assert.True(appended.Ok, appended.Text);
         IndexOf(appended, "* 1 EXISTS");
         IndexOf(appended, "* 1 RECENT");
@@ -95,7 +80,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         await a.CommandAsync("SELECT INBOX");
         await b.CommandAsync("SELECT INBOX");
 
-        Assert.True((await Append(c, "Subject: new\r\n\r\nx\r\n")).Ok);
+        Assert.True((await c.AppendAsync("Subject: new\r\n\r\nx\r\n")).Ok);
         Assert.Equal("* STATUS INBOX (RECENT 1)", (await c.CommandAsync("STATUS INBOX (RECENT)")).Untagged.Single());
 
         // "the first session to be notified about a message": a, by its NOOP.
@@ -121,7 +106,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         var (a, user) = await NewUser();
         await using var _a = a;
         await using var b = await RawImap.LoginAsync(host.Imaps, user, Pw);
-        Assert.True((await Append(a, "Subject: k\r\n\r\nx\r\n", extra: "($Known) ")).Ok);
+        Assert.True((await a.AppendAsync("Subject: k\r\n\r\nx\r\n", extra: "($Known) ")).Ok);
 
         var select = await a.CommandAsync("SELECT INBOX");
         Assert.Contains("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Known)", select.Untagged);
@@ -152,7 +137,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        Assert.True((await Append(c, "From: Ann <ann@example.org>\r\nReply-To:\r\nTo: bob@example.org\r\nSubject: e\r\n\r\nx\r\n")).Ok);
+        Assert.True((await c.AppendAsync("From: Ann <ann@example.org>\r\nReply-To:\r\nTo: bob@example.org\r\nSubject: e\r\n\r\nx\r\n")).Ok);
         await c.CommandAsync("SELECT INBOX");
         var envelope = (await c.CommandAsync("FETCH 1 ENVELOPE")).Untagged.Single();
         // "If the Sender or Reply-To lines are absent in the [RFC-2822] header, or are present but
@@ -219,7 +204,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         var (a, user) = await NewUser();
         await using var _a = a;
         await using var b = await RawImap.LoginAsync(host.Imaps, user, Pw);
-        for (var i = 0; i < 3; i++) await Append(a, $"Subject: m{i}\r\n\r\nx\r\n");
+        for (var i = 0; i < 3; i++) await a.AppendAsync($"Subject: m{i}\r\n\r\nx\r\n");
         await a.CommandAsync("SELECT INBOX");
         await b.CommandAsync("SELECT INBOX");
 
@@ -241,7 +226,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         await b.CommandAsync("STORE 1 -FLAGS (\\Deleted)");
         // MOVE by sequence number with an expunge the client has not heard of yet: the number it
         // sent still names the message it saw (RFC 3501 7.4.1), the expunge waits.
-        Assert.True((await Append(a, "Subject: m3\r\n\r\nx\r\n")).Ok);
+        Assert.True((await a.AppendAsync("Subject: m3\r\n\r\nx\r\n")).Ok);
         await b.CommandAsync("NOOP");
         await a.CommandAsync("STORE 1 +FLAGS (\\Deleted)");
         await a.CommandAsync("EXPUNGE");
@@ -257,13 +242,12 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        Assert.True((await Append(c,
-            "From: =?UTF-8?B?SsO8cmdlbiBHcm/Dnw==?= <jg@example.org>\r\n" +
+        Assert.True((await c.AppendAsync("From: =?UTF-8?B?SsO8cmdlbiBHcm/Dnw==?= <jg@example.org>\r\n" +
             "To: \"Smith, Anna\" <anna@example.net>\r\n" +
             "Cc: \"=?ISO-8859-1?Q?Ren=E9?= Dupont\" <rene@example.fr>\r\n" +
             "Bcc: Hidden Person <hidden@example.com>\r\n" +
             "Subject: addresses\r\n\r\nx\r\n")).Ok);
-        Assert.True((await Append(c, "From: other@example.org\r\nTo: other@example.org\r\nSubject: other\r\n\r\nx\r\n")).Ok);
+        Assert.True((await c.AppendAsync("From: other@example.org\r\nTo: other@example.org\r\nSubject: other\r\n\r\nx\r\n")).Ok);
         await c.CommandAsync("SELECT INBOX");
 
         foreach (var query in new[]
@@ -306,8 +290,8 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
     {
         var (c, user) = await NewUser();
         await using var _c = c;
-        Assert.True((await Append(c, "Subject: dated\r\n\r\nx\r\n", extra: "\"17-Jul-1996 02:44:25 -0700\" ")).Ok);
-        Assert.True((await Append(c, "Subject: east\r\n\r\nx\r\n", extra: "\"01-Feb-2026 23:30:00 +0800\" ")).Ok);
+        Assert.True((await c.AppendAsync("Subject: dated\r\n\r\nx\r\n", extra: "\"17-Jul-1996 02:44:25 -0700\" ")).Ok);
+        Assert.True((await c.AppendAsync("Subject: east\r\n\r\nx\r\n", extra: "\"01-Feb-2026 23:30:00 +0800\" ")).Ok);
         await host.StoreDirectAsync(user, "From: a@example.org\r\nSubject: delivered\r\n\r\nx\r\n"u8.ToArray());
         await Eventually.Until(async () => await host.InboxCount(user) == 3, TimeSpan.FromSeconds(30), "the delivery");
         await c.CommandAsync("SELECT INBOX");
@@ -337,11 +321,11 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         // 6: a text/plain; charset=gb2312 body, base64; 7: the same body 8bit; 8: nothing of the kind.
         (string Name, int CodePage)[] charsets = [("GB2312", 936), ("GBK", 936), ("GB18030", 54936)];
         foreach (var (name, codePage) in charsets)
-            Assert.True((await Append(c, $"Subject: {EncodedWord(name, codePage, "测试 " + name)}\r\n\r\nx\r\n")).Ok);
-        Assert.True((await Append(c, $"Subject: {EncodedWord("big5", 950, "測試繁體")}\r\n\r\nx\r\n")).Ok);
-        Assert.True((await Append(c, $"Subject: {EncodedWord("iso-2022-jp", 50220, "テストです")}\r\n\r\nx\r\n")).Ok);
+            Assert.True((await c.AppendAsync($"Subject: {EncodedWord(name, codePage, "测试 " + name)}\r\n\r\nx\r\n")).Ok);
+        Assert.True((await c.AppendAsync($"Subject: {EncodedWord("big5", 950, "測試繁體")}\r\n\r\nx\r\n")).Ok);
+        Assert.True((await c.AppendAsync($"Subject: {EncodedWord("iso-2022-jp", 50220, "テストです")}\r\n\r\nx\r\n")).Ok);
         var gbBody = Encoding.GetEncoding(936).GetBytes("会议测试内容\r\n");
-        Assert.True((await Append(c, "Subject: body\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=gb2312\r\n" +
+        Assert.True((await c.AppendAsync("Subject: body\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=gb2312\r\n" +
             "Content-Transfer-Encoding: base64\r\n\r\n" + Convert.ToBase64String(gbBody) + "\r\n")).Ok);
         var eightBit = Encoding.ASCII.GetBytes("Subject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=gb2312\r\n" +
             "Content-Transfer-Encoding: 8bit\r\n\r\n").Concat(gbBody).ToArray();
@@ -349,7 +333,7 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         await c.SendRawAsync($"{tag} APPEND INBOX {{{eightBit.Length}+}}\r\n");
         await c.SendRawAsync([.. eightBit, .. "\r\n"u8]);
         Assert.True((await c.ReadTaggedAsync(tag)).Ok);
-        Assert.True((await Append(c, "Subject: plain\r\n\r\nnothing here\r\n")).Ok);
+        Assert.True((await c.AppendAsync("Subject: plain\r\n\r\nnothing here\r\n")).Ok);
         await c.CommandAsync("SELECT INBOX");
 
         Assert.Equal("* SEARCH 1 2 3", (await c.CommandAsync("SEARCH CHARSET UTF-8 SUBJECT \"测试\"")).Untagged.Single());

@@ -8,22 +8,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
 {
     private const string Pw = SmtpHostFixture.Password;
 
-    private async Task<(RawImap C, string User)> NewUser()
-    {
-        var local = "i" + Guid.NewGuid().ToString("N")[..10];
-        await host.NewAccount(local);
-        var user = $"{local}@{SmtpHostFixture.Domain}";
-        return (await RawImap.LoginAsync(host.Imaps, user, Pw), user);
-    }
-
-    private static async Task<ImapResponse> Append(RawImap c, string message, string folder = "INBOX", string extra = "")
-    {
-        var bytes = Encoding.UTF8.GetBytes(message);
-        var tag = c.NextTag();
-        await c.SendRawAsync($"{tag} APPEND {folder} {extra}{{{bytes.Length}+}}\r\n");
-        await c.SendRawAsync([.. bytes, .. "\r\n"u8]);
-        return await c.ReadTaggedAsync(tag);
-    }
+    private Task<(RawImap C, string User)> NewUser() => RawImap.NewUserAsync(host, "i");
 
     [Fact]
     public async Task A_stored_message_with_a_header_folded_1600000_times_is_fetched_and_searched_in_linear_time()
@@ -36,7 +21,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         await using var _ = c;
         // Acceptance refuses such headers now (APPEND answers NO [LIMIT]); mail stored before the
         // limits existed is put in place the way the stream delivers it.
-        var refused = await Append(c, sb.ToString());
+        var refused = await c.AppendAsync(sb.ToString());
         Assert.Contains("[LIMIT]", refused.Tagged);
         await host.StoreDirectAsync(user, Encoding.UTF8.GetBytes(sb.ToString()));
         await Eventually.Until(async () => await host.InboxCount(user) == 1, TimeSpan.FromSeconds(30), "the stored message");
@@ -274,7 +259,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        var r = await Append(c, Mixed, extra: "(\\Flagged $Work) \"05-Nov-2026 08:15:00 +0100\" ");
+        var r = await c.AppendAsync(Mixed, extra: "(\\Flagged $Work) \"05-Nov-2026 08:15:00 +0100\" ");
         Assert.Matches(@"^OK \[APPENDUID \d+ 1\]", r.Tagged);
         var select = await c.CommandAsync("SELECT INBOX");
         Assert.Contains("* 1 EXISTS", select.Untagged);
@@ -292,7 +277,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        await Append(c, Mixed);
+        await c.AppendAsync(Mixed);
         await c.CommandAsync("SELECT INBOX");
         var f = await c.CommandAsync("FETCH 1 BODYSTRUCTURE");
         Assert.Equal(
@@ -312,7 +297,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        await Append(c, Alternative);
+        await c.AppendAsync(Alternative);
         await c.CommandAsync("SELECT INBOX");
         var f = await c.CommandAsync("FETCH 1 (ENVELOPE BODYSTRUCTURE)");
         Assert.Equal(
@@ -330,7 +315,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        await Append(c, Mixed);
+        await c.AppendAsync(Mixed);
         await c.CommandAsync("SELECT INBOX");
         var r = await c.CommandAsync("FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[3.HEADER.FIELDS (subject)] BODY.PEEK[3.1] BODY.PEEK[3.1.1] BODY.PEEK[HEADER.FIELDS.NOT (From To Content-Type)] BODY.PEEK[]<6.10> BODY.PEEK[9])");
         var line = r.Untagged[0];
@@ -361,7 +346,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        for (var i = 0; i < 5; i++) await Append(c, $"Subject: m{i}\r\n\r\nbody {i}\r\n");
+        for (var i = 0; i < 5; i++) await c.AppendAsync($"Subject: m{i}\r\n\r\nbody {i}\r\n");
         await c.CommandAsync("SELECT INBOX");
         await c.CommandAsync("UID STORE 2 +FLAGS.SILENT (\\Deleted)");
         await c.CommandAsync("EXPUNGE");
@@ -385,9 +370,9 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        await Append(c, Alternative, extra: "(\\Seen) \"16-Nov-2026 10:00:00 +0000\" ");
-        await Append(c, Mixed, extra: "(\\Flagged) \"20-Nov-2026 10:00:00 +0000\" ");
-        await Append(c, "From: x@example.com\r\nSubject: small\r\nX-Tracker: abc123\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\n\r\ntiny\r\n", extra: "(kw1) ");
+        await c.AppendAsync(Alternative, extra: "(\\Seen) \"16-Nov-2026 10:00:00 +0000\" ");
+        await c.AppendAsync(Mixed, extra: "(\\Flagged) \"20-Nov-2026 10:00:00 +0000\" ");
+        await c.AppendAsync("From: x@example.com\r\nSubject: small\r\nX-Tracker: abc123\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\n\r\ntiny\r\n", extra: "(kw1) ");
         await c.CommandAsync("SELECT INBOX");
         async Task<string> S(string q) => (await c.CommandAsync("SEARCH " + q)).Untagged.Single();
         Assert.Equal("* SEARCH 1 2 3", await S("ALL"));
@@ -439,8 +424,8 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        await Append(c, "Subject: a\r\n\r\na\r\n");
-        await Append(c, "Subject: b\r\n\r\nb\r\n");
+        await c.AppendAsync("Subject: a\r\n\r\na\r\n");
+        await c.AppendAsync("Subject: b\r\n\r\nb\r\n");
         await c.CommandAsync("EXAMINE INBOX");
         Assert.StartsWith("NO [READ-ONLY]", (await c.CommandAsync("STORE 1 +FLAGS (\\Seen)")).Tagged);
         await c.CommandAsync("SELECT INBOX");
@@ -473,7 +458,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
     {
         var (c, _) = await NewUser();
         await using var _c = c;
-        for (var i = 0; i < 4; i++) await Append(c, $"Subject: m{i}\r\n\r\nx\r\n");
+        for (var i = 0; i < 4; i++) await c.AppendAsync($"Subject: m{i}\r\n\r\nx\r\n");
         await c.CommandAsync("SELECT INBOX");
         var copy = await c.CommandAsync("COPY 1:2 Archive");
         Assert.Matches(@"^OK \[COPYUID \d+ 1:2 1:2\] COPY completed$", copy.Tagged);
@@ -542,7 +527,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         Assert.Equal("* ID (\"name\" \"GrainMail\")", (await c.CommandAsync("ID (\"name\" \"test\" \"version\" NIL)")).Untagged.Single());
         // QRESYNC is offered now (RFC 7162), so ENABLE turns it on too.
         Assert.Equal("* ENABLED CONDSTORE QRESYNC", (await c.CommandAsync("ENABLE CONDSTORE QRESYNC")).Untagged.Single());
-        await Append(c, "Subject: q\r\n\r\n" + new string('z', 3000) + "\r\n");
+        await c.AppendAsync("Subject: q\r\n\r\n" + new string('z', 3000) + "\r\n");
         var status = await c.CommandAsync("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE)");
         Assert.Matches(@"^\* STATUS INBOX \(MESSAGES 1 RECENT 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+ SIZE 3016\)$", status.Untagged.Single());
         var quota = await c.CommandAsync("GETQUOTAROOT INBOX");
@@ -559,13 +544,13 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         var (a, user) = await NewUser();
         await using var _a = a;
         await using var b = await RawImap.LoginAsync(host.Imaps, user, Pw);
-        for (var i = 0; i < 3; i++) await Append(a, $"Subject: s{i}\r\n\r\nx\r\n");
+        for (var i = 0; i < 3; i++) await a.AppendAsync($"Subject: s{i}\r\n\r\nx\r\n");
         await a.CommandAsync("SELECT INBOX");
         await b.CommandAsync("SELECT INBOX");
 
         await a.CommandAsync("STORE 2 +FLAGS (\\Deleted)");
         await a.CommandAsync("EXPUNGE");
-        await Append(a, "Subject: new\r\n\r\nx\r\n");
+        await a.AppendAsync("Subject: new\r\n\r\nx\r\n");
 
         // A FETCH by sequence number may not shift numbers: no EXPUNGE yet, flags may come.
         var fetch = await b.CommandAsync("FETCH 1:3 (UID)");
@@ -589,7 +574,7 @@ public sealed class ImapProtocolTests(SmtpHostFixture host) : IClassFixture<Smtp
         await c.SendRawAsync("i1 IDLE\r\n");
         Assert.StartsWith("+", await c.ReadLineAsync());
         await using (var other = await RawImap.LoginAsync(host.Imaps, user, Pw))
-            await Append(other, "Subject: pushed\r\n\r\nx\r\n");
+            await other.AppendAsync("Subject: pushed\r\n\r\nx\r\n");
         Assert.Equal("* 1 EXISTS", await c.ReadLineAsync());
         // The idling session is the first told of the delivery: it holds its \Recent (RFC 3501 7.3.2).
         Assert.Equal("* 1 RECENT", await c.ReadLineAsync());

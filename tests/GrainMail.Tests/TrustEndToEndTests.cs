@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -9,6 +8,7 @@ using MailKit.Net.Imap;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
+using GrainMail.TestSupport;
 
 namespace GrainMail.Tests;
 
@@ -24,7 +24,7 @@ public sealed class TrustHostFixture : SmtpHostFixture
 
     public TrustHostFixture()
     {
-        TrustEndToEndTests.Run("dknewkey", "--ktype rsa sel", KeyDirectory);
+        DebianTool.Run("dknewkey", "--ktype rsa sel", "python3-dkim", KeyDirectory);
         var key = File.ReadAllText(Path.Combine(KeyDirectory, "sel.dns")).Trim();
         // Signs its mail and sends from loopback: SPF and DKIM pass, DMARC p=reject passes.
         Dns.Txt["signed.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
@@ -226,7 +226,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private string Sign(string message, string domain) => Run("dkimsign", $"sel {domain} {fixture.KeyFile}", fixture.KeyDirectory, message);
+    private string Sign(string message, string domain) => DebianTool.Run("dkimsign", $"sel {domain} {fixture.KeyFile}", "python3-dkim", fixture.KeyDirectory, message);
 
     /// <summary>One message over the MX port from <paramref name="from"/> (127.0.0.1 unless given); the reply to the end of DATA.</summary>
     private async Task<string> SendAsync(string sender, string recipient, string message, IPAddress? from = null)
@@ -270,29 +270,5 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         for (var i = 0; i < box.Count; i++) list.Add(await box.GetMessageAsync(i));
         await imap.DisconnectAsync(true);
         return list;
-    }
-
-    internal static string Run(string tool, string args, string directory, string? stdin = null)
-    {
-        var start = new ProcessStartInfo(tool, args) { WorkingDirectory = directory, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException($"{tool} is missing ({e.Message}): install Debian's python3-dkim (tests/run-tests.sh does)", e);
-        }
-        using (process)
-        {
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEnd();
-            if (!process.WaitForExit(30_000)) throw new TimeoutException($"{tool} did not finish");
-            if (process.ExitCode != 0) throw new InvalidOperationException($"{tool} {args} exited {process.ExitCode}: {stderr}");
-            return stdout.Result;
-        }
     }
 }

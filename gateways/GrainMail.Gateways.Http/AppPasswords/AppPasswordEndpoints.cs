@@ -44,10 +44,11 @@ public static class AppPasswordEndpoints
             : TypedResults.Created($"/api/v1/accounts/{Uri.EscapeDataString(a)}/app-passwords/{Uri.EscapeDataString(name)}", new AppPasswordCreated(name, password));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(string address, string name, IGrainFactory grains)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(string address, string name, HttpContext http, IGrainFactory grains)
     {
         if (!RouteNames.TryAddress(address, out var a, out var problem)) return problem;
-        return await grains.GetGrain<IAccountGrain>(a).RevokeAppPassword(name) switch
+        // The same audited security event as the user's own revocation (LoginSecurityEndpoints), besides the request's entry.
+        return await grains.GetGrain<IAccountAccessGrain>(a).RevokeAppPasswordBy(name, LoginSecurity.LoginSecurityEndpoints.Actor(http, a)) switch
         {
             AppPasswordStatus.Revoked => TypedResults.NoContent(),
             AppPasswordStatus.NotFound => ApiProblem.NotFound("No such app password", name),

@@ -33,6 +33,8 @@ public static class AuditEndpoints
         g.MapGet("/export", Export).Produces<string>(StatusCodes.Status200OK, "text/csv").Reads(ScopeResource.CheckedByEndpoint)
             .WithMetadata(new AuditedRead(), new AuditActionAttribute("audit.export"));
         g.MapGet("/verify", Verify).Reads(ScopeResource.CheckedByEndpoint);
+        // Writes nothing in the database: an auditor may anchor as well as verify.
+        g.MapPost("/anchor", Anchor).Reads(ScopeResource.CheckedByEndpoint).WithMetadata(new AuditActionAttribute("audit.anchor"));
     }
 
     /// <summary>The domains whose entries the caller sees: null for all (super), empty for none.</summary>
@@ -112,9 +114,19 @@ public static class AuditEndpoints
 
     private static async Task<Results<Ok<AuditVerification>, ProblemHttpResult>> Verify(HttpContext http, IGrainFactory grains)
     {
-        var caller = AdminCaller.Of(http)!;
-        if (!caller.IsSuper && (caller.Kind == SessionKind.User || !caller.Roles.Any(r => r.Role == AdminRoleKind.Auditor)))
+        if (!VerifiesChain(AdminCaller.Of(http)!))
             return ApiProblem.Of(StatusCodes.Status403Forbidden, "Outside your scope", "The chain is verified by the super admin and by auditors");
         return TypedResults.Ok(await grains.GetGrain<IAuditGrain>(0).Verify());
     }
+
+    /// <summary>Writes the chain's tip to the anchor file now (besides the periodic anchors).</summary>
+    private static async Task<Results<Ok<AuditAnchorItem>, ProblemHttpResult>> Anchor(HttpContext http, IGrainFactory grains)
+    {
+        if (!VerifiesChain(AdminCaller.Of(http)!))
+            return ApiProblem.Of(StatusCodes.Status403Forbidden, "Outside your scope", "The chain is anchored by the super admin and by auditors");
+        return TypedResults.Ok(await grains.GetGrain<IAuditGrain>(0).Anchor());
+    }
+
+    private static bool VerifiesChain(AdminCaller caller) =>
+        caller.IsSuper || (caller.Kind != SessionKind.User && caller.Roles.Any(r => r.Role == AdminRoleKind.Auditor));
 }

@@ -162,4 +162,5 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFilePolicyResponse))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileCreateRequest))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileStatus))]
+[JsonSerializable(typeof(GrainMail.Contracts.Audit.AuditAnchorItem))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -59,7 +59,8 @@ public static class LoginSecurityEndpoints
     private static string Me(HttpContext http) => AdminCaller.Of(http)!.Account!;
 
     /// <summary>The audit's actor: the account (or super) with the role it acts in here.</summary>
-    private static SecurityActor Actor(HttpContext http, string? target = null)
+    /// <summary>Who acts, as the account grain audits it: the super admin, the user, or an admin in its strongest role.</summary>
+    internal static SecurityActor Actor(HttpContext http, string? target = null)
     {
         var caller = AdminCaller.Of(http)!;
         var ip = http.Connection.RemoteIpAddress?.ToString() ?? "";
@@ -175,7 +176,7 @@ public static class LoginSecurityEndpoints
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeMyAppPassword(string name, HttpContext http, IGrainFactory grains) =>
         // The account grain ends the IMAP/POP3 sessions that logged in with it.
-        await grains.GetGrain<IAccountGrain>(Me(http)).RevokeAppPassword(name) == AppPasswordStatus.Revoked
+        await grains.GetGrain<IAccountAccessGrain>(Me(http)).RevokeAppPasswordBy(name, Actor(http, Me(http))) == AppPasswordStatus.Revoked
             ? TypedResults.NoContent()
             : ApiProblem.NotFound("No such app password", name);
 

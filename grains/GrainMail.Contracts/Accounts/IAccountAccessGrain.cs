@@ -42,4 +42,10 @@ public interface IAccountAccessGrain : IGrainWithStringKey
     Task<IReadOnlyList<DelegationInfo>> Delegations();
 
     Task<IReadOnlyList<AppPasswordInfo>> AppPasswordList();
+
+    /// <summary>
+    /// Revokes an app password on behalf of <paramref name="actor"/> (the user or an admin): an audited
+    /// security event, and the IMAP/POP3 sessions that logged in with it end.
+    /// </summary>
+    Task<AppPasswordStatus> RevokeAppPasswordBy(string name, SecurityActor actor);
 }

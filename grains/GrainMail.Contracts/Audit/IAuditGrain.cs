@@ -46,7 +46,17 @@ public sealed record AuditVerification(
     [property: Id(2)] long HeadId,
     [property: Id(3)] long LastId,
     [property: Id(4)] long? FirstBrokenId,
-    [property: Id(5)] string? Problem);
+    [property: Id(5)] string? Problem,
+    [property: Id(6)] long? AnchoredId = null,
+    [property: Id(7)] DateTimeOffset? AnchoredAt = null);
+
+/// <summary>The chain's tip as anchored outside the database: entry id and hash, when, and the file it went to.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AuditAnchorItem(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string Hash,
+    [property: Id(2)] DateTimeOffset At,
+    [property: Id(3)] string File);
 
 /// <summary>The audit log (issue 16) for processes that hold no database credentials: gateways append and read through it.</summary>
 public interface IAuditGrain : IGrainWithIntegerKey
@@ -58,6 +68,9 @@ public interface IAuditGrain : IGrainWithIntegerKey
 
     [Retryable]
     Task<AuditVerification> Verify();
+
+    /// <summary>Anchors the chain's tip outside the database now (the anchor file of the silo that answers).</summary>
+    Task<AuditAnchorItem> Anchor();
 
     /// <summary>Applies the retention now (what the periodic service does); returns the entries removed.</summary>
     Task<int> Prune();

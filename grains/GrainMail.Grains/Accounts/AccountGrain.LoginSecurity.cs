@@ -82,17 +82,25 @@ public sealed partial class AccountGrain : IAccountAccessGrain
         return S.AppPasswords.Select(a => new AppPasswordInfo(a.Name, a.CreatedAt)).ToList();
     }
 
+    public async Task<AppPasswordStatus> RevokeAppPasswordBy(string name, SecurityActor actor)
+    {
+        var status = await RevokeAppPassword(name);
+        if (status == AppPasswordStatus.Revoked)
+            await AuditAsync(actor, "app-password.revoke", this.GetPrimaryKeyString(), "ok", new Dictionary<string, string> { ["name"] = name });
+        return status;
+    }
+
     /// <summary>
     /// Ends open IMAP/POP3 sessions through the account's session board (and API sessions when the
     /// password changed or the account was disabled). A failure is logged, not thrown: the
     /// credential change itself has happened and must be reported as such.
     /// </summary>
-    private async Task EndMailSessionsAsync(string board, MailSessionEnd end)
+    private async Task EndMailSessionsAsync(string board, MailSessionEnd end, bool apiSessions = true)
     {
         try
         {
             var ended = await GrainFactory.GetGrain<ISessionBoardGrain>(board).End(end);
-            if (end.Reason is MailSessionEndReason.PasswordChanged or MailSessionEndReason.AccountDisabled)
+            if (apiSessions && end.Reason is MailSessionEndReason.PasswordChanged or MailSessionEndReason.AccountDisabled)
                 ended += await ServiceProvider.GetRequiredService<WebSessionStore>().EndAllAsync(end.Account);
             if (ended > 0) logger.LogInformation("{Count} sessions of {Account} ended: {Reason}", ended, end.Account, end.Reason);
         }
@@ -102,10 +110,14 @@ public sealed partial class AccountGrain : IAccountAccessGrain
         }
     }
 
-    private Task EndSessionsAfterAsync(MailSessionEndReason reason, string? appPassword = null)
+    /// <param name="apiSessions">
+    /// Whether a password change or a disabled account also ends the account's API sessions (false for
+    /// the user's own change, made from one of them).
+    /// </param>
+    private Task EndSessionsAfterAsync(MailSessionEndReason reason, string? appPassword = null, bool apiSessions = true)
     {
         var self = this.GetPrimaryKeyString();
-        return EndMailSessionsAsync(self, new MailSessionEnd(reason, self, AppPassword: appPassword));
+        return EndMailSessionsAsync(self, new MailSessionEnd(reason, self, AppPassword: appPassword), apiSessions);
     }
 
     /// <summary>A deleted account ends its sessions and takes its delegations along (an address reused later inherits none).</summary>

@@ -41,7 +41,8 @@ public sealed partial class AccountGrain
                 System.Text.Json.JsonSerializer.Serialize(violations));
             return new PasswordSetResult(PasswordSetStatus.Rejected, violations);
         }
-        await StorePasswordAsync(change.NewPassword, ctx.MustChangePassword, change.Kind == PasswordChangeKind.Admin && change.MustChangeAfter);
+        await StorePasswordAsync(change.NewPassword, ctx.MustChangePassword, change.Kind == PasswordChangeKind.Admin && change.MustChangeAfter,
+            byTheUser: change.Kind == PasswordChangeKind.User);
         await AuditAsync(change.Actor, change.Kind == PasswordChangeKind.Admin ? "password.reset" : "password.change", "ok",
             change.MustChangeAfter ? "{\"mustChangePassword\":true}" : null);
         return PasswordSetResult.Of(PasswordSetStatus.Ok);
@@ -65,7 +66,12 @@ public sealed partial class AccountGrain
         return violations;
     }
 
-    private async Task StorePasswordAsync(string password, bool mustChangeWasSet, bool mustChangeAfter)
+    /// <summary>
+    /// Stores a new password (its predecessor goes into the history) and ends the IMAP/POP3 sessions
+    /// that logged in with the old one, as <see cref="SetPassword"/> does; an admin's reset or a reset
+    /// link also ends the account's API sessions, the user's own change keeps them (it is made from one).
+    /// </summary>
+    private async Task StorePasswordAsync(string password, bool mustChangeWasSet, bool mustChangeAfter, bool byTheUser)
     {
         if (S.PasswordHash.Length > 0)
         {
@@ -83,6 +89,7 @@ public sealed partial class AccountGrain
         // The flag lives in directory_account, which the domain grain writes.
         if (mustChangeWasSet != mustChangeAfter)
             await GrainFactory.GetGrain<IDomainGrain>(DomainPart).UpdateAccount(LocalPart, new AccountAttributes(MustChangePassword: mustChangeAfter));
+        await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged, apiSessions: !byTheUser);
     }
 
     /// <summary>
@@ -118,7 +125,7 @@ public sealed partial class AccountGrain
         if (MailAddress.Normalize(address) is not { } normalized) return new(SecondaryAddressStatus.Invalid, "Not a mail address");
         if (normalized == Address) return new(SecondaryAddressStatus.Invalid, "The secondary address must be another mailbox than this account");
         var code = RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6");
-        Sec.SecondaryAddress = normalized;
+        SecondaryAddressKept = normalized;
         Sec.SecondaryVerified = false;
         Sec.SecondaryCodeHash = HashCode(code);
         Sec.SecondaryCodeExpires = SecurityTime.GetUtcNow() + ResetLifetime;
@@ -126,7 +133,8 @@ public sealed partial class AccountGrain
         await SendNoticeAsync(normalized, "Confirm your secondary address",
             $"Someone (probably you) named this address as the secondary address of {Address}, for password resets.\r\n\r\n" +
             $"The verification code is: {code}\r\n\r\nIt works for 30 minutes. If this was not you, ignore this mail.\r\n");
-        await AuditAsync(actor, "account.secondary-address", "ok", System.Text.Json.JsonSerializer.Serialize(new { address = normalized }));
+        // Only a hint of the address: the log is read by auditors, and the address itself is kept sealed.
+        await AuditAsync(actor, "account.secondary-address", "ok", System.Text.Json.JsonSerializer.Serialize(new { address = AddressHint(normalized) }));
         return new(SecondaryAddressStatus.Ok);
     }
 
@@ -146,7 +154,7 @@ public sealed partial class AccountGrain
     {
         await AdoptAsync();
         if (!S.Exists) return ResetRequestOutcome.NoSuchAccount;
-        if (!Sec.SecondaryVerified || Sec.SecondaryAddress is not { } to) return ResetRequestOutcome.NoVerifiedAddress;
+        if (!Sec.SecondaryVerified || SecondaryAddressKept is not { } to) return ResetRequestOutcome.NoVerifiedAddress;
         var now = SecurityTime.GetUtcNow();
         Sec.ResetRequests.RemoveAll(t => now - t > TimeSpan.FromHours(1));
         if (Sec.ResetRequests.Count >= ResetsPerHour) return ResetRequestOutcome.RateLimited;
@@ -183,7 +191,7 @@ public sealed partial class AccountGrain
         var violations = await ViolationsAsync(ctx.Policy, newPassword);
         // A password the policy refuses does not spend the link: the user tries another one.
         if (violations.Count > 0) return new PasswordSetResult(PasswordSetStatus.Rejected, violations);
-        await StorePasswordAsync(newPassword, ctx.MustChangePassword, mustChangeAfter: false);
+        await StorePasswordAsync(newPassword, ctx.MustChangePassword, mustChangeAfter: false, byTheUser: false);
         await AuditAsync(actor, "password.reset", "ok", "{\"by\":\"link\"}");
         return PasswordSetResult.Of(PasswordSetStatus.Ok);
     }

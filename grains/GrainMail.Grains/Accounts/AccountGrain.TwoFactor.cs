@@ -17,9 +17,12 @@ namespace GrainMail.Grains.Accounts;
 [GenerateSerializer]
 public sealed class AccountSecurityState
 {
-    /// <summary>The confirmed TOTP key (base32); null while two-factor is off.</summary>
+    /// <summary>
+    /// The TOTP key in clear, as versions before the sealed fields kept it: read once when the
+    /// account activates, then moved to <see cref="SealedTotpSecret"/> (AccountGrain.SealedSecrets.cs).
+    /// </summary>
     [Id(0)] public string? TotpSecret { get; set; }
-    /// <summary>A key handed out by enrolment and not confirmed yet.</summary>
+    /// <summary>In clear, as older versions kept it; moved to <see cref="SealedPendingTotpSecret"/>.</summary>
     [Id(1)] public string? PendingTotpSecret { get; set; }
     /// <summary>
     /// The last RFC 6238 time step a code was accepted for: a code of that step or an earlier one is
@@ -31,6 +34,7 @@ public sealed class AccountSecurityState
     [Id(4)] public List<string> PendingRecoveryCodeHashes { get; set; } = [];
     /// <summary>PHC hashes of earlier passwords, newest first (for the policy's history rule).</summary>
     [Id(5)] public List<string> PasswordHistory { get; set; } = [];
+    /// <summary>In clear, as older versions kept it; moved to <see cref="SealedSecondaryAddress"/>.</summary>
     [Id(6)] public string? SecondaryAddress { get; set; }
     [Id(7)] public bool SecondaryVerified { get; set; }
     [Id(8)] public string? SecondaryCodeHash { get; set; }
@@ -42,8 +46,16 @@ public sealed class AccountSecurityState
     [Id(12)] public List<DateTimeOffset> ResetRequests { get; set; } = [];
     /// <summary>The violations the password had when last judged (so the table is written only when the verdict changes).</summary>
     [Id(13)] public List<string>? LastVerdict { get; set; }
+    /// <summary>The confirmed TOTP key (base32) sealed under the master key; null while two-factor is off.</summary>
+    [Id(14)] public byte[]? SealedTotpSecret { get; set; }
+    /// <summary>A key handed out by enrolment and not confirmed yet, sealed.</summary>
+    [Id(15)] public byte[]? SealedPendingTotpSecret { get; set; }
+    /// <summary>The address reset links go to, sealed.</summary>
+    [Id(16)] public byte[]? SealedSecondaryAddress { get; set; }
 
-    public bool TwoFactorEnabled => TotpSecret is not null;
+    public bool TwoFactorEnabled => SealedTotpSecret is not null || TotpSecret is not null;
+
+    public bool HasClearSecrets => TotpSecret is not null || PendingTotpSecret is not null || SecondaryAddress is not null;
 }
 
 public sealed partial class AccountGrain : IAccountSecurityGrain
@@ -75,7 +87,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         if (!S.Exists) return null;
         var secret = Base32Encoding.ToString(KeyGeneration.GenerateRandomKey(20));
         var codes = NewRecoveryCodes();
-        Sec.PendingTotpSecret = secret;
+        PendingTotpKey = secret;
         Sec.PendingRecoveryCodeHashes = codes.Select(HashCode).ToList();
         await state.WriteStateAsync();
         // Key URI format of Google Authenticator, which every TOTP app reads: label issuer:account.
@@ -88,12 +100,12 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
     {
         await AdoptAsync();
         if (!S.Exists) return new(TwoFactorOpStatus.NoSuchAccount);
-        if (Sec.PendingTotpSecret is not { } pending) return new(TwoFactorOpStatus.NotEnrolling, "Start enrolment first");
+        if (PendingTotpKey is not { } pending) return new(TwoFactorOpStatus.NotEnrolling, "Start enrolment first");
         if (MatchTotp(pending, code, 0) is not { } step) return new(TwoFactorOpStatus.WrongCode, "The code does not match; check the phone's clock");
-        Sec.TotpSecret = pending;
+        TotpKey = pending;
         Sec.LastTotpStep = step;
         Sec.RecoveryCodeHashes = Sec.PendingRecoveryCodeHashes;
-        Sec.PendingTotpSecret = null;
+        PendingTotpKey = null;
         Sec.PendingRecoveryCodeHashes = [];
         _verified.Clear(); // a cached account password must not keep opening IMAP now
         await state.WriteStateAsync();
@@ -105,7 +117,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
     {
         await AdoptAsync();
         if (!S.Exists) return new(TwoFactorOpStatus.NoSuchAccount);
-        if (!Sec.TwoFactorEnabled && Sec.PendingTotpSecret is null) return new(TwoFactorOpStatus.NotEnabled);
+        if (!Sec.TwoFactorEnabled && Sec.SealedPendingTotpSecret is null) return new(TwoFactorOpStatus.NotEnabled);
         if (!actor.IsAdmin)
         {
             if ((await SecurityContextAsync()).TwoFactorRequired)
@@ -113,8 +125,8 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
             if (Sec.TwoFactorEnabled && !await UseSecondFactorAsync(code, actor.ClientIp))
                 return new(TwoFactorOpStatus.WrongCode, "A valid code (or recovery code) is needed to turn two-factor off");
         }
-        Sec.TotpSecret = null;
-        Sec.PendingTotpSecret = null;
+        TotpKey = null;
+        PendingTotpKey = null;
         Sec.RecoveryCodeHashes = [];
         Sec.PendingRecoveryCodeHashes = [];
         Sec.LastTotpStep = 0;
@@ -142,7 +154,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         await AdoptAsync();
         if (!S.Exists) return null;
         var ctx = await SecurityContextAsync();
-        return new TwoFactorStatus(Sec.TwoFactorEnabled, Sec.PendingTotpSecret is not null, Sec.RecoveryCodeHashes.Count, ctx.TwoFactorRequired);
+        return new TwoFactorStatus(Sec.TwoFactorEnabled, Sec.SealedPendingTotpSecret is not null, Sec.RecoveryCodeHashes.Count, ctx.TwoFactorRequired);
     }
 
     public async Task<LoginRestriction> GetRestrictions()
@@ -196,7 +208,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
     /// <summary>A TOTP code of a step after the last one used, or an unused recovery code; spends it.</summary>
     private async Task<bool> UseSecondFactorAsync(string? code, string clientIp)
     {
-        if (string.IsNullOrWhiteSpace(code) || Sec.TotpSecret is not { } secret) return false;
+        if (string.IsNullOrWhiteSpace(code) || TotpKey is not { } secret) return false;
         var digits = code.Replace(" ", "").Trim();
         if (digits.Length == 6 && digits.All(char.IsAsciiDigit))
         {

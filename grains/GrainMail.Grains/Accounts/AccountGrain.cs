@@ -51,10 +51,10 @@ public sealed partial class AccountGrain(
 {
     public Task<GrainMail.Contracts.Regions.GrainLocation> Locate() => Task.FromResult(keeper.Here());
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, this.GetPrimaryKeyString());
-        return Task.CompletedTask;
+        await SealClearSecretsAsync();
     }
 
     // Failures are counted in memory: a lock, once decided, is persisted.

@@ -15,11 +15,3 @@ public interface ILoginGuard
     /// <summary>Runs after every attempt, successful or not; must not throw for a recording failure.</summary>
     ValueTask AfterAttemptAsync(string account, LoginAttempt attempt, AuthResult result);
 }
-
-/// <summary>No rules and no record: the guard until the login-security work registers its own.</summary>
-public sealed class PassThroughLoginGuard : ILoginGuard
-{
-    public ValueTask<AuthResult?> BeforeVerifyAsync(string account, LoginAttempt attempt) => ValueTask.FromResult<AuthResult?>(null);
-
-    public ValueTask AfterAttemptAsync(string account, LoginAttempt attempt, AuthResult result) => ValueTask.CompletedTask;
-}

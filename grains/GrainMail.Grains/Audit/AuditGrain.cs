@@ -6,7 +6,8 @@ namespace GrainMail.Grains.Audit;
 
 /// <summary>The audit log over PostgreSQL for gateways; stateless, so every silo serves it (the chain's order is the database's lock).</summary>
 [StatelessWorker, Reentrant]
-public sealed class AuditGrain(AuditLog log, AuditReader reader, AuditOptions options, TimeProvider clock) : Grain, IAuditGrain
+public sealed class AuditGrain(AuditLog log, AuditReader reader, AuditOptions options, TimeProvider clock, AuditAnchors anchors,
+    AuditAnchoring anchoring) : Grain, IAuditGrain
 {
     public async Task Append(AuditWrite e) =>
         await log.AppendAsync(new AuditRecord(e.Actor, e.ActorRole, e.ClientIp, e.Action, e.Target, e.Result, e.Detail, e.Domain));
@@ -20,8 +21,14 @@ public sealed class AuditGrain(AuditLog log, AuditReader reader, AuditOptions op
 
     public async Task<AuditVerification> Verify()
     {
-        var v = await reader.VerifyAsync();
-        return new AuditVerification(v.Intact, v.Checked, v.HeadId, v.LastId, v.FirstBrokenId, v.Problem);
+        var v = await reader.VerifyAsync(await anchors.LatestAsync());
+        return new AuditVerification(v.Intact, v.Checked, v.HeadId, v.LastId, v.FirstBrokenId, v.Problem, v.Anchor?.Id, v.Anchor?.At);
+    }
+
+    public async Task<AuditAnchorItem> Anchor()
+    {
+        var a = await anchoring.AnchorNowAsync();
+        return new AuditAnchorItem(a.Id, Convert.ToHexStringLower(a.Hash), a.At, anchors.Path);
     }
 
     public Task<int> Prune() => AuditRetention.PruneOnceAsync(log, options, clock);

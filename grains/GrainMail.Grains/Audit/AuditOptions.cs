@@ -14,4 +14,14 @@ public sealed class AuditOptions
     /// <summary>How often the retention runs.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
     public TimeSpan PruneEvery { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How often the chain's tip is anchored outside the database (<see cref="AuditAnchoring"/>);
+    /// zero anchors only at start and on demand (<c>grainmail audit anchor</c>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan AnchorEvery { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The append-only anchor file; empty: <c>audit-anchors.log</c> in the data directory.</summary>
+    public string AnchorFile { get; set; } = "";
 }

@@ -11,7 +11,11 @@ public sealed record AuditSearch(string? Actor = null, string? Action = null, st
 
 /// <summary>The outcome of walking the chain.</summary>
 /// <param name="FirstBrokenId">The first entry where the chain breaks (for a gap: the first missing id).</param>
-public sealed record AuditChainReport(bool Intact, long Checked, long HeadId, long LastId, long? FirstBrokenId, string? Problem);
+public sealed record AuditChainReport(bool Intact, long Checked, long HeadId, long LastId, long? FirstBrokenId, string? Problem)
+{
+    /// <summary>The anchor (outside the database) the chain was compared with; null when there was none.</summary>
+    public AuditAnchor? Anchor { get; init; }
+}
 
 /// <summary>Verification and search over <c>audit_log</c>.</summary>
 public sealed class AuditReader(NpgsqlDataSource dataSource)
@@ -22,7 +26,19 @@ public sealed class AuditReader(NpgsqlDataSource dataSource)
     /// previous row's hash, or whose content no longer gives its hash (an UPDATE) is the break; the
     /// tip recorded by appends catches the newest rows deleted.
     /// </summary>
-    public async Task<AuditChainReport> VerifyAsync(CancellationToken ct = default)
+    /// <param name="anchor">
+    /// The newest anchor written outside the database (<see cref="AuditAnchors"/>): the entry it names
+    /// must still be there with the same hash, so that a chain rewritten as a whole — rows and tip
+    /// together, consistent on its own — is caught too. An anchor older than the kept head (pruned
+    /// since) can only be compared when it is the head itself.
+    /// </param>
+    public async Task<AuditChainReport> VerifyAsync(AuditAnchor? anchor = null, CancellationToken ct = default)
+    {
+        var report = await WalkAsync(anchor, ct);
+        return report with { Anchor = anchor };
+    }
+
+    private async Task<AuditChainReport> WalkAsync(AuditAnchor? anchor, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         // One snapshot for the head, the rows and the tip.
@@ -40,6 +56,8 @@ public sealed class AuditReader(NpgsqlDataSource dataSource)
         }
         var expected = headId + 1;
         long count = 0;
+        if (anchor is { Id: > 0 } && anchor.Id == headId && !anchor.Hash.AsSpan().SequenceEqual(prev))
+            return new AuditChainReport(false, count, headId, tipId, headId, Rewritten(anchor));
         await using (var rows = new NpgsqlCommand($"SELECT {Columns} FROM audit_log ORDER BY id", conn, tx))
         await using (var r = await rows.ExecuteReaderAsync(ct))
         {
@@ -55,6 +73,8 @@ public sealed class AuditReader(NpgsqlDataSource dataSource)
                     return new AuditChainReport(false, count, headId, tipId, e.Id, $"entry {e.Id} does not follow entry {e.Id - 1} (prev_hash differs)");
                 if (!AuditLog.ComputeHash(e).AsSpan().SequenceEqual(e.Hash))
                     return new AuditChainReport(false, count, headId, tipId, e.Id, $"entry {e.Id} was changed after it was written (its hash does not match its content)");
+                if (anchor is not null && anchor.Id == e.Id && !anchor.Hash.AsSpan().SequenceEqual(e.Hash))
+                    return new AuditChainReport(false, count, headId, tipId, e.Id, Rewritten(anchor));
                 prev = e.Hash;
                 expected++;
                 count++;
@@ -68,8 +88,14 @@ public sealed class AuditReader(NpgsqlDataSource dataSource)
                     last + 1 == tipId ? $"entry {tipId} (the newest) is missing" : $"entries {last + 1} to {tipId} (the newest) are missing")
                 : new AuditChainReport(false, count, headId, tipId, last, $"entry {last} is not the recorded tip ({tipId})");
         }
+        if (anchor is not null && anchor.Id > last)
+            return new AuditChainReport(false, count, headId, tipId, last + 1,
+                $"the chain ends at entry {last}, but entry {anchor.Id} was anchored at {anchor.At:u}: entries were removed and the tip moved back");
         return new AuditChainReport(true, count, headId, tipId, null, null);
     }
+
+    private static string Rewritten(AuditAnchor anchor) =>
+        $"entry {anchor.Id} is not the entry anchored outside the database at {anchor.At:u} (its hash differs): the log was rewritten";
 
     public async Task<IReadOnlyList<AuditEntry>> SearchAsync(AuditSearch q, CancellationToken ct = default)
     {

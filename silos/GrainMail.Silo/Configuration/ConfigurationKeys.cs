@@ -44,6 +44,8 @@ public static class ConfigurationKeys
         ["GRAINMAIL_SRS_SECRET"] = "GrainMail:Srs:Secret",
         ["GRAINMAIL_DASHBOARD"] = "GrainMail:Dashboard",
         ["GRAINMAIL_AUDIT_RETENTION_DAYS"] = "GrainMail:Audit:RetentionDays",
+        ["GRAINMAIL_AUDIT_ANCHOR_EVERY"] = "GrainMail:Audit:AnchorEvery",
+        ["GRAINMAIL_AUDIT_ANCHOR_FILE"] = "GrainMail:Audit:AnchorFile",
         ["GRAINMAIL_GEOIP"] = "GrainMail:Logins:GeoIpCsv",
         ["GRAINMAIL_WEBMAIL"] = "GrainMail:WebmailPath",
     };

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text;
 using GrainMail.Trust.Dkim;
 using MimeKit;
+using GrainMail.TestSupport;
 
 namespace GrainMail.Protocol.Tests.Trust;
 
@@ -20,30 +20,7 @@ public sealed class DkimInteropTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private string Run(string tool, string args, string? stdin = null)
-    {
-        var start = new ProcessStartInfo(tool, args) { WorkingDirectory = _dir, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Assert.Fail($"{tool} is missing ({e.Message}): install Debian's python3-dkim (tests/run-tests.sh does)");
-            throw;
-        }
-        using (process)
-        {
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEnd();
-            Assert.True(process.WaitForExit(30_000), $"{tool} did not finish");
-            Assert.True(process.ExitCode == 0, $"{tool} {args} exited {process.ExitCode}: {stderr}");
-            return stdout.Result;
-        }
-    }
+    private string Run(string tool, string args, string? stdin = null) => DebianTool.Run(tool, args, "python3-dkim", _dir, stdin);
 
     /// <summary>A fresh key made by dknewkey, its record served at sel._domainkey.example.org.</summary>
     private (string KeyFile, ZoneDns Dns) NewKey(string type)

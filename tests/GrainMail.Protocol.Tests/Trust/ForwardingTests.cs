@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text;
 using GrainMail.Outbound.Forwarding;
 using Org.BouncyCastle.Crypto;
 using Org.BouncyCastle.OpenSsl;
+using GrainMail.TestSupport;
 
 namespace GrainMail.Protocol.Tests.Trust;
 
@@ -157,30 +157,7 @@ public sealed class ForwardingTests : IDisposable
         return Run("/usr/bin/python3", "verify.py", null).Trim().ToLowerInvariant();
     }
 
-    private string Run(string tool, string args, string? stdin)
-    {
-        var start = new ProcessStartInfo(tool, args) { WorkingDirectory = _dir, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Assert.Fail($"{tool} is missing ({e.Message}): install Debian's python3-dkim (tests/run-tests.sh does)");
-            throw;
-        }
-        using (process)
-        {
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEnd();
-            Assert.True(process.WaitForExit(30_000), $"{tool} did not finish");
-            Assert.True(process.ExitCode == 0, $"{tool} {args} exited {process.ExitCode}: {stderr}");
-            return stdout.Result;
-        }
-    }
+    private string Run(string tool, string args, string? stdin) => DebianTool.Run(tool, args, "python3-dkim", _dir, stdin);
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using GrainMail.TestSupport;
 
 namespace GrainMail.Tests.Infrastructure;
 
@@ -101,29 +102,7 @@ public sealed class ClamdServer : IAsyncDisposable
         }
     }
 
-    private static string Run(string tool, string args, string? stdin)
-    {
-        var start = new ProcessStartInfo(tool, args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException($"{tool} is missing ({e.Message}): install Debian's clamav and clamav-testfiles (tests/run-tests.sh does)", e);
-        }
-        using (process)
-        {
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEnd();
-            if (!process.WaitForExit(30_000)) throw new TimeoutException($"{tool} did not finish");
-            if (process.ExitCode != 0) throw new InvalidOperationException($"{tool} {args} exited {process.ExitCode}: {stderr}");
-            return stdout.Result;
-        }
-    }
+    private static string Run(string tool, string args, string? stdin) => DebianTool.Run(tool, args, "clamav and clamav-testfiles", stdin: stdin);
 
     public async ValueTask DisposeAsync()
     {

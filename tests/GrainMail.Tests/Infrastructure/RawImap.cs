@@ -47,6 +47,28 @@ public sealed partial class RawImap : IAsyncDisposable
         return c;
     }
 
+    /// <summary>
+    /// A new account of the host's domain (its local part starts with <paramref name="prefix"/>),
+    /// logged in over implicit TLS: the start of most IMAP tests.
+    /// </summary>
+    public static async Task<(RawImap C, string User)> NewUserAsync(SmtpHostFixture host, string prefix)
+    {
+        var local = prefix + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        var user = $"{local}@{SmtpHostFixture.Domain}";
+        return (await LoginAsync(host.Imaps, user, SmtpHostFixture.Password), user);
+    }
+
+    /// <summary>APPEND with a non-synchronizing literal (RFC 7888); <paramref name="extra"/> goes before it (flags, date).</summary>
+    public async Task<ImapResponse> AppendAsync(string message, string folder = "INBOX", string extra = "")
+    {
+        var bytes = Encoding.UTF8.GetBytes(message);
+        var tag = NextTag();
+        await SendRawAsync($"{tag} APPEND {folder} {extra}{{{bytes.Length}+}}\r\n");
+        await SendRawAsync([.. bytes, .. "\r\n"u8]);
+        return await ReadTaggedAsync(tag);
+    }
+
     /// <summary>After the server's OK to COMPRESS DEFLATE (RFC 4978): both directions are raw DEFLATE from here on.</summary>
     public void StartDeflate() => _stream = new GrainMail.Gateways.Imap.Protocol.DeflateDuplexStream(_stream, _stream);
 

@@ -29,10 +29,17 @@ public static class TestSilos
     /// <param name="services">Replaces silo services after the production set-up (a test clock, for instance).</param>
     public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1, Action<IServiceCollection>? services = null)
     {
-        var configuration = Configuration();
+        // Each cluster anchors its audit chain into a file of its own (its database is its own too).
+        var configuration = new ConfigurationBuilder().AddConfiguration(Configuration()).AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["GrainMail:Audit:AnchorFile"] = Path.Combine(Path.GetTempPath(), "grainmail-test-anchors", $"{Guid.NewGuid():N}.log"),
+        }).Build();
         var settings = SiloSetup.Settings(configuration);
         var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray());
         var builder = new InProcessTestClusterBuilder(silos);
+        // The production service id, not a new one per cluster: grain state and reminders are keyed by it,
+        // so a cluster started again on the same database (a whole-cluster restart) finds them, as in production.
+        builder.Options.ServiceId = settings.ServiceId;
         builder.ConfigureSiloHost((_, host) =>
         {
             host.Services.AddGrainMailOptions(configuration);
