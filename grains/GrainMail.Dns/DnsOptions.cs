@@ -26,6 +26,10 @@ public sealed class DnsOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest a negative answer is cached, whatever its SOA says (RFC 2308 5); zero turns the negative cache off.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan NegativeCacheMaximum { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary><see cref="Resolvers"/> as endpoints (port 53 when none is given).</summary>
     public IReadOnlyList<IPEndPoint> Servers => ParseResolvers(Resolvers, out _);
 

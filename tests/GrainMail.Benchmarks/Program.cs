@@ -17,9 +17,11 @@ using Npgsql;
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- mailbox [messages]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- links [seeds] [messages]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- trust [messages] [concurrency] [--clamd ENDPOINT]  (tests/bench/trust-throughput.sh)
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- accuracy --train spam:DIR --train ham:DIR --test NAME=spam:DIR [--holdout 20]  (content classifier in memory)
 var mode = args.Length > 0 ? args[0] : "delivery";
 if (mode == "trust") return await TrustThroughput.RunAsync(args);
 if (mode == "dns") return await TrustThroughput.ServeDnsAsync(args);
+if (mode == "accuracy") return SpamAccuracy.Run(args);
 if (mode == "links")
 {
     // Pure simulation of outbound link selection: no database, no silo.

@@ -5,9 +5,12 @@ using System.Text;
 using GrainMail.Contracts.Trust;
 using GrainMail.Dns;
 using GrainMail.Trust.Dmarc;
+using GrainMail.Trust.Blocklists;
+using GrainMail.Trust.Dkim;
 using GrainMail.Trust.Dns;
 using GrainMail.Trust.Inbound;
 using GrainMail.Trust.Scoring;
+using GrainMail.Trust.Spf;
 using GrainMail.Trust.Viruses;
 using GrainMail.Tests.Infrastructure;
 using MimeKit;
@@ -19,7 +22,9 @@ using Org.BouncyCastle.Security;
 /// (rsa-sha256, 2048-bit keys), DMARC, ARC, two DNS blocklists for the client IP and one URI list for
 /// the linked domain, scoring; optionally a clamd scan. Every DNS question goes over UDP to a local
 /// server (the tests' TestDnsServer, TTL 1 s) through the node's MailDns, as on a silo.
-///   trust [messages] [concurrency] [--clamd unix:/path|host:port]
+///   trust [messages] [concurrency] [--clamd unix:/path|host:port] [--memory-dns] [--profile] [--no-negative-cache]
+/// --memory-dns answers from the zone's dictionaries in process (no UDP, no resolver cache): the checks' own
+/// cost without DNS. --profile runs the messages one at a time and times each stage with a stopwatch.
 ///   dns PORT        serve the same zone until killed (for the end-to-end run with GRAINMAIL_DNS)
 /// </summary>
 internal static class TrustThroughput
@@ -28,7 +33,8 @@ internal static class TrustThroughput
 
     public static TestDnsServer Zone(out Dictionary<string, Org.BouncyCastle.Crypto.AsymmetricKeyParameter> keys)
     {
-        var dns = new TestDnsServer();
+        // Negative answers carry an SOA with the same 1 s as every positive TTL here (RFC 2308 3).
+        var dns = new TestDnsServer { NegativeTtl = 1 };
         keys = [];
         for (var i = 0; i < Domains; i++)
         {
@@ -60,9 +66,14 @@ internal static class TrustThroughput
         var clamdAt = Array.IndexOf(args, "--clamd") is var at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 
         using var dns = Zone(out var keys);
-        var mailDns = new MailDns(new DnsOptions { Resolvers = $"127.0.0.1:{dns.Port}" });
-        var checker = new InboundChecker(new MailDnsTrustResolver(mailDns), PublicSuffixList.Load(PublicSuffixList.DefaultPath), new TrustOptions(),
-            TimeProvider.System, "mx.bench");
+        var mailDns = new MailDns(new DnsOptions
+        {
+            Resolvers = $"127.0.0.1:{dns.Port}",
+            NegativeCacheMaximum = args.Contains("--no-negative-cache") ? TimeSpan.Zero : TimeSpan.FromHours(1),
+        });
+        ITrustDns trustDns = args.Contains("--memory-dns") ? new MemoryDns(dns) : new MailDnsTrustResolver(mailDns);
+        var suffixes = PublicSuffixList.Load(PublicSuffixList.DefaultPath);
+        var checker = new InboundChecker(trustDns, suffixes, new TrustOptions(), TimeProvider.System, "mx.bench");
         ClamdClient? clamd = clamdAt is null ? null : new ClamdClient(new ClamdOptions { Endpoint = clamdAt }, TimeProvider.System);
         SpamZone[] ipZones = [new("bl1.bench", 7), new("bl2.bench", 7)];
         SpamZone[] uriZones = [new("uribl.bench", 5)];
@@ -92,23 +103,23 @@ internal static class TrustThroughput
         async Task One(int i)
         {
             var (raw, sender, ip) = messages[i];
-            if (clamd is not null)
-            {
-                var scan = await clamd.ScanAsync((size, ct) => Pieces(raw, size), raw.Length);
-                if (scan.Verdict == ScanVerdict.Clean) Interlocked.Increment(ref scanned);
-            }
+            // As on the silo (IntakeCommit): the scan and the DNS checks overlap.
+            var scan = clamd?.ScanAsync((size, ct) => Pieces(raw, size), raw.Length);
             MimeMessage message;
             using (var s = new MemoryStream(raw, writable: false)) message = await MimeMessage.LoadAsync(s);
             var report = await checker.CheckAsync(new InboundEvidence(ip, "mail." + sender.Split('@')[1]), sender, message, ipZones, uriZones, i % 100, CancellationToken.None);
+            if (scan is not null && (await scan).Verdict == ScanVerdict.Clean) Interlocked.Increment(ref scanned);
             var d = SpamScorer.Decide(report, SpamPolicy.Default, ipZones);
             Interlocked.Increment(ref decisions[(int)d.Action]);
         }
 
         // Warm up (JIT, first DNS answers), then measure.
         for (var i = 0; i < Math.Min(100, count); i++) await One(i);
+        if (args.Contains("--profile")) return await ProfileAsync(messages, trustDns, suffixes, ipZones, uriZones, clamd);
         Array.Clear(decisions);
         scanned = 0;
         var started = Stopwatch.GetTimestamp();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
@@ -118,9 +129,70 @@ internal static class TrustThroughput
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         Console.WriteLine($"pipeline messages={count} concurrency={concurrency} clamd={(clamd is null ? "off" : "on")} seconds={seconds:F2} msg_per_s={count / seconds:F0} "
             + string.Join(' ', Enum.GetValues<TrustAction>().Select(a => $"{a.ToString().ToLowerInvariant()}={decisions[(int)a]}"))
-            + (clamd is null ? "" : $" scanned_clean={scanned}"));
+            + (clamd is null ? "" : $" scanned_clean={scanned}")
+            + $" process_cpu_ms_per_msg={(Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / count:F2} dns={(trustDns is MemoryDns ? "memory" : "udp")}"
+            + (args.Contains("--no-negative-cache") ? " negative_cache=off" : ""));
         if (clamd is not null) await clamd.DisposeAsync();
         return 0;
+    }
+
+    /// <summary>Each stage of the pipeline alone, one message at a time: mean wall time per message.</summary>
+    private static async Task<int> ProfileAsync((byte[] Raw, string Sender, string Ip)[] messages, ITrustDns dns, PublicSuffixList suffixes,
+        SpamZone[] ipZones, SpamZone[] uriZones, ClamdClient? clamd)
+    {
+        var spf = new SpfChecker(dns, "mx.bench", TimeProvider.System);
+        var dkim = new DkimChecker(dns);
+        var arc = new ArcChecker(dns);
+        var dmarc = new GrainMail.Trust.Dmarc.DmarcChecker(dns, suffixes);
+        var lists = new BlocklistChecker(dns);
+        var checker = new InboundChecker(dns, suffixes, new TrustOptions(), TimeProvider.System, "mx.bench");
+        var spans = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        async Task<T> Timed<T>(string name, Func<Task<T>> step)
+        {
+            var w = Stopwatch.StartNew();
+            var r = await step();
+            spans[name] = spans.GetValueOrDefault(name) + w.Elapsed;
+            return r;
+        }
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        foreach (var (raw, sender, ipText) in messages)
+        {
+            var ip = IPAddress.Parse(ipText);
+            var helo = "mail." + sender.Split('@')[1];
+            if (clamd is not null) await Timed("clamd scan", () => clamd.ScanAsync((size, ct) => Pieces(raw, size), raw.Length));
+            var message = await Timed("MIME parse", async () =>
+            {
+                using var st = new MemoryStream(raw, writable: false);
+                return await MimeMessage.LoadAsync(st);
+            });
+            var mailFrom = await Timed("SPF MAIL FROM", () => spf.CheckMailFromAsync(ip, sender, helo, CancellationToken.None));
+            await Timed("SPF HELO", () => spf.CheckHeloAsync(ip, helo, CancellationToken.None));
+            var sigs = await Timed("DKIM verify", () => dkim.VerifyAsync(message, CancellationToken.None));
+            await Timed("ARC verify", () => arc.VerifyAsync(message, CancellationToken.None));
+            await Timed("DMARC", () => dmarc.CheckAsync(InboundChecker.FromDomain(message)!, mailFrom, sigs, 50, CancellationToken.None));
+            await Timed("DNSBL (2 zones)", () => lists.CheckIpAsync(ip, ipZones, CancellationToken.None));
+            var domains = await Timed("linked domains", () => Task.FromResult(checker.LinkedDomains(message).ToList()));
+            await Timed("URIBL (1 zone)", () => lists.CheckDomainsAsync(domains, uriZones, CancellationToken.None));
+        }
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var total = spans.Values.Aggregate(TimeSpan.Zero, (a, b) => a + b);
+        Console.WriteLine($"profile messages={messages.Length} dns={(dns is MemoryDns ? "memory" : "udp")} one at a time; wall per message {total.TotalMilliseconds / messages.Length:F3} ms, process CPU per message {cpu.TotalMilliseconds / messages.Length:F3} ms");
+        foreach (var (name, t) in spans) Console.WriteLine($"  {name,-18} {t.TotalMilliseconds / messages.Length,8:F3} ms  {t / total,6:P1}");
+        return 0;
+    }
+
+    /// <summary>The zone's records answered in process, without UDP or a resolver cache.</summary>
+    private sealed class MemoryDns(TestDnsServer zone) : ITrustDns
+    {
+        public Task<DnsAnswer<string>> TxtAsync(string name, CancellationToken ct) =>
+            Task.FromResult(zone.Txt.TryGetValue(name, out var t) ? DnsAnswer<string>.Of(t) : DnsAnswer<string>.Missing);
+
+        public Task<DnsAnswer<IPAddress>> AddressesAsync(string name, bool ipv6, CancellationToken ct) =>
+            Task.FromResult(!ipv6 && zone.A.TryGetValue(name, out var a) ? DnsAnswer<IPAddress>.Of([a]) : DnsAnswer<IPAddress>.Missing);
+
+        public Task<DnsAnswer<MxHost>> MxAsync(string name, CancellationToken ct) => Task.FromResult(DnsAnswer<MxHost>.Missing);
+
+        public Task<DnsAnswer<string>> PtrAsync(IPAddress address, CancellationToken ct) => Task.FromResult(DnsAnswer<string>.Missing);
     }
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> Pieces(byte[] bytes, int size)

@@ -305,6 +305,15 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         var sent = host.Mta.Received.First(m => Encoding.UTF8.GetString(m.Data).Contains("Subject: Second"));
         Assert.Equal(["away@" + SieveHostFixture.External], sent.To);
         Assert.Contains($"Delivered-To: {user}", Encoding.UTF8.GetString(sent.Data));
+        // Out through the forwarding entry point: an SRS sender of the account's domain (the receiver's SPF sees
+        // us, a bounce finds x@far.example) and, no copy staying here, an ARC set of that domain on top.
+        Assert.StartsWith("SRS0=", sent.From, StringComparison.OrdinalIgnoreCase);
+        Assert.EndsWith("@" + D, sent.From);
+        Assert.Contains("=far.example=x@", sent.From);
+        var redirected = MimeMessage.Load(new MemoryStream(sent.Data));
+        var seal = redirected.Headers[HeaderId.ArcSeal] ?? "";
+        Assert.Contains($"d={D}", seal);
+        Assert.Contains("i=1", seal);
         Assert.Contains(await WaitPlacedAsync("gina@" + D, 2), p => p.Subject == "Second");
         Assert.DoesNotContain(await PlacedAsync(user), p => p.Subject == "Second");
         await host.Host.Http.PatchAsync($"/api/v1/domains/{D}", new StringContent("{\"externalForwarding\":\"allowed\"}", Encoding.UTF8, "application/json"));

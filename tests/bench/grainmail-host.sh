@@ -4,6 +4,18 @@
 # IMAP 11143 / 11993, POP3 11110 / 11995 (a caller may turn any off by exporting its variable
 # as 0 first). Then: $pid is the host, $data its directory, api PATH JSON posts to the admin API.
 #   start_grainmail NAME [VAR=VALUE ...]
+# Runs "$@" in the background with no inherited descriptor above 2: a daemon started from a script run under
+# `flock /tmp/grainmail.lock` would otherwise hold the machine's lock for as long as it lives. $! is its pid.
+without_lock_fds() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-"; fi
+    done
+    exec "$@"
+  ) &
+}
+
 start_grainmail() {
   local name=$1; shift
   dotnet build silos/GrainMail.Silo -c Release -nologo -v quiet -clp:ErrorsOnly
@@ -19,7 +31,7 @@ start_grainmail() {
     GrainMail__AllowPlaintextAuth=true GRAINMAIL_TRUST=${GRAINMAIL_TRUST:-false}
   local kv
   for kv in "$@"; do export "${kv?}"; done
-  dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1 &
+  without_lock_fds dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1
   pid=$!
   trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.5; done

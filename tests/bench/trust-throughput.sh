@@ -6,7 +6,8 @@
 #     node with filtering off (GRAINMAIL_TRUST=false, no clamd) and on (trust against the same local DNS, two
 #     node blocklists, clamd), same load.
 #   flock /tmp/grainmail.lock tests/bench/trust-throughput.sh [PIPELINE_MESSAGES] [SMTP_TOTAL] [PROCS] [SESSIONS]
-# Starts its own clamd (signatures made by sigtool, as the tests do) and stops everything it started on exit.
+# Starts its own clamd (signatures made by sigtool, as the tests do) and its DNS server, both without the lock's
+# descriptor (without_lock_fds), and stops everything it started on exit or interruption.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="$root/../shared/bench"
@@ -15,15 +16,17 @@ cd "$root"
 dotnet build tests/GrainMail.Benchmarks -c Release -nologo -v quiet -clp:ErrorsOnly
 bench=tests/GrainMail.Benchmarks/bin/Release/net10.0/GrainMail.Benchmarks.dll
 
+source tests/bench/grainmail-host.sh
 work=$(mktemp -d /tmp/grainmail-trustbench.XXXX)
-clamd_pid="" dns_pid=""
+clamd_pid="" dns_pid="" pid=""
 cleanup() {
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
   if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null || true; fi
   if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  rm -rf "$work" "${data:-}"
   exit 0
 }
-trap cleanup EXIT
+trap cleanup EXIT INT TERM
 
 clamd_endpoint=""
 if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
@@ -31,26 +34,29 @@ if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
   echo "GrainMail.Test.EICAR:0:*:$(sigtool --hex-dump < "$work/eicar" | tr -d '\n')" > "$work/bench.ndb"
   printf 'Foreground yes\nLocalSocket %s\nDatabaseDirectory %s\nLogFile %s\nMaxThreads 8\n' \
     "$work/clamd.sock" "$work" "$work/clamd.log" > "$work/clamd.conf"
-  clamd -c "$work/clamd.conf" >/dev/null 2>&1 &
+  without_lock_fds clamd -c "$work/clamd.conf" >/dev/null 2>&1
   clamd_pid=$!
   for _ in $(seq 1 120); do [ -S "$work/clamd.sock" ] && break; sleep 0.5; done
   clamd_endpoint="unix:$work/clamd.sock"
 fi
 
 echo "== pipeline (no SMTP, no storage) on $(nproc) cores"
+# Negative answers uncached (as before RFC 2308 caching), then cached; then the checks with DNS answered in process.
+dotnet "$bench" trust "$messages" 32 --no-negative-cache
 dotnet "$bench" trust "$messages" 32
+dotnet "$bench" trust "$messages" 32 --memory-dns
 [ -n "$clamd_endpoint" ] && dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
 
 # The same zone, served for the node (GRAINMAIL_DNS).
-dotnet "$bench" dns "$work/dns.port" > /dev/null &
+without_lock_fds dotnet "$bench" dns "$work/dns.port" > /dev/null
 dns_pid=$!
 for _ in $(seq 1 120); do [ -s "$work/dns.port" ] && break; sleep 0.5; done
 dns_port=$(cat "$work/dns.port")
 
-source tests/bench/grainmail-host.sh
 run_smtp() {
   local label=$1; shift
   start_grainmail "trust-$label" "$@"
+  trap cleanup EXIT INT TERM
   api /api/v1/domains '{"name":"bench.test"}'
   for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
   echo "== SMTP delivery, filtering $label"
@@ -58,8 +64,8 @@ run_smtp() {
     --total "$total" --procs "$procs" --sessions "$sessions"
   grep -c "deferred\|refused" "$data/host.log" | sed 's/^/refusals or deferrals logged: /' || true
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  pid=""
   rm -rf "$data"
-  trap cleanup EXIT
 }
 run_smtp off GRAINMAIL_TRUST=false
 run_smtp on GRAINMAIL_TRUST=true "GRAINMAIL_DNS=127.0.0.1:$dns_port" GRAINMAIL_DNSBL=bl1.bench,bl2.bench ${clamd_endpoint:+GRAINMAIL_CLAMD=$clamd_endpoint}

@@ -75,6 +75,19 @@ public sealed class IntakeOptions
 
 internal static class IntakeCommit
 {
+    /// <summary>Waits for work whose result is no longer wanted, so that its failure is not an unobserved exception.</summary>
+    private static async Task Observe(Task work)
+    {
+        try
+        {
+            await work;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            System.Diagnostics.Trace.TraceInformation($"Checks of a refused message ended with {e.GetType().Name}");
+        }
+    }
+
     public static async Task<SubmitReceipt> CommitAsync(MessageSubmitter submitter, GrainMail.Grains.Trust.InboundTrust trust,
         GrainMail.Grains.Trust.VirusScan viruses, GrainMail.Grains.Forwarding.ForwardedMail forwarding,
         GrainMail.Grains.Governance.SubmissionGovernance governance, IGrainFactory grains, SubmissionEnvelope e, MessageContent content)
@@ -82,16 +95,6 @@ internal static class IntakeCommit
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
-        // Viruses first, for MX mail and submission alike (issue 14): an infected message is refused before any DNS check.
-        if (viruses.Enabled)
-        {
-            using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
-            {
-                var scanned = await viruses.ScanAsync(grains, e, content);
-                if (scanned.Refusal is not null) return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, scanned.Refusal);
-                content = scanned.Content;
-            }
-        }
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
@@ -101,6 +104,25 @@ internal static class IntakeCommit
             OutboundSender = e.Inbound is not null && e.External is { Count: > 0 } && e.ExternalOwner is { } forwarder
                 ? forwarding.EnvelopeSender(e.Sender, forwarder) : null,
         };
+        // MX mail with filtering and scanning on: the DNS checks (which only ask, and change nothing) run while
+        // clamd scans, instead of after it; the 250 waits for the slower of the two, not for both in turn.
+        Task<GrainMail.Grains.Trust.InboundChecks>? checks = e.Inbound is not null && trust.Enabled && viruses.Enabled
+            ? trust.CheckAsync(grains, submission, e.Inbound) : null;
+        // Viruses for MX mail and submission alike (issue 14): an infected message is refused whatever the checks say.
+        if (viruses.Enabled)
+        {
+            using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
+            {
+                var scanned = await viruses.ScanAsync(grains, e, content);
+                if (scanned.Refusal is not null)
+                {
+                    // The checks' answers are not needed; a failure among them must not go unobserved.
+                    if (checks is not null) _ = Observe(checks);
+                    return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, scanned.Refusal);
+                }
+                submission = submission with { Raw = scanned.Content };
+            }
+        }
         if (e.Inbound is null && e.AuthenticatedUser is { } account)
         {
             // An account's submission: outbound approval, monitoring copies and the sent record (issue 17).
@@ -127,7 +149,8 @@ internal static class IntakeCommit
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
         using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.trust"))
         {
-            var outcome = await trust.EvaluateAsync(grains, submission, e.Inbound);
+            var outcome = checks is null ? await trust.EvaluateAsync(grains, submission, e.Inbound)
+                : await trust.DecideAsync(grains, submission, e.Inbound, await checks);
             if (outcome.Refusal is not null)
             {
                 await trust.LogAsync(outcome.Log);

@@ -21,7 +21,7 @@ namespace GrainMail.Grains.Sieve;
 /// sender and handle.
 /// </summary>
 public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, DeliveryReports reports, OutboundOptions outbound,
-    TimeProvider clock, ILogger<SieveDelivery> logger)
+    TimeProvider clock, ILogger<SieveDelivery> logger, GrainMail.Grains.Forwarding.ForwardedMail forwarding)
 {
     private const string RejectMarker = "reject";
 
@@ -29,7 +29,10 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
     /// The one way a Sieve redirect leaves (RFC 5228 4.2): the message unchanged but for a
     /// Delivered-To line (loop detection), with its original envelope sender, through the submit
     /// path — to local mailboxes, or out through the outbound routes under the domain's
-    /// forwarding policy. SRS or ARC for forwarded mail belongs here.
+    /// forwarding policy. What leaves goes through the forwarding entry point (<see cref="GrainMail.Grains.Forwarding.ForwardedMail"/>)
+    /// as alias and list copies do: an SRS envelope sender of the account's domain, so that the receiver's SPF
+    /// check sees us and a bounce still finds the original sender, and, when every recipient is outside, an ARC
+    /// set of the account's domain on top (RFC 8617), so the receiver can trust the verdicts we saw.
     /// </summary>
     /// <returns>Null when sent (or sent before for this delivery); otherwise why not, and the caller keeps the message.</returns>
     public async Task<string?> RedirectAsync(IGrainFactory grains, string account, DeliveryEvent item, byte[] raw, string target)
@@ -44,19 +47,31 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
         if (verdict.Accepted)
         {
             if (verdict.External.Count > 0 && await ForwardingRefusalAsync(grains, account, verdict.External) is { } refusedAlias) return refusedAlias;
-            submission = new Submission(item.Sender, verdict.Mailboxes, new MessageContent(copy),
-                External: verdict.External.Count > 0 ? verdict.External : null, ExternalOwner: verdict.External.Count > 0 ? accountDomain : null);
+            submission = verdict.External.Count > 0
+                ? await LeavingAsync(item.Sender, verdict.Mailboxes, verdict.External, copy, accountDomain)
+                : new Submission(item.Sender, verdict.Mailboxes, new MessageContent(copy));
         }
         else if (!verdict.Hosted)
         {
             if (await ForwardingRefusalAsync(grains, account, [target]) is { } refused) return refused;
-            submission = new Submission(item.Sender, [], new MessageContent(copy), External: [target], ExternalOwner: accountDomain);
+            submission = await LeavingAsync(item.Sender, [], [target], copy, accountDomain);
         }
         else return $"the local address {target} takes no mail ({verdict.Status})";
         await submitter.SubmitAsync(submission);
         await store.MarkRedirectDoneAsync(account, item.DeliveryId, target);
         logger.LogInformation("Sieve of {Account} redirected delivery {Id} to {Target}", account, item.DeliveryId, target);
         return null;
+    }
+
+    /// <summary>A redirect with recipients outside: SRS sender, and an ARC seal when no copy stays here (the one
+    /// content is shared by local and external recipients, and local copies need no seal of ours).</summary>
+    private async Task<Submission> LeavingAsync(string? sender, IReadOnlyList<string> mailboxes, IReadOnlyList<string> external, byte[] copy, string accountDomain)
+    {
+        var content = mailboxes.Count == 0 ? await forwarding.SealAsync(accountDomain, copy) : copy;
+        return new Submission(sender, mailboxes, new MessageContent(content), External: external, ExternalOwner: accountDomain)
+        {
+            OutboundSender = forwarding.EnvelopeSender(sender, accountDomain),
+        };
     }
 
     /// <summary>The domain's policy on automatic forwarding outside (issue 17) and the account's own right to send out.</summary>

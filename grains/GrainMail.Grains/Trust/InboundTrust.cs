@@ -48,7 +48,16 @@ public sealed class InboundTrust
 
     private string AuthServId => _options.AuthServId ?? Environment.MachineName.ToLowerInvariant();
 
-    public async Task<InboundOutcome> EvaluateAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default)
+    /// <summary>The checks and the decision in one (<see cref="CheckAsync"/> then <see cref="DecideAsync"/>).</summary>
+    public async Task<InboundOutcome> EvaluateAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default) =>
+        await DecideAsync(grains, submission, evidence, await CheckAsync(grains, submission, evidence, ct), ct);
+
+    /// <summary>
+    /// The part of the evaluation that only asks: the message parsed, every recipient domain's policy, and the
+    /// SPF, DKIM, DMARC, ARC and blocklist answers. It changes nothing (no reputation is recorded), so it can run
+    /// while the virus scan runs and be dropped if the scan refuses the message.
+    /// </summary>
+    public async Task<InboundChecks> CheckAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default)
     {
         var raw = await submission.Raw.ToArrayAsync(ct);
         MimeMessage message;
@@ -66,6 +75,16 @@ public sealed class InboundTrust
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
 
         var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), ct);
+        return new InboundChecks(submission.Raw, raw, message, policies, node, report);
+    }
+
+    /// <summary>Reputation, content and lists, the decision per mailbox, and the headers of the accepted copy.
+    /// <paramref name="submission"/> may carry other bytes than the checks read (the virus scan's status header
+    /// in front); the accepted copy is made of the submission's.</summary>
+    public async Task<InboundOutcome> DecideAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, InboundChecks checks, CancellationToken ct = default)
+    {
+        var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw : await submission.Raw.ToArrayAsync(ct);
+        var (message, policies, node, report) = (checks.Message, checks.Policies, checks.Node, checks.Report);
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
         var reputations = ReputationGrains(grains, evidence, report);
         var history = new List<Symbol>();
@@ -174,3 +193,8 @@ public sealed class InboundTrust
         }
     }
 }
+
+/// <summary>What <see cref="InboundTrust.CheckAsync"/> found: the content it read (and its bytes), the parsed
+/// message, the recipient domains' policies, the node's blocklists and the checks' report.</summary>
+public sealed record InboundChecks(MessageContent Content, byte[] Raw, MimeMessage Message, Dictionary<string, SpamPolicy> Policies,
+    List<SpamZone> Node, InboundReport Report);

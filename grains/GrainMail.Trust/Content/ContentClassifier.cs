@@ -16,6 +16,14 @@ public sealed record ModelCounts(int SpamMessages, int HamMessages, IReadOnlyDic
 /// tokens decided it.</summary>
 public sealed record ContentVerdict(double Probability, int Clues);
 
+/// <summary>The combiner's parameters: Robinson's strength s (how many messages' worth of weight the 0.5 prior
+/// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
+/// many of the strongest clues are combined.</summary>
+public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues)
+{
+    public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
+}
+
 /// <summary>
 /// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
 /// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
@@ -38,16 +46,17 @@ public static class ContentClassifier
     /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
     public const long TotalsToken = 0;
 
-    public static ContentVerdict Classify(IReadOnlyCollection<long> tokens, ModelCounts global, ModelCounts? user)
+    public static ContentVerdict Classify(IReadOnlyCollection<long> tokens, ModelCounts global, ModelCounts? user, ClassifierSettings? settings = null)
     {
+        settings ??= ClassifierSettings.Default;
         var clues = new List<double>(tokens.Count);
         foreach (var t in tokens)
         {
-            var f = TokenProbability(t, global, user);
-            if (Math.Abs(f - UnknownProbability) >= MinimumStrength) clues.Add(f);
+            var f = TokenProbability(t, global, user, settings.Strength);
+            if (Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
         }
         if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
-        if (clues.Count > MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(MaxClues).ToList();
+        if (clues.Count > settings.MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(settings.MaxClues).ToList();
         double lnSpam = 0, lnHam = 0;
         foreach (var f in clues)
         {
@@ -62,14 +71,14 @@ public static class ContentClassifier
     }
 
     /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
-    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user)
+    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
         var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
         // Where the user taught this token, their counts weigh at least UserWeight global messages each and
         // at least twice the global evidence together: the user's judgement overrides the global model.
         var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
-        return (Strength * UnknownProbability + nGlobal * pGlobal + userWeight * pUser) / (Strength + nGlobal + userWeight);
+        return (strength * UnknownProbability + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight);
     }
 
     /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>

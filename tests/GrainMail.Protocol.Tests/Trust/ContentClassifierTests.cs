@@ -64,7 +64,7 @@ public sealed class ContentClassifierTests
     }
 
     [Fact]
-    public void Html_gives_its_text_its_link_hosts_and_tags_but_not_scripts()
+    public void Html_gives_its_text_and_link_hosts_but_neither_tag_names_nor_scripts()
     {
         var raw = "From: <a@example.com>\r\nSubject: offer\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
             + "<html><style>.cheap{color:red}</style><script>var hidden = 'scriptword';</script><body><p>Cheapest <b>pills</b> &amp; more</p>"
@@ -75,10 +75,30 @@ public sealed class ContentClassifierTests
         Assert.Contains("url:shop.pills.example", tokens);
         Assert.Contains("url:pills.example", tokens);
         Assert.Contains("url:ip", tokens);
-        Assert.Contains("html:img", tokens);
+        Assert.Contains("url-path:buy", tokens);
+        // HTML as such is no evidence: ham newsletters are HTML too.
+        Assert.DoesNotContain(tokens, t => t.StartsWith("html:", StringComparison.Ordinal));
         Assert.DoesNotContain("scriptword", tokens);
         Assert.DoesNotContain("cheap", tokens);
         Assert.DoesNotContain(tokens, t => t.Contains('<'));
+    }
+
+    [Fact]
+    public void Header_names_relays_and_part_encodings_are_tokens()
+    {
+        var raw = "Received: from relay.sender.example (relay.sender.example [198.51.100.7]) by mx.grainmail.test\r\n"
+            + "Received: from localhost (localhost [127.0.0.1]) by relay.sender.example\r\n"
+            + "From: <a@example.com>\r\nX-Priority: 1\r\nSubject: hi\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Transfer-Encoding: quoted-printable\r\n\r\nhello there=0D=0A\r\n";
+        var tokens = MessageTokenizer.Tokenize(Parse(raw));
+        Assert.Contains("hdr:x-priority", tokens);
+        Assert.Contains("rcvd:sender.example", tokens);
+        Assert.Contains("rcvd-ip:198.51", tokens);
+        Assert.Contains("rcvd-ip:198.51.100", tokens);
+        // Loopback hops say nothing about the sender.
+        Assert.DoesNotContain("rcvd-ip:127.0", tokens);
+        Assert.Contains("part:text/plain", tokens);
+        Assert.Contains("cte:quotedprintable", tokens);
     }
 
     [Fact]

@@ -22,6 +22,11 @@ public sealed class TestDnsServer : IDisposable
 
     public int Port => ((IPEndPoint)_udp.Client.LocalEndPoint!).Port;
 
+    /// <summary>When set, negative answers (NXDOMAIN and no data) carry an SOA in the authority section whose TTL and
+    /// MINIMUM are this many seconds, as an authoritative server's must (RFC 2308 3), so resolvers may cache them.
+    /// Unset (the tests' default): no SOA, so nothing negative is cached and a record added later is seen at once.</summary>
+    public uint? NegativeTtl { get; set; }
+
     public TestDnsServer()
     {
         _ = Task.Run(ServeAsync);
@@ -100,14 +105,30 @@ public sealed class TestDnsServer : IDisposable
             }
         }
 
+        var authority = new List<byte[]>();
+        if (answers.Count == 0 && NegativeTtl is { } negative)
+        {
+            // The SOA of the name's last two labels: MNAME, RNAME, serial, refresh, retry, expire, minimum.
+            var zone = string.Join('.', labels.TakeLast(2));
+            var soa = new List<byte>();
+            soa.AddRange(EncodeName("ns." + zone));
+            soa.AddRange(EncodeName("hostmaster." + zone));
+            foreach (var v in new uint[] { 1, 3600, 600, 86400, negative }) soa.AddRange([(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v]);
+            var owner = EncodeName(zone);
+            var r = new List<byte>(owner) { 0, 6, 0, 1, (byte)(negative >> 24), (byte)(negative >> 16), (byte)(negative >> 8), (byte)negative, (byte)(soa.Count >> 8), (byte)soa.Count };
+            r.AddRange(soa);
+            authority.Add([.. r]);
+        }
+
         var response = new List<byte>();
         response.AddRange(q[..2]);
         // QR, RD copied, RA; RCODE 3 (NXDOMAIN) for unknown names.
         response.Add((byte)(0x84 | (q[2] & 0x01)));
         response.Add((byte)(0x80 | (known ? 0 : 3)));
-        response.AddRange([0, 1, (byte)(answers.Count >> 8), (byte)answers.Count, 0, 0, 0, 0]);
+        response.AddRange([0, 1, (byte)(answers.Count >> 8), (byte)answers.Count, 0, (byte)authority.Count, 0, 0]);
         response.AddRange(q[12..questionEnd]);
         foreach (var a in answers) response.AddRange(a);
+        foreach (var a in authority) response.AddRange(a);
         return [.. response];
     }
 
