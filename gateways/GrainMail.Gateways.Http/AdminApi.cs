@@ -124,6 +124,7 @@ public static class AdminApi
         app.MapGovernanceForUsers(); // /api/v1/me/sent, /me/recall, /me/approvals
         api.MapDeletedMail();
         app.MapMyDeletedMail(); // /api/v1/me/deleted: account credentials
+        GrainMail.Gateways.Http.Sieve.MySieveEndpoints.MapMySieve(app); // /api/v1/me/sieve: account credentials, ManageSieve's store
         return app;
     }
 }

@@ -154,4 +154,8 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestBody))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Spam.DigestSent))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Trust.VirusPolicyBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptSummary))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Sieve.SieveScriptSummary>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

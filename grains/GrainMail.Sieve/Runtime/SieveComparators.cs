@@ -25,11 +25,20 @@ public static class SieveComparators
 
     /// <summary>
     /// RFC 5051 2: each code point to its titlecase (simple mapping), then the whole string to NFKD,
-    /// so that "é" and "E" + U+0301, or fullwidth "Ａ" and "a", compare equal. .NET has no per-character
-    /// titlecase; it equals the uppercase except for the DŽ/Dž/dž, LJ/Lj/lj, NJ/Nj/nj and DZ/Dz/dz digraphs,
-    /// whose titlecase forms are the middle letter of each triple.
+    /// so that "é" and "E" + U+0301, or fullwidth "Ａ" and "a", compare equal. Letters that only a
+    /// compatibility decomposition produces (the "fi" of the ligature "ﬁ") are titlecased too, so the
+    /// fold is the same whatever spelling came in. .NET has no per-character titlecase; it equals the
+    /// uppercase except for the DŽ/Dž/dž, LJ/Lj/lj, NJ/Nj/nj and DZ/Dz/dz digraphs, whose titlecase forms
+    /// are the middle letter of each triple.
     /// </summary>
     public static string UnicodeCasemapFold(string s)
+    {
+        var titled = Titlecase(s);
+        var decomposed = TryNormalize(titled);
+        return ReferenceEquals(decomposed, titled) || decomposed == titled ? titled : Titlecase(decomposed);
+    }
+
+    private static string Titlecase(string s)
     {
         var b = new System.Text.StringBuilder(s.Length);
         foreach (var rune in s.EnumerateRunes())
@@ -39,17 +48,15 @@ public static class SieveComparators
             else if (v is >= 0x01F1 and <= 0x01F3) b.Append('\u01F2');
             else b.Append(System.Text.Rune.ToUpperInvariant(rune).ToString());
         }
-        var titled = b.ToString();
-        // Unpaired surrogates make Normalize throw; such text is compared as it is.
-        return titled.IsNormalized(System.Text.NormalizationForm.FormKD) ? titled
-            : TryNormalize(titled);
+        return b.ToString();
     }
 
+    /// <summary>NFKD; text with unpaired surrogates (Normalize throws on it) is compared as it is.</summary>
     private static string TryNormalize(string s)
     {
         try
         {
-            return s.Normalize(System.Text.NormalizationForm.FormKD);
+            return s.IsNormalized(System.Text.NormalizationForm.FormKD) ? s : s.Normalize(System.Text.NormalizationForm.FormKD);
         }
         catch (ArgumentException)
         {
