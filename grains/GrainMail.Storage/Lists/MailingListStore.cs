@@ -222,8 +222,9 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
     /// and the progress moved past the batch's last member. False (nothing written) when the
     /// progress is no longer <paramref name="expectedLast"/>: another attempt got there first.
     /// </summary>
+    /// <param name="alongside">More writes of the same batch in its transaction (the copies' search index rows and report counters).</param>
     public async Task<bool> CommitBatchAsync(Guid deliveryId, string expectedLast, string newLast, IReadOnlyList<BlobWrite> copies,
-        IReadOnlyCollection<OutgoingEvent> events, CancellationToken ct = default)
+        IReadOnlyCollection<OutgoingEvent> events, Func<NpgsqlConnection, NpgsqlTransaction, Task>? alongside = null, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -235,6 +236,7 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         }
         await blobs.AddReferencesAsync(conn, tx, copies, ct);
         await StreamQueueStore.EnqueueAsync(conn, events, ct);
+        if (alongside is not null) await alongside(conn, tx);
         await using (var move = new NpgsqlCommand(
             "UPDATE mailing_list_expansion SET last_member = @last, members = members + @n, updated_at = now() WHERE delivery_id = @id", conn, tx))
         {
