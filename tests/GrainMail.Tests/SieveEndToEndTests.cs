@@ -419,7 +419,7 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         var upload = await SieveConnectAsync(user, "--upload", "--localsieve", other, "--remotesieve", "other");
         Assert.True(upload.Exit == 0, upload.Output);
         var all = await me.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve");
-        Assert.Equal(["filing", "other"], all.EnumerateArray().Select(e => e.GetProperty("name").GetString()).Order().ToArray());
+        Assert.Equal(new[] { "filing", "other" }, all.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).Order().ToList());
         var got = await me.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve/other");
         Assert.Equal("keep;\n", got.GetProperty("script").GetString());
         Assert.False(got.GetProperty("active").GetBoolean());
