@@ -74,7 +74,7 @@ public sealed class SubmissionGovernance(GovernanceStore store, GovernanceClock 
         }
         // A list post reaches the list's external members too: rules about recipients outside the
         // domain or in named domains see them (a list must not be a way round outbound approval).
-        var throughLists = policy.Rules.Any(r => r.OutsideDomain || r.ToDomains.Count > 0) ? await ExternalListMembersAsync(grains, s.Lists) : [];
+        var throughLists = policy.Rules.Any(r => r.OutsideDomain || r.ToDomains.Count > 0) ? await ExternalListMembersAsync(grains, s.Lists) : new List<string>();
         var facts = new MessageFacts(account, needsDepartment ? await store.DepartmentPathAsync(account) : [],
             [.. s.Mailboxes, .. s.External ?? [], .. s.Lists, .. throughLists], attachments, s.Raw.Length, subject, body);
         if (ApprovalMatcher.FirstMatch(policy.Rules, facts) is not { } rule) return null;
