@@ -87,7 +87,7 @@ public static partial class MySieveEndpoints
         return TypedResults.NoContent();
     }
 
-    /// <summary>The audit entry names the account as target and actor (a mail user is no admin caller).</summary>
+    /// <summary>The audit entry names the account as target and actor.</summary>
     private static void Note(HttpContext http, ClaimsPrincipal user, string? name, string action)
     {
         var address = user.Address();
@@ -96,6 +96,8 @@ public static partial class MySieveEndpoints
         note.Target = name is null ? address : $"{address} script={name}";
         note.Domain = address[(address.LastIndexOf('@') + 1)..];
         note.Detail["account"] = address;
+        // The account acts for itself: named as the entry's actor (a user holds no admin role).
+        if (AdminCaller.Of(http) is null) new AdminCaller(false, address, null, []).AttachTo(http);
     }
 
     private static ProblemHttpResult Problem(SieveOpResult result, string name) => result.Status switch
