@@ -130,6 +130,7 @@ public static class AdminApi
         api.MapCertificates(); // per-domain TLS certificates (issue 18)
         api.MapLargeFilePolicy(); // link lifetime of large attachments (issue 18)
         app.MapLargeFiles(); // /jmap/large: resumable uploads (account credentials) and downloads by link
+        GrainMail.Gateways.Http.Sieve.MySieveEndpoints.MapMySieve(app); // /api/v1/me/sieve: account credentials, ManageSieve's store
         return app;
     }
 }

@@ -78,7 +78,9 @@ public sealed class DomainSweepTests(SmtpHostFixture host) : IClassFixture<SmtpH
         Assert.Equal(subject, hit.GetProperty("subject").GetString());
         Assert.Equal("billing@phish.example", hit.GetProperty("from").GetString());
         var id = hit.GetProperty("id").GetString()!;
-        Assert.Equal(id, (await Search($"subject={Uri.EscapeDataString(subject[8..20].ToUpperInvariant())}")).Single().GetProperty("id").GetString());
+        // Subject search is by whole words (keyed word tokens, see MessageIndex), any case, any order.
+        Assert.Equal(id, (await Search($"subject={Uri.EscapeDataString(subject[15..].ToUpperInvariant() + " INVOICE")}")).Single().GetProperty("id").GetString());
+        Assert.Empty(await Search($"subject={Uri.EscapeDataString(subject[8..20])}"));
         var since = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(-10).ToString("O"));
         var bySender = await Search($"sender=Billing@phish.example&from={since}");
         Assert.Equal(2, bySender.Count(h => h.GetProperty("recipients").EnumerateArray().Any(r => r.GetProperty("mailbox").GetString() == users[0])));
@@ -166,5 +168,70 @@ public sealed class DomainSweepTests(SmtpHostFixture host) : IClassFixture<SmtpH
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await p.WaitForExitAsync(cts.Token);
         return (p.ExitCode, (await stdout).Trim(), (await stderr).Trim());
+    }
+
+    [Fact]
+    public async Task Appended_and_list_messages_are_found_and_a_subject_search_sees_past_20000_newer_messages()
+    {
+        var tag = Guid.NewGuid().ToString("N")[..12];
+        var appender = await NewUser();
+        var members = new[] { await NewUser(), await NewUser() };
+
+        // APPEND stores a message without any delivery: it is indexed all the same.
+        using (var c = await Imap(appender))
+        {
+            var m = Message("draft@" + D, [appender], $"Appended memo {tag}", $"{tag}.a@example.test");
+            await c.Inbox.AppendAsync(new AppendRequest(m, MessageFlags.Seen));
+            await c.DisconnectAsync(true);
+        }
+        // A list's members get a copy of their own (another blob, with the list headers): indexed too.
+        var list = "sw" + tag[..8];
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists", new { name = list, postPolicy = "anyone" })).StatusCode);
+        foreach (var member in members)
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists/{list}/members", new { account = member })).StatusCode);
+        await SendSmtp(Message("news@phish.example", [$"{list}@{D}"], $"List bulletin {tag}", $"{tag}.l@phish.example"));
+        foreach (var member in members) await host.WaitForMessages(member, 1);
+
+        var appended = (await Search($"subject={Uri.EscapeDataString("memo " + tag)}")).Single();
+        Assert.Equal(appender, appended.GetProperty("recipients").EnumerateArray().Single().GetProperty("mailbox").GetString());
+        var bulletin = (await Search($"subject={Uri.EscapeDataString(tag + " bulletin")}")).Single();
+        Assert.Equal(members.Order(StringComparer.Ordinal), bulletin.GetProperty("recipients").EnumerateArray().Select(r => r.GetProperty("mailbox").GetString()!).Order(StringComparer.Ordinal));
+
+        // 25,000 newer messages in a mailbox of the domain, made by SQL (a blob, an index row with
+        // word tokens of its own, a mailbox copy each): the old search opened only the newest 20,000.
+        var filler = await NewUser();
+        using (var c = await Imap(filler)) await c.DisconnectAsync(true); // its folders exist from here on
+        await using var db = Npgsql.NpgsqlDataSource.Create(host.ConnectionString);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await using (var cmd = db.CreateCommand("""
+            WITH f AS (SELECT folder_id FROM mailbox_folder WHERE mailbox = @m AND name = 'INBOX'),
+                 n AS (SELECT g, sha256(convert_to(@tag || g::text, 'UTF8')) AS h FROM generate_series(1, 25000) g),
+                 b AS (INSERT INTO blob (domain, hash, size, key_id, refcount) SELECT @d, h, 100, 1, 1 FROM n RETURNING hash),
+                 i AS (INSERT INTO message_index (blob_domain, blob_hash, received_at, envelope_from, subject_words)
+                       SELECT @d, h, now() + make_interval(secs => g), 'bulk@filler.example', ARRAY[substring(sha256(h) FROM 1 FOR 12)] FROM n RETURNING blob_hash)
+            INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, modseq)
+            SELECT @m, (SELECT folder_id FROM f), 1000000 + g, @d, h, 100, now(), 1 FROM n
+            """))
+        {
+            cmd.Parameters.AddWithValue("m", filler);
+            cmd.Parameters.AddWithValue("d", D);
+            cmd.Parameters.AddWithValue("tag", tag);
+            Assert.Equal(25000, await cmd.ExecuteNonQueryAsync());
+        }
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"generating the rows took {watch.Elapsed}");
+        try
+        {
+            Assert.Equal(appended.GetProperty("id").GetString(), (await Search($"subject={Uri.EscapeDataString("memo " + tag)}")).Single().GetProperty("id").GetString());
+            Assert.Equal(bulletin.GetProperty("id").GetString(), (await Search($"subject={Uri.EscapeDataString("bulletin " + tag)}")).Single().GetProperty("id").GetString());
+            Assert.Empty(await Search($"subject={Uri.EscapeDataString("memo bulletin " + tag)}"));
+        }
+        finally
+        {
+            await using var clean = db.CreateCommand("DELETE FROM mailbox_message WHERE mailbox = @m; DELETE FROM blob WHERE domain = @d AND hash IN (SELECT sha256(convert_to(@tag || g::text, 'UTF8')) FROM generate_series(1, 25000) g)");
+            clean.Parameters.AddWithValue("m", filler);
+            clean.Parameters.AddWithValue("d", D);
+            clean.Parameters.AddWithValue("tag", tag);
+            await clean.ExecuteNonQueryAsync();
+        }
     }
 }

@@ -138,6 +138,36 @@ public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClass
     }
 
     [Fact]
+    public async Task A_master_gets_a_copy_of_list_mail_its_account_receives_and_one_copy_when_a_member_itself()
+    {
+        var reviewer = await NewAccount("rev");
+        var watched = await NewAccount("lw");
+        var master = await NewAccount("lm");
+        var plain = await NewAccount("lp");
+        Assert.Equal(HttpStatusCode.NoContent, (await Put($"/api/v1/domains/{D}/governance/monitoring", new { enabled = true, reviewer })).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/monitoring", new { monitored = watched, master })).StatusCode);
+        var name = "ml" + Guid.NewGuid().ToString("N")[..8];
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists", new { name, postPolicy = "anyone" })).StatusCode);
+        foreach (var member in new[] { watched, plain, master })
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists/{name}/members", new { account = member })).StatusCode);
+
+        Assert.StartsWith("2.0.0", await SendMx(Message("news@elsewhere.example", [$"{name}@{D}"], "list news for everyone")));
+        Assert.Contains("Subject: list news for everyone", Text(Assert.Single(await host.WaitForMessages(plain, 1))));
+        Assert.Single(await host.WaitForMessages(watched, 1));
+        // The master is a member and monitors a member: one copy (same delivery), not two.
+        Assert.Single(await host.WaitForMessages(master, 1));
+        await Eventually.HoldsFor(async () => (await host.StoredMessages(master)).Count == 1, TimeSpan.FromSeconds(2), "one copy for the master");
+
+        // Not a member: the master gets the monitoring copy of the watched member's list mail.
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/lists/{name}/members?account={Uri.EscapeDataString(master)}")).StatusCode);
+        Assert.StartsWith("2.0.0", await SendMx(Message("news@elsewhere.example", [$"{name}@{D}"], "second list news")));
+        await host.WaitForMessages(plain, 2);
+        var copies = (await host.WaitForMessages(master, 2)).Select(Text).ToList();
+        Assert.Single(copies, c => c.Contains("Subject: second list news"));
+        Assert.Contains(copies, c => c.Contains($"List-Id:"));
+    }
+
+    [Fact]
     public async Task Recall_removes_unread_copies_in_the_domain_an_idle_session_sees_expunge_and_read_or_external_copies_stay()
     {
         var sender = await NewAccount("sender");
@@ -231,5 +261,62 @@ public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClass
         log = await Json(await host.Host.Http.GetAsync($"/api/v1/accounts/{author}/sent-log"));
         Assert.Contains(log.EnumerateArray(), l => l.GetProperty("outcome").GetString() == "approved");
         Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/approval-rules/{rule.GetProperty("id").GetInt64()}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Approval_also_holds_an_accounts_mail_posted_by_the_http_api_and_list_posts_that_reach_outside()
+    {
+        var reviewer = await NewAccount("apr");
+        var author = await NewAccount("apa");
+        var recipient = await NewAccount("apc");
+        var member = await NewAccount("apm");
+        var byKeyword = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
+        {
+            name = "mergers", senders = new[] { author }, keywords = new[] { "merger" }, reviewer, expireAfterSeconds = 3600, expiryReason = "expired",
+        }));
+        var outside = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
+        {
+            name = "anything leaving", senders = new[] { author }, outsideDomain = true, reviewer, expireAfterSeconds = 3600, expiryReason = "expired",
+        }));
+        using var reviewerApi = host.UserClient(reviewer);
+        try
+        {
+            // POST /messages with the account as sender: held like its SMTP submission.
+            var raw = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(
+                $"From: {author}\r\nTo: {recipient}\r\nSubject: The merger plan\r\nMessage-ID: <{Guid.NewGuid():N}@api.test>\r\n\r\nconfidential\r\n"));
+            var posted = await host.Post("/api/v1/messages", new { from = author, to = new[] { recipient }, raw });
+            Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+            var answer = await posted.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(answer.GetProperty("pendingApproval").GetBoolean());
+            Assert.Equal(0, answer.GetProperty("deliveries").GetInt32());
+            Assert.Contains("Approval needed: The merger plan", Text((await host.WaitForMessages(reviewer, 1)).Single()));
+            Assert.Equal(0, await host.InboxCount(recipient));
+            var held = (await Json(await reviewerApi.GetAsync("/api/v1/me/approvals"))).EnumerateArray().Single();
+            Assert.Equal(HttpStatusCode.NoContent, (await reviewerApi.PostAsync($"/api/v1/me/approvals/{held.GetProperty("id").GetString()}/approve", null)).StatusCode);
+            Assert.Contains("Subject: The merger plan", Text((await host.WaitForMessages(recipient, 1)).Single()));
+
+            // A post to a list with a member outside the domain is mail leaving the domain.
+            var name = "ap" + Guid.NewGuid().ToString("N")[..8];
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists", new { name, postPolicy = "anyone" })).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists/{name}/members", new { account = member })).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{D}/lists/{name}/members", new { external = "partner@remote.example" })).StatusCode);
+            Assert.StartsWith("2.0.0", await Submit(author, Message(author, [$"{name}@{D}"], "Team lunch on Friday")));
+            Assert.Contains((await host.WaitForMessages(reviewer, 2)).Select(Text), n => n.Contains("Approval needed: Team lunch on Friday"));
+            Assert.Equal(0, await host.InboxCount(member));
+            held = (await Json(await reviewerApi.GetAsync("/api/v1/me/approvals"))).EnumerateArray().Single();
+            Assert.Equal(HttpStatusCode.NoContent, (await reviewerApi.PostAsync($"/api/v1/me/approvals/{held.GetProperty("id").GetString()}/approve", null)).StatusCode);
+            Assert.Contains("Subject: Team lunch on Friday", Text((await host.WaitForMessages(member, 1)).Single()));
+
+            // The same author posting by the API to an account that no rule concerns is delivered at once.
+            var plain = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"From: {author}\r\nTo: {recipient}\r\nSubject: lunch\r\n\r\nhi\r\n"));
+            var direct = await (await host.Post("/api/v1/messages", new { from = author, to = new[] { recipient }, raw = plain })).Content.ReadFromJsonAsync<JsonElement>();
+            Assert.False(direct.GetProperty("pendingApproval").GetBoolean());
+            await host.WaitForMessages(recipient, 2);
+        }
+        finally
+        {
+            foreach (var rule in new[] { byKeyword, outside })
+                await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/approval-rules/{rule.GetProperty("id").GetInt64()}");
+        }
     }
 }

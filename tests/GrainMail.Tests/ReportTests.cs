@@ -125,4 +125,36 @@ public sealed class ReportTests(SmtpHostFixture host) : IClassFixture<SmtpHostFi
         Assert.Equal(3, Prometheus.Value(metrics, "grainmail_report_received", ("domain", D), ("origin", "internal")));
         Assert.Equal(2, Prometheus.Value(metrics, "grainmail_report_logins", ("domain", D), ("channel", "imap"), ("result", "ok")));
     }
+
+    [Fact]
+    public async Task List_deliveries_count_as_received_for_each_member()
+    {
+        // A domain of its own: the other test's exact counts stay exact.
+        var domain = $"rl{Guid.NewGuid():N}"[..12] + ".test";
+        Assert.Equal(HttpStatusCode.Created, (await host.Post("/api/v1/domains", new { name = domain })).StatusCode);
+        var members = new List<string>();
+        foreach (var local in new[] { "ann", "ben", "cat" })
+        {
+            await host.NewAccount(local, domain);
+            members.Add($"{local}@{domain}");
+        }
+        Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{domain}/lists", new { name = "all", postPolicy = "anyone" })).StatusCode);
+        foreach (var m in members)
+            Assert.Equal(HttpStatusCode.Created, (await host.Post($"/api/v1/domains/{domain}/lists/all/members", new { account = m })).StatusCode);
+
+        await Mx(Message("partner@outside.test", [$"all@{domain}"], "to the whole list"));
+        await Mx(Message("partner@outside.test", [$"all@{domain}", members[0]], "to the list and ann"));
+        foreach (var m in members) await host.WaitForMessages(m, m == members[0] ? 3 : 2);
+
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd");
+        var day = (await host.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{domain}/reports/daily?from={today}&to={today}")).EnumerateArray().Single();
+        // Two posts to three members, and ann's own copy of the second: 7 received, all from outside.
+        Assert.Equal(7, day.GetProperty("received").GetInt64());
+        Assert.Equal(0, day.GetProperty("receivedInternal").GetInt64());
+        var accounts = (await host.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{domain}/reports/accounts"))
+            .EnumerateArray().ToDictionary(a => a.GetProperty("account").GetString()!, a => a.GetProperty("received").GetInt64());
+        Assert.Equal(3, accounts[members[0]]);
+        Assert.Equal(2, accounts[members[1]]);
+        Assert.Equal(2, accounts[members[2]]);
+    }
 }

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using GrainMail.Tests.Infrastructure;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -20,6 +22,20 @@ public sealed class SieveHostFixture : SmtpHostFixture
     public TestDnsServer Dns { get; } = new();
     public FakeSmtpServer Mta { get; } = new(IPAddress.Loopback);
     public int ManageSieve { get; } = HostProcess.FreePort();
+    public int Https { get; } = HostProcess.FreePort();
+
+    /// <summary>An HTTPS client for the user API that trusts exactly the node's certificate, with the account's Basic credentials.</summary>
+    public HttpClient UserClient(string user)
+    {
+        var expected = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(DataDir, "tls", "cert.pem"));
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && cert.RawData.AsSpan().SequenceEqual(expected.RawData),
+        };
+        var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{Https}"), Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = AddressBookHostFixture.Basic(user, Password);
+        return http;
+    }
 
     public SieveHostFixture()
     {
@@ -30,6 +46,7 @@ public sealed class SieveHostFixture : SmtpHostFixture
     protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
     {
         ["GRAINMAIL_MANAGESIEVE_PORT"] = ManageSieve.ToString(CultureInfo.InvariantCulture),
+        ["GRAINMAIL_HTTPS_PORT"] = Https.ToString(CultureInfo.InvariantCulture),
         ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
         ["GRAINMAIL_SMTP_OUT_PORT"] = Mta.Port.ToString(CultureInfo.InvariantCulture),
     };
@@ -292,7 +309,8 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         await SendAsync(host.Mx, "x@far.example", user, "First");
         Assert.Contains(await WaitPlacedAsync("gina@" + D, 1), p => p.Subject == "First");
         Assert.Contains(await WaitPlacedAsync(user, 1), p => p is { Folder: "INBOX", Subject: "First" });
-        Assert.Empty(host.Mta.Received);
+        // (Other tests' mail to the external domain may be there; none of this message.)
+        Assert.DoesNotContain(host.Mta.Received, m => Encoding.UTF8.GetString(m.Data).Contains("Subject: First"));
         // Listed: the external domain is on the list, so it goes out, and no copy stays.
         var listed = await host.Host.Http.PatchAsync($"/api/v1/domains/{D}",
             new StringContent($"{{\"externalForwarding\":\"listed\",\"forwardingDomains\":[\"{SieveHostFixture.External}\"]}}", Encoding.UTF8, "application/json"));
@@ -365,5 +383,152 @@ public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<Si
         Assert.Single(placed, p => p.Subject.Contains("mail filter failed"));
         await Eventually.HoldsFor(async () => (await PlacedAsync(user)).Count(p => p.Subject.Contains("mail filter failed")) == 1,
             TimeSpan.FromSeconds(3), "one failure notice");
+    }
+
+    // ---- the second round: :regex, ereject, vacation-seconds, the user API ----------------------
+
+    private async Task<(int Exit, string Output)> SieveConnectAsync(string user, params string[] args)
+    {
+        var psi = new ProcessStartInfo("sieve-connect") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--server", "127.0.0.1", "--port", host.ManageSieve.ToString(CultureInfo.InvariantCulture), "--user", user,
+            "--passwordfd", "0", "--notlsverify", "--authmech", "PLAIN" })
+            psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        await p.StandardInput.WriteLineAsync(SmtpHostFixture.Password);
+        p.StandardInput.Close();
+        var output = p.StandardOutput.ReadToEndAsync();
+        var err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (p.ExitCode, await output + err);
+    }
+
+    [Fact]
+    public async Task The_user_API_and_ManageSieve_manage_one_store_of_scripts()
+    {
+        var user = "sven@" + D;
+        await host.NewAccount("sven");
+        using var me = host.UserClient(user);
+
+        // Stored through the API: sieve-connect lists it and downloads the same text.
+        const string Filing = "require [\"fileinto\", \"mailbox\"];\nif header :contains \"subject\" \"build\" { fileinto :create \"Builds\"; }\n";
+        var put = await me.PutAsJsonAsync("/api/v1/me/sieve/filing", new { script = Filing });
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var listed = await SieveConnectAsync(user, "--list");
+        Assert.True(listed.Exit == 0, listed.Output);
+        Assert.Contains("filing", listed.Output);
+        var local = Path.Combine(host.DataDir, "sven-filing.sieve");
+        var download = await SieveConnectAsync(user, "--download", "--remotesieve", "filing", "--localsieve", local);
+        Assert.True(download.Exit == 0, download.Output);
+        Assert.Equal(Filing, (await File.ReadAllTextAsync(local)).Replace("\r\n", "\n"));
+
+        // Uploaded through ManageSieve: the API lists and returns it.
+        var other = Path.Combine(host.DataDir, "sven-other.sieve");
+        await File.WriteAllTextAsync(other, "keep;\n");
+        var upload = await SieveConnectAsync(user, "--upload", "--localsieve", other, "--remotesieve", "other");
+        Assert.True(upload.Exit == 0, upload.Output);
+        var all = await me.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve");
+        Assert.Equal(new[] { "filing", "other" }, all.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).Order().ToList());
+        var got = await me.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve/other");
+        Assert.Equal("keep;\n", got.GetProperty("script").GetString()!.Replace("\r\n", "\n"));
+        Assert.False(got.GetProperty("active").GetBoolean());
+
+        // A broken script is refused with its line; nothing is stored.
+        var broken = await me.PutAsJsonAsync("/api/v1/me/sieve/broken", new { script = "require \"fileinto\";\n\nif true {\n  fileinto \"x\"\n}\n" });
+        Assert.Equal(HttpStatusCode.BadRequest, broken.StatusCode);
+        var problem = await broken.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(5, problem.GetProperty("line").GetInt32());
+        Assert.Contains("expected ';'", problem.GetProperty("reason").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await me.GetAsync("/api/v1/me/sieve/broken")).StatusCode);
+
+        // Activated through the API: ManageSieve sees it active, and delivery runs it.
+        Assert.Equal(HttpStatusCode.NoContent, (await me.PostAsync("/api/v1/me/sieve/filing/activate", null)).StatusCode);
+        await using (var c = await LoggedInAsync(user))
+            Assert.Contains(await c.SendAsync("LISTSCRIPTS"), l => l == "\"filing\" ACTIVE");
+        await SendAsync(host.Mx, "ci@builder.example", user, "build 17 passed");
+        Assert.Contains(await WaitPlacedAsync(user, 1), p => p is { Folder: "Builds", Subject: "build 17 passed" });
+
+        // The active script cannot be deleted; after deactivating it can, and ManageSieve no longer lists it.
+        Assert.Equal(HttpStatusCode.Conflict, (await me.DeleteAsync("/api/v1/me/sieve/filing")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await me.PostAsync("/api/v1/me/sieve/deactivate", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await me.DeleteAsync("/api/v1/me/sieve/filing")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await me.DeleteAsync("/api/v1/me/sieve/filing")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await me.PostAsync("/api/v1/me/sieve/nosuch/activate", null)).StatusCode);
+        var after = await SieveConnectAsync(user, "--list");
+        Assert.DoesNotContain("filing", after.Output);
+        Assert.Contains("other", after.Output);
+
+        // Another account's credentials see only their own scripts; none at all is 401.
+        using var erin = host.UserClient("erin@" + D);
+        Assert.Equal(HttpStatusCode.NotFound, (await erin.GetAsync("/api/v1/me/sieve/other")).StatusCode);
+        using var nobody = host.UserClient("sven@" + D);
+        nobody.DefaultRequestHeaders.Authorization = null;
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nobody.GetAsync("/api/v1/me/sieve")).StatusCode);
+
+        // Each change is in the audit log, with the account as target.
+        foreach (var action in new[] { "sieve.put", "sieve.activate", "sieve.deactivate", "sieve.delete" })
+        {
+            await Eventually.Until(async () =>
+            {
+                var page = await host.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/audit?action={action}&target={Uri.EscapeDataString(user)}");
+                return page.GetProperty("items").EnumerateArray().Any(e => e.GetProperty("actor").GetString() == user && e.GetProperty("result").GetString() == "ok");
+            }, TimeSpan.FromSeconds(20), $"the {action} audit entry");
+        }
+    }
+
+    [Fact]
+    public async Task Regex_files_mail_at_delivery()
+    {
+        var user = "rita@" + D;
+        await host.NewAccount("rita");
+        await ActivateAsync(user, "require [\"regex\", \"fileinto\", \"mailbox\", \"variables\"];\n"
+            + "if header :regex \"subject\" \"^ticket #([[:digit:]]+)$\" { fileinto :create \"Tickets/${1}\"; }\n");
+        await SendAsync(host.Mx, "desk@help.example", user, "Ticket #4711");
+        await SendAsync(host.Mx, "desk@help.example", user, "Ticket #47a");
+        var placed = await WaitPlacedAsync(user, 2);
+        Assert.Contains(placed, p => p is { Folder: "Tickets/4711", Subject: "Ticket #4711" });
+        Assert.Contains(placed, p => p is { Folder: "INBOX", Subject: "Ticket #47a" });
+    }
+
+    [Fact]
+    public async Task Ereject_refuses_in_the_smtp_dialogue_for_one_recipient_and_bounces_for_several()
+    {
+        var user = "emil@" + D;
+        await host.NewAccount("emil");
+        await ActivateAsync(user, "require \"ereject\";\nif header :contains \"subject\" \"casino\" { ereject \"No gambling mail, please.\"; }\n");
+
+        // One recipient: the server answers DATA with the refusal; nothing is stored, nothing bounces.
+        var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(host.Mx, "promo@" + SieveHostFixture.External, user, "Casino night"));
+        Assert.Equal(SmtpStatusCode.MailboxUnavailable, refused.StatusCode); // 550
+        Assert.Contains("No gambling mail, please.", refused.Message);
+        await SendAsync(host.Mx, "promo@" + SieveHostFixture.External, user, "Harmless");
+        var placed = await WaitPlacedAsync(user, 1);
+        Assert.DoesNotContain(placed, p => p.Subject == "Casino night");
+
+        // Two recipients share one reply to DATA: accepted, delivered to the other, and a DSN to the sender.
+        var m = TestMail.Text("promo@" + SieveHostFixture.External, user, "Casino weekend", "win big");
+        m.To.Add(MailboxAddress.Parse("carol@" + D));
+        using (var smtp = new SmtpClient())
+        {
+            await smtp.ConnectAsync("127.0.0.1", host.Mx, SecureSocketOptions.None);
+            await smtp.SendAsync(m);
+            await smtp.DisconnectAsync(true);
+        }
+        Assert.Contains(await WaitPlacedAsync("carol@" + D, 1), p => p.Subject == "Casino weekend");
+        await Eventually.Until(() => Task.FromResult(host.Mta.Received.Any(r => r.To.Contains("promo@" + SieveHostFixture.External)
+            && Encoding.UTF8.GetString(r.Data).Contains("No gambling mail, please."))), TimeSpan.FromSeconds(40), "the DSN to the sender");
+        Assert.DoesNotContain(await PlacedAsync(user), p => p.Subject == "Casino weekend");
+    }
+
+    [Fact]
+    public async Task Vacation_seconds_zero_answers_every_message_and_days_only_once()
+    {
+        var user = "vera@" + D;
+        await host.NewAccount("vera");
+        await host.NewAccount("walt");
+        await ActivateAsync(user, "require \"vacation-seconds\";\nvacation :seconds 0 :subject \"Auto: away\" \"Back on Monday.\";\n");
+        for (var i = 0; i < 2; i++) await TestMail.SubmitAsync(host.Submissions, "walt@" + D, SmtpHostFixture.Password, user, $"Ping {i}");
+        await Eventually.Until(async () => (await PlacedAsync("walt@" + D)).Count(p => p.Subject == "Auto: away") == 2,
+            TimeSpan.FromSeconds(30), "a reply to each of the two messages");
     }
 }

@@ -163,4 +163,8 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileCreateRequest))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.LargeFiles.LargeFileStatus))]
 [JsonSerializable(typeof(GrainMail.Contracts.Audit.AuditAnchorItem))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptBody))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptResponse))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptSummary))]
+[JsonSerializable(typeof(List<GrainMail.Gateways.Http.Sieve.SieveScriptSummary>))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -22,7 +22,8 @@ namespace GrainMail.Gateways.Http.Messages;
 public sealed record SubmitRequest(string? From, List<string>? To, string? Raw);
 
 /// <param name="Deliveries">Mailboxes the message was committed for.</param>
-public sealed record SubmitResponse(Guid MessageId, int Deliveries, DateTimeOffset ReceivedAt);
+/// <param name="PendingApproval">Mail of one of our accounts that an outbound approval rule holds (issue 17): delivered once a reviewer approves it.</param>
+public sealed record SubmitResponse(Guid MessageId, int Deliveries, DateTimeOffset ReceivedAt, bool PendingApproval = false);
 
 /// <summary>POST /messages: a message for hosted mailboxes, answered after the durable commit.</summary>
 public static class MessageEndpoints
@@ -104,10 +105,16 @@ public static class MessageEndpoints
         }
         if (raw.Length > limit) return ApiProblem.TooLarge($"{raw.Length} bytes; the limit is {limit}");
 
-        var receipt = await intake.SubmitAsync(new SubmissionEnvelope(from, mailboxes), new MessageContent(raw), http.RequestAborted);
+        // Mail from one of our accounts is that account's mail, whichever way it comes in: outbound
+        // approval, monitoring copies and the sent record apply (issue 17, 4.2.14), as on SMTP submission.
+        var account = from is null ? null
+            : await RecipientPolicy.ResolveAsync(grains, from, 0) is { Accepted: true, Mailboxes: [var only] } && only == from ? from : null;
+        var receipt = await intake.SubmitAsync(new SubmissionEnvelope(from, mailboxes, AuthenticatedUser: account), new MessageContent(raw), http.RequestAborted);
         // The silo's checks (a virus found, or clamd unavailable) refuse with an SMTP reply; nothing was stored.
         if (receipt.Refusal is { } refusal) return ApiProblem.Of(StatusCodes.Status422UnprocessableEntity, "Message refused", refusal);
-        return TypedResults.Accepted((string?)null, new SubmitResponse(receipt.MessageId, receipt.Events, receipt.ReceivedAt));
+        // Held for approval: committed, but no delivery event until the reviewer decides.
+        var pending = account is not null && receipt.Events == 0;
+        return TypedResults.Accepted((string?)null, new SubmitResponse(receipt.MessageId, receipt.Events, receipt.ReceivedAt, pending));
     }
 
     /// <summary>Why <paramref name="raw"/> is not an acceptable RFC 5322 message, or null.</summary>

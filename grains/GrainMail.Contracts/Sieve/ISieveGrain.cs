@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace GrainMail.Contracts.Sieve;
 
 /// <summary>
@@ -28,6 +30,20 @@ public interface ISieveGrain : IGrainWithStringKey
     Task<SieveOpResult> Delete(string name);
 
     Task<SieveOpResult> Rename(string from, string to);
+
+    /// <summary>
+    /// Whether the active script (or one it includes) uses <c>ereject</c> (RFC 5429 2.1.1): only then
+    /// is it worth running it on a message before the SMTP reply.
+    /// </summary>
+    [Retryable]
+    Task<bool> UsesProtocolReject();
+
+    /// <summary>
+    /// Runs the active script on a message still in the SMTP dialogue; the reason when it ends in
+    /// <c>ereject</c>, so the server refuses with 550 instead of bouncing later. Null otherwise.
+    /// </summary>
+    [Retryable]
+    Task<string?> ProtocolReject(string? sender, string recipient, Immutable<byte[]> message);
 
     /// <summary>Whether a script of that name and size would fit (RFC 5804 2.5).</summary>
     [Retryable]

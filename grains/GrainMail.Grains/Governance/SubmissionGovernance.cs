@@ -28,7 +28,7 @@ public sealed class SubmissionGovernance(GovernanceStore store, GovernanceClock 
         var domain = MailAddress.DomainOf(account);
         var policy = await grains.GetGrain<IGovernanceGrain>(domain).Policy();
         var headers = await HeadersAsync(s.Raw);
-        if (policy.Rules.Count > 0 && await HoldAsync(policy, s, account, headers) is { } held) return held;
+        if (policy.Rules.Count > 0 && await HoldAsync(grains, policy, s, account, headers) is { } held) return held;
         return await SendAsync(grains, s, account, headers);
     }
 
@@ -45,7 +45,20 @@ public sealed class SubmissionGovernance(GovernanceStore store, GovernanceClock 
         return withCopies with { Sent = new SentDraft(account, MessageIdOf(headers), headers[HeaderId.Subject] ?? "", s.Mailboxes) };
     }
 
-    private async Task<Submission?> HoldAsync(GovernancePolicy policy, Submission s, string account, HeaderList headers)
+    private static async Task<List<string>> ExternalListMembersAsync(IGrainFactory grains, IReadOnlyList<string> lists)
+    {
+        var external = new List<string>();
+        foreach (var accepted in lists.Distinct(StringComparer.Ordinal))
+        {
+            var (list, command) = GrainMail.Contracts.Lists.ListStreams.Split(accepted);
+            if (command is not null) continue;
+            var members = await grains.GetGrain<GrainMail.Contracts.Lists.IMailingListGrain>(list).GetMembers() ?? [];
+            external.AddRange(members.Where(m => m.Kind == GrainMail.Contracts.Lists.ListMemberKind.External).Select(m => m.Value));
+        }
+        return external;
+    }
+
+    private async Task<Submission?> HoldAsync(IGrainFactory grains, GovernancePolicy policy, Submission s, string account, HeaderList headers)
     {
         var needsContent = policy.Rules.Any(r => r.HasAttachments || r.Keywords.Count + r.Patterns.Count > 0);
         var needsDepartment = policy.Rules.Any(r => r.Departments.Count > 0);
@@ -59,8 +72,11 @@ public sealed class SubmissionGovernance(GovernanceStore store, GovernanceClock 
             body = string.Join("\n", message.BodyParts.OfType<TextPart>().Where(p => !p.IsAttachment).Select(p => p.Text));
             attachments = message.Attachments.Any();
         }
+        // A list post reaches the list's external members too: rules about recipients outside the
+        // domain or in named domains see them (a list must not be a way round outbound approval).
+        var throughLists = policy.Rules.Any(r => r.OutsideDomain || r.ToDomains.Count > 0) ? await ExternalListMembersAsync(grains, s.Lists) : new List<string>();
         var facts = new MessageFacts(account, needsDepartment ? await store.DepartmentPathAsync(account) : [],
-            [.. s.Mailboxes, .. s.External ?? [], .. s.Lists], attachments, s.Raw.Length, subject, body);
+            [.. s.Mailboxes, .. s.External ?? [], .. s.Lists, .. throughLists], attachments, s.Raw.Length, subject, body);
         if (ApprovalMatcher.FirstMatch(policy.Rules, facts) is not { } rule) return null;
         var now = clock.GetUtcNow();
         var row = new ApprovalHoldRow(Guid.CreateVersion7(now), policy.Domain, rule.Id, rule.Name, rule.Reviewer, account, s.Sender,

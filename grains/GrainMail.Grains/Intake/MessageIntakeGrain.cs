@@ -144,6 +144,9 @@ internal static class IntakeCommit
             return sent;
         }
         if (e.Inbound is null) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
+        // The recipient's own filter may refuse in the dialogue (Sieve ereject, RFC 5429).
+        if (await GrainMail.Grains.Sieve.SieveProtocolReject.RefusalAsync(grains, e, content) is { } ereject)
+            return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, ereject);
         if (!trust.Enabled) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
 
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).

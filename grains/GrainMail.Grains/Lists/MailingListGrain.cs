@@ -282,6 +282,9 @@ public sealed class MailingListGrain(
             // before the list headers changed the message.
             var copy = await forwarding.SealAsync(Domain, ListCopy.Build(raw, Address, Owner, list.Settings.DisplayName));
             var hash = BlobStore.Hash(copy);
+            // The members' copy is a message of its own: found by the domain-wide search (issue 17, item 7).
+            var summary = await GrainMail.Storage.Governance.MessageIndex.SummarizeAsync(copy);
+            var policies = new Dictionary<string, GrainMail.Contracts.Governance.GovernancePolicy>(StringComparer.Ordinal);
             var last = progress.LastMember;
             List<string>? previous = null;
             while (true)
@@ -289,8 +292,19 @@ public sealed class MailingListGrain(
                 var page = await store.RecipientsAsync(Domain, Name, last, options.ExpansionBatch);
                 if (page.Count == 0) break;
                 if (previous is not null) await PaceAsync(previous);
-                var (writes, events) = MemberEvents(item, page, copy, hash);
-                if (!await store.CommitBatchAsync(item.DeliveryId, last, page[^1].Address, writes, events))
+                var members = page.Where(m => !m.External).Select(m => m.Address).ToList();
+                var masters = await MastersAsync(members, policies);
+                var (writes, events) = MemberEvents(item, page, copy, hash, masters);
+                // The search index rows of the copy and the members' received counters (reports, 4.2.11)
+                // commit with the batch: a batch done again after a failure counts nothing twice.
+                async Task Alongside(Npgsql.NpgsqlConnection conn, Npgsql.NpgsqlTransaction tx)
+                {
+                    await GrainMail.Storage.Governance.MessageIndex.InsertAsync(conn, tx, blobs.Keys, members.Concat(masters).Select(MailAddress.DomainOf)
+                        .Distinct(StringComparer.Ordinal).Select(d => (d, hash, item.ReceivedAt, item.Sender, summary)).ToList());
+                    await GrainMail.Storage.Governance.ReportStore.AddAsync(conn, tx,
+                        [new GrainMail.Storage.Governance.ReportEvent(item.Sender, null, members, 0, item.ReceivedAt)]);
+                }
+                if (!await store.CommitBatchAsync(item.DeliveryId, last, page[^1].Address, writes, events, Alongside))
                 {
                     // Another attempt moved on (or finished) meanwhile: continue from where it is.
                     progress = await store.ProgressAsync(item.DeliveryId, Address);
@@ -336,16 +350,20 @@ public sealed class MailingListGrain(
     /// event per external destination domain (the route sends them in one transaction). Member
     /// delivery ids derive from the list event's id and the member, so they are the same in every attempt.
     /// </summary>
-    private (List<BlobWrite> Writes, List<OutgoingEvent> Events) MemberEvents(ListDeliveryEvent item, List<ListRecipient> page, byte[] copy, byte[] hash)
+    private (List<BlobWrite> Writes, List<OutgoingEvent> Events) MemberEvents(ListDeliveryEvent item, List<ListRecipient> page, byte[] copy, byte[] hash,
+        IReadOnlyList<string> masters)
     {
         var events = new List<OutgoingEvent>(page.Count);
         var refs = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var member in page.Where(m => !m.External))
+        // Monitoring copies (4.2.7) go with the members' copies. A master's copy has the delivery id a
+        // member copy of the master would have: a master who is a member too, or who monitors several
+        // members, gets one copy (the mailbox keeps one message per delivery id), in any batch.
+        foreach (var address in page.Where(m => !m.External).Select(m => m.Address).Concat(masters))
         {
-            var e = new DeliveryEvent(MemberId(item.DeliveryId, member.Address), 0, member.Address, Owner, MailAddress.DomainOf(member.Address),
+            var e = new DeliveryEvent(MemberId(item.DeliveryId, address), 0, address, Owner, MailAddress.DomainOf(address),
                 hash, copy.Length, item.ReceivedAt, null, 0, System.Diagnostics.Activity.Current?.Id);
-            var streamId = StreamId.Create(DeliveryStreams.Inbound, member.Address);
-            events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, member.Address, codec.Encode(e)));
+            var streamId = StreamId.Create(DeliveryStreams.Inbound, address);
+            events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, address, codec.Encode(e)));
             refs[e.BlobDomain] = refs.GetValueOrDefault(e.BlobDomain) + 1;
         }
         foreach (var group in page.Where(m => m.External).GroupBy(m => MailAddress.DomainOf(m.Address), StringComparer.Ordinal))
@@ -358,6 +376,21 @@ public sealed class MailingListGrain(
             refs[Domain] = refs.GetValueOrDefault(Domain) + 1;
         }
         return (refs.Select(r => new BlobWrite(r.Key, hash, copy, r.Value)).ToList(), events);
+    }
+
+    /// <summary>The masters of the monitored members of one batch (4.2.7), none twice and none that is a member of the batch.</summary>
+    private async Task<List<string>> MastersAsync(List<string> members, Dictionary<string, GrainMail.Contracts.Governance.GovernancePolicy> policies)
+    {
+        var masters = new List<string>();
+        var present = new HashSet<string>(members, StringComparer.Ordinal);
+        foreach (var member in members)
+        {
+            var domain = MailAddress.DomainOf(member);
+            if (!policies.TryGetValue(domain, out var policy))
+                policies[domain] = policy = await GrainFactory.GetGrain<GrainMail.Contracts.Governance.IGovernanceGrain>(domain).Policy();
+            if (policy.Masters.TryGetValue(member, out var master) && present.Add(master)) masters.Add(master);
+        }
+        return masters;
     }
 
     private static Guid MemberId(Guid listDelivery, string member)

@@ -272,6 +272,8 @@ public sealed partial class MailboxGrain(
             NormalizeKeywords(keywords), f.HighestModSeq + 1, null, clock.GetUtcNow());
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
+        // Found by the domain-wide search like delivered mail (issue 17, 4.2.18).
+        change.NewBlobSummary = await GrainMail.Storage.Governance.MessageIndex.SummarizeAsync(raw);
         await InsertAsync(f, change, [row]);
         return new AppendResult(MailboxOpStatus.Ok, f.UidValidity, row.Uid);
     }

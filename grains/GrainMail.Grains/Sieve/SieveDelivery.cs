@@ -99,7 +99,7 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
             return;
         }
         var now = clock.GetUtcNow();
-        if (!await store.ClaimVacationAsync(account, item.Sender!, vacation.Handle, now, now.AddDays(-vacation.Days))) return;
+        if (!await store.ClaimVacationAsync(account, item.Sender!, vacation.Handle, now, now - vacation.Period)) return;
         var reply = VacationResponder.Build(vacation, message, item.Sender!, account, now, outbound.HostName);
         using var s = new MemoryStream();
         await reply.WriteToAsync(s);

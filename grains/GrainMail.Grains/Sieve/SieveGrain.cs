@@ -12,7 +12,7 @@ namespace GrainMail.Grains.Sieve;
 /// always validates; after a change the mailbox drops its copy and reads the scripts again at the
 /// next delivery.
 /// </summary>
-public sealed class SieveGrain(SieveStore store, ILogger<SieveGrain> logger) : Grain, ISieveGrain
+public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<SieveGrain> logger) : Grain, ISieveGrain
 {
     private string _account = "";
     private List<StoredSieveScript> _scripts = [];
@@ -92,11 +92,65 @@ public sealed class SieveGrain(SieveStore store, ILogger<SieveGrain> logger) : G
         return SieveOpResult.Ok;
     }
 
+    /// <summary>The active script and those it includes, compiled once per change of the scripts.</summary>
+    private Dictionary<string, CompiledSieve?>? _compiled;
+
+    private CompiledSieve? Compiled(string name)
+    {
+        _compiled ??= [];
+        if (_compiled.TryGetValue(name, out var c)) return c;
+        c = Find(name) is { } s ? SieveValidator.Compile(s.Content, Limits).Script : null;
+        _compiled[name] = c;
+        return c;
+    }
+
+    public Task<bool> UsesProtocolReject()
+    {
+        if (_scripts.FirstOrDefault(s => s.Active) is not { } active) return Task.FromResult(false);
+        // Includes are followed by name (RFC 6609): any script reachable from the active one counts.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([active.Name]);
+        while (pending.TryPop(out var name))
+        {
+            if (!seen.Add(name) || Compiled(name) is not { } c) continue;
+            if (c.Required.Contains("ereject")) return Task.FromResult(true);
+            foreach (var i in c.Includes) pending.Push(i);
+        }
+        return Task.FromResult(false);
+    }
+
+    public async Task<string?> ProtocolReject(string? sender, string recipient, Orleans.Concurrency.Immutable<byte[]> message)
+    {
+        if (_scripts.FirstOrDefault(s => s.Active) is not { } active || Compiled(active.Name) is not { } script) return null;
+        MimeKit.MimeMessage parsed;
+        try
+        {
+            using var stream = new MemoryStream(message.Value, writable: false);
+            parsed = MimeKit.MimeMessage.Load(stream);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+        var folders = (await GrainFactory.GetGrain<IMailboxGrain>(_account).ListFolders()).Select(f => f.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var context = new SieveContext(parsed, message.Value.Length, new SieveEnvelope(sender, recipient), clock.GetUtcNow())
+        {
+            MailboxExists = folders.Contains,
+            Include = Compiled,
+            Limits = Limits,
+        };
+        var result = SieveInterpreter.Run(script, context, active.Name);
+        // A run-time error is the implicit keep at delivery (RFC 5228 2.10.6): nothing refused here.
+        if (result.Failed) return null;
+        return result.Actions.OfType<RejectAction>().FirstOrDefault(r => r.Extended)?.Reason;
+    }
+
     private StoredSieveScript? Find(string name) => _scripts.FirstOrDefault(s => s.Name == name);
 
     private async Task ReloadAsync()
     {
         _scripts = await store.ListAsync(_account);
+        _compiled = null;
         // The mailbox runs the scripts at delivery: it reads them again before the next one.
         await GrainFactory.GetGrain<IMailboxGrain>(_account).SieveChanged();
     }

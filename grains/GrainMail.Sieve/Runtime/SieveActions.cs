@@ -32,12 +32,19 @@ public sealed record FileIntoAction(string Folder, IReadOnlyList<string> Flags, 
 /// <summary>Send on to <see cref="Address"/> unchanged (RFC 5228 4.2), with the original envelope sender.</summary>
 public sealed record RedirectAction(string Address, int Line) : SieveAction(Line);
 
-/// <summary>Refuse the message with a reason to its sender (RFC 5429).</summary>
-public sealed record RejectAction(string Reason, int Line) : SieveAction(Line);
+/// <summary>
+/// Refuse the message with a reason to its sender (RFC 5429). <see cref="Extended"/>: <c>ereject</c>
+/// (RFC 5429 2.1.1), refused in the SMTP dialogue where the server still can, else by a DSN.
+/// </summary>
+public sealed record RejectAction(string Reason, int Line, bool Extended = false) : SieveAction(Line);
 
-/// <summary>Reply once per sender per <see cref="Days"/> (RFC 5230).</summary>
-public sealed record VacationAction(string Reason, string? Subject, string? From, IReadOnlyList<string> Addresses, int Days, string Handle,
-    bool Mime, int Line) : SieveAction(Line);
+/// <summary>Reply once per sender per <see cref="Period"/> (RFC 5230 :days, RFC 6131 :seconds).</summary>
+public sealed record VacationAction(string Reason, string? Subject, string? From, IReadOnlyList<string> Addresses, TimeSpan Period, string Handle,
+    bool Mime, int Line) : SieveAction(Line)
+{
+    /// <summary>The period in whole days (0 for a :seconds period shorter than a day).</summary>
+    public int Days => (int)Period.TotalDays;
+}
 
 /// <summary>The outcome of one run: the actions (implicit keep included), or the run-time error that stopped it.</summary>
 public sealed record SieveResult(IReadOnlyList<SieveAction> Actions, Syntax.SieveError? Error, int Steps)

@@ -19,9 +19,50 @@ public static class SieveComparators
     public static string Canonical(string comparator, string s) => comparator switch
     {
         AsciiCasemap => AsciiUpper(s),
-        UnicodeCasemap => s.ToUpperInvariant(),
+        UnicodeCasemap => UnicodeCasemapFold(s),
         _ => s,
     };
+
+    /// <summary>
+    /// RFC 5051 2: each code point to its titlecase (simple mapping), then the whole string to NFKD,
+    /// so that "é" and "E" + U+0301, or fullwidth "Ａ" and "a", compare equal. Letters that only a
+    /// compatibility decomposition produces (the "fi" of the ligature "ﬁ") are titlecased too, so the
+    /// fold is the same whatever spelling came in. .NET has no per-character titlecase; it equals the
+    /// uppercase except for the DŽ/Dž/dž, LJ/Lj/lj, NJ/Nj/nj and DZ/Dz/dz digraphs, whose titlecase forms
+    /// are the middle letter of each triple.
+    /// </summary>
+    public static string UnicodeCasemapFold(string s)
+    {
+        var titled = Titlecase(s);
+        var decomposed = TryNormalize(titled);
+        return ReferenceEquals(decomposed, titled) || decomposed == titled ? titled : Titlecase(decomposed);
+    }
+
+    private static string Titlecase(string s)
+    {
+        var b = new System.Text.StringBuilder(s.Length);
+        foreach (var rune in s.EnumerateRunes())
+        {
+            var v = rune.Value;
+            if (v is >= 0x01C4 and <= 0x01CC) b.Append((char)(0x01C5 + (v - 0x01C4) / 3 * 3));
+            else if (v is >= 0x01F1 and <= 0x01F3) b.Append('\u01F2');
+            else b.Append(System.Text.Rune.ToUpperInvariant(rune).ToString());
+        }
+        return b.ToString();
+    }
+
+    /// <summary>NFKD; text with unpaired surrogates (Normalize throws on it) is compared as it is.</summary>
+    private static string TryNormalize(string s)
+    {
+        try
+        {
+            return s.IsNormalized(System.Text.NormalizationForm.FormKD) ? s : s.Normalize(System.Text.NormalizationForm.FormKD);
+        }
+        catch (ArgumentException)
+        {
+            return s;
+        }
+    }
 
     private static string AsciiUpper(string s)
     {
@@ -67,49 +108,81 @@ public static class SieveComparators
     /// RFC 5228 2.7.1 wildcards: <c>*</c> any sequence, <c>?</c> one character, <c>\</c> quotes the
     /// next. The texts the wildcards took go to <paramref name="captures"/> (RFC 5229 3.2: each as
     /// short as the match allows, left to right). At most pattern length × text length steps, never
-    /// exponential, whatever the pattern.
+    /// exponential, whatever the pattern. Under i;unicode-casemap a "character" is a text element
+    /// (a base and its combining marks), compared in its RFC 5051 form, so that a precomposed letter
+    /// and its decomposed spelling are the same one character.
     /// </summary>
     public static bool Matches(string comparator, string value, string pattern, List<string>? captures)
     {
         if (comparator == AsciiNumeric) return false;
-        // Tokens of the pattern: a literal char (already case-folded), '*' or '?' wildcards.
-        var tokens = new List<(char Char, int Kind)>();
-        for (var i = 0; i < pattern.Length; i++)
+        var (units, starts) = Units(comparator, value);
+        // Tokens of the pattern: a literal (already folded), '*' or '?' wildcards.
+        var tokens = new List<(string Text, int Kind)>();
+        var (pu, _) = Units(Octet, pattern, comparator == UnicodeCasemap);
+        for (var i = 0; i < pu.Length; i++)
         {
-            var c = pattern[i];
-            if (c == '\\' && i + 1 < pattern.Length) tokens.Add((pattern[++i], 0));
-            else if (c == '*') tokens.Add(('*', 1));
-            else if (c == '?') tokens.Add(('?', 2));
-            else tokens.Add((c, 0));
+            var c = pu[i];
+            if (c == "\\" && i + 1 < pu.Length) tokens.Add((Canonical(comparator, pu[++i]), 0));
+            else if (c == "*") tokens.Add(("*", 1));
+            else if (c == "?") tokens.Add(("?", 2));
+            else tokens.Add((Canonical(comparator, c), 0));
         }
-        var folded = Canonical(comparator, value);
-        var literals = tokens.Select(t => t.Kind == 0 ? Canonical(comparator, t.Char.ToString())[0] : t.Char).ToArray();
         // Classic glob matching: on a mismatch only the last '*' seen grows by one. Earlier stars keep
         // the shortest text that lets the rest match; at most pattern × text steps.
         var n = tokens.Count;
         var pos = new int[n + 1];
         int p = 0, s = 0, star = -1, mark = 0;
-        while (s < folded.Length)
+        while (s < units.Length)
         {
             if (p < n && tokens[p].Kind == 1) { pos[p] = s; star = p; mark = s; p++; }
-            else if (p < n && (tokens[p].Kind == 2 || folded[s] == literals[p])) { pos[p] = s; p++; s++; }
+            else if (p < n && (tokens[p].Kind == 2 || (tokens[p].Kind == 0 && units[s] == tokens[p].Text))) { pos[p] = s; p++; s++; }
             else if (star >= 0) { p = star + 1; s = ++mark; }
             else return false;
         }
         while (p < n && tokens[p].Kind == 1) { pos[p] = s; p++; }
         if (p != n) return false;
-        pos[n] = folded.Length;
+        pos[n] = units.Length;
         if (captures is not null)
         {
             captures.Clear();
             captures.Add(value);
             for (var k = 0; k < n; k++)
             {
-                if (tokens[k].Kind == 1) captures.Add(value[pos[k]..pos[k + 1]]);
-                else if (tokens[k].Kind == 2) captures.Add(value.Substring(pos[k], 1));
+                if (tokens[k].Kind == 0) continue;
+                captures.Add(value[starts[pos[k]]..starts[pos[k + 1]]]);
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// The text as the matcher's characters, folded under the comparator, and where each starts in
+    /// the original (one more entry: the end). UTF-16 units, or text elements for i;unicode-casemap.
+    /// </summary>
+    private static (string[] Units, int[] Starts) Units(string comparator, string text, bool textElements = false)
+    {
+        var units = new List<string>(text.Length);
+        var starts = new List<int>(text.Length + 1);
+        if (comparator == UnicodeCasemap || textElements)
+        {
+            var e = System.Globalization.StringInfo.GetTextElementEnumerator(text);
+            while (e.MoveNext())
+            {
+                starts.Add(e.ElementIndex);
+                units.Add(Canonical(comparator, e.GetTextElement()));
+            }
+        }
+        else
+        {
+            var folded = Canonical(comparator, text);
+            for (var i = 0; i < folded.Length; i++)
+            {
+                starts.Add(i);
+                units.Add(folded[i].ToString());
+            }
+        }
+        starts.Add(text.Length);
+        return ([.. units], [.. starts]);
     }
 
     /// <summary>A relational operator of RFC 5231 applied to a comparison result.</summary>

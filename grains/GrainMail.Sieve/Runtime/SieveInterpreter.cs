@@ -70,11 +70,13 @@ public sealed class SieveInterpreter
         // RFC 5429 2.1 and RFC 5230 4.7: reject does not go with delivering actions or a vacation reply.
         if (actions.OfType<RejectAction>().FirstOrDefault() is { } reject
             && actions.Any(a => a is KeepAction or FileIntoAction or RedirectAction or VacationAction))
-            throw new SieveSyntaxException(reject.Line, "'reject' cannot be combined with keep, fileinto, redirect or vacation");
+            throw new SieveSyntaxException(reject.Line, $"'{RejectName(reject)}' cannot be combined with keep, fileinto, redirect or vacation");
         if (actions.OfType<RejectAction>().Skip(1).FirstOrDefault() is { } second)
-            throw new SieveSyntaxException(second.Line, "'reject' used twice");
+            throw new SieveSyntaxException(second.Line, "'reject' or 'ereject' used twice");
         return actions;
     }
+
+    private static string RejectName(RejectAction r) => r.Extended ? "ereject" : "reject";
 
     private void Step(int line)
     {
@@ -155,8 +157,8 @@ public sealed class SieveInterpreter
                     Add(new RedirectAction(to, c.Line));
                     return;
                 }
-            case "reject":
-                Add(new RejectAction(Expand(f, a.StringAt(0)!.Single), c.Line));
+            case "reject" or "ereject":
+                Add(new RejectAction(Expand(f, a.StringAt(0)!.Single), c.Line, Extended: c.Name == "ereject"));
                 _implicitKeep = false;
                 return;
             case "vacation":
@@ -215,11 +217,14 @@ public sealed class SieveInterpreter
         var subject = a.TagString("subject") is { } s ? Expand(f, s) : null;
         var from = a.TagString("from") is { } fr ? Expand(f, fr) : null;
         var addresses = (a.TagList("addresses") ?? []).Select(x => Expand(f, x)).ToList();
-        // RFC 5230 4.1: at least a day; more than a few months is not a vacation any more.
-        var days = (int)Math.Clamp(a.TagNumber("days") ?? 7, 1, 365);
+        // RFC 5230 4.1: at least a day; more than a few months is not a vacation any more. RFC 6131 2:
+        // :seconds may go below a day, down to 0 (a reply to every message, still never to automatic mail).
+        var period = a.TagNumber("seconds") is { } seconds
+            ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 365L * 86400))
+            : TimeSpan.FromDays(Math.Clamp(a.TagNumber("days") ?? 7, 1, 365));
         var handle = a.TagString("handle") is { } h ? Expand(f, h)
             : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{reason}\u0000{subject}\u0000{from}\u0000{a.Has("mime")}")))[..32];
-        Add(new VacationAction(reason, subject, from, addresses, days, handle, a.Has("mime"), c.Line));
+        Add(new VacationAction(reason, subject, from, addresses, period, handle, a.Has("mime"), c.Line));
     }
 
     private IReadOnlyList<string> Flags(BoundArguments? a, Frame? f)
@@ -473,6 +478,24 @@ public sealed class SieveInterpreter
                 }
             case "contains":
                 return values.Any(v => keys.Any(k => SieveComparators.Contains(comparator, v, k)));
+            case "regex":
+                {
+                    var captures = f.Variables ? new List<string>() : null;
+                    foreach (var k in keys)
+                    {
+                        // A key made by variables is only known now; one that does not compile matches nothing.
+                        var (regex, _) = SieveRegex.Compile(k, comparator);
+                        if (regex is null) continue;
+                        foreach (var v in values)
+                        {
+                            Step(0);
+                            if (!SieveRegex.Matches(regex, v, captures)) continue;
+                            if (captures is not null) _captures = [.. captures];
+                            return true;
+                        }
+                    }
+                    return false;
+                }
             case "matches":
                 {
                     var captures = f.Variables ? new List<string>() : null;

@@ -42,8 +42,8 @@ public sealed record BoundArguments(IReadOnlyDictionary<string, SieveArgument?> 
 
     public long? NumberAt(int i) => i < Positional.Count && Positional[i] is NumberArgument n ? n.Value : null;
 
-    /// <summary>The match type tag given (is, contains, matches, value, count), "is" when none.</summary>
-    public string MatchType => Tags.Keys.FirstOrDefault(k => k is "is" or "contains" or "matches" or "value" or "count") ?? "is";
+    /// <summary>The match type tag given (is, contains, matches, value, count, regex), "is" when none.</summary>
+    public string MatchType => Tags.Keys.FirstOrDefault(k => k is "is" or "contains" or "matches" or "value" or "count" or "regex") ?? "is";
 }
 
 /// <summary>Every command and test GrainMail's Sieve knows, with the extension each needs.</summary>
@@ -53,7 +53,7 @@ public static class SieveSignatures
     public static readonly IReadOnlyList<string> Extensions =
     [
         "fileinto", "reject", "envelope", "body", "relational", "subaddress", "copy", "date", "index",
-        "variables", "include", "vacation", "imap4flags", "mailbox",
+        "variables", "include", "vacation", "vacation-seconds", "imap4flags", "mailbox", "regex", "ereject",
         "comparator-i;octet", "comparator-i;ascii-casemap", "comparator-i;ascii-numeric", "comparator-i;unicode-casemap",
     ];
 
@@ -63,6 +63,7 @@ public static class SieveSignatures
     [
         new("is", Group: "match"), new("contains", Group: "match"), new("matches", Group: "match"),
         new("value", SieveArgKind.String, "relational", "match"), new("count", SieveArgKind.String, "relational", "match"),
+        new("regex", Extension: "regex", Group: "match"),
     ];
 
     private static readonly SieveTagSpec[] AddressParts =
@@ -90,9 +91,10 @@ public static class SieveSignatures
         new SieveSignature("fileinto", "fileinto", [SieveArgKind.String],
             [new("copy", Extension: "copy"), new("flags", SieveArgKind.StringList, "imap4flags"), new("create", Extension: "mailbox")]),
         new SieveSignature("reject", "reject", [SieveArgKind.String], []),
+        new SieveSignature("ereject", "ereject", [SieveArgKind.String], []),
         new SieveSignature("vacation", "vacation", [SieveArgKind.String],
         [
-            new("days", SieveArgKind.Number), new("subject", SieveArgKind.String), new("from", SieveArgKind.String),
+            new("days", SieveArgKind.Number, Group: "period"), new("seconds", SieveArgKind.Number, "vacation-seconds", "period"), new("subject", SieveArgKind.String), new("from", SieveArgKind.String),
             new("addresses", SieveArgKind.StringList), new("mime"), new("handle", SieveArgKind.String),
         ]),
         new SieveSignature("setflag", "imap4flags", [SieveArgKind.String, SieveArgKind.StringList], [], 1),

@@ -59,6 +59,8 @@ public static class SieveValidator
                 {
                     if (!SieveSignatures.Extensions.Contains(ext)) throw new SieveSyntaxException(c.Line, $"unsupported extension \"{ext}\"");
                     state.Required.Add(ext);
+                    // RFC 6131 builds on vacation: requiring vacation-seconds makes vacation available too.
+                    if (ext == "vacation-seconds") state.Required.Add("vacation");
                 }
                 NoTestsNoBlock(c);
                 previous = c.Name;
@@ -117,6 +119,7 @@ public static class SieveValidator
             case "vacation":
                 {
                     if (args.TagNumber("days") is < 1) throw new SieveSyntaxException(c.Line, "':days' must be at least 1");
+                    if (args.TagNumber("seconds") is < 0) throw new SieveSyntaxException(c.Line, "':seconds' must not be negative");
                     if (args.TagString("from") is { } from && !Expands(state, from) && !SieveAddresses.IsValidMailbox(from))
                         throw new SieveSyntaxException(c.Line, $"':from' needs an address, \"{from}\" is not one");
                     foreach (var a in args.TagList("addresses") ?? [])
@@ -177,6 +180,18 @@ public static class SieveValidator
             if (!SieveComparators.IsKnown(cmp)) throw new SieveSyntaxException(t.Line, $"unknown comparator \"{cmp}\"");
             if (!SieveComparators.IsBuiltIn(cmp) && !state.Required.Contains("comparator-" + cmp))
                 throw new SieveSyntaxException(t.Line, $"comparator \"{cmp}\" needs require \"comparator-{cmp}\"");
+        }
+        if (args.Has("regex"))
+        {
+            var comparator = args.TagString("comparator") ?? SieveComparators.AsciiCasemap;
+            // The keys are the last positional argument of every test that takes a match type.
+            if (args.Positional[^1] is StringListArgument keys)
+                foreach (var key in keys.Values)
+                {
+                    if (Expands(state, key)) continue;
+                    var (_, error) = SieveRegex.Compile(key, comparator);
+                    if (error is not null) throw new SieveSyntaxException(t.Line, error);
+                }
         }
         if (args.Has("last") && !args.Has("index")) throw new SieveSyntaxException(t.Line, "':last' needs ':index'");
         if (args.TagNumber("index") is < 1) throw new SieveSyntaxException(t.Line, "':index' counts from 1");

@@ -23,6 +23,16 @@ public sealed class KeyRing(NpgsqlDataSource dataSource, MasterKey masterKey)
     public string OpenText(string domain, string purpose, byte[] sealedText) =>
         System.Text.Encoding.UTF8.GetString(masterKey.Unwrap(sealedText, System.Text.Encoding.UTF8.GetBytes($"text:{purpose}:{domain}")));
 
+    private readonly ConcurrentDictionary<string, byte[]> _tokenKeys = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The HMAC key of a domain's search tokens (the subject words of <c>message_index</c>):
+    /// derived from the master key, so tokens of one domain say nothing about another's and a
+    /// database copy without the master key cannot test guessed words against them.
+    /// </summary>
+    public byte[] SearchTokenKey(string domain, string purpose) =>
+        _tokenKeys.GetOrAdd($"search-token:{purpose}:{domain}", masterKey.Derive);
+
     private readonly ConcurrentDictionary<(string Domain, int KeyId), byte[]> _keys = new();
     private readonly ConcurrentDictionary<string, int> _current = new(StringComparer.Ordinal);
 

@@ -15,7 +15,7 @@ public sealed record IndexedMessage(string Domain, byte[] Hash, DateTimeOffset R
 public sealed record MailboxCopy(string Mailbox, int FolderId, string Folder, long Uid);
 
 /// <param name="Sender">Envelope sender or From address (case-insensitive, whole address).</param>
-/// <param name="Subject">A part of the subject (case-insensitive).</param>
+/// <param name="Subject">Words of the subject: a hit has every one of them as a whole word (case-insensitive, NFKC; each CJK character a word).</param>
 /// <param name="MessageId">The Message-ID, with or without angle brackets.</param>
 public sealed record MessageIndexQuery(string? Sender, string? Subject, DateTimeOffset? From, DateTimeOffset? To, string? MessageId, int Limit);
 
@@ -63,19 +63,26 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
 
     private const string SubjectPurpose = "message-index-subject";
 
-    /// <summary>How many of the newest candidate rows a subject search opens (subjects are sealed, so it matches in memory).</summary>
-    private const int SubjectScanLimit = 20_000;
 
     private static string? Clip(string? s) => s is { Length: > 998 } ? s[..998] : s;
 
-    /// <summary>Inside the submit transaction: one row per (domain, blob); a blob already indexed keeps its row.</summary>
+    /// <summary>
+    /// Inside the transaction that stores the blob (submission, APPEND, list expansion): one row per
+    /// (domain, blob); a blob already indexed keeps its row. The subject goes in sealed, and its
+    /// words as keyed tokens (<see cref="SubjectWords"/>) for the search.
+    /// </summary>
     public static async Task InsertAsync(NpgsqlConnection conn, NpgsqlTransaction tx, GrainMail.Storage.Blobs.KeyRing keys,
         IReadOnlyList<(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, MessageSummary Summary)> rows, CancellationToken ct = default)
     {
         if (rows.Count == 0) return;
-        await using var cmd = new NpgsqlCommand("""
-            INSERT INTO message_index (blob_domain, blob_hash, received_at, envelope_from, header_from, subject, message_id)
-            SELECT * FROM unnest(@d, @h, @at, @env, @hf, @s, @m)
+        // The tokens of a row travel as one bytea (the tokens end to end) and are cut into an array
+        // in SQL: unnest would flatten an array of arrays.
+        await using var cmd = new NpgsqlCommand($"""
+            INSERT INTO message_index (blob_domain, blob_hash, received_at, envelope_from, header_from, subject, message_id, subject_words)
+            SELECT d, h, at, env, hf, s, m,
+                   CASE WHEN w IS NULL THEN NULL
+                        ELSE ARRAY(SELECT substring(w FROM g FOR {SubjectWords.TokenBytes}) FROM generate_series(1, length(w), {SubjectWords.TokenBytes}) g) END
+            FROM unnest(@d, @h, @at, @env, @hf, @s, @m, @w) AS x(d, h, at, env, hf, s, m, w)
             ON CONFLICT (blob_domain, blob_hash) DO NOTHING
             """, conn, tx);
         cmd.Parameters.AddWithValue("d", rows.Select(r => r.Domain).ToArray());
@@ -89,7 +96,50 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
             Value = rows.Select(r => r.Summary.Subject is { } s ? keys.SealText(r.Domain, SubjectPurpose, s) : null).ToArray(),
         });
         cmd.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(r => r.Summary.MessageId).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("w", NpgsqlDbType.Array | NpgsqlDbType.Bytea)
+        {
+            Value = rows.Select(r => r.Summary.Subject is { } s ? WordTokens(keys, r.Domain, SubjectWords.Words(s)) : null).ToArray(),
+        });
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static byte[] WordTokens(GrainMail.Storage.Blobs.KeyRing keys, string domain, IReadOnlyList<string> words) =>
+        [.. SubjectWords.Tokens(keys.SearchTokenKey(domain, SubjectWords.Purpose), words).SelectMany(t => t)];
+
+    /// <summary>Rows indexed before migration 0033 have no word tokens; a subject search gives them theirs first, this many at most.</summary>
+    private const int BackfillPerSearch = 50_000;
+
+    private async Task BackfillWordsAsync(string domain, CancellationToken ct)
+    {
+        for (var done = 0; done < BackfillPerSearch;)
+        {
+            var hashes = new List<byte[]>();
+            var tokens = new List<byte[]>();
+            await using (var cmd = dataSource.CreateCommand(
+                "SELECT blob_hash, subject FROM message_index WHERE blob_domain = @d AND subject_words IS NULL AND subject IS NOT NULL LIMIT 5000"))
+            {
+                cmd.Parameters.AddWithValue("d", domain);
+                await using var r = await cmd.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct))
+                {
+                    hashes.Add(r.GetFieldValue<byte[]>(0));
+                    tokens.Add(WordTokens(keys, domain, SubjectWords.Words(keys.OpenText(domain, SubjectPurpose, r.GetFieldValue<byte[]>(1)))));
+                }
+            }
+            if (hashes.Count == 0) return;
+            await using (var update = dataSource.CreateCommand($"""
+                UPDATE message_index i SET subject_words =
+                    ARRAY(SELECT substring(x.w FROM g FOR {SubjectWords.TokenBytes}) FROM generate_series(1, length(x.w), {SubjectWords.TokenBytes}) g)
+                FROM unnest(@h, @w) AS x(h, w) WHERE i.blob_domain = @d AND i.blob_hash = x.h
+                """))
+            {
+                update.Parameters.AddWithValue("d", domain);
+                update.Parameters.AddWithValue("h", hashes.ToArray());
+                update.Parameters.AddWithValue("w", tokens.ToArray());
+                await update.ExecuteNonQueryAsync(ct);
+            }
+            done += hashes.Count;
+        }
     }
 
     /// <summary>
@@ -106,6 +156,7 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
                   AND (@from::timestamptz IS NULL OR i.received_at >= @from)
                   AND (@to::timestamptz IS NULL OR i.received_at < @to)
                   AND (@mid::text IS NULL OR i.message_id = @mid)
+                  AND (@words::bytea[] IS NULL OR i.subject_words @> @words)
                   AND EXISTS (SELECT 1 FROM mailbox_message m WHERE m.blob_domain = i.blob_domain AND m.blob_hash = i.blob_hash)
                 ORDER BY i.received_at DESC
                 LIMIT @limit)
@@ -122,7 +173,21 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
         cmd.Parameters.Add(new NpgsqlParameter("to", NpgsqlDbType.TimestampTz) { Value = (object?)q.To ?? DBNull.Value });
         cmd.Parameters.Add(new NpgsqlParameter("mid", NpgsqlDbType.Text) { Value = (object?)NormalizeMessageId(q.MessageId) ?? DBNull.Value });
         var limit = Math.Clamp(q.Limit, 1, 500);
-        cmd.Parameters.AddWithValue("limit", string.IsNullOrEmpty(q.Subject) ? limit : SubjectScanLimit);
+        // Subject: every word of the query among the subject's words, found by the words' tokens
+        // (a GIN index), so the search is exact over the whole domain without opening any subject
+        // but the hits'. Each hit's opened subject is checked again (a token collision is not a hit).
+        IReadOnlyList<string>? words = null;
+        if (!string.IsNullOrWhiteSpace(q.Subject))
+        {
+            words = SubjectWords.Words(q.Subject);
+            if (words.Count == 0) return [];
+            await BackfillWordsAsync(domain, ct);
+        }
+        cmd.Parameters.Add(new NpgsqlParameter("words", NpgsqlDbType.Array | NpgsqlDbType.Bytea)
+        {
+            Value = words is null ? DBNull.Value : SubjectWords.Tokens(keys.SearchTokenKey(domain, SubjectWords.Purpose), words),
+        });
+        cmd.Parameters.AddWithValue("limit", words is null ? limit : Math.Min(limit * 2, 1000));
         var result = new List<IndexedMessage>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
@@ -138,8 +203,8 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
             var subject = r.IsDBNull(4) ? null : keys.OpenText(domain, SubjectPurpose, r.GetFieldValue<byte[]>(4));
             result.Add(new IndexedMessage(domain, hash, r.GetFieldValue<DateTimeOffset>(1), S(2), S(3), subject, S(5), new List<MailboxCopy> { copy }));
         }
-        if (string.IsNullOrEmpty(q.Subject)) return result;
-        return result.Where(m => m.Subject?.Contains(q.Subject, StringComparison.OrdinalIgnoreCase) == true).Take(limit).ToList();
+        if (words is null) return result;
+        return result.Where(m => SubjectWords.Words(m.Subject) is var have && words.All(have.Contains)).Take(limit).ToList();
     }
 
     /// <summary>The indexed Message-ID and Subject of one message of the domain; null when it is not indexed.</summary>

@@ -218,11 +218,6 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
     }
 
     /// <summary>
-    /// One batch, in one transaction: the member copies' blob references, their delivery events,
-    /// and the progress moved past the batch's last member. False (nothing written) when the
-    /// progress is no longer <paramref name="expectedLast"/>: another attempt got there first.
-    /// </summary>
-    /// <summary>
     /// How many inbound deliveries to <paramref name="members"/> are still queued (leased or
     /// not), counting at most <paramref name="cap"/>: the part of an expansion's last batch that
     /// ordinary mail in the same queues would still wait behind.
@@ -238,8 +233,14 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// One batch, in one transaction: the member copies' blob references, their delivery events,
+    /// and the progress moved past the batch's last member. False (nothing written) when the
+    /// progress is no longer <paramref name="expectedLast"/>: another attempt got there first.
+    /// </summary>
+    /// <param name="alongside">More writes of the same batch in its transaction (the copies' search index rows and report counters).</param>
     public async Task<bool> CommitBatchAsync(Guid deliveryId, string expectedLast, string newLast, IReadOnlyList<BlobWrite> copies,
-        IReadOnlyCollection<OutgoingEvent> events, CancellationToken ct = default)
+        IReadOnlyCollection<OutgoingEvent> events, Func<NpgsqlConnection, NpgsqlTransaction, Task>? alongside = null, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -251,6 +252,7 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         }
         await blobs.AddReferencesAsync(conn, tx, copies, ct);
         await StreamQueueStore.EnqueueAsync(conn, events, ct);
+        if (alongside is not null) await alongside(conn, tx);
         await using (var move = new NpgsqlCommand(
             "UPDATE mailing_list_expansion SET last_member = @last, members = members + @n, updated_at = now() WHERE delivery_id = @id", conn, tx))
         {

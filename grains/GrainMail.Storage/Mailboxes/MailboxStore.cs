@@ -98,6 +98,9 @@ public sealed class MailboxChange
     /// <summary>A new blob to store (with one reference per inserted message that uses it).</summary>
     public (string Domain, byte[] Hash, MessageContent Raw, int References)? NewBlob { get; set; }
 
+    /// <summary>The new blob's headers for the domain-wide search (APPEND stores mail too, issue 17 item 7).</summary>
+    public Governance.MessageSummary? NewBlobSummary { get; set; }
+
     /// <summary>The blob reference held by the consumed queue event, released if the event turns out to be a duplicate.</summary>
     public (string Domain, byte[] Hash)? ConsumedReference { get; set; }
 
@@ -420,7 +423,12 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             await tx.RollbackAsync(ct);
             return CommitOutcome.NotRecoverable;
         }
-        if (change.NewBlob is { } nb) await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
+        if (change.NewBlob is { } nb)
+        {
+            await blobs.AddReferencesAsync(conn, tx, nb.Domain, nb.Hash, nb.Raw, nb.References, ct);
+            if (change.NewBlobSummary is { } summary)
+                await Governance.MessageIndex.InsertAsync(conn, tx, blobs.Keys, [(nb.Domain, nb.Hash, DateTimeOffset.UtcNow, null, summary)], ct);
+        }
         if (change.BlobDeltas.Count > 0) await BlobStore.AdjustReferencesAsync(conn, tx, change.BlobDeltas, ct);
         await tx.CommitAsync(ct);
         return CommitOutcome.Committed;

@@ -313,7 +313,7 @@ public sealed class SieveScriptTests
     [Fact]
     public void Vacation_reply_is_threaded_and_marked_auto_replied()
     {
-        var v = new VacationAction("I am away.", null, null, [], 7, "h", false, 1);
+        var v = new VacationAction("I am away.", null, null, [], TimeSpan.FromDays(7), "h", false, 1);
         var reply = VacationResponder.Build(v, Parse(Message), "alice@example.org", "carol@example.net", Now, "mx.test");
         Assert.Equal("auto-replied", reply.Headers[HeaderId.AutoSubmitted]);
         Assert.Equal("Auto: Quarterly report", reply.Subject);
