@@ -105,7 +105,7 @@ public sealed class JmapMailTests(JmapHostFixture fixture) : IClassFixture<JmapH
         Assert.True(((JsonObject)set.Of("Email/set")["updated"]!).ContainsKey(id));
         await Eventually.Until(async () =>
         {
-            await inbox.NoOpAsync();
+            await imap.NoOpAsync();
             var f = (await inbox.FetchAsync([uid], MessageSummaryItems.Flags)).Single();
             return f.Flags!.Value.HasFlag(MessageFlags.Seen) && f.Flags.Value.HasFlag(MessageFlags.Flagged) && f.Keywords.Contains("projectx");
         }, TimeSpan.FromSeconds(10), "IMAP to see the JMAP keywords");
@@ -125,7 +125,7 @@ public sealed class JmapMailTests(JmapHostFixture fixture) : IClassFixture<JmapH
         Assert.True(((JsonObject)moved.Of("Email/set")["updated"]!).ContainsKey(id));
         await Eventually.Until(async () =>
         {
-            await inbox.NoOpAsync();
+            await imap.NoOpAsync();
             return inbox.Count == 0;
         }, TimeSpan.FromSeconds(10), "IMAP to see the message leave INBOX");
         var project = await imap.GetFolderAsync("项目");
