@@ -93,19 +93,28 @@ public static class JmapEndpoints
         return false;
     }
 
-    /// <summary>The body, or null when it is larger than <paramref name="limit"/> (read no further than that).</summary>
+    /// <summary>
+    /// The body, or null when it is larger than <paramref name="limit"/>. The rest of an oversized body
+    /// is read and dropped (up to a bound) so that the client, still sending, gets the error rather
+    /// than a connection reset.
+    /// </summary>
     internal static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long limit)
     {
-        if (request.ContentLength is long declared && declared > limit) return null;
         using var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
         int read;
+        long total = 0;
         while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
         {
-            if (buffer.Length + read > limit) return null;
+            total += read;
+            if (total > limit)
+            {
+                if (total > 4 * limit + 1024 * 1024) return null;
+                continue;
+            }
             buffer.Write(chunk, 0, read);
         }
-        return buffer.ToArray();
+        return total > limit ? null : buffer.ToArray();
     }
 
     internal static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";

@@ -34,14 +34,14 @@ public static class MailRegistration
 {
     public static void AddJmapMail(IServiceCollection services)
     {
+        services.AddSingleton<MailViews>();
+        services.AddSingleton<ThreadIndex>();
+        services.AddSingleton<EmailStore>();
+        services.AddSingleton<UploadStore>();
+        services.AddSingleton<BlobResolver>();
+        services.AddSingleton<MailAccess>();
         services.AddJmapMethods<MailCapability>();
-    }
-}
-
-/// <summary>Blob upload and download (RFC 8620 6).</summary>
-public static class BlobEndpoints
-{
-    public static void Map(Microsoft.AspNetCore.Builder.WebApplication app)
-    {
+        services.AddJmapMethods<MailboxMethods>();
+        services.AddJmapMethods<EmailMethods>();
     }
 }

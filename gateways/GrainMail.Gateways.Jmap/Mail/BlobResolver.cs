@@ -1,0 +1,26 @@
+namespace GrainMail.Gateways.Jmap.Mail;
+
+/// <summary>A blob's bytes with its media type and, for a part, its file name.</summary>
+public sealed record BlobContent(byte[] Data, string Type, string? Name);
+
+/// <summary>
+/// Blob ids (RFC 8620 6): "U…" an upload; "B" + the Email id's digits the whole message (its
+/// RFC 5322 bytes); "B…-{partId}" one body part, decoded. Message blobs are found through the
+/// account's view, so a user reaches only blobs of messages in his own mailbox.
+/// </summary>
+public sealed class BlobResolver(UploadStore uploads, EmailStore store)
+{
+    public async Task<BlobContent?> ResolveAsync(string blobId, string accountId, MailView view)
+    {
+        if (blobId.StartsWith('U')) return uploads.Get(accountId, blobId) is { } u ? new BlobContent(u.Data, u.Type, null) : null;
+        if (!blobId.StartsWith('B') || blobId.Length < 2) return null;
+        var dash = blobId.IndexOf('-');
+        var emailId = "M" + blobId[1..(dash < 0 ? blobId.Length : dash)];
+        var copies = view.Copies(emailId);
+        if (copies.Count == 0) return null;
+        if (dash < 0) return await store.LoadAsync(copies[0]) is { } whole ? new BlobContent(whole.Raw, "message/rfc822", null) : null;
+        var reader = await store.ReaderAsync(copies[0]);
+        var part = reader?.AllParts().FirstOrDefault(p => p.PartId == blobId[(dash + 1)..]);
+        return part is null ? null : new BlobContent(EmailReader.DecodedBytes(part.Entity), part.Type, EmailReader.Name(part.Entity));
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using GrainMail.Gateways.Jmap.Methods;
+using GrainMail.Gateways.Jmap.Protocol;
+
+namespace GrainMail.Gateways.Jmap.Mail;
+
+/// <summary>Thread/get and Thread/changes (RFC 8621 3): threads by IMAP's THREADID, Emails oldest first.</summary>
+public sealed partial class EmailMethods
+{
+    private async Task<JsonObject> ThreadGetAsync(JmapCall call)
+    {
+        var ids = StandardMethods.Ids(call) ?? throw new JmapMethodException(JmapErrors.RequestTooLarge, "Name the threads to get");
+        using var mail = await access.OpenAsync(call);
+        var threads = await FilterContext.ThreadsAsync(store, mail.View);
+        var list = new JsonArray();
+        var notFound = new JsonArray();
+        foreach (var id in ids.Distinct())
+        {
+            if (!threads.TryGetValue(id, out var members))
+            {
+                notFound.Add(id);
+                continue;
+            }
+            var emailIds = members.OrderBy(m => m.First.Meta.InternalDate).ThenBy(m => m.EmailId, StringComparer.Ordinal).Select(m => m.EmailId);
+            list.Add(new JsonObject { ["id"] = id, ["emailIds"] = StandardMethods.Array(emailIds) });
+        }
+        return new JsonObject { ["accountId"] = mail.Account.Id, ["state"] = mail.View.State, ["list"] = list, ["notFound"] = notFound };
+    }
+
+    private async Task<JsonObject> ThreadChangesAsync(JmapCall call)
+    {
+        var since = Args.String(call.Arguments, "sinceState", required: true)!;
+        var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
+        if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
+        using var mail = await access.OpenAsync(call);
+        var (created, updated, destroyed) = Diff(mail.View, since);
+        var threads = await FilterContext.ThreadsAsync(store, mail.View);
+        var changedThreads = new HashSet<string>(StringComparer.Ordinal);
+        var goneThreads = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in created.Concat(updated))
+            if (mail.View.Copies(id) is { Count: > 0 } copies) changedThreads.Add(await store.ThreadIdAsync(copies[0]));
+        foreach (var id in destroyed)
+            if (store.Threads.Known(id) is { } t)
+            {
+                if (threads.ContainsKey(t)) changedThreads.Add(t);
+                else goneThreads.Add(t);
+            }
+        // A thread whose Emails are all new is created; one that had Emails before is updated.
+        var newThreads = changedThreads.Where(t => threads[t].All(m => created.Contains(m.EmailId))).ToList();
+        var updatedThreads = changedThreads.Except(newThreads).ToList();
+        if (max is long limit && changedThreads.Count + goneThreads.Count > limit)
+            throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "More changes than maxChanges; resynchronise");
+        return new JsonObject
+        {
+            ["accountId"] = mail.Account.Id,
+            ["oldState"] = since,
+            ["newState"] = mail.View.State,
+            ["hasMoreChanges"] = false,
+            ["created"] = StandardMethods.Array(newThreads),
+            ["updated"] = StandardMethods.Array(updatedThreads),
+            ["destroyed"] = StandardMethods.Array(goneThreads),
+        };
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using GrainMail.Gateways.Common.Messages;
+using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Imap.Objects;
+using GrainMail.Gateways.Imap.Sorting;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace GrainMail.Gateways.Jmap.Mail;
+
+/// <summary>
+/// Thread ids (RFC 8474 THREADID, the same function IMAP uses) per Email id. An Email id names
+/// immutable content, so an entry never goes stale; bounded in count.
+/// </summary>
+public sealed class ThreadIndex
+{
+    private const int MaxEntries = 2_000_000;
+    private readonly ConcurrentDictionary<string, string> _threads = new(StringComparer.Ordinal);
+
+    public string? Known(string emailId) => _threads.GetValueOrDefault(emailId);
+
+    public void Remember(string emailId, string threadId)
+    {
+        if (_threads.Count >= MaxEntries) _threads.Clear();
+        _threads[emailId] = threadId;
+    }
+}
+
+/// <summary>
+/// Message content for JMAP: bytes through the gateways' shared <see cref="MessageCache"/>, parsed
+/// forms, and a cache of the list properties (from, subject, preview, ...) per Email id, so a
+/// page of 50 in a webmail list costs no parse after the first time.
+/// </summary>
+public sealed class EmailStore(MessageCache messages, ThreadIndex threads) : IDisposable
+{
+    private readonly MemoryCache _summaries = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+
+    public ThreadIndex Threads => threads;
+
+    public Task<LoadedMessage?> LoadAsync(EmailCopy copy) => messages.GetAsync(copy.Meta.Blob);
+
+    public async Task<string> ThreadIdAsync(EmailCopy copy)
+    {
+        if (threads.Known(copy.EmailId) is { } known) return known;
+        var content = await LoadAsync(copy);
+        // A message whose bytes are gone is its own thread (as ObjectIds has it for one without ids).
+        var thread = content is null ? "T" + copy.EmailId[1..] : ObjectIds.ThreadId(content.Root.Headers, copy.Meta.Blob);
+        threads.Remember(copy.EmailId, thread);
+        return thread;
+    }
+
+    /// <summary>RFC 5256 sort keys of the message (IMAP SORT's own), for JMAP's from/to/subject/sentAt sorts.</summary>
+    public async Task<MessageSummary?> SortKeysAsync(EmailCopy copy)
+    {
+        var content = await LoadAsync(copy);
+        return content is null ? null : MessageSummary.FromHeaders(copy.Meta.Uid, 0, copy.Meta.InternalDate, copy.Meta.Blob.Size, content.Root.Headers);
+    }
+
+    public async Task<EmailReader?> ReaderAsync(EmailCopy copy)
+    {
+        var content = await LoadAsync(copy);
+        return content is null ? null : EmailReader.Parse(content.Raw, "B" + copy.EmailId[1..]);
+    }
+
+    /// <summary>The summary properties (<see cref="EmailReader.SummaryProperties"/>) of a message, cached.</summary>
+    public async Task<JsonObject?> SummaryAsync(EmailCopy copy)
+    {
+        if (_summaries.TryGetValue(copy.EmailId, out JsonObject? cached) && cached is not null) return cached;
+        var reader = await ReaderAsync(copy);
+        if (reader is null) return null;
+        var summary = new JsonObject();
+        foreach (var p in EmailReader.SummaryProperties)
+            if (reader.TryHeaderProperty(p, out var v)) summary[p] = v;
+        _summaries.Set(copy.EmailId, summary, new MemoryCacheEntryOptions { Size = 1 });
+        return summary;
+    }
+
+    public void Dispose() => _summaries.Dispose();
+}
+
+/// <summary>
+/// Blobs uploaded for import, attachments and parse (RFC 8620 6.1), held in this gateway's memory
+/// for an hour: bounded in bytes; a client uploads and uses a blob within one session.
+/// </summary>
+public sealed class UploadStore : IDisposable
+{
+    public const long MaxBytes = 512L * 1024 * 1024;
+    private readonly MemoryCache _blobs = new(new MemoryCacheOptions { SizeLimit = MaxBytes });
+
+    public sealed record Upload(string AccountId, string Type, byte[] Data);
+
+    public string Add(string accountId, string type, byte[] data)
+    {
+        var id = "U" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data).AsSpan(0, 12)) + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        _blobs.Set(id, new Upload(accountId, type, data), new MemoryCacheEntryOptions { Size = Math.Max(1, data.Length), AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(1) });
+        return id;
+    }
+
+    public Upload? Get(string accountId, string blobId) =>
+        _blobs.TryGetValue(blobId, out Upload? u) && u is not null && u.AccountId == accountId ? u : null;
+
+    public void Dispose() => _blobs.Dispose();
+}
