@@ -31,8 +31,9 @@ public sealed class CertificateUploadTests : IDisposable
 
     private (string Chain, string Key) Issue(string[] names, DateTimeOffset? from = null, DateTimeOffset? to = null, string? eku = "1.3.6.1.5.5.7.3.1")
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var req = new CertificateRequest($"CN={names.FirstOrDefault() ?? "nobody"}", key, HashAlgorithmName.SHA256);
+        // RSA like the CA: CertificateRequest.Create signs with the issuer's key type.
+        using var key = RSA.Create(2048);
+        var req = new CertificateRequest($"CN={names.FirstOrDefault() ?? "nobody"}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         if (names.Length > 0)
         {
             var san = new SubjectAlternativeNameBuilder();
