@@ -100,7 +100,10 @@ public sealed class LargeFileTests(JmapExtrasHost fixture) : IClassFixture<JmapE
         while (offset < data.Length)
         {
             var n = (int)Math.Min(4 * 1024 * 1024, data.Length - offset);
-            var r = await user.SendAsync(Patch(upload, offset, new ByteArrayContent(data, (int)offset, n)));
+            // Expect: 100-continue, so that a 409 comes before the body is sent.
+            var patch = Patch(upload, offset, new ByteArrayContent(data, (int)offset, n));
+            patch.Headers.ExpectContinue = true;
+            var r = await user.SendAsync(patch);
             if (r.StatusCode == HttpStatusCode.Conflict && ++conflicts < 5)
             {
                 offset = long.Parse(r.Headers.GetValues("Upload-Offset").Single());

@@ -20,7 +20,7 @@ public sealed class CertificateUploadTests : IDisposable
     {
         var req = new CertificateRequest("CN=Upload Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        _ca = req.CreateSelfSigned(Now.AddDays(-1), Now.AddYears(1));
+        _ca = req.CreateSelfSigned(Now.AddDays(-365), Now.AddYears(1));
     }
 
     public void Dispose()
