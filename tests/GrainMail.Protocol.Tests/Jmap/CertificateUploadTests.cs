@@ -84,7 +84,7 @@ public sealed class CertificateUploadTests : IDisposable
         Assert.Contains("required", CertificateUpload.Check("example.com", null, key, Now).Error);
         Assert.Contains("required", CertificateUpload.Check("example.com", chain, " ", Now).Error);
         Assert.Contains("encrypted", CertificateUpload.Check("example.com", chain, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----", Now).Error);
-        Assert.Contains("not a PEM", CertificateUpload.Check("example.com", "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----", key, Now).Error);
+        Assert.Contains("no certificate", CertificateUpload.Check("example.com", "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----", key, Now).Error);
         Assert.Contains("no certificate", CertificateUpload.Check("example.com", "just text", key, Now).Error);
         Assert.Contains("readable private key", CertificateUpload.Check("example.com", chain, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", Now).Error);
         var leafOnly = chain[..(chain.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
