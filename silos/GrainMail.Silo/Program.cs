@@ -125,6 +125,7 @@ if (otlp)
 builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
 builder.Services.AddGrainMailJmap(); // JMAP on the users' HTTPS listener (gateways/GrainMail.Gateways.Jmap)
+GrainMail.Gateways.Jmap.Methods.JmapMethodRegistration.AddJmapMethods<GrainMail.Gateways.Jmap.Submission.IdentityMethods>(builder.Services); // Identity (issue 18, jmap-extras)
 // SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
 // Per-domain certificates (issue 18, 4.2.19): every TLS listener picks by SNI, else the node's certificate.
 builder.Services.AddSingleton<DomainCertificates>();

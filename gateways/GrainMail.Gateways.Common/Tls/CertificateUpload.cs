@@ -45,14 +45,15 @@ public static class CertificateUpload
         try
         {
             var leaf = chain[0];
-            using (var withKey = LoadWithKey(chainPem, keyPem, out var keyError))
-            {
-                if (withKey is null) return Fail(keyError!);
-            }
+            // The order first: with an issuer first, the key would be checked against the wrong certificate.
             for (var i = 1; i < chain.Count; i++)
             {
                 if (chain[i - 1].IssuerName.RawData.AsSpan().SequenceEqual(chain[i].SubjectName.RawData)) continue;
                 return Fail($"certificate {i + 1} of the chain did not issue certificate {i}: put the leaf first, then each issuer");
+            }
+            using (var withKey = LoadWithKey(chainPem, keyPem, out var keyError))
+            {
+                if (withKey is null) return Fail(keyError!);
             }
             var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
             var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime());

@@ -20,7 +20,7 @@ public sealed class CertificateUploadTests : IDisposable
     {
         var req = new CertificateRequest("CN=Upload Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        _ca = req.CreateSelfSigned(Now.AddDays(-1), Now.AddYears(1));
+        _ca = req.CreateSelfSigned(Now.AddDays(-365), Now.AddYears(1));
     }
 
     public void Dispose()
@@ -31,8 +31,9 @@ public sealed class CertificateUploadTests : IDisposable
 
     private (string Chain, string Key) Issue(string[] names, DateTimeOffset? from = null, DateTimeOffset? to = null, string? eku = "1.3.6.1.5.5.7.3.1")
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var req = new CertificateRequest($"CN={names.FirstOrDefault() ?? "nobody"}", key, HashAlgorithmName.SHA256);
+        // RSA like the CA: CertificateRequest.Create signs with the issuer's key type.
+        using var key = RSA.Create(2048);
+        var req = new CertificateRequest($"CN={names.FirstOrDefault() ?? "nobody"}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         if (names.Length > 0)
         {
             var san = new SubjectAlternativeNameBuilder();
@@ -83,7 +84,7 @@ public sealed class CertificateUploadTests : IDisposable
         Assert.Contains("required", CertificateUpload.Check("example.com", null, key, Now).Error);
         Assert.Contains("required", CertificateUpload.Check("example.com", chain, " ", Now).Error);
         Assert.Contains("encrypted", CertificateUpload.Check("example.com", chain, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----", Now).Error);
-        Assert.Contains("not a PEM", CertificateUpload.Check("example.com", "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----", key, Now).Error);
+        Assert.Contains("no certificate", CertificateUpload.Check("example.com", "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----", key, Now).Error);
         Assert.Contains("no certificate", CertificateUpload.Check("example.com", "just text", key, Now).Error);
         Assert.Contains("readable private key", CertificateUpload.Check("example.com", chain, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", Now).Error);
         var leafOnly = chain[..(chain.IndexOf("-----END CERTIFICATE-----", StringComparison.Ordinal) + 25)];
