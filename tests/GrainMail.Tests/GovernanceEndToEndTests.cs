@@ -107,7 +107,8 @@ public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClass
         var peer = await NewAccount("peer");
         var path = $"/api/v1/domains/{D}/monitoring";
 
-        // Off until the domain's owner says otherwise.
+        // Off until the domain's owner says otherwise (switched off first: another test of the class turns it on).
+        Assert.Equal(HttpStatusCode.NoContent, (await Put($"/api/v1/domains/{D}/governance/monitoring", new { enabled = false, reviewer })).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await host.Post(path, new { monitored = watched, master })).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await Put($"/api/v1/domains/{D}/governance/monitoring", new { enabled = true, reviewer })).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await host.Post(path, new { monitored = watched, master })).StatusCode);

@@ -35,8 +35,8 @@ public static class WebmailEndpoints
     {
         // Routing matches /mail and /mail/ alike: only the first is sent on to the folder.
         app.MapGet(Prefix, (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true ? Serve(http, root, "")
-            : http.Request.IsHttps ? Results.Redirect(Prefix + "/") : Results.NotFound()).AllowAnonymous();
-        app.MapGet(Prefix + "/{**path}", (HttpContext http, string? path) => Serve(http, root, path ?? "")).AllowAnonymous();
+            : http.Request.IsHttps ? Results.Redirect(Prefix + "/") : Results.NotFound()).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet(Prefix + "/{**path}", (HttpContext http, string? path) => Serve(http, root, path ?? "")).AllowAnonymous().ExcludeFromDescription(); // static files, not API: kept out of the OpenAPI document
         return app;
     }
 
