@@ -131,7 +131,8 @@ GrainMail.Gateways.Jmap.Methods.JmapMethodRegistration.AddJmapMethods<GrainMail.
 builder.Services.AddSingleton<DomainCertificates>();
 if (runsGateways) builder.Services.AddHostedService<DomainCertificateRefresher>();
 builder.Services.AddSingleton(sp => new ServerTls(TlsCertificate.Load(settings.TlsCertificatePem, settings.TlsKeyPem, dataDir,
-    sp.GetRequiredService<SmtpOptions>().HostName)) { Domains = sp.GetRequiredService<DomainCertificates>() });
+    sp.GetRequiredService<SmtpOptions>().HostName))
+{ Domains = sp.GetRequiredService<DomainCertificates>() });
 builder.Services.AddSingleton<SmtpServer>();
 builder.Services.AddSingleton<GrainMail.Gateways.Common.Intake.MessageIntake>();
 builder.Services.AddSingleton<MessageCache>();

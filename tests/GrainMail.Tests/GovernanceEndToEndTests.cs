@@ -273,11 +273,21 @@ public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClass
         var member = await NewAccount("apm");
         var byKeyword = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
         {
-            name = "mergers", senders = new[] { author }, keywords = new[] { "merger" }, reviewer, expireAfterSeconds = 3600, expiryReason = "expired",
+            name = "mergers",
+            senders = new[] { author },
+            keywords = new[] { "merger" },
+            reviewer,
+            expireAfterSeconds = 3600,
+            expiryReason = "expired",
         }));
         var outside = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
         {
-            name = "anything leaving", senders = new[] { author }, outsideDomain = true, reviewer, expireAfterSeconds = 3600, expiryReason = "expired",
+            name = "anything leaving",
+            senders = new[] { author },
+            outsideDomain = true,
+            reviewer,
+            expireAfterSeconds = 3600,
+            expiryReason = "expired",
         }));
         using var reviewerApi = host.UserClient(reviewer);
         try

@@ -71,7 +71,9 @@ public sealed class JmapMailTests(JmapHostFixture fixture) : IClassFixture<JmapH
         // Email/get: decoded header forms, body values, preview, thread id as IMAP's.
         var got = (await jmap.CallAsync("Email/get", new
         {
-            accountId = acc, ids = new[] { id }, fetchTextBodyValues = true,
+            accountId = acc,
+            ids = new[] { id },
+            fetchTextBodyValues = true,
             properties = new[] { "threadId", "mailboxIds", "keywords", "subject", "from", "preview", "textBody", "bodyValues", "header:Subject:asText", "header:From:asAddresses", "sentAt", "size", "receivedAt" },
         })).Of("Email/get");
         var email = (JsonObject)got["list"]![0]!;

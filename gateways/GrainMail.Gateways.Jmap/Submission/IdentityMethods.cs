@@ -107,8 +107,13 @@ public sealed class IdentityMethods(IGrainFactory grains) : IJmapMethods
         if (since != state) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "identities changed; fetch them again with Identity/get");
         return new JsonObject
         {
-            ["accountId"] = account.Id, ["oldState"] = since, ["newState"] = state, ["hasMoreChanges"] = false,
-            ["created"] = new JsonArray(), ["updated"] = new JsonArray(), ["destroyed"] = new JsonArray(),
+            ["accountId"] = account.Id,
+            ["oldState"] = since,
+            ["newState"] = state,
+            ["hasMoreChanges"] = false,
+            ["created"] = new JsonArray(),
+            ["updated"] = new JsonArray(),
+            ["destroyed"] = new JsonArray(),
         };
     }
 
@@ -131,9 +136,15 @@ public sealed class IdentityMethods(IGrainFactory grains) : IJmapMethods
             (notDestroyed ??= new JsonObject())[id] = ids.Contains(id) ? Refused("an identity goes when its alias is removed") : NotFound();
         return new JsonObject
         {
-            ["accountId"] = account.Id, ["oldState"] = state, ["newState"] = state,
-            ["created"] = null, ["updated"] = null, ["destroyed"] = null,
-            ["notCreated"] = notCreated, ["notUpdated"] = notUpdated, ["notDestroyed"] = notDestroyed,
+            ["accountId"] = account.Id,
+            ["oldState"] = state,
+            ["newState"] = state,
+            ["created"] = null,
+            ["updated"] = null,
+            ["destroyed"] = null,
+            ["notCreated"] = notCreated,
+            ["notUpdated"] = notUpdated,
+            ["notDestroyed"] = notDestroyed,
         };
     }
 
