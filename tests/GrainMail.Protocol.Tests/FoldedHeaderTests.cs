@@ -4,6 +4,7 @@ using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using GrainMail.Gateways.Imap.Search;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Protocol.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Protocol.Tests;
 

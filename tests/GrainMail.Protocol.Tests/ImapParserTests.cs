@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Text;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Protocol.Tests;
 

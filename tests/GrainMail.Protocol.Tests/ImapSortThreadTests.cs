@@ -4,6 +4,8 @@ using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using GrainMail.Gateways.Imap.Search;
 using GrainMail.Gateways.Imap.Sorting;
+using GrainMail.Gateways.Common.Mime;
+using GrainMail.Gateways.Common.Sorting;
 
 namespace GrainMail.Protocol.Tests;
 

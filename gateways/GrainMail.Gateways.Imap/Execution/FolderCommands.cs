@@ -1,7 +1,7 @@
 using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Imap.Commands;
 
-using GrainMail.Gateways.Imap.Objects;
+using GrainMail.Gateways.Common.Objects;
 
 namespace GrainMail.Gateways.Imap.Execution;
 

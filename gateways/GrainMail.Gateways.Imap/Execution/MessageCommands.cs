@@ -5,7 +5,8 @@ using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using System.Globalization;
 
-using GrainMail.Gateways.Imap.Objects;
+using GrainMail.Gateways.Common.Mime;
+using GrainMail.Gateways.Common.Objects;
 
 namespace GrainMail.Gateways.Imap.Execution;
 

@@ -1,4 +1,5 @@
 using MimeKit.Encodings;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Gateways.Imap.Mime;
 

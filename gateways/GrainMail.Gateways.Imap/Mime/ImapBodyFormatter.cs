@@ -1,4 +1,5 @@
 using System.Text;
+using GrainMail.Gateways.Common.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using MimeKit;
 using MimeKit.Utils;
@@ -37,14 +38,7 @@ public static class ImapBodyFormatter
         !string.IsNullOrWhiteSpace(value) && InternetAddressList.TryParse(value, out var list) && list.Count > 0 ? value : from;
 
     /// <summary>A header's value as it is in the message, unfolded; null when absent.</summary>
-    public static string? RawValue(HeaderList headers, string field)
-    {
-        var i = headers.IndexOf(field);
-        if (i < 0) return null;
-        var raw = headers[i].RawValue;
-        var text = Encoding.UTF8.GetString(raw).Replace("\r\n", "").Replace("\n", "").Trim();
-        return text;
-    }
+    public static string? RawValue(HeaderList headers, string field) => HeaderValues.RawValue(headers, field);
 
     private static void Addresses(ImapWriter w, string? value)
     {

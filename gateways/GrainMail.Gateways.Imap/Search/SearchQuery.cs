@@ -4,6 +4,7 @@ using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Imap.Protocol;
 using MimeKit;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Gateways.Imap.Search;
 
@@ -253,7 +254,7 @@ internal abstract class SearchKey
     private sealed class EmailIdKey(string id) : SearchKey
     {
         public override ValueTask<bool> MatchAsync(SearchContext m) =>
-            ValueTask.FromResult(Objects.ObjectIds.EmailId(m.Meta.Blob).Equals(id, StringComparison.Ordinal));
+            ValueTask.FromResult(Common.Objects.ObjectIds.EmailId(m.Meta.Blob).Equals(id, StringComparison.Ordinal));
     }
 
     private sealed class ThreadIdKey(string id) : SearchKey
@@ -263,7 +264,7 @@ internal abstract class SearchKey
         public override async ValueTask<bool> MatchAsync(SearchContext m)
         {
             var content = await m.ContentAsync();
-            return content is not null && Objects.ObjectIds.ThreadId(content.Root.Headers, m.Meta.Blob).Equals(id, StringComparison.Ordinal);
+            return content is not null && Common.Objects.ObjectIds.ThreadId(content.Root.Headers, m.Meta.Blob).Equals(id, StringComparison.Ordinal);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using GrainMail.Gateways.Common.Sorting;
 
 namespace GrainMail.Gateways.Imap.Sorting;
 

@@ -1,3 +1,4 @@
+using GrainMail.Gateways.Common.Sorting;
 namespace GrainMail.Gateways.Imap.Sorting;
 
 /// <summary>A SORT key (RFC 5256 3, RFC 5957 DISPLAYFROM/DISPLAYTO).</summary>

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using GrainMail.Gateways.Imap.Mime;
 using GrainMail.Gateways.Jmap.Protocol;
 using MimeKit;
+using GrainMail.Gateways.Common.Mime;
 
 namespace GrainMail.Gateways.Jmap.Mail;
 

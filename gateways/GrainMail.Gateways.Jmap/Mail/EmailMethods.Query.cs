@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using GrainMail.Gateways.Imap.Sorting;
 using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Protocol;
+using GrainMail.Gateways.Common.Sorting;
 
 namespace GrainMail.Gateways.Jmap.Mail;
 

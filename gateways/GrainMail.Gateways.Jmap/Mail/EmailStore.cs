@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using GrainMail.Gateways.Common.Messages;
-using GrainMail.Gateways.Imap.Mime;
-using GrainMail.Gateways.Imap.Objects;
-using GrainMail.Gateways.Imap.Sorting;
 using Microsoft.Extensions.Caching.Memory;
+using GrainMail.Gateways.Common.Mime;
+using GrainMail.Gateways.Common.Objects;
+using GrainMail.Gateways.Common.Sorting;
 
 namespace GrainMail.Gateways.Jmap.Mail;
 

@@ -1,6 +1,6 @@
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Gateways.Imap.Objects;
 using Microsoft.Extensions.Caching.Memory;
+using GrainMail.Gateways.Common.Objects;
 
 namespace GrainMail.Gateways.Jmap.Mail;
 

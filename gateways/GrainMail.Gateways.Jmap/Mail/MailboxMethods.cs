@@ -119,7 +119,7 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
         var oldKeys = old.ToDictionary(m => (m.FolderId, m.UidValidity));
         var created = now.Where(kv => !oldKeys.ContainsKey(kv.Key)).Select(kv => kv.Value.MailboxId).ToList();
         var destroyed = old.Where(m => !now.ContainsKey((m.FolderId, m.UidValidity)))
-            .Select(m => GrainMail.Gateways.Imap.Objects.ObjectIds.MailboxId(mail.Account.Address, new FolderInfo("", SpecialUse.None, m.UidValidity, 0, 0, 0, 0, 0, 0, false, m.FolderId))).ToList();
+            .Select(m => GrainMail.Gateways.Common.Objects.ObjectIds.MailboxId(mail.Account.Address, new FolderInfo("", SpecialUse.None, m.UidValidity, 0, 0, 0, 0, 0, 0, false, m.FolderId))).ToList();
         var updated = new List<string>();
         var onlyCounts = true;
         foreach (var m in old)

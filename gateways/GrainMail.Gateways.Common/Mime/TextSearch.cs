@@ -2,14 +2,14 @@ using System.Text;
 using MimeKit;
 using MimeKit.Encodings;
 
-namespace GrainMail.Gateways.Imap.Mime;
+namespace GrainMail.Gateways.Common.Mime;
 
 /// <summary>
 /// The decoded text of a message's text parts, for SEARCH BODY and TEXT: transfer encoding and
 /// charset undone, one part at a time, over the <see cref="MimeNode"/> tree (no second parse of
 /// the message, nothing kept after the search has looked at a part).
 /// </summary>
-internal static class TextSearch
+public static class TextSearch
 {
     private const int MaxDepth = 10;
 
@@ -82,7 +82,7 @@ internal static class TextSearch
     private static string Decode(byte[] raw, MimeNode node)
     {
         var body = raw.AsSpan(node.BodyStart, node.BodyLength);
-        var transfer = ImapBodyFormatter.RawValue(node.Headers, "Content-Transfer-Encoding")?.Trim().ToLowerInvariant();
+        var transfer = HeaderValues.RawValue(node.Headers, "Content-Transfer-Encoding")?.Trim().ToLowerInvariant();
         IMimeDecoder? decoder = transfer switch
         {
             "base64" => new Base64Decoder(),

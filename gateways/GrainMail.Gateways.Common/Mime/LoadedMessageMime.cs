@@ -1,9 +1,9 @@
 using GrainMail.Gateways.Common.Messages;
 
-namespace GrainMail.Gateways.Imap.Mime;
+namespace GrainMail.Gateways.Common.Mime;
 
 /// <summary>IMAP's view of a cached message: its MIME tree with byte ranges, parsed once per cached copy.</summary>
-internal static class LoadedMessageMime
+public static class LoadedMessageMime
 {
     private sealed class Tree(MimeNode root)
     {

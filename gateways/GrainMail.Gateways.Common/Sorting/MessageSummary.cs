@@ -1,8 +1,8 @@
-using GrainMail.Gateways.Imap.Mime;
+using GrainMail.Gateways.Common.Mime;
 using MimeKit;
 using MimeKit.Utils;
 
-namespace GrainMail.Gateways.Imap.Sorting;
+namespace GrainMail.Gateways.Common.Sorting;
 
 /// <summary>
 /// What SORT and THREAD look at of one message (RFC 5256, 5957): its number in the answer (a
@@ -32,7 +32,7 @@ public sealed record MessageSummary(
     public static MessageSummary FromHeaders(long number, int sequence, DateTimeOffset internalDate, long size, HeaderList headers)
     {
         DateTimeOffset? sent = null;
-        if (ImapBodyFormatter.RawValue(headers, "Date") is { } date && DateUtils.TryParse(date, out var parsed)) sent = parsed;
+        if (HeaderValues.RawValue(headers, "Date") is { } date && DateUtils.TryParse(date, out var parsed)) sent = parsed;
         var from = FirstMailbox(headers, "From");
         var to = FirstMailbox(headers, "To");
         var cc = FirstMailbox(headers, "Cc");
@@ -66,7 +66,7 @@ public sealed record MessageSummary(
 
     private static List<string> MessageIds(HeaderList headers, string field)
     {
-        var value = ImapBodyFormatter.RawValue(headers, field);
+        var value = HeaderValues.RawValue(headers, field);
         var ids = new List<string>();
         if (string.IsNullOrWhiteSpace(value)) return ids;
         foreach (var id in MimeUtils.EnumerateReferences(value))
@@ -76,7 +76,7 @@ public sealed record MessageSummary(
 
     private static MailboxAddress? FirstMailbox(HeaderList headers, string field)
     {
-        var value = ImapBodyFormatter.RawValue(headers, field);
+        var value = HeaderValues.RawValue(headers, field);
         if (string.IsNullOrWhiteSpace(value) || !InternetAddressList.TryParse(value, out var list)) return null;
         foreach (var a in list.Mailboxes) return a;
         return null;

@@ -1,7 +1,7 @@
 using System.Text;
 using MimeKit;
 
-namespace GrainMail.Gateways.Imap.Mime;
+namespace GrainMail.Gateways.Common.Mime;
 
 /// <summary>
 /// One entity of a message with its exact byte ranges in the stored bytes: what IMAP's

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GrainMail.Gateways.Imap.Sorting;
+namespace GrainMail.Gateways.Common.Sorting;
 
 /// <summary>
 /// RFC 5256 2.1: the "base subject" of a message, which SORT SUBJECT and both THREAD algorithms

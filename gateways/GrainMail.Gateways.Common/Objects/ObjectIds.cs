@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Gateways.Imap.Sorting;
+using GrainMail.Gateways.Common.Sorting;
 using MimeKit;
 
-namespace GrainMail.Gateways.Imap.Objects;
+namespace GrainMail.Gateways.Common.Objects;
 
 /// <summary>
 /// RFC 8474 OBJECTID identifiers, derived rather than stored so that every gateway and (later)
