@@ -12,6 +12,9 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
     modulePreload: { polyfill: false },
+    // pdf.js 5 uses top-level await; every browser the webmail supports runs ES2022.
+    target: 'es2022',
   },
-  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  // Vite 6 (not 7 or 8): it runs on Node 18, Debian 12's own nodejs (Vite 7+ needs Node 20.19).
+  esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
 });

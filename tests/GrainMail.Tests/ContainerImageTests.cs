@@ -23,9 +23,14 @@ public sealed class ContainerImageTests
     public void The_image_builds_on_the_SDK_runs_on_ASPNET_as_the_manifests_non_root_user()
     {
         var from = Instructions("FROM").ToList();
-        Assert.Equal(2, from.Count);
-        Assert.Matches(@"/dotnet/sdk:10\.0 AS build$", from[0]);
-        Assert.Matches(@"/dotnet/aspnet:10\.0\b", from[1]);
+        Assert.Equal(3, from.Count);
+        // The webmail is built on plain Debian 12 by its own script (Debian's nodejs 18), and the
+        // runtime stage puts it where WebmailFiles.Locate looks first, so /mail/ is served, not 503.
+        Assert.Matches(@"^debian:bookworm(-slim)? AS webmail$", from[0]);
+        Assert.Contains(Instructions("RUN"), r => r.StartsWith("bash build.sh", StringComparison.Ordinal));
+        Assert.Contains("COPY --from=webmail /src/webmail/dist/ ./webmail/", Dockerfile);
+        Assert.Matches(@"/dotnet/sdk:10\.0 AS build$", from[1]);
+        Assert.Matches(@"/dotnet/aspnet:10\.0\b", from[2]);
 
         var user = Instructions("USER").Last().Split(':')[0];
         Assert.Matches("^[0-9]+$", user); // numeric, so that runAsNonRoot can verify it
@@ -49,7 +54,7 @@ public sealed class ContainerImageTests
         Assert.Contains(Instructions("RUN"), r => r.Contains("apt-get install", StringComparison.Ordinal) && r.Contains("publicsuffix", StringComparison.Ordinal));
 
         var ignore = File.ReadAllLines(RepoFiles.PathOf(".dockerignore"));
-        foreach (var excluded in new[] { "**/bin/", "**/obj/", "data/", ".git/" }) Assert.Contains(excluded, ignore);
+        foreach (var excluded in new[] { "**/bin/", "**/obj/", "data/", ".git/", "webmail/node_modules/" }) Assert.Contains(excluded, ignore);
     }
 
     [Fact]
