@@ -94,28 +94,75 @@ public static class JmapEndpoints
     }
 
     /// <summary>
-    /// The body, or null when it is larger than <paramref name="limit"/>. The rest of an oversized body
-    /// is read and dropped (up to a bound) so that the client, still sending, gets the error rather
-    /// than a connection reset.
+    /// The body, or null when it is larger than <paramref name="limit"/>. RFC 8620 3.6.1 wants the
+    /// `limit` problem for an oversized request, and the client (HTTP/1.1) is still sending when we
+    /// know: answering and closing with its bytes unread makes the kernel reset the connection, and the
+    /// client loses the answer in a broken pipe. So the rest is read and dropped (never stored), with
+    /// Kestrel's own body-size limit (30 MB by default, which would end the connection the same way)
+    /// raised for this request to <see cref="DrainBound"/>. Only a body declared larger than that is
+    /// answered at once, with "Connection: close".
     /// </summary>
     internal static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long limit)
     {
+        if (request.ContentLength > limit)
+        {
+            await DrainAsync(request, limit);
+            return null;
+        }
+        RaiseBodyLimit(request, limit);
         using var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
         int read;
-        long total = 0;
         while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
         {
-            total += read;
-            if (total > limit)
+            if (buffer.Length + read > limit)
             {
-                if (total > 4 * limit + 1024 * 1024) return null;
-                continue;
+                await DrainAsync(request, limit);
+                return null;
             }
             buffer.Write(chunk, 0, read);
         }
-        return total > limit ? null : buffer.ToArray();
+        return buffer.ToArray();
     }
+
+    /// <summary>Lets Kestrel accept a body up to <see cref="DrainBound"/> for this request (its own default would reset the connection first).</summary>
+    internal static void RaiseBodyLimit(HttpRequest request, long limit)
+    {
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = DrainBound(limit);
+    }
+
+    /// <summary>
+    /// Reads and drops the rest of a body that is over its limit, so that the answer that follows
+    /// reaches the client. A body declared larger than <see cref="DrainBound"/> is not read: the
+    /// answer then says "Connection: close".
+    /// </summary>
+    internal static async Task DrainAsync(HttpRequest request, long limit)
+    {
+        var bound = DrainBound(limit);
+        if (request.ContentLength > bound)
+        {
+            request.HttpContext.Response.Headers.Connection = "close";
+            return;
+        }
+        RaiseBodyLimit(request, limit);
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            while (await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted) > 0)
+            {
+                // dropped
+            }
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            // Past the bound without a declared length: the connection closes after the answer.
+            request.HttpContext.Response.Headers.Connection = "close";
+        }
+    }
+
+    /// <summary>How much of an oversized body is read and dropped so that the client gets its answer.</summary>
+    internal static long DrainBound(long limit) => Math.Max(limit * 8, 256L * 1024 * 1024);
 
     internal static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";
 

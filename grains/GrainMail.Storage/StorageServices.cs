@@ -54,6 +54,8 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
         services.AddSingleton<GrainMail.Storage.Tls.DomainCertificateStore>();
         services.AddSingleton<GrainMail.Storage.LargeFiles.LargeFileStore>();
+        services.AddSingleton<GrainMail.Storage.Uploads.UploadBlobStore>();
+        services.AddSingleton<GrainMail.Storage.Mailboxes.MailboxHistoryStore>();
         services.AddSingleton<GrainMail.Storage.Audit.AuditReader>();
         services.AddSingleton<GrainMail.Storage.Governance.MessageIndex>();
         services.AddSingleton<GrainMail.Storage.Governance.ReportStore>();

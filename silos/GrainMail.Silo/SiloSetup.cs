@@ -76,6 +76,7 @@ public static class SiloSetup
             .Get<GrainMail.Grains.Lists.ListOptions>() ?? new GrainMail.Grains.Lists.ListOptions());
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
         services.AddHostedService<GrainMail.Grains.LargeFiles.LargeFileSweeper>(); // expired links and abandoned uploads (issue 18)
+        services.AddHostedService<GrainMail.Grains.Uploads.UploadSweeper>(); // expired JMAP uploads (issue 18)
         // The chain's tip anchored outside the database (GrainMail:Audit:AnchorFile, AnchorEvery).
         services.AddSingleton(sp => new GrainMail.Storage.Audit.AuditAnchors(
             sp.GetRequiredService<GrainMail.Grains.Audit.AuditOptions>().AnchorFile is { Length: > 0 } anchorFile

@@ -17,10 +17,11 @@ public static class BlobEndpoints
         app.MapGet("/jmap/download/{accountId}/{blobId}/{name}", DownloadAsync).RequireAuthorization(Http.UserAuth.AccountAuth.Policy).ExcludeFromDescription();
     }
 
-    private static async Task UploadAsync(HttpContext http, string accountId, UploadStore uploads, JmapLimits limits, JmapConcurrency concurrency)
+    private static async Task UploadAsync(HttpContext http, string accountId, UploadBlobs uploads, JmapLimits limits, JmapConcurrency concurrency)
     {
         if (!await JmapEndpoints.RequireHttpsAsync(http)) return;
-        if (JmapEndpoints.AccountsOf(http.User).All(a => a.Id != accountId))
+        var account = JmapEndpoints.AccountsOf(http.User).FirstOrDefault(a => a.Id == accountId);
+        if (account is null)
         {
             await JmapEndpoints.WriteJsonAsync(http, 404, "application/problem+json", new JsonObject { ["type"] = "about:blank", ["status"] = 404, ["detail"] = "No such account for this user" });
             return;
@@ -31,16 +32,38 @@ public static class BlobEndpoints
             await JmapEndpoints.WriteProblemAsync(http, new JmapRequestError(JmapErrors.Limit, 429, $"More than maxConcurrentUpload ({limits.MaxConcurrentUpload}) uploads at once", "maxConcurrentUpload"));
             return;
         }
-        var data = await JmapEndpoints.ReadBodyAsync(http.Request, limits.MaxSizeUpload);
-        if (data is null)
+        var tooLarge = new JmapRequestError(JmapErrors.Limit, 413, $"The blob is larger than maxSizeUpload ({limits.MaxSizeUpload} octets)", "maxSizeUpload");
+        // maxSizeUpload is enforced while the body streams into the blob store (never held whole):
+        // a declared length over it is refused before anything is stored, an undeclared one at the
+        // first piece past it. Either way the rest is read and dropped so the client gets the answer.
+        if (http.Request.ContentLength > limits.MaxSizeUpload)
         {
-            await JmapEndpoints.WriteProblemAsync(http, new JmapRequestError(JmapErrors.Limit, 413, $"The blob is larger than maxSizeUpload ({limits.MaxSizeUpload} octets)", "maxSizeUpload"));
+            await JmapEndpoints.DrainAsync(http.Request, limits.MaxSizeUpload);
+            await JmapEndpoints.WriteProblemAsync(http, tooLarge);
             return;
         }
+        JmapEndpoints.RaiseBodyLimit(http.Request, limits.MaxSizeUpload);
         var type = http.Request.ContentType is { Length: > 0 } t ? t : "application/octet-stream";
-        var blobId = uploads.Add(accountId, type, data);
-        await JmapEndpoints.WriteJsonAsync(http, 201, "application/json",
-            new JsonObject { ["accountId"] = accountId, ["blobId"] = blobId, ["type"] = type, ["size"] = data.Length });
+        var stored = await uploads.StoreAsync(account.Address, type, http.Request.Body, limits.MaxSizeUpload, http.RequestAborted);
+        switch (stored.Status)
+        {
+            case Contracts.Uploads.UploadStatus.Ok when stored.Info is { } info:
+                await JmapEndpoints.WriteJsonAsync(http, 201, "application/json",
+                    new JsonObject { ["accountId"] = accountId, ["blobId"] = UploadBlobs.BlobId(info.Id), ["type"] = info.ContentType, ["size"] = info.Size });
+                return;
+            case Contracts.Uploads.UploadStatus.OverQuota:
+                await JmapEndpoints.DrainAsync(http.Request, limits.MaxSizeUpload);
+                await JmapEndpoints.WriteJsonAsync(http, 413, "application/problem+json", new JsonObject
+                {
+                    ["type"] = "urn:ietf:params:jmap:error:limit", ["status"] = 413, ["limit"] = "uploadQuota",
+                    ["detail"] = $"The account's unexpired uploads would pass {Contracts.Uploads.UploadLimits.AccountQuotaBytes} octets; use or wait out earlier ones",
+                });
+                return;
+            default:
+                await JmapEndpoints.DrainAsync(http.Request, limits.MaxSizeUpload);
+                await JmapEndpoints.WriteProblemAsync(http, tooLarge);
+                return;
+        }
     }
 
     private static async Task DownloadAsync(HttpContext http, string accountId, string blobId, string name, MailViews views, BlobResolver blobs, IGrainFactory grains)

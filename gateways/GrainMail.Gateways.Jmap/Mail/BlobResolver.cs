@@ -4,15 +4,15 @@ namespace GrainMail.Gateways.Jmap.Mail;
 public sealed record BlobContent(byte[] Data, string Type, string? Name);
 
 /// <summary>
-/// Blob ids (RFC 8620 6): "U…" an upload; "B" + the Email id's digits the whole message (its
+/// Blob ids (RFC 8620 6): "U…" an upload (in the blob store, see <see cref="UploadBlobs"/>); "B" + the Email id's digits the whole message (its
 /// RFC 5322 bytes); "B…-{partId}" one body part, decoded. Message blobs are found through the
 /// account's view, so a user reaches only blobs of messages in his own mailbox.
 /// </summary>
-public sealed class BlobResolver(UploadStore uploads, EmailStore store)
+public sealed class BlobResolver(UploadBlobs uploads, EmailStore store)
 {
     public async Task<BlobContent?> ResolveAsync(string blobId, string accountId, MailView view)
     {
-        if (blobId.StartsWith('U')) return uploads.Get(accountId, blobId) is { } u ? new BlobContent(u.Data, u.Type, null) : null;
+        if (blobId.StartsWith('U')) return await uploads.GetAsync(view.Address, blobId) is { } u ? new BlobContent(u.Data, u.Type, null) : null;
         if (!blobId.StartsWith('B') || blobId.Length < 2) return null;
         var dash = blobId.IndexOf('-');
         var emailId = "M" + blobId[1..(dash < 0 ? blobId.Length : dash)];

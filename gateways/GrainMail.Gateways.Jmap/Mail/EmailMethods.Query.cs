@@ -24,8 +24,20 @@ public sealed partial class EmailMethods
         var calculateTotal = Args.Bool(call.Arguments, "calculateTotal", false);
         using var mail = await access.OpenAsync(call);
         var view = mail.View;
+        var ids = await ResultsAsync(call, view, filterNode, sorts, collapse);
+        if (anchor is not null)
+        {
+            var at = IndexOf(ids, anchor);
+            if (at < 0) throw new JmapMethodException(JmapErrors.AnchorNotFound, "The anchor is not in the results");
+            position = Math.Max(0, at + anchorOffset);
+        }
+        return MailboxMethods.QueryResult(mail.Account.Id, view.State, ids, position, limit, calculateTotal, canCalculateChanges: true);
+    }
+
+    /// <summary>The sorted, filtered ids, kept for the current state: the next page is a slice.</summary>
+    private async Task<IReadOnlyList<string>> ResultsAsync(JmapCall call, MailView view, JsonObject? filterNode, List<SortKey> sorts, bool collapse)
+    {
         var filter = EmailFilter.Parse(filterNode, view.FolderByMailboxId);
-        // The sorted, filtered ids are kept for the current state: the next page is a slice.
         var key = (filterNode?.ToJsonString() ?? "") + "|" + (call.Arguments["sort"]?.ToJsonString() ?? "") + "|" + collapse;
         var ids = view.CachedQuery(key);
         if (ids is null)
@@ -33,13 +45,7 @@ public sealed partial class EmailMethods
             ids = await RunQueryAsync(view, filterNode, filter, sorts, collapse);
             view.CacheQuery(key, ids);
         }
-        if (anchor is not null)
-        {
-            var at = IndexOf(ids, anchor);
-            if (at < 0) throw new JmapMethodException(JmapErrors.AnchorNotFound, "The anchor is not in the results");
-            position = Math.Max(0, at + anchorOffset);
-        }
-        return MailboxMethods.QueryResult(mail.Account.Id, view.State, ids, position, limit, calculateTotal, canCalculateChanges: false);
+        return ids;
     }
 
     private static int IndexOf(IReadOnlyList<string> ids, string id)
@@ -137,17 +143,65 @@ public sealed partial class EmailMethods
 
     private static string BaseSubjectOf(MessageSummary? s) => s is null ? "" : BaseSubject.Extract(s.Subject).Subject;
 
+    // Filter conditions and sorts on properties an Email can change after it is stored (keywords,
+    // mailboxes, its thread's keywords): with them, upToId cannot shorten the answer (RFC 8620 5.6).
+    private static readonly HashSet<string> MutableFilters =
+        ["inMailbox", "inMailboxOtherThan", "hasKeyword", "notKeyword", "allInThreadHaveKeyword", "someInThreadHaveKeyword", "noneInThreadHaveKeyword"];
+
+    /// <summary>
+    /// Email/queryChanges (RFC 8620 5.6, RFC 8621 4.5) from the query state, which is the mail state:
+    /// every Email that changed since it (Email/changes' created, updated and destroyed) may have left
+    /// or moved in the results, so the changed ones that were there before are "removed", and every
+    /// changed one in the results now is "added" with its index. With collapseThreads the other Emails
+    /// of a changed Email's thread count as changed too (which one stands for the thread may change).
+    /// cannotCalculateChanges only where Email/changes cannot calculate, or when a removed Email's
+    /// thread is unknown to this gateway under collapseThreads.
+    /// </summary>
     private async Task<JsonObject> QueryChangesAsync(JmapCall call)
     {
         var since = Args.String(call.Arguments, "sinceQueryState", required: true)!;
-        Args.Object(call.Arguments, "filter");
+        var filterNode = Args.Object(call.Arguments, "filter");
+        var sorts = ParseSort(call.Arguments["sort"]);
+        var collapse = Args.Bool(call.Arguments, "collapseThreads", false);
+        var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
+        if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
+        var upToId = Args.String(call.Arguments, "upToId");
+        var calculateTotal = Args.Bool(call.Arguments, "calculateTotal", false);
         using var mail = await access.OpenAsync(call);
-        // Query results are recomputed, not versioned: unchanged is answered, else the client queries again
-        // (RFC 8620 5.6: cannotCalculateChanges is a legitimate answer).
-        if (since != mail.View.State) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "Run the query again");
-        var total = Args.Bool(call.Arguments, "calculateTotal", false);
-        var o = new JsonObject { ["accountId"] = mail.Account.Id, ["oldQueryState"] = since, ["newQueryState"] = since, ["removed"] = new JsonArray(), ["added"] = new JsonArray() };
-        if (total) o["total"] = null;
+        var view = mail.View;
+        var ids = await ResultsAsync(call, view, filterNode, sorts, collapse);
+        var diff = await EmailChanges.ComputeAsync(mail, access.History, since, null);
+        var changed = diff.All.ToHashSet(StringComparer.Ordinal);
+        if (collapse && changed.Count > 0)
+        {
+            var threads = await FilterContext.ThreadsAsync(store, view);
+            foreach (var id in changed.ToList())
+            {
+                var thread = view.Copies(id) is { Count: > 0 } copies ? await store.ThreadIdAsync(copies[0]) : store.Threads.Known(id)
+                    ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removed Email's thread is not known to this server; query again");
+                if (threads.TryGetValue(thread, out var members))
+                    foreach (var m in members) changed.Add(m.EmailId);
+            }
+        }
+        var created = diff.Created.ToHashSet(StringComparer.Ordinal);
+        var removed = changed.Where(id => !created.Contains(id)).ToList();
+        var mutable = collapse || sorts.Any(s => s.Keyword is not null)
+            || (filterNode is not null && MutableFilters.Any(f => filterNode.ToJsonString().Contains('"' + f + '"', StringComparison.Ordinal)));
+        var last = upToId is not null && !mutable && IndexOf(ids, upToId) is var at && at >= 0 ? at : int.MaxValue;
+        var added = new JsonArray();
+        for (var i = 0; i < ids.Count && i <= last; i++)
+            if (changed.Contains(ids[i])) added.Add(new JsonObject { ["id"] = ids[i], ["index"] = i });
+        if (max is long limit && removed.Count + added.Count > limit)
+            throw new JmapMethodException(JmapErrors.TooManyChanges, $"More than maxChanges ({limit}) changes; query again");
+        var o = new JsonObject
+        {
+            ["accountId"] = mail.Account.Id,
+            ["oldQueryState"] = since,
+            ["newQueryState"] = view.State,
+            ["removed"] = StandardMethods.Array(removed),
+            ["added"] = added,
+        };
+        if (calculateTotal) o["total"] = ids.Count;
         return o;
     }
 

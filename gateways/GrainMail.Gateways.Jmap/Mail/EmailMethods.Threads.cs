@@ -33,29 +33,30 @@ public sealed partial class EmailMethods
         var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
         if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
         using var mail = await access.OpenAsync(call);
-        var (created, updated, destroyed) = Diff(mail.View, since);
+        // Each changed thread has a changed Email, so the Email budget bounds the thread count too.
+        var diff = await EmailChanges.ComputeAsync(mail, access.History, since, max);
+        var (created, updated, destroyed) = (diff.Created, diff.Updated, diff.Destroyed);
         var threads = await FilterContext.ThreadsAsync(store, mail.View);
         var changedThreads = new HashSet<string>(StringComparer.Ordinal);
         var goneThreads = new HashSet<string>(StringComparer.Ordinal);
         foreach (var id in created.Concat(updated))
             if (mail.View.Copies(id) is { Count: > 0 } copies) changedThreads.Add(await store.ThreadIdAsync(copies[0]));
         foreach (var id in destroyed)
-            if (store.Threads.Known(id) is { } t)
-            {
-                if (threads.ContainsKey(t)) changedThreads.Add(t);
-                else goneThreads.Add(t);
-            }
+        {
+            // The thread of an Email that is gone is known only if this gateway read it while it existed.
+            var t = store.Threads.Known(id) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removed Email's thread is not known to this server");
+            if (threads.ContainsKey(t)) changedThreads.Add(t);
+            else goneThreads.Add(t);
+        }
         // A thread whose Emails are all new is created; one that had Emails before is updated.
         var newThreads = changedThreads.Where(t => threads[t].All(m => created.Contains(m.EmailId))).ToList();
         var updatedThreads = changedThreads.Except(newThreads).ToList();
-        if (max is long limit && changedThreads.Count + goneThreads.Count > limit)
-            throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "More changes than maxChanges; resynchronise");
         return new JsonObject
         {
             ["accountId"] = mail.Account.Id,
             ["oldState"] = since,
-            ["newState"] = mail.View.State,
-            ["hasMoreChanges"] = false,
+            ["newState"] = diff.NewState,
+            ["hasMoreChanges"] = diff.HasMore,
             ["created"] = StandardMethods.Array(newThreads),
             ["updated"] = StandardMethods.Array(updatedThreads),
             ["destroyed"] = StandardMethods.Array(goneThreads),

@@ -138,73 +138,22 @@ public sealed partial class EmailMethods(MailAccess access, EmailStore store, Bl
         return o;
     }
 
-    /// <summary>Email ids created, updated and destroyed since a state (see <see cref="MailState"/>); throws cannotCalculateChanges when the view cannot tell.</summary>
-    public static (List<string> Created, List<string> Updated, List<string> Destroyed) Diff(MailView view, string since)
-    {
-        var old = MailState.Parse(since) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "Unknown state");
-        var oldByKey = old.ToDictionary(m => (m.FolderId, m.UidValidity));
-        var appeared = new HashSet<string>(StringComparer.Ordinal);
-        var touched = new HashSet<string>(StringComparer.Ordinal);
-        var removed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var f in view.Folders)
-        {
-            if (!oldByKey.TryGetValue((f.Info.FolderId, f.Info.UidValidity), out var mark))
-            {
-                foreach (var c in f.ByUid.Values) appeared.Add(c.EmailId);
-                continue;
-            }
-            if (mark.HighestModSeq == f.Info.HighestModSeq && mark.UidNext == f.Info.UidNext) continue;
-            // Removals before the view started watching the folder are unknown to it.
-            if (mark.HighestModSeq < f.Baseline) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "The state is older than this server's record of changes");
-            foreach (var c in f.ByUid.Values)
-            {
-                if (c.Meta.Uid >= mark.UidNext) appeared.Add(c.EmailId);
-                else if (c.Meta.ModSeq > mark.HighestModSeq) touched.Add(c.EmailId);
-            }
-            foreach (var (at, id) in f.Removed)
-                if (at > mark.HighestModSeq) removed.Add(id);
-        }
-        foreach (var m in old)
-        {
-            if (view.Folders.Any(f => f.Info.FolderId == m.FolderId && f.Info.UidValidity == m.UidValidity)) continue;
-            var dropped = view.DroppedFolders.FirstOrDefault(d => d.Mark.FolderId == m.FolderId && d.Mark.UidValidity == m.UidValidity);
-            if (dropped.EmailIds is null) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A mailbox went away before this server saw it");
-            foreach (var id in dropped.EmailIds) removed.Add(id);
-        }
-        bool ExistedBefore(string id) => removed.Contains(id) || view.Copies(id).Any(c =>
-            view.Folder(c.FolderId) is { } f && oldByKey.TryGetValue((f.Info.FolderId, f.Info.UidValidity), out var mk) && c.Meta.Uid < mk.UidNext);
-        var created = new List<string>();
-        var updated = new List<string>();
-        var destroyed = new List<string>();
-        foreach (var id in appeared.Concat(touched).Concat(removed).Distinct())
-        {
-            var exists = view.Copies(id).Count > 0;
-            var before = ExistedBefore(id);
-            if (exists && before) updated.Add(id);
-            else if (exists) created.Add(id);
-            else if (before) destroyed.Add(id);
-        }
-        return (created, updated, destroyed);
-    }
-
     private async Task<JsonObject> ChangesAsync(JmapCall call)
     {
         var since = Args.String(call.Arguments, "sinceState", required: true)!;
         var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
         if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
         using var mail = await access.OpenAsync(call);
-        var (created, updated, destroyed) = Diff(mail.View, since);
-        if (max is long limit && created.Count + updated.Count + destroyed.Count > limit)
-            throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "More changes than maxChanges; resynchronise");
+        var diff = await EmailChanges.ComputeAsync(mail, access.History, since, max);
         return new JsonObject
         {
             ["accountId"] = mail.Account.Id,
             ["oldState"] = since,
-            ["newState"] = mail.View.State,
-            ["hasMoreChanges"] = false,
-            ["created"] = StandardMethods.Array(created),
-            ["updated"] = StandardMethods.Array(updated),
-            ["destroyed"] = StandardMethods.Array(destroyed),
+            ["newState"] = diff.NewState,
+            ["hasMoreChanges"] = diff.HasMore,
+            ["created"] = StandardMethods.Array(diff.Created),
+            ["updated"] = StandardMethods.Array(diff.Updated),
+            ["destroyed"] = StandardMethods.Array(diff.Destroyed),
         };
     }
 }

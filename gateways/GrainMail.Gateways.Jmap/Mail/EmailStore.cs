@@ -77,27 +77,3 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads) : IDi
 
     public void Dispose() => _summaries.Dispose();
 }
-
-/// <summary>
-/// Blobs uploaded for import, attachments and parse (RFC 8620 6.1), held in this gateway's memory
-/// for an hour: bounded in bytes; a client uploads and uses a blob within one session.
-/// </summary>
-public sealed class UploadStore : IDisposable
-{
-    public const long MaxBytes = 512L * 1024 * 1024;
-    private readonly MemoryCache _blobs = new(new MemoryCacheOptions { SizeLimit = MaxBytes });
-
-    public sealed record Upload(string AccountId, string Type, byte[] Data);
-
-    public string Add(string accountId, string type, byte[] data)
-    {
-        var id = "U" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data).AsSpan(0, 12)) + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
-        _blobs.Set(id, new Upload(accountId, type, data), new MemoryCacheEntryOptions { Size = Math.Max(1, data.Length), AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(1) });
-        return id;
-    }
-
-    public Upload? Get(string accountId, string blobId) =>
-        _blobs.TryGetValue(blobId, out Upload? u) && u is not null && u.AccountId == accountId ? u : null;
-
-    public void Dispose() => _blobs.Dispose();
-}

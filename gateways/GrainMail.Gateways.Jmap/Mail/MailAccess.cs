@@ -8,6 +8,9 @@ namespace GrainMail.Gateways.Jmap.Mail;
 /// <summary>What every mail method starts with: the account, its mailbox grain and its view brought up to date.</summary>
 public sealed class MailAccess(IGrainFactory grains, MailViews views)
 {
+    /// <summary>The expunge record of every mailbox (for /changes from states this gateway never saw).</summary>
+    public IMailboxHistoryGrain History => grains.GetGrain<IMailboxHistoryGrain>(0);
+
     public async Task<MailSession> OpenAsync(JmapCall call, bool write = false)
     {
         var account = call.Account(MailCapability.Uri, write);

@@ -37,7 +37,7 @@ public static class MailRegistration
         services.AddSingleton<MailViews>();
         services.AddSingleton<ThreadIndex>();
         services.AddSingleton<EmailStore>();
-        services.AddSingleton<UploadStore>();
+        services.AddSingleton<UploadBlobs>();
         services.AddSingleton<BlobResolver>();
         services.AddSingleton<MailAccess>();
         services.AddJmapMethods<MailCapability>();

@@ -17,8 +17,14 @@ public sealed record FolderMark(int FolderId, long UidValidity, long HighestModS
 /// </summary>
 public static class MailState
 {
-    public static string Of(IEnumerable<FolderInfo> folders) =>
-        string.Join('_', folders.OrderBy(f => f.FolderId).Select(f => Format(Mark(f))));
+    public static string Of(IEnumerable<FolderInfo> folders) => Of(folders.Select(Mark));
+
+    /// <summary>
+    /// The token of a list of marks: the current state (from the folders), or an intermediate one that
+    /// /changes hands out with hasMoreChanges (some folders at an earlier modseq and UIDNEXT).
+    /// </summary>
+    public static string Of(IEnumerable<FolderMark> marks) =>
+        string.Join('_', marks.OrderBy(m => m.FolderId).Select(Format));
 
     public static FolderMark Mark(FolderInfo f) =>
         new(f.FolderId, f.UidValidity, f.HighestModSeq, f.UidNext, NameHash(f.Name, f.Subscribed));

@@ -108,41 +108,64 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
         return new JsonObject { ["accountId"] = mail.Account.Id, ["state"] = mail.View.State, ["list"] = list, ["notFound"] = notFound };
     }
 
+    /// <summary>Mailbox ids created, updated and destroyed since a state, read from the state token alone.</summary>
+    private sealed record MailboxDiff(List<string> Created, List<string> Updated, List<string> Destroyed, bool OnlyCounts, string NewState, bool HasMore);
+
+    private static MailboxDiff Diff(MailSession mail, string since, long? max)
+    {
+        var old = MailState.Parse(since) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "Unknown state");
+        var now = mail.View.Folders.ToDictionary(f => (f.Info.FolderId, f.Info.UidValidity));
+        var marks = old.ToDictionary(m => (m.FolderId, m.UidValidity));
+        // One change per folder, in folder order; with maxChanges the intermediate state moves only the folders reported.
+        var changes = new List<(int FolderId, string Kind, string Id, FolderMark? Mark, (int, long) Key, bool NameChanged)>();
+        foreach (var kv in now.Where(kv => !marks.ContainsKey(kv.Key)))
+            changes.Add((kv.Key.FolderId, "created", kv.Value.MailboxId, MailState.Mark(kv.Value.Info), kv.Key, true));
+        foreach (var m in old)
+        {
+            var key = (m.FolderId, m.UidValidity);
+            if (!now.TryGetValue(key, out var f))
+            {
+                changes.Add((m.FolderId, "destroyed", GrainMail.Gateways.Common.Objects.ObjectIds.MailboxId(mail.Account.Address,
+                    new FolderInfo("", SpecialUse.None, m.UidValidity, 0, 0, 0, 0, 0, 0, false, m.FolderId)), null, key, true));
+                continue;
+            }
+            var mark = MailState.Mark(f.Info);
+            if (mark != m) changes.Add((m.FolderId, "updated", f.MailboxId, mark, key, mark.NameHash != m.NameHash));
+        }
+        changes.Sort((a, b) => a.FolderId.CompareTo(b.FolderId));
+        var hasMore = max is long limit && changes.Count > limit;
+        if (hasMore) changes = changes.Take((int)max!.Value).ToList();
+        foreach (var c in changes)
+        {
+            if (c.Mark is { } mk) marks[c.Key] = mk;
+            else marks.Remove(c.Key);
+        }
+        return new MailboxDiff(
+            changes.Where(c => c.Kind == "created").Select(c => c.Id).ToList(),
+            changes.Where(c => c.Kind == "updated").Select(c => c.Id).ToList(),
+            changes.Where(c => c.Kind == "destroyed").Select(c => c.Id).ToList(),
+            !changes.Any(c => c.Kind == "updated" && c.NameChanged),
+            hasMore ? MailState.Of(marks.Values) : mail.View.State, hasMore);
+    }
+
     private async Task<JsonObject> ChangesAsync(JmapCall call)
     {
         var since = Args.String(call.Arguments, "sinceState", required: true)!;
         var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
         if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
         using var mail = await access.OpenAsync(call);
-        var old = MailState.Parse(since) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "Unknown state");
-        var now = mail.View.Folders.ToDictionary(f => (f.Info.FolderId, f.Info.UidValidity));
-        var oldKeys = old.ToDictionary(m => (m.FolderId, m.UidValidity));
-        var created = now.Where(kv => !oldKeys.ContainsKey(kv.Key)).Select(kv => kv.Value.MailboxId).ToList();
-        var destroyed = old.Where(m => !now.ContainsKey((m.FolderId, m.UidValidity)))
-            .Select(m => GrainMail.Gateways.Common.Objects.ObjectIds.MailboxId(mail.Account.Address, new FolderInfo("", SpecialUse.None, m.UidValidity, 0, 0, 0, 0, 0, 0, false, m.FolderId))).ToList();
-        var updated = new List<string>();
-        var onlyCounts = true;
-        foreach (var m in old)
-        {
-            if (!now.TryGetValue((m.FolderId, m.UidValidity), out var f)) continue;
-            var mark = MailState.Mark(f.Info);
-            if (mark == m) continue;
-            updated.Add(f.MailboxId);
-            if (mark.NameHash != m.NameHash) onlyCounts = false;
-        }
-        if (max is long limit && created.Count + updated.Count + destroyed.Count > limit)
-            throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "More changes than maxChanges; fetch the mailboxes again");
+        var d = Diff(mail, since, max);
         return new JsonObject
         {
             ["accountId"] = mail.Account.Id,
             ["oldState"] = since,
-            ["newState"] = mail.View.State,
-            ["hasMoreChanges"] = false,
-            ["created"] = StandardMethods.Array(created),
-            ["updated"] = StandardMethods.Array(updated),
-            ["destroyed"] = StandardMethods.Array(destroyed),
+            ["newState"] = d.NewState,
+            ["hasMoreChanges"] = d.HasMore,
+            ["created"] = StandardMethods.Array(d.Created),
+            ["updated"] = StandardMethods.Array(d.Updated),
+            ["destroyed"] = StandardMethods.Array(d.Destroyed),
             // RFC 8621 2.2: only the counts changed, so a client may fetch just those.
-            ["updatedProperties"] = updated.Count > 0 && onlyCounts ? StandardMethods.Array(CountProperties) : null,
+            ["updatedProperties"] = d.Updated.Count > 0 && d.OnlyCounts ? StandardMethods.Array(CountProperties) : null,
         };
     }
 
@@ -182,7 +205,7 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
             return a.Info.FolderId.CompareTo(b.Info.FolderId);
         });
         var ids = ordered.Select(f => f.MailboxId).ToList();
-        return QueryResult(mail.Account.Id, view.State, ids, position, limit, calculateTotal, canCalculateChanges: false);
+        return QueryResult(mail.Account.Id, view.State, ids, position, limit, calculateTotal, canCalculateChanges: true);
     }
 
     private static int SortOrder(FolderView f) => f.Info.SpecialUse == SpecialUse.Inbox ? 0 : f.Info.SpecialUse != SpecialUse.None ? 10 : 100;
@@ -235,13 +258,29 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
         return true;
     }
 
+    /// <summary>
+    /// Mailbox/queryChanges (RFC 8620 5.6) from the state: every mailbox that changed since may have
+    /// left or moved in the results, so it is "removed", and "added" at its index when it is in them now.
+    /// </summary>
     private async Task<JsonObject> QueryChangesAsync(JmapCall call)
     {
         var since = Args.String(call.Arguments, "sinceQueryState", required: true)!;
+        var max = Args.Long(call.Arguments, "maxChanges", unsigned: true);
+        if (max == 0) throw Args.Invalid("'maxChanges' must be positive");
+        var query = await QueryAsync(call);
         using var mail = await access.OpenAsync(call);
-        // Mailbox lists are short: clients query again (RFC 8620 5.6 allows cannotCalculateChanges).
-        if (since != mail.View.State) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "Query the mailboxes again");
-        return new JsonObject { ["accountId"] = mail.Account.Id, ["oldQueryState"] = since, ["newQueryState"] = since, ["removed"] = new JsonArray(), ["added"] = new JsonArray() };
+        var d = Diff(mail, since, null);
+        var changed = d.Created.Concat(d.Updated).Concat(d.Destroyed).ToHashSet(StringComparer.Ordinal);
+        var ids = ((JsonArray)query["ids"]!).Select(x => (string)x!).ToList();
+        var added = new JsonArray();
+        for (var i = 0; i < ids.Count; i++)
+            if (changed.Contains(ids[i])) added.Add(new JsonObject { ["id"] = ids[i], ["index"] = i });
+        var removed = d.Updated.Concat(d.Destroyed).ToList();
+        if (max is long limit && removed.Count + added.Count > limit)
+            throw new JmapMethodException(JmapErrors.TooManyChanges, $"More than maxChanges ({limit}) changes; query again");
+        var o = new JsonObject { ["accountId"] = mail.Account.Id, ["oldQueryState"] = since, ["newQueryState"] = (string)query["queryState"]!, ["removed"] = StandardMethods.Array(removed), ["added"] = added };
+        if (query["total"] is { } total) o["total"] = total.DeepClone();
+        return o;
     }
 
     private async Task<JsonObject> SetAsync(JmapCall call)

@@ -620,11 +620,12 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
                 RETURNING m.folder_id, m.uid, m.blob_domain, m.blob_hash, m.size, m.internal_date, m.internal_zone, m.flags, m.keywords,
                           d.uv, d.ms, d.rec, d.fname, d.at)
             INSERT INTO mailbox_expunged (mailbox, folder_id, uidvalidity, uid, modseq, expunged_at, recoverable, folder_name,
-                blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords)
+                blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords, email_key)
             SELECT @a, folder_id, uv, uid, ms, at, rec,
                    CASE WHEN rec THEN fname END, CASE WHEN rec THEN blob_domain END, CASE WHEN rec THEN blob_hash END,
                    CASE WHEN rec THEN size END, CASE WHEN rec THEN internal_date END, CASE WHEN rec THEN internal_zone END,
-                   CASE WHEN rec THEN flags END, CASE WHEN rec THEN keywords END
+                   CASE WHEN rec THEN flags END, CASE WHEN rec THEN keywords END,
+                   substring(blob_hash from 1 for 12) -- the Email id's digits, for JMAP /changes (0035)
             FROM gone
             """);
         cmd.Parameters.AddWithValue("a", address);

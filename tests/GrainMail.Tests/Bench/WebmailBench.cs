@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Globalization;
+using GrainMail.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace GrainMail.Tests.Bench;
+
+/// <summary>
+/// The webmail timings of docs/benchmarks.md in Debian's Chromium (Playwright, as WebmailTests):
+/// login → first page of the INBOX list, and a click on a row → its message shown. Explicit, so the
+/// suite never runs it: tests/bench/webmail-open.sh starts a host, fills a 100,000-message INBOX and
+/// runs it with BENCH_URL, BENCH_USER, BENCH_PASSWORD and BENCH_OUT set.
+/// </summary>
+public sealed class WebmailBench
+{
+    [Fact(Explicit = true)]
+    public async Task First_page_after_login_and_opening_a_message()
+    {
+        var url = Environment.GetEnvironmentVariable("BENCH_URL") ?? throw new InvalidOperationException("BENCH_URL not set");
+        var user = Environment.GetEnvironmentVariable("BENCH_USER")!;
+        var password = Environment.GetEnvironmentVariable("BENCH_PASSWORD")!;
+        var rounds = int.Parse(Environment.GetEnvironmentVariable("BENCH_ROUNDS") ?? "12", CultureInfo.InvariantCulture);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = WebmailHostFixture.ChromiumPath, Headless = true, Args = WebmailHostFixture.ChromiumArgs });
+        var firstPage = new List<double>();
+        var open = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            // A fresh context each round: no session, no HTTP cache of the API (assets cached as a returning user has them).
+            await using var context = await browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, Locale = "en-US", ViewportSize = new() { Width = 1400, Height = 860 } });
+            var page = await context.NewPageAsync();
+            await page.GotoAsync(url + "/mail/");
+            await page.FillAsync("input[name=address]", user);
+            await page.FillAsync("input[name=password]", password);
+            var clock = Stopwatch.StartNew();
+            await page.ClickAsync("button[type=submit]");
+            await page.GetByTestId("row").First.WaitForAsync(new() { Timeout = 60_000 });
+            firstPage.Add(clock.Elapsed.TotalMilliseconds);
+
+            // Open a different row each round (a message not opened before).
+            var rows = page.GetByTestId("row");
+            var row = rows.Nth(1 + round % Math.Max(1, Math.Min(20, await rows.CountAsync() - 1)));
+            var emailId = (await row.GetAttributeAsync("data-email-id"))!;
+            clock.Restart();
+            await row.ClickAsync();
+            await page.GetByTestId("subject").WaitForAsync(new() { Timeout = 60_000 });
+            await page.FrameLocator("[data-testid=message-body]").Locator("body").WaitForAsync(new() { Timeout = 60_000 });
+            open.Add(clock.Elapsed.TotalMilliseconds);
+            Assert.False(string.IsNullOrEmpty(emailId));
+            if (round == 0) await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "webmail-bench.png") });
+        }
+        static string Stats(List<double> t)
+        {
+            // The first round loads the view and the caches: reported apart.
+            var warm = t.Skip(1).Order().ToList();
+            return string.Create(CultureInfo.InvariantCulture, $"first {t[0]:F0} ms; then p50 {warm[warm.Count / 2]:F0} ms, max {warm[^1]:F0} ms (n={warm.Count})");
+        }
+        var report = $"first page of the list after login: {Stats(firstPage)}\nopening a message: {Stats(open)}\n";
+        await File.WriteAllTextAsync(Environment.GetEnvironmentVariable("BENCH_OUT") ?? Path.Combine(Path.GetTempPath(), "webmail-bench.txt"), report);
+    }
+}
