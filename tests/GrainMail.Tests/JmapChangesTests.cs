@@ -120,7 +120,10 @@ public sealed class JmapChangesTests(JmapExtrasHost fixture) : IClassFixture<Jma
         }
         Assert.Equal(current, since);
         Assert.Equal([id4], created);
-        Assert.Equal([id1], updated);
         Assert.Equal([id2], destroyed);
+        // A page's state says "new messages below this UID, changes up to this modseq": a message reported
+        // created in one page (with its present data) may come again as updated in a later one, nothing else may.
+        Assert.Contains(id1, updated);
+        Assert.All(updated, id => Assert.Contains(id, new[] { id1, id4 }));
     }
 }

@@ -168,7 +168,9 @@ public static class EmailChanges
     /// <summary>
     /// Reports only part of one folder within <paramref name="budget"/> ids: the new messages with the
     /// lowest UIDs, then whole modseqs of changes (a modseq is never split: the state says "up to
-    /// this modseq"). False when not even one of them fits.
+    /// this modseq"). False when not even one of them fits. A new message reported here (with its
+    /// present data) whose modseq is above the cut comes again as updated in a later page: redundant,
+    /// never wrong, and the price of a state that is a plain token.
     /// </summary>
     private static bool Cut(Unit u, long budget)
     {
