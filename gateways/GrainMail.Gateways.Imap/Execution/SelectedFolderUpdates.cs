@@ -101,9 +101,13 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             Interlocked.Exchange(ref _latest, 0);
         }
 
+        /// <summary>Called on every notice, after <see cref="Signal"/>: NOTIFY writes the selected folder's changes between commands.</summary>
+        public Action? Woken { get; init; }
+
         private void Wake()
         {
             Dirty = true;
+            Woken?.Invoke();
             if (Signal.CurrentCount == 0)
             {
                 try
@@ -129,7 +133,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     {
         if (_watcher is null)
         {
-            _watcher = new FolderWatcher();
+            _watcher = new FolderWatcher { Woken = () => { if (session.Notify.Active) session.Notify.Wake(); } };
             _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Reset(session.Selected!.Name);
