@@ -33,6 +33,15 @@ echo
 echo "== GrainMail: single node, embedded PostgreSQL (fsync on), IMAP over TLS (port 11993)"
 mix --port 11993 --tls --user-format 'm{n}@bench.test' --password secret123 --label grainmail | tee "$out/grainmail.txt" || true
 
+# Where GrainMail's time went: selected-folder updates by source (a notice that carried the change,
+# or a GetChanges grain call) and the mean latency per IMAP command, from the node's /metrics.
+curl -sf http://127.0.0.1:18080/metrics > "$out/metrics.txt" || true
+echo "view syncs: $(grep '^grainmail_imap_view_syncs_total' "$out/metrics.txt" | sed 's/.*source="\([a-z]*\)".* \([0-9.e+]*\)$/\1=\2/' | tr '\n' ' ')"
+awk '/^grainmail_imap_command_duration_milliseconds_(sum|count)\{/ {
+    match($0, /command="[A-Z]*"/); c = substr($0, RSTART + 9, RLENGTH - 10)
+    if ($0 ~ /_sum\{/) sum[c] = $NF; else cnt[c] = $NF }
+  END { for (c in cnt) if (cnt[c] > 0) printf "  %-8s %8d commands, mean %.2f ms\n", c, cnt[c], sum[c] / cnt[c] }' "$out/metrics.txt" | sort -k2 -nr || true
+
 field() { sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$1" | tail -n 1; }
 d=$(field "$out/dovecot.txt" commands_per_s) g=$(field "$out/grainmail.txt" commands_per_s)
 echo
