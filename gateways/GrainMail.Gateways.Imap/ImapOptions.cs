@@ -51,6 +51,12 @@ public sealed class ImapOptions
     public TimeSpan WatchRenewal { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// Sessions take a small change from the notice that carries it when it joins up with their view,
+    /// instead of calling GetChanges. Off only to measure what the notices save (the benchmark's A/B run).
+    /// </summary>
+    public bool ApplyChangeNotices { get; set; } = true;
+
+    /// <summary>
     /// NOTIFY (RFC 5465): the most mailboxes one session may watch, counted over its filters when it
     /// sends NOTIFY SET (personal counts every folder). Beyond it: NO [LIMIT], and the earlier NOTIFY stays.
     /// </summary>

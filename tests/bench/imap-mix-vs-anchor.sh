@@ -17,16 +17,23 @@ mix() { python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-m
   --seed-messages "$seed" --procs "$procs" "$@"; }
 
 # The anchor's daemons stop as soon as its run is over (and if the script fails before that).
-trap 'rm -rf "$out"; anchor stop' EXIT
-anchor start
-anchor reset
-echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
-mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
-anchor stop
-trap 'rm -rf "$out"' EXIT
+# SKIP_ANCHOR=1 runs GrainMail alone (an A/B run of one setting); GRAINMAIL_SETTINGS="Var=value ..." are
+# passed to the node, e.g. GrainMail__Imap__ApplyChangeNotices=false.
+if [ "${SKIP_ANCHOR:-0}" != 1 ]; then
+  trap 'rm -rf "$out"; anchor stop' EXIT
+  anchor start
+  anchor reset
+  echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
+  mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
+  anchor stop
+  trap 'rm -rf "$out"' EXIT
+else
+  touch "$out/dovecot.txt"
+fi
 
 source tests/bench/grainmail-host.sh
-start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100))
+# shellcheck disable=SC2086
+start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100)) ${GRAINMAIL_SETTINGS:-}
 api /api/v1/domains '{"name":"bench.test"}'
 for i in $(seq 1 "$mailboxes"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"m$i\",\"password\":\"secret123\"}"; done
 echo

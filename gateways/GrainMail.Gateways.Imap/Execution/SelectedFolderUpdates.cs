@@ -213,7 +213,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         // Without force the notices that carried their change are enough when they join up from where
         // the view stands to the latest one; a command that must see its own change (APPEND, COPY into
         // the selected mailbox, EXPUNGE, NOOP) asks the grain, as a notice may still be on its way.
-        if (!force && !_watcher.NeedsChanges && TakeNotices(view) is { } fromNotices)
+        if (!force && !_watcher.NeedsChanges && session.Options.ApplyChangeNotices && TakeNotices(view) is { } fromNotices)
         {
             GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromNotice);
             await ApplyAsync(view, fromNotices, allowExpunge);
