@@ -118,6 +118,8 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
                     if (!_session.Notify.HasPending(inIdle: false) && await Task.WhenAny(read, woken) == read) break;
                     if (read.IsCompleted) break;
                     await WriteNotificationsAsync(inIdle: false, closed);
+                    // The selected mailbox went away under the session (BYE was written): nothing more to read.
+                    if (_session.State == ImapSessionState.Logout) return false;
                 }
                 (status, raw) = await read;
             }
