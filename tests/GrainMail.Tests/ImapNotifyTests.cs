@@ -55,6 +55,7 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         var caps = (await w.CommandAsync("CAPABILITY")).Untagged[0];
         Assert.Contains(" NOTIFY", caps);
         Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
         var set = await w.CommandAsync("NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]) MessageExpunge FlagChange)) " +
             "(personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))");
         Assert.True(set.Ok, set.Text);
