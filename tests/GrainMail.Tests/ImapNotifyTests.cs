@@ -164,3 +164,42 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         Assert.Equal("* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UNSEEN 1)", told[^1]);
     }
 }
+
+/// <summary>A host whose NOTIFY sessions give up after one unwritten event, so that an overflow can be made on purpose.</summary>
+public sealed class NotifyOverflowHostFixture : SmtpHostFixture
+{
+    protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
+    {
+        ["GrainMail__Imap__NotifyMaxPending"] = "1",
+    };
+}
+
+/// <summary>
+/// NOTIFICATIONOVERFLOW (RFC 5465 5.8): more events than the session keeps ready are announced with
+/// the response code, and NOTIFY is then NONE until the client sets it again.
+/// </summary>
+public sealed class ImapNotifyOverflowTests(NotifyOverflowHostFixture host) : IClassFixture<NotifyOverflowHostFixture>
+{
+    [Fact]
+    public async Task Beyond_the_pending_limit_the_session_says_notificationoverflow_and_notify_is_none()
+    {
+        var local = "o" + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        var user = $"{local}@{SmtpHostFixture.Domain}";
+        await using var w = await RawImap.LoginAsync(host.Imaps, user, SmtpHostFixture.Password);
+        await using var a = await RawImap.LoginAsync(host.Imaps, user, SmtpHostFixture.Password);
+        Assert.True((await w.CommandAsync("NOTIFY SET (personal (MailboxName SubscriptionChange))")).Ok);
+        // A CREATE is two events (the name, and the subscription new folders get): one more than this host keeps.
+        Assert.True((await a.CommandAsync("CREATE First")).Ok);
+        var line = await w.ReadResponseLineAsync();
+        Assert.StartsWith("* OK [NOTIFICATIONOVERFLOW]", line);
+        // NOTIFY is now NONE: a later change is not told, between commands or with the next one.
+        Assert.True((await a.CommandAsync("CREATE Second")).Ok);
+        var noop = await w.CommandAsync("NOOP");
+        Assert.Empty(noop.Untagged);
+        // Set again, it works again (a single event fits).
+        Assert.True((await w.CommandAsync("NOTIFY SET (personal (SubscriptionChange))")).Ok);
+        Assert.True((await a.CommandAsync("UNSUBSCRIBE Second")).Ok);
+        Assert.Equal("* LIST () \"/\" Second", await w.ReadResponseLineAsync());
+    }
+}
