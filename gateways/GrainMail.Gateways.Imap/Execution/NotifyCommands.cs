@@ -8,8 +8,9 @@ namespace GrainMail.Gateways.Imap.Execution;
 /// NOTIFY (RFC 5465) on the same watches IDLE uses: the selected folder's watcher (its notices make
 /// EXISTS and FETCH FLAGS) and one watch on the account's whole folder tree (new and expunged
 /// messages, flag changes, names and subscriptions of the other mailboxes). The session writes what
-/// came in while it waits for the next command (at a command boundary, RFC 5465 3) and during IDLE;
-/// expunges in the selected mailbox still wait for a command that allows them (RFC 3501 7.4.1).
+/// came in while it waits for the next command (at a command boundary, RFC 5465 3) and during IDLE.
+/// For the selected mailbox, <c>selected</c> lets EXPUNGE come between commands too (the client asked
+/// for it); <c>selected-delayed</c> keeps RFC 3501 7.4.1's rule, so expunges wait for a command that allows them.
 /// </summary>
 internal sealed class NotifyCommands(ImapSessionContext session)
 {
@@ -60,6 +61,9 @@ internal sealed class NotifyCommands(ImapSessionContext session)
     /// <summary>The group for the selected mailbox, if the client asked for it.</summary>
     private NotifyGroup? SelectedGroup => _set?.Groups.FirstOrDefault(g => g.Filter is NotifyFilter.Selected or NotifyFilter.SelectedDelayed);
 
+    /// <summary>A mailbox is selected and the client asked for its message events.</summary>
+    private bool WatchesSelected => session.State == ImapSessionState.Selected && SelectedGroup is { } g && (g.Events & NotifyEvents.MessageNew) != 0;
+
     /// <summary>Wakes a session waiting in <see cref="WhenWokenAsync"/>: a tree notice, or a change to the selected folder.</summary>
     public void Wake() => Interlocked.Exchange(ref _wake, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
@@ -69,7 +73,7 @@ internal sealed class NotifyCommands(ImapSessionContext session)
     /// </summary>
     public bool HasPending(bool inIdle) =>
         Active && (_watcher?.HasNotices == true
-            || (!inIdle && SelectedGroup?.Filter == NotifyFilter.Selected && session.State == ImapSessionState.Selected && session.Updates.Watcher?.Dirty == true)
+            || (!inIdle && WatchesSelected && session.Updates.Watcher?.Dirty == true)
             || DateTimeOffset.UtcNow - _renewedAt >= session.Options.WatchRenewal);
 
     /// <summary>A task that completes at the next wake or after <paramref name="atMost"/>; take it before looking at <see cref="HasPending(bool)"/>.</summary>
@@ -167,23 +171,22 @@ internal sealed class NotifyCommands(ImapSessionContext session)
             await session.Mailbox.WatchTree(_watcherRef!);
             _renewedAt = DateTimeOffset.UtcNow;
         }
-        if (!inIdle && SelectedGroup is { Filter: NotifyFilter.Selected } selected && session.State == ImapSessionState.Selected
-            && session.Updates.Watcher?.Dirty == true)
-            await WriteSelectedAsync(selected);
+        if (!inIdle && WatchesSelected && session.Updates.Watcher?.Dirty == true)
+            await WriteSelectedAsync(SelectedGroup!);
         var selectedName = session.Selected?.Name;
         foreach (var e in watcher.TakeAll()) WriteEvent(e, selectedName);
     }
 
     /// <summary>
-    /// The selected mailbox's changes as untagged EXISTS and FETCH FLAGS, then the FETCH attributes the
-    /// client asked to get with MessageNew (RFC 5465 5.2). Expunges wait (RFC 3501 7.4.1 forbids EXPUNGE
-    /// while no command is in progress).
+    /// The selected mailbox's changes as untagged EXISTS, FETCH FLAGS and (for <c>selected</c>) EXPUNGE or
+    /// VANISHED, then the FETCH attributes the client asked to get with MessageNew (RFC 5465 5.2). With
+    /// <c>selected-delayed</c> expunges wait for a command that allows them (RFC 5465 6, RFC 3501 7.4.1).
     /// </summary>
     private async Task WriteSelectedAsync(NotifyGroup selected)
     {
         var view = session.Selected!;
         var uidNext = view.UidNext;
-        await session.Updates.SyncAsync(allowExpunge: false);
+        await session.Updates.SyncAsync(allowExpunge: selected.Filter == NotifyFilter.Selected);
         if (session.State != ImapSessionState.Selected || selected.NewMessageFetch is not { } items) return;
         var added = new List<int>();
         for (var i = view.Messages.Count - 1; i >= 0 && view.Messages[i].Uid >= uidNext; i--) added.Insert(0, i);
