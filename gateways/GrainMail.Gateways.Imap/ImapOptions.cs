@@ -50,6 +50,23 @@ public sealed class ImapOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:02:59")]
     public TimeSpan WatchRenewal { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Sessions take a small change from the notice that carries it when it joins up with their view,
+    /// instead of calling GetChanges. Off only to measure what the notices save (the benchmark's A/B run).
+    /// </summary>
+    public bool ApplyChangeNotices { get; set; } = true;
+
+    /// <summary>
+    /// NOTIFY (RFC 5465): the most mailboxes one session may watch, counted over its filters when it
+    /// sends NOTIFY SET (personal counts every folder). Beyond it: NO [LIMIT], and the earlier NOTIFY stays.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int NotifyMaxMailboxes { get; set; } = 1000;
+
+    /// <summary>NOTIFY: events waiting to be written beyond which the session gives up with NOTIFICATIONOVERFLOW (RFC 5465 5.8).</summary>
+    [Range(1, 1_000_000)]
+    public int NotifyMaxPending { get; set; } = 1000;
+
     [Range(1, 100)]
     public int MaxAuthFailures { get; set; } = 3;
 

@@ -109,7 +109,19 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
             timeout.CancelAfter(_session.State == ImapSessionState.NotAuthenticated ? _options.LoginTimeout : _options.IdleTimeout);
             try
             {
-                (status, raw) = await _reader.ReadCommandAsync(LiteralLimit, ContinueAsync, timeout.Token);
+                var read = _reader.ReadCommandAsync(LiteralLimit, ContinueAsync, timeout.Token);
+                // With NOTIFY the session speaks between commands (RFC 5465 3): what came in is written
+                // while the next command is awaited.
+                while (_session.Notify.Active && !read.IsCompleted)
+                {
+                    var woken = _session.Notify.WhenWokenAsync(_options.WatchRenewal, timeout.Token);
+                    if (!_session.Notify.HasPending(inIdle: false) && await Task.WhenAny(read, woken) == read) break;
+                    if (read.IsCompleted) break;
+                    await WriteNotificationsAsync(inIdle: false, closed);
+                    // The selected mailbox went away under the session (BYE was written): nothing more to read.
+                    if (_session.State == ImapSessionState.Logout) return false;
+                }
+                (status, raw) = await read;
             }
             catch (OperationCanceledException) when (!closed.IsCancellationRequested)
             {
@@ -187,8 +199,36 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
 
     private async Task ContinueAsync()
     {
-        Out.Line("+ Ready for literal data");
-        await FlushAsync(_connection.ConnectionClosed);
+        await _session.OutputGate.WaitAsync(_connection.ConnectionClosed);
+        try
+        {
+            Out.Line("+ Ready for literal data");
+            await FlushAsync(_connection.ConnectionClosed);
+        }
+        finally
+        {
+            _session.OutputGate.Release();
+        }
+    }
+
+    /// <summary>NOTIFY's untagged responses, written and flushed under the output gate (the reader may be asking for a literal).</summary>
+    private async Task WriteNotificationsAsync(bool inIdle, CancellationToken ct)
+    {
+        await _session.OutputGate.WaitAsync(ct);
+        try
+        {
+            await _session.Notify.WritePendingAsync(inIdle);
+            await FlushAsync(ct);
+        }
+        catch (Exception e) when (e is not IOException and not OperationCanceledException and not ObjectDisposedException)
+        {
+            // A grain call failed: the notifications come with the next wake or the next command.
+            _server.Logger.LogWarning(e, "IMAP NOTIFY update failed for {User} from {Remote}", _session.User, _remote);
+        }
+        finally
+        {
+            _session.OutputGate.Release();
+        }
     }
 
     /// <summary>
@@ -250,6 +290,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
             case GetQuotaCommand c: return await _quota.GetQuotaAsync(c);
             case SetQuotaCommand c: return _quota.SetQuota(c);
             case IdleCommand: return await _idle.IdleAsync(tag, ct);
+            case NotifyCommand c: return await _session.Notify.NotifyAsync(c);
             case CheckCommand:
                 await _session.Updates.SyncAsync(allowExpunge: true, force: true);
                 return _session.Ok(tag, "CHECK completed");
@@ -299,6 +340,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
         if (_session.OpenSession is { } open) await open.DisposeAsync();
         await _session.Updates.StopWatchingAsync();
         _session.Updates.ReleaseWatcher();
+        await _session.Notify.StopAsync();
         if (_deflate is not null) await _deflate.DisposeAsync();
         if (_tls is not null) await _tls.DisposeAsync();
     }

@@ -83,6 +83,7 @@ public sealed class ImapChangeNoticeTests(SmtpHostFixture host) : IClassFixture<
         await using var writer = await RawImap.LoginAsync(host.Imaps, user, Pw);
         Assert.True((await writer.CommandAsync("SELECT INBOX")).Ok);
 
+        var syncsBefore = await ViewSyncsAsync();
         using var done = new CancellationTokenSource();
         var idling = idler.IdleAsync(done.Token);
         async Task PollUntil(int count) =>
@@ -127,5 +128,64 @@ public sealed class ImapChangeNoticeTests(SmtpHostFixture host) : IClassFixture<
         Assert.Equal(server.Count, pollInbox.Count);
         await idler.DisconnectAsync(true);
         await poller.DisconnectAsync(true);
+
+        // The idling and polling MailKit sessions took changes from their notices, not only from GetChanges.
+        (double Notice, double Grain) syncs = default;
+        await Eventually.Until(async () => (syncs = await ViewSyncsAsync()).Notice > syncsBefore.Notice, Wait, "view updates taken from notices");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"view syncs during the MailKit run: notice {syncs.Notice - syncsBefore.Notice}, grain {syncs.Grain - syncsBefore.Grain}");
+    }
+
+    private async Task<(double Notice, double Grain)> ViewSyncsAsync()
+    {
+        var text = await host.Host.Http.GetStringAsync("/metrics");
+        return (Prometheus.Values(text, "grainmail_imap_view_syncs_total", ("source", "notice")).Sum(),
+            Prometheus.Values(text, "grainmail_imap_view_syncs_total", ("source", "grain")).Sum());
+    }
+
+    /// <summary>
+    /// The point of carrying the change in the notice: a session in IDLE that is told of another
+    /// session's flag changes one at a time takes each from its notice, not with a GetChanges call
+    /// to the mailbox grain. Fails if notices are never applied (both counts are the node's own).
+    /// </summary>
+    [Fact]
+    public async Task An_idling_session_takes_small_changes_from_their_notices_without_asking_the_grain()
+    {
+        var local = "v" + Guid.NewGuid().ToString("N")[..10];
+        await host.NewAccount(local);
+        var user = $"{local}@{SmtpHostFixture.Domain}";
+        await using var writer = await RawImap.LoginAsync(host.Imaps, user, Pw);
+        var uids = await AppendAsync(writer, 3, "flagged in turn");
+        Assert.True((await writer.CommandAsync("SELECT INBOX")).Ok);
+        await using var idler = await RawImap.LoginAsync(host.Imaps, user, Pw);
+        Assert.True((await idler.CommandAsync("SELECT INBOX")).Ok);
+        await idler.SendRawAsync("i1 IDLE\r\n");
+        Assert.StartsWith("+", await idler.ReadLineAsync());
+
+        const int Changes = 12;
+        var before = await ViewSyncsAsync();
+        for (var i = 0; i < Changes; i++)
+        {
+            // Each message flagged, then unflagged: every STORE is a change (a new MODSEQ).
+            var flag = i % 2 == 0 ? "+FLAGS" : "-FLAGS";
+            var uid = uids[i / 2 % 3];
+            Assert.True((await writer.CommandAsync($"UID STORE {uid} {flag}.SILENT (\\Flagged)")).Ok);
+            // The idler tells its client of exactly this change before the next one is made.
+            string? line;
+            do line = await idler.ReadLineAsync();
+            while (line is not null && !line.Contains(" FETCH (", StringComparison.Ordinal));
+            Assert.NotNull(line);
+            Assert.Contains($"UID {uid}", line, StringComparison.Ordinal);
+            Assert.Equal(i % 2 == 0, line.Contains("\\Flagged", StringComparison.Ordinal));
+        }
+        await idler.SendRawAsync("DONE\r\n");
+        Assert.True((await idler.ReadTaggedAsync("i1")).Ok);
+
+        (double Notice, double Grain) after = default;
+        // Counters reach /metrics when scraped; the exporter may hand out its last scrape for a moment.
+        await Eventually.Until(async () => (after = await ViewSyncsAsync()).Notice - before.Notice >= Changes, Wait,
+            $"{Changes} view updates from notices (notice {before.Notice}->{after.Notice}, grain {before.Grain}->{after.Grain})");
+        // The writer's own APPEND/STORE responses do not need the grain either; a late notice may cost one call.
+        Assert.True(after.Grain - before.Grain <= 2, $"GetChanges calls: {after.Grain - before.Grain} for {Changes} changes");
     }
 }

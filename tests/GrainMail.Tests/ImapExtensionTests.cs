@@ -459,4 +459,61 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.Equal("* ESEARCH ALL 1", search.Line);
         Assert.DoesNotContain("\\Recent", flags.Untagged[0]);
     }
+
+    [Fact]
+    public async Task After_enable_imap4rev2_recent_keys_and_status_recent_are_bad_and_a_failed_save_says_notsaved()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        await Append(c, Mail("rev2 gaps"));
+        Assert.True((await c.CommandAsync("SELECT INBOX")).Ok);
+        // Still IMAP4rev1: the keys and the item work as RFC 3501 has them.
+        Assert.True((await c.CommandAsync("SEARCH NEW")).Ok);
+        Assert.True((await c.CommandAsync("STATUS INBOX (RECENT)")).Ok);
+        // A SAVE that fails empties $ and says so (RFC 5182 2.1, RFC 9051 7.1 NOTSAVED); the charset problem is still named.
+        Assert.True((await c.CommandAsync("SEARCH RETURN (SAVE) ALL")).Ok);
+        var failed = await c.CommandAsync("SEARCH RETURN (SAVE) CHARSET X-NO-SUCH-CHARSET ALL");
+        Assert.StartsWith("NO [NOTSAVED]", failed.Tagged);
+        Assert.Contains(failed.Untagged, l => l.StartsWith("* NO [BADCHARSET", StringComparison.Ordinal));
+        Assert.DoesNotContain((await c.CommandAsync("FETCH $ (UID)")).Untagged, l => l.Contains(" FETCH ", StringComparison.Ordinal));
+        // Without SAVE a failed SEARCH is only the charset's NO.
+        Assert.StartsWith("NO [BADCHARSET", (await c.CommandAsync("SEARCH CHARSET X-NO-SUCH-CHARSET ALL")).Tagged);
+
+        Assert.True((await c.CommandAsync("ENABLE IMAP4rev2")).Ok);
+        foreach (var key in new[] { "RECENT", "NEW", "OLD", "OR SEEN NOT RECENT" })
+        {
+            var r = await c.CommandAsync("SEARCH " + key);
+            Assert.StartsWith("BAD", r.Tagged);
+            Assert.Contains("\\Recent", r.Tagged);
+        }
+        // The words as arguments are still just words.
+        Assert.True((await c.CommandAsync("SEARCH SUBJECT new")).Ok);
+        Assert.StartsWith("BAD", (await c.CommandAsync("STATUS INBOX (MESSAGES RECENT)")).Tagged);
+        Assert.StartsWith("BAD", (await c.CommandAsync("LIST \"\" % RETURN (STATUS (RECENT))")).Tagged);
+        Assert.True((await c.CommandAsync("STATUS INBOX (MESSAGES UIDNEXT)")).Ok);
+    }
+
+    [Fact]
+    public async Task A_rev2_session_is_told_the_kept_name_with_oldname_after_rename_and_a_normalised_create()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        Assert.True((await c.CommandAsync("CREATE Before")).Ok);
+        // A rev1 session gets no extended LIST data it cannot read.
+        var rev1 = await c.CommandAsync("RENAME Before Middle");
+        Assert.True(rev1.Ok);
+        Assert.Empty(rev1.Untagged);
+
+        Assert.True((await c.CommandAsync("ENABLE IMAP4rev2")).Ok);
+        var rename = await c.CommandAsync("RENAME Middle After");
+        Assert.True(rename.Ok);
+        Assert.Equal("* LIST () \"/\" After (\"OLDNAME\" (Middle))", Assert.Single(rename.Untagged));
+        // INBOX's children are kept under INBOX in upper case: the name asked for comes as OLDNAME (RFC 9051 6.3.4).
+        var create = await c.CommandAsync("CREATE inbox/Child");
+        Assert.True(create.Ok);
+        Assert.Equal("* LIST () \"/\" INBOX/Child (\"OLDNAME\" (inbox/Child))", Assert.Single(create.Untagged));
+        var list = await c.CommandAsync("LIST \"\" *");
+        Assert.Contains(list.Untagged, l => l.EndsWith(" After", StringComparison.Ordinal) || l.EndsWith(" \"After\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(list.Untagged, l => l.Contains("Middle", StringComparison.Ordinal));
+    }
 }

@@ -17,21 +17,37 @@ mix() { python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-m
   --seed-messages "$seed" --procs "$procs" "$@"; }
 
 # The anchor's daemons stop as soon as its run is over (and if the script fails before that).
-trap 'rm -rf "$out"; anchor stop' EXIT
-anchor start
-anchor reset
-echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
-mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
-anchor stop
-trap 'rm -rf "$out"' EXIT
+# SKIP_ANCHOR=1 runs GrainMail alone (an A/B run of one setting); GRAINMAIL_SETTINGS="Var=value ..." are
+# passed to the node, e.g. GrainMail__Imap__ApplyChangeNotices=false.
+if [ "${SKIP_ANCHOR:-0}" != 1 ]; then
+  trap 'rm -rf "$out"; anchor stop' EXIT
+  anchor start
+  anchor reset
+  echo "== anchor: Dovecot IMAP, plaintext, maildir with fsync"
+  mix --port 10143 --user-format 'm{n}@anchor.test' --password anchor --label dovecot | tee "$out/dovecot.txt" || true
+  anchor stop
+  trap 'rm -rf "$out"' EXIT
+else
+  touch "$out/dovecot.txt"
+fi
 
 source tests/bench/grainmail-host.sh
-start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100))
+# shellcheck disable=SC2086
+start_grainmail imapmix GrainMail__ImapMaxConnectionsPerIp=$((mailboxes * per + 100)) ${GRAINMAIL_SETTINGS:-}
 api /api/v1/domains '{"name":"bench.test"}'
 for i in $(seq 1 "$mailboxes"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"m$i\",\"password\":\"secret123\"}"; done
 echo
 echo "== GrainMail: single node, embedded PostgreSQL (fsync on), IMAP over TLS (port 11993)"
 mix --port 11993 --tls --user-format 'm{n}@bench.test' --password secret123 --label grainmail | tee "$out/grainmail.txt" || true
+
+# Where GrainMail's time went: selected-folder updates by source (a notice that carried the change,
+# or a GetChanges grain call) and the mean latency per IMAP command, from the node's /metrics.
+curl -sf http://127.0.0.1:18080/metrics > "$out/metrics.txt" || true
+echo "view syncs: $(grep '^grainmail_imap_view_syncs_total' "$out/metrics.txt" | sed 's/.*source="\([a-z]*\)".* \([0-9.e+]*\)$/\1=\2/' | tr '\n' ' ')"
+awk '/^grainmail_imap_command_duration_milliseconds_(sum|count)\{/ {
+    match($0, /command="[A-Z]*"/); c = substr($0, RSTART + 9, RLENGTH - 10)
+    if ($0 ~ /_sum\{/) sum[c] = $NF; else cnt[c] = $NF }
+  END { for (c in cnt) if (cnt[c] > 0) printf "  %-8s %8d commands, mean %.2f ms\n", c, cnt[c], sum[c] / cnt[c] }' "$out/metrics.txt" | sort -k2 -nr || true
 
 field() { sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$1" | tail -n 1; }
 d=$(field "$out/dovecot.txt" commands_per_s) g=$(field "$out/grainmail.txt" commands_per_s)

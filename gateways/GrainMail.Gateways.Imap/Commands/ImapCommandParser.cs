@@ -21,7 +21,7 @@ internal static partial class ImapCommandParser
     /// <summary>Commands of the authenticated state (RFC 3501 6.3 and extensions), also valid when selected.</summary>
     public static bool IsAuthenticatedCommand(string name) => name is "ENABLE" or "NAMESPACE" or "LIST" or "LSUB" or "SUBSCRIBE"
         or "UNSUBSCRIBE" or "CREATE" or "DELETE" or "RENAME" or "SELECT" or "EXAMINE" or "STATUS" or "APPEND" or "GETQUOTAROOT"
-        or "GETQUOTA" or "SETQUOTA" or "IDLE" or "COMPRESS" or "UNAUTHENTICATE";
+        or "GETQUOTA" or "SETQUOTA" or "IDLE" or "COMPRESS" or "UNAUTHENTICATE" or "NOTIFY";
 
     /// <summary>Commands of the selected state only (RFC 3501 6.4 and extensions).</summary>
     public static bool IsSelectedCommand(string name) => name is "CHECK" or "CLOSE" or "UNSELECT" or "EXPUNGE" or "FETCH" or "STORE"
@@ -131,6 +131,7 @@ internal static partial class ImapCommandParser
                     return new StatusCommand(tag, mailbox, items);
                 }
             case "APPEND": return ReadAppend(p, tag, utf8);
+            case "NOTIFY": return ReadNotify(p, tag, utf8);
             case "GETQUOTAROOT": return new GetQuotaRootCommand(tag, OneMailbox(p, utf8));
             case "GETQUOTA":
                 {
@@ -535,7 +536,8 @@ internal static partial class ImapCommandParser
             }
             p.ExpectSpace();
         }
+        var keys = p.Fork();
         var query = SearchKey.ParseProgram(p, out var usesModSeq);
-        return new SearchCommand(tag, uid, charset, query, usesModSeq, returns);
+        return new SearchCommand(tag, uid, charset, query, usesModSeq, returns, RecentSearchKeys.Uses(keys));
     }
 }

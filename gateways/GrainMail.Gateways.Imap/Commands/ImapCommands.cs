@@ -109,5 +109,6 @@ internal sealed record CopyCommand(string Tag, bool Uid, bool Move, SequenceSet 
 /// answered NO [BADCHARSET] without reading the criteria. <see cref="Return"/>: the RFC 4731
 /// RETURN options (an ESEARCH answer), null for the classic SEARCH answer.
 /// </summary>
-internal sealed record SearchCommand(string Tag, bool Uid, string? Charset, SearchKey? Query, bool UsesModSeq, SearchReturn? Return = null)
+/// <summary>SEARCH; <see cref="UsesRecent"/>: a RECENT, NEW or OLD key, which IMAP4rev2 does not have.</summary>
+internal sealed record SearchCommand(string Tag, bool Uid, string? Charset, SearchKey? Query, bool UsesModSeq, SearchReturn? Return = null, bool UsesRecent = false)
     : ImapCommand(Tag, Uid ? "UID" : "SEARCH");

@@ -151,6 +151,7 @@ internal sealed class AuthCommands(ImapSessionContext session)
     public async Task<bool> UnauthenticateAsync(UnauthenticateCommand c)
     {
         if (session.Selected is not null) await session.Updates.StopWatchingAsync();
+        await session.Notify.StopAsync();
         session.Selected = null;
         session.SavedResult = [];
         session.User = null;

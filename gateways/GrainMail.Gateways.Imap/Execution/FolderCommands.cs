@@ -17,6 +17,9 @@ internal sealed class FolderCommands(ImapSessionContext session)
         var tag = c.Tag;
         var verb = c.Name;
         var output = session.Out;
+        // LIST-STATUS takes STATUS items (RFC 5819), and IMAP4rev2 has no RECENT among them (RFC 9051 E.1).
+        if (session.Rev2 && c.ReturnStatus is { } statusItems && statusItems.Contains("RECENT"))
+            return await session.BadAsync(tag, "IMAP4rev2 has no \\Recent: RECENT is not a STATUS item after ENABLE IMAP4rev2");
         if (c.Patterns.Count == 1 && c.Patterns[0].Length == 0)
         {
             // An empty pattern asks for the hierarchy delimiter (RFC 3501 6.3.8).
@@ -178,6 +181,9 @@ internal sealed class FolderCommands(ImapSessionContext session)
         if (result.Status != MailboxOpStatus.Ok) return session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
         // RFC 8474 4.1: CREATE tells the new mailbox's id.
         var created = await session.Mailbox.GetFolder(c.Mailbox);
+        // The name as kept differs from the one asked for (INBOX's children take INBOX in upper case):
+        // RFC 9051 6.3.4 / 7.3.1, the LIST with OLDNAME tells a rev2 client the name to use.
+        if (created is not null && !string.Equals(created.Name, c.Mailbox, StringComparison.Ordinal)) WriteOldName(created.Name, c.Mailbox);
         return session.Ok(c.Tag, created is null ? "CREATE completed" : $"[MAILBOXID ({ObjectIds.MailboxId(session.User!, created)})] CREATE completed");
     }
 
@@ -199,8 +205,22 @@ internal sealed class FolderCommands(ImapSessionContext session)
         var (tag, from, to) = (c.Tag, c.From, c.To);
         var result = await session.Mailbox.RenameFolder(from, to);
         if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
-        if (session.Selected is { } selected && selected.IsNamed(from)) selected.Name = to;
+        var renamed = await session.Mailbox.GetFolder(to);
+        var newName = renamed?.Name ?? to;
+        if (session.Selected is { } selected && selected.IsNamed(from)) selected.Name = newName;
+        WriteOldName(newName, from);
         return session.Ok(tag, "RENAME completed");
+    }
+
+    /// <summary>
+    /// An untagged LIST naming a mailbox with its former (or requested) name in the OLDNAME extended
+    /// data item (RFC 9051 7.3.1). Only to IMAP4rev2 clients, whose LIST grammar has the extended items;
+    /// a session with NOTIFY hears of the rename from the folder-tree notice instead (RFC 5465 5.4).
+    /// </summary>
+    public void WriteOldName(string name, string oldName)
+    {
+        if (!session.Rev2 || session.Notify.Active) return;
+        session.Out.Raw("* LIST () \"/\" ").AString(session.EncodeName(name)).Raw(" (\"OLDNAME\" (").AString(session.EncodeName(oldName)).Raw("))").Crlf();
     }
 
     public async Task<bool> SelectAsync(SelectCommand c)
@@ -268,6 +288,9 @@ internal sealed class FolderCommands(ImapSessionContext session)
 
     public async Task<bool> StatusAsync(StatusCommand c)
     {
+        // IMAP4rev2 has no \Recent and its STATUS has no RECENT item (RFC 9051 E.1, 6.3.11).
+        if (session.Rev2 && c.Items.Contains("RECENT"))
+            return await session.BadAsync(c.Tag, "IMAP4rev2 has no \\Recent: RECENT is not a STATUS item after ENABLE IMAP4rev2");
         var folder = await session.Mailbox.GetFolder(c.Mailbox);
         if (folder is null) return session.No(c.Tag, "[NONEXISTENT] No such mailbox");
         await WriteStatusAsync(folder, c.Items);

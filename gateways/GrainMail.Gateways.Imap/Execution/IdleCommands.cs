@@ -23,14 +23,27 @@ internal sealed class IdleCommands(ImapSessionContext session)
         GrainMail.Operations.GrainMailMeters.ImapIdle.Add(1);
         try
         {
+            // One wait on the folder's signal at a time: a second waiter would take a wake-up meant for the first.
+            Task? signal = null;
             while (true)
             {
-                var signal = session.Updates.Watcher is { } w && session.State == ImapSessionState.Selected
+                signal ??= session.Updates.Watcher is { } w && session.State == ImapSessionState.Selected
                     ? w.Signal.WaitAsync(options.WatchRenewal, timeout.Token)
                     : Task.Delay(options.WatchRenewal, timeout.Token);
-                var done = await Task.WhenAny(read, signal);
+                // NOTIFY's other mailboxes come in IDLE too (RFC 5465 3). The wake is taken before the
+                // look at what is pending, so a notice in between is not missed.
+                var notified = session.Notify.Active ? session.Notify.WhenWokenAsync(options.WatchRenewal, timeout.Token) : null;
+                if (notified is not null && session.Notify.HasPending(inIdle: true))
+                {
+                    await session.Notify.WritePendingAsync(inIdle: true);
+                    await session.FlushAsync(ct);
+                    continue;
+                }
+                var done = notified is null ? await Task.WhenAny(read, signal) : await Task.WhenAny(read, signal, notified);
                 if (done == read) break;
                 if (timeout.IsCancellationRequested) break;
+                if (done != signal) continue;
+                signal = null;
                 if (session.State == ImapSessionState.Selected)
                 {
                     await session.Updates.SyncAsync(allowExpunge: true);

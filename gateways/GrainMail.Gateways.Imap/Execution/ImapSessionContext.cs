@@ -20,7 +20,17 @@ internal sealed class ImapSessionContext
         Remote = remote;
         ConnectionClosed = connectionClosed;
         Updates = new SelectedFolderUpdates(this);
+        Notify = new NotifyCommands(this);
     }
+
+    /// <summary>NOTIFY (RFC 5465): what the client asked to hear of, and the watch on the folder tree.</summary>
+    public NotifyCommands Notify { get; }
+
+    /// <summary>
+    /// Held while something writes and flushes outside the command loop's own turn: with NOTIFY the
+    /// session writes notifications while the command reader may be asking for a literal ("+").
+    /// </summary>
+    public SemaphoreSlim OutputGate { get; } = new(1, 1);
 
     public ImapServer Server { get; }
 
@@ -103,7 +113,7 @@ internal sealed class ImapSessionContext
             caps.AddRange(["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CONDSTORE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
                 "SPECIAL-USE", "QUOTA", "QUOTA=RES-STORAGE", "STATUS=SIZE", "UTF8=ACCEPT", $"APPENDLIMIT={Options.AppendLimit}",
                 "ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QRESYNC", "BINARY",
-                "OBJECTID", "UNAUTHENTICATE", "SAVEDATE"]);
+                "OBJECTID", "UNAUTHENTICATE", "SAVEDATE", "NOTIFY"]);
             if (!Compressed) caps.Add("COMPRESS=DEFLATE");
         }
         return string.Join(' ', caps);

@@ -68,6 +68,19 @@ internal sealed class MessageCommands(ImapSessionContext session)
                 }
             }
         }
+        var (unknownEncoding, missing) = await WriteFetchResponsesAsync(view, indexes, items, seenNow);
+        if (unknownEncoding) return session.No(tag, "[UNKNOWN-CTE] A part has a transfer encoding the server cannot decode");
+        if (missing) return session.No(tag, "Some messages were expunged and could not be fetched");
+        return session.Ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
+    }
+
+    /// <summary>
+    /// The untagged FETCH responses for messages of the view (<paramref name="indexes"/>): FETCH and
+    /// NOTIFY's MessageNew with fetch attributes (RFC 5465 5.2) share it. Says whether a part could
+    /// not be decoded (UNKNOWN-CTE) and whether a message's bytes were gone.
+    /// </summary>
+    internal async Task<(bool UnknownEncoding, bool Missing)> WriteFetchResponsesAsync(SelectedFolder view, IReadOnlyList<int> indexes, List<FetchItem> items, HashSet<long> seenNow)
+    {
         var needContent = items.Any(i => i.Kind is FetchKind.Envelope or FetchKind.Body or FetchKind.BodyStructure or FetchKind.Section
             or FetchKind.Binary or FetchKind.BinarySize or FetchKind.ThreadId);
         // BODY[]<offset.length> alone (clients that download large messages in pieces) needs only
@@ -139,9 +152,7 @@ internal sealed class MessageCommands(ImapSessionContext session)
             Out.Raw(")").Crlf();
             if (Out.Length > FlushThreshold) await session.FlushAsync(session.ConnectionClosed);
         }
-        if (unknownEncoding) return session.No(tag, "[UNKNOWN-CTE] A part has a transfer encoding the server cannot decode");
-        if (missing) return session.No(tag, "Some messages were expunged and could not be fetched");
-        return session.Ok(tag, uid ? "UID FETCH completed" : "FETCH completed");
+        return (unknownEncoding, missing);
     }
 
     private void WriteFetchItem(FetchItem item, MessageMeta m, LoadedMessage? content, SelectedFolder view, ref bool flagsWritten)

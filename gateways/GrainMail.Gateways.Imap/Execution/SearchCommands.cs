@@ -51,23 +51,33 @@ internal sealed class SearchCommands(ImapSessionContext session)
         return (hits, null);
     }
 
+    /// <summary>
+    /// A SEARCH that failed. With RETURN (SAVE) the saved result is now empty (RFC 5182 2.1) and the
+    /// tagged NO says so with NOTSAVED (RFC 9051 7.1); the reason's own code (BADCHARSET, LIMIT) then
+    /// comes in an untagged NO before it, so a client still learns which charsets to use.
+    /// </summary>
+    private bool Failed(string tag, SearchReturn? returns, string reason)
+    {
+        if (returns?.Save != true) return session.No(tag, reason);
+        session.SavedResult = [];
+        Out.Line("* NO " + reason);
+        return session.No(tag, "[NOTSAVED] The search failed, so its result was not saved; $ is empty");
+    }
+
     public async Task<bool> SearchAsync(SearchCommand c)
     {
         var (tag, uid, usesModSeq) = (c.Tag, c.Uid, c.UsesModSeq);
         var returns = c.Return;
-        if (c.Query is not { } query)
+        // IMAP4rev2 has no \Recent: RECENT, NEW and OLD are not in its grammar (RFC 9051 E.1, 6.4.4).
+        if (session.Rev2 && c.UsesRecent)
         {
             if (returns?.Save == true) session.SavedResult = [];
-            return session.No(tag, BadCharset);
+            return await session.BadAsync(tag, "IMAP4rev2 has no \\Recent: RECENT, NEW and OLD are not search keys after ENABLE IMAP4rev2");
         }
+        if (c.Query is not { } query) return Failed(tag, returns, BadCharset);
         if (usesModSeq) session.Condstore = true;
         var (hits, limit) = await MatchAsync(query, uid);
-        if (hits is null)
-        {
-            // RFC 5182 2.1: a SAVE that fails leaves the saved result empty.
-            if (returns?.Save == true) session.SavedResult = [];
-            return session.No(tag, limit!);
-        }
+        if (hits is null) return Failed(tag, returns, limit!);
         var view = session.Selected!;
         var numbers = hits.Select(i => uid ? view.Messages[i].Uid : i + 1L).ToList();
         long? highestModSeq = usesModSeq && hits.Count > 0 ? hits.Max(i => view.Messages[i].ModSeq) : null;

@@ -101,9 +101,13 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             Interlocked.Exchange(ref _latest, 0);
         }
 
+        /// <summary>Called on every notice, after <see cref="Signal"/>: NOTIFY writes the selected folder's changes between commands.</summary>
+        public Action? Woken { get; init; }
+
         private void Wake()
         {
             Dirty = true;
+            Woken?.Invoke();
             if (Signal.CurrentCount == 0)
             {
                 try
@@ -129,7 +133,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     {
         if (_watcher is null)
         {
-            _watcher = new FolderWatcher();
+            _watcher = new FolderWatcher { Woken = () => { if (session.Notify.Active) session.Notify.Wake(); } };
             _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Reset(session.Selected!.Name);
@@ -209,7 +213,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         // Without force the notices that carried their change are enough when they join up from where
         // the view stands to the latest one; a command that must see its own change (APPEND, COPY into
         // the selected mailbox, EXPUNGE, NOOP) asks the grain, as a notice may still be on its way.
-        if (!force && !_watcher.NeedsChanges && TakeNotices(view) is { } fromNotices)
+        if (!force && !_watcher.NeedsChanges && session.Options.ApplyChangeNotices && TakeNotices(view) is { } fromNotices)
         {
             GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromNotice);
             await ApplyAsync(view, fromNotices, allowExpunge);

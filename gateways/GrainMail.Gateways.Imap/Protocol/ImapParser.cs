@@ -23,6 +23,9 @@ public sealed class ImapParser
 
     private ReadOnlySpan<byte> Line => _command.Parts[_part].Span;
 
+    /// <summary>A second reader at this one's position, for a look at what follows without consuming it.</summary>
+    public ImapParser Fork() => new(_command) { _part = _part, _pos = _pos, StringCharset = StringCharset };
+
     private bool OnLiteral => _part < _command.Parts.Count && _command.IsLiteral[_part];
 
     /// <summary>True when nothing but the end of the command remains.</summary>

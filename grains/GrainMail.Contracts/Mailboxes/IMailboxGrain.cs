@@ -95,6 +95,16 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     Task Unwatch(IMailboxObserver observer);
 
     /// <summary>
+    /// Registers a watch on every folder (IMAP NOTIFY): each committed change is sent as one
+    /// <see cref="MailboxTreeNotice"/>. Renewed like <see cref="Watch"/>; forgotten after three minutes without.
+    /// </summary>
+    [Retryable]
+    Task WatchTree(IMailboxTreeObserver observer);
+
+    [Retryable]
+    Task UnwatchTree(IMailboxTreeObserver observer);
+
+    /// <summary>
     /// Deleted-mail recovery (issue 17, 4.3.10): messages the user expunged or deleted with a folder
     /// within the domain's recovery window, newest first. They do not count towards the quota.
     /// </summary>

@@ -89,6 +89,7 @@ public sealed partial class MailboxGrain(
             if (_folders.TryGetValue(folderId, out var f)) _ = observer.FolderChanged(f.Name, MailboxNotices.Rewatch);
         }
         _watchers.Clear();
+        RewatchTreeWatchers();
     }
 
     private async Task LoadAsync(CancellationToken ct)
@@ -831,6 +832,7 @@ public sealed partial class MailboxGrain(
             };
             foreach (var row in change.FolderUpdates) _recentUnsaved.Remove(row.Id);
             if (notify) NotifyWatchers(change);
+            if (notify) NotifyTreeWatchers(change);
             ReportUsage();
         }
         return outcome;
