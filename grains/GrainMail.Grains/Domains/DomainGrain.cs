@@ -62,6 +62,7 @@ public sealed partial class DomainGrain(
         keeper.Watch(this, Name);
         if (S.Exists) await LoadDirectoryAsync(cancellationToken);
         await LoadAliasIndexAsync(cancellationToken);
+        if (S.Exists) await LoadProtocolRejectAsync(cancellationToken);
     }
 
     private DomainState S => state.State;
@@ -309,6 +310,7 @@ public sealed partial class DomainGrain(
         var mailboxes = new List<string>();
         var external = new List<string>();
         List<string>? internalOnly = null;
+        List<string>? flaggedElsewhere = null;
         var disabled = 0;
         var full = 0;
         // An alias (or catch-all, or postmaster target) may name a mailing list: the message then
@@ -350,6 +352,7 @@ public sealed partial class DomainGrain(
             else if (other.Accepted)
             {
                 mailboxes.AddRange(other.Mailboxes); // its own mailboxes (a domain alias: its domain's)
+                if (other.ProtocolReject is { Count: > 0 } pr) (flaggedElsewhere ??= []).AddRange(pr);
                 if (other.InternalOnly is { Count: > 0 } io) (internalOnly ??= []).AddRange(io);
             }
             else if (other.Status == RecipientStatus.Disabled) disabled++;
@@ -357,7 +360,7 @@ public sealed partial class DomainGrain(
         }
         if (mailboxes.Count + external.Count > 0 || listTarget is not null)
             return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
-                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget);
+                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget, ProtocolRejectOf(mailboxes, flaggedElsewhere));
         var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
