@@ -7,7 +7,7 @@ namespace GrainMail.Protocol.Tests;
 /// <summary>
 /// GrainMail's own NFKD and NFKC (the build has no ICU) against the Unicode standard's conformance
 /// file, NormalizationTest.txt, as Debian's unicode-data package installs it: every line's columns
-/// c1..c5 must satisfy c4 = NFKD(c1..c5) and c5 = NFKC(c1..c5) (UAX #15, the file's own header).
+/// c1..c5 must satisfy c4 = NFKC(c1..c5) and c5 = NFKD(c1..c5) (UAX #15, the file's own header).
 /// </summary>
 public sealed class UnicodeNormalizationTests
 {
@@ -42,8 +42,8 @@ public sealed class UnicodeNormalizationTests
             lines++;
             foreach (var source in c)
             {
-                if (UnicodeNormalization.ToNfkd(source) != c[3]) failures.Add($"NFKD {raw}");
-                if (UnicodeNormalization.ToNfkc(source) != c[4]) failures.Add($"NFKC {raw}");
+                if (UnicodeNormalization.ToNfkc(source) != c[3]) failures.Add($"NFKC {raw}");
+                if (UnicodeNormalization.ToNfkd(source) != c[4]) failures.Add($"NFKD {raw}");
             }
         }
         Assert.True(lines > 15_000, $"only {lines} test lines read");
