@@ -68,6 +68,41 @@ public sealed partial class SieveEndToEndTests
         Assert.Empty(await PlacedAsync($"{user}@{D}"));
     }
 
+    /// <summary>Issue 17: the domain's policy on automatic forwarding outside holds for aliases too, not only Sieve redirects.</summary>
+    [Fact]
+    public async Task The_forwarding_policy_holds_for_aliases_that_forward_outside()
+    {
+        var local = Unique("fl");
+        await host.NewAccount(local);
+        var (outside, mixed) = (Unique("fo"), Unique("fm"));
+        foreach (var (alias, targets) in new[] { (outside, new[] { "far@" + SieveHostFixture.External }), (mixed, new[] { "far@" + SieveHostFixture.External, $"{local}@{D}" }) })
+        {
+            var made = await host.Host.Http.PostAsJsonAsync($"/api/v1/domains/{D}/aliases", new { alias, targets });
+            Assert.True(made.IsSuccessStatusCode, await made.Content.ReadAsStringAsync());
+        }
+        var deny = await host.Host.Http.PatchAsync($"/api/v1/domains/{D}", new StringContent("{\"externalForwarding\":\"denied\"}", Encoding.UTF8, "application/json"));
+        Assert.True(deny.IsSuccessStatusCode, await deny.Content.ReadAsStringAsync());
+        try
+        {
+            // Only an outside target: refused at RCPT with the reason.
+            var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(host.Mx, "x@far.example", $"{outside}@{D}", "Forward me"));
+            Assert.Equal(SmtpStatusCode.MailboxUnavailable, refused.StatusCode);
+            Assert.Contains("policy", refused.Message);
+            // A local target beside it: accepted for the local one only.
+            await SendAsync(host.Mx, "x@far.example", $"{mixed}@{D}", "Mixed one");
+            Assert.Contains(await WaitPlacedAsync($"{local}@{D}", 1), p => p.Subject == "Mixed one");
+        }
+        finally
+        {
+            await host.Host.Http.PatchAsync($"/api/v1/domains/{D}", new StringContent("{\"externalForwarding\":\"allowed\"}", Encoding.UTF8, "application/json"));
+        }
+        // Allowed again: the outside target gets its copy; the first one never left.
+        await SendAsync(host.Mx, "x@far.example", $"{outside}@{D}", "Forward me now");
+        await Eventually.Until(() => Task.FromResult(host.Mta.Received.Any(m => Encoding.UTF8.GetString(m.Data).Contains("Subject: Forward me now"))),
+            TimeSpan.FromSeconds(40), "the forwarded copy");
+        Assert.DoesNotContain(host.Mta.Received, m => Encoding.UTF8.GetString(m.Data).Contains("Subject: Mixed one"));
+    }
+
     [Fact]
     public async Task Ereject_follows_the_scripts_activation_through_the_domain()
     {
@@ -140,6 +175,10 @@ public sealed partial class SieveEndToEndTests
         Assert.Equal(0, (await CliAs(user, pw, "sieve", "deactivate")).ExitCode);
         Assert.Equal(0, (await CliAs(user, pw, "sieve", "delete", "rules")).ExitCode);
         Assert.Equal("[]", (await CliAs(user, pw, "sieve", "list")).Out);
+        // The user's autocomplete, the other user endpoint with a verb.
+        var found = await CliAs(user, pw, "address-book", "search", LocalPart(user), "5");
+        Assert.True(found.ExitCode == 0, found.Out);
+        Assert.Contains($"\"{user}\"", found.Out);
         // The wrong password gets nothing.
         Assert.Equal(22, (await CliAs(user, "wrong password", "sieve", "list")).ExitCode);
     }

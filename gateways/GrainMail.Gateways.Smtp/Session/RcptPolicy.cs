@@ -79,6 +79,7 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             RecipientStatus.Disabled => RcptVerdict.Refused(550, "5.2.1", "Mailbox disabled", address),
             RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
             RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
+            RecipientStatus.ForwardingRefused => RcptVerdict.Refused(550, "5.7.1", "This address forwards outside the domain, which the domain's policy does not allow", address),
             _ when r.List is { } list => await ListAsync(check, address, list, r),
             // An alias that forwards outside: its external targets leave through the outbound stream.
             _ => InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly

@@ -190,6 +190,9 @@ public enum RecipientStatus
 
     /// <summary>Larger than the domain's message size limit.</summary>
     TooLarge,
+
+    /// <summary>An alias (or catch-all) whose only targets are outside, where the domain's forwarding policy forbids automatic forwarding.</summary>
+    ForwardingRefused,
 }
 
 /// <param name="Mailboxes">Local mailboxes that take the message.</param>

@@ -313,6 +313,10 @@ public sealed partial class DomainGrain(
         List<string>? flaggedElsewhere = null;
         var disabled = 0;
         var full = 0;
+        var forwardingRefused = 0;
+        // The domain's policy on automatic forwarding outside (issue 17) holds for alias and catch-all
+        // targets as for Sieve redirects: a refused external target is dropped from the verdict.
+        var forwarding = S.Settings.Forwarding ?? ForwardingPolicy.AllowAll;
         // An alias (or catch-all, or postmaster target) may name a mailing list: the message then
         // goes to the list's stream as a post to it, beside the alias's other targets. A verdict
         // carries one list; SetAlias refuses two lists of this domain, so a second can only be
@@ -343,7 +347,11 @@ public sealed partial class DomainGrain(
             // One hop into another hosted domain, which answers from its own names only: alias chains stop there.
             if (!hop) continue;
             var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
-            if (!other.Hosted) external.Add(target);
+            if (!other.Hosted)
+            {
+                if (forwarding.Refusal(domain) is null) external.Add(target);
+                else forwardingRefused++;
+            }
             else if (other.Accepted && other.List is { } otherList)
             {
                 listTarget ??= otherList;
@@ -361,7 +369,8 @@ public sealed partial class DomainGrain(
         if (mailboxes.Count + external.Count > 0 || listTarget is not null)
             return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
                 internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget, ProtocolRejectOf(mailboxes, flaggedElsewhere));
-        var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
+        var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled
+            : forwardingRefused > 0 ? RecipientStatus.ForwardingRefused : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
 
