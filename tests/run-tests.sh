@@ -33,6 +33,8 @@ python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptograp
 # The login locator reads Debian's legacy GeoIP country files; geoiplookup (geoip-bin) cross-checks the reader.
 [ -f /usr/share/GeoIP/GeoIP.dat ] || missing+=(geoip-database)
 command -v geoiplookup >/dev/null 2>&1 || missing+=(geoip-bin)
+# The Unicode normalization tests check GrainMail's NFKD/NFKC against the standard's own test file.
+[ -f /usr/share/unicode/NormalizationTest.txt.bz2 ] || [ -f /usr/share/unicode/NormalizationTest.txt ] || missing+=(unicode-data)
 # The Sieve tests upload scripts with an independent ManageSieve client (sieve-connect).
 command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
 # The webmail's browser tests drive Debian's Chromium (no browser download here); the webmail

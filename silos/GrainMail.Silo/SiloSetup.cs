@@ -77,6 +77,10 @@ public static class SiloSetup
         services.AddHostedService<GrainMail.Grains.Audit.AuditRetention>(); // GrainMail:Audit:RetentionDays
         services.AddHostedService<GrainMail.Grains.LargeFiles.LargeFileSweeper>(); // expired links and abandoned uploads (issue 18)
         services.AddHostedService<GrainMail.Grains.Uploads.UploadSweeper>(); // expired JMAP uploads (issue 18)
+        // Old message_index rows get their subject word tokens in the background (GrainMail:SubjectWords).
+        services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:SubjectWords")
+            .Get<GrainMail.Grains.Governance.SubjectWordsBackfillOptions>() ?? new GrainMail.Grains.Governance.SubjectWordsBackfillOptions());
+        services.AddHostedService<GrainMail.Grains.Governance.SubjectWordsBackfill>();
         // The chain's tip anchored outside the database (GrainMail:Audit:AnchorFile, AnchorEvery).
         services.AddSingleton(sp => new GrainMail.Storage.Audit.AuditAnchors(
             sp.GetRequiredService<GrainMail.Grains.Audit.AuditOptions>().AnchorFile is { Length: > 0 } anchorFile

@@ -124,6 +124,8 @@ public sealed class CardDavParserTests
         sync.Remember("a@corp.test", book);
         Assert.Equal(2, sync.Recall("a@corp.test", "tag")!.Count);
         Assert.Null(sync.Recall("b@corp.test", "tag"));
+        // The stored form (PostgreSQL, so tokens outlive a gateway) gives back every name and ETag.
+        Assert.Equal(book.Cards.ToDictionary(c => c.ResourceName, c => c.ETag), CardDavSync.Decode(CardDavSync.Encode(book)));
     }
 
     [Fact]

@@ -208,6 +208,35 @@ public sealed class CardDavTests(AddressBookHostFixture fixture) : IClassFixture
         return (changed, removed, ms!.Element(D + "sync-token")!.Value);
     }
 
+    /// <summary>
+    /// Tokens are kept in PostgreSQL (migration 0036), not in the gateway's memory: after a restart the
+    /// client's token still names its state, and the REPORT answers with the changes only, not a full resync.
+    /// </summary>
+    [Fact]
+    public async Task A_sync_token_stays_valid_after_the_gateway_restarts()
+    {
+        var w = await AddressBookWorld.CreateAsync(fixture);
+        var book = $"/carddav/addressbooks/{w.Bob}/directory/";
+        string token;
+        Dictionary<string, string?> all;
+        using (var bob = fixture.UserClient(w.Bob, AddressBookWorld.Password)) (all, _, token) = await Sync(bob, book, "");
+        Assert.Equal(4, all.Count);
+        Assert.Equal(HttpStatusCode.Created, (await fixture.Host.Http.PostAsJsonAsync($"/api/v1/domains/{w.Domain}/contacts",
+            new { address = "after-restart@partner.example", displayName = "After Restart" })).StatusCode);
+
+        await fixture.RestartAsync();
+
+        using var again = fixture.UserClient(w.Bob, AddressBookWorld.Password);
+        var (changed, removed, next) = await Sync(again, book, token);
+        Assert.Equal(["after-restart@partner.example"], changed.Values.Select(v => Email(v!)));
+        Assert.Empty(removed);
+        Assert.NotEqual(token, next);
+        // The new token, issued after the restart, is understood too: nothing changed since.
+        var (none, noneRemoved, _) = await Sync(again, book, next);
+        Assert.Empty(none);
+        Assert.Empty(noneRemoved);
+    }
+
     [Fact]
     public async Task Sync_collection_sends_what_changed_since_the_token_and_removals_as_404()
     {

@@ -57,7 +57,7 @@ public sealed class SieveHostFixture : SmtpHostFixture
 /// then mail over SMTP landing as each extension says, with the forwarding policy and the
 /// once-only rules (vacation, failure notice) observed.
 /// </summary>
-public sealed class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<SieveHostFixture>
+public sealed partial class SieveEndToEndTests(SieveHostFixture host) : IClassFixture<SieveHostFixture>
 {
     private const string D = SmtpHostFixture.Domain;
 

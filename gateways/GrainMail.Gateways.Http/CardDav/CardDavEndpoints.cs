@@ -231,7 +231,7 @@ public static class CardDavEndpoints
     /// <summary>
     /// RFC 6578 3: the initial sync (empty token) lists every card; a later one the cards added or
     /// changed since the token's state and, as 404 responses, those removed; both end with the new
-    /// token. A token not remembered here is 403 DAV:valid-sync-token (the client starts over).
+    /// token. A token no gateway remembers (see <see cref="CardDavSync"/>) is 403 DAV:valid-sync-token (the client starts over).
     /// </summary>
     private static async Task SyncCollection(HttpContext ctx, string user, IGrainFactory grains, CardDavSync sync, SyncCollectionReport report)
     {
@@ -241,7 +241,7 @@ public static class CardDavEndpoints
         if (report.SyncToken.Length > 0)
         {
             var tag = CardDavSync.TagOf(report.SyncToken);
-            var before = tag is null ? null : tag == book.CTag ? CardDavSync.Unchanged : sync.Recall(user, tag);
+            var before = tag is null ? null : tag == book.CTag ? CardDavSync.Unchanged : await sync.RecallAsync(user, tag);
             if (before is null)
             {
                 var d = DavNames.Dav;
@@ -256,7 +256,7 @@ public static class CardDavEndpoints
                 removed = gone;
             }
         }
-        sync.Remember(user, book);
+        await sync.RememberAsync(user, book);
         var props = new DavProps(user);
         var request = new PropFindRequest(PropFindKind.Prop, report.Props.Count > 0 ? report.Props : [DavNames.Dav + "getetag"]);
         var responses = new List<XElement>(changed.Count + removed.Count + 1);

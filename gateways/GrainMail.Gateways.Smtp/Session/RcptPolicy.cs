@@ -17,8 +17,10 @@ public sealed record RcptCheck(string Address, string? User, SmtpService Service
 /// <param name="Address">The normalised address (as accepted), or the one refused.</param>
 /// <param name="MaxMessageBytes">The recipient domain's own message size limit, if lower than the server's.</param>
 /// <param name="List">A mailing list address (as accepted): the message goes to the list's stream.</param>
+/// <param name="ProtocolReject">Those of <paramref name="Mailboxes"/> whose active Sieve script may <c>ereject</c> (RFC 5429),
+/// as the domain knows it: the intake asks their scripts before answering DATA, and only theirs.</param>
 public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, long? MaxMessageBytes,
-    string? List = null)
+    string? List = null, IReadOnlyList<string>? ProtocolReject = null)
 {
     public bool Accepted => Reply.Code == 250;
 
@@ -77,11 +79,12 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             RecipientStatus.Disabled => RcptVerdict.Refused(550, "5.2.1", "Mailbox disabled", address),
             RecipientStatus.MailboxFull => RcptVerdict.Refused(452, "4.2.2", "Mailbox full", address),
             RecipientStatus.TooLarge => RcptVerdict.Refused(552, "5.3.4", $"Message size exceeds the limit of {r.MaxMessageBytes} bytes for this recipient", address),
+            RecipientStatus.ForwardingRefused => RcptVerdict.Refused(550, "5.7.1", "This address forwards outside the domain, which the domain's policy does not allow", address),
             _ when r.List is { } list => await ListAsync(check, address, list, r),
             // An alias that forwards outside: its external targets leave through the outbound stream.
             _ => InboundFromOutside(check) is { } senderDomain && r.InternalOnly is { Count: > 0 } internalOnly
                 ? WithoutInternalOnly(r, address, senderDomain, internalOnly)
-                : new RcptVerdict(Ok, address, r.Mailboxes, r.External, r.MaxMessageBytes),
+                : new RcptVerdict(Ok, address, r.Mailboxes, r.External, r.MaxMessageBytes, ProtocolReject: r.ProtocolReject),
         };
     }
 
@@ -98,7 +101,7 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
         var mailboxes = r.Mailboxes.Where(m => !internalOnly.Contains(m) || MailAddress.DomainOf(m) == senderDomain).ToList();
         if (mailboxes.Count + r.External.Count == 0)
             return RcptVerdict.Refused(550, "5.7.1", "This recipient accepts mail only from its own domain", address);
-        return new RcptVerdict(Ok, address, mailboxes, r.External, r.MaxMessageBytes);
+        return new RcptVerdict(Ok, address, mailboxes, r.External, r.MaxMessageBytes, ProtocolReject: r.ProtocolReject);
     }
 
     /// <summary>A mailing list decides who may post (admin backend 4.2.8); a sender outside its policy hears 550 5.7.1 here, at RCPT.</summary>

@@ -351,7 +351,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         if (!verdict.Accepted) return await ReplyKeepAsync(verdict.Reply.ToString());
         if (verdict.MaxMessageBytes is long max) transaction.LimitSize(max);
-        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters, verdict.List));
+        transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters, verdict.List, verdict.ProtocolReject));
         await ReplyAsync(verdict.Reply.ToString());
         return true;
     }
@@ -523,7 +523,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             var inbound = _service == SmtpService.Mx ? new InboundEvidence(_remote.ToString(), _helo) : null;
             var receipt = await _server.Intake.SubmitAsync(new SubmissionEnvelope(transaction.Sender, transaction.Mailboxes(),
                 transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls, Inbound: inbound,
-                Lists: transaction.Lists(), AuthenticatedUser: _user), raw);
+                Lists: transaction.Lists(), AuthenticatedUser: _user, ProtocolReject: transaction.ProtocolRejectMailboxes()), raw);
             if (receipt.Refusal is { } refusal)
             {
                 await ReplyAsync(refusal);

@@ -10,8 +10,9 @@ namespace GrainMail.Gateways.Smtp.Session;
 /// <param name="Mailboxes">Hosted mailboxes it reaches.</param>
 /// <param name="External">Addresses outside that it reaches (submission, or an alias that forwards).</param>
 /// <param name="List">A mailing list (address as accepted): one list event, expanded by the list's grain.</param>
+/// <param name="ProtocolReject">Mailboxes whose Sieve script may refuse in the dialogue (ereject).</param>
 public sealed record AcceptedRecipient(string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, RcptParameters Dsn,
-    string? List = null);
+    string? List = null, IReadOnlyList<string>? ProtocolReject = null);
 
 /// <summary>
 /// One mail transaction (RFC 5321 3.3): from MAIL to the end of DATA or the last BDAT chunk, or RSET.
@@ -55,6 +56,10 @@ internal sealed class SmtpTransaction(string? sender, MailParameters parameters,
 
     /// <summary>Hosted mailboxes of all recipients, each once.</summary>
     public List<string> Mailboxes() => _recipients.SelectMany(r => r.Mailboxes).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>Mailboxes whose Sieve script may ereject (RFC 5429), each once; null when none.</summary>
+    public List<string>? ProtocolRejectMailboxes() =>
+        _recipients.SelectMany(r => r.ProtocolReject ?? []).Distinct(StringComparer.Ordinal).ToList() is { Count: > 0 } some ? some : null;
 
     /// <summary>Mailing lists among the recipients (addresses as accepted), each once.</summary>
     public List<string> Lists() => _recipients.Where(r => r.List is not null).Select(r => r.List!).Distinct(StringComparer.Ordinal).ToList();

@@ -14,6 +14,18 @@ public interface IAddressBookReaderGrain : IGrainWithIntegerKey
     /// <summary>Every entry the viewer may see (the CardDAV address book).</summary>
     [Retryable]
     Task<IReadOnlyList<AddressBookEntry>> All(string viewer);
+
+    /// <summary>
+    /// Keeps what a CardDAV sync token of the viewer stands for (RFC 6578): the state's cards, as the
+    /// gateway encodes them. In PostgreSQL, so a token outlives the gateway that issued it and is
+    /// understood by every other one.
+    /// </summary>
+    [Retryable]
+    Task SaveSyncState(string viewer, string ctag, Orleans.Concurrency.Immutable<byte[]> cards);
+
+    /// <summary>The state a sync token names, as saved; null when unknown (never issued, or trimmed).</summary>
+    [Retryable]
+    Task<byte[]?> SyncState(string viewer, string ctag);
 }
 
 /// <summary>

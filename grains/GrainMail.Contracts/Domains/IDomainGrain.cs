@@ -52,6 +52,12 @@ public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGr
     [Retryable, AlwaysInterleave]
     Task<RecipientVerdict> ResolveWithin(string localPart, long size);
 
+    /// <summary>
+    /// The account's SieveGrain, after every change of its scripts: whether the active script (or one
+    /// it includes) uses ereject (RFC 5429), so that verdicts name the account for a run before DATA's reply.
+    /// </summary>
+    Task SetProtocolReject(string localPart, bool uses);
+
     /// <summary>Turns an account on or off; a disabled account receives nothing and cannot log in.</summary>
     Task<DomainOpStatus> SetAccountEnabled(string localPart, bool enabled);
 
@@ -184,6 +190,9 @@ public enum RecipientStatus
 
     /// <summary>Larger than the domain's message size limit.</summary>
     TooLarge,
+
+    /// <summary>An alias (or catch-all) whose only targets are outside, where the domain's forwarding policy forbids automatic forwarding.</summary>
+    ForwardingRefused,
 }
 
 /// <param name="Mailboxes">Local mailboxes that take the message.</param>
@@ -198,7 +207,8 @@ public sealed record RecipientVerdict(
     [property: Id(2)] IReadOnlyList<string> External,
     [property: Id(3)] long MaxMessageBytes = 0,
     [property: Id(4)] IReadOnlyList<string>? InternalOnly = null,
-    [property: Id(10)] string? List = null)
+    [property: Id(10)] string? List = null,
+    [property: Id(11)] IReadOnlyList<string>? ProtocolReject = null)
 {
     public static readonly RecipientVerdict NotHosted = new(RecipientStatus.External, [], []);
 

@@ -17,6 +17,7 @@ namespace GrainMail.Contracts.Intake;
 /// inbound trust checks (SPF, DKIM, DMARC, ARC, blocklists, score) before it commits. Null for submission.</param>
 /// <param name="Lists">Mailing lists (addresses as accepted), each receiving ONE event that its grain expands.</param>
 /// <param name="AuthenticatedUser">The submitting account, if any (a moderator's own post is not held).</param>
+/// <param name="ProtocolReject">Mailboxes whose Sieve script may ereject (from the recipient verdicts at RCPT): only their scripts run before the reply.</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -29,7 +30,8 @@ public sealed record SubmissionEnvelope(
     [property: Id(7)] string? TraceParent = null,
     [property: Id(8)] GrainMail.Contracts.Trust.InboundEvidence? Inbound = null,
     [property: Id(10)] IReadOnlyList<string>? Lists = null,
-    [property: Id(11)] string? AuthenticatedUser = null);
+    [property: Id(11)] string? AuthenticatedUser = null,
+    [property: Id(12)] IReadOnlyList<string>? ProtocolReject = null);
 
 /// <summary>The durable commit happened: the message will be delivered. Or, for inbound mail the
 /// trust checks refused, <see cref="Refusal"/> is the SMTP reply (550 5.7.1, 451 4.7.1) and nothing was stored.</summary>

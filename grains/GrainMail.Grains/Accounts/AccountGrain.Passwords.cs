@@ -213,7 +213,7 @@ public sealed partial class AccountGrain
         using var buffer = new MemoryStream();
         await message.WriteToAsync(FormatOptions.Default, buffer);
         var bytes = buffer.ToArray();
-        var verdict = await RecipientPolicy.ResolveAsync(GrainFactory, to, bytes.Length);
+        var verdict = await RecipientPolicy.ResolveAutomaticAsync(GrainFactory, to, bytes.Length);
         Submission submission;
         if (verdict.Accepted)
             submission = new Submission(null, verdict.Mailboxes, bytes,

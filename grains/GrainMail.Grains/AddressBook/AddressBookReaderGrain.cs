@@ -14,4 +14,8 @@ public sealed class AddressBookReaderGrain(AddressBookStore store) : Grain, IAdd
 
     public async Task<IReadOnlyList<AddressBookEntry>> All(string viewer) =>
         MailAddress.TryParse(viewer, out var lp, out var domain) ? await store.AllAsync(domain, lp) : [];
+
+    public Task SaveSyncState(string viewer, string ctag, Immutable<byte[]> cards) => store.SaveSyncStateAsync(viewer, ctag, cards.Value);
+
+    public Task<byte[]?> SyncState(string viewer, string ctag) => store.SyncStateAsync(viewer, ctag);
 }

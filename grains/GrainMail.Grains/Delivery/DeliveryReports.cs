@@ -36,7 +36,7 @@ public sealed class DeliveryReports(MessageSubmitter submitter, OutboundOptions 
         if (reported.Count == 0) return false;
 
         var report = DeliveryStatusNotice.Build(options.HostName, to, reported, original, arrived, clock.GetUtcNow(), delayed, request, relayed);
-        var verdict = await RecipientPolicy.ResolveAsync(grains, to, report.Length);
+        var verdict = await RecipientPolicy.ResolveAutomaticAsync(grains, to, report.Length);
         Submission submission;
         if (verdict.Accepted)
         {

@@ -62,6 +62,7 @@ public sealed partial class DomainGrain(
         keeper.Watch(this, Name);
         if (S.Exists) await LoadDirectoryAsync(cancellationToken);
         await LoadAliasIndexAsync(cancellationToken);
+        if (S.Exists) await LoadProtocolRejectAsync(cancellationToken);
     }
 
     private DomainState S => state.State;
@@ -309,8 +310,13 @@ public sealed partial class DomainGrain(
         var mailboxes = new List<string>();
         var external = new List<string>();
         List<string>? internalOnly = null;
+        List<string>? flaggedElsewhere = null;
         var disabled = 0;
         var full = 0;
+        var forwardingRefused = 0;
+        // The domain's policy on automatic forwarding outside (issue 17) holds for alias and catch-all
+        // targets as for Sieve redirects: a refused external target is dropped from the verdict.
+        var forwarding = S.Settings.Forwarding ?? ForwardingPolicy.AllowAll;
         // An alias (or catch-all, or postmaster target) may name a mailing list: the message then
         // goes to the list's stream as a post to it, beside the alias's other targets. A verdict
         // carries one list; SetAlias refuses two lists of this domain, so a second can only be
@@ -341,7 +347,11 @@ public sealed partial class DomainGrain(
             // One hop into another hosted domain, which answers from its own names only: alias chains stop there.
             if (!hop) continue;
             var other = await GrainFactory.GetGrain<IDomainGrain>(domain).ResolveWithin(MailAddress.LocalPartOf(target), size);
-            if (!other.Hosted) external.Add(target);
+            if (!other.Hosted)
+            {
+                if (forwarding.Refusal(domain) is null) external.Add(target);
+                else forwardingRefused++;
+            }
             else if (other.Accepted && other.List is { } otherList)
             {
                 listTarget ??= otherList;
@@ -350,6 +360,7 @@ public sealed partial class DomainGrain(
             else if (other.Accepted)
             {
                 mailboxes.AddRange(other.Mailboxes); // its own mailboxes (a domain alias: its domain's)
+                if (other.ProtocolReject is { Count: > 0 } pr) (flaggedElsewhere ??= []).AddRange(pr);
                 if (other.InternalOnly is { Count: > 0 } io) (internalOnly ??= []).AddRange(io);
             }
             else if (other.Status == RecipientStatus.Disabled) disabled++;
@@ -357,8 +368,9 @@ public sealed partial class DomainGrain(
         }
         if (mailboxes.Count + external.Count > 0 || listTarget is not null)
             return new RecipientVerdict(RecipientStatus.Accepted, mailboxes.Distinct(StringComparer.Ordinal).ToList(), external, max,
-                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget);
-        var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled : RecipientStatus.NoSuchUser;
+                internalOnly?.Distinct(StringComparer.Ordinal).ToList(), listTarget, ProtocolRejectOf(mailboxes, flaggedElsewhere));
+        var status = full > 0 ? RecipientStatus.MailboxFull : disabled > 0 ? RecipientStatus.Disabled
+            : forwardingRefused > 0 ? RecipientStatus.ForwardingRefused : RecipientStatus.NoSuchUser;
         return new RecipientVerdict(status, [], [], max);
     }
 

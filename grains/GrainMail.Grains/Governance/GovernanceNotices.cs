@@ -61,7 +61,7 @@ public sealed class GovernanceNotices(MessageSubmitter submitter, OutboundOption
     /// <summary>Submits one notice; false (logged) when the reviewer takes no mail.</summary>
     public async Task<bool> SendAsync(IGrainFactory grains, string domain, string to, string subject, string text)
     {
-        var verdict = await RecipientPolicy.ResolveAsync(grains, to, 0);
+        var verdict = await RecipientPolicy.ResolveAutomaticAsync(grains, to, 0);
         if (!verdict.Accepted || verdict.Mailboxes.Count == 0)
         {
             logger.LogWarning("Governance notice for {To} not sent: the address takes no local mail ({Status})", to, verdict.Status);

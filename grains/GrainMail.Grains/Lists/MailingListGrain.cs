@@ -426,7 +426,7 @@ public sealed class MailingListGrain(
         var external = new List<string>();
         foreach (var moderator in list.Settings.Moderators)
         {
-            var r = await RecipientPolicy.ResolveAsync(GrainFactory, moderator);
+            var r = await RecipientPolicy.ResolveAutomaticAsync(GrainFactory, moderator);
             mailboxes.AddRange(r.Mailboxes);
             external.AddRange(r.External);
         }

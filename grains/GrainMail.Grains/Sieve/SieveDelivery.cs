@@ -2,6 +2,7 @@ using System.Text;
 using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Domains;
+using GrainMail.Contracts.Lists;
 using GrainMail.Grains.Delivery;
 using GrainMail.Operations.Spool;
 using GrainMail.Outbound;
@@ -50,6 +51,17 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
             submission = verdict.External.Count > 0
                 ? await LeavingAsync(item.Sender, verdict.Mailboxes, verdict.External, copy, accountDomain)
                 : new Submission(item.Sender, verdict.Mailboxes, new MessageContent(copy));
+            if (verdict.List is { } list)
+            {
+                // A list (or an alias naming one) takes the redirect as a post, under the list's
+                // own rule for the envelope sender the redirect keeps; nothing about that sender is
+                // authenticated here, so it counts as mail from outside, as at the MX.
+                var (listAddress, command) = ListStreams.Split(list);
+                var attempt = new PostAttempt(MailAddress.Normalize(item.Sender), null, Mx: true, command);
+                if (await grains.GetGrain<IMailingListGrain>(listAddress).MayPost(attempt) != PostVerdict.Allowed)
+                    return $"the list {listAddress} does not take posts from {item.Sender ?? "<>"}";
+                submission = submission with { Lists = [list] };
+            }
         }
         else if (!verdict.Hosted)
         {
@@ -145,7 +157,7 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
 
     private async Task SubmitAsync(IGrainFactory grains, string to, byte[] bytes, string onBehalfOf)
     {
-        var verdict = await RecipientPolicy.ResolveAsync(grains, to, bytes.Length);
+        var verdict = await RecipientPolicy.ResolveAutomaticAsync(grains, to, bytes.Length);
         if (verdict.Accepted)
             await submitter.SubmitAsync(new Submission(null, verdict.Mailboxes, new MessageContent(bytes),
                 External: verdict.External.Count > 0 ? verdict.External : null, ExternalOwner: verdict.External.Count > 0 ? onBehalfOf : null));

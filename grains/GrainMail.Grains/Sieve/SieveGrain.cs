@@ -153,5 +153,8 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         _compiled = null;
         // The mailbox runs the scripts at delivery: it reads them again before the next one.
         await GrainFactory.GetGrain<IMailboxGrain>(_account).SieveChanged();
+        // RCPT learns from the domain whether this account's script may ereject (no call here per message).
+        await GrainFactory.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(GrainMail.Contracts.MailAddress.DomainOf(_account))
+            .SetProtocolReject(GrainMail.Contracts.MailAddress.LocalPartOf(_account), await UsesProtocolReject());
     }
 }

@@ -10,7 +10,9 @@ namespace GrainMail.Grains.Sieve;
 /// Possible when the message from the internet has exactly one recipient, a local mailbox: the
 /// server's one reply to DATA is then that recipient's answer. With more recipients (one reply for
 /// all) or a message too large to hand to the script's grain, the refusal happens at delivery, as a
-/// DSN. Only accounts whose active script uses ereject pay for the extra run.
+/// DSN. Only accounts whose active script uses ereject pay for the extra run, and nobody pays a grain
+/// call to find out: the domain keeps the set of such accounts (told by each SieveGrain when its scripts
+/// change) and names them in the recipient verdict RCPT already asks for, which the envelope carries here.
 /// </summary>
 internal static class SieveProtocolReject
 {
@@ -21,8 +23,8 @@ internal static class SieveProtocolReject
     public static async Task<string?> RefusalAsync(IGrainFactory grains, SubmissionEnvelope e, MessageContent content)
     {
         if (e.Mailboxes is not { Count: 1 } mailboxes || e.External is { Count: > 0 } || e.Lists is { Count: > 0 } || content.Length > MaxBytes) return null;
+        if (e.ProtocolReject is not { } flagged || !flagged.Contains(mailboxes[0], StringComparer.Ordinal)) return null;
         var sieve = grains.GetGrain<ISieveGrain>(mailboxes[0]);
-        if (!await sieve.UsesProtocolReject()) return null;
         var reason = await sieve.ProtocolReject(e.Sender, mailboxes[0], (await content.ToArrayAsync()).AsImmutable());
         if (reason is null) return null;
         // One line of printable text: the reason goes into the reply as it is.

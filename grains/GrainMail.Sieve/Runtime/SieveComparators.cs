@@ -51,18 +51,9 @@ public static class SieveComparators
         return b.ToString();
     }
 
-    /// <summary>NFKD; text with unpaired surrogates (Normalize throws on it) is compared as it is.</summary>
-    private static string TryNormalize(string s)
-    {
-        try
-        {
-            return s.IsNormalized(System.Text.NormalizationForm.FormKD) ? s : s.Normalize(System.Text.NormalizationForm.FormKD);
-        }
-        catch (ArgumentException)
-        {
-            return s;
-        }
-    }
+    /// <summary>NFKD from GrainMail's own Unicode tables (string.Normalize does nothing under InvariantGlobalization);
+    /// unpaired surrogates pass through.</summary>
+    private static string TryNormalize(string s) => GrainMail.Text.UnicodeNormalization.ToNfkd(s);
 
     private static string AsciiUpper(string s)
     {

@@ -143,6 +143,57 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
     }
 
     /// <summary>
+    /// One batch of the background backfill (GrainMail.Grains.Governance.SubjectWordsBackfill): up to
+    /// <paramref name="batch"/> rows of any domain still without word tokens get theirs, in one
+    /// transaction. The rows are taken FOR UPDATE SKIP LOCKED, so nodes running the job side by side
+    /// share the work instead of repeating it, and the partial index of migration 0037 holds exactly
+    /// the rows left: it is the job's cursor, so a restart resumes where the last commit ended. A
+    /// subject that cannot be opened (a key gone) gets no tokens (an empty array), so it is not asked again.
+    /// </summary>
+    /// <returns>How many rows were done; 0 when none is left.</returns>
+    public async Task<int> BackfillBatchAsync(int batch, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var rows = new List<(string Domain, byte[] Hash, byte[] Subject)>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT blob_domain, blob_hash, subject FROM message_index WHERE subject_words IS NULL AND subject IS NOT NULL LIMIT @n FOR UPDATE SKIP LOCKED", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("n", batch);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) rows.Add((r.GetString(0), r.GetFieldValue<byte[]>(1), r.GetFieldValue<byte[]>(2)));
+        }
+        if (rows.Count == 0) return 0;
+        var tokens = new List<byte[]>(rows.Count);
+        foreach (var (domain, _, subject) in rows)
+        {
+            byte[] words;
+            try
+            {
+                words = WordTokens(keys, domain, SubjectWords.Words(keys.OpenText(domain, SubjectPurpose, subject)));
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or InvalidOperationException or KeyNotFoundException or FormatException)
+            {
+                words = [];
+            }
+            tokens.Add(words);
+        }
+        await using (var update = new NpgsqlCommand($"""
+            UPDATE message_index i SET subject_words =
+                ARRAY(SELECT substring(x.w FROM g FOR {SubjectWords.TokenBytes}) FROM generate_series(1, length(x.w), {SubjectWords.TokenBytes}) g)
+            FROM unnest(@d, @h, @w) AS x(d, h, w) WHERE i.blob_domain = x.d AND i.blob_hash = x.h
+            """, conn, tx))
+        {
+            update.Parameters.AddWithValue("d", rows.Select(r => r.Domain).ToArray());
+            update.Parameters.AddWithValue("h", rows.Select(r => r.Hash).ToArray());
+            update.Parameters.AddWithValue("w", tokens.ToArray());
+            await update.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return rows.Count;
+    }
+
+    /// <summary>
     /// Messages of <paramref name="domain"/> that match, newest first, each with the mailboxes of
     /// the domain that hold a copy now (a message no mailbox holds any more is not a hit).
     /// </summary>

@@ -28,7 +28,7 @@ public static class SubjectWords
     public static IReadOnlyList<string> Words(string? text)
     {
         if (string.IsNullOrEmpty(text)) return [];
-        var normalized = text.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        var normalized = GrainMail.Text.UnicodeNormalization.ToNfkc(text).ToLowerInvariant();
         var words = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var current = new StringBuilder();

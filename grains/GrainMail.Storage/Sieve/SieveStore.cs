@@ -23,6 +23,24 @@ public sealed class SieveStore(NpgsqlDataSource dataSource)
         return list;
     }
 
+    /// <summary>
+    /// Accounts of <paramref name="domain"/> that have an active script and a script mentioning
+    /// ereject: a superset of those whose active script may use it (the grain decides exactly).
+    /// </summary>
+    public async Task<List<string>> MayProtocolRejectAsync(string domain, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT DISTINCT s.account FROM sieve_script s
+            WHERE s.account LIKE ('%@' || @d) AND s.content ILIKE '%ereject%'
+              AND EXISTS (SELECT FROM sieve_script a WHERE a.account = s.account AND a.active)
+            """);
+        cmd.Parameters.AddWithValue("d", domain);
+        var list = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct)) list.Add(r.GetString(0));
+        return list;
+    }
+
     /// <summary>Creates or replaces a script (its active mark stays as it was).</summary>
     public async Task PutAsync(string account, string name, string content, CancellationToken ct = default)
     {

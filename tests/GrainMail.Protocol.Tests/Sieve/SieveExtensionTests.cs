@@ -159,16 +159,30 @@ public sealed class SieveExtensionTests
         Assert.Equal(equal, SieveComparators.AreEqual(SieveComparators.UnicodeCasemap, a, b));
 
     /// <summary>
-    /// RFC 5051's NFKD step. GrainMail builds with InvariantGlobalization (Directory.Build.props), where
-    /// .NET has no normalization data and string.Normalize leaves text as it is; these hold once it has.
+    /// RFC 5051's NFKD step, from GrainMail's own Unicode tables (GrainMail.Text): the build runs with
+    /// InvariantGlobalization, where string.Normalize leaves text as it is.
     /// </summary>
-    [Theory(Skip = "NFKD needs ICU: the solution runs with InvariantGlobalization, where string.Normalize changes nothing")]
+    [Theory]
     [InlineData("é", "E\u0301")] // precomposed and decomposed
+    [InlineData("Café", "CAFE\u0301")]
     [InlineData("Ｇｒａｉｎ", "grain")] // fullwidth compatibility forms
+    [InlineData("ＡＢＣ", "abc")]
     [InlineData("ǅ", "dž")]
     [InlineData("ﬁle", "FILE")] // the ligature's NFKD "fi" is folded as well
+    [InlineData("ﬁ", "fi")]
+    [InlineData("한국", "\u1112\u1161\u11AB\u1100\u116E\u11A8")] // Hangul syllables and their conjoining jamo
+    [InlineData("①", "1")]
+    [InlineData("x\u0323\u0307", "x\u0307\u0323")] // marks in canonical order, whatever order they came in
     public void Unicode_casemap_decomposes(string a, string b) =>
         Assert.True(SieveComparators.AreEqual(SieveComparators.UnicodeCasemap, a, b));
+
+    [Theory]
+    [InlineData("ﬁ", "fl")]
+    [InlineData("é", "e")] // the accent stays a difference
+    [InlineData("한", "항")]
+    [InlineData("Ａ", "B")]
+    public void Unicode_casemap_keeps_real_differences(string a, string b) =>
+        Assert.False(SieveComparators.AreEqual(SieveComparators.UnicodeCasemap, a, b));
 
     [Theory]
     [InlineData("Café", "caf?", true)] // é, either spelling, is one character

@@ -20,15 +20,28 @@ public sealed class AddressBookHostFixture : IAsyncLifetime
 
     public string HttpsUrl => $"https://127.0.0.1:{HttpsPort}";
 
+    private string _dir = "";
+    private HostProcess.Ports _ports = null!;
+
     public async ValueTask InitializeAsync()
     {
         var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
         ConnectionString = await pg.NewDatabaseAsync("book");
         HttpsPort = HostProcess.FreePort();
-        var dir = Path.Combine(pg.Root, $"book-host-{Guid.NewGuid():N}"[..20]);
-        Host = await HostProcess.StartAsync(ConnectionString, dir, HostProcess.Ports.Free(),
-            extraEnvironment: new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
-        CertificatePath = Path.Combine(dir, "tls", "cert.pem");
+        _dir = Path.Combine(pg.Root, $"book-host-{Guid.NewGuid():N}"[..20]);
+        _ports = HostProcess.Ports.Free();
+        Host = await StartAsync();
+        CertificatePath = Path.Combine(_dir, "tls", "cert.pem");
+    }
+
+    private Task<HostProcess> StartAsync() => HostProcess.StartAsync(ConnectionString, _dir, _ports,
+        extraEnvironment: new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
+
+    /// <summary>Stops the host (SIGTERM) and starts it again: same data directory, database and ports (a gateway restart).</summary>
+    public async Task RestartAsync()
+    {
+        await Host.DisposeAsync();
+        Host = await StartAsync();
     }
 
     public async ValueTask DisposeAsync() => await Host.DisposeAsync();
