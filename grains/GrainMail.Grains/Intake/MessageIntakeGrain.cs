@@ -113,7 +113,9 @@ internal static class IntakeCommit
         {
             using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
             {
-                var scanned = await viruses.ScanAsync(grains, e, content);
+                GrainMail.Grains.Trust.VirusOutcome scanned;
+                using (GrainMail.Operations.GrainMailMeters.TimeTrust("virus_scan"))
+                    scanned = await viruses.ScanAsync(grains, e, content);
                 if (scanned.Refusal is not null)
                 {
                     // The checks' answers are not needed; a failure among them must not go unobserved.
@@ -153,15 +155,22 @@ internal static class IntakeCommit
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
         using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.trust"))
         {
-            var outcome = checks is null ? await trust.EvaluateAsync(grains, submission, e.Inbound)
-                : await trust.DecideAsync(grains, submission, e.Inbound, await checks);
+            GrainMail.Grains.Trust.InboundChecks checked_;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("checks"))
+                checked_ = await (checks ?? trust.CheckAsync(grains, submission, e.Inbound));
+            GrainMail.Grains.Trust.InboundOutcome outcome;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("decide"))
+                outcome = await trust.DecideAsync(grains, submission, e.Inbound, checked_);
             if (outcome.Refusal is not null)
             {
                 await trust.LogAsync(outcome.Log);
                 return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, outcome.Refusal);
             }
-            var receipt = await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission!)));
-            await trust.LogAsync(outcome.Log);
+            SubmitReceipt receipt;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("commit"))
+                receipt = await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission!)));
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("receive_log"))
+                await trust.LogAsync(outcome.Log);
             return receipt;
         }
     }

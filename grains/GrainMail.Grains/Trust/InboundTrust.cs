@@ -91,9 +91,12 @@ public sealed class InboundTrust
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
         var reputations = ReputationGrains(grains, evidence, report);
         var history = new List<Symbol>();
-        foreach (var (symbolPrefix, _, grain) in reputations)
+        using (GrainMail.Operations.GrainMailMeters.TimeTrust("reputation"))
         {
-            if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+            foreach (var (symbolPrefix, _, grain) in reputations)
+            {
+                if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+            }
         }
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
         // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
@@ -150,6 +153,7 @@ public sealed class InboundTrust
     {
         try
         {
+            using var timer = GrainMail.Operations.GrainMailMeters.TimeTrust("content");
             var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, ct);
             _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
             return symbols;
