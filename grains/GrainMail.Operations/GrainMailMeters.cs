@@ -66,6 +66,18 @@ public static class GrainMailMeters
         public void Dispose() =>
             PgDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
     }
+
+    /// <summary>The stages of an MX message on the silo with filtering on (issue 14: where the SMTP path's time goes).</summary>
+    public static readonly Histogram<double> TrustStageDuration = Storage.CreateHistogram<double>("grainmail.trust.stage.duration", unit: "ms",
+        description: "Inbound trust stages of the MX path (virus scan, checks, decision, content, commit, receive log), by stage");
+
+    public static TrustTimer TimeTrust(string stage) => new(stage, Stopwatch.GetTimestamp());
+
+    public readonly struct TrustTimer(string stage, long started) : IDisposable
+    {
+        public void Dispose() =>
+            TrustStageDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("stage", stage));
+    }
 }
 
 /// <summary>

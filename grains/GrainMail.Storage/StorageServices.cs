@@ -42,6 +42,8 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Trust.ReceiveLogStore>();
         services.AddSingleton<GrainMail.Storage.Trust.QuarantineStore>();
         services.AddSingleton<GrainMail.Storage.Trust.ContentStore>();
+        services.AddSingleton<GrainMail.Storage.Trust.ReputationFeedbackStore>();
+        services.AddSingleton<GrainMail.Storage.Trust.SrsKeyStore>();
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();

@@ -55,6 +55,8 @@ public static class SiloSetup
         services.AddSingleton<MailDns>();
         services.AddSingleton<OutboundSender>();
         services.AddSingleton<GrainMail.Grains.Trust.ContentTrust>();
+        // The MAC key of X-Spam-Origin (which reputation counts a message went into), the same on every node.
+        services.AddSingleton(new GrainMail.Trust.Scoring.OriginStamp(masterKey.Derive("grainmail:spam-origin")));
         services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
         services.AddSingleton<GrainMail.Grains.Trust.VirusScan>();
         // SRS: keyed by GRAINMAIL_SRS_SECRET, else by a key derived from the master key (the same on every node).

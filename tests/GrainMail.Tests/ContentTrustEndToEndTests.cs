@@ -28,7 +28,7 @@ public sealed class ContentTrustHostFixture : SmtpHostFixture
         Dns.Txt["nonebank.example"] = ["v=spf1 -all"];
         Dns.Txt["_dmarc.nonebank.example"] = ["v=DMARC1; p=none"];
         // SPF pass, no DMARC: content decides.
-        Dns.Txt["plain.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
+        TrustSenders.Plain(Dns);
         Dns.Txt["spam.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
         // 127.0.0.2 is listed once (weight 5: Junk by itself).
         Dns.A["2.0.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
@@ -71,12 +71,12 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
     {
         await fixture.NewAccount("lena");
         var lena = $"lena@{Domain}";
-        Assert.StartsWith("250 ", await SendAsync("deals@plain.example", lena, Pitch(lena, 1)));
-        var first = Assert.Single(await ReadAsync(lena, "INBOX", 1));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", lena, Pitch(lena, 1)));
+        var first = Assert.Single(await fixture.ReadFolder(lena, "INBOX", 1));
         Assert.DoesNotContain("BAYES_", first.Headers["X-Spam-Status"]);
 
         // The user judges it spam: MOVE into \Junk.
-        await WithImap(lena, async imap =>
+        await fixture.WithImap(lena, async imap =>
         {
             await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
             await imap.Inbox.MoveToAsync(0, await imap.GetFolderAsync("Junk"));
@@ -84,26 +84,26 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         await ModelIs(lena, 1, 0);
 
         // The next message of its kind goes to Junk on the classifier's word.
-        Assert.StartsWith("250 ", await SendAsync("deals@plain.example", lena, Pitch(lena, 2)));
-        var junked = await ReadAsync(lena, "Junk", 2);
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", lena, Pitch(lena, 2)));
+        var junked = await fixture.ReadFolder(lena, "Junk", 2);
         Assert.Contains(junked, m => (m.Subject ?? "").EndsWith(" 2", StringComparison.Ordinal) && (m.Headers["X-Spam-Status"] ?? "").Contains("BAYES_99", StringComparison.Ordinal));
 
         // The user changes their mind: both out of Junk into the INBOX (the first is relearned as ham).
-        await WithImap(lena, async imap =>
+        await fixture.WithImap(lena, async imap =>
         {
             var junk = await imap.GetFolderAsync("Junk");
             await junk.OpenAsync(FolderAccess.ReadWrite);
             await junk.MoveToAsync(await junk.SearchAsync(MailKit.Search.SearchQuery.All), imap.Inbox);
         });
         await ModelIs(lena, 0, 2);
-        Assert.StartsWith("250 ", await SendAsync("deals@plain.example", lena, Pitch(lena, 3)));
-        var inbox = await ReadAsync(lena, "INBOX", 3);
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", lena, Pitch(lena, 3)));
+        var inbox = await fixture.ReadFolder(lena, "INBOX", 3);
         var third = Assert.Single(inbox, m => (m.Subject ?? "").EndsWith(" 3", StringComparison.Ordinal));
         Assert.Contains("BAYES_00", third.Headers["X-Spam-Status"]);
         Assert.StartsWith("No,", third.Headers["X-Spam-Status"]);
 
         // The same message twice into Junk (COPY, then COPY again): learned once.
-        await WithImap(lena, async imap =>
+        await fixture.WithImap(lena, async imap =>
         {
             await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
             var uid = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 3"))).Single();
@@ -113,7 +113,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         });
         await ModelIs(lena, 1, 2);
         // A later learn is seen, and the count it adds to is still the one above (no late double count).
-        await WithImap(lena, async imap =>
+        await fixture.WithImap(lena, async imap =>
         {
             await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
             var uid = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 1"))).Single();
@@ -125,7 +125,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
     [Fact]
     public async Task Gtube_is_refused_as_spam()
     {
-        var reply = await SendAsync("deals@plain.example", $"alice@{Domain}",
+        var reply = await fixture.SendMxAsync("deals@plain.example", $"alice@{Domain}",
             $"From: <deals@plain.example>\r\nTo: alice@{Domain}\r\nSubject: test\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n");
         Assert.StartsWith("550 5.7.1", reply);
         Assert.Contains("GTUBE", reply);
@@ -144,13 +144,13 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
 
         // From a listed network (Junk by itself), authenticated: the allow entry delivers it to the INBOX.
         var listed = IPAddress.Parse("127.0.0.2");
-        Assert.StartsWith("250 ", await SendAsync("alerts@bank.example", mona,
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("alerts@bank.example", mona,
             $"From: <alerts@bank.example>\r\nTo: {mona}\r\nSubject: statement\r\n\r\nYour statement is ready.\r\n", listed));
-        var good = Assert.Single(await ReadAsync(mona, "INBOX", 1));
+        var good = Assert.Single(await fixture.ReadFolder(mona, "INBOX", 1));
         Assert.Contains("USER_ALLOW", good.Headers["X-Spam-Status"]);
 
         // The same From: from someone else: DMARC fails and p=reject refuses it; the allow entry does not help.
-        var spoof = await SendAsync("x@evil.example", mona, $"From: <alerts@bank.example>\r\nTo: {mona}\r\nSubject: urgent\r\n\r\nVerify your account.\r\n");
+        var spoof = await fixture.SendMxAsync("x@evil.example", mona, $"From: <alerts@bank.example>\r\nTo: {mona}\r\nSubject: urgent\r\n\r\nVerify your account.\r\n");
         Assert.StartsWith("550 5.7.1", spoof);
         var refused = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{mona}/receive-log?limit=1")).EnumerateArray().Single();
         Assert.Equal("reject", refused.GetProperty("action").GetString());
@@ -158,11 +158,11 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.DoesNotContain("USER_ALLOW", refused.GetProperty("symbols").GetString());
 
         // Under p=none DMARC asks nothing, yet the failing spoof is still not allowed: the listing sends it to Junk.
-        Assert.StartsWith("250 ", await SendAsync("x@evil.example", mona,
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("x@evil.example", mona,
             $"From: <alerts@nonebank.example>\r\nTo: {mona}\r\nSubject: urgent\r\n\r\nVerify your account.\r\n", listed));
-        var junked = Assert.Single(await ReadAsync(mona, "Junk", 1));
+        var junked = Assert.Single(await fixture.ReadFolder(mona, "Junk", 1));
         Assert.Contains("ALLOW_UNVERIFIED", junked.Headers["X-Spam-Status"]);
-        Assert.Equal(1, await FolderCount(mona, "INBOX"));
+        Assert.Equal(1, await fixture.FolderCount(mona, "INBOX"));
     }
 
     [Fact]
@@ -173,19 +173,19 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Equal(HttpStatusCode.Created, (await fixture.Post($"/api/v1/domains/{Domain}/sender-lists", new { list = "block", entry = "spam.example" })).StatusCode);
         var domainLists = await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{Domain}/sender-lists");
         Assert.Contains(domainLists.EnumerateArray(), e => e.GetProperty("entry").GetString() == "spam.example" && e.GetProperty("list").GetString() == "block");
-        var reply = await SendAsync("promo@mx.spam.example", $"nina@{Domain}", $"From: <promo@spam.example>\r\nTo: nina@{Domain}\r\nSubject: hi\r\n\r\nHello.\r\n");
+        var reply = await fixture.SendMxAsync("promo@mx.spam.example", $"nina@{Domain}", $"From: <promo@spam.example>\r\nTo: nina@{Domain}\r\nSubject: hi\r\n\r\nHello.\r\n");
         Assert.StartsWith("550 5.7.1", reply);
         Assert.Contains("DOMAIN_BLOCK", reply);
 
         // Otto blocks one address of plain.example for himself; Nina still gets its mail.
         Assert.Equal(HttpStatusCode.Created, (await fixture.Post($"/api/v1/accounts/otto@{Domain}/sender-lists", new { list = "block", entry = "pest@plain.example" })).StatusCode);
-        Assert.StartsWith("550 5.7.1", await SendAsync("pest@plain.example", $"otto@{Domain}", $"From: <pest@plain.example>\r\nTo: otto@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
-        Assert.StartsWith("250 ", await SendAsync("pest@plain.example", $"nina@{Domain}", $"From: <pest@plain.example>\r\nTo: nina@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
+        Assert.StartsWith("550 5.7.1", await fixture.SendMxAsync("pest@plain.example", $"otto@{Domain}", $"From: <pest@plain.example>\r\nTo: otto@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("pest@plain.example", $"nina@{Domain}", $"From: <pest@plain.example>\r\nTo: nina@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
 
         // Removing the entry lets the sender through again.
         Assert.Equal(HttpStatusCode.NoContent, (await fixture.Host.Http.DeleteAsync($"/api/v1/accounts/otto@{Domain}/sender-lists?list=block&entry=pest@plain.example")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Host.Http.DeleteAsync($"/api/v1/accounts/otto@{Domain}/sender-lists?list=block&entry=pest@plain.example")).StatusCode);
-        Assert.StartsWith("250 ", await SendAsync("pest@plain.example", $"otto@{Domain}", $"From: <pest@plain.example>\r\nTo: otto@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("pest@plain.example", $"otto@{Domain}", $"From: <pest@plain.example>\r\nTo: otto@{Domain}\r\nSubject: again\r\n\r\nMe again.\r\n"));
     }
 
     [Fact]
@@ -197,7 +197,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Equal(HttpStatusCode.OK, (await fixture.Host.Http.PutAsJsonAsync("/api/v1/domains/hold.test/spam-policy", new { junkAt = -100, quarantineAt = -100, rejectAt = 100 })).StatusCode);
         foreach (var subject in new[] { "first held", "second held" })
         {
-            Assert.StartsWith("250 ", await SendAsync("news@plain.example", "quinn@hold.test",
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", "quinn@hold.test",
                 $"From: <news@plain.example>\r\nTo: quinn@hold.test\r\nSubject: {subject}\r\n\r\nHeld for review.\r\n"));
         }
         using var quinn = fixture.UserClient("quinn@hold.test");
@@ -212,7 +212,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Host.Http.PutAsJsonAsync("/api/v1/domains/hold.test/quarantine/digest", new { intervalMinutes = 0 })).StatusCode);
         var sent = await fixture.Host.Http.PostAsync("/api/v1/domains/hold.test/quarantine/digest/send", null);
         Assert.Equal(1, (await sent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sent").GetInt32());
-        var digest = Assert.Single(await ReadAsync("quinn@hold.test", "INBOX", 1));
+        var digest = Assert.Single(await fixture.ReadFolder("quinn@hold.test", "INBOX", 1));
         Assert.Equal("Quarantine digest: 2 message(s) held", digest.Subject);
         var text = digest.TextBody;
         Assert.Contains("first held", text);
@@ -227,18 +227,18 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         var id = held.Single(h => h.GetProperty("receivedAt").GetDateTimeOffset() == held.Min(x => x.GetProperty("receivedAt").GetDateTimeOffset())).GetProperty("id").GetString();
         Assert.Equal(HttpStatusCode.NotFound, (await rita.PostAsync($"/api/v1/me/quarantine/{id}/release", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await quinn.PostAsync($"/api/v1/me/quarantine/{id}/release", null)).StatusCode);
-        var inbox = await ReadAsync("quinn@hold.test", "INBOX", 2);
+        var inbox = await fixture.ReadFolder("quinn@hold.test", "INBOX", 2);
         Assert.Contains(inbox, m => m.Subject == "first held");
         var other = held.Single(h => h.GetProperty("id").GetString() != id).GetProperty("id").GetString();
         Assert.Equal(HttpStatusCode.NoContent, (await quinn.DeleteAsync($"/api/v1/me/quarantine/{other}")).StatusCode);
         Assert.Equal(0, (await quinn.GetFromJsonAsync<JsonElement>("/api/v1/me/quarantine")).GetArrayLength());
 
         // A message held after the digest is in the next one, alone.
-        Assert.StartsWith("250 ", await SendAsync("news@plain.example", "quinn@hold.test",
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", "quinn@hold.test",
             "From: <news@plain.example>\r\nTo: quinn@hold.test\r\nSubject: third held\r\n\r\nHeld for review.\r\n"));
         var next = await fixture.Host.Http.PostAsync("/api/v1/domains/hold.test/quarantine/digest/send", null);
         Assert.Equal(1, (await next.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sent").GetInt32());
-        var digests = (await ReadAsync("quinn@hold.test", "INBOX", 3)).Where(m => (m.Subject ?? "").StartsWith("Quarantine digest", StringComparison.Ordinal)).ToList();
+        var digests = (await fixture.ReadFolder("quinn@hold.test", "INBOX", 3)).Where(m => (m.Subject ?? "").StartsWith("Quarantine digest", StringComparison.Ordinal)).ToList();
         var second = Assert.Single(digests, d => d.Subject == "Quarantine digest: 1 message(s) held");
         Assert.Contains("third held", second.TextBody);
         Assert.DoesNotContain("second held", second.TextBody);
@@ -250,53 +250,4 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         await Eventually.Value(() => fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/spam/model?mailbox={mailbox}"),
             m => m.GetProperty("spamMessages").GetInt32() == spam && m.GetProperty("hamMessages").GetInt32() == ham,
             TimeSpan.FromSeconds(30), $"{mailbox}'s model at {spam} spam / {ham} ham", poll: TimeSpan.FromMilliseconds(100));
-
-    private async Task<string> SendAsync(string sender, string recipient, string message, IPAddress? from = null)
-    {
-        var (smtp, greeting) = await RawSmtp.ConnectAsync(fixture.Mx, from: from);
-        await using (smtp)
-        {
-            Assert.StartsWith("220", greeting);
-            Assert.StartsWith("250", await smtp.CommandAsync("EHLO client.example"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"MAIL FROM:<{sender}>"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"RCPT TO:<{recipient}>"));
-            Assert.StartsWith("354", await smtp.CommandAsync("DATA"));
-            var body = message.Replace("\r\n", "\n").Replace("\n", "\r\n").Replace("\r\n.", "\r\n..", StringComparison.Ordinal);
-            await smtp.SendRawAsync(body + ".\r\n");
-            var reply = await smtp.ReadReplyAsync();
-            await smtp.CommandAsync("QUIT");
-            return reply;
-        }
-    }
-
-    private async Task<int> FolderCount(string address, string folder)
-    {
-        var box = await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{address}/mailbox");
-        return box.GetProperty("folders").EnumerateArray().Where(f => f.GetProperty("name").GetString() == folder)
-            .Select(f => f.GetProperty("messages").GetInt32()).FirstOrDefault();
-    }
-
-    private async Task WithImap(string address, Func<ImapClient, Task> action)
-    {
-        using var imap = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
-        await imap.ConnectAsync("127.0.0.1", fixture.Imap, SecureSocketOptions.StartTls);
-        await imap.AuthenticateAsync(address, SmtpHostFixture.Password);
-        await action(imap);
-        await imap.DisconnectAsync(true);
-    }
-
-    /// <summary>Waits for at least <paramref name="count"/> messages in a folder and reads them all back over IMAP.</summary>
-    private async Task<List<MimeMessage>> ReadAsync(string address, string folder, int count)
-    {
-        await Eventually.Value(() => FolderCount(address, folder), n => n >= count, TimeSpan.FromSeconds(30), $"{count} message(s) in {address} {folder}",
-            poll: TimeSpan.FromMilliseconds(100));
-        var list = new List<MimeMessage>();
-        await WithImap(address, async imap =>
-        {
-            var box = folder == "INBOX" ? imap.Inbox : await imap.GetFolderAsync(folder);
-            await box.OpenAsync(FolderAccess.ReadOnly);
-            for (var i = 0; i < box.Count; i++) list.Add(await box.GetMessageAsync(i));
-        });
-        return list;
-    }
 }

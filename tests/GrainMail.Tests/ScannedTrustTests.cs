@@ -17,10 +17,8 @@ public sealed class ScannedTrustHostFixture : SmtpHostFixture
 
     public ScannedTrustHostFixture()
     {
-        Dns.Txt["plain.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
-        // p=reject, and loopback is not its sender.
-        Dns.Txt["reject.example"] = ["v=spf1 ip4:192.0.2.1 -all"];
-        Dns.Txt["_dmarc.reject.example"] = ["v=DMARC1; p=reject"];
+        TrustSenders.Plain(Dns);
+        TrustSenders.Reject(Dns);
         Clamd.StartAsync().GetAwaiter().GetResult();
     }
 
@@ -50,8 +48,8 @@ public sealed class ScannedTrustTests(ScannedTrustHostFixture fixture) : IClassF
     [Fact]
     public async Task A_virus_is_refused_554_even_from_a_sender_whose_checks_all_pass()
     {
-        var reply = await SendAsync("news@plain.example", $"alice@{Domain}",
-            Message("news@plain.example", $"alice@{Domain}", "files", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar)));
+        var reply = await fixture.SendMxAsync("news@plain.example", $"alice@{Domain}",
+            TrustMail.WithAttachment("news@plain.example", $"alice@{Domain}", "files", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar)));
         Assert.StartsWith("554 5.7.1", reply);
         Assert.Contains(ClamdServer.EicarSignature, reply);
         Assert.Equal(0, await fixture.InboxCount($"alice@{Domain}"));
@@ -60,8 +58,8 @@ public sealed class ScannedTrustTests(ScannedTrustHostFixture fixture) : IClassF
     [Fact]
     public async Task A_dmarc_reject_failure_is_refused_550_with_clamd_on()
     {
-        var reply = await SendAsync("ceo@reject.example", $"bob@{Domain}",
-            Message("ceo@reject.example", $"bob@{Domain}", "urgent", "notes.txt", Encoding.ASCII.GetBytes("Pay this invoice.")));
+        var reply = await fixture.SendMxAsync("ceo@reject.example", $"bob@{Domain}",
+            TrustMail.WithAttachment("ceo@reject.example", $"bob@{Domain}", "urgent", "notes.txt", Encoding.ASCII.GetBytes("Pay this invoice.")));
         Assert.StartsWith("550 5.7.1", reply);
         Assert.Equal(0, await fixture.InboxCount($"bob@{Domain}"));
     }
@@ -72,8 +70,8 @@ public sealed class ScannedTrustTests(ScannedTrustHostFixture fixture) : IClassF
         // Past the scan limit: clamd's status header goes in front of the bytes the checks parsed.
         var big = new byte[200 * 1024];
         new Random(140).NextBytes(big);
-        Assert.StartsWith("250 ", await SendAsync("news@plain.example", $"carol@{Domain}",
-            Message("news@plain.example", $"carol@{Domain}", "report", "data.bin", big)));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", $"carol@{Domain}",
+            TrustMail.WithAttachment("news@plain.example", $"carol@{Domain}", "report", "data.bin", big)));
         var raw = Assert.Single(await fixture.WaitForMessages($"carol@{Domain}", 1));
         var delivered = MimeMessage.Load(new MemoryStream(raw));
         Assert.StartsWith($"Clean; first {ScannedTrustHostFixture.ScanLimit} of ", delivered.Headers["X-Virus-Status"]);
@@ -84,42 +82,5 @@ public sealed class ScannedTrustTests(ScannedTrustHostFixture fixture) : IClassF
         using var content = new MemoryStream();
         attachment.Content!.DecodeTo(content);
         Assert.Equal(big, content.ToArray());
-    }
-
-    private static string Message(string from, string to, string subject, string name, byte[] content)
-    {
-        var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(from));
-        message.To.Add(MailboxAddress.Parse(to));
-        message.Subject = subject;
-        message.MessageId = $"{Guid.NewGuid():N}@{from.Split('@')[1]}";
-        message.Date = DateTimeOffset.UtcNow;
-        var body = new BodyBuilder { TextBody = "See the attachment." };
-        body.Attachments.Add(name, content);
-        message.Body = body.ToMessageBody();
-        using var ms = new MemoryStream();
-        message.WriteTo(FormatOptions.Default, ms);
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
-
-    /// <summary>One message over the MX port from 127.0.0.1; the reply to the end of DATA.</summary>
-    private async Task<string> SendAsync(string sender, string recipient, string message)
-    {
-        var (smtp, greeting) = await RawSmtp.ConnectAsync(fixture.Mx);
-        await using (smtp)
-        {
-            Assert.StartsWith("220", greeting);
-            Assert.StartsWith("250", await smtp.CommandAsync("EHLO client.example"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"MAIL FROM:<{sender}>"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"RCPT TO:<{recipient}>"));
-            Assert.StartsWith("354", await smtp.CommandAsync("DATA"));
-            var body = message.Replace("\r\n", "\n").Replace("\n", "\r\n");
-            if (!body.EndsWith("\r\n", StringComparison.Ordinal)) body += "\r\n";
-            body = body.Replace("\r\n.", "\r\n..", StringComparison.Ordinal);
-            await smtp.SendRawAsync(body + ".\r\n");
-            var reply = await smtp.ReadReplyAsync();
-            await smtp.CommandAsync("QUIT");
-            return reply;
-        }
     }
 }

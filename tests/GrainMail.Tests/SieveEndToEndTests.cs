@@ -338,6 +338,34 @@ public sealed partial class SieveEndToEndTests(SieveHostFixture host) : IClassFi
     }
 
     [Fact]
+    public async Task A_redirect_to_an_alias_with_local_and_external_targets_seals_the_copy_that_leaves()
+    {
+        var user = "ivo@" + D;
+        await host.NewAccount("ivo");
+        await host.NewAccount("jana");
+        var outside = $"ivo-mix@{SieveHostFixture.External}";
+        Assert.True((await host.Post($"/api/v1/domains/{D}/aliases", new { alias = "ivomix", targets = new[] { "jana@" + D, outside } })).IsSuccessStatusCode);
+        await ActivateAsync(user, $"redirect \"ivomix@{D}\";\n");
+        await SendAsync(host.Mx, "x@far.example", user, "Mixed", "Sealed on the way out.");
+
+        await Eventually.Until(() => Task.FromResult(host.Mta.Received.Any(m => m.To.Contains(outside))), TimeSpan.FromSeconds(40), "the external copy");
+        var sent = host.Mta.Received.First(m => m.To.Contains(outside));
+        Assert.StartsWith("SRS0=", sent.From, StringComparison.OrdinalIgnoreCase);
+        var text = Encoding.ASCII.GetString(sent.Data);
+        Assert.Contains($"d={D}", MimeMessage.Load(new MemoryStream(sent.Data)).Headers[HeaderId.ArcSeal] ?? "");
+        var keys = (await host.Host.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/domains/{D}/dns")).EnumerateArray()
+            .Where(r => r.GetProperty("name").GetString()!.Contains("._domainkey.", StringComparison.Ordinal))
+            .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("value").GetString()!)).ToList();
+        Assert.Equal("pass", GrainMail.TestSupport.ArcVerifier.Verify(text, keys));
+
+        // Jana's copy is the redirected message without our seal.
+        Assert.Contains(await WaitPlacedAsync("jana@" + D, 1), p => p.Subject == "Mixed");
+        var local = (await host.StoredMessages("jana@" + D)).Select(b => Encoding.UTF8.GetString(b)).Single(t => t.Contains("Subject: Mixed"));
+        Assert.DoesNotContain("ARC-Seal", local);
+        Assert.Contains($"Delivered-To: {user}", local);
+    }
+
+    [Fact]
     public async Task Vacation_replies_once_per_sender()
     {
         var user = "hank2@" + D;

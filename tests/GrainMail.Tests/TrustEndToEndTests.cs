@@ -31,14 +31,13 @@ public sealed class TrustHostFixture : SmtpHostFixture
         Dns.Txt["_dmarc.signed.example"] = ["v=DMARC1; p=reject"];
         Dns.Txt["sel._domainkey.signed.example"] = [key];
         // p=reject, and loopback is not its sender: only a valid signature could save its mail.
-        Dns.Txt["reject.example"] = ["v=spf1 ip4:192.0.2.1 -all"];
-        Dns.Txt["_dmarc.reject.example"] = ["v=DMARC1; p=reject"];
+        TrustSenders.Reject(Dns);
         Dns.Txt["sel._domainkey.reject.example"] = [key];
         // p=quarantine, nothing passes.
         Dns.Txt["quarantine.example"] = ["v=spf1 -all"];
         Dns.Txt["_dmarc.quarantine.example"] = ["v=DMARC1; p=quarantine"];
         // SPF pass, no DMARC record: the blocklists decide.
-        Dns.Txt["plain.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
+        TrustSenders.Plain(Dns);
         // 127.0.0.2: listed in bl1; bl2 answers with the error code lists give to refused resolvers.
         Dns.A["2.0.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
         Dns.A["2.0.0.127.bl2.test"] = IPAddress.Parse("127.255.255.254");
@@ -70,9 +69,9 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         var signed = Sign($"From: Sender <news@signed.example>\r\nTo: alice@{Domain}\r\nSubject: signed\r\nDate: Tue, 01 Dec 2026 08:00:00 +0000\r\nMessage-ID: <s1@signed.example>\r\n\r\nHello Alice,\r\nsigned mail.\r\n", "signed.example");
         // A forged verdict under our authserv-id, as a spammer would add it: it must not survive.
         var forged = $"Authentication-Results: {AuthServId}; dkim=pass header.d=bank.example\r\n" + signed;
-        Assert.StartsWith("250 ", await SendAsync("news@signed.example", $"alice@{Domain}", forged));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@signed.example", $"alice@{Domain}", forged));
 
-        var message = Assert.Single(await ReadAsync($"alice@{Domain}", "INBOX", 1));
+        var message = Assert.Single(await fixture.ReadFolder($"alice@{Domain}", "INBOX", 1));
         var results = message.Headers.Where(h => h.Id == HeaderId.AuthenticationResults).Select(h => h.Value).ToList();
         var ours = Assert.Single(results, r => r.TrimStart().StartsWith(AuthServId, StringComparison.OrdinalIgnoreCase));
         Assert.Contains("spf=pass smtp.mailfrom=news@signed.example", ours);
@@ -94,7 +93,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
     {
         var signed = Sign($"From: <pay@reject.example>\r\nTo: bob@{Domain}\r\nSubject: invoice\r\nDate: Tue, 01 Dec 2026 08:00:00 +0000\r\nMessage-ID: <r1@reject.example>\r\n\r\nPay 100 to account 1.\r\n", "reject.example");
         var tampered = signed.Replace("Pay 100", "Pay 900", StringComparison.Ordinal);
-        var reply = await SendAsync("pay@reject.example", $"bob@{Domain}", tampered);
+        var reply = await fixture.SendMxAsync("pay@reject.example", $"bob@{Domain}", tampered);
         Assert.StartsWith("550 5.7.1", reply);
         Assert.Contains("DMARC", reply);
 
@@ -108,28 +107,28 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
     [Fact]
     public async Task Dmarc_quarantine_that_fails_is_delivered_to_junk()
     {
-        Assert.StartsWith("250 ", await SendAsync("offers@quarantine.example", $"carol@{Domain}",
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("offers@quarantine.example", $"carol@{Domain}",
             $"From: <offers@quarantine.example>\r\nTo: carol@{Domain}\r\nSubject: offer\r\n\r\nBuy now.\r\n"));
-        var message = Assert.Single(await ReadAsync($"carol@{Domain}", "Junk", 1));
+        var message = Assert.Single(await fixture.ReadFolder($"carol@{Domain}", "Junk", 1));
         Assert.StartsWith("Yes,", message.Headers["X-Spam-Status"]);
         Assert.Contains("dmarc=fail policy.dmarc=quarantine", message.Headers[HeaderId.AuthenticationResults]);
-        Assert.Equal(0, await FolderCount($"carol@{Domain}", "INBOX"));
+        Assert.Equal(0, await fixture.FolderCount($"carol@{Domain}", "INBOX"));
     }
 
     [Fact]
     public async Task One_blocklist_listing_delivers_an_error_answer_is_no_listing_and_two_listings_reject()
     {
         // 127.0.0.2: listed in bl1 (127.0.0.2), bl2 answers 127.255.255.254 (an error, not a listing).
-        Assert.StartsWith("250 ", await SendAsync("hello@plain.example", $"dave@{Domain}",
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("hello@plain.example", $"dave@{Domain}",
             $"From: <hello@plain.example>\r\nTo: dave@{Domain}\r\nSubject: one\r\n\r\nOne listing.\r\n", IPAddress.Parse("127.0.0.2")));
-        var message = Assert.Single(await ReadAsync($"dave@{Domain}", "Junk", 1));
+        var message = Assert.Single(await fixture.ReadFolder($"dave@{Domain}", "Junk", 1));
         var status = message.Headers["X-Spam-Status"];
         Assert.Contains("RBL_BL1_TEST(7.0)", status);
         Assert.Contains("RBL_BL2_TEST_ERROR(0.0)", status);
         Assert.DoesNotContain("RBL_BL2_TEST(", status);
 
         // 127.0.0.3: listed in both: refused at DATA.
-        var reply = await SendAsync("hello@plain.example", $"dave@{Domain}",
+        var reply = await fixture.SendMxAsync("hello@plain.example", $"dave@{Domain}",
             $"From: <hello@plain.example>\r\nTo: dave@{Domain}\r\nSubject: two\r\n\r\nTwo listings.\r\n", IPAddress.Parse("127.0.0.3"));
         Assert.StartsWith("550 5.7.1", reply);
         Assert.Contains("RBL_BL1_TEST", reply);
@@ -150,7 +149,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
             await smtp.SendAsync(m);
             await smtp.DisconnectAsync(true);
         }
-        var message = Assert.Single(await ReadAsync($"erin@{Domain}", "INBOX", 1));
+        var message = Assert.Single(await fixture.ReadFolder($"erin@{Domain}", "INBOX", 1));
         Assert.Null(message.Headers["X-Spam-Status"]);
         Assert.Null(message.Headers[HeaderId.AuthenticationResults]);
     }
@@ -172,9 +171,9 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
 
         var unsigned = "From: <pay@reject.example>\r\nTo: gina@soft.test\r\nSubject: unsigned\r\n\r\nNo signature.\r\n";
         // Under the default policy the same message is refused.
-        Assert.StartsWith("550 5.7.1", await SendAsync("pay@reject.example", $"frank@{Domain}", unsigned));
-        Assert.StartsWith("250 ", await SendAsync("pay@reject.example", "gina@soft.test", unsigned));
-        Assert.Single(await ReadAsync("gina@soft.test", "Junk", 1));
+        Assert.StartsWith("550 5.7.1", await fixture.SendMxAsync("pay@reject.example", $"frank@{Domain}", unsigned));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("pay@reject.example", "gina@soft.test", unsigned));
+        Assert.Single(await fixture.ReadFolder("gina@soft.test", "Junk", 1));
     }
 
     [Fact]
@@ -186,7 +185,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         foreach (var subject in new[] { "keep", "drop" })
         {
-            Assert.StartsWith("250 ", await SendAsync("hello@plain.example", "hank@held.test",
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("hello@plain.example", "hank@held.test",
                 $"From: <hello@plain.example>\r\nTo: hank@held.test\r\nSubject: {subject}\r\n\r\nHeld.\r\n"));
         }
         var held = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/hank@held.test/quarantine")).EnumerateArray().ToList();
@@ -197,7 +196,7 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.Accepted, (await fixture.Host.Http.PostAsync($"/api/v1/quarantine/{held[0].GetProperty("id").GetString()}/release", null)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await fixture.Host.Http.DeleteAsync($"/api/v1/quarantine/{held[1].GetProperty("id").GetString()}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Host.Http.DeleteAsync($"/api/v1/quarantine/{held[1].GetProperty("id").GetString()}")).StatusCode);
-        var released = Assert.Single(await ReadAsync("hank@held.test", "INBOX", 1));
+        var released = Assert.Single(await fixture.ReadFolder("hank@held.test", "INBOX", 1));
         Assert.Contains("action=quarantine", released.Headers["X-Spam-Status"]);
         Assert.Equal(0, (await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/accounts/hank@held.test/quarantine")).GetArrayLength());
     }
@@ -209,14 +208,14 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         var from = IPAddress.Parse("127.0.1.5");
         string Message(int i) => $"From: <hello@plain.example>\r\nTo: ivan@{Domain}\r\nSubject: batch {i}\r\n\r\nListed once.\r\n";
         // Each is Junk by its one listing (6.5) and counted as spam for 127.0.1.0/24.
-        for (var i = 0; i < 20; i++) Assert.StartsWith("250 ", await SendAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from));
+        for (var i = 0; i < 20; i++) Assert.StartsWith("250 ", await fixture.SendMxAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from));
         var first = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/ivan@{Domain}/receive-log?limit=1000")).EnumerateArray().Last();
         Assert.DoesNotContain("REP_NET", first.GetProperty("symbols").GetString());
         // Counting is fire-and-forget: the next messages see the history once it has arrived.
         JsonElement newest = default;
         for (var i = 20; i < 26; i++)
         {
-            await SendAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from);
+            await fixture.SendMxAsync("hello@plain.example", $"ivan@{Domain}", Message(i), from);
             newest = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/ivan@{Domain}/receive-log?limit=1")).EnumerateArray().Single();
             if (newest.GetProperty("symbols").GetString()!.Contains("REP_NET_BAD", StringComparison.Ordinal)) break;
         }
@@ -224,51 +223,78 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         Assert.Equal("quarantine", newest.GetProperty("action").GetString());
     }
 
+    [Fact]
+    public async Task Junk_moves_correct_the_reputation_of_the_sending_network_once_per_message()
+    {
+        await fixture.NewAccount("pia");
+        var pia = $"pia@{Domain}";
+        var from = IPAddress.Parse("127.0.2.7"); // 127.0.2.0/24: no listing, no history
+        string Message(int i) => $"From: <news@plain.example>\r\nTo: {pia}\r\nSubject: issue {i}\r\nMessage-ID: <n{i}@plain.example>\r\n\r\nIssue {i} of the news.\r\n";
+        // 22 clean messages: delivered, counted as ham (a history of 20 is needed to judge; the counts decay a little).
+        for (var i = 0; i < 22; i++) Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", pia, Message(i), from));
+        var inbox = await fixture.ReadFolder(pia, "INBOX", 22);
+        Assert.All(inbox, m => Assert.StartsWith("No,", m.Headers["X-Spam-Status"]));
+        Assert.Contains("net=net:127.0.2.0/24", inbox[0].Headers["X-Spam-Origin"]);
+
+        // Pia says 15 of them are spam (COPY into Junk), and says it again: counted once.
+        await MarkJunk(pia, 15, 0);
+        await MarkJunk(pia, 15, 0);
+        // One more into Junk: when the learner has done that, it has done the two above.
+        await fixture.WithImap(pia, async imap =>
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var uid = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("issue 15"))).Single();
+            await imap.Inbox.CopyToAsync(uid, await imap.GetFolderAsync("Junk"));
+        });
+        await ModelIs(pia, 16, 0);
+
+        // 16 of 22 now count as spam (73%: REP_NET_BAD 1.8); had the repeat counted too it would be all of them (4.0).
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", pia, Message(22), from));
+        var bad = RepNetBad(await NewestLogLine(pia));
+        Assert.InRange(bad, 1.6, 2.0);
+
+        // She changes her mind on all of them (out of Junk into the INBOX): the network is no longer bad.
+        await fixture.WithImap(pia, async imap =>
+        {
+            var junk = await imap.GetFolderAsync("Junk");
+            await junk.OpenAsync(FolderAccess.ReadWrite);
+            await junk.MoveToAsync(await junk.SearchAsync(MailKit.Search.SearchQuery.All), imap.Inbox);
+        });
+        // (The message just sent may have gone to Junk on Pia's model and come out with the others.)
+        await Eventually.Value(() => fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/spam/model?mailbox={pia}"),
+            m => m.GetProperty("spamMessages").GetInt32() == 0 && m.GetProperty("hamMessages").GetInt32() >= 16,
+            TimeSpan.FromSeconds(30), $"{pia}'s model relearned as ham", poll: TimeSpan.FromMilliseconds(100));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@plain.example", pia, Message(23), from));
+        var symbols = (await NewestLogLine(pia)).GetProperty("symbols").GetString()!;
+        Assert.DoesNotContain("REP_NET_BAD", symbols);
+        Assert.Contains("REP_NET_GOOD", symbols);
+    }
+
+    private async Task MarkJunk(string address, int count, int skip) =>
+        await fixture.WithImap(address, async imap =>
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var uids = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.All)).Skip(skip).Take(count).ToList();
+            await imap.Inbox.CopyToAsync(uids, await imap.GetFolderAsync("Junk"));
+        });
+
+    private async Task ModelIs(string mailbox, int spam, int ham) =>
+        await Eventually.Value(() => fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/spam/model?mailbox={mailbox}"),
+            m => m.GetProperty("spamMessages").GetInt32() == spam && m.GetProperty("hamMessages").GetInt32() == ham,
+            TimeSpan.FromSeconds(30), $"{mailbox}'s model at {spam} spam / {ham} ham", poll: TimeSpan.FromMilliseconds(100));
+
+    private async Task<JsonElement> NewestLogLine(string address) =>
+        (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{address}/receive-log?limit=1")).EnumerateArray().Single();
+
+    private static double RepNetBad(JsonElement line)
+    {
+        var symbols = line.GetProperty("symbols").GetString()!;
+        var match = System.Text.RegularExpressions.Regex.Match(symbols, @"REP_NET_BAD\(([0-9.]+)\)");
+        Assert.True(match.Success, symbols);
+        return double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     // ---- helpers ----------------------------------------------------------------------------
 
     private string Sign(string message, string domain) => DebianTool.Run("dkimsign", $"sel {domain} {fixture.KeyFile}", "python3-dkim", fixture.KeyDirectory, message);
-
-    /// <summary>One message over the MX port from <paramref name="from"/> (127.0.0.1 unless given); the reply to the end of DATA.</summary>
-    private async Task<string> SendAsync(string sender, string recipient, string message, IPAddress? from = null)
-    {
-        var (smtp, greeting) = await RawSmtp.ConnectAsync(fixture.Mx, from: from);
-        await using (smtp)
-        {
-            Assert.StartsWith("220", greeting);
-            Assert.StartsWith("250", await smtp.CommandAsync("EHLO client.example"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"MAIL FROM:<{sender}>"));
-            Assert.StartsWith("250", await smtp.CommandAsync($"RCPT TO:<{recipient}>"));
-            Assert.StartsWith("354", await smtp.CommandAsync("DATA"));
-            var body = message.Replace("\r\n", "\n").Replace("\n", "\r\n");
-            if (!body.EndsWith("\r\n", StringComparison.Ordinal)) body += "\r\n";
-            body = body.Replace("\r\n.", "\r\n..", StringComparison.Ordinal);
-            await smtp.SendRawAsync(body + ".\r\n");
-            var reply = await smtp.ReadReplyAsync();
-            await smtp.CommandAsync("QUIT");
-            return reply;
-        }
-    }
-
-    private async Task<int> FolderCount(string address, string folder)
-    {
-        var box = await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{address}/mailbox");
-        return box.GetProperty("folders").EnumerateArray().Where(f => f.GetProperty("name").GetString() == folder)
-            .Select(f => f.GetProperty("messages").GetInt32()).FirstOrDefault();
-    }
-
-    /// <summary>Waits for <paramref name="count"/> messages in a folder and reads them back over IMAP.</summary>
-    private async Task<List<MimeMessage>> ReadAsync(string address, string folder, int count)
-    {
-        await Eventually.Value(() => FolderCount(address, folder), n => n >= count, TimeSpan.FromSeconds(30), $"{count} message(s) in {address} {folder}",
-            poll: TimeSpan.FromMilliseconds(100));
-        using var imap = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
-        await imap.ConnectAsync("127.0.0.1", fixture.Imap, SecureSocketOptions.StartTls);
-        await imap.AuthenticateAsync(address, SmtpHostFixture.Password);
-        var box = folder == "INBOX" ? imap.Inbox : await imap.GetFolderAsync(folder);
-        await box.OpenAsync(FolderAccess.ReadOnly);
-        var list = new List<MimeMessage>();
-        for (var i = 0; i < box.Count; i++) list.Add(await box.GetMessageAsync(i));
-        await imap.DisconnectAsync(true);
-        return list;
-    }
 }

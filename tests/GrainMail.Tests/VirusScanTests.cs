@@ -43,7 +43,7 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
     [Fact]
     public async Task Eicar_in_an_attachment_is_refused_at_data_with_554_and_the_signature_name()
     {
-        var reply = await SendAsync($"alice@{Domain}", WithAttachment($"alice@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar)));
+        var reply = await fixture.SendMxAsync(Sender, $"alice@{Domain}", Attached($"alice@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar)));
         Assert.StartsWith("554 5.7.1", reply);
         Assert.Contains(ClamdServer.EicarSignature, reply);
         Assert.Equal(0, await fixture.InboxCount($"alice@{Domain}"));
@@ -51,7 +51,7 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         Assert.Contains("VIRUS_FOUND(" + ClamdServer.EicarSignature, log.EnumerateArray().First().GetProperty("symbols").GetString());
 
         // clamav-testfiles' clam.exe, known here by its MD5 only.
-        reply = await SendAsync($"alice@{Domain}", WithAttachment($"alice@{Domain}", "clam.exe", await File.ReadAllBytesAsync(ClamdServer.ClamExe)));
+        reply = await fixture.SendMxAsync(Sender, $"alice@{Domain}", Attached($"alice@{Domain}", "clam.exe", await File.ReadAllBytesAsync(ClamdServer.ClamExe)));
         Assert.StartsWith("554 5.7.1", reply);
         Assert.Contains(ClamdServer.ClamExeSignature, reply);
     }
@@ -67,7 +67,7 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         }
         var zipped = zip.ToArray();
         Assert.DoesNotContain("EICAR", Encoding.ASCII.GetString(zipped), StringComparison.Ordinal); // compressed: only unpacking finds it
-        var reply = await SendAsync($"bob@{Domain}", WithAttachment($"bob@{Domain}", "report.zip", zipped));
+        var reply = await fixture.SendMxAsync(Sender, $"bob@{Domain}", Attached($"bob@{Domain}", "report.zip", zipped));
         Assert.StartsWith("554 5.7.1", reply);
         Assert.Contains(ClamdServer.EicarSignature, reply);
         Assert.Equal(0, await fixture.InboxCount($"bob@{Domain}"));
@@ -76,15 +76,15 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
     [Fact]
     public async Task Clean_mail_is_delivered_and_a_message_past_the_stream_limit_is_scanned_up_to_it()
     {
-        Assert.StartsWith("250 ", await SendAsync($"carol@{Domain}",
-            WithAttachment($"carol@{Domain}", "notes.txt", Encoding.ASCII.GetBytes("Nothing to see here."))));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync(Sender, $"carol@{Domain}",
+            Attached($"carol@{Domain}", "notes.txt", Encoding.ASCII.GetBytes("Nothing to see here."))));
         var first = Assert.Single(await fixture.WaitForMessages($"carol@{Domain}", 1));
         Assert.DoesNotContain(VirusHeader, Encoding.UTF8.GetString(first), StringComparison.Ordinal);
 
         // Longer than GrainMail's limit (64 KiB) and clamd's (100 KiB): sending it whole would make clamd drop the stream.
         var big = new byte[300 * 1024];
         new Random(14).NextBytes(big);
-        Assert.StartsWith("250 ", await SendAsync($"carol@{Domain}", WithAttachment($"carol@{Domain}", "big.bin", big)));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync(Sender, $"carol@{Domain}", Attached($"carol@{Domain}", "big.bin", big)));
         var second = (await fixture.WaitForMessages($"carol@{Domain}", 2))[1];
         var header = HeaderOf(second);
         Assert.StartsWith($"Clean; first {VirusHostFixture.ScanLimit} of ", header);
@@ -96,7 +96,7 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         using var smtp = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
         await smtp.ConnectAsync("127.0.0.1", fixture.Submission, SecureSocketOptions.StartTls);
         await smtp.AuthenticateAsync($"frank@{Domain}", SmtpHostFixture.Password);
-        var message = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(WithAttachment($"erin@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar), $"frank@{Domain}"))));
+        var message = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(Attached($"erin@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar), $"frank@{Domain}"))));
         var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => smtp.SendAsync(message));
         Assert.Equal(554, (int)refused.StatusCode);
         Assert.Contains(ClamdServer.EicarSignature, refused.Message);
@@ -116,16 +116,16 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         Assert.Equal("deliver", (await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/domains/open.test/virus-policy")).GetProperty("whenUnavailable").GetString());
         Assert.Equal("defer", (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/domains/{Domain}/virus-policy")).GetProperty("whenUnavailable").GetString());
         // A scan while clamd runs leaves a pooled session behind, which then dies with clamd.
-        Assert.StartsWith("250 ", await SendAsync("olga@open.test", Plain("olga@open.test", "before")));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync(Sender, "olga@open.test", Plain("olga@open.test", "before")));
 
         await fixture.Clamd.StopAsync();
         try
         {
-            var deferred = await SendAsync($"dave@{Domain}", Plain($"dave@{Domain}", "while down"));
+            var deferred = await fixture.SendMxAsync(Sender, $"dave@{Domain}", Plain($"dave@{Domain}", "while down"));
             Assert.StartsWith("451 4.7.1", deferred);
-            Assert.StartsWith("250 ", await SendAsync("olga@open.test", Plain("olga@open.test", "while down")));
+            Assert.StartsWith("250 ", await fixture.SendMxAsync(Sender, "olga@open.test", Plain("olga@open.test", "while down")));
             // A message for both domains needs both to agree: one that defers defers it.
-            Assert.StartsWith("451 4.7.1", await SendAsync(["olga@open.test", $"dave@{Domain}"], Plain("olga@open.test", "both")));
+            Assert.StartsWith("451 4.7.1", await fixture.SendMxAsync(Sender, ["olga@open.test", $"dave@{Domain}"], Plain("olga@open.test", "both")));
         }
         finally
         {
@@ -137,8 +137,8 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         Assert.Equal(0, await fixture.InboxCount($"dave@{Domain}"));
 
         // clamd back: scanning resumes on fresh connections.
-        Assert.StartsWith("250 ", await SendAsync($"dave@{Domain}", Plain($"dave@{Domain}", "after")));
-        Assert.StartsWith("554 5.7.1", await SendAsync($"dave@{Domain}", WithAttachment($"dave@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar))));
+        Assert.StartsWith("250 ", await fixture.SendMxAsync(Sender, $"dave@{Domain}", Plain($"dave@{Domain}", "after")));
+        Assert.StartsWith("554 5.7.1", await fixture.SendMxAsync(Sender, $"dave@{Domain}", Attached($"dave@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar))));
         Assert.Single(await fixture.WaitForMessages($"dave@{Domain}", 1));
     }
 
@@ -152,43 +152,11 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         return message.Headers["X-Virus-Status"] ?? throw new Xunit.Sdk.XunitException("no X-Virus-Status header");
     }
 
+    private const string Sender = "sender@example.org";
+
+    private static string Attached(string to, string name, byte[] content, string from = Sender) =>
+        TrustMail.WithAttachment(from, to, "files", name, content);
+
     private static string Plain(string to, string subject) =>
         $"From: <sender@example.org>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{Guid.NewGuid():N}@example.org>\r\n\r\nHello.\r\n";
-
-    private static string WithAttachment(string to, string name, byte[] content, string from = "sender@example.org")
-    {
-        var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(from));
-        message.To.Add(MailboxAddress.Parse(to));
-        message.Subject = "files";
-        var body = new BodyBuilder { TextBody = "See the attachment." };
-        body.Attachments.Add(name, content);
-        message.Body = body.ToMessageBody();
-        using var ms = new MemoryStream();
-        message.WriteTo(FormatOptions.Default, ms);
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
-
-    private Task<string> SendAsync(string recipient, string message) => SendAsync([recipient], message);
-
-    /// <summary>One message over the MX port; the reply to the end of DATA.</summary>
-    private async Task<string> SendAsync(string[] recipients, string message)
-    {
-        var (smtp, greeting) = await RawSmtp.ConnectAsync(fixture.Mx);
-        await using (smtp)
-        {
-            Assert.StartsWith("220", greeting);
-            Assert.StartsWith("250", await smtp.CommandAsync("EHLO client.example"));
-            Assert.StartsWith("250", await smtp.CommandAsync("MAIL FROM:<sender@example.org>"));
-            foreach (var r in recipients) Assert.StartsWith("250", await smtp.CommandAsync($"RCPT TO:<{r}>"));
-            Assert.StartsWith("354", await smtp.CommandAsync("DATA"));
-            var body = message.Replace("\r\n", "\n").Replace("\n", "\r\n");
-            if (!body.EndsWith("\r\n", StringComparison.Ordinal)) body += "\r\n";
-            body = body.Replace("\r\n.", "\r\n..", StringComparison.Ordinal);
-            await smtp.SendRawAsync(body + ".\r\n");
-            var reply = await smtp.ReadReplyAsync();
-            await smtp.CommandAsync("QUIT");
-            return reply;
-        }
-    }
 }

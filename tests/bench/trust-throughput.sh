@@ -63,6 +63,10 @@ run_smtp() {
   python3 "$shared/smtp-delivery-bench.py" --smtp 12525 --imap 11143 --domain bench.test --pass secret123 \
     --total "$total" --procs "$procs" --sessions "$sessions"
   grep -c "deferred\|refused" "$data/host.log" | sed 's/^/refusals or deferrals logged: /' || true
+  # Where the silo's time went (stage timers, issue 14): mean ms per call and calls, by stage and PG operation.
+  curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_(trust_stage|storage_pg)_duration_milliseconds_(sum|count)' \
+    | sed -E 's/_milliseconds_(sum|count)\{[^}]*(stage|operation)="([^"]+)"[^}]*\} / \1 \3 /' \
+    | awk '{k=$1" "$3; if ($2=="sum") s[k]=$4; else c[k]=$4} END {for (k in c) if (c[k]>0) printf "  %-55s %8.3f ms x %d\n", k, s[k]/c[k], c[k]}' | sort || true
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   pid=""
   rm -rf "$data"

@@ -131,4 +131,8 @@ public interface IReputationGrain : IGrainWithStringKey
     /// <summary>Counts one message and its verdict; fire and forget (the 250 does not wait for it).</summary>
     [Orleans.Concurrency.OneWay]
     Task Record(bool spam);
+
+    /// <summary>A user's verdict overturns the one a message was counted with: one count moves from the other
+    /// class to <paramref name="spam"/>'s (neither goes below zero nor above the volume).</summary>
+    Task Correct(bool spam);
 }

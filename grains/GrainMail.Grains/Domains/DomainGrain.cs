@@ -300,7 +300,7 @@ public sealed partial class DomainGrain(
         if (lp is null) return new RecipientVerdict(RecipientStatus.NoSuchUser, [], [], max);
         var targets = TargetsOf(lp);
         if (targets is null && await ListRouteAsync(lp, max) is { } list) { if (list.Verdict is { } toList) return toList; targets = list.Owner; }
-        if (targets is null && SrsVerdict(lp, max) is { } srs) return srs;
+        if (targets is null && await SrsVerdictAsync(lp, max) is { } srs) return srs;
         // Sub-addressing: "user+tag" reaches "user" when no account or alias has the full name.
         if (targets is null && lp.IndexOf('+') is > 0 and var plus) targets = TargetsOf(lp[..plus]);
         if (targets is null && lp == RecipientPolicy.Postmaster) targets = PostmasterTargets();

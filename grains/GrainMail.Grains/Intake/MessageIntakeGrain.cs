@@ -102,7 +102,7 @@ internal static class IntakeCommit
             AuthenticatedUser = e.AuthenticatedUser,
             // Mail from the internet that an alias sends on leaves with an SRS sender of the alias's domain.
             OutboundSender = e.Inbound is not null && e.External is { Count: > 0 } && e.ExternalOwner is { } forwarder
-                ? forwarding.EnvelopeSender(e.Sender, forwarder) : null,
+                ? await forwarding.EnvelopeSenderAsync(e.Sender, forwarder) : null,
         };
         // MX mail with filtering and scanning on: the DNS checks (which only ask, and change nothing) run while
         // clamd scans, instead of after it; the 250 waits for the slower of the two, not for both in turn.
@@ -113,7 +113,9 @@ internal static class IntakeCommit
         {
             using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.virus-scan"))
             {
-                var scanned = await viruses.ScanAsync(grains, e, content);
+                GrainMail.Grains.Trust.VirusOutcome scanned;
+                using (GrainMail.Operations.GrainMailMeters.TimeTrust("virus_scan"))
+                    scanned = await viruses.ScanAsync(grains, e, content);
                 if (scanned.Refusal is not null)
                 {
                     // The checks' answers are not needed; a failure among them must not go unobserved.
@@ -147,20 +149,28 @@ internal static class IntakeCommit
         // The recipient's own filter may refuse in the dialogue (Sieve ereject, RFC 5429).
         if (await GrainMail.Grains.Sieve.SieveProtocolReject.RefusalAsync(grains, e, content) is { } ereject)
             return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, ereject);
-        if (!trust.Enabled) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
+        // MX mail that an alias sends outside leaves ARC-sealed by the alias's domain (its local copies do not).
+        if (!trust.Enabled) return await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, submission)));
 
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
         using (GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.trust"))
         {
-            var outcome = checks is null ? await trust.EvaluateAsync(grains, submission, e.Inbound)
-                : await trust.DecideAsync(grains, submission, e.Inbound, await checks);
+            GrainMail.Grains.Trust.InboundChecks checked_;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("checks"))
+                checked_ = await (checks ?? trust.CheckAsync(grains, submission, e.Inbound));
+            GrainMail.Grains.Trust.InboundOutcome outcome;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("decide"))
+                outcome = await trust.DecideAsync(grains, submission, e.Inbound, checked_);
             if (outcome.Refusal is not null)
             {
                 await trust.LogAsync(outcome.Log);
                 return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, outcome.Refusal);
             }
-            var receipt = await submitter.SubmitAsync(await governance.ForInboundAsync(grains, outcome.Submission!));
-            await trust.LogAsync(outcome.Log);
+            SubmitReceipt receipt;
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("commit"))
+                receipt = await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission!)));
+            using (GrainMail.Operations.GrainMailMeters.TimeTrust("receive_log"))
+                await trust.LogAsync(outcome.Log);
             return receipt;
         }
     }

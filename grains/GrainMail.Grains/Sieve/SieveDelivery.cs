@@ -75,14 +75,15 @@ public sealed class SieveDelivery(SieveStore store, MessageSubmitter submitter, 
         return null;
     }
 
-    /// <summary>A redirect with recipients outside: SRS sender, and an ARC seal when no copy stays here (the one
-    /// content is shared by local and external recipients, and local copies need no seal of ours).</summary>
+    /// <summary>A redirect with recipients outside: SRS sender, and an ARC seal on the copies that leave (local
+    /// copies, when the redirect also reaches mailboxes here, keep the bytes unsealed: they need no seal of ours).</summary>
     private async Task<Submission> LeavingAsync(string? sender, IReadOnlyList<string> mailboxes, IReadOnlyList<string> external, byte[] copy, string accountDomain)
     {
-        var content = mailboxes.Count == 0 ? await forwarding.SealAsync(accountDomain, copy) : copy;
-        return new Submission(sender, mailboxes, new MessageContent(content), External: external, ExternalOwner: accountDomain)
+        var sealedCopy = await forwarding.SealAsync(accountDomain, copy);
+        return new Submission(sender, mailboxes, new MessageContent(mailboxes.Count == 0 ? sealedCopy : copy), External: external, ExternalOwner: accountDomain)
         {
-            OutboundSender = forwarding.EnvelopeSender(sender, accountDomain),
+            OutboundSender = await forwarding.EnvelopeSenderAsync(sender, accountDomain),
+            OutboundRaw = mailboxes.Count == 0 || ReferenceEquals(sealedCopy, copy) ? null : new MessageContent(sealedCopy),
         };
     }
 

@@ -15,7 +15,8 @@ namespace GrainMail.Grains.Trust;
 /// learned twice as the same class changes nothing and a message moved back moves its counts.
 /// A failed write is retried three times with a growing pause before it is given up (logged).
 /// </summary>
-public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
+public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, ReputationFeedbackStore feedback, GrainMail.Trust.Scoring.OriginStamp origins,
+    ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
 {
     private static readonly TimeSpan[] Pauses = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
 
@@ -35,6 +36,7 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, I
                     if (raw is null) break; // gone (expunged and collected): nothing to learn
                     using var stream = new MemoryStream(raw, writable: false);
                     var message = await MimeMessage.LoadAsync(stream);
+                    await CorrectReputationAsync(item.BlobHash, message, spam);
                     if (await content.LearnAsync(owner, item.BlobHash, message, spam) != LearnOutcome.AlreadyLearned) changed++;
                     break;
                 }
@@ -51,6 +53,19 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, I
             }
         }
         return changed;
+    }
+
+    /// <summary>
+    /// The user's verdict also corrects the sender reputation the message was counted in at arrival (the
+    /// network and aligned domain its X-Spam-Origin names): once per message, whoever gives the verdict and
+    /// however often; a verdict that agrees with how it was counted changes nothing. Mail that did not come
+    /// through our MX (or carries a forged header) has no origin and is left out.
+    /// </summary>
+    private async Task CorrectReputationAsync(byte[] key, MimeMessage message, bool spam)
+    {
+        if (origins.Read(message.Headers[GrainMail.Trust.Scoring.OriginStamp.HeaderName]) is not { } origin) return;
+        if (await feedback.RecordAsync(key, spam, origin.CountedSpam) is not { } before || before == spam) return;
+        foreach (var k in origin.Keys) await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);
     }
 }
 

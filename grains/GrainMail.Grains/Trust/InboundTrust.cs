@@ -32,11 +32,14 @@ public sealed class InboundTrust
     private readonly DnsOptions _dns;
     private readonly ReceiveLogStore _log;
     private readonly ContentTrust _content;
+    private readonly OriginStamp _origin;
     private readonly ILogger<InboundTrust> _logger;
 
-    public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content, ILogger<InboundTrust> logger)
+    public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content,
+        OriginStamp origin, ILogger<InboundTrust> logger)
     {
         _content = content;
+        _origin = origin;
         _options = options;
         _dns = dnsOptions;
         _log = log;
@@ -88,9 +91,12 @@ public sealed class InboundTrust
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
         var reputations = ReputationGrains(grains, evidence, report);
         var history = new List<Symbol>();
-        foreach (var (symbolPrefix, grain) in reputations)
+        using (GrainMail.Operations.GrainMailMeters.TimeTrust("reputation"))
         {
-            if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+            foreach (var (symbolPrefix, _, grain) in reputations)
+            {
+                if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+            }
         }
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
         // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
@@ -110,7 +116,7 @@ public sealed class InboundTrust
         }).ToList();
 
         var judgedSpam = all.Any(d => d.Action != TrustAction.Deliver);
-        foreach (var (_, grain) in reputations) await grain.Record(judgedSpam);
+        foreach (var (_, _, grain) in reputations) await grain.Record(judgedSpam);
 
         // One reply for the whole transaction: a refusal for any recipient refuses the message
         // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
@@ -122,7 +128,9 @@ public sealed class InboundTrust
         }
 
         var shown = all.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
-        var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n";
+        // The keys this message was counted under, so that a user's Junk verdict can correct them later (ContentLearnerGrain).
+        var origin = new MessageOrigin(reputations.FirstOrDefault(r => r.Prefix == "REP_NET").Key, reputations.FirstOrDefault(r => r.Prefix == "REP_DOMAIN").Key, judgedSpam);
+        var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n{_origin.Header(origin)}";
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
         var junk = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
         var held = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Quarantine)
@@ -145,6 +153,7 @@ public sealed class InboundTrust
     {
         try
         {
+            using var timer = GrainMail.Operations.GrainMailMeters.TimeTrust("content");
             var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, ct);
             _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
             return symbols;
@@ -156,14 +165,12 @@ public sealed class InboundTrust
         }
     }
 
-    private static List<(string Prefix, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)
+    private static List<(string Prefix, string Key, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)
     {
-        var list = new List<(string, IReputationGrain)>();
-        if (System.Net.IPAddress.TryParse(evidence.ClientIp, out var ip))
-            list.Add(("REP_NET", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.NetworkKey(ip))));
-        if (report.Verdicts.Dmarc is { Result: DmarcResult.Pass } pass)
-            list.Add(("REP_DOMAIN", grains.GetGrain<IReputationGrain>(GrainMail.Trust.Scoring.Reputation.DomainKey(pass.FromDomain))));
-        return list;
+        var keys = new List<(string, string)>();
+        if (System.Net.IPAddress.TryParse(evidence.ClientIp, out var ip)) keys.Add(("REP_NET", GrainMail.Trust.Scoring.Reputation.NetworkKey(ip)));
+        if (report.Verdicts.Dmarc is { Result: DmarcResult.Pass } pass) keys.Add(("REP_DOMAIN", GrainMail.Trust.Scoring.Reputation.DomainKey(pass.FromDomain)));
+        return keys.Select(k => (k.Item1, k.Item2, grains.GetGrain<IReputationGrain>(k.Item2))).ToList();
     }
 
     /// <summary>Writes receive log lines; a failure is logged, never a reason to refuse mail already committed.</summary>

@@ -77,9 +77,32 @@ public sealed class ReputationGrain(
         s.Volume += 1;
         if (spam) s.Spam += 1;
         else s.Ham += 1;
+        MarkDirty();
+        return Task.CompletedTask;
+    }
+
+    public Task Correct(bool spam)
+    {
+        DecayToNow();
+        var s = state.State;
+        if (spam)
+        {
+            s.Ham = Math.Max(0, s.Ham - 1);
+            s.Spam = Math.Min(s.Volume, s.Spam + 1);
+        }
+        else
+        {
+            s.Spam = Math.Max(0, s.Spam - 1);
+            s.Ham = Math.Min(s.Volume, s.Ham + 1);
+        }
+        MarkDirty();
+        return Task.CompletedTask;
+    }
+
+    private void MarkDirty()
+    {
         _dirty = true;
         _flush ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = false });
-        return Task.CompletedTask;
     }
 
     private void DecayToNow()

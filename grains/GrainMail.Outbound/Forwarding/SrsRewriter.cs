@@ -3,9 +3,10 @@ using System.Text;
 
 namespace GrainMail.Outbound.Forwarding;
 
-public enum SrsStatus { NotSrs, Valid, Forged, Expired }
+public enum SrsStatus { NotSrs, Valid, Forged, Expired, Keyed }
 
-/// <summary>What an address we handed out as an envelope sender turns back into.</summary>
+/// <summary>What an address we handed out as an envelope sender turns back into (<see cref="SrsStatus.Keyed"/>: a
+/// stored key, <see cref="SrsRewriter.KeyPrefix"/>, which only the key table can turn back).</summary>
 public sealed record SrsReversal(SrsStatus Status, string? Original);
 
 /// <summary>
@@ -29,6 +30,32 @@ public sealed class SrsRewriter(byte[] secret, TimeProvider clock, TimeSpan maxA
     private const int HashLength = 6;
 
     public TimeSpan MaxAge => maxAge;
+
+    /// <summary>RFC 5321 4.5.3.1.1: a local part is at most 64 octets. An SRS0 of a long address (or an SRS1 of a
+    /// long SRS0) would pass it, and receivers may refuse such a sender; those leave as a stored key instead.</summary>
+    public const int MaxLocalPartOctets = 64;
+
+    /// <summary>The local part of a stored key: this prefix and <see cref="KeyLength"/> random base32 characters (80 bits).</summary>
+    public const string KeyPrefix = "SRSK=";
+
+    public const int KeyLength = 16;
+
+    /// <summary>Whether <paramref name="address"/>'s local part is longer than SMTP allows.</summary>
+    public static bool LocalPartTooLong(string address)
+    {
+        var at = address.LastIndexOf('@');
+        return Encoding.UTF8.GetByteCount(at < 0 ? address : address[..at]) > MaxLocalPartOctets;
+    }
+
+    /// <summary>A new stored key's local part (lower case: servers may change its case, ours does).</summary>
+    public static string NewKey()
+    {
+        var chars = new char[KeyLength];
+        Span<byte> random = stackalloc byte[KeyLength];
+        RandomNumberGenerator.Fill(random);
+        for (var i = 0; i < KeyLength; i++) chars[i] = Base32[random[i] & 31];
+        return KeyPrefix.ToLowerInvariant() + new string(chars);
+    }
 
     /// <summary>The envelope sender to forward with: null stays null (a bounce is never rewritten); our own domain's senders stay as they are.</summary>
     public string? Forward(string? sender, string forwardingDomain)
@@ -70,6 +97,12 @@ public sealed class SrsRewriter(byte[] secret, TimeProvider clock, TimeSpan maxA
             if (SplitSrs1(localPart) is not var (hash, hop, tail) || !SameHash(hash, Hash(hop, tail))) return new(SrsStatus.Forged, null);
             // Back to the forwarder before us, which checks its own SRS0.
             return new(SrsStatus.Valid, $"SRS0{tail}@{hop}");
+        }
+        if (localPart.StartsWith(KeyPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            var key = localPart[KeyPrefix.Length..];
+            return key.Length == KeyLength && key.All(c => Base32.Contains(char.ToLowerInvariant(c)))
+                ? new(SrsStatus.Keyed, null) : new(SrsStatus.Forged, null);
         }
         return new(SrsStatus.NotSrs, null);
     }

@@ -42,6 +42,10 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// address of mail an alias forwards (GrainMail.Grains.Forwarding.ForwardedMail).</summary>
     public string? OutboundSender { get; init; }
 
+    /// <summary>The bytes the outbound copies leave with when they differ from <see cref="Raw"/>: a forward ARC-sealed
+    /// by the forwarding domain, while local copies keep the message as received (stored as a blob of its own).</summary>
+    public MessageContent? OutboundRaw { get; init; }
+
     /// <summary>The submitting account, carried to the lists (a moderator's own post is not held).</summary>
     public string? AuthenticatedUser { get; init; }
 
@@ -96,6 +100,9 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
 
     private sealed record Prepared(Submission Submission, byte[] Hash, List<OutgoingEvent> Events, SubmitReceipt Receipt, Governance.SentRow? Sent)
     {
+        /// <summary>The outbound copies' blob (<see cref="Submission.OutboundRaw"/>); the message's own hash otherwise.</summary>
+        public byte[] OutboundHash { get; init; } = Hash;
+
         /// <summary>The headers the domain-wide search needs (Governance/MessageIndex); null when no mailbox of ours receives it.</summary>
         public Governance.MessageSummary? Summary { get; init; }
     }
@@ -121,6 +128,9 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         if (external.Count > 0 && string.IsNullOrEmpty(submission.ExternalOwner))
             throw new ArgumentException("External recipients need the hosted domain they leave for");
         var hash = await submission.Raw.HashAsync(ct);
+        var outbound = external.Count > 0 && submission.OutboundRaw is { } own ? own : submission.Raw;
+        var outboundHash = ReferenceEquals(outbound, submission.Raw) ? hash : await outbound.HashAsync(ct);
+        if (outboundHash.AsSpan().SequenceEqual(hash)) (outbound, outboundHash) = (submission.Raw, hash);
         var receivedAt = DateTimeOffset.UtcNow;
         var events = new List<OutgoingEvent>(recipients.Count);
         var deliveryIds = new Dictionary<string, Guid>(StringComparer.Ordinal);
@@ -137,7 +147,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         foreach (var group in external.GroupBy(MailAddress.DomainOf, StringComparer.Ordinal))
         {
             var o = new OutboundEvent(Guid.CreateVersion7(receivedAt), 0, group.Key, group.ToList(), submission.OutboundSender ?? submission.Sender,
-                submission.ExternalOwner!, hash, submission.Raw.Length, receivedAt, submission.DsnFor(group), 0, submission.RequireTls);
+                submission.ExternalOwner!, outboundHash, outbound.Length, receivedAt, submission.DsnFor(group), 0, submission.RequireTls);
             outboundIds.Add(o.DeliveryId);
             var streamId = StreamId.Create(DeliveryStreams.Outbound, group.Key);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Outbound, group.Key, codec.Encode(o)));
@@ -157,8 +167,9 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
                 d.LocalRecipients.Where(deliveryIds.ContainsKey).ToList(), d.LocalRecipients.Where(deliveryIds.ContainsKey).Select(r => deliveryIds[r]).ToList(),
                 external, outboundIds)
             : null;
-        return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists }, hash, events, receipt, sent)
+        return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists, OutboundRaw = outbound }, hash, events, receipt, sent)
         {
+            OutboundHash = outboundHash,
             Summary = recipients.Count + lists.Count > 0 ? await Governance.MessageIndex.SummarizeAsync(submission.Raw, ct) : null,
         };
     }
@@ -250,11 +261,15 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             .SelectMany(w => w.Submission.Mailboxes.Concat(w.Submission.Held?.Select(h => h.Mailbox) ?? []).Concat(w.Submission.Lists).GroupBy(MailAddress.DomainOf)
                 .Select(g => (Domain: g.Key, Count: g.Count()))
                 .Concat(w.Submission.Approval is { } held ? [(Domain: held.BlobDomain, Count: 1)] : [])
-                .Concat(w.Submission.External is { Count: > 0 } ext
+                .Concat(w.Submission.External is { Count: > 0 } ext && ReferenceEquals(w.OutboundHash, w.Hash)
                     ? [(Domain: w.Submission.ExternalOwner!, Count: ext.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]
                     : [])
                 .GroupBy(x => x.Domain)
-                .Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Sum(x => x.Count))))
+                .Select(g => new BlobWrite(g.Key, w.Hash, w.Submission.Raw, g.Sum(x => x.Count)))
+                // Outbound copies with bytes of their own (a sealed forward): their own blob, one reference per event.
+                .Concat(w.Submission.External is { Count: > 0 } sealedExt && !ReferenceEquals(w.OutboundHash, w.Hash)
+                    ? [new BlobWrite(w.Submission.ExternalOwner!, w.OutboundHash, w.Submission.OutboundRaw!, sealedExt.Select(MailAddress.DomainOf).Distinct(StringComparer.Ordinal).Count())]
+                    : []))
             .ToList();
         await blobs.AddReferencesAsync(conn, tx, blobWrites);
         await Governance.MessageIndex.InsertAsync(conn, tx, blobs.Keys, works.Where(w => w.Summary is not null)
