@@ -41,7 +41,7 @@ public sealed class IdentityMethods(IGrainFactory grains) : IJmapMethods
     public static string IdOf(string address) =>
         "I" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.ToLowerInvariant())).AsSpan(0, 12));
 
-    private async Task<(List<JsonObject> Identities, string State)> IdentitiesAsync(JmapAccount account)
+    internal async Task<(List<JsonObject> Identities, string State)> IdentitiesAsync(JmapAccount account)
     {
         var at = account.Address.LastIndexOf('@');
         var local = account.Address[..at];
