@@ -43,14 +43,15 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message) : SubmissionRules.Parse(envelopeArgument);
         if (envelopeError is not null) return new SendOutcome(envelopeError);
 
-        // MAIL FROM, then From: and Sender: — the same ownership rule as SmtpSession (553 5.7.1 there).
+        // From: and Sender:, then MAIL FROM — the same ownership rule as SmtpSession (553 5.7.1 there). The header
+        // first: a derived MAIL FROM is the header's address, and the user wrote the header, not the envelope.
         var owned = new Dictionary<string, bool>(StringComparer.Ordinal);
-        if (!await OwnsAsync(account, envelope!.MailFrom.Email, owned))
-            return new SendOutcome(SubmissionRules.Error("forbiddenMailFrom", $"The account may not send as <{envelope.MailFrom.Email}>"));
         foreach (var (field, list) in new[] { ("from", message.From), ("sender", message.Sender is null ? [] : new InternetAddressList([message.Sender])) })
             foreach (var m in list.Mailboxes)
                 if (!await OwnsAsync(account, m.Address, owned))
                     return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The account may not send with {field} <{m.Address}>", ("properties", new JsonArray(field))));
+        if (!await OwnsAsync(account, envelope!.MailFrom.Email, owned))
+            return new SendOutcome(SubmissionRules.Error("forbiddenMailFrom", $"The account may not send as <{envelope.MailFrom.Email}>"));
 
         if (envelope.RcptTo.Count == 0) return new SendOutcome(SubmissionRules.Error("noRecipients", "The envelope has no recipients"));
         if (envelope.RcptTo.Count > options.MaxRecipients)
