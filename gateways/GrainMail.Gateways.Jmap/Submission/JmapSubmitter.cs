@@ -46,10 +46,10 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         // From: and Sender:, then MAIL FROM — the same ownership rule as SmtpSession (553 5.7.1 there). The header
         // first: a derived MAIL FROM is the header's address, and the user wrote the header, not the envelope.
         var owned = new Dictionary<string, bool>(StringComparer.Ordinal);
-        foreach (var (field, list) in new[] { ("from", message.From), ("sender", message.Sender is null ? [] : new InternetAddressList([message.Sender])) })
-            foreach (var m in list.Mailboxes)
-                if (!await OwnsAsync(account, m.Address, owned))
-                    return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The account may not send with {field} <{m.Address}>", ("properties", new JsonArray(field))));
+        foreach (var (field, id) in new[] { ("from", HeaderId.From), ("sender", HeaderId.Sender) })
+            foreach (var address in SubmissionRules.Addresses(message, id))
+                if (!await OwnsAsync(account, address, owned))
+                    return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The account may not send with {field} <{address}>", ("properties", new JsonArray(field))));
         if (!await OwnsAsync(account, envelope!.MailFrom.Email, owned))
             return new SendOutcome(SubmissionRules.Error("forbiddenMailFrom", $"The account may not send as <{envelope.MailFrom.Email}>"));
 

@@ -49,8 +49,9 @@ public static class SubmissionRules
         string? mailFrom;
         if (senders.Count > 0)
         {
-            if (senders.Count > 1 || message.Sender is null) return (null, InvalidEmail("sender", "The Sender field must hold exactly one address"));
-            mailFrom = message.Sender.Address;
+            var senderAddresses = Addresses(message, HeaderId.Sender);
+            if (senders.Count > 1 || senderAddresses.Count != 1) return (null, InvalidEmail("sender", "The Sender field must hold exactly one address"));
+            mailFrom = senderAddresses[0];
         }
         else
         {
@@ -62,6 +63,15 @@ public static class SubmissionRules
         foreach (var m in message.To.Mailboxes.Concat(message.Cc.Mailboxes).Concat(message.Bcc.Mailboxes))
             if (seen.Add(m.Address)) rcpt.Add(new EnvelopeAddress(m.Address));
         return (new JmapEnvelope(new EnvelopeAddress(mailFrom), rcpt), null);
+    }
+
+    /// <summary>Every address of every field of that kind (MimeKit's Sender property keeps only the first).</summary>
+    public static List<string> Addresses(MimeMessage message, HeaderId field)
+    {
+        var list = new List<string>();
+        foreach (var h in message.Headers.Where(h => h.Id == field))
+            if (InternetAddressList.TryParse(h.Value, out var parsed)) list.AddRange(parsed.Mailboxes.Select(m => m.Address));
+        return list;
     }
 
     /// <summary>The "envelope" a client gave: its shape, and no SMTP parameters (submissionExtensions is empty).</summary>
