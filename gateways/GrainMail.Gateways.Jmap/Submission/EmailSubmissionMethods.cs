@@ -114,7 +114,12 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         var filter = Args.Object(call.Arguments, "filter");
         var sort = call.Arguments["sort"] is null ? null : call.Arguments["sort"] as JsonArray ?? throw Args.Invalid("'sort' must be an array");
         IEnumerable<JsonObject> matching = items;
-        if (filter is not null) matching = matching.Where(o => Matches(o, filter));
+        if (filter is not null)
+        {
+            // Checked once against a blank object, so a bad filter is an error even when nothing is there to match.
+            Matches(Blank, filter);
+            matching = matching.Where(o => Matches(o, filter));
+        }
         var list = matching.ToList();
         var comparers = new List<Comparison<JsonObject>>();
         foreach (var s in sort ?? [])
@@ -139,6 +144,8 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         });
         return order.Select(x => (string)x.o["id"]!).ToList();
     }
+
+    private static readonly JsonObject Blank = new() { ["identityId"] = "", ["emailId"] = "", ["threadId"] = "", ["undoStatus"] = "", ["sendAt"] = "" };
 
     private static bool Matches(JsonObject o, JsonObject filter)
     {
