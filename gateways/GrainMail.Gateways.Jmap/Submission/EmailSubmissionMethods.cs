@@ -154,14 +154,17 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
             var op = Args.String(filter, "operator");
             var conditions = (filter["conditions"] as JsonArray ?? throw Args.Invalid("'conditions' must be an array"))
                 .Select(c => c as JsonObject ?? throw Args.Invalid("A condition must be an object")).ToList();
+            // Every condition is evaluated (no short cut), so that a bad one is found whatever the others say.
+            var results = op is "AND" or "OR" or "NOT" ? conditions.Select(c => Matches(o, c)).ToList()
+                : throw new JmapMethodException(JmapErrors.UnsupportedFilter, $"Unknown operator '{op}'");
             return op switch
             {
-                "AND" => conditions.All(c => Matches(o, c)),
-                "OR" => conditions.Any(c => Matches(o, c)),
-                "NOT" => !conditions.Any(c => Matches(o, c)),
-                _ => throw new JmapMethodException(JmapErrors.UnsupportedFilter, $"Unknown operator '{op}'"),
+                "AND" => results.All(r => r),
+                "OR" => results.Any(r => r),
+                _ => !results.Any(r => r),
             };
         }
+        var all = true;
         foreach (var (key, _) in filter)
         {
             var ok = key switch
@@ -174,9 +177,9 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
                 "after" => string.CompareOrdinal((string)o["sendAt"]!, UtcDate(filter, key)) >= 0,
                 _ => throw new JmapMethodException(JmapErrors.UnsupportedFilter, $"Unknown submission filter '{key}'"),
             };
-            if (!ok) return false;
+            all &= ok;
         }
-        return true;
+        return all;
     }
 
     /// <summary>A UTCDate argument (RFC 8620 1.4) in the form sendAt is stored in, so the two compare as strings.</summary>
