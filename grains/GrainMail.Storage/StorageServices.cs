@@ -68,6 +68,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Logins.WebSessionStore>();
         services.AddSingleton<GrainMail.Storage.Governance.GovernanceStore>();
         services.AddSingleton<GrainMail.Storage.Sieve.SieveStore>();
+        services.AddSingleton<GrainMail.Storage.Jmap.EmailSubmissionStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

@@ -126,6 +126,7 @@ builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptio
 builder.Services.AddGrainMailAdmin(); // problem details, the admin token's authentication, OpenAPI
 builder.Services.AddGrainMailJmap(); // JMAP on the users' HTTPS listener (gateways/GrainMail.Gateways.Jmap)
 GrainMail.Gateways.Jmap.Methods.JmapMethodRegistration.AddJmapMethods<GrainMail.Gateways.Jmap.Submission.IdentityMethods>(builder.Services); // Identity (issue 18, jmap-extras)
+GrainMail.Gateways.Jmap.Submission.SubmissionRegistration.AddJmapSubmissionAndVacation(builder.Services); // EmailSubmission, VacationResponse (issue 18, jmap-submit)
 // SmtpOptions, ImapOptions, Pop3Options and the rest are bound in AddGrainMailOptions (Configuration/).
 // Per-domain certificates (issue 18, 4.2.19): every TLS listener picks by SNI, else the node's certificate.
 builder.Services.AddSingleton<DomainCertificates>();

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using GrainMail.Tests.Infrastructure;
 using MailKit;
@@ -227,6 +229,51 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
         await attachment.Content!.DecodeToAsync(content);
         Assert.Equal("the signed contract\n", System.Text.Encoding.UTF8.GetString(content.ToArray()));
         Assert.False(string.IsNullOrEmpty(reply.InReplyTo)); // threaded under the original
+        await page.Context.CloseAsync();
+    }
+
+    /// <summary>
+    /// The vacation setting is the server's VacationResponse (RFC 8621 8): saved in the page, it is the
+    /// singleton JMAP returns and the "jmap-vacation" Sieve script; opened again, the page shows it.
+    /// </summary>
+    [Fact]
+    public async Task The_vacation_setting_is_saved_as_the_servers_vacation_response()
+    {
+        var domain = await f.NewDomain();
+        var alice = await f.NewAccount(domain, "alice");
+        await f.RequireJmap(alice, "VacationResponse/get");
+        var page = await LoggedIn(alice);
+        await page.GetByTestId("open-settings").ClickAsync();
+        await page.GetByTestId("tab-vacation").ClickAsync();
+        await page.GetByTestId("vacation-on").CheckAsync();
+        await page.GetByTestId("vacation-subject").FillAsync("Away this week");
+        await page.GetByTestId("vacation-body").FillAsync("Back on Monday; ask Bob meanwhile.");
+        await page.GetByTestId("vacation-save").ClickAsync();
+
+        using var me = f.User(bearer: await f.SessionToken(alice));
+        var accountId = (await f.JmapSession(alice))!.Value.GetProperty("primaryAccounts").GetProperty("urn:ietf:params:jmap:mail").GetString();
+        var vacation = await Eventually.Value(async () =>
+        {
+            var r = await me.PostAsJsonAsync("/jmap/api", new
+            {
+                @using = new[] { "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse" },
+                methodCalls = new object[] { new object[] { "VacationResponse/get", new Dictionary<string, object?> { ["accountId"] = accountId }, "v" } },
+            });
+            return await r.Content.ReadFromJsonAsync<JsonElement>();
+        }, v => v.GetProperty("methodResponses")[0][1].GetProperty("list")[0].GetProperty("isEnabled").GetBoolean(),
+            TimeSpan.FromSeconds(20), "the vacation response enabled", poll: TimeSpan.FromMilliseconds(300));
+        var v = vacation.GetProperty("methodResponses")[0][1].GetProperty("list")[0];
+        Assert.Equal(("Away this week", "Back on Monday; ask Bob meanwhile."), (v.GetProperty("subject").GetString(), v.GetProperty("textBody").GetString()));
+        var scripts = await me.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve");
+        Assert.Contains(scripts.EnumerateArray(), s => s.GetProperty("name").GetString() == "jmap-vacation");
+        await WebmailHostFixture.Screenshot(page, "vacation-settings");
+
+        // Opened again, the page reads it back from the server.
+        await page.ReloadAsync();
+        await page.GetByTestId("open-settings").ClickAsync();
+        await page.GetByTestId("tab-vacation").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("vacation-on")).ToBeCheckedAsync();
+        await Assertions.Expect(page.GetByTestId("vacation-subject")).ToHaveValueAsync("Away this week");
         await page.Context.CloseAsync();
     }
 

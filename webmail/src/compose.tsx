@@ -52,7 +52,7 @@ export function replyDraft(kind: 'reply' | 'replyAll' | 'forward', e: Email, me:
   if (kind === 'forward') {
     return {
       subject: /^(fwd?|转发)\s*:/i.test(subject) ? subject : `Fwd: ${subject}`,
-      html: `<p></p><p>${t('compose.forwarded')}<br>${escapeHtml(`${t('read.from')}: ${addrList(e.from)}`)}<br>` +
+      html: `<p><br></p><p>${t('compose.forwarded')}<br>${escapeHtml(`${t('read.from')}: ${addrList(e.from)}`)}<br>` +
         `${escapeHtml(`${t('read.date')}: ${formatDate(e.sentAt ?? e.receivedAt, true)}`)}<br>${escapeHtml(`${t('read.to')}: ${addrList(e.to)}`)}</p>` +
         originalHtml(e),
       attachments: (e.attachments ?? []).filter((a) => a.blobId).map((a) => ({
@@ -69,7 +69,7 @@ export function replyDraft(kind: 'reply' | 'replyAll' | 'forward', e: Email, me:
     to: addrList(to),
     cc: addrList(cc),
     subject: /^(re|回复)\s*:/i.test(subject) ? subject : `Re: ${subject}`,
-    html: `<p></p><p>${escapeHtml(quoteHeader(e))}</p><blockquote>${originalHtml(e)}</blockquote>`,
+    html: `<p><br></p><p>${escapeHtml(quoteHeader(e))}</p><blockquote>${originalHtml(e)}</blockquote>`,
     inReplyTo: e.messageId ?? undefined,
     references: [...(e.references ?? []), ...(e.messageId ?? [])],
   };
@@ -102,7 +102,7 @@ export function Compose(props: { jmap: Jmap; rest: Rest; account: string; initia
     const signature = loadSignature();
     const sig = signature ? `<p></p><div class="signature">-- <br>${textToHtml(signature)}</div>` : '';
     // The editor's starting content is the app's own markup (quotes are re-escaped text): no mail HTML goes in.
-    editor.current.innerHTML = (props.initial.html ?? '<p></p>') + sig;
+    editor.current.innerHTML = (props.initial.html ?? '<p><br></p>') + sig;
     // eslint-disable-next-line
   }, []);
 

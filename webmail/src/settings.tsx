@@ -204,12 +204,12 @@ function VacationTab({ jmap }: { jmap: Jmap | null }) {
         say(String(err), true);
       }
     }}>
-      <label class="check"><input type="checkbox" checked={v.isEnabled} onChange={(e) => setV({ ...v, isEnabled: (e.target as HTMLInputElement).checked })} /> {t('set.vacationOn')}</label>
+      <label class="check"><input type="checkbox" data-testid="vacation-on" checked={v.isEnabled} onChange={(e) => setV({ ...v, isEnabled: (e.target as HTMLInputElement).checked })} /> {t('set.vacationOn')}</label>
       <label class="field"><span>{t('set.from')}</span><input type="date" value={day(v.fromDate)} onInput={(e) => { const d = (e.target as HTMLInputElement).value; setV({ ...v, fromDate: d ? `${d}T00:00:00Z` : null }); }} /></label>
       <label class="field"><span>{t('set.until')}</span><input type="date" value={day(v.toDate)} onInput={(e) => { const d = (e.target as HTMLInputElement).value; setV({ ...v, toDate: d ? `${d}T23:59:59Z` : null }); }} /></label>
-      <label class="field"><span>{t('set.vacationSubject')}</span><input value={v.subject ?? ''} onInput={(e) => setV({ ...v, subject: (e.target as HTMLInputElement).value })} /></label>
-      <label class="field"><span>{t('set.vacationBody')}</span><textarea rows={5} value={v.textBody ?? ''} onInput={(e) => setV({ ...v, textBody: (e.target as HTMLTextAreaElement).value })} /></label>
-      <button class="primary" type="submit">{t('set.save')}</button>
+      <label class="field"><span>{t('set.vacationSubject')}</span><input value={v.subject ?? ''} data-testid="vacation-subject" onInput={(e) => setV({ ...v, subject: (e.target as HTMLInputElement).value })} /></label>
+      <label class="field"><span>{t('set.vacationBody')}</span><textarea rows={5} value={v.textBody ?? ''} data-testid="vacation-body" onInput={(e) => setV({ ...v, textBody: (e.target as HTMLTextAreaElement).value })} /></label>
+      <button class="primary" type="submit" data-testid="vacation-save">{t('set.save')}</button>
       <Message text={msg} bad={bad} />
     </form>
   );

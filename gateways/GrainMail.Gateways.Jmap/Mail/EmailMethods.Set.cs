@@ -19,12 +19,7 @@ public sealed partial class EmailMethods
         using var mail = await access.OpenAsync(call, write: true);
         var oldState = mail.View.State;
         StandardMethods.CheckIfInState(call, oldState);
-        var created = new JsonObject();
-        var notCreated = new JsonObject();
-        var updated = new JsonObject();
-        var notUpdated = new JsonObject();
-        var destroyed = new JsonArray();
-        var notDestroyed = new JsonObject();
+        var response = new SetResponse(mail.Account.Id, oldState);
 
         foreach (var (cid, node) in Args.Object(call.Arguments, "create") ?? [])
         {
@@ -36,11 +31,11 @@ public sealed partial class EmailMethods
                 var id = await AppendAsync(mail, folders, raw, flags, custom, null);
                 call.Request.CreatedIds[cid] = id;
                 var copy = mail.View.Copies(id)[0];
-                created[cid] = new JsonObject { ["id"] = id, ["blobId"] = "B" + id[1..], ["threadId"] = await store.ThreadIdAsync(copy), ["size"] = copy.Meta.Blob.Size };
+                response.Created(cid, new JsonObject { ["id"] = id, ["blobId"] = "B" + id[1..], ["threadId"] = await store.ThreadIdAsync(copy), ["size"] = copy.Meta.Blob.Size });
             }
             catch (SetError e)
             {
-                notCreated[cid] = e.Error;
+                response.NotCreated(cid, e.Error);
             }
         }
 
@@ -52,11 +47,11 @@ public sealed partial class EmailMethods
                 if (mail.View.Copies(id).Count == 0) throw new SetError(StandardMethods.SetError("notFound"));
                 if (node is not JsonObject patch) throw new SetError(StandardMethods.SetError("invalidProperties", "Not an object"));
                 await UpdateAsync(mail, id, patch, call);
-                updated[rawId] = null;
+                response.Updated(rawId);
             }
             catch (SetError e)
             {
-                notUpdated[rawId] = e.Error;
+                response.NotUpdated(rawId, e.Error);
             }
         }
 
@@ -66,26 +61,15 @@ public sealed partial class EmailMethods
             var copies = mail.View.Copies(id).ToList();
             if (copies.Count == 0)
             {
-                notDestroyed[rawId] = StandardMethods.SetError("notFound");
+                response.NotDestroyed(rawId, StandardMethods.SetError("notFound"));
                 continue;
             }
             foreach (var c in copies) await RemoveCopyAsync(mail, c);
             await mail.RefreshAsync();
-            destroyed.Add(rawId);
+            response.Destroyed(rawId);
         }
         await mail.RefreshAsync();
-        return new JsonObject
-        {
-            ["accountId"] = mail.Account.Id,
-            ["oldState"] = oldState,
-            ["newState"] = mail.View.State,
-            ["created"] = created.Count > 0 ? created : null,
-            ["updated"] = updated.Count > 0 ? updated : null,
-            ["destroyed"] = destroyed.Count > 0 ? destroyed : null,
-            ["notCreated"] = notCreated.Count > 0 ? notCreated : null,
-            ["notUpdated"] = notUpdated.Count > 0 ? notUpdated : null,
-            ["notDestroyed"] = notDestroyed.Count > 0 ? notDestroyed : null,
-        };
+        return response.Build(mail.View.State);
     }
 
     private sealed class SetError(JsonObject error) : Exception((string?)error["type"])

@@ -289,12 +289,7 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
         using var mail = await access.OpenAsync(call, write: true);
         var oldState = mail.View.State;
         StandardMethods.CheckIfInState(call, oldState);
-        var created = new JsonObject();
-        var notCreated = new JsonObject();
-        var updated = new JsonObject();
-        var notUpdated = new JsonObject();
-        var destroyed = new JsonArray();
-        var notDestroyed = new JsonObject();
+        var response = new SetResponse(mail.Account.Id, oldState);
         var removeEmails = Args.Bool(call.Arguments, "onDestroyRemoveEmails", false);
 
         // Creations in an order where parents come first (a child may name its parent by "#creationId").
@@ -302,7 +297,7 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
         {
             if (node is not JsonObject props)
             {
-                notCreated[cid] = StandardMethods.SetError("invalidProperties", "Not an object");
+                response.NotCreated(cid, StandardMethods.SetError("invalidProperties", "Not an object"));
                 continue;
             }
             var bad = props.Select(kv => kv.Key).Where(k => k is not ("name" or "parentId" or "isSubscribed" or "sortOrder" or "role")).ToList();
@@ -318,23 +313,23 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
             }
             if (bad.Count > 0)
             {
-                notCreated[cid] = StandardMethods.SetError("invalidProperties", null, bad.Distinct());
+                response.NotCreated(cid, StandardMethods.SetError("invalidProperties", null, bad.Distinct()));
                 continue;
             }
             var full = parentName is null ? leaf! : parentName + Separator + leaf;
             var r = await mail.Grain.CreateFolder(full);
             if (r.Status != MailboxOpStatus.Ok)
             {
-                notCreated[cid] = r.Status == MailboxOpStatus.FolderExists
+                response.NotCreated(cid, r.Status == MailboxOpStatus.FolderExists
                     ? StandardMethods.SetError("invalidProperties", "A mailbox of that name exists", ["name"])
-                    : StandardMethods.SetError("invalidProperties", r.Status.ToString(), ["name"]);
+                    : StandardMethods.SetError("invalidProperties", r.Status.ToString(), ["name"]));
                 continue;
             }
             if (props["isSubscribed"] is JsonValue sv && sv.TryGetValue<bool>(out var sub) && sub) await mail.Grain.Subscribe(full, true);
             await mail.RefreshAsync();
             var folder = mail.View.Folders.First(f => f.Info.Name == full);
             call.Request.CreatedIds[cid] = folder.MailboxId;
-            created[cid] = Mailbox(mail.View, folder, ["id", "sortOrder", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed", "role"]);
+            response.Created(cid, Mailbox(mail.View, folder, ["id", "sortOrder", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed", "role"]));
         }
 
         foreach (var (rawId, node) in Args.Object(call.Arguments, "update") ?? [])
@@ -343,12 +338,12 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
             var folder = mail.View.FolderByMailboxId(id);
             if (folder is null)
             {
-                notUpdated[rawId] = StandardMethods.SetError("notFound");
+                response.NotUpdated(rawId, StandardMethods.SetError("notFound"));
                 continue;
             }
             if (node is not JsonObject patch)
             {
-                notUpdated[rawId] = StandardMethods.SetError("invalidProperties", "Not an object");
+                response.NotUpdated(rawId, StandardMethods.SetError("invalidProperties", "Not an object"));
                 continue;
             }
             var bad = patch.Select(kv => kv.Key).Where(k => k is not ("name" or "parentId" or "isSubscribed" or "sortOrder")).ToList();
@@ -369,7 +364,7 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
             }
             if (bad.Count > 0)
             {
-                notUpdated[rawId] = StandardMethods.SetError("invalidProperties", null, bad);
+                response.NotUpdated(rawId, StandardMethods.SetError("invalidProperties", null, bad));
                 continue;
             }
             var target = parent is null ? leaf : parent + Separator + leaf;
@@ -378,17 +373,17 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
                 var r = await mail.Grain.RenameFolder(name, target);
                 if (r.Status != MailboxOpStatus.Ok)
                 {
-                    notUpdated[rawId] = r.Status switch
+                    response.NotUpdated(rawId, r.Status switch
                     {
                         MailboxOpStatus.NotAllowed => StandardMethods.SetError("forbidden", "This mailbox cannot be renamed or moved there"),
                         MailboxOpStatus.FolderExists => StandardMethods.SetError("invalidProperties", "A mailbox of that name exists", ["name"]),
                         _ => StandardMethods.SetError("invalidProperties", r.Status.ToString(), ["name"]),
-                    };
+                    });
                     continue;
                 }
             }
             if (patch["isSubscribed"] is JsonValue s && s.TryGetValue<bool>(out var subscribe)) await mail.Grain.Subscribe(target, subscribe);
-            updated[rawId] = null;
+            response.Updated(rawId);
         }
 
         foreach (var rawId in Args.Strings(call.Arguments, "destroy") ?? [])
@@ -398,39 +393,28 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
             var folder = mail.View.FolderByMailboxId(id);
             if (folder is null)
             {
-                notDestroyed[rawId] = StandardMethods.SetError("notFound");
+                response.NotDestroyed(rawId, StandardMethods.SetError("notFound"));
                 continue;
             }
             if (mail.View.Folders.Any(f => f.Info.Name.StartsWith(folder.Info.Name + Separator, StringComparison.Ordinal)))
             {
-                notDestroyed[rawId] = StandardMethods.SetError("mailboxHasChild");
+                response.NotDestroyed(rawId, StandardMethods.SetError("mailboxHasChild"));
                 continue;
             }
             if (folder.ByUid.Count > 0 && !removeEmails)
             {
-                notDestroyed[rawId] = StandardMethods.SetError("mailboxHasEmail");
+                response.NotDestroyed(rawId, StandardMethods.SetError("mailboxHasEmail"));
                 continue;
             }
             var r = await mail.Grain.DeleteFolder(folder.Info.Name);
             if (r.Status != MailboxOpStatus.Ok)
             {
-                notDestroyed[rawId] = StandardMethods.SetError(r.Status == MailboxOpStatus.NotAllowed ? "forbidden" : "notFound");
+                response.NotDestroyed(rawId, StandardMethods.SetError(r.Status == MailboxOpStatus.NotAllowed ? "forbidden" : "notFound"));
                 continue;
             }
-            destroyed.Add(rawId);
+            response.Destroyed(rawId);
         }
         await mail.RefreshAsync();
-        return new JsonObject
-        {
-            ["accountId"] = mail.Account.Id,
-            ["oldState"] = oldState,
-            ["newState"] = mail.View.State,
-            ["created"] = created.Count > 0 ? created : null,
-            ["updated"] = updated.Count > 0 ? updated : null,
-            ["destroyed"] = destroyed.Count > 0 ? destroyed : null,
-            ["notCreated"] = notCreated.Count > 0 ? notCreated : null,
-            ["notUpdated"] = notUpdated.Count > 0 ? notUpdated : null,
-            ["notDestroyed"] = notDestroyed.Count > 0 ? notDestroyed : null,
-        };
+        return response.Build(mail.View.State);
     }
 }

@@ -41,7 +41,7 @@ public sealed class IdentityMethods(IGrainFactory grains) : IJmapMethods
     public static string IdOf(string address) =>
         "I" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.ToLowerInvariant())).AsSpan(0, 12));
 
-    private async Task<(List<JsonObject> Identities, string State)> IdentitiesAsync(JmapAccount account)
+    internal async Task<(List<JsonObject> Identities, string State)> IdentitiesAsync(JmapAccount account)
     {
         var at = account.Address.LastIndexOf('@');
         var local = account.Address[..at];
@@ -127,25 +127,14 @@ public sealed class IdentityMethods(IGrainFactory grains) : IJmapMethods
         var update = Args.Object(call.Arguments, "update");
         var destroy = Args.Strings(call.Arguments, "destroy");
         var ids = identities.Select(i => (string)i["id"]!).ToHashSet();
-        JsonObject? notCreated = null, notUpdated = null, notDestroyed = null;
+        var response = new SetResponse(account.Id, state);
         foreach (var (creationId, _) in create ?? new JsonObject())
-            (notCreated ??= new JsonObject())[creationId] = Refused("identities are the account's addresses and aliases; an administrator adds aliases");
+            response.NotCreated(creationId, Refused("identities are the account's addresses and aliases; an administrator adds aliases"));
         foreach (var (id, _) in update ?? new JsonObject())
-            (notUpdated ??= new JsonObject())[id] = ids.Contains(id) ? Refused("identities cannot be edited yet") : NotFound();
+            response.NotUpdated(id, ids.Contains(id) ? Refused("identities cannot be edited yet") : NotFound());
         foreach (var id in destroy ?? [])
-            (notDestroyed ??= new JsonObject())[id] = ids.Contains(id) ? Refused("an identity goes when its alias is removed") : NotFound();
-        return new JsonObject
-        {
-            ["accountId"] = account.Id,
-            ["oldState"] = state,
-            ["newState"] = state,
-            ["created"] = null,
-            ["updated"] = null,
-            ["destroyed"] = null,
-            ["notCreated"] = notCreated,
-            ["notUpdated"] = notUpdated,
-            ["notDestroyed"] = notDestroyed,
-        };
+            response.NotDestroyed(id, ids.Contains(id) ? Refused("an identity goes when its alias is removed") : NotFound());
+        return response.Build(state);
     }
 
     private static JsonObject Refused(string description) => new() { ["type"] = "forbidden", ["description"] = description };

@@ -1,5 +1,6 @@
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Contracts.Sieve;
 using GrainMail.Grains.Sieve;
 using GrainMail.Sieve;
 using GrainMail.Sieve.Syntax;
@@ -30,6 +31,11 @@ public sealed partial class MailboxGrain
 
         public string? ActiveName { get; } = scripts.FirstOrDefault(s => s.Active)?.Name;
 
+        /// <summary>The JMAP vacation script, when the account has one and it is not the active script itself.</summary>
+        public string? VacationName { get; } = scripts.Any(s => s.Name == JmapVacationScript.Name && !s.Active) ? JmapVacationScript.Name : null;
+
+        public bool Any => ActiveName is not null || VacationName is not null;
+
         public CompiledSieve? Compile(string name)
         {
             if (_compiled.TryGetValue(name, out var c)) return c;
@@ -49,13 +55,13 @@ public sealed partial class MailboxGrain
     private async Task<SieveScripts> SieveScriptsAsync() =>
         _sieve ??= new SieveScripts(await ServiceProvider.GetRequiredService<SieveStore>().ListAsync(_address));
 
-    private async Task<bool> HasActiveSieveAsync() => (await SieveScriptsAsync()).ActiveName is not null;
+    private async Task<bool> HasActiveSieveAsync() => (await SieveScriptsAsync()).Any;
 
     /// <summary>Delivers <paramref name="item"/> through the active script; false when there is none (deliver as usual).</summary>
     private async Task<bool> DeliverThroughSieveAsync(DeliveryEvent item)
     {
         var scripts = await SieveScriptsAsync();
-        if (scripts.ActiveName is not { } activeName) return false;
+        if (!scripts.Any) return false;
         var raw = await blobs.ReadAsync(item.BlobDomain, item.BlobHash);
         if (raw is null) return false;
         MimeMessage message;
@@ -75,17 +81,22 @@ public sealed partial class MailboxGrain
             Include = scripts.Compile,
             Limits = SieveGrain.Limits,
         };
-        var compiled = scripts.Compile(activeName);
-        var result = compiled is null
-            ? new SieveResult([], new SieveError(1, "the active script no longer compiles"), 0)
-            : SieveInterpreter.Run(compiled, context, activeName);
-        IReadOnlyList<SieveAction> actions = result.Actions;
-        if (result.Error is { } error)
+        IReadOnlyList<SieveAction> actions = [new KeepAction([], true, 0)];
+        if (scripts.ActiveName is { } activeName)
         {
-            // RFC 5228 2.10.6: a run-time error means the implicit keep.
-            await sieve.NotifyFailureAsync(GrainFactory, _address, activeName, error);
-            actions = [new KeepAction([], true, 0)];
+            var compiled = scripts.Compile(activeName);
+            var result = compiled is null
+                ? new SieveResult([], new SieveError(1, "the active script no longer compiles"), 0)
+                : SieveInterpreter.Run(compiled, context, activeName);
+            actions = result.Actions;
+            if (result.Error is { } error)
+            {
+                // RFC 5228 2.10.6: a run-time error means the implicit keep.
+                await sieve.NotifyFailureAsync(GrainFactory, _address, activeName, error);
+                actions = [new KeepAction([], true, 0)];
+            }
         }
+        actions = WithJmapVacation(scripts, context, actions);
 
         var keepToo = false;
         // A message this account redirected already (Delivered-To names it) is not redirected again: a loop.
@@ -145,6 +156,22 @@ public sealed partial class MailboxGrain
         }
         if (keepToo && targets.All(t => t.Name != keepFolder.Name)) Target(keepFolder.Name, false, []);
         return await PlaceAsync(item, targets) is var placed && placed;
+    }
+
+    /// <summary>
+    /// The JMAP VacationResponse's script runs as if it came before the active script: its vacation
+    /// action joins the active script's actions. Only that action is taken (the script is generated and
+    /// does nothing else), and it is dropped when the user's own script answers with a vacation of its
+    /// own (one reply, the user's) or rejects the message (RFC 5230 4.7: no vacation with reject).
+    /// A script that fails is skipped: the user's filtering must not suffer from it.
+    /// </summary>
+    private static IReadOnlyList<SieveAction> WithJmapVacation(SieveScripts scripts, SieveContext context, IReadOnlyList<SieveAction> actions)
+    {
+        if (scripts.VacationName is not { } name || scripts.Compile(name) is not { } compiled) return actions;
+        if (actions.Any(a => a is VacationAction or RejectAction)) return actions;
+        var result = SieveInterpreter.Run(compiled, context, name);
+        if (result.Failed || result.Actions.OfType<VacationAction>().FirstOrDefault() is not { } vacation) return actions;
+        return [vacation, .. actions];
     }
 
     /// <summary>Stores one copy per target (folders created first) and consumes the queue row, in one transaction.</summary>

@@ -1,0 +1,38 @@
+namespace GrainMail.Contracts.Jmap;
+
+/// <summary>One stored JMAP EmailSubmission: the object as JSON, and when it was made and last changed (the account's counter).</summary>
+[GenerateSerializer, Immutable]
+public sealed record StoredSubmission(
+    [property: Id(0)] string Id,
+    [property: Id(1)] long CreatedSeq,
+    [property: Id(2)] long UpdatedSeq,
+    [property: Id(3)] bool Destroyed,
+    [property: Id(4)] DateTimeOffset SendAt,
+    [property: Id(5)] string Json);
+
+/// <summary>
+/// An account's submissions, tombstones included. <see cref="State"/> is the counter's current value;
+/// changes since a state below <see cref="Floor"/> were pruned and cannot be told.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record SubmissionLog(
+    [property: Id(0)] long State,
+    [property: Id(1)] long Floor,
+    [property: Id(2)] IReadOnlyList<StoredSubmission> Items);
+
+/// <summary>
+/// The JMAP EmailSubmission records of one account (key: the account address), kept on the silo
+/// (gateways hold no database credentials) so that EmailSubmission/get after a gateway restart
+/// still finds them. The sending itself is the intake's; this only remembers what was sent.
+/// </summary>
+public interface IEmailSubmissionGrain : IGrainWithStringKey
+{
+    [Retryable]
+    Task<SubmissionLog> Read();
+
+    /// <summary>Stores a new submission; returns the new state.</summary>
+    Task<long> Add(string id, DateTimeOffset sendAt, string json);
+
+    /// <summary>Marks submissions destroyed (unknown ids are ignored); returns the new state.</summary>
+    Task<long> Destroy(IReadOnlyList<string> ids);
+}

@@ -1,0 +1,462 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GrainMail.Tests.Infrastructure;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Search;
+using MailKit.Security;
+using MimeKit;
+
+namespace GrainMail.Tests;
+
+/// <summary>A host with HTTPS (JMAP), IMAP and SMTP on its own database, which a test may restart.</summary>
+public sealed class JmapSubmissionHostFixture : IAsyncLifetime
+{
+    public const string Password = JmapHostFixture.Password;
+
+    private string _db = "";
+    private string _dir = "";
+    private HostProcess.Ports _ports = null!;
+
+    public HostProcess Host { get; private set; } = null!;
+
+    public int HttpsPort { get; private set; }
+
+    public async ValueTask InitializeAsync()
+    {
+        var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
+        _db = await pg.NewDatabaseAsync("jmapsub");
+        HttpsPort = HostProcess.FreePort();
+        _dir = Path.Combine(pg.Root, $"jmap-sub-{Guid.NewGuid():N}"[..20]);
+        _ports = HostProcess.Ports.Free();
+        await StartAsync();
+    }
+
+    private async Task StartAsync() =>
+        Host = await HostProcess.StartAsync(_db, _dir, _ports, extraEnvironment: new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
+
+    /// <summary>Stops the host (SIGTERM) and starts it again on the same database: gateways keep nothing in memory across.</summary>
+    public async Task RestartAsync()
+    {
+        await Host.DisposeAsync();
+        await StartAsync();
+    }
+
+    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+
+    public async Task<string> NewDomainAsync(long? maxMessageBytes = null)
+    {
+        var domain = $"js{Guid.NewGuid():N}"[..12] + ".test";
+        var r = await Host.Http.PostAsJsonAsync("/api/v1/domains", new { name = domain, maxMessageBytes });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        return domain;
+    }
+
+    public async Task<string> NewAccountAsync(string domain, string localPart)
+    {
+        var r = await Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/accounts", new { localPart, password = Password, displayName = localPart });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        return $"{localPart}@{domain}";
+    }
+
+    public HttpClient Https(AuthenticationHeaderValue? auth = null)
+    {
+        var handler = new HttpClientHandler { AllowAutoRedirect = false, ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{HttpsPort}"), Timeout = TimeSpan.FromSeconds(60) };
+        if (auth is not null) http.DefaultRequestHeaders.Authorization = auth;
+        return http;
+    }
+
+    public async Task<JmapClient> LoginAsync(string address)
+    {
+        using var anon = Https();
+        var r = await anon.PostAsJsonAsync("/api/v1/me/sessions", new { address, password = Password });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var token = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
+        var client = new JmapClient(Https(new AuthenticationHeaderValue("Bearer", token)));
+        await client.LoadSessionAsync();
+        return client;
+    }
+
+    public async Task<ImapClient> ImapAsync(string user)
+    {
+        var c = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await c.ConnectAsync("127.0.0.1", Host.Listening.Imaps, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(user, Password);
+        return c;
+    }
+
+    /// <summary>The messages of a user's INBOX whose subject contains <paramref name="subject"/>.</summary>
+    public async Task<List<MimeMessage>> InboxAsync(string user, string subject)
+    {
+        using var imap = await ImapAsync(user);
+        await imap.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        var list = new List<MimeMessage>();
+        foreach (var id in await imap.Inbox.SearchAsync(SearchQuery.SubjectContains(subject))) list.Add(await imap.Inbox.GetMessageAsync(id));
+        await imap.DisconnectAsync(true);
+        return list;
+    }
+}
+
+/// <summary>
+/// EmailSubmission (RFC 8621 7) and VacationResponse (RFC 8621 8) over real HTTPS: every method and
+/// set error, and end to end — the message goes the SMTP submission's way (IMAP delivery, the
+/// outbound queue, approval rules, send-as), and the vacation reply is the delivery's Sieve vacation.
+/// </summary>
+public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFixture<JmapSubmissionHostFixture>
+{
+    private const string Submission = "urn:ietf:params:jmap:submission";
+    private const string Vacation = "urn:ietf:params:jmap:vacationresponse";
+    private static readonly string[] Using = [JmapClient.Core, JmapClient.Mail, Submission];
+
+    private static async Task<Dictionary<string, string>> RolesAsync(JmapClient c)
+    {
+        var boxes = (await c.CallAsync("Mailbox/get", new { accountId = c.AccountId })).Of("Mailbox/get");
+        return ((JsonArray)boxes["list"]!).Where(m => m!["role"] is not null).ToDictionary(m => (string)m!["role"]!, m => (string)m!["id"]!);
+    }
+
+    private static async Task<string> IdentityAsync(JmapClient c, string email)
+    {
+        var list = (JsonArray)(await c.CallAsync("Identity/get", new { accountId = c.AccountId }, Using)).Of("Identity/get")["list"]!;
+        return (string)list.First(i => (string)i!["email"]! == email)!["id"]!;
+    }
+
+    /// <summary>A draft in Drafts, created by Email/set; returns its id.</summary>
+    private static async Task<string> DraftAsync(JmapClient c, string from, string[] to, string subject, string[]? bcc = null, string? sender = null)
+    {
+        var roles = await RolesAsync(c);
+        var email = new JsonObject
+        {
+            ["mailboxIds"] = new JsonObject { [roles["drafts"]] = true },
+            ["keywords"] = new JsonObject { ["$draft"] = true, ["$seen"] = true },
+            ["from"] = new JsonArray(from.Split(',').Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray()),
+            ["to"] = new JsonArray(to.Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray()),
+            ["subject"] = subject,
+            ["bodyValues"] = new JsonObject { ["1"] = new JsonObject { ["value"] = "Hello from JMAP." } },
+            ["textBody"] = new JsonArray(new JsonObject { ["partId"] = "1", ["type"] = "text/plain" }),
+        };
+        if (bcc is not null) email["bcc"] = new JsonArray(bcc.Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray());
+        if (sender is not null) email["sender"] = new JsonArray(new JsonObject { ["email"] = sender });
+        var set = (await c.CallAsync("Email/set", new JsonObject { ["accountId"] = c.AccountId, ["create"] = new JsonObject { ["d"] = email } })).Of("Email/set");
+        return (string)set["created"]!["d"]!["id"]!;
+    }
+
+    private static Task<JmapResponse> SubmitAsync(JmapClient c, string identityId, string emailId, JsonObject? envelope = null, JsonObject? extra = null)
+    {
+        var create = new JsonObject { ["identityId"] = identityId, ["emailId"] = emailId };
+        if (envelope is not null) create["envelope"] = envelope;
+        var args = new JsonObject { ["accountId"] = c.AccountId, ["create"] = new JsonObject { ["s"] = create } };
+        foreach (var (k, v) in extra ?? []) args[k] = v?.DeepClone();
+        return c.CallAsync("EmailSubmission/set", args, Using);
+    }
+
+    private static JsonObject? NotCreated(JmapResponse r) => r.Of("EmailSubmission/set")["notCreated"]?["s"] as JsonObject;
+
+    private static JsonObject Envelope(string from, params string[] to) => new()
+    {
+        ["mailFrom"] = new JsonObject { ["email"] = from },
+        ["rcptTo"] = new JsonArray(to.Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray()),
+    };
+
+    [Fact]
+    public async Task A_submission_arrives_over_imap_files_the_draft_in_sent_and_is_kept_across_a_restart()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var carol = await f.NewAccountAsync(domain, "carol");
+        using var c = await f.LoginAsync(alice);
+        var caps = c.Session["accounts"]![c.AccountId]!["accountCapabilities"]![Submission]!;
+        Assert.Equal(0, (int)caps["maxDelayedSend"]!);
+        Assert.NotNull(c.Session["capabilities"]![Vacation]);
+
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [bob], "Quarterly numbers", bcc: [carol]);
+        var roles = await RolesAsync(c);
+        var before = (string)(await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId, ids = Array.Empty<string>() }, Using)).Of("EmailSubmission/get")["state"]!;
+        var r = await SubmitAsync(c, identity, draft, extra: new JsonObject
+        {
+            ["onSuccessUpdateEmail"] = new JsonObject
+            {
+                ["#s"] = new JsonObject { [$"mailboxIds/{roles["drafts"]}"] = null, [$"mailboxIds/{roles["sent"]}"] = true, ["keywords/$draft"] = null },
+            },
+        });
+        var created = (JsonObject)r.Of("EmailSubmission/set")["created"]!["s"]!;
+        var id = (string)created["id"]!;
+        Assert.Equal("final", (string)created["undoStatus"]!);
+        Assert.Equal("queued", (string)created["deliveryStatus"]![bob]!["delivered"]!);
+        Assert.Equal("queued", (string)created["deliveryStatus"]![carol]!["delivered"]!);
+        // The implicit Email/set follows under the same call id (RFC 8621 7.5).
+        Assert.Equal([draft], ((JsonObject)r.Of("Email/set")["updated"]!).Select(kv => kv.Key));
+
+        var moved = (JsonObject)((JsonArray)(await c.CallAsync("Email/get", new { accountId = c.AccountId, ids = new[] { draft }, properties = new[] { "mailboxIds", "keywords" } })).Of("Email/get")["list"]!)[0]!;
+        Assert.Equal([roles["sent"]], ((JsonObject)moved["mailboxIds"]!).Select(kv => kv.Key));
+        Assert.False(((JsonObject)moved["keywords"]!).ContainsKey("$draft"));
+
+        // Both recipients have it over IMAP; the blind one is not named in the copy anybody gets.
+        var got = await Eventually.Value(() => f.InboxAsync(bob, "Quarterly numbers"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the message in bob's INBOX");
+        Assert.Equal(alice, got[0].From.Mailboxes.Single().Address);
+        Assert.Empty(got[0].Bcc);
+        Assert.Contains("authenticated as " + alice, got[0].Headers[HeaderId.Received]);
+        var blind = await Eventually.Value(() => f.InboxAsync(carol, "Quarterly numbers"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the message in carol's INBOX");
+        Assert.Empty(blind[0].Bcc);
+
+        // get, changes, query and queryChanges.
+        var list = (JsonArray)(await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId }, Using)).Of("EmailSubmission/get")["list"]!;
+        var one = (JsonObject)Assert.Single(list)!;
+        Assert.Equal((id, identity, draft), ((string)one["id"]!, (string)one["identityId"]!, (string)one["emailId"]!));
+        Assert.Null(one["envelope"]);
+        var changes = (await c.CallAsync("EmailSubmission/changes", new { accountId = c.AccountId, sinceState = before }, Using)).Of("EmailSubmission/changes");
+        Assert.Equal([id], ((JsonArray)changes["created"]!).Select(x => (string)x!));
+        var query = (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, filter = new { emailIds = new[] { draft }, undoStatus = "final" }, calculateTotal = true }, Using)).Of("EmailSubmission/query");
+        Assert.Equal([id], ((JsonArray)query["ids"]!).Select(x => (string)x!));
+        Assert.True((bool)query["canCalculateChanges"]!);
+        var qc = (await c.CallAsync("EmailSubmission/queryChanges", new { accountId = c.AccountId, sinceQueryState = before }, Using)).Of("EmailSubmission/queryChanges");
+        Assert.Equal(id, (string)qc["added"]![0]!["id"]!);
+        Assert.Equal(0, (int)qc["added"]![0]!["index"]!);
+        var none = (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, filter = new { before = "2000-01-01T00:00:00Z" } }, Using)).Of("EmailSubmission/query");
+        Assert.Empty((JsonArray)none["ids"]!);
+
+        // A cancel is too late: the message left at once. The record can go (the message stays sent).
+        var cancel = (await c.CallAsync("EmailSubmission/set", new JsonObject { ["accountId"] = c.AccountId, ["update"] = new JsonObject { [id] = new JsonObject { ["undoStatus"] = "canceled" } } }, Using)).Of("EmailSubmission/set");
+        Assert.Equal("cannotUnsend", (string)cancel["notUpdated"]![id]!["type"]!);
+
+        // The gateway keeps nothing: after a restart the submission is still there.
+        var state = (string)changes["newState"]!;
+        await f.RestartAsync();
+        using var again = await f.LoginAsync(alice);
+        var after = (await again.CallAsync("EmailSubmission/get", new { accountId = again.AccountId, ids = new[] { id } }, Using)).Of("EmailSubmission/get");
+        Assert.Equal(state, (string)after["state"]!);
+        Assert.Equal(id, (string)after["list"]![0]!["id"]!);
+        var destroyed = (await again.CallAsync("EmailSubmission/set", new { accountId = again.AccountId, destroy = new[] { id, "Snope" } }, Using)).Of("EmailSubmission/set");
+        Assert.Equal([id], ((JsonArray)destroyed["destroyed"]!).Select(x => (string)x!));
+        Assert.Equal("notFound", (string)destroyed["notDestroyed"]!["Snope"]!["type"]!);
+        var gone = (await again.CallAsync("EmailSubmission/changes", new { accountId = again.AccountId, sinceState = state }, Using)).Of("EmailSubmission/changes");
+        Assert.Equal([id], ((JsonArray)gone["destroyed"]!).Select(x => (string)x!));
+        Assert.Equal("cannotCalculateChanges", (await again.CallAsync("EmailSubmission/changes", new { accountId = again.AccountId, sinceState = "999" }, Using)).ErrorType());
+    }
+
+    [Fact]
+    public async Task A_given_envelope_decides_who_gets_it_and_an_external_recipient_waits_in_the_outbound_queue()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var dave = await f.NewAccountAsync(domain, "dave");
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var outside = $"partner@far{Guid.NewGuid():N}"[..24] + ".example";
+        var draft = await DraftAsync(c, alice, [bob], "Envelope only");
+        var r = await SubmitAsync(c, identity, draft, Envelope(alice, dave, outside));
+        var created = (JsonObject)r.Of("EmailSubmission/set")["created"]!["s"]!;
+        Assert.Equal("queued", (string)created["deliveryStatus"]![outside]!["delivered"]!);
+
+        // The envelope, not the header, decides: dave has it, bob (only in To:) does not.
+        await Eventually.Value(() => f.InboxAsync(dave, "Envelope only"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the message in dave's INBOX");
+        Assert.Empty(await f.InboxAsync(bob, "Envelope only"));
+        var outDomain = outside.Split('@')[1];
+        await Eventually.Until(async () =>
+        {
+            var queued = await f.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/outbound");
+            return queued.EnumerateArray().Any(d => d.GetProperty("destination").GetString() == outDomain);
+        }, TimeSpan.FromSeconds(30), "the external recipient's message in the outbound queue");
+        var got = (JsonObject)((JsonArray)(await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId }, Using)).Of("EmailSubmission/get")["list"]!).Single()!;
+        Assert.Equal([dave, outside], ((JsonArray)got["envelope"]!["rcptTo"]!).Select(a => (string)a!["email"]!));
+    }
+
+    [Fact]
+    public async Task Every_refusal_of_the_submission_path_is_its_rfc_set_error()
+    {
+        var domain = await f.NewDomainAsync();
+        var small = await f.NewDomainAsync(maxMessageBytes: 300);
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var tiny = await f.NewAccountAsync(small, "tiny");
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [bob], "Refusals");
+
+        async Task<string> Refused(JsonObject? envelope, string? emailId = null, string? identityId = null)
+        {
+            var r = await SubmitAsync(c, identityId ?? identity, emailId ?? draft, envelope);
+            var e = NotCreated(r);
+            Assert.True(e is not null, r.Body.ToJsonString());
+            return (string)e!["type"]!;
+        }
+        Assert.Equal("forbiddenMailFrom", await Refused(Envelope($"ceo@{domain}", bob)));
+        Assert.Equal("noRecipients", await Refused(Envelope(alice)));
+        var many = await SubmitAsync(c, identity, draft, Envelope(alice, Enumerable.Range(0, 101).Select(i => $"r{i}@{domain}").ToArray()));
+        Assert.Equal(("tooManyRecipients", 100), ((string)NotCreated(many)!["type"]!, (int)NotCreated(many)!["maxRecipients"]!));
+        var unknown = await SubmitAsync(c, identity, draft, Envelope(alice, bob, $"nobody@{domain}"));
+        Assert.Equal("invalidRecipients", (string)NotCreated(unknown)!["type"]!);
+        Assert.Equal([$"nobody@{domain}"], ((JsonArray)NotCreated(unknown)!["invalidRecipients"]!).Select(a => (string)a!));
+        var big = await SubmitAsync(c, identity, draft, Envelope(alice, tiny));
+        Assert.Equal(("tooLarge", 300), ((string)NotCreated(big)!["type"]!, (int)NotCreated(big)!["maxSize"]!));
+        Assert.Equal("invalidProperties", await Refused(null, identityId: "Inope"));
+        Assert.Equal("invalidProperties", await Refused(null, emailId: "Mnope"));
+        Assert.Equal("invalidEmail", await Refused(null, await DraftAsync(c, $"{alice},{bob}", [bob], "Two authors")));
+        Assert.Equal("forbiddenFrom", await Refused(null, await DraftAsync(c, $"ceo@{domain}", [bob], "Not mine")));
+
+        // May not send outside the domain (the directory's flag): forbiddenToSend, as 550 5.7.1 on port 587.
+        Assert.Equal(HttpStatusCode.OK, (await f.Host.Http.PatchAsJsonAsync($"/api/v1/accounts/{alice}", new { maySendExternal = false })).StatusCode);
+        Assert.Equal("forbiddenToSend", await Refused(Envelope(alice, "someone@elsewhere.example")));
+        Assert.Equal(HttpStatusCode.OK, (await f.Host.Http.PatchAsJsonAsync($"/api/v1/accounts/{alice}", new { maySendExternal = true })).StatusCode);
+
+        // Nothing of the above was sent or recorded.
+        Assert.Empty(await f.InboxAsync(bob, "Refusals"));
+        var got = (await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId }, Using)).Of("EmailSubmission/get");
+        Assert.Empty((JsonArray)got["list"]!);
+
+        // Method-level errors of the standard methods.
+        var state = (string)got["state"]!;
+        Assert.Equal("stateMismatch", (await c.CallAsync("EmailSubmission/set", new { accountId = c.AccountId, ifInState = "41" }, Using)).ErrorType());
+        Assert.Equal("cannotCalculateChanges", (await c.CallAsync("EmailSubmission/queryChanges", new { accountId = c.AccountId, sinceQueryState = "x" }, Using)).ErrorType());
+        Assert.Equal("anchorNotFound", (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, anchor = "Snope" }, Using)).ErrorType());
+        Assert.Equal("unsupportedSort", (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, sort = new[] { new { property = "size" } } }, Using)).ErrorType());
+        Assert.Equal("unsupportedFilter", (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, filter = new { subject = "x" } }, Using)).ErrorType());
+        Assert.Equal("invalidArguments", (await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId, properties = new[] { "colour" } }, Using)).ErrorType());
+        Assert.Equal("unknownMethod", (await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId })).ErrorType());
+        var update = (await c.CallAsync("EmailSubmission/set", new JsonObject { ["accountId"] = c.AccountId, ["ifInState"] = state, ["update"] = new JsonObject { ["Snope"] = new JsonObject() } }, Using)).Of("EmailSubmission/set");
+        Assert.Equal("notFound", (string)update["notUpdated"]!["Snope"]!["type"]!);
+    }
+
+    [Fact]
+    public async Task An_approval_rule_holds_a_jmap_submission_and_the_send_log_says_pending()
+    {
+        var domain = await f.NewDomainAsync();
+        var reviewer = await f.NewAccountAsync(domain, "reviewer");
+        var author = await f.NewAccountAsync(domain, "author");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var rule = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/approval-rules", new
+        {
+            name = "contracts need a second look",
+            senders = new[] { author },
+            keywords = new[] { "contract" },
+            reviewer,
+            expireAfterSeconds = 3600,
+            expiryReason = "no decision",
+        });
+        Assert.True(rule.IsSuccessStatusCode, await rule.Content.ReadAsStringAsync());
+        using var c = await f.LoginAsync(author);
+        var r = await SubmitAsync(c, await IdentityAsync(c, author), await DraftAsync(c, author, [bob], "The contract draft"));
+        var created = (JsonObject)r.Of("EmailSubmission/set")["created"]!["s"]!;
+        Assert.StartsWith("250 2.0.0 Held for approval", (string)created["deliveryStatus"]![bob]!["smtpReply"]!);
+
+        await Eventually.Value(() => f.InboxAsync(reviewer, "Approval needed"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the reviewer's notice");
+        var log = await f.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{author}/sent-log");
+        Assert.Equal("pending approval", log[0].GetProperty("outcome").GetString());
+        Assert.Empty(await f.InboxAsync(bob, "The contract draft"));
+    }
+
+    [Fact]
+    public async Task Send_as_an_alias_works_and_as_a_stranger_is_forbidden()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        await f.NewAccountAsync(domain, "zed");
+        Assert.Equal(HttpStatusCode.Created, (await f.Host.Http.PostAsJsonAsync($"/api/v1/accounts/{alice}/aliases", new { alias = "sales" })).StatusCode);
+        using var c = await f.LoginAsync(alice);
+        var sales = $"sales@{domain}";
+        var r = await SubmitAsync(c, await IdentityAsync(c, sales), await DraftAsync(c, sales, [bob], "From the sales desk"));
+        Assert.NotNull(r.Of("EmailSubmission/set")["created"]?["s"]);
+        var got = await Eventually.Value(() => f.InboxAsync(bob, "From the sales desk"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the alias's message");
+        Assert.Equal(sales, got[0].From.Mailboxes.Single().Address);
+        Assert.Contains($"<{sales}>", got[0].Headers[HeaderId.ReturnPath]);
+
+        // Another account's address: in From: it is forbiddenFrom, in Sender: too, as MAIL FROM forbiddenMailFrom.
+        var stranger = $"zed@{domain}";
+        Assert.Equal("forbiddenFrom", (string)NotCreated(await SubmitAsync(c, await IdentityAsync(c, alice), await DraftAsync(c, stranger, [bob], "Impersonation")))!["type"]!);
+        Assert.Equal("forbiddenFrom", (string)NotCreated(await SubmitAsync(c, await IdentityAsync(c, alice), await DraftAsync(c, alice, [bob], "Sender field", sender: stranger)))!["type"]!);
+        Assert.Equal("forbiddenMailFrom", (string)NotCreated(await SubmitAsync(c, await IdentityAsync(c, alice), await DraftAsync(c, alice, [bob], "Envelope"), Envelope(stranger, bob)))!["type"]!);
+        Assert.Empty(await f.InboxAsync(bob, "Impersonation"));
+    }
+
+    [Fact]
+    public async Task A_vacation_set_by_jmap_answers_smtp_mail_once_and_is_a_sieve_script_beside_the_users_own()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        using var c = await f.LoginAsync(alice);
+        string[] vacationUsing = [JmapClient.Core, Vacation];
+
+        var initial = (await c.CallAsync("VacationResponse/get", new { accountId = c.AccountId }, vacationUsing)).Of("VacationResponse/get");
+        var off = (JsonObject)((JsonArray)initial["list"]!).Single()!;
+        Assert.Equal(("singleton", false), ((string)off["id"]!, (bool)off["isEnabled"]!));
+
+        // Alice's own filter files "report" mail into a folder; it must keep doing so.
+        var own = await c.Http.PutAsJsonAsync("/api/v1/me/sieve/mine", new { script = "require [\"fileinto\", \"mailbox\"];\nif header :contains \"subject\" \"report\" { fileinto :create \"Reports\"; }\n" });
+        Assert.True(own.IsSuccessStatusCode, await own.Content.ReadAsStringAsync());
+        Assert.True((await c.Http.PostAsync("/api/v1/me/sieve/mine/activate", null)).IsSuccessStatusCode);
+
+        var set = (await c.CallAsync("VacationResponse/set", new JsonObject
+        {
+            ["accountId"] = c.AccountId,
+            ["ifInState"] = (string)initial["state"]!,
+            ["update"] = new JsonObject
+            {
+                ["singleton"] = new JsonObject
+                {
+                    ["isEnabled"] = true,
+                    ["fromDate"] = "2020-01-01T00:00:00Z",
+                    ["subject"] = "Out of office",
+                    ["textBody"] = "I am away until Monday.",
+                },
+            },
+        }, vacationUsing)).Of("VacationResponse/set");
+        Assert.True(((JsonObject)set["updated"]!).ContainsKey("singleton"), set.ToJsonString());
+        Assert.NotEqual((string)initial["state"]!, (string)set["newState"]!);
+        var on = (JsonObject)((JsonArray)(await c.CallAsync("VacationResponse/get", new { accountId = c.AccountId, ids = new[] { "singleton" } }, vacationUsing)).Of("VacationResponse/get")["list"]!)[0]!;
+        Assert.Equal((true, "Out of office", "2020-01-01T00:00:00Z"), ((bool)on["isEnabled"]!, (string)on["subject"]!, (string)on["fromDate"]!));
+        Assert.Null(on["toDate"]);
+
+        // The user API (and so ManageSieve) shows it as a script of its own; the user's script stays active.
+        var scripts = await c.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve");
+        var byName = scripts.EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!, s => s.GetProperty("active").GetBoolean());
+        Assert.Equal(new Dictionary<string, bool> { ["jmap-vacation"] = false, ["mine"] = true }, byName);
+        var text = (await c.Http.GetFromJsonAsync<JsonElement>("/api/v1/me/sieve/jmap-vacation")).GetProperty("script").GetString()!;
+        Assert.Contains("vacation :days 7 :subject \"Out of office\"", text);
+
+        // Two messages over SMTP: one reply; and the user's filter still files the second.
+        await TestMail.SubmitAsync(f.Host.Listening.Submissions, bob, JmapSubmissionHostFixture.Password, alice, "Lunch on Friday?");
+        await TestMail.SubmitAsync(f.Host.Listening.Submissions, bob, JmapSubmissionHostFixture.Password, alice, "The weekly report");
+        var replies = await Eventually.Value(() => f.InboxAsync(bob, "Out of office"), l => l.Count >= 1, TimeSpan.FromSeconds(30), "the vacation reply");
+        Assert.Equal("auto-replied", replies[0].Headers[HeaderId.AutoSubmitted]);
+        Assert.Contains("I am away until Monday.", replies[0].TextBody);
+        using (var imap = await f.ImapAsync(alice))
+        {
+            await Eventually.Until(async () =>
+            {
+                var reports = await imap.GetFolderAsync("Reports");
+                await reports.StatusAsync(StatusItems.Count);
+                return reports.Count == 1;
+            }, TimeSpan.FromSeconds(30), "the user's own filter filing the report");
+        }
+        await Eventually.HoldsFor(async () => (await f.InboxAsync(bob, "Out of office")).Count == 1, TimeSpan.FromSeconds(3), "only one reply to bob");
+
+        // Switched off: the text stays; the singleton cannot be created or destroyed; a bad date is refused.
+        var offSet = (await c.CallAsync("VacationResponse/set", new JsonObject
+        {
+            ["accountId"] = c.AccountId,
+            ["update"] = new JsonObject { ["singleton"] = new JsonObject { ["isEnabled"] = false }, ["other"] = new JsonObject() },
+            ["create"] = new JsonObject { ["k"] = new JsonObject() },
+            ["destroy"] = new JsonArray("singleton"),
+        }, vacationUsing)).Of("VacationResponse/set");
+        Assert.Equal("notFound", (string)offSet["notUpdated"]!["other"]!["type"]!);
+        Assert.Equal("singleton", (string)offSet["notCreated"]!["k"]!["type"]!);
+        Assert.Equal("singleton", (string)offSet["notDestroyed"]!["singleton"]!["type"]!);
+        var kept = (JsonObject)((JsonArray)(await c.CallAsync("VacationResponse/get", new { accountId = c.AccountId }, vacationUsing)).Of("VacationResponse/get")["list"]!)[0]!;
+        Assert.Equal((false, "Out of office"), ((bool)kept["isEnabled"]!, (string)kept["subject"]!));
+        var bad = (await c.CallAsync("VacationResponse/set", new JsonObject
+        {
+            ["accountId"] = c.AccountId,
+            ["update"] = new JsonObject { ["singleton"] = new JsonObject { ["toDate"] = "next week", ["colour"] = "red" } },
+        }, vacationUsing)).Of("VacationResponse/set");
+        Assert.Equal(["toDate", "colour"], ((JsonArray)bad["notUpdated"]!["singleton"]!["properties"]!).Select(p => (string)p!));
+        Assert.Equal("unknownMethod", (await c.CallAsync("VacationResponse/get", new { accountId = c.AccountId })).ErrorType());
+    }
+}
