@@ -95,6 +95,16 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     Task Unwatch(IMailboxObserver observer);
 
     /// <summary>
+    /// Like <see cref="Watch"/> for every folder of the mailbox at once (JMAP push: one watcher per
+    /// account and gateway). The observer gets <see cref="IMailboxObserver.FolderChanged"/> after each
+    /// committed change (folder name and modseq of one changed folder, or "" for a folder deleted), and
+    /// <see cref="MailboxNotices.Rewatch"/> when the activation goes. Renew within 3 minutes;
+    /// <see cref="Unwatch"/> ends it.
+    /// </summary>
+    [Retryable]
+    Task WatchAll(IMailboxObserver observer);
+
+    /// <summary>
     /// Deleted-mail recovery (issue 17, 4.3.10): messages the user expunged or deleted with a folder
     /// within the domain's recovery window, newest first. They do not count towards the quota.
     /// </summary>

@@ -89,6 +89,7 @@ public sealed partial class MailboxGrain(
             if (_folders.TryGetValue(folderId, out var f)) _ = observer.FolderChanged(f.Name, MailboxNotices.Rewatch);
         }
         _watchers.Clear();
+        RewatchAccountWatchers();
     }
 
     private async Task LoadAsync(CancellationToken ct)
@@ -560,6 +561,7 @@ public sealed partial class MailboxGrain(
     public Task Unwatch(IMailboxObserver observer)
     {
         _watchers.Remove(observer);
+        _accountWatchers.Remove(observer);
         return Task.CompletedTask;
     }
 
@@ -831,6 +833,7 @@ public sealed partial class MailboxGrain(
             };
             foreach (var row in change.FolderUpdates) _recentUnsaved.Remove(row.Id);
             if (notify) NotifyWatchers(change);
+            if (notify) NotifyAccountWatchers(change);
             ReportUsage();
         }
         return outcome;
