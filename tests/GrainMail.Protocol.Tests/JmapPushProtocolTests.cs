@@ -75,7 +75,7 @@ public sealed class JmapPushProtocolTests
     [Fact]
     public void A_message_over_maxSizeRequest_is_a_limit_error()
     {
-        var big = """{"@type":"Request","using":[],"methodCalls":[],"pad":"""" + new string('x', 2000) + "\"}";
+        var big = "{\"@type\":\"Request\",\"using\":[],\"methodCalls\":[],\"pad\":\"" + new string('x', 2000) + "\"}";
         var result = Assert.IsType<WebSocketBadMessage>(WebSocketMessages.Parse(Encoding.UTF8.GetBytes(big), Known, Limits));
         Assert.Equal(JmapErrors.Limit, result.Error.Type);
         Assert.Equal("maxSizeRequest", result.Error.Limit);
