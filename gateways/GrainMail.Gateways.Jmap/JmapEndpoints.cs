@@ -27,6 +27,7 @@ public static class JmapEndpoints
         services.AddSingleton<JmapConcurrency>();
         services.AddJmapMethods<CoreMethods>();
         Mail.MailRegistration.AddJmapMail(services);
+        Push.PushEndpoints.AddJmapPush(services); // EventSource and WebSocket push (Push/)
         return services;
     }
 
@@ -35,6 +36,7 @@ public static class JmapEndpoints
         app.MapGet(JmapPaths.WellKnown, SessionAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
         app.MapPost(JmapPaths.Api, ApiAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
         Mail.BlobEndpoints.Map(app);
+        Push.PushEndpoints.MapJmapPush(app);
         return app;
     }
 

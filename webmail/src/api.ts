@@ -359,8 +359,8 @@ export class Jmap {
    * Push (RFC 8620 §7.3): EventSource cannot send an Authorization header, so the session token
    * goes as access_token on this one URL (the server accepts it there only).
    */
-  eventSource(onChange: (changed: Record<string, Record<string, string>>) => void): EventSource | null {
-    if (!this.session.eventSourceUrl) return null;
+  eventSource(onChange: (changed: Record<string, Record<string, string>>) => void, onFail?: () => void): EventSource | null {
+    if (!this.session.eventSourceUrl || typeof EventSource === 'undefined') return null;
     const url = this.session.eventSourceUrl
       .replace('{types}', '*')
       .replace('{closeafter}', 'no')
@@ -374,6 +374,10 @@ export class Jmap {
       } catch {
         /* a malformed event changes nothing */
       }
+    });
+    // The browser retries a dropped stream by itself; CLOSED means it has given up (an error status).
+    es.addEventListener('error', () => {
+      if (es.readyState === EventSource.CLOSED) onFail?.();
     });
     return es;
   }

@@ -75,14 +75,20 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
     loadMailboxes();
   }, [loadMailboxes]);
 
-  // New mail by push (RFC 8620 §7.3); a slow poll where the server offers no event source.
+  // New mail by push (RFC 8620 §7.3): a StateChange refreshes the folders and the list (and the
+  // folder refresh shows the new-mail notice). The 60 s poll runs only when the event source cannot
+  // be had at all or the browser gave up on it (closed for good, e.g. refused).
   useEffect(() => {
     if (!jmap) return;
+    let poll: ReturnType<typeof setInterval> | null = null;
+    const startPolling = () => {
+      if (!poll) poll = setInterval(refresh, 60000);
+    };
     const es = jmap.eventSource((changed) => {
       const mine = changed[jmap.accountId];
       if (mine && (mine.Email || mine.Mailbox || mine.EmailDelivery)) refresh();
-    });
-    const poll = es ? null : setInterval(refresh, 60000);
+    }, startPolling);
+    if (!es) startPolling();
     return () => {
       es?.close();
       if (poll) clearInterval(poll);

@@ -23,6 +23,9 @@ public static class AccountAuth
     /// <summary>The account whose credentials were checked (differs from <see cref="AddressClaim"/> on a delegated login).</summary>
     public const string AuthenticatedClaim = "grainmail:authenticated";
 
+    /// <summary>The app password's name when Basic used one (push connections register it, so revoking it closes them).</summary>
+    public const string AppPasswordClaim = "grainmail:app-password";
+
     /// <summary>Request header naming the mailbox a delegate acts for (the authzid of HTTP Basic).</summary>
     public const string ActForHeader = "GrainMail-Act-For";
 
@@ -91,6 +94,7 @@ public sealed class AccountBasicAuthenticationHandler(
         var mailbox = result.MailboxOf(address);
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, mailbox), new Claim(AccountAuth.AddressClaim, mailbox),
             new Claim(AccountAuth.AuthenticatedClaim, address)], Scheme.Name);
+        if (result.AppPasswordName is { } appPassword) identity.AddClaim(new Claim(AccountAuth.AppPasswordClaim, appPassword));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 

@@ -31,6 +31,8 @@ public static class SessionResource
         }
         foreach (var f in list)
             if (!capabilities.ContainsKey(f.Capability)) capabilities[f.Capability] = new JsonObject();
+        // RFC 8887 4.1: the WebSocket capability's url is absolute (wss).
+        if (capabilities[Push.WebSocketMessages.Capability] is JsonObject ws) ws["url"] = Push.PushEndpoints.WebSocketUrl(baseUrl);
         var accountsObj = new JsonObject();
         var primary = new JsonObject();
         foreach (var a in accounts)
