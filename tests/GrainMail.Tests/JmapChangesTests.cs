@@ -93,7 +93,9 @@ public sealed class JmapChangesTests(JmapExtrasHost fixture) : IClassFixture<Jma
         // The query: id1 changed (may have moved), id2 left; id4 (index 0) and id1 (index 2) are in the results now.
         var qc = (await after.CallAsync("Email/queryChanges", new JsonObject
         {
-            ["accountId"] = acc, ["sinceQueryState"] = queryState0, ["calculateTotal"] = true,
+            ["accountId"] = acc,
+            ["sinceQueryState"] = queryState0,
+            ["calculateTotal"] = true,
             ["filter"] = new JsonObject { ["inMailbox"] = inboxId },
             ["sort"] = new JsonArray(new JsonObject { ["property"] = "receivedAt", ["isAscending"] = false }),
         })).Of("Email/queryChanges");

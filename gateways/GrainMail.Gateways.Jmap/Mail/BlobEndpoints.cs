@@ -55,7 +55,9 @@ public static class BlobEndpoints
                 await JmapEndpoints.DrainAsync(http.Request, limits.MaxSizeUpload);
                 await JmapEndpoints.WriteJsonAsync(http, 413, "application/problem+json", new JsonObject
                 {
-                    ["type"] = "urn:ietf:params:jmap:error:limit", ["status"] = 413, ["limit"] = "uploadQuota",
+                    ["type"] = "urn:ietf:params:jmap:error:limit",
+                    ["status"] = 413,
+                    ["limit"] = "uploadQuota",
                     ["detail"] = $"The account's unexpired uploads would pass {Contracts.Uploads.UploadLimits.AccountQuotaBytes} octets; use or wait out earlier ones",
                 });
                 return;
