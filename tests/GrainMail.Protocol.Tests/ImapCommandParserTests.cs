@@ -14,7 +14,7 @@ namespace GrainMail.Protocol.Tests;
 public sealed class ImapCommandParserTests
 {
     /// <summary>Reads <paramref name="wire"/> (one command, CRLF-terminated) through the real reader, then parses it.</summary>
-    private static async Task<ImapCommand> ParseWire(string wire, bool utf8 = false)
+    internal static async Task<ImapCommand> ParseWire(string wire, bool utf8 = false)
     {
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(wire));

@@ -12,16 +12,7 @@ namespace GrainMail.Protocol.Tests;
 /// </summary>
 public sealed class ImapNotifyParserTests
 {
-    private static async Task<ImapCommand> Parse(string line, bool utf8 = false)
-    {
-        var pipe = new Pipe();
-        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(line + "\r\n"));
-        await pipe.Writer.CompleteAsync();
-        var reader = new ImapCommandReader(pipe.Reader) { MaxLine = 1000, MaxCommand = 4000 };
-        var (status, raw) = await reader.ReadCommandAsync(_ => 1000, () => Task.CompletedTask, CancellationToken.None);
-        Assert.Equal(ReadStatus.Command, status);
-        return ImapCommandParser.Parse(raw!, utf8);
-    }
+    private static Task<ImapCommand> Parse(string line, bool utf8 = false) => ImapCommandParserTests.ParseWire(line + "\r\n", utf8);
 
     [Fact]
     public async Task Notify_none_and_set_with_every_filter()

@@ -373,27 +373,8 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
         }
     }
 
-    private sealed record CliResult(int ExitCode, string Out, string Err)
-    {
-        public JsonElement Json => JsonDocument.Parse(Out).RootElement;
-    }
-
     /// <summary>Runs <c>./grainmail ARGS</c> against the fixture's host, as an operator would.</summary>
-    private async Task<CliResult> Cli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = fixture.Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        return new CliResult(p.ExitCode, (await stdout).Trim(), (await stderr).Trim());
-    }
+    private Task<CliResult> Cli(params string[] args) => GrainmailCli.AsOperator(fixture.Host.BaseUrl, args);
 
     [Fact]
     public async Task The_grainmail_script_drives_every_verb_and_passes_any_password_through()

@@ -420,19 +420,8 @@ public sealed class AliasDirectoryTests(SmtpHostFixture host) : IClassFixture<Sm
     /// <summary>Runs <c>./grainmail ARGS</c> against the fixture's host; exit code and the JSON printed.</summary>
     private async Task<(int ExitCode, string Out)> Cli(params string[] args)
     {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = host.Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        await stderr;
-        return (p.ExitCode, (await stdout).Trim());
+        var r = await GrainmailCli.AsOperator(host.Host.BaseUrl, args);
+        return (r.ExitCode, r.Out);
     }
 
     [Fact]

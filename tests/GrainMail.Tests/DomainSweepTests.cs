@@ -156,18 +156,8 @@ public sealed class DomainSweepTests(SmtpHostFixture host) : IClassFixture<SmtpH
 
     private async Task<(int ExitCode, string Out, string Err)> Cli(params string[] args)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = host.Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, (await stdout).Trim(), (await stderr).Trim());
+        var r = await GrainmailCli.AsOperator(host.Host.BaseUrl, args);
+        return (r.ExitCode, r.Out, r.Err);
     }
 
     [Fact]

@@ -128,21 +128,14 @@ public sealed partial class SieveEndToEndTests
     /// <summary>Runs <c>./grainmail ARGS</c> as a mail user (HTTP Basic over the node's HTTPS listener).</summary>
     private async Task<(int ExitCode, string Out)> CliAs(string user, string password, params string[] args)
     {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTPS"] = $"https://127.0.0.1:{host.Https}";
-        psi.Environment["GRAINMAIL_CACERT"] = Path.Combine(host.DataDir, "tls", "cert.pem");
-        psi.Environment["GRAINMAIL_USER"] = user;
-        psi.Environment["GRAINMAIL_PASSWORD"] = password;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        await stderr;
-        return (p.ExitCode, (await stdout).Trim());
+        var r = await GrainmailCli.Run(new Dictionary<string, string>
+        {
+            ["GRAINMAIL_HTTPS"] = $"https://127.0.0.1:{host.Https}",
+            ["GRAINMAIL_CACERT"] = Path.Combine(host.DataDir, "tls", "cert.pem"),
+            ["GRAINMAIL_USER"] = user,
+            ["GRAINMAIL_PASSWORD"] = password,
+        }, args);
+        return (r.ExitCode, r.Out);
     }
 
     [Fact]
@@ -186,19 +179,8 @@ public sealed partial class SieveEndToEndTests
     /// <summary>Runs <c>./grainmail ARGS</c> as the operator (the bootstrap token over the admin API).</summary>
     private async Task<(int ExitCode, string Out)> CliAdmin(params string[] args)
     {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = host.Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        await stderr;
-        return (p.ExitCode, (await stdout).Trim());
+        var r = await GrainmailCli.AsOperator(host.Host.BaseUrl, args);
+        return (r.ExitCode, r.Out);
     }
 
     /// <summary>The reviewers' and administrators' governance verbs reach their endpoints (issue 17: "API and CLI for reviewers").</summary>

@@ -79,27 +79,12 @@ public sealed class AdminAccessFixture : IAsyncLifetime
         return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
     }
 
-    public sealed record CliResult(int ExitCode, string Out, string Err)
-    {
-        public JsonElement Json => JsonDocument.Parse(Out).RootElement;
-    }
-
     /// <summary>Runs <c>./grainmail ARGS</c> against the host, with <paramref name="sessionToken"/> as GRAINMAIL_TOKEN when given.</summary>
-    public async Task<CliResult> Cli(string? sessionToken, params string[] args)
+    public Task<CliResult> Cli(string? sessionToken, params string[] args)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        if (sessionToken is not null) psi.Environment["GRAINMAIL_TOKEN"] = sessionToken;
-        psi.StandardOutputEncoding = Encoding.UTF8;
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        return new CliResult(p.ExitCode, (await stdout).Trim(), (await stderr).Trim());
+        var env = new Dictionary<string, string> { ["GRAINMAIL_HTTP"] = Host.BaseUrl, ["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token };
+        if (sessionToken is not null) env["GRAINMAIL_TOKEN"] = sessionToken;
+        return GrainmailCli.Run(env, args);
     }
 
     public async Task<int> Sql(string sql, params (string Name, object Value)[] parameters)

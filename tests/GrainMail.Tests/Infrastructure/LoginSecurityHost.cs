@@ -169,18 +169,8 @@ public sealed class LoginSecurityHostFixture : IAsyncLifetime
     /// <summary>Runs <c>./grainmail ARGS</c> against the host with the bootstrap token; exit code and standard output.</summary>
     public async Task<(int ExitCode, string Out)> Cli(params string[] args)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(RepoFiles.PathOf("grainmail"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["GRAINMAIL_HTTP"] = Host.BaseUrl;
-        psi.Environment["GRAINMAIL_ADMIN_TOKEN"] = HostProcess.Token;
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        await stderr;
-        return (p.ExitCode, (await stdout).Trim());
+        var r = await GrainmailCli.AsOperator(Host.BaseUrl, args);
+        return (r.ExitCode, r.Out);
     }
 
     public async Task<int> Sql(string sql, params (string Name, object Value)[] parameters)
