@@ -264,6 +264,46 @@ public sealed class GovernanceEndToEndTests(GovernanceHostFixture host) : IClass
         Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/approval-rules/{rule.GetProperty("id").GetInt64()}")).StatusCode);
     }
 
+    /// <summary>Issue 17: "API and CLI for reviewers": the operator script lists held mail, approves one and rejects another with a reason.</summary>
+    [Fact]
+    public async Task The_grainmail_script_lists_approves_and_rejects_held_mail()
+    {
+        var reviewer = await NewAccount("cli-approver");
+        var author = await NewAccount("cli-author");
+        var recipient = await NewAccount("cli-recipient");
+        var rule = await Json(await host.Post($"/api/v1/domains/{D}/approval-rules", new
+        {
+            name = "tenders need a second look",
+            senders = new[] { author },
+            keywords = new[] { "tender" },
+            reviewer,
+            expireAfterSeconds = 3600,
+            expiryReason = "no decision",
+        }));
+        Assert.StartsWith("2.0.0", await Submit(author, Message(author, [recipient], "Tender one")));
+        Assert.StartsWith("2.0.0", await Submit(author, Message(author, [recipient], "Tender two")));
+
+        var held = await GrainmailCli.AsOperator(host.Host.BaseUrl, "approval", "held", D);
+        Assert.True(held.ExitCode == 0, held.Err);
+        var mine = held.Json.EnumerateArray().Where(h => h.GetProperty("account").GetString() == author).ToList();
+        Assert.Equal(2, mine.Count);
+        string IdOf(string subject) => mine.Single(h => h.GetProperty("subject").GetString() == subject).GetProperty("id").GetString()!;
+
+        var approve = await GrainmailCli.AsOperator(host.Host.BaseUrl, "approval", "approve", IdOf("Tender one"));
+        Assert.True(approve.ExitCode == 0, approve.Err);
+        var reject = await GrainmailCli.AsOperator(host.Host.BaseUrl, "approval", "reject", IdOf("Tender two"), "prices are not final");
+        Assert.True(reject.ExitCode == 0, reject.Err);
+
+        // The approved one reaches its recipient, alone; the rejected one returns to its author with the reason.
+        Assert.Contains("Subject: Tender one", Text((await host.WaitForMessages(recipient, 1)).Single()));
+        var bounce = Text((await host.WaitForMessages(author, 1)).Single());
+        Assert.Contains("prices are not final", bounce);
+        Assert.Equal(1, await host.InboxCount(recipient));
+        Assert.DoesNotContain((await GrainmailCli.AsOperator(host.Host.BaseUrl, "approval", "held", D)).Json.EnumerateArray(),
+            h => h.GetProperty("account").GetString() == author);
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Host.Http.DeleteAsync($"/api/v1/domains/{D}/approval-rules/{rule.GetProperty("id").GetInt64()}")).StatusCode);
+    }
+
     [Fact]
     public async Task Approval_also_holds_an_accounts_mail_posted_by_the_http_api_and_list_posts_that_reach_outside()
     {

@@ -81,6 +81,8 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
         await Assertions.Expect(page.GetByTestId("compose")).ToHaveTextAsync("写信");
         await Assertions.Expect(page.GetByTestId("logout")).ToHaveTextAsync("退出");
         Assert.Equal("zh-CN", await page.EvaluateAsync<string>("document.documentElement.lang"));
+        // The folder tree is named in Chinese too (and loaded before the screenshot is taken).
+        await Assertions.Expect(page.GetByText("收件箱").First).ToBeVisibleAsync();
         await WebmailHostFixture.Screenshot(page, "mailbox-zh");
         await page.ReloadAsync();
         await Assertions.Expect(page.GetByTestId("logout")).ToHaveTextAsync("退出");

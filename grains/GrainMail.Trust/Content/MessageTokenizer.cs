@@ -1,3 +1,4 @@
+using GrainMail.Text;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -185,19 +186,10 @@ public static partial class MessageTokenizer
         EndCjk();
     }
 
-    /// <summary>NFKC folds full-width Latin letters and digits (common in CJK spam) to their plain forms;
-    /// text with unpaired surrogates cannot be normalized and is read as it is.</summary>
-    private static string Compatible(string text)
-    {
-        try
-        {
-            return text.Normalize(NormalizationForm.FormKC);
-        }
-        catch (ArgumentException)
-        {
-            return text;
-        }
-    }
+    /// <summary>NFKC folds full-width Latin letters and digits (common in CJK spam) to their plain forms.
+    /// Our own tables (GrainMail.Text): under InvariantGlobalization string.Normalize does nothing.
+    /// Unpaired surrogates pass through as they are.</summary>
+    private static string Compatible(string text) => UnicodeNormalization.ToNfkc(text);
 
     private static void Word(string raw, string prefix, HashSet<string> tokens)
     {

@@ -35,6 +35,21 @@ public sealed class ContentClassifierTests
         Assert.DoesNotContain("票价", tokens);
     }
 
+    [Fact]
+    public void Full_width_latin_reads_as_the_plain_word()
+    {
+        // Spam written in full-width letters to slip past word filters must give the same tokens.
+        var raw = "From: <a@example.cn>\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            + "\uFF26\uFF32\uFF25\uFF25 \uFF56\uFF49\uFF41\uFF47\uFF52\uFF41 \uFB01nance 发票\r\n";
+        // UTF-8 bytes on purpose: Parse goes through Latin-1, whose best-fit mapping would fold the letters itself.
+        var tokens = MessageTokenizer.Tokenize(MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(raw))));
+        Assert.Contains("free", tokens);
+        Assert.Contains("viagra", tokens);
+        Assert.Contains("finance", tokens);
+        Assert.Contains("发票", tokens);
+        Assert.DoesNotContain(tokens, t => t.Any(c => c is >= '\uFF01' and <= '\uFF5E'));
+    }
+
     [Theory]
     [InlineData("big5", "免費試用")]
     [InlineData("gb18030", "免费试用")]
