@@ -125,7 +125,9 @@ public sealed record ReputationSnapshot(
 /// </summary>
 public interface IReputationGrain : IGrainWithStringKey
 {
-    [Retryable]
+    /// <summary>The decayed counts; reads only, so it runs beside the grain's other calls (every message of a
+    /// busy network asks the same grain, and must not queue behind the counting).</summary>
+    [Retryable, Orleans.Concurrency.ReadOnly, Orleans.Concurrency.AlwaysInterleave]
     Task<ReputationSnapshot> Get();
 
     /// <summary>Counts one message and its verdict; fire and forget (the 250 does not wait for it).</summary>

@@ -166,12 +166,9 @@ internal static class IntakeCommit
                 await trust.LogAsync(outcome.Log);
                 return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, outcome.Refusal);
             }
-            SubmitReceipt receipt;
+            // The receive log lines go into the message's own commit (the group commit): stored together or not at all.
             using (GrainMail.Operations.GrainMailMeters.TimeTrust("commit"))
-                receipt = await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission!)));
-            using (GrainMail.Operations.GrainMailMeters.TimeTrust("receive_log"))
-                await trust.LogAsync(outcome.Log);
-            return receipt;
+                return await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission! with { ReceiveLog = outcome.Log })));
         }
     }
 }

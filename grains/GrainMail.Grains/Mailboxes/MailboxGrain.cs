@@ -336,6 +336,7 @@ public sealed partial class MailboxGrain(
         await CommitAsync(tx);
         f.HighestModSeq = c.HighestModSeq;
         f.Unseen = c.Unseen;
+        LearnFromKeywords(updates.Select(u => (messages[u.Index], u.Row)));
         foreach (var (i, row) in updates) messages[i] = row;
         return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed, gone);
     }

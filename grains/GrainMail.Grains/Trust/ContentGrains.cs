@@ -16,7 +16,7 @@ namespace GrainMail.Grains.Trust;
 /// A failed write is retried three times with a growing pause before it is given up (logged).
 /// </summary>
 public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, ReputationFeedbackStore feedback, GrainMail.Trust.Scoring.OriginStamp origins,
-    ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
+    ReputationView reputation, ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
 {
     private static readonly TimeSpan[] Pauses = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
 
@@ -65,7 +65,11 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, R
     {
         if (origins.Read(message.Headers[GrainMail.Trust.Scoring.OriginStamp.HeaderName]) is not { } origin) return;
         if (await feedback.RecordAsync(key, spam, origin.CountedSpam) is not { } before || before == spam) return;
-        foreach (var k in origin.Keys) await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);
+        foreach (var k in origin.Keys)
+        {
+            await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);
+            reputation.Forget(k);
+        }
     }
 }
 
@@ -126,6 +130,7 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, 
     {
         var e = SenderLists.Normalize(entry) ?? throw new ArgumentException("not an address or a domain", nameof(entry));
         var added = await store.AddAsync(scope, allow, e);
+        content.ListChanged(scope);
         await Audit(actor, allow ? "allowlist.add" : "blocklist.add", scope, added ? "ok" : "exists", Json(e));
         return added;
     }
@@ -133,6 +138,7 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, 
     public async Task<bool> RemoveFromList(string scope, bool allow, string entry, SpamActor actor)
     {
         var removed = SenderLists.Normalize(entry) is { } e && await store.RemoveAsync(scope, allow, e);
+        content.ListChanged(scope);
         await Audit(actor, allow ? "allowlist.remove" : "blocklist.remove", scope, removed ? "ok" : "not-found", Json(entry));
         return removed;
     }

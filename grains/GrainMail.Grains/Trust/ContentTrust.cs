@@ -19,6 +19,20 @@ public sealed record ContentResult(ContentVerdict Verdict, Symbol? Symbol, int T
 /// </summary>
 public sealed class ContentTrust(ContentStore store)
 {
+    /// <summary>How long "this model is empty" / "this scope has no list entries" is believed without asking again.
+    /// Learning and list changes on this silo end it at once; on another silo they are seen after this long.</summary>
+    public static readonly TimeSpan AbsenceFreshness = TimeSpan.FromSeconds(5);
+
+    // Models (owner) and list scopes the last query found nothing for, until when (Environment.TickCount64).
+    // When every model and scope a message would read is known empty, the query is skipped: the result is the
+    // one an empty answer gives. The MX path paid a round trip per message for mailboxes without a model.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _absentUntil = new(StringComparer.Ordinal);
+
+    /// <summary>Queries skipped because every model and list the message would read was known empty (tests, metrics).</summary>
+    public long SkippedQueries => Interlocked.Read(ref _skipped);
+
+    private long _skipped;
+
     /// <summary>The extra symbols of each recipient mailbox, and the classifier's time for the message.</summary>
     public async Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default)
@@ -27,7 +41,18 @@ public sealed class ContentTrust(ContentStore store)
         var tokens = ContentClassifier.HashedTokens(message);
         var owners = mailboxes.Prepend(ContentStore.GlobalOwner).Distinct(StringComparer.Ordinal).ToArray();
         var scopes = mailboxes.Concat(mailboxes.Select(MailAddress.DomainOf)).Distinct(StringComparer.Ordinal).ToArray();
-        var (rows, lists) = await store.ReadForMessageAsync(owners, tokens, scopes, ct);
+        List<TokenRow> rows;
+        List<SenderListRow> lists;
+        if (KnownEmpty(owners, scopes))
+        {
+            (rows, lists) = ([], []);
+            Interlocked.Increment(ref _skipped);
+        }
+        else
+        {
+            (rows, lists) = await store.ReadForMessageAsync(owners, tokens, scopes, ct);
+            RememberEmpty(owners, scopes, rows, lists);
+        }
         var models = Models(rows);
         var global = models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
         var gtube = Gtube.Contains(message);
@@ -62,8 +87,48 @@ public sealed class ContentTrust(ContentStore store)
     }
 
     /// <summary>Learns a message for a model (global: <see cref="ContentStore.GlobalOwner"/>), keyed by <paramref name="key"/>.</summary>
-    public Task<LearnOutcome> LearnAsync(string owner, byte[] key, MimeMessage message, bool spam, CancellationToken ct = default) =>
-        store.LearnAsync(owner, key, ContentClassifier.HashedTokens(message), spam, ct);
+    public async Task<LearnOutcome> LearnAsync(string owner, byte[] key, MimeMessage message, bool spam, CancellationToken ct = default)
+    {
+        try
+        {
+            return await store.LearnAsync(owner, key, ContentClassifier.HashedTokens(message), spam, ct);
+        }
+        finally
+        {
+            _absentUntil.TryRemove(ModelKey(owner), out _);
+        }
+    }
+
+    /// <summary>An allow/block list entry of <paramref name="scope"/> (a mailbox or a domain) was added or removed.</summary>
+    public void ListChanged(string scope) => _absentUntil.TryRemove(ListKey(scope), out _);
+
+    private static string ModelKey(string owner) => "m:" + owner;
+
+    private static string ListKey(string scope) => "l:" + scope;
+
+    private bool KnownEmpty(string[] owners, string[] scopes)
+    {
+        var now = Environment.TickCount64;
+        bool Empty(string k) => _absentUntil.TryGetValue(k, out var until) && now < until;
+        return owners.All(o => Empty(ModelKey(o))) && scopes.All(s => Empty(ListKey(s)));
+    }
+
+    private void RememberEmpty(string[] owners, string[] scopes, List<TokenRow> rows, List<SenderListRow> lists)
+    {
+        // Every model that exists has its totals row (token 0), which the query always asks for.
+        var until = Environment.TickCount64 + (long)AbsenceFreshness.TotalMilliseconds;
+        if (_absentUntil.Count > 100_000) _absentUntil.Clear();
+        foreach (var o in owners)
+        {
+            if (rows.Exists(r => r.Owner == o)) _absentUntil.TryRemove(ModelKey(o), out _);
+            else _absentUntil[ModelKey(o)] = until;
+        }
+        foreach (var sc in scopes)
+        {
+            if (lists.Exists(l => l.Scope == sc)) _absentUntil.TryRemove(ListKey(sc), out _);
+            else _absentUntil[ListKey(sc)] = until;
+        }
+    }
 
     private static Dictionary<string, ModelCounts> Models(List<TokenRow> rows)
     {

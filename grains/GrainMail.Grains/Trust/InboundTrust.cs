@@ -33,11 +33,13 @@ public sealed class InboundTrust
     private readonly ReceiveLogStore _log;
     private readonly ContentTrust _content;
     private readonly OriginStamp _origin;
+    private readonly ReputationView _reputation;
     private readonly ILogger<InboundTrust> _logger;
 
     public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content,
-        OriginStamp origin, ILogger<InboundTrust> logger)
+        OriginStamp origin, ReputationView reputation, ILogger<InboundTrust> logger)
     {
+        _reputation = reputation;
         _content = content;
         _origin = origin;
         _options = options;
@@ -89,13 +91,13 @@ public sealed class InboundTrust
         var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw : await submission.Raw.ToArrayAsync(ct);
         var (message, policies, node, report) = (checks.Message, checks.Policies, checks.Node, checks.Report);
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
-        var reputations = ReputationGrains(grains, evidence, report);
+        var reputations = ReputationKeys(evidence, report);
         var history = new List<Symbol>();
         using (GrainMail.Operations.GrainMailMeters.TimeTrust("reputation"))
         {
-            foreach (var (symbolPrefix, _, grain) in reputations)
+            foreach (var (symbolPrefix, key) in reputations)
             {
-                if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await grain.Get()) is { } symbol) history.Add(symbol);
+                if (GrainMail.Trust.Scoring.Reputation.Symbol(symbolPrefix, await _reputation.GetAsync(grains, key)) is { } symbol) history.Add(symbol);
             }
         }
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
@@ -116,7 +118,7 @@ public sealed class InboundTrust
         }).ToList();
 
         var judgedSpam = all.Any(d => d.Action != TrustAction.Deliver);
-        foreach (var (_, _, grain) in reputations) await grain.Record(judgedSpam);
+        foreach (var (_, key) in reputations) _reputation.Record(grains, key, judgedSpam);
 
         // One reply for the whole transaction: a refusal for any recipient refuses the message
         // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
@@ -165,12 +167,12 @@ public sealed class InboundTrust
         }
     }
 
-    private static List<(string Prefix, string Key, IReputationGrain Grain)> ReputationGrains(IGrainFactory grains, InboundEvidence evidence, InboundReport report)
+    private static List<(string Prefix, string Key)> ReputationKeys(InboundEvidence evidence, InboundReport report)
     {
-        var keys = new List<(string, string)>();
+        var keys = new List<(string Prefix, string Key)>();
         if (System.Net.IPAddress.TryParse(evidence.ClientIp, out var ip)) keys.Add(("REP_NET", GrainMail.Trust.Scoring.Reputation.NetworkKey(ip)));
         if (report.Verdicts.Dmarc is { Result: DmarcResult.Pass } pass) keys.Add(("REP_DOMAIN", GrainMail.Trust.Scoring.Reputation.DomainKey(pass.FromDomain)));
-        return keys.Select(k => (k.Item1, k.Item2, grains.GetGrain<IReputationGrain>(k.Item2))).ToList();
+        return keys;
     }
 
     /// <summary>Writes receive log lines; a failure is logged, never a reason to refuse mail already committed.</summary>

@@ -65,9 +65,10 @@ public sealed class ReputationGrain(
 
     public Task<ReputationSnapshot> Get()
     {
-        DecayToNow();
+        // Decayed on a copy: Get interleaves with the other calls (and with a flush writing the state), so it changes nothing.
         var s = state.State;
-        return Task.FromResult(new ReputationSnapshot(s.Volume, s.Spam, s.Ham));
+        var f = s.UpdatedAt == default ? 1.0 : GrainMail.Trust.Scoring.Reputation.Decay(clock.GetUtcNow() - s.UpdatedAt);
+        return Task.FromResult(new ReputationSnapshot(s.Volume * f, s.Spam * f, s.Ham * f));
     }
 
     public Task Record(bool spam)

@@ -53,6 +53,9 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// written in the same transaction (the envelope's recipients are in the row).</summary>
     public Governance.ApprovalHoldRow? Approval { get; init; }
 
+    /// <summary>MX mail: the inbound checks' receive log lines, written in the transaction that stores the message.</summary>
+    public IReadOnlyList<GrainMail.Contracts.Trust.ReceiveLogEntry>? ReceiveLog { get; init; }
+
     /// <summary>An account's submission: recorded in <c>sent_message</c> with each copy's delivery id (recall).</summary>
     public SentDraft? Sent { get; init; }
 
@@ -286,6 +289,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         if (approvals.Count > 0) await Governance.GovernanceStore.HoldAsync(conn, tx, approvals);
         var sent = works.Where(w => w.Sent is not null).Select(w => w.Sent!).ToList();
         if (sent.Count > 0) await Governance.GovernanceStore.RecordSentAsync(conn, tx, sent);
+        await Trust.ReceiveLogStore.InsertAsync(conn, tx, works.SelectMany(w => w.Submission.ReceiveLog ?? []).ToList());
     }
 
     private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written)

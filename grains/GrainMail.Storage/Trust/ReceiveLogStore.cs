@@ -6,11 +6,23 @@ namespace GrainMail.Storage.Trust;
 /// <summary>The receive log in PostgreSQL: what the inbound checks decided for each MX message and recipient.</summary>
 public sealed class ReceiveLogStore(NpgsqlDataSource dataSource)
 {
+    /// <summary>In a transaction of its own: the lines of a refused message (nothing else is stored for it).</summary>
     public async Task AppendAsync(IReadOnlyList<ReceiveLogEntry> entries, CancellationToken ct = default)
     {
         if (entries.Count == 0) return;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await using var batch = new NpgsqlBatch(conn);
+        await InsertAsync(conn, null, entries, ct);
+    }
+
+    /// <summary>
+    /// Inside the caller's transaction: the lines of accepted messages are written by the group commit that
+    /// stores the messages (MessageSubmitter), so a line exists exactly when its message does — one WAL flush
+    /// for both, and no line lost or doubled when the node dies between the two.
+    /// </summary>
+    public static async Task InsertAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, IReadOnlyList<ReceiveLogEntry> entries, CancellationToken ct = default)
+    {
+        if (entries.Count == 0) return;
+        await using var batch = new NpgsqlBatch(conn, tx);
         foreach (var e in entries)
         {
             var cmd = new NpgsqlBatchCommand("""
