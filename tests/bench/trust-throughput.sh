@@ -3,8 +3,9 @@
 #  1. the whole check pipeline alone (parse, SPF, DKIM, DMARC, ARC, two DNSBLs, a URI list, scoring), in msg/s,
 #     against a local DNS server over UDP; once without and once with a clamd scan (when clamd is installed);
 #  2. end-to-end SMTP delivery with the shared benchmark (../shared/bench/smtp-delivery-bench.py), one GrainMail
-#     node with filtering off (GRAINMAIL_TRUST=false, no clamd) and on (trust against the same local DNS, two
-#     node blocklists, clamd), same load.
+#     node with spam filtering off (GRAINMAIL_TRUST=false) and on (trust against the same local DNS, two node
+#     blocklists), same load; first both without a virus scanner, then (when clamd is installed) both with
+#     clamd. Each pair differs only in GRAINMAIL_TRUST: the loss it shows is the spam filtering's alone.
 #   flock /tmp/grainmail.lock tests/bench/trust-throughput.sh [PIPELINE_MESSAGES] [SMTP_TOTAL] [PROCS] [SESSIONS]
 # Starts its own clamd (signatures made by sigtool, as the tests do) and its DNS server, both without the lock's
 # descriptor (without_lock_fds), and stops everything it started on exit or interruption.
@@ -55,6 +56,8 @@ dns_port=$(cat "$work/dns.port")
 
 run_smtp() {
   local label=$1; shift
+  # start_grainmail exports its settings: nothing of the previous run may carry over.
+  unset GRAINMAIL_CLAMD GRAINMAIL_DNS GRAINMAIL_DNSBL
   start_grainmail "trust-$label" "$@"
   trap cleanup EXIT INT TERM
   api /api/v1/domains '{"name":"bench.test"}'
@@ -71,5 +74,10 @@ run_smtp() {
   pid=""
   rm -rf "$data"
 }
+trust_on=(GRAINMAIL_TRUST=true "GRAINMAIL_DNS=127.0.0.1:$dns_port" GRAINMAIL_DNSBL=bl1.bench,bl2.bench)
 run_smtp off GRAINMAIL_TRUST=false
-run_smtp on GRAINMAIL_TRUST=true "GRAINMAIL_DNS=127.0.0.1:$dns_port" GRAINMAIL_DNSBL=bl1.bench,bl2.bench ${clamd_endpoint:+GRAINMAIL_CLAMD=$clamd_endpoint}
+run_smtp on "${trust_on[@]}"
+if [ -n "$clamd_endpoint" ]; then
+  run_smtp off-with-clamd GRAINMAIL_TRUST=false "GRAINMAIL_CLAMD=$clamd_endpoint"
+  run_smtp on-with-clamd "${trust_on[@]}" "GRAINMAIL_CLAMD=$clamd_endpoint"
+fi
