@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GrainMail.Tests.Infrastructure;
 using MailKit;
 using MailKit.Net.Imap;
@@ -42,6 +43,20 @@ public sealed class ContentTrustHostFixture : SmtpHostFixture
         ["GrainMail__AllowPlaintextAuth"] = "true",
         ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>A JMAP client for a mail user, signed in interactively (POST /api/v1/me/sessions: bearer token).</summary>
+    public async Task<JmapClient> JmapAsync(string address)
+    {
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{HttpsPort}"), Timeout = TimeSpan.FromSeconds(60) };
+        var r = await http.PostAsJsonAsync("/api/v1/me/sessions", new { address, password = Password });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var token = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        var client = new JmapClient(http);
+        await client.LoadSessionAsync();
+        return client;
+    }
 
     /// <summary>An HTTPS client signed in as a mail user (HTTP Basic), for /api/v1/me.</summary>
     public HttpClient UserClient(string address)
@@ -120,6 +135,102 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
             await imap.Inbox.MoveToAsync(uid, await imap.GetFolderAsync("Junk"));
         });
         await ModelIs(lena, 2, 1);
+    }
+
+    [Fact]
+    public async Task Junk_keywords_set_by_imap_store_train_like_moves_and_a_verdict_given_both_ways_counts_once()
+    {
+        await fixture.NewAccount("nils");
+        var nils = $"nils@{Domain}";
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", nils, Pitch(nils, 21)));
+        await fixture.ReadFolder(nils, "INBOX", 1);
+
+        // STORE +FLAGS ($junk): keywords compare case-insensitively, so this is the registered $Junk.
+        await fixture.WithImap(nils, async imap =>
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var uid = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.All)).Single();
+            await imap.Inbox.StoreAsync(uid, new StoreFlagsRequest(StoreAction.Add, ["$junk"]) { Silent = true });
+        });
+        await ModelIs(nils, 1, 0);
+
+        // The next message of its kind goes to Junk on the classifier's word.
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", nils, Pitch(nils, 22)));
+        var junked = Assert.Single(await fixture.ReadFolder(nils, "Junk", 1));
+        Assert.Contains("BAYES_99", junked.Headers["X-Spam-Status"]);
+
+        // The first one also MOVEd into Junk (the same verdict again: nothing changes), the second marked $NotJunk (ham).
+        await fixture.WithImap(nils, async imap =>
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var junk = await imap.GetFolderAsync("Junk");
+            await imap.Inbox.MoveToAsync((await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.All)).Single(), junk);
+            await junk.OpenAsync(FolderAccess.ReadWrite);
+            var second = (await junk.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 22"))).Single();
+            await junk.StoreAsync(second, new StoreFlagsRequest(StoreAction.Add, ["$NotJunk"]) { Silent = true });
+        });
+        await ModelIs(nils, 1, 1);
+
+        // -FLAGS ($JUNK) on the first: taking the verdict back learns it as ham; setting it again, spam.
+        await fixture.WithImap(nils, async imap =>
+        {
+            var junk = await imap.GetFolderAsync("Junk");
+            await junk.OpenAsync(FolderAccess.ReadWrite);
+            var first = (await junk.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 21"))).Single();
+            await junk.StoreAsync(first, new StoreFlagsRequest(StoreAction.Remove, ["$JUNK"]) { Silent = true });
+        });
+        await ModelIs(nils, 0, 2);
+        // A keyword that is no verdict ($NotJunk taken off, a keyword of the user's own) teaches nothing; $Junk again does.
+        await fixture.WithImap(nils, async imap =>
+        {
+            var junk = await imap.GetFolderAsync("Junk");
+            await junk.OpenAsync(FolderAccess.ReadWrite);
+            var second = (await junk.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 22"))).Single();
+            var first = (await junk.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 21"))).Single();
+            await junk.StoreAsync(second, new StoreFlagsRequest(StoreAction.Remove, ["$NotJunk"]) { Silent = true });
+            await junk.StoreAsync(second, new StoreFlagsRequest(StoreAction.Add, ["projectx"]) { Silent = true });
+            await junk.StoreAsync(first, new StoreFlagsRequest(StoreAction.Add, ["$Junk"]) { Silent = true });
+        });
+        await ModelIs(nils, 1, 1);
+    }
+
+    [Fact]
+    public async Task Junk_keywords_set_by_jmap_train_and_a_later_mailbox_move_counts_once()
+    {
+        await fixture.NewAccount("mona");
+        var mona = $"mona@{Domain}";
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", mona, Pitch(mona, 31)));
+        await fixture.ReadFolder(mona, "INBOX", 1);
+        using var jmap = await fixture.JmapAsync(mona);
+        var acc = jmap.AccountId;
+        var boxes = (JsonArray)(await jmap.CallAsync("Mailbox/get", new { accountId = acc })).Of("Mailbox/get")["list"]!;
+        string Box(string role) => (string)boxes.First(b => (string?)b!["role"] == role)!["id"]!;
+        async Task<string> Only(string role) =>
+            (string)((JsonArray)(await jmap.CallAsync("Email/query", new JsonObject { ["accountId"] = acc, ["filter"] = new JsonObject { ["inMailbox"] = Box(role) } }))
+                .Of("Email/query")["ids"]!).Single()!;
+        async Task Update(string id, JsonObject patch)
+        {
+            var set = (await jmap.CallAsync("Email/set", new JsonObject { ["accountId"] = acc, ["update"] = new JsonObject { [id] = patch } })).Of("Email/set");
+            Assert.True(((JsonObject)set["updated"]!).ContainsKey(id), set.ToJsonString());
+        }
+
+        var first = await Only("inbox");
+        await Update(first, new JsonObject { ["keywords/$junk"] = true });
+        await ModelIs(mona, 1, 0);
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", mona, Pitch(mona, 32)));
+        var junked = Assert.Single(await fixture.ReadFolder(mona, "Junk", 1));
+        Assert.Contains("BAYES_99", junked.Headers["X-Spam-Status"]);
+        var second = await Only("junk");
+
+        // The second out of Junk by mailboxIds (the webmail's Not Junk): ham. The first into Junk by mailboxIds
+        // and the second marked $notjunk: verdicts given already, by keyword and by move, change nothing.
+        await Update(second, new JsonObject { ["mailboxIds"] = new JsonObject { [Box("inbox")] = true } });
+        await ModelIs(mona, 1, 1);
+        await Update(first, new JsonObject { ["mailboxIds"] = new JsonObject { [Box("junk")] = true } });
+        await Update(second, new JsonObject { ["keywords/$notjunk"] = true });
+        // $junk removed from the first: ham (when the learner has done this, it has done the two above).
+        await Update(first, new JsonObject { ["keywords/$junk"] = null });
+        await ModelIs(mona, 0, 2);
     }
 
     [Fact]

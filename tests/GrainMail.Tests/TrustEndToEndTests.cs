@@ -44,6 +44,11 @@ public sealed class TrustHostFixture : SmtpHostFixture
         // 127.0.0.3: listed in both.
         Dns.A["3.0.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
         Dns.A["3.0.0.127.bl2.test"] = IPAddress.Parse("127.0.0.4");
+        // SPF passes from loopback and aligns with From: DMARC passes (p=none), so the From domain has a reputation of its own.
+        Dns.Txt["brand.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
+        Dns.Txt["_dmarc.brand.example"] = ["v=DMARC1; p=none"];
+        Dns.Txt["victim.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
+        Dns.Txt["_dmarc.victim.example"] = ["v=DMARC1; p=none"];
         // 127.0.1.5, a network of its own for the reputation test: listed once.
         Dns.A["5.1.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
     }
@@ -268,6 +273,63 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
         var symbols = (await NewestLogLine(pia)).GetProperty("symbols").GetString()!;
         Assert.DoesNotContain("REP_NET_BAD", symbols);
         Assert.Contains("REP_NET_GOOD", symbols);
+    }
+
+    [Fact]
+    public async Task Junk_moves_correct_the_aligned_sender_domain_and_a_forged_origin_header_charges_nobody()
+    {
+        await fixture.NewAccount("quin");
+        await fixture.NewAccount("rosa");
+        var (quin, rosa) = ($"quin@{Domain}", $"rosa@{Domain}");
+        string From(string sender, string to, string subject, string? extraHeader = null) =>
+            $"From: <{sender}>\r\nTo: {to}\r\n{extraHeader}Subject: {subject}\r\nMessage-ID: <{Guid.NewGuid():N}@x.example>\r\n\r\nText of {subject}.\r\n";
+        // Each domain builds a clean history of 22 (DMARC passes by aligned SPF), from a network of its own.
+        for (var i = 0; i < 22; i++)
+        {
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("news@brand.example", quin, From("news@brand.example", quin, $"brand {i}"), IPAddress.Parse("127.0.3.9")));
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("news@victim.example", rosa, From("news@victim.example", rosa, $"victim {i}"), IPAddress.Parse("127.0.6.9")));
+        }
+        var brand = await fixture.ReadFolder(quin, "INBOX", 22);
+        Assert.Contains("domain=domain:brand.example", brand[0].Headers["X-Spam-Origin"]);
+
+        // Quin says 16 of brand.example's messages are spam: the network's and the domain's counts are corrected.
+        await MarkJunk(quin, 16, 0);
+        await ModelIs(quin, 16, 0);
+
+        // Rosa junks 24 messages that claim (in a header of their own) to have been counted for victim.example:
+        // 8 through our MX (our X-Spam-Origin in front of theirs) and 8 appended by her client (only theirs), with
+        // a made-up MAC; and 8 appended with a genuine header copied from one of victim.example's messages.
+        const string forged = "X-Spam-Origin: net=net:127.0.6.0/24; domain=domain:victim.example; counted=ham; mac=00112233445566778899aabbccddeeff\r\n";
+        var genuine = $"X-Spam-Origin: {(await fixture.ReadFolder(rosa, "INBOX", 22))[0].Headers["X-Spam-Origin"]}\r\n";
+        Assert.Contains("domain=domain:victim.example", genuine);
+        for (var i = 0; i < 8; i++)
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("offers@plain.example", rosa, From("offers@plain.example", rosa, $"offer {i}", forged), IPAddress.Parse("127.0.5.9")));
+        await fixture.ReadFolder(rosa, "INBOX", 30);
+        await fixture.WithImap(rosa, async imap =>
+        {
+            for (var i = 8; i < 24; i++)
+            {
+                var text = From("offers@plain.example", rosa, $"offer {i}", i < 16 ? forged : genuine);
+                await imap.Inbox.AppendAsync(MimeMessage.Load(new MemoryStream(Encoding.ASCII.GetBytes(text))));
+            }
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            await imap.Inbox.CopyToAsync(await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("offer")), await imap.GetFolderAsync("Junk"));
+        });
+        await ModelIs(rosa, 24, 0);
+
+        // brand.example from a network with no history: its domain is now judged bad (16 of 22 spam).
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@brand.example", quin, From("news@brand.example", quin, "brand later"), IPAddress.Parse("127.0.4.9")));
+        var brandLine = (await NewestLogLine(quin)).GetProperty("symbols").GetString()!;
+        Assert.Contains("REP_DOMAIN_BAD", brandLine);
+        Assert.DoesNotContain("REP_NET", brandLine);
+        // victim.example kept its clean record, and so did its network: the forged headers counted for nothing,
+        // the copied genuine one once (1 of 22 is still under a tenth).
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("news@victim.example", rosa, From("news@victim.example", rosa, "victim later"), IPAddress.Parse("127.0.6.9")));
+        var victimLine = (await NewestLogLine(rosa)).GetProperty("symbols").GetString()!;
+        Assert.Contains("REP_DOMAIN_GOOD", victimLine);
+        Assert.Contains("REP_NET_GOOD", victimLine);
+        Assert.DoesNotContain("REP_DOMAIN_BAD", victimLine);
+        Assert.DoesNotContain("REP_NET_BAD", victimLine);
     }
 
     private async Task MarkJunk(string address, int count, int skip) =>

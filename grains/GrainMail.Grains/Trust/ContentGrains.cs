@@ -64,7 +64,9 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, R
     private async Task CorrectReputationAsync(byte[] key, MimeMessage message, bool spam)
     {
         if (origins.Read(message.Headers[GrainMail.Trust.Scoring.OriginStamp.HeaderName]) is not { } origin) return;
-        if (await feedback.RecordAsync(key, spam, origin.CountedSpam) is not { } before || before == spam) return;
+        // Once per stamp (its id), else — stamps from before ids — once per message bytes.
+        var once = origin.Id is { } id ? SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("x-spam-origin:" + id)) : key;
+        if (await feedback.RecordAsync(once, spam, origin.CountedSpam) is not { } before || before == spam) return;
         foreach (var k in origin.Keys)
         {
             await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);

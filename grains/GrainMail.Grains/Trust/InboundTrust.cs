@@ -131,7 +131,8 @@ public sealed class InboundTrust
 
         var shown = all.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
         // The keys this message was counted under, so that a user's Junk verdict can correct them later (ContentLearnerGrain).
-        var origin = new MessageOrigin(reputations.FirstOrDefault(r => r.Prefix == "REP_NET").Key, reputations.FirstOrDefault(r => r.Prefix == "REP_DOMAIN").Key, judgedSpam);
+        var origin = new MessageOrigin(reputations.FirstOrDefault(r => r.Prefix == "REP_NET").Key, reputations.FirstOrDefault(r => r.Prefix == "REP_DOMAIN").Key, judgedSpam,
+            MessageOrigin.NewId());
         var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n{_origin.Header(origin)}";
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
         var junk = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);

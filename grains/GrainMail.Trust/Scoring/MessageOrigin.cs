@@ -7,11 +7,16 @@ namespace GrainMail.Trust.Scoring;
 /// Where an MX message came from, as reputation knows it: the sending network's key and, when DMARC
 /// authenticated the From: domain, that domain's key; and whether the intake counted it as spam. The
 /// accepted copy carries it, so that a user's later verdict (a move into or out of Junk) can correct the
-/// very counts the message went into.
+/// very counts the message went into. <paramref name="Id"/> names the stamp itself (random, one per accepted
+/// message): feedback is recorded once per id, so a genuine header copied into other messages (users can see
+/// it, and append what they like) corrects the counts once in all, not once per copy.
 /// </summary>
-public sealed record MessageOrigin(string? NetworkKey, string? DomainKey, bool CountedSpam)
+public sealed record MessageOrigin(string? NetworkKey, string? DomainKey, bool CountedSpam, string? Id = null)
 {
     public IEnumerable<string> Keys => new[] { NetworkKey, DomainKey }.OfType<string>();
+
+    /// <summary>A new stamp id: 16 random bytes, hex.</summary>
+    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 }
 
 /// <summary>
@@ -42,7 +47,7 @@ public sealed class OriginStamp(byte[] key)
         var value = text[..macAt];
         var mac = text[(macAt + "; mac=".Length)..].Trim();
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(mac), Encoding.ASCII.GetBytes(Mac(value)))) return null;
-        string? net = null, domain = null;
+        string? net = null, domain = null, id = null;
         bool? spam = null;
         foreach (var field in value.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -53,18 +58,20 @@ public sealed class OriginStamp(byte[] key)
             {
                 case "net": net = v; break;
                 case "domain": domain = v; break;
+                case "id": id = v; break;
                 case "counted": spam = v == "spam" ? true : v == "ham" ? false : null; break;
             }
         }
-        return spam is null ? null : new MessageOrigin(net, domain, spam.Value);
+        return spam is null ? null : new MessageOrigin(net, domain, spam.Value, id);
     }
 
     private static string Value(MessageOrigin o)
     {
-        var parts = new List<string>(3);
+        var parts = new List<string>(4);
         if (o.NetworkKey is { } n) parts.Add("net=" + n);
         if (o.DomainKey is { } d) parts.Add("domain=" + d);
         parts.Add("counted=" + (o.CountedSpam ? "spam" : "ham"));
+        if (o.Id is { } id) parts.Add("id=" + id);
         return string.Join("; ", parts);
     }
 

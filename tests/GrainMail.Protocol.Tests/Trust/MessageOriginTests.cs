@@ -27,6 +27,16 @@ public sealed class MessageOriginTests
     }
 
     [Fact]
+    public void The_stamp_id_reads_back_and_is_covered_by_the_mac()
+    {
+        var origin = new MessageOrigin("net:192.0.2.0/24", "domain:example.com", false, MessageOrigin.NewId());
+        var value = Stamp.Header(origin).TrimEnd()[(OriginStamp.HeaderName.Length + 2)..];
+        Assert.Equal(origin, Stamp.Read(value));
+        Assert.Null(Stamp.Read(value.Replace("id=" + origin.Id, "id=" + MessageOrigin.NewId(), StringComparison.Ordinal)));
+        Assert.NotEqual(origin.Id, MessageOrigin.NewId());
+    }
+
+    [Fact]
     public void A_header_written_by_anyone_else_or_changed_is_ignored()
     {
         var ours = Stamp.Header(new MessageOrigin("net:192.0.2.0/24", null, false)).TrimEnd();
