@@ -38,18 +38,21 @@ public sealed class ContentTrust(ContentStore store)
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
-        var tokens = ContentClassifier.HashedTokens(message);
         var owners = mailboxes.Prepend(ContentStore.GlobalOwner).Distinct(StringComparer.Ordinal).ToArray();
         var scopes = mailboxes.Concat(mailboxes.Select(MailAddress.DomainOf)).Distinct(StringComparer.Ordinal).ToArray();
         List<TokenRow> rows;
         List<SenderListRow> lists;
+        long[] tokens;
         if (KnownEmpty(owners, scopes))
         {
-            (rows, lists) = ([], []);
+            // No model to ask: not even tokenized, since an untrained model says nothing (ContentSymbols.For,
+            // no clue without counts), whatever the tokens.
+            (rows, lists, tokens) = ([], [], []);
             Interlocked.Increment(ref _skipped);
         }
         else
         {
+            tokens = ContentClassifier.HashedTokens(message);
             (rows, lists) = await store.ReadForMessageAsync(owners, tokens, scopes, ct);
             RememberEmpty(owners, scopes, rows, lists);
         }
