@@ -197,11 +197,11 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
     [Fact]
     public async Task Junk_keywords_set_by_jmap_train_and_a_later_mailbox_move_counts_once()
     {
-        await fixture.NewAccount("mona");
-        var mona = $"mona@{Domain}";
-        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", mona, Pitch(mona, 31)));
-        await fixture.ReadFolder(mona, "INBOX", 1);
-        using var jmap = await fixture.JmapAsync(mona);
+        await fixture.NewAccount("maud");
+        var maud = $"maud@{Domain}";
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", maud, Pitch(maud, 31)));
+        await fixture.ReadFolder(maud, "INBOX", 1);
+        using var jmap = await fixture.JmapAsync(maud);
         var acc = jmap.AccountId;
         var boxes = (JsonArray)(await jmap.CallAsync("Mailbox/get", new { accountId = acc })).Of("Mailbox/get")["list"]!;
         string Box(string role) => (string)boxes.First(b => (string?)b!["role"] == role)!["id"]!;
@@ -216,21 +216,21 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
 
         var first = await Only("inbox");
         await Update(first, new JsonObject { ["keywords/$junk"] = true });
-        await ModelIs(mona, 1, 0);
-        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", mona, Pitch(mona, 32)));
-        var junked = Assert.Single(await fixture.ReadFolder(mona, "Junk", 1));
+        await ModelIs(maud, 1, 0);
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", maud, Pitch(maud, 32)));
+        var junked = Assert.Single(await fixture.ReadFolder(maud, "Junk", 1));
         Assert.Contains("BAYES_99", junked.Headers["X-Spam-Status"]);
         var second = await Only("junk");
 
         // The second out of Junk by mailboxIds (the webmail's Not Junk): ham. The first into Junk by mailboxIds
         // and the second marked $notjunk: verdicts given already, by keyword and by move, change nothing.
         await Update(second, new JsonObject { ["mailboxIds"] = new JsonObject { [Box("inbox")] = true } });
-        await ModelIs(mona, 1, 1);
+        await ModelIs(maud, 1, 1);
         await Update(first, new JsonObject { ["mailboxIds"] = new JsonObject { [Box("junk")] = true } });
         await Update(second, new JsonObject { ["keywords/$notjunk"] = true });
         // $junk removed from the first: ham (when the learner has done this, it has done the two above).
         await Update(first, new JsonObject { ["keywords/$junk"] = null });
-        await ModelIs(mona, 0, 2);
+        await ModelIs(maud, 0, 2);
     }
 
     [Fact]
