@@ -24,8 +24,19 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         return (ds, new MessageSubmitter(ds, blobs, new EventCodec(), new PgStreamQueueMapper(4)) { OutcomeWait = TimeSpan.FromSeconds(20) });
     }
 
+    // An MX message carries its receive log row, written in the same transaction (issue 14): stored exactly when the message is.
     private static Submission Message(string text) =>
-        new("sender@example.org", ["alice@example.com"], new MessageContent(Encoding.ASCII.GetBytes($"Subject: {text}\r\n\r\n{text}\r\n")));
+        new("sender@example.org", ["alice@example.com"], new MessageContent(Encoding.ASCII.GetBytes($"Subject: {text}\r\n\r\n{text}\r\n")))
+        {
+            ReceiveLog = [new GrainMail.Contracts.Trust.ReceiveLogEntry(DateTimeOffset.UtcNow, "alice@example.com", "sender@example.org", "192.0.2.1",
+                "example.org", "deliver", 0.5, "SPF_PASS(-0.5)", "mx.example.com; spf=pass")],
+        };
+
+    private static async Task<long> LoggedAsync(NpgsqlDataSource ds)
+    {
+        await using var cmd = ds.CreateCommand("SELECT count(*) FROM receive_log");
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
 
     private static async Task<long> QueuedAsync(NpgsqlDataSource ds)
     {
@@ -53,6 +64,7 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         };
         await Assert.ThrowsAnyAsync<Exception>(() => submitter.SubmitAsync(Message("lost")));
         Assert.Equal(0, await QueuedAsync(ds));
+        Assert.Equal(0, await LoggedAsync(ds));
     }
 
     [Fact]
@@ -67,6 +79,7 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         var receipt = await submitter.SubmitAsync(Message("kept"));
         Assert.NotEqual(Guid.Empty, receipt.MessageId);
         Assert.Equal(1, await QueuedAsync(ds));
+        Assert.Equal(1, await LoggedAsync(ds));
     }
 
     [Fact]
@@ -77,6 +90,7 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         await using var __ = submitter;
         await submitter.SubmitAsync(Message("normal"));
         Assert.Equal(1, await QueuedAsync(ds));
+        Assert.Equal(1, await LoggedAsync(ds));
         await using var cmd = ds.CreateCommand("SELECT count(*) FROM submit_commit");
         Assert.Equal(1L, (long)(await cmd.ExecuteScalarAsync())!);
     }
