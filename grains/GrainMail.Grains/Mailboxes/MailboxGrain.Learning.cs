@@ -1,5 +1,5 @@
-using GrainMail.Storage.Mailboxes;
 using GrainMail.Contracts.Trust;
+using GrainMail.Storage.Mailboxes;
 using GrainMail.Trust.Learning;
 
 namespace GrainMail.Grains.Mailboxes;

@@ -33,6 +33,9 @@ public sealed class ContentTrust(ContentStore store)
 
     private long _skipped;
 
+    // Bumped by every learn and list change: an answer read before one must not be remembered as "empty" after it.
+    private long _changes;
+
     /// <summary>The extra symbols of each recipient mailbox, and the classifier's time for the message.</summary>
     public async Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default)
@@ -53,8 +56,9 @@ public sealed class ContentTrust(ContentStore store)
         else
         {
             tokens = ContentClassifier.HashedTokens(message);
+            var changes = Interlocked.Read(ref _changes);
             (rows, lists) = await store.ReadForMessageAsync(owners, tokens, scopes, ct);
-            RememberEmpty(owners, scopes, rows, lists);
+            if (Interlocked.Read(ref _changes) == changes) RememberEmpty(owners, scopes, rows, lists);
         }
         var models = Models(rows);
         var global = models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
@@ -98,12 +102,17 @@ public sealed class ContentTrust(ContentStore store)
         }
         finally
         {
+            Interlocked.Increment(ref _changes);
             _absentUntil.TryRemove(ModelKey(owner), out _);
         }
     }
 
     /// <summary>An allow/block list entry of <paramref name="scope"/> (a mailbox or a domain) was added or removed.</summary>
-    public void ListChanged(string scope) => _absentUntil.TryRemove(ListKey(scope), out _);
+    public void ListChanged(string scope)
+    {
+        Interlocked.Increment(ref _changes);
+        _absentUntil.TryRemove(ListKey(scope), out _);
+    }
 
     private static string ModelKey(string owner) => "m:" + owner;
 
