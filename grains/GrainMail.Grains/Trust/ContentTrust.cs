@@ -28,11 +28,6 @@ public sealed class ContentTrust(ContentStore store)
     // one an empty answer gives. The MX path paid a round trip per message for mailboxes without a model.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _absentUntil = new(StringComparer.Ordinal);
 
-    /// <summary>Queries skipped because every model and list the message would read was known empty (tests, metrics).</summary>
-    public long SkippedQueries => Interlocked.Read(ref _skipped);
-
-    private long _skipped;
-
     // Bumped by every learn and list change: an answer read before one must not be remembered as "empty" after it.
     private long _changes;
 
@@ -51,7 +46,6 @@ public sealed class ContentTrust(ContentStore store)
             // No model to ask: not even tokenized, since an untrained model says nothing (ContentSymbols.For,
             // no clue without counts), whatever the tokens.
             (rows, lists, tokens) = ([], [], []);
-            Interlocked.Increment(ref _skipped);
         }
         else
         {
