@@ -972,8 +972,16 @@ public sealed partial class MailboxGrain(
                 await committing;
                 continue;
             }
-            f.Loading ??= LoadMessagesAsync(f);
-            await f.Loading;
+            var loading = f.Loading ??= LoadMessagesAsync(f);
+            try
+            {
+                await loading;
+            }
+            finally
+            {
+                // A load that failed is not kept: the next caller tries again.
+                if (ReferenceEquals(f.Loading, loading) && loading.IsCompleted) f.Loading = null;
+            }
         }
         return f.Messages;
     }
