@@ -176,6 +176,7 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         await using var __ = a;
         var first = await Append(a, "to be flagged");
         Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
         // MessageNew and MessageExpunge only: no FlagChange (RFC 5465 5.2).
         Assert.True((await w.CommandAsync("NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")).Ok);
 

@@ -41,10 +41,16 @@ public sealed partial class ImapSharedMailboxTests(SmtpHostFixture host) : IClas
         }
     }
 
-    /// <summary>UIDs and flags from a UID FETCH 1:* (FLAGS), checked to be the view's messages in order.</summary>
+    /// <summary>
+    /// UIDs and flags from a UID FETCH 1:* (FLAGS), checked to be the view's messages in order. The
+    /// response may also carry unsolicited FETCH FLAGS of another session's change (RFC 3501 7.4.2) and
+    /// EXPUNGE/EXISTS before them: the lines after the last EXPUNGE or EXISTS count, the last per number.
+    /// </summary>
     private static List<string> Messages(ImapResponse r, View view)
     {
-        var rows = r.Untagged.Select(l => (Line: l, M: FetchLine().Match(l))).Where(x => x.M.Success).ToList();
+        var from = r.Untagged.FindLastIndex(l => CountLine().IsMatch(l)) + 1;
+        var rows = r.Untagged.Skip(from).Select(l => (Line: l, M: FetchLine().Match(l))).Where(x => x.M.Success)
+            .GroupBy(x => x.M.Groups[1].Value).Select(g => g.Last()).ToList();
         Assert.Equal(Enumerable.Range(1, rows.Count), rows.Select(x => int.Parse(x.M.Groups[1].Value, CultureInfo.InvariantCulture)));
         var uids = rows.Select(x => long.Parse(x.M.Groups[2].Value, CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(uids.Order(), uids);
