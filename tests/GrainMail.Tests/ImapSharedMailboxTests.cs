@@ -50,7 +50,7 @@ public sealed partial class ImapSharedMailboxTests(SmtpHostFixture host) : IClas
     {
         var from = r.Untagged.FindLastIndex(l => CountLine().IsMatch(l)) + 1;
         var rows = r.Untagged.Skip(from).Select(l => (Line: l, M: FetchLine().Match(l))).Where(x => x.M.Success)
-            .GroupBy(x => x.M.Groups[1].Value).Select(g => g.Last()).ToList();
+            .GroupBy(x => int.Parse(x.M.Groups[1].Value, CultureInfo.InvariantCulture)).OrderBy(g => g.Key).Select(g => g.Last()).ToList();
         Assert.Equal(Enumerable.Range(1, rows.Count), rows.Select(x => int.Parse(x.M.Groups[1].Value, CultureInfo.InvariantCulture)));
         var uids = rows.Select(x => long.Parse(x.M.Groups[2].Value, CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(uids.Order(), uids);
