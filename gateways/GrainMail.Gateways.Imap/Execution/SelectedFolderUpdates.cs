@@ -137,8 +137,14 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Reset(session.Selected!.Name);
-        await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
+        var highest = await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
+        // A change committed between Open and Watch notified the watchers before this one: the next sync asks the grain.
+        if (highest is long h && session.Selected is { } view && h != view.HighestModSeq)
+        {
+            _watcher.NeedsChanges = true;
+            _watcher.Dirty = true;
+        }
     }
 
     public async Task StopWatchingAsync()
