@@ -246,6 +246,7 @@ internal sealed class ImapSession : IImapConnection, IAsyncDisposable
             return await BadAsync(tag, "Already authenticated");
         if (_session.State == ImapSessionState.Authenticated && ImapCommandParser.IsSelectedCommand(verb))
             return await BadAsync(tag, "No mailbox selected");
+        if (_session.Rev2 && Rev2Syntax.Removed(command) is { } removed) return await BadAsync(tag, removed);
         switch (command)
         {
             case ImapParseError error:

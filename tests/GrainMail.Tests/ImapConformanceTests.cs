@@ -354,4 +354,29 @@ public sealed partial class ImapConformanceTests(SmtpHostFixture host) : IClassF
         Assert.Equal("* SEARCH 6 7", gb.Untagged.Single());
         Assert.StartsWith("NO [BADCHARSET", (await c.CommandAsync("SEARCH CHARSET X-NOT-A-CHARSET TEXT x")).Tagged);
     }
+
+    // ---- RFC 3501 6.3.5, RFC 9051 6.3.6: RENAME creates the superiors the new name needs ------------
+
+    [Fact]
+    public async Task RENAME_creates_the_missing_superiors_of_the_new_name_and_another_session_lists_them()
+    {
+        var (a, user) = await NewUser();
+        await using var _a = a;
+        await using var b = await RawImap.LoginAsync(host.Imaps, user, Pw);
+        Assert.True((await a.CommandAsync("CREATE Old")).Ok);
+        Assert.True((await a.AppendAsync("From: x@example.org\r\nSubject: kept\r\n\r\nbody\r\n", "Old")).Ok);
+        Assert.True((await a.CommandAsync("CREATE Top")).Ok);
+
+        var rename = await a.CommandAsync("RENAME Old Top/Middle/Bottom/New");
+        Assert.True(rename.Ok, rename.Text);
+        var list = await b.CommandAsync("LIST \"\" Top*");
+        var names = list.Untagged.Select(l => l[(l.LastIndexOf(' ') + 1)..].Trim('"')).ToList();
+        Assert.Equal(["Top", "Top/Middle", "Top/Middle/Bottom", "Top/Middle/Bottom/New"], names.Order(StringComparer.Ordinal));
+        // Real mailboxes, not \NonExistent placeholders: they can be selected and hold mail.
+        Assert.DoesNotContain(list.Untagged, l => l.Contains("\\NonExistent", StringComparison.Ordinal) || l.Contains("\\Noselect", StringComparison.Ordinal));
+        Assert.True((await b.CommandAsync("SELECT Top/Middle")).Ok);
+        var moved = await b.CommandAsync("STATUS Top/Middle/Bottom/New (MESSAGES)");
+        Assert.Contains("* STATUS Top/Middle/Bottom/New (MESSAGES 1)", moved.Untagged);
+        Assert.DoesNotContain((await b.CommandAsync("LIST \"\" Old")).Untagged, l => l.EndsWith(" Old", StringComparison.Ordinal));
+    }
 }

@@ -516,4 +516,38 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.Contains(list.Untagged, l => l.EndsWith(" After", StringComparison.Ordinal) || l.EndsWith(" \"After\"", StringComparison.Ordinal));
         Assert.DoesNotContain(list.Untagged, l => l.Contains("Middle", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task After_enable_imap4rev2_check_lsub_and_the_rfc822_fetch_items_are_bad_with_the_reason()
+    {
+        var (c, _) = await NewUser();
+        await using var _ = c;
+        await Append(c, Mail("rev1 syntax"));
+        Assert.True((await c.CommandAsync("SELECT INBOX")).Ok);
+        // IMAP4rev1 has them all.
+        Assert.True((await c.CommandAsync("CHECK")).Ok);
+        Assert.True((await c.CommandAsync("LSUB \"\" *")).Ok);
+        Assert.True((await c.CommandAsync("FETCH 1 (RFC822.HEADER)")).Ok);
+
+        Assert.True((await c.CommandAsync("ENABLE IMAP4rev2")).Ok);
+        // RFC 9051 Appendix E: CHECK removed, LSUB gone from the grammar, RFC822 fetch items removed.
+        foreach (var (command, instead) in new[]
+        {
+            ("CHECK", "NOOP"), ("LSUB \"\" *", "LIST (SUBSCRIBED)"), ("FETCH 1 RFC822", "BODY[]"),
+            ("UID FETCH 1:* (FLAGS RFC822.HEADER)", "BODY.PEEK[HEADER]"), ("FETCH 1 RFC822.TEXT", "BODY[TEXT]"),
+        })
+        {
+            var r = await c.CommandAsync(command);
+            Assert.StartsWith("BAD", r.Tagged);
+            Assert.Contains("IMAP4rev2", r.Tagged);
+            Assert.Contains(instead, r.Tagged);
+            Assert.DoesNotContain(r.Untagged, l => l.Contains(" FETCH ", StringComparison.Ordinal));
+        }
+        // What replaces them works, RFC822.SIZE stays, and the session goes on.
+        var fetch = await c.CommandAsync("FETCH 1 (RFC822.SIZE BODY.PEEK[HEADER])");
+        Assert.True(fetch.Ok, fetch.Text);
+        Assert.Contains("RFC822.SIZE ", fetch.Untagged[0]);
+        Assert.True((await c.CommandAsync("LIST (SUBSCRIBED) \"\" *")).Ok);
+        Assert.True((await c.CommandAsync("NOOP")).Ok);
+    }
 }

@@ -167,6 +167,36 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         var told = await ToldUntil(w, l => l.StartsWith("* STATUS", StringComparison.Ordinal));
         Assert.Equal("* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UNSEEN 1)", told[^1]);
     }
+
+    [Fact]
+    public async Task Without_FlagChange_a_flag_change_in_the_selected_mailbox_is_not_sent_until_a_command_asks()
+    {
+        var (w, a) = await TwoSessions();
+        await using var _ = w;
+        await using var __ = a;
+        var first = await Append(a, "to be flagged");
+        Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
+        // MessageNew and MessageExpunge only: no FlagChange (RFC 5465 5.2).
+        Assert.True((await w.CommandAsync("NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")).Ok);
+
+        // A flag change, then a new message: the watcher hears of the message and not of the flags.
+        Assert.True((await a.CommandAsync($"UID STORE {first} +FLAGS.SILENT (\\Flagged $Later)")).Ok);
+        var second = await Append(a, "news");
+        var told = await ToldUntil(w, l => l.Contains($"UID {second}", StringComparison.Ordinal));
+        Assert.Contains("* 2 EXISTS", told);
+        Assert.DoesNotContain(told, l => l.Contains("FLAGS", StringComparison.Ordinal));
+
+        // A command that syncs the view (NOOP) still tells the change (RFC 3501 6.1.2).
+        var noop = await w.CommandAsync("NOOP");
+        var fetch = Assert.Single(noop.Untagged, l => l.StartsWith("* 1 FETCH", StringComparison.Ordinal));
+        Assert.Contains("\\Flagged", fetch);
+        Assert.Contains("$Later", fetch);
+        // The keyword is announced before it is shown (RFC 3501 7.2.6).
+        Assert.True(noop.Untagged.FindIndex(l => l.StartsWith("* FLAGS", StringComparison.Ordinal)) is var f and >= 0 && f < noop.Untagged.IndexOf(fetch));
+        // Told once: the next NOOP has nothing more.
+        Assert.Empty((await w.CommandAsync("NOOP")).Untagged);
+    }
 }
 
 /// <summary>A host whose NOTIFY sessions give up after one unwritten event, so that an overflow can be made on purpose.</summary>

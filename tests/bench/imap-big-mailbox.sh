@@ -9,6 +9,8 @@ cd "$root"
 
 source tests/bench/anchor.sh
 
+# The anchor's daemons stop once its part is measured (and if the script fails before that).
+trap 'anchor stop' EXIT
 anchor start
 anchor reset
 echo "anchor (Dovecot, maildir):"
@@ -18,6 +20,8 @@ mkdir -p /var/tmp/grainmail-anchor/mail/anchor.test
 chown vmail:vmail /var/tmp/grainmail-anchor/mail/anchor.test
 python3 tests/bench/imap_big_mailbox.py --port 10143 --user big@anchor.test --password anchor -n "$n" --label dovecot \
   --maildir /var/tmp/grainmail-anchor/mail/anchor.test/big
+anchor stop
+trap - EXIT
 
 source tests/bench/grainmail-host.sh
 start_grainmail bigbox

@@ -186,7 +186,9 @@ internal sealed class NotifyCommands(ImapSessionContext session)
     {
         var view = session.Selected!;
         var uidNext = view.UidNext;
-        await session.Updates.SyncAsync(allowExpunge: selected.Filter == NotifyFilter.Selected);
+        // FlagChange not asked for: no FETCH of changed flags on the server's initiative (RFC 5465 5.2).
+        await session.Updates.SyncAsync(allowExpunge: selected.Filter == NotifyFilter.Selected,
+            reportFlagChanges: (selected.Events & NotifyEvents.FlagChange) != 0);
         if (session.State != ImapSessionState.Selected || selected.NewMessageFetch is not { } items) return;
         var added = new List<int>();
         for (var i = view.Messages.Count - 1; i >= 0 && view.Messages[i].Uid >= uidNext; i--) added.Insert(0, i);

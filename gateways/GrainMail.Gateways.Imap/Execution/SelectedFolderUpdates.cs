@@ -137,8 +137,14 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             _watcherRef = session.Server.Grains.CreateObjectReference<IMailboxObserver>(_watcher);
         }
         _watcher.Reset(session.Selected!.Name);
-        await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
+        var highest = await session.Mailbox.Watch(_watcherRef!, session.Selected!.Name);
         _watchRenewedAt = DateTimeOffset.UtcNow;
+        // A change committed between Open and Watch notified the watchers before this one: the next sync asks the grain.
+        if (highest is long h && session.Selected is { } view && h != view.HighestModSeq)
+        {
+            _watcher.NeedsChanges = true;
+            _watcher.Dirty = true;
+        }
     }
 
     public async Task StopWatchingAsync()
@@ -201,8 +207,11 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     /// <summary>
     /// Brings the view up to date and writes the untagged responses. Expunges are held back
     /// unless <paramref name="allowExpunge"/> (not during FETCH/STORE/SEARCH by sequence number, RFC 3501 7.4.1).
+    /// Without <paramref name="reportFlagChanges"/> (NOTIFY without FlagChange for the selected mailbox, RFC 5465
+    /// 5.2) flag changes of known messages are held back: the view stays below their MODSEQ, so the next
+    /// command that syncs (NOOP, or one after a later change) reports them.
     /// </summary>
-    public async Task SyncAsync(bool allowExpunge, bool force = false)
+    public async Task SyncAsync(bool allowExpunge, bool force = false, bool reportFlagChanges = true)
     {
         var view = session.Selected;
         if (view is null || _watcher is null) return;
@@ -216,7 +225,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         if (!force && !_watcher.NeedsChanges && session.Options.ApplyChangeNotices && TakeNotices(view) is { } fromNotices)
         {
             GrainMail.Operations.GrainMailMeters.ImapViewSyncs.Add(1, FromNotice);
-            await ApplyAsync(view, fromNotices, allowExpunge);
+            await ApplyAsync(view, fromNotices, allowExpunge, reportFlagChanges);
             return;
         }
         _watcher.NeedsChanges = false;
@@ -233,7 +242,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
         }
         IReadOnlyList<long> expunged = changes.Expunged
             ?? view.Messages.Select(m => m.Uid).Except(changes.AllUids!).ToList();
-        await ApplyAsync(view, new ViewChanges(expunged, changes.Changed, changes.UidNext, changes.HighestModSeq), allowExpunge);
+        await ApplyAsync(view, new ViewChanges(expunged, changes.Changed, changes.UidNext, changes.HighestModSeq), allowExpunge, reportFlagChanges);
     }
 
     private static readonly KeyValuePair<string, object?> FromNotice = new("source", "notice");
@@ -276,14 +285,15 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     }
 
     /// <summary>Takes changes into the view and writes the untagged responses that tell the client of them.</summary>
-    private async Task ApplyAsync(SelectedFolder view, ViewChanges changes, bool allowExpunge)
+    private async Task ApplyAsync(SelectedFolder view, ViewChanges changes, bool allowExpunge, bool reportFlagChanges)
     {
         var output = session.Out;
+        long? heldBackFrom = null;
         foreach (var uid in changes.Expunged)
             if (view.IndexOf(uid) >= 0) view.PendingExpunge.Add(uid);
 
         // New keywords are announced before any FETCH that shows them (RFC 3501 7.2.6).
-        AnnounceKeywords(changes.Changed);
+        AnnounceKeywords(reportFlagChanges ? changes.Changed : changes.Changed.Where(m => view.IndexOf(m.Uid) < 0));
         var added = new List<MessageMeta>();
         foreach (var m in changes.Changed)
         {
@@ -292,6 +302,12 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             {
                 var old = view.Messages[i];
                 if (old.ModSeq >= m.ModSeq) continue;
+                if (!reportFlagChanges)
+                {
+                    // Not taken into the view: GetChanges from below this MODSEQ brings it again later.
+                    heldBackFrom = Math.Min(heldBackFrom ?? long.MaxValue, m.ModSeq);
+                    continue;
+                }
                 view.Messages[i] = m;
                 if (old.Flags != m.Flags || !old.Keywords.SequenceEqual(m.Keywords))
                 {
@@ -326,7 +342,9 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
             }
         }
         view.UidNext = Math.Max(view.UidNext, changes.UidNext);
-        view.HighestModSeq = Math.Max(view.HighestModSeq, changes.HighestModSeq);
+        view.HighestModSeq = Math.Max(view.HighestModSeq, heldBackFrom is long from ? Math.Min(changes.HighestModSeq, from - 1) : changes.HighestModSeq);
+        // Notices join up from the view's MODSEQ only; after a hold-back the next sync asks the grain.
+        if (heldBackFrom is not null) _watcher!.NeedsChanges = true;
     }
 
     /// <summary>

@@ -5,6 +5,11 @@ namespace GrainMail.Contracts.Mailboxes;
 /// quota. The single writer of that state; every change is committed to PostgreSQL
 /// before the call returns. Bodies live in the blob store and are referenced by id.
 /// </summary>
+/// <remarks>
+/// Methods marked <c>[AlwaysInterleave]</c> only read (or touch in-memory session marks): they run while a
+/// write waits on PostgreSQL. The grain's class comment lists the invariants that make this safe; a new
+/// read method may take the attribute only if it answers from memory in one turn after its last await.
+/// </remarks>
 public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 {
     /// <summary>The account's Sieve scripts changed: read them again before the next delivery.</summary>
@@ -18,17 +23,21 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     Task Destroy();
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<bool> Exists();
 
     Task SetQuota(long quotaBytes);
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<QuotaInfo> GetQuota();
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<FolderInfo>> ListFolders();
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<FolderInfo?> GetFolder(string name);
 
     Task<MailboxOpResult> CreateFolder(string name);
@@ -42,6 +51,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     /// <summary>Every subscribed name, existing as a folder or not (LSUB, LIST (SUBSCRIBED)).</summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<string>> ListSubscriptions();
 
     /// <summary>Stores a message (IMAP APPEND, saving to Sent): blob and index in one transaction.</summary>
@@ -49,6 +59,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
 
     /// <summary>Messages of a folder whose UID lies in [first, last], in UID order.</summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<MessageMeta>> GetMessages(string folder, long firstUid, long lastUid);
 
     [Retryable]
@@ -67,6 +78,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// session takes the \Recent messages for itself (RFC 3501: only one session sees them).
     /// </summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<FolderSnapshot?> Open(string folder, bool claimRecent);
 
     /// <summary>
@@ -75,6 +87,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// first UID it took; it holds [returned, <paramref name="throughUid"/>], nothing when the
     /// returned UID is larger.
     /// </summary>
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<long> TakeRecent(string folder, long throughUid);
 
     /// <summary>
@@ -82,6 +95,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// and the expunged UIDs when this activation knows them (else every current UID, to diff).
     /// </summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<FolderChanges?> GetChanges(string folder, long sinceModSeq);
 
     /// <summary>
@@ -89,9 +103,11 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// minutes: sessions renew the watch while they stay on the folder.
     /// </summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<long?> Watch(IMailboxObserver observer, string folder);
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task Unwatch(IMailboxObserver observer);
 
     /// <summary>
@@ -99,9 +115,11 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// <see cref="MailboxTreeNotice"/>. Renewed like <see cref="Watch"/>; forgotten after three minutes without.
     /// </summary>
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task WatchTree(IMailboxTreeObserver observer);
 
     [Retryable]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task UnwatchTree(IMailboxTreeObserver observer);
 
     /// <summary>

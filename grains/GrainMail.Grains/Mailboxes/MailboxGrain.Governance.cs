@@ -59,10 +59,12 @@ public sealed partial class MailboxGrain : IMailboxGovernance
         RemoveFrom(c, gone, change, recoverable: false, clock.GetUtcNow());
         foreach (var m in gone) change.BlobDeltas.Add((m.BlobDomain, m.BlobHash, -1));
         change.FolderUpdates.Add(c.ToRow());
-        await CommitAsync(change);
-        Apply(f, c);
         var goneSet = gone.Select(m => m.Uid).ToHashSet();
-        messages.RemoveAll(m => goneSet.Contains(m.Uid));
-        LogExpunged(f, goneSet);
+        await CommitAsync(change, () =>
+        {
+            Apply(f, c);
+            messages.RemoveAll(m => goneSet.Contains(m.Uid));
+            LogExpunged(f, goneSet);
+        });
     }
 }

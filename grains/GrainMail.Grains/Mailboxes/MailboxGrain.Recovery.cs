@@ -74,12 +74,15 @@ public sealed partial class MailboxGrain
         }
         change.Restored.AddRange(wanted);
         // Watchers of the target folders hear of it like any new message (untagged EXISTS).
-        if (await CommitAsync(change) != CommitOutcome.Committed) return new RestoreResult(RestoreStatus.NotRecoverable, []);
-        foreach (var t in targets.Values)
+        var outcome = await CommitAsync(change, () =>
         {
-            Apply(t.Folder, t.Next);
-            t.Folder.Messages!.AddRange(t.Rows);
-        }
+            foreach (var t in targets.Values)
+            {
+                Apply(t.Folder, t.Next);
+                t.Folder.Messages!.AddRange(t.Rows);
+            }
+        });
+        if (outcome != CommitOutcome.Committed) return new RestoreResult(RestoreStatus.NotRecoverable, []);
         return new RestoreResult(RestoreStatus.Ok, restored);
     }
 

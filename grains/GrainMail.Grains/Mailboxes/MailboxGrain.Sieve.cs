@@ -221,21 +221,23 @@ public sealed partial class MailboxGrain
         foreach (var c in created) change.FolderUpdates.Add(c.ToRow());
         // The queue event's blob reference goes to the first copy; more copies add references, none releases it.
         if (rows.Count != 1) change.BlobDeltas.Add((item.BlobDomain, item.BlobHash, rows.Count - 1));
-        var outcome = await CommitAsync(change);
+        var outcome = await CommitAsync(change, () =>
+        {
+            foreach (var f in created) _folders[f.Id] = f;
+            _subscriptions.UnionWith(change.Subscribed);
+            foreach (var (id, c) in clones)
+            {
+                var f = _folders[id];
+                Apply(f, c);
+                f.Messages?.AddRange(rows.Where(r => r.FolderId == id));
+            }
+            foreach (var f in created) f.Messages = [.. rows.Where(r => r.FolderId == f.Id)];
+        });
         if (outcome != CommitOutcome.Committed)
         {
             logger.LogDebug("Sieve delivery {Id} to {Address} was a duplicate ({Outcome})", item.DeliveryId, _address, outcome);
             return true;
         }
-        foreach (var f in created) _folders[f.Id] = f;
-        _subscriptions.UnionWith(change.Subscribed);
-        foreach (var (id, c) in clones)
-        {
-            var f = _folders[id];
-            Apply(f, c);
-            f.Messages?.AddRange(rows.Where(r => r.FolderId == id));
-        }
-        foreach (var f in created) f.Messages = [.. rows.Where(r => r.FolderId == f.Id)];
         GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
         if (rows.Count > 0 && item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
             await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));

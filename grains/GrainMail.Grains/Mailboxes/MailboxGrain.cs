@@ -18,6 +18,23 @@ namespace GrainMail.Grains.Mailboxes;
 /// version, applied to memory only after it commits. Consumes the inbound delivery stream by
 /// implicit subscription: a delivery and the removal of its queue row commit together, so a
 /// redelivered event changes nothing.
+/// <para>
+/// Concurrency. Writes (every method not marked <c>[AlwaysInterleave]</c> on <see cref="IMailboxGrain"/>) run one
+/// at a time, as Orleans runs any non-reentrant call. Read-only calls (folder info, message lists, changes,
+/// \Recent claims, watches) are <c>[AlwaysInterleave]</c>: they run while a write waits on PostgreSQL, so
+/// NOOP, STATUS, LIST and FETCH need not queue behind other sessions' commits. What makes that safe:
+/// <list type="number">
+/// <item>A write changes memory only after its commit, inside <see cref="CommitAsync"/>'s callback, in one
+/// turn with no await; at every await of a write, memory is the last committed state (the changes it is
+/// preparing live in clones and a <see cref="MailboxChange"/>).</item>
+/// <item>A read computes its answer in one turn after its last await, from memory as it then is; a read that
+/// awaits between two looks at memory (GetChanges and the tombstones) checks that no commit came between.</item>
+/// <item>The lazy message-list load neither misses nor doubles a change (see <see cref="MessagesOf"/>).</item>
+/// <item>Reads change only what no commit writes from memory: the \Recent mark (a claim made during a commit
+/// stays unsaved until the next one) and the watcher tables.</item>
+/// <item>Writes may start while a read awaits (an interleaved call does not block others); rule 2 covers it.</item>
+/// </list>
+/// </para>
 /// </summary>
 [ImplicitStreamSubscription(DeliveryStreams.Inbound)]
 [HomeRegionPlacement]
@@ -47,6 +64,9 @@ public sealed partial class MailboxGrain(
 
         /// <summary>Messages in UID order; null until first needed.</summary>
         public List<MessageRow>? Messages;
+
+        /// <summary>The load of <see cref="Messages"/> on its way, shared by every caller that needs it.</summary>
+        public Task? Loading;
 
         /// <summary>UIDs expunged by this activation with the MODSEQ of their removal (for GetChanges).</summary>
         public List<(long ModSeq, long Uid)> ExpungeLog = [];
@@ -165,9 +185,11 @@ public sealed partial class MailboxGrain(
             if (!_subscriptions.Contains(name2)) change.Subscribed.Add(name2);
             created.Add(f);
         }
-        await CommitAsync(change);
-        foreach (var f in created) _folders[f.Id] = f;
-        _subscriptions.UnionWith(change.Subscribed);
+        await CommitAsync(change, () =>
+        {
+            foreach (var f in created) _folders[f.Id] = f;
+            _subscriptions.UnionWith(change.Subscribed);
+        });
         return MailboxOpResult.Ok;
     }
 
@@ -202,10 +224,26 @@ public sealed partial class MailboxGrain(
                 change.Subscribed.Add(newName);
             }
         }
-        await CommitAsync(change);
-        foreach (var (f, newName) in renamed) f.Name = newName;
-        _subscriptions.ExceptWith(change.Unsubscribed);
-        _subscriptions.UnionWith(change.Subscribed);
+        // Superiors of the new name that do not exist are created, as CREATE would (RFC 3501 6.3.5, RFC 9051 6.3.6).
+        var created = new List<Folder>();
+        var nextId = _folders.Keys.Max() + 1;
+        foreach (var parent in FolderNames.Parents(target))
+        {
+            if (Find(parent) is not null) continue;
+            var uv = NextUidValidity(change.LastUidValidity);
+            change.LastUidValidity = uv;
+            var nf = new Folder(new FolderRow(nextId++, parent, SpecialUse.None, uv, 1, 1, true, 1, 0, 0, 0)) { Messages = [] };
+            change.NewFolders.Add(nf.ToRow());
+            if (!_subscriptions.Contains(parent)) change.Subscribed.Add(parent);
+            created.Add(nf);
+        }
+        await CommitAsync(change, () =>
+        {
+            foreach (var f in created) _folders[f.Id] = f;
+            foreach (var (f, newName) in renamed) f.Name = newName;
+            _subscriptions.ExceptWith(change.Unsubscribed);
+            _subscriptions.UnionWith(change.Subscribed);
+        });
         return MailboxOpResult.Ok;
     }
 
@@ -226,8 +264,7 @@ public sealed partial class MailboxGrain(
         change.FolderDeletes.Add(f.Id);
         change.UsedBytes -= f.Bytes;
         change.Messages -= f.Count;
-        await CommitAsync(change);
-        _folders.Remove(f.Id);
+        await CommitAsync(change, () => _folders.Remove(f.Id));
         await KeepPurgeReminderAsync(messages.Count > 0);
         return MailboxOpResult.Ok;
     }
@@ -248,10 +285,12 @@ public sealed partial class MailboxGrain(
             c.Subscribed = subscribed;
             change.FolderUpdates.Add(c.ToRow());
         }
-        await CommitAsync(change);
-        if (f is not null) f.Subscribed = subscribed;
-        if (subscribed) _subscriptions.Add(n);
-        else _subscriptions.Remove(n);
+        await CommitAsync(change, () =>
+        {
+            if (f is not null) f.Subscribed = subscribed;
+            if (subscribed) _subscriptions.Add(n);
+            else _subscriptions.Remove(n);
+        });
         return MailboxOpResult.Ok;
     }
 
@@ -333,11 +372,16 @@ public sealed partial class MailboxGrain(
         var tx = NewChange();
         tx.FolderUpdates.Add(c.ToRow());
         foreach (var (_, row) in updates) tx.FlagUpdates.Add((f.Id, row.Uid, row.Flags, row.Keywords, modseq));
-        await CommitAsync(tx);
-        f.HighestModSeq = c.HighestModSeq;
-        f.Unseen = c.Unseen;
-        LearnFromKeywords(updates.Select(u => (messages[u.Index], u.Row)));
-        foreach (var (i, row) in updates) messages[i] = row;
+        // The indexes stay valid across the await: only a write changes a loaded list, and writes run one at a time.
+        // The pairs for learning are taken before the callback replaces the rows.
+        var learned = updates.Select(u => (messages[u.Index], u.Row)).ToList();
+        await CommitAsync(tx, () =>
+        {
+            f.HighestModSeq = c.HighestModSeq;
+            f.Unseen = c.Unseen;
+            foreach (var (i, row) in updates) messages[i] = row;
+        });
+        LearnFromKeywords(learned);
         return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed, gone);
     }
 
@@ -359,12 +403,14 @@ public sealed partial class MailboxGrain(
         // The user removed them: recoverable for the domain's window, and the blob references go with them.
         RemoveFrom(c, gone, change, recoverable: true, clock.GetUtcNow());
         change.FolderUpdates.Add(c.ToRow());
-        await CommitAsync(change);
-        Apply(f, c);
-        await KeepPurgeReminderAsync(true);
         var goneSet = gone.Select(m => m.Uid).ToHashSet();
-        messages.RemoveAll(m => goneSet.Contains(m.Uid));
-        LogExpunged(f, goneSet);
+        await CommitAsync(change, () =>
+        {
+            Apply(f, c);
+            messages.RemoveAll(m => goneSet.Contains(m.Uid));
+            LogExpunged(f, goneSet);
+        });
+        await KeepPurgeReminderAsync(true);
         return new ExpungeResult(MailboxOpStatus.Ok, gone.Select(m => m.Uid).ToList());
     }
 
@@ -413,17 +459,17 @@ public sealed partial class MailboxGrain(
         // The new rows count in both cases; a move also removed the originals above.
         change.UsedBytes += added;
         change.Messages += newRows.Count;
-        await CommitAsync(change);
-        Apply(dst, d);
-        dst.Messages!.AddRange(newRows);
-        if (s is not null)
+        await CommitAsync(change, () =>
         {
+            Apply(dst, d);
+            dst.Messages!.AddRange(newRows);
+            if (s is null) return;
             Apply(src, s);
             var goneSet = selected.Select(m => m.Uid).ToHashSet();
             srcMessages.RemoveAll(m => goneSet.Contains(m.Uid));
             LogExpunged(src, goneSet);
-            await KeepPurgeReminderAsync(true);
-        }
+        });
+        if (s is not null) await KeepPurgeReminderAsync(true);
         LearnFromTransfer(src, dst, selected);
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
     }
@@ -461,12 +507,14 @@ public sealed partial class MailboxGrain(
         change.Messages += newRows.Count;
         change.Inserted.AddRange(newRows);
         change.FolderUpdates.Add(c.ToRow());
-        await CommitAsync(change);
-        Apply(f, c);
         var goneSet = selected.Select(m => m.Uid).ToHashSet();
-        messages.RemoveAll(m => goneSet.Contains(m.Uid));
-        messages.AddRange(newRows);
-        LogExpunged(f, goneSet);
+        await CommitAsync(change, () =>
+        {
+            Apply(f, c);
+            messages.RemoveAll(m => goneSet.Contains(m.Uid));
+            messages.AddRange(newRows);
+            LogExpunged(f, goneSet);
+        });
         await KeepPurgeReminderAsync(true);
         return new CopyResult(MailboxOpStatus.Ok, f.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
     }
@@ -528,9 +576,20 @@ public sealed partial class MailboxGrain(
 
     public async Task<FolderChanges?> GetChanges(string folder, long sinceModSeq)
     {
-        var f = Find(folder);
-        if (_mailbox is null || f is null) return null;
-        var messages = await MessagesOf(f);
+        while (true)
+        {
+            var f = Find(folder);
+            if (_mailbox is null || f is null) return null;
+            var messages = await MessagesOf(f);
+            var highest = f.HighestModSeq;
+            var answer = await ChangesSinceAsync(f, messages, sinceModSeq);
+            // The tombstone query awaits: a write that committed meanwhile makes the answer a mix of two states.
+            if (f.HighestModSeq == highest) return answer;
+        }
+    }
+
+    private async Task<FolderChanges?> ChangesSinceAsync(Folder f, List<MessageRow> messages, long sinceModSeq)
+    {
         var changed = new List<MessageMeta>();
         foreach (var m in messages)
             if (m.ModSeq > sinceModSeq) changed.Add(Meta(m));
@@ -775,13 +834,11 @@ public sealed partial class MailboxGrain(
         }
         change.Inserted.AddRange(rows);
         change.FolderUpdates.Add(c.ToRow());
-        var outcome = await CommitAsync(change);
-        if (outcome == CommitOutcome.Committed)
+        return await CommitAsync(change, () =>
         {
             Apply(f, c);
             f.Messages?.AddRange(rows);
-        }
-        return outcome;
+        });
     }
 
     /// <summary>
@@ -808,33 +865,56 @@ public sealed partial class MailboxGrain(
         LastUidValidity = _mailbox.LastUidValidity,
     };
 
-    private async Task<CommitOutcome> CommitAsync(MailboxChange change, bool notify = true)
+    /// <summary>
+    /// Commits <paramref name="change"/> and, only when it committed, runs <paramref name="applied"/> (the
+    /// caller's update of the in-memory state) in the same turn as the mailbox's own bookkeeping: read-only
+    /// calls interleaved with this write (see the class comment) see memory either wholly
+    /// before or wholly after the change, never half of it.
+    /// </summary>
+    private async Task<CommitOutcome> CommitAsync(MailboxChange change, Action? applied = null, bool notify = true)
     {
+        // A message list being loaded must not race a commit (it could hold the change or not): let it finish first.
+        while (_loads.Count > 0) await Task.WhenAll(_loads.ToArray()).ContinueWith(_ => { }, TaskScheduler.Current);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _committing = done.Task;
         CommitOutcome outcome;
         try
         {
-            outcome = await store.CommitAsync(_address, _mailbox!.Version, change);
-        }
-        catch (MailboxFencedException)
-        {
-            // Another activation wrote (split brain or a stale activation): this one steps down
-            // and the caller sees an error; the next call activates afresh from the database.
-            DeactivateOnIdle();
-            throw;
-        }
-        if (outcome == CommitOutcome.Committed)
-        {
-            _mailbox = _mailbox with
+            try
             {
-                Version = _mailbox.Version + 1,
-                UsedBytes = change.UsedBytes,
-                Messages = change.Messages,
-                LastUidValidity = change.LastUidValidity,
-            };
-            foreach (var row in change.FolderUpdates) _recentUnsaved.Remove(row.Id);
-            if (notify) NotifyWatchers(change);
-            if (notify) NotifyTreeWatchers(change);
-            ReportUsage();
+                outcome = await store.CommitAsync(_address, _mailbox!.Version, change);
+            }
+            catch (MailboxFencedException)
+            {
+                // Another activation wrote (split brain or a stale activation): this one steps down
+                // and the caller sees an error; the next call activates afresh from the database.
+                DeactivateOnIdle();
+                throw;
+            }
+            if (outcome == CommitOutcome.Committed)
+            {
+                _mailbox = _mailbox with
+                {
+                    Version = _mailbox.Version + 1,
+                    UsedBytes = change.UsedBytes,
+                    Messages = change.Messages,
+                    LastUidValidity = change.LastUidValidity,
+                };
+                // A \Recent claim made by a session while this commit was on its way is not in the row written.
+                foreach (var row in change.FolderUpdates)
+                    if (!_folders.TryGetValue(row.Id, out var f) || f.RecentFrom == row.RecentFrom) _recentUnsaved.Remove(row.Id);
+                // The notices are worked out from the state before the change (NoticeOf, NotifyTreeWatchers) and
+                // only sent here; a watcher's call back (GetChanges) is a new request that runs after this turn.
+                if (notify) NotifyWatchers(change);
+                if (notify) NotifyTreeWatchers(change);
+                applied?.Invoke();
+                ReportUsage();
+            }
+        }
+        finally
+        {
+            _committing = null;
+            done.SetResult();
         }
         return outcome;
     }
@@ -879,7 +959,56 @@ public sealed partial class MailboxGrain(
         return n is null ? null : _folders.Values.FirstOrDefault(f => f.Name == n);
     }
 
-    private async Task<List<MessageRow>> MessagesOf(Folder f) => f.Messages ??= await store.LoadMessagesAsync(_address, f.Id);
+    /// <summary>
+    /// The folder's message list, loaded on first use. Under interleaving (see the class comment)
+    /// the load must neither miss nor double a change: it never starts while a commit is on its way (it waits
+    /// for that commit and its in-memory update), and no commit starts while a load runs (CommitAsync waits
+    /// for <see cref="_loads"/>). So the loaded rows are exactly the committed state that memory describes, and
+    /// later writes add to the installed list. Concurrent callers share one load.
+    /// </summary>
+    private async Task<List<MessageRow>> MessagesOf(Folder f)
+    {
+        while (f.Messages is null)
+        {
+            if (_committing is { } committing)
+            {
+                await committing;
+                continue;
+            }
+            var loading = f.Loading ??= LoadMessagesAsync(f);
+            try
+            {
+                await loading;
+            }
+            finally
+            {
+                // A load that failed is not kept: the next caller tries again.
+                if (ReferenceEquals(f.Loading, loading) && loading.IsCompleted) f.Loading = null;
+            }
+        }
+        return f.Messages;
+    }
+
+    private async Task LoadMessagesAsync(Folder f)
+    {
+        var load = store.LoadMessagesAsync(_address, f.Id);
+        _loads.Add(load);
+        try
+        {
+            f.Messages ??= await load;
+        }
+        finally
+        {
+            _loads.Remove(load);
+            f.Loading = null;
+        }
+    }
+
+    /// <summary>Set while a commit is on its way to PostgreSQL; completes after its in-memory update.</summary>
+    private Task? _committing;
+
+    /// <summary>Message-list loads on their way; no commit starts until they are in.</summary>
+    private readonly HashSet<Task> _loads = [];
 
     private static int Unseen(MessageRow m) => (m.Flags & MessageFlags.Seen) == 0 ? 1 : 0;
 
