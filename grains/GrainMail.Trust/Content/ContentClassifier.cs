@@ -19,7 +19,7 @@ public sealed record ContentVerdict(double Probability, int Clues);
 /// <summary>The combiner's parameters: Robinson's strength s (how many messages' worth of weight the 0.5 prior
 /// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
 /// many of the strongest clues are combined.</summary>
-public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues)
+public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability)
 {
     public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
 }
@@ -27,7 +27,7 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// <summary>
 /// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
 /// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
-/// s = 1 for rare tokens; the strongest 150 clues (|f − 0.5| ≥ 0.1) are combined with Fisher's
+/// s = 1 for rare tokens; the strongest 500 clues (|f − 0.5| ≥ 0.1) are combined with Fisher's
 /// chi-square method (as SpamBayes does): S and H test the hypotheses "these are spam clues" and "these are
 /// ham clues", and the result is (1 + S − H) / 2 — near 1 spam, near 0 ham, 0.5 when the clues disagree.
 /// Two models are combined per token: the global one (trained by the operator) and the user's own
@@ -40,7 +40,7 @@ public static class ContentClassifier
     public const double Strength = 1.0;
     public const double UnknownProbability = 0.5;
     public const double MinimumStrength = 0.1;
-    public const int MaxClues = 150;
+    public const int MaxClues = 500;
     public const double UserWeight = 10;
 
     /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
@@ -52,7 +52,7 @@ public static class ContentClassifier
         var clues = new List<double>(tokens.Count);
         foreach (var t in tokens)
         {
-            var f = TokenProbability(t, global, user, settings.Strength);
+            var f = TokenProbability(t, global, user, settings.Strength, settings.Prior);
             if (Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
         }
         if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
@@ -71,14 +71,14 @@ public static class ContentClassifier
     }
 
     /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
-    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength)
+    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength, double prior = UnknownProbability)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
         var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
         // Where the user taught this token, their counts weigh at least UserWeight global messages each and
         // at least twice the global evidence together: the user's judgement overrides the global model.
         var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
-        return (strength * UnknownProbability + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight);
+        return (strength * prior + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight);
     }
 
     /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
@@ -90,18 +90,22 @@ public static class ContentClassifier
         return spamRatio + hamRatio <= 0 ? (0.0, 0.0) : (spamRatio / (spamRatio + hamRatio), (double)(c.Spam + c.Ham));
     }
 
-    /// <summary>P(χ² ≥ x) for an even number of degrees of freedom (a finite series, no gamma function needed).</summary>
+    /// <summary>P(χ² ≥ x) for an even number of degrees of freedom: the finite series e^(−m) Σ m^i / i! (m = x/2,
+    /// i &lt; dof/2), summed in log space. Plain doubles underflow once m passes ~708 (e^(−m) = 0), which with
+    /// hundreds of clues happens while the true value is still near 1.</summary>
     public static double ChiSquareSurvival(double x, int degreesOfFreedom)
     {
+        if (x <= 0) return 1;
         var m = x / 2;
-        var term = Math.Exp(-m);
-        var sum = term;
+        var logM = Math.Log(m);
+        var logTerm = -m;
+        var logSum = logTerm;
         for (var i = 1; i < degreesOfFreedom / 2; i++)
         {
-            term *= m / i;
-            sum += term;
+            logTerm += logM - Math.Log(i);
+            logSum = logSum >= logTerm ? logSum + Math.Log(1 + Math.Exp(logTerm - logSum)) : logTerm + Math.Log(1 + Math.Exp(logSum - logTerm));
         }
-        return Math.Min(sum, 1);
+        return Math.Min(Math.Exp(logSum), 1);
     }
 
     /// <summary>A token's 64-bit key: FNV-1a over its UTF-8 bytes (stable across processes and versions), never 0.</summary>

@@ -14,6 +14,10 @@ namespace GrainMail.Trust.Content;
 /// code-page provider), HTML parts as their text plus the hosts of their links and images, a few header
 /// fields with a prefix of their own, attachments by type and file extension, and CJK text as overlapping
 /// character bigrams (no dictionary segmenter: bigrams need none and work for Chinese, Japanese and Korean).
+/// Besides single words: word pairs ("bi:"), the values of a few header fields ("hv:"), the subject's shape
+/// ("sf:"), the MIME tree ("mime:") and each text part's coarse shape ("bf:"), chosen by cross-validation on the
+/// training corpus (docs/benchmarks.md). A token is stored only as its hash, so a token's text must never change
+/// meaning: new families get new prefixes, and the tokens of models learned before them keep their counts.
 /// </summary>
 public static partial class MessageTokenizer
 {
@@ -31,6 +35,9 @@ public static partial class MessageTokenizer
         Headers(message, tokens);
         HeaderNames(message, tokens);
         Received(message, tokens);
+        HeaderValues(message, tokens);
+        SubjectShape(message.Subject, tokens);
+        MimeStructure(message.Body, "", 0, tokens);
         foreach (var part in message.BodyParts)
         {
             if (part is MimePart leaf)
@@ -44,6 +51,7 @@ public static partial class MessageTokenizer
                 var body = ReadText(text, tokens);
                 if (body is null) continue;
                 if (body.Length > MaxTextChars) body = body[..MaxTextChars];
+                BodyShape(body, text.IsHtml, tokens);
                 if (text.IsHtml) Html(body, tokens);
                 else Text(body, "", tokens);
             }
@@ -130,6 +138,96 @@ public static partial class MessageTokenizer
         }
     }
 
+    /// <summary>Header fields whose values bulk mailers fill in their own ways (priority flags, the Outlook
+    /// MIME engine, the time zone of Date, the sender's organisation): "hv:&lt;field&gt;:&lt;word&gt;".</summary>
+    private static void HeaderValues(MimeMessage message, HashSet<string> tokens)
+    {
+        foreach (var name in ValueFields)
+        {
+            if (message.Headers[name] is not { Length: > 0 } value) continue;
+            var field = "hv:" + name.ToLowerInvariant() + ":";
+            foreach (var w in value.Split(ValueSeparators, StringSplitOptions.RemoveEmptyEntries).Take(8))
+            {
+                if (w.Length <= MaxWordLength) tokens.Add(field + w.ToLowerInvariant());
+            }
+        }
+        // The Date field's zone (RFC 5322 3.3): senders write it from their own clock and software.
+        if (message.Headers[HeaderId.Date] is { } date && DateZone().Match(date) is { Success: true } zone) tokens.Add("hv:date-zone:" + zone.Value.ToLowerInvariant());
+        if (message.Cc.Count > 0) tokens.Add("hv:cc-count:" + Bucket(message.Cc.Count));
+        if (message.From.Mailboxes.FirstOrDefault() is { } from)
+        {
+            if (string.IsNullOrWhiteSpace(from.Name)) tokens.Add("hv:from:no-name");
+            var local = from.LocalPart;
+            if (local.Any(char.IsDigit)) tokens.Add("hv:from:local-digits");
+            if (message.ReplyTo.Mailboxes.FirstOrDefault() is { } reply && !string.Equals(reply.Domain, from.Domain, StringComparison.OrdinalIgnoreCase)) tokens.Add("hv:reply-to:other-domain");
+            if (message.To.Mailboxes.Any(t => string.Equals(t.Address, from.Address, StringComparison.OrdinalIgnoreCase))) tokens.Add("hv:to:is-from");
+        }
+        if (message.To.Count == 0) tokens.Add("hv:to:none");
+    }
+
+    private static readonly string[] ValueFields = ["X-Priority", "X-MSMail-Priority", "Importance", "Precedence", "MIME-Version", "X-MimeOLE", "Organization", "Content-Class", "X-Mailer-Version"];
+
+    private static readonly char[] ValueSeparators = [' ', '\t', '(', ')', ';', ',', '"', '<', '>', '/', '='];
+
+    /// <summary>How a subject looks, beyond its words: a reply or forward prefix (two letters, too short to be a
+    /// word token), shouting, money, exclamation marks, and the run of spaces and digits some bulk mailers append.</summary>
+    private static void SubjectShape(string? subject, HashSet<string> tokens)
+    {
+        if (string.IsNullOrWhiteSpace(subject))
+        {
+            tokens.Add("sf:empty");
+            return;
+        }
+        var s = subject.TrimStart();
+        if (s.StartsWith("re:", StringComparison.OrdinalIgnoreCase)) tokens.Add("sf:re");
+        if (s.StartsWith("fw:", StringComparison.OrdinalIgnoreCase) || s.StartsWith("fwd:", StringComparison.OrdinalIgnoreCase)) tokens.Add("sf:fwd");
+        if (s.StartsWith('[')) tokens.Add("sf:tag");
+        var letters = s.Count(char.IsLetter);
+        if (letters >= 6 && s.Where(char.IsLetter).All(char.IsUpper)) tokens.Add("sf:all-caps");
+        if (s.Contains('!')) tokens.Add("sf:exclaim");
+        if (s.Contains('$')) tokens.Add("sf:dollar");
+        if (TrailingId().IsMatch(subject)) tokens.Add("sf:trailing-id");
+        tokens.Add("sf:length:" + Bucket(s.Length / 10));
+    }
+
+    /// <summary>The MIME tree as paths of types (RFC 2046): "mime:multipart/alternative>text/html"; bulk mail
+    /// and ordinary mail clients build different trees.</summary>
+    private static void MimeStructure(MimeEntity? entity, string path, int depth, HashSet<string> tokens)
+    {
+        if (entity is null || depth > 5) return;
+        var here = path.Length == 0 ? entity.ContentType.MimeType.ToLowerInvariant() : path + ">" + entity.ContentType.MimeType.ToLowerInvariant();
+        tokens.Add("mime:" + here);
+        if (entity is Multipart multipart)
+        {
+            tokens.Add("mime:parts:" + Bucket(multipart.Count));
+            foreach (var child in multipart.Take(10)) MimeStructure(child, here, depth + 1, tokens);
+        }
+    }
+
+    /// <summary>Coarse shape of a text part: its length, how much of it shouts, how many links, and for HTML
+    /// whether it hides text or pulls images and forms (not the tag names themselves: see <see cref="Html"/>).</summary>
+    private static void BodyShape(string body, bool html, HashSet<string> tokens)
+    {
+        var kind = html ? "bf:html:" : "bf:text:";
+        tokens.Add(kind + "length:" + Bucket(body.Length / 500));
+        var letters = 0;
+        var upper = 0;
+        foreach (var c in body.Length > 20_000 ? body[..20_000] : body)
+        {
+            if (!char.IsLetter(c)) continue;
+            letters++;
+            if (char.IsUpper(c)) upper++;
+        }
+        if (letters > 50) tokens.Add(kind + "caps:" + (upper * 10 / letters).ToString(CultureInfo.InvariantCulture));
+        tokens.Add(kind + "links:" + Bucket(Link().Matches(body).Count));
+        if (!html) return;
+        if (body.Contains("<img", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:img");
+        if (body.Contains("<form", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:form");
+        if (body.Contains("<script", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:script");
+        if (body.Contains("display:none", StringComparison.OrdinalIgnoreCase) || body.Contains("visibility:hidden", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:hidden");
+        if (NumericEntity().Count(body) > 20) tokens.Add("bf:html:entities");
+    }
+
     private static string Bucket(int n) => n switch { 0 => "0", 1 => "1", < 5 => "few", < 20 => "some", _ => "many" };
 
     /// <summary>HTML: the link, image and form targets become url tokens; the text between
@@ -152,11 +250,17 @@ public static partial class MessageTokenizer
             foreach (Match m in Email().Matches(text)) tokens.Add("email:" + m.Groups[1].Value.ToLowerInvariant());
         }
         var word = new StringBuilder();
+        string? previousWord = null;
         char? previousCjk = null;
         var cjkRun = 0;
         void FlushWord()
         {
-            if (word.Length > 0) Word(word.ToString(), prefix, tokens);
+            if (word.Length > 0 && Word(word.ToString(), prefix, tokens) is { } w)
+            {
+                // Word pairs (SpamBayes' and CRM114's experience: phrases carry more than their words).
+                if (previousWord is not null) tokens.Add("bi:" + prefix + previousWord + " " + w);
+                previousWord = w;
+            }
             word.Clear();
         }
         void EndCjk()
@@ -171,6 +275,7 @@ public static partial class MessageTokenizer
             if (IsCjk(c))
             {
                 FlushWord();
+                previousWord = null;
                 if (previousCjk is { } p) tokens.Add(prefix + p + c);
                 previousCjk = c;
                 cjkRun++;
@@ -191,20 +296,22 @@ public static partial class MessageTokenizer
     /// Unpaired surrogates pass through as they are.</summary>
     private static string Compatible(string text) => UnicodeNormalization.ToNfkc(text);
 
-    private static void Word(string raw, string prefix, HashSet<string> tokens)
+    /// <summary>The word's tokens; returns the lowercased word (null when it was skipped or too short).</summary>
+    private static string? Word(string raw, string prefix, HashSet<string> tokens)
     {
         var w = raw.Trim('\'', '-');
-        if (w.Length == 0) return;
-        if (w.Length < 3 && !w.Contains('$') && !w.Contains('!')) return;
+        if (w.Length == 0) return null;
+        if (w.Length < 3 && !w.Contains('$') && !w.Contains('!')) return null;
         if (w.Length > MaxWordLength)
         {
             tokens.Add(prefix + "skip:" + char.ToLowerInvariant(w[0]) + " " + (w.Length / 10 * 10).ToString(CultureInfo.InvariantCulture));
-            return;
+            return null;
         }
         // Shouting is evidence of its own, besides the word.
         var lower = w.ToLowerInvariant();
         tokens.Add(prefix + lower);
         if (w.Length >= 4 && w.Any(char.IsLetter) && w.All(ch => !char.IsLetter(ch) || char.IsUpper(ch))) tokens.Add(prefix + "upper:" + lower);
+        return lower;
     }
 
     /// <summary>A URL's host and its parent domains (to two labels) as tokens, and whether it names an IP address.</summary>
@@ -253,6 +360,15 @@ public static partial class MessageTokenizer
 
     [GeneratedRegex(@"\bfrom\s+([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex ReceivedFrom();
+
+    [GeneratedRegex(@"[+-]\d{4}|\b(?:UT|GMT|[ECMP][SD]T)\b", RegexOptions.CultureInvariant)]
+    private static partial Regex DateZone();
+
+    [GeneratedRegex(@"\s{3,}[\w\[\]#-]*\d+[\w\[\]#-]*\s*$", RegexOptions.CultureInvariant)]
+    private static partial Regex TrailingId();
+
+    [GeneratedRegex(@"&#x?[0-9a-fA-F]+;", RegexOptions.CultureInvariant)]
+    private static partial Regex NumericEntity();
 
     [GeneratedRegex(@"\[(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\]", RegexOptions.CultureInvariant)]
     private static partial Regex BracketedIp();

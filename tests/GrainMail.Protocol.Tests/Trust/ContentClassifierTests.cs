@@ -129,6 +129,55 @@ public sealed class ContentClassifierTests
     }
 
     [Fact]
+    public void Consecutive_words_also_give_word_pairs_but_not_across_cjk_text()
+    {
+        var raw = "From: <a@example.com>\r\nSubject: Limited offer inside\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            + "Click here now, 中文 order today\r\n";
+        var tokens = MessageTokenizer.Tokenize(MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(raw))));
+        Assert.Contains("click", tokens);
+        Assert.Contains("bi:click here", tokens);
+        Assert.Contains("bi:here now", tokens);
+        Assert.Contains("bi:order today", tokens);
+        // Subject pairs keep the subject's prefix inside the family's.
+        Assert.Contains("bi:s:limited offer", tokens);
+        // A CJK run breaks the sequence of words.
+        Assert.DoesNotContain("bi:now order", tokens);
+        Assert.Contains("中文", tokens);
+    }
+
+    [Fact]
+    public void Header_values_subject_shape_and_the_mime_tree_are_tokens()
+    {
+        var raw = "From: <promo77@bulk.example>\r\nReply-To: <x@elsewhere.example>\r\nTo: <u@grainmail.test>\r\n"
+            + "Date: Tue, 1 Dec 2026 10:00:00 -0500\r\nX-MSMail-Priority: High\r\nSubject: FREE CASH FOR YOU!          58213\r\n"
+            + "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+            + "--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html <img src=\"http://bulk.example/a.gif\"></p>\r\n--b--\r\n";
+        var tokens = MessageTokenizer.Tokenize(Parse(raw));
+        Assert.Contains("hv:x-msmail-priority:high", tokens);
+        Assert.Contains("hv:date-zone:-0500", tokens);
+        Assert.Contains("hv:from:no-name", tokens);
+        Assert.Contains("hv:from:local-digits", tokens);
+        Assert.Contains("hv:reply-to:other-domain", tokens);
+        Assert.Contains("sf:all-caps", tokens);
+        Assert.Contains("sf:exclaim", tokens);
+        Assert.Contains("sf:trailing-id", tokens);
+        Assert.Contains("mime:multipart/alternative", tokens);
+        Assert.Contains("mime:multipart/alternative>text/html", tokens);
+        Assert.Contains("mime:parts:few", tokens);
+        Assert.Contains("bf:html:img", tokens);
+        Assert.Contains("bf:text:links:0", tokens);
+    }
+
+    [Fact]
+    public void A_reply_prefix_is_a_token_though_too_short_for_a_word()
+    {
+        var tokens = MessageTokenizer.Tokenize(Parse("From: <a@example.com>\r\nSubject: Re: the build\r\n\r\nok\r\n"));
+        Assert.Contains("sf:re", tokens);
+        Assert.DoesNotContain("sf:all-caps", tokens);
+        Assert.DoesNotContain("s:re", tokens);
+    }
+
+    [Fact]
     public void Gtube_is_found_in_any_text_part()
     {
         var message = new MimeMessage();
@@ -196,6 +245,29 @@ public sealed class ContentClassifierTests
         Assert.Equal(Math.Exp(-1), ContentClassifier.ChiSquareSurvival(2, 2), 9);
         // Q(9.488, 4) = 0.05 (the 95th percentile of chi-square with 4 degrees of freedom).
         Assert.Equal(0.05, ContentClassifier.ChiSquareSurvival(9.4877, 4), 3);
+    }
+
+    [Fact]
+    public void Chi_square_survival_does_not_underflow_with_hundreds_of_clues()
+    {
+        // m = 750 > 708 (where e^-m underflows) but far below dof/2 = 1000: the true value is ~1, not 0.
+        Assert.True(ContentClassifier.ChiSquareSurvival(1500, 2000) > 0.999);
+        // And far above: ~0.
+        Assert.True(ContentClassifier.ChiSquareSurvival(6000, 200) < 1e-12);
+        Assert.Equal(0.5, ContentClassifier.ChiSquareSurvival(1.386294, 2), 5);
+    }
+
+    [Fact]
+    public void Many_mild_ham_clues_stay_on_the_ham_side()
+    {
+        // 800 tokens each seen in 3 ham and 1 spam of a balanced model: every clue leans ham (f = 0.3 after
+        // smoothing), and so must their combination; the clue limit keeps the strongest 500.
+        var words = Enumerable.Range(0, 800).Select(i => "mild" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var model = new ModelCounts(100, 100, Hashes(words).ToDictionary(h => h, _ => new TokenCounts(1, 3)));
+        var verdict = ContentClassifier.Classify(Hashes(words), model, null);
+        Assert.Equal(ContentClassifier.MaxClues, verdict.Clues);
+        Assert.True(verdict.Probability < 0.05, $"p={verdict.Probability}");
+        Assert.Equal("BAYES_00", ContentSymbols.For(verdict)!.Name);
     }
 
     [Fact]
