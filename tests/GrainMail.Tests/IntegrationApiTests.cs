@@ -299,9 +299,12 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
         {
             await File.WriteAllTextAsync(keyFile, key.PrivatePem);
             await Deliver(user, 2);
-            CliResult? unread = null;
-            await Eventually.Until(async () => (unread = await fixture.Cli(null, "integration", "unread", id, keyFile, user)).ExitCode == 0
-                && unread.Json.GetProperty("unread").GetInt32() == 2, TimeSpan.FromSeconds(30), "two unread messages through the CLI");
+            await Eventually.Until(async () =>
+            {
+                var unread = await fixture.Cli(null, "integration", "unread", id, keyFile, user);
+                Assert.True(unread.ExitCode == 0, unread.Out + unread.Err);
+                return unread.Json.GetProperty("unread").GetInt32() == 2;
+            }, TimeSpan.FromSeconds(30), "two unread messages through the CLI");
 
             var sso = await fixture.Cli(null, "integration", "sso", id, keyFile, user);
             Assert.True(sso.ExitCode == 0, sso.Out + sso.Err);
