@@ -81,11 +81,16 @@ public static class JmapEndpoints
             return;
         }
         var context = new JmapRequestContext(UsernameOf(http.User), accounts, request!.Using.ToHashSet(StringComparer.Ordinal), limits,
-            request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, http.RequestAborted);
+            request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, http.RequestAborted)
+        { ClientIp = ClientIpOf(http) };
         var sessionState = (string)SessionResource.Build(UsernameOf(http.User), accounts, families, limits, BaseUrl(http.Request))["state"]!;
         var response = await dispatcher.ExecuteAsync(request, context, sessionState);
         await WriteJsonAsync(http, 200, "application/json", response);
     }
+
+    /// <summary>The remote address as the audit log writes it (IPv4 without its IPv6 mapping).</summary>
+    internal static string ClientIpOf(HttpContext http) =>
+        http.Connection.RemoteIpAddress is { } a ? (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString() : "";
 
     internal static async Task<bool> RequireHttpsAsync(HttpContext http)
     {

@@ -5,6 +5,7 @@ using System.Text;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Sieve;
 using GrainMail.Gateways.Common;
+using GrainMail.Gateways.Common.Audit;
 using GrainMail.Gateways.Common.Sasl;
 using GrainMail.Gateways.Common.Tls;
 using GrainMail.Gateways.ManageSieve.Protocol;
@@ -29,6 +30,7 @@ internal sealed class ManageSieveSession : IAsyncDisposable
     private PipeReader _input;
     private TlsLayer? _tls;
     private string? _user;
+    private string? _authenticated;
     private int _errors;
     private int _authFailures;
     private bool _quit;
@@ -210,6 +212,7 @@ internal sealed class ManageSieveSession : IAsyncDisposable
         {
             case UnauthenticateCommand:
                 _user = null;
+                _authenticated = null;
                 _out.Append("OK\r\n");
                 return;
             case ListScriptsCommand:
@@ -223,7 +226,7 @@ internal sealed class ManageSieveSession : IAsyncDisposable
             case PutScriptCommand put:
                 {
                     if (ManageSieveParser.ScriptText(put.Content) is not { } text) { Error("NO \"The script is not UTF-8\""); return; }
-                    Reply(await scripts.Put(put.Name, text));
+                    Reply(await AuditedAsync("sieve.put", put.Name, scripts.Put(put.Name, text)));
                     return;
                 }
             case CheckScriptCommand check:
@@ -240,16 +243,28 @@ internal sealed class ManageSieveSession : IAsyncDisposable
                     return;
                 }
             case SetActiveCommand set:
-                Reply(await scripts.SetActive(set.Name));
+                // RFC 5804 2.8: the empty name deactivates.
+                Reply(set.Name.Length == 0 ? await AuditedAsync("sieve.deactivate", null, scripts.SetActive(""))
+                    : await AuditedAsync("sieve.activate", set.Name, scripts.SetActive(set.Name)));
                 return;
             case DeleteScriptCommand del:
-                Reply(await scripts.Delete(del.Name));
+                Reply(await AuditedAsync("sieve.delete", del.Name, scripts.Delete(del.Name)));
                 return;
             case RenameScriptCommand ren:
-                Reply(await scripts.Rename(ren.OldName, ren.NewName));
+                Reply(await AuditedAsync("sieve.rename", ren.OldName, scripts.Rename(ren.OldName, ren.NewName), ren.NewName));
                 return;
         }
         Error("NO \"Unknown command\"");
+    }
+
+    /// <summary>A change to the scripts, written to the audit log as the user API's are (issue 17).</summary>
+    private async Task<SieveOpResult> AuditedAsync(string action, string? script, Task<SieveOpResult> change, string? newName = null)
+    {
+        var result = await change;
+        var ip = (_remote.IsIPv4MappedToIPv6 ? _remote.MapToIPv4() : _remote).ToString();
+        await SieveChangeAudit.RecordAsync(_server.Grains, _server.Logger,
+            new SieveChange(_authenticated ?? _user!, _user!, SieveChangeAudit.ManageSieve, ip, action, script, result.Status, newName));
+        return result;
     }
 
     /// <summary>RFC 5804 1.3 response codes for each refusal.</summary>
@@ -313,6 +328,7 @@ internal sealed class ManageSieveSession : IAsyncDisposable
             return;
         }
         _user = result.MailboxOf(address!);
+        _authenticated = address;
         _out.Append("OK \"Logged in\"\r\n");
     }
 

@@ -286,4 +286,50 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
             File.Delete(csvFile);
         }
     }
+
+    [Fact]
+    public async Task The_cli_signs_unread_count_and_single_sign_on_requests()
+    {
+        var d = await fixture.NewDomain("s");
+        var user = await fixture.NewAccount(d, "reader");
+        var key = IntegrationSigner.NewKey("ed25519");
+        var id = (await Register(d, key, "127.0.0.1", "::1")).ToString();
+        var keyFile = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(keyFile, key.PrivatePem);
+            await Deliver(user, 2);
+            await Eventually.Until(async () =>
+            {
+                var unread = await fixture.Cli(null, "integration", "unread", id, keyFile, user);
+                Assert.True(unread.ExitCode == 0, unread.Out + unread.Err);
+                return unread.Json.GetProperty("unread").GetInt32() == 2;
+            }, TimeSpan.FromSeconds(30), "two unread messages through the CLI");
+
+            var sso = await fixture.Cli(null, "integration", "sso", id, keyFile, user);
+            Assert.True(sso.ExitCode == 0, sso.Out + sso.Err);
+            using var anon = Anon();
+            var login = await anon.GetAsync(sso.Json.GetProperty("loginUrl").GetString());
+            Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+            Assert.Equal(user, (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("account").GetString());
+
+            // Refused: an account outside the integration's domain; the CLI fails and prints the problem.
+            var stranger = await fixture.NewAccount(await fixture.NewDomain("x"), "eve");
+            foreach (var verb in new[] { "unread", "sso" })
+            {
+                var refused = await fixture.Cli(null, "integration", verb, id, keyFile, stranger);
+                Assert.NotEqual(0, refused.ExitCode);
+                Assert.Contains("Outside the integration's domain", refused.Out);
+            }
+            // Signed with another key than the registered one: refused too.
+            await File.WriteAllTextAsync(keyFile, IntegrationSigner.NewKey("ed25519").PrivatePem);
+            var forged = await fixture.Cli(null, "integration", "unread", id, keyFile, user);
+            Assert.NotEqual(0, forged.ExitCode);
+            Assert.DoesNotContain("\"unread\"", forged.Out);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
 }

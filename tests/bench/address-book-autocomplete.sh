@@ -38,5 +38,15 @@ done
 echo "visible to viewer-sales: $(psql_ -c "SELECT count(*) FROM directory_account a JOIN directory_department d ON d.id = a.department_id WHERE a.domain = 'bench.test' AND d.path @> ARRAY[$div::bigint] AND a.enabled AND a.in_address_book")"
 
 python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" \
-  --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients"
+  --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients" \
+  || { echo "load run failed; the host's log ends:"; tail -40 "$data/host.log"; [ "${ADDRESSBOOK_HOLD:-0}" -gt 0 ] || exit 1; }
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+
+# ADDRESSBOOK_HOLD=SECONDS keeps the node and its seeded database up afterwards (for EXPLAIN in psql):
+# the connection line is written to /tmp/grainmail-addressbook.psql; remove $data/hold to end early.
+if [ "${ADDRESSBOOK_HOLD:-0}" -gt 0 ]; then
+  echo "PGPASSWORD=$PGPASSWORD psql -h 127.0.0.1 -p $port -U grainmail -d grainmail" > /tmp/grainmail-addressbook.psql
+  touch "$data/hold"; echo "holding for ${ADDRESSBOOK_HOLD} s: $(cat /tmp/grainmail-addressbook.psql); rm $data/hold to stop"
+  for _ in $(seq 1 "$ADDRESSBOOK_HOLD"); do [ -e "$data/hold" ] || break; sleep 1; done
+  rm -f /tmp/grainmail-addressbook.psql
+fi

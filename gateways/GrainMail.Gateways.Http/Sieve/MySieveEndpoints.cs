@@ -96,8 +96,10 @@ public static partial class MySieveEndpoints
         note.Target = name is null ? address : $"{address} script={name}";
         note.Domain = address[(address.LastIndexOf('@') + 1)..];
         note.Detail["account"] = address;
-        // The account acts for itself: named as the entry's actor (a user holds no admin role).
-        if (AdminCaller.Of(http) is null) new AdminCaller(false, address, null, []).AttachTo(http);
+        // As ManageSieve and JMAP VacationResponse/set write theirs (SieveChangeAudit).
+        note.Detail["channel"] = GrainMail.Gateways.Common.Audit.SieveChangeAudit.Http;
+        // The account acts for itself: named as the entry's actor, in the role "user" (a user holds no admin role).
+        if (AdminCaller.Of(http) is null) new AdminCaller(false, address, GrainMail.Contracts.Admin.SessionKind.User, []).AttachTo(http);
     }
 
     private static ProblemHttpResult Problem(SieveOpResult result, string name) => result.Status switch

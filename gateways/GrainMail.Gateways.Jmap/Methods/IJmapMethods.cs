@@ -56,6 +56,9 @@ public sealed class JmapRequestContext(
 
     public IServiceProvider Services => services;
     public CancellationToken Aborted => aborted;
+
+    /// <summary>The client's address, for audit entries of changes a method makes.</summary>
+    public string ClientIp { get; init; } = "";
 }
 
 /// <summary>One method call being executed.</summary>

@@ -3,10 +3,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GrainMail.Contracts.Sieve;
+using GrainMail.Gateways.Common.Audit;
 using GrainMail.Gateways.Jmap.Mail;
 using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Protocol;
 using GrainMail.Gateways.Jmap.Submission;
+using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Gateways.Jmap.Vacation;
 
@@ -16,7 +18,7 @@ namespace GrainMail.Gateways.Jmap.Vacation;
 /// delivery before the active script. So a JMAP vacation behaves as a ManageSieve one: once per sender
 /// per period, from the null reverse path, never to lists or automatic mail.
 /// </summary>
-public sealed class VacationMethods(IGrainFactory grains, IdentityMethods identities) : IJmapMethods
+public sealed class VacationMethods(IGrainFactory grains, IdentityMethods identities, ILogger<VacationMethods> logger) : IJmapMethods
 {
     public const string Uri = "urn:ietf:params:jmap:vacationresponse";
     private const string SingletonId = "singleton";
@@ -99,6 +101,9 @@ public sealed class VacationMethods(IGrainFactory grains, IdentityMethods identi
             var aliases = known.Select(i => (string)i["email"]!).Where(a => !a.Equals(account.Address, StringComparison.OrdinalIgnoreCase)).ToList();
             var text = VacationScript.Generate(next!, aliases);
             var stored = await sieve.Put(JmapVacationScript.Name, text);
+            // Audited as every other change to the user's scripts (ManageSieve, /api/v1/me/sieve).
+            await SieveChangeAudit.RecordAsync(grains, logger, new SieveChange(call.Request.Username, account.Address, SieveChangeAudit.Jmap,
+                call.Request.ClientIp, "sieve.put", JmapVacationScript.Name, stored.Status));
             if (stored.Status != SieveOpStatus.Ok)
             {
                 response.NotUpdated(id, stored.Status is SieveOpStatus.TooLarge or SieveOpStatus.TooMany

@@ -17,10 +17,10 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
     /// a rule applies to the viewer when it names the viewer's local part or a department whose
     /// subtree holds the viewer's department; the viewer sees the union of the subtrees every
     /// applying rule makes visible (rules only grant); when no rule applies, the whole domain.
-    /// Accounts appear only when enabled and in_address_book. Public contacts are shared with the
-    /// whole domain by the administrator and are visible to every user, rules or not.
-    /// Mailing lists (migration 0014) are the third branch of <c>book</c> (kind 2, key = the list's
-    /// local part), visible to every viewer in the domain.
+    /// Accounts appear only when enabled and in_address_book (CTE <c>accounts</c>). Public contacts are
+    /// shared with the whole domain by the administrator and are visible to every user, rules or not;
+    /// so are mailing lists (migration 0014, kind 2, key = the list's local part): together <c>shared</c>.
+    /// <c>book</c> is both; autocomplete reads <c>accounts</c> by index and <c>shared</c> (small) apart.
     /// </summary>
     public const string VisibleSql = """
         WITH viewer AS (
@@ -31,58 +31,67 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             WHERE r.domain = @domain
               AND (@viewer = ANY (r.applies_to_accounts)
                    OR r.applies_to_departments && coalesce((SELECT path FROM viewer), '{}'::bigint[]))
-        ), scope AS (
+        ), scope AS MATERIALIZED (
+            -- Judged once per query: the departments of every visible subtree as one array, so that an
+            -- account is kept by its department id alone (no join per row, and an index scan in name
+            -- order can stop at the limit instead of collecting every match first).
             SELECT NOT EXISTS (SELECT FROM applicable) AS whole_domain,
-                   coalesce((SELECT array_agg(DISTINCT v) FROM applicable, unnest(applicable.visible_departments) v), '{}'::bigint[]) AS roots
-        ), book AS NOT MATERIALIZED (
+                   coalesce((SELECT array_agg(d.id) FROM directory_department d
+                             WHERE d.domain = @domain
+                               AND d.path && (SELECT array_agg(DISTINCT v) FROM applicable, unnest(applicable.visible_departments) v)),
+                            '{}'::bigint[]) AS departments
+        ), accounts AS NOT MATERIALIZED (
             SELECT 0 AS kind, a.local_part AS key, a.local_part || '@' || a.domain AS address, a.display_name,
-                   a.title, a.phone, d.path AS department_path, NULL::text AS organization, NULL::bigint AS contact_id
+                   a.title, a.phone, a.department_id, NULL::text AS organization, NULL::bigint AS contact_id
             FROM directory_account a
-            JOIN directory_department d ON d.id = a.department_id
-            CROSS JOIN scope s
             WHERE a.domain = @domain AND a.enabled AND a.in_address_book
-              AND (s.whole_domain OR d.path && s.roots)
-            UNION ALL
-            SELECT 1, c.address, c.address, c.display_name, c.title, c.phone, NULL::bigint[], c.organization, c.id
+              AND ((SELECT whole_domain FROM scope) OR a.department_id = ANY ((SELECT departments FROM scope)::bigint[]))
+        ), shared AS NOT MATERIALIZED (
+            SELECT 1 AS kind, c.address AS key, c.address, c.display_name, c.title, c.phone, NULL::bigint AS department_id,
+                   c.organization, c.id AS contact_id
             FROM address_book_contact c
             WHERE c.domain = @domain
             UNION ALL
             -- Mailing lists are public inside their domain, like the shared contacts.
-            SELECT 2, l.name, l.name || '@' || l.domain, l.display_name, NULL, NULL, NULL::bigint[], NULL, NULL::bigint
+            SELECT 2, l.name, l.name || '@' || l.domain, l.display_name, NULL, NULL, NULL::bigint, NULL, NULL::bigint
             FROM mailing_list l
             WHERE l.domain = @domain
+        ), book AS NOT MATERIALIZED (
+            SELECT * FROM accounts
+            UNION ALL
+            SELECT * FROM shared
         )
         """;
 
     // Department names from the root down, for the entries that survived the match and the limit.
     private const string Columns = """
         m.kind, m.address, m.display_name, m.title, m.phone, m.organization, m.contact_id,
-        (SELECT array_agg(x.name ORDER BY x.depth) FROM directory_department x WHERE x.id = ANY (m.department_path))
+        (SELECT array_agg(x.name ORDER BY x.depth) FROM directory_department p JOIN directory_department x ON x.id = ANY (p.path) WHERE p.id = m.department_id)
         """;
 
-    // Prefix matches: one arm per kind of match (name, pinyin initials, local part), each a range
-    // on its own expression index, read in that index's order and cut at the limit, then merged.
-    // One OR of the three made PostgreSQL collect and sort every match of a common prefix ("张":
-    // thousands of rows, each joined to its department for the rules) to keep ten.
+    // Prefix matches: one arm per kind of match over the accounts (name, pinyin initials, local
+    // part), each a range on its own index, read in that index's order and cut at the limit, and one
+    // over the shared entries (a few rows); merged, then sorted by name. An arm stops after `limit`
+    // visible rows because visibility is a test of the row's department id (`scope`); the single OR of
+    // the three ranges (the default until session 7) collected and sorted every match of a common
+    // prefix ("user": 10,000 rows) to keep ten. Within an arm the ten kept are the first of that
+    // kind of match in the index's order. The initials arm orders by the index expression alone: a
+    // tie-breaker would make PostgreSQL compute the (costly) function for every row of an equal
+    // group ("zw": 200 rows) instead of for the ten returned. Measured in docs/benchmarks.md (session 7).
     private static readonly string[] PrefixArms =
     [
-        "lower(display_name) >= lower(@q) AND lower(display_name) < (lower(@q) || chr(1114111)) ORDER BY lower(display_name), display_name, address",
-        "address_book_initials(display_name) >= @ql AND address_book_initials(display_name) < (@ql || chr(1114111)) ORDER BY address_book_initials(display_name), display_name, address",
-        "key >= @ql AND key < (@ql || chr(1114111)) ORDER BY key, address",
+        "accounts WHERE lower(display_name) >= lower(@q) AND lower(display_name) < (lower(@q) || chr(1114111)) ORDER BY lower(display_name), address",
+        "accounts WHERE address_book_initials(display_name) >= @ql AND address_book_initials(display_name) < (@ql || chr(1114111)) ORDER BY address_book_initials(display_name)",
+        "accounts WHERE key >= @ql AND key < (@ql || chr(1114111)) ORDER BY key",
+        """
+        shared WHERE (lower(display_name) >= lower(@q) AND lower(display_name) < (lower(@q) || chr(1114111)))
+            OR (address_book_initials(display_name) >= @ql AND address_book_initials(display_name) < (@ql || chr(1114111)))
+            OR (key >= @ql AND key < (@ql || chr(1114111)))
+        ORDER BY display_name, address
+        """,
     ];
 
-    private static readonly string PrefixArmsUnion = string.Join(" UNION ", PrefixArms.Select(a => $"(SELECT * FROM book WHERE {a} LIMIT @limit)"));
-
-    // The single OR of the three ranges: measured faster than the arms above on the 100,000-account
-    // benchmark (docs/benchmarks.md, session 6), so it stays the default; GRAINMAIL_ADDRESSBOOK_PREFIX_ARMS=1
-    // selects the arms for comparison.
-    private const string PrefixMatch = """
-        (lower(display_name) >= lower(@q) AND lower(display_name) < (lower(@q) || chr(1114111)))
-        OR (address_book_initials(display_name) >= @ql AND address_book_initials(display_name) < (@ql || chr(1114111)))
-        OR (key >= @ql AND key < (@ql || chr(1114111)))
-        """;
-
-    private static readonly bool PrefixArmsEnabled = Environment.GetEnvironmentVariable("GRAINMAIL_ADDRESSBOOK_PREFIX_ARMS") == "1";
+    private static readonly string PrefixArmsUnion = string.Join(" UNION ", PrefixArms.Select(a => $"(SELECT * FROM {a} LIMIT @limit)"));
 
     // A whole address being typed: the local part's range, then the rest.
     private const string AddressMatch = "key >= @lp AND key < (@lp || chr(1114111)) AND starts_with(address, @ql)";
@@ -98,6 +107,11 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             AND strpos(key, @ql) > 0)
         """;
 
+    // The first `limit` substring matches as the bitmap of the GIN index yields them, then sorted by
+    // name: not the alphabetically first ones. Sorting all candidates first cost 50 ms for a common
+    // character ("伟": 4,000 rows) and made this stage the slowest of autocomplete.
+    private static readonly string SubstringFirst = $"(SELECT * FROM book WHERE {SubstringMatch} LIMIT @limit)";
+
     /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
     public async Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
     {
@@ -106,12 +120,11 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
         var ql = q.ToLowerInvariant();
         var at = ql.IndexOf('@');
         var found = at >= 0 ? await QueryAsync(domain, viewer, AddressMatch, q, ql, ql[..at], limit, ct)
-            : PrefixArmsEnabled ? await QueryAsync(domain, viewer, null, q, ql, ql, limit, ct, union: PrefixArmsUnion)
-            : await QueryAsync(domain, viewer, PrefixMatch, q, ql, ql, limit, ct);
+            : await QueryAsync(domain, viewer, null, q, ql, ql, limit, ct, union: PrefixArmsUnion);
         if (found.Count < limit && at < 0 && q.Length >= 2)
         {
             var seen = found.Select(e => (e.Kind, e.Address)).ToHashSet();
-            foreach (var e in await QueryAsync(domain, viewer, SubstringMatch, q, ql, ql, limit, ct))
+            foreach (var e in await QueryAsync(domain, viewer, null, q, ql, ql, limit, ct, union: SubstringFirst))
             {
                 if (found.Count >= limit) break;
                 if (seen.Add((e.Kind, e.Address))) found.Add(e);
@@ -135,16 +148,22 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
                   ORDER BY display_name, address {(limit is null ? "" : "LIMIT @limit")}) m
             ORDER BY m.display_name, m.address
             """;
-        await using var cmd = dataSource.CreateCommand(sql);
+        // Prepared on the pooled connection (Npgsql keeps it there): planning this statement costs more
+        // than running it (some 20 ms, mostly the pinyin function's tables that the planner inlines into
+        // every expression), so each connection plans it a few times and then reuses PostgreSQL's
+        // generic plan. The SQL differs only by the kind of match, so there are a handful of statements.
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand(sql, connection);
         cmd.Parameters.AddWithValue("domain", domain);
         cmd.Parameters.AddWithValue("viewer", viewer);
         if (match is not null || union is not null)
         {
-            cmd.Parameters.AddWithValue("q", q);
-            cmd.Parameters.AddWithValue("ql", ql);
-            cmd.Parameters.AddWithValue("lp", lp);
+            if (sql.Contains("@q", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("q", q);
+            if (sql.Contains("@ql", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("ql", ql);
+            if (sql.Contains("@lp", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("lp", lp);
         }
         if (limit is { } n) cmd.Parameters.AddWithValue("limit", n);
+        await cmd.PrepareAsync(ct);
         await using var r = await cmd.ExecuteReaderAsync(ct);
         var list = new List<AddressBookEntry>();
         while (await r.ReadAsync(ct))

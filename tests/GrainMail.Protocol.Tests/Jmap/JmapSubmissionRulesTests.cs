@@ -104,17 +104,7 @@ public sealed class JmapSubmissionRulesTests
         var seed = Encoding.ASCII.GetBytes("From: a@a.test\r\nBcc: h@h.test\r\n\tmore\r\nTo: b@b.test\r\n\r\nbody\r\n");
         for (var i = 0; i < 3000; i++)
         {
-            byte[] input;
-            if (i % 2 == 0)
-            {
-                input = new byte[random.Next(0, 200)];
-                random.NextBytes(input);
-            }
-            else
-            {
-                input = (byte[])seed.Clone();
-                for (var m = random.Next(1, 6); m > 0; m--) input[random.Next(input.Length)] = (byte)"\r\n: \tBbc"[random.Next(8)];
-            }
+            var input = i % 2 == 0 ? Fuzz.RandomBytes(random, 199) : Fuzz.Mutate(random, seed);
             var output = SubmissionRules.WithoutBcc(input);
             Assert.True(output.Length <= input.Length);
         }
