@@ -35,4 +35,7 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
 
     /// <summary>Marks submissions destroyed (unknown ids are ignored); returns the new state.</summary>
     Task<long> Destroy(IReadOnlyList<string> ids);
+
+    /// <summary>The account was deleted: its submissions go.</summary>
+    Task Forget();
 }

@@ -34,4 +34,10 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store) : Grain, IE
         if (await store.DestroyAsync(_account, ids, next) > 0) _state = next;
         return _state;
     }
+
+    public async Task Forget()
+    {
+        await store.DeleteAccountAsync(_account);
+        DeactivateOnIdle();
+    }
 }
