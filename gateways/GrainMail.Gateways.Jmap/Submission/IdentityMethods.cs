@@ -17,7 +17,7 @@ namespace GrainMail.Gateways.Jmap.Submission;
 /// own address is the default and cannot be destroyed (mayDelete false): submissions, the webmail and
 /// the vacation reply fall back to it. The state is the grain's counter, so /changes is computed.
 /// </summary>
-public sealed class IdentityMethods(IGrainFactory grains, JmapSubmitter submitter) : IJmapMethods
+public sealed class IdentityMethods(IGrainFactory grains, JmapSubmitter submitter, Push.AccountPushHub push) : IJmapMethods
 {
     public const string Uri = "urn:ietf:params:jmap:submission";
 
@@ -225,6 +225,7 @@ public sealed class IdentityMethods(IGrainFactory grains, JmapSubmitter submitte
             state = next;
             response.Destroyed(rawId);
         }
+        if (state != log.State) push.Poke(account.Address); // the Identity state is pushed (RFC 8620 7.1)
         return response.Build(StateOf(state));
     }
 }

@@ -30,6 +30,10 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
     [Retryable]
     Task<SubmissionLog> Read();
 
+    /// <summary>The counter now (the EmailSubmission state), for push; no database read.</summary>
+    [AlwaysInterleave]
+    Task<long> State();
+
     /// <summary>Stores a new submission; returns the new state.</summary>
     Task<long> Add(string id, DateTimeOffset sendAt, string json);
 

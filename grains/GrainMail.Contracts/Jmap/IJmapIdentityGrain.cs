@@ -33,6 +33,10 @@ public interface IJmapIdentityGrain : IGrainWithStringKey
     /// <summary>The identities, after bringing the derived ones in line with the account's addresses.</summary>
     Task<IdentityLog> Read();
 
+    /// <summary>The counter now (the Identity state), for push; no database read and no look at the aliases.</summary>
+    [AlwaysInterleave]
+    Task<long> State();
+
     /// <summary>Stores a new identity made by the user; returns the new state.</summary>
     Task<long> Create(string id, string email, string json);
 

@@ -20,6 +20,8 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store) : Grain, IE
 
     public Task<SubmissionLog> Read() => store.ReadAsync(_account);
 
+    public Task<long> State() => Task.FromResult(_state);
+
     public async Task<long> Add(string id, DateTimeOffset sendAt, string json)
     {
         var next = _state + 1;

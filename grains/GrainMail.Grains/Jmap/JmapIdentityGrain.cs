@@ -68,6 +68,8 @@ public sealed class JmapIdentityGrain(IdentityStore store) : Grain, IJmapIdentit
         ["htmlSignature"] = "",
     }.ToJsonString();
 
+    public Task<long> State() => Task.FromResult(_state);
+
     public async Task<long> Create(string id, string email, string json)
     {
         var next = _state + 1;
