@@ -31,7 +31,7 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
     Task<SubmissionLog> Read();
 
     /// <summary>The counter now (the EmailSubmission state), for push; no database read.</summary>
-    [AlwaysInterleave]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<long> State();
 
     /// <summary>Stores a new submission; returns the new state.</summary>

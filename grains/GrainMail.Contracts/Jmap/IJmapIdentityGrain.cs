@@ -34,7 +34,7 @@ public interface IJmapIdentityGrain : IGrainWithStringKey
     Task<IdentityLog> Read();
 
     /// <summary>The counter now (the Identity state), for push; no database read and no look at the aliases.</summary>
-    [AlwaysInterleave]
+    [Orleans.Concurrency.AlwaysInterleave]
     Task<long> State();
 
     /// <summary>Stores a new identity made by the user; returns the new state.</summary>
