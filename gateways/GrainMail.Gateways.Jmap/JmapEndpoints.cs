@@ -48,17 +48,36 @@ public static class JmapEndpoints
         return [new JmapAccount(JmapAccountIds.Of(mailbox), mailbox, mailbox, IsPersonal: true, IsReadOnly: false)];
     }
 
+    /// <summary>
+    /// The accounts of <see cref="AccountsOf"/> plus, for a user logged in as himself, each mailbox
+    /// delegated to him (issue 16/17's delegation: he may log in for it, so he may reach it here):
+    /// isPersonal false, read-write, as RFC 8620 2 describes shared accounts. Asked on every request,
+    /// so a removed delegation stops access at once, like the sessions RemoveDelegate ends.
+    /// </summary>
+    public static async Task<IReadOnlyList<JmapAccount>> AccountsOfAsync(ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var personal = AccountsOf(user);
+        var mailbox = user.Address();
+        // A delegate who logged in for one mailbox (authzid / act-for) acts as its owner: that mailbox only.
+        if ((user.FindFirstValue(AccountAuth.AuthenticatedClaim) ?? mailbox) != mailbox) return personal;
+        var delegations = await grains.GetGrain<GrainMail.Contracts.Accounts.IAccountAccessGrain>(mailbox).Delegations();
+        var owners = delegations.Where(d => d.Delegate.Equals(mailbox, StringComparison.OrdinalIgnoreCase) && !d.Owner.Equals(mailbox, StringComparison.OrdinalIgnoreCase))
+            .Select(d => d.Owner.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (owners.Count == 0) return personal;
+        return [.. personal, .. owners.Select(o => new JmapAccount(JmapAccountIds.Of(o), o, o, IsPersonal: false, IsReadOnly: false))];
+    }
+
     public static string UsernameOf(ClaimsPrincipal user) => user.FindFirstValue(AccountAuth.AuthenticatedClaim) ?? user.Address();
 
-    private static async Task SessionAsync(HttpContext http, IEnumerable<IJmapMethods> families, JmapLimits limits)
+    private static async Task SessionAsync(HttpContext http, IEnumerable<IJmapMethods> families, JmapLimits limits, IGrainFactory grains)
     {
         if (!await RequireHttpsAsync(http)) return;
-        var session = SessionResource.Build(UsernameOf(http.User), AccountsOf(http.User), families, limits, BaseUrl(http.Request));
+        var session = SessionResource.Build(UsernameOf(http.User), await AccountsOfAsync(http.User, grains), families, limits, BaseUrl(http.Request));
         http.Response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
         await WriteJsonAsync(http, 200, "application/json", session);
     }
 
-    private static async Task ApiAsync(HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency)
+    private static async Task ApiAsync(HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency, IGrainFactory grains)
     {
         if (!await RequireHttpsAsync(http)) return;
         var body = await ReadBodyAsync(http.Request, limits.MaxSizeRequest);
@@ -73,7 +92,7 @@ public static class JmapEndpoints
             await WriteProblemAsync(http, error);
             return;
         }
-        var accounts = AccountsOf(http.User);
+        var accounts = await AccountsOfAsync(http.User, grains);
         using var slot = concurrency.TryEnter("req:" + UsernameOf(http.User), limits.MaxConcurrentRequests);
         if (slot is null)
         {

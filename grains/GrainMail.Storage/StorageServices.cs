@@ -69,6 +69,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Governance.GovernanceStore>();
         services.AddSingleton<GrainMail.Storage.Sieve.SieveStore>();
         services.AddSingleton<GrainMail.Storage.Jmap.EmailSubmissionStore>();
+        services.AddSingleton<GrainMail.Storage.Jmap.IdentityStore>();
         services.AddSingleton<MigrationRunner>();
         return services;
     }

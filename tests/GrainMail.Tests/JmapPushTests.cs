@@ -43,7 +43,8 @@ public sealed class JmapPushTests(JmapHostFixture fixture) : IClassFixture<JmapH
         var first = await stream.NextAsync("state", Wait);
         var changed = (JsonObject)JsonNode.Parse(first.Data)!["changed"]![jmap.AccountId]!;
         Assert.Equal("StateChange", (string)JsonNode.Parse(first.Data)!["@type"]!);
-        Assert.Equal(["Email", "Mailbox", "Thread"], changed.Select(kv => kv.Key).Order());
+        // New mail also moves EmailDelivery (RFC 8621 1.5); Identity and EmailSubmission did not change.
+        Assert.Equal(["Email", "EmailDelivery", "Mailbox", "Thread"], changed.Select(kv => kv.Key).Order(StringComparer.Ordinal));
         Assert.NotEqual(before, (string)changed["Email"]!);
         Assert.False(string.IsNullOrEmpty(first.Id));
         // The delivery may commit in more than one step: the newest pushed state must be Email/get's.
@@ -203,6 +204,120 @@ public sealed class JmapPushTests(JmapHostFixture fixture) : IClassFixture<JmapH
         // The connection still serves requests.
         await SendAsync(ws, """{"@type":"Request","id":"ok","using":["urn:ietf:params:jmap:core"],"methodCalls":[["Core/echo",{},"c0"]]}""");
         Assert.Equal("ok", (string)(await ReceiveAsync(ws))["requestId"]!);
+    }
+
+    [Fact]
+    public async Task Identity_changes_are_pushed_with_the_state_Identity_get_returns_and_a_saved_draft_is_no_EmailDelivery()
+    {
+        var user = await fixture.NewAccountAsync();
+        using var jmap = await fixture.LoginAsync(user);
+        const string Submission = "urn:ietf:params:jmap:submission";
+        var identities = (await jmap.CallAsync("Identity/get", new { accountId = jmap.AccountId }, JmapClient.Core, Submission)).Of("Identity/get");
+        var id = (string)identities["list"]![0]!["id"]!;
+        // A stale Last-Event-ID: the stream starts with the states now (RFC 8620 7.3).
+        await using var stream = await EventStream.OpenAsync(jmap.Http, EventSourcePath("Identity,EmailDelivery", "no", 0), lastEventId: "stale");
+        var first = await stream.NextAsync("state", Wait);
+        var initial = (JsonObject)JsonNode.Parse(first.Data)!["changed"]![jmap.AccountId]!;
+        Assert.Equal((string)identities["state"]!, (string)initial["Identity"]!);
+        var delivery = (string)initial["EmailDelivery"]!;
+
+        // A draft saved in Drafts moves Email, not EmailDelivery (it is not new mail). The identity change that follows is pushed.
+        using var imap = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await imap.ConnectAsync("127.0.0.1", fixture.Host.Listening.Imaps, SecureSocketOptions.SslOnConnect);
+        await imap.AuthenticateAsync(user, JmapHostFixture.Password);
+        await (await imap.GetFolderAsync("Drafts")).AppendAsync(TestMail.Text(user, "b@example.com", "a draft", "x"), MessageFlags.Draft);
+        await jmap.CallAsync("Identity/set", new JsonObject
+        {
+            ["accountId"] = jmap.AccountId,
+            ["update"] = new JsonObject { [id] = new JsonObject { ["textSignature"] = "pushed" } },
+        }, JmapClient.Core, Submission);
+        var now = (string)(await jmap.CallAsync("Identity/get", new { accountId = jmap.AccountId }, JmapClient.Core, Submission)).Of("Identity/get")["state"]!;
+        var e = await stream.NextAsync("state", Wait);
+        var changed = (JsonObject)JsonNode.Parse(e.Data)!["changed"]![jmap.AccountId]!;
+        Assert.Equal(["Identity"], changed.Select(kv => kv.Key));
+        Assert.Equal(now, (string)changed["Identity"]!);
+
+        // Mail that arrives moves EmailDelivery.
+        await TestMail.SendToMxAsync(fixture.Host.Listening.Mx, user, "new mail");
+        var arrived = (JsonObject)JsonNode.Parse((await stream.NextAsync("state", Wait)).Data)!["changed"]![jmap.AccountId]!;
+        Assert.NotEqual(delivery, (string)arrived["EmailDelivery"]!);
+    }
+
+    [Fact]
+    public async Task WebSocket_requests_over_maxConcurrentRequests_get_the_limit_error_and_the_rest_are_answered()
+    {
+        var user = await fixture.NewAccountAsync();
+        using var jmap = await fixture.LoginAsync(user);
+        var max = (int)jmap.Session["capabilities"]!["urn:ietf:params:jmap:core"]!["maxConcurrentRequests"]!;
+        using var ws = await ConnectAsync(TokenOf(jmap));
+        // Many requests sent at once, each a few grain calls long: the connection runs them side by side,
+        // so more than max are in flight and the extra ones are refused (RFC 8887 4.3.2: a RequestError with the id).
+        var count = max * 10;
+        var burst = new StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            var request = new JsonObject
+            {
+                ["@type"] = "Request",
+                ["id"] = $"q{i}",
+                ["using"] = new JsonArray("urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"),
+                ["methodCalls"] = new JsonArray(
+                    new JsonArray("Mailbox/get", new JsonObject { ["accountId"] = jmap.AccountId }, "m"),
+                    new JsonArray("Email/query", new JsonObject { ["accountId"] = jmap.AccountId }, "e")),
+            };
+            await SendAsync(ws, request.ToJsonString());
+        }
+        var answered = new HashSet<string>();
+        var refused = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var m = await ReceiveAsync(ws);
+            answered.Add((string)m["requestId"]!);
+            if ((string)m["@type"]! == "RequestError")
+            {
+                Assert.Equal("urn:ietf:params:jmap:error:limit", (string)m["type"]!);
+                Assert.Equal("maxConcurrentRequests", (string)m["limit"]!);
+                refused++;
+            }
+            else Assert.Equal("Response", (string)m["@type"]!);
+        }
+        Assert.Equal(count, answered.Count); // every request has its answer, refused or not
+        Assert.True(refused > 0, $"{count} requests at once must pass maxConcurrentRequests ({max})");
+        Assert.True(refused < count, "the requests within the limit are answered");
+
+        // Once they are done, the connection serves requests again.
+        await SendAsync(ws, """{"@type":"Request","id":"after","using":["urn:ietf:params:jmap:core"],"methodCalls":[["Core/echo",{},"c0"]]}""");
+        Assert.Equal("Response", (string)(await ReceiveAsync(ws))["@type"]!);
+    }
+
+    [Fact]
+    public async Task Changing_the_password_closes_the_websocket()
+    {
+        var user = await fixture.NewAccountAsync();
+        using var jmap = await fixture.LoginAsync(user);
+        using var ws = await ConnectAsync(TokenOf(jmap));
+        await SendAsync(ws, """{"@type":"WebSocketPushEnable","dataTypes":null}""");
+        await SendAsync(ws, """{"@type":"Request","id":"r1","using":["urn:ietf:params:jmap:core"],"methodCalls":[["Core/echo",{},"c0"]]}""");
+        Assert.Equal("r1", (string)(await ReceiveAsync(ws))["requestId"]!);
+        // An administrator's reset ends the account's sessions, WebSocket ones too (channel jmap-push).
+        Assert.Equal(HttpStatusCode.NoContent, (await fixture.Host.Http.PutAsJsonAsync($"/api/v1/accounts/{user}/password", new { password = "Blue-River-Stone-78" })).StatusCode);
+        using var cts = new CancellationTokenSource(Wait);
+        var buffer = new byte[64 * 1024];
+        var closed = false;
+        try
+        {
+            while (!closed)
+            {
+                var r = await ws.ReceiveAsync(buffer.AsMemory(), cts.Token);
+                closed = r.MessageType == WebSocketMessageType.Close;
+            }
+        }
+        catch (WebSocketException)
+        {
+            closed = true; // the server ended the connection without a close handshake
+        }
+        Assert.True(closed, "the WebSocket must close when the credential is revoked");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await jmap.Http.GetAsync("/.well-known/jmap")).StatusCode);
     }
 
     [Fact]

@@ -280,6 +280,47 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
     }
 
     /// <summary>
+    /// The signature is the JMAP Identity's textSignature (RFC 8621 6): saved in the page it is stored
+    /// on the server (Identity/set used to be refused with "forbidden"), and a fresh browser, with
+    /// nothing in its local storage, reads it back.
+    /// </summary>
+    [Fact]
+    public async Task The_signature_is_saved_as_the_identitys_text_signature()
+    {
+        var domain = await f.NewDomain();
+        var alice = await f.NewAccount(domain, "alice");
+        await f.RequireJmap(alice, "Identity/set");
+        var page = await LoggedIn(alice);
+        await page.GetByTestId("open-settings").ClickAsync();
+        await page.GetByTestId("tab-signature").ClickAsync();
+        await page.GetByTestId("signature-text").FillAsync("Alice Liddell\nWonderland Ltd.");
+        await page.GetByTestId("signature-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("settings").GetByRole(AriaRole.Status)).ToHaveClassAsync("ok");
+
+        using var me = f.User(bearer: await f.SessionToken(alice));
+        var accountId = (await f.JmapSession(alice))!.Value.GetProperty("primaryAccounts").GetProperty("urn:ietf:params:jmap:mail").GetString();
+        var identity = await Eventually.Value(async () =>
+        {
+            var r = await me.PostAsJsonAsync("/jmap/api", new
+            {
+                @using = new[] { "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:submission" },
+                methodCalls = new object[] { new object[] { "Identity/get", new Dictionary<string, object?> { ["accountId"] = accountId }, "i" } },
+            });
+            return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("methodResponses")[0][1].GetProperty("list")[0];
+        }, i => i.GetProperty("textSignature").GetString() != "", TimeSpan.FromSeconds(20), "the identity's signature", poll: TimeSpan.FromMilliseconds(300));
+        Assert.Equal((alice, "Alice Liddell\nWonderland Ltd."), (identity.GetProperty("email").GetString(), identity.GetProperty("textSignature").GetString()));
+        await WebmailHostFixture.Screenshot(page, "signature-settings");
+        await page.Context.CloseAsync();
+
+        // Another browser (empty local storage) shows the server's signature.
+        var fresh = await LoggedIn(alice);
+        await fresh.GetByTestId("open-settings").ClickAsync();
+        await fresh.GetByTestId("tab-signature").ClickAsync();
+        await Assertions.Expect(fresh.GetByTestId("signature-text")).ToHaveValueAsync("Alice Liddell\nWonderland Ltd.");
+        await fresh.Context.CloseAsync();
+    }
+
+    /// <summary>
     /// A file over the message limit goes by link (4.1.3): the page uploads it in resumable pieces
     /// (several PATCH requests, progress shown), puts the link into the message, and the link
     /// downloads the same bytes, resumably (Range).

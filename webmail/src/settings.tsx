@@ -4,9 +4,26 @@ import { formatDate, t } from './i18n';
 
 const SIGNATURE_KEY = 'grainmail.signature';
 
-/** The signature: kept in the JMAP Identity (textSignature) where the server has one, and locally for compose. */
+/** The signature for compose: the JMAP Identity's textSignature, mirrored locally so compose opens without a round trip. */
 export function loadSignature(): string {
   return localStorage.getItem(SIGNATURE_KEY) ?? '';
+}
+
+type Identity = { id: string; email: string; textSignature?: string };
+
+/** The identity of the user's own address (RFC 8621 §6), or the first one. */
+async function ownIdentity(jmap: Jmap, account: string): Promise<Identity | undefined> {
+  const list = (await jmap.call('Identity/get', { ids: null }, [SUBMISSION])).list as Identity[];
+  return list.find((i) => i.email.toLowerCase() === account.toLowerCase()) ?? list[0];
+}
+
+/** Takes the signature stored on the server (set in another browser, say) into the local mirror. */
+export async function syncSignature(jmap: Jmap | null, account: string): Promise<string> {
+  if (!jmap?.has(SUBMISSION)) return loadSignature();
+  const mine = await ownIdentity(jmap, account);
+  const text = mine?.textSignature ?? loadSignature();
+  localStorage.setItem(SIGNATURE_KEY, text);
+  return text;
 }
 
 type Tab = 'password' | 'apps' | 'twofactor' | 'vacation' | 'signature' | 'keys';
@@ -218,23 +235,29 @@ function VacationTab({ jmap }: { jmap: Jmap | null }) {
 function SignatureTab({ jmap, account }: { jmap: Jmap | null; account: string }) {
   const [text, setText] = useState(loadSignature());
   const [msg, bad, say] = useMessage();
+  useEffect(() => {
+    syncSignature(jmap, account).then(setText).catch(() => undefined);
+  }, [jmap, account]);
   return (
     <form onSubmit={async (e) => {
       e.preventDefault();
-      localStorage.setItem(SIGNATURE_KEY, text);
       try {
         if (jmap?.has(SUBMISSION)) {
-          const ids = (await jmap.call('Identity/get', { ids: null }, [SUBMISSION])).list as { id: string; email: string }[];
-          const mine = ids.find((i) => i.email.toLowerCase() === account.toLowerCase()) ?? ids[0];
-          if (mine) await jmap.call('Identity/set', { update: { [mine.id]: { textSignature: text } } }, [SUBMISSION]);
+          const mine = await ownIdentity(jmap, account);
+          if (mine) {
+            const res = await jmap.call('Identity/set', { update: { [mine.id]: { textSignature: text } } }, [SUBMISSION]);
+            const failed = res.notUpdated?.[mine.id];
+            if (failed) throw new Error(failed.description ?? failed.type);
+          }
         }
+        localStorage.setItem(SIGNATURE_KEY, text);
         say(t('set.saved'));
       } catch (err) {
         say(String(err), true);
       }
     }}>
-      <label class="field"><span>{t('set.signature')}</span><textarea rows={5} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} /></label>
-      <button class="primary" type="submit">{t('set.save')}</button>
+      <label class="field"><span>{t('set.signature')}</span><textarea rows={5} value={text} data-testid="signature-text" onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} /></label>
+      <button class="primary" type="submit" data-testid="signature-save">{t('set.save')}</button>
       <Message text={msg} bad={bad} />
     </form>
   );

@@ -4,6 +4,7 @@ using GrainMail.Gateways.Jmap.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
 
 namespace GrainMail.Gateways.Jmap.Mail;
@@ -20,7 +21,7 @@ public static class BlobEndpoints
     private static async Task UploadAsync(HttpContext http, string accountId, UploadBlobs uploads, JmapLimits limits, JmapConcurrency concurrency)
     {
         if (!await JmapEndpoints.RequireHttpsAsync(http)) return;
-        var account = JmapEndpoints.AccountsOf(http.User).FirstOrDefault(a => a.Id == accountId);
+        var account = (await JmapEndpoints.AccountsOfAsync(http.User, http.RequestServices.GetRequiredService<IGrainFactory>())).FirstOrDefault(a => a.Id == accountId);
         if (account is null)
         {
             await JmapEndpoints.WriteJsonAsync(http, 404, "application/problem+json", new JsonObject { ["type"] = "about:blank", ["status"] = 404, ["detail"] = "No such account for this user" });
@@ -71,7 +72,7 @@ public static class BlobEndpoints
     private static async Task DownloadAsync(HttpContext http, string accountId, string blobId, string name, MailViews views, BlobResolver blobs, IGrainFactory grains)
     {
         if (!await JmapEndpoints.RequireHttpsAsync(http)) return;
-        var account = JmapEndpoints.AccountsOf(http.User).FirstOrDefault(a => a.Id == accountId);
+        var account = (await JmapEndpoints.AccountsOfAsync(http.User, http.RequestServices.GetRequiredService<IGrainFactory>())).FirstOrDefault(a => a.Id == accountId);
         BlobContent? blob = null;
         if (account is not null)
         {

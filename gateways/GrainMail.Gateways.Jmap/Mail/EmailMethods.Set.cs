@@ -422,19 +422,6 @@ public sealed partial class EmailMethods
             ["notFound"] = notFound.Count > 0 ? notFound : null,
         };
     }
-
-    /// <summary>
-    /// Email/copy (RFC 8621 4.7) copies between two accounts of the user. A session here has one
-    /// account (a delegate logs in for the delegated mailbox), so every call ends in its error.
-    /// </summary>
-    private Task<JsonObject> CopyAsync(JmapCall call)
-    {
-        var from = Args.String(call.Arguments, "fromAccountId", required: true)!;
-        var to = call.Account(MailCapability.Uri, write: true);
-        if (call.Request.Accounts.All(a => a.Id != from)) throw new JmapMethodException(JmapErrors.FromAccountNotFound, $"No account '{from}' for this user");
-        if (from == to.Id) throw Args.Invalid("fromAccountId and accountId must differ (use Email/set to copy within an account)");
-        throw new JmapMethodException(JmapErrors.FromAccountNotSupportedByMethod, "Copying between these accounts is not supported");
-    }
 }
 
 internal static class SetErrorExtensions

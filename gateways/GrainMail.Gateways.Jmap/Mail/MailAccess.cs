@@ -14,9 +14,15 @@ public sealed class MailAccess(IGrainFactory grains, MailViews views)
     public async Task<MailSession> OpenAsync(JmapCall call, bool write = false)
     {
         var account = call.Account(MailCapability.Uri, write);
+        return await OpenAsync(account, call.Request.Aborted);
+    }
+
+    /// <summary>An account the caller already checked (Email/copy's fromAccountId).</summary>
+    public async Task<MailSession> OpenAsync(JmapAccount account, CancellationToken ct)
+    {
         var grain = grains.GetGrain<IMailboxGrain>(account.Address);
         var view = views.Of(account.Address);
-        var held = await view.LockAsync(call.Request.Aborted);
+        var held = await view.LockAsync(ct);
         try
         {
             await view.RefreshAsync(grain);

@@ -11,13 +11,34 @@ namespace GrainMail.Gateways.Jmap.Push;
 /// </summary>
 public static class PushStates
 {
-    public static readonly IReadOnlyList<string> Types = ["Mailbox", "Email", "Thread"];
+    public static readonly IReadOnlyList<string> Types = ["Mailbox", "Email", "Thread", "EmailDelivery", "Identity", "EmailSubmission"];
 
-    public static AccountStates Of(string accountId, IReadOnlyList<FolderInfo> folders)
+    /// <param name="identityState">The Identity state (IJmapIdentityGrain's counter), as Identity/get answers it.</param>
+    /// <param name="submissionState">The EmailSubmission state (IEmailSubmissionGrain's counter).</param>
+    public static AccountStates Of(string accountId, IReadOnlyList<FolderInfo> folders, long identityState = 0, long submissionState = 0)
     {
         var state = MailState.Of(folders);
-        return new AccountStates(accountId, Types.ToDictionary(t => t, _ => state, StringComparer.Ordinal));
+        var byType = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Mailbox"] = state,
+            ["Email"] = state,
+            ["Thread"] = state,
+            ["EmailDelivery"] = DeliveryState(folders),
+            ["Identity"] = identityState.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["EmailSubmission"] = submissionState.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        return new AccountStates(accountId, byType);
     }
+
+    /// <summary>
+    /// RFC 8621 1.5: EmailDelivery changes when new mail arrives, not when a draft is saved or a sent
+    /// copy filed — so a client can tell "new mail" from its own writes. Here: the UIDs handed out in
+    /// every folder but Drafts and Sent. It also moves when the user moves or appends into another
+    /// folder; the RFC allows a change with nothing new (the client then finds nothing).
+    /// </summary>
+    public static string DeliveryState(IReadOnlyList<FolderInfo> folders) =>
+        folders.Where(f => f.SpecialUse is not (SpecialUse.Drafts or SpecialUse.Sent))
+            .Sum(f => Math.Max(0, f.UidNext - 1)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -58,6 +79,18 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         await watch.Started;
         subscription.Seed(watch.Latest);
         return subscription;
+    }
+
+    /// <summary>
+    /// Re-reads an account's states now, when this gateway changed something the mailbox grain's watch
+    /// does not report (an Identity, an EmailSubmission). Other gateways see it at their next renewal
+    /// (<see cref="RenewEvery"/>) or mailbox change.
+    /// </summary>
+    public void Poke(string address)
+    {
+        AccountWatch? watch;
+        lock (_gate) _watches.TryGetValue(address, out watch);
+        watch?.Poke();
     }
 
     private void Unsubscribe(AccountWatch watch, PushSubscription subscription)
@@ -163,6 +196,8 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
             return Task.CompletedTask;
         }
 
+        public void Poke() => Wake();
+
         /// <summary>Coalesces notices: at most one refresh runs, and one more follows if notices came during it.</summary>
         private void Wake()
         {
@@ -194,8 +229,10 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
 
         private async Task RefreshAsync()
         {
+            var identities = _hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IJmapIdentityGrain>(Address).State();
+            var submissions = _hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IEmailSubmissionGrain>(Address).State();
             var folders = await _grain.ListFolders();
-            var now = PushStates.Of(AccountId, folders);
+            var now = PushStates.Of(AccountId, folders, await identities, await submissions);
             if (Latest is { } before && before.Digest == now.Digest) return;
             Volatile.Write(ref _latest, now);
             PushSubscription[] targets;

@@ -5,6 +5,7 @@ using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Protocol;
 using GrainMail.Gateways.Jmap.Session;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Gateways.Jmap.Push;
@@ -216,7 +217,7 @@ public sealed class JmapWebSocketConnection(
         {
             try
             {
-                var accounts = JmapEndpoints.AccountsOf(http.User);
+                var accounts = await JmapEndpoints.AccountsOfAsync(http.User, http.RequestServices.GetRequiredService<IGrainFactory>());
                 var request = message.Request;
                 var context = new JmapRequestContext(username, accounts, request.Using.ToHashSet(StringComparer.Ordinal), limits,
                     request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, _closed.Token)

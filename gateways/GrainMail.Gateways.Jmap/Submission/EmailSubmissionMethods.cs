@@ -18,7 +18,8 @@ namespace GrainMail.Gateways.Jmap.Submission;
 /// recipient then (stored in a mailbox's delivery stream or the outbound queue, or held for approval);
 /// what happens later is in the send log and the DSNs.
 /// </summary>
-public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess access, EmailStore store, JmapSubmitter submitter, IdentityMethods identities) : IJmapMethods
+public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess access, EmailStore store, JmapSubmitter submitter, IdentityMethods identities,
+    Push.AccountPushHub push) : IJmapMethods
 {
     private static readonly string[] AllProperties =
         ["id", "identityId", "emailId", "threadId", "envelope", "sendAt", "undoStatus", "deliveryStatus", "dsnBlobIds", "mdnBlobIds"];
@@ -337,6 +338,7 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         }
         if (toDestroy.Count > 0) state = await submissions.Destroy(toDestroy);
         var result = response.Build(StateOf(state));
+        if (state != log.State) push.Poke(account.Address); // the EmailSubmission state is pushed (RFC 8620 7.1)
         await ImplicitEmailSetAsync(call, account, response, emailOf, onSuccessUpdate, onSuccessDestroy);
         return result;
     }

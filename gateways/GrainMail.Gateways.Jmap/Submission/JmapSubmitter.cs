@@ -117,6 +117,9 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         return new SendOutcome(null, envelope, status, held);
     }
 
+    /// <summary>The sender rule on its own, for Identity/set (RFC 8621 6.3: forbiddenFrom for an address the user may not send as).</summary>
+    public Task<bool> MaySendAsAsync(string account, string address) => OwnsAsync(account, address, new(StringComparer.Ordinal));
+
     /// <summary>Whether <paramref name="account"/> may send as <paramref name="address"/>: itself, or an address that reaches it (SmtpSession's rule).</summary>
     private async Task<bool> OwnsAsync(string account, string address, Dictionary<string, bool> known)
     {

@@ -30,9 +30,16 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
     [Retryable]
     Task<SubmissionLog> Read();
 
+    /// <summary>The counter now (the EmailSubmission state), for push; no database read.</summary>
+    [Orleans.Concurrency.AlwaysInterleave]
+    Task<long> State();
+
     /// <summary>Stores a new submission; returns the new state.</summary>
     Task<long> Add(string id, DateTimeOffset sendAt, string json);
 
     /// <summary>Marks submissions destroyed (unknown ids are ignored); returns the new state.</summary>
     Task<long> Destroy(IReadOnlyList<string> ids);
+
+    /// <summary>The account was deleted: its submissions go.</summary>
+    Task Forget();
 }

@@ -11,8 +11,17 @@ public static class UploadLimits
     /// <summary>How long an upload can be used. RFC 8620 6.1 asks for at least an hour; a day lets a draft's attachment wait over lunch.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
 
-    /// <summary>Bytes of live (unexpired) uploads one account may hold: a client cannot fill the store with uploads it never uses.</summary>
-    public const long AccountQuotaBytes = 1024L * 1024 * 1024;
+    /// <summary>
+    /// Bytes of live (unexpired) uploads one account may hold: a client cannot fill the store with uploads
+    /// it never uses. 1 GiB unless <c>GRAINMAIL_JMAP_UPLOAD_QUOTA</c> (bytes) says otherwise, read once at start.
+    /// </summary>
+    public static readonly long AccountQuotaBytes = QuotaFromEnvironment();
+
+    public const string QuotaVariable = "GRAINMAIL_JMAP_UPLOAD_QUOTA";
+
+    private static long QuotaFromEnvironment() =>
+        long.TryParse(Environment.GetEnvironmentVariable(QuotaVariable), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n : 1024L * 1024 * 1024;
 }
 
 /// <summary>An upload as its owner sees it.</summary>

@@ -231,6 +231,9 @@ public sealed partial class DomainGrain(
         await DropAccountAliasesAsync(lp);
         await GrainFactory.GetGrain<IAccountGrain>(address).Delete();
         await GrainFactory.GetGrain<IMailboxGrain>(address).Destroy();
+        // The account's JMAP records (RFC 8621 6, 7) go with it: a later account of the same name starts clean.
+        await GrainFactory.GetGrain<GrainMail.Contracts.Jmap.IJmapIdentityGrain>(address).Forget();
+        await GrainFactory.GetGrain<GrainMail.Contracts.Jmap.IEmailSubmissionGrain>(address).Forget();
         return DomainOpStatus.Ok;
     }
 

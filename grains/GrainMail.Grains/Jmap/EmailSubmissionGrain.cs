@@ -20,6 +20,8 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store) : Grain, IE
 
     public Task<SubmissionLog> Read() => store.ReadAsync(_account);
 
+    public Task<long> State() => Task.FromResult(_state);
+
     public async Task<long> Add(string id, DateTimeOffset sendAt, string json)
     {
         var next = _state + 1;
@@ -33,5 +35,11 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store) : Grain, IE
         var next = _state + 1;
         if (await store.DestroyAsync(_account, ids, next) > 0) _state = next;
         return _state;
+    }
+
+    public async Task Forget()
+    {
+        await store.DeleteAccountAsync(_account);
+        DeactivateOnIdle();
     }
 }

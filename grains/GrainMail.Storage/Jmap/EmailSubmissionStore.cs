@@ -61,4 +61,15 @@ public sealed class EmailSubmissionStore(NpgsqlDataSource dataSource)
         cmd.Parameters.AddWithValue("seq", seq);
         return await cmd.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>The account was deleted: its submissions and its floor go.</summary>
+    public async Task DeleteAccountAsync(string account, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            DELETE FROM jmap_email_submission WHERE account = @a;
+            DELETE FROM jmap_email_submission_floor WHERE account = @a;
+            """);
+        cmd.Parameters.AddWithValue("a", account);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 }

@@ -19,6 +19,9 @@ public sealed class JmapHostFixture : IAsyncLifetime
 
     public string CertificatePath { get; private set; } = "";
 
+    /// <summary>More environment for the host (a test class with its own fixture instance sets a small limit, say).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
     public async ValueTask InitializeAsync()
     {
         var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
@@ -26,7 +29,7 @@ public sealed class JmapHostFixture : IAsyncLifetime
         HttpsPort = HostProcess.FreePort();
         var dir = Path.Combine(pg.Root, $"jmap-host-{Guid.NewGuid():N}"[..20]);
         Host = await HostProcess.StartAsync(db, dir, HostProcess.Ports.Free(),
-            extraEnvironment: new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
+            extraEnvironment: new Dictionary<string, string>(Environment) { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
         CertificatePath = Path.Combine(dir, "tls", "cert.pem");
     }
 
