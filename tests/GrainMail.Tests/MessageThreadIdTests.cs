@@ -115,7 +115,7 @@ public sealed class MessageThreadIdTests(ThreadIdHostFixture host) : IClassFixtu
         Assert.Equal(storedThreads, imapThreads);
 
         // COPY and MOVE carry the stored value to the new rows.
-        var archive = await imap.GetFolder(imap.PersonalNamespaces[0]).CreateAsync("Kept" + tag, true);
+        var archive = (await imap.GetFolder(imap.PersonalNamespaces[0]).CreateAsync("Kept" + tag, true))!;
         var copyUids = (await inbox.FetchAsync(0, 2, MessageSummaryItems.UniqueId)).Select(s => s.UniqueId).ToList();
         await inbox.CopyToAsync(copyUids, archive);
         var moveUids = (await inbox.FetchAsync(3, 5, MessageSummaryItems.UniqueId)).Select(s => s.UniqueId).ToList();
