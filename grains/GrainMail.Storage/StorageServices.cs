@@ -45,6 +45,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Trust.ReputationFeedbackStore>();
         services.AddSingleton<GrainMail.Storage.Trust.SrsKeyStore>();
         services.AddSingleton<MailboxStore>();
+        services.AddSingleton<ThreadIdBackfillStore>();
         services.AddSingleton<GrainMail.Storage.Outbound.OutboundStore>();
         services.AddSingleton<DomainDirectory>();
         services.AddSingleton<GrainMail.Storage.Organization.DirectoryStore>();

@@ -84,6 +84,10 @@ public static class SiloSetup
         services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:SubjectWords")
             .Get<GrainMail.Grains.Governance.SubjectWordsBackfillOptions>() ?? new GrainMail.Grains.Governance.SubjectWordsBackfillOptions());
         services.AddHostedService<GrainMail.Grains.Governance.SubjectWordsBackfill>();
+        // Messages stored without a thread id get theirs in the background (GrainMail:ThreadIds, migration 0039).
+        services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:ThreadIds")
+            .Get<GrainMail.Grains.Mailboxes.ThreadIdBackfillOptions>() ?? new GrainMail.Grains.Mailboxes.ThreadIdBackfillOptions());
+        services.AddHostedService<GrainMail.Grains.Mailboxes.ThreadIdBackfill>();
         // The chain's tip anchored outside the database (GrainMail:Audit:AnchorFile, AnchorEvery).
         services.AddSingleton(sp => new GrainMail.Storage.Audit.AuditAnchors(
             sp.GetRequiredService<GrainMail.Grains.Audit.AuditOptions>().AnchorFile is { Length: > 0 } anchorFile

@@ -1,4 +1,3 @@
-using System.Text;
 using MimeKit;
 
 namespace GrainMail.Gateways.Common.Mime;
@@ -7,12 +6,5 @@ namespace GrainMail.Gateways.Common.Mime;
 public static class HeaderValues
 {
     /// <summary>A header's value as it is in the message, unfolded; null when absent.</summary>
-    public static string? RawValue(HeaderList headers, string field)
-    {
-        var i = headers.IndexOf(field);
-        if (i < 0) return null;
-        var raw = headers[i].RawValue;
-        var text = Encoding.UTF8.GetString(raw).Replace("\r\n", "").Replace("\n", "").Trim();
-        return text;
-    }
+    public static string? RawValue(HeaderList headers, string field) => GrainMail.Contracts.Mailboxes.ThreadIds.RawValue(headers, field);
 }

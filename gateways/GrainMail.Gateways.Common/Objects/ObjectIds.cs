@@ -26,11 +26,11 @@ public static class ObjectIds
 {
     public static string EmailId(BlobRef blob) => "M" + Convert.ToHexStringLower(blob.Hash.AsSpan(0, Math.Min(12, blob.Hash.Length)));
 
-    public static string ThreadId(HeaderList headers, BlobRef blob)
-    {
-        var root = MessageSummary.ThreadReferences(headers).FirstOrDefault() ?? MessageSummary.MessageIdOf(headers);
-        return root is null ? "T" + EmailId(blob)[1..] : "T" + Hash(root);
-    }
+    /// <summary>The message's thread id (<see cref="ThreadIds"/>, which the mailbox stores with each message it can).</summary>
+    public static string ThreadId(HeaderList headers, BlobRef blob) => ThreadIds.Of(headers, blob.Hash);
+
+    /// <summary>The thread id stored with the message, else computed from its headers.</summary>
+    public static string ThreadId(MessageMeta meta, HeaderList headers) => meta.ThreadId ?? ThreadId(headers, meta.Blob);
 
     public static string MailboxId(string account, FolderInfo folder) =>
         "F" + Hash(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{account.ToLowerInvariant()}\0{folder.FolderId}\0{folder.UidValidity}"));

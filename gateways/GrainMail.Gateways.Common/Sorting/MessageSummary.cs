@@ -1,3 +1,4 @@
+using GrainMail.Contracts.Mailboxes;
 using GrainMail.Gateways.Common.Mime;
 using MimeKit;
 using MimeKit.Utils;
@@ -43,35 +44,16 @@ public sealed record MessageSummary(
             ThreadReferences(headers));
     }
 
-    /// <summary>
-    /// RFC 5256 REFERENCES step 1: the message-ids of References; when it has none that parse,
-    /// the first of In-Reply-To.
-    /// </summary>
-    public static IReadOnlyList<string> ThreadReferences(HeaderList headers)
-    {
-        var refs = MessageIds(headers, "References");
-        if (refs.Count > 0) return refs;
-        var reply = MessageIds(headers, "In-Reply-To");
-        return reply.Count > 0 ? [reply[0]] : [];
-    }
+    /// <summary>RFC 5256 REFERENCES step 1 (shared with the stored thread ids, <see cref="ThreadIds"/>).</summary>
+    public static IReadOnlyList<string> ThreadReferences(HeaderList headers) => ThreadIds.References(headers);
 
     /// <summary>The message's own Message-ID (without angle brackets), or null.</summary>
-    public static string? MessageIdOf(HeaderList headers) => MessageIds(headers, "Message-ID").FirstOrDefault();
+    public static string? MessageIdOf(HeaderList headers) => ThreadIds.MessageId(headers);
 
     private static string? Decoded(HeaderList headers, string field)
     {
         var i = headers.IndexOf(field);
         return i < 0 ? null : TextSearch.DecodedValue(headers[i]);
-    }
-
-    private static List<string> MessageIds(HeaderList headers, string field)
-    {
-        var value = HeaderValues.RawValue(headers, field);
-        var ids = new List<string>();
-        if (string.IsNullOrWhiteSpace(value)) return ids;
-        foreach (var id in MimeUtils.EnumerateReferences(value))
-            if (!string.IsNullOrEmpty(id) && ids.Count < 1000) ids.Add(id);
-        return ids;
     }
 
     private static MailboxAddress? FirstMailbox(HeaderList headers, string field)

@@ -241,8 +241,28 @@ public sealed class FilterContext(EmailStore store, MailView view)
         return _threads.TryGetValue(id, out var l) ? l : [e];
     }
 
-    /// <summary>Every Email of the account by thread id (reads each message's headers once; then cached by Email id).</summary>
+    /// <summary>
+    /// Every Email of the account by thread id, kept for the view's current state. From the thread ids
+    /// stored with the messages when all have one; else each message without one is read once (its
+    /// thread id then cached by Email id).
+    /// </summary>
     public static async Task<Dictionary<string, List<EmailCandidate>>> ThreadsAsync(EmailStore store, MailView view)
+    {
+        if (view.CachedThreads is Dictionary<string, List<EmailCandidate>> cached) return cached;
+        var map = view.ThreadsStored ? StoredThreads(view) : await ReadThreadsAsync(store, view);
+        view.CachedThreads = map;
+        return map;
+    }
+
+    private static Dictionary<string, List<EmailCandidate>> StoredThreads(MailView view)
+    {
+        var map = new Dictionary<string, List<EmailCandidate>>(StringComparer.Ordinal);
+        foreach (var (thread, members) in view.StoredThreads)
+            map[thread] = [.. members.Select(id => new EmailCandidate(id, view.Copies(id))).Where(c => c.Copies.Count > 0)];
+        return map;
+    }
+
+    private static async Task<Dictionary<string, List<EmailCandidate>>> ReadThreadsAsync(EmailStore store, MailView view)
     {
         var map = new Dictionary<string, List<EmailCandidate>>(StringComparer.Ordinal);
         foreach (var id in view.EmailIds.ToList())

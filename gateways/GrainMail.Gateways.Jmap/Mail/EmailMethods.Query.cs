@@ -95,7 +95,8 @@ public sealed partial class EmailMethods
         if (needsHeaders)
             foreach (var m in matched) summaries[m.EmailId] = await store.SortKeysAsync(m.First);
         Dictionary<string, List<EmailCandidate>>? threads = null;
-        if (collapse || sorts.Any(s => s.Property.EndsWith("InThreadHaveKeyword", StringComparison.Ordinal)))
+        // collapseThreads alone needs only each Email's thread id, stored with it when the view has them all.
+        if (sorts.Any(s => s.Property.EndsWith("InThreadHaveKeyword", StringComparison.Ordinal)) || (collapse && !view.ThreadsStored))
             threads = await FilterContext.ThreadsAsync(store, view);
         var threadOf = new Dictionary<string, string>(StringComparer.Ordinal);
         if (threads is not null)
@@ -137,7 +138,7 @@ public sealed partial class EmailMethods
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<string>();
         foreach (var m in matched)
-            if (seen.Add(threadOf.GetValueOrDefault(m.EmailId) ?? m.EmailId)) result.Add(m.EmailId);
+            if (seen.Add(threadOf.GetValueOrDefault(m.EmailId) ?? m.First.Meta.ThreadId ?? m.EmailId)) result.Add(m.EmailId);
         return result;
     }
 

@@ -11,12 +11,17 @@ public sealed partial class EmailMethods
     {
         var ids = StandardMethods.Ids(call) ?? throw new JmapMethodException(JmapErrors.RequestTooLarge, "Name the threads to get");
         using var mail = await access.OpenAsync(call);
-        var threads = await FilterContext.ThreadsAsync(store, mail.View);
+        var view = mail.View;
+        // With every thread id stored, a thread's Emails come from the view's index: no other thread is looked at.
+        var threads = view.ThreadsStored ? null : await FilterContext.ThreadsAsync(store, view);
         var list = new JsonArray();
         var notFound = new JsonArray();
         foreach (var id in ids.Distinct())
         {
-            if (!threads.TryGetValue(id, out var members))
+            var members = threads is null
+                ? view.ThreadMembers(id)?.Select(e => new EmailCandidate(e, view.Copies(e))).Where(c => c.Copies.Count > 0).ToList()
+                : threads.GetValueOrDefault(id);
+            if (members is not { Count: > 0 })
             {
                 notFound.Add(id);
                 continue;

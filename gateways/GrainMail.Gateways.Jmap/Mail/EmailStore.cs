@@ -39,9 +39,23 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads) : IDi
 
     public Task<LoadedMessage?> LoadAsync(EmailCopy copy) => messages.GetAsync(copy.Meta.Blob);
 
-    public async Task<string> ThreadIdAsync(EmailCopy copy)
+    /// <summary>
+    /// The Email's thread id: the one stored with the message (issue 18), else computed from its
+    /// headers the way the mailbox computes it (for messages the backfill has not reached yet).
+    /// </summary>
+    public ValueTask<string> ThreadIdAsync(EmailCopy copy)
     {
-        if (threads.Known(copy.EmailId) is { } known) return known;
+        if (copy.Meta.ThreadId is { } stored)
+        {
+            // Remembered for Thread/changes and queryChanges, which name the thread of an Email gone since.
+            if (threads.Known(copy.EmailId) is null) threads.Remember(copy.EmailId, stored);
+            return ValueTask.FromResult(stored);
+        }
+        return threads.Known(copy.EmailId) is { } known ? ValueTask.FromResult(known) : new ValueTask<string>(ComputeThreadIdAsync(copy));
+    }
+
+    private async Task<string> ComputeThreadIdAsync(EmailCopy copy)
+    {
         var content = await LoadAsync(copy);
         // A message whose bytes are gone is its own thread (as ObjectIds has it for one without ids).
         var thread = content is null ? "T" + copy.EmailId[1..] : ObjectIds.ThreadId(content.Root.Headers, copy.Meta.Blob);

@@ -36,6 +36,10 @@ public sealed class MailView(string address)
     private readonly List<(FolderMark Mark, List<string> EmailIds)> _droppedFolders = [];
     private readonly Dictionary<string, IReadOnlyList<string>> _queryCache = new(StringComparer.Ordinal);
 
+    // Emails by their stored thread id (issue 18): Thread/get and collapseThreads read no message.
+    private readonly Dictionary<string, HashSet<string>> _byThread = new(StringComparer.Ordinal);
+    private int _copiesWithoutThreadId;
+
     public string Address => address;
 
     public string State { get; private set; } = "";
@@ -56,6 +60,21 @@ public sealed class MailView(string address)
 
     /// <summary>A query's ids cached for the current state (cleared on every change).</summary>
     public IReadOnlyList<string>? CachedQuery(string key) => _queryCache.GetValueOrDefault(key);
+
+    /// <summary>
+    /// Whether every message in the view has its thread id stored (a mailbox not yet backfilled
+    /// has some without): then <see cref="ThreadMembers"/> is complete.
+    /// </summary>
+    public bool ThreadsStored => _copiesWithoutThreadId == 0;
+
+    /// <summary>The Email ids of a thread, by the stored thread ids; null when none has it.</summary>
+    public IReadOnlyCollection<string>? ThreadMembers(string threadId) => _byThread.GetValueOrDefault(threadId);
+
+    /// <summary>Every thread id with its Email ids (only complete when <see cref="ThreadsStored"/>).</summary>
+    public IEnumerable<KeyValuePair<string, HashSet<string>>> StoredThreads => _byThread;
+
+    /// <summary>The account's threads built for the current state (cleared on every change, like the query cache).</summary>
+    public object? CachedThreads { get; set; }
 
     public void CacheQuery(string key, IReadOnlyList<string> ids)
     {
@@ -104,6 +123,7 @@ public sealed class MailView(string address)
         if (changed || State.Length == 0)
         {
             _queryCache.Clear();
+            CachedThreads = null;
             State = MailState.Of(_folders.Values.Select(f => f.Info));
         }
     }
@@ -133,6 +153,12 @@ public sealed class MailView(string address)
         view.ByUid[meta.Uid] = copy;
         if (!_byEmail.TryGetValue(copy.EmailId, out var list)) _byEmail[copy.EmailId] = list = [];
         list.Add(copy);
+        if (meta.ThreadId is { } thread)
+        {
+            if (!_byThread.TryGetValue(thread, out var members)) _byThread[thread] = members = new(StringComparer.Ordinal);
+            members.Add(copy.EmailId);
+        }
+        else _copiesWithoutThreadId++;
     }
 
     private void Remove(FolderView view, long uid, long? removedAt)
@@ -142,6 +168,12 @@ public sealed class MailView(string address)
         {
             list.RemoveAll(c => c.FolderId == copy.FolderId && c.Meta.Uid == uid);
             if (list.Count == 0) _byEmail.Remove(copy.EmailId);
+        }
+        if (copy.Meta.ThreadId is not { } thread) _copiesWithoutThreadId--;
+        else if (!_byEmail.ContainsKey(copy.EmailId) && _byThread.TryGetValue(thread, out var members))
+        {
+            members.Remove(copy.EmailId);
+            if (members.Count == 0) _byThread.Remove(thread);
         }
         if (removedAt is long at) view.Removed.Add((at, copy.EmailId));
     }

@@ -19,6 +19,8 @@ public static class DeliveryStreams
 /// are idempotent on; <see cref="QueueRowId"/> names the queue row the consumer
 /// removes in the same transaction that stores the message. <see cref="Junk"/>: the inbound
 /// checks judged it spam for this recipient; it goes to the mailbox's \Junk folder (RFC 6154).
+/// <see cref="ThreadId"/>: the message's thread id (<see cref="Mailboxes.ThreadIds"/>), computed once at
+/// intake and stored with the mailbox copy; null when the producer did not compute it (then it is backfilled).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record DeliveryEvent(
@@ -33,4 +35,5 @@ public sealed record DeliveryEvent(
     [property: Id(8)] string? Dsn,
     [property: Id(9)] int Attempt,
     [property: Id(10)] string? TraceParent = null,
-    [property: Id(11)] bool Junk = false);
+    [property: Id(11)] bool Junk = false,
+    [property: Id(12)] string? ThreadId = null);

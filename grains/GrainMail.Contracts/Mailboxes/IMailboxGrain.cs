@@ -224,6 +224,10 @@ public sealed record FolderInfo(
     [property: Id(9)] bool Subscribed,
     [property: Id(10)] int FolderId = 0);
 
+/// <summary>
+/// One message of a folder. <see cref="ThreadId"/> is the thread id stored with it (<see cref="ThreadIds"/>),
+/// null for a message stored without one and not yet backfilled: readers then compute it from the headers.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record MessageMeta(
     [property: Id(0)] long Uid,
@@ -232,7 +236,8 @@ public sealed record MessageMeta(
     [property: Id(3)] MessageFlags Flags,
     [property: Id(4)] IReadOnlyList<string> Keywords,
     [property: Id(5)] long ModSeq,
-    [property: Id(6)] DateTimeOffset? SaveDate = null);
+    [property: Id(6)] DateTimeOffset? SaveDate = null,
+    [property: Id(7)] string? ThreadId = null);
 
 [GenerateSerializer, Immutable]
 public sealed record QuotaInfo(

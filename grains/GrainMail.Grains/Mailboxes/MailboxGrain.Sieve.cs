@@ -206,7 +206,7 @@ public sealed partial class MailboxGrain
             var c = created.Contains(folder) ? folder : (clones.TryGetValue(folder.Id, out var cl) ? cl : clones[folder.Id] = folder.Clone());
             var (flags, keywords) = ImapFlags(flagNames);
             var row = new MessageRow(c.Id, c.UidNext, item.BlobDomain, item.BlobHash, item.Size, MailboxStore.InZone(item.ReceivedAt, null),
-                flags, keywords, c.HighestModSeq + 1, rows.Count == 0 ? item.DeliveryId : null, now);
+                flags, keywords, c.HighestModSeq + 1, rows.Count == 0 ? item.DeliveryId : null, now, item.ThreadId);
             c.UidNext++;
             c.HighestModSeq++;
             c.Count++;

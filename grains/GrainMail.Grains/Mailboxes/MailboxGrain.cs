@@ -307,13 +307,14 @@ public sealed partial class MailboxGrain(
         if (_mailbox.UsedBytes + raw.Length > _mailbox.QuotaBytes) return new AppendResult(MailboxOpStatus.OverQuota, 0, 0);
         var domain = MailAddress.DomainOf(_address);
         var hash = BlobStore.Hash(raw);
+        // Found by the domain-wide search like delivered mail (issue 17, 4.2.18); the thread id is stored with the message.
+        var summary = await GrainMail.Storage.Governance.MessageIndex.SummarizeAsync(raw, hash);
         // INTERNALDATE as given, in its zone; else now in the server's zone (RFC 3501 6.3.11).
         var row = new MessageRow(f.Id, f.UidNext, domain, hash, raw.Length, internalDate ?? clock.GetLocalNow(), flags,
-            NormalizeKeywords(keywords), f.HighestModSeq + 1, null, clock.GetUtcNow());
+            NormalizeKeywords(keywords), f.HighestModSeq + 1, null, clock.GetUtcNow(), summary.ThreadId);
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
-        // Found by the domain-wide search like delivered mail (issue 17, 4.2.18).
-        change.NewBlobSummary = await GrainMail.Storage.Governance.MessageIndex.SummarizeAsync(raw);
+        change.NewBlobSummary = summary;
         await InsertAsync(f, change, [row]);
         return new AppendResult(MailboxOpStatus.Ok, f.UidValidity, row.Uid);
     }
@@ -720,7 +721,7 @@ public sealed partial class MailboxGrain(
         var inbox = _folders.Values.First(f => f.Use == SpecialUse.Inbox);
         var now = clock.GetUtcNow();
         var rows = items.Select((i, n) => new MessageRow(inbox.Id, inbox.UidNext + n, i.Item.BlobDomain, i.Item.BlobHash, i.Item.Size,
-            MailboxStore.InZone(i.Item.ReceivedAt, null), MessageFlags.None, [], inbox.HighestModSeq + 1 + n, i.Item.DeliveryId, now)).ToList();
+            MailboxStore.InZone(i.Item.ReceivedAt, null), MessageFlags.None, [], inbox.HighestModSeq + 1 + n, i.Item.DeliveryId, now, i.Item.ThreadId)).ToList();
         var change = NewChange();
         change.ConsumeQueueRows = ids;
         if (await InsertAsync(inbox, change, rows) != CommitOutcome.Committed) return false;
@@ -760,7 +761,7 @@ public sealed partial class MailboxGrain(
             ?? _folders.Values.First(f => f.Use == SpecialUse.Inbox);
         // A delivery's INTERNALDATE is in the server's zone (as it reads back from storage).
         var row = new MessageRow(inbox.Id, inbox.UidNext, item.BlobDomain, item.BlobHash, item.Size, MailboxStore.InZone(item.ReceivedAt, null),
-            MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId, clock.GetUtcNow());
+            MessageFlags.None, [], inbox.HighestModSeq + 1, item.DeliveryId, clock.GetUtcNow(), item.ThreadId);
         var change = NewChange();
         change.ConsumeQueueRow = item.QueueRowId;
         change.ConsumedReference = (item.BlobDomain, item.BlobHash);

@@ -135,6 +135,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         var outboundHash = ReferenceEquals(outbound, submission.Raw) ? hash : await outbound.HashAsync(ct);
         if (outboundHash.AsSpan().SequenceEqual(hash)) (outbound, outboundHash) = (submission.Raw, hash);
         var receivedAt = DateTimeOffset.UtcNow;
+        // The headers are read once for the domain-wide search and the thread id every mailbox copy stores.
+        var summary = recipients.Count + lists.Count > 0 ? await Governance.MessageIndex.SummarizeAsync(submission.Raw, hash, ct) : null;
         var events = new List<OutgoingEvent>(recipients.Count);
         var deliveryIds = new Dictionary<string, Guid>(StringComparer.Ordinal);
         var outboundIds = new List<Guid>();
@@ -142,7 +144,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         {
             var e = new DeliveryEvent(Guid.CreateVersion7(receivedAt), 0, rcpt, submission.Sender, MailAddress.DomainOf(rcpt), hash,
                 submission.Raw.Length, receivedAt, submission.DsnFor(rcpt), 0, System.Diagnostics.Activity.Current?.Id,
-                submission.JunkMailboxes?.Contains(rcpt) == true);
+                submission.JunkMailboxes?.Contains(rcpt) == true, summary?.ThreadId);
             deliveryIds[rcpt] = e.DeliveryId;
             var streamId = StreamId.Create(DeliveryStreams.Inbound, rcpt);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), DeliveryStreams.Inbound, rcpt, codec.Encode(e)));
@@ -173,7 +175,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         return new Prepared(submission with { Mailboxes = recipients, External = external, Lists = lists, OutboundRaw = outbound }, hash, events, receipt, sent)
         {
             OutboundHash = outboundHash,
-            Summary = recipients.Count + lists.Count > 0 ? await Governance.MessageIndex.SummarizeAsync(submission.Raw, ct) : null,
+            Summary = summary,
         };
     }
 

@@ -6,7 +6,9 @@ using NpgsqlTypes;
 namespace GrainMail.Storage.Governance;
 
 /// <summary>The header values an administrator searches a domain by (issue 17, 4.2.18).</summary>
-public sealed record MessageSummary(string? HeaderFrom, string? Subject, string? MessageId);
+/// <param name="ThreadId">The message's thread id (<see cref="GrainMail.Contracts.Mailboxes.ThreadIds"/>) when the summary was
+/// asked for with the blob hash and the whole header section was read; null otherwise.</param>
+public sealed record MessageSummary(string? HeaderFrom, string? Subject, string? MessageId, string? ThreadId = null);
 
 /// <summary>One message found in a domain, with every mailbox copy that holds it.</summary>
 public sealed record IndexedMessage(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, string? HeaderFrom,
@@ -29,7 +31,13 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
     private const int HeadBytes = 64 * 1024;
 
     /// <summary>From, Subject (RFC 2047 decoded) and Message-ID of a message; nulls for what is absent or unreadable.</summary>
-    public static async Task<MessageSummary> SummarizeAsync(MessageContent content, CancellationToken ct = default)
+    public static Task<MessageSummary> SummarizeAsync(MessageContent content, CancellationToken ct = default) => SummarizeAsync(content, null, ct);
+
+    /// <summary>
+    /// The summary, with the message's thread id when <paramref name="blobHash"/> is given: the mailbox
+    /// stores it with each copy, so JMAP threads need no message read (issue 18).
+    /// </summary>
+    public static async Task<MessageSummary> SummarizeAsync(MessageContent content, byte[]? blobHash, CancellationToken ct = default)
     {
         try
         {
@@ -41,17 +49,24 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
             }
             head.Position = 0;
             var headers = HeaderList.Load(head, ct);
+            // A header section longer than the head read here is left to the backfill, which reads it whole.
+            var threadId = blobHash is not null && (head.Length >= content.Length || HeaderSectionEnds(head.GetBuffer().AsSpan(0, (int)head.Length)))
+                ? GrainMail.Contracts.Mailboxes.ThreadIds.Of(headers, blobHash) : null;
             var from = headers[HeaderId.From] is { } f && InternetAddressList.TryParse(f, out var list)
                 ? list.Mailboxes.FirstOrDefault()?.Address?.ToLowerInvariant() : null;
             var subject = headers[HeaderId.Subject];
             var messageId = headers[HeaderId.MessageId] is { } id ? NormalizeMessageId(id) : null;
-            return new MessageSummary(Clip(from), Clip(subject), Clip(messageId));
+            return new MessageSummary(Clip(from), Clip(subject), Clip(messageId), threadId);
         }
         catch (Exception e) when (e is FormatException or ParseException or IOException)
         {
             return new MessageSummary(null, null, null);
         }
     }
+
+    /// <summary>Whether <paramref name="head"/> holds the blank line that ends the header section (RFC 5322 2.1).</summary>
+    public static bool HeaderSectionEnds(ReadOnlySpan<byte> head) =>
+        head.IndexOf("\n\n"u8) >= 0 || head.IndexOf("\n\r\n"u8) >= 0;
 
     public static string? NormalizeMessageId(string? text)
     {

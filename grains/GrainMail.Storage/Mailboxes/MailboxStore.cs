@@ -15,7 +15,7 @@ public sealed record FolderRow(
 /// <summary>A message row as stored (no body: that is in the blob store).</summary>
 public sealed record MessageRow(
     int FolderId, long Uid, string BlobDomain, byte[] BlobHash, long Size, DateTimeOffset InternalDate,
-    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId, DateTimeOffset? SaveDate = null)
+    MessageFlags Flags, string[] Keywords, long ModSeq, Guid? DeliveryId, DateTimeOffset? SaveDate = null, string? ThreadId = null)
 {
     private MessageMeta? _meta;
 
@@ -33,6 +33,7 @@ public sealed record MessageRow(
         ModSeq = original.ModSeq;
         DeliveryId = original.DeliveryId;
         SaveDate = original.SaveDate;
+        ThreadId = original.ThreadId;
     }
 
     /// <summary>
@@ -40,7 +41,7 @@ public sealed record MessageRow(
     /// list (IMAP SELECT, POP3) then share these immutable objects with the grain instead of
     /// each holding copies.
     /// </summary>
-    public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq, SaveDate);
+    public MessageMeta Meta => _meta ??= new MessageMeta(Uid, new BlobRef(BlobDomain, BlobHash, Size), InternalDate, Flags, Keywords, ModSeq, SaveDate, ThreadId);
 }
 
 /// <summary>One message leaving its folder: the removal's MODSEQ, and whether the user may restore it.</summary>
@@ -171,7 +172,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         var list = new List<MessageRow>();
         // Binary COPY: the fastest way to bring a large folder's index into memory.
         await using var reader = await conn.BeginBinaryExportAsync(
-            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, coalesce(save_date, internal_date) FROM mailbox_message " +
+            $"COPY (SELECT uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, coalesce(save_date, internal_date), thread_id FROM mailbox_message " +
             $"WHERE mailbox = {Quote(address)} AND folder_id = {folderId} ORDER BY uid) TO STDOUT (FORMAT BINARY)", ct);
         while (await reader.StartRowAsync(ct) >= 0)
         {
@@ -186,8 +187,9 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
             Guid? delivery = reader.IsNull ? SkipNull(reader) : await reader.ReadAsync<Guid>(NpgsqlDbType.Uuid, ct);
             short? zone = reader.IsNull ? SkipZone(reader) : await reader.ReadAsync<short>(NpgsqlDbType.Smallint, ct);
             var saved = await reader.ReadAsync<DateTime>(NpgsqlDbType.TimestampTz, ct);
+            var thread = reader.IsNull ? SkipText(reader) : await reader.ReadAsync<string>(NpgsqlDbType.Text, ct);
             list.Add(new MessageRow(folderId, uid, domain, hash, size, InZone(new DateTimeOffset(date, TimeSpan.Zero), zone), (MessageFlags)flags,
-                keywords, modseq, delivery, new DateTimeOffset(saved, TimeSpan.Zero)));
+                keywords, modseq, delivery, new DateTimeOffset(saved, TimeSpan.Zero), thread));
         }
         return list;
     }
@@ -199,6 +201,12 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
     }
 
     private static Guid? SkipNull(NpgsqlBinaryExporter reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    private static string? SkipText(NpgsqlBinaryExporter reader)
     {
         reader.Skip();
         return null;
@@ -514,9 +522,10 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         {
             var ins = new NpgsqlBatchCommand(
                 """
-                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, save_date)
-                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did, @z, coalesce(@sd, now()))
+                INSERT INTO mailbox_message (mailbox, folder_id, uid, blob_domain, blob_hash, size, internal_date, flags, keywords, modseq, delivery_id, internal_zone, save_date, thread_id)
+                VALUES (@a, @f, @u, @bd, @bh, @s, @d, @fl, @kw, @ms, @did, @z, coalesce(@sd, now()), @tid)
                 """);
+            ins.Parameters.Add(new NpgsqlParameter("tid", NpgsqlDbType.Text) { Value = (object?)m.ThreadId ?? DBNull.Value });
             ins.Parameters.Add(new NpgsqlParameter("sd", NpgsqlDbType.TimestampTz) { Value = m.SaveDate is { } sd ? sd.UtcDateTime : DBNull.Value });
             ins.Parameters.AddWithValue("z", (short)m.InternalDate.Offset.TotalMinutes);
             ins.Parameters.AddWithValue("a", address);
@@ -559,7 +568,9 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         var m = c.Inserted[0];
         var f = c.FolderUpdates[0];
         await using var cmd = dataSource.CreateCommand(
-            "SELECT grainmail_deliver(@a, @v, @u, @n, @luv, @row, @f, @un, @hm, @uid, @bd, @bh, @s, @d, @fl, @ms, @did)");
+            "SELECT grainmail_deliver(@a, @v, @u, @n, @luv, @row, @f, @un, @hm, @uid, @bd, @bh, @s, @d, @fl, @ms, @did, @tid)");
+        // The thread id stored with the message (migration 0039's form of the function).
+        cmd.Parameters.Add(new NpgsqlParameter("tid", NpgsqlDbType.Text) { Value = (object?)m.ThreadId ?? DBNull.Value });
         cmd.Parameters.AddWithValue("a", address);
         cmd.Parameters.AddWithValue("v", expectedVersion);
         cmd.Parameters.AddWithValue("u", c.UsedBytes);
