@@ -221,7 +221,7 @@ public sealed class JmapWebSocketConnection(
                 var request = message.Request;
                 var context = new JmapRequestContext(username, accounts, request.Using.ToHashSet(StringComparer.Ordinal), limits,
                     request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, _closed.Token)
-                    { ClientIp = JmapEndpoints.ClientIpOf(http) };
+                { ClientIp = JmapEndpoints.ClientIpOf(http) };
                 var baseUrl = JmapEndpoints.BaseUrl(http.Request);
                 var sessionState = (string)SessionResource.Build(username, accounts, families, limits, baseUrl)["state"]!;
                 var response = await dispatcher.ExecuteAsync(request, context, sessionState);
