@@ -178,6 +178,60 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
         await AdminAccessFixture.AssertProblem(await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"nobody@{d}\"}}"))), HttpStatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task A_browser_opening_the_sign_on_url_is_sent_to_the_webmail_which_redeems_the_ticket_once_by_post()
+    {
+        var started = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var d = await fixture.NewDomain("w");
+        var user = await fixture.NewAccount(d, "dana");
+        var key = IntegrationSigner.NewKey("ed25519");
+        var id = await Register(d, key, "127.0.0.1");
+        using var anon = Anon();
+        var r = await anon.SendAsync(IntegrationSigner.Request(id, key, HttpMethod.Post, "/api/v1/integration/sso", IntegrationSigner.Utf8($"{{\"address\":\"{user}\"}}")));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var sso = await r.Content.ReadFromJsonAsync<JsonElement>();
+        var ticket = sso.GetProperty("ticket").GetString()!;
+        Assert.Equal($"{fixture.Host.BaseUrl}/mail/#sso={ticket}", sso.GetProperty("webmailUrl").GetString());
+
+        // A browser's navigation: sent on to the webmail with the ticket in the fragment, the ticket not spent.
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(fixture.Host.BaseUrl) };
+        var open = new HttpRequestMessage(HttpMethod.Get, sso.GetProperty("loginUrl").GetString());
+        open.Headers.TryAddWithoutValidation("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+        var handoff = await browser.SendAsync(open);
+        Assert.Equal(HttpStatusCode.Redirect, handoff.StatusCode);
+        Assert.Equal($"/mail/#sso={ticket}", handoff.Headers.Location?.OriginalString);
+        Assert.Equal("no-store", handoff.Headers.CacheControl?.ToString());
+
+        // The page posts the ticket: a user session once, then refused.
+        var redeemed = await anon.PostAsync("/api/v1/sso", AdminAccessFixture.Json(new { ticket }));
+        Assert.Equal(HttpStatusCode.OK, redeemed.StatusCode);
+        Assert.Equal("no-store", redeemed.Headers.CacheControl?.ToString());
+        var session = await redeemed.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(user, session.GetProperty("account").GetString());
+        Assert.Equal("user", session.GetProperty("kind").GetString());
+        using (var me = fixture.Client(session.GetProperty("token").GetString()))
+            Assert.Equal(HttpStatusCode.OK, (await me.GetAsync($"/api/v1/accounts/{user}/mailbox")).StatusCode);
+        await AdminAccessFixture.AssertProblem(await anon.PostAsync("/api/v1/sso", AdminAccessFixture.Json(new { ticket })), HttpStatusCode.NotFound);
+        await AdminAccessFixture.AssertProblem(await anon.GetAsync(sso.GetProperty("loginUrl").GetString()), HttpStatusCode.NotFound);
+
+        // Audited as the user's sign-in, without a second factor asked; no entry holds the ticket.
+        var entries = new List<JsonElement>();
+        await Eventually.Until(async () =>
+        {
+            var page = await fixture.Super.GetFromJsonAsync<JsonElement>($"/api/v1/audit?target={Uri.EscapeDataString(user)}&limit=100");
+            entries = page.GetProperty("items").EnumerateArray().ToList();
+            return entries.Any(e => e.GetProperty("action").GetString() == "login.sso" && e.GetProperty("result").GetString() == "ok");
+        }, TimeSpan.FromSeconds(20), "the sign-on's audit entry");
+        var signIn = entries.Last(e => e.GetProperty("action").GetString() == "login.sso" && e.GetProperty("result").GetString() == "ok");
+        Assert.Equal(user, signIn.GetProperty("actor").GetString());
+        Assert.Equal("user", signIn.GetProperty("actorRole").GetString());
+        Assert.Contains("not asked", signIn.GetProperty("detail").GetString());
+        var all = await fixture.Super.GetStringAsync($"/api/v1/audit/export?from={Uri.EscapeDataString(started.ToString("O"))}");
+        Assert.Contains("login.sso.handoff", all);
+        Assert.DoesNotContain(ticket, all);
+        Assert.DoesNotContain(session.GetProperty("token").GetString()!, all);
+    }
+
     private static HttpRequestMessage SignedCsv(Guid id, IntegrationKey key, string target, string csv)
     {
         var req = IntegrationSigner.Request(id, key, HttpMethod.Post, target, IntegrationSigner.Utf8(csv));
@@ -308,6 +362,7 @@ public sealed class IntegrationApiTests(AdminAccessFixture fixture) : IClassFixt
 
             var sso = await fixture.Cli(null, "integration", "sso", id, keyFile, user);
             Assert.True(sso.ExitCode == 0, sso.Out + sso.Err);
+            Assert.StartsWith(fixture.Host.BaseUrl + "/mail/#sso=gmt_", sso.Json.GetProperty("webmailUrl").GetString());
             using var anon = Anon();
             var login = await anon.GetAsync(sso.Json.GetProperty("loginUrl").GetString());
             Assert.Equal(HttpStatusCode.OK, login.StatusCode);

@@ -55,6 +55,33 @@ export async function login(address: string, password: string, totp?: string): P
   return { ok: false, needTotp: r.status === 401 && /two-factor/i.test(error.title), error };
 }
 
+/**
+ * Single sign-on: the enterprise's link brings a one-time ticket in the URL fragment (#sso=…), which
+ * no request carries. Take it out of the address bar and history at once, then redeem it by POST
+ * (in a body, not a URL) for a session kept like the login's. Null when the page was not opened so.
+ */
+export function takeSsoTicket(): string | null {
+  const m = /^#sso=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (!location.hash.startsWith('#sso=')) return null;
+  history.replaceState(null, '', location.pathname + location.search);
+  return m ? m[1] : '';
+}
+
+export async function redeemSso(ticket: string): Promise<LoginResult> {
+  const r = await fetch('/api/v1/sso', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ticket }),
+  });
+  if (r.status === 200) {
+    const s = await r.json();
+    sessionStorage.setItem(TOKEN_KEY, s.token);
+    sessionStorage.setItem(ACCOUNT_KEY, s.account);
+    return { ok: true, token: s.token, account: s.account, restrictions: s.restrictions ?? [] };
+  }
+  return { ok: false, needTotp: false, error: await problem(r) };
+}
+
 /** The account's REST endpoints (/api/v1/me/…), with the session's bearer token. */
 export class Rest {
   constructor(readonly token: string, readonly account: string) {}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, forgetLogin, Jmap, login, Rest, savedLogin } from './api';
+import { ApiError, forgetLogin, Jmap, login, redeemSso, Rest, savedLogin, takeSsoTicket } from './api';
 import { lang, Lang, setLang, t } from './i18n';
 import { MailApp } from './mail';
 import { useSignal } from './state';
@@ -12,10 +12,33 @@ export interface Auth {
 
 export function App() {
   useSignal(lang); // every text re-renders on a language switch
+  // A sign-on link replaces whatever session this tab had: it names the user the enterprise vouches for.
+  const [ssoTicket] = useState<string | null>(() => {
+    const ticket = takeSsoTicket();
+    if (ticket !== null) forgetLogin();
+    return ticket;
+  });
+  const [ssoPending, setSsoPending] = useState(ssoTicket !== null);
+  const [ssoError, setSsoError] = useState<string | null>(null);
   const [auth, setAuth] = useState<Auth | null>(() => {
     const s = savedLogin();
     return s ? { ...s, restrictions: [] } : null;
   });
+
+  useEffect(() => {
+    if (ssoTicket === null) return;
+    const refused = (detail: string) => (setSsoError(detail), setSsoPending(false));
+    if (!ssoTicket) return refused(t('login.ssoRefused'));
+    redeemSso(ssoTicket).then(
+      (r) => {
+        if (r.ok) {
+          setAuth({ token: r.token, account: r.account, restrictions: r.restrictions });
+          setSsoPending(false);
+        } else refused(r.error.status === 404 ? t('login.ssoRefused') : t('login.error', r.error.message));
+      },
+      (e) => refused(t('login.error', String(e))),
+    );
+  }, [ssoTicket]);
   const [jmap, setJmap] = useState<Jmap | null>(null);
   const [jmapError, setJmapError] = useState<string | null>(null);
 
@@ -37,7 +60,8 @@ export function App() {
     };
   }, [auth]);
 
-  if (!auth) return <Login onDone={setAuth} />;
+  if (ssoPending) return <div class="login-page" data-testid="sso-pending"><div class="login-card"><h2>{t('login.ssoPending')}</h2></div></div>;
+  if (!auth) return <Login onDone={setAuth} notice={ssoError} />;
   const rest = new Rest(auth.token, auth.account);
   const logout = async () => {
     await rest.logout();
@@ -59,12 +83,12 @@ export function LanguageSwitch() {
   );
 }
 
-function Login({ onDone }: { onDone: (a: Auth) => void }) {
+function Login({ onDone, notice }: { onDone: (a: Auth) => void; notice?: string | null }) {
   const [address, setAddress] = useState('');
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
   const [needTotp, setNeedTotp] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(notice ?? null);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {

@@ -14,6 +14,10 @@ public sealed class AuditNote
     public string? Action { get; set; }
     public string? Target { get; set; }
     public string? Domain { get; set; }
+
+    /// <summary>Who acted, when the endpoint itself established it (a single sign-on names its account); null: the caller.</summary>
+    public string? Actor { get; set; }
+    public string? ActorRole { get; set; }
     public JsonObject Detail { get; } = [];
 
     /// <summary>The note of this request (made on first use).</summary>

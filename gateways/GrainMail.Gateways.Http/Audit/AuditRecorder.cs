@@ -136,6 +136,7 @@ public sealed class AuditRecorder(RequestDelegate next, IGrainFactory grains, IL
             : caller is null ? ("anonymous", "none")
             : caller.IsSuper ? ("super", "super")
             : (caller.Account ?? "unknown", RoleIn(caller, domain));
+        if (note?.Actor is { } noted) (actor, role) = (noted, note.ActorRole ?? role);
         var result = status switch
         {
             >= 200 and < 400 => "ok",

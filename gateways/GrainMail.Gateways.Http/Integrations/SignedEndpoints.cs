@@ -5,6 +5,7 @@ using GrainMail.Contracts.Admin;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Organization;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Http.Audit;
 using GrainMail.Gateways.Http.Json;
 using GrainMail.Gateways.Http.Problems;
 using GrainMail.Gateways.Http.Sessions;
@@ -25,8 +26,9 @@ public sealed record DepartmentPathRequest(IReadOnlyList<string>? Path);
 /// <param name="Created">How many levels of the path were made by this request (0: it all existed).</param>
 public sealed record DepartmentPathResponse(long Id, int Created);
 
-/// <param name="LoginUrl">Opened once, it gives a session token for the account (a webmail session once webmail exists).</param>
-public sealed record SsoResponse(string Ticket, string LoginUrl, DateTimeOffset ExpiresAt);
+/// <param name="LoginUrl">Used once: a browser opening it is sent on to the webmail, logged in; an API client gets a session token as JSON.</param>
+/// <param name="WebmailUrl">The webmail with the ticket in the fragment (never sent to a server): a link for browsers only.</param>
+public sealed record SsoResponse(string Ticket, string LoginUrl, DateTimeOffset ExpiresAt, string WebmailUrl);
 
 /// <summary>
 /// /integration/*: what an enterprise's own systems call with signed requests
@@ -142,7 +144,11 @@ public static class SignedEndpoints
         var ticket = SessionTokens.NewTicket();
         var expires = await grains.GetGrain<IIntegrationGrain>(0).IssueSsoTicket(VerifiedIntegration.Of(http).Integration.Id, a, SessionTokens.Hash(ticket));
         var url = $"{http.Request.Scheme}://{http.Request.Host}{AdminApi.Prefix}/sso/{ticket}";
-        return TypedResults.Created(url, new SsoResponse(ticket, url, expires));
+        // The audit entry names the account, never the live ticket (the recorder would copy the Location).
+        var note = AuditNote.Of(http);
+        note.Target = a;
+        note.Detail["created"] = "sso ticket (not recorded)";
+        return TypedResults.Created(url, new SsoResponse(ticket, url, expires, $"{http.Request.Scheme}://{http.Request.Host}{SsoHandoff.WebmailUrl(ticket)}"));
     }
 
     private static ProblemHttpResult? OutsideDomain(HttpContext http, string address)

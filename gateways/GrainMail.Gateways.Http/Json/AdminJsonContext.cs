@@ -167,4 +167,5 @@ namespace GrainMail.Gateways.Http.Json;
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptResponse))]
 [JsonSerializable(typeof(GrainMail.Gateways.Http.Sieve.SieveScriptSummary))]
 [JsonSerializable(typeof(List<GrainMail.Gateways.Http.Sieve.SieveScriptSummary>))]
+[JsonSerializable(typeof(GrainMail.Gateways.Http.Sessions.SsoRedeemRequest))]
 public sealed partial class AdminJsonContext : JsonSerializerContext;

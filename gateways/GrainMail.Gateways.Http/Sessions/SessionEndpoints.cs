@@ -2,6 +2,7 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Admin;
 using GrainMail.Gateways.Http.AccountSecurity;
+using GrainMail.Gateways.Http.Audit;
 using GrainMail.Gateways.Http.Auth;
 using GrainMail.Gateways.Http.Problems;
 using GrainMail.Gateways.Http.Roles;
@@ -21,6 +22,9 @@ public sealed record LoginRequest(string? Address, string? Password, string? Tot
 /// <param name="ExpiresAt">The absolute end; the session also ends after <paramref name="IdleTimeoutSeconds"/> unused.</param>
 public sealed record SessionCreated(string Token, DateTimeOffset ExpiresAt, int IdleTimeoutSeconds, string Account, string Kind, IReadOnlyList<RoleResponse> Roles);
 
+/// <param name="Ticket">A single sign-on ticket (gmt_…) from the integration API.</param>
+public sealed record SsoRedeemRequest(string? Ticket);
+
 /// <param name="Kind"><c>super</c> (the bootstrap token), <c>admin</c> (a role holder's session) or <c>user</c> (single sign-on).</param>
 public sealed record SessionResponse(string Kind, string? Account, DateTimeOffset? ExpiresAt, IReadOnlyList<RoleResponse> Roles);
 
@@ -36,7 +40,9 @@ public static class SessionEndpoints
         g.MapPost("", Login).AllowAnonymous();
         g.MapGet("/current", Current).Reads(ScopeResource.CheckedByEndpoint).Serves(RestrictionEndpointExtensions.Any);
         g.MapDelete("/current", Logout).Reads(ScopeResource.CheckedByEndpoint).Serves(RestrictionEndpointExtensions.Any);
-        api.MapGet("/sso/{ticket}", RedeemTicket).WithTags("Sessions").AllowAnonymous();
+        // Audited like the other sign-ins, with the ticket kept out of the entry (SsoHandoff.Note).
+        api.MapGet("/sso/{ticket}", OpenTicket).WithTags("Sessions").AllowAnonymous().WithMetadata(new AuditedRead());
+        api.MapPost("/sso", RedeemPostedTicket).WithTags("Sessions").AllowAnonymous();
     }
 
     private static async Task<Results<Created<SessionCreated>, ProblemHttpResult>> Login(
@@ -103,14 +109,44 @@ public static class SessionEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<SessionCreated>, ProblemHttpResult>> RedeemTicket(string ticket, HttpContext http, IGrainFactory grains)
+    /// <summary>
+    /// The ticket URL itself. A browser (it asks for HTML, not JSON) is sent on to the webmail with the
+    /// ticket in the URL fragment, unredeemed: the page redeems it by <see cref="RedeemPostedTicket"/>,
+    /// so the session token never appears in a URL, and a link previewer that only fetches the URL
+    /// does not spend the ticket. Any other client gets the session token as JSON, as before.
+    /// </summary>
+    private static async Task<Results<Ok<SessionCreated>, RedirectHttpResult, ProblemHttpResult>> OpenTicket(string ticket, HttpContext http, IGrainFactory grains)
     {
-        // The answer is a credential: no cache may keep it.
         http.Response.Headers.CacheControl = "no-store";
+        if (SsoHandoff.IsBrowserNavigation(http.Request))
+        {
+            SsoHandoff.Note(http, "login.sso.handoff", null);
+            http.Response.Headers["Referrer-Policy"] = "no-referrer";
+            return TypedResults.Redirect(SsoHandoff.WebmailUrl(ticket));
+        }
+        return await Redeem(ticket, http, grains);
+    }
+
+    /// <summary>The webmail's redemption: the ticket in the body, so it is in no URL the server logs.</summary>
+    private static async Task<Results<Ok<SessionCreated>, RedirectHttpResult, ProblemHttpResult>> RedeemPostedTicket([FromBody] SsoRedeemRequest? req, HttpContext http, IGrainFactory grains)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        return await Redeem(req?.Ticket ?? "", http, grains);
+    }
+
+    private static async Task<Results<Ok<SessionCreated>, RedirectHttpResult, ProblemHttpResult>> Redeem(string ticket, HttpContext http, IGrainFactory grains)
+    {
+        // The answer is a credential: no cache may keep it (set by the callers).
+        SsoHandoff.Note(http, "login.sso", null);
         if (!ticket.StartsWith(SessionTokens.TicketPrefix, StringComparison.Ordinal)) return ApiProblem.NotFound("No such ticket");
         var token = SessionTokens.NewSession();
         var redeemed = await grains.GetGrain<IIntegrationGrain>(0).RedeemSsoTicket(SessionTokens.Hash(ticket), SessionTokens.Hash(token));
         if (redeemed is null) return ApiProblem.NotFound("No such ticket", "Unknown, used or expired; sign-on tickets work once, within minutes");
+        // The enterprise's signed assertion is the whole login: no password and no second factor are asked
+        // (the integration key is the credential); the entry says so.
+        var note = SsoHandoff.Note(http, "login.sso", redeemed.Account);
+        note.Detail["twoFactor"] = "not asked: the integration's signed assertion";
+        if (UserAgentOf(http) is { } agent) note.Detail["client"] = agent;
         return TypedResults.Ok(new SessionCreated(token, redeemed.Session.ExpiresAt, (int)redeemed.Session.IdleTimeout.TotalSeconds, redeemed.Account, "user", []));
     }
 
