@@ -339,9 +339,9 @@ public sealed class AdminApiTests(AdminHostFixture fixture) : IClassFixture<Admi
     {
         string[] open = ["/healthz", "/readyz"];
         var operations = await OpenApiOperations();
-        // The doors in (logins, sign-on ticket, password reset) are open on purpose and say so in the document; the
+        // The doors in (logins, sign-on ticket and its redemption by the webmail, password reset) are open on purpose and say so in the document; the
         // signed integration endpoints take a signature instead of a token (IntegrationApiTests).
-        Assert.Equal(["GET /api/v1/sso/{ticket}", "POST /api/v1/me/sessions", "POST /api/v1/password-resets", "POST /api/v1/password-resets/complete", "POST /api/v1/sessions"],
+        Assert.Equal(["GET /api/v1/sso/{ticket}", "POST /api/v1/me/sessions", "POST /api/v1/password-resets", "POST /api/v1/password-resets/complete", "POST /api/v1/sessions", "POST /api/v1/sso"],
             operations.Where(o => o.Security is { Count: 0 } && !open.Contains(o.Path)).Select(o => $"{o.Method} {o.Path}").Order(StringComparer.Ordinal));
         Assert.All(operations.Where(o => o.Path.StartsWith("/api/v1/integration/", StringComparison.Ordinal)),
             o => Assert.Equal(["integrationSignature"], o.Security));
