@@ -123,16 +123,6 @@ public sealed partial class EmailMethods
     {
         var args = new JsonObject { ["accountId"] = source.Id, ["destroy"] = StandardMethods.Array(ids.Distinct()) };
         if (ifInState is not null) args["ifInState"] = ifInState;
-        var handler = call.Request.Services.GetServices<IJmapMethods>().SelectMany(f => f.Methods).First(m => m.Key == "Email/set").Value;
-        try
-        {
-            call.AddResponse("Email/set", await handler(new JmapCall("Email/set", args, call.CallId, call.Request)));
-        }
-        catch (JmapMethodException e)
-        {
-            var error = new JsonObject { ["type"] = e.Type };
-            if (e.Description is not null) error["description"] = e.Description;
-            call.AddResponse("error", error);
-        }
+        await call.AddImplicitCallAsync("Email/set", args);
     }
 }

@@ -77,6 +77,26 @@ public sealed class JmapCall(string name, JsonObject arguments, string callId, J
     public void AddResponse(string responseName, JsonObject responseArguments) => _extra.Add((responseName, responseArguments));
 
     /// <summary>
+    /// Runs another method as part of this call and adds its response after this one's, as the implicit
+    /// Email/set of Email/copy (RFC 8621 4.7) and of EmailSubmission/set's onSuccess arguments (RFC 8621
+    /// 7.5) must: same call id, and a method-level error becomes an "error" response in its place.
+    /// </summary>
+    public async Task AddImplicitCallAsync(string method, JsonObject methodArguments)
+    {
+        var handler = request.Services.GetServices<IJmapMethods>().SelectMany(f => f.Methods).First(m => m.Key == method).Value;
+        try
+        {
+            AddResponse(method, await handler(new JmapCall(method, methodArguments, callId, request)));
+        }
+        catch (JmapMethodException e)
+        {
+            var error = new JsonObject { ["type"] = e.Type };
+            if (e.Description is not null) error["description"] = e.Description;
+            AddResponse("error", error);
+        }
+    }
+
+    /// <summary>
     /// The account named by the "accountId" argument; accountNotFound when the user has no such
     /// account, accountNotSupportedByMethod when it lacks the method's capability.
     /// </summary>

@@ -400,16 +400,6 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         var args = new JsonObject { ["accountId"] = account.Id };
         if (update.Count > 0) args["update"] = update;
         if (destroy.Count > 0) args["destroy"] = destroy;
-        var handler = call.Request.Services.GetServices<IJmapMethods>().SelectMany(f => f.Methods).First(m => m.Key == "Email/set").Value;
-        try
-        {
-            call.AddResponse("Email/set", await handler(new JmapCall("Email/set", args, call.CallId, call.Request)));
-        }
-        catch (JmapMethodException e)
-        {
-            var error = new JsonObject { ["type"] = e.Type };
-            if (e.Description is not null) error["description"] = e.Description;
-            call.AddResponse("error", error);
-        }
+        await call.AddImplicitCallAsync("Email/set", args);
     }
 }

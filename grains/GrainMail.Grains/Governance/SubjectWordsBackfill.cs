@@ -1,11 +1,10 @@
 using GrainMail.Storage.Governance;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Grains.Governance;
 
 /// <summary>GrainMail:SubjectWords — pacing of the backfill.</summary>
-public sealed class SubjectWordsBackfillOptions
+public sealed class SubjectWordsBackfillOptions : GrainMail.Grains.Background.IBackfillPacing
 {
     /// <summary>Rows per transaction.</summary>
     public int Batch { get; set; } = 500;
@@ -28,38 +27,7 @@ public sealed class SubjectWordsBackfillOptions
 /// shared among silos (rows taken SKIP LOCKED), and paced so that it never competes with delivery.
 /// </summary>
 public sealed class SubjectWordsBackfill(MessageIndex index, SubjectWordsBackfillOptions options, ILogger<SubjectWordsBackfill> logger)
-    : BackgroundService
+    : GrainMail.Grains.Background.PacedBackfill(options, logger, "Subject word")
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(options.StartDelaySeconds), stoppingToken);
-            long total = 0;
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                int done;
-                try
-                {
-                    done = await index.BackfillBatchAsync(Math.Max(1, options.Batch), stoppingToken);
-                }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-                {
-                    logger.LogWarning(e, "Subject word backfill: a batch failed; trying again later");
-                    done = 0;
-                }
-                total += done;
-                if (done == 0)
-                {
-                    if (total > 0) logger.LogInformation("Subject word backfill: {Rows} rows given their word tokens", total);
-                    total = 0;
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, options.IdleSeconds)), stoppingToken);
-                }
-                else await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, options.PauseMilliseconds)), stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task<int> BatchAsync(int size, CancellationToken ct) => index.BackfillBatchAsync(size, ct);
 }

@@ -1,11 +1,10 @@
 using GrainMail.Storage.Mailboxes;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Grains.Mailboxes;
 
 /// <summary>GrainMail:ThreadIds — pacing of the thread-id backfill.</summary>
-public sealed class ThreadIdBackfillOptions
+public sealed class ThreadIdBackfillOptions : GrainMail.Grains.Background.IBackfillPacing
 {
     /// <summary>Rows looked at per batch (their distinct blobs are read once each).</summary>
     public int Batch { get; set; } = 500;
@@ -31,38 +30,7 @@ public sealed class ThreadIdBackfillOptions
 /// which only writes the same values again.
 /// </summary>
 public sealed class ThreadIdBackfill(ThreadIdBackfillStore store, ThreadIdBackfillOptions options, ILogger<ThreadIdBackfill> logger)
-    : BackgroundService
+    : GrainMail.Grains.Background.PacedBackfill(options, logger, "Thread id")
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(options.StartDelaySeconds), stoppingToken);
-            long total = 0;
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                int done;
-                try
-                {
-                    done = await store.BackfillBatchAsync(Math.Max(1, options.Batch), stoppingToken);
-                }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-                {
-                    logger.LogWarning(e, "Thread id backfill: a batch failed; trying again later");
-                    done = 0;
-                }
-                total += done;
-                if (done == 0)
-                {
-                    if (total > 0) logger.LogInformation("Thread id backfill: {Rows} messages given their thread id", total);
-                    total = 0;
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, options.IdleSeconds)), stoppingToken);
-                }
-                else await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, options.PauseMilliseconds)), stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task<int> BatchAsync(int size, CancellationToken ct) => store.BackfillBatchAsync(size, ct);
 }
