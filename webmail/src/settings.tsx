@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Jmap, Rest, SUBMISSION, VACATION } from './api';
 import { formatDate, t } from './i18n';
 
@@ -235,8 +235,10 @@ function VacationTab({ jmap }: { jmap: Jmap | null }) {
 function SignatureTab({ jmap, account }: { jmap: Jmap | null; account: string }) {
   const [text, setText] = useState(loadSignature());
   const [msg, bad, say] = useMessage();
+  // The server's copy arrives after the tab opens: it must not overwrite what the user has typed meanwhile.
+  const edited = useRef(false);
   useEffect(() => {
-    syncSignature(jmap, account).then(setText).catch(() => undefined);
+    syncSignature(jmap, account).then((s) => { if (!edited.current) setText(s); }).catch(() => undefined);
   }, [jmap, account]);
   return (
     <form onSubmit={async (e) => {
@@ -256,7 +258,7 @@ function SignatureTab({ jmap, account }: { jmap: Jmap | null; account: string })
         say(String(err), true);
       }
     }}>
-      <label class="field"><span>{t('set.signature')}</span><textarea rows={5} value={text} data-testid="signature-text" onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} /></label>
+      <label class="field"><span>{t('set.signature')}</span><textarea rows={5} value={text} data-testid="signature-text" onInput={(e) => { edited.current = true; setText((e.target as HTMLTextAreaElement).value); }} /></label>
       <button class="primary" type="submit" data-testid="signature-save">{t('set.save')}</button>
       <Message text={msg} bad={bad} />
     </form>
