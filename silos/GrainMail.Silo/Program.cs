@@ -90,6 +90,8 @@ var adminToken = string.IsNullOrWhiteSpace(settings.AdminToken) ? AdminToken.Loa
 if (runsSilo) SiloSetup.ConfigureServices(builder.Services, settings, connectionString!, masterKey!);
 else builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(adminToken);
+// Sign-on links point at the HTTPS listener (the webmail is there only), whatever listener the integration called.
+builder.Services.AddSingleton(new GrainMail.Gateways.Http.Sessions.SsoLinkOptions(settings.HttpsPort));
 if (runsSilo)
 {
     builder.Services.AddSingleton<IReadinessCheck, SiloReadiness>();

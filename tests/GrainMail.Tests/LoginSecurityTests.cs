@@ -13,7 +13,7 @@ namespace GrainMail.Tests;
 /// Login security (issue 16) and delegation (issue 17) end to end: real host, real TCP, MailKit
 /// clients bound to 127.0.0.2 / 127.0.0.3 so that the GeoIP CSV places them.
 /// </summary>
-public sealed class LoginSecurityTests(LoginSecurityHostFixture host) : IClassFixture<LoginSecurityHostFixture>
+public sealed partial class LoginSecurityTests(LoginSecurityHostFixture host) : IClassFixture<LoginSecurityHostFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 

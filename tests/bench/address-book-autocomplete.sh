@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Address-book autocomplete at 100,000 accounts: seeds bench.test (SQL: 13-level department tree,
 # 100,000 accounts, visibility rules) on one GrainMail node and measures GET /api/v1/me/address-book?q=
-# over HTTPS (keep-alive, HTTP Basic) as a restricted user and an unrestricted one.
+# over HTTPS (keep-alive; HTTP Basic, then a session token) as a restricted user and an unrestricted one.
 #   tests/bench/address-book-autocomplete.sh [REQUESTS PER CLIENT] [CLIENTS]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,9 +37,30 @@ for d in $(psql_ -c "SELECT id FROM directory_department WHERE domain = 'bench.t
 done
 echo "visible to viewer-sales: $(psql_ -c "SELECT count(*) FROM directory_account a JOIN directory_department d ON d.id = a.department_id WHERE a.domain = 'bench.test' AND d.path @> ARRAY[$div::bigint] AND a.enabled AND a.in_address_book")"
 
-python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" \
-  --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients" \
-  || { echo "load run failed; the host's log ends:"; tail -40 "$data/host.log"; [ "${ADDRESSBOOK_HOLD:-0}" -gt 0 ] || exit 1; }
+# CPU time (clock ticks) of the node and of PostgreSQL (postmaster and its backends), to split the cost of a request.
+ticks() { awk '{s += $14 + $15} END {print s}' "$@" 2>/dev/null; }
+pg_ticks() { local pm; pm=$(head -1 "$pgdir/postmaster.pid"); ticks /proc/"$pm"/stat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|'); }
+hz=$(getconf CLK_TCK)
+# Both credentials by default: HTTP Basic on every request (CardDAV-style clients, the figure of sessions 5-7)
+# and a session token from one login (the webmail's autocomplete). ADDRESSBOOK_AUTH=basic (or session) for one.
+# ADDRESSBOOK_TRACE=FILE.nettrace records a CPU sample trace of the node during the first run (dotnet-trace).
+for mode in ${ADDRESSBOOK_AUTH:-basic session}; do
+  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks)
+  tracer=
+  if [ -n "${ADDRESSBOOK_TRACE:-}" ]; then
+    without_lock_fds "$HOME/.dotnet/tools/dotnet-trace" collect -p "$pid" --profile cpu-sampling -o "$ADDRESSBOOK_TRACE" >/dev/null 2>&1
+    tracer=$!; sleep 2
+  fi
+  out=$(python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --auth "$mode" \
+    --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients") \
+    || { echo "load run failed; the host's log ends:"; tail -40 "$data/host.log"; [ "${ADDRESSBOOK_HOLD:-0}" -gt 0 ] || exit 1; }
+  if [ -n "$tracer" ]; then kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true; ADDRESSBOOK_TRACE=; fi
+  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
+  echo "$out"
+  # The warm-up (200 requests by one client) is counted too.
+  n=$((requests * clients + 200))
+  echo "  node CPU $(echo "scale=2; ($node1 - $node0) * 1000 / $hz / $n" | bc) ms, PostgreSQL CPU $(echo "scale=2; ($pg1 - $pg0) * 1000 / $hz / $n" | bc) ms per request"
+done
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
 
 # ADDRESSBOOK_HOLD=SECONDS keeps the node and its seeded database up afterwards (for EXPLAIN in psql):

@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GrainMail.Gateways.Http.Integrations;
 
@@ -143,12 +144,13 @@ public static class SignedEndpoints
         if (!info.Enabled) return ApiProblem.Of(StatusCodes.Status403Forbidden, "Account disabled", a);
         var ticket = SessionTokens.NewTicket();
         var expires = await grains.GetGrain<IIntegrationGrain>(0).IssueSsoTicket(VerifiedIntegration.Of(http).Integration.Id, a, SessionTokens.Hash(ticket));
-        var url = $"{http.Request.Scheme}://{http.Request.Host}{AdminApi.Prefix}/sso/{ticket}";
+        var origin = SsoLinks.Origin(http.Request, http.RequestServices.GetService<SsoLinkOptions>());
+        var url = $"{origin}{AdminApi.Prefix}/sso/{ticket}";
         // The audit entry names the account, never the live ticket (the recorder would copy the Location).
         var note = AuditNote.Of(http);
         note.Target = a;
         note.Detail["created"] = "sso ticket (not recorded)";
-        return TypedResults.Created(url, new SsoResponse(ticket, url, expires, $"{http.Request.Scheme}://{http.Request.Host}{SsoHandoff.WebmailUrl(ticket)}"));
+        return TypedResults.Created(url, new SsoResponse(ticket, url, expires, $"{origin}{SsoHandoff.WebmailUrl(ticket)}"));
     }
 
     private static ProblemHttpResult? OutsideDomain(HttpContext http, string address)

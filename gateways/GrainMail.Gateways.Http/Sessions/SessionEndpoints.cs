@@ -140,8 +140,16 @@ public static class SessionEndpoints
         SsoHandoff.Note(http, "login.sso", null);
         if (!ticket.StartsWith(SessionTokens.TicketPrefix, StringComparison.Ordinal)) return ApiProblem.NotFound("No such ticket");
         var token = SessionTokens.NewSession();
-        var redeemed = await grains.GetGrain<IIntegrationGrain>(0).RedeemSsoTicket(SessionTokens.Hash(ticket), SessionTokens.Hash(token));
-        if (redeemed is null) return ApiProblem.NotFound("No such ticket", "Unknown, used or expired; sign-on tickets work once, within minutes");
+        // The browser redeeming the ticket is the one signing in: its address meets the login IP rules
+        // and goes into the login history (the integration that asked for the ticket may sit elsewhere).
+        var browser = new SsoBrowser(http.Connection.RemoteIpAddress?.ToString() ?? "", UserAgentOf(http));
+        var redemption = await grains.GetGrain<IIntegrationGrain>(0).RedeemSsoTicket(SessionTokens.Hash(ticket), SessionTokens.Hash(token), browser);
+        if (redemption.Status == SsoRedeemStatus.NoSuchTicket)
+            return ApiProblem.NotFound("No such ticket", "Unknown, used or expired; sign-on tickets work once, within minutes");
+        if (redemption.Redeemed is not { } redeemed)
+            return redemption.Outcome == AuthOutcome.AddressNotAllowed
+                ? ApiProblem.Of(StatusCodes.Status403Forbidden, "Login not allowed from this address", redemption.Reason)
+                : ApiProblem.Of(StatusCodes.Status403Forbidden, "Account disabled", "The account cannot sign in");
         // The enterprise's signed assertion is the whole login: no password and no second factor are asked
         // (the integration key is the credential); the entry says so.
         var note = SsoHandoff.Note(http, "login.sso", redeemed.Account);

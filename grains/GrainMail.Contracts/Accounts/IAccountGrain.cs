@@ -24,6 +24,13 @@ public interface IAccountGrain : GrainMail.Contracts.Regions.ILocatableGrain
     [Retryable]
     Task<AuthResult> Authenticate(LoginAttempt attempt);
 
+    /// <summary>
+    /// A sign-on an integration asserted (single sign-on ticket, <see cref="LoginChannel.SingleSignOn"/>): no
+    /// secret to check, but the login IP rules, the account's state, the login record and the new-location
+    /// notice as for every other login. <see cref="LoginAttempt.Secret"/> is ignored.
+    /// </summary>
+    Task<AuthResult> SignOn(LoginAttempt attempt);
+
     /// <summary>Generates an app password, returned this once; null when the account does not exist.</summary>
     Task<string?> CreateAppPassword(string name);
 

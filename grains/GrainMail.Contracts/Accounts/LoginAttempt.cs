@@ -13,6 +13,9 @@ public enum LoginChannel
     AdminSession,
     /// <summary>A user's interactive login (user API session, webmail, JMAP bearer token).</summary>
     UserSession,
+
+    /// <summary>A single sign-on ticket redeemed by the user's browser: the integration vouched, no secret is checked.</summary>
+    SingleSignOn,
 }
 
 /// <summary>

@@ -26,6 +26,31 @@ public sealed record SsoRedeemed(
     [property: Id(0)] string Account,
     [property: Id(1)] SessionStarted Session);
 
+/// <summary>The browser that redeems a sign-on ticket: its address is the one the login IP rules judge.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SsoBrowser(
+    [property: Id(0)] string RemoteIp,
+    [property: Id(1)] string? ClientName);
+
+public enum SsoRedeemStatus
+{
+    Redeemed,
+
+    /// <summary>Unknown, already used or expired.</summary>
+    NoSuchTicket,
+
+    /// <summary>The account's login was refused (IP rules, disabled, deleted); the ticket is spent all the same.</summary>
+    Refused,
+}
+
+/// <param name="Outcome">The account's answer when <paramref name="Status"/> is <see cref="SsoRedeemStatus.Refused"/>.</param>
+[GenerateSerializer, Immutable]
+public sealed record SsoRedemption(
+    [property: Id(0)] SsoRedeemStatus Status,
+    [property: Id(1)] SsoRedeemed? Redeemed = null,
+    [property: Id(2)] GrainMail.Contracts.Accounts.AuthOutcome Outcome = GrainMail.Contracts.Accounts.AuthOutcome.Success,
+    [property: Id(3)] string? Reason = null);
+
 public enum IntegrationRegisterStatus
 {
     Registered,
@@ -55,8 +80,9 @@ public interface IIntegrationGrain : IGrainWithIntegerKey
     Task<DateTimeOffset> IssueSsoTicket(Guid integrationId, string account, byte[] ticketHash);
 
     /// <summary>
-    /// Consumes a ticket (once: a second call finds nothing) and starts a user session under
-    /// <paramref name="sessionTokenHash"/>; null when the ticket is unknown, used or expired.
+    /// Consumes a ticket (once: a second call finds nothing), signs the account on from the redeeming
+    /// <paramref name="browser"/> (<see cref="GrainMail.Contracts.Accounts.IAccountGrain.SignOn"/>: IP rules,
+    /// login record, new-location notice) and starts a user session under <paramref name="sessionTokenHash"/>.
     /// </summary>
-    Task<SsoRedeemed?> RedeemSsoTicket(byte[] ticketHash, byte[] sessionTokenHash);
+    Task<SsoRedemption> RedeemSsoTicket(byte[] ticketHash, byte[] sessionTokenHash, SsoBrowser browser);
 }

@@ -1,3 +1,4 @@
+using GrainMail.Contracts.Accounts;
 using GrainMail.Contracts.Admin;
 using GrainMail.Storage.Admin;
 using Orleans.Concurrency;
@@ -37,11 +38,17 @@ public sealed class IntegrationGrain(IntegrationStore store, AdminSessionOptions
         return expires;
     }
 
-    public async Task<SsoRedeemed?> RedeemSsoTicket(byte[] ticketHash, byte[] sessionTokenHash)
+    public async Task<SsoRedemption> RedeemSsoTicket(byte[] ticketHash, byte[] sessionTokenHash, SsoBrowser browser)
     {
         var account = await store.TakeTicketAsync(ticketHash);
-        if (account is null) return null;
+        if (account is null) return new SsoRedemption(SsoRedeemStatus.NoSuchTicket);
+        // Taken before the check: a refused ticket stays spent (it was meant for one sign-on, now).
+        var attempt = new LoginAttempt("", LoginChannel.SingleSignOn, browser.RemoteIp, browser.ClientName);
+        var signOn = await GrainFactory.GetGrain<IAccountGrain>(account).SignOn(attempt);
+        if (signOn.Outcome != AuthOutcome.Success) return new SsoRedemption(SsoRedeemStatus.Refused, Outcome: signOn.Outcome, Reason: signOn.Reason);
         var session = await GrainFactory.GetGrain<IAdminAccessGrain>(0).StartSession(account, SessionKind.User, sessionTokenHash);
-        return session is null ? null : new SsoRedeemed(account, session);
+        return session is null
+            ? new SsoRedemption(SsoRedeemStatus.Refused, Outcome: AuthOutcome.Disabled)
+            : new SsoRedemption(SsoRedeemStatus.Redeemed, new SsoRedeemed(account, session));
     }
 }

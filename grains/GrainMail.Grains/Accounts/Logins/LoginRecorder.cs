@@ -141,6 +141,7 @@ public static class LoginResults
         GrainMail.Contracts.Accounts.LoginChannel.ManageSieve => "managesieve",
         GrainMail.Contracts.Accounts.LoginChannel.AdminSession => "admin-session",
         GrainMail.Contracts.Accounts.LoginChannel.UserSession => "user-session",
+        GrainMail.Contracts.Accounts.LoginChannel.SingleSignOn => "sso",
         _ => channel.ToString().ToLowerInvariant(),
     };
 }
