@@ -38,6 +38,9 @@ public sealed class LoginGuard(
     private readonly ConcurrentDictionary<string, Places> _places = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lockNoticeSent = new(StringComparer.Ordinal);
 
+    // HTTP Basic successes last recorded (account, address, client, acting-for → when).
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _basicRecorded = new(StringComparer.Ordinal);
+
     public async ValueTask<AuthResult?> BeforeVerifyAsync(string account, LoginAttempt attempt)
     {
         var denial = await rules.DenialAsync(account, attempt.RemoteIp);
@@ -51,6 +54,9 @@ public sealed class LoginGuard(
             var place = locator.Locate(attempt.RemoteIp);
             var actingFor = result.ActsFor ??
                 (attempt.AuthorizationIdentity is { Length: > 0 } authz && !string.Equals(authz, account, StringComparison.OrdinalIgnoreCase) ? authz : null);
+            // The same Basic client again within the window: the login it continues is recorded already
+            // (and its place with it), so no record, no place check. The password was checked all the same.
+            if (result.Outcome == AuthOutcome.Success && attempt.Channel == LoginChannel.HttpBasic && RecordedRecently(account, attempt, actingFor)) return;
             var row = new LoginRow(clock.GetUtcNow(), account, actingFor, LoginResults.Channel(attempt.Channel), attempt.RemoteIp,
                 attempt.ClientName, LoginResults.Of(result.Outcome), result.Reason, place.Country, place.Region, place.City);
             var refusal = result.Outcome == AuthOutcome.Success ? null : new AuditRecord(account, "user", attempt.RemoteIp,
@@ -64,6 +70,18 @@ public sealed class LoginGuard(
             // A record or a notice must never turn a login into an error.
             logger.LogError(e, "Login guard: recording the attempt of {Account} failed", account);
         }
+    }
+
+    private bool RecordedRecently(string account, LoginAttempt attempt, string? actingFor)
+    {
+        var window = options.RepeatedBasicLoginWindow;
+        if (window <= TimeSpan.Zero) return false;
+        var now = clock.GetUtcNow();
+        var key = $"{account}\n{attempt.RemoteIp}\n{attempt.ClientName}\n{actingFor}";
+        if (_basicRecorded.TryGetValue(key, out var at) && now - at < window) return true;
+        if (_basicRecorded.Count >= MaxAccountsRemembered) _basicRecorded.Clear();
+        _basicRecorded[key] = now;
+        return false;
     }
 
     private async Task CheckNewPlaceAsync(string account, LoginRow row)

@@ -22,6 +22,13 @@ public sealed class LoginSecurityOptions
 
     /// <summary>Login records waiting for the database; beyond it refusals are written at once and successes dropped (counted).</summary>
     public int RecordQueueCapacity { get; set; } = 20_000;
+
+    /// <summary>
+    /// HTTP Basic sends the password with every request (RFC 7617 has no session), so one client's
+    /// use is hundreds of successful checks: a success is recorded when it is the first of its
+    /// account, address, client and acting-for within this time. Failures are always recorded. Zero records every request.
+    /// </summary>
+    public TimeSpan RepeatedBasicLoginWindow { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
