@@ -57,6 +57,7 @@ import argparse
 import collections
 import imaplib
 import multiprocessing as mp
+import os
 import random
 import re
 import socket
@@ -116,6 +117,194 @@ class TrackingIMAP(object):
 
 PlainIMAP = TrackingIMAP.wrap(imaplib.IMAP4)
 TlsIMAP = TrackingIMAP.wrap(imaplib.IMAP4_SSL)
+
+
+class LeanIMAP:
+    """The same client conversation as imaplib's (same commands, bytes and writes, the same
+    (type, data) untagged events in order, BAD raised as imaplib.IMAP4.error, a lost connection or
+    BYE as imaplib.IMAP4.abort), minus what costs imaplib CPU without being IMAP: a readline and up
+    to four regular-expression matches per response line, and a repr() of every line for its debug
+    log. Responses are read in large blocks and split on CRLF; literals are taken by their length.
+    """
+
+    error = imaplib.IMAP4.error
+    abort = imaplib.IMAP4.abort
+
+    def __init__(self, host, port, timeout=None, ssl_context=None):
+        sock = socket.create_connection((host, port), timeout)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.buf = bytearray()
+        self.pos = 0
+        self.events = []
+        self.prefix = ("%s%d" % ("".join(random.choice("ABCDEFGHIJKLMNOP") for _ in range(4)), os.getpid() % 100)).encode()
+        self.n = 0
+        greeting = self._line()
+        if not greeting.startswith(b"* OK") and not greeting.startswith(b"* PREAUTH"):
+            raise self.error(greeting)
+        self._untagged(greeting)
+        # imaplib asks for the capabilities after the greeting, always.
+        self._simple(b"CAPABILITY")
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _fill(self):
+        if self.pos:
+            del self.buf[:self.pos]
+            self.pos = 0
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError as e:
+            raise self.abort("socket error: %s" % e)
+        if not chunk:
+            raise self.abort("socket error: EOF")
+        self.buf += chunk
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                line = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return line
+            self._fill()
+
+    def _read(self, size):
+        while len(self.buf) - self.pos < size:
+            self._fill()
+        data = bytes(self.buf[self.pos:self.pos + size])
+        self.pos += size
+        return data
+
+    def _untagged(self, line):
+        """One untagged response (literals read as they come), filed as imaplib files it."""
+        rest = line[2:]
+        sp = rest.find(b" ")
+        word = rest if sp < 0 else rest[:sp]
+        if word.isdigit():
+            # "* n TYPE data": imaplib's data is "n data".
+            sp2 = rest.find(b" ", sp + 1)
+            typ = (rest[sp + 1:] if sp2 < 0 else rest[sp + 1:sp2]).decode().upper()
+            dat = word if sp2 < 0 else word + b" " + rest[sp2 + 1:]
+        else:
+            typ = word.decode().upper()
+            dat = b"" if sp < 0 else rest[sp + 1:]
+        while dat.endswith(b"}") and b"{" in dat:
+            size = dat[dat.rindex(b"{") + 1:-1]
+            if not size.isdigit():
+                break
+            self.events.append((typ, (dat, self._read(int(size)))))
+            dat = self._line()
+        self.events.append((typ, dat))
+        if typ in ("OK", "NO", "BAD", "BYE"):
+            self._code(dat)
+        return typ
+
+    def _code(self, dat):
+        """A bracketed response code, filed as an untagged response of its own (as imaplib does)."""
+        if dat.startswith(b"[") and b"]" in dat:
+            inner = dat[1:dat.rindex(b"]")]
+            sp = inner.find(b" ")
+            self.events.append(((inner if sp < 0 else inner[:sp]).decode().upper(), None if sp < 0 else inner[sp + 1:]))
+
+    def _response(self, tag, literal=None):
+        """Reads up to the tagged response of TAG; sends LITERAL (then CRLF, two writes as imaplib) at the '+'."""
+        bye = False
+        while True:
+            line = self._line()
+            if line.startswith(b"* "):
+                if self._untagged(line) == "BYE":
+                    bye = True
+            elif line.startswith(b"+"):
+                if literal is None:
+                    raise self.abort("unexpected continuation: %r" % line)
+                self._send(literal)
+                self._send(b"\r\n")
+                literal = None
+            elif line.startswith(tag + b" "):
+                rest = line[len(tag) + 1:]
+                sp = rest.find(b" ")
+                typ = (rest if sp < 0 else rest[:sp]).decode().upper()
+                dat = b"" if sp < 0 else rest[sp + 1:]
+                self._code(dat)
+                return typ, [dat], bye
+            else:
+                raise self.abort("unexpected response: %r" % line)
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def _send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise self.abort("socket error: %s" % e)
+
+    def _simple(self, *words, literal=None, expect_bye=False):
+        self.n += 1
+        tag = self.prefix + str(self.n).encode()
+        parts = [tag]
+        for w in words:
+            if w is not None:
+                parts.append(w if isinstance(w, bytes) else w.encode())
+        if literal is not None:
+            parts.append(b"{%d}" % len(literal))
+        self._send(b" ".join(parts) + b"\r\n")
+        typ, data, bye = self._response(tag, literal)
+        if bye and not expect_bye:
+            raise self.abort("server said BYE")
+        if typ == "BAD":
+            raise self.error("%s command error: %s %s" % (words[0], typ, data))
+        return typ, data
+
+    def take_events(self):
+        ev, self.events = self.events, []
+        return ev
+
+    def login(self, user, password):
+        typ, dat = self._simple(b"LOGIN", user, '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        if typ != "OK":
+            raise self.error(dat[-1])
+        return typ, dat
+
+    def select(self, mailbox="INBOX"):
+        return self._simple(b"SELECT", mailbox)
+
+    def fetch(self, message_set, parts):
+        return self._simple(b"FETCH", message_set, parts)
+
+    def uid(self, command, *args):
+        return self._simple(b"UID", command, *args)
+
+    def expunge(self):
+        return self._simple(b"EXPUNGE")
+
+    def noop(self):
+        return self._simple(b"NOOP")
+
+    def list(self, directory, pattern):
+        return self._simple(b"LIST", directory, pattern)
+
+    def status(self, mailbox, names):
+        return self._simple(b"STATUS", mailbox, names)
+
+    def create(self, mailbox):
+        return self._simple(b"CREATE", mailbox)
+
+    def append(self, mailbox, flags, date_time, message):
+        return self._simple(b"APPEND", mailbox or "INBOX", flags, literal=message)
+
+    def logout(self):
+        try:
+            typ, dat = self._simple(b"LOGOUT", expect_bye=True)
+        except (self.error, OSError):
+            typ, dat = "NO", [b"connection lost"]
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        return ("BYE", [b""]) if any(t == "BYE" for t, _ in self.events) else (typ, dat)
 
 
 def fetch_responses(events):
@@ -283,10 +472,14 @@ class Conn:
 
     def connect(self):
         o = self.o
+        ctx = None
         if o.tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+        if o.client == "lean":
+            self.imap = LeanIMAP(o.host, o.port, timeout=o.timeout, ssl_context=ctx)
+        elif o.tls:
             self.imap = TlsIMAP(o.host, o.port, ssl_context=ctx, timeout=o.timeout)
         else:
             self.imap = PlainIMAP(o.host, o.port, timeout=o.timeout)
@@ -487,6 +680,23 @@ def new_stats():
 
 
 def client_thread(opts, cid, stats, lock, start_at, end_at):
+    # IMAP_MIX_PROFILE=DIR: each connection's thread profiles itself (cProfile is per thread) into DIR/conn-N.prof,
+    # to see where the load client's own CPU goes (the profiler slows the client down: for the split, not the rate).
+    profile_dir = os.environ.get("IMAP_MIX_PROFILE")
+    if profile_dir:
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            run_client(opts, cid, stats, lock, start_at, end_at)
+        finally:
+            prof.disable()
+            prof.dump_stats(os.path.join(profile_dir, "conn-%d.prof" % cid))
+    else:
+        run_client(opts, cid, stats, lock, start_at, end_at)
+
+
+def run_client(opts, cid, stats, lock, start_at, end_at):
     mailbox, slot = cid // opts.clients_per_mailbox + 1, cid % opts.clients_per_mailbox
     mine = new_stats()
     c = Conn(opts, cid, mailbox, slot, mine)
@@ -570,6 +780,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1, help="random seed")
     ap.add_argument("--label", default="")
+    ap.add_argument("--client", choices=("lean", "imaplib"), default="imaplib",
+                    help="the IMAP client code: lean (same conversation, less CPU per response line) or imaplib")
     opts = ap.parse_args()
 
     t = time.time()
@@ -598,8 +810,8 @@ def main():
     errors = sum(total["errors"].values())
     state_errors = sum(total["state_errors"].values())
     alllat = [x for v in total["lat"].values() for x in v]
-    print("%s: %d mailboxes x %d connections, %d processes, %.1f s, TLS %s"
-          % (opts.label, opts.mailboxes, opts.clients_per_mailbox, opts.procs, elapsed, "on" if opts.tls else "off"))
+    print("%s: %d mailboxes x %d connections, %d processes, %.1f s, TLS %s, client %s"
+          % (opts.label, opts.mailboxes, opts.clients_per_mailbox, opts.procs, elapsed, "on" if opts.tls else "off", opts.client))
     print("  %-15s %9s %7s %9s %9s %9s" % ("command", "count", "errors", "p50 ms", "p95 ms", "p99 ms"))
     for name in sorted(total["count"], key=lambda k: -total["count"][k]):
         lat = total["lat"][name]
