@@ -40,6 +40,12 @@ for client in ${CLIENTS:-imaplib}; do
 done
 if [ "${CLIENT_PROFILE:-0}" = 1 ]; then
   prof=$(mktemp -d /tmp/grainmail-imapmix-prof.XXXX)
+  # The node is sampled during the same run (dotnet-trace, when installed): its hottest methods by own time.
+  if [ -x ~/.dotnet/tools/dotnet-trace ]; then
+    ( sleep 8; ~/.dotnet/tools/dotnet-trace collect -p "$pid" --profile dotnet-sampled-thread-time --duration 00:00:00:15 \
+        -o /tmp/grainmail-imaptls.nettrace > "$data/trace.log" 2>&1 < /dev/null ) &
+    tracer=$!
+  fi
   IMAP_MIX_PROFILE=$prof mix --port 11993 --tls --client "${PROFILE_CLIENT:-imaplib}" --label grainmail-tls-profiled | grep -E '^(RESULT|  commands/s)'
   python3 - "$prof" <<'EOF'
 import glob, pstats, sys
@@ -51,5 +57,11 @@ print("load client, all connections' threads (cProfile): top 30 by own time")
 st.sort_stats("tottime").print_stats(30)
 EOF
   rm -rf "$prof"
+  if [ -n "${tracer:-}" ]; then
+    wait "$tracer" || true
+    echo "node, sampled during the profiled run: top methods by own time, then by inclusive time"
+    ~/.dotnet/tools/dotnet-trace report /tmp/grainmail-imaptls.nettrace topN -n 40 2>&1 | tail -n 45 || true
+    ~/.dotnet/tools/dotnet-trace report /tmp/grainmail-imaptls.nettrace topN -n 60 --inclusive 2>&1 | tail -n 65 || true
+  fi
 fi
 echo "GrainMail host log, warnings and errors: $(grep -cE '^(warn|fail|crit):' "$data/host.log" || true)"
