@@ -18,6 +18,11 @@ source tests/bench/anchor.sh
 mix() {
   local run=(python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-mailbox "$per" --duration "$duration"
     --seed-messages "$seed" --procs "$procs" ${MIX_CLIENT:+--client "$MIX_CLIENT"} "$@")
+  # WARMUP=SECONDS runs the same mix that long, unmeasured, before the measured run, on both servers alike: a
+  # long-running server has compiled its hot code; a node measured in its first minute pays its JIT in the run.
+  if [ "${WARMUP:-0}" != 0 ]; then
+    "${run[@]}" --duration "$WARMUP" | sed -n 's/^RESULT /warm-up: /p'
+  fi
   if [ "${CPU_SPLIT:-0}" = 1 ]; then
     "${run[@]}" --duration 0 > /dev/null
     python3 tests/bench/cpu_split.py --label mix -- "${run[@]}"
