@@ -16,8 +16,12 @@ import imap_mix  # noqa: E402
 import imaplib  # noqa: E402
 
 BODY = b"Subject: x\r\n\r\nhello {5}\r\n"
+received = {}  # client class name -> the command lines the server read, tags left out
+
+
 def serve(conn):
     f = conn.makefile("rb")
+    log = None
     w = lambda b: conn.sendall(b)
     w(b"* OK [CAPABILITY IMAP4rev1] ready\r\n")
     while True:
@@ -25,6 +29,10 @@ def serve(conn):
         if not line: return
         line = line.rstrip(b"\r\n")
         tag, _, rest = line.partition(b" ")
+        if rest.upper().startswith(b"LOGIN"):
+            log = received.setdefault(rest.split(b" ")[1].decode(), [])
+        if log is not None:
+            log.append(rest)
         cmd = rest.split(b" ")[0].upper()
         if cmd == b"CAPABILITY":
             w(b"* CAPABILITY IMAP4rev1 UIDPLUS\r\n" + tag + b" OK done\r\n")
@@ -61,8 +69,9 @@ threading.Thread(target=acc, daemon=True).start()
 def script(cls):
     out = []
     c = cls("127.0.0.1", port, timeout=5)
+    user = cls.__name__
     out.append(("greet", c.take_events()))
-    for name, fn in [("login", lambda: c.login("u@x", 'p"w')), ("select", lambda: c.select("INBOX")),
+    for name, fn in [("login", lambda: c.login(user, 'p"w')), ("select", lambda: c.select("INBOX")),
                      ("fetch", lambda: c.fetch("1:*", "(UID FLAGS)")), ("body", lambda: c.uid("FETCH", "5", "(UID BODY.PEEK[])")),
                      ("store", lambda: c.uid("STORE", "5", "+FLAGS", "(\\Seen)")),
                      ("append", lambda: c.append("INBOX", "(\\Seen)", None, b"From: a\r\n\r\nbody\r\n")),
@@ -79,5 +88,12 @@ ok = True
 for x, y in zip(a, b):
     if x != y:
         ok = False; print("DIFF\n  imaplib", x, "\n  lean   ", y)
+def same_user(lines, user):
+    return [line.replace(user.encode(), b"USER") for line in lines or []]
+
+
+if same_user(received.get("Tracking"), "Tracking") != same_user(received.get("LeanIMAP"), "LeanIMAP"):
+    ok = False
+    print("DIFF in what the server read\n  imaplib", received.get("Tracking"), "\n  lean   ", received.get("LeanIMAP"))
 print("lean client and imaplib: %s (%d steps)" % ("same conversation" if ok else "DIFFERENT", len(a)))
 sys.exit(0 if ok else 1)
