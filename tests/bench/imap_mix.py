@@ -45,6 +45,11 @@ answered. Recommendations (SHOULD) are counted apart, as notices:
   fetch-body-empty      UID FETCH BODY.PEEK[] of a UID in the view answered without the body
                         (allowed when another session expunged it and this one was not told yet)
 
+The IMAP client code is LeanIMAP by default (--client lean): the same conversation as the standard
+library's imaplib (tests/bench/imap_mix_check.py compares the two), at less CPU per response line, so that
+the load client takes less of the machine it shares with the server; --client imaplib uses imaplib itself,
+as the runs before 2026-12-02 did. Both servers of a comparison must run with the same client code.
+
 Prints per command its count and p50/p95/p99 latency, commands/s, state errors and notices,
 then a machine-readable last line:
     RESULT commands_per_s=<x> commands=<n> state_errors=<n> errors=<n> p50_ms=<x> p99_ms=<x>
