@@ -41,6 +41,8 @@ done
 if [ "${CLIENT_PROFILE:-0}" = 1 ]; then
   prof=$(mktemp -d /tmp/grainmail-imapmix-prof.XXXX)
   # The node is sampled during the same run (dotnet-trace, when installed): its hottest methods by own time.
+  # The thread-time profile counts waiting threads too (the pool's idle workers lead the list): for where the
+  # CPU goes, use imap-profile.sh with PROFILE_PERF=1.
   if [ -x ~/.dotnet/tools/dotnet-trace ]; then
     ( sleep 8; ~/.dotnet/tools/dotnet-trace collect -p "$pid" --profile dotnet-sampled-thread-time --duration 00:00:00:15 \
         -o /tmp/grainmail-imaptls.nettrace > "$data/trace.log" 2>&1 < /dev/null ) &
