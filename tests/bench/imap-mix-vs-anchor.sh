@@ -13,8 +13,23 @@ out=$(mktemp -d /tmp/grainmail-imapmix-out.XXXX)
 trap 'rm -rf "$out"' EXIT
 
 source tests/bench/anchor.sh
-mix() { python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-mailbox "$per" --duration "$duration" \
-  --seed-messages "$seed" --procs "$procs" "$@"; }
+# MIX_CLIENT=imaplib|lean picks imap_mix.py's client code (its default otherwise), the same for both servers.
+# CPU_SPLIT=1 seeds first and then wraps the timed run in cpu_split.py: where each server's run spent the CPU.
+mix() {
+  local run=(python3 tests/bench/imap_mix.py --mailboxes "$mailboxes" --clients-per-mailbox "$per" --duration "$duration"
+    --seed-messages "$seed" --procs "$procs" ${MIX_CLIENT:+--client "$MIX_CLIENT"} "$@")
+  # WARMUP=SECONDS runs the same mix that long, unmeasured, before the measured run, on both servers alike: a
+  # long-running server has compiled its hot code; a node measured in its first minute pays its JIT in the run.
+  if [ "${WARMUP:-0}" != 0 ]; then
+    "${run[@]}" --duration "$WARMUP" | sed -n 's/^RESULT /warm-up: /p'
+  fi
+  if [ "${CPU_SPLIT:-0}" = 1 ]; then
+    "${run[@]}" --duration 0 > /dev/null
+    python3 tests/bench/cpu_split.py --label mix -- "${run[@]}"
+  else
+    "${run[@]}"
+  fi
+}
 
 # The anchor's daemons stop as soon as its run is over (and if the script fails before that).
 # SKIP_ANCHOR=1 runs GrainMail alone (an A/B run of one setting); GRAINMAIL_SETTINGS="Var=value ..." are
@@ -54,6 +69,14 @@ d=$(field "$out/dovecot.txt" commands_per_s) g=$(field "$out/grainmail.txt" comm
 echo
 echo "commands/s: Dovecot ${d:-n/a}, GrainMail ${g:-n/a}, GrainMail/Dovecot $(awk -v g="${g:-0}" -v d="${d:-0}" 'BEGIN { if (d > 0) printf "%.2f", g / d; else print "n/a" }')"
 echo "state errors: Dovecot $(field "$out/dovecot.txt" state_errors), GrainMail $(field "$out/grainmail.txt" state_errors)"
+if [ "${CPU_SPLIT:-0}" = 1 ]; then
+  for f in dovecot grainmail; do
+    n=$(field "$out/$f.txt" commands)
+    echo "CPU per command, $f run:"
+    sed -n '/^cpu split/,$p' "$out/$f.txt" | awk -v n="${n:-0}" '/ s cpu / && n > 0 { name = substr($0, 1, index($0, " " $(NF-3) " ") - 1); sub(/^ +/, "", name)
+      printf "  %-24s %.3f ms\n", name, 1000 * $(NF-3) / n }'
+  done
+fi
 echo "GrainMail peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
 # What the host logged at warning level or above during the run (the directory goes at exit).
 echo "GrainMail host log, warnings and errors: $(grep -cE '^(warn|fail|crit):' "$data/host.log" || true)"

@@ -45,6 +45,11 @@ answered. Recommendations (SHOULD) are counted apart, as notices:
   fetch-body-empty      UID FETCH BODY.PEEK[] of a UID in the view answered without the body
                         (allowed when another session expunged it and this one was not told yet)
 
+The IMAP client code is LeanIMAP by default (--client lean): the same conversation as the standard
+library's imaplib (tests/bench/imap_mix_check.py compares the two), at less CPU per response line, so that
+the load client takes less of the machine it shares with the server; --client imaplib uses imaplib itself,
+as the runs before 2026-12-02 did. Both servers of a comparison must run with the same client code.
+
 Prints per command its count and p50/p95/p99 latency, commands/s, state errors and notices,
 then a machine-readable last line:
     RESULT commands_per_s=<x> commands=<n> state_errors=<n> errors=<n> p50_ms=<x> p99_ms=<x>
@@ -57,6 +62,7 @@ import argparse
 import collections
 import imaplib
 import multiprocessing as mp
+import os
 import random
 import re
 import socket
@@ -85,6 +91,23 @@ UID_ITEM = re.compile(rb"[( ]UID (\d+)")
 FLAGS_ITEM = re.compile(rb"[( ]FLAGS \(([^)]*)\)")
 APPENDUID = re.compile(rb"^(\d+) (\d+)")
 UIDVALIDITY = re.compile(rb"^(\d+)")
+
+
+_tls_context = None
+
+
+def tls_context():
+    """One client TLS context per process, as a mail client keeps one: the certificate is not checked, so no
+    trust store is loaded. (ssl.create_default_context() per connection loaded the system's CA bundle at every
+    connect and LOGOUT+LOGIN, 21 ms of CPU each on the 2-core machine: with about 485 connects in a 30 s run, a
+    third of the load client's CPU over TLS, a cost the plaintext runs never had.)"""
+    global _tls_context
+    if _tls_context is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        _tls_context = ctx
+    return _tls_context
 
 
 class StateError(Exception):
@@ -116,6 +139,194 @@ class TrackingIMAP(object):
 
 PlainIMAP = TrackingIMAP.wrap(imaplib.IMAP4)
 TlsIMAP = TrackingIMAP.wrap(imaplib.IMAP4_SSL)
+
+
+class LeanIMAP:
+    """The same client conversation as imaplib's (same commands, bytes and writes, the same
+    (type, data) untagged events in order, BAD raised as imaplib.IMAP4.error, a lost connection or
+    BYE as imaplib.IMAP4.abort), minus what costs imaplib CPU without being IMAP: a readline and up
+    to four regular-expression matches per response line, and a repr() of every line for its debug
+    log. Responses are read in large blocks and split on CRLF; literals are taken by their length.
+    """
+
+    error = imaplib.IMAP4.error
+    abort = imaplib.IMAP4.abort
+
+    def __init__(self, host, port, timeout=None, ssl_context=None):
+        sock = socket.create_connection((host, port), timeout)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        self.sock = sock
+        self.buf = bytearray()
+        self.pos = 0
+        self.events = []
+        self.prefix = ("%s%d" % ("".join(random.choice("ABCDEFGHIJKLMNOP") for _ in range(4)), os.getpid() % 100)).encode()
+        self.n = 0
+        greeting = self._line()
+        if not greeting.startswith(b"* OK") and not greeting.startswith(b"* PREAUTH"):
+            raise self.error(greeting)
+        self._untagged(greeting)
+        # imaplib asks for the capabilities after the greeting, always.
+        self._simple(b"CAPABILITY")
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _fill(self):
+        if self.pos:
+            del self.buf[:self.pos]
+            self.pos = 0
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError as e:
+            raise self.abort("socket error: %s" % e)
+        if not chunk:
+            raise self.abort("socket error: EOF")
+        self.buf += chunk
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                line = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return line
+            self._fill()
+
+    def _read(self, size):
+        while len(self.buf) - self.pos < size:
+            self._fill()
+        data = bytes(self.buf[self.pos:self.pos + size])
+        self.pos += size
+        return data
+
+    def _untagged(self, line):
+        """One untagged response (literals read as they come), filed as imaplib files it."""
+        rest = line[2:]
+        sp = rest.find(b" ")
+        word = rest if sp < 0 else rest[:sp]
+        if word.isdigit():
+            # "* n TYPE data": imaplib's data is "n data".
+            sp2 = rest.find(b" ", sp + 1)
+            typ = (rest[sp + 1:] if sp2 < 0 else rest[sp + 1:sp2]).decode().upper()
+            dat = word if sp2 < 0 else word + b" " + rest[sp2 + 1:]
+        else:
+            typ = word.decode().upper()
+            dat = b"" if sp < 0 else rest[sp + 1:]
+        while dat.endswith(b"}") and b"{" in dat:
+            size = dat[dat.rindex(b"{") + 1:-1]
+            if not size.isdigit():
+                break
+            self.events.append((typ, (dat, self._read(int(size)))))
+            dat = self._line()
+        self.events.append((typ, dat))
+        if typ in ("OK", "NO", "BAD", "BYE"):
+            self._code(dat)
+        return typ
+
+    def _code(self, dat):
+        """A bracketed response code, filed as an untagged response of its own (as imaplib does)."""
+        if dat.startswith(b"[") and b"]" in dat:
+            inner = dat[1:dat.rindex(b"]")]
+            sp = inner.find(b" ")
+            self.events.append(((inner if sp < 0 else inner[:sp]).decode().upper(), None if sp < 0 else inner[sp + 1:]))
+
+    def _response(self, tag, literal=None):
+        """Reads up to the tagged response of TAG; sends LITERAL (then CRLF, two writes as imaplib) at the '+'."""
+        bye = False
+        while True:
+            line = self._line()
+            if line.startswith(b"* "):
+                if self._untagged(line) == "BYE":
+                    bye = True
+            elif line.startswith(b"+"):
+                if literal is None:
+                    raise self.abort("unexpected continuation: %r" % line)
+                self._send(literal)
+                self._send(b"\r\n")
+                literal = None
+            elif line.startswith(tag + b" "):
+                rest = line[len(tag) + 1:]
+                sp = rest.find(b" ")
+                typ = (rest if sp < 0 else rest[:sp]).decode().upper()
+                dat = b"" if sp < 0 else rest[sp + 1:]
+                self._code(dat)
+                return typ, [dat], bye
+            else:
+                raise self.abort("unexpected response: %r" % line)
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def _send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise self.abort("socket error: %s" % e)
+
+    def _simple(self, *words, literal=None, expect_bye=False):
+        self.n += 1
+        tag = self.prefix + str(self.n).encode()
+        parts = [tag]
+        for w in words:
+            if w is not None:
+                parts.append(w if isinstance(w, bytes) else w.encode())
+        if literal is not None:
+            parts.append(b"{%d}" % len(literal))
+        self._send(b" ".join(parts) + b"\r\n")
+        typ, data, bye = self._response(tag, literal)
+        if bye and not expect_bye:
+            raise self.abort("server said BYE")
+        if typ == "BAD":
+            raise self.error("%s command error: %s %s" % (words[0], typ, data))
+        return typ, data
+
+    def take_events(self):
+        ev, self.events = self.events, []
+        return ev
+
+    def login(self, user, password):
+        typ, dat = self._simple(b"LOGIN", user, '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        if typ != "OK":
+            raise self.error(dat[-1])
+        return typ, dat
+
+    def select(self, mailbox="INBOX"):
+        return self._simple(b"SELECT", mailbox)
+
+    def fetch(self, message_set, parts):
+        return self._simple(b"FETCH", message_set, parts)
+
+    def uid(self, command, *args):
+        return self._simple(b"UID", command, *args)
+
+    def expunge(self):
+        return self._simple(b"EXPUNGE")
+
+    def noop(self):
+        return self._simple(b"NOOP")
+
+    def list(self, directory, pattern):
+        return self._simple(b"LIST", directory, pattern)
+
+    def status(self, mailbox, names):
+        return self._simple(b"STATUS", mailbox, names)
+
+    def create(self, mailbox):
+        return self._simple(b"CREATE", mailbox)
+
+    def append(self, mailbox, flags, date_time, message):
+        return self._simple(b"APPEND", mailbox or "INBOX", flags, literal=message)
+
+    def logout(self):
+        try:
+            typ, dat = self._simple(b"LOGOUT", expect_bye=True)
+        except (self.error, OSError):
+            typ, dat = "NO", [b"connection lost"]
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        return ("BYE", [b""]) if any(t == "BYE" for t, _ in self.events) else (typ, dat)
 
 
 def fetch_responses(events):
@@ -178,7 +389,7 @@ class Conn:
         if len(s["examples"][kind]) < 3:
             s["examples"][kind].append(
                 "connection %d (mailbox %s, keyword %s): %s\n      last commands:\n%s"
-                % (self.cid, self.user, self.keyword, detail, "\n".join("        " + h for h in self.history)))
+                % (self.cid, self.user, self.keyword, detail, "\n".join("        " + describe(*h) for h in self.history)))
 
     def notice(self, kind):
         self.stats["notices"][kind] += 1
@@ -196,7 +407,9 @@ class Conn:
         self.stats["count"][name] += 1
         self.stats["lat"][name].append(ms)
         events = self.imap.take_events()
-        self.history.append("%s -> %s %s | %s" % (command, typ, summarize_tagged(data), summarize(events)))
+        # Kept as it came and described only when an example is printed: summarizing every answer (two
+        # hundred FETCH lines for FETCH 1:*) cost the client more CPU than reading it.
+        self.history.append((command, typ, data, events))
         if typ != "OK" and not (name == "logout" and typ == "BYE"):
             self.stats["errors"][name] += 1
             if len(self.stats["error_examples"]) < 5:
@@ -283,10 +496,10 @@ class Conn:
 
     def connect(self):
         o = self.o
-        if o.tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+        ctx = tls_context() if o.tls else None
+        if o.client == "lean":
+            self.imap = LeanIMAP(o.host, o.port, timeout=o.timeout, ssl_context=ctx)
+        elif o.tls:
             self.imap = TlsIMAP(o.host, o.port, ssl_context=ctx, timeout=o.timeout)
         else:
             self.imap = PlainIMAP(o.host, o.port, timeout=o.timeout)
@@ -442,6 +655,10 @@ class Conn:
         self.learn_uids()
 
 
+def describe(command, typ, data, events):
+    return "%s -> %s %s | %s" % (command, typ, summarize_tagged(data), summarize(events))
+
+
 def summarize_tagged(data):
     if not data:
         return ""
@@ -487,6 +704,23 @@ def new_stats():
 
 
 def client_thread(opts, cid, stats, lock, start_at, end_at):
+    # IMAP_MIX_PROFILE=DIR: each connection's thread profiles itself (cProfile is per thread) into DIR/conn-N.prof,
+    # to see where the load client's own CPU goes (the profiler slows the client down: for the split, not the rate).
+    profile_dir = os.environ.get("IMAP_MIX_PROFILE")
+    if profile_dir:
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            run_client(opts, cid, stats, lock, start_at, end_at)
+        finally:
+            prof.disable()
+            prof.dump_stats(os.path.join(profile_dir, "conn-%d.prof" % cid))
+    else:
+        run_client(opts, cid, stats, lock, start_at, end_at)
+
+
+def run_client(opts, cid, stats, lock, start_at, end_at):
     mailbox, slot = cid // opts.clients_per_mailbox + 1, cid % opts.clients_per_mailbox
     mine = new_stats()
     c = Conn(opts, cid, mailbox, slot, mine)
@@ -570,6 +804,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1, help="random seed")
     ap.add_argument("--label", default="")
+    ap.add_argument("--client", choices=("lean", "imaplib"), default="lean",
+                    help="the IMAP client code: lean (same conversation, less CPU per response line) or imaplib")
     opts = ap.parse_args()
 
     t = time.time()
@@ -598,8 +834,8 @@ def main():
     errors = sum(total["errors"].values())
     state_errors = sum(total["state_errors"].values())
     alllat = [x for v in total["lat"].values() for x in v]
-    print("%s: %d mailboxes x %d connections, %d processes, %.1f s, TLS %s"
-          % (opts.label, opts.mailboxes, opts.clients_per_mailbox, opts.procs, elapsed, "on" if opts.tls else "off"))
+    print("%s: %d mailboxes x %d connections, %d processes, %.1f s, TLS %s, client %s"
+          % (opts.label, opts.mailboxes, opts.clients_per_mailbox, opts.procs, elapsed, "on" if opts.tls else "off", opts.client))
     print("  %-15s %9s %7s %9s %9s %9s" % ("command", "count", "errors", "p50 ms", "p95 ms", "p99 ms"))
     for name in sorted(total["count"], key=lambda k: -total["count"][k]):
         lat = total["lat"][name]
