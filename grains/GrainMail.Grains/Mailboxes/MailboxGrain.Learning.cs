@@ -24,7 +24,7 @@ public sealed partial class MailboxGrain
     }
 
     /// <summary>
-    /// A message that arrives with $Junk or $NotJunk already set (IMAP APPEND, JMAP Email/import, a Sieve
+    /// A message that arrives with $Junk or $NotJunk already set (IMAP APPEND, JMAP Email/import and Email/set create, a Sieve
     /// script's addflag/setflag at delivery) teaches as if the keyword had been stored on it: the same
     /// verdict as <see cref="JunkKeywords.Verdict"/> from no keywords, in any folder (the keyword is the
     /// judgement, as with STORE; the folder a new message is put in is not). The copies of one message
