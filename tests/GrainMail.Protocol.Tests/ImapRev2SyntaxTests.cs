@@ -13,8 +13,6 @@ public sealed class ImapRev2SyntaxTests
     public static TheoryData<string, string?> Commands => new()
     {
         { "a CHECK", "NOOP" },
-        { "a LSUB \"\" *", "LIST (SUBSCRIBED)" },
-        { "a lsub \"\" %", "LIST (SUBSCRIBED)" },
         { "a FETCH 1 RFC822", "BODY[]" },
         { "a UID FETCH 1:* (FLAGS RFC822.HEADER)", "BODY.PEEK[HEADER]" },
         { "a FETCH 1 (UID RFC822.TEXT)", "BODY[TEXT]" },
@@ -24,6 +22,9 @@ public sealed class ImapRev2SyntaxTests
         { "a FETCH 1:* FAST", null },
         { "a FETCH 1 ALL", null },
         { "a LIST (SUBSCRIBED) \"\" *", null },
+        // Deprecated, not removed (RFC 9051 E): still answered.
+        { "a LSUB \"\" *", null },
+        { "a lsub \"\" %", null },
         { "a LIST \"\" *", null },
         { "a NOOP", null },
         { "a STATUS INBOX (MESSAGES)", null },

@@ -195,6 +195,78 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
     }
 
     [Fact]
+    public async Task Junk_keywords_on_an_appended_message_train_like_a_store_in_any_folder_and_count_once()
+    {
+        await fixture.NewAccount("olga");
+        var olga = $"olga@{Domain}";
+        static MimeMessage Parsed(string text) => MimeMessage.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)));
+        await fixture.WithImap(olga, async imap =>
+        {
+            // Into Junk without a keyword: where a new message is put is no verdict (a migration copies
+            // whatever the old server's filter put there); the keyword is.
+            await (await imap.GetFolderAsync("Junk")).AppendAsync(new AppendRequest(Parsed(Pitch(olga, 40)), MessageFlags.None));
+            await imap.Inbox.AppendAsync(new AppendRequest(Parsed(Pitch(olga, 41)), MessageFlags.Seen, ["$Junk"]));
+        });
+        await ModelIs(olga, 1, 0);
+
+        // The next message of its kind, delivered, is spam for olga.
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", olga, Pitch(olga, 42)));
+        var junked = await fixture.ReadFolder(olga, "Junk", 2);
+        var delivered = Assert.Single(junked, m => (m.Subject ?? "").EndsWith(" 42", StringComparison.Ordinal));
+        Assert.Contains("BAYES_99", delivered.Headers["X-Spam-Status"]);
+
+        // The same message appended again with $Junk (into Trash, any folder) is learned once; with $NotJunk
+        // (case-insensitive) the verdict turns: 0 spam / 1 ham, where a double count would leave 1 / 1.
+        await fixture.WithImap(olga, async imap =>
+        {
+            var trash = await imap.GetFolderAsync("Trash");
+            await trash.AppendAsync(new AppendRequest(Parsed(Pitch(olga, 41)), MessageFlags.None, ["$Junk"]));
+            await trash.AppendAsync(new AppendRequest(Parsed(Pitch(olga, 41)), MessageFlags.None, ["$notjunk"]));
+        });
+        await ModelIs(olga, 0, 1);
+    }
+
+    [Fact]
+    public async Task A_sieve_scripts_junk_flags_at_delivery_train_the_filter_like_a_store()
+    {
+        await fixture.NewAccount("petra");
+        var petra = $"petra@{Domain}";
+        using var me = fixture.UserClient(petra);
+        // imap4flags (RFC 5232): addflag before the implicit keep, setflag for the other kind.
+        var put = await me.PutAsJsonAsync("/api/v1/me/sieve/verdicts", new
+        {
+            script = "require [\"imap4flags\"];\n"
+                + "if header :contains \"subject\" \"doubling 51\" { addflag \"$Junk\"; }\n"
+                + "if header :contains \"subject\" \"minutes\" { setflag [\"\\\\Seen\", \"$NotJunk\"]; }\n",
+        });
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NoContent, (await me.PostAsync("/api/v1/me/sieve/verdicts/activate", null)).StatusCode);
+
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", petra, Pitch(petra, 51)));
+        var flagged = Assert.Single(await fixture.ReadFolder(petra, "INBOX", 1));
+        Assert.DoesNotContain("BAYES_", flagged.Headers["X-Spam-Status"]);
+        await ModelIs(petra, 1, 0);
+        // The next message of the junked kind (the script leaves it alone) is scored as spam for petra and filed in Junk.
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", petra, Pitch(petra, 52)));
+        var junked = Assert.Single(await fixture.ReadFolder(petra, "Junk", 1));
+        Assert.EndsWith(" 52", junked.Subject);
+        Assert.Contains("BAYES_99", junked.Headers["X-Spam-Status"]);
+
+        // setflag with $NotJunk: ham.
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("deals@plain.example", petra,
+            $"From: <deals@plain.example>\r\nTo: {petra}\r\nSubject: Board minutes\r\nMessage-ID: <minutes@plain.example>\r\n\r\n"
+            + "The board approved the budget for the new library wing and the spring reading programme.\r\n"));
+        await ModelIs(petra, 1, 1);
+        await fixture.WithImap(petra, async imap =>
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadOnly);
+            var first = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("doubling 51"))).Single();
+            var summary = (await imap.Inbox.FetchAsync([first], MessageSummaryItems.Flags)).Single();
+            Assert.Contains("$Junk", summary.Keywords);
+        });
+    }
+
+    [Fact]
     public async Task Junk_keywords_set_by_jmap_train_and_a_later_mailbox_move_counts_once()
     {
         await fixture.NewAccount("maud");

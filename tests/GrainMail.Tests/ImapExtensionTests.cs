@@ -518,7 +518,7 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
     }
 
     [Fact]
-    public async Task After_enable_imap4rev2_check_lsub_and_the_rfc822_fetch_items_are_bad_with_the_reason()
+    public async Task After_enable_imap4rev2_check_and_the_rfc822_fetch_items_are_bad_with_the_reason_and_lsub_still_answers()
     {
         var (c, _) = await NewUser();
         await using var _ = c;
@@ -530,10 +530,10 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.True((await c.CommandAsync("FETCH 1 (RFC822.HEADER)")).Ok);
 
         Assert.True((await c.CommandAsync("ENABLE IMAP4rev2")).Ok);
-        // RFC 9051 Appendix E: CHECK removed, LSUB gone from the grammar, RFC822 fetch items removed.
+        // RFC 9051 Appendix E: CHECK removed, RFC822 fetch items removed.
         foreach (var (command, instead) in new[]
         {
-            ("CHECK", "NOOP"), ("LSUB \"\" *", "LIST (SUBSCRIBED)"), ("FETCH 1 RFC822", "BODY[]"),
+            ("CHECK", "NOOP"), ("FETCH 1 RFC822", "BODY[]"),
             ("UID FETCH 1:* (FLAGS RFC822.HEADER)", "BODY.PEEK[HEADER]"), ("FETCH 1 RFC822.TEXT", "BODY[TEXT]"),
         })
         {
@@ -549,5 +549,9 @@ public sealed class ImapExtensionTests(SmtpHostFixture host) : IClassFixture<Smt
         Assert.Contains("RFC822.SIZE ", fetch.Untagged[0]);
         Assert.True((await c.CommandAsync("LIST (SUBSCRIBED) \"\" *")).Ok);
         Assert.True((await c.CommandAsync("NOOP")).Ok);
+        // LSUB is deprecated, not removed (RFC 9051 E): a client that still sends it gets its answer.
+        var lsub = await c.CommandAsync("LSUB \"\" *");
+        Assert.True(lsub.Ok, lsub.Text);
+        Assert.Contains(lsub.Untagged, l => l.StartsWith("* LSUB (", StringComparison.Ordinal) && l.EndsWith(" \"/\" INBOX", StringComparison.Ordinal));
     }
 }

@@ -197,6 +197,66 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         // Told once: the next NOOP has nothing more.
         Assert.Empty((await w.CommandAsync("NOOP")).Untagged);
     }
+
+    [Fact]
+    public async Task In_idle_notify_without_flagchange_holds_back_flag_changes_and_without_a_selected_filter_the_selected_mailbox()
+    {
+        var (w, a) = await TwoSessions();
+        await using var _ = w;
+        await using var __ = a;
+        Assert.True((await w.CommandAsync("CREATE Other")).Ok);
+        var first = await Append(a, "to be flagged");
+        Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await w.CommandAsync("NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")).Ok);
+
+        // During IDLE the server sends exactly the events NOTIFY set (RFC 5465 4): the new message with the
+        // FETCH MessageNew asked for, and not the flag change made before it.
+        await w.SendRawAsync("i1 IDLE\r\n");
+        Assert.StartsWith("+", await w.ReadLineAsync());
+        Assert.True((await a.CommandAsync($"UID STORE {first} +FLAGS.SILENT (\\Seen $Idled)")).Ok);
+        var second = await Append(a, "news in idle");
+        var told = await ToldUntil(w, l => l.Contains($"UID {second}", StringComparison.Ordinal));
+        Assert.Contains("* 2 EXISTS", told);
+        Assert.DoesNotContain(told, l => l.Contains("FLAGS", StringComparison.Ordinal) || l.Contains("$Idled", StringComparison.Ordinal));
+        // An expunge is an event asked for: told in IDLE.
+        Assert.True((await a.CommandAsync($"UID STORE {second} +FLAGS.SILENT (\\Deleted)")).Ok);
+        Assert.True((await a.CommandAsync($"UID EXPUNGE {second}")).Ok);
+        told = await ToldUntil(w, l => l.EndsWith(" EXPUNGE", StringComparison.Ordinal));
+        Assert.Equal("* 2 EXPUNGE", told[^1]);
+        Assert.DoesNotContain(told, l => l.Contains("FLAGS", StringComparison.Ordinal));
+        await w.SendRawAsync("DONE\r\n");
+        var done = await w.ReadTaggedAsync("i1");
+        Assert.True(done.Ok, done.Text);
+        Assert.DoesNotContain(done.Untagged, l => l.Contains("FLAGS", StringComparison.Ordinal));
+
+        // The next command that reports changes tells the flag change, once, its keyword announced first.
+        var noop = await w.CommandAsync("NOOP");
+        var fetch = Assert.Single(noop.Untagged, l => l.StartsWith("* 1 FETCH", StringComparison.Ordinal));
+        Assert.Contains("\\Seen", fetch);
+        Assert.Contains("$Idled", fetch);
+        Assert.True(noop.Untagged.FindIndex(l => l.StartsWith("* FLAGS", StringComparison.Ordinal)) is var f and >= 0 && f < noop.Untagged.IndexOf(fetch));
+        Assert.Empty((await w.CommandAsync("NOOP")).Untagged);
+
+        // No selected filter at all is SELECTED NONE (RFC 5465 3.1): in IDLE, nothing about the selected
+        // mailbox; the other mailboxes are told as asked.
+        Assert.True((await w.CommandAsync("NOTIFY SET (personal (MessageNew MessageExpunge))")).Ok);
+        await w.SendRawAsync("i2 IDLE\r\n");
+        Assert.StartsWith("+", await w.ReadLineAsync());
+        await Append(a, "unheard in idle");
+        Assert.True((await a.CommandAsync($"UID STORE {first} -FLAGS.SILENT (\\Seen)")).Ok);
+        await Append(a, "heard", "Other");
+        told = await ToldUntil(w, l => l.StartsWith("* STATUS Other", StringComparison.Ordinal));
+        Assert.Equal(["* STATUS Other (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"], told);
+        await w.SendRawAsync("DONE\r\n");
+        done = await w.ReadTaggedAsync("i2");
+        Assert.True(done.Ok, done.Text);
+        Assert.Empty(done.Untagged);
+        // NOOP tells both.
+        noop = await w.CommandAsync("NOOP");
+        Assert.Contains("* 2 EXISTS", noop.Untagged);
+        Assert.Contains(noop.Untagged, l => l.StartsWith("* 1 FETCH", StringComparison.Ordinal) && !l.Contains("\\Seen", StringComparison.Ordinal));
+    }
 }
 
 /// <summary>A host whose NOTIFY sessions give up after one unwritten event, so that an overflow can be made on purpose.</summary>

@@ -172,13 +172,13 @@ internal sealed class FolderCommands(ImapSessionContext session)
     public async Task<bool> SubscribeAsync(SubscribeCommand c)
     {
         var result = await session.Mailbox.Subscribe(c.Mailbox, c.Subscribe);
-        return result.Status == MailboxOpStatus.Ok ? session.Ok(c.Tag, "Done") : session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+        return result.Status == MailboxOpStatus.Ok ? session.Ok(c.Tag, "Done") : session.No(c.Tag, Refusal(result.Status, c.Mailbox));
     }
 
     public async Task<bool> CreateAsync(CreateCommand c)
     {
         var result = await session.Mailbox.CreateFolder(c.Mailbox);
-        if (result.Status != MailboxOpStatus.Ok) return session.No(c.Tag, ImapSessionContext.StatusText(result.Status));
+        if (result.Status != MailboxOpStatus.Ok) return session.No(c.Tag, Refusal(result.Status, c.Mailbox));
         // RFC 8474 4.1: CREATE tells the new mailbox's id.
         var created = await session.Mailbox.GetFolder(c.Mailbox);
         // The name as kept differs from the one asked for (INBOX's children take INBOX in upper case):
@@ -186,6 +186,15 @@ internal sealed class FolderCommands(ImapSessionContext session)
         if (created is not null && !string.Equals(created.Name, c.Mailbox, StringComparison.Ordinal)) WriteOldName(created.Name, c.Mailbox);
         return session.Ok(c.Tag, created is null ? "CREATE completed" : $"[MAILBOXID ({ObjectIds.MailboxId(session.User!, created)})] CREATE completed");
     }
+
+    /// <summary>
+    /// NO's text for a refused name operation: for a name that cannot be, the reason (a well-formed
+    /// command about an impossible name is NO with a reason, never BAD; RFC 3501 5.1, RFC 5530 CANNOT).
+    /// </summary>
+    private static string Refusal(MailboxOpStatus status, string name) =>
+        status == MailboxOpStatus.InvalidName && MailboxNameRules.Problem(name) is { } why
+            ? "[CANNOT] " + why
+            : ImapSessionContext.StatusText(status);
 
     public async Task<bool> DeleteAsync(DeleteCommand c)
     {
@@ -204,7 +213,7 @@ internal sealed class FolderCommands(ImapSessionContext session)
     {
         var (tag, from, to) = (c.Tag, c.From, c.To);
         var result = await session.Mailbox.RenameFolder(from, to);
-        if (result.Status != MailboxOpStatus.Ok) return session.No(tag, ImapSessionContext.StatusText(result.Status));
+        if (result.Status != MailboxOpStatus.Ok) return session.No(tag, Refusal(result.Status, to));
         var renamed = await session.Mailbox.GetFolder(to);
         var newName = renamed?.Name ?? to;
         if (session.Selected is { } selected && selected.IsNamed(from)) selected.Name = newName;

@@ -13,7 +13,7 @@ internal sealed class IdleCommands(ImapSessionContext session)
         var output = session.Out;
         var options = session.Options;
         output.Line("+ idling");
-        if (session.State == ImapSessionState.Selected) await session.Updates.SyncAsync(allowExpunge: true, force: true);
+        if (session.State == ImapSessionState.Selected) await SyncSelectedAsync(force: true);
         await session.FlushAsync(ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.IdleTimeout);
@@ -46,7 +46,7 @@ internal sealed class IdleCommands(ImapSessionContext session)
                 signal = null;
                 if (session.State == ImapSessionState.Selected)
                 {
-                    await session.Updates.SyncAsync(allowExpunge: true);
+                    await SyncSelectedAsync(force: false);
                     if (session.State == ImapSessionState.Logout) return false;
                     await session.FlushAsync(ct);
                 }
@@ -67,4 +67,12 @@ internal sealed class IdleCommands(ImapSessionContext session)
             return await session.BadAsync(tag, "Expected DONE");
         return session.Ok(tag, "IDLE terminated");
     }
+
+    /// <summary>
+    /// The selected folder's news while idling: all of it (RFC 2177), or with NOTIFY in force only what
+    /// NOTIFY asked for, since IDLE then sends exactly the events NOTIFY set (RFC 5465 4).
+    /// </summary>
+    private Task SyncSelectedAsync(bool force) => session.Notify.Active
+        ? session.Notify.SyncSelectedInIdleAsync(force)
+        : session.Updates.SyncAsync(allowExpunge: true, force: force);
 }

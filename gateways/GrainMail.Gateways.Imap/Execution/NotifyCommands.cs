@@ -172,7 +172,7 @@ internal sealed class NotifyCommands(ImapSessionContext session)
             _renewedAt = DateTimeOffset.UtcNow;
         }
         if (!inIdle && WatchesSelected && session.Updates.Watcher?.Dirty == true)
-            await WriteSelectedAsync(SelectedGroup!);
+            await WriteSelectedAsync(SelectedGroup!, inIdle: false, force: false);
         var selectedName = session.Selected?.Name;
         foreach (var e in watcher.TakeAll()) WriteEvent(e, selectedName);
     }
@@ -182,12 +182,13 @@ internal sealed class NotifyCommands(ImapSessionContext session)
     /// VANISHED, then the FETCH attributes the client asked to get with MessageNew (RFC 5465 5.2). With
     /// <c>selected-delayed</c> expunges wait for a command that allows them (RFC 5465 6, RFC 3501 7.4.1).
     /// </summary>
-    private async Task WriteSelectedAsync(NotifyGroup selected)
+    private async Task WriteSelectedAsync(NotifyGroup selected, bool inIdle, bool force)
     {
         var view = session.Selected!;
         var uidNext = view.UidNext;
-        // FlagChange not asked for: no FETCH of changed flags on the server's initiative (RFC 5465 5.2).
-        await session.Updates.SyncAsync(allowExpunge: selected.Filter == NotifyFilter.Selected,
+        // FlagChange not asked for: no FETCH of changed flags on the server's initiative (RFC 5465 5.1, 3.1).
+        // IDLE is a command that allows expunges, for selected-delayed too (RFC 5465 6.1, RFC 3501 7.4.1).
+        await session.Updates.SyncAsync(allowExpunge: inIdle || selected.Filter == NotifyFilter.Selected, force: force,
             reportFlagChanges: (selected.Events & NotifyEvents.FlagChange) != 0);
         if (session.State != ImapSessionState.Selected || selected.NewMessageFetch is not { } items) return;
         var added = new List<int>();
@@ -196,6 +197,19 @@ internal sealed class NotifyCommands(ImapSessionContext session)
         var list = items.ToList();
         // Fetched on the server's initiative: nothing sets \Seen, whatever PEEK says.
         await new MessageCommands(session).WriteFetchResponsesAsync(view, added, list, []);
+    }
+
+    /// <summary>
+    /// IDLE with NOTIFY in force: the selected mailbox's changes as NOTIFY asked for them and no more, since
+    /// during IDLE the server sends exactly the events NOTIFY set (RFC 5465 4). Without a selected filter
+    /// (the same as SELECTED NONE, RFC 5465 3.1) nothing about the selected mailbox is sent; without FlagChange
+    /// its flag changes are not (RFC 5465 5). What is held back stays out of the view, so the next command
+    /// that reports changes (NOOP, RFC 3501 6.1.2) tells it once; MessageNew's FETCH comes in IDLE as between commands.
+    /// </summary>
+    public async Task SyncSelectedInIdleAsync(bool force)
+    {
+        if (!WatchesSelected) return;
+        await WriteSelectedAsync(SelectedGroup!, inIdle: true, force: force);
     }
 
     /// <summary>One tree event as the client asked to hear it: STATUS for messages, LIST for names and subscriptions.</summary>

@@ -63,10 +63,13 @@ public sealed class ImapWriter
 
     public ImapWriter NString(string? value) => value is null ? Raw("NIL") : String(value);
 
-    /// <summary>A mailbox name or other astring: bare when it is a plain atom.</summary>
+    /// <summary>
+    /// A mailbox name or other astring: bare when it is a plain atom, else quoted. ']' is quoted too,
+    /// though ASTRING-CHAR allows it: clients that read a name as an atom stop at it (as Dovecot does).
+    /// </summary>
     public ImapWriter AString(string value)
     {
-        if (value.Length > 0 && value.All(c => c < 0x7f && ImapParser.IsAtomChar((byte)c, allowBracket: true)) && !value.Equals("NIL", StringComparison.OrdinalIgnoreCase))
+        if (value.Length > 0 && value.All(c => c < 0x7f && ImapParser.IsAtomChar((byte)c)) && !value.Equals("NIL", StringComparison.OrdinalIgnoreCase))
             return Raw(value);
         return String(value);
     }

@@ -5,8 +5,8 @@ namespace GrainMail.Grains.Mailboxes;
 /// <summary>Folder naming rules: '/' separates levels; "INBOX" is matched case-insensitively.</summary>
 public static class FolderNames
 {
-    public const char Separator = '/';
-    public const int MaxLength = 512;
+    public const char Separator = MailboxNameRules.Separator;
+    public const int MaxLength = MailboxNameRules.MaxLength;
 
     public static readonly IReadOnlyList<(string Name, SpecialUse Use)> Defaults =
     [
@@ -21,12 +21,7 @@ public static class FolderNames
     /// <summary>The canonical form of a folder name, or null when it is not allowed.</summary>
     public static string? Normalize(string? name)
     {
-        if (string.IsNullOrEmpty(name) || name.Length > MaxLength) return null;
-        if (name[0] == Separator || name[^1] == Separator || name.Contains("//", StringComparison.Ordinal)) return null;
-        foreach (var c in name)
-        {
-            if (char.IsControl(c) || c is '*' or '%') return null;
-        }
+        if (name is null || MailboxNameRules.Problem(name) is not null) return null;
         if (name.Equals("INBOX", StringComparison.OrdinalIgnoreCase)) return "INBOX";
         if (name.StartsWith("INBOX/", StringComparison.OrdinalIgnoreCase)) return "INBOX" + name[5..];
         return name;

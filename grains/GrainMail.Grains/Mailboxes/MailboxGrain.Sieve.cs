@@ -239,6 +239,8 @@ public sealed partial class MailboxGrain
             return true;
         }
         GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
+        // The script's $Junk / $NotJunk (addflag, setflag, :flags) is the user's verdict given in advance.
+        LearnFromNewMessages(rows);
         if (rows.Count > 0 && item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
             await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));
         return true;

@@ -315,7 +315,7 @@ public sealed partial class MailboxGrain(
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
         change.NewBlobSummary = summary;
-        await InsertAsync(f, change, [row]);
+        if (await InsertAsync(f, change, [row]) == CommitOutcome.Committed) LearnFromNewMessages([row]);
         return new AppendResult(MailboxOpStatus.Ok, f.UidValidity, row.Uid);
     }
 
