@@ -12,14 +12,26 @@ public sealed record ModelCounts(int SpamMessages, int HamMessages, IReadOnlyDic
     public static ModelCounts Empty { get; } = new(0, 0, new Dictionary<long, TokenCounts>());
 }
 
-/// <summary>The classifier's answer: the spam probability (0..1, 0.5 when nothing was known) and how many
-/// tokens decided it.</summary>
-public sealed record ContentVerdict(double Probability, int Clues);
+/// <summary>The classifier's answer: the spam probability (0..1, 0.5 when nothing was known), how many
+/// tokens decided it, and the combiner's raw score (the log-odds sum, or the probability itself for χ²).</summary>
+public sealed record ContentVerdict(double Probability, int Clues, double Score = ContentClassifier.UnknownProbability);
+
+/// <summary>How the clues' probabilities become one verdict.</summary>
+public enum Combiner
+{
+    /// <summary>Fisher's χ² test of "spam clues" against "ham clues" (SpamBayes).</summary>
+    ChiSquare,
+
+    /// <summary>The sum of the clues' log-odds ln(f / (1 − f)) (naive Bayes over the clues), mapped to a probability
+    /// so that the sum <see cref="ClassifierSettings.JunkScore"/> is p = 0.99.</summary>
+    LogOdds,
+}
 
 /// <summary>The combiner's parameters: Robinson's strength s (how many messages' worth of weight the 0.5 prior
 /// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
 /// many of the strongest clues are combined.</summary>
-public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability)
+public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability,
+    Combiner Combiner = Combiner.ChiSquare, double JunkScore = 0, double Scale = 0.2, int MinimumCount = 1)
 {
     public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
 }
@@ -52,11 +64,23 @@ public static class ContentClassifier
         var clues = new List<double>(tokens.Count);
         foreach (var t in tokens)
         {
-            var f = TokenProbability(t, global, user, settings.Strength, settings.Prior);
-            if (Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
+            var (f, count) = Probability(t, global, user, settings.Strength, settings.Prior);
+            if (count >= settings.MinimumCount && Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
         }
         if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
         if (clues.Count > settings.MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(settings.MaxClues).ToList();
+        if (settings.Combiner == Combiner.LogOdds)
+        {
+            double z = 0;
+            foreach (var f in clues)
+            {
+                var p = Math.Clamp(f, 1e-4, 1 - 1e-4);
+                z += Math.Log(p / (1 - p));
+            }
+            // ln 99 = 4.595: the logistic of Scale · (z − JunkScore) + ln 99 is 0.99 exactly at z = JunkScore.
+            var probability = 1 / (1 + Math.Exp(-(settings.Scale * (z - settings.JunkScore) + Math.Log(99))));
+            return new ContentVerdict(probability, clues.Count, z);
+        }
         double lnSpam = 0, lnHam = 0;
         foreach (var f in clues)
         {
@@ -67,18 +91,23 @@ public static class ContentClassifier
         var n = clues.Count;
         var s = 1 - ChiSquareSurvival(-2 * lnSpam, 2 * n);
         var h = 1 - ChiSquareSurvival(-2 * lnHam, 2 * n);
-        return new ContentVerdict((s - h + 1) / 2, n);
+        var chi = (s - h + 1) / 2;
+        return new ContentVerdict(chi, n, chi);
     }
 
     /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
-    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength, double prior = UnknownProbability)
+    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength, double prior = UnknownProbability) =>
+        Probability(token, global, user, strength, prior).F;
+
+    /// <summary>f(w) and the number of messages (global and the user's) it rests on.</summary>
+    private static (double F, double N) Probability(long token, ModelCounts global, ModelCounts? user, double strength, double prior)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
         var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
         // Where the user taught this token, their counts weigh at least UserWeight global messages each and
         // at least twice the global evidence together: the user's judgement overrides the global model.
         var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
-        return (strength * prior + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight);
+        return ((strength * prior + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight), nGlobal + nUser);
     }
 
     /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
