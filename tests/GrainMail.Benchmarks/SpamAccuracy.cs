@@ -93,7 +93,6 @@ internal static class SpamAccuracy
                 else if (o == "comb=llr") settings = settings with { Combiner = Combiner.LogOdds };
                 else if (o == "comb=chi") settings = settings with { Combiner = Combiner.ChiSquare };
                 else if (o.StartsWith("junk=", StringComparison.Ordinal)) settings = settings with { JunkScore = double.Parse(o[5..], CultureInfo.InvariantCulture) };
-                else if (o.StartsWith("scale=", StringComparison.Ordinal)) settings = settings with { Scale = double.Parse(o[6..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("minn=", StringComparison.Ordinal)) settings = settings with { MinimumCount = int.Parse(o[5..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("auto=", StringComparison.Ordinal)) budget = int.Parse(o[5..], CultureInfo.InvariantCulture);
             }

@@ -23,7 +23,7 @@ public enum Combiner
     ChiSquare,
 
     /// <summary>The sum of the clues' log-odds ln(f / (1 − f)) (naive Bayes over the clues), mapped to a probability
-    /// so that the sum <see cref="ClassifierSettings.JunkScore"/> is p = 0.99.</summary>
+    /// by the logistic of z · ln 99 / <see cref="ClassifierSettings.JunkScore"/>: the sum JunkScore is p = 0.99, 0 is 0.5.</summary>
     LogOdds,
 }
 
@@ -31,7 +31,7 @@ public enum Combiner
 /// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
 /// many of the strongest clues are combined.</summary>
 public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability,
-    Combiner Combiner = Combiner.ChiSquare, double JunkScore = 0, double Scale = 0.2, int MinimumCount = 1)
+    Combiner Combiner = Combiner.LogOdds, double JunkScore = ContentClassifier.JunkScore, int MinimumCount = 1)
 {
     public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
 }
@@ -39,9 +39,10 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// <summary>
 /// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
 /// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
-/// s = 1 for rare tokens; the strongest 500 clues (|f − 0.5| ≥ 0.1) are combined with Fisher's
-/// chi-square method (as SpamBayes does): S and H test the hypotheses "these are spam clues" and "these are
-/// ham clues", and the result is (1 + S − H) / 2 — near 1 spam, near 0 ham, 0.5 when the clues disagree.
+/// s = 0.5 for rare tokens; every clue (|f − 0.5| ≥ 0.1) adds its log-odds ln(f / (1 − f)), and the sum decides
+/// (<see cref="Combiner.LogOdds"/>; from <see cref="JunkScore"/> on it is BAYES_99). Session 7's Fisher χ² combiner
+/// (SpamBayes') stays selectable: it answers 0.5 whenever strong spam and ham clues meet, which is where most
+/// of the spam it missed sat, while the sum weighs them against each other (cross-validation, docs/benchmarks.md).
 /// Two models are combined per token: the global one (trained by the operator) and the user's own
 /// (learned from their moves in and out of Junk); where the user has counts for a token they weigh at
 /// least <see cref="UserWeight"/> messages each and at least twice the global counts, so that a user's own
@@ -49,10 +50,14 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// </summary>
 public static class ContentClassifier
 {
-    public const double Strength = 1.0;
+    public const double Strength = 0.5;
     public const double UnknownProbability = 0.5;
     public const double MinimumStrength = 0.1;
-    public const int MaxClues = 500;
+    public const int MaxClues = 100_000;
+
+    /// <summary>The log-odds sum from which a message is BAYES_99 (Junk by itself): chosen on 5-fold cross-validation over
+    /// the training corpus as the lowest sum at which at most 5 of its 2,500 ham (0.2 %) would be Junk (docs/benchmarks.md).</summary>
+    public const double JunkScore = 50.85;
     public const double UserWeight = 10;
 
     /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
@@ -77,8 +82,9 @@ public static class ContentClassifier
                 var p = Math.Clamp(f, 1e-4, 1 - 1e-4);
                 z += Math.Log(p / (1 - p));
             }
-            // ln 99 = 4.595: the logistic of Scale · (z − JunkScore) + ln 99 is 0.99 exactly at z = JunkScore.
-            var probability = 1 / (1 + Math.Exp(-(settings.Scale * (z - settings.JunkScore) + Math.Log(99))));
+            // ln 99 = 4.595: the logistic of z · ln 99 / JunkScore is 0.99 exactly at z = JunkScore (BAYES_99, Junk by
+            // itself), 0.9 at 0.48 · JunkScore (BAYES_90) and 0.5 at 0 (the clues balance).
+            var probability = 1 / (1 + Math.Exp(-z * Math.Log(99) / settings.JunkScore));
             return new ContentVerdict(probability, clues.Count, z);
         }
         double lnSpam = 0, lnHam = 0;

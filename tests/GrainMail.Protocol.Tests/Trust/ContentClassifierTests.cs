@@ -188,8 +188,11 @@ public sealed class ContentClassifierTests
         Assert.False(Gtube.Contains(message));
     }
 
-    private static readonly string[] SpamWords = ["viagra", "cheap", "winner", "casino", "prize", "offer", "unsubscribe", "free"];
-    private static readonly string[] HamWords = ["meeting", "agenda", "review", "patch", "build", "release", "notes", "thanks"];
+    // Sixteen clues each: the log-odds combiner adds evidence per clue, and a real message has hundreds of tokens.
+    private static readonly string[] SpamWords = ["viagra", "cheap", "winner", "casino", "prize", "offer", "unsubscribe", "free",
+        "pills", "lottery", "claim", "bonus", "discount", "guaranteed", "credit", "refinance"];
+    private static readonly string[] HamWords = ["meeting", "agenda", "review", "patch", "build", "release", "notes", "thanks",
+        "commit", "branch", "minutes", "draft", "schedule", "design", "bugfix", "changelog"];
 
     private static ModelCounts Trained(int spamMessages, int hamMessages)
     {
@@ -229,8 +232,8 @@ public sealed class ContentClassifierTests
     {
         var global = Trained(500, 2500);
         // The user gets mail about casinos as work: one message learned as ham.
-        var user = new ModelCounts(0, 1, Hashes("casino", "prize", "winner").ToDictionary(h => h, _ => new TokenCounts(0, 1)));
-        var tokens = Hashes("casino", "prize", "winner");
+        var tokens = Hashes(SpamWords);
+        var user = new ModelCounts(0, 1, tokens.ToDictionary(h => h, _ => new TokenCounts(0, 1)));
         Assert.True(ContentClassifier.Classify(tokens, global, null).Probability > 0.99);
         Assert.True(ContentClassifier.Classify(tokens, global, user).Probability < 0.5);
         // Only spam learned, no global data: each taught token is a strong spam clue.
