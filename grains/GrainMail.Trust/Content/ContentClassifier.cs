@@ -12,14 +12,26 @@ public sealed record ModelCounts(int SpamMessages, int HamMessages, IReadOnlyDic
     public static ModelCounts Empty { get; } = new(0, 0, new Dictionary<long, TokenCounts>());
 }
 
-/// <summary>The classifier's answer: the spam probability (0..1, 0.5 when nothing was known) and how many
-/// tokens decided it.</summary>
-public sealed record ContentVerdict(double Probability, int Clues);
+/// <summary>The classifier's answer: the spam probability (0..1, 0.5 when nothing was known), how many
+/// tokens decided it, and the combiner's raw score (the log-odds sum, or the probability itself for χ²).</summary>
+public sealed record ContentVerdict(double Probability, int Clues, double Score = ContentClassifier.UnknownProbability);
+
+/// <summary>How the clues' probabilities become one verdict.</summary>
+public enum Combiner
+{
+    /// <summary>Fisher's χ² test of "spam clues" against "ham clues" (SpamBayes).</summary>
+    ChiSquare,
+
+    /// <summary>The sum of the clues' log-odds ln(f / (1 − f)) (naive Bayes over the clues), mapped to a probability
+    /// by the logistic of z · ln 99 / <see cref="ClassifierSettings.JunkScore"/>: the sum JunkScore is p = 0.99, 0 is 0.5.</summary>
+    LogOdds,
+}
 
 /// <summary>The combiner's parameters: Robinson's strength s (how many messages' worth of weight the 0.5 prior
 /// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
 /// many of the strongest clues are combined.</summary>
-public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability)
+public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability,
+    Combiner Combiner = Combiner.LogOdds, double JunkScore = ContentClassifier.JunkScore, int MinimumCount = 1)
 {
     public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
 }
@@ -27,9 +39,10 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// <summary>
 /// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
 /// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
-/// s = 1 for rare tokens; the strongest 500 clues (|f − 0.5| ≥ 0.1) are combined with Fisher's
-/// chi-square method (as SpamBayes does): S and H test the hypotheses "these are spam clues" and "these are
-/// ham clues", and the result is (1 + S − H) / 2 — near 1 spam, near 0 ham, 0.5 when the clues disagree.
+/// s = 0.5 for rare tokens; every clue (|f − 0.5| ≥ 0.1) adds its log-odds ln(f / (1 − f)), and the sum decides
+/// (<see cref="Combiner.LogOdds"/>; from <see cref="JunkScore"/> on it is BAYES_99). Session 7's Fisher χ² combiner
+/// (SpamBayes') stays selectable: it answers 0.5 whenever strong spam and ham clues meet, which is where most
+/// of the spam it missed sat, while the sum weighs them against each other (cross-validation, docs/benchmarks.md).
 /// Two models are combined per token: the global one (trained by the operator) and the user's own
 /// (learned from their moves in and out of Junk); where the user has counts for a token they weigh at
 /// least <see cref="UserWeight"/> messages each and at least twice the global counts, so that a user's own
@@ -37,10 +50,14 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// </summary>
 public static class ContentClassifier
 {
-    public const double Strength = 1.0;
+    public const double Strength = 0.5;
     public const double UnknownProbability = 0.5;
     public const double MinimumStrength = 0.1;
-    public const int MaxClues = 500;
+    public const int MaxClues = 100_000;
+
+    /// <summary>The log-odds sum from which a message is BAYES_99 (Junk by itself): chosen on 5-fold cross-validation over
+    /// the training corpus as the lowest sum at which at most 5 of its 2,500 ham (0.2 %) would be Junk (docs/benchmarks.md).</summary>
+    public const double JunkScore = 50.85;
     public const double UserWeight = 10;
 
     /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
@@ -52,11 +69,24 @@ public static class ContentClassifier
         var clues = new List<double>(tokens.Count);
         foreach (var t in tokens)
         {
-            var f = TokenProbability(t, global, user, settings.Strength, settings.Prior);
-            if (Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
+            var (f, count) = Probability(t, global, user, settings.Strength, settings.Prior);
+            if (count >= settings.MinimumCount && Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
         }
         if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
         if (clues.Count > settings.MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(settings.MaxClues).ToList();
+        if (settings.Combiner == Combiner.LogOdds)
+        {
+            double z = 0;
+            foreach (var f in clues)
+            {
+                var p = Math.Clamp(f, 1e-4, 1 - 1e-4);
+                z += Math.Log(p / (1 - p));
+            }
+            // ln 99 = 4.595: the logistic of z · ln 99 / JunkScore is 0.99 exactly at z = JunkScore (BAYES_99, Junk by
+            // itself), 0.9 at 0.48 · JunkScore (BAYES_90) and 0.5 at 0 (the clues balance).
+            var probability = 1 / (1 + Math.Exp(-z * Math.Log(99) / settings.JunkScore));
+            return new ContentVerdict(probability, clues.Count, z);
+        }
         double lnSpam = 0, lnHam = 0;
         foreach (var f in clues)
         {
@@ -67,18 +97,23 @@ public static class ContentClassifier
         var n = clues.Count;
         var s = 1 - ChiSquareSurvival(-2 * lnSpam, 2 * n);
         var h = 1 - ChiSquareSurvival(-2 * lnHam, 2 * n);
-        return new ContentVerdict((s - h + 1) / 2, n);
+        var chi = (s - h + 1) / 2;
+        return new ContentVerdict(chi, n, chi);
     }
 
     /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>
-    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength, double prior = UnknownProbability)
+    public static double TokenProbability(long token, ModelCounts global, ModelCounts? user, double strength = Strength, double prior = UnknownProbability) =>
+        Probability(token, global, user, strength, prior).F;
+
+    /// <summary>f(w) and the number of messages (global and the user's) it rests on.</summary>
+    private static (double F, double N) Probability(long token, ModelCounts global, ModelCounts? user, double strength, double prior)
     {
         var (pGlobal, nGlobal) = Evidence(token, global);
         var (pUser, nUser) = user is null ? (0.0, 0.0) : Evidence(token, user);
         // Where the user taught this token, their counts weigh at least UserWeight global messages each and
         // at least twice the global evidence together: the user's judgement overrides the global model.
         var userWeight = nUser > 0 ? Math.Max(UserWeight * nUser, 2 * nGlobal) : 0;
-        return (strength * prior + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight);
+        return ((strength * prior + nGlobal * pGlobal + userWeight * pUser) / (strength + nGlobal + userWeight), nGlobal + nUser);
     }
 
     /// <summary>A model's spam share for a token (class ratios normalised by its message counts) and how many messages had it.</summary>
