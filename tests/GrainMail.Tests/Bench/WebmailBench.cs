@@ -27,7 +27,6 @@ public sealed class WebmailBench
         var firstPage = new List<double>();
         var afterLogin = new List<double>();
         var open = new List<double>();
-        var openInPage = new List<double>();
         var waterfalls = new StringBuilder();
         for (var round = 0; round < rounds; round++)
         {
@@ -82,16 +81,11 @@ public sealed class WebmailBench
                     ["traceConfig"] = new Dictionary<string, object> { ["includedCategories"] = new[] { "devtools.timeline", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8.execute", "toplevel", "loading", "netlog" } },
                 });
             }
-            // The page's own view of the opening too: its click event to the message frame's load (the app marks it),
-            // without the harness's work before the click (scrolling, stability checks) and after the load.
-            await page.EvaluateAsync("() => { window.__openClick = null; performance.clearMarks('grainmail.message-shown'); document.addEventListener('click', () => { window.__openClick ??= performance.now(); }, { capture: true, once: true }); }");
             clock.Restart();
             await row.ClickAsync();
             await page.GetByTestId("subject").WaitForAsync(new() { Timeout = 60_000 });
             await page.FrameLocator("[data-testid=message-body]").Locator("body").WaitForAsync(new() { Timeout = 60_000 });
             open.Add(clock.Elapsed.TotalMilliseconds);
-            await page.WaitForFunctionAsync("() => performance.getEntriesByName('grainmail.message-shown').length > 0 && window.__openClick !== null", null, new() { Timeout = 10_000 });
-            openInPage.Add(await page.EvaluateAsync<double>("() => performance.getEntriesByName('grainmail.message-shown').at(-1).startTime - window.__openClick"));
             if (cdp is not null)
             {
                 await cdp.SendAsync("Tracing.end");
@@ -117,8 +111,7 @@ public sealed class WebmailBench
             return string.Create(CultureInfo.InvariantCulture, $"first {t[0]:F0} ms; then p50 {warm[warm.Count / 2]:F0} ms, max {warm[^1]:F0} ms (n={warm.Count})");
         }
         var report = $"first page of the list after login: {Stats(firstPage)}\n"
-            + $"  of which after the login request ended: {Stats(afterLogin)}\nopening a message: {Stats(open)}\n"
-            + $"  in the page (click event to the message frame's load): {Stats(openInPage)}\n{waterfalls}";
+            + $"  of which after the login request ended: {Stats(afterLogin)}\nopening a message: {Stats(open)}\n{waterfalls}";
         await File.WriteAllTextAsync(Environment.GetEnvironmentVariable("BENCH_OUT") ?? Path.Combine(Path.GetTempPath(), "webmail-bench.txt"), report);
     }
 }
