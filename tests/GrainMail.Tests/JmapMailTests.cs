@@ -155,6 +155,61 @@ public sealed class JmapMailTests(JmapHostFixture fixture) : IClassFixture<JmapH
     }
 
     [Fact]
+    public async Task Mailbox_counts_follow_appends_flags_moves_and_expunges_and_agree_with_imap_status()
+    {
+        // Mailbox/get's counts are kept as messages come and go (not counted per request): each change moves them.
+        var user = await fixture.NewAccountAsync();
+        using var jmap = await fixture.LoginAsync(user);
+        var acc = jmap.AccountId;
+        using var imap = await ImapAsync(user);
+        var inbox = imap.Inbox;
+        await inbox.OpenAsync(FolderAccess.ReadWrite);
+        var archive = await imap.GetFolderAsync("Archive");
+        static MimeMessage Mail(string subject, string id, string? inReplyTo)
+        {
+            var m = new MimeMessage { Subject = subject, MessageId = id };
+            m.From.Add(MailboxAddress.Parse("ann@example.com"));
+            if (inReplyTo is not null) m.InReplyTo = inReplyTo;
+            m.Body = new TextPart("plain") { Text = subject };
+            return m;
+        }
+        var tag = Guid.NewGuid().ToString("N");
+        var plan = (await inbox.AppendAsync(Mail("Plan", $"plan-{tag}@example.com", null), MessageFlags.None))!.Value;
+        var reply = (await inbox.AppendAsync(Mail("Re: Plan", $"reply-{tag}@example.com", $"plan-{tag}@example.com"), MessageFlags.None))!.Value;
+        var other = (await inbox.AppendAsync(Mail("Other", $"other-{tag}@example.com", null), MessageFlags.None))!.Value;
+
+        async Task<(int Total, int Unread, int Threads, int UnreadThreads)> Counts(string role)
+        {
+            var box = ((JsonArray)(await jmap.CallAsync("Mailbox/get", new { accountId = acc })).Of("Mailbox/get")["list"]!).First(m => (string?)m!["role"] == role)!;
+            return ((int)box["totalEmails"]!, (int)box["unreadEmails"]!, (int)box["totalThreads"]!, (int)box["unreadThreads"]!);
+        }
+        async Task SameAsStatus(IMailFolder folder, string role)
+        {
+            await folder.StatusAsync(StatusItems.Count | StatusItems.Unread);
+            var c = await Counts(role);
+            Assert.Equal((folder.Count, folder.Unread), (c.Total, c.Unread));
+        }
+
+        Assert.Equal((3, 3, 2, 2), await Counts("inbox"));
+        await inbox.AddFlagsAsync(other, MessageFlags.Seen, silent: true);
+        Assert.Equal((3, 2, 2, 1), await Counts("inbox"));
+        await inbox.AddFlagsAsync(plan, MessageFlags.Seen, silent: true);
+        Assert.Equal((3, 1, 2, 1), await Counts("inbox")); // the thread's reply is still unread
+        await inbox.MoveToAsync(reply, archive);
+        Assert.Equal((2, 0, 2, 0), await Counts("inbox"));
+        Assert.Equal((1, 1, 1, 1), await Counts("archive"));
+        await inbox.AddFlagsAsync(other, MessageFlags.Deleted, silent: true);
+        await inbox.ExpungeAsync();
+        Assert.Equal((1, 0, 1, 0), await Counts("inbox"));
+        await inbox.RemoveFlagsAsync(plan, MessageFlags.Seen, silent: true);
+        Assert.Equal((1, 1, 1, 1), await Counts("inbox"));
+        await inbox.CloseAsync();
+        await SameAsStatus(inbox, "inbox");
+        await SameAsStatus(archive, "archive");
+        await imap.DisconnectAsync(true);
+    }
+
+    [Fact]
     public async Task Upload_import_query_pages_download_and_destroy()
     {
         var user = await fixture.NewAccountAsync();

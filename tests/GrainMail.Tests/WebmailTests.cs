@@ -81,8 +81,11 @@ public sealed partial class WebmailTests(WebmailHostFixture f) : IClassFixture<W
         await Assertions.Expect(page.GetByTestId("compose")).ToHaveTextAsync("写信");
         await Assertions.Expect(page.GetByTestId("logout")).ToHaveTextAsync("退出");
         Assert.Equal("zh-CN", await page.EvaluateAsync<string>("document.documentElement.lang"));
-        // The folder tree is named in Chinese too (and loaded before the screenshot is taken).
+        // The folder tree is named in Chinese too, and the empty list says so (both loaded before the screenshot is taken:
+        // a screenshot taken while the list still loads showed it blank).
         await Assertions.Expect(page.GetByText("收件箱").First).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("message-list")).ToHaveAttributeAsync("data-state", "empty");
+        await Assertions.Expect(page.GetByTestId("list-empty")).ToHaveTextAsync("没有邮件");
         await WebmailHostFixture.Screenshot(page, "mailbox-zh");
         await page.ReloadAsync();
         await Assertions.Expect(page.GetByTestId("logout")).ToHaveTextAsync("退出");

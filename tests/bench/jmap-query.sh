@@ -8,6 +8,7 @@
 # The INBOX is filled over IMAP by imap_big_mailbox.py first (pipelined APPEND, LITERAL+).
 # Needs the solution built (Release) and the webmail built (bash webmail/build.sh).
 #   flock -o /tmp/grainmail.lock tests/bench/jmap-query.sh [MESSAGES] [REQUESTS]
+# BENCH_ROUNDS (default 12) sets the webmail rounds; BENCH_TRACE=FILE records the last opening (webmail_trace.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 n=${1:-100000} requests=${2:-500}
@@ -27,4 +28,6 @@ BENCH_URL="https://127.0.0.1:$GRAINMAIL_HTTPS_PORT" BENCH_USER=big@bench.test BE
   -method GrainMail.Tests.Bench.WebmailBench.First_page_after_login_and_opening_a_message >"$data/webmail-bench.log" 2>&1 \
   || { tail -30 "$data/webmail-bench.log"; exit 1; }
 echo "webmail (Chromium):"; cat "$out"
+# BENCH_TRACE=FILE: the last round's opening of a message, from Chromium's performance timeline.
+if [ -n "${BENCH_TRACE:-}" ] && [ -f "$BENCH_TRACE" ]; then python3 tests/bench/webmail_trace.py "$BENCH_TRACE"; fi
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"

@@ -180,8 +180,41 @@ export const READ_PROPERTIES = [
   ...LIST_PROPERTIES, 'blobId', 'cc', 'replyTo', 'sentAt', 'messageId', 'inReplyTo', 'references', 'textBody', 'htmlBody', 'attachments', 'bodyValues',
 ];
 
+export interface ListPage {
+  position: number;
+  total: number;
+  emails: Email[];
+  queryState: string;
+}
+
+/** What the mailbox view needs first: the folders, and the first page of the INBOX list when it could be asked for already. */
+export interface FirstLoad {
+  mailboxes: Mailbox[];
+}
+
+const INBOX_KEY = 'grainmail.inbox.';
+const connecting = new Map<string, Promise<Jmap>>();
+
+/**
+ * The session resource, then at once the folders and the INBOX's first page (issue 18: the first
+ * page after login). Started by the login itself, so no render lies between the requests; the app
+ * picks the same promise up by token.
+ */
+export function connectJmap(token: string): Promise<Jmap> {
+  let p = connecting.get(token);
+  if (!p) {
+    p = Jmap.connect(token).then((j) => (j.startFirstLoad(), j));
+    p.catch(() => connecting.delete(token));
+    connecting.set(token, p);
+  }
+  return p;
+}
+
 /** A JMAP client (RFC 8620) bound to one account of the session resource. */
 export class Jmap {
+  private firstLoad: Promise<FirstLoad> | null = null;
+  private readonly prefetched = new Map<string, Promise<ListPage>>();
+
   private constructor(readonly token: string, readonly session: JmapSession, readonly accountId: string) {}
 
   static async connect(token: string): Promise<Jmap> {
@@ -191,6 +224,72 @@ export class Jmap {
     const accountId = session.primaryAccounts[MAIL] ?? Object.keys(session.accounts)[0];
     if (!accountId) throw new ApiError(500, 'No mail account in the JMAP session');
     return new Jmap(token, session, accountId);
+  }
+
+  /** Rows per list request: Email/get of a page stays within the server's maxObjectsInGet. */
+  get listPageSize(): number {
+    return Math.min(100, this.maxObjectsInGet);
+  }
+
+  /**
+   * Mailbox/get and the INBOX's first page. The INBOX id is remembered from the last visit in this
+   * browser: then both go in one request; else the page query leaves as soon as the folders answer,
+   * before anything is drawn. A remembered id that no longer names the INBOX costs one more query.
+   */
+  startFirstLoad() {
+    if (this.firstLoad) return;
+    const remembered = localStorage.getItem(INBOX_KEY + this.accountId);
+    const pageCalls = (inbox: string, tag: string): Invocation[] => [
+      ['Email/query', { accountId: this.accountId, filter: { inMailbox: inbox }, sort: [{ property: 'receivedAt', isAscending: false }],
+        collapseThreads: true, position: 0, limit: this.listPageSize, calculateTotal: true }, `${tag}q`],
+      ['Email/get', { accountId: this.accountId, '#ids': { resultOf: `${tag}q`, name: 'Email/query', path: '/ids' }, properties: LIST_PROPERTIES }, `${tag}g`],
+    ];
+    const load = (async (): Promise<FirstLoad> => {
+      const [boxes, q, g] = await this.request([['Mailbox/get', { accountId: this.accountId, ids: null }, 'm'], ...(remembered ? pageCalls(remembered, 'p') : [])]);
+      const mailboxes = boxes.list as Mailbox[];
+      const inbox = mailboxes.find((b) => b.role === 'inbox');
+      if (inbox) {
+        localStorage.setItem(INBOX_KEY + this.accountId, inbox.id);
+        const key = this.pageKey({ inMailbox: inbox.id }, 0, this.listPageSize, true);
+        if (remembered === inbox.id) this.prefetched.set(key, Promise.resolve(Jmap.page(q, g)));
+        else {
+          const page = this.request(pageCalls(inbox.id, 'p')).then(([pq, pg]) => Jmap.page(pq, pg));
+          page.catch(() => undefined);
+          this.prefetched.set(key, page);
+        }
+      }
+      return { mailboxes };
+    })();
+    load.catch(() => undefined);
+    this.firstLoad = load;
+  }
+
+  /** The folders: the first time from the load started with the session. */
+  async mailboxesFirst(): Promise<Mailbox[]> {
+    const first = this.firstLoad;
+    this.firstLoad = null;
+    if (first) {
+      try {
+        return (await first).mailboxes;
+      } catch {
+        /* asked again below */
+      }
+    }
+    return this.mailboxes();
+  }
+
+  private pageKey(filter: Record<string, any> | null, position: number, limit: number, collapseThreads: boolean): string {
+    return JSON.stringify([filter, position, limit, collapseThreads]);
+  }
+
+  private static page(q: Record<string, any>, g: Record<string, any>): ListPage {
+    const byId = new Map((g.list as Email[]).map((e) => [e.id, e]));
+    return {
+      position: q.position as number,
+      total: (q.total as number | undefined) ?? (q.ids as string[]).length,
+      emails: (q.ids as string[]).map((id) => byId.get(id)).filter((e): e is Email => !!e),
+      queryState: q.queryState as string,
+    };
   }
 
   has(capability: string): boolean {
@@ -229,7 +328,18 @@ export class Jmap {
   }
 
   /** Email/query plus Email/get of the ids found, in one request (result reference, §3.7). */
-  async queryPage(filter: Record<string, any> | null, position: number, limit: number, collapseThreads: boolean) {
+  async queryPage(filter: Record<string, any> | null, position: number, limit: number, collapseThreads: boolean): Promise<ListPage> {
+    const key = this.pageKey(filter, position, limit, collapseThreads);
+    const early = this.prefetched.get(key);
+    if (early) {
+      // Used once: a later load of the same page (a refresh) asks the server again.
+      this.prefetched.delete(key);
+      try {
+        return await early;
+      } catch {
+        /* asked again below */
+      }
+    }
     const [q, g] = await this.request([
       ['Email/query', {
         accountId: this.accountId, filter, sort: [{ property: 'receivedAt', isAscending: false }],
@@ -237,13 +347,7 @@ export class Jmap {
       }, 'q'],
       ['Email/get', { accountId: this.accountId, '#ids': { resultOf: 'q', name: 'Email/query', path: '/ids' }, properties: LIST_PROPERTIES }, 'g'],
     ]);
-    const byId = new Map((g.list as Email[]).map((e) => [e.id, e]));
-    return {
-      position: q.position as number,
-      total: (q.total as number | undefined) ?? (q.ids as string[]).length,
-      emails: (q.ids as string[]).map((id) => byId.get(id)).filter((e): e is Email => !!e),
-      queryState: q.queryState as string,
-    };
+    return Jmap.page(q, g);
   }
 
   async getEmails(ids: string[], properties = READ_PROPERTIES): Promise<Email[]> {
@@ -252,8 +356,35 @@ export class Jmap {
     return res.list as Email[];
   }
 
+  private readonly threads = new Map<string, Promise<Email[]>>();
+
+  /**
+   * Starts reading a thread before it is asked for (the row's pointerdown comes before its click):
+   * the next thread() of it, within a few seconds, takes this answer instead of asking again.
+   */
+  prefetchThread(threadId: string) {
+    if (this.threads.has(threadId)) return;
+    const p = this.loadThread(threadId);
+    p.catch(() => undefined);
+    this.threads.set(threadId, p);
+    setTimeout(() => this.threads.get(threadId) === p && this.threads.delete(threadId), 5000);
+  }
+
   /** The emails of a thread (RFC 8621 §3), oldest first. */
   async thread(threadId: string): Promise<Email[]> {
+    const early = this.threads.get(threadId);
+    if (early) {
+      this.threads.delete(threadId);
+      try {
+        return await early;
+      } catch {
+        /* asked again below */
+      }
+    }
+    return this.loadThread(threadId);
+  }
+
+  private async loadThread(threadId: string): Promise<Email[]> {
     const [, g] = await this.request([
       ['Thread/get', { accountId: this.accountId, ids: [threadId] }, 't'],
       ['Email/get', {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, forgetLogin, Jmap, login, redeemSso, Rest, savedLogin, takeSsoTicket } from './api';
+import { ApiError, connectJmap, forgetLogin, Jmap, login, redeemSso, Rest, savedLogin, takeSsoTicket } from './api';
 import { lang, Lang, setLang, t } from './i18n';
 import { MailApp } from './mail';
 import { useSignal } from './state';
@@ -32,6 +32,7 @@ export function App() {
     redeemSso(ssoTicket).then(
       (r) => {
         if (r.ok) {
+          connectJmap(r.token).catch(() => undefined);
           setAuth({ token: r.token, account: r.account, restrictions: r.restrictions });
           setSsoPending(false);
         } else refused(r.error.status === 404 ? t('login.ssoRefused') : t('login.error', r.error.message));
@@ -45,7 +46,7 @@ export function App() {
   useEffect(() => {
     if (!auth) return;
     let cancelled = false;
-    Jmap.connect(auth.token).then(
+    connectJmap(auth.token).then(
       (j) => !cancelled && (setJmap(j), setJmapError(null)),
       (e: ApiError) => {
         if (cancelled) return;
@@ -98,6 +99,8 @@ function Login({ onDone, notice }: { onDone: (a: Auth) => void; notice?: string 
     try {
       const r = await login(address.trim(), password, needTotp ? totp.trim() : undefined);
       if (r.ok) {
+        // The mailbox's first requests leave now, not after the next render (issue 18: first page after login).
+        connectJmap(r.token).catch(() => undefined);
         onDone({ token: r.token, account: r.account, restrictions: r.restrictions });
         return;
       }

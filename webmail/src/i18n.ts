@@ -183,7 +183,17 @@ export function formatDate(iso: string | undefined, long = false): string {
       : d.getFullYear() === now.getFullYear()
         ? { month: 'short', day: 'numeric' }
         : { year: 'numeric', month: 'short', day: 'numeric' };
-  return new Intl.DateTimeFormat(lang.value, opts).format(d);
+  return dateFormat(lang.value, opts).format(d);
+}
+
+// Building an Intl.DateTimeFormat costs far more than formatting with one, and a list page formats a date per row.
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+function dateFormat(locale: string, opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = locale + JSON.stringify(opts);
+  let f = dateFormats.get(key);
+  if (!f) dateFormats.set(key, (f = new Intl.DateTimeFormat(locale, opts)));
+  return f;
 }
 
 export function formatSize(bytes: number): string {

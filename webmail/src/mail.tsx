@@ -53,7 +53,7 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
   const loadMailboxes = useCallback(async () => {
     if (!jmap) return;
     try {
-      const list = await jmap.mailboxes();
+      const list = await jmap.mailboxesFirst();
       setMailboxes(list);
       const inbox = list.find((b) => b.role === 'inbox');
       if (inbox) {
@@ -244,7 +244,11 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
             <Conversation key={selected.email.threadId} jmap={jmap} email={selected.email} account={auth.account} mailboxes={mailboxes}
               inJunk={!!key.mailboxId && byRole.get('junk')?.id === key.mailboxId}
               onCompose={openCompose} onFlag={toggleFlag} onDelete={remove} onJunk={junk} onMove={move}
-              onSeen={refresh} onClose={() => setSelected(null)} />
+              onSeen={(email) => {
+                // Read here: the row and the folder counts change, the list itself need not be asked for again.
+                email.keywords = { ...email.keywords, $seen: true };
+                loadMailboxes();
+              }} onClose={() => setSelected(null)} />
           ) : (
             <div class="empty">{t('read.none')}</div>
           )}
@@ -322,7 +326,7 @@ const VirtualList = forwardRef<VirtualListHandle, {
   jmap: Jmap; filter: Record<string, any> | null; listKey: ListKey; selectedId: string | null; onSelect: (index: number, e: Email) => void;
 }>(function VirtualList(props, ref) {
   const { jmap, filter, listKey } = props;
-  const pageSize = Math.min(100, jmap.maxObjectsInGet);
+  const pageSize = jmap.listPageSize;
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -427,6 +431,7 @@ const VirtualList = forwardRef<VirtualListHandle, {
         style={{ top: `${i * ROW_HEIGHT}px`, height: `${ROW_HEIGHT}px` }}
         draggable={!!e} data-testid={e ? 'row' : 'row-loading'} data-email-id={e?.id}
         onDragStart={(ev) => e && ev.dataTransfer?.setData('application/x-grainmail-email', e.id)}
+        onPointerDown={() => e && jmap.prefetchThread(e.threadId)}
         onClick={() => select(i)}>
         {e ? (
           <>
@@ -447,9 +452,11 @@ const VirtualList = forwardRef<VirtualListHandle, {
     );
   }
   return (
-    <div class="list" ref={scroller} onScroll={(e) => setScrollTop((e.target as HTMLDivElement).scrollTop)} data-testid="message-list" data-total={total ?? ''}>
+    <div class="list" ref={scroller} onScroll={(e) => setScrollTop((e.target as HTMLDivElement).scrollTop)} data-testid="message-list"
+      data-total={total ?? ''} data-state={loadError ? 'error' : total === null ? 'loading' : total === 0 ? 'empty' : 'ready'}>
       {loadError && <div class="banner error">{loadError}</div>}
-      {total === 0 && <div class="empty">{t('list.empty')}</div>}
+      {total === null && !loadError && <div class="empty">{t('list.loading')}</div>}
+      {total === 0 && <div class="empty" data-testid="list-empty">{t('list.empty')}</div>}
       <div class="list-spacer" style={{ height: `${(total ?? 0) * ROW_HEIGHT}px` }}>{items}</div>
     </div>
   );
@@ -458,7 +465,7 @@ const VirtualList = forwardRef<VirtualListHandle, {
 function Conversation(props: {
   jmap: Jmap; email: Email; account: string; mailboxes: Mailbox[]; inJunk: boolean;
   onCompose: (d: ComposeDraft) => void; onFlag: (e: Email) => void; onDelete: (e: Email) => void; onJunk: (e: Email) => void;
-  onMove: (e: Email, target: Mailbox) => void; onSeen: () => void; onClose: () => void;
+  onMove: (e: Email, target: Mailbox) => void; onSeen: (rowEmail: Email) => void; onClose: () => void;
 }) {
   const { jmap } = props;
   const [emails, setEmails] = useState<Email[] | null>(null);
@@ -481,7 +488,7 @@ function Conversation(props: {
         setOpen(new Set([...unseen.map((e) => e.id), list[list.length - 1]?.id ?? props.email.id]));
         if (unseen.length) {
           await jmap.update(Object.fromEntries(unseen.map((e) => [e.id, { 'keywords/$seen': true }])));
-          props.onSeen();
+          props.onSeen(props.email);
         }
       } catch (e) {
         if (!cancelled) setError(String(e));
@@ -614,7 +621,11 @@ function MessageView(props: {
       {safe && (
         <iframe ref={frame} class="msg-body" title={email.subject ?? ''} data-testid="message-body"
           sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"
-          srcdoc={frameDocument(safe.html, allowRemote)} onLoad={() => { fit(); setTimeout(fit, 300); }} />
+          srcdoc={frameDocument(safe.html, allowRemote)} onLoad={() => {
+            performance.mark('grainmail.message-shown'); // the opening's end as the page sees it (WebmailBench)
+            fit();
+            setTimeout(fit, 300);
+          }} />
       )}
       {attachments.length > 0 && (
         <div class="attachments" data-testid="attachments">

@@ -64,15 +64,18 @@ public sealed class MailboxMethods(MailAccess access, ThreadIndex threads) : IJm
                 case "role": o[p] = Role(f.Info.SpecialUse); break;
                 case "sortOrder": o[p] = f.Info.SpecialUse == SpecialUse.Inbox ? 0 : f.Info.SpecialUse != SpecialUse.None ? 10 : 100; break;
                 case "totalEmails": o[p] = f.ByUid.Count; break;
-                case "unreadEmails": o[p] = f.ByUid.Values.Count(c => (c.Meta.Flags & MessageFlags.Seen) == 0); break;
-                case "totalThreads": o[p] = f.ByUid.Values.Select(c => threads.Known(c.EmailId) ?? c.EmailId).Distinct().Count(); break;
-                case "unreadThreads": o[p] = f.ByUid.Values.Where(c => (c.Meta.Flags & MessageFlags.Seen) == 0).Select(c => threads.Known(c.EmailId) ?? c.EmailId).Distinct().Count(); break;
+                case "unreadEmails": o[p] = f.UnreadEmails; break;
+                // Kept by the view as copies come and go; a folder with messages not yet given a stored thread id is walked.
+                case "totalThreads": o[p] = f.ThreadCountsExact ? f.TotalThreads : f.ByUid.Values.Select(ThreadOf).Distinct().Count(); break;
+                case "unreadThreads": o[p] = f.ThreadCountsExact ? f.UnreadThreads : f.ByUid.Values.Where(c => (c.Meta.Flags & MessageFlags.Seen) == 0).Select(ThreadOf).Distinct().Count(); break;
                 case "myRights": o[p] = Rights(f); break;
                 case "isSubscribed": o[p] = f.Info.Subscribed; break;
             }
         }
         return o;
     }
+
+    private string ThreadOf(EmailCopy c) => c.Meta.ThreadId ?? threads.Known(c.EmailId) ?? c.EmailId;
 
     private static JsonObject Rights(FolderView f) => new()
     {
