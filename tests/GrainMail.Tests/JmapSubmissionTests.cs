@@ -511,7 +511,9 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
             TimeSpan.FromSeconds(60), "bob's copy stored, the bounce recorded and its DSN listed");
         Assert.Equal("final", (string)done["undoStatus"]!);
         Assert.StartsWith("250 ", (string)done["deliveryStatus"]![bob]!["smtpReply"]!);
-        Assert.StartsWith("5", (string)done["deliveryStatus"]![nowhere]!["smtpReply"]!);
+        // An SMTP reply string (RFC 8621 7), saying why.
+        Assert.Matches(@"^5\d\d ", (string)done["deliveryStatus"]![nowhere]!["smtpReply"]!);
+        Assert.Contains("null MX", (string)done["deliveryStatus"]![nowhere]!["smtpReply"]!);
         Assert.Equal("unknown", (string)done["deliveryStatus"]![bob]!["displayed"]!);
         Assert.Empty((JsonArray)done["mdnBlobIds"]!);
         Assert.Null(done["_targets"]);

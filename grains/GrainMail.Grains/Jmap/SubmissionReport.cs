@@ -101,14 +101,15 @@ public sealed record SubmissionReport(bool IsMdn, IReadOnlySet<string> MessageId
     /// <summary>The SMTP reply the DSN quotes ("smtp; 550 5.1.1 ..."), else one made from its status code.</summary>
     private static string ReplyOf(string? diagnostic, string? status, string delivered)
     {
+        var code = status?.Trim() ?? "";
+        var basic = code.StartsWith('5') || (code.Length == 0 && delivered == "no") ? "550" : code.StartsWith('4') ? "451" : "250";
         if (diagnostic is not null)
         {
             var at = diagnostic.IndexOf(';');
-            var text = (at < 0 ? diagnostic : diagnostic[(at + 1)..]).Trim();
-            if (text.Length > 0) return string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+            var text = string.Join(' ', (at < 0 ? diagnostic : diagnostic[(at + 1)..]).Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+            // A diagnostic that is not an SMTP reply (the reporting MTA's own words) gets the status's code in front.
+            if (text.Length > 0) return SubmissionStatus.AsSmtpReply(text, code.Length > 0 ? $"{basic} {code}" : basic);
         }
-        var code = status?.Trim() ?? "";
-        var basic = code.StartsWith('5') ? "550" : code.StartsWith('4') ? "451" : "250";
         return code.Length > 0 ? $"{basic} {code}" : delivered == "no" ? "550 5.0.0 Delivery failed" : "250 2.0.0";
     }
 }

@@ -88,10 +88,10 @@ public static class SubmissionStatus
             if (!facts.Attempts.TryGetValue((id, address), out var last)) continue;
             return last.Outcome switch
             {
-                "failed" => new Outcome("no", last.Reply),
+                "failed" => new Outcome("no", AsSmtpReply(last.Reply, "550")),
                 // Relayed to another machine: RFC 8621 7 calls the final status unknown (a DSN may still tell).
-                "delivered" => new Outcome("unknown", last.Reply),
-                _ => new Outcome("queued", last.Reply),
+                "delivered" => new Outcome("unknown", AsSmtpReply(last.Reply, "250")),
+                _ => new Outcome("queued", AsSmtpReply(last.Reply, "451")),
             };
         }
         return new Outcome("queued", null);
@@ -102,6 +102,14 @@ public static class SubmissionStatus
         facts.Attempts.TryGetValue((intakeId, address), out var line) && line.Outcome is "rejected" or "expired"
             ? new Outcome("no", "550 5.7.1 " + line.Reply)
             : new Outcome("queued", null);
+
+    /// <summary>
+    /// smtpReply is an SMTP reply string (RFC 8621 7): a send-log line that is not one (a route's own words, such as
+    /// "publishes a null MX") gets the basic code of its outcome in front.
+    /// </summary>
+    public static string AsSmtpReply(string text, string basicCode) =>
+        text.Length >= 4 && char.IsAsciiDigit(text[0]) && char.IsAsciiDigit(text[1]) && char.IsAsciiDigit(text[2]) && text[3] is ' ' or '-'
+            ? text : basicCode + " " + text;
 
     /// <summary>A dead letter's reason is the refusal without its three-digit code ("5.2.2 The recipient's mailbox is full").</summary>
     private static string ReplyOf(string reason) => (reason.StartsWith('4') ? "451 " : "550 ") + reason;
