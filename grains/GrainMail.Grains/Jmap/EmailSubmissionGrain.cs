@@ -173,8 +173,19 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
     {
         foreach (var arrival in reports)
         {
-            var raw = await blobs.ReadAsync(arrival.BlobDomain, arrival.BlobHash);
-            if (raw is null || SubmissionReport.Parse(raw) is not { } report) continue;
+            SubmissionReport? report;
+            try
+            {
+                var raw = await blobs.ReadAsync(arrival.BlobDomain, arrival.BlobHash);
+                report = raw is null ? null : SubmissionReport.Parse(raw);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // One unreadable report must not stop the others (its row goes with them).
+                logger.LogWarning(e, "A report in the mailbox of {Account} could not be read", _account);
+                continue;
+            }
+            if (report is null) continue;
             // The Email's blob id as the account's JMAP view names it ("B" + the Email id's digits).
             var blobId = "B" + Convert.ToHexStringLower(arrival.BlobHash.AsSpan(0, Math.Min(12, arrival.BlobHash.Length)));
             foreach (var t in tracked)

@@ -16,16 +16,21 @@ public sealed record SubmissionReport(bool IsMdn, IReadOnlySet<string> MessageId
     /// <summary>The report in <paramref name="raw"/>, or null when it is not a DSN or an MDN.</summary>
     public static SubmissionReport? Parse(byte[] raw)
     {
-        MimeMessage message;
         try
         {
-            using var stream = new MemoryStream(raw, writable: false);
-            message = MimeMessage.Load(stream);
+            return ParseReport(raw);
         }
         catch (FormatException)
         {
+            // Not a readable message (MimeKit's ParseException is one too): no report.
             return null;
         }
+    }
+
+    private static SubmissionReport? ParseReport(byte[] raw)
+    {
+        MimeMessage message;
+        using (var stream = new MemoryStream(raw, writable: false)) message = MimeMessage.Load(stream);
         if (message.Body is not MultipartReport report) return null;
         var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var part in report)
