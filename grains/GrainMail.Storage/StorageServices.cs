@@ -70,6 +70,8 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Governance.GovernanceStore>();
         services.AddSingleton<GrainMail.Storage.Sieve.SieveStore>();
         services.AddSingleton<GrainMail.Storage.Jmap.EmailSubmissionStore>();
+        services.AddSingleton<GrainMail.Storage.Jmap.ReportArrivals>();
+        services.AddSingleton<GrainMail.Storage.Jmap.DeliveryFactsReader>();
         services.AddSingleton<GrainMail.Storage.Jmap.IdentityStore>();
         services.AddSingleton<MigrationRunner>();
         return services;

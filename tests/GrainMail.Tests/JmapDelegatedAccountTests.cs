@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
 using System.Text.Json.Nodes;
 using GrainMail.Tests.Infrastructure;
 
@@ -230,5 +232,81 @@ public sealed class JmapDelegatedAccountTests(JmapSubmissionHostFixture f) : ICl
         Assert.Equal("", (string)Assert.Single(identities)!["textSignature"]!);
         var submissions = (await fresh.CallAsync("EmailSubmission/get", new { accountId = fresh.AccountId }, Using)).Of("EmailSubmission/get");
         Assert.Empty((JsonArray)submissions["list"]!);
+    }
+
+    private static async Task<JsonObject> ReceiveAsync(ClientWebSocket ws)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var message = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        ValueWebSocketReceiveResult r;
+        do
+        {
+            r = await ws.ReceiveAsync(buffer.AsMemory(), cts.Token);
+            Assert.NotEqual(WebSocketMessageType.Close, r.MessageType);
+            message.Write(buffer, 0, r.Count);
+        }
+        while (!r.EndOfMessage);
+        return (JsonObject)JsonNode.Parse(message.ToArray())!;
+    }
+
+    private static async Task<string> EmailStateAsync(JmapClient c, string accountId) =>
+        (string)(await c.CallAsync("Email/get", new { accountId, ids = Array.Empty<string>() })).Of("Email/get")["state"]!;
+
+    [Fact]
+    public async Task Changes_in_a_delegated_mailbox_are_pushed_for_its_account_until_the_delegation_ends()
+    {
+        var domain = await f.NewDomainAsync();
+        var owner = await f.NewAccountAsync(domain, "owner");
+        var assistant = await f.NewAccountAsync(domain, "assistant");
+        Assert.Equal(HttpStatusCode.Created, (await f.Host.Http.PostAsJsonAsync($"/api/v1/accounts/{owner}/delegations", new { @delegate = assistant })).StatusCode);
+        using var c = await f.LoginAsync(assistant);
+        var ownerAccount = ((JsonObject)c.Session["accounts"]!).Single(a => !(bool)a.Value!["isPersonal"]!).Key;
+
+        await using var stream = await EventStream.OpenAsync(c.Http, "/jmap/eventsource?types=*&closeafter=no&ping=0");
+        using var ws = new ClientWebSocket();
+        ws.Options.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+        ws.Options.AddSubProtocol("jmap");
+        ws.Options.SetRequestHeader("Authorization", c.Http.DefaultRequestHeaders.Authorization!.ToString());
+        await ws.ConnectAsync(new Uri($"wss://127.0.0.1:{f.HttpsPort}/jmap/ws"), CancellationToken.None);
+        await ws.SendAsync(Encoding.UTF8.GetBytes("""{"@type":"WebSocketPushEnable","dataTypes":null}"""), WebSocketMessageType.Text, true, CancellationToken.None);
+
+        // Mail for the owner: both push channels name the owner's account (RFC 8620 7.1), with Email/get's state.
+        await TestMail.SendToMxAsync(f.Host.Listening.Mx, owner, "for the owner");
+        var pushed = (string)JsonNode.Parse((await stream.NextAsync("state", TimeSpan.FromSeconds(30))).Data)!["changed"]![ownerAccount]!["Email"]!;
+        var now = await EmailStateAsync(c, ownerAccount);
+        for (var i = 0; i < 3 && pushed != now; i++)
+        {
+            var next = JsonNode.Parse((await stream.NextAsync("state", TimeSpan.FromSeconds(30))).Data)!["changed"]![ownerAccount];
+            if (next?["Email"] is { } email) pushed = (string)email!;
+            now = await EmailStateAsync(c, ownerAccount);
+        }
+        Assert.Equal(now, pushed);
+        string? overSocket = null;
+        while (overSocket != now)
+        {
+            var change = await ReceiveAsync(ws);
+            Assert.Equal("StateChange", (string)change["@type"]!);
+            Assert.False(string.IsNullOrEmpty((string?)change["pushState"]));
+            if (change["changed"]![ownerAccount]?["Email"] is { } email) overSocket = (string)email!;
+        }
+
+        // The delegation ends: the owner's next mail is not pushed; the assistant's own still is, alone.
+        Assert.Equal(HttpStatusCode.NoContent, (await f.Host.Http.DeleteAsync($"/api/v1/accounts/{owner}/delegations/{assistant}")).StatusCode);
+        await TestMail.SendToMxAsync(f.Host.Listening.Mx, owner, "after the delegation");
+        await Eventually.Until(async () => (await f.InboxAsync(owner, "after the delegation")).Count == 1, TimeSpan.FromSeconds(30), "the owner's second mail stored");
+        await TestMail.SendToMxAsync(f.Host.Listening.Mx, assistant, "for the assistant");
+        while (true)
+        {
+            var e = JsonNode.Parse((await stream.NextAsync("state", TimeSpan.FromSeconds(30))).Data)!;
+            Assert.Null(e["changed"]![ownerAccount]);
+            if (e["changed"]![c.AccountId] is not null) break;
+        }
+        while (true)
+        {
+            var m = await ReceiveAsync(ws);
+            Assert.Null(m["changed"]![ownerAccount]);
+            if (m["changed"]![c.AccountId] is not null) break;
+        }
     }
 }

@@ -244,6 +244,28 @@ public sealed class JmapPushTests(JmapHostFixture fixture) : IClassFixture<JmapH
     }
 
     [Fact]
+    public async Task An_alias_added_by_an_administrator_moves_the_pushed_identity_state_at_once()
+    {
+        var user = await fixture.NewAccountAsync();
+        using var jmap = await fixture.LoginAsync(user);
+        const string Submission = "urn:ietf:params:jmap:submission";
+        var before = (string)(await jmap.CallAsync("Identity/get", new { accountId = jmap.AccountId }, JmapClient.Core, Submission)).Of("Identity/get")["state"]!;
+        await using var stream = await EventStream.OpenAsync(jmap.Http, EventSourcePath("Identity", "no", 0));
+
+        // No Identity/get in between: the silo makes the alias's identity and the push says so (issue 18).
+        var alias = "al" + Guid.NewGuid().ToString("N")[..8];
+        var added = await fixture.Host.Http.PostAsJsonAsync($"/api/v1/accounts/{user}/aliases", new { alias });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var pushed = (string)JsonNode.Parse((await stream.NextAsync("state", Wait)).Data)!["changed"]![jmap.AccountId]!["Identity"]!;
+        Assert.NotEqual(before, pushed);
+        var now = (await jmap.CallAsync("Identity/get", new { accountId = jmap.AccountId }, JmapClient.Core, Submission)).Of("Identity/get");
+        Assert.Equal(pushed, (string)now["state"]!);
+        Assert.Contains((JsonArray)now["list"]!, i => ((string)i!["email"]!).StartsWith(alias + "@", StringComparison.Ordinal));
+        var changes = (await jmap.CallAsync("Identity/changes", new { accountId = jmap.AccountId, sinceState = before }, JmapClient.Core, Submission)).Of("Identity/changes");
+        Assert.Single((JsonArray)changes["created"]!);
+    }
+
+    [Fact]
     public async Task WebSocket_requests_over_maxConcurrentRequests_get_the_limit_error_and_the_rest_are_answered()
     {
         var user = await fixture.NewAccountAsync();

@@ -25,6 +25,11 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
 
     public int HttpsPort { get; private set; }
 
+    /// <summary>The host's resolver: <see cref="NoMail"/> has a null MX (RFC 7505), so mail to it bounces at once; other names are NXDOMAIN.</summary>
+    public TestDnsServer Dns { get; } = new();
+
+    public const string NoMail = "nomail.test";
+
     public async ValueTask InitializeAsync()
     {
         var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
@@ -32,11 +37,16 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
         HttpsPort = HostProcess.FreePort();
         _dir = Path.Combine(pg.Root, $"jmap-sub-{Guid.NewGuid():N}"[..20]);
         _ports = HostProcess.Ports.Free();
+        Dns.Mx[NoMail] = [(0, ".")];
         await StartAsync();
     }
 
     private async Task StartAsync() =>
-        Host = await HostProcess.StartAsync(_db, _dir, _ports, extraEnvironment: new Dictionary<string, string> { ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString() });
+        Host = await HostProcess.StartAsync(_db, _dir, _ports, extraEnvironment: new Dictionary<string, string>
+        {
+            ["GRAINMAIL_HTTPS_PORT"] = HttpsPort.ToString(),
+            ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
+        });
 
     /// <summary>Stops the host (SIGTERM) and starts it again on the same database: gateways keep nothing in memory across.</summary>
     public async Task RestartAsync()
@@ -45,7 +55,11 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
         await StartAsync();
     }
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        Dns.Dispose();
+    }
 
     public async Task<string> NewDomainAsync(long? maxMessageBytes = null)
     {
@@ -186,7 +200,8 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         });
         var created = (JsonObject)r.Of("EmailSubmission/set")["created"]!["s"]!;
         var id = (string)created["id"]!;
-        Assert.Equal("final", (string)created["undoStatus"]!);
+        // RFC 8621 7: nothing has reached a recipient yet when the submission is made.
+        Assert.Equal("pending", (string)created["undoStatus"]!);
         Assert.Equal("queued", (string)created["deliveryStatus"]![bob]!["delivered"]!);
         Assert.Equal("queued", (string)created["deliveryStatus"]![carol]!["delivered"]!);
         // The implicit Email/set follows under the same call id (RFC 8621 7.5).
@@ -462,5 +477,109 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         }, vacationUsing)).Of("VacationResponse/set");
         Assert.Equal(["toDate", "colour"], ((JsonArray)bad["notUpdated"]!["singleton"]!["properties"]!).Select(p => (string)p!));
         Assert.Equal("unknownMethod", (await c.CallAsync("VacationResponse/get", new { accountId = c.AccountId })).ErrorType());
+    }
+
+    private static async Task<(JsonObject Submission, string State)> SubmissionAsync(JmapClient c, string id)
+    {
+        var get = (await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId, ids = new[] { id } }, Using)).Of("EmailSubmission/get");
+        return ((JsonObject)get["list"]![0]!, (string)get["state"]!);
+    }
+
+    private static string Delivered(JsonObject submission, string rcpt) => (string)submission["deliveryStatus"]![rcpt]!["delivered"]!;
+
+    [Fact]
+    public async Task Delivery_status_follows_the_message_to_a_mailbox_and_to_a_bounce_whose_dsn_is_listed()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var nowhere = $"someone@{JmapSubmissionHostFixture.NoMail}";
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [bob, nowhere], "Status report");
+        var r = await SubmitAsync(c, identity, draft);
+        var created = (JsonObject)r.Of("EmailSubmission/set")["created"]!["s"]!;
+        var id = (string)created["id"]!;
+        var createdState = (string)r.Of("EmailSubmission/set")["newState"]!;
+        Assert.Equal("pending", (string)created["undoStatus"]!);
+        Assert.Equal(["queued", "queued"], new[] { bob, nowhere }.Select(a => Delivered(created, a)));
+
+        // Bob's mailbox stores it; the null-MX domain refuses it: GrainMail's own outbound route bounces it
+        // with a DSN to alice's INBOX, which the submission lists (RFC 8621 7: dsnBlobIds).
+        var (done, state) = await Eventually.Value(() => SubmissionAsync(c, id),
+            s => Delivered(s.Submission, bob) == "yes" && Delivered(s.Submission, nowhere) == "no" && ((JsonArray)s.Submission["dsnBlobIds"]!).Count == 1,
+            TimeSpan.FromSeconds(60), "bob's copy stored, the bounce recorded and its DSN listed");
+        Assert.Equal("final", (string)done["undoStatus"]!);
+        Assert.StartsWith("250 ", (string)done["deliveryStatus"]![bob]!["smtpReply"]!);
+        // An SMTP reply string (RFC 8621 7), saying why.
+        Assert.Matches(@"^5\d\d ", (string)done["deliveryStatus"]![nowhere]!["smtpReply"]!);
+        Assert.Contains("null MX", (string)done["deliveryStatus"]![nowhere]!["smtpReply"]!);
+        Assert.Equal("unknown", (string)done["deliveryStatus"]![bob]!["displayed"]!);
+        Assert.Empty((JsonArray)done["mdnBlobIds"]!);
+        Assert.Null(done["_targets"]);
+
+        // The DSN's blob is the bounce as received: a multipart/report naming the refused recipient.
+        var blobId = (string)done["dsnBlobIds"]![0]!;
+        var download = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{blobId}/bounce.eml?accept=message/rfc822");
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        var bounce = MimeMessage.Load(new MemoryStream(await download.Content.ReadAsByteArrayAsync()));
+        var report = Assert.IsType<MultipartReport>(bounce.Body);
+        Assert.Equal("delivery-status", report.ReportType);
+        Assert.Contains(nowhere, bounce.TextBody);
+
+        // Each change was a new state: /changes from the creation's state names the submission as updated.
+        Assert.NotEqual(createdState, state);
+        var changes = (await c.CallAsync("EmailSubmission/changes", new { accountId = c.AccountId, sinceState = createdState }, Using)).Of("EmailSubmission/changes");
+        Assert.Equal([id], ((JsonArray)changes["updated"]!).Select(x => (string)x!));
+        Assert.Empty((JsonArray)changes["created"]!);
+        Assert.Equal(state, (string)changes["newState"]!);
+        var query = (await c.CallAsync("EmailSubmission/query", new { accountId = c.AccountId, filter = new { undoStatus = "pending" } }, Using)).Of("EmailSubmission/query");
+        Assert.Empty((JsonArray)query["ids"]!);
+    }
+
+    [Fact]
+    public async Task An_mdn_sent_by_the_recipient_is_listed_and_says_the_message_was_displayed()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [bob], "Please confirm");
+        var id = (string)(await SubmitAsync(c, identity, draft)).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        var got = await Eventually.Value(() => f.InboxAsync(bob, "Please confirm"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the message in bob's INBOX");
+        var (delivered, before) = await Eventually.Value(() => SubmissionAsync(c, id), s => Delivered(s.Submission, bob) == "yes",
+            TimeSpan.FromSeconds(30), "bob's copy stored");
+        Assert.Equal("unknown", (string)delivered["deliveryStatus"]![bob]!["displayed"]!);
+
+        // Bob's client reads it and sends a disposition notification (RFC 8098) by SMTP submission.
+        var mdn = new MimeMessage();
+        mdn.From.Add(MailboxAddress.Parse(bob));
+        mdn.To.Add(MailboxAddress.Parse(alice));
+        mdn.Subject = "Read: Please confirm";
+        var notification = new MimePart("message", "disposition-notification")
+        {
+            Content = new MimeContent(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(
+                $"Reporting-UA: test-client\r\nFinal-Recipient: rfc822; {bob}\r\nOriginal-Message-ID: <{got[0].MessageId}>\r\n" +
+                "Disposition: manual-action/MDN-sent-manually; displayed\r\n"))),
+        };
+        mdn.Body = new MultipartReport("disposition-notification") { new TextPart("plain") { Text = "Your message was displayed." }, notification };
+        using (var smtp = new MailKit.Net.Smtp.SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await smtp.ConnectAsync("127.0.0.1", f.Host.Listening.Submissions, SecureSocketOptions.SslOnConnect);
+            await smtp.AuthenticateAsync(bob, JmapSubmissionHostFixture.Password);
+            await smtp.SendAsync(mdn);
+            await smtp.DisconnectAsync(true);
+        }
+
+        var (shown, after) = await Eventually.Value(() => SubmissionAsync(c, id), s => ((JsonArray)s.Submission["mdnBlobIds"]!).Count == 1,
+            TimeSpan.FromSeconds(30), "the MDN listed on the submission");
+        Assert.Equal("yes", (string)shown["deliveryStatus"]![bob]!["displayed"]!);
+        Assert.Equal("yes", Delivered(shown, bob));
+        Assert.Empty((JsonArray)shown["dsnBlobIds"]!);
+        Assert.NotEqual(before, after);
+        var blob = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{(string)shown["mdnBlobIds"]![0]!}/mdn.eml?accept=message/rfc822");
+        var received = MimeMessage.Load(new MemoryStream(await blob.Content.ReadAsByteArrayAsync()));
+        Assert.Equal("disposition-notification", Assert.IsType<MultipartReport>(received.Body).ReportType);
     }
 }

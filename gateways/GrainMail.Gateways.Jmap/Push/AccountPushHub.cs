@@ -66,7 +66,8 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
     }
 
     /// <summary>Subscribes to the account's changes; the answer's <see cref="PushSubscription.Current"/> is the state now (null if unknown).</summary>
-    public async Task<PushSubscription> SubscribeAsync(string address, string accountId)
+    /// <param name="signal">A signal shared by the subscriptions of one connection (<see cref="PushFeed"/>); null: the subscription's own.</param>
+    public async Task<PushSubscription> SubscribeAsync(string address, string accountId, SemaphoreSlim? signal = null)
     {
         AccountWatch watch;
         PushSubscription subscription;
@@ -74,7 +75,7 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         {
             if (!_watches.TryGetValue(address, out watch!))
                 _watches[address] = watch = new AccountWatch(this, address, accountId);
-            subscription = watch.Add();
+            subscription = watch.Add(signal);
         }
         await watch.Started;
         subscription.Seed(watch.Latest);
@@ -114,12 +115,18 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         foreach (var w in all) w.Stop();
     }
 
-    /// <summary>The observer the mailbox grain notifies; runs on Orleans' threads, so it only marks and wakes.</summary>
-    private sealed class AccountWatch : IMailboxTreeObserver
+    /// <summary>
+    /// The observer the mailbox grain notifies, and the account's <see cref="GrainMail.Contracts.Jmap.IJmapStateWatchGrain"/>
+    /// (Identity and EmailSubmission states moved on the silo: an alias added, a delivery done, a DSN read); runs on
+    /// Orleans' threads, so it only marks and wakes.
+    /// </summary>
+    private sealed class AccountWatch : IMailboxTreeObserver, GrainMail.Contracts.Jmap.IJmapStateObserver
     {
         private readonly AccountPushHub _hub;
         private readonly IMailboxGrain _grain;
         private readonly IMailboxTreeObserver _reference;
+        private readonly GrainMail.Contracts.Jmap.IJmapStateWatchGrain _statesGrain;
+        private readonly GrainMail.Contracts.Jmap.IJmapStateObserver _statesReference;
         private readonly List<PushSubscription> _subscribers = [];
         private readonly Timer _renew;
         private int _dirty;
@@ -134,6 +141,8 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
             AccountId = accountId;
             _grain = hub.Grains.GetGrain<IMailboxGrain>(address);
             _reference = hub.Grains.CreateObjectReference<IMailboxTreeObserver>(this);
+            _statesGrain = hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IJmapStateWatchGrain>(address);
+            _statesReference = hub.Grains.CreateObjectReference<GrainMail.Contracts.Jmap.IJmapStateObserver>(this);
             Started = StartAsync();
             _renew = new Timer(_ => _ = RenewAsync(), null, RenewEvery, RenewEvery);
         }
@@ -143,9 +152,9 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         public Task Started { get; }
         public AccountStates? Latest => Volatile.Read(ref _latest);
 
-        public PushSubscription Add()
+        public PushSubscription Add(SemaphoreSlim? signal)
         {
-            var s = new PushSubscription(sub => _hub.Unsubscribe(this, sub));
+            var s = new PushSubscription(sub => _hub.Unsubscribe(this, sub), signal);
             lock (_subscribers) _subscribers.Add(s);
             return s;
         }
@@ -165,6 +174,7 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
             try
             {
                 await _grain.WatchTree(_reference);
+                await _statesGrain.Watch(_statesReference);
                 await RefreshAsync();
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -180,6 +190,7 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
             try
             {
                 await _grain.WatchTree(_reference);
+                await _statesGrain.Watch(_statesReference);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -197,6 +208,12 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         }
 
         public void Poke() => Wake();
+
+        public Task StatesChanged()
+        {
+            Wake();
+            return Task.CompletedTask;
+        }
 
         /// <summary>Coalesces notices: at most one refresh runs, and one more follows if notices came during it.</summary>
         private void Wake()
@@ -230,7 +247,8 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
         private async Task RefreshAsync()
         {
             var identities = _hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IJmapIdentityGrain>(Address).State();
-            var submissions = _hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IEmailSubmissionGrain>(Address).State();
+            // Poll, not State: a change of the mailbox may be a DSN or MDN arriving, which the grain then lists (issue 18).
+            var submissions = _hub.Grains.GetGrain<GrainMail.Contracts.Jmap.IEmailSubmissionGrain>(Address).Poll();
             var folders = await _grain.ListFolders();
             var now = PushStates.Of(AccountId, folders, await identities, await submissions);
             if (Latest is { } before && before.Digest == now.Digest) return;
@@ -250,6 +268,7 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
                 try
                 {
                     await _grain.UnwatchTree(_reference);
+                    await _statesGrain.Unwatch(_statesReference);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
@@ -259,6 +278,7 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
                 try
                 {
                     grains.DeleteObjectReference<IMailboxTreeObserver>(_reference);
+                    grains.DeleteObjectReference<GrainMail.Contracts.Jmap.IJmapStateObserver>(_statesReference);
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
                 {
@@ -277,9 +297,9 @@ public sealed class AccountPushHub(IGrainFactory grains, ILogger<AccountPushHub>
 /// One push connection's subscription: the newest states offered (older ones are overwritten, which
 /// is the backpressure: a client that reads slowly gets fewer, newer StateChanges) and a signal.
 /// </summary>
-public sealed class PushSubscription(Action<PushSubscription> unsubscribe) : IDisposable
+public sealed class PushSubscription(Action<PushSubscription> unsubscribe, SemaphoreSlim? signal = null) : IDisposable
 {
-    private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly SemaphoreSlim _signal = signal ?? new(0, 1);
     private AccountStates? _latest;
     private int _disposed;
 

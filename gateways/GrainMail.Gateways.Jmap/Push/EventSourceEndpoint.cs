@@ -25,7 +25,7 @@ public static class EventSourceEndpoint
     /// </summary>
     public const string AccessTokenParameter = "access_token";
 
-    public static async Task HandleAsync(HttpContext http, AccountPushHub hub, PushConnections connections)
+    public static async Task HandleAsync(HttpContext http, AccountPushHub hub, PushConnections connections, IGrainFactory grains)
     {
         if (!await JmapEndpoints.RequireHttpsAsync(http)) return;
         if (!await AuthenticateAsync(http)) return;
@@ -35,11 +35,11 @@ public static class EventSourceEndpoint
             await JmapEndpoints.WriteProblemAsync(http, new Protocol.JmapRequestError("about:blank", 400, error!));
             return;
         }
-        var account = JmapEndpoints.AccountsOf(http.User)[0];
         using var closed = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         await using var registration = await connections.RegisterAsync(http, _ => Cancel(closed));
         var tokenHash = PushConnections.SessionTokenHash(http);
-        using var subscription = await hub.SubscribeAsync(account.Address, account.Id);
+        // The personal account and every account delegated to the user (RFC 8620 2: isPersonal false).
+        using var feed = await PushFeed.OpenAsync(hub, await JmapEndpoints.AccountsOfAsync(http.User, grains));
 
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         http.Response.StatusCode = 200;
@@ -51,30 +51,38 @@ public static class EventSourceEndpoint
 
         // Without Last-Event-ID the client has just read its states: push the next change, not this
         // one (closeafter=state is then a long poll). With a stale one, the client missed changes.
-        var sent = subscription.Current;
+        var sent = feed.Current;
         if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && sent is not null && lastId != sent.Digest) sent = null;
         // RFC 8620 7.3: a ping whenever the interval passes since the previous event of any kind.
         var ping = query.PingSeconds > 0 ? TimeSpan.FromSeconds(query.PingSeconds) : (TimeSpan?)null;
         var nextPing = ping is { } p0 ? DateTimeOffset.UtcNow + p0 : DateTimeOffset.MaxValue;
         var nextRecheck = DateTimeOffset.UtcNow + PushConnections.RecheckEvery;
+        var nextAccounts = DateTimeOffset.UtcNow + PushConnections.AccountsEvery;
         try
         {
             while (!closed.IsCancellationRequested)
             {
-                if (subscription.Current is { } now && (sent is null || now.Digest != sent.Digest))
+                if (feed.Current is { } now && (sent is null || now.Digest != sent.Digest))
                 {
-                    var changed = StateChanges.Changed(now, sent, query.Types);
+                    var changed = PushFeed.Changed(now, sent, query.Types);
+                    // A delegated account's changes go out only while the delegation stands (asked now, as every API request asks).
+                    if (await PushConnections.DropRevokedAsync(http, grains, feed, changed)) continue;
                     sent = now;
-                    if (StateChanges.Build(now.AccountId, changed) is { } change)
+                    if (StateChanges.Build(changed) is { } change)
                     {
                         await WriteAsync(http, StateChanges.Event("state", now.Digest, change.ToJsonString()), closed.Token);
                         if (query.CloseAfterState) return;
                         if (ping is { } p1) nextPing = DateTimeOffset.UtcNow + p1;
                     }
                 }
-                var until = nextPing < nextRecheck ? nextPing : nextRecheck;
+                var until = new[] { nextPing, nextRecheck, nextAccounts }.Min();
                 var wait = until - DateTimeOffset.UtcNow;
-                if (wait > TimeSpan.Zero && await subscription.WaitAsync(wait, closed.Token)) continue;
+                if (wait > TimeSpan.Zero && await feed.WaitAsync(wait, closed.Token)) continue;
+                if (DateTimeOffset.UtcNow >= nextAccounts)
+                {
+                    await PushConnections.RefreshAccountsAsync(http, grains, feed);
+                    nextAccounts = DateTimeOffset.UtcNow + PushConnections.AccountsEvery;
+                }
                 if (ping is { } p2 && DateTimeOffset.UtcNow >= nextPing)
                 {
                     await WriteAsync(http, StateChanges.Ping(query.PingSeconds), closed.Token);

@@ -27,6 +27,37 @@ public sealed class PushConnections(OpenMailSessions sessions, IGrainFactory gra
             http.Connection.RemoteIpAddress?.ToString() ?? "", http.User.FindFirstValue(AccountAuth.AppPasswordClaim), close);
     }
 
+    /// <summary>How often a push connection re-reads the user's accounts, so a new delegation starts being pushed.</summary>
+    public static readonly TimeSpan AccountsEvery = TimeSpan.FromSeconds(60);
+
+    /// <summary>Re-reads the accounts (the personal one and those delegated to the user) and subscribes the feed to them.</summary>
+    public static async Task RefreshAccountsAsync(HttpContext http, IGrainFactory grains, PushFeed feed)
+    {
+        try
+        {
+            var accounts = await Jmap.JmapEndpoints.AccountsOfAsync(http.User, grains);
+            if (!accounts.Select(a => a.Id).SequenceEqual(feed.Accounts.Select(a => a.Id))) await feed.SetAccountsAsync(accounts);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
+        {
+            // The cluster is unreachable for a moment: keep what we have, look again later.
+        }
+    }
+
+    /// <summary>
+    /// Before pushing a change of a delegated account: when the delegation is gone, the feed drops the
+    /// account and the caller starts over (true); the change is never sent. Changes of the personal account
+    /// alone need no look.
+    /// </summary>
+    public static async Task<bool> DropRevokedAsync(HttpContext http, IGrainFactory grains, PushFeed feed, Dictionary<string, Dictionary<string, string>> changed)
+    {
+        var delegated = feed.Accounts.Where(a => !a.IsPersonal).Select(a => a.Id).ToHashSet(StringComparer.Ordinal);
+        if (!changed.Keys.Any(delegated.Contains)) return false;
+        var before = feed.Accounts.Select(a => a.Id).ToList();
+        await RefreshAccountsAsync(http, grains, feed);
+        return !feed.Accounts.Select(a => a.Id).SequenceEqual(before);
+    }
+
     /// <summary>The hash of the request's bearer session token, or null (Basic with an app password: the board covers it).</summary>
     public static byte[]? SessionTokenHash(HttpContext http)
     {

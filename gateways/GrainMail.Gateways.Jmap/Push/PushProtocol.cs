@@ -101,6 +101,22 @@ public static class StateChanges
         return change;
     }
 
+    /// <summary>A StateChange naming several accounts (RFC 8620 7.1: "changed" maps each account id to its TypeState); null when none changed.</summary>
+    public static JsonObject? Build(Dictionary<string, Dictionary<string, string>> changedByAccount, string? pushState = null)
+    {
+        if (changedByAccount.Count == 0) return null;
+        var accounts = new JsonObject();
+        foreach (var (accountId, changed) in changedByAccount.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var types = new JsonObject();
+            foreach (var (type, state) in changed.OrderBy(kv => kv.Key, StringComparer.Ordinal)) types[type] = state;
+            accounts[accountId] = types;
+        }
+        var change = new JsonObject { ["@type"] = "StateChange", ["changed"] = accounts };
+        if (pushState is not null) change["pushState"] = pushState;
+        return change;
+    }
+
     /// <summary>One event of a text/event-stream; <paramref name="data"/> is one line of JSON.</summary>
     public static string Event(string type, string? id, string data)
     {

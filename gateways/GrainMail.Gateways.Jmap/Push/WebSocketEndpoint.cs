@@ -56,7 +56,7 @@ public sealed class JmapWebSocketConnection(
     private readonly CancellationTokenSource _closed = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
     private readonly List<Task> _inFlight = [];
     private readonly Lock _pushGate = new();
-    private PushSubscription? _push;
+    private PushFeed? _push;
     private CancellationTokenSource? _pushStop;
 
     public async Task RunAsync(PushConnections connections, byte[]? tokenHash)
@@ -250,8 +250,9 @@ public sealed class JmapWebSocketConnection(
     private async Task EnablePushAsync(WebSocketPushEnable enable)
     {
         StopPush();
-        var account = JmapEndpoints.AccountsOf(http.User)[0];
-        var subscription = await hub.SubscribeAsync(account.Address, account.Id);
+        // The personal account and every account delegated to the user (RFC 8620 2: isPersonal false).
+        var grains = http.RequestServices.GetRequiredService<IGrainFactory>();
+        var subscription = await PushFeed.OpenAsync(hub, await JmapEndpoints.AccountsOfAsync(http.User, grains));
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
         lock (_pushGate)
         {
@@ -262,23 +263,29 @@ public sealed class JmapWebSocketConnection(
         // one, the client has its states and hears of the next change.
         var sent = subscription.Current;
         if (enable.PushState is { } from && sent is not null && from != sent.Digest) sent = null;
-        _ = PushLoopAsync(subscription, enable.DataTypes, sent, stop.Token);
+        _ = PushLoopAsync(subscription, grains, enable.DataTypes, sent, stop.Token);
     }
 
-    private async Task PushLoopAsync(PushSubscription subscription, IReadOnlySet<string>? types, AccountStates? sent, CancellationToken ct)
+    private async Task PushLoopAsync(PushFeed subscription, IGrainFactory grains, IReadOnlySet<string>? types, FeedStates? sent, CancellationToken ct)
     {
         try
         {
+            var nextAccounts = DateTimeOffset.UtcNow + PushConnections.AccountsEvery;
             while (!ct.IsCancellationRequested)
             {
                 if (subscription.Current is { } now && (sent is null || now.Digest != sent.Digest))
                 {
-                    var changed = StateChanges.Changed(now, sent, types);
+                    var changed = PushFeed.Changed(now, sent, types);
+                    // A delegated account's changes go out only while the delegation stands.
+                    if (await PushConnections.DropRevokedAsync(http, grains, subscription, changed)) continue;
                     sent = now;
-                    if (StateChanges.Build(now.AccountId, changed, now.Digest) is { } change) await SendAsync(change, ct);
+                    if (StateChanges.Build(changed, now.Digest) is { } change) await SendAsync(change, ct);
                     continue;
                 }
-                await subscription.WaitAsync(Timeout.InfiniteTimeSpan, ct);
+                var wait = nextAccounts - DateTimeOffset.UtcNow;
+                if (wait > TimeSpan.Zero && await subscription.WaitAsync(wait, ct)) continue;
+                await PushConnections.RefreshAccountsAsync(http, grains, subscription);
+                nextAccounts = DateTimeOffset.UtcNow + PushConnections.AccountsEvery;
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
@@ -289,7 +296,7 @@ public sealed class JmapWebSocketConnection(
 
     private void StopPush()
     {
-        PushSubscription? push;
+        PushFeed? push;
         CancellationTokenSource? stop;
         lock (_pushGate)
         {

@@ -13,10 +13,11 @@ namespace GrainMail.Gateways.Jmap.Submission;
 /// EmailSubmission (RFC 8621 7) under urn:ietf:params:jmap:submission. Creating one sends the Email
 /// through <see cref="JmapSubmitter"/> (the SMTP submission path); the objects are kept by the
 /// account's <see cref="IEmailSubmissionGrain"/>, whose counter is the state, so /changes and
-/// /queryChanges are computed, not refused. Sending is immediate (maxDelayedSend 0): every
-/// submission is "final" once the intake committed it, and deliveryStatus says "queued" for each
-/// recipient then (stored in a mailbox's delivery stream or the outbound queue, or held for approval);
-/// what happens later is in the send log and the DSNs.
+/// /queryChanges are computed, not refused. Sending is immediate (maxDelayedSend 0): a submission
+/// starts "pending" with every recipient "queued" (in a mailbox's delivery stream, the outbound
+/// queue, or held for approval); the grain follows the message through the records and moves each
+/// recipient to yes, no or unknown (relayed out), the submission to "final", and lists the DSNs and
+/// MDNs that come back — each change a new state, pushed.
 /// </summary>
 public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess access, EmailStore store, JmapSubmitter submitter, IdentityMethods identities,
     Push.AccountPushHub push) : IJmapMethods
@@ -280,7 +281,10 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
                 }
                 var o = outcome.Object!;
                 var id = (string)o["id"]!;
-                state = await submissions.Add(id, DateTimeOffset.Parse((string)o["sendAt"]!, CultureInfo.InvariantCulture), o.ToJsonString());
+                var sendAt = DateTimeOffset.Parse((string)o["sendAt"]!, CultureInfo.InvariantCulture);
+                state = outcome.IntakeId is { } intake
+                    ? await submissions.AddTracked(id, sendAt, o.ToJsonString(), intake, outcome.MessageId)
+                    : await submissions.Add(id, sendAt, o.ToJsonString());
                 call.Request.CreatedIds[cid] = id;
                 emailOf["#" + cid] = (string)o["emailId"]!;
                 response.Created(cid, new JsonObject
@@ -309,8 +313,9 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
             }
             if (patch["undoStatus"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && (string?)v == "canceled")
             {
-                // RFC 8621 7.5: sending is not delayed here, so nothing is ever still pending.
-                response.NotUpdated(rawId, StandardMethods.SetError("cannotUnsend", "The message was sent at once (maxDelayedSend is 0)"));
+                // RFC 8621 7.5: sending is not delayed here (maxDelayedSend 0); a "pending" message is in the delivery
+                // queues already, which this server does not take messages out of.
+                response.NotUpdated(rawId, StandardMethods.SetError("cannotUnsend", "The message was handed to delivery at once (maxDelayedSend is 0)"));
                 continue;
             }
             if (patch.Count > 0 && (string?)patch["undoStatus"] != "final")
@@ -343,7 +348,7 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         return result;
     }
 
-    private sealed record Created(JsonObject? Error, JsonObject? Object);
+    private sealed record Created(JsonObject? Error, JsonObject? Object, Guid? IntakeId = null, string? MessageId = null);
 
     private async Task<Created> CreateAsync(JmapCall call, JmapAccount account, MailSession mail, Dictionary<string, string> identityEmails, JsonNode? node)
     {
@@ -372,12 +377,15 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
             ["threadId"] = await store.ThreadIdAsync(copies[0]),
             ["envelope"] = props["envelope"] is null ? null : sent.Envelope!.ToJson(),
             ["sendAt"] = sendAt,
-            ["undoStatus"] = "final",
+            // RFC 8621 7: "pending" until the message reaches a recipient; the account's grain moves it to "final".
+            ["undoStatus"] = "pending",
             ["deliveryStatus"] = sent.DeliveryStatus,
             ["dsnBlobIds"] = new JsonArray(),
             ["mdnBlobIds"] = new JsonArray(),
+            // Private (never in a /get answer): who each recipient became, for the status (Grains/Jmap/SubmissionStatus).
+            ["_targets"] = sent.Targets,
         };
-        return new(null, o);
+        return new(null, o, sent.IntakeId, sent.MessageId);
     }
 
     /// <summary>

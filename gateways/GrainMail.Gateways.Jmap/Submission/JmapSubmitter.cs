@@ -12,7 +12,11 @@ using MimeKit;
 namespace GrainMail.Gateways.Jmap.Submission;
 
 /// <summary>What became of one EmailSubmission create: a SetError, or the envelope used and each recipient's status.</summary>
-public sealed record SendOutcome(JsonObject? Error, JmapEnvelope? Envelope = null, JsonObject? DeliveryStatus = null, bool Held = false);
+/// <param name="IntakeId">The intake's id of the message (sent_message.id; the held id while held for approval).</param>
+/// <param name="MessageId">The Message-ID it left with, without angle brackets (DSNs and MDNs name it).</param>
+/// <param name="Targets">Each accepted recipient's mailboxes here and addresses outside, as the recipient policy resolved them.</param>
+public sealed record SendOutcome(JsonObject? Error, JmapEnvelope? Envelope = null, JsonObject? DeliveryStatus = null, bool Held = false,
+    Guid? IntakeId = null, string? MessageId = null, JsonObject? Targets = null);
 
 /// <summary>
 /// Sends an Email as SMTP submission (port 587) would, by the same pieces: the sender checks of
@@ -57,7 +61,8 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         if (envelope.RcptTo.Count > options.MaxRecipients)
             return new SendOutcome(SubmissionRules.Error("tooManyRecipients", $"At most {options.MaxRecipients} recipients", ("maxRecipients", options.MaxRecipients)));
 
-        var bytes = Complete(account, SubmissionRules.WithoutBcc(raw), message, envelope);
+        var messageId = message.MessageId is { Length: > 0 } given ? given : Guid.NewGuid().ToString("N") + "@" + options.HostName;
+        var bytes = Complete(account, SubmissionRules.WithoutBcc(raw), message, envelope, messageId);
         if (bytes.Length > options.MaxMessageBytes)
             return new SendOutcome(SubmissionRules.Error("tooLarge", $"The message is larger than {options.MaxMessageBytes} bytes", ("maxSize", options.MaxMessageBytes)));
 
@@ -66,6 +71,7 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         var external = new List<string>();
         var lists = new List<string>();
         var accepted = new List<(string Address, string Reply)>();
+        var targets = new JsonObject();
         var refused = new List<(string, RcptVerdict)>();
         long sizeLimit = options.MaxMessageBytes;
         foreach (var rcpt in envelope.RcptTo.DistinctBy(r => r.Email, StringComparer.OrdinalIgnoreCase))
@@ -81,6 +87,11 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
             external.AddRange(verdict.External);
             if (verdict.List is { } l) lists.Add(l);
             accepted.Add((rcpt.Email, verdict.Reply.ToString()));
+            targets[rcpt.Email] = new JsonObject
+            {
+                ["mailboxes"] = new JsonArray(verdict.Mailboxes.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
+                ["external"] = new JsonArray(verdict.External.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
+            };
         }
         if (SubmissionRules.RecipientRefusal(refused, bytes.Length) is { } rcptError) return new SendOutcome(rcptError);
         if (bytes.Length > sizeLimit)
@@ -114,7 +125,7 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
                 ["displayed"] = "unknown",
             };
         log.LogInformation("JMAP submission {Id} from {Account} to {Count} recipients{Held}", receipt.MessageId, account, accepted.Count, held ? ", held for approval" : "");
-        return new SendOutcome(null, envelope, status, held);
+        return new SendOutcome(null, envelope, status, held, receipt.MessageId, messageId, targets);
     }
 
     /// <summary>The sender rule on its own, for Identity/set (RFC 8621 6.3: forbiddenFrom for an address the user may not send as).</summary>
@@ -135,7 +146,7 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
     /// The trace fields a submission server prepends (RFC 5321 4.4; the protocol is HTTPS, there is no SMTP client to name),
     /// and Message-ID and Date when missing (RFC 6409 8.2, 8.3), as SmtpSession adds them.
     /// </summary>
-    private byte[] Complete(string account, byte[] raw, MimeMessage message, JmapEnvelope envelope)
+    private byte[] Complete(string account, byte[] raw, MimeMessage message, JmapEnvelope envelope, string messageId)
     {
         var now = DateTimeOffset.UtcNow;
         var prefix = new StringBuilder();
@@ -144,7 +155,7 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         prefix.Append("\r\n\t(authenticated as ").Append(account).Append(')');
         if (envelope.RcptTo.Count == 1) prefix.Append("\r\n\tfor <").Append(envelope.RcptTo[0].Email).Append('>');
         prefix.Append("; ").Append(TraceHeaders.Rfc5322Date(now)).Append("\r\n");
-        if (!message.Headers.Contains(HeaderId.MessageId)) prefix.Append("Message-ID: <").Append(Guid.NewGuid().ToString("N")).Append('@').Append(options.HostName).Append(">\r\n");
+        if (!message.Headers.Contains(HeaderId.MessageId)) prefix.Append("Message-ID: <").Append(messageId).Append(">\r\n");
         if (!message.Headers.Contains(HeaderId.Date)) prefix.Append("Date: ").Append(TraceHeaders.Rfc5322Date(now)).Append("\r\n");
         var head = Encoding.UTF8.GetBytes(prefix.ToString());
         var all = new byte[head.Length + raw.Length];

@@ -27,8 +27,12 @@ public sealed record SubmissionLog(
 /// </summary>
 public interface IEmailSubmissionGrain : IGrainWithStringKey
 {
+    /// <summary>The submissions, after bringing the status of open ones up to date (issue 18: deliveryStatus, dsnBlobIds, mdnBlobIds).</summary>
     [Retryable]
     Task<SubmissionLog> Read();
+
+    /// <summary>The state after looking at the records and reports once more, for push when the mailbox changed.</summary>
+    Task<long> Poll();
 
     /// <summary>The counter now (the EmailSubmission state), for push; no database read.</summary>
     [Orleans.Concurrency.AlwaysInterleave]
@@ -36,6 +40,12 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
 
     /// <summary>Stores a new submission; returns the new state.</summary>
     Task<long> Add(string id, DateTimeOffset sendAt, string json);
+
+    /// <summary>
+    /// Stores a new submission of a message the intake committed as <paramref name="intakeId"/> (sent_message.id, or the held
+    /// id while held for approval), which left with Message-ID <paramref name="messageId"/>; its status is then tracked.
+    /// </summary>
+    Task<long> AddTracked(string id, DateTimeOffset sendAt, string json, Guid intakeId, string? messageId);
 
     /// <summary>Marks submissions destroyed (unknown ids are ignored); returns the new state.</summary>
     Task<long> Destroy(IReadOnlyList<string> ids);

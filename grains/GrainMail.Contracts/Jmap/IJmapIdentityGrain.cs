@@ -46,6 +46,14 @@ public interface IJmapIdentityGrain : IGrainWithStringKey
     /// <summary>Destroys a live identity; the new state, or null when there is no such live identity.</summary>
     Task<long?> Destroy(string id);
 
+    /// <summary>
+    /// The account's aliases changed (an administrator added or removed one): the derived identities follow at
+    /// once, and a moved state is pushed (IJmapStateWatchGrain), instead of waiting for the next Identity/get.
+    /// One-way: the domain grain calls it from inside its own turn, and this grain asks the domain grain back.
+    /// </summary>
+    [Orleans.Concurrency.OneWay]
+    Task AddressesChanged();
+
     /// <summary>The account was deleted: its rows go.</summary>
     Task Forget();
 }

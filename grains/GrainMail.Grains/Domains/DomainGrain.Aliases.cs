@@ -77,6 +77,8 @@ public sealed partial class DomainGrain
             return new DomainOpResult(DomainOpStatus.Invalid, $"{owner}@{Name} already has {existing.Count} aliases; the limit in {Name} is {limit}");
         await AliasStore.AddAccountAliasAsync(Name, lp, owner);
         Index(lp, owner);
+        // The account's JMAP identities follow its addresses now, and the moved Identity state is pushed (issue 18).
+        _ = GrainFactory.GetGrain<GrainMail.Contracts.Jmap.IJmapIdentityGrain>($"{owner}@{Name}").AddressesChanged();
         return new DomainOpResult(DomainOpStatus.Ok, lp);
     }
 
@@ -87,6 +89,7 @@ public sealed partial class DomainGrain
         if (!_aliasOwner.TryGetValue(lp, out var holder) || holder != owner) return DomainOpStatus.NotFound;
         await AliasStore.RemoveAccountAliasAsync(Name, lp);
         Unindex(lp);
+        _ = GrainFactory.GetGrain<GrainMail.Contracts.Jmap.IJmapIdentityGrain>($"{owner}@{Name}").AddressesChanged();
         return DomainOpStatus.Ok;
     }
 

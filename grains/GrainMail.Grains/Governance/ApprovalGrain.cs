@@ -86,6 +86,8 @@ public sealed class ApprovalGrain(
         };
         // Released as if submitted now: monitoring copies and the sent record (recall) as for any submission.
         submission = await governance.AfterApprovalAsync(GrainFactory, submission, row.Account, raw);
+        // The sent record keeps the held id: what was told the id at submission (a JMAP EmailSubmission) finds it.
+        submission = submission with { IntakeId = row.Id };
         var receipt = await submitter.CommitClaimedAsync(submission,
             (conn, tx) => GovernanceStore.ClaimAsync(conn, tx, row, "approved", $"approved by {actor.Actor}", clock.GetUtcNow()));
         if (receipt is null) return ApprovalDecisionStatus.NotFound;

@@ -27,7 +27,11 @@ public sealed class JmapIdentityGrain(IdentityStore store) : Grain, IJmapIdentit
     public async Task<IdentityLog> Read()
     {
         var rows = await store.ReadAsync(_account);
-        if (await ReconcileAsync(rows)) rows = await store.ReadAsync(_account);
+        if (await ReconcileAsync(rows))
+        {
+            rows = await store.ReadAsync(_account);
+            await Pushed();
+        }
         return new IdentityLog(_state, rows.Select(r => r.Identity).ToList());
     }
 
@@ -70,25 +74,39 @@ public sealed class JmapIdentityGrain(IdentityStore store) : Grain, IJmapIdentit
 
     public Task<long> State() => Task.FromResult(_state);
 
+    public async Task AddressesChanged()
+    {
+        if (await ReconcileAsync(await store.ReadAsync(_account))) await Pushed();
+    }
+
+    /// <summary>Every gateway's push connections of the account hear that the Identity state moved (RFC 8620 7.1).</summary>
+    private Task Pushed() => GrainFactory.GetGrain<IJmapStateWatchGrain>(_account).Changed();
+
     public async Task<long> Create(string id, string email, string json)
     {
         var next = _state + 1;
         await store.UpsertAsync(_account, id, email, derived: false, next, json);
-        return _state = next;
+        _state = next;
+        await Pushed();
+        return _state;
     }
 
     public async Task<long?> Update(string id, string json)
     {
         var next = _state + 1;
         if (!await store.UpdateAsync(_account, id, next, json)) return null;
-        return _state = next;
+        _state = next;
+        await Pushed();
+        return _state;
     }
 
     public async Task<long?> Destroy(string id)
     {
         var next = _state + 1;
         if (await store.DestroyAsync(_account, [id], next, byUser: true) == 0) return null;
-        return _state = next;
+        _state = next;
+        await Pushed();
+        return _state;
     }
 
     public async Task Forget()

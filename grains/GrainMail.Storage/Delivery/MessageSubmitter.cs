@@ -59,6 +59,10 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// <summary>An account's submission: recorded in <c>sent_message</c> with each copy's delivery id (recall).</summary>
     public SentDraft? Sent { get; init; }
 
+    /// <summary>The id the intake gives the message when it must be a known one: a held message released keeps its held
+    /// id, so a JMAP EmailSubmission that stored it finds the sent record (issue 18). Null: a new id.</summary>
+    public Guid? IntakeId { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -166,7 +170,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             var streamId = StreamId.Create(GrainMail.Contracts.Lists.ListStreams.Namespace, list);
             events.Add(new OutgoingEvent(mapper.PartitionOf(streamId), GrainMail.Contracts.Lists.ListStreams.Namespace, list, codec.Encode(l)));
         }
-        var receipt = new SubmitReceipt(submission.Approval?.Id ?? Guid.CreateVersion7(receivedAt), receivedAt, events.Count);
+        var receipt = new SubmitReceipt(submission.Approval?.Id ?? submission.IntakeId ?? Guid.CreateVersion7(receivedAt), receivedAt, events.Count);
         var sent = submission.Sent is { } d
             ? new Governance.SentRow(receipt.MessageId, d.Account, d.MessageId, d.Subject, receivedAt,
                 d.LocalRecipients.Where(deliveryIds.ContainsKey).ToList(), d.LocalRecipients.Where(deliveryIds.ContainsKey).Select(r => deliveryIds[r]).ToList(),
@@ -292,6 +296,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         var sent = works.Where(w => w.Sent is not null).Select(w => w.Sent!).ToList();
         if (sent.Count > 0) await Governance.GovernanceStore.RecordSentAsync(conn, tx, sent);
         await Trust.ReceiveLogStore.InsertAsync(conn, tx, works.SelectMany(w => w.Submission.ReceiveLog ?? []).ToList());
+        await Jmap.ReportArrivals.InsertAsync(conn, tx, works.Where(w => w.Summary?.IsReport == true)
+            .SelectMany(w => w.Submission.Mailboxes.Select(m => (m, MailAddress.DomainOf(m), w.Hash))).ToList());
     }
 
     private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written)
@@ -306,6 +312,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             // Markers only matter for the minutes around a failure; keep a day of them.
             await using var prune = new NpgsqlCommand("DELETE FROM submit_commit WHERE committed_at < now() - interval '1 day'", conn, tx);
             await prune.ExecuteNonQueryAsync();
+            await Jmap.ReportArrivals.PruneAsync(conn, tx);
         }
         if (FaultInjection is { } before) await before(CommitStage.BeforeCommit, conn);
         await tx.CommitAsync();

@@ -8,7 +8,8 @@ namespace GrainMail.Storage.Governance;
 /// <summary>The header values an administrator searches a domain by (issue 17, 4.2.18).</summary>
 /// <param name="ThreadId">The message's thread id (<see cref="GrainMail.Contracts.Mailboxes.ThreadIds"/>) when the summary was
 /// asked for with the blob hash and the whole header section was read; null otherwise.</param>
-public sealed record MessageSummary(string? HeaderFrom, string? Subject, string? MessageId, string? ThreadId = null);
+/// <param name="IsReport">A top-level multipart/report (a DSN or an MDN): JMAP lists it on the submission it speaks of (issue 18).</param>
+public sealed record MessageSummary(string? HeaderFrom, string? Subject, string? MessageId, string? ThreadId = null, bool IsReport = false);
 
 /// <summary>One message found in a domain, with every mailbox copy that holds it.</summary>
 public sealed record IndexedMessage(string Domain, byte[] Hash, DateTimeOffset ReceivedAt, string? EnvelopeFrom, string? HeaderFrom,
@@ -56,7 +57,8 @@ public sealed class MessageIndex(NpgsqlDataSource dataSource, GrainMail.Storage.
                 ? list.Mailboxes.FirstOrDefault()?.Address?.ToLowerInvariant() : null;
             var subject = headers[HeaderId.Subject];
             var messageId = headers[HeaderId.MessageId] is { } id ? NormalizeMessageId(id) : null;
-            return new MessageSummary(Clip(from), Clip(subject), Clip(messageId), threadId);
+            var isReport = headers[HeaderId.ContentType] is { } type && ContentType.TryParse(type, out var parsed) && parsed.IsMimeType("multipart", "report");
+            return new MessageSummary(Clip(from), Clip(subject), Clip(messageId), threadId, isReport);
         }
         catch (Exception e) when (e is FormatException or ParseException or IOException)
         {

@@ -30,7 +30,15 @@ public sealed class EmailSubmissionStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Inserts a submission and prunes the account's old ones (their counters raise the floor), in one transaction.</summary>
-    public async Task AddAsync(string account, string id, long seq, DateTimeOffset sendAt, string json, CancellationToken ct = default)
+    public async Task AddAsync(string account, string id, long seq, DateTimeOffset sendAt, string json, CancellationToken ct = default) =>
+        await AddAsync(account, id, seq, sendAt, json, null, null, false, ct);
+
+    /// <summary>
+    /// As <see cref="AddAsync(string, string, long, DateTimeOffset, string, CancellationToken)"/>, with the intake's id of the message,
+    /// the Message-ID it left with, and whether a recipient is still queued (migration 0041).
+    /// </summary>
+    public async Task AddAsync(string account, string id, long seq, DateTimeOffset sendAt, string json, Guid? intakeId, string? messageId, bool open,
+        CancellationToken ct = default)
     {
         await using var cmd = dataSource.CreateCommand("""
             WITH pruned AS (
@@ -40,14 +48,51 @@ public sealed class EmailSubmissionStore(NpgsqlDataSource dataSource)
                 SELECT @a, max(updated_seq) FROM pruned HAVING count(*) > 0
                 ON CONFLICT (account) DO UPDATE SET floor = greatest(jmap_email_submission_floor.floor, excluded.floor)
             )
-            INSERT INTO jmap_email_submission (account, id, created_seq, updated_seq, send_at, object) VALUES (@a, @id, @seq, @seq, @at, @o)
+            INSERT INTO jmap_email_submission (account, id, created_seq, updated_seq, send_at, object, intake_id, message_id, open)
+            VALUES (@a, @id, @seq, @seq, @at, @o, @intake, @mid, @open)
             """);
+        cmd.Parameters.AddWithValue("intake", (object?)intakeId ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("mid", (object?)messageId ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("open", open);
         cmd.Parameters.AddWithValue("a", account);
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.AddWithValue("seq", seq);
         cmd.Parameters.AddWithValue("at", sendAt.UtcDateTime);
         cmd.Parameters.AddWithValue("old", (sendAt - Kept).UtcDateTime);
         cmd.Parameters.AddWithValue("o", json);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>A live submission as its grain tracks it: the object, the intake's id and Message-ID of the message, and whether it is still open.</summary>
+    public sealed record Tracked(string Id, DateTimeOffset SendAt, string Json, Guid? IntakeId, string? MessageId, bool Open);
+
+    /// <summary>The live submissions kept (newest last) with what tracking needs.</summary>
+    public async Task<List<Tracked>> ReadTrackedAsync(string account, CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT id, send_at, object, intake_id, message_id, open FROM jmap_email_submission WHERE account = @a AND NOT destroyed ORDER BY created_seq");
+        cmd.Parameters.AddWithValue("a", account);
+        var list = new List<Tracked>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            list.Add(new Tracked(r.GetString(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetGuid(3),
+                r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5)));
+        return list;
+    }
+
+    /// <summary>New objects for live submissions whose status changed, all at counter <paramref name="seq"/>, in one statement.</summary>
+    public async Task UpdateTrackedAsync(string account, IReadOnlyList<(string Id, string Json, bool Open)> changes, long seq, CancellationToken ct = default)
+    {
+        if (changes.Count == 0) return;
+        await using var cmd = dataSource.CreateCommand("""
+            UPDATE jmap_email_submission s SET object = c.o, open = c.op, updated_seq = @seq
+            FROM unnest(@ids, @o, @op) AS c(id, o, op) WHERE s.account = @a AND s.id = c.id AND NOT s.destroyed
+            """);
+        cmd.Parameters.AddWithValue("a", account);
+        cmd.Parameters.AddWithValue("seq", seq);
+        cmd.Parameters.AddWithValue("ids", changes.Select(c => c.Id).ToArray());
+        cmd.Parameters.AddWithValue("o", changes.Select(c => c.Json).ToArray());
+        cmd.Parameters.AddWithValue("op", changes.Select(c => c.Open).ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

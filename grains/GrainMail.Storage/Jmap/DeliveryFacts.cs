@@ -1,0 +1,109 @@
+using System.Data;
+using GrainMail.Contracts.Delivery;
+using GrainMail.Storage.Delivery;
+using Npgsql;
+
+namespace GrainMail.Storage.Jmap;
+
+/// <summary>What the sent record says of one submitted message: its local copies' delivery ids and its outbound events.</summary>
+public sealed record SentFacts(Guid IntakeId, IReadOnlyList<string> LocalRecipients, IReadOnlyList<Guid> DeliveryIds,
+    IReadOnlyList<string> External, IReadOnlyList<Guid> OutboundIds);
+
+/// <summary>The last line of the send log for one recipient of one message (an outbound route's attempt, or an approval decision).</summary>
+public sealed record LastAttempt(string Outcome, string Reply);
+
+/// <summary>
+/// Everything the records say about a set of submitted messages, read in one snapshot (REPEATABLE READ),
+/// so that a copy is never seen both gone from the stream and not yet in its mailbox.
+/// </summary>
+public sealed class DeliveryFacts
+{
+    public Dictionary<Guid, SentFacts> Sent { get; } = [];
+
+    /// <summary>(mailbox, delivery id) of the copies stored in a mailbox (in any folder).</summary>
+    public HashSet<(string Mailbox, Guid DeliveryId)> Stored { get; } = [];
+
+    /// <summary>Delivery ids still waiting in the inbound stream.</summary>
+    public HashSet<Guid> Queued { get; } = [];
+
+    /// <summary>Delivery ids dead-lettered, with the reason (the refusal's enhanced code and text).</summary>
+    public Dictionary<Guid, string> DeadLetters { get; } = [];
+
+    /// <summary>(message id, recipient) → the newest send-log line; message ids are outbound event ids and held ids.</summary>
+    public Dictionary<(Guid MessageId, string Recipient), LastAttempt> Attempts { get; } = [];
+}
+
+/// <summary>Reads <see cref="DeliveryFacts"/> (migration 0041's route: the status is filled from the existing records on read).</summary>
+public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec codec)
+{
+    public async Task<DeliveryFacts> ReadAsync(IReadOnlyList<Guid> intakeIds, CancellationToken ct = default)
+    {
+        var facts = new DeliveryFacts();
+        if (intakeIds.Count == 0) return facts;
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT id, local_recipients, delivery_ids, external, outbound_ids FROM sent_message WHERE id = ANY(@ids)", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("ids", intakeIds.ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+                facts.Sent[r.GetGuid(0)] = new SentFacts(r.GetGuid(0), (string[])r[1], (Guid[])r[2], (string[])r[3], (Guid[])r[4]);
+        }
+        var local = facts.Sent.Values.SelectMany(s => s.LocalRecipients.Zip(s.DeliveryIds)).ToList();
+        if (local.Count > 0)
+        {
+            await using (var cmd = new NpgsqlCommand(
+                "SELECT mailbox, delivery_id FROM mailbox_message WHERE (mailbox, delivery_id) IN (SELECT * FROM unnest(@m, @d))", conn, tx))
+            {
+                cmd.Parameters.AddWithValue("m", local.Select(l => l.First).ToArray());
+                cmd.Parameters.AddWithValue("d", local.Select(l => l.Second).ToArray());
+                await using var r = await cmd.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct)) facts.Stored.Add((r.GetString(0), r.GetGuid(1)));
+            }
+            // The copies not in their mailbox: still in the stream, or dead-lettered. Rows are few (the stream drains).
+            var missing = local.Where(l => !facts.Stored.Contains((l.First, l.Second))).ToList();
+            if (missing.Count > 0)
+            {
+                var wanted = missing.Select(m => m.Second).ToHashSet();
+                var keys = missing.Select(m => m.First).Distinct(StringComparer.Ordinal).ToArray();
+                await using var cmd = new NpgsqlCommand("""
+                    SELECT id, payload, NULL FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@k)
+                    UNION ALL
+                    SELECT id, payload, reason FROM stream_dead_letter WHERE stream_ns = @ns AND stream_key = ANY(@k)
+                    """, conn, tx);
+                cmd.Parameters.AddWithValue("ns", DeliveryStreams.Inbound);
+                cmd.Parameters.AddWithValue("k", keys);
+                await using var r = await cmd.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct))
+                {
+                    Guid id;
+                    try
+                    {
+                        id = ((DeliveryEvent)codec.Decode(DeliveryStreams.Inbound, r.GetFieldValue<byte[]>(1), r.GetInt64(0), 0)).DeliveryId;
+                    }
+                    catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidCastException)
+                    {
+                        continue;
+                    }
+                    if (!wanted.Contains(id)) continue;
+                    if (r.IsDBNull(2)) facts.Queued.Add(id);
+                    else facts.DeadLetters[id] = r.GetString(2);
+                }
+            }
+        }
+        // Outbound attempts of the messages' outbound events, and approval lines (their message id is the held id).
+        var logged = facts.Sent.Values.SelectMany(s => s.OutboundIds).Concat(intakeIds).Distinct().ToArray();
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT DISTINCT ON (message_id, recipient) message_id, recipient, outcome, reply
+            FROM outbound_attempt WHERE message_id = ANY(@ids) ORDER BY message_id, recipient, at DESC, id DESC
+            """, conn, tx))
+        {
+            cmd.Parameters.AddWithValue("ids", logged);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct)) facts.Attempts[(r.GetGuid(0), r.GetString(1))] = new LastAttempt(r.GetString(2), r.GetString(3));
+        }
+        await tx.CommitAsync(ct);
+        return facts;
+    }
+}
