@@ -81,7 +81,7 @@ done
 if [ -n "${ADDRESSBOOK_PROFILE:-}" ]; then
   mkdir -p "$ADDRESSBOOK_PROFILE"
   pglog="$(dirname "$pgdir")/postgresql.log"
-  psql_ -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" -c "ALTER SYSTEM SET auto_explain.log_min_duration = 0" \
+  psql_ -c "LOAD 'auto_explain'" -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" -c "ALTER SYSTEM SET auto_explain.log_min_duration = 0" \
     -c "ALTER SYSTEM SET auto_explain.log_analyze = on" -c "ALTER SYSTEM SET auto_explain.log_buffers = on" \
     -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
   # The node's pooled connections predate the setting: end them so that new ones load auto_explain.
