@@ -61,6 +61,49 @@ for mode in ${ADDRESSBOOK_AUTH:-basic session}; do
   n=$((requests * clients + 200))
   echo "  node CPU $(echo "scale=2; ($node1 - $node0) * 1000 / $hz / $n" | bc) ms, PostgreSQL CPU $(echo "scale=2; ($pg1 - $pg0) * 1000 / $hz / $n" | bc) ms per request"
 done
+
+# Open loop (ADDRESSBOOK_RATES="50 100 150"): queries due at a fixed rate, latency from the due time, so a figure
+# is stated at a load below saturation; ADDRESSBOOK_RATE_AUTH (default session: the webmail) and
+# ADDRESSBOOK_RATE_SECONDS (default 20) per rate, over 8 connections.
+for rate in ${ADDRESSBOOK_RATES:-}; do
+  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks)
+  out=$(python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --auth "${ADDRESSBOOK_RATE_AUTH:-session}" \
+    --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --clients 8 \
+    --rate "$rate" --duration "${ADDRESSBOOK_RATE_SECONDS:-20}") || { echo "open-loop run at $rate failed"; tail -40 "$data/host.log"; exit 1; }
+  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
+  echo "$out"
+  n=$(echo "$rate * ${ADDRESSBOOK_RATE_SECONDS:-20} + 200" | bc | cut -d. -f1)
+  echo "  node CPU $(echo "scale=2; ($node1 - $node0) * 1000 / $hz / $n" | bc) ms, PostgreSQL CPU $(echo "scale=2; ($pg1 - $pg0) * 1000 / $hz / $n" | bc) ms per request"
+done
+
+# ADDRESSBOOK_PROFILE=DIR: every statement one autocomplete request runs, with its duration and (auto_explain)
+# its executed plan and buffers, per query and credential, into DIR/<credential>-<query>.log; a summary is printed.
+if [ -n "${ADDRESSBOOK_PROFILE:-}" ]; then
+  mkdir -p "$ADDRESSBOOK_PROFILE"
+  pglog="$(dirname "$pgdir")/postgresql.log"
+  psql_ -c "LOAD 'auto_explain'" -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" -c "ALTER SYSTEM SET auto_explain.log_min_duration = 0" \
+    -c "ALTER SYSTEM SET auto_explain.log_analyze = on" -c "ALTER SYSTEM SET auto_explain.log_buffers = on" \
+    -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+  # The node's pooled connections predate the setting: end them so that new ones load auto_explain.
+  psql_ -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'grainmail' AND backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
+  base="https://127.0.0.1:$GRAINMAIL_HTTPS_PORT/api/v1/me/address-book?limit=10&q="
+  token=$(curl -s --cacert "$data/tls/cert.pem" -H 'Content-Type: application/json' -d '{"address":"viewer-sales@bench.test","password":"secret123"}' \
+    "https://127.0.0.1:$GRAINMAIL_HTTPS_PORT/api/v1/me/sessions" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  ask() { if [ "$1" = basic ]; then curl -s -o /dev/null -w '%{http_code}' --cacert "$data/tls/cert.pem" -u viewer-sales@bench.test:secret123 "$base$2";
+          else curl -s -o /dev/null -w '%{http_code}' --cacert "$data/tls/cert.pem" -H "Authorization: Bearer $token" "$base$2"; fi; }
+  for q in %E5%BC%A0 %E5%BC%A0%E4%BC%9F zw u123 User%2012 %E4%BC%9F; do
+    for cred in basic session; do
+      # Enough runs first that every pooled connection is past its custom plans (PostgreSQL's generic plan from the 6th).
+      for _ in $(seq 1 40); do ask "$cred" "$q" >/dev/null; done
+      sleep 0.3; from=$(wc -c < "$pglog")
+      code=$(ask "$cred" "$q"); sleep 0.3
+      f="$ADDRESSBOOK_PROFILE/$cred-$(printf '%s' "$q" | tr -c 'A-Za-z0-9' _).log"
+      tail -c +$((from + 1)) "$pglog" > "$f"
+      echo "profile $cred q=$q ($code): $(grep -c 'LOG:  duration: [0-9.]* ms  \(execute\|statement\)' "$f") statements, $(grep -o 'LOG:  duration: [0-9.]* ms  \(execute\|statement\)' "$f" | awk '{s += $3} END {printf "%.2f", s}') ms executing; $f"
+    done
+  done
+  psql_ -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+fi
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
 
 # ADDRESSBOOK_HOLD=SECONDS keeps the node and its seeded database up afterwards (for EXPLAIN in psql):

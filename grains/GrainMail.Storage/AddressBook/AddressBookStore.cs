@@ -148,12 +148,20 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
                   ORDER BY display_name, address {(limit is null ? "" : "LIMIT @limit")}) m
             ORDER BY m.display_name, m.address
             """;
-        // Prepared on the pooled connection (Npgsql keeps it there): planning this statement costs more
-        // than running it (some 20 ms, mostly the pinyin function's tables that the planner inlines into
-        // every expression), so each connection plans it a few times and then reuses PostgreSQL's
-        // generic plan. The SQL differs only by the kind of match, so there are a handful of statements.
+        // Prepared on the pooled connection (Npgsql keeps it there), and run under a GENERIC plan. Planning
+        // this statement costs far more than running it (1.5-8 ms of bind against 0.1-1.2 ms of execution at
+        // 100,000 accounts, docs/benchmarks.md session 9: mostly the pinyin function's tables that the planner
+        // inlines into every expression), and under the default plan_cache_mode PostgreSQL kept planning it
+        // afresh on every execution, because a generic plan's estimate (unknown prefix, unknown limit) never
+        // looks cheaper than a custom one's. The plan's shape does not depend on the values (index ranges in
+        // index order, cut at the limit), so the generic plan is planned once per connection and reused.
+        // The setting is the session's only for this batch: RESET follows in the same round trip.
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var cmd = new NpgsqlCommand(sql, connection);
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET plan_cache_mode = force_generic_plan"));
+        var cmd = new NpgsqlBatchCommand(sql);
+        batch.BatchCommands.Add(cmd);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("RESET plan_cache_mode"));
         cmd.Parameters.AddWithValue("domain", domain);
         cmd.Parameters.AddWithValue("viewer", viewer);
         if (match is not null || union is not null)
@@ -163,8 +171,8 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             if (sql.Contains("@lp", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("lp", lp);
         }
         if (limit is { } n) cmd.Parameters.AddWithValue("limit", n);
-        await cmd.PrepareAsync(ct);
-        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await batch.PrepareAsync(ct);
+        await using var r = await batch.ExecuteReaderAsync(ct);
         var list = new List<AddressBookEntry>();
         while (await r.ReadAsync(ct))
         {
