@@ -33,6 +33,9 @@ public sealed class ContentTrustHostFixture : SmtpHostFixture
         Dns.Txt["spam.example"] = ["v=spf1 ip4:127.0.0.0/8 -all"];
         // 127.0.0.2 is listed once (weight 5: Junk by itself).
         Dns.A["2.0.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
+        // 127.0.1.2 too: a listed network with no history, where no earlier test's ham has made the
+        // reputation of 127.0.0.0/24 good (REP_NET_GOOD, -1, which takes a listing alone below Junk).
+        Dns.A["2.1.0.127.bl1.test"] = IPAddress.Parse("127.0.0.2");
     }
 
     protected override IReadOnlyDictionary<string, string>? Environment => new Dictionary<string, string>
@@ -340,9 +343,10 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Contains("ALLOW_UNVERIFIED", refused.GetProperty("symbols").GetString());
         Assert.DoesNotContain("USER_ALLOW", refused.GetProperty("symbols").GetString());
 
-        // Under p=none DMARC asks nothing, yet the failing spoof is still not allowed: the listing sends it to Junk.
+        // Under p=none DMARC asks nothing, yet the failing spoof is still not allowed: the listing sends it to Junk
+        // (from a listed network without history, so that the listing alone is the evidence).
         Assert.StartsWith("250 ", await fixture.SendMxAsync("x@evil.example", mona,
-            $"From: <alerts@nonebank.example>\r\nTo: {mona}\r\nSubject: urgent\r\n\r\nVerify your account.\r\n", listed));
+            $"From: <alerts@nonebank.example>\r\nTo: {mona}\r\nSubject: urgent\r\n\r\nVerify your account.\r\n", IPAddress.Parse("127.0.1.2")));
         var junked = Assert.Single(await fixture.ReadFolder(mona, "Junk", 1));
         Assert.Contains("ALLOW_UNVERIFIED", junked.Headers["X-Spam-Status"]);
         Assert.Equal(1, await fixture.FolderCount(mona, "INBOX"));

@@ -113,6 +113,33 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
     }
 
     [Fact]
+    public async Task A_successful_notify_set_reports_what_changed_in_the_selected_mailbox_like_noop()
+    {
+        var (w, a) = await TwoSessions();
+        await using var _ = w;
+        await using var __ = a;
+        var first = await Append(a, "one");
+        var second = await Append(a, "two");
+        Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
+        Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
+        // Another session expunges the first, flags the second and adds a third; the watcher sends nothing meanwhile.
+        Assert.True((await a.CommandAsync($"UID STORE {first} +FLAGS.SILENT (\\Deleted)")).Ok);
+        Assert.True((await a.CommandAsync($"UID EXPUNGE {first}")).Ok);
+        Assert.True((await a.CommandAsync($"UID STORE {second} +FLAGS.SILENT (\\Flagged)")).Ok);
+        await Append(a, "three");
+
+        // NOTIFY SET is an implicit NOOP (RFC 5465 3.1): all three changes come with its answer.
+        var set = await w.CommandAsync("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))");
+        Assert.True(set.Ok, set.Text);
+        Assert.Contains("* 1 EXPUNGE", set.Untagged);
+        Assert.Contains("* 2 EXISTS", set.Untagged);
+        Assert.Contains(set.Untagged, l => l.Contains(" FETCH ", StringComparison.Ordinal) && l.Contains("\\Flagged", StringComparison.Ordinal));
+        // The view is current now: NOOP has nothing more to tell about them.
+        var noop = await w.CommandAsync("NOOP");
+        Assert.DoesNotContain(noop.Untagged, l => l.Contains("EXISTS", StringComparison.Ordinal) || l.Contains("EXPUNGE", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Selected_delayed_waits_for_a_command_and_idle_carries_other_mailboxes()
     {
         var (w, a) = await TwoSessions();

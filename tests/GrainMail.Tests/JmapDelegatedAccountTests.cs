@@ -234,22 +234,6 @@ public sealed class JmapDelegatedAccountTests(JmapSubmissionHostFixture f) : ICl
         Assert.Empty((JsonArray)submissions["list"]!);
     }
 
-    private static async Task<JsonObject> ReceiveAsync(ClientWebSocket ws)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        using var message = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        ValueWebSocketReceiveResult r;
-        do
-        {
-            r = await ws.ReceiveAsync(buffer.AsMemory(), cts.Token);
-            Assert.NotEqual(WebSocketMessageType.Close, r.MessageType);
-            message.Write(buffer, 0, r.Count);
-        }
-        while (!r.EndOfMessage);
-        return (JsonObject)JsonNode.Parse(message.ToArray())!;
-    }
-
     private static async Task<string> EmailStateAsync(JmapClient c, string accountId) =>
         (string)(await c.CallAsync("Email/get", new { accountId, ids = Array.Empty<string>() })).Of("Email/get")["state"]!;
 
@@ -285,7 +269,7 @@ public sealed class JmapDelegatedAccountTests(JmapSubmissionHostFixture f) : ICl
         string? overSocket = null;
         while (overSocket != now)
         {
-            var change = await ReceiveAsync(ws);
+            var change = await JmapPushTests.ReceiveAsync(ws);
             Assert.Equal("StateChange", (string)change["@type"]!);
             Assert.False(string.IsNullOrEmpty((string?)change["pushState"]));
             if (change["changed"]![ownerAccount]?["Email"] is { } email) overSocket = (string)email!;
@@ -304,7 +288,7 @@ public sealed class JmapDelegatedAccountTests(JmapSubmissionHostFixture f) : ICl
         }
         while (true)
         {
-            var m = await ReceiveAsync(ws);
+            var m = await JmapPushTests.ReceiveAsync(ws);
             Assert.Null(m["changed"]![ownerAccount]);
             if (m["changed"]![c.AccountId] is not null) break;
         }

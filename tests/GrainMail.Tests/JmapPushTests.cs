@@ -374,7 +374,8 @@ public sealed class JmapPushTests(JmapHostFixture fixture) : IClassFixture<JmapH
     private static Task SendAsync(ClientWebSocket ws, string json) =>
         ws.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, CancellationToken.None);
 
-    private static async Task<JsonObject> ReceiveAsync(ClientWebSocket ws)
+    /// <summary>One whole WebSocket message as JSON (also read by the delegated-account tests).</summary>
+    internal static async Task<JsonObject> ReceiveAsync(ClientWebSocket ws)
     {
         using var cts = new CancellationTokenSource(Wait);
         using var message = new MemoryStream();

@@ -485,6 +485,18 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         return ((JsonObject)get["list"]![0]!, (string)get["state"]!);
     }
 
+    /// <summary>
+    /// A report's blob as downloaded. The submission lists a report once it is accepted for the mailbox, which can be
+    /// a moment before the mailbox's JMAP view holds it (the delivery is still in the inbound stream): until then the
+    /// download is 404, so this waits for 200.
+    /// </summary>
+    private static async Task<byte[]> DownloadReportAsync(JmapClient c, string blobId, string name) =>
+        await Eventually.Value(async () =>
+        {
+            using var r = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{blobId}/{name}?accept=message/rfc822");
+            return r.StatusCode == HttpStatusCode.OK ? await r.Content.ReadAsByteArrayAsync() : null;
+        }, b => b is not null, TimeSpan.FromSeconds(30), $"the report {blobId} downloadable") ?? [];
+
     private static string Delivered(JsonObject submission, string rcpt) => (string)submission["deliveryStatus"]![rcpt]!["delivered"]!;
 
     [Fact]
@@ -520,9 +532,7 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
 
         // The DSN's blob is the bounce as received: a multipart/report naming the refused recipient.
         var blobId = (string)done["dsnBlobIds"]![0]!;
-        var download = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{blobId}/bounce.eml?accept=message/rfc822");
-        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
-        var bounce = MimeMessage.Load(new MemoryStream(await download.Content.ReadAsByteArrayAsync()));
+        var bounce = MimeMessage.Load(new MemoryStream(await DownloadReportAsync(c, blobId, "bounce.eml")));
         var report = Assert.IsType<MultipartReport>(bounce.Body);
         Assert.Equal("delivery-status", report.ReportType);
         Assert.Contains(nowhere, bounce.TextBody);
@@ -578,8 +588,7 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         Assert.Equal("yes", Delivered(shown, bob));
         Assert.Empty((JsonArray)shown["dsnBlobIds"]!);
         Assert.NotEqual(before, after);
-        var blob = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{(string)shown["mdnBlobIds"]![0]!}/mdn.eml?accept=message/rfc822");
-        var received = MimeMessage.Load(new MemoryStream(await blob.Content.ReadAsByteArrayAsync()));
+        var received = MimeMessage.Load(new MemoryStream(await DownloadReportAsync(c, (string)shown["mdnBlobIds"]![0]!, "mdn.eml")));
         Assert.Equal("disposition-notification", Assert.IsType<MultipartReport>(received.Body).ReportType);
     }
 }

@@ -111,6 +111,9 @@ internal sealed class NotifyCommands(ImapSessionContext session)
                 if (g is not null && (g.Events & NotifyEvents.MessageNew) != 0 && !IsSelected(f.Name)) WriteStatus(f, full: true);
             }
         }
+        // A successful NOTIFY SET is also an implicit NOOP (RFC 5465 3.1): what changed in the selected
+        // mailbox before it is reported now, as NOOP would, so the client starts from a known view.
+        if (session.State == ImapSessionState.Selected) await session.Updates.SyncAsync(allowExpunge: true, force: true);
         return session.Ok(c.Tag, "NOTIFY completed");
     }
 
