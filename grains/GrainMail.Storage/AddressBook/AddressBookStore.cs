@@ -150,7 +150,7 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             """;
         // Prepared on the pooled connection (Npgsql keeps it there), and run under a GENERIC plan. Planning
         // this statement costs far more than running it (1.5-8 ms of bind against 0.1-1.2 ms of execution at
-        // 100,000 accounts, docs/benchmarks.md session 9: mostly the pinyin function's tables that the planner
+        // 100,000 accounts, docs/benchmarks.md, session 8 second pass: mostly the pinyin function's tables that the planner
         // inlines into every expression), and under the default plan_cache_mode PostgreSQL kept planning it
         // afresh on every execution, because a generic plan's estimate (unknown prefix, unknown limit) never
         // looks cheaper than a custom one's. The plan's shape does not depend on the values (index ranges in
