@@ -204,7 +204,7 @@ public sealed class ImapNotifyTests(SmtpHostFixture host) : IClassFixture<SmtpHo
         var first = await Append(a, "to be flagged");
         Assert.True((await w.CommandAsync("SELECT INBOX")).Ok);
         Assert.True((await a.CommandAsync("SELECT INBOX")).Ok);
-        // MessageNew and MessageExpunge only: no FlagChange (RFC 5465 5.2).
+        // MessageNew and MessageExpunge only: no FlagChange (RFC 5465 5.1).
         Assert.True((await w.CommandAsync("NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")).Ok);
 
         // A flag change, then a new message: the watcher hears of the message and not of the flags.

@@ -273,7 +273,7 @@ internal sealed class NotifyCommands(ImapSessionContext session)
         output.Raw(")").Crlf();
     }
 
-    /// <summary>FlagChange in a mailbox that is not selected: what a flag change can change (RFC 5465 5.3).</summary>
+    /// <summary>FlagChange in a mailbox that is not selected: what a flag change can change (RFC 5465 5.1).</summary>
     private void WriteFlagStatus(FolderInfo f)
     {
         var output = session.Out;

@@ -208,7 +208,7 @@ internal sealed class SelectedFolderUpdates(ImapSessionContext session)
     /// Brings the view up to date and writes the untagged responses. Expunges are held back
     /// unless <paramref name="allowExpunge"/> (not during FETCH/STORE/SEARCH by sequence number, RFC 3501 7.4.1).
     /// Without <paramref name="reportFlagChanges"/> (NOTIFY without FlagChange for the selected mailbox, RFC 5465
-    /// 5.2) flag changes of known messages are held back: the view stays below their MODSEQ, so the next
+    /// 5.1) flag changes of known messages are held back: the view stays below their MODSEQ, so the next
     /// command that syncs (NOOP, or one after a later change) reports them.
     /// </summary>
     public async Task SyncAsync(bool allowExpunge, bool force = false, bool reportFlagChanges = true)
