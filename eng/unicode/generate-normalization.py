@@ -4,9 +4,11 @@ as Debian's `unicode-data` package installs it (/usr/share/unicode): UnicodeData
 canonical combining classes) and CompositionExclusions.txt.
 
 The tables are facts of the standard; the code that uses them (UnicodeNormalization.cs) is ours.
-Three tables, each sorted for binary search:
+Four tables, each sorted for binary search:
   - Decomposed: every code point with a decomposition, mapped to its FULL compatibility decomposition
     (NFKD applied recursively; Hangul syllables are left to the algorithm in code);
+  - Canonical: every code point with a canonical decomposition, mapped to its FULL canonical
+    decomposition (NFD applied recursively, compatibility mappings left alone);
   - CombiningClass: code point << 8 | class, for every class other than 0;
   - Compositions: (first << 21 | second) -> composite, for the primary composites (UAX #15 X):
     canonical pairs that are neither excluded, nor singletons, nor non-starter decompositions.
@@ -55,6 +57,15 @@ def full(cp):
     return result
 
 
+def full_canonical(cp):
+    if cp not in decomposition or decomposition[cp][0]:
+        return [cp]
+    result = []
+    for c in decomposition[cp][1]:
+        result.extend(full_canonical(c))
+    return result
+
+
 compositions = {}
 for cp, (compat, parts) in decomposition.items():
     if compat or len(parts) != 2 or cp in excluded:
@@ -68,6 +79,12 @@ offsets, values = [0], []
 for cp in keys:
     values.extend(full(cp))
     offsets.append(len(values))
+
+canonical_keys = sorted(cp for cp, (compat, _) in decomposition.items() if not compat)
+canonical_offsets, canonical_values = [0], []
+for cp in canonical_keys:
+    canonical_values.extend(full_canonical(cp))
+    canonical_offsets.append(len(canonical_values))
 
 
 def ints(name, kind, items, per_line=12):
@@ -89,8 +106,11 @@ with open(out, "w", encoding="utf-8", newline="\n") as f:
     f.write(ints("DecomposedKeys", "int", keys) + "\n")
     f.write(ints("DecomposedOffsets", "int", offsets) + "\n")
     f.write(ints("DecomposedValues", "int", values) + "\n")
+    f.write(ints("CanonicalKeys", "int", canonical_keys) + "\n")
+    f.write(ints("CanonicalOffsets", "int", canonical_offsets) + "\n")
+    f.write(ints("CanonicalValues", "int", canonical_values) + "\n")
     f.write(ints("CombiningClasses", "int", sorted((cp << 8) | c for cp, c in combining.items())) + "\n")
     f.write(ints("CompositionPairs", "long", pairs, 8) + "\n")
     f.write(ints("Composites", "int", [compositions[p] for p in pairs]))
     f.write("}\n")
-print(f"{out}: {len(keys)} decompositions ({len(values)} code points), {len(combining)} combining classes, {len(pairs)} compositions, UCD {version}")
+print(f"{out}: {len(keys)} decompositions ({len(values)} code points), {len(canonical_keys)} canonical, {len(combining)} combining classes, {len(pairs)} compositions, UCD {version}")

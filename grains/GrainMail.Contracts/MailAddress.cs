@@ -17,12 +17,13 @@ public static class MailAddress
 
     /// <summary>
     /// Lower-cases a local part made of RFC 5322 dot-atom characters (UTF-8 letters allowed
-    /// for SMTPUTF8 mailboxes); null when it is not one.
+    /// for SMTPUTF8 mailboxes), in Unicode NFC so that a composed and a decomposed spelling of one
+    /// name (é as U+00E9 or as e + U+0301) are one mailbox; null when it is not one.
     /// </summary>
     public static string? NormalizeLocalPart(string? localPart)
     {
         if (string.IsNullOrEmpty(localPart)) return null;
-        var lp = localPart.Trim().Normalize(NormalizationForm.FormC).ToLowerInvariant();
+        var lp = GrainMail.Text.UnicodeNormalization.ToNfc(localPart.Trim()).ToLowerInvariant();
         if (lp.Length is 0 || Encoding.UTF8.GetByteCount(lp) > MaxLocalPartLength) return null;
         if (lp[0] == '.' || lp[^1] == '.' || lp.Contains("..", StringComparison.Ordinal)) return null;
         foreach (var c in lp)

@@ -115,6 +115,14 @@ public sealed class DomainNameTests
         Assert.Contains(script, problem);
     }
 
+    [Theory]
+    [InlineData("ren\u00E9e", "ren\u00E9e")]
+    [InlineData("rene\u0301e", "ren\u00E9e")] // decomposed: the same name in NFC
+    [InlineData("RENE\u0301E", "ren\u00E9e")]
+    [InlineData("\uFF41lice", "\uFF41lice")] // a full-width letter is another name: NFC, not NFKC
+    public void Local_parts_are_one_spelling_in_nfc(string input, string expected) =>
+        Assert.Equal(expected, MailAddress.NormalizeLocalPart(input));
+
     [Fact]
     public void Look_alikes_share_a_skeleton()
     {

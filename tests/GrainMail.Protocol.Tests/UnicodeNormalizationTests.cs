@@ -5,9 +5,10 @@ using GrainMail.Text;
 namespace GrainMail.Protocol.Tests;
 
 /// <summary>
-/// GrainMail's own NFKD and NFKC (the build has no ICU) against the Unicode standard's conformance
-/// file, NormalizationTest.txt, as Debian's unicode-data package installs it: every line's columns
-/// c1..c5 must satisfy c4 = NFKC(c1..c5) and c5 = NFKD(c1..c5) (UAX #15, the file's own header).
+/// GrainMail's own NFC, NFD, NFKC and NFKD (the build has no ICU) against the Unicode standard's
+/// conformance file, NormalizationTest.txt, as Debian's unicode-data package installs it: every line's
+/// columns c1..c5 must satisfy c2 = NFC(c1..c3), c4 = NFC(c4..c5), c3 = NFD(c1..c3), c5 = NFD(c4..c5),
+/// c4 = NFKC(c1..c5) and c5 = NFKD(c1..c5) (UAX #15, the file's own header).
 /// </summary>
 public sealed class UnicodeNormalizationTests
 {
@@ -40,6 +41,11 @@ public sealed class UnicodeNormalizationTests
             if (line.Length == 0 || line.StartsWith('@')) continue;
             var c = line.Split(';').Take(5).Select(Decode).ToArray();
             lines++;
+            for (var i = 0; i < 5; i++)
+            {
+                if (UnicodeNormalization.ToNfc(c[i]) != (i < 3 ? c[1] : c[3])) failures.Add($"NFC {raw}");
+                if (UnicodeNormalization.ToNfd(c[i]) != (i < 3 ? c[2] : c[4])) failures.Add($"NFD {raw}");
+            }
             foreach (var source in c)
             {
                 if (UnicodeNormalization.ToNfkc(source) != c[3]) failures.Add($"NFKC {raw}");
@@ -58,6 +64,15 @@ public sealed class UnicodeNormalizationTests
     [InlineData("\u1112\u1161\u11AB", "한")]
     public void Nfkc_folds_compatibility_forms_and_composes(string input, string expected) =>
         Assert.Equal(expected, UnicodeNormalization.ToNfkc(input));
+
+    [Theory]
+    [InlineData("Cafe\u0301", "Caf\u00E9")]
+    [InlineData("ＡＢＣ", "ＡＢＣ")] // full-width letters are compatibility forms: NFC keeps them
+    [InlineData("\uFB01nance", "\uFB01nance")]
+    [InlineData("\u1112\u1161\u11AB", "\uD55C")]
+    [InlineData("\u212B", "\u00C5")] // ANGSTROM SIGN is a canonical singleton of A WITH RING ABOVE
+    public void Nfc_composes_without_folding_compatibility_forms(string input, string expected) =>
+        Assert.Equal(expected, UnicodeNormalization.ToNfc(input));
 
     [Fact]
     public void Unpaired_surrogates_pass_through()

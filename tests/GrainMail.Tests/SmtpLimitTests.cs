@@ -176,6 +176,26 @@ public sealed class SmtpLimitTests(TightSmtpHostFixture host) : IClassFixture<Ti
         Assert.EndsWith("Subject: Grüße\r\n\r\nHallo\r\n", stored);
     }
 
+    [Fact]
+    public async Task A_decomposed_spelling_of_a_utf8_local_part_reaches_the_same_mailbox()
+    {
+        // The account is made with é as one code point (U+00E9); the sender's software writes e + U+0301.
+        // Both are the same name in Unicode NFC (RFC 6532 3.1), so both are one mailbox.
+        await host.NewAccount("ren\u00E9e");
+        var (c, _) = await RawSmtp.ConnectAsync(host.Mx);
+        await using (c)
+        {
+            await c.CommandAsync("EHLO u.example.org");
+            Code("250", await c.CommandAsync("MAIL FROM:<sender@exemple.fr> SMTPUTF8"));
+            Code("250", await c.CommandAsync($"RCPT TO:<rene\u0301e@{D}>"));
+            Code("354", await c.CommandAsync("DATA"));
+            await c.SendRawAsync(Encoding.UTF8.GetBytes($"From: <sender@exemple.fr>\r\nTo: <rene\u0301e@{D}>\r\nSubject: NFC\r\n\r\nOne mailbox\r\n.\r\n"));
+            Code("250 2.0.0", await c.ReadReplyAsync());
+        }
+        var stored = Encoding.UTF8.GetString((await host.WaitForMessages($"ren\u00E9e@{D}", 1)).Single());
+        Assert.EndsWith("One mailbox\r\n", stored);
+    }
+
     private static async Task Execute(NpgsqlDataSource ds, string sql)
     {
         await using var cmd = ds.CreateCommand(sql);
