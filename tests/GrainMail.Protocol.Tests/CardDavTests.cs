@@ -168,6 +168,54 @@ public sealed class CardDavParserTests
         Assert.False(CardFilters.Matches(Filter(false, new PropFilter("FN", false, true, [])), card));
     }
 
+    // RFC 6352 10.4: address-data names a media type and version; 3.0 and 4.0 of text/vcard are served.
+    [Theory]
+    [InlineData("<c:address-data xmlns:c=\"urn:ietf:params:xml:ns:carddav\"/>", true, null)]
+    [InlineData("<c:address-data xmlns:c=\"urn:ietf:params:xml:ns:carddav\" content-type=\"text/vcard\" version=\"3.0\"/>", true, "3.0")]
+    [InlineData("<c:address-data xmlns:c=\"urn:ietf:params:xml:ns:carddav\" content-type=\"TEXT/VCARD\" version=\"4.0\"/>", true, "4.0")]
+    [InlineData("<c:address-data xmlns:c=\"urn:ietf:params:xml:ns:carddav\" content-type=\"text/vcard\" version=\"2.1\"/>", false, null)]
+    [InlineData("<c:address-data xmlns:c=\"urn:ietf:params:xml:ns:carddav\" content-type=\"application/vcard+json\"/>", false, null)]
+    public void Address_data_names_a_version(string element, bool supported, string? version)
+    {
+        Assert.Equal(supported, DavRequests.TryAddressDataVersion(XElement.Parse(element), out var v));
+        Assert.Equal(version, v);
+    }
+
+    [Theory]
+    [InlineData(null, "3.0")]
+    [InlineData("*/*", "3.0")]
+    [InlineData("text/vcard", "3.0")]
+    [InlineData("text/vcard; version=4.0", "4.0")]
+    [InlineData("text/vcard;version=4.0, text/vcard;version=3.0;q=0.5", "4.0")]
+    [InlineData("text/vcard;version=3.0, text/vcard;version=4.0;q=0.5", "3.0")]
+    [InlineData("text/vcard;version=4.0;q=0.5, */*", "3.0")]
+    [InlineData("garbage;;", "3.0")]
+    public void Accept_chooses_the_vcard_version(string? accept, string version) => Assert.Equal(version, DavRequests.AcceptedVersion(accept));
+
+    [Theory]
+    [InlineData("return=minimal", null, true)]
+    [InlineData("respond-async, return=minimal; x=y", null, true)]
+    [InlineData("return=representation", null, false)]
+    [InlineData(null, "t", true)]
+    [InlineData(null, "f", false)]
+    [InlineData(null, null, false)]
+    public void Minimal_answers_follow_prefer_and_brief(string? prefer, string? brief, bool minimal) =>
+        Assert.Equal(minimal, DavRequests.WantsMinimal(prefer, brief));
+
+    [Fact]
+    public void Vcard_4_differs_from_3_where_rfc_6350_does()
+    {
+        var list = VCard.From(new AddressBookEntry(AddressBookEntryKind.List, "all@corp.test", "全体", null, null, [], null, null));
+        Assert.Contains("X-ADDRESSBOOKSERVER-KIND:group\r\n", list.Text);
+        Assert.StartsWith("BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\n", list.Text4);
+        Assert.DoesNotContain("X-ADDRESSBOOKSERVER", list.Text4);
+        Assert.Contains("EMAIL;TYPE=work:all@corp.test\r\n", list.Text4);
+        Assert.NotEqual(list.ETag, list.ETagIn("4.0"));
+        Assert.Equal(list.ETag, list.ETagIn(null));
+        Assert.Equal(DavProps.ResourceId("/a/"), DavProps.ResourceId("/a/"));
+        Assert.NotEqual(DavProps.ResourceId("/a/"), DavProps.ResourceId("/b/"));
+    }
+
     [Theory]
     [InlineData("Basic YWxpY2VAYi50ZXN0OnB3OndpdGg6Y29sb25z", "alice@b.test", "pw:with:colons")]
     [InlineData("basic YWxpY2VAYi50ZXN0Og==", "alice@b.test", "")]

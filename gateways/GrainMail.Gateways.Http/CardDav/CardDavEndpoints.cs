@@ -63,7 +63,9 @@ public static class CardDavEndpoints
         switch (method)
         {
             case "OPTIONS":
-                ctx.Response.Headers["DAV"] = "1, 3, addressbook";
+                // Apple Contacts checks for "addressbook" (RFC 6352 6.1); access-control: the
+                // privilege sets of RFC 3744 that tell clients the book is read-only.
+                ctx.Response.Headers["DAV"] = "1, 3, access-control, addressbook";
                 ctx.Response.Headers.Allow = Allow;
                 ctx.Response.StatusCode = StatusCodes.Status200OK;
                 return;
@@ -71,7 +73,7 @@ public static class CardDavEndpoints
                 await Get(ctx, target, user, grains, head: method == "HEAD");
                 return;
             case "PROPFIND":
-                await PropFind(ctx, target, user, grains);
+                await PropFind(ctx, target, user, grains, sync);
                 return;
             default:
                 await Report(ctx, target, user, grains, sync);
@@ -101,8 +103,23 @@ public static class CardDavEndpoints
             ctx.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
             return;
         }
+        // RFC 3744 7.1.1: which privilege on which resource the request lacked. A DELETE or MOVE
+        // takes a member out of its collection (unbind there), a PUT writes content (a new member
+        // binds into the collection), PROPPATCH writes properties.
+        var path = ctx.Request.PathBase + ctx.Request.Path;
+        var here = path.ToString();
+        var parent = here.TrimEnd('/') is var t && t.LastIndexOf('/') is > 0 and var i ? t[..(i + 1)] : here;
+        var (href, privilege) = method switch
+        {
+            "DELETE" or "MOVE" => (parent, "unbind"),
+            "PUT" => (here, "write-content"),
+            "PROPPATCH" => (here, "write-properties"),
+            _ => (here, "write"),
+        };
         var d = DavNames.Dav;
-        await WriteXml(ctx, StatusCodes.Status403Forbidden, new XElement(d + "error", new XAttribute(XNamespace.Xmlns + "d", d.NamespaceName), new XElement(d + "need-privileges")));
+        await WriteXml(ctx, StatusCodes.Status403Forbidden, new XElement(d + "error", new XAttribute(XNamespace.Xmlns + "d", d.NamespaceName),
+            new XElement(d + "need-privileges",
+                new XElement(d + "resource", new XElement(d + "href", href), new XElement(d + "privilege", new XElement(d + privilege))))));
     }
 
     private static async Task Get(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains, bool head)
@@ -119,19 +136,23 @@ public static class CardDavEndpoints
             ctx.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
-        ctx.Response.Headers.ETag = card.ETag;
-        if (ctx.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } inm && inm.Split(',').Any(t => t.Trim() == card.ETag || t.Trim() == "*"))
+        // RFC 6352 5.1.1 lets a client name the vCard version it reads in Accept; 3.0 unless 4.0 is preferred.
+        var version = DavRequests.AcceptedVersion(ctx.Request.Headers.Accept.ToString());
+        var etag = card.ETagIn(version);
+        ctx.Response.Headers.Vary = "Accept";
+        ctx.Response.Headers.ETag = etag;
+        if (ctx.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } inm && inm.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*"))
         {
             ctx.Response.StatusCode = StatusCodes.Status304NotModified;
             return;
         }
-        var bytes = Encoding.UTF8.GetBytes(card.Text);
-        ctx.Response.ContentType = "text/vcard; charset=utf-8";
+        var bytes = Encoding.UTF8.GetBytes(card.TextIn(version));
+        ctx.Response.ContentType = version == VCard.V4 ? "text/vcard; charset=utf-8; version=4.0" : "text/vcard; charset=utf-8";
         ctx.Response.ContentLength = bytes.Length;
         if (!head) await ctx.Response.Body.WriteAsync(bytes);
     }
 
-    private static async Task PropFind(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains)
+    private static async Task PropFind(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains, CardDavSync sync)
     {
         var body = await ReadBody(ctx);
         if (!DavRequests.TryParsePropFind(body, out var request, out var error))
@@ -143,7 +164,8 @@ public static class CardDavEndpoints
         // answered as 1: the tree below any collection here is one level deep.
         var depth = ctx.Request.Headers["Depth"].ToString().Trim() == "0" ? 0 : 1;
         var responses = new List<XElement>();
-        var props = new DavProps(user);
+        var minimal = Minimal(ctx);
+        var props = new DavProps(user, minimal);
         switch (target)
         {
             case DavPaths.RootTarget:
@@ -153,17 +175,22 @@ public static class CardDavEndpoints
                 responses.Add(props.Respond(DavPaths.Principal(user), DavProps.ResourceKind.Principal, null, null, request));
                 break;
             case DavPaths.HomeTarget:
-                responses.Add(props.Respond(DavPaths.Home(user), DavProps.ResourceKind.Home, null, null, request));
-                if (depth == 1)
                 {
-                    var book = await Load(grains, user);
-                    responses.Add(props.Respond(DavPaths.Book(user), DavProps.ResourceKind.Book, book, null, request));
+                    // The book is rendered only when needed: the listing, or the home's me-card.
+                    var book = depth == 1 || request.Props.Contains(DavNames.CalendarServer + "me-card") ? await Load(grains, user) : null;
+                    responses.Add(props.Respond(DavPaths.Home(user), DavProps.ResourceKind.Home, book, null, request));
+                    if (depth == 1)
+                    {
+                        responses.Add(props.Respond(DavPaths.Book(user), DavProps.ResourceKind.Book, book, null, request));
+                        await RememberIfTokenAsked(sync, user, book!, request);
+                    }
+                    break;
                 }
-                break;
             case DavPaths.BookTarget:
                 {
                     var book = await Load(grains, user);
                     responses.Add(props.Respond(DavPaths.Book(user), DavProps.ResourceKind.Book, book, null, request));
+                    await RememberIfTokenAsked(sync, user, book, request);
                     if (depth == 1)
                     {
                         foreach (var card in book.Cards) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
@@ -185,12 +212,38 @@ public static class CardDavEndpoints
         await WriteXml(ctx, StatusCodes.Status207MultiStatus, DavProps.MultiStatus(responses));
     }
 
+    /// <summary>
+    /// A client that reads the book's DAV:sync-token by PROPFIND (Thunderbird does, after its first full
+    /// listing; Apple Contacts too) will send that token in its next sync-collection, so the state it
+    /// names is remembered now, as a sync-collection answer's is: else the first change to the book
+    /// after that PROPFIND would make the token unknown.
+    /// </summary>
+    private static Task RememberIfTokenAsked(CardDavSync sync, string user, DavBook book, PropFindRequest request) =>
+        request.Kind == PropFindKind.Prop && request.Props.Contains(DavNames.Dav + "sync-token") ? sync.RememberAsync(user, book) : Task.CompletedTask;
+
+    /// <summary>RFC 8144 / Brief: whether 404 propstats are left out; says so (RFC 7240 Preference-Applied) and that answers vary by it.</summary>
+    private static bool Minimal(HttpContext ctx)
+    {
+        ctx.Response.Headers.Vary = "Brief, Prefer";
+        var prefer = ctx.Request.Headers["Prefer"].ToString();
+        if (DavRequests.WantsMinimal(prefer, null)) ctx.Response.Headers["Preference-Applied"] = "return=minimal";
+        return DavRequests.WantsMinimal(prefer, ctx.Request.Headers["Brief"].ToString());
+    }
+
     private static async Task Report(HttpContext ctx, DavPaths.Target target, string user, IGrainFactory grains, CardDavSync sync)
     {
         var body = await ReadBody(ctx);
         if (!DavRequests.TryParseReport(body, out var report, out var error))
         {
             await BadRequest(ctx, error);
+            return;
+        }
+        if (report.UnsupportedAddressData && target is DavPaths.BookTarget or DavPaths.ItemTarget)
+        {
+            // RFC 6352 8.6/8.7 precondition: a media type or version the server does not give (see supported-address-data).
+            await WriteXml(ctx, StatusCodes.Status403Forbidden, new XElement(DavNames.Dav + "error",
+                new XAttribute(XNamespace.Xmlns + "d", DavNames.Dav.NamespaceName), new XAttribute(XNamespace.Xmlns + "card", DavNames.Card.NamespaceName),
+                new XElement(DavNames.Card + "supported-address-data")));
             return;
         }
         if (report is SyncCollectionReport syncReport && target is DavPaths.BookTarget)
@@ -206,7 +259,7 @@ public static class CardDavEndpoints
             return;
         }
         var book = await Load(grains, user);
-        var props = new DavProps(user);
+        var props = new DavProps(user, Minimal(ctx), report.AddressDataVersion);
         var request = new PropFindRequest(PropFindKind.Prop, report.Props.Count > 0 ? report.Props : [DavNames.Dav + "getetag", DavNames.Card + "address-data"]);
         var responses = new List<XElement>();
         if (report is MultigetReport multiget)
@@ -245,7 +298,7 @@ public static class CardDavEndpoints
             if (before is null)
             {
                 var d = DavNames.Dav;
-                await WriteXml(ctx, StatusCodes.Status403Forbidden, new XElement(d + "error", new XAttribute(XNamespace.Xmlns + "d", d.NamespaceName), new XElement(d + "valid-sync-token")));
+                await WriteXml(ctx, InvalidTokenStatus(ctx), new XElement(d + "error", new XAttribute(XNamespace.Xmlns + "d", d.NamespaceName), new XElement(d + "valid-sync-token")));
                 return;
             }
             if (tag == book.CTag) changed = [];
@@ -257,7 +310,7 @@ public static class CardDavEndpoints
             }
         }
         await sync.RememberAsync(user, book);
-        var props = new DavProps(user);
+        var props = new DavProps(user, Minimal(ctx), report.AddressDataVersion);
         var request = new PropFindRequest(PropFindKind.Prop, report.Props.Count > 0 ? report.Props : [DavNames.Dav + "getetag"]);
         var responses = new List<XElement>(changed.Count + removed.Count + 1);
         foreach (var card in changed) responses.Add(props.Respond(DavPaths.Book(user) + card.ResourceName, DavProps.ResourceKind.Item, book, card, request));
@@ -266,6 +319,17 @@ public static class CardDavEndpoints
         multistatus.Add(new XElement(DavNames.Dav + "sync-token", CardDavSync.Token(book.CTag)));
         await WriteXml(ctx, StatusCodes.Status207MultiStatus, multistatus);
     }
+
+    /// <summary>
+    /// 403 is what RFC 6578 3.2 and RFC 4918 16 give an unmet precondition, and what Apple Contacts,
+    /// DAVx5 and others take as "start over". Thunderbird's CardDAV client (CardDAVDirectory,
+    /// Thunderbird 91 and later) starts over only on 400 and treats any other status as a failed
+    /// sync, keeping its token, so every later sync would fail too: it gets 400 with the same body.
+    /// </summary>
+    private static int InvalidTokenStatus(HttpContext ctx) =>
+        ctx.Request.Headers.UserAgent.ToString().Contains("Thunderbird/", StringComparison.Ordinal)
+            ? StatusCodes.Status400BadRequest
+            : StatusCodes.Status403Forbidden;
 
     /// <summary>The user's book: every visible entry as a card, through the one address-book query.</summary>
     private static async Task<DavBook> Load(IGrainFactory grains, string user)

@@ -22,7 +22,17 @@ public enum PropFindKind
 public sealed record PropFindRequest(PropFindKind Kind, IReadOnlyList<XName> Props);
 
 /// <summary>A REPORT body this server knows (RFC 6352 8.6 and 8.7).</summary>
-public abstract record DavReport(IReadOnlyList<XName> Props);
+public abstract record DavReport(IReadOnlyList<XName> Props)
+{
+    /// <summary>
+    /// The vCard version the request's CARDDAV:address-data asks for (RFC 6352 10.4: content-type
+    /// and version attributes); null when it names none (3.0, the default, is served).
+    /// </summary>
+    public string? AddressDataVersion { get; init; }
+
+    /// <summary>True when address-data asks for a media type or version this server cannot give (RFC 6352 8.6/8.7 precondition CARDDAV:supported-address-data).</summary>
+    public bool UnsupportedAddressData { get; init; }
+}
 
 public sealed record MultigetReport(IReadOnlyList<XName> Props, IReadOnlyList<string> Hrefs) : DavReport(Props);
 
@@ -73,10 +83,13 @@ public static class DavRequests
     {
         report = new UnsupportedReport(DavNames.Dav + "none");
         if (Load(body, out error) is not { } root) return false;
-        var props = root.Element(DavNames.Dav + "prop")?.Elements().Select(e => e.Name).ToList() ?? [];
+        var propElement = root.Element(DavNames.Dav + "prop");
+        var props = propElement?.Elements().Select(e => e.Name).ToList() ?? [];
+        var supported = TryAddressDataVersion(propElement?.Element(DavNames.Card + "address-data"), out var version);
         if (root.Name == DavNames.Card + "addressbook-multiget")
         {
-            report = new MultigetReport(props, root.Elements(DavNames.Dav + "href").Select(h => h.Value.Trim()).ToList());
+            report = new MultigetReport(props, root.Elements(DavNames.Dav + "href").Select(h => h.Value.Trim()).ToList())
+            { AddressDataVersion = version, UnsupportedAddressData = !supported };
             return true;
         }
         if (root.Name == DavNames.Card + "addressbook-query")
@@ -89,7 +102,7 @@ public static class DavRequests
                 if (!int.TryParse(limitText.Trim(), out var n) || n < 1) return Fail(out error, "nresults is not a positive number");
                 limit = n;
             }
-            report = new QueryReport(props, ParseFilter(filter), limit);
+            report = new QueryReport(props, ParseFilter(filter), limit) { AddressDataVersion = version, UnsupportedAddressData = !supported };
             return true;
         }
         if (root.Name == DavNames.Dav + "sync-collection")
@@ -99,12 +112,58 @@ public static class DavRequests
             var level = root.Element(DavNames.Dav + "sync-level")?.Value.Trim();
             if (level is not ("1" or "infinite")) return Fail(out error, "sync-level must be 1 or infinite");
             if (root.Element(DavNames.Dav + "prop") is null) return Fail(out error, "sync-collection without DAV:prop");
-            report = new SyncCollectionReport(props, token.Value.Trim(), level == "infinite");
+            report = new SyncCollectionReport(props, token.Value.Trim(), level == "infinite") { AddressDataVersion = version, UnsupportedAddressData = !supported };
             return true;
         }
         report = new UnsupportedReport(root.Name);
         return true;
     }
+
+    /// <summary>
+    /// The version an address-data element asks for: null for none (or no attributes), "3.0" or
+    /// "4.0"; false when it names another media type (jCard included) or version.
+    /// </summary>
+    public static bool TryAddressDataVersion(XElement? addressData, out string? version)
+    {
+        version = null;
+        if (addressData is null) return true;
+        var type = ((string?)addressData.Attribute("content-type"))?.Trim();
+        var asked = ((string?)addressData.Attribute("version"))?.Trim();
+        if (type is { Length: > 0 } && !type.Equals("text/vcard", StringComparison.OrdinalIgnoreCase)) return false;
+        if (asked is null or "") return true;
+        if (asked is not (VCard.V3 or VCard.V4)) return false;
+        version = asked;
+        return true;
+    }
+
+    /// <summary>
+    /// The vCard version a GET's Accept header prefers (RFC 9110 12.5.1 quality values): 4.0 only when a
+    /// text/vcard range naming version=4.0 outranks every 3.0 or unversioned one; 3.0 otherwise.
+    /// </summary>
+    public static string AcceptedVersion(string? accept)
+    {
+        if (string.IsNullOrWhiteSpace(accept)) return VCard.V3;
+        double best3 = -1, best4 = -1;
+        foreach (var range in accept.Split(','))
+        {
+            if (!System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.TryParse(range.Trim(), out var m)) continue;
+            var q = m.Quality ?? 1.0;
+            if (m.MediaType is "*/*" or "text/*") best3 = Math.Max(best3, q);
+            if (!string.Equals(m.MediaType, "text/vcard", StringComparison.OrdinalIgnoreCase)) continue;
+            var v = m.Parameters.FirstOrDefault(p => p.Name.Equals("version", StringComparison.OrdinalIgnoreCase))?.Value?.Trim('"');
+            if (v == VCard.V4) best4 = Math.Max(best4, q);
+            else if (v is null or VCard.V3) best3 = Math.Max(best3, q);
+        }
+        return best4 > 0 && best4 > best3 ? VCard.V4 : VCard.V3;
+    }
+
+    /// <summary>
+    /// RFC 8144 return=minimal (Prefer, RFC 7240) or its predecessor Brief: t, which Apple's clients
+    /// send: the answer leaves out the properties it does not have (the 404 propstat).
+    /// </summary>
+    public static bool WantsMinimal(string? prefer, string? brief) =>
+        (prefer ?? "").Split(',').Any(p => p.Split(';')[0].Trim().Equals("return=minimal", StringComparison.OrdinalIgnoreCase))
+        || (brief ?? "").Trim().Equals("t", StringComparison.OrdinalIgnoreCase);
 
     private static CardFilter ParseFilter(XElement? filter)
     {

@@ -8,18 +8,53 @@ namespace GrainMail.Gateways.Http.CardDav;
 /// One address-book entry as a vCard 3.0 (RFC 2426, the version every CardDAV client reads):
 /// its text, the resource name it has in the collection, its ETag (a hash of the text, so it
 /// changes exactly when the card does, a department rename included), and its property values
-/// for addressbook-query filters.
+/// for addressbook-query filters. A client that asks for vCard 4.0 (RFC 6352 10.4 address-data
+/// version, or Accept on GET) gets <see cref="Text4"/>, rendered from the same entry on demand.
 /// </summary>
 public sealed record VCard(string ResourceName, string Uid, string Text, string ETag, IReadOnlyDictionary<string, IReadOnlyList<string>> Properties)
 {
+    /// <summary>The versions served: 3.0 by default (what Apple Contacts and vdirsyncer read), 4.0 when asked.</summary>
+    public const string V3 = "3.0";
+
+    public const string V4 = "4.0";
+
+    /// <summary>The entry the card was made from (null for a card made by hand in a test).</summary>
+    public AddressBookEntry? Entry { get; init; }
+
+    /// <summary>The same card as vCard 4.0 (RFC 6350), or the 3.0 text when the entry is unknown.</summary>
+    public string Text4 => Entry is { } e ? Render(e, V4).Text : Text;
+
+    /// <summary>The text in <paramref name="version"/> (3.0 or 4.0).</summary>
+    public string TextIn(string? version) => version == V4 ? Text4 : Text;
+
+    /// <summary>A strong ETag names one representation (RFC 9110 8.8.1): the 4.0 text has its own.</summary>
+    public string ETagIn(string? version) => version == V4 ? Hash(Text4) : ETag;
+
     public static VCard From(AddressBookEntry e)
     {
-        var (resource, uid) = e.Kind switch
-        {
-            AddressBookEntryKind.Contact => ($"c-{e.ContactId}.vcf", $"grainmail:contact:{e.ContactId}"),
-            AddressBookEntryKind.List => ($"l-{DavPaths.Segment(e.Address)}.vcf", $"grainmail:list:{e.Address}"),
-            _ => ($"a-{DavPaths.Segment(e.Address)}.vcf", $"grainmail:account:{e.Address}"),
-        };
+        var (resource, uid) = Names(e);
+        var (text, props) = Render(e, V3);
+        return new VCard(resource, uid, text, Hash(text), props) { Entry = e };
+    }
+
+    private static (string Resource, string Uid) Names(AddressBookEntry e) => e.Kind switch
+    {
+        AddressBookEntryKind.Contact => ($"c-{e.ContactId}.vcf", $"grainmail:contact:{e.ContactId}"),
+        AddressBookEntryKind.List => ($"l-{DavPaths.Segment(e.Address)}.vcf", $"grainmail:list:{e.Address}"),
+        _ => ($"a-{DavPaths.Segment(e.Address)}.vcf", $"grainmail:account:{e.Address}"),
+    };
+
+    private static string Hash(string text) => "\"" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32] + "\"";
+
+    /// <summary>
+    /// The card's text in 3.0 or 4.0 and its property values. 4.0 differs where RFC 6350 does:
+    /// VERSION right after BEGIN (both do it), no INTERNET email type (6350 dropped it), lower-case
+    /// TYPE values, and KIND:group for a list instead of Apple's X-ADDRESSBOOKSERVER-KIND.
+    /// </summary>
+    private static (string Text, Dictionary<string, IReadOnlyList<string>> Props) Render(AddressBookEntry e, string version)
+    {
+        var v4 = version == V4;
+        var (_, uid) = Names(e);
         var name = string.IsNullOrWhiteSpace(e.DisplayName) ? e.Address : e.DisplayName.Trim();
         var (family, given) = SplitName(name);
         var org = e.DepartmentPath.Count > 0 ? e.DepartmentPath : e.Organization is { } o ? [o] : [];
@@ -32,14 +67,15 @@ public sealed record VCard(string ResourceName, string Uid, string Text, string 
         };
         var sb = new StringBuilder();
         Line(sb, "BEGIN:VCARD");
-        Line(sb, "VERSION:3.0");
+        Line(sb, "VERSION:" + version);
+        if (v4 && e.Kind == AddressBookEntryKind.List) Line(sb, "KIND:group");
         Line(sb, "UID:" + Escape(uid));
         Line(sb, "FN:" + Escape(name));
         Line(sb, $"N:{Escape(family)};{Escape(given)};;;");
-        Line(sb, "EMAIL;TYPE=INTERNET:" + Escape(e.Address));
+        Line(sb, (v4 ? "EMAIL;TYPE=work:" : "EMAIL;TYPE=INTERNET:") + Escape(e.Address));
         if (!string.IsNullOrWhiteSpace(e.Phone))
         {
-            Line(sb, "TEL;TYPE=WORK,VOICE:" + Escape(e.Phone));
+            Line(sb, (v4 ? "TEL;TYPE=work,voice:" : "TEL;TYPE=WORK,VOICE:") + Escape(e.Phone));
             props["TEL"] = [e.Phone];
         }
         if (org.Count > 0)
@@ -53,11 +89,9 @@ public sealed record VCard(string ResourceName, string Uid, string Text, string 
             Line(sb, "TITLE:" + Escape(e.Title));
             props["TITLE"] = [e.Title];
         }
-        if (e.Kind == AddressBookEntryKind.List) Line(sb, "X-ADDRESSBOOKSERVER-KIND:group");
+        if (!v4 && e.Kind == AddressBookEntryKind.List) Line(sb, "X-ADDRESSBOOKSERVER-KIND:group");
         Line(sb, "END:VCARD");
-        var text = sb.ToString();
-        var etag = "\"" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32] + "\"";
-        return new VCard(resource, uid, text, etag, props);
+        return (sb.ToString(), props);
     }
 
     /// <summary>
