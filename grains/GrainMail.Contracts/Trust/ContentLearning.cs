@@ -71,6 +71,9 @@ public interface IContentAdminGrain : IGrainWithIntegerKey
     /// Returns "learned", "relearned" or "already-learned".</summary>
     Task<string> Train(byte[] message, bool spam, SpamActor actor);
 
+    /// <summary>Forgets everything the global model learned (audited); returns what it had learned.</summary>
+    Task<ContentModelSize> ResetGlobal(SpamActor actor);
+
     [Retryable]
     Task<ContentClassification> Classify(byte[] message, string? mailbox);
 

@@ -152,6 +152,13 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, 
         return result;
     }
 
+    public async Task<ContentModelSize> ResetGlobal(SpamActor actor)
+    {
+        var (spam, ham) = await store.ResetAsync(ContentStore.GlobalOwner);
+        await Audit(actor, "spam.reset", "global", "ok", $"{{\"spamMessages\":{spam},\"hamMessages\":{ham}}}");
+        return new ContentModelSize(spam, ham);
+    }
+
     public async Task<bool> ReleaseOwn(string mailbox, Guid id, SpamActor actor)
     {
         var ok = (await quarantine.ListAsync(mailbox, null)).Any(q => q.Id == id) && await quarantine.ReleaseAsync(id);
