@@ -126,6 +126,7 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, R
         if (await feedback.RecordAsync(once, spam, origin.CountedSpam) is not { } before || before == spam) return;
         foreach (var k in origin.Keys)
         {
+            reputation.Flush(GrainFactory, k);
             await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);
             reputation.Forget(k);
         }

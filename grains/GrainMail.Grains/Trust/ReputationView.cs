@@ -23,6 +23,9 @@ public sealed class ReputationView
     {
         var now = Environment.TickCount64;
         if (_entries.TryGetValue(key, out var e) && now - e.FetchedAt < Freshness.TotalMilliseconds) return e.Snapshot;
+        // This silo's counts not yet sent go first, so that the snapshot read includes them (a learner's Forget
+        // makes the next read ask the grain, and the counts of the last moments must not be missing from it).
+        Send(grains, key);
         var snapshot = await grains.GetGrain<IReputationGrain>(key).Get();
         _entries[key] = new Entry(snapshot, now);
         if (_entries.Count > 100_000) _entries.Clear(); // many networks seen once: start over rather than grow
@@ -83,30 +86,38 @@ public sealed class ReputationView
     public void Flush()
     {
         if (_grains is not { } grains) return;
-        foreach (var (key, p) in _pending)
+        foreach (var key in _pending.Keys) Send(grains, key);
+    }
+
+    /// <summary>One key's gathered counts to its grain now (a learner's correction is clamped to the grain's volume,
+    /// so the counts it corrects must be there first).</summary>
+    public void Flush(IGrainFactory grains, string key) => Send(grains, key);
+
+    /// <summary>One key's gathered counts to its grain, one one-way call; a key with nothing new leaves the map.</summary>
+    private void Send(IGrainFactory grains, string key)
+    {
+        if (!_pending.TryGetValue(key, out var p)) return;
+        int spam, ham;
+        lock (p)
         {
-            int spam, ham;
-            lock (p)
+            (spam, ham) = (p.Spam, p.Ham);
+            (p.Spam, p.Ham) = (0, 0);
+            // Nothing new since the last flush: out of the map (networks seen once must not pile up).
+            if (spam + ham == 0)
             {
-                (spam, ham) = (p.Spam, p.Ham);
-                (p.Spam, p.Ham) = (0, 0);
-                // A key with nothing new since the last flush leaves the map (networks seen once must not pile up).
-                if (spam + ham == 0)
-                {
-                    p.Gone = true;
-                    _pending.TryRemove(key, out _);
-                }
+                p.Gone = true;
+                _pending.TryRemove(key, out _);
             }
-            if (spam + ham == 0) continue;
-            try
-            {
-                _ = grains.GetGrain<IReputationGrain>(key).Add(spam, ham);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                // Only a score input (a silo shutting down, say): an exception must not end the timer's process.
-                System.Diagnostics.Trace.TraceWarning($"Reputation counts for {key} not sent: {e.Message}");
-            }
+        }
+        if (spam + ham == 0) return;
+        try
+        {
+            _ = grains.GetGrain<IReputationGrain>(key).Add(spam, ham);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Only a score input (a silo shutting down, say): an exception must not end the timer's process.
+            System.Diagnostics.Trace.TraceWarning($"Reputation counts for {key} not sent: {e.Message}");
         }
     }
 
