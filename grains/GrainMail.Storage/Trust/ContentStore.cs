@@ -125,8 +125,10 @@ public sealed class ContentStore(NpgsqlDataSource dataSource)
             await using var r = await t.ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct)) totals = (r.GetInt32(0), r.GetInt32(1));
         }
-        await using (var d = new NpgsqlCommand("DELETE FROM bayes_token WHERE owner = $1; DELETE FROM bayes_learned WHERE owner = $1", conn, tx))
+        // Two commands: Npgsql takes positional parameters in one statement per command only.
+        foreach (var table in new[] { "bayes_token", "bayes_learned" })
         {
+            await using var d = new NpgsqlCommand($"DELETE FROM {table} WHERE owner = $1", conn, tx);
             d.Parameters.AddWithValue(owner);
             await d.ExecuteNonQueryAsync(ct);
         }
