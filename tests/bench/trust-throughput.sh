@@ -14,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="$root/../shared/bench"
 messages=${1:-3000} total=${2:-3000} procs=${3:-10} sessions=${4:-2}
 cd "$root"
+# The shared benchmark drives Debian postfix's smtp-source; without it only the pipeline part would run.
+command -v smtp-source >/dev/null || { echo "smtp-source not found: apt-get install --no-install-recommends postfix" >&2; exit 1; }
 dotnet build tests/GrainMail.Benchmarks -c Release -nologo -v quiet -clp:ErrorsOnly
 bench=tests/GrainMail.Benchmarks/bin/Release/net10.0/GrainMail.Benchmarks.dll
 
