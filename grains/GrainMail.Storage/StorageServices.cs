@@ -43,6 +43,7 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Trust.QuarantineStore>();
         services.AddSingleton<GrainMail.Storage.Trust.ContentStore>();
         services.AddSingleton<GrainMail.Storage.Trust.ReputationFeedbackStore>();
+        services.AddSingleton<GrainMail.Storage.Trust.LearnQueueStore>();
         services.AddSingleton<GrainMail.Storage.Trust.SrsKeyStore>();
         services.AddSingleton<MailboxStore>();
         services.AddSingleton<ThreadIdBackfillStore>();

@@ -88,6 +88,10 @@ public static class SiloSetup
         services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:ThreadIds")
             .Get<GrainMail.Grains.Mailboxes.ThreadIdBackfillOptions>() ?? new GrainMail.Grains.Mailboxes.ThreadIdBackfillOptions());
         services.AddHostedService<GrainMail.Grains.Mailboxes.ThreadIdBackfill>();
+        // Users' verdicts (moves into and out of Junk) queued in PostgreSQL and applied by the learners (GrainMail:LearnQueue, migration 0042).
+        services.AddSingleton(sp => sp.GetService<Microsoft.Extensions.Configuration.IConfiguration>()?.GetSection("GrainMail:LearnQueue")
+            .Get<GrainMail.Grains.Trust.LearnQueueOptions>() ?? new GrainMail.Grains.Trust.LearnQueueOptions());
+        services.AddHostedService<GrainMail.Grains.Trust.LearnQueueWorker>();
         // The chain's tip anchored outside the database (GrainMail:Audit:AnchorFile, AnchorEvery).
         services.AddSingleton(sp => new GrainMail.Storage.Audit.AuditAnchors(
             sp.GetRequiredService<GrainMail.Grains.Audit.AuditOptions>().AnchorFile is { Length: > 0 } anchorFile

@@ -433,6 +433,49 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
 
     // ---- helpers ----------------------------------------------------------------------------
 
+    [Fact]
+    public async Task The_operator_resets_the_global_model_by_cli_it_is_audited_and_the_same_messages_train_again()
+    {
+        var probe = "From: <probe@plain.example>\r\nSubject: Frobnicate quarterly widgets\r\nMessage-ID: <reset-probe@plain.example>\r\n\r\n"
+            + "Frobnicate the quarterly widgets before the gizmo audit.\r\n";
+        Assert.Equal("learned", await Train(probe));
+        var before = await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/spam/model");
+        Assert.True(before.GetProperty("spamMessages").GetInt32() >= 1);
+
+        var reset = await GrainmailCli.AsOperator(fixture.Host.BaseUrl, "spam", "reset");
+        Assert.True(reset.ExitCode == 0, reset.Err);
+        Assert.Equal(before.GetProperty("spamMessages").GetInt32(), reset.Json.GetProperty("spamMessages").GetInt32());
+        Assert.Equal(before.GetProperty("hamMessages").GetInt32(), reset.Json.GetProperty("hamMessages").GetInt32());
+        var after = await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/spam/model");
+        Assert.Equal(0, after.GetProperty("spamMessages").GetInt32());
+        Assert.Equal(0, after.GetProperty("hamMessages").GetInt32());
+
+        // Forgotten, not only zeroed: the same message is learned again (not "already-learned").
+        Assert.Equal("learned", await Train(probe));
+        var again = await fixture.Host.Http.DeleteAsync("/api/v1/spam/model");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(1, (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("spamMessages").GetInt32());
+
+        // Audited as the other spam routes are, with what was forgotten.
+        var audit = await fixture.Host.Http.GetFromJsonAsync<JsonElement>("/api/v1/audit?action=spam.reset");
+        var entries = audit.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(2, entries.Count);
+        Assert.All(entries, e => Assert.Equal("global", e.GetProperty("target").GetString()));
+
+        // Without the token: refused.
+        using var anonymous = new HttpClient { BaseAddress = new Uri(fixture.Host.BaseUrl) };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.DeleteAsync("/api/v1/spam/model")).StatusCode);
+    }
+
+    private async Task<string> Train(string message)
+    {
+        var body = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(message));
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("message/rfc822");
+        var r = await fixture.Host.Http.PostAsync("/api/v1/spam/train?class=spam", body);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        return (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("result").GetString()!;
+    }
+
     private async Task ModelIs(string mailbox, int spam, int ham) =>
         await Eventually.Value(() => fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/spam/model?mailbox={mailbox}"),
             m => m.GetProperty("spamMessages").GetInt32() == spam && m.GetProperty("hamMessages").GetInt32() == ham,

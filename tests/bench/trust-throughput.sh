@@ -14,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="$root/../shared/bench"
 messages=${1:-3000} total=${2:-3000} procs=${3:-10} sessions=${4:-2}
 cd "$root"
+# The shared benchmark drives Debian postfix's smtp-source; without it only the pipeline part would run.
+command -v smtp-source >/dev/null || { echo "smtp-source not found: apt-get install --no-install-recommends postfix" >&2; exit 1; }
 dotnet build tests/GrainMail.Benchmarks -c Release -nologo -v quiet -clp:ErrorsOnly
 bench=tests/GrainMail.Benchmarks/bin/Release/net10.0/GrainMail.Benchmarks.dll
 
@@ -54,6 +56,39 @@ dns_pid=$!
 for _ in $(seq 1 120); do [ -s "$work/dns.port" ] && break; sleep 0.5; done
 dns_port=$(cat "$work/dns.port")
 
+# CPU so far (utime+stime, clock ticks) of: the node without its PostgreSQL, that PostgreSQL (the postmaster whose
+# command line names the node's data directory, and its children), clamd, the DNS server (each with its
+# descendants), and the whole machine (/proc/stat).
+cpu_now() {
+  python3 - "${pid:-}" "${data:-/nonexistent}" "${clamd_pid:-}" "${dns_pid:-}" <<'PY'
+import os, sys
+node, data, clamd, dns = sys.argv[1:5]
+procs = {}
+for p in os.listdir("/proc"):
+    if not p.isdigit(): continue
+    try:
+        f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        cmd = open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        continue
+    procs[int(p)] = (int(f[1]), int(f[11]) + int(f[12]), cmd)
+def under(pid, roots):
+    while pid > 1:
+        if pid in roots: return True
+        pid = procs.get(pid, (0,))[0]
+    return False
+def ticks(roots):
+    return sum(t for pid, (_, t, _) in procs.items() if under(pid, roots)) if roots else 0
+pg = {p for p, (_, _, cmd) in procs.items() if "postgres" in cmd and data in cmd}
+n = {int(node)} if node else set()
+node_all = ticks(n)
+pg_all = ticks(pg)
+pg_in_node = sum(t for pid, (_, t, _) in procs.items() if under(pid, pg) and under(pid, n))
+machine = sum(int(x) for i, x in enumerate(open("/proc/stat").readline().split()[1:]) if i in (0, 1, 2, 5, 6))
+print(node_all - pg_in_node, pg_all, ticks({int(clamd)} if clamd else set()), ticks({int(dns)} if dns else set()), machine)
+PY
+}
+
 run_smtp() {
   local label=$1; shift
   # start_grainmail exports its settings: nothing of the previous run may carry over.
@@ -63,8 +98,31 @@ run_smtp() {
   api /api/v1/domains '{"name":"bench.test"}'
   for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
   echo "== SMTP delivery, filtering $label"
+  # Where the machine's CPU went during the load (the profile of session 9): CPU ms per delivered message of the
+  # node (its embedded PostgreSQL counted apart), clamd, the DNS server, and the whole machine (the load generator
+  # and anything else running on the shared machine is the rest).
+  local before trace_pid=""
+  before=$(cpu_now)
+  if [ -n "${TRUST_TRACE:-}" ] && command -v dotnet-trace >/dev/null; then
+    # A CPU sample of the node for the run (perturbs it: figures of a traced run are not comparable).
+    without_lock_fds dotnet-trace collect -p "$pid" --profile cpu-sampling -o "$TRUST_TRACE/$label.nettrace" >/dev/null 2>&1
+    trace_pid=$!
+    sleep 2
+  fi
   python3 "$shared/smtp-delivery-bench.py" --smtp 12525 --imap 11143 --domain bench.test --pass secret123 \
-    --total "$total" --procs "$procs" --sessions "$sessions"
+    --total "$total" --procs "$procs" --sessions "$sessions" | tee "$work/smtp.out"
+  local delivered
+  delivered=$(grep -oE 'messages=[0-9]+' "$work/smtp.out" | grep -oE '[0-9]+$' | tail -1 || true)
+  [ -n "$delivered" ] && [ "$delivered" -gt 0 ] || delivered=$total
+  echo "$before $(cpu_now)" | awk -v n="$delivered" -v hz="$(getconf CLK_TCK)" '{
+      f = 1000 / hz / n; node = $6 - $1; pg = $7 - $2; clamd = $8 - $3; dns = $9 - $4; all = $10 - $5
+      printf "  cpu ms per message: node %.2f, postgres %.2f, clamd %.2f, dns %.2f, machine %.2f (rest %.2f), %d messages\n",
+        node * f, pg * f, clamd * f, dns * f, all * f, (all - node - pg - clamd - dns) * f, n }'
+  if [ -n "$trace_pid" ]; then
+    kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null || true
+    dotnet-trace report "$TRUST_TRACE/$label.nettrace" topN -n 40 > "$TRUST_TRACE/$label.exclusive.txt" 2>&1 || true
+    dotnet-trace report "$TRUST_TRACE/$label.nettrace" topN -n 60 --inclusive > "$TRUST_TRACE/$label.inclusive.txt" 2>&1 || true
+  fi
   grep -c "deferred\|refused" "$data/host.log" | sed 's/^/refusals or deferrals logged: /' || true
   # Where the silo's time went (stage timers, issue 14): mean ms per call and calls, by stage and PG operation.
   curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_(trust_stage|storage_pg)_duration_milliseconds_(sum|count)' \

@@ -30,7 +30,7 @@ public sealed record DigestSent(int Sent);
 /// <summary>
 /// The content classifier, sender lists and quarantine digest over HTTP. Admin token: training the global
 /// model (POST /spam/train?class=spam|ham, body: one RFC 5322 message, an mbox "From " line tolerated),
-/// classifying a message (POST /spam/classify[?mailbox=]), the model's size, each domain's and account's
+/// classifying a message (POST /spam/classify[?mailbox=]), the model's size and its reset (DELETE /spam/model), each domain's and account's
 /// allow/block lists, and the domain's digest interval. Mail users (HTTP Basic, /api/v1/me): their own
 /// quarantine (list, release, delete) and their own allow/block list.
 /// </summary>
@@ -44,6 +44,7 @@ public static class ContentEndpoints
         api.MapPost("/spam/train", Train).WithTags("Spam").NodeWide();
         api.MapPost("/spam/classify", Classify).WithTags("Spam").NodeWide();
         api.MapGet("/spam/model", Model).WithTags("Spam").NodeWide();
+        api.MapDelete("/spam/model", Reset).WithTags("Spam").NodeWide();
         api.MapGet("/domains/{domain}/sender-lists", DomainLists).WithTags("Spam").Reads(ScopeResource.Domain);
         api.MapPost("/domains/{domain}/sender-lists", DomainAdd).WithTags("Spam").Writes(ScopeResource.Domain);
         api.MapDelete("/domains/{domain}/sender-lists", DomainRemove).WithTags("Spam").Writes(ScopeResource.Domain);
@@ -87,6 +88,14 @@ public static class ContentEndpoints
         if (await ReadMessage(http) is not { } raw) return ApiProblem.BadRequest("Empty or oversized message", $"1 to {MaxMessageBytes} bytes");
         var c = await grains.GetGrain<IContentAdminGrain>(0).Classify(raw, owner);
         return TypedResults.Ok(new ClassifyResult(c.Probability, c.Clues, c.Tokens, c.Symbol, c.Weight, c.ElapsedMicroseconds));
+    }
+
+    /// <summary>DELETE /spam/model: the global model forgotten (token counts and learned messages), audited as spam.reset;
+    /// the answer is what it had learned. The users' own models are not touched.</summary>
+    private static async Task<Ok<ModelSizeBody>> Reset(HttpContext http, IGrainFactory grains)
+    {
+        var removed = await grains.GetGrain<IContentAdminGrain>(0).ResetGlobal(Actor(http));
+        return TypedResults.Ok(new ModelSizeBody(removed.SpamMessages, removed.HamMessages));
     }
 
     private static async Task<Results<Ok<ModelSizeBody>, ProblemHttpResult>> Model(string? mailbox, IGrainFactory grains)

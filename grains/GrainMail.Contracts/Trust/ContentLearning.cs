@@ -7,13 +7,22 @@ public sealed record LearnItem(
     [property: Id(1)] byte[] BlobHash);
 
 /// <summary>
-/// Learning from a user's moves, one grain per mailbox (key: the address): a move into \Junk learns the
-/// messages as spam for that mailbox's model, a move out of it as ham. The mailbox grain calls it one-way
-/// after its commit, so the IMAP MOVE does not wait for the tokens to be written; the learner retries a
-/// failed write a few times (docs/architecture.md says what can still be lost).
+/// Learning from a user's verdicts, one grain per mailbox (key: the address): a move into \Junk learns the
+/// messages as spam for that mailbox's model, a move out of it as ham. The mailbox commits each verdict into
+/// the durable learning queue (table learn_queue) with the move itself and then calls <see cref="Drain"/>
+/// one-way, so the IMAP MOVE does not wait for the tokens to be written and a silo that stops before they are
+/// loses nothing: the queue is applied by the next learner (docs/architecture.md, "Learning").
 /// </summary>
 public interface IContentLearnerGrain : IGrainWithStringKey
 {
+    /// <summary>Applies the mailbox's queued verdicts in order and deletes them; fire and forget.</summary>
+    [Orleans.Concurrency.OneWay]
+    Task Drain();
+
+    /// <summary>The same, waited for: how many queued verdicts changed the model (tests and tools).</summary>
+    Task<int> DrainNow();
+
+    /// <summary>Learns without the queue (nothing durable): for tools that hold the messages' verdicts themselves.</summary>
     [Orleans.Concurrency.OneWay]
     Task Learn(IReadOnlyList<LearnItem> items, bool spam);
 
@@ -61,6 +70,9 @@ public interface IContentAdminGrain : IGrainWithIntegerKey
     /// <summary>Learns one RFC 5322 message (an mbox "From " first line is skipped) for the global model.
     /// Returns "learned", "relearned" or "already-learned".</summary>
     Task<string> Train(byte[] message, bool spam, SpamActor actor);
+
+    /// <summary>Forgets everything the global model learned (audited); returns what it had learned.</summary>
+    Task<ContentModelSize> ResetGlobal(SpamActor actor);
 
     [Retryable]
     Task<ContentClassification> Classify(byte[] message, string? mailbox);

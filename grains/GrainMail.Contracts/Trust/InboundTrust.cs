@@ -134,6 +134,11 @@ public interface IReputationGrain : IGrainWithStringKey
     [Orleans.Concurrency.OneWay]
     Task Record(bool spam);
 
+    /// <summary>Counts several messages at once (a silo's verdicts gathered for a moment, <c>ReputationView</c>):
+    /// one call instead of one per message; fire and forget.</summary>
+    [Orleans.Concurrency.OneWay]
+    Task Add(int spam, int ham);
+
     /// <summary>A user's verdict overturns the one a message was counted with: one count moves from the other
     /// class to <paramref name="spam"/>'s (neither goes below zero nor above the volume).</summary>
     Task Correct(bool spam);

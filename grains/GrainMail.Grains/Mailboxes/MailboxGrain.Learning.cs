@@ -1,17 +1,25 @@
+using GrainMail.Contracts.Mailboxes;
 using GrainMail.Contracts.Trust;
 using GrainMail.Storage.Mailboxes;
 using GrainMail.Trust.Learning;
 
 namespace GrainMail.Grains.Mailboxes;
 
+/// <summary>
+/// The user's verdicts teach their content model (issue 14). Each verdict is put on the mailbox change that
+/// carries it (<see cref="MailboxChange.Learn"/>), so the learn request is committed with the move, the STORE or
+/// the new message — in the same transaction, before the client hears OK — and survives the silo. After the
+/// commit the mailbox's learner is told (one-way) to apply its queue; the reply does not wait for the token
+/// counts. A learner that never hears (the silo stopped first) is started by <c>LearnQueueWorker</c>.
+/// </summary>
 public sealed partial class MailboxGrain
 {
     /// <summary>
     /// $Junk / $NotJunk set or cleared (IMAP STORE, JMAP Email/set keywords) teach the user's model like a move
-    /// into or out of Junk (<see cref="LearnFromTransfer"/>): the same one-way call to the same learner, after the
-    /// commit, keyed by the message's blob, so a verdict given by keyword and by move is learned once.
+    /// into or out of Junk (<see cref="QueueTransferVerdicts"/>), keyed by the message's blob, so a verdict given by
+    /// keyword and by move is learned once.
     /// </summary>
-    private void LearnFromKeywords(IEnumerable<(MessageRow Before, MessageRow After)> changed)
+    private static void QueueKeywordVerdicts(MailboxChange change, IEnumerable<(MessageRow Before, MessageRow After)> changed)
     {
         var spam = new List<LearnItem>();
         var ham = new List<LearnItem>();
@@ -20,7 +28,7 @@ public sealed partial class MailboxGrain
             if (JunkKeywords.Verdict(before.Keywords, after.Keywords) is not { } verdict) continue;
             (verdict ? spam : ham).Add(new LearnItem(after.BlobDomain, after.BlobHash));
         }
-        Teach(spam, ham);
+        Queue(change, spam, ham);
     }
 
     /// <summary>
@@ -30,7 +38,7 @@ public sealed partial class MailboxGrain
     /// judgement, as with STORE; the folder a new message is put in is not). The copies of one message
     /// (one blob) give one verdict, and none when they disagree.
     /// </summary>
-    private void LearnFromNewMessages(IEnumerable<MessageRow> added)
+    private static void QueueNewMessageVerdicts(MailboxChange change, IEnumerable<MessageRow> added)
     {
         // Keyed by the blob's domain and hash (as text: the hash is an array).
         var verdicts = new Dictionary<string, (LearnItem Item, bool? Spam)>(StringComparer.Ordinal);
@@ -46,15 +54,33 @@ public sealed partial class MailboxGrain
         var ham = new List<LearnItem>();
         foreach (var (item, verdict) in verdicts.Values)
             if (verdict is { } v) (v ? spam : ham).Add(item);
-        Teach(spam, ham);
+        Queue(change, spam, ham);
     }
 
-    /// <summary>One-way calls to the user's learner, after the commit: the command's reply does not wait for the token counts.</summary>
-    private void Teach(List<LearnItem> spam, List<LearnItem> ham)
+    /// <summary>
+    /// A move or copy: into \Junk (RFC 6154) is spam, out of it is ham — except into \Trash, which is how clients
+    /// delete spam, not a verdict on it.
+    /// </summary>
+    private static void QueueTransferVerdicts(MailboxChange change, Folder src, Folder dst, List<MessageRow> selected)
     {
-        if (spam.Count == 0 && ham.Count == 0) return;
-        var learner = GrainFactory.GetGrain<IContentLearnerGrain>(_address);
-        if (spam.Count > 0) _ = learner.Learn(spam, true);
-        if (ham.Count > 0) _ = learner.Learn(ham, false);
+        bool? spam = dst.Use == SpecialUse.Junk && src.Use != SpecialUse.Junk ? true
+            : src.Use == SpecialUse.Junk && dst.Use is not (SpecialUse.Junk or SpecialUse.Trash) ? false
+            : null;
+        if (spam is null) return;
+        foreach (var m in selected) change.Learn.Add((m.BlobDomain, m.BlobHash, spam.Value));
+    }
+
+    /// <summary>Spam before ham, as the learner applies rows in order: of two verdicts on one blob in one change, ham is the last word.</summary>
+    private static void Queue(MailboxChange change, List<LearnItem> spam, List<LearnItem> ham)
+    {
+        foreach (var i in spam) change.Learn.Add((i.BlobDomain, i.BlobHash, true));
+        foreach (var i in ham) change.Learn.Add((i.BlobDomain, i.BlobHash, false));
+    }
+
+    /// <summary>After a committed change: its verdicts are queued in PostgreSQL; the learner applies them (one-way).</summary>
+    private void Teach(MailboxChange change)
+    {
+        if (change.Learn.Count == 0) return;
+        _ = GrainFactory.GetGrain<IContentLearnerGrain>(_address).Drain();
     }
 }

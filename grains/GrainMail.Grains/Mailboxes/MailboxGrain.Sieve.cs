@@ -221,6 +221,8 @@ public sealed partial class MailboxGrain
         foreach (var c in created) change.FolderUpdates.Add(c.ToRow());
         // The queue event's blob reference goes to the first copy; more copies add references, none releases it.
         if (rows.Count != 1) change.BlobDeltas.Add((item.BlobDomain, item.BlobHash, rows.Count - 1));
+        // The script's $Junk / $NotJunk (addflag, setflag, :flags) is the user's verdict given in advance.
+        QueueNewMessageVerdicts(change, rows);
         var outcome = await CommitAsync(change, () =>
         {
             foreach (var f in created) _folders[f.Id] = f;
@@ -239,8 +241,7 @@ public sealed partial class MailboxGrain
             return true;
         }
         GrainMail.Operations.GrainMailMeters.Delivered.Add(1);
-        // The script's $Junk / $NotJunk (addflag, setflag, :flags) is the user's verdict given in advance.
-        LearnFromNewMessages(rows);
+        Teach(change);
         if (rows.Count > 0 && item.Dsn is not null && DsnRequest.Parse(item.Dsn).Default.Wants(DsnNotify.Success))
             await ReportAsync(item, new GrainMail.Outbound.RecipientResult(_address, GrainMail.Outbound.RecipientOutcome.Delivered, "250 2.0.0 Delivered", null));
         return true;

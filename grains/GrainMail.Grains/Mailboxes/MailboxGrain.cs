@@ -315,7 +315,8 @@ public sealed partial class MailboxGrain(
         var change = NewChange();
         change.NewBlob = (domain, hash, raw, 1);
         change.NewBlobSummary = summary;
-        if (await InsertAsync(f, change, [row]) == CommitOutcome.Committed) LearnFromNewMessages([row]);
+        QueueNewMessageVerdicts(change, [row]);
+        if (await InsertAsync(f, change, [row]) == CommitOutcome.Committed) Teach(change);
         return new AppendResult(MailboxOpStatus.Ok, f.UidValidity, row.Uid);
     }
 
@@ -374,15 +375,15 @@ public sealed partial class MailboxGrain(
         tx.FolderUpdates.Add(c.ToRow());
         foreach (var (_, row) in updates) tx.FlagUpdates.Add((f.Id, row.Uid, row.Flags, row.Keywords, modseq));
         // The indexes stay valid across the await: only a write changes a loaded list, and writes run one at a time.
-        // The pairs for learning are taken before the callback replaces the rows.
-        var learned = updates.Select(u => (messages[u.Index], u.Row)).ToList();
+        // The verdicts are taken before the callback replaces the rows, and committed with the flags.
+        QueueKeywordVerdicts(tx, updates.Select(u => (messages[u.Index], u.Row)));
         await CommitAsync(tx, () =>
         {
             f.HighestModSeq = c.HighestModSeq;
             f.Unseen = c.Unseen;
             foreach (var (i, row) in updates) messages[i] = row;
         });
-        LearnFromKeywords(learned);
+        Teach(tx);
         return new StoreResult(MailboxOpStatus.Ok, updates.Select(u => Meta(u.Row)).ToList(), failed, gone);
     }
 
@@ -460,6 +461,7 @@ public sealed partial class MailboxGrain(
         // The new rows count in both cases; a move also removed the originals above.
         change.UsedBytes += added;
         change.Messages += newRows.Count;
+        QueueTransferVerdicts(change, src, dst, selected);
         await CommitAsync(change, () =>
         {
             Apply(dst, d);
@@ -471,23 +473,8 @@ public sealed partial class MailboxGrain(
             LogExpunged(src, goneSet);
         });
         if (s is not null) await KeepPurgeReminderAsync(true);
-        LearnFromTransfer(src, dst, selected);
+        Teach(change);
         return new CopyResult(MailboxOpStatus.Ok, dst.UidValidity, selected.Select(m => m.Uid).ToList(), newRows.Select(m => m.Uid).ToList());
-    }
-
-    /// <summary>
-    /// The user's judgement teaches their content model (issue 14): into \Junk (RFC 6154) is spam, out of
-    /// it is ham — except into \Trash, which is how clients delete spam, not a verdict on it. One-way to
-    /// the learner after the commit: the MOVE's reply does not wait for the token counts.
-    /// </summary>
-    private void LearnFromTransfer(Folder src, Folder dst, List<MessageRow> selected)
-    {
-        bool? spam = dst.Use == SpecialUse.Junk && src.Use != SpecialUse.Junk ? true
-            : src.Use == SpecialUse.Junk && dst.Use is not (SpecialUse.Junk or SpecialUse.Trash) ? false
-            : null;
-        if (spam is null) return;
-        var items = selected.Select(m => new GrainMail.Contracts.Trust.LearnItem(m.BlobDomain, m.BlobHash)).ToList();
-        _ = GrainFactory.GetGrain<GrainMail.Contracts.Trust.IContentLearnerGrain>(_address).Learn(items, spam.Value);
     }
 
     /// <summary>

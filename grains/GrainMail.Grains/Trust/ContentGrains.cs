@@ -10,15 +10,63 @@ using MimeKit;
 namespace GrainMail.Grains.Trust;
 
 /// <summary>
-/// Learns a mailbox's moves into and out of Junk for its own model (<see cref="IContentLearnerGrain"/>):
-/// reads each blob on the silo, tokenizes it and writes the counts keyed by the blob hash, so a message
-/// learned twice as the same class changes nothing and a message moved back moves its counts.
-/// A failed write is retried three times with a growing pause before it is given up (logged).
+/// Learns a mailbox's verdicts for its own model (<see cref="IContentLearnerGrain"/>): reads each blob on the
+/// silo, tokenizes it and writes the counts keyed by the blob hash, so a message learned twice as the same
+/// class changes nothing and a message moved back moves its counts. The verdicts come from the durable queue
+/// (<see cref="LearnQueueStore"/>), applied in order and deleted once applied; a row applied again (the silo
+/// stopped between the two) changes nothing for the same reason. A failed write is retried three times with a
+/// growing pause; after that the row stays queued for the next drain (<see cref="LearnQueueWorker"/>).
 /// </summary>
 public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, ReputationFeedbackStore feedback, GrainMail.Trust.Scoring.OriginStamp origins,
-    ReputationView reputation, ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
+    ReputationView reputation, LearnQueueStore queue, LearnQueueOptions options, ILogger<ContentLearnerGrain> logger) : Grain, IContentLearnerGrain
 {
     private static readonly TimeSpan[] Pauses = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+
+    /// <summary>Rows read per round of a drain.</summary>
+    private const int DrainBatch = 100;
+
+    public async Task Drain() => await DrainNow();
+
+    public async Task<int> DrainNow()
+    {
+        // Tests that stop a silo with verdicts still queued turn applying off (GrainMail:LearnQueue:Apply=false).
+        if (!options.Apply) return 0;
+        var owner = this.GetPrimaryKeyString();
+        var changed = 0;
+        while (true)
+        {
+            IReadOnlyList<LearnRequest> rows;
+            try
+            {
+                rows = await queue.PendingAsync(owner, DrainBatch);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning(e, "Learning queue of {Mailbox} not readable; left for the next drain", owner);
+                return changed;
+            }
+            if (rows.Count == 0) return changed;
+            var done = new List<long>(rows.Count);
+            foreach (var row in rows)
+            {
+                var outcome = await LearnOneAsync(owner, new LearnItem(row.BlobDomain, row.BlobHash), row.Spam);
+                if (outcome is null) break; // the database is away: this row and those after it wait, in order
+                if (outcome.Value) changed++;
+                done.Add(row.Id);
+            }
+            try
+            {
+                await queue.DeleteAsync(done);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                // Applied but still queued: applying them again changes nothing.
+                logger.LogWarning(e, "Learned verdicts of {Mailbox} not deleted from the queue; they will be applied again", owner);
+                return changed;
+            }
+            if (done.Count < rows.Count) return changed;
+        }
+    }
 
     public async Task Learn(IReadOnlyList<LearnItem> items, bool spam) => await LearnNow(items, spam);
 
@@ -27,32 +75,41 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, R
         var owner = this.GetPrimaryKeyString();
         var changed = 0;
         foreach (var item in items)
+            if (await LearnOneAsync(owner, item, spam) == true) changed++;
+        return changed;
+    }
+
+    /// <summary>True when the model changed, false when there was nothing to change (learned already, the blob gone,
+    /// a message that does not parse), null when the database stayed away through the retries.</summary>
+    private async Task<bool?> LearnOneAsync(string owner, LearnItem item, bool spam)
+    {
+        for (var attempt = 0; ; attempt++)
         {
-            for (var attempt = 0; ; attempt++)
+            try
             {
-                try
-                {
-                    var raw = await blobs.ReadAsync(item.BlobDomain, item.BlobHash);
-                    if (raw is null) break; // gone (expunged and collected): nothing to learn
-                    using var stream = new MemoryStream(raw, writable: false);
-                    var message = await MimeMessage.LoadAsync(stream);
-                    await CorrectReputationAsync(item.BlobHash, message, spam);
-                    if (await content.LearnAsync(owner, item.BlobHash, message, spam) != LearnOutcome.AlreadyLearned) changed++;
-                    break;
-                }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && attempt < Pauses.Length)
-                {
-                    logger.LogWarning(e, "Learning for {Mailbox} failed (attempt {Attempt}); retrying", owner, attempt + 1);
-                    await Task.Delay(Pauses[attempt]);
-                }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or FormatException)
-                {
-                    logger.LogError(e, "Learning a message as {Class} for {Mailbox} failed; given up", spam ? "spam" : "ham", owner);
-                    break;
-                }
+                var raw = await blobs.ReadAsync(item.BlobDomain, item.BlobHash);
+                if (raw is null) return false; // gone (expunged and collected): nothing to learn
+                using var stream = new MemoryStream(raw, writable: false);
+                var message = await MimeMessage.LoadAsync(stream);
+                await CorrectReputationAsync(item.BlobHash, message, spam);
+                return await content.LearnAsync(owner, item.BlobHash, message, spam) != LearnOutcome.AlreadyLearned;
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && attempt < Pauses.Length)
+            {
+                logger.LogWarning(e, "Learning for {Mailbox} failed (attempt {Attempt}); retrying", owner, attempt + 1);
+                await Task.Delay(Pauses[attempt]);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                logger.LogError(e, "Learning a message as {Class} for {Mailbox} failed; left queued", spam ? "spam" : "ham", owner);
+                return null;
+            }
+            catch (FormatException e)
+            {
+                logger.LogError(e, "A message to learn as {Class} for {Mailbox} does not parse; skipped", spam ? "spam" : "ham", owner);
+                return false;
             }
         }
-        return changed;
     }
 
     /// <summary>
@@ -69,6 +126,7 @@ public sealed class ContentLearnerGrain(BlobStore blobs, ContentTrust content, R
         if (await feedback.RecordAsync(once, spam, origin.CountedSpam) is not { } before || before == spam) return;
         foreach (var k in origin.Keys)
         {
+            reputation.Flush(GrainFactory, k);
             await GrainFactory.GetGrain<IReputationGrain>(k).Correct(spam);
             reputation.Forget(k);
         }
@@ -93,6 +151,13 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, 
         };
         await Audit(actor, "spam.train", spam ? "spam" : "ham", result, $"{{\"sha256\":\"{Convert.ToHexStringLower(key)}\"}}");
         return result;
+    }
+
+    public async Task<ContentModelSize> ResetGlobal(SpamActor actor)
+    {
+        var (spam, ham) = await store.ResetAsync(ContentStore.GlobalOwner);
+        await Audit(actor, "spam.reset", "global", "ok", $"{{\"spamMessages\":{spam},\"hamMessages\":{ham}}}");
+        return new ContentModelSize(spam, ham);
     }
 
     public async Task<bool> ReleaseOwn(string mailbox, Guid id, SpamActor actor)

@@ -82,6 +82,19 @@ public sealed class ReputationGrain(
         return Task.CompletedTask;
     }
 
+    public Task Add(int spam, int ham)
+    {
+        if (spam < 0 || ham < 0) throw new ArgumentOutOfRangeException(nameof(spam), "counts are never negative");
+        if (spam + ham == 0) return Task.CompletedTask;
+        DecayToNow();
+        var s = state.State;
+        s.Volume += spam + ham;
+        s.Spam += spam;
+        s.Ham += ham;
+        MarkDirty();
+        return Task.CompletedTask;
+    }
+
     public Task Correct(bool spam)
     {
         DecayToNow();

@@ -108,6 +108,13 @@ public sealed class MailboxChange
     public long UsedBytes { get; set; }
     public int Messages { get; set; }
     public long LastUidValidity { get; set; }
+
+    /// <summary>
+    /// The user's verdicts this change carries (a move into or out of Junk, a $Junk/$NotJunk keyword): queued for
+    /// the mailbox's learner in the same transaction (<see cref="Trust.LearnQueueStore"/>), so a move the client was
+    /// told about is learned even if the silo stops before the learner runs.
+    /// </summary>
+    public List<(string BlobDomain, byte[] BlobHash, bool Spam)> Learn { get; } = [];
 }
 
 public enum CommitOutcome
@@ -483,6 +490,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         foreach (var f in change.FolderUpdates) batch.BatchCommands.Add(UpdateFolder(address, f));
         foreach (var name in change.Unsubscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: false));
         foreach (var name in change.Subscribed) batch.BatchCommands.Add(Subscription(address, name, subscribed: true));
+        if (change.Learn.Count > 0) batch.BatchCommands.Add(Trust.LearnQueueStore.Enqueue(address, change.Learn));
 
         if (change.Deleted.Count > 0)
         {
@@ -560,7 +568,7 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
         c.ConsumeQueueRow is not null && c.ConsumedReference is not null && c.Inserted.Count == 1 && c.FolderUpdates.Count == 1
         && c.Inserted[0].Keywords.Length == 0 && c.Inserted[0].DeliveryId is not null
         && c.Deleted.Count == 0 && c.FlagUpdates.Count == 0 && c.NewFolders.Count == 0 && c.FolderDeletes.Count == 0
-        && c.BlobDeltas.Count == 0 && c.NewBlob is null && c.Subscribed.Count == 0 && c.Unsubscribed.Count == 0;
+        && c.BlobDeltas.Count == 0 && c.NewBlob is null && c.Subscribed.Count == 0 && c.Unsubscribed.Count == 0 && c.Learn.Count == 0;
 
     private async Task<CommitOutcome> DeliverAsync(string address, long expectedVersion, MailboxChange c, CancellationToken ct)
     {

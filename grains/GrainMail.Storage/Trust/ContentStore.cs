@@ -104,6 +104,38 @@ public sealed class ContentStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>How many messages a model learned of each class.</summary>
+    /// <summary>
+    /// Forgets everything one model learned (its token counts and which messages it learned, so the same messages
+    /// can be trained again); returns the message totals it had. Under the model's learning lock: a learn running
+    /// at the same time ends before it or starts after it, never half in each.
+    /// </summary>
+    public async Task<(int Spam, int Ham)> ResetAsync(string owner, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var lk = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended('bayes:' || $1, 0))", conn, tx))
+        {
+            lk.Parameters.AddWithValue(owner);
+            await lk.ExecuteNonQueryAsync(ct);
+        }
+        (int Spam, int Ham) totals = (0, 0);
+        await using (var t = new NpgsqlCommand("SELECT spam, ham FROM bayes_token WHERE owner = $1 AND token = 0", conn, tx))
+        {
+            t.Parameters.AddWithValue(owner);
+            await using var r = await t.ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) totals = (r.GetInt32(0), r.GetInt32(1));
+        }
+        // Two commands: Npgsql takes positional parameters in one statement per command only.
+        foreach (var table in new[] { "bayes_token", "bayes_learned" })
+        {
+            await using var d = new NpgsqlCommand($"DELETE FROM {table} WHERE owner = $1", conn, tx);
+            d.Parameters.AddWithValue(owner);
+            await d.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return totals;
+    }
+
     public async Task<(int Spam, int Ham)> TotalsAsync(string owner, CancellationToken ct = default)
     {
         await using var cmd = dataSource.CreateCommand("SELECT spam, ham FROM bayes_token WHERE owner = $1 AND token = 0");

@@ -90,4 +90,16 @@ public class SmtpHostFixture : IAsyncLifetime
     }
 
     public virtual async ValueTask DisposeAsync() => await Host.DisposeAsync();
+
+    /// <summary>
+    /// The host killed (SIGKILL: no shutdown work runs, as when a machine dies) and a new one started on the same
+    /// database, data directory and ports, with <paramref name="environment"/> instead of the fixture's.
+    /// </summary>
+    public async Task RestartAsync(IReadOnlyDictionary<string, string>? environment)
+    {
+        var ports = Host.Listening;
+        await Host.KillAsync();
+        await Host.DisposeAsync();
+        Host = await HostProcess.StartAsync(ConnectionString, DataDir, ports, extraEnvironment: environment);
+    }
 }
