@@ -48,7 +48,7 @@ public sealed class DeliveryFacts
 /// </summary>
 public sealed record ListPost(string List, string User, DateTimeOffset At)
 {
-    /// <summary>The time in microseconds: what PostgreSQL keeps of it (the held-posts table).</summary>
+    /// <summary>The time in whole microseconds (truncated), the precision PostgreSQL keeps (the held-posts table).</summary>
     public static long Micros(DateTimeOffset at) => at.UtcTicks / 10;
 
     public (string List, long Micros) Key => (List, Micros(At));
@@ -170,8 +170,10 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
             await using var r = await cmd.ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct))
             {
-                var key = (r.GetString(0), ListPost.Micros(r.GetFieldValue<DateTimeOffset>(1)));
-                if (wanted.ContainsKey(key)) facts.ListHeld.Add(key);
+                // PostgreSQL rounds the time to the microsecond (half to even) where Micros truncates: a microsecond either way is the same post.
+                var (list, micros) = (r.GetString(0), ListPost.Micros(r.GetFieldValue<DateTimeOffset>(1)));
+                foreach (var post in posts)
+                    if (post.List == list && Math.Abs(post.Key.Micros - micros) <= 1) facts.ListHeld.Add(post.Key);
             }
         }
     }
