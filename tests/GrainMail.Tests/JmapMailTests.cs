@@ -362,12 +362,15 @@ public sealed class JmapMailTests(JmapHostFixture fixture) : IClassFixture<JmapH
             ["methodCalls"] = new JsonArray(
                 new JsonArray("Email/query", new JsonObject
                 {
-                    ["accountId"] = acc, ["filter"] = new JsonObject { ["inMailbox"] = inboxId },
-                    ["sort"] = new JsonArray(new JsonObject { ["property"] = "receivedAt", ["isAscending"] = false }), ["limit"] = 60,
+                    ["accountId"] = acc,
+                    ["filter"] = new JsonObject { ["inMailbox"] = inboxId },
+                    ["sort"] = new JsonArray(new JsonObject { ["property"] = "receivedAt", ["isAscending"] = false }),
+                    ["limit"] = 60,
                 }, "q"),
                 new JsonArray("Email/get", new JsonObject
                 {
-                    ["accountId"] = acc, ["#ids"] = new JsonObject { ["resultOf"] = "q", ["name"] = "Email/query", ["path"] = "/ids" },
+                    ["accountId"] = acc,
+                    ["#ids"] = new JsonObject { ["resultOf"] = "q", ["name"] = "Email/query", ["path"] = "/ids" },
                     ["properties"] = new JsonArray("subject", "from", "preview", "messageId", "hasAttachment"),
                 }, "g")),
         };
