@@ -59,7 +59,8 @@ public sealed class MessageCache(MessageIntake intake, long maxBytes = MessageCa
     /// uncached messages was 50 calls). A batch holds at most <see cref="BatchBytes"/>; a message larger than
     /// <see cref="MessageIntake.SingleCallLimit"/> is read on its own as <see cref="GetAsync"/> reads it.
     /// </summary>
-    public async Task<IReadOnlyList<LoadedMessage?>> GetManyAsync(IReadOnlyList<BlobRef> blobs, CancellationToken ct = default)
+    /// <param name="keep">False: those read are handed out and not cached (bytes needed once, such as for a list's summaries).</param>
+    public async Task<IReadOnlyList<LoadedMessage?>> GetManyAsync(IReadOnlyList<BlobRef> blobs, CancellationToken ct = default, bool keep = true)
     {
         var result = new LoadedMessage?[blobs.Count];
         var batch = new List<int>();
@@ -78,21 +79,21 @@ public sealed class MessageCache(MessageIntake intake, long maxBytes = MessageCa
             }
             if (batch.Count > 0 && batchBytes + blobs[i].Size > BatchBytes)
             {
-                await ReadBatchAsync(blobs, batch, result);
+                await ReadBatchAsync(blobs, batch, result, keep);
                 batch.Clear();
                 batchBytes = 0;
             }
             batch.Add(i);
             batchBytes += blobs[i].Size;
         }
-        if (batch.Count > 0) await ReadBatchAsync(blobs, batch, result);
+        if (batch.Count > 0) await ReadBatchAsync(blobs, batch, result, keep);
         return result;
     }
 
     /// <summary>The most message bytes one batch read carries.</summary>
     public const long BatchBytes = 4L * 1024 * 1024;
 
-    private async Task ReadBatchAsync(IReadOnlyList<BlobRef> blobs, List<int> batch, LoadedMessage?[] result)
+    private async Task ReadBatchAsync(IReadOnlyList<BlobRef> blobs, List<int> batch, LoadedMessage?[] result, bool keep)
     {
         var raws = await intake.ReadManyAsync(batch.Select(i => blobs[i]).ToList());
         for (var j = 0; j < batch.Count; j++)
@@ -100,7 +101,7 @@ public sealed class MessageCache(MessageIntake intake, long maxBytes = MessageCa
             if (raws[j] is not { } raw) continue;
             var message = new LoadedMessage(raw);
             result[batch[j]] = message;
-            if (raw.Length <= maxBytes / 8) _cache.Set(Key(blobs[batch[j]]), message, new MemoryCacheEntryOptions { Size = Math.Max(1, raw.Length) });
+            if (keep && raw.Length <= maxBytes / 8) _cache.Set(Key(blobs[batch[j]]), message, new MemoryCacheEntryOptions { Size = Math.Max(1, raw.Length) });
         }
     }
 

@@ -36,7 +36,12 @@ public sealed class ThreadIndex
 /// </summary>
 public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Microsoft.Extensions.Configuration.IConfiguration? configuration = null) : IDisposable
 {
-    private readonly MemoryCache _summaries = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+    /// <summary>The summaries' cache bound, in bytes of their JSON.</summary>
+    public const long SummaryCacheBytes = 64L * 1024 * 1024;
+
+    // Each summary is kept as its UTF-8 JSON, one array, not a tree of JsonNodes (~30 objects each): tens of thousands
+    // of long-lived trees made the gen1 collections that were the Email/get tail (issue 18, session 9).
+    private readonly MemoryCache _summaries = new(new MemoryCacheOptions { SizeLimit = SummaryCacheBytes });
 
     // GrainMail:Jmap:BatchedSummaryReads=false brings back the read per message, for the benchmark's A/B (docs/benchmarks.md, session 9).
     private readonly bool _batched = configuration?.GetValue("GrainMail:Jmap:BatchedSummaryReads", true) ?? true;
@@ -85,7 +90,7 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Micro
     /// <summary>The summary properties (<see cref="EmailReader.SummaryProperties"/>) of a message, cached.</summary>
     public async Task<JsonObject?> SummaryAsync(EmailCopy copy)
     {
-        if (_summaries.TryGetValue(copy.EmailId, out JsonObject? cached) && cached is not null) return cached;
+        if (_summaries.TryGetValue(copy.EmailId, out byte[]? cached) && cached is not null) return JsonNode.Parse(cached) as JsonObject;
         var content = await LoadAsync(copy);
         return content is null ? null : Summarize(copy, content.Raw);
     }
@@ -109,7 +114,9 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Micro
             timings.Since("blob", started);
             return;
         }
-        var contents = await messages.GetManyAsync(missing.Select(c => c.Meta.Blob).ToList(), ct);
+        // Not kept in the message cache: a list page needs the bytes once, for the summary, and 50 messages per page pushed
+        // out what readers had opened.
+        var contents = await messages.GetManyAsync(missing.Select(c => c.Meta.Blob).ToList(), ct, keep: false);
         timings.Since("blob", started);
         started = Stopwatch.GetTimestamp();
         for (var i = 0; i < missing.Count; i++)
@@ -123,7 +130,8 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Micro
         var summary = new JsonObject();
         foreach (var p in EmailReader.SummaryProperties)
             if (reader.TryHeaderProperty(p, out var v)) summary[p] = v;
-        _summaries.Set(copy.EmailId, summary, new MemoryCacheEntryOptions { Size = 1 });
+        var json = System.Text.Encoding.UTF8.GetBytes(summary.ToJsonString());
+        _summaries.Set(copy.EmailId, json, new MemoryCacheEntryOptions { Size = json.Length });
         return summary;
     }
 
