@@ -90,10 +90,20 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Micro
     /// <summary>The summary properties (<see cref="EmailReader.SummaryProperties"/>) of a message, cached.</summary>
     public async Task<JsonObject?> SummaryAsync(EmailCopy copy)
     {
-        if (_summaries.TryGetValue(copy.EmailId, out byte[]? cached) && cached is not null) return JsonNode.Parse(cached) as JsonObject;
+        if (_summaries.TryGetValue(copy.EmailId, out CachedSummary? cached) && cached is not null) return JsonNode.Parse(cached.Json) as JsonObject;
         var content = await LoadAsync(copy);
         return content is null ? null : Summarize(copy, content.Raw);
     }
+
+    /// <summary>The summary's hasAttachment without parsing its JSON (the hasAttachment filter asks it of every Email).</summary>
+    public async Task<bool?> HasAttachmentAsync(EmailCopy copy)
+    {
+        if (_summaries.TryGetValue(copy.EmailId, out CachedSummary? cached) && cached is not null) return cached.HasAttachment;
+        var content = await LoadAsync(copy);
+        return content is null ? null : (bool?)Summarize(copy, content.Raw)["hasAttachment"];
+    }
+
+    private sealed record CachedSummary(byte[] Json, bool HasAttachment);
 
     /// <summary>
     /// Puts the summaries of <paramref name="copies"/> into the cache: those not there are read in one batch
@@ -131,7 +141,7 @@ public sealed class EmailStore(MessageCache messages, ThreadIndex threads, Micro
         foreach (var p in EmailReader.SummaryProperties)
             if (reader.TryHeaderProperty(p, out var v)) summary[p] = v;
         var json = System.Text.Encoding.UTF8.GetBytes(summary.ToJsonString());
-        _summaries.Set(copy.EmailId, json, new MemoryCacheEntryOptions { Size = json.Length });
+        _summaries.Set(copy.EmailId, new CachedSummary(json, (bool?)summary["hasAttachment"] == true), new MemoryCacheEntryOptions { Size = json.Length });
         return summary;
     }
 
