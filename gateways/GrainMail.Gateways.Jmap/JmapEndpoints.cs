@@ -92,6 +92,9 @@ public static class JmapEndpoints
             await WriteProblemAsync(http, error);
             return;
         }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var pauses = GC.GetTotalPauseDuration();
+        var collections = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         var accounts = await AccountsOfAsync(http.User, grains);
         using var slot = concurrency.TryEnter("req:" + UsernameOf(http.User), limits.MaxConcurrentRequests);
         if (slot is null)
@@ -103,7 +106,15 @@ public static class JmapEndpoints
             request.CreatedIds is { } given ? new Dictionary<string, string>(given) : [], http.RequestServices, http.RequestAborted)
         { ClientIp = ClientIpOf(http) };
         var sessionState = (string)SessionResource.Build(UsernameOf(http.User), accounts, families, limits, BaseUrl(http.Request))["state"]!;
+        context.Timings.Since("auth", started);
         var response = await dispatcher.ExecuteAsync(request, context, sessionState);
+        context.Timings.Since("app", started);
+        // The process's GC pauses and collections while this request ran (other requests' too: a pause stops all).
+        context.Timings.Add("gcpause", (GC.GetTotalPauseDuration() - pauses).TotalMilliseconds);
+        context.Timings.Add("gc0", GC.CollectionCount(0) - collections.Item1);
+        context.Timings.Add("gc1", GC.CollectionCount(1) - collections.Item2);
+        context.Timings.Add("gc2", GC.CollectionCount(2) - collections.Item3);
+        http.Response.Headers["Server-Timing"] = context.Timings.Header();
         await WriteJsonAsync(http, 200, "application/json", response);
     }
 

@@ -591,4 +591,101 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         var received = MimeMessage.Load(new MemoryStream(await DownloadReportAsync(c, (string)shown["mdnBlobIds"]![0]!, "mdn.eml")));
         Assert.Equal("disposition-notification", Assert.IsType<MultipartReport>(received.Body).ReportType);
     }
+
+    [Fact]
+    public async Task A_listed_dsn_downloads_at_once_and_returns_the_submission_id_as_its_envelope_id()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var nowhere = $"someone@{JmapSubmissionHostFixture.NoMail}";
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [nowhere], "Report at once");
+        var id = (string)(await SubmitAsync(c, identity, draft)).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+
+        // Polled without a pause, so that the download is asked the moment the DSN is listed: its submit has committed,
+        // its copy may still be on the way to alice's INBOX (the inbound stream), and the listed blob must download anyway.
+        string? blobId = null;
+        for (var tries = 0; blobId is null && tries < 20_000; tries++)
+        {
+            var (s, _) = await SubmissionAsync(c, id);
+            if (((JsonArray)s["dsnBlobIds"]!).Count > 0) blobId = (string)s["dsnBlobIds"]![0]!;
+        }
+        Assert.NotNull(blobId);
+        using var r = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/{blobId}/bounce.eml?accept=message/rfc822");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var bounce = MimeMessage.Load(new MemoryStream(await r.Content.ReadAsByteArrayAsync()));
+        var report = Assert.IsType<MultipartReport>(bounce.Body);
+        // RFC 3461 4.4 / RFC 3464 2.2.1: the ENVID the message left with comes back as Original-Envelope-Id — the submission's id.
+        var status = report.OfType<MessageDeliveryStatus>().Single();
+        Assert.Equal(id, status.StatusGroups[0]["Original-Envelope-Id"]?.Trim());
+
+        // An id no submission lists (and no Email has) is still 404.
+        using var none = await c.Http.GetAsync($"/jmap/download/{c.AccountId}/B{new string('0', 24)}/x.eml");
+        Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+    }
+
+    [Fact]
+    public async Task Two_sendings_of_one_email_each_list_only_the_dsn_with_their_envelope_id()
+    {
+        // The same Email sent twice leaves twice with one Message-ID; the DSNs tell the sendings apart by the ENVID.
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var nowhere = $"someone@{JmapSubmissionHostFixture.NoMail}";
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        var draft = await DraftAsync(c, alice, [nowhere], "Sent twice");
+        var first = (string)(await SubmitAsync(c, identity, draft)).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        var second = (string)(await SubmitAsync(c, identity, draft)).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        static JsonArray Dsns(JsonObject s) => (JsonArray)s["dsnBlobIds"]!;
+        var (one, _) = await Eventually.Value(() => SubmissionAsync(c, first), s => Dsns(s.Submission).Count > 0, TimeSpan.FromSeconds(60), "the first sending's DSN");
+        var (two, _) = await Eventually.Value(() => SubmissionAsync(c, second), s => Dsns(s.Submission).Count > 0, TimeSpan.FromSeconds(60), "the second sending's DSN");
+        // Both bounces have arrived once the second is listed; read the first again after it.
+        (one, _) = await SubmissionAsync(c, first);
+        Assert.Single(Dsns(one));
+        Assert.Single(Dsns(two));
+        Assert.NotEqual((string)Dsns(one)[0]!, (string)Dsns(two)[0]!);
+        Assert.Equal("no", Delivered(one, nowhere));
+        Assert.Equal("no", Delivered(two, nowhere));
+    }
+
+    [Fact]
+    public async Task A_mailing_list_recipient_is_delivered_once_the_list_takes_the_post_and_queued_while_held()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var carol = await f.NewAccountAsync(domain, "carol");
+        async Task<string> ListAsync(string policy, string[]? moderators)
+        {
+            var name = $"l{Guid.NewGuid():N}"[..10];
+            var created = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists", new { name, postPolicy = policy, moderators });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var member = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists/{name}/members", new { account = bob });
+            Assert.Equal(HttpStatusCode.Created, member.StatusCode);
+            return $"{name}@{domain}";
+        }
+        var open = await ListAsync("anyone", null);
+        var moderated = await ListAsync("moderated", [carol]);
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+
+        // RFC 8621 7: "yes" once delivered — for a list, once the list has taken the post and sent it on to its members.
+        var toList = (string)(await SubmitAsync(c, identity, await DraftAsync(c, alice, [open], "To the list"))).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        var (taken, _) = await Eventually.Value(() => SubmissionAsync(c, toList), s => Delivered(s.Submission, open) != "queued",
+            TimeSpan.FromSeconds(60), "the list's post no longer queued");
+        Assert.Equal("yes", Delivered(taken, open));
+        Assert.StartsWith("250 ", (string)taken["deliveryStatus"]![open]!["smtpReply"]!);
+        Assert.Contains("mailing list", (string)taken["deliveryStatus"]![open]!["smtpReply"]!);
+        Assert.Equal("final", (string)taken["undoStatus"]!);
+        await Eventually.Value(() => f.InboxAsync(bob, "To the list"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the member's copy");
+
+        // A moderated list holds the post for its moderators: still queued, and the reply says why.
+        var toModerated = (string)(await SubmitAsync(c, identity, await DraftAsync(c, alice, [moderated], "Held post"))).Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        var (held, _) = await Eventually.Value(() => SubmissionAsync(c, toModerated),
+            s => ((string?)s.Submission["deliveryStatus"]![moderated]!["smtpReply"])?.Contains("moderators") == true,
+            TimeSpan.FromSeconds(60), "the post held for the moderators");
+        Assert.Equal("queued", Delivered(held, moderated));
+        Assert.Equal("pending", (string)held["undoStatus"]!);
+    }
 }

@@ -22,6 +22,8 @@ t0=$(date +%s)
 python3 tests/bench/imap_big_mailbox.py --port 11143 --user big@bench.test --password secret123 -n "$n" --repeat 1 --label fill >/dev/null
 echo "INBOX filled to $n messages by pipelined APPEND in $(( $(date +%s) - t0 )) s"
 python3 tests/bench/jmap_query.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --user big@bench.test --password secret123 --requests "$requests"
+# JMAP_ONLY=1: the JMAP figures alone (the JMAP tail's A/B runs, docs/benchmarks.md session 9), without the webmail part.
+if [ -n "${JMAP_ONLY:-}" ]; then echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"; exit 0; fi
 out="$data/webmail-bench.txt"
 BENCH_URL="https://127.0.0.1:$GRAINMAIL_HTTPS_PORT" BENCH_USER=big@bench.test BENCH_PASSWORD=secret123 BENCH_OUT="$out" \
   dotnet tests/GrainMail.Tests/bin/Release/net10.0/GrainMail.Tests.dll -explicit only \

@@ -44,6 +44,10 @@ public sealed class MessageIntake(IGrainFactory grains)
     public async Task<byte[]?> ReadAsync(BlobRef blob) =>
         (await grains.GetGrain<IMessageBlobGrain>(0).Read(blob))?.Value;
 
+    /// <summary>Several stored messages' bytes in one call, in the order asked; null for one that is gone.</summary>
+    public async Task<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<BlobRef> blobs) =>
+        (await grains.GetGrain<IMessageBlobGrain>(0).ReadMany([.. blobs])).Value;
+
     /// <summary>Part of a stored message's bytes (empty past its end); null when it is gone.</summary>
     public async Task<byte[]?> ReadRangeAsync(BlobRef blob, long offset, int count) =>
         (await grains.GetGrain<IMessageBlobGrain>(0).ReadRange(blob, offset, count))?.Value;

@@ -173,7 +173,7 @@ public abstract class EmailFilter
         public override bool NeedsContent => true;
 
         public override async ValueTask<bool> MatchAsync(EmailCandidate e, FilterContext c) =>
-            (await c.Store.SummaryAsync(e.First) is { } s && (bool?)s["hasAttachment"] == true) == want;
+            (await c.Store.HasAttachmentAsync(e.First) == true) == want;
     }
 
     private enum TextWhere

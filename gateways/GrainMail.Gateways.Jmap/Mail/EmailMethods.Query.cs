@@ -22,9 +22,13 @@ public sealed partial class EmailMethods
         var anchorOffset = Args.Long(call.Arguments, "anchorOffset") ?? 0;
         var limit = Args.Long(call.Arguments, "limit", unsigned: true);
         var calculateTotal = Args.Bool(call.Arguments, "calculateTotal", false);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var mail = await access.OpenAsync(call);
+        call.Request.Timings.Since("view", started);
         var view = mail.View;
+        started = System.Diagnostics.Stopwatch.GetTimestamp();
         var ids = await ResultsAsync(call, view, filterNode, sorts, collapse);
+        call.Request.Timings.Since("query", started);
         if (anchor is not null)
         {
             var at = IndexOf(ids, anchor);

@@ -59,6 +59,9 @@ public sealed class JmapRequestContext(
 
     /// <summary>The client's address, for audit entries of changes a method makes.</summary>
     public string ClientIp { get; init; } = "";
+
+    /// <summary>Where this request's time goes (the Server-Timing header of the answer).</summary>
+    public JmapTimings Timings { get; } = new();
 }
 
 /// <summary>One method call being executed.</summary>

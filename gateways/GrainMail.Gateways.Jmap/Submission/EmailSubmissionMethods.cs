@@ -366,12 +366,14 @@ public sealed class EmailSubmissionMethods(IGrainFactory grains, MailAccess acce
         if (copies.Count == 0) return new(StandardMethods.SetError("invalidProperties", "No such Email", ["emailId"]), null);
         var loaded = await store.LoadAsync(copies[0]);
         if (loaded is null) return new(StandardMethods.SetError("invalidProperties", "The Email is gone", ["emailId"]), null);
-        var sent = await submitter.SendAsync(account.Address, loaded.Raw, props["envelope"], call.Request.Aborted);
+        // The id is the message's ENVID (RFC 3461), so it is chosen before the message leaves.
+        var id = "S" + Guid.CreateVersion7().ToString("N")[..24];
+        var sent = await submitter.SendAsync(account.Address, loaded.Raw, props["envelope"], call.Request.Aborted, envelopeId: id);
         if (sent.Error is { } error) return new(error, null);
         var sendAt = EmailReader.UtcDate(DateTimeOffset.UtcNow);
         var o = new JsonObject
         {
-            ["id"] = "S" + Guid.CreateVersion7().ToString("N")[..24],
+            ["id"] = id,
             ["identityId"] = identityId,
             ["emailId"] = emailId,
             ["threadId"] = await store.ThreadIdAsync(copies[0]),

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using GrainMail.Contracts;
+using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Intake;
 using GrainMail.Gateways.Common.Intake;
@@ -32,7 +33,9 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
 {
     private readonly RcptPolicy _rcpt = new(grains, options);
 
-    public async Task<SendOutcome> SendAsync(string account, byte[] raw, JsonNode? envelopeArgument, CancellationToken ct)
+    /// <param name="envelopeId">The RFC 3461 ENVID the message leaves with: the EmailSubmission's id, which a DSN returns as
+    /// Original-Envelope-Id, so that the report is matched to this submission and no other.</param>
+    public async Task<SendOutcome> SendAsync(string account, byte[] raw, JsonNode? envelopeArgument, CancellationToken ct, string? envelopeId = null)
     {
         MimeMessage message;
         try
@@ -91,6 +94,8 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
             {
                 ["mailboxes"] = new JsonArray(verdict.Mailboxes.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
                 ["external"] = new JsonArray(verdict.External.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
+                // A mailing list: its post is followed in the list's stream (SubmissionStatus), found by list and time.
+                ["list"] = verdict.List is { } listed ? GrainMail.Contracts.Lists.ListStreams.Split(listed).List : null,
             };
         }
         if (SubmissionRules.RecipientRefusal(refused, bytes.Length) is { } rcptError) return new SendOutcome(rcptError);
@@ -99,7 +104,7 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
 
         external = external.Distinct(StringComparer.Ordinal).ToList();
         var envelopeToSilo = new SubmissionEnvelope(envelope.MailFrom.Email, mailboxes.Distinct(StringComparer.Ordinal).ToList(),
-            External: external, ExternalOwner: external.Count == 0 ? null : MailAddress.DomainOf(account),
+            Dsn: DsnRequest.Encode(null, envelopeId), External: external, ExternalOwner: external.Count == 0 ? null : MailAddress.DomainOf(account),
             Lists: lists.Distinct(StringComparer.Ordinal).ToList(), AuthenticatedUser: account);
         SubmitReceipt receipt;
         try
@@ -114,6 +119,9 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         }
         if (receipt.Refusal is { } refusal) return new SendOutcome(SubmissionRules.IntakeRefusal(refusal));
 
+        // The list's post event carries the receipt's time: with the list and the account it names the post in the list's stream.
+        foreach (var (_, t) in targets)
+            if (t?["list"] is not null) t["at"] = receipt.ReceivedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
         // Held for approval: the intake wrote no delivery event, only the held row (and the send log's "pending approval").
         var held = receipt.Events == 0;
         var status = new JsonObject();

@@ -79,6 +79,10 @@ public interface IMessageBlobGrain : IGrainWithIntegerKey
     [Retryable]
     Task<Immutable<byte[]>?> Read(BlobRef blob);
 
+    /// <summary>Several messages' bytes in one call (one PostgreSQL statement), in the order asked; null for one that is gone.</summary>
+    [Retryable]
+    Task<Immutable<byte[]?[]>> ReadMany(BlobRef[] blobs);
+
     /// <summary>At most <paramref name="count"/> bytes from <paramref name="offset"/>; empty past the end; null when the blob is gone.</summary>
     [Retryable]
     Task<Immutable<byte[]>?> ReadRange(BlobRef blob, long offset, int count);

@@ -52,4 +52,12 @@ public interface IEmailSubmissionGrain : IGrainWithStringKey
 
     /// <summary>The account was deleted: its submissions go.</summary>
     Task Forget();
+
+    /// <summary>
+    /// The stored message behind a report blob id that a submission of the account lists (dsnBlobIds, mdnBlobIds);
+    /// null when none does. The report is listed when its submit commits, before the mailbox copy reaches a JMAP
+    /// view, so a download serves it from here until then (issue 18's report race).
+    /// </summary>
+    [Retryable]
+    Task<GrainMail.Contracts.Mailboxes.BlobRef?> ReportBlob(string blobId);
 }

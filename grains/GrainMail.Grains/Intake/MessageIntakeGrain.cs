@@ -180,11 +180,14 @@ internal static class IntakeCommit
 
 /// <summary>Message bytes for the gateways, decrypted on the silo: whole or by range.</summary>
 [StatelessWorker, Reentrant]
-public sealed class MessageBlobGrain(BlobStore blobs) : Grain, IMessageBlobGrain
+public sealed class MessageBlobGrain(BlobStore store) : Grain, IMessageBlobGrain
 {
     public async Task<Immutable<byte[]>?> Read(BlobRef blob) =>
-        await blobs.ReadAsync(blob.Domain, blob.Hash) is { } raw ? raw.AsImmutable() : null;
+        await store.ReadAsync(blob.Domain, blob.Hash) is { } raw ? raw.AsImmutable() : null;
+
+    public async Task<Immutable<byte[]?[]>> ReadMany(BlobRef[] blobs) =>
+        (await store.ReadManyAsync([.. blobs.Select(b => (b.Domain, b.Hash))])).AsImmutable();
 
     public async Task<Immutable<byte[]>?> ReadRange(BlobRef blob, long offset, int count) =>
-        await blobs.ReadRangeAsync(blob.Domain, blob.Hash, offset, count) is { } raw ? raw.AsImmutable() : null;
+        await store.ReadRangeAsync(blob.Domain, blob.Hash, offset, count) is { } raw ? raw.AsImmutable() : null;
 }

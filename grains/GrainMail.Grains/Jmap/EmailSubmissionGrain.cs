@@ -105,6 +105,20 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
         DeactivateOnIdle();
     }
 
+    public async Task<GrainMail.Contracts.Mailboxes.BlobRef?> ReportBlob(string blobId)
+    {
+        if (!_any) return null;
+        foreach (var t in await store.ReadTrackedAsync(_account))
+        {
+            if (JsonNode.Parse(t.Json)?[SubmissionStatus.ReportBlobs]?[blobId] is not JsonValue v || (string?)v is not { } at) continue;
+            var colon = at.LastIndexOf(':');
+            if (colon <= 0) continue;
+            // The size is not kept: the reader takes the stored one.
+            return new GrainMail.Contracts.Mailboxes.BlobRef(at[..colon], Convert.FromHexString(at[(colon + 1)..]), 0);
+        }
+        return null;
+    }
+
     /// <summary>RFC 8620 7.1: every gateway's push connections of the account hear that the EmailSubmission state moved.</summary>
     private Task Pushed() => GrainFactory.GetGrain<IJmapStateWatchGrain>(_account).Changed();
 
@@ -146,7 +160,8 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
         if (reports.Count > 0) await ApplyReportsAsync(reports, tracked, objects, touched);
         var openOnes = tracked.Where(t => t.Open || touched.Contains(t.Id)).ToList();
         var facts = openOnes.Count == 0 ? null
-            : await records.ReadAsync(openOnes.Where(t => t.IntakeId is not null).Select(t => t.IntakeId!.Value).ToList());
+            : await records.ReadAsync(openOnes.Where(t => t.IntakeId is not null).Select(t => t.IntakeId!.Value).ToList(),
+                openOnes.SelectMany(t => SubmissionStatus.ListPosts(objects[t.Id], _account)).ToList());
         var changes = new List<(string Id, string Json, bool Open)>();
         var stillOpen = false;
         foreach (var t in tracked)
@@ -188,15 +203,22 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
             if (report is null) continue;
             // The Email's blob id as the account's JMAP view names it ("B" + the Email id's digits).
             var blobId = "B" + Convert.ToHexStringLower(arrival.BlobHash.AsSpan(0, Math.Min(12, arrival.BlobHash.Length)));
-            foreach (var t in tracked)
+            // A DSN's Original-Envelope-Id is the submission id (the ENVID every JMAP submission leaves with, RFC 3461
+            // 4.4): it names exactly one submission, where the Message-ID is shared by every sending of the same Email.
+            var byEnvelope = report.EnvelopeId is { } env ? tracked.Where(t => t.Id == env).ToList() : [];
+            var matched = byEnvelope.Count > 0 ? byEnvelope
+                : tracked.Where(t => t.MessageId is { } mid && report.MessageIds.Contains(mid)).ToList();
+            foreach (var t in matched)
             {
-                var matches = (t.MessageId is { } mid && report.MessageIds.Contains(mid)) || (report.EnvelopeId is { } env && env == t.Id);
-                if (!matches) continue;
                 var o = objects[t.Id];
                 var list = o[report.IsMdn ? "mdnBlobIds" : "dsnBlobIds"] as JsonArray ?? [];
                 if (list.Any(b => (string?)b == blobId)) continue;
                 list.Add(blobId);
                 o[report.IsMdn ? "mdnBlobIds" : "dsnBlobIds"] = list;
+                // Where the listed blob is stored, so that it downloads before the mailbox's JMAP view holds it.
+                var stored = o[SubmissionStatus.ReportBlobs] as JsonObject ?? [];
+                stored[blobId] = arrival.BlobDomain + ":" + Convert.ToHexStringLower(arrival.BlobHash);
+                o[SubmissionStatus.ReportBlobs] = stored;
                 Record(o, report);
                 touched.Add(t.Id);
             }

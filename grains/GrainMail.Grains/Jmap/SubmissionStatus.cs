@@ -16,10 +16,26 @@ public static class SubmissionStatus
     public const string Reports = "_reports";
     public const string Displayed = "_displayed";
 
+    /// <summary>Each listed report blob id → "domain:hash" of the stored message (see EmailSubmissionGrain.ReportBlob).</summary>
+    public const string ReportBlobs = "_reportBlobs";
+
     private const string StoredReply = "250 2.0.0 Delivered to the recipient's mailbox";
     private const string TakenReply = "250 2.0.0 Taken by the recipient's mailbox (filtered, forwarded or removed since)";
 
+    private const string ListTakenReply = "250 2.0.0 Accepted by the mailing list, which sends it on to its members";
+    private const string ListHeldReply = "250 2.0.0 Held for the mailing list's moderators";
+
     private sealed record Outcome(string Delivered, string? Reply);
+
+    /// <summary>The mailing-list posts among an object's recipients (a target with "list" and the receipt's "at").</summary>
+    public static IEnumerable<ListPost> ListPosts(JsonObject o, string account)
+    {
+        if (o[Targets] is not JsonObject targets) yield break;
+        foreach (var (_, t) in targets)
+            if (t?["list"] is JsonValue list && t["at"] is JsonValue at
+                && DateTimeOffset.TryParse((string?)at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var when))
+                yield return new ListPost((string)list!, account, when);
+    }
 
     /// <summary>
     /// The object with its deliveryStatus and undoStatus brought up to date; whether it changed, and
@@ -62,7 +78,10 @@ public static class SubmissionStatus
             outcomes.Add(sent is null ? Held(intakeId, m, facts) : Local(sent, m, facts));
         foreach (var x in (target["external"] as JsonArray ?? []).Select(x => (string)x!))
             outcomes.Add(sent is null ? Held(intakeId, x, facts) : External(sent, x, facts));
-        if (outcomes.Count == 0) return new Outcome("unknown", null); // a list: its members are the list's
+        if (target["list"] is JsonValue list && target["at"] is JsonValue at)
+            // Held for approval only when the send log says so (a post with no local or outside copy may have no sent record).
+            outcomes.Add(sent is null && facts.Attempts.ContainsKey((intakeId, (string)list!)) ? Held(intakeId, (string)list!, facts) : ListOutcome((string)list!, (string)at!, facts));
+        if (outcomes.Count == 0) return new Outcome("unknown", null);
         Outcome Pick(string kind) => outcomes.FirstOrDefault(o => o.Delivered == kind && o.Reply is not null) ?? outcomes.First(o => o.Delivered == kind);
         if (outcomes.Any(o => o.Delivered == "queued")) return Pick("queued");
         if (outcomes.All(o => o.Delivered == "yes")) return Pick("yes");
@@ -79,6 +98,22 @@ public static class SubmissionStatus
         if (facts.Queued.Contains(delivery)) return new Outcome("queued", null);
         if (facts.DeadLetters.TryGetValue(delivery, out var reason)) return new Outcome("no", ReplyOf(reason));
         return new Outcome("unknown", TakenReply);
+    }
+
+    /// <summary>
+    /// A mailing list (RFC 8621 7 deliveryStatus): queued while its post waits in the list's stream or for the list's
+    /// moderators; no when dead-lettered there; yes once the list took it — its members' copies are the list's own
+    /// messages from then on (their failures go to the list's bounce address, not to the poster).
+    /// </summary>
+    private static Outcome ListOutcome(string list, string at, DeliveryFacts facts)
+    {
+        if (!DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var when))
+            return new Outcome("unknown", null);
+        var key = (list, ListPost.Micros(when));
+        if (facts.ListQueued.Contains(key)) return new Outcome("queued", null);
+        if (facts.ListHeld.Contains(key)) return new Outcome("queued", ListHeldReply);
+        if (facts.ListDead.TryGetValue(key, out var reason)) return new Outcome("no", ReplyOf(reason));
+        return new Outcome("yes", ListTakenReply);
     }
 
     private static Outcome External(SentFacts sent, string address, DeliveryFacts facts)

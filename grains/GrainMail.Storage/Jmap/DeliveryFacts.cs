@@ -31,12 +31,40 @@ public sealed class DeliveryFacts
 
     /// <summary>(message id, recipient) → the newest send-log line; message ids are outbound event ids and held ids.</summary>
     public Dictionary<(Guid MessageId, string Recipient), LastAttempt> Attempts { get; } = [];
+
+    /// <summary>Posts to mailing lists still in the list's stream (not yet taken by the list), by <see cref="ListPost.Key"/>.</summary>
+    public HashSet<(string List, long Micros)> ListQueued { get; } = [];
+
+    /// <summary>Posts the list holds for its moderators.</summary>
+    public HashSet<(string List, long Micros)> ListHeld { get; } = [];
+
+    /// <summary>Posts dead-lettered in the list's stream, with the reason.</summary>
+    public Dictionary<(string List, long Micros), string> ListDead { get; } = [];
+}
+
+/// <summary>
+/// A post of a submission to a mailing list: the list's address, the account that sent it and the intake's receipt time,
+/// which the post's event in the list stream carries (its id is not recorded anywhere the submission can see).
+/// </summary>
+public sealed record ListPost(string List, string User, DateTimeOffset At)
+{
+    /// <summary>The time in whole microseconds (truncated), the precision PostgreSQL keeps (the held-posts table).</summary>
+    public static long Micros(DateTimeOffset at) => at.UtcTicks / 10;
+
+    public (string List, long Micros) Key => (List, Micros(At));
 }
 
 /// <summary>Reads <see cref="DeliveryFacts"/> (migration 0041's route: the status is filled from the existing records on read).</summary>
 public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec codec)
 {
-    public async Task<DeliveryFacts> ReadAsync(IReadOnlyList<Guid> intakeIds, CancellationToken ct = default)
+    /// <summary>A stream's rows (queued and dead-lettered) for some keys: indexed by migration 0043's (stream_ns, stream_key).</summary>
+    public const string StreamRowsSql = """
+        SELECT id, payload, NULL FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@k)
+        UNION ALL
+        SELECT id, payload, reason FROM stream_dead_letter WHERE stream_ns = @ns AND stream_key = ANY(@k)
+        """;
+
+    public async Task<DeliveryFacts> ReadAsync(IReadOnlyList<Guid> intakeIds, IReadOnlyList<ListPost>? listPosts = null, CancellationToken ct = default)
     {
         var facts = new DeliveryFacts();
         if (intakeIds.Count == 0) return facts;
@@ -67,11 +95,7 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
             {
                 var wanted = missing.Select(m => m.Second).ToHashSet();
                 var keys = missing.Select(m => m.First).Distinct(StringComparer.Ordinal).ToArray();
-                await using var cmd = new NpgsqlCommand("""
-                    SELECT id, payload, NULL FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@k)
-                    UNION ALL
-                    SELECT id, payload, reason FROM stream_dead_letter WHERE stream_ns = @ns AND stream_key = ANY(@k)
-                    """, conn, tx);
+                await using var cmd = new NpgsqlCommand(StreamRowsSql, conn, tx);
                 cmd.Parameters.AddWithValue("ns", DeliveryStreams.Inbound);
                 cmd.Parameters.AddWithValue("k", keys);
                 await using var r = await cmd.ExecuteReaderAsync(ct);
@@ -103,7 +127,54 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
             await using var r = await cmd.ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct)) facts.Attempts[(r.GetGuid(0), r.GetString(1))] = new LastAttempt(r.GetString(2), r.GetString(3));
         }
+        if (listPosts is { Count: > 0 }) await ReadListPostsAsync(conn, tx, listPosts, facts, ct);
         await tx.CommitAsync(ct);
         return facts;
+    }
+
+    /// <summary>
+    /// Where each list post stands: in the list's stream (queued), held for moderators, or dead-lettered. Read by
+    /// the stream's key (migration 0043's index). A post in none of them was taken by the list.
+    /// </summary>
+    private async Task ReadListPostsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ListPost> posts, DeliveryFacts facts, CancellationToken ct)
+    {
+        var wanted = posts.ToDictionary(p => p.Key, p => p);
+        var lists = posts.Select(p => p.List).Distinct(StringComparer.Ordinal).ToArray();
+        await using (var cmd = new NpgsqlCommand(StreamRowsSql, conn, tx))
+        {
+            cmd.Parameters.AddWithValue("ns", GrainMail.Contracts.Lists.ListStreams.Namespace);
+            cmd.Parameters.AddWithValue("k", lists);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                GrainMail.Contracts.Lists.ListDeliveryEvent e;
+                try
+                {
+                    e = (GrainMail.Contracts.Lists.ListDeliveryEvent)codec.Decode(GrainMail.Contracts.Lists.ListStreams.Namespace, r.GetFieldValue<byte[]>(1), r.GetInt64(0), 0);
+                }
+                catch (Exception x) when (x is System.Text.Json.JsonException or FormatException or InvalidCastException)
+                {
+                    continue;
+                }
+                var key = (e.List, ListPost.Micros(e.ReceivedAt));
+                if (!wanted.TryGetValue(key, out var post) || !string.Equals(e.User, post.User, StringComparison.OrdinalIgnoreCase)) continue;
+                if (r.IsDBNull(2)) facts.ListQueued.Add(key);
+                else facts.ListDead[key] = r.GetString(2);
+            }
+        }
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT list || '@' || domain, received_at FROM mailing_list_held WHERE (domain, list) IN (SELECT * FROM unnest(@d, @l))", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("d", lists.Select(GrainMail.Contracts.MailAddress.DomainOf).ToArray());
+            cmd.Parameters.AddWithValue("l", lists.Select(GrainMail.Contracts.MailAddress.LocalPartOf).ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                // PostgreSQL rounds the time to the microsecond (half to even) where Micros truncates: a microsecond either way is the same post.
+                var (list, micros) = (r.GetString(0), ListPost.Micros(r.GetFieldValue<DateTimeOffset>(1)));
+                foreach (var post in posts)
+                    if (post.List == list && Math.Abs(post.Key.Micros - micros) <= 1) facts.ListHeld.Add(post.Key);
+            }
+        }
     }
 }
