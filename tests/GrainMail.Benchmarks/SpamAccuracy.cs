@@ -8,7 +8,7 @@ using MimeKit;
 /// The content classifier's accuracy in memory (no database, no node): the same tokenizer, counts and
 /// combiner as the silo's, so that a tuning round takes seconds instead of the ten minutes of
 /// tests/bench/spam-accuracy.sh (which measures the shipped path through the API and stays the figure of record).
-///   accuracy --train spam:DIR --train ham:DIR [--test NAME=spam|ham:DIR ...] [--holdout PERCENT] [--folds K [--forward]] [--explain N]
+///   accuracy --train spam:DIR --train ham:DIR [--test NAME=spam|ham:DIR ...] [--holdout PERCENT] [--folds K] [--explain N]
 ///            [--variant LABEL:-PREFIX;s=1;x=0.5;mindev=0.1;clues=150;cut=0.9 ...]
 /// Variant options comb=lr;eta=;epochs=;tone=;repeat=;order=node|interleave|shuffle;norm=;l2= train an online logistic
 /// regression over the same hashed tokens instead of the counts (an experiment: the node does not run it; see
@@ -32,7 +32,6 @@ internal static class SpamAccuracy
         var holdout = 0;
         var explain = 0;
         var folds = 0;
-        var forward = false;
         var variants = new List<string>();
         for (var i = 1; i < args.Length; i++)
         {
@@ -52,9 +51,6 @@ internal static class SpamAccuracy
                     break;
                 case "--variant":
                     variants.Add(args[++i]);
-                    break;
-                case "--forward":
-                    forward = true;
                     break;
                 case "--folds":
                     folds = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -142,14 +138,11 @@ internal static class SpamAccuracy
                 var cvScored = new List<(Sample S, double Score, ModelCounts M)>();
                 var spamSamples = training.Where(t => t.Spam).ToList();
                 var hamSamples = training.Where(t => !t.Spam).ToList();
-                // --forward (forward chaining): fold i is validated on a model of the folds before it only (i = 1 … K − 1),
-                // so that every validated message is later than everything its model learned, as the test sets are.
-                for (var i = forward ? 1 : 0; i < folds; i++)
+                for (var i = 0; i < folds; i++)
                 {
                     bool InFold(List<Sample> list, int index) => index * folds / list.Count == i;
-                    bool InModel(List<Sample> list, int index) => forward ? index * folds / list.Count < i : !InFold(list, index);
                     var validate = spamSamples.Where((_, k) => InFold(spamSamples, k)).Concat(hamSamples.Where((_, k) => InFold(hamSamples, k))).ToList();
-                    var rest = spamSamples.Where((_, k) => InModel(spamSamples, k)).Concat(hamSamples.Where((_, k) => InModel(hamSamples, k)));
+                    var rest = spamSamples.Where((_, k) => !InFold(spamSamples, k)).Concat(hamSamples.Where((_, k) => !InFold(hamSamples, k)));
                     var restList = rest.ToList();
                     var m = Train(restList, Hashed);
                     var w = lr is null ? null : TrainLr(restList, Hashed, lr, m, settings);
@@ -163,7 +156,7 @@ internal static class SpamAccuracy
                         else { hamN++; if (junk) hamJunk++; }
                     }
                 }
-                Console.WriteLine($"cv {folds}-fold (time order{(forward ? ", forward chaining" : "")}): spam caught {spamCaught}/{spamN} = {(double)spamCaught / spamN:P2}, ham misfiled {hamJunk}/{hamN} = {(double)hamJunk / hamN:P2}");
+                Console.WriteLine($"cv {folds}-fold (time order): spam caught {spamCaught}/{spamN} = {(double)spamCaught / spamN:P2}, ham misfiled {hamJunk}/{hamN} = {(double)hamJunk / hamN:P2}");
                 cvHam.Sort((a, b) => b.CompareTo(a));
                 double ThresholdFor(int k) => k < cvHam.Count ? Math.BitIncrement(cvHam[k]) : double.NegativeInfinity;
                 Console.WriteLine("cv by ham budget (ham misfiled <= k: threshold, spam caught): " + string.Join("  ", Enumerable.Range(0, 9).Select(k =>
