@@ -274,6 +274,23 @@ public sealed class ContentClassifierTests
     }
 
     [Fact]
+    public void A_token_seen_once_leans_by_the_shipped_strength_and_the_junk_score_is_the_bayes_99_edge()
+    {
+        // Robinson's f(w) = (s · 0.5 + n · p) / (s + n): a token seen in one spam of a balanced model, never in ham, is
+        // (0.175 + 1) / 1.35 = 0.870 with s = 0.35 (0.833 with session 8's s = 0.5).
+        var once = ContentClassifier.Hash("seenonce");
+        var model = new ModelCounts(100, 100, new Dictionary<long, TokenCounts> { [once] = new(1, 0) });
+        Assert.Equal((0.35 * 0.5 + 1) / 1.35, ContentClassifier.TokenProbability(once, model, null), 9);
+        // The log-odds sum JunkScore maps to p = 0.99 exactly: BAYES_99 begins there, not below.
+        var f = 1 / (1 + Math.Exp(-ContentClassifier.JunkScore / 40));
+        var tokens = Enumerable.Range(0, 40).Select(i => ContentClassifier.Hash("edge" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        var atEdge = new ModelCounts(1_000_000, 1_000_000, tokens.ToDictionary(h => h, _ => new TokenCounts((int)Math.Round(1e6 * f), (int)Math.Round(1e6 * (1 - f)))));
+        var verdict = ContentClassifier.Classify(tokens, atEdge, null);
+        Assert.Equal(ContentClassifier.JunkScore, verdict.Score, 1);
+        Assert.Equal(0.99, verdict.Probability, 3);
+    }
+
+    [Fact]
     public void Token_hashes_are_stable_and_never_the_totals_key()
     {
         Assert.Equal(ContentClassifier.Hash("viagra"), ContentClassifier.Hash("viagra"));
