@@ -9,6 +9,7 @@ using GrainMail.Gateways.Jmap.Session;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GrainMail.Gateways.Jmap;
@@ -110,10 +111,15 @@ public static class JmapEndpoints
         var response = await dispatcher.ExecuteAsync(request, context, sessionState);
         context.Timings.Since("app", started);
         // The process's GC pauses and collections while this request ran (other requests' too: a pause stops all).
-        context.Timings.Add("gcpause", (GC.GetTotalPauseDuration() - pauses).TotalMilliseconds);
-        context.Timings.Add("gc0", GC.CollectionCount(0) - collections.Item1);
-        context.Timings.Add("gc1", GC.CollectionCount(1) - collections.Item2);
-        context.Timings.Add("gc2", GC.CollectionCount(2) - collections.Item3);
+        // They tell of other users' load on the node, so a user sees them only where the operator turned them on
+        // (GrainMail:Jmap:ServerTimingGc; the benchmark does); the request's own parts are always sent.
+        if (http.RequestServices.GetService<IConfiguration>()?.GetValue("GrainMail:Jmap:ServerTimingGc", false) == true)
+        {
+            context.Timings.Add("gcpause", (GC.GetTotalPauseDuration() - pauses).TotalMilliseconds);
+            context.Timings.Add("gc0", GC.CollectionCount(0) - collections.Item1);
+            context.Timings.Add("gc1", GC.CollectionCount(1) - collections.Item2);
+            context.Timings.Add("gc2", GC.CollectionCount(2) - collections.Item3);
+        }
         http.Response.Headers["Server-Timing"] = context.Timings.Header();
         await WriteJsonAsync(http, 200, "application/json", response);
     }

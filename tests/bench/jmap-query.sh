@@ -15,7 +15,7 @@ n=${1:-100000} requests=${2:-500}
 cd "$root"
 bash webmail/build.sh
 source tests/bench/grainmail-host.sh
-start_grainmail jmapbench GRAINMAIL_WEBMAIL="$root/webmail/dist"
+start_grainmail jmapbench GRAINMAIL_WEBMAIL="$root/webmail/dist" GrainMail__Jmap__ServerTimingGc=true
 api /api/v1/domains '{"name":"bench.test"}'
 api /api/v1/domains/bench.test/accounts '{"localPart":"big","password":"secret123"}'
 t0=$(date +%s)
