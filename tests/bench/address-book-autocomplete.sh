@@ -81,7 +81,8 @@ for rate in ${ADDRESSBOOK_RATES:-}; do
     --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --clients 8 \
     --rate "$rate" --duration "${ADDRESSBOOK_RATE_SECONDS:-20}") || { echo "open-loop run at $rate failed"; tail -40 "$data/host.log"; exit 1; }
   node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
-  if [ -n "$counter" ]; then kill -INT "$counter" 2>/dev/null; sleep 1; kill "$counter" 2>/dev/null || true; fi
+  # (dotnet-counters may have ended by itself: a failed kill must not end the script under set -e)
+  if [ -n "$counter" ]; then kill -INT "$counter" 2>/dev/null || true; sleep 1; kill "$counter" 2>/dev/null || true; fi
   echo "$out"
   if [ -n "$counter" ] && [ -s "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" ]; then
     python3 tests/bench/runtime_counters.py "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" || true
