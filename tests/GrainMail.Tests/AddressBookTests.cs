@@ -90,6 +90,23 @@ public sealed class AddressBookTests(AddressBookHostFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Prefix_and_substring_matches_come_from_one_statement_once_each_prefixes_first()
+    {
+        var w = await AddressBookWorld.CreateAsync(fixture);
+        // "an" is a prefix of "Andy Lau" and of andy@, and a substring of the same name: one entry, not two.
+        Assert.Equal([w.Andy], await Search(w.Bob, "an"));
+        // Only inside a local part (car-ol) or a name (张-三丰): the substring stage alone.
+        Assert.Equal([w.Carol], await Search(w.Bob, "ro"));
+        Assert.Equal([w.Alice], await Search(w.Bob, "li"));
+        // "a" finds andy (name, initials "al") and alice (address) by prefix; one character never runs the substring stage.
+        Assert.Equal(new[] { w.Andy, w.Alice }.Order(), (await Search(w.Bob, "a")).Order());
+        // The limit holds over both stages, and the rules over the substring stage too.
+        Assert.Single(await Search(w.Bob, "a", limit: 1));
+        Assert.Empty(await Search(w.Alice, "ro"));
+        Assert.Equal([w.Alice], await Search(w.Alice, "li"));
+    }
+
+    [Fact]
     public async Task Public_contacts_are_managed_by_the_admin_and_visible_to_every_user()
     {
         var w = await AddressBookWorld.CreateAsync(fixture);

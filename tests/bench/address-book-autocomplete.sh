@@ -65,13 +65,28 @@ done
 # Open loop (ADDRESSBOOK_RATES="50 100 150"): queries due at a fixed rate, latency from the due time, so a figure
 # is stated at a load below saturation; ADDRESSBOOK_RATE_AUTH (default session: the webmail) and
 # ADDRESSBOOK_RATE_SECONDS (default 20) per rate, over 8 connections.
+# ADDRESSBOOK_COUNTERS=DIR: the node's runtime counters (GC collections and pause time, allocation, heap, thread-pool
+# queue) once a second during each open-loop run, from dotnet-counters (a .NET global tool), into DIR/rate-R.csv.
+counters_tool="$HOME/.dotnet/tools/dotnet-counters"
 for rate in ${ADDRESSBOOK_RATES:-}; do
   node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks)
+  counter=
+  if [ -n "${ADDRESSBOOK_COUNTERS:-}" ] && [ -x "$counters_tool" ]; then
+    mkdir -p "$ADDRESSBOOK_COUNTERS"; rm -f "$ADDRESSBOOK_COUNTERS/rate-$rate.csv"
+    without_lock_fds "$counters_tool" collect -p "$pid" --refresh-interval 1 --format csv -o "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" \
+      --counters System.Runtime >/dev/null 2>&1
+    counter=$!; sleep 1
+  fi
   out=$(python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --auth "${ADDRESSBOOK_RATE_AUTH:-session}" \
     --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --clients 8 \
     --rate "$rate" --duration "${ADDRESSBOOK_RATE_SECONDS:-20}") || { echo "open-loop run at $rate failed"; tail -40 "$data/host.log"; exit 1; }
   node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
+  # (dotnet-counters may have ended by itself: a failed kill must not end the script under set -e)
+  if [ -n "$counter" ]; then kill -INT "$counter" 2>/dev/null || true; sleep 1; kill "$counter" 2>/dev/null || true; fi
   echo "$out"
+  if [ -n "$counter" ] && [ -s "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" ]; then
+    python3 tests/bench/runtime_counters.py "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" || true
+  fi
   n=$(echo "$rate * ${ADDRESSBOOK_RATE_SECONDS:-20} + 200" | bc | cut -d. -f1)
   echo "  node CPU $(echo "scale=2; ($node1 - $node0) * 1000 / $hz / $n" | bc) ms, PostgreSQL CPU $(echo "scale=2; ($pg1 - $pg0) * 1000 / $hz / $n" | bc) ms per request"
 done

@@ -2,10 +2,13 @@
 # Mailing list expansion: a list whose one member is a department of N accounts (default 10,000).
 # One post by MX; measures the time until the list's grain has expanded it (all member events
 # committed) and until every member has it, and meanwhile the delivery latency of ordinary mail
-# to another account, against the same latency before the post.
+# to another account, against the same latency before the post and after the expansion (the probe's
+# p50/p90/p99 in each phase, and during / (before and after) as a ratio).
 #   flock -o /tmp/grainmail.lock tests/bench/list-expansion.sh [N] [NAME=VALUE...]
 # Extra NAME=VALUE pairs go to the node's environment, e.g. GrainMail__Lists__PacedBacklog=0
-# GrainMail__Lists__ExpansionBatch=500 for the expansion without pacing (as before issue 15's pacing).
+# GrainMail__Lists__ExpansionBatch=500 for the expansion without pacing (as before issue 15's pacing),
+# or GrainMail__Lists__ExpansionBatch=200 GrainMail__Lists__PacedBacklog=50 for the pacing of session 8.
+# LIST_BASELINE_SECONDS (default 15) is how long the probe runs before the post (and half that after).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 n=${1:-10000}

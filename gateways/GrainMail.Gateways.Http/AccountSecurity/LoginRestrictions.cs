@@ -20,7 +20,8 @@ public static class RestrictionEndpointExtensions
 /// <summary>
 /// Interactive sessions (admin and user session tokens) of an account that must enrol in
 /// two-factor or change its password reach only the endpoints that do that (and log out): every
-/// other call is a 403 that says what to do. Read at every request from the account grain, so
+/// other call is a 403 that says what to do. Read at every request from the account grain (with the
+/// session check itself: <see cref="IAccountSecurityGrain.CheckSession"/>), so
 /// the restriction lifts the moment the user has done it. HTTP Basic and the mail protocols are
 /// not interactive logins and are not restricted (mail clients keep working).
 /// </summary>
@@ -28,9 +29,10 @@ public sealed class LoginRestrictionMiddleware(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext http, IGrainFactory grains, IProblemDetailsService problems)
     {
-        if (AdminCaller.Of(http) is { IsSuper: false, Account: { } account, Kind: not null } && http.GetEndpoint() is { } endpoint)
+        if (AdminCaller.Of(http) is { IsSuper: false, Account: { } account, Kind: not null } caller && http.GetEndpoint() is { } endpoint)
         {
-            var restrictions = await grains.GetGrain<IAccountSecurityGrain>(account).GetRestrictions();
+            // Read by this request's session check already (the same turn of the account grain), or now.
+            var restrictions = caller.Restrictions ?? await grains.GetGrain<IAccountSecurityGrain>(account).GetRestrictions();
             var served = endpoint.Metadata.GetMetadata<ServesRestriction>()?.Serves ?? LoginRestriction.None;
             if (restrictions != LoginRestriction.None && (restrictions & served) == LoginRestriction.None)
             {

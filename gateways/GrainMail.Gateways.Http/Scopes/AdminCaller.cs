@@ -8,13 +8,15 @@ namespace GrainMail.Gateways.Http.Scopes;
 /// session token with the roles it holds at this request (read fresh on every request, so a
 /// removed role stops working at once).
 /// </summary>
-public sealed record AdminCaller(bool IsSuper, string? Account, SessionKind? Kind, IReadOnlyList<AdminRoleGrant> Roles)
+/// <param name="Restrictions">The session's login restrictions as read by this request's session check (null: not read).</param>
+public sealed record AdminCaller(bool IsSuper, string? Account, SessionKind? Kind, IReadOnlyList<AdminRoleGrant> Roles,
+    GrainMail.Contracts.Accounts.LoginRestriction? Restrictions = null)
 {
     private const string ItemKey = "grainmail.admin-caller";
 
     public static readonly AdminCaller Super = new(true, null, null, []);
 
-    public static AdminCaller FromSession(SessionPrincipal p) => new(false, p.Account, p.Kind, p.Roles);
+    public static AdminCaller FromSession(SessionPrincipal p) => new(false, p.Account, p.Kind, p.Roles, p.Restrictions);
 
     /// <summary>The caller the authentication handler found for this request; null when none.</summary>
     public static AdminCaller? Of(HttpContext http) => http.Items.TryGetValue(ItemKey, out var c) ? c as AdminCaller : null;

@@ -29,6 +29,13 @@ public interface IAccountSecurityGrain : IGrainWithStringKey
     [Retryable]
     Task<LoginRestriction> GetRestrictions();
 
+    /// <summary>
+    /// What a session token's check needs of the account in one turn: its info (null when it does not
+    /// exist) and, when it is enabled, its restrictions read now (as <see cref="GetRestrictions"/>).
+    /// </summary>
+    [Retryable]
+    Task<AccountSessionCheck> CheckSession();
+
     /// <summary>Sets a password through the domain's policy (and history); every password set goes here.</summary>
     Task<PasswordSetResult> ChangePassword(PasswordChange change);
 
@@ -140,3 +147,9 @@ public enum ResetRequestOutcome
     NoSuchAccount,
     RateLimited,
 }
+
+/// <summary>The account as a session check sees it: <see cref="Info"/> null when missing; <see cref="Restrictions"/> None unless enabled.</summary>
+[GenerateSerializer, Immutable]
+public sealed record AccountSessionCheck(
+    [property: Id(0)] AccountInfo? Info,
+    [property: Id(1)] LoginRestriction Restrictions);

@@ -15,13 +15,18 @@ public sealed record SessionStarted(
     [property: Id(0)] DateTimeOffset ExpiresAt,
     [property: Id(1)] TimeSpan IdleTimeout);
 
-/// <summary>Who a valid session token belongs to, and the roles it carries now.</summary>
+/// <summary>
+/// Who a valid session token belongs to, the roles it carries now, and what the account must do
+/// first (<see cref="Restrictions"/>, read in the same check, so that a request needs no second call
+/// to the account for them; null from a silo that did not read them).
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SessionPrincipal(
     [property: Id(0)] string Account,
     [property: Id(1)] SessionKind Kind,
     [property: Id(2)] IReadOnlyList<AdminRoleGrant> Roles,
-    [property: Id(3)] DateTimeOffset ExpiresAt);
+    [property: Id(3)] DateTimeOffset ExpiresAt,
+    [property: Id(4)] GrainMail.Contracts.Accounts.LoginRestriction? Restrictions = null);
 
 /// <summary>
 /// Roles, admin sessions and the directory lookups the scope checks need, answered on a silo

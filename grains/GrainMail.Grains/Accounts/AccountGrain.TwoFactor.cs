@@ -164,6 +164,13 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         return Restrictions(await SecurityContextAsync());
     }
 
+    public async Task<AccountSessionCheck> CheckSession()
+    {
+        var info = await GetInfo();
+        if (info is not { Enabled: true }) return new AccountSessionCheck(info, LoginRestriction.None);
+        return new AccountSessionCheck(info, Restrictions(await SecurityContextAsync()));
+    }
+
     private LoginRestriction Restrictions(AccountSecurityContext ctx)
     {
         var r = LoginRestriction.None;

@@ -54,7 +54,10 @@ public sealed class AdminAccessGrain(AdminAccessStore store, AdminSessionOptions
     {
         var session = await store.UseSessionAsync(tokenHash, options.IdleTimeout, AdminSessionOptions.TouchEvery);
         if (session is null) return null;
-        var info = await GrainFactory.GetGrain<IAccountGrain>(session.Account).GetInfo();
+        // One turn of the account for both its state and its login restrictions (the middleware used to
+        // ask for the restrictions in a second call on every request).
+        var check = await GrainFactory.GetGrain<IAccountSecurityGrain>(session.Account).CheckSession();
+        var info = check.Info;
         if (info is not { Enabled: true })
         {
             // Disabled or deleted: every session of the account ends.
@@ -72,7 +75,7 @@ public sealed class AdminAccessGrain(AdminAccessStore store, AdminSessionOptions
                 return null;
             }
         }
-        return new SessionPrincipal(session.Account, session.Kind, roles, session.ExpiresAt);
+        return new SessionPrincipal(session.Account, session.Kind, roles, session.ExpiresAt, check.Restrictions);
     }
 
     public Task<bool> EndSession(byte[] tokenHash) => store.DeleteSessionAsync(tokenHash);

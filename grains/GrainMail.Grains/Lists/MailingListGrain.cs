@@ -19,18 +19,23 @@ namespace GrainMail.Grains.Lists;
 /// <summary>Node-wide settings of list expansion.</summary>
 public sealed class ListOptions
 {
-    /// <summary>Members per expansion transaction: one blob reference update, one event insert, one progress update.</summary>
-    public int ExpansionBatch { get; set; } = 200;
+    /// <summary>
+    /// Members per expansion transaction: one blob reference update, one event insert, one progress update.
+    /// Small, so that a batch never puts more than a few copies ahead of ordinary mail in the queues.
+    /// </summary>
+    public int ExpansionBatch { get; set; } = 20;
 
     /// <summary>
-    /// Pacing (issue 15: a big list must not starve ordinary mail): the next batch is committed
-    /// only once at most this many of the previous batch's copies are still queued, so ordinary
-    /// mail in the same queue partitions waits behind at most about ExpansionBatch + PacedBacklog
-    /// list copies instead of the whole list. 0 turns pacing off.
+    /// Pacing (issue 15: a big list must not slow ordinary mail): the next batch is committed only
+    /// once at most this many of the expansion's copies are still queued, so that at any time at
+    /// most ExpansionBatch + PacedBacklog of them are queued or being delivered, whatever the
+    /// list's size, and ordinary mail in the same queue partitions waits behind at most that many.
+    /// A window rather than batch after batch: the queue never runs dry between two batches, so
+    /// the members' deliveries go on at the node's pace. 0 turns pacing off (every batch at once).
     /// </summary>
-    public int PacedBacklog { get; set; } = 50;
+    public int PacedBacklog { get; set; } = 20;
 
-    /// <summary>The longest one batch waits for the previous one to drain (a member whose delivery is failing must not stall the list).</summary>
+    /// <summary>The longest one batch waits for the window to drain (a member whose delivery is failing must not stall the list).</summary>
     public TimeSpan PacingMaxWait { get; set; } = TimeSpan.FromSeconds(30);
 }
 
@@ -286,12 +291,13 @@ public sealed class MailingListGrain(
             var summary = await GrainMail.Storage.Governance.MessageIndex.SummarizeAsync(copy);
             var policies = new Dictionary<string, GrainMail.Contracts.Governance.GovernancePolicy>(StringComparer.Ordinal);
             var last = progress.LastMember;
-            List<string>? previous = null;
+            // This expansion's local copies that may still be queued (the window PaceAsync keeps small).
+            var outstanding = new List<string>();
             while (true)
             {
                 var page = await store.RecipientsAsync(Domain, Name, last, options.ExpansionBatch);
                 if (page.Count == 0) break;
-                if (previous is not null) await PaceAsync(previous);
+                outstanding = await PaceAsync(outstanding);
                 var members = page.Where(m => !m.External).Select(m => m.Address).ToList();
                 var masters = await MastersAsync(members, policies);
                 var (writes, events) = MemberEvents(item, page, copy, hash, masters);
@@ -313,7 +319,7 @@ public sealed class MailingListGrain(
                     continue;
                 }
                 last = page[^1].Address;
-                previous = page.Where(m => !m.External).Select(m => m.Address).ToList();
+                outstanding.AddRange(page.Where(m => !m.External).Select(m => m.Address));
                 if (page.Count < options.ExpansionBatch) break;
             }
         }
@@ -323,25 +329,28 @@ public sealed class MailingListGrain(
     }
 
     /// <summary>
-    /// Waits (yielding the thread: the silo's other grains run meanwhile) until the previous
-    /// batch's local copies are mostly delivered, polling the queue every 50-200 ms. Ordinary mail
-    /// then never queues behind more than a batch and a bit of this list. The list's own grain is
+    /// Waits (yielding the thread: the silo's other grains run meanwhile) until at most
+    /// PacedBacklog of this expansion's local copies are still queued, and answers those that are
+    /// (the rest are delivered: the window slides on). Polled every 10-100 ms: short, because with
+    /// small batches a long poll would leave the queue idle between them. The list's own grain is
     /// the one waiting, so only posts to this same list queue behind it.
     /// </summary>
-    private async Task PaceAsync(List<string> previous)
+    private async Task<List<string>> PaceAsync(List<string> outstanding)
     {
-        if (options.PacedBacklog <= 0 || previous.Count <= options.PacedBacklog) return;
+        if (options.PacedBacklog <= 0 || outstanding.Count <= options.PacedBacklog) return outstanding;
         var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(options.PacingMaxWait.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        var delay = 50;
-        while (await store.QueuedInboundAsync(previous, options.PacedBacklog + 1) > options.PacedBacklog)
+        var delay = 10;
+        while (true)
         {
+            outstanding = await store.QueuedInboundAsync(outstanding);
+            if (outstanding.Count <= options.PacedBacklog) return outstanding;
             if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
             {
-                logger.LogWarning("List {List}: the previous batch is still queued after {Wait}; going on", Address, options.PacingMaxWait);
-                return;
+                logger.LogWarning("List {List}: {Count} copies are still queued after {Wait}; going on", Address, outstanding.Count, options.PacingMaxWait);
+                return [];
             }
             await Task.Delay(delay);
-            delay = Math.Min(delay * 2, 200);
+            delay = Math.Min(delay * 2, 100);
         }
     }
 

@@ -107,47 +107,80 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
             AND strpos(key, @ql) > 0)
         """;
 
-    // The first `limit` substring matches as the bitmap of the GIN index yields them, then sorted by
-    // name: not the alphabetically first ones. Sorting all candidates first cost 50 ms for a common
-    // character ("伟": 4,000 rows) and made this stage the slowest of autocomplete.
-    private static readonly string SubstringFirst = $"(SELECT * FROM book WHERE {SubstringMatch} LIMIT @limit)";
+    // The substring stage, in the same statement as the prefixes: the first `limit` candidates as the
+    // GIN bitmap yields them (not the alphabetically first: sorting all candidates of a common character,
+    // "伟": 4,000 rows, cost 50 ms), skipping those the prefixes found, then sorted by name. It runs only
+    // when the prefixes found fewer than `limit` and q may be a substring (@substr): a condition on
+    // parameters and the prefix count alone, which PostgreSQL checks once (a one-time filter) before it
+    // touches the GIN index at all.
+    private static readonly string SubstringStage = $"""
+        (SELECT * FROM book b
+         WHERE @substr AND (SELECT count(*) FROM prefix) < @limit AND ({SubstringMatch})
+           AND NOT EXISTS (SELECT FROM prefix p WHERE p.kind = b.kind AND p.address = b.address)
+         LIMIT @limit)
+        """;
+
+    // The whole autocomplete as ONE statement (session 9): the viewer's scope is judged once, one round
+    // trip, one bind. Until session 8 the substring stage was a second statement after the first had
+    // come back, paying the scope, the round trip and its plan-cache batch again for most queries of a
+    // restricted viewer. Prefix matches first (sorted by name), then substring matches (sorted by name).
+    private static readonly string SearchSql = VisibleSql + $"""
+        , prefix AS MATERIALIZED (
+            SELECT * FROM ({PrefixArmsUnion}) u ORDER BY display_name, address LIMIT @limit
+        ), more AS MATERIALIZED (
+            SELECT * FROM {SubstringStage} s ORDER BY display_name, address
+        ), m AS (
+            SELECT 0 AS stage, * FROM prefix
+            UNION ALL
+            SELECT 1 AS stage, * FROM more
+        )
+        SELECT {Columns}
+        FROM m
+        ORDER BY m.stage, m.display_name, m.address
+        LIMIT @limit
+        """;
+
+    // A whole address being typed: the local part's range, then the rest (no substring stage).
+    private static readonly string AddressSql = VisibleSql + $"""
+        SELECT {Columns}
+        FROM (SELECT * FROM book WHERE {AddressMatch} ORDER BY display_name, address LIMIT @limit) m
+        ORDER BY m.display_name, m.address
+        """;
+
+    private static readonly string AllSql = VisibleSql + $"""
+        SELECT {Columns}
+        FROM (SELECT * FROM book ORDER BY display_name, address) m
+        ORDER BY m.display_name, m.address
+        """;
 
     /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
-    public async Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
+    public Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
     {
         limit = Math.Clamp(limit, 1, AddressBookLimits.MaxSearchResults);
         var q = query.Trim();
         var ql = q.ToLowerInvariant();
         var at = ql.IndexOf('@');
-        var found = at >= 0 ? await QueryAsync(domain, viewer, AddressMatch, q, ql, ql[..at], limit, ct)
-            : await QueryAsync(domain, viewer, null, q, ql, ql, limit, ct, union: PrefixArmsUnion);
-        if (found.Count < limit && at < 0 && q.Length >= 2)
-        {
-            var seen = found.Select(e => (e.Kind, e.Address)).ToHashSet();
-            foreach (var e in await QueryAsync(domain, viewer, null, q, ql, ql, limit, ct, union: SubstringFirst))
+        return at >= 0
+            ? QueryAsync(AddressSql, domain, viewer, limit, ct, c =>
             {
-                if (found.Count >= limit) break;
-                if (seen.Add((e.Kind, e.Address))) found.Add(e);
-            }
-        }
-        return found;
+                c.Parameters.AddWithValue("ql", ql);
+                c.Parameters.AddWithValue("lp", ql[..at]);
+            })
+            : QueryAsync(SearchSql, domain, viewer, limit, ct, c =>
+            {
+                c.Parameters.AddWithValue("q", q);
+                c.Parameters.AddWithValue("ql", ql);
+                c.Parameters.AddWithValue("substr", q.Length >= 2);
+            });
     }
 
     /// <summary>Every entry <paramref name="viewer"/> may see.</summary>
     public Task<List<AddressBookEntry>> AllAsync(string domain, string viewer, CancellationToken ct = default) =>
-        QueryAsync(domain, viewer, null, "", "", "", null, ct);
+        QueryAsync(AllSql, domain, viewer, null, ct, null);
 
-    /// <param name="union">Instead of one match over <c>book</c>, a union of selections from it (each with its own limit).</param>
-    private async Task<List<AddressBookEntry>> QueryAsync(string domain, string viewer, string? match, string q, string ql, string lp,
-        int? limit, CancellationToken ct, string? union = null)
+    private async Task<List<AddressBookEntry>> QueryAsync(string sql, string domain, string viewer, int? limit, CancellationToken ct,
+        Action<NpgsqlBatchCommand>? parameters)
     {
-        var source = union is null ? $"book {(match is null ? "" : $"WHERE {match}")}" : $"({union}) u";
-        var sql = VisibleSql + $"""
-            SELECT {Columns}
-            FROM (SELECT * FROM {source}
-                  ORDER BY display_name, address {(limit is null ? "" : "LIMIT @limit")}) m
-            ORDER BY m.display_name, m.address
-            """;
         // Prepared on the pooled connection (Npgsql keeps it there), and run under a GENERIC plan. Planning
         // this statement costs far more than running it (1.5-8 ms of bind against 0.1-1.2 ms of execution at
         // 100,000 accounts, docs/benchmarks.md, session 8 second pass: mostly the pinyin function's tables that the planner
@@ -164,13 +197,8 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
         batch.BatchCommands.Add(new NpgsqlBatchCommand("RESET plan_cache_mode"));
         cmd.Parameters.AddWithValue("domain", domain);
         cmd.Parameters.AddWithValue("viewer", viewer);
-        if (match is not null || union is not null)
-        {
-            if (sql.Contains("@q", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("q", q);
-            if (sql.Contains("@ql", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("ql", ql);
-            if (sql.Contains("@lp", StringComparison.Ordinal)) cmd.Parameters.AddWithValue("lp", lp);
-        }
         if (limit is { } n) cmd.Parameters.AddWithValue("limit", n);
+        parameters?.Invoke(cmd);
         await batch.PrepareAsync(ct);
         await using var r = await batch.ExecuteReaderAsync(ct);
         var list = new List<AddressBookEntry>();

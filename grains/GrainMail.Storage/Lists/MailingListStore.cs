@@ -218,19 +218,20 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
     }
 
     /// <summary>
-    /// How many inbound deliveries to <paramref name="members"/> are still queued (leased or
-    /// not), counting at most <paramref name="cap"/>: the part of an expansion's last batch that
-    /// ordinary mail in the same queues would still wait behind.
+    /// Those of <paramref name="members"/> whose inbound events are still in the stream queue
+    /// (not yet consumed by their mailboxes): list expansion's pacing window.
     /// </summary>
-    public async Task<int> QueuedInboundAsync(IReadOnlyList<string> members, int cap, CancellationToken ct = default)
+    public async Task<List<string>> QueuedInboundAsync(IReadOnlyList<string> members, CancellationToken ct = default)
     {
-        if (members.Count == 0) return 0;
+        if (members.Count == 0) return [];
         await using var cmd = dataSource.CreateCommand(
-            "SELECT count(*) FROM (SELECT 1 FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@members) LIMIT @cap) q");
+            "SELECT DISTINCT stream_key FROM stream_queue WHERE stream_ns = @ns AND stream_key = ANY(@members)");
         cmd.Parameters.AddWithValue("ns", GrainMail.Contracts.Delivery.DeliveryStreams.Inbound);
         cmd.Parameters.AddWithValue("members", members.ToArray());
-        cmd.Parameters.AddWithValue("cap", cap);
-        return Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var queued = new List<string>();
+        while (await r.ReadAsync(ct)) queued.Add(r.GetString(0));
+        return queued;
     }
 
     /// <summary>
