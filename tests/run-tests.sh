@@ -37,6 +37,10 @@ command -v geoiplookup >/dev/null 2>&1 || missing+=(geoip-bin)
 [ -f /usr/share/unicode/NormalizationTest.txt.bz2 ] || [ -f /usr/share/unicode/NormalizationTest.txt ] || missing+=(unicode-data)
 # The Sieve tests upload scripts with an independent ManageSieve client (sieve-connect).
 command -v sieve-connect >/dev/null 2>&1 || missing+=(sieve-connect)
+# The CardDAV tests sync the address book with an independent client (vdirsyncer); the certificate tests read
+# what each TLS listener presents with openssl s_client.
+command -v vdirsyncer >/dev/null 2>&1 || missing+=(vdirsyncer)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The webmail's browser tests drive Debian's Chromium (no browser download here); the webmail
 # itself is built with Node.js and npm (webmail/build.sh installs Debian's when node is missing).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
