@@ -9,8 +9,14 @@
 let pending: { start: number; via: string } | null = null;
 
 export function openStarted(start: number, via: 'click' | 'key') {
-  pending = { start, via };
-  performance.mark('grainmail.open-start', { startTime: start, detail: { via } });
+  // An event time outside this page's clock (never seen, but a throw here would stop the opening itself) counts from now.
+  const at = start > 0 && start <= performance.now() ? start : performance.now();
+  pending = { start: at, via };
+  try {
+    performance.mark('grainmail.open-start', { startTime: at, detail: { via } });
+  } catch {
+    /* the measure below still has its start */
+  }
 }
 
 /** Called when a message's body is in the frame: marks the next paint (a frame after it, then the task after that paint). */
