@@ -4,7 +4,8 @@
 #     request, over HTTPS with keep-alive; p50/p99 of N requests at pages across the folder
 #     (tests/bench/jmap_query.py);
 #  2. the webmail in Debian's Chromium (Playwright, tests/GrainMail.Tests/Bench/WebmailBench.cs):
-#     login → first page of the list, and opening a message.
+#     login → first page of the list, and opening a message — the latter both as the page measures it
+#     (performance.measure "grainmail.open": click event → paint with the body) and as the driver does.
 # The INBOX is filled over IMAP by imap_big_mailbox.py first (pipelined APPEND, LITERAL+).
 # Needs the solution built (Release) and the webmail built (bash webmail/build.sh).
 #   flock -o /tmp/grainmail.lock tests/bench/jmap-query.sh [MESSAGES] [REQUESTS]

@@ -51,6 +51,12 @@ def main(path):
         if t["dur"] >= 3000:
             parts = ", ".join(f"{label} {d / 1000:.1f}" for d, label in sorted(leaves(t), reverse=True)[:5])
             print(f"  +{(t['ts'] - t0) / 1000:6.0f}  {t['dur'] / 1000:6.1f}  {parts}")
+    # The page's own marks (webmail/src/timing.ts): where the click started the opening and where the body was painted.
+    marks = sorted((e for e in events if str(e.get("name", "")).startswith("grainmail.") and e.get("ts", 0) > 0), key=lambda e: e["ts"])
+    if marks:
+        print("page marks (ms):")
+        for e in marks:
+            print(f"  +{(e['ts'] - t0) / 1000:6.0f}  {e['name']} ({e.get('ph')})")
     print("network (send → finish, ms):")
     sent = {}
     for e in sorted((e for e in events if e.get("name") in ("ResourceSendRequest", "ResourceFinish")), key=lambda e: e["ts"]):

@@ -359,15 +359,18 @@ export class Jmap {
   private readonly threads = new Map<string, Promise<Email[]>>();
 
   /**
-   * Starts reading a thread before it is asked for (the row's pointerdown comes before its click):
-   * the next thread() of it, within a few seconds, takes this answer instead of asking again.
+   * Starts reading a thread before it is asked for (a pointer resting on its row, the row's
+   * pointerdown before its click, the row below the one being read): the next thread() of it
+   * within 30 s takes this answer instead of asking again. Bounded: at most 4 threads are held
+   * (the oldest dropped), each used once.
    */
   prefetchThread(threadId: string) {
     if (this.threads.has(threadId)) return;
     const p = this.loadThread(threadId);
     p.catch(() => undefined);
     this.threads.set(threadId, p);
-    setTimeout(() => this.threads.get(threadId) === p && this.threads.delete(threadId), 5000);
+    while (this.threads.size > 4) this.threads.delete(this.threads.keys().next().value!);
+    setTimeout(() => this.threads.get(threadId) === p && this.threads.delete(threadId), 30000);
   }
 
   /** The emails of a thread (RFC 8621 §3), oldest first. */

@@ -35,7 +35,7 @@ export function App() {
           connectJmap(r.token).catch(() => undefined);
           setAuth({ token: r.token, account: r.account, restrictions: r.restrictions });
           setSsoPending(false);
-        } else refused(r.error.status === 404 ? t('login.ssoRefused') : t('login.error', r.error.message));
+        } else refused(r.error.status === 404 ? t('login.ssoRefused') : r.error.status === 403 ? forbidden(r.error, 'login.ssoForbidden') : t('login.error', r.error.message));
       },
       (e) => refused(t('login.error', String(e))),
     );
@@ -71,6 +71,16 @@ export function App() {
     setAuth(null);
   };
   return <MailApp auth={auth} rest={rest} jmap={jmap} jmapError={jmapError} onLogout={logout} />;
+}
+
+/**
+ * A 403 from the login or the sign-on link, in the user's language: the server's problem titles
+ * (SessionEndpoints) name the reason; its English detail is not shown.
+ */
+function forbidden(e: ApiError, otherwise: 'login.ssoForbidden' | null): string {
+  if (e.title === 'Account disabled') return t('login.disabled');
+  if (e.title === 'Login not allowed from this address') return t('login.addressNotAllowed');
+  return otherwise ? t(otherwise) : t('login.error', e.message);
 }
 
 export function LanguageSwitch() {
@@ -109,7 +119,7 @@ function Login({ onDone, notice }: { onDone: (a: Auth) => void; notice?: string 
         setNeedTotp(true);
         setTotp('');
       } else if (r.error.status === 429) setError(t('login.locked'));
-      else if (r.error.status === 403) setError(r.error.title === 'Account disabled' ? t('login.disabled') : t('login.error', r.error.message));
+      else if (r.error.status === 403) setError(forbidden(r.error, null));
       else if (r.error.status === 401) setError(t('login.failed'));
       else setError(t('login.error', r.error.message));
     } catch (err) {

@@ -1,13 +1,14 @@
 import { forwardRef } from 'preact/compat';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Email, EmailBodyPart, Jmap, Mailbox, MethodError, Rest, shortName, showAddress } from './api';
 import type { Auth } from './app';
 import { LanguageSwitch } from './app';
 import { Compose, ComposeDraft, replyDraft } from './compose';
 import { formatDate, formatSize, t } from './i18n';
 import { Preview } from './preview';
-import { allowImagesFrom, frameDocument, imagesAllowedFrom, sanitizeMail, textToHtml } from './sanitize';
+import { allowImagesFrom, frameShell, imagesAllowedFrom, sanitizeMail, SanitizedMail, showInFrame, textToHtml } from './sanitize';
 import { Settings } from './settings';
+import { bodyInFrame, openStarted } from './timing';
 
 const ROW_HEIGHT = 64;
 const OVERSCAN = 8;
@@ -168,9 +169,9 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
       if (composing || settingsOpen) return;
       const sel = selected?.email;
       switch (e.key) {
-        case 'j': listRef.current?.step(1); break;
-        case 'k': listRef.current?.step(-1); break;
-        case 'Enter': listRef.current?.step(0); break;
+        case 'j': listRef.current?.step(1, e.timeStamp); break;
+        case 'k': listRef.current?.step(-1, e.timeStamp); break;
+        case 'Enter': listRef.current?.step(0, e.timeStamp); break;
         case 'c': openCompose({}); break;
         case 'r': if (sel) openCompose(replyDraft('reply', sel, auth.account)); break;
         case 'a': if (sel) openCompose(replyDraft('replyAll', sel, auth.account)); break;
@@ -240,8 +241,10 @@ export function MailApp(props: { auth: Auth; rest: Rest; jmap: Jmap | null; jmap
           )}
         </section>
         <section class="read-pane">
-          {selected && jmap ? (
-            <Conversation key={selected.email.threadId} jmap={jmap} email={selected.email} account={auth.account} mailboxes={mailboxes}
+          {jmap ? (
+            // Mounted for the whole session, with or without a selection: its reading frame's document
+            // is loaded once, before the first message is opened, and reused for every message.
+            <Conversation jmap={jmap} email={selected?.email ?? null} account={auth.account} mailboxes={mailboxes}
               inJunk={!!key.mailboxId && byRole.get('junk')?.id === key.mailboxId}
               onCompose={openCompose} onFlag={toggleFlag} onDelete={remove} onJunk={junk} onMove={move}
               onSeen={(email) => {
@@ -313,7 +316,8 @@ function MailboxTree(props: { mailboxes: Mailbox[]; current: string | null; onSe
 }
 
 export interface VirtualListHandle {
-  step: (delta: number) => void;
+  /** Selects the row delta rows from the selected one; at is the key event's time (the open's start). */
+  step: (delta: number, at?: number) => void;
   find: (emailId: string) => Email | undefined;
 }
 
@@ -336,6 +340,21 @@ const VirtualList = forwardRef<VirtualListHandle, {
   const generation = useRef(0);
   const [loadError, setLoadError] = useState<string | null>(null);
   const selectedIndex = useRef(-1);
+  // A pointer resting on a row for a moment is the usual prelude to its click: its thread is fetched
+  // then (one at a time; passing over rows fetches nothing).
+  const hover = useMemo(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    return {
+      start: (threadId: string) => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => jmap.prefetchThread(threadId), 80);
+      },
+      cancel: () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+      },
+    };
+  }, [jmap]);
 
   // A new mailbox, search or refresh: keep what is shown until the first page answers (no flash).
   useEffect(() => {
@@ -399,10 +418,15 @@ const VirtualList = forwardRef<VirtualListHandle, {
     }
   });
 
-  const select = (index: number) => {
+  const select = (index: number, at?: number, via: 'click' | 'key' = 'key') => {
     const e = rows.get(index);
     if (!e) return;
+    if (at !== undefined && e.id !== props.selectedId) openStarted(at, via);
     selectedIndex.current = index;
+    // The likely next message is the row below (j, or reading down the list): its thread is
+    // fetched ahead once this one has had its turn, one row at a time.
+    const next = rows.get(index + 1);
+    if (next) setTimeout(() => selectedIndex.current === index && jmap.prefetchThread(next.threadId), 400);
     props.onSelect(index, e);
     const el = scroller.current;
     if (el) {
@@ -414,10 +438,10 @@ const VirtualList = forwardRef<VirtualListHandle, {
 
   if (ref && typeof ref === 'object') {
     ref.current = {
-      step: (delta) => {
+      step: (delta, at) => {
         const cur = props.selectedId ? [...rows.entries()].find(([, e]) => e.id === props.selectedId)?.[0] ?? -1 : -1;
         const next = delta === 0 ? Math.max(cur, 0) : Math.min(Math.max(cur + delta, 0), (total ?? 1) - 1);
-        select(next);
+        select(next, at, 'key');
       },
       find: (id) => [...rows.values()].find((e) => e.id === id),
     };
@@ -431,8 +455,9 @@ const VirtualList = forwardRef<VirtualListHandle, {
         style={{ top: `${i * ROW_HEIGHT}px`, height: `${ROW_HEIGHT}px` }}
         draggable={!!e} data-testid={e ? 'row' : 'row-loading'} data-email-id={e?.id}
         onDragStart={(ev) => e && ev.dataTransfer?.setData('application/x-grainmail-email', e.id)}
+        onPointerEnter={() => e && hover.start(e.threadId)} onPointerLeave={() => hover.cancel()}
         onPointerDown={() => e && jmap.prefetchThread(e.threadId)}
-        onClick={() => select(i)}>
+        onClick={(ev) => select(i, ev.timeStamp, 'click')}>
         {e ? (
           <>
             <div class="row-line">
@@ -462,66 +487,93 @@ const VirtualList = forwardRef<VirtualListHandle, {
   );
 });
 
+/** Resolves after the next paint (or after 200 ms where nothing paints, e.g. a hidden tab). */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 200);
+    requestAnimationFrame(() => setTimeout(() => (clearTimeout(timer), resolve()), 0));
+  });
+}
+
+/**
+ * The reading pane. Mounted once per session (also with nothing selected), and its message views
+ * are kept by position, so the first message's reading frame is loaded before the first opening
+ * and then reused: opening a message puts new nodes into a loaded document instead of creating one.
+ * The row's summary is shown at once (subject, sender, date), the body when its thread arrives.
+ */
 function Conversation(props: {
-  jmap: Jmap; email: Email; account: string; mailboxes: Mailbox[]; inJunk: boolean;
+  jmap: Jmap; email: Email | null; account: string; mailboxes: Mailbox[]; inJunk: boolean;
   onCompose: (d: ComposeDraft) => void; onFlag: (e: Email) => void; onDelete: (e: Email) => void; onJunk: (e: Email) => void;
   onMove: (e: Email, target: Mailbox) => void; onSeen: (rowEmail: Email) => void; onClose: () => void;
 }) {
-  const { jmap } = props;
-  const [emails, setEmails] = useState<Email[] | null>(null);
+  const { jmap, email } = props;
+  const [loaded, setLoaded] = useState<{ threadId: string; emails: Email[] } | null>(null);
   const [open, setOpen] = useState<Set<string>>(new Set());
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<{ threadId: string; text: string } | null>(null);
+  const threadId = email?.threadId ?? null;
 
   useEffect(() => {
+    if (!email) return;
     let cancelled = false;
     (async () => {
       try {
-        let list = await jmap.thread(props.email.threadId);
-        if (!list.length) list = await jmap.getEmails([props.email.id]);
+        let list = await jmap.thread(email.threadId);
+        if (!list.length) list = await jmap.getEmails([email.id]);
         const trashOrJunk = new Set(props.mailboxes.filter((b) => b.role === 'trash' || b.role === 'junk').map((b) => b.id));
-        const here = Object.keys(props.email.mailboxIds);
+        const here = Object.keys(email.mailboxIds);
         // Messages only in Trash or Junk stay out of a conversation read elsewhere.
         list = list.filter((e) => Object.keys(e.mailboxIds).some((m) => !trashOrJunk.has(m) || here.includes(m)));
         if (cancelled) return;
-        setEmails(list);
         const unseen = list.filter((e) => !e.keywords?.$seen);
-        setOpen(new Set([...unseen.map((e) => e.id), list[list.length - 1]?.id ?? props.email.id]));
+        setOpen(new Set([...unseen.map((e) => e.id), list[list.length - 1]?.id ?? email.id]));
+        setLoaded({ threadId: email.threadId, emails: list });
         if (unseen.length) {
+          // Marked seen once it is painted: the change and the folder counts it reloads come after the message, not before.
+          await afterPaint();
+          if (cancelled) return;
           await jmap.update(Object.fromEntries(unseen.map((e) => [e.id, { 'keywords/$seen': true }])));
-          props.onSeen(props.email);
+          props.onSeen(email);
         }
       } catch (e) {
-        if (!cancelled) setError(String(e));
+        if (!cancelled) setError({ threadId: email.threadId, text: String(e) });
       }
     })();
     return () => {
       cancelled = true;
     };
     // eslint-disable-next-line
-  }, [props.email.threadId]);
+  }, [threadId]);
 
-  if (error) return <div class="banner error">{error}</div>;
-  if (!emails) return <div class="empty">{t('list.loading')}</div>;
-  const subject = emails[emails.length - 1]?.subject || t('list.noSubject');
+  const ready = !!email && loaded?.threadId === email.threadId;
+  const slots: (Email | null)[] = !email ? [null] : ready ? loaded!.emails : [email];
+  const failed = email && error?.threadId === email.threadId ? error.text : null;
+  const subject = (ready ? loaded!.emails[loaded!.emails.length - 1]?.subject : email?.subject) || t('list.noSubject');
   return (
-    <div class="conversation" data-testid="conversation">
-      <div class="conv-head">
-        <h2 data-testid="subject">{subject}</h2>
-        {emails.length > 1 && <div class="muted">{t('read.conversation', emails.length)}</div>}
-        <button class="icon close" title={t('act.close')} onClick={props.onClose}>✕</button>
-      </div>
-      {emails.map((e) => (
-        <MessageView key={e.id} jmap={jmap} email={e} expanded={open.has(e.id)} account={props.account} inJunk={props.inJunk}
+    <div class="conversation" data-testid={email ? 'conversation' : undefined} aria-busy={email && !ready && !failed ? 'true' : undefined}>
+      {email ? (
+        <div class="conv-head">
+          <h2 data-testid="subject">{subject}</h2>
+          {ready && slots.length > 1 && <div class="muted">{t('read.conversation', slots.length)}</div>}
+          <button class="icon close" title={t('act.close')} onClick={props.onClose}>✕</button>
+        </div>
+      ) : (
+        <div class="empty">{t('read.none')}</div>
+      )}
+      {failed ? <div class="banner error">{failed}</div> : null}
+      {slots.map((e, i) => (
+        <MessageView key={i} jmap={jmap} email={e} expanded={!e || !ready || open.has(e.id)} account={props.account} inJunk={props.inJunk}
           mailboxes={props.mailboxes}
-          onToggle={() => setOpen((s) => { const n = new Set(s); n.has(e.id) ? n.delete(e.id) : n.add(e.id); return n; })}
+          onToggle={() => e && setOpen((s) => { const n = new Set(s); n.has(e.id) ? n.delete(e.id) : n.add(e.id); return n; })}
           onCompose={props.onCompose} onFlag={props.onFlag} onDelete={props.onDelete} onJunk={props.onJunk} onMove={props.onMove} />
       ))}
     </div>
   );
 }
 
+/** The body as HTML to sanitise; null while only the list's summary of the message is here. */
 function bodyHtml(email: Email): { html: string | null; cids: EmailBodyPart[] } {
-  const values = email.bodyValues ?? {};
+  if (!email.bodyValues) return { html: null, cids: [] };
+  const values = email.bodyValues;
   const html = email.htmlBody ?? [];
   const cids = (email.attachments ?? []).filter((a) => a.cid);
   if (html.some((p) => p.type === 'text/html')) {
@@ -539,18 +591,29 @@ function bodyHtml(email: Email): { html: string | null; cids: EmailBodyPart[] } 
   return { html: textToHtml(text), cids: [] };
 }
 
+const NO_CIDS = new Map<string, string>();
+const NO_SOURCE = { html: null, cids: [] as EmailBodyPart[] };
+
+/**
+ * One message of the conversation, or (email null) the idle pane's hidden view that loads the
+ * reading frame ahead. The view stays when the next message takes its place, so what belongs to
+ * one message (remote images allowed, inline parts' URLs, the preview) is kept with its id.
+ */
 function MessageView(props: {
-  jmap: Jmap; email: Email; expanded: boolean; account: string; inJunk: boolean; mailboxes: Mailbox[];
+  jmap: Jmap; email: Email | null; expanded: boolean; account: string; inJunk: boolean; mailboxes: Mailbox[];
   onToggle: () => void; onCompose: (d: ComposeDraft) => void; onFlag: (e: Email) => void; onDelete: (e: Email) => void;
   onJunk: (e: Email) => void; onMove: (e: Email, target: Mailbox) => void;
 }) {
   const { jmap, email } = props;
-  const sender = email.from?.[0]?.email;
-  const [allowRemote, setAllowRemote] = useState(() => imagesAllowedFrom(sender));
-  const [cidUrls, setCidUrls] = useState<Map<string, string>>(new Map());
-  const [preview, setPreview] = useState<EmailBodyPart | null>(null);
-  const frame = useRef<HTMLIFrameElement>(null);
-  const source = useMemo(() => bodyHtml(email), [email]);
+  const id = email?.id ?? '';
+  const sender = email?.from?.[0]?.email;
+  const [remote, setRemote] = useState<{ id: string; on: boolean } | null>(null);
+  const senderAllowed = useMemo(() => imagesAllowedFrom(sender), [sender]);
+  const allowRemote = remote?.id === id ? remote.on : senderAllowed;
+  const [cids, setCids] = useState<{ id: string; urls: Map<string, string> } | null>(null);
+  const cidUrls = cids?.id === id ? cids.urls : NO_CIDS;
+  const [preview, setPreview] = useState<{ id: string; part: EmailBodyPart } | null>(null);
+  const source = useMemo(() => (email ? bodyHtml(email) : NO_SOURCE), [email]);
 
   useEffect(() => {
     if (!props.expanded || !source.cids.length) return;
@@ -560,23 +623,19 @@ function MessageView(props: {
       const url = await jmap.blobUrl(p.blobId!, p.name ?? 'inline', p.type);
       urls.push(url);
       return [p.cid!.replace(/^<|>$/g, ''), url] as const;
-    })).then((pairs) => !cancelled && setCidUrls(new Map(pairs)), () => undefined);
+    })).then((pairs) => !cancelled && setCids({ id, urls: new Map(pairs) }), () => undefined);
     return () => {
       cancelled = true;
       urls.forEach((u) => URL.revokeObjectURL(u));
     };
+    // eslint-disable-next-line
   }, [props.expanded, source, jmap]);
 
   const safe = useMemo(() => (source.html === null ? null : sanitizeMail(source.html, allowRemote, cidUrls)), [source, allowRemote, cidUrls]);
+  const full = !!email?.bodyValues;
+  const attachments = (email?.attachments ?? []).filter((a) => !(a.cid && a.disposition === 'inline'));
 
-  const fit = () => {
-    const doc = frame.current?.contentDocument;
-    if (doc && frame.current) frame.current.style.height = `${Math.max(60, doc.documentElement.scrollHeight + 8)}px`;
-  };
-
-  const attachments = (email.attachments ?? []).filter((a) => !(a.cid && a.disposition === 'inline'));
-
-  if (!props.expanded) {
+  if (email && !props.expanded) {
     return (
       <div class="message collapsed" onClick={props.onToggle} data-testid="message-collapsed">
         <span class="msg-from">{shortName(email.from?.[0])}</span>
@@ -585,56 +644,53 @@ function MessageView(props: {
       </div>
     );
   }
+  // Same shape with or without a message (parts left out are null), so the frame keeps its place in the tree.
   return (
-    <article class="message" data-testid="message" data-email-id={email.id}>
-      <header class="msg-head" onClick={props.onToggle}>
-        <div class="avatar">{(shortName(email.from?.[0]) || '?').slice(0, 1).toUpperCase()}</div>
-        <div class="msg-meta">
-          <div><strong data-testid="from">{email.from?.map(showAddress).join(', ')}</strong></div>
-          <div class="muted">{t('read.to')}: {email.to?.map(showAddress).join(', ')}</div>
-          {email.cc?.length ? <div class="muted">{t('read.cc')}: {email.cc.map(showAddress).join(', ')}</div> : null}
+    <article class="message" data-testid={email ? 'message' : undefined} data-email-id={email?.id} hidden={!email}>
+      {email ? (
+        <header class="msg-head" onClick={props.onToggle}>
+          <div class="avatar">{(shortName(email.from?.[0]) || '?').slice(0, 1).toUpperCase()}</div>
+          <div class="msg-meta">
+            <div><strong data-testid="from">{email.from?.map(showAddress).join(', ')}</strong></div>
+            <div class="muted">{t('read.to')}: {email.to?.map(showAddress).join(', ')}</div>
+            {email.cc?.length ? <div class="muted">{t('read.cc')}: {email.cc.map(showAddress).join(', ')}</div> : null}
+          </div>
+          <div class="msg-date muted" title={formatDate(email.receivedAt, true)}>{formatDate(email.receivedAt, true)}</div>
+        </header>
+      ) : null}
+      {email ? (
+        <div class="msg-actions">
+          <button disabled={!full} onClick={() => props.onCompose(replyDraft('reply', email, props.account))} data-testid="reply">{t('act.reply')}</button>
+          <button disabled={!full} onClick={() => props.onCompose(replyDraft('replyAll', email, props.account))} data-testid="reply-all">{t('act.replyAll')}</button>
+          <button disabled={!full} onClick={() => props.onCompose(replyDraft('forward', email, props.account))} data-testid="forward">{t('act.forward')}</button>
+          <button onClick={() => props.onFlag(email)} data-testid="flag">{email.keywords?.$flagged ? t('act.unflag') : t('act.flag')}</button>
+          <button onClick={() => props.onJunk(email)} data-testid="junk">{props.inJunk ? t('act.notJunk') : t('act.junk')}</button>
+          <button onClick={() => props.onDelete(email)} data-testid="delete">{t('act.delete')}</button>
+          <select aria-label={t('act.moveTo')} value="" onChange={(e) => {
+            const target = props.mailboxes.find((b) => b.id === (e.target as HTMLSelectElement).value);
+            if (target) props.onMove(email, target);
+          }}>
+            <option value="">{t('act.moveTo')}</option>
+            {props.mailboxes.filter((b) => !email.mailboxIds[b.id]).map((b) => <option value={b.id}>{mailboxName(b)}</option>)}
+          </select>
         </div>
-        <div class="msg-date muted" title={formatDate(email.receivedAt, true)}>{formatDate(email.receivedAt, true)}</div>
-      </header>
-      <div class="msg-actions">
-        <button onClick={() => props.onCompose(replyDraft('reply', email, props.account))} data-testid="reply">{t('act.reply')}</button>
-        <button onClick={() => props.onCompose(replyDraft('replyAll', email, props.account))} data-testid="reply-all">{t('act.replyAll')}</button>
-        <button onClick={() => props.onCompose(replyDraft('forward', email, props.account))} data-testid="forward">{t('act.forward')}</button>
-        <button onClick={() => props.onFlag(email)} data-testid="flag">{email.keywords?.$flagged ? t('act.unflag') : t('act.flag')}</button>
-        <button onClick={() => props.onJunk(email)} data-testid="junk">{props.inJunk ? t('act.notJunk') : t('act.junk')}</button>
-        <button onClick={() => props.onDelete(email)} data-testid="delete">{t('act.delete')}</button>
-        <select aria-label={t('act.moveTo')} value="" onChange={(e) => {
-          const target = props.mailboxes.find((b) => b.id === (e.target as HTMLSelectElement).value);
-          if (target) props.onMove(email, target);
-        }}>
-          <option value="">{t('act.moveTo')}</option>
-          {props.mailboxes.filter((b) => !email.mailboxIds[b.id]).map((b) => <option value={b.id}>{mailboxName(b)}</option>)}
-        </select>
-      </div>
-      {safe?.blockedRemote && !allowRemote && (
+      ) : null}
+      {email && safe?.blockedRemote && !allowRemote ? (
         <div class="images-bar" data-testid="images-blocked">
           {t('read.remoteBlocked')}
-          <button onClick={() => setAllowRemote(true)} data-testid="show-images">{t('read.showImages')}</button>
-          {sender && <button onClick={() => { allowImagesFrom(sender); setAllowRemote(true); }}>{t('read.alwaysSender', sender)}</button>}
+          <button onClick={() => setRemote({ id, on: true })} data-testid="show-images">{t('read.showImages')}</button>
+          {sender && <button onClick={() => { allowImagesFrom(sender); setRemote({ id, on: true }); }}>{t('read.alwaysSender', sender)}</button>}
         </div>
-      )}
-      {safe && (
-        <iframe ref={frame} class="msg-body" title={email.subject ?? ''} data-testid="message-body"
-          sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"
-          srcdoc={frameDocument(safe.html, allowRemote)} onLoad={() => {
-            performance.mark('grainmail.message-shown'); // the opening's end as the page sees it (WebmailBench)
-            fit();
-            setTimeout(fit, 300);
-          }} />
-      )}
-      {attachments.length > 0 && (
+      ) : null}
+      <MailFrame mail={safe} allowRemote={allowRemote} emailId={email?.id ?? null} title={email?.subject ?? ''} />
+      {attachments.length > 0 ? (
         <div class="attachments" data-testid="attachments">
           <div class="muted">{t('read.attachments')}</div>
           {attachments.map((a) => (
             <div class="attachment" key={a.partId ?? a.blobId}>
               <span class="att-name"><Clip /> {a.name ?? a.type}</span>
               <span class="muted">{formatSize(a.size)}</span>
-              {canPreview(a.type, a.name) && <button onClick={() => setPreview(a)} data-testid="preview">{t('read.preview')}</button>}
+              {canPreview(a.type, a.name) && <button onClick={() => setPreview({ id, part: a })} data-testid="preview">{t('read.preview')}</button>}
               <button onClick={async () => {
                 const url = await jmap.blobUrl(a.blobId!, a.name ?? 'attachment', a.type);
                 const link = document.createElement('a');
@@ -646,9 +702,43 @@ function MessageView(props: {
             </div>
           ))}
         </div>
-      )}
-      {preview && <Preview jmap={jmap} part={preview} onClose={() => setPreview(null)} />}
+      ) : null}
+      {preview && preview.id === id ? <Preview jmap={jmap} part={preview.part} onClose={() => setPreview(null)} /> : null}
     </article>
+  );
+}
+
+/**
+ * The sandboxed frame a message's body is shown in (no allow-scripts; allow-same-origin only so
+ * this page can put the sanitised nodes in and size the frame). Its document is the policy's shell
+ * (sanitize.ts frameShell), loaded once and kept while the policy stays: a new message replaces the
+ * body's nodes. Allowing remote images loads the other shell, and the body goes in when it has loaded.
+ */
+function MailFrame(props: { mail: SanitizedMail | null; allowRemote: boolean; emailId: string | null; title: string }) {
+  const frame = useRef<HTMLIFrameElement>(null);
+  const latest = useRef(props);
+  latest.current = props;
+  const fit = () => {
+    const el = frame.current;
+    const body = el?.contentDocument?.body;
+    if (el && body) el.style.height = `${Math.max(60, body.scrollHeight + 8)}px`;
+  };
+  const show = () => {
+    const el = frame.current;
+    const { mail, allowRemote, emailId } = latest.current;
+    if (!el || !showInFrame(el, mail, allowRemote)) return; // not this policy's shell yet: its load event comes back here
+    el.dataset.shownId = mail && emailId ? emailId : '';
+    fit();
+    if (mail && emailId) {
+      bodyInFrame(emailId);
+      setTimeout(fit, 300); // images and fonts that arrive later
+    }
+  };
+  useLayoutEffect(show, [props.mail, props.allowRemote]);
+  return (
+    <iframe ref={frame} class="msg-body" title={props.title} data-testid="message-body"
+      sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"
+      srcdoc={frameShell(props.allowRemote)} onLoad={show} />
   );
 }
 

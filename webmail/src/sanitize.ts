@@ -11,7 +11,8 @@ const REMOTE = /^(?:https?:)?\/\//i;
 const CSS_URL = /url\(\s*(['"]?)(.*?)\1\s*\)/gi;
 
 export interface SanitizedMail {
-  html: string;
+  /** The clean body, as nodes of DOMPurify's inert document (nothing in it loads or runs until imported into the frame). */
+  body: DocumentFragment;
   /** The message asked for remote content that was blocked. */
   blockedRemote: boolean;
 }
@@ -32,17 +33,22 @@ function cleanCss(css: string, allowRemote: boolean, state: { blocked: boolean }
   return out.replace(/expression\s*\(|behavior\s*:|-moz-binding/gi, 'x-blocked');
 }
 
+/** What the hooks of the one sanitiser need for the call in progress (sanitising is synchronous: one call at a time). */
+let current = { allowRemote: false, cidUrls: new Map<string, string>(), state: { blocked: false } };
+let purifier: ReturnType<typeof DOMPurify> | null = null;
+
 /**
- * Sanitises one HTML body. cidUrls maps Content-ID (without angle brackets) to an object URL of
- * the inline part, so cid: images show without any remote load.
+ * One DOMPurify instance for the page, hooks added once: building an instance (and its inert
+ * document) for every message cost more than sanitising a short one (issue 18, opening a message).
  */
-export function sanitizeMail(html: string, allowRemote: boolean, cidUrls: Map<string, string> = new Map()): SanitizedMail {
-  const state = { blocked: false };
-  const purify = DOMPurify();
-  purify.addHook('uponSanitizeElement', (node, data) => {
-    if (data.tagName === 'style' && node.textContent) node.textContent = cleanCss(node.textContent, allowRemote, state);
+function purify(): ReturnType<typeof DOMPurify> {
+  if (purifier) return purifier;
+  const p = DOMPurify();
+  p.addHook('uponSanitizeElement', (node, data) => {
+    if (data.tagName === 'style' && node.textContent) node.textContent = cleanCss(node.textContent, current.allowRemote, current.state);
   });
-  purify.addHook('afterSanitizeAttributes', (node) => {
+  p.addHook('afterSanitizeAttributes', (node) => {
+    const { allowRemote, cidUrls, state } = current;
     const el = node as Element;
     if (el.hasAttribute('style')) el.setAttribute('style', cleanCss(el.getAttribute('style') ?? '', allowRemote, state));
     for (const attr of ['background', 'poster', 'srcset']) {
@@ -75,7 +81,20 @@ export function sanitizeMail(html: string, allowRemote: boolean, cidUrls: Map<st
       }
     }
   });
-  const clean = purify.sanitize(html, {
+  purifier = p;
+  return p;
+}
+
+/**
+ * Sanitises one HTML body. cidUrls maps Content-ID (without angle brackets) to an object URL of
+ * the inline part, so cid: images show without any remote load. The result is a fragment of
+ * DOMPurify's inert document, put into the reading frame by showInFrame (no second parse of a
+ * serialised string, so no mutation between the sanitiser's view and the frame's).
+ */
+export function sanitizeMail(html: string, allowRemote: boolean, cidUrls: Map<string, string> = new Map()): SanitizedMail {
+  const state = { blocked: false };
+  current = { allowRemote, cidUrls, state };
+  const body = purify().sanitize(html, {
     USE_PROFILES: { html: true },
     WHOLE_DOCUMENT: false,
     ADD_TAGS: ['style'],
@@ -85,21 +104,45 @@ export function sanitizeMail(html: string, allowRemote: boolean, cidUrls: Map<st
     ALLOWED_URI_REGEXP: SAFE_URL,
     ALLOW_DATA_ATTR: false,
     FORCE_BODY: true,
-  }) as string;
-  return { html: clean, blockedRemote: state.blocked };
+    RETURN_DOM_FRAGMENT: true,
+  }) as DocumentFragment;
+  return { body, blockedRemote: state.blocked };
 }
 
-/** The frame document: the mail under its own CSP (no script at all; images remote only when allowed). */
-export function frameDocument(body: string, allowRemote: boolean): string {
+/**
+ * The reading frame's document, loaded once per policy and then reused for every message (issue
+ * 18: a new srcdoc document per message cost ~65 ms): no script at all (the frame's sandbox has no
+ * allow-scripts, and the CSP says it again); images from data:/blob: only, remote ones only in the
+ * "remote" shell, which the frame loads when the user allows them. A policy can only be tightened
+ * from inside a document, never loosened, so the two modes are two documents; data-shell tells
+ * which one the frame holds.
+ */
+export function frameShell(allowRemote: boolean): string {
   const img = allowRemote ? "data: blob: https: http:" : 'data: blob:';
   const csp = `default-src 'none'; script-src 'none'; img-src ${img}; style-src 'unsafe-inline'; font-src data:; form-action 'none'; base-uri 'none'`;
-  return '<!doctype html><html><head><meta charset="utf-8">' +
+  return `<!doctype html><html data-shell="${shellMode(allowRemote)}"><head><meta charset="utf-8">` +
     `<meta http-equiv="Content-Security-Policy" content="${csp}">` +
     '<meta name="referrer" content="no-referrer">' +
     '<style>html,body{margin:0;padding:0}body{font:14px/1.5 system-ui,"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;' +
     'color:#1f2328;overflow-wrap:anywhere;padding:4px 2px}img{max-width:100%;height:auto}pre{white-space:pre-wrap}' +
     'blockquote{margin:0 0 0 .5em;padding-left:.8em;border-left:3px solid #d0d7de;color:#57606a}</style>' +
-    `</head><body>${body}</body></html>`;
+    '</head><body></body></html>';
+}
+
+export const shellMode = (allowRemote: boolean) => (allowRemote ? 'remote' : 'blocked');
+
+/**
+ * Puts a sanitised body into the frame's document when that document is the shell of the mail's
+ * policy (else false: the shell is still loading, and its load event calls again). The nodes are
+ * imported from the inert document into the frame's, where its CSP governs every load; null clears.
+ */
+export function showInFrame(frame: HTMLIFrameElement, mail: SanitizedMail | null, allowRemote: boolean): boolean {
+  const doc = frame.contentDocument;
+  if (!doc || doc.documentElement?.dataset.shell !== shellMode(allowRemote) || !doc.body) return false;
+  if (mail) doc.body.replaceChildren(doc.importNode(mail.body, true));
+  else doc.body.replaceChildren();
+  doc.documentElement.scrollTop = 0;
+  return true;
 }
 
 /** Plain text as HTML (escaped; http(s) links made clickable). */
