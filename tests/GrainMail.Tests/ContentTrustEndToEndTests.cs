@@ -79,7 +79,7 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
 {
     private const string Domain = SmtpHostFixture.Domain;
 
-    private static string Pitch(string to, int n) =>
+    internal static string Pitch(string to, int n) =>
         $"From: <deals@plain.example>\r\nTo: {to}\r\nSubject: Zorblax crypto doubling {n}\r\nMessage-ID: <pitch{n}@plain.example>\r\n\r\n"
         + "Double your zorblax coins overnight with our guaranteed quantum wallet scheme.\r\n"
         + "Send zorblax to the wallet today, withdraw twice tomorrow. Limited seats, act now.\r\n";

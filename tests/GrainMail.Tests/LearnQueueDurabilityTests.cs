@@ -43,10 +43,8 @@ public sealed class LearnQueueDurabilityTests(LearnQueueHostFixture fixture) : I
 {
     private const string Domain = SmtpHostFixture.Domain;
 
-    private static string Pitch(string to, int n) =>
-        $"From: <deals@plain.example>\r\nTo: {to}\r\nSubject: Zorblax crypto doubling {n}\r\nMessage-ID: <pitch{n}@plain.example>\r\n\r\n"
-        + "Double your zorblax coins overnight with our guaranteed quantum wallet scheme.\r\n"
-        + "Send zorblax to the wallet today, withdraw twice tomorrow. Limited seats, act now.\r\n";
+    // The same pitch the content-trust tests teach with.
+    private static string Pitch(string to, int n) => ContentTrustEndToEndTests.Pitch(to, n);
 
     [Fact]
     public async Task A_move_into_junk_is_learned_after_the_host_dies_before_applying_it_and_applying_it_twice_changes_nothing()
