@@ -35,7 +35,10 @@ public static class JmapEndpoints
     public static WebApplication MapGrainMailJmap(this WebApplication app)
     {
         app.MapGet(JmapPaths.WellKnown, SessionAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
-        app.MapPost(JmapPaths.Api, ApiAsync).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
+        // Read once: the API path asks on every request whether to send the process's GC figures.
+        var serverTimingGc = app.Configuration.GetValue("GrainMail:Jmap:ServerTimingGc", false);
+        app.MapPost(JmapPaths.Api, (HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency, IGrainFactory grains) =>
+            ApiAsync(http, dispatcher, families, limits, concurrency, grains, serverTimingGc)).RequireAuthorization(AccountAuth.Policy).ExcludeFromDescription();
         Mail.BlobEndpoints.Map(app);
         Push.PushEndpoints.MapJmapPush(app);
         return app;
@@ -78,7 +81,7 @@ public static class JmapEndpoints
         await WriteJsonAsync(http, 200, "application/json", session);
     }
 
-    private static async Task ApiAsync(HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency, IGrainFactory grains)
+    private static async Task ApiAsync(HttpContext http, JmapDispatcher dispatcher, IEnumerable<IJmapMethods> families, JmapLimits limits, JmapConcurrency concurrency, IGrainFactory grains, bool serverTimingGc)
     {
         if (!await RequireHttpsAsync(http)) return;
         var body = await ReadBodyAsync(http.Request, limits.MaxSizeRequest);
@@ -113,7 +116,7 @@ public static class JmapEndpoints
         // The process's GC pauses and collections while this request ran (other requests' too: a pause stops all).
         // They tell of other users' load on the node, so a user sees them only where the operator turned them on
         // (GrainMail:Jmap:ServerTimingGc; the benchmark does); the request's own parts are always sent.
-        if (http.RequestServices.GetService<IConfiguration>()?.GetValue("GrainMail:Jmap:ServerTimingGc", false) == true)
+        if (serverTimingGc)
         {
             context.Timings.Add("gcpause", (GC.GetTotalPauseDuration() - pauses).TotalMilliseconds);
             context.Timings.Add("gc0", GC.CollectionCount(0) - collections.Item1);
