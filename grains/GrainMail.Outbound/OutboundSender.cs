@@ -1,3 +1,4 @@
+using GrainMail.Contracts.Delivery;
 using GrainMail.Dns;
 using System.Net;
 using System.Net.Sockets;
@@ -18,7 +19,11 @@ public enum RecipientOutcome
 }
 
 /// <summary>What happened to one recipient, with the remote server's words when there were any.</summary>
-public sealed record RecipientResult(string Recipient, RecipientOutcome Outcome, string Reply, string? RemoteHost);
+/// <param name="NextHopReports">
+/// The next hop speaks DSN and was handed this recipient's NOTIFY (RFC 3461 4.2): from here on it
+/// reports, so GrainMail sends no "relayed" notice of its own.
+/// </param>
+public sealed record RecipientResult(string Recipient, RecipientOutcome Outcome, string Reply, string? RemoteHost, bool NextHopReports = false);
 
 /// <summary>
 /// Delivers one message to one destination domain: MX lookup (RFC 5321 5.1: preference order,
@@ -38,9 +43,9 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
 
     public async Task<IReadOnlyList<RecipientResult>> SendAsync(string domain, string? sender, IReadOnlyList<string> recipients,
         byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
-        MtaStsPolicy? policy = null, CertificateTrust? trust = null, bool requireTls = false)
+        MtaStsPolicy? policy = null, CertificateTrust? trust = null, bool requireTls = false, DsnRequest? dsn = null)
     {
-        if (await TryReuseAsync(pool, "direct", sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
+        if (await TryReuseAsync(pool, "direct", sender, recipients, raw, signers ?? [], ct, dsn) is { } reused) return reused;
         var enforce = policy is { Enforce: true } && trust is not null;
         var verified = enforce || (requireTls && trust is not null);
         var tlsFailure = false;
@@ -81,7 +86,7 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
                 {
                     return await TransactAsync(host, address, options.Port,
                         verified ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable, null,
-                        sender, recipients, raw, signers ?? [], ct, pool, "direct", verified ? trust : null, requireTls);
+                        sender, recipients, raw, signers ?? [], ct, pool, "direct", verified ? trust : null, requireTls, dsn);
                 }
                 catch (NotSupportedException) when (verified)
                 {
@@ -116,9 +121,9 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
     /// <summary>Hands the message to a relay link's smarthost, which delivers it onwards.</summary>
     public async Task<IReadOnlyList<RecipientResult>> SendViaRelayAsync(EgressLink link, string? sender, IReadOnlyList<string> recipients,
         byte[] raw, CancellationToken ct, IReadOnlyList<DkimSigner>? signers = null, OutboundConnections? pool = null,
-        CertificateTrust? trust = null, bool requireTls = false)
+        CertificateTrust? trust = null, bool requireTls = false, DsnRequest? dsn = null)
     {
-        if (await TryReuseAsync(pool, link.Name, sender, recipients, raw, signers ?? [], ct) is { } reused) return reused;
+        if (await TryReuseAsync(pool, link.Name, sender, recipients, raw, signers ?? [], ct, dsn) is { } reused) return reused;
         var host = link.Host ?? throw new InvalidOperationException($"relay link {link.Name} has no host");
         var lastError = $"relay {link.Name} ({host}) could not be reached";
         IPAddress[] addresses;
@@ -139,7 +144,7 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
                     : requireTls ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable;
                 var credentials = link.User is null ? null : new NetworkCredential(link.User, link.Password);
                 return await TransactAsync(host, address, link.Port, tls, credentials, sender, recipients, raw, signers ?? [], ct, pool, link.Name,
-                    requireTls ? trust : null, requireTls);
+                    requireTls ? trust : null, requireTls, dsn);
             }
             catch (Exception e) when (e is SocketException or IOException or TimeoutException or OperationCanceledException
                 or SmtpProtocolException or SslHandshakeException or ServiceNotConnectedException or AuthenticationException
@@ -154,7 +159,8 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
 
     private async Task<IReadOnlyList<RecipientResult>> TransactAsync(string host, IPAddress address, int port, SecureSocketOptions tls,
         NetworkCredential? credentials, string? sender, IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers,
-        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null, CertificateTrust? verify = null, bool requireTls = false)
+        CancellationToken ct, OutboundConnections? pool = null, string? poolKey = null, CertificateTrust? verify = null, bool requireTls = false,
+        DsnRequest? dsn = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(options.SessionTimeout);
@@ -194,7 +200,7 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
                         $"550 5.7.30 REQUIRETLS support required: {host} does not offer REQUIRETLS", remote)).ToList();
                 client.RequireTLS = true;
             }
-            var results = await SendOnAsync(client, remote, sender, recipients, raw, signers, timeout.Token);
+            var results = await SendOnAsync(client, remote, sender, recipients, raw, signers, timeout.Token, dsn);
             if (pool is not null && poolKey is not null && client.IsConnected)
             {
                 // Kept open for the route's next message to the same place (connection reuse).
@@ -211,7 +217,7 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
 
     /// <summary>One transaction on an open connection.</summary>
     private static async Task<IReadOnlyList<RecipientResult>> SendOnAsync(RecordingSmtpClient client, string remote, string? sender,
-        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
+        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct, DsnRequest? dsn)
     {
         // A fresh copy per transaction: signing adds headers, and a retry on the next MX must not sign twice.
         MimeMessage message;
@@ -227,6 +233,12 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
             foreach (var signer in signers) signer.Sign(message, SignedHeaders);
         }
         client.Refused.Clear();
+        client.Dsn = dsn ?? DsnRequest.None;
+        // RFC 3461 4.3: RET goes on as the sender wrote it (MailKit sends it only to a server that offers DSN).
+        client.DeliveryStatusNotificationType = client.Dsn.ReturnFull ? DeliveryStatusNotificationType.Full
+            : client.Dsn.ReturnHeaders ? DeliveryStatusNotificationType.HeadersOnly
+            : DeliveryStatusNotificationType.Unspecified;
+        var handsOver = client.Capabilities.HasFlag(SmtpCapabilities.Dsn);
         var results = new List<RecipientResult>();
         try
         {
@@ -237,7 +249,8 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
             {
                 results.Add(client.Refused.TryGetValue(r, out var refused)
                     ? new RecipientResult(r, refused.Code >= 500 ? RecipientOutcome.Failed : RecipientOutcome.Deferred, refused.Text, remote)
-                    : new RecipientResult(r, RecipientOutcome.Delivered, "250 " + reply, remote));
+                    : new RecipientResult(r, RecipientOutcome.Delivered, "250 " + reply, remote,
+                        handsOver && client.Dsn.For(r).Notify != DsnNotify.None));
             }
         }
         catch (SmtpCommandException e)
@@ -256,12 +269,12 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
 
     /// <summary>Sends on a connection the pool kept from an earlier message; null when there is none or it broke.</summary>
     private static async Task<IReadOnlyList<RecipientResult>?> TryReuseAsync(OutboundConnections? pool, string key, string? sender,
-        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct)
+        IReadOnlyList<string> recipients, byte[] raw, IReadOnlyList<DkimSigner> signers, CancellationToken ct, DsnRequest? dsn)
     {
         if (pool?.Take(key) is not { } kept) return null;
         try
         {
-            var results = await SendOnAsync(kept.Client, kept.Remote, sender, recipients, raw, signers, ct);
+            var results = await SendOnAsync(kept.Client, kept.Remote, sender, recipients, raw, signers, ct, dsn);
             if (kept.Client.IsConnected) pool.Keep(key, kept.Client, kept.Remote);
             else await QuitAsync(kept.Client);
             return results;
@@ -290,10 +303,35 @@ public sealed class OutboundSender(OutboundOptions options, MailDns dns)
         }
     }
 
-    /// <summary>Records refused recipients instead of failing the whole message on the first one.</summary>
+    /// <summary>
+    /// Records refused recipients instead of failing the whole message on the first one, and hands
+    /// the message's RFC 3461 parameters to a next hop that speaks DSN.
+    /// </summary>
     internal sealed class RecordingSmtpClient : SmtpClient
     {
         public Dictionary<string, (int Code, string Text)> Refused { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The DSN parameters of the message being sent now.</summary>
+        public DsnRequest Dsn { get; set; } = DsnRequest.None;
+
+        // MailKit asks these only when the server offers DSN, and sends ORCPT only with a NOTIFY:
+        // a recipient without NOTIFY leaves the next hop to its defaults, as it came to us.
+        // MailKit writes ORCPT itself as rfc822;<the RCPT address> (not overridable), so an ORCPT
+        // the sender gave for an alias we expanded is not passed on: the next hop reports the
+        // address it was given.
+        protected override string? GetEnvelopeId(MimeMessage message) => Dsn.EnvelopeId;
+
+        protected override DeliveryStatusNotification? GetDeliveryStatusNotifications(MimeMessage message, MailboxAddress mailbox)
+        {
+            var notify = Dsn.For(mailbox.Address).Notify;
+            if (notify == DsnNotify.None) return null;
+            if (notify.HasFlag(DsnNotify.Never)) return DeliveryStatusNotification.Never;
+            DeliveryStatusNotification flags = 0;
+            if (notify.HasFlag(DsnNotify.Success)) flags |= DeliveryStatusNotification.Success;
+            if (notify.HasFlag(DsnNotify.Failure)) flags |= DeliveryStatusNotification.Failure;
+            if (notify.HasFlag(DsnNotify.Delay)) flags |= DeliveryStatusNotification.Delay;
+            return flags;
+        }
 
         /// <summary>The wait for the reply to the final dot, longer than the others (RFC 5321 4.5.3.2.6).</summary>
         public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(10);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using GrainMail.Tests.Infrastructure;
+using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
@@ -14,6 +15,9 @@ public sealed class OutboundHostFixture : SmtpHostFixture
     public TestDnsServer Dns { get; } = new();
     public FakeSmtpServer Remote { get; } = new();
 
+    /// <summary>A remote that speaks DSN, on its own loopback address and the same port (the node has one outbound port).</summary>
+    public FakeSmtpServer DsnRemote { get; }
+
     public OutboundHostFixture()
     {
         Dns.Mx["remote.test"] = [(10, "mx.remote.test")];
@@ -24,6 +28,9 @@ public sealed class OutboundHostFixture : SmtpHostFixture
         Dns.A["mx.down.test"] = IPAddress.Parse("127.0.0.3");
         Dns.Mx["batch.example"] = [(10, "mx.batch.example")];
         Dns.A["mx.batch.example"] = IPAddress.Parse("127.0.0.3");
+        DsnRemote = new FakeSmtpServer(IPAddress.Parse("127.0.0.5"), Remote.Port) { OfferDsn = true };
+        Dns.Mx["dsn.test"] = [(10, "mx.dsn.test")];
+        Dns.A["mx.dsn.test"] = IPAddress.Parse("127.0.0.5");
         Remote.FinalReplyDelay = to => to.Any(r => r.StartsWith("slowfilter", StringComparison.Ordinal)) ? TimeSpan.FromSeconds(5) : null;
         Remote.RcptReply = (rcpt, attempt) => rcpt switch
         {
@@ -316,6 +323,76 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         Assert.Contains("Action: failed", fields);
         Assert.Contains("Status: 5.1.1", fields);
         Assert.Contains(body, p => p.ContentType.MimeType == "text/rfc822-headers");
+    }
+
+    /// <summary>Asks for DSNs as a mail client does: NOTIFY per recipient with ORCPT, ENVID and RET on MAIL.</summary>
+    private sealed class DsnAskingClient(DeliveryStatusNotification notify, string envid) : SmtpClient
+    {
+        protected override string GetEnvelopeId(MimeMessage message) => envid;
+
+        protected override DeliveryStatusNotification? GetDeliveryStatusNotifications(MimeMessage message, MailboxAddress mailbox) => notify;
+    }
+
+    private async Task SubmitAskingDsn(string from, MimeMessage m, DeliveryStatusNotification notify, string envid)
+    {
+        using var c = new DsnAskingClient(notify, envid)
+        {
+            ServerCertificateValidationCallback = (_, _, _, _) => true,
+            DeliveryStatusNotificationType = DeliveryStatusNotificationType.HeadersOnly,
+        };
+        await c.ConnectAsync("127.0.0.1", host.Submissions, SecureSocketOptions.SslOnConnect);
+        await c.AuthenticateAsync(from, SmtpHostFixture.Password);
+        await c.SendAsync(m);
+        await c.DisconnectAsync(true);
+    }
+
+    /// <summary>
+    /// RFC 3461 4.2/4.3: a next hop that speaks DSN gets the sender's NOTIFY, ORCPT, ENVID and RET
+    /// unchanged and reports from then on, so no "relayed" notice comes from us; a next hop that
+    /// does not gets nothing of it, and NOTIFY=SUCCESS earns the sender a "relayed" notice.
+    /// </summary>
+    [Fact]
+    public async Task DSN_parameters_go_on_to_a_next_hop_that_speaks_DSN_and_others_earn_a_relayed_notice()
+    {
+        var sender = await NewSender();
+        var envid = "env-" + Guid.NewGuid().ToString("N")[..8];
+        await SubmitAskingDsn(sender, Message(sender, ["dana@dsn.test"], "dsn on"), DeliveryStatusNotification.Success | DeliveryStatusNotification.Failure, envid);
+        Assert.NotNull(await WaitForRemoteAt(host.DsnRemote, "dana@dsn.test"));
+        var mail = Assert.Single(host.DsnRemote.MailCommands, l => l.Contains(envid, StringComparison.Ordinal));
+        Assert.Contains(" RET=HDRS", mail);
+        Assert.Contains($" ENVID={envid}", mail);
+        var rcpt = Assert.Single(host.DsnRemote.RcptCommands, l => l.Contains("dana@dsn.test", StringComparison.Ordinal));
+        Assert.Contains(" NOTIFY=SUCCESS,FAILURE", rcpt);
+        Assert.Contains(" ORCPT=rfc822;dana@dsn.test", rcpt);
+
+        var plainEnvid = "env-" + Guid.NewGuid().ToString("N")[..8];
+        await SubmitAskingDsn(sender, Message(sender, ["erin@remote.test"], "dsn off"), DeliveryStatusNotification.Success, plainEnvid);
+        await WaitForRemote("erin@remote.test");
+        Assert.DoesNotContain(host.Remote.MailCommands, l => l.Contains("ENVID", StringComparison.Ordinal));
+        Assert.DoesNotContain(host.Remote.RcptCommands, l => l.Contains("NOTIFY", StringComparison.Ordinal));
+
+        // Exactly one notice: the "relayed" one about erin. dana's next hop reports for itself.
+        var notices = await host.WaitForMessages(sender, 1);
+        var report = MimeMessage.Load(new MemoryStream(notices.Single()));
+        var status = Assert.IsType<MultipartReport>(report.Body).OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
+        using var ms = new MemoryStream();
+        await status.Content!.DecodeToAsync(ms);
+        var fields = Encoding.ASCII.GetString(ms.ToArray());
+        Assert.Contains($"Original-Envelope-Id: {plainEnvid}", fields);
+        Assert.Contains("Final-Recipient: rfc822; erin@remote.test", fields);
+        Assert.Contains("Action: relayed", fields);
+        Assert.DoesNotContain("dana@dsn.test", fields);
+        // Nor does one about dana come a little later.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, await host.InboxCount(sender));
+    }
+
+    private static async Task<ReceivedMessage> WaitForRemoteAt(FakeSmtpServer remote, string recipient)
+    {
+        ReceivedMessage? hit = null;
+        await Eventually.Until(() => (hit = remote.Received.FirstOrDefault(r => r.To.Contains(recipient))) is not null,
+            TimeSpan.FromSeconds(30), $"the message for {recipient} at the remote");
+        return hit!;
     }
 
     [Fact]

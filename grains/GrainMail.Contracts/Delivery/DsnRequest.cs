@@ -34,7 +34,9 @@ public sealed record DsnRecipient(DsnNotify Notify = DsnNotify.None, string? Ori
 /// with <c>RCPT=</c>, and tokens before the first group are the default recipient's (an inbound
 /// event carries one recipient). Every DSN GrainMail writes reads it from here.
 /// </summary>
-public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipient Default, IReadOnlyDictionary<string, DsnRecipient> Recipients)
+/// <param name="ReturnHeaders">RET=HDRS was given (kept apart from no RET at all, so that a relay can pass it on as written).</param>
+public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipient Default, IReadOnlyDictionary<string, DsnRecipient> Recipients,
+    bool ReturnHeaders = false)
 {
     public static readonly DsnRequest None = new(false, null, DsnRecipient.None, new Dictionary<string, DsnRecipient>());
 
@@ -70,6 +72,7 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
     {
         if (string.IsNullOrWhiteSpace(encoded)) return None;
         var full = false;
+        var headers = false;
         string? envid = null;
         var current = DsnRecipient.None;
         string? currentAddress = null;
@@ -85,7 +88,10 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
             var value = token[(eq + 1)..];
             switch (key)
             {
-                case "RET": full = value.Equals("FULL", StringComparison.OrdinalIgnoreCase); break;
+                case "RET":
+                    full = value.Equals("FULL", StringComparison.OrdinalIgnoreCase);
+                    headers = value.Equals("HDRS", StringComparison.OrdinalIgnoreCase);
+                    break;
                 case "ENVID": envid = XText.Decode(value) ?? value; break;
                 case "RCPT":
                     if (currentAddress is null) defaults = current;
@@ -99,7 +105,7 @@ public sealed record DsnRequest(bool ReturnFull, string? EnvelopeId, DsnRecipien
         }
         if (currentAddress is null) defaults = current;
         else map[currentAddress] = current;
-        return new DsnRequest(full, envid, defaults, map);
+        return new DsnRequest(full, envid, defaults, map, headers);
     }
 
     public static DsnNotify ParseNotify(string value)

@@ -128,6 +128,9 @@ public sealed class OutboundRouteGrain(
 
     IReadOnlyList<EgressLink> IRouteCluster.UsableHere(IReadOnlyList<EgressLink> order) => egress.UsableHere(order);
 
+    // A recipient whose next hop took its NOTIFY is that hop's to report (RFC 3461 4.2); a
+    // "relayed" notice is for hops that do not speak DSN.
     Task<bool> IRouteCluster.ReportToSenderAsync(OutboundRow row, IReadOnlyList<RecipientResult> results, byte[] raw, bool delayed) =>
-        reports.SendAsync(GrainFactory, row.Sender, row.Dsn, results, raw, row.ReceivedAt, row.BlobDomain, delayed, relayed: true);
+        reports.SendAsync(GrainFactory, row.Sender, row.Dsn, results.Where(r => !r.NextHopReports).ToList(), raw, row.ReceivedAt, row.BlobDomain,
+            delayed, relayed: true);
 }

@@ -1,3 +1,4 @@
+using GrainMail.Contracts.Delivery;
 using GrainMail.Dns;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Operations;
@@ -170,14 +171,17 @@ public sealed class RouteDelivery(
         var down = await cluster.DownRelaysAsync(options.Links.Where(l => l.Kind == LinkKind.Relay).ToList());
         var order = cluster.UsableHere(_selector.Order(await IsDomesticAsync(ct), down.Contains, clock.GetUtcNow()));
         IReadOnlyList<RecipientResult> results = [];
+        var dsn = DsnRequest.Parse(row.Dsn);
         // MTA-STS governs direct delivery to the destination (a relay is our smarthost, not the destination's MX).
         var policy = order.Any(l => l.Kind == LinkKind.Direct) ? await mtaSts.GetAsync(destination, ct) : null;
         foreach (var link in order)
         {
             var started = clock.GetTimestamp();
             results = link.Kind == LinkKind.Direct
-                ? await sender.SendAsync(destination, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, policy, trust, row.RequireTls)
-                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, trust, row.RequireTls);
+                ? await sender.SendAsync(destination, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, policy, trust,
+                    row.RequireTls, dsn)
+                : await sender.SendViaRelayAsync(link, row.Sender, row.Recipients, raw, ct, signers, row.RequireTls ? null : connections, trust,
+                    row.RequireTls, dsn);
             var seconds = clock.GetElapsedTime(started).TotalSeconds;
             var now = clock.GetUtcNow();
             var reached = Reached(results);

@@ -40,8 +40,14 @@ public sealed class FakeSmtpServer : IDisposable
     /// <summary>Offer REQUIRETLS (RFC 8689) once TLS is up.</summary>
     public bool OfferRequireTls { get; set; }
 
+    /// <summary>Offer DSN (RFC 3461) in the EHLO answer.</summary>
+    public bool OfferDsn { get; set; }
+
     /// <summary>Every MAIL command as received.</summary>
     public ConcurrentQueue<string> MailCommands { get; } = new();
+
+    /// <summary>Every RCPT command as received.</summary>
+    public ConcurrentQueue<string> RcptCommands { get; } = new();
 
     /// <summary>Records whether each accepted message came over TLS.</summary>
     public ConcurrentQueue<bool> ReceivedOverTls { get; } = new();
@@ -100,7 +106,7 @@ public sealed class FakeSmtpServer : IDisposable
                 {
                     case "EHLO":
                         helo = line[5..];
-                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + (_tls is not null && !secure ? "250-STARTTLS\r\n" : "") + (secure && OfferRequireTls ? "250-REQUIRETLS\r\n" : "") + "250 SIZE 100000000");
+                        await Say("250-fake.remote.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n" + (_tls is not null && !secure ? "250-STARTTLS\r\n" : "") + (secure && OfferRequireTls ? "250-REQUIRETLS\r\n" : "") + (OfferDsn ? "250-DSN\r\n" : "") + "250 SIZE 100000000");
                         break;
                     case "MAIL":
                         MailCommands.Enqueue(line);
@@ -110,6 +116,7 @@ public sealed class FakeSmtpServer : IDisposable
                         break;
                     case "RCPT":
                         {
+                            RcptCommands.Enqueue(line);
                             var rcpt = Path(line);
                             var n = _attempts.AddOrUpdate(rcpt, 1, (_, v) => v + 1);
                             var reply = RcptReply(rcpt, n - 1);
