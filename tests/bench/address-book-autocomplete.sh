@@ -125,6 +125,8 @@ if [ -n "${ADDRESSBOOK_PROFILE:-}" ]; then
   psql_ -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
 fi
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+# How the searches were answered (the silo's in-memory copy or SQL) and what loading the copy cost.
+curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_addressbook[a-z_]*(_total|_sum|_count)' | sed 's/^/  /' || true
 
 # ADDRESSBOOK_HOLD=SECONDS keeps the node and its seeded database up afterwards (for EXPLAIN in psql):
 # the connection line is written to /tmp/grainmail-addressbook.psql; remove $data/hold to end early.
