@@ -30,7 +30,15 @@ def snap():
         rest = s[s.rindex(")") + 2:].split()
         # fields after the command: state(0) ... majflt(9) ... utime(11) stime(12)
         procs[pid] = {"name": (cmd or comm)[:70], "majflt": int(rest[9]), "ticks": int(rest[11]) + int(rest[12])}
-    return {"cpu": cpu, "procs": procs}
+    # Pressure stall information: microseconds in which some runnable task waited for a CPU (or for memory, I/O).
+    psi = {}
+    for kind in ("cpu", "memory", "io"):
+        try:
+            with open(f"/proc/pressure/{kind}") as f:
+                psi[kind] = int(f.readline().split("total=")[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return {"cpu": cpu, "procs": procs, "psi": psi}
 
 
 def diff(a, b):
@@ -42,6 +50,10 @@ def diff(a, b):
     print(f"  machine over {total / hz / os.cpu_count():.1f} s: user {split['user'] + split['nice']:.0f} %, system "
           f"{split['system'] + split['irq'] + split['softirq']:.0f} %, idle {split['idle']:.0f} %, iowait {split['iowait']:.0f} %, "
           f"steal {split['steal']:.1f} %")
+    wall = total / hz / os.cpu_count()
+    psi = {k: (b.get("psi", {}).get(k, 0) - v) / 1e6 / wall * 100 for k, v in a.get("psi", {}).items()}
+    if psi:
+        print("  pressure (share of the time some task waited): " + ", ".join(f"{k} {v:.0f} %" for k, v in psi.items()))
     rows = []
     for pid, p in b["procs"].items():
         q = a["procs"].get(pid, {"ticks": 0, "majflt": 0})
