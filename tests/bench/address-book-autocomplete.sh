@@ -82,10 +82,21 @@ for rate in ${ADDRESSBOOK_RATES:-}; do
       --counters System.Runtime >/dev/null 2>&1
     counter=$!; sleep 1
   fi
+  # ADDRESSBOOK_CHURN=SECONDS: a directory change every SECONDS during the run (an account hidden from the book, then
+  # shown again, by SQL as an import or sync would write it): each one makes the node's in-memory copy stale at once.
+  churner=
+  if [ -n "${ADDRESSBOOK_CHURN:-}" ]; then
+    ( while :; do sleep "$ADDRESSBOOK_CHURN"
+        psql_ -c "UPDATE directory_account SET in_address_book = NOT in_address_book WHERE domain = 'bench.test' AND local_part = 'u5'" >/dev/null
+        echo x >> "$win/churn"; done ) &
+    churner=$!
+  fi
   out=$(python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --auth "${ADDRESSBOOK_RATE_AUTH:-session}" \
     --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --clients 8 \
     --rate "$rate" --duration "${ADDRESSBOOK_RATE_SECONDS:-20}") || { echo "open-loop run at $rate failed"; tail -40 "$data/host.log"; exit 1; }
   node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks); window after
+  if [ -n "$churner" ]; then kill "$churner" 2>/dev/null || true; wait "$churner" 2>/dev/null || true
+    echo "  directory changes during the run: $(cat "$win/churn" 2>/dev/null | wc -l) (one every ${ADDRESSBOOK_CHURN} s)"; rm -f "$win/churn"; fi
   # (dotnet-counters may have ended by itself: a failed kill must not end the script under set -e)
   if [ -n "$counter" ]; then kill -INT "$counter" 2>/dev/null || true; sleep 1; kill "$counter" 2>/dev/null || true; fi
   echo "$out"; window_report
