@@ -59,6 +59,11 @@ def diff(a, b):
         q = a["procs"].get(pid, {"ticks": 0, "majflt": 0})
         rows.append((p["ticks"] - q["ticks"], p["majflt"] - q["majflt"], pid, p["name"]))
     rows.sort(reverse=True)
+    # CPU of processes that ended inside the window (the load client, PostgreSQL's autovacuum workers, other agents' short
+    # commands): the machine's busy time less that of the processes still alive at the end.
+    busy = sum(d[i] for i in (0, 1, 2, 5, 6)) / hz
+    alive = sum(max(r[0], 0) for r in rows) / hz
+    print(f"  busy CPU {busy:.1f} s, of which processes alive at the end {alive:.1f} s, ended inside the window (or kernel) {max(busy - alive, 0):.1f} s")
     for ticks, majflt, pid, name in rows[:6]:
         if ticks > 0 or majflt > 0:
             print(f"    {ticks / hz:6.2f} s CPU  {majflt:6d} major faults  {pid:>7} {name}")
