@@ -144,6 +144,23 @@ public sealed class AddressBookIndexTests(AddressBookHostFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task A_large_domain_that_keeps_changing_is_answered_by_sql_until_it_settles_never_by_the_old_copy()
+    {
+        var w = await AddressBookWorld.CreateAsync(fixture);
+        await using var ds = NpgsqlDataSource.Create(fixture.ConnectionString);
+        // Every domain counts as large here, and none ever settles.
+        var index = new AddressBookIndex(ds) { QuickLoadEntries = 0, Settle = TimeSpan.FromHours(1) };
+        var store = new AddressBookStore(ds, index);
+        Assert.NotNull(await index.CurrentAsync(w.Domain, TimeSpan.FromSeconds(30)));
+        Assert.Contains(w.Bob, (await store.SearchAsync(w.Domain, "carol", "李", 10)).Select(e => e.Address));
+
+        await new DirectorySeed(fixture.ConnectionString).AccountAsync(w.Domain, "bob", "李四", w.B, enabled: false);
+        Assert.Null(await index.CurrentAsync(w.Domain, TimeSpan.FromSeconds(5)));
+        Assert.DoesNotContain(w.Bob, (await store.SearchAsync(w.Domain, "carol", "李", 10)).Select(e => e.Address));
+        Assert.Null(await index.CurrentAsync(w.Domain, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task The_hosts_autocomplete_shows_a_directory_change_in_the_very_next_search()
     {
         var w = await AddressBookWorld.CreateAsync(fixture);

@@ -37,6 +37,14 @@ public sealed class AddressBookIndex(NpgsqlDataSource dataSource)
     /// </summary>
     public int QuickLoadEntries { get; init; } = 20_000;
 
+    /// <summary>
+    /// A large domain (above <see cref="QuickLoadEntries"/>) is reloaded only once its number has stayed the same this long;
+    /// until then SQL answers. A whole-domain reload costs about a second of CPU at 100,000 accounts: reloading after every
+    /// change of a burst (an import, a sync pushing a change every few seconds) cost more than the SQL it saves
+    /// (docs/benchmarks.md, session 10: a change every 2 s took the p99 at 200 req/s to 97 ms with a reload per change).
+    /// </summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(3);
+
     private readonly ConcurrentDictionary<string, Holder> _domains = new(StringComparer.Ordinal);
 
     private sealed class Holder
@@ -44,6 +52,10 @@ public sealed class AddressBookIndex(NpgsqlDataSource dataSource)
         public volatile Snapshot? Current;
         public Task<Snapshot>? Loading;
         public readonly Lock Gate = new();
+
+        /// <summary>The last number a search read, and when it first read it (a large domain waits for <see cref="Settle"/>).</summary>
+        public long? SeenVersion;
+        public long SeenAt;
     }
 
     /// <summary>
@@ -64,9 +76,20 @@ public sealed class AddressBookIndex(NpgsqlDataSource dataSource)
         var holder = _domains.GetOrAdd(domain, _ => new Holder());
         var current = holder.Current;
         if (current is not null && version is { } v && current.Version == v) return current;
+        var large = current is not null && current.EntryCount > QuickLoadEntries;
         Task<Snapshot> loading;
         lock (holder.Gate)
         {
+            if (large)
+            {
+                if (holder.SeenVersion != version)
+                {
+                    holder.SeenVersion = version;
+                    holder.SeenAt = Stopwatch.GetTimestamp();
+                }
+                // Still changing (or changed a moment ago): SQL answers, no reload yet.
+                if (Stopwatch.GetElapsedTime(holder.SeenAt) < Settle) return null;
+            }
             if (holder.Loading is null || holder.Loading.IsCompleted)
             {
                 // One load per domain at a time; a load that finishes with an older number than a later search saw
@@ -75,7 +98,7 @@ public sealed class AddressBookIndex(NpgsqlDataSource dataSource)
             }
             loading = holder.Loading;
         }
-        if (wait > TimeSpan.Zero && (current is null || current.EntryCount <= QuickLoadEntries))
+        if (wait > TimeSpan.Zero && !large)
         {
             try
             {
