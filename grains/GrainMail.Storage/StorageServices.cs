@@ -54,7 +54,12 @@ public static class StorageServices
         services.AddSingleton<GrainMail.Storage.Admin.AdminAccessStore>();
         services.AddSingleton<GrainMail.Storage.Admin.IntegrationStore>();
         services.AddSingleton<GrainMail.Storage.Lists.MailingListStore>();
-        services.AddSingleton<GrainMail.Storage.AddressBook.AddressBookStore>();
+        // Autocomplete from a per-silo in-memory copy of each domain's address book, checked against a version
+        // number before every search (GRAINMAIL_ADDRESSBOOK_INDEX=0 in the environment: SQL for every search, for comparison).
+        services.AddSingleton(sp => new GrainMail.Storage.AddressBook.AddressBookStore(sp.GetRequiredService<NpgsqlDataSource>(),
+            Environment.GetEnvironmentVariable("GRAINMAIL_ADDRESSBOOK_INDEX") == "0"
+                ? null
+                : new GrainMail.Storage.AddressBook.AddressBookIndex(sp.GetRequiredService<NpgsqlDataSource>())));
         services.AddSingleton<GrainMail.Storage.Audit.AuditLog>();
         services.AddSingleton<GrainMail.Storage.Tls.DomainCertificateStore>();
         services.AddSingleton<GrainMail.Storage.LargeFiles.LargeFileStore>();

@@ -41,11 +41,21 @@ echo "visible to viewer-sales: $(psql_ -c "SELECT count(*) FROM directory_accoun
 ticks() { awk '{s += $14 + $15} END {print s}' "$@" 2>/dev/null; }
 pg_ticks() { local pm; pm=$(head -1 "$pgdir/postmaster.pid"); ticks /proc/"$pm"/stat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|'); }
 hz=$(getconf CLK_TCK)
+# The whole machine's CPU split (steal included), the busiest processes and major page faults over each run:
+# a slow run is judged against what else the 2-core VM was doing (tests/bench/machine_window.py).
+win=$(mktemp -d /tmp/addressbook-window.XXXX)
+window() { python3 tests/bench/machine_window.py snap "$win/$1.json"
+  # PostgreSQL's background work on the seeded table: an autovacuum or autoanalyze of directory_account (its expression
+  # indexes call the pinyin function per sampled row) inside a run costs CPU that the run did not ask for.
+  psql_ -c "SELECT autovacuum_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'directory_account'" > "$win/$1.av" || true; }
+window_report() { python3 tests/bench/machine_window.py diff "$win/before.json" "$win/after.json" || true
+  local av0 av1; av0=$(cat "$win/before.av" 2>/dev/null || true); av1=$(cat "$win/after.av" 2>/dev/null || true)
+  echo "  autovacuum/autoanalyze runs of directory_account finished during the run: $(( ${av1:-0} - ${av0:-0} ))"; }
 # Both credentials by default: HTTP Basic on every request (CardDAV-style clients, the figure of sessions 5-7)
 # and a session token from one login (the webmail's autocomplete). ADDRESSBOOK_AUTH=basic (or session) for one.
 # ADDRESSBOOK_TRACE=FILE.nettrace records a CPU sample trace of the node during the first run (dotnet-trace).
 for mode in ${ADDRESSBOOK_AUTH:-basic session}; do
-  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks)
+  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks); window before
   tracer=
   if [ -n "${ADDRESSBOOK_TRACE:-}" ]; then
     without_lock_fds "$HOME/.dotnet/tools/dotnet-trace" collect -p "$pid" --profile cpu-sampling -o "$ADDRESSBOOK_TRACE" >/dev/null 2>&1
@@ -55,8 +65,8 @@ for mode in ${ADDRESSBOOK_AUTH:-basic session}; do
     --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --requests "$requests" --clients "$clients") \
     || { echo "load run failed; the host's log ends:"; tail -40 "$data/host.log"; [ "${ADDRESSBOOK_HOLD:-0}" -gt 0 ] || exit 1; }
   if [ -n "$tracer" ]; then kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true; ADDRESSBOOK_TRACE=; fi
-  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
-  echo "$out"
+  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks); window after
+  echo "$out"; window_report
   # The warm-up (200 requests by one client) is counted too.
   n=$((requests * clients + 200))
   echo "  node CPU $(echo "scale=2; ($node1 - $node0) * 1000 / $hz / $n" | bc) ms, PostgreSQL CPU $(echo "scale=2; ($pg1 - $pg0) * 1000 / $hz / $n" | bc) ms per request"
@@ -69,7 +79,7 @@ done
 # queue) once a second during each open-loop run, from dotnet-counters (a .NET global tool), into DIR/rate-R.csv.
 counters_tool="$HOME/.dotnet/tools/dotnet-counters"
 for rate in ${ADDRESSBOOK_RATES:-}; do
-  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks)
+  node0=$(ticks /proc/$pid/stat) pg0=$(pg_ticks); window before
   counter=
   if [ -n "${ADDRESSBOOK_COUNTERS:-}" ] && [ -x "$counters_tool" ]; then
     mkdir -p "$ADDRESSBOOK_COUNTERS"; rm -f "$ADDRESSBOOK_COUNTERS/rate-$rate.csv"
@@ -77,13 +87,24 @@ for rate in ${ADDRESSBOOK_RATES:-}; do
       --counters System.Runtime >/dev/null 2>&1
     counter=$!; sleep 1
   fi
+  # ADDRESSBOOK_CHURN=SECONDS: a directory change every SECONDS during the run (an account hidden from the book, then
+  # shown again, by SQL as an import or sync would write it): each one makes the node's in-memory copy stale at once.
+  churner=
+  if [ -n "${ADDRESSBOOK_CHURN:-}" ]; then
+    ( while :; do sleep "$ADDRESSBOOK_CHURN"
+        psql_ -c "UPDATE directory_account SET in_address_book = NOT in_address_book WHERE domain = 'bench.test' AND local_part = 'u5'" >/dev/null
+        echo x >> "$win/churn"; done ) &
+    churner=$!
+  fi
   out=$(python3 tests/bench/address_book_load.py --port "$GRAINMAIL_HTTPS_PORT" --cafile "$data/tls/cert.pem" --auth "${ADDRESSBOOK_RATE_AUTH:-session}" \
     --user viewer-sales@bench.test --user viewer-all@bench.test --password secret123 --clients 8 \
     --rate "$rate" --duration "${ADDRESSBOOK_RATE_SECONDS:-20}") || { echo "open-loop run at $rate failed"; tail -40 "$data/host.log"; exit 1; }
-  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks)
+  node1=$(ticks /proc/$pid/stat) pg1=$(pg_ticks); window after
+  if [ -n "$churner" ]; then kill "$churner" 2>/dev/null || true; wait "$churner" 2>/dev/null || true
+    echo "  directory changes during the run: $(cat "$win/churn" 2>/dev/null | wc -l) (one every ${ADDRESSBOOK_CHURN} s)"; rm -f "$win/churn"; fi
   # (dotnet-counters may have ended by itself: a failed kill must not end the script under set -e)
   if [ -n "$counter" ]; then kill -INT "$counter" 2>/dev/null || true; sleep 1; kill "$counter" 2>/dev/null || true; fi
-  echo "$out"
+  echo "$out"; window_report
   if [ -n "$counter" ] && [ -s "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" ]; then
     python3 tests/bench/runtime_counters.py "$ADDRESSBOOK_COUNTERS/rate-$rate.csv" || true
   fi
@@ -120,6 +141,8 @@ if [ -n "${ADDRESSBOOK_PROFILE:-}" ]; then
   psql_ -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
 fi
 echo "GrainMail host RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+# How the searches were answered (the silo's in-memory copy or SQL) and what loading the copy cost.
+curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_addressbook[a-z_]*(_total|_sum|_count)' | sed 's/^/  /' || true
 
 # ADDRESSBOOK_HOLD=SECONDS keeps the node and its seeded database up afterwards (for EXPLAIN in psql):
 # the connection line is written to /tmp/grainmail-addressbook.psql; remove $data/hold to end early.

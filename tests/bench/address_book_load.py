@@ -13,7 +13,14 @@ spread over --clients connections; each request's latency is measured from the m
 from when a free connection got round to sending it, so a queue behind a slow answer is counted rather
 than hidden (a closed-loop client would simply have sent less).
 """
-import argparse, base64, http.client, json, random, ssl, statistics, threading, time, urllib.parse
+import argparse, base64, http.client, json, random, ssl, statistics, sys, threading, time, urllib.parse
+
+# A woken client thread waits for the GIL up to the switch interval (5 ms by default) while another thread
+# runs Python code; that wait would be counted as server latency. A browser's requests do not queue that way.
+sys.setswitchinterval(0.0002)
+
+# TLS sessions the load client opened (one per connection when keep-alive holds, as a browser's).
+HANDSHAKES = [0]
 
 MIXES = {
     # What people type: a surname, a surname and given name, pinyin initials, an address prefix, a Latin name.
@@ -24,6 +31,13 @@ MIXES = {
     "latin name (User 12)": ["user", "User 12", "user 345"],
     "substring of the given name (伟)": ["伟", "芳", "静明"],
 }
+
+
+class CountingHTTPSConnection(http.client.HTTPSConnection):
+    """http.client reconnects by itself when the server closed the connection: count every TLS handshake."""
+    def connect(self):
+        HANDSHAKES[0] += 1
+        super().connect()
 
 
 def pct(values, p):
@@ -46,7 +60,7 @@ def login(conn, user, password, mode):
 def client(host, port, cafile, user, password, n, seed, out, mode="basic"):
     rnd = random.Random(seed)
     ctx = ssl.create_default_context(cafile=cafile)
-    conn = http.client.HTTPSConnection(host, port, context=ctx)
+    conn = CountingHTTPSConnection(host, port, context=ctx)
     auth = login(conn, user, password, mode)
     mixes = list(MIXES)
     for _ in range(n):
@@ -66,7 +80,7 @@ def client(host, port, cafile, user, password, n, seed, out, mode="basic"):
 def open_client(host, port, cafile, user, password, mode, start, rate, total, counter, lock, out):
     """One connection of the open-loop run: takes the next due request, waits for its due time, sends it."""
     ctx = ssl.create_default_context(cafile=cafile)
-    conn = http.client.HTTPSConnection(host, port, context=ctx)
+    conn = CountingHTTPSConnection(host, port, context=ctx)
     auth = login(conn, user, password, mode)
     mixes = list(MIXES)
     while True:
@@ -89,19 +103,24 @@ def open_client(host, port, cafile, user, password, mode, start, rate, total, co
         dt = (time.perf_counter() - due) * 1000
         if r.status != 200:
             raise SystemExit(f"{path}: {r.status} {body[:200]!r}")
-        out.append((mix, user, dt))
+        out.append((mix, user, dt, due - start))
 
 
 def report(a, results, wall, cpu, head):
     all_ms = [r[2] for r in results]
     print(f"{head}: {len(all_ms)} requests, {len(all_ms) / wall:.0f} req/s; overall p50 {pct(all_ms, 50):.1f} ms, p99 {pct(all_ms, 99):.1f} ms, max {max(all_ms):.1f} ms")
-    print(f"  client CPU {cpu * 1000 / len(all_ms):.2f} ms per request")
+    print(f"  client CPU {cpu * 1000 / len(all_ms):.2f} ms per request; {HANDSHAKES[0]} TLS handshakes ({len(all_ms)} requests, HTTP/1.1 keep-alive)")
     for user in a.user:
         u = [r[2] for r in results if r[1] == user]
         if u: print(f"  as {user:24} p50 {pct(u, 50):5.1f}  p99 {pct(u, 99):5.1f}  (n={len(u)})")
     for mix in MIXES:
         m = [r[2] for r in results if r[0] == mix]
         if m: print(f"  {mix:36} p50 {pct(m, 50):5.1f}  p99 {pct(m, 99):5.1f}  (n={len(m)})")
+    if results and len(results[0]) > 3:
+        # Open loop: the run in 5-second slices, to tell a stall of a few seconds from a run slow throughout.
+        slices = {}
+        for r in results: slices.setdefault(int(r[3] // 5), []).append(r[2])
+        print("  by 5 s slice (p50/p99/max): " + "  ".join(f"{pct(v, 50):.1f}/{pct(v, 99):.1f}/{max(v):.0f}" for _, v in sorted(slices.items())))
 
 
 def main():
@@ -117,9 +136,11 @@ def main():
     ap.add_argument("--rate", type=float, help="open loop: queries due per second (all connections together)")
     ap.add_argument("--duration", type=float, default=30, help="open loop: seconds of arrivals")
     a = ap.parse_args()
+    print("queries drawn uniformly from: " + "; ".join(f"{m}: {' '.join(qs)}" for m, qs in MIXES.items()), file=sys.stderr)
     warm = []
     client("127.0.0.1", a.port, a.cafile, a.user[0], a.password, a.warmup, 0, warm, a.auth)
     results = []
+    HANDSHAKES[0] = 0
     if a.rate:
         # Connections are opened and signed in before the clock starts; the first request is due 2 s later.
         total = int(a.rate * a.duration)

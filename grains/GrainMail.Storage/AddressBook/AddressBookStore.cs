@@ -9,8 +9,11 @@ namespace GrainMail.Storage.AddressBook;
 /// DomainGrain), public contacts and visibility rules (migration 0016). Every read goes through
 /// <see cref="VisibleSql"/>: the search API and CardDAV cannot disagree about what a user sees.
 /// </summary>
-public sealed class AddressBookStore(NpgsqlDataSource dataSource)
+public sealed class AddressBookStore(NpgsqlDataSource dataSource, AddressBookIndex? index = null)
 {
+    /// <summary>The silo's in-memory copy that answers autocomplete when current (null: every search is SQL).</summary>
+    public AddressBookIndex? Index => index;
+
     /// <summary>
     /// The ONE query of what <c>@viewer</c> (a local part of <c>@domain</c>) may see, as the CTE
     /// <c>book</c>. Visibility, decided at query time:
@@ -153,8 +156,16 @@ public sealed class AddressBookStore(NpgsqlDataSource dataSource)
         ORDER BY m.display_name, m.address
         """;
 
-    /// <summary>Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.</summary>
-    public Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
+    /// <summary>
+    /// Autocomplete for <paramref name="viewer"/>: prefix matches first, then (when fewer than the limit) substring matches.
+    /// From the silo's in-memory copy when it is current (one version read in PostgreSQL), else from SQL.
+    /// </summary>
+    public async Task<List<AddressBookEntry>> SearchAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default) =>
+        (index is null ? null : await index.TrySearchAsync(domain, viewer, query, limit, ct))
+        ?? await SearchSqlAsync(domain, viewer, query, limit, ct);
+
+    /// <summary>Autocomplete by SQL alone: the reference the in-memory copy must agree with (AddressBookIndexTests).</summary>
+    public Task<List<AddressBookEntry>> SearchSqlAsync(string domain, string viewer, string query, int limit, CancellationToken ct = default)
     {
         limit = Math.Clamp(limit, 1, AddressBookLimits.MaxSearchResults);
         var q = query.Trim();
