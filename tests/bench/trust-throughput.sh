@@ -9,7 +9,7 @@
 #   flock /tmp/grainmail.lock tests/bench/trust-throughput.sh [PIPELINE_MESSAGES] [SMTP_TOTAL] [PROCS] [SESSIONS]
 # Each node gets the load twice: a "cold" pass right after start (sessions 6-9 measured only this) and a "warm" pass
 # (TRUST_WARMUP=0: cold only). TRUST_RUNS picks the runs (default "off on off-with-clamd on-with-clamd"),
-# TRUST_PIPELINE=0 skips part 1. TRUST_TRACE=DIR records perf CPU samples of the node during each run's warm pass
+# TRUST_PIPELINE=0 skips part 1, TRUST_NODE_ENV="VAR=VALUE ..." adds settings to every node. TRUST_TRACE=DIR records perf CPU samples of the node during each run's warm pass
 # (TRUST_TRACE_PASS=cold: the cold one) with the JIT's perf map beside them; tests/bench/perf_managed.py reads them.
 # Starts its own clamd (signatures made by sigtool, as the tests do) and its DNS server, both without the lock's
 # descriptor (without_lock_fds), and stops everything it started on exit or interruption.
@@ -148,6 +148,9 @@ run_smtp() {
   [[ "$runs" == *" $label "* ]] || return 0
   # start_grainmail exports its settings: nothing of the previous run may carry over.
   unset GRAINMAIL_CLAMD GRAINMAIL_DNS GRAINMAIL_DNSBL
+  # TRUST_NODE_ENV: more VAR=VALUE settings for every node of the run (an A/B of a runtime setting, say).
+  # shellcheck disable=SC2206
+  [ -z "${TRUST_NODE_ENV:-}" ] || set -- "$@" ${TRUST_NODE_ENV}
   # A profiled run: the JIT writes /tmp/perf-PID.map so that perf can name managed frames.
   if [ -n "${TRUST_TRACE:-}" ] && command -v perf >/dev/null; then set -- "$@" DOTNET_PerfMapEnabled=1; fi
   start_grainmail "trust-$label" "$@"

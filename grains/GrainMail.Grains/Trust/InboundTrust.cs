@@ -23,7 +23,7 @@ public sealed record InboundOutcome(string? Refusal, Submission? Submission, IRe
 /// <summary>
 /// The inbound trust step of the MX path, run on the silo inside the intake call, after the data is
 /// streamed and before the 250 (docs/architecture.md): the checks (<see cref="InboundChecker"/>), each
-/// recipient domain's policy (<see cref="ISpamPolicyGrain"/>) and its decision (<see cref="SpamScorer"/>).
+/// recipient domain's policy (<see cref="ISpamPolicyGrain"/>, through this silo's <see cref="SpamPolicyView"/>) and its decision (<see cref="SpamScorer"/>).
 /// </summary>
 public sealed class InboundTrust
 {
@@ -34,11 +34,13 @@ public sealed class InboundTrust
     private readonly ContentTrust _content;
     private readonly OriginStamp _origin;
     private readonly ReputationView _reputation;
+    private readonly SpamPolicyView _policies;
     private readonly ILogger<InboundTrust> _logger;
 
     public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content,
-        OriginStamp origin, ReputationView reputation, ILogger<InboundTrust> logger)
+        OriginStamp origin, ReputationView reputation, SpamPolicyView policies, ILogger<InboundTrust> logger)
     {
+        _policies = policies;
         _reputation = reputation;
         _content = content;
         _origin = origin;
@@ -77,7 +79,7 @@ public sealed class InboundTrust
             .Concat(submission.External is { Count: > 0 } && submission.ExternalOwner is { } owner ? [owner] : [])
             .Distinct(StringComparer.Ordinal).ToList();
         var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
-        foreach (var d in domains) policies[d] = await grains.GetGrain<ISpamPolicyGrain>(d).Get();
+        foreach (var d in domains) policies[d] = await _policies.GetAsync(grains, d);
         var node = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
         var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
