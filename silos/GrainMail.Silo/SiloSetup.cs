@@ -59,6 +59,7 @@ public static class SiloSetup
         services.AddSingleton(new GrainMail.Trust.Scoring.OriginStamp(masterKey.Derive("grainmail:spam-origin")));
         services.AddSingleton<GrainMail.Grains.Trust.InboundTrust>();
         services.AddSingleton<GrainMail.Grains.Trust.ReputationView>();
+        services.AddSingleton<GrainMail.Grains.Trust.SpamPolicyView>();
         services.AddSingleton<GrainMail.Grains.Trust.VirusScan>();
         // SRS: keyed by GRAINMAIL_SRS_SECRET, else by a key derived from the master key (the same on every node).
         services.AddSingleton(sp =>

@@ -182,6 +182,28 @@ public sealed class TrustEndToEndTests(TrustHostFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_policy_change_applies_to_the_next_message_though_the_silo_has_just_read_the_policy()
+    {
+        // The MX path keeps each domain's policy on the silo (SpamPolicyView); a change must not wait for that copy to age.
+        await fixture.Post("/api/v1/domains", new { name = "turn.test" });
+        await fixture.NewAccount("ivy", "turn.test");
+        var unsigned = "From: <pay@reject.example>\r\nTo: ivy@turn.test\r\nSubject: unsigned\r\n\r\nNo signature.\r\n";
+        // Read just now under the default policy: the sender's DMARC p=reject refuses it.
+        Assert.StartsWith("550 5.7.1", await fixture.SendMxAsync("pay@reject.example", "ivy@turn.test", unsigned));
+
+        var soften = await fixture.Host.Http.PutAsJsonAsync("/api/v1/domains/turn.test/spam-policy",
+            new { dmarcReject = "junk", junkAt = 20, quarantineAt = 25, rejectAt = 30 });
+        Assert.Equal(HttpStatusCode.OK, soften.StatusCode);
+        Assert.StartsWith("250 ", await fixture.SendMxAsync("pay@reject.example", "ivy@turn.test", unsigned));
+        Assert.Single(await fixture.ReadFolder("ivy@turn.test", "Junk", 1));
+
+        var harden = await fixture.Host.Http.PutAsJsonAsync("/api/v1/domains/turn.test/spam-policy",
+            new { dmarcReject = "reject", junkAt = 20, quarantineAt = 25, rejectAt = 30 });
+        Assert.Equal(HttpStatusCode.OK, harden.StatusCode);
+        Assert.StartsWith("550 5.7.1", await fixture.SendMxAsync("pay@reject.example", "ivy@turn.test", unsigned));
+    }
+
+    [Fact]
     public async Task Quarantined_mail_is_held_outside_the_mailbox_until_released_or_deleted()
     {
         await fixture.Post("/api/v1/domains", new { name = "held.test" });

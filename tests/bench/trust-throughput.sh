@@ -7,6 +7,10 @@
 #     blocklists), same load; first both without a virus scanner, then (when clamd is installed) both with
 #     clamd. Each pair differs only in GRAINMAIL_TRUST: the loss it shows is the spam filtering's alone.
 #   flock /tmp/grainmail.lock tests/bench/trust-throughput.sh [PIPELINE_MESSAGES] [SMTP_TOTAL] [PROCS] [SESSIONS]
+# Each node gets the load twice: a "cold" pass right after start (sessions 6-9 measured only this) and a "warm" pass
+# (TRUST_WARMUP=0: cold only). TRUST_RUNS picks the runs (default "off on off-with-clamd on-with-clamd"),
+# TRUST_PIPELINE=0 skips part 1, TRUST_NODE_ENV="VAR=VALUE ..." adds settings to every node. TRUST_TRACE=DIR records perf CPU samples of the node during each run's warm pass
+# (TRUST_TRACE_PASS=cold: the cold one) with the JIT's perf map beside them; tests/bench/perf_managed.py reads them.
 # Starts its own clamd (signatures made by sigtool, as the tests do) and its DNS server, both without the lock's
 # descriptor (without_lock_fds), and stops everything it started on exit or interruption.
 set -euo pipefail
@@ -43,12 +47,17 @@ if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
   clamd_endpoint="unix:$work/clamd.sock"
 fi
 
-echo "== pipeline (no SMTP, no storage) on $(nproc) cores"
-# Negative answers uncached (as before RFC 2308 caching), then cached; then the checks with DNS answered in process.
-dotnet "$bench" trust "$messages" 32 --no-negative-cache
-dotnet "$bench" trust "$messages" 32
-dotnet "$bench" trust "$messages" 32 --memory-dns
-[ -n "$clamd_endpoint" ] && dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
+# TRUST_RUNS (default "off on off-with-clamd on-with-clamd") picks the SMTP runs; TRUST_PIPELINE=0 skips the pipeline
+# part (for a profile of one run: TRUST_PIPELINE=0 TRUST_RUNS=on TRUST_TRACE=DIR).
+runs=" ${TRUST_RUNS:-off on off-with-clamd on-with-clamd} "
+if [ "${TRUST_PIPELINE:-1}" != 0 ]; then
+  echo "== pipeline (no SMTP, no storage) on $(nproc) cores"
+  # Negative answers uncached (as before RFC 2308 caching), then cached; then the checks with DNS answered in process.
+  dotnet "$bench" trust "$messages" 32 --no-negative-cache
+  dotnet "$bench" trust "$messages" 32
+  dotnet "$bench" trust "$messages" 32 --memory-dns
+  [ -n "$clamd_endpoint" ] && dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
+fi
 
 # The same zone, served for the node (GRAINMAIL_DNS).
 without_lock_fds dotnet "$bench" dns "$work/dns.port" > /dev/null
@@ -89,25 +98,30 @@ print(node_all - pg_in_node, pg_all, ticks({int(clamd)} if clamd else set()), ti
 PY
 }
 
-run_smtp() {
-  local label=$1; shift
-  # start_grainmail exports its settings: nothing of the previous run may carry over.
-  unset GRAINMAIL_CLAMD GRAINMAIL_DNS GRAINMAIL_DNSBL
-  start_grainmail "trust-$label" "$@"
-  trap cleanup EXIT INT TERM
-  api /api/v1/domains '{"name":"bench.test"}'
-  for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
-  echo "== SMTP delivery, filtering $label"
+# Stage timers and PostgreSQL timers of the node, cumulative: "name op sum count" per line.
+stage_metrics() {
+  curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_(trust_stage|storage_pg)_duration_milliseconds_(sum|count)' \
+    | sed -E 's/_milliseconds_(sum|count)\{[^}]*(stage|operation)="([^"]+)"[^}]*\} / \1 \3 /' \
+    | awk '{k=$1" "$3; if ($2=="sum") s[k]=$4; else c[k]=$4} END {for (k in c) print k, s[k], c[k]}' || true
+}
+
+# One pass of the shared benchmark against the running node: delivered/s, CPU ms per delivered message of each
+# process, and the stage timers of this pass alone.
+smtp_pass() {
+  local label=$1 pass=$2
+  echo "== SMTP delivery, filtering $label, $pass"
   # Where the machine's CPU went during the load (the profile of session 9): CPU ms per delivered message of the
   # node (its embedded PostgreSQL counted apart), clamd, the DNS server, and the whole machine (the load generator
   # and anything else running on the shared machine is the rest).
-  local before trace_pid=""
+  local before trace_pid="" metrics_before
+  metrics_before=$(stage_metrics)
   before=$(cpu_now)
-  if [ -n "${TRUST_TRACE:-}" ] && command -v dotnet-trace >/dev/null; then
-    # A CPU sample of the node for the run (perturbs it: figures of a traced run are not comparable).
-    without_lock_fds dotnet-trace collect -p "$pid" --profile cpu-sampling -o "$TRUST_TRACE/$label.nettrace" >/dev/null 2>&1
+  if [ -n "${TRUST_TRACE:-}" ] && command -v perf >/dev/null && [ "$pass" = "${TRUST_TRACE_PASS:-warm}" ]; then
+    # CPU samples of the node with call stacks for the pass (perf at 999 Hz; managed frames named from the JIT's
+    # perf map). Perturbs the run a little: figures of a profiled run are not comparable with the others.
+    without_lock_fds perf record -F 999 -g -p "$pid" -o "$TRUST_TRACE/$label.perf.data" >/dev/null 2>&1
     trace_pid=$!
-    sleep 2
+    sleep 1
   fi
   python3 "$shared/smtp-delivery-bench.py" --smtp 12525 --imap 11143 --domain bench.test --pass secret123 \
     --total "$total" --procs "$procs" --sessions "$sessions" | tee "$work/smtp.out"
@@ -120,15 +134,37 @@ run_smtp() {
         node * f, pg * f, clamd * f, dns * f, all * f, (all - node - pg - clamd - dns) * f, n }'
   if [ -n "$trace_pid" ]; then
     kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null || true
-    dotnet-trace report "$TRUST_TRACE/$label.nettrace" topN -n 40 > "$TRUST_TRACE/$label.exclusive.txt" 2>&1 || true
-    dotnet-trace report "$TRUST_TRACE/$label.nettrace" topN -n 60 --inclusive > "$TRUST_TRACE/$label.inclusive.txt" 2>&1 || true
+    cp "/tmp/perf-$pid.map" "$TRUST_TRACE/$label.perf.map" 2>/dev/null || true
   fi
-  grep -c "deferred\|refused" "$data/host.log" | sed 's/^/refusals or deferrals logged: /' || true
-  # Where the silo's time went (stage timers, issue 14): mean ms per call and calls, by stage and PG operation.
-  curl -sf http://127.0.0.1:18080/metrics | grep -E '^grainmail_(trust_stage|storage_pg)_duration_milliseconds_(sum|count)' \
-    | sed -E 's/_milliseconds_(sum|count)\{[^}]*(stage|operation)="([^"]+)"[^}]*\} / \1 \3 /' \
-    | awk '{k=$1" "$3; if ($2=="sum") s[k]=$4; else c[k]=$4} END {for (k in c) if (c[k]>0) printf "  %-55s %8.3f ms x %d\n", k, s[k]/c[k], c[k]}' | sort || true
+  grep -c "deferred\|refused" "$data/host.log" | sed 's/^/  refusals or deferrals logged so far: /' || true
+  # Where the silo's time went in this pass (stage timers, issue 14): mean ms per call and calls, by stage and PG operation.
+  { echo "$metrics_before" | sed 's/^/- /'; stage_metrics | sed 's/^/+ /'; } \
+    | awk '$1=="-" {s[$2" "$3]-=$4; c[$2" "$3]-=$5} $1=="+" {s[$2" "$3]+=$4; c[$2" "$3]+=$5}
+           END {for (k in c) if (c[k]>0) printf "  %-55s %8.3f ms x %d\n", k, s[k]/c[k], c[k]}' | sort || true
+}
+
+run_smtp() {
+  local label=$1; shift
+  [[ "$runs" == *" $label "* ]] || return 0
+  # start_grainmail exports its settings: nothing of the previous run may carry over.
+  unset GRAINMAIL_CLAMD GRAINMAIL_DNS GRAINMAIL_DNSBL
+  # TRUST_NODE_ENV: more VAR=VALUE settings for every node of the run (an A/B of a runtime setting, say).
+  # shellcheck disable=SC2206
+  [ -z "${TRUST_NODE_ENV:-}" ] || set -- "$@" ${TRUST_NODE_ENV}
+  # A profiled run: the JIT writes /tmp/perf-PID.map so that perf can name managed frames.
+  if [ -n "${TRUST_TRACE:-}" ] && command -v perf >/dev/null; then set -- "$@" DOTNET_PerfMapEnabled=1; fi
+  start_grainmail "trust-$label" "$@"
+  trap cleanup EXIT INT TERM
+  api /api/v1/domains '{"name":"bench.test"}'
+  for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
+  # Two passes of the same load on the same node (session 10). The first ("cold") is what sessions 6-9 measured: a
+  # node just started, whose first ~10 s of work is largely the JIT compiling, and running unoptimised, the code each
+  # message takes (in session 10's profile a third of the node's CPU went to the JIT and tier-0 code, in both runs of
+  # a pair). The second ("warm", TRUST_WARMUP=0 leaves it out) is the node in its steady state, as an MX runs.
+  smtp_pass "$label" cold
+  [ "${TRUST_WARMUP:-1}" = 0 ] || smtp_pass "$label" warm
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  [ -n "${TRUST_TRACE:-}" ] && rm -f "/tmp/perf-$pid.map" "/tmp/perfinfo-$pid.map"
   pid=""
   rm -rf "$data"
 }

@@ -32,8 +32,14 @@ public sealed class ContentTrust(ContentStore store)
     private long _changes;
 
     /// <summary>The extra symbols of each recipient mailbox, and the classifier's time for the message.</summary>
+    public Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
+        InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default) =>
+        EvaluateAsync(message, envelopeSender, verdicts, mailboxes, null, ct);
+
+    /// <summary>The same, with the message's text parts already decoded (<see cref="GrainMail.Trust.Inbound.InboundChecker.TextsOf"/>):
+    /// the GTUBE test reads those instead of decoding every part again.</summary>
     public async Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
-        InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default)
+        InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, IReadOnlyList<string>? texts, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
         var owners = mailboxes.Prepend(ContentStore.GlobalOwner).Distinct(StringComparer.Ordinal).ToArray();
@@ -56,7 +62,8 @@ public sealed class ContentTrust(ContentStore store)
         }
         var models = Models(rows);
         var global = models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
-        var gtube = Gtube.Contains(message);
+        // Gtube.Contains decodes every text part; the same test on the parts decoded once (same parts, same decoding).
+        var gtube = texts is null ? Gtube.Contains(message) : texts.Any(t => t.Contains(Gtube.Text, StringComparison.Ordinal));
         var from = message.From.Mailboxes.Count() == 1 ? message.From.Mailboxes.First().Address : null;
         var result = new Dictionary<string, List<Symbol>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes)

@@ -23,7 +23,7 @@ public sealed record InboundOutcome(string? Refusal, Submission? Submission, IRe
 /// <summary>
 /// The inbound trust step of the MX path, run on the silo inside the intake call, after the data is
 /// streamed and before the 250 (docs/architecture.md): the checks (<see cref="InboundChecker"/>), each
-/// recipient domain's policy (<see cref="ISpamPolicyGrain"/>) and its decision (<see cref="SpamScorer"/>).
+/// recipient domain's policy (<see cref="ISpamPolicyGrain"/>, through this silo's <see cref="SpamPolicyView"/>) and its decision (<see cref="SpamScorer"/>).
 /// </summary>
 public sealed class InboundTrust
 {
@@ -34,11 +34,13 @@ public sealed class InboundTrust
     private readonly ContentTrust _content;
     private readonly OriginStamp _origin;
     private readonly ReputationView _reputation;
+    private readonly SpamPolicyView _policies;
     private readonly ILogger<InboundTrust> _logger;
 
     public InboundTrust(MailDns dns, TrustOptions options, DnsOptions dnsOptions, TimeProvider clock, ReceiveLogStore log, ContentTrust content,
-        OriginStamp origin, ReputationView reputation, ILogger<InboundTrust> logger)
+        OriginStamp origin, ReputationView reputation, SpamPolicyView policies, ILogger<InboundTrust> logger)
     {
+        _policies = policies;
         _reputation = reputation;
         _content = content;
         _origin = origin;
@@ -66,21 +68,24 @@ public sealed class InboundTrust
     {
         var raw = await submission.Raw.ToArrayAsync(ct);
         MimeMessage message;
+        // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read.
         using (var stream = new MemoryStream(raw, writable: false))
-            message = await MimeMessage.LoadAsync(stream, ct);
+            message = MimeMessage.Load(stream, ct);
+        // Every text part decoded once, for the linked domains here and GTUBE in the content step.
+        var texts = InboundChecker.TextsOf(message);
 
         // One policy per recipient domain (and the forwarding domain's for mail that leaves again).
         var domains = submission.Mailboxes.Select(MailAddress.DomainOf)
             .Concat(submission.External is { Count: > 0 } && submission.ExternalOwner is { } owner ? [owner] : [])
             .Distinct(StringComparer.Ordinal).ToList();
         var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
-        foreach (var d in domains) policies[d] = await grains.GetGrain<ISpamPolicyGrain>(d).Get();
+        foreach (var d in domains) policies[d] = await _policies.GetAsync(grains, d);
         var node = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
         var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
 
-        var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), ct);
-        return new InboundChecks(submission.Raw, raw, message, policies, node, report);
+        var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), texts, ct);
+        return new InboundChecks(submission.Raw, raw, message, policies, node, report) { Texts = texts };
     }
 
     /// <summary>Reputation, content and lists, the decision per mailbox, and the headers of the accepted copy.
@@ -102,11 +107,14 @@ public sealed class InboundTrust
         }
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
         // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
-        var contentSymbols = await ContentSymbolsAsync(message, submission, report, ct);
+        var contentSymbols = await ContentSymbolsAsync(message, checks.Texts, submission, report, ct);
         var perMailbox = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToDictionary(m => m, m => SpamScorer.Decide(
             report with { Symbols = [.. report.Symbols, .. contentSymbols.GetValueOrDefault(m) ?? []] }, policies[MailAddress.DomainOf(m)], node), StringComparer.Ordinal);
-        var decisions = policies.ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
-        foreach (var domain in submission.Mailboxes.Select(MailAddress.DomainOf)) decisions.Remove(domain);
+        // Domains without a recipient mailbox here (the forwarding domain of mail that leaves again) are judged on the
+        // checks alone; the recipients' domains are judged per mailbox above.
+        var recipientDomains = submission.Mailboxes.Select(MailAddress.DomainOf).ToHashSet(StringComparer.Ordinal);
+        var decisions = policies.Where(p => !recipientDomains.Contains(p.Key))
+            .ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
         var all = decisions.Values.Concat(perMailbox.Values).ToList();
         var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
         var now = DateTimeOffset.UtcNow;
@@ -152,12 +160,13 @@ public sealed class InboundTrust
     }
 
     /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>
-    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, Submission submission, InboundReport report, CancellationToken ct)
+    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, IReadOnlyList<string>? texts, Submission submission,
+        InboundReport report, CancellationToken ct)
     {
         try
         {
             using var timer = GrainMail.Operations.GrainMailMeters.TimeTrust("content");
-            var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, ct);
+            var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, texts, ct);
             _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
             return symbols;
         }
@@ -207,4 +216,8 @@ public sealed class InboundTrust
 /// <summary>What <see cref="InboundTrust.CheckAsync"/> found: the content it read (and its bytes), the parsed
 /// message, the recipient domains' policies, the node's blocklists and the checks' report.</summary>
 public sealed record InboundChecks(MessageContent Content, byte[] Raw, MimeMessage Message, Dictionary<string, SpamPolicy> Policies,
-    List<SpamZone> Node, InboundReport Report);
+    List<SpamZone> Node, InboundReport Report)
+{
+    /// <summary>The message's decoded text parts (<see cref="InboundChecker.TextsOf"/>), read by the content step's GTUBE test.</summary>
+    public IReadOnlyList<string>? Texts { get; init; }
+}

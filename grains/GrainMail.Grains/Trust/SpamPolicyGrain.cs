@@ -9,10 +9,10 @@ public sealed class SpamPolicyState
     [Id(0)] public SpamPolicy? Policy { get; set; }
 }
 
-/// <summary>One domain's spam policy, persisted in grain storage; read by the intake on every MX message
-/// (an activation answers from memory).</summary>
+/// <summary>One domain's spam policy, persisted in grain storage; read by the intake for MX messages through each
+/// silo's <see cref="SpamPolicyView"/> (an activation answers from memory).</summary>
 public sealed class SpamPolicyGrain(
-    [PersistentState("spampolicy", GrainStorage.Name)] IPersistentState<SpamPolicyState> state) : Grain, ISpamPolicyGrain
+    [PersistentState("spampolicy", GrainStorage.Name)] IPersistentState<SpamPolicyState> state, SpamPolicyView view) : Grain, ISpamPolicyGrain
 {
     public Task<SpamPolicy> Get() => Task.FromResult(state.State.Policy ?? SpamPolicy.Default);
 
@@ -20,7 +20,15 @@ public sealed class SpamPolicyGrain(
     {
         if (policy.Problem() is { } problem) throw new ArgumentException(problem);
         state.State.Policy = policy;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        finally
+        {
+            // This silo's copy ends now (other silos' within SpamPolicyView.Freshness), whether or not the write held.
+            view.Changed(this.GetPrimaryKeyString());
+        }
     }
 }
 

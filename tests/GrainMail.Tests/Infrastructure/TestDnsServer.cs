@@ -27,6 +27,14 @@ public sealed class TestDnsServer : IDisposable
     /// Unset (the tests' default): no SOA, so nothing negative is cached and a record added later is seen at once.</summary>
     public uint? NegativeTtl { get; set; }
 
+    /// <summary>How long each answer is held back before it is sent (zero: at once): lets a test have questions in flight.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>Queries received so far.</summary>
+    public int Queries => Volatile.Read(ref _queries);
+
+    private int _queries;
+
     public TestDnsServer()
     {
         _ = Task.Run(ServeAsync);
@@ -49,9 +57,11 @@ public sealed class TestDnsServer : IDisposable
             {
                 continue;
             }
+            Interlocked.Increment(ref _queries);
             try
             {
                 var answer = Answer(request.Buffer);
+                if (Delay > TimeSpan.Zero) await Task.Delay(Delay, _stop.Token);
                 await _udp.SendAsync(answer, request.RemoteEndPoint, _stop.Token);
             }
             catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or SocketException)
