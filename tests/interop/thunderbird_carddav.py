@@ -263,6 +263,9 @@ USER_JS = """// Written by tests/interop/thunderbird_carddav.py: a quiet profile
 user_pref("marionette.port", 0);
 user_pref("mail.shell.checkDefaultClient", false);
 user_pref("mail.provider.enabled", false);
+// A profile without accounts opens the Account Hub over the window on start, which would keep the
+// Address Book tab from opening.
+user_pref("mail.provider.suppress_dialog_on_startup", true);
 user_pref("mailnews.start_page.enabled", false);
 user_pref("mail.rights.override", true);
 user_pref("app.update.disabledForTesting", true);
@@ -398,6 +401,12 @@ def check_book(c, label, profile, book, expected, addresses):
     return stored
 
 
+def pane_has(items, value):
+    """Whether an entry of the contact pane shows VALUE (its label, "Organization", is drawn by
+    Fluent and may not be in the text yet when read)."""
+    return any(item == value or item.endswith(" " + value) for item in items or [])
+
+
 def prefs_js(profile):
     with open(os.path.join(profile, "prefs.js"), encoding="utf-8") as f:
         return f.read()
@@ -489,7 +498,7 @@ def main():
         if andy:
             c.equal(andy["org"], [DOMAIN, "Sales", "East"], "andy: Thunderbird's card holds the whole ORG path")
     # The contact pane shows every ORG component, innermost first: the department path in full.
-    c.check(f"Organization East • Sales • {DOMAIN}" in (first["pane"] or []), "andy's contact pane: Organization East • Sales • example.test",
+    c.check(pane_has(first["pane"], f"East • Sales • {DOMAIN}"), "andy's contact pane: Organization East • Sales • example.test",
             str(first["pane"]))
     if carol in books:
         check_book(c, "carol (no rule: the whole domain)", profile, books[carol], carol_expect, everyone)
@@ -523,7 +532,7 @@ def main():
                 f"{books[user]['token']!r} -> {b['token']!r}")
         check_book(c, label, profile, b, expect, everyone)
     c.equal(len(second["logins"]), 2, "no other login was saved (no prompt was answered)")
-    c.check(f"Organization East • Sales & Marketing • {DOMAIN}" in (second["pane"] or []),
+    c.check(pane_has(second["pane"], f"East • Sales & Marketing • {DOMAIN}"),
             "dora's contact pane (carol's book): Organization East • Sales & Marketing • example.test", str(second["pane"]))
 
     log_text = open(log, errors="replace").read()
