@@ -57,10 +57,15 @@ public static class TlsCertificate
         return FromPem(cert, key);
     }
 
+    // Each setting is a PEM file's path or the PEM text itself: a Kubernetes secret handed over as
+    // an environment variable (k8s/base) is the text, a mounted file or the embedded default a path.
     // Re-imported as PKCS#12 so that the private key is usable by SslStream on every platform.
     private static X509Certificate2 FromPem(string certPem, string keyPem)
     {
-        using var pem = X509Certificate2.CreateFromPemFile(certPem, keyPem);
+        using var pem = X509Certificate2.CreateFromPem(PemText(certPem), PemText(keyPem));
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
+
+    private static string PemText(string pathOrPem) =>
+        pathOrPem.TrimStart().StartsWith("-----BEGIN ", StringComparison.Ordinal) ? pathOrPem : File.ReadAllText(pathOrPem);
 }
