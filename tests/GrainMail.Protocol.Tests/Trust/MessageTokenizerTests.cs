@@ -1,0 +1,118 @@
+using System.Text;
+using GrainMail.Trust.Content;
+using MimeKit;
+
+namespace GrainMail.Protocol.Tests.Trust;
+
+/// <summary>The tokenizer's structural family ("st:"): how a message was made and carried, read from the hop that handed
+/// it to the receiving side, the Date field against that hop's time, the Message-ID against the From domain and the
+/// relays, and the From display name; and the classifier's extra weight for that family.</summary>
+public sealed class MessageTokenizerTests
+{
+    private static MimeMessage Parse(string raw) => MimeMessage.Load(new MemoryStream(Encoding.Latin1.GetBytes(raw)));
+
+    private static HashSet<string> Structure(string raw)
+    {
+        var tokens = MessageTokenizer.Tokenize(Parse(raw));
+        return tokens.Where(t => t.StartsWith("st:", StringComparison.Ordinal)).ToHashSet();
+    }
+
+    // The recipient's own hops on top: a local delivery (loopback) and a POP3 retrieval, which say nothing of the sender.
+    private const string LocalHops =
+        "Received: from localhost (localhost [127.0.0.1]) by box.example (Postfix) with ESMTP id 1; Thu, 22 Aug 2002 08:17:21 -0400\r\n"
+        + "Received: from mail.isp.example [193.120.211.219] by localhost with POP3 (fetchmail-5.9.0) for u@localhost; Thu, 22 Aug 2002 13:17:21 +0100\r\n";
+
+    [Fact]
+    public void Spamware_handing_over_from_a_bare_client_with_a_date_from_the_future_says_so()
+    {
+        var s = Structure(LocalHops
+            + "Received: from dd_it7 ([210.97.77.167]) by mx.isp.example (8.9.3) with ESMTP id NAA04623; Thu, 22 Aug 2002 13:09:41 +0100\r\n"
+            + "Received: from r-smtp.example.kr - 203.122.2.197 by dd_it7 with SMTPSVC; Sat, 24 Aug 2002 09:42:10 +0900\r\n"
+            + "From: \"FREE MONEY NOW\" <bot@web.example>\r\nMessage-ID: <0103c1042001882DD_IT7@dd_it7>\r\n"
+            + "Date: Fri, 23 Aug 2002 20:31:57 +0100\r\nSubject: hi\r\n\r\nbody\r\n");
+        // The Message-ID names the client's own HELO: a relay's domain, not the From domain's.
+        Assert.Equal(["st:date-skew:future-hours", "st:from-name:caps", "st:helo:nodot", "st:mid:relay-domain", "st:rdns:none"], s.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_named_relay_whose_helo_matches_and_a_message_id_of_the_from_domain_read_as_ordinary_mail()
+    {
+        var s = Structure(LocalHops
+            + "Received: from mail.python.org (mail.python.org [12.155.117.29]) by mx.isp.example (8.11.6) with ESMTP id g1; Wed, 4 Dec 2002 11:47:58 GMT\r\n"
+            + "Received: from localhost.localdomain ([127.0.0.1] helo=mail.python.org) by mail.python.org with esmtp; Wed, 04 Dec 2002 06:49:29 -0500\r\n"
+            + "From: Michael <mwh@python.org>\r\nMessage-ID: <2madyyyyqa0s.fsf@starship.python.org>\r\n"
+            + "Date: Wed, 04 Dec 2002 11:40:23 +0000\r\nSubject: Re: tokens\r\n\r\nbody\r\n");
+        Assert.Equal(["st:date-skew:hour", "st:helo-rdns:same", "st:helo:fqdn", "st:mid:from-domain", "st:rdns:named"], s.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_dynamic_pool_client_claiming_another_name_and_a_message_id_of_a_relay_are_told_apart()
+    {
+        var s = Structure("Received: from yahoo.com (a227055.upc-a.chello.example [62.163.227.55] (may be forged)) by mx.isp.example with SMTP id g; Tue, 3 Dec 2002 17:51:23 GMT\r\n"
+            + "From: \"bob@yahoo.com\" <offers@yahoo.com>\r\nMessage-ID: <x1@smtp.chello.example>\r\n"
+            + "Date: Sun, 1 Dec 2002 17:51:23 GMT\r\nSubject: offer\r\n\r\nbody\r\n");
+        Assert.Equal(["st:date-skew:days", "st:from-name:address", "st:helo-rdns:other", "st:helo:fqdn", "st:hop:forged", "st:mid:relay-domain", "st:rdns:dynamic"],
+            s.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Mail_that_never_crossed_a_public_hop_and_grainmails_own_stamp_are_read_as_such()
+    {
+        // Generated on the receiving host itself (a feed, a cron mail): no hop from a public address, no Message-ID.
+        var local = Structure("Received: from box.example (localhost [127.0.0.1]) by box.example with ESMTP id 1; Tue, 8 Oct 2002 09:00:04 +0100\r\n"
+            + "From: feed@box.example\r\nDate: Tue, 8 Oct 2002 09:00:04 +0100\r\nSubject: news\r\n\r\nbody\r\n");
+        Assert.Equal(["st:hop:none", "st:mid:none"], local.Order(StringComparer.Ordinal));
+        // GrainMail's SMTP stamp records the HELO and the address but no reverse-DNS name (TraceHeaders.Received).
+        var ours = Structure("Received: from [203.0.113.5] ([203.0.113.5])\r\n\tby mx.grainmail.test (GrainMail) with ESMTP id 7; Tue, 8 Oct 2002 09:00:04 +0000\r\n"
+            + "From: a@b.example\r\nMessage-ID: <1@b.example>\r\nDate: Tue, 8 Oct 2002 09:00:00 +0000\r\nSubject: x\r\n\r\nbody\r\n");
+        Assert.Equal(["st:date-skew:minutes", "st:helo:ip", "st:mid:from-domain", "st:rdns:none"], ours.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Every_structural_token_is_in_the_closed_vocabulary_even_for_broken_headers()
+    {
+        var random = new Random(5);
+        var pieces = new[] { "from", " ", "(", ")", "[", "]", "1.2.3.4", "10.0.0.1", "unknown", "@", ";", "may be forged", "dsl-1-2-3.example", "x.y", "\r\n\t" };
+        for (var i = 0; i < 300; i++)
+        {
+            var received = string.Concat(Enumerable.Range(0, random.Next(1, 12)).Select(_ => pieces[random.Next(pieces.Length)]));
+            var raw = $"Received: {received}; Thu, 22 Aug 2002 13:09:41 +0100\r\nFrom: \"{pieces[random.Next(pieces.Length)]}\" <a@b.example>\r\n"
+                + $"Message-ID: <{pieces[random.Next(pieces.Length)]}>\r\nDate: Thu, 22 Aug 2002 13:0{i % 10}:41 +0100\r\n\r\nbody\r\n";
+            foreach (var t in Structure(raw)) Assert.Contains(t, MessageTokenizer.StructureTokens);
+        }
+        Assert.Equal(MessageTokenizer.StructureTokens.Count, ContentClassifier.StructureHashes.Count);
+    }
+
+    [Fact]
+    public void A_structural_clue_counts_structure_weight_times_in_the_sum_and_other_clues_once()
+    {
+        var structural = ContentClassifier.Hash("st:rdns:dynamic");
+        var word = ContentClassifier.Hash("viagra");
+        // Each token seen in 90 of 100 spam and 10 of 100 ham.
+        var model = new ModelCounts(100, 100, new Dictionary<long, TokenCounts> { [structural] = new(90, 10), [word] = new(90, 10) });
+        var f = ContentClassifier.TokenProbability(word, model, null);
+        var one = Math.Log(f / (1 - f));
+        var plain = ContentClassifier.Classify([structural, word], model, null, ClassifierSettings.Default with { StructureWeight = 1 });
+        Assert.Equal(2 * one, plain.Score, 9);
+        var weighted = ContentClassifier.Classify([structural, word], model, null, ClassifierSettings.Default with { StructureWeight = 10 });
+        Assert.Equal(11 * one, weighted.Score, 9);
+        Assert.Equal(2, weighted.Clues);
+        Assert.Equal(ContentClassifier.StructureWeight, ClassifierSettings.Default.StructureWeight);
+    }
+
+    [Fact]
+    public void A_users_junk_move_teaches_words_but_not_structure()
+    {
+        var structural = ContentClassifier.Hash("st:helo-rdns:same");
+        var word = ContentClassifier.Hash("zorblax");
+        // Globally the structural token is ordinary mail's (10 spam, 90 ham); the user learned one message carrying both as spam.
+        var global = new ModelCounts(100, 100, new Dictionary<long, TokenCounts> { [structural] = new(10, 90) });
+        var user = new ModelCounts(1, 0, new Dictionary<long, TokenCounts> { [structural] = new(1, 0), [word] = new(1, 0) });
+        var settings = ClassifierSettings.Default with { StructureWeight = 1 };
+        var fGlobal = ContentClassifier.TokenProbability(structural, global, null);
+        var fWord = ContentClassifier.TokenProbability(word, ModelCounts.Empty, user);
+        var verdict = ContentClassifier.Classify([structural, word], global, user, settings);
+        Assert.Equal(Math.Log(fGlobal / (1 - fGlobal)) + Math.Log(fWord / (1 - fWord)), verdict.Score, 9);
+        Assert.True(fWord > 0.9, $"f={fWord}");
+    }
+}
