@@ -86,12 +86,22 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         return reply;
     }
 
-    private async Task<ReceivedMessage> WaitForRemote(string recipient)
+    private async Task<ReceivedMessage> WaitForRemote(string recipient, FakeSmtpServer? remote = null)
     {
+        remote ??= host.Remote;
         ReceivedMessage? hit = null;
-        await Eventually.Until(() => (hit = host.Remote.Received.FirstOrDefault(r => r.To.Contains(recipient))) is not null,
+        await Eventually.Until(() => (hit = remote.Received.FirstOrDefault(r => r.To.Contains(recipient))) is not null,
             TimeSpan.FromSeconds(30), $"the message for {recipient} at the remote");
         return hit!;
+    }
+
+    /// <summary>The message/delivery-status part of a report, as text.</summary>
+    private static async Task<string> DeliveryStatusFields(MimeMessage report)
+    {
+        var status = Assert.IsType<MultipartReport>(report.Body).OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
+        using var ms = new MemoryStream();
+        await status.Content!.DecodeToAsync(ms);
+        return Encoding.ASCII.GetString(ms.ToArray());
     }
 
     private async Task<long> QueueRows(string destination)
@@ -315,10 +325,7 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         Assert.Contains("the address does not exist", human);
         Assert.Contains("User unknown", human);
         Assert.DoesNotContain("carl@remote.test", human);
-        var status = body.OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
-        using var ms = new MemoryStream();
-        await status.Content!.DecodeToAsync(ms);
-        var fields = Encoding.ASCII.GetString(ms.ToArray());
+        var fields = await DeliveryStatusFields(report);
         Assert.Contains("Final-Recipient: rfc822; nobody1@remote.test", fields);
         Assert.Contains("Action: failed", fields);
         Assert.Contains("Status: 5.1.1", fields);
@@ -357,7 +364,7 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         var sender = await NewSender();
         var envid = "env-" + Guid.NewGuid().ToString("N")[..8];
         await SubmitAskingDsn(sender, Message(sender, ["dana@dsn.test"], "dsn on"), DeliveryStatusNotification.Success | DeliveryStatusNotification.Failure, envid);
-        Assert.NotNull(await WaitForRemoteAt(host.DsnRemote, "dana@dsn.test"));
+        Assert.NotNull(await WaitForRemote("dana@dsn.test", host.DsnRemote));
         var mail = Assert.Single(host.DsnRemote.MailCommands, l => l.Contains(envid, StringComparison.Ordinal));
         Assert.Contains(" RET=HDRS", mail);
         Assert.Contains($" ENVID={envid}", mail);
@@ -373,11 +380,7 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
 
         // Exactly one notice: the "relayed" one about erin. dana's next hop reports for itself.
         var notices = await host.WaitForMessages(sender, 1);
-        var report = MimeMessage.Load(new MemoryStream(notices.Single()));
-        var status = Assert.IsType<MultipartReport>(report.Body).OfType<MimePart>().Single(p => p.ContentType.MimeType == "message/delivery-status");
-        using var ms = new MemoryStream();
-        await status.Content!.DecodeToAsync(ms);
-        var fields = Encoding.ASCII.GetString(ms.ToArray());
+        var fields = await DeliveryStatusFields(MimeMessage.Load(new MemoryStream(notices.Single())));
         Assert.Contains($"Original-Envelope-Id: {plainEnvid}", fields);
         Assert.Contains("Final-Recipient: rfc822; erin@remote.test", fields);
         Assert.Contains("Action: relayed", fields);
@@ -385,14 +388,6 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         // Nor does one about dana come a little later.
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(1, await host.InboxCount(sender));
-    }
-
-    private static async Task<ReceivedMessage> WaitForRemoteAt(FakeSmtpServer remote, string recipient)
-    {
-        ReceivedMessage? hit = null;
-        await Eventually.Until(() => (hit = remote.Received.FirstOrDefault(r => r.To.Contains(recipient))) is not null,
-            TimeSpan.FromSeconds(30), $"the message for {recipient} at the remote");
-        return hit!;
     }
 
     [Fact]
