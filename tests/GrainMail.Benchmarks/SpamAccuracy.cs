@@ -32,11 +32,6 @@ internal static class SpamAccuracy
 
     public static int Run(string[] args)
     {
-        // Before the first MimeMessage.Load, as the silo's Program does: MimeKit looks its charsets up once, and a message
-        // parsed before the code pages were registered left GB2312, Big5 and the other legacy charsets undecoded for the
-        // whole run (the tokenizer registers them too, but only when it is first called, after the first parse). That was
-        // the harness's gap to the node's API in sessions 8 and 9 (docs/benchmarks.md, session 10).
-        System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Instance);
         var train = new List<(bool Spam, string Dir)>();
         var tests = new List<(string Name, bool Spam, string Dir)>();
         var holdout = 0;
