@@ -62,8 +62,7 @@ public sealed class ContentTrust(ContentStore store)
         }
         var models = Models(rows);
         var global = models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
-        // Gtube.Contains decodes every text part; the same test on the parts decoded once (same parts, same decoding).
-        var gtube = texts is null ? Gtube.Contains(message) : texts.Any(t => t.Contains(Gtube.Text, StringComparison.Ordinal));
+        var gtube = texts is null ? Gtube.Contains(message) : Gtube.Contains(texts);
         var from = message.From.Mailboxes.Count() == 1 ? message.From.Mailboxes.First().Address : null;
         var result = new Dictionary<string, List<Symbol>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes)

@@ -27,4 +27,7 @@ public static class Gtube
         }
         return false;
     }
+
+    /// <summary>The same test on text parts the caller has already decoded (the MX path decodes them once for every check).</summary>
+    public static bool Contains(IEnumerable<string> texts) => texts.Any(t => t.Contains(Text, StringComparison.Ordinal));
 }
