@@ -174,7 +174,7 @@ public sealed class CardDavClientConversationTests(AddressBookHostFixture fixtur
             .ToList();
         var book = Assert.Single(books).Element(D + "href")!.Value;
         Assert.Equal($"{home}directory/", book);
-        Assert.Equal("Directory", books[0].Descendants(D + "displayname").Single().Value);
+        Assert.Equal($"Directory ({w.Alice})", books[0].Descendants(D + "displayname").Single().Value);
         var privileges = books[0].Descendants(D + "current-user-privilege-set").Single().Elements(D + "privilege").Elements().Select(e => e.Name.LocalName).ToList();
         Assert.Contains("read", privileges);
         Assert.DoesNotContain(privileges, x => x is "write" or "write-properties" or "write-content" or "all");

@@ -135,6 +135,36 @@ public sealed class DirectoryTests(SmtpHostFixture host, PostgresServer pg) : IC
     }
 
     [Fact]
+    public async Task A_department_inserted_by_SQL_behind_the_domain_grain_is_usable_at_once()
+    {
+        var d = await NewDomain();
+        var sales = await NewDepartment(d, "Sales");
+        await NewAccount(d, "wu");
+        // A seed script adds a department under Sales while the domain's grain is active with its own list.
+        await using var ds = NpgsqlDataSource.Create(host.ConnectionString);
+        await using var cmd = ds.CreateCommand(
+            """
+            WITH n AS (SELECT nextval('directory_department_id_seq') AS id)
+            INSERT INTO directory_department (id, domain, parent_id, name, depth, path)
+            SELECT n.id, @d, p.id, 'Seeded', p.depth + 1, p.path || n.id FROM n, directory_department p WHERE p.id = @p
+            RETURNING id
+            """);
+        cmd.Parameters.AddWithValue("d", d);
+        cmd.Parameters.AddWithValue("p", sales);
+        var seeded = (long)(await cmd.ExecuteScalarAsync())!;
+
+        // Every endpoint that names a department by id knows it without the grain being restarted.
+        Assert.Equal(HttpStatusCode.OK, (await Patch($"/api/v1/accounts/wu@{d}", new { departmentId = seeded })).StatusCode);
+        Assert.Equal("Sales/Seeded", (await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/wu@{d}")).GetProperty("department").GetString());
+        var east = await NewDepartment(d, "East", seeded);
+        Assert.Equal("Sales/Seeded/East", (await Department(d, east)).GetProperty("path").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Patch($"/api/v1/domains/{d}/departments/{seeded}", new { name = "Seeded2" })).StatusCode);
+        Assert.Equal("Sales/Seeded2/East", (await Department(d, east)).GetProperty("path").GetString());
+        // An id that is no department of the domain is still refused after the re-read.
+        await AssertProblem(await Patch($"/api/v1/accounts/wu@{d}", new { departmentId = seeded + 100_000 }), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
     public async Task A_move_below_itself_is_refused_as_a_cycle()
     {
         var d = await NewDomain();

@@ -58,6 +58,9 @@ public sealed class DavProps(string user, bool minimal = false, string? version 
         return response;
     }
 
+    /// <summary>The book's display name: the directory as this user sees it.</summary>
+    public static string BookName(string user) => $"Directory ({user})";
+
     public static XElement NotFound(string href) =>
         new(D + "response", new XElement(D + "href", href), new XElement(D + "status", "HTTP/1.1 404 Not Found"));
 
@@ -140,7 +143,9 @@ public sealed class DavProps(string user, bool minimal = false, string? version 
                 if (name == CS + "me-card" && MeCard(user, book) is { } me) return Href(DavPaths.Book(user) + me.ResourceName);
                 return null;
             case ResourceKind.Book when book is not null:
-                if (name == D + "displayname") return new XElement(name, "Directory");
+                // The book is one user's view of the directory (visibility rules differ per viewer), and a client holding
+                // several accounts lists every book by this name: bare "Directory" made them indistinguishable.
+                if (name == D + "displayname") return new XElement(name, BookName(user));
                 if (name == C + "addressbook-description") return new XElement(name, "The enterprise address book");
                 if (name == CS + "getctag") return new XElement(name, book.CTag);
                 if (name == D + "getetag") return new XElement(name, "\"" + book.CTag + "\"");

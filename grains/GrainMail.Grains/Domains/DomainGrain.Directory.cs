@@ -111,6 +111,17 @@ public sealed partial class DomainGrain
 
     // ---- departments ------------------------------------------------------------------------
 
+    /// <summary>
+    /// Re-reads the departments when an id asked about is not among those read at activation: departments made
+    /// behind this grain's back (SQL seeds, another activation during a region move) would otherwise be refused as
+    /// "not a department" until the grain next activates. An id that is still unknown after the re-read is refused.
+    /// </summary>
+    private async Task LearnDepartmentsAsync(params long?[] ids)
+    {
+        if (ids.All(id => id is not { } d || _departments.ContainsKey(d))) return;
+        _departments = (await _store.LoadDepartmentsAsync(Name)).ToDictionary(d => d.Id);
+    }
+
     private bool SiblingHasName(long parentId, string name, long except) =>
         _departments.Values.Any(d => d.ParentId == parentId && d.Id != except && d.Name == name);
 
@@ -119,6 +130,7 @@ public sealed partial class DomainGrain
         if (!S.Exists) return new(DomainOpStatus.NotFound, Detail: $"no such domain {Name}");
         if (DirectoryLimits.NormalizeDepartmentName(name) is not { } n)
             return new(DomainOpStatus.Invalid, Detail: $"a department name has 1 to {DirectoryLimits.MaxDepartmentName} characters, no '/' and no control characters");
+        await LearnDepartmentsAsync(parentId);
         DepartmentRow? parent;
         if (parentId is { } pid)
         {
@@ -138,6 +150,7 @@ public sealed partial class DomainGrain
 
     public async Task<DepartmentOpResult> UpdateDepartment(long id, string? name, long? parentId)
     {
+        if (S.Exists) await LearnDepartmentsAsync(id, parentId);
         if (!S.Exists || !_departments.TryGetValue(id, out var dep)) return new(DomainOpStatus.NotFound, Detail: $"no department {id} in {Name}");
         var newName = dep.Name;
         if (name is not null)
@@ -172,6 +185,7 @@ public sealed partial class DomainGrain
 
     public async Task<DepartmentOpResult> DeleteDepartment(long id)
     {
+        if (S.Exists) await LearnDepartmentsAsync(id);
         if (!S.Exists || !_departments.TryGetValue(id, out var dep)) return new(DomainOpStatus.NotFound, Detail: $"no department {id} in {Name}");
         if (dep.ParentId is null) return new(DomainOpStatus.Invalid, Detail: "the root department lives as long as its domain");
         if (_departments.Values.Any(d => d.ParentId == id)) return new(DomainOpStatus.NotEmpty, Detail: $"department {id} has sub-departments");
@@ -188,6 +202,7 @@ public sealed partial class DomainGrain
     {
         var lp = MailAddress.NormalizeLocalPart(localPart);
         if (!S.Exists || lp is null || !_accounts.ContainsKey(lp)) return new(DomainOpStatus.NotFound);
+        await LearnDepartmentsAsync(changes.DepartmentId);
         if (CheckAttributes(changes) is { } bad) return new(DomainOpStatus.Invalid, bad);
         foreach (var (key, flags) in await _store.MergeAccountsAsync(Name, [ToValues(lp, changes)])) _accounts[key] = flags;
         // Where the attributes act, also when the row was already so (a retry after a failure half way).
@@ -214,6 +229,7 @@ public sealed partial class DomainGrain
     public async Task<BulkOutcome> Bulk(IReadOnlyList<string> localParts, BulkAction action, long? departmentId, long? quotaBytes)
     {
         if (!S.Exists) return new BulkOutcome(0, [], $"no such domain {Name}");
+        if (action == BulkAction.Move) await LearnDepartmentsAsync(departmentId);
         if (action == BulkAction.Move && (departmentId is not { } d || !_departments.ContainsKey(d)))
             return new BulkOutcome(0, [], $"departmentId {departmentId} is not a department of {Name}");
         if (action == BulkAction.Quota && quotaBytes is not > 0) return new BulkOutcome(0, [], "quotaBytes must be positive");

@@ -204,6 +204,7 @@ public sealed partial class DomainGrain(
         if (_accounts.ContainsKey(lp) || S.Aliases.ContainsKey(lp) || IsAccountAlias(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists);
         if (await IsListNameAsync(lp)) return new DomainOpResult(DomainOpStatus.AlreadyExists, "a mailing list has that name");
         var attributes = account.Attributes ?? AccountAttributes.None;
+        await LearnDepartmentsAsync(attributes.DepartmentId);
         if (CheckAttributes(attributes) is { } bad) return new DomainOpResult(DomainOpStatus.Invalid, bad);
 
         var address = $"{lp}@{Name}";
