@@ -16,7 +16,8 @@ namespace GrainMail.Trust.Content;
 /// character bigrams (no dictionary segmenter: bigrams need none and work for Chinese, Japanese and Korean).
 /// Besides single words: word pairs ("bi:"), the values of a few header fields ("hv:"), the subject's shape
 /// ("sf:"), the MIME tree ("mime:"), each text part's coarse shape ("bf:") and how the message was made and carried ("st:",
-/// <see cref="Structure"/>: the handing-over hop, Date against it, Message-ID, From name), chosen by validation on the
+/// <see cref="Structure"/>: the handing-over hop, Date against it, Message-ID, From name; and where its links lead against
+/// who it says it is from, <see cref="LinkTokens"/>), chosen by validation on the
 /// training corpus (docs/benchmarks.md). A token is stored only as its hash, so a token's text must never change
 /// meaning: new families get new prefixes, and the tokens of models learned before them keep their counts.
 /// </summary>
@@ -41,8 +42,6 @@ public static partial class MessageTokenizer
         var hop = StructureAndHop(message, tokens);
         MimeStructure(message.Body, "", 0, tokens);
         var links = new LinkFacts();
-        string? plainText = null, htmlText = null;
-        var craft = new HtmlCraft();
         foreach (var part in message.BodyParts)
         {
             if (part is MimePart leaf)
@@ -53,22 +52,12 @@ public static partial class MessageTokenizer
             if (part is TextPart text)
             {
                 if (!string.IsNullOrEmpty(text.ContentType.Charset)) tokens.Add("charset:" + text.ContentType.Charset.ToLowerInvariant());
-                // A text part sent in base64: readable text needs no such encoding, filters that read only the raw body are blind to it.
-                if (!text.IsAttachment && text.ContentTransferEncoding == ContentEncoding.Base64) craft.Base64Text = true;
                 var body = ReadText(text, tokens);
                 if (body is null) continue;
                 if (body.Length > MaxTextChars) body = body[..MaxTextChars];
                 BodyShape(body, text.IsHtml, tokens);
-                if (text.IsHtml)
-                {
-                    var visible = Html(body, tokens, links, craft);
-                    if (!text.IsAttachment) htmlText ??= visible;
-                }
-                else
-                {
-                    Text(body, "", tokens, links);
-                    if (!text.IsAttachment && text.IsPlain) plainText ??= body;
-                }
+                if (text.IsHtml) Html(body, tokens, links);
+                else Text(body, "", tokens, links);
             }
             else if (part is MimePart attachment)
             {
@@ -78,7 +67,6 @@ public static partial class MessageTokenizer
             }
         }
         LinkTokens(message, hop, links, tokens);
-        CraftTokens(plainText, htmlText, craft, tokens);
         return tokens;
     }
 
@@ -287,20 +275,11 @@ public static partial class MessageTokenizer
         return (helo, rdns);
     }
 
-    /// <summary>The link tokens ("st:link:"), a closed vocabulary.</summary>
+    /// <summary>The link tokens ("st:link:"), a closed vocabulary (<see cref="LinkTokens"/>).</summary>
     private static readonly string[] LinkVocabulary =
     [
-        "st:link:count:0", "st:link:count:1", "st:link:count:few", "st:link:count:some", "st:link:count:many",
-        "st:link:orgs:1", "st:link:orgs:few", "st:link:orgs:many",
         "st:link:aligned:all", "st:link:aligned:some", "st:link:aligned:none",
         "st:link:deceptive", "st:link:numeric-host", "st:link:encoded-host", "st:link:userinfo", "st:link:redirect",
-    ];
-
-    /// <summary>The HTML craft tokens ("st:html:", "st:part:"), a closed vocabulary.</summary>
-    private static readonly string[] CraftVocabulary =
-    [
-        "st:html:only", "st:html:alternative-agree", "st:html:alternative-differ", "st:html:tiny-text", "st:html:white-text",
-        "st:html:split-comment", "st:html:images-little-text", "st:part:text-base64",
     ];
 
     /// <summary>Every token <see cref="Structure"/> can emit: a closed vocabulary, so that the classifier can weigh the
@@ -312,7 +291,7 @@ public static partial class MessageTokenizer
         "st:date-skew:future-hours", "st:date-skew:future", "st:date-skew:minutes", "st:date-skew:hour", "st:date-skew:day", "st:date-skew:days",
         "st:mid:none", "st:mid:no-at", "st:mid:from-domain", "st:mid:relay-domain", "st:mid:no-dot", "st:mid:other",
         "st:from-name:address", "st:from-name:caps",
-        .. LinkVocabulary, .. CraftVocabulary,
+        .. LinkVocabulary,
     ];
 
     /// <summary>The last two labels of a host name (no public suffix list here: a coarse "same organisation").</summary>
@@ -330,11 +309,13 @@ public static partial class MessageTokenizer
     /// handing-over relay (its reverse-DNS name and HELO). A sender's own mail links to its own site or its mailing service;
     /// bulk mail sent through whatever relay links elsewhere. Also: an anchor whose text shows an address of another
     /// organisation than its target, numeric hosts, %-encoded hosts, userinfo ("@") before the host, and redirector URLs
-    /// (another URL inside the query), which hide where a link goes; and how many links and organisations there are.
+    /// (another URL inside the query), which hide where a link goes. How many links and how many organisations, and the HTML
+    /// craft of the body (HTML alone, text and HTML alternatives that differ, tiny or white text, comments inside words,
+    /// images with little text, base64 text parts), were measured too and are not tokens: docs/benchmarks.md, session 11.
+    /// Costs one pass over each link already found and, per HTML part, one regular expression for the anchors.
     /// </summary>
     private static void LinkTokens(MimeMessage message, (string? Helo, string? Rdns) hop, LinkFacts links, HashSet<string> tokens)
     {
-        tokens.Add("st:link:count:" + Bucket(links.Count));
         if (links.Count == 0) return;
         var own = new HashSet<string>(StringComparer.Ordinal);
         if (message.From.Mailboxes.FirstOrDefault()?.Domain is { Length: > 0 } from) own.Add(LinkOrganisation(from.ToLowerInvariant()));
@@ -347,64 +328,12 @@ public static partial class MessageTokenizer
         {
             var aligned = links.Organisations.Count(own.Contains);
             tokens.Add("st:link:aligned:" + (aligned == links.Organisations.Count ? "all" : aligned > 0 ? "some" : "none"));
-            tokens.Add("st:link:orgs:" + (links.Organisations.Count == 1 ? "1" : links.Organisations.Count < 5 ? "few" : "many"));
         }
         if (links.Deceptive) tokens.Add("st:link:deceptive");
         if (links.NumericHost) tokens.Add("st:link:numeric-host");
         if (links.EncodedHost) tokens.Add("st:link:encoded-host");
         if (links.UserInfo) tokens.Add("st:link:userinfo");
         if (links.Redirect) tokens.Add("st:link:redirect");
-    }
-
-    /// <summary>
-    /// How an HTML body is made: HTML alone (no text/plain part), or a text and an HTML alternative that say the same (most
-    /// of the HTML's words are in the text) or differ (a placeholder text, or another message); text made invisible (a font
-    /// size of 0–2, white text) or words split by comments (filter evasion); images with little text; text parts sent in
-    /// base64. Cheap: a few regular expressions over the HTML parts only.
-    /// </summary>
-    private static void CraftTokens(string? plain, string? html, HtmlCraft craft, HashSet<string> tokens)
-    {
-        if (craft.Base64Text) tokens.Add("st:part:text-base64");
-        if (html is null) return;
-        if (plain is null) tokens.Add("st:html:only");
-        else tokens.Add(Agree(plain, html) ? "st:html:alternative-agree" : "st:html:alternative-differ");
-        if (craft.Tiny) tokens.Add("st:html:tiny-text");
-        if (craft.White) tokens.Add("st:html:white-text");
-        if (craft.SplitComment) tokens.Add("st:html:split-comment");
-        if (craft.Images > 0 && craft.Letters < 200 * craft.Images) tokens.Add("st:html:images-little-text");
-    }
-
-    /// <summary>Whether most of the HTML text's first 200 distinct words (four letters or more) occur in the plain text.</summary>
-    private static bool Agree(string plain, string html)
-    {
-        var words = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var w in WordsOf(plain, 20_000)) words.Add(w);
-        int seen = 0, found = 0;
-        var counted = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var w in WordsOf(html, 20_000))
-        {
-            if (!counted.Add(w)) continue;
-            seen++;
-            if (words.Contains(w)) found++;
-            if (seen == 200) break;
-        }
-        return seen > 0 && found * 2 >= seen;
-    }
-
-    private static IEnumerable<string> WordsOf(string text, int max)
-    {
-        var start = -1;
-        var end = Math.Min(text.Length, max);
-        for (var i = 0; i <= end; i++)
-        {
-            var letter = i < end && char.IsLetter(text[i]);
-            if (letter && start < 0) start = i;
-            else if (!letter && start >= 0)
-            {
-                if (i - start >= 4) yield return text[start..i];
-                start = -1;
-            }
-        }
     }
 
     /// <summary>The organisational domain of a link's host: the last two labels, or three under a two-letter country code
@@ -487,26 +416,6 @@ public static partial class MessageTokenizer
         }
     }
 
-    /// <summary>What the HTML parts' markup says, gathered while the tokenizer reads them.</summary>
-    private sealed class HtmlCraft
-    {
-        public bool Base64Text, Tiny, White, SplitComment;
-        public int Images, Letters;
-
-        public void Read(string html, string visible)
-        {
-            var head = html.Length > 100_000 ? html[..100_000] : html;
-            Tiny |= TinyText().IsMatch(head);
-            White |= WhiteText().IsMatch(head);
-            SplitComment |= SplittingComment().IsMatch(head);
-            Images += ImageTag().Count(head);
-            foreach (var c in visible)
-            {
-                if (char.IsLetter(c)) Letters++;
-            }
-        }
-    }
-
     private static readonly string[] ValueFields = ["X-Priority", "X-MSMail-Priority", "Importance", "Precedence", "MIME-Version", "X-MimeOLE", "Organization", "Content-Class", "X-Mailer-Version"];
 
     private static readonly char[] ValueSeparators = [' ', '\t', '(', ')', ';', ',', '"', '<', '>', '/', '='];
@@ -574,7 +483,7 @@ public static partial class MessageTokenizer
 
     /// <summary>HTML: the link, image and form targets become url tokens; the text between
     /// the tags (scripts and styles left out, entities decoded) is tokenized as plain text.</summary>
-    private static string Html(string html, HashSet<string> tokens, LinkFacts? links = null, HtmlCraft? craft = null)
+    private static void Html(string html, HashSet<string> tokens, LinkFacts links)
     {
         // Tag names are not tokens: a training set whose ham is mostly plain text (mailing lists) learns from
         // them that HTML itself is spam, and then files every HTML newsletter as Junk (SpamBayes found the same).
@@ -582,22 +491,17 @@ public static partial class MessageTokenizer
         {
             var target = WebUtility.HtmlDecode(m.Groups[2].Value);
             Url(target, tokens);
-            if (links is not null && m.Groups[1].Value.Equals("href", StringComparison.OrdinalIgnoreCase)) links.Add(target);
+            if (m.Groups[1].Value.Equals("href", StringComparison.OrdinalIgnoreCase)) links.Add(target);
         }
-        if (links is not null)
+        // An anchor whose text shows an address of another organisation than the one it leads to.
+        var anchors = 0;
+        foreach (Match m in Anchor().Matches(html))
         {
-            // An anchor whose text shows an address of another organisation than the one it leads to.
-            var anchors = 0;
-            foreach (Match m in Anchor().Matches(html))
-            {
-                if (++anchors > 100) break;
-                links.Anchor(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(Tag().Replace(m.Groups[2].Value, "")));
-            }
+            if (++anchors > 100) break;
+            links.Anchor(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(Tag().Replace(m.Groups[2].Value, "")));
         }
         var text = WebUtility.HtmlDecode(Tag().Replace(ScriptOrStyle().Replace(html, " "), " "));
-        craft?.Read(html, text);
         Text(text, "", tokens, links);
-        return text;
     }
 
     /// <summary>Plain text: URLs and addresses first (as url/email tokens), then words and CJK bigrams.</summary>
@@ -758,16 +662,4 @@ public static partial class MessageTokenizer
 
     [GeneratedRegex(@"(?:https?://|www\.)[^\s<>""']+|\b[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.(?:com|net|org|biz|info|edu|gov|us|uk|de|ca|au)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex ShownAddress();
-
-    [GeneratedRegex(@"font-size\s*:\s*(?:0|[0-2](?:\.\d+)?\s*(?:px|pt))\b|<font\b[^>]{0,200}\bsize\s*=\s*[""']?[0-]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex TinyText();
-
-    [GeneratedRegex(@"\bcolor\s*[=:]\s*[""']?\s*(?:#fff(?:fff)?\b|white\b)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex WhiteText();
-
-    [GeneratedRegex(@"[A-Za-z]<!--[^>]{0,80}?-->[A-Za-z]", RegexOptions.CultureInvariant)]
-    private static partial Regex SplittingComment();
-
-    [GeneratedRegex(@"<img\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex ImageTag();
 }
