@@ -9,9 +9,12 @@ using MimeKit;
 /// combiner as the silo's, so that a tuning round takes seconds instead of the ten minutes of
 /// tests/bench/spam-accuracy.sh (which measures the shipped path through the API and stays the figure of record).
 ///   accuracy --train spam:DIR --train ham:DIR [--test NAME=spam|ham:DIR ...] [--holdout PERCENT] [--folds K | --forward K] [--explain N]
-///            [--dump FILE] [--variant LABEL:-PREFIX;s=1;x=0.5;mindev=0.1;clues=150;cut=0.9;stw=1 ...]
+///            [--dump FILE] [--variant LABEL:-PREFIX;s=1;x=0.5;mindev=0.1;clues=150;cut=0.9;stw=1;fw=PREFIX:W;clamp=L;damp=A;dampfrom=N ...]
 /// --forward K validates forward in time instead (both classes in arrival order, K periods, period i judged by a model of the
-/// periods before it); stw= weighs the structural tokens ("st:"); --dump writes each test message's verdict as a TSV line.
+/// periods before it); stw= weighs the structural tokens ("st:"); fw=PREFIX:W weighs one token family (longest prefix wins);
+/// clamp=L caps each clue's |log-odds|; damp=A scales the sum of the clues by (dampfrom / clues)^A for long messages;
+/// --dump writes each test message's verdict as a TSV line; --vocab PREFIX prints how often each token of a family occurs in
+/// the training spam and ham.
 /// Variant options comb=lr;eta=;epochs=;tone=;repeat=;order=node|interleave|shuffle;norm=;l2= train an online logistic
 /// regression over the same hashed tokens instead of the counts (an experiment: the node does not run it; see
 /// docs/benchmarks.md, session 9); with --folds and auto=K, --explain also prints the validated messages misjudged.
@@ -39,6 +42,7 @@ internal static class SpamAccuracy
         var folds = 0;
         var forward = 0;
         string? dump = null;
+        string? vocabulary = null;
         var variants = new List<string>();
         for (var i = 1; i < args.Length; i++)
         {
@@ -68,6 +72,9 @@ internal static class SpamAccuracy
                 case "--dump":
                     dump = args[++i];
                     break;
+                case "--vocab":
+                    vocabulary = args[++i];
+                    break;
                 case "--explain":
                     explain = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
@@ -92,6 +99,17 @@ internal static class SpamAccuracy
         Console.WriteLine($"tokenized {training.Count + sets.Sum(s => s.Samples.Count)} messages in {watch.Elapsed.TotalSeconds:F1} s; per message: tokenizer "
             + $"{Stopwatch.GetElapsedTime(0, _tokenizeTicks / Math.Max(1, _loaded)).TotalMicroseconds:F1} µs, of which the structural tokens "
             + $"{Stopwatch.GetElapsedTime(0, _structureTicks / Math.Max(1, _loaded)).TotalMicroseconds:F1} µs (MIME parse not included)");
+        if (vocabulary is not null)
+        {
+            // How often each token of a family occurs in the training spam and ham (training sets only).
+            int spamTotal = training.Count(t => t.Spam), hamTotal = training.Count(t => !t.Spam);
+            foreach (var g in training.SelectMany(t => t.Tokens.Where(x => x.StartsWith(vocabulary, StringComparison.Ordinal)).Select(x => (x, t.Spam)))
+                .GroupBy(p => p.x).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                int sp = g.Count(p => p.Spam), hm = g.Count(p => !p.Spam);
+                Console.WriteLine($"  vocab {g.Key,-36} spam {sp,4} ({(double)sp / spamTotal,7:P1})  ham {hm,4} ({(double)hm / hamTotal,7:P1})");
+            }
+        }
         using var dumpWriter = dump is null ? null : new StreamWriter(dump);
         if (variants.Count == 0) variants.Add("default:");
         foreach (var variant in variants)
@@ -102,9 +120,21 @@ internal static class SpamAccuracy
             var cut = 0.0;
             var budget = -1;
             LrOptions? lr = null;
+            var familyWeights = new List<(string Prefix, double Weight)>();
+            var tokenWeights = new Dictionary<long, double>();
             foreach (var o in spec.Split(';', StringSplitOptions.RemoveEmptyEntries))
             {
                 if (o.StartsWith('-')) excluded.Add(o[1..]);
+                else if (o.StartsWith("fw=", StringComparison.Ordinal))
+                {
+                    // fw=PREFIX:W: every token of that family counts W times (the longest matching prefix wins).
+                    var colon = o.LastIndexOf(':');
+                    familyWeights.Add((o[3..colon], double.Parse(o[(colon + 1)..], CultureInfo.InvariantCulture)));
+                    settings = settings with { Weights = tokenWeights };
+                }
+                else if (o.StartsWith("clamp=", StringComparison.Ordinal)) settings = settings with { MaxLogOdds = double.Parse(o[6..], CultureInfo.InvariantCulture) };
+                else if (o.StartsWith("damp=", StringComparison.Ordinal)) settings = settings with { Damp = double.Parse(o[5..], CultureInfo.InvariantCulture) };
+                else if (o.StartsWith("dampfrom=", StringComparison.Ordinal)) settings = settings with { DampFrom = int.Parse(o[9..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("s=", StringComparison.Ordinal)) settings = settings with { Strength = double.Parse(o[2..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("x=", StringComparison.Ordinal)) settings = settings with { Prior = double.Parse(o[2..], CultureInfo.InvariantCulture) };
                 else if (o.StartsWith("mindev=", StringComparison.Ordinal)) settings = settings with { MinimumStrength = double.Parse(o[7..], CultureInfo.InvariantCulture) };
@@ -136,7 +166,15 @@ internal static class SpamAccuracy
             long[] Hashed(Sample s)
             {
                 if (!hashed.TryGetValue(s, out var h))
-                    hashed[s] = h = s.Tokens.Where(t => !excluded.Any(x => t.StartsWith(x, StringComparison.Ordinal))).Select(ContentClassifier.Hash).Distinct().ToArray();
+                {
+                    var kept = s.Tokens.Where(t => !excluded.Any(x => t.StartsWith(x, StringComparison.Ordinal))).ToArray();
+                    foreach (var t in kept)
+                    {
+                        var family = familyWeights.Where(f => t.StartsWith(f.Prefix, StringComparison.Ordinal)).OrderByDescending(f => f.Prefix.Length).FirstOrDefault();
+                        if (family.Prefix is not null) tokenWeights[ContentClassifier.Hash(t)] = family.Weight;
+                    }
+                    hashed[s] = h = kept.Select(ContentClassifier.Hash).Distinct().ToArray();
+                }
                 return h;
             }
             // "Caught" is what the default policy does with the content symbol alone (no network checks):

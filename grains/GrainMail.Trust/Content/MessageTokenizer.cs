@@ -16,7 +16,8 @@ namespace GrainMail.Trust.Content;
 /// character bigrams (no dictionary segmenter: bigrams need none and work for Chinese, Japanese and Korean).
 /// Besides single words: word pairs ("bi:"), the values of a few header fields ("hv:"), the subject's shape
 /// ("sf:"), the MIME tree ("mime:"), each text part's coarse shape ("bf:") and how the message was made and carried ("st:",
-/// <see cref="Structure"/>: the handing-over hop, Date against it, Message-ID, From name), chosen by validation on the
+/// <see cref="Structure"/>: the handing-over hop, Date against it, Message-ID, From name; and where its links lead against
+/// who it says it is from, <see cref="LinkTokens"/>), chosen by validation on the
 /// training corpus (docs/benchmarks.md). A token is stored only as its hash, so a token's text must never change
 /// meaning: new families get new prefixes, and the tokens of models learned before them keep their counts.
 /// </summary>
@@ -38,8 +39,9 @@ public static partial class MessageTokenizer
         Received(message, tokens);
         HeaderValues(message, tokens);
         SubjectShape(message.Subject, tokens);
-        Structure(message, tokens);
+        var hop = StructureAndHop(message, tokens);
         MimeStructure(message.Body, "", 0, tokens);
+        var links = new LinkFacts();
         foreach (var part in message.BodyParts)
         {
             if (part is MimePart leaf)
@@ -54,8 +56,8 @@ public static partial class MessageTokenizer
                 if (body is null) continue;
                 if (body.Length > MaxTextChars) body = body[..MaxTextChars];
                 BodyShape(body, text.IsHtml, tokens);
-                if (text.IsHtml) Html(body, tokens);
-                else Text(body, "", tokens);
+                if (text.IsHtml) Html(body, tokens, links);
+                else Text(body, "", tokens, links);
             }
             else if (part is MimePart attachment)
             {
@@ -64,6 +66,7 @@ public static partial class MessageTokenizer
                 if (ext.Length is > 1 and <= 8) tokens.Add("attach-ext:" + ext.ToLowerInvariant());
             }
         }
+        LinkTokens(message, hop, links, tokens);
         return tokens;
     }
 
@@ -178,7 +181,11 @@ public static partial class MessageTokenizer
     /// the same way the training ham does; 2002's bulk senders did not. Path length and list relays are left out on purpose:
     /// they tell list mail from direct mail, which is not spam from ham. Costs a regex over at most 12 Received fields.
     /// </summary>
-    public static void Structure(MimeMessage message, HashSet<string> tokens)
+    public static void Structure(MimeMessage message, HashSet<string> tokens) => StructureAndHop(message, tokens);
+
+    /// <summary><see cref="Structure"/>, returning the handing-over hop's HELO name and reverse-DNS name (either may be null)
+    /// for the link tokens.</summary>
+    private static (string? Helo, string? Rdns) StructureAndHop(MimeMessage message, HashSet<string> tokens)
     {
         string? helo = null, rdns = null;
         string? hopText = null;
@@ -265,7 +272,15 @@ public static partial class MessageTokenizer
             }
             if (letters >= 4 && upper == letters) tokens.Add("st:from-name:caps");
         }
+        return (helo, rdns);
     }
+
+    /// <summary>The link tokens ("st:link:"), a closed vocabulary (<see cref="LinkTokens"/>).</summary>
+    private static readonly string[] LinkVocabulary =
+    [
+        "st:link:aligned:all", "st:link:aligned:some", "st:link:aligned:none",
+        "st:link:deceptive", "st:link:numeric-host", "st:link:encoded-host", "st:link:userinfo", "st:link:redirect",
+    ];
 
     /// <summary>Every token <see cref="Structure"/> can emit: a closed vocabulary, so that the classifier can weigh the
     /// family apart (<see cref="ContentClassifier.StructureWeight"/>).</summary>
@@ -276,6 +291,7 @@ public static partial class MessageTokenizer
         "st:date-skew:future-hours", "st:date-skew:future", "st:date-skew:minutes", "st:date-skew:hour", "st:date-skew:day", "st:date-skew:days",
         "st:mid:none", "st:mid:no-at", "st:mid:from-domain", "st:mid:relay-domain", "st:mid:no-dot", "st:mid:other",
         "st:from-name:address", "st:from-name:caps",
+        .. LinkVocabulary,
     ];
 
     /// <summary>The last two labels of a host name (no public suffix list here: a coarse "same organisation").</summary>
@@ -285,6 +301,119 @@ public static partial class MessageTokenizer
         if (dot <= 0) return host;
         var second = host.LastIndexOf('.', dot - 1);
         return second < 0 ? host : host[(second + 1)..];
+    }
+
+    /// <summary>
+    /// Where the body's web links lead (href targets and URLs written in the text), against who the message says it is from:
+    /// the organisational domains (<see cref="LinkOrganisation"/>) of the links against those of From, the Message-ID and the
+    /// handing-over relay (its reverse-DNS name and HELO). A sender's own mail links to its own site or its mailing service;
+    /// bulk mail sent through whatever relay links elsewhere. Also: an anchor whose text shows an address of another
+    /// organisation than its target, numeric hosts, %-encoded hosts, userinfo ("@") before the host, and redirector URLs
+    /// (another URL inside the query), which hide where a link goes. How many links and how many organisations, and the HTML
+    /// craft of the body (HTML alone, text and HTML alternatives that differ, tiny or white text, comments inside words,
+    /// images with little text, base64 text parts), were measured too and are not tokens: docs/benchmarks.md, session 11.
+    /// Costs one pass over each link already found and, per HTML part, one regular expression for the anchors.
+    /// </summary>
+    private static void LinkTokens(MimeMessage message, (string? Helo, string? Rdns) hop, LinkFacts links, HashSet<string> tokens)
+    {
+        if (links.Count == 0) return;
+        var own = new HashSet<string>(StringComparer.Ordinal);
+        if (message.From.Mailboxes.FirstOrDefault()?.Domain is { Length: > 0 } from) own.Add(LinkOrganisation(from.ToLowerInvariant()));
+        var id = message.Headers[HeaderId.MessageId];
+        var at = id?.LastIndexOf('@') ?? -1;
+        if (id is not null && at > 0) own.Add(LinkOrganisation(id[(at + 1)..].Trim().TrimEnd('>').TrimEnd('.').ToLowerInvariant()));
+        if (hop.Rdns is { } rdns) own.Add(LinkOrganisation(rdns));
+        if (hop.Helo is { } helo && !BareIp().IsMatch(helo)) own.Add(LinkOrganisation(helo.TrimEnd('.').ToLowerInvariant()));
+        if (links.Organisations.Count > 0)
+        {
+            var aligned = links.Organisations.Count(own.Contains);
+            tokens.Add("st:link:aligned:" + (aligned == links.Organisations.Count ? "all" : aligned > 0 ? "some" : "none"));
+        }
+        if (links.Deceptive) tokens.Add("st:link:deceptive");
+        if (links.NumericHost) tokens.Add("st:link:numeric-host");
+        if (links.EncodedHost) tokens.Add("st:link:encoded-host");
+        if (links.UserInfo) tokens.Add("st:link:userinfo");
+        if (links.Redirect) tokens.Add("st:link:redirect");
+    }
+
+    /// <summary>The organisational domain of a link's host: the last two labels, or three under a two-letter country code
+    /// whose second level is a generic one (co.uk, com.au, ne.jp).</summary>
+    internal static string LinkOrganisation(string host)
+    {
+        var labels = host.Split('.', StringSplitOptions.RemoveEmptyEntries);
+        if (labels.Length <= 2) return string.Join('.', labels);
+        var take = labels[^1].Length == 2 && labels[^2] is "co" or "com" or "net" or "org" or "ac" or "gov" or "edu" or "ne" or "or" or "go" ? 3 : 2;
+        return string.Join('.', labels[^take..]);
+    }
+
+    /// <summary>What the body's web links say, gathered while the tokenizer reads the parts.</summary>
+    private sealed class LinkFacts
+    {
+        public readonly HashSet<string> Organisations = new(StringComparer.Ordinal);
+        public int Count;
+        public bool Deceptive, NumericHost, EncodedHost, UserInfo, Redirect;
+
+        /// <summary>The host of a web link (http, https, ftp or a bare www.), or null for anything else (mailto:, relative).</summary>
+        public string? Add(string url)
+        {
+            if (Count >= 500) return null;
+            var rest = url.AsSpan().Trim();
+            var scheme = rest.IndexOf("://", StringComparison.Ordinal);
+            if (scheme >= 0)
+            {
+                var name = rest[..scheme];
+                if (!name.Equals("http", StringComparison.OrdinalIgnoreCase) && !name.Equals("https", StringComparison.OrdinalIgnoreCase)
+                    && !name.Equals("ftp", StringComparison.OrdinalIgnoreCase)) return null;
+                rest = rest[(scheme + 3)..];
+            }
+            else if (!rest.StartsWith("www.", StringComparison.OrdinalIgnoreCase)) return null;
+            var end = rest.IndexOfAny('/', '?', '#');
+            var authority = end < 0 ? rest : rest[..end];
+            ReadOnlySpan<char> path = end < 0 ? default : rest[end..];
+            var at = authority.LastIndexOf('@');
+            if (at >= 0)
+            {
+                UserInfo = true;
+                authority = authority[(at + 1)..];
+            }
+            var colon = authority.LastIndexOf(':');
+            if (colon >= 0 && authority.IndexOf(']') < colon) authority = authority[..colon];
+            var host = authority.ToString();
+            if (host.Contains('%'))
+            {
+                EncodedHost = true;
+                host = Uri.UnescapeDataString(host);
+            }
+            host = host.Trim('[', ']', '.').ToLowerInvariant();
+            if (host.Length == 0) return null;
+            Count++;
+            if (path.Contains("://", StringComparison.Ordinal) || path.Contains("%3a%2f%2f", StringComparison.OrdinalIgnoreCase)
+                || path.Contains("=http", StringComparison.OrdinalIgnoreCase) || path.Contains("=www.", StringComparison.OrdinalIgnoreCase)) Redirect = true;
+            // Dotted quads, and hosts written as one number (decimal or hex), which browsers also read as an address.
+            if (IPAddress.TryParse(host, out _) || host.All(char.IsAsciiDigit) || (host.StartsWith("0x", StringComparison.Ordinal) && host.Length > 2))
+            {
+                NumericHost = true;
+                return host;
+            }
+            Organisations.Add(LinkOrganisation(host));
+            return host;
+        }
+
+        /// <summary>An anchor: its target and its visible text.</summary>
+        public void Anchor(string href, string text)
+        {
+            if (ShownAddress().Match(text) is not { Success: true } shown) return;
+            var target = Peek(href);
+            var claimed = Peek(shown.Value.Contains("://", StringComparison.Ordinal) || shown.Value.StartsWith("www.", StringComparison.OrdinalIgnoreCase) ? shown.Value : "http://" + shown.Value);
+            if (target is not null && claimed is not null && LinkOrganisation(target) != LinkOrganisation(claimed)) Deceptive = true;
+        }
+
+        /// <summary>A URL's host without counting it as a link.</summary>
+        private static string? Peek(string url)
+        {
+            var probe = new LinkFacts();
+            return probe.Add(url);
+        }
     }
 
     private static readonly string[] ValueFields = ["X-Priority", "X-MSMail-Priority", "Importance", "Precedence", "MIME-Version", "X-MimeOLE", "Organization", "Content-Class", "X-Mailer-Version"];
@@ -354,21 +483,39 @@ public static partial class MessageTokenizer
 
     /// <summary>HTML: the link, image and form targets become url tokens; the text between
     /// the tags (scripts and styles left out, entities decoded) is tokenized as plain text.</summary>
-    private static void Html(string html, HashSet<string> tokens)
+    private static void Html(string html, HashSet<string> tokens, LinkFacts links)
     {
         // Tag names are not tokens: a training set whose ham is mostly plain text (mailing lists) learns from
         // them that HTML itself is spam, and then files every HTML newsletter as Junk (SpamBayes found the same).
-        foreach (Match m in Attribute().Matches(html)) Url(WebUtility.HtmlDecode(m.Groups[2].Value), tokens);
-        var text = Tag().Replace(ScriptOrStyle().Replace(html, " "), " ");
-        Text(WebUtility.HtmlDecode(text), "", tokens);
+        foreach (Match m in Attribute().Matches(html))
+        {
+            var target = WebUtility.HtmlDecode(m.Groups[2].Value);
+            Url(target, tokens);
+            if (m.Groups[1].Value.Equals("href", StringComparison.OrdinalIgnoreCase)) links.Add(target);
+        }
+        // An anchor whose text shows an address of another organisation than the one it leads to.
+        var anchors = 0;
+        foreach (Match m in Anchor().Matches(html))
+        {
+            if (++anchors > 100) break;
+            links.Anchor(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(Tag().Replace(m.Groups[2].Value, "")));
+        }
+        var text = WebUtility.HtmlDecode(Tag().Replace(ScriptOrStyle().Replace(html, " "), " "));
+        Text(text, "", tokens, links);
     }
 
     /// <summary>Plain text: URLs and addresses first (as url/email tokens), then words and CJK bigrams.</summary>
-    public static void Text(string text, string prefix, HashSet<string> tokens)
+    public static void Text(string text, string prefix, HashSet<string> tokens) => Text(text, prefix, tokens, null);
+
+    private static void Text(string text, string prefix, HashSet<string> tokens, LinkFacts? links)
     {
         if (prefix.Length == 0)
         {
-            foreach (Match m in Link().Matches(text)) Url(m.Value, tokens);
+            foreach (Match m in Link().Matches(text))
+            {
+                Url(m.Value, tokens);
+                links?.Add(m.Value);
+            }
             foreach (Match m in Email().Matches(text)) tokens.Add("email:" + m.Groups[1].Value.ToLowerInvariant());
         }
         var word = new StringBuilder();
@@ -509,4 +656,10 @@ public static partial class MessageTokenizer
 
     [GeneratedRegex(@"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)", RegexOptions.CultureInvariant)]
     private static partial Regex Email();
+
+    [GeneratedRegex(@"<a\s[^>]{0,500}?\bhref\s*=\s*[""']?([^""'\s>]+)[^>]{0,500}>(.{0,300}?)<\s*/\s*a\s*>", RegexOptions.IgnoreCase | RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    private static partial Regex Anchor();
+
+    [GeneratedRegex(@"(?:https?://|www\.)[^\s<>""']+|\b[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.(?:com|net|org|biz|info|edu|gov|us|uk|de|ca|au)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ShownAddress();
 }

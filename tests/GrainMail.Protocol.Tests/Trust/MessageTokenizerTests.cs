@@ -115,4 +115,69 @@ public sealed class MessageTokenizerTests
         Assert.Equal(Math.Log(fGlobal / (1 - fGlobal)) + Math.Log(fWord / (1 - fWord)), verdict.Score, 9);
         Assert.True(fWord > 0.9, $"f={fWord}");
     }
+
+    private static HashSet<string> Family(string raw, string prefix) =>
+        MessageTokenizer.Tokenize(Parse(raw)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal)).ToHashSet();
+
+    // A newsletter handed over by its own mail server: From, Message-ID and the relay are all shop.example.
+    private const string ShopHeaders =
+        "Received: from mta.shop.example (mta.shop.example [198.51.100.7]) by mx.rcpt.example with ESMTP id 1; Tue, 8 Oct 2002 09:00:04 +0000\r\n"
+        + "From: Shop News <news@shop.example>\r\nMessage-ID: <n1@shop.example>\r\nDate: Tue, 8 Oct 2002 09:00:00 +0000\r\nSubject: sale\r\n";
+
+    private static string Html(string body) => ShopHeaders + "Content-Type: text/html\r\n\r\n<html><body>" + body + "</body></html>\r\n";
+
+    [Fact]
+    public void Links_to_the_senders_own_organisation_are_aligned_and_links_elsewhere_are_not()
+    {
+        Assert.Contains("st:link:aligned:all", Family(Html("<a href=\"http://www.shop.example/sale\">the sale</a> and http://shop.example/terms"), "st:link:"));
+        Assert.Contains("st:link:aligned:some", Family(Html("<a href=\"http://www.shop.example/sale\">the sale</a> <a href=\"https://pics.other.example/x\">x</a>"), "st:link:"));
+        var none = Family(Html("<a href=\"http://cheap-pills.example/buy\">buy</a>"), "st:link:");
+        Assert.Contains("st:link:aligned:none", none);
+        Assert.DoesNotContain("st:link:aligned:all", none);
+        // The handing-over relay's name counts as the sender's too (a mailing service's own tracking host).
+        var relay = Family("Received: from out.esp.example (out.esp.example [198.51.100.8]) by mx.rcpt.example with ESMTP id 2; Tue, 8 Oct 2002 09:00:04 +0000\r\n"
+            + "From: a@shop.example\r\nMessage-ID: <m@shop.example>\r\nDate: Tue, 8 Oct 2002 09:00:00 +0000\r\n\r\nsee http://click.esp.example/c?1\r\n", "st:link:");
+        Assert.Contains("st:link:aligned:all", relay);
+        // mailto: and relative links are not web links: no link token at all.
+        Assert.Empty(Family(Html("<a href=\"mailto:news@shop.example\">write</a> <a href=\"/about\">about</a>"), "st:link:"));
+    }
+
+    [Fact]
+    public void An_anchor_showing_another_organisations_address_is_deceptive_and_an_honest_one_is_not()
+    {
+        Assert.Contains("st:link:deceptive", Family(Html("<a href=\"http://evil.example/login\">https://www.bank.example/login</a>"), "st:link:"));
+        Assert.Contains("st:link:deceptive", Family(Html("<a href=\"http://login.evil.example/\"><b>www.bank.example</b></a>"), "st:link:"));
+        var honest = Family(Html("<a href=\"https://secure.bank.example/login\">www.bank.example</a> <a href=\"http://evil.example/\">click here</a>"), "st:link:");
+        Assert.DoesNotContain("st:link:deceptive", honest);
+    }
+
+    [Theory]
+    [InlineData("http://198.51.100.9/login", "st:link:numeric-host")]
+    [InlineData("http://3325256713/login", "st:link:numeric-host")]
+    [InlineData("http://0xC6336409/login", "st:link:numeric-host")]
+    [InlineData("http://www.bank.example@evil.example/login", "st:link:userinfo")]
+    [InlineData("http://%65%76%69%6c.example/login", "st:link:encoded-host")]
+    [InlineData("http://r.example/go?to=http://evil.example/", "st:link:redirect")]
+    [InlineData("http://r.example/go?u=http%3A%2F%2Fevil.example%2F", "st:link:redirect")]
+    public void Links_that_hide_where_they_lead_are_told(string url, string expected)
+    {
+        var text = Family(ShopHeaders + "\r\nPlease go to " + url + " today\r\n", "st:link:");
+        Assert.Contains(expected, text);
+        var href = Family(Html("<a href=\"" + url + "\">here</a>"), "st:link:");
+        Assert.Contains(expected, href);
+        var plain = Family(ShopHeaders + "\r\nPlease go to http://www.shop.example/login today\r\n", "st:link:");
+        Assert.DoesNotContain(expected, plain);
+        Assert.Equal(["st:link:aligned:all"], plain.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void The_link_tokens_are_weighed_as_structure()
+    {
+        foreach (var t in new[] { "st:link:aligned:all", "st:link:aligned:some", "st:link:aligned:none", "st:link:deceptive", "st:link:numeric-host",
+                     "st:link:encoded-host", "st:link:userinfo", "st:link:redirect" })
+        {
+            Assert.Contains(t, MessageTokenizer.StructureTokens);
+            Assert.Contains(ContentClassifier.Hash(t), ContentClassifier.StructureHashes);
+        }
+    }
 }
