@@ -52,6 +52,8 @@ Dictionary<string, string> Common(string name, string region, string role) => ne
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__GrainMail"] = "Information",
     // Wall-clock times in every process's log, to line its events up with the drill's timeline.
+    // (FormatterName set: without it the console logger ignores FormatterOptions for its obsolete settings.)
+    ["Logging__Console__FormatterName"] = "simple",
     ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
     ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
 };
@@ -160,6 +162,10 @@ try
     var (lost, duplicated) = await Verify.RunAsync(gatewayPorts[1], load.Acks, TimeSpan.FromSeconds(opts.DrainLimit), Say);
     var smtpRecovery = Recovery(load.Attempts, killedAt, promotedAt, backAt);
     var imapRecovery = Recovery(imap.Attempts, killedAt, promotedAt, backAt);
+    // The IMAP attempts that make the recovery figure: the last bad ones that began in the outage.
+    foreach (var a in imap.Attempts.Where(a => a.Start >= killedAt && a.Start < backAt && a.Bad).OrderBy(a => a.End).TakeLast(5))
+        Say($"imap probe {(a.Start - promotedAt).TotalSeconds:F1}..{(a.End - promotedAt).TotalSeconds:F1} s after the promotion " +
+            $"(Beijing back at {(backAt - promotedAt).TotalSeconds:F1} s): {(a.Ok ? "slow" : "failed")}, {a.Detail}");
     await Task.WhenAll(all.Select(p => p.StopAsync()));
     // The silos' submitters log a broken commit's outcome; the gateways log what they learnt of a
     // submission whose silo call failed, and their retried grain calls.
