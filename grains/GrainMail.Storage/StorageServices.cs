@@ -38,7 +38,13 @@ public static class StorageServices
         services.AddSingleton<EventCodec>();
         services.AddSingleton<StreamQueueStore>();
         services.AddSingleton<DeadLetterStore>();
-        services.AddSingleton<MessageSubmitter>();
+        services.AddSingleton(sp =>
+        {
+            var submitter = ActivatorUtilities.CreateInstance<MessageSubmitter>(sp);
+            // Failure tests of real processes only (unset in every deployment).
+            SubmitFaults.Apply(submitter, Environment.GetEnvironmentVariable(SubmitFaults.Variable));
+            return submitter;
+        });
         services.AddSingleton<GrainMail.Storage.Trust.ReceiveLogStore>();
         services.AddSingleton<GrainMail.Storage.Trust.QuarantineStore>();
         services.AddSingleton<GrainMail.Storage.Trust.ContentStore>();

@@ -11,6 +11,9 @@ internal sealed record Ack(long Id, string Recipient, string MessageId);
 /// <summary>One try of a client: an SMTP transaction or an IMAP login and SELECT.</summary>
 internal sealed record Attempt(TimeSpan Start, TimeSpan End, bool Ok)
 {
+    /// <summary>IMAP probes: the step that failed or, for a slow success, took longest, with its time and error.</summary>
+    public string? Detail { get; init; }
+
     /// <summary>What a user notices: a failure, or an answer slower than 2 s.</summary>
     public bool Bad => !Ok || End - Start > TimeSpan.FromSeconds(2);
 }

@@ -26,7 +26,7 @@ File.SetUnixFileMode(work, (UnixFileMode)0b111_101_101);
 var pgPair = Path.Combine(root, "tests", "chaos", "pg-pair.sh");
 var siloDll = Path.Combine(root, "silos", "GrainMail.Silo", "bin", "Release", "net10.0", "GrainMail.Silo.dll");
 var clock = Stopwatch.StartNew();
-void Say(string what) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1}s] {what}");
+void Say(string what) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1}s {DateTime.UtcNow:HH:mm:ss.fff}] {what}");
 
 var ports = new PortPool();
 var pgDir = Path.Combine(work, "pg");
@@ -51,6 +51,11 @@ Dictionary<string, string> Common(string name, string region, string role) => ne
     ["GRAINMAIL_TRUST"] = "false",
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__LogLevel__GrainMail"] = "Information",
+    // Wall-clock times in every process's log, to line its events up with the drill's timeline.
+    // (FormatterName set: without it the console logger ignores FormatterOptions for its obsolete settings.)
+    ["Logging__Console__FormatterName"] = "simple",
+    ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+    ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
 };
 DrillProcess Silo(string name, string region)
 {
@@ -157,11 +162,18 @@ try
     var (lost, duplicated) = await Verify.RunAsync(gatewayPorts[1], load.Acks, TimeSpan.FromSeconds(opts.DrainLimit), Say);
     var smtpRecovery = Recovery(load.Attempts, killedAt, promotedAt, backAt);
     var imapRecovery = Recovery(imap.Attempts, killedAt, promotedAt, backAt);
+    // The IMAP attempts that make the recovery figure: the last bad ones that began in the outage.
+    foreach (var a in imap.Attempts.Where(a => a.Start >= killedAt && a.Start < backAt && a.Bad).OrderBy(a => a.End).TakeLast(5))
+        Say($"imap probe {(a.Start - promotedAt).TotalSeconds:F1}..{(a.End - promotedAt).TotalSeconds:F1} s after the promotion " +
+            $"(Beijing back at {(backAt - promotedAt).TotalSeconds:F1} s): {(a.Ok ? "slow" : "failed")}, {a.Detail}");
     await Task.WhenAll(all.Select(p => p.StopAsync()));
-    var gatewayLogs = gateways.Select(g => Path.Combine(work, g.Name + ".log")).Where(File.Exists).SelectMany(File.ReadLines).ToList();
-    Say($"commits whose connection broke: {gatewayLogs.Count(l => l.Contains("had committed", StringComparison.Ordinal))} had committed (250), " +
-        $"{gatewayLogs.Count(l => l.Contains("had not committed", StringComparison.Ordinal))} had not (451); " +
-        $"grain calls retried across the failure: {gatewayLogs.Count(l => l.Contains("retrying while the cluster recovers", StringComparison.Ordinal))}");
+    // The silos' submitters log a broken commit's outcome; the gateways log what they learnt of a
+    // submission whose silo call failed, and their retried grain calls.
+    var logs = all.Select(g => Path.Combine(work, g.Name + ".log")).Where(File.Exists).SelectMany(File.ReadLines).ToList();
+    int Count(string what) => logs.Count(l => l.Contains(what, StringComparison.Ordinal));
+    Say($"commits whose connection broke: {Count("had committed: accepted")} had committed (250), {Count("had not committed: refused")} had not (451); " +
+        $"submissions whose silo call failed: {Count("submission had committed")} had committed (250), {Count("submission had not committed")} had not (451), " +
+        $"{Count("submission outcome unknown")} unknown; grain calls retried across the failure: {Count("retrying while the cluster recovers")}");
     Console.WriteLine($"acknowledged={load.Acknowledged} lost={lost} duplicated={duplicated} smtp_recovery_s={smtpRecovery:F1} imap_recovery_s={imapRecovery:F1} failback_s={failback:F1}");
     exit = lost == 0 && duplicated == 0 && failback >= 0 ? 0 : 1;
 }

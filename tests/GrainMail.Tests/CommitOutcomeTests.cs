@@ -57,7 +57,7 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_lost"));
         await using var _ = ds;
         await using var __ = submitter;
-        submitter.FaultInjection = async (stage, conn) =>
+        submitter.FaultInjection = async (stage, conn, _) =>
         {
             // The server ends the backend before COMMIT arrives: the transaction rolls back.
             if (stage == MessageSubmitter.CommitStage.BeforeCommit) await TerminateAsync(ds, conn.ProcessID);
@@ -73,13 +73,81 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_answer_lost"));
         await using var _ = ds;
         await using var __ = submitter;
-        submitter.FaultInjection = (stage, _) =>
+        submitter.FaultInjection = (stage, _, _) =>
             // COMMIT took effect, but the client never heard (the connection died with the answer).
             stage == MessageSubmitter.CommitStage.AfterCommit ? throw new IOException("connection reset while reading the COMMIT answer") : Task.CompletedTask;
         var receipt = await submitter.SubmitAsync(Message("kept"));
         Assert.NotEqual(Guid.Empty, receipt.MessageId);
         Assert.Equal(1, await QueuedAsync(ds));
         Assert.Equal(1, await LoggedAsync(ds));
+    }
+
+    [Fact]
+    public async Task A_second_submission_with_the_same_key_stores_nothing_and_gets_the_first_receipt()
+    {
+        var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_key_retry"));
+        await using var _ = ds;
+        await using var __ = submitter;
+        var key = Guid.CreateVersion7();
+        var first = await submitter.SubmitAsync(Message("once") with { IdempotencyKey = key });
+        // A retry of the same key after the first committed, and two at once (one group commit or two).
+        var again = await submitter.SubmitAsync(Message("once") with { IdempotencyKey = key });
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => submitter.SubmitAsync(Message("once") with { IdempotencyKey = key })));
+        Assert.All(together.Append(again), r => Assert.Equal(first.MessageId, r.MessageId));
+        Assert.Equal(1, await QueuedAsync(ds));
+        Assert.Equal(1, await LoggedAsync(ds));
+        // Another key is another message.
+        await submitter.SubmitAsync(Message("twice") with { IdempotencyKey = Guid.CreateVersion7() });
+        Assert.Equal(2, await QueuedAsync(ds));
+    }
+
+    [Fact]
+    public async Task Settling_a_key_answers_whether_it_committed_and_fences_one_that_did_not()
+    {
+        var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_key_settle"));
+        await using var _ = ds;
+        await using var __ = submitter;
+        var stored = Guid.CreateVersion7();
+        var receipt = await submitter.SubmitAsync(Message("stored") with { IdempotencyKey = stored });
+        var settled = await submitter.SettleAsync(stored, TimeSpan.FromSeconds(5));
+        Assert.Equal(receipt.MessageId, settled?.MessageId);
+        Assert.Equal(receipt.Events, settled?.Events);
+
+        // Never committed: "not stored", and from then on it cannot be stored (the original, still running
+        // somewhere, commits nothing), so the answer stays true.
+        var lost = Guid.CreateVersion7();
+        Assert.Null(await submitter.SettleAsync(lost, TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAnyAsync<Exception>(() => submitter.SubmitAsync(Message("late") with { IdempotencyKey = lost }));
+        Assert.Null(await submitter.SettleAsync(lost, TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, await QueuedAsync(ds));
+        Assert.Equal(1, await LoggedAsync(ds));
+    }
+
+    [Fact]
+    public async Task Settling_waits_for_a_commit_still_writing_the_key()
+    {
+        var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_key_inflight"));
+        await using var _ = ds;
+        await using var __ = submitter;
+        var key = Guid.CreateVersion7();
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        submitter.FaultInjection = async (stage, _, _) =>
+        {
+            // The transaction holds the key, written and not yet committed, while the gateway asks.
+            if (stage != MessageSubmitter.CommitStage.BeforeCommit) return;
+            reached.TrySetResult();
+            await release.Task;
+        };
+        var submit = submitter.SubmitAsync(Message("in flight") with { IdempotencyKey = key });
+        await reached.Task;
+        // Asked while the key is written but not committed: the answer waits for the commit, not "not stored".
+        var settle = submitter.SettleAsync(key, TimeSpan.FromSeconds(30));
+        await Task.Delay(300); // time for the question to reach the server and wait on the key's row lock before the commit goes on
+        release.SetResult();
+        var receipt = await submit;
+        Assert.Equal(receipt.MessageId, (await settle)?.MessageId);
+        Assert.Equal(1, await QueuedAsync(ds));
     }
 
     [Fact]

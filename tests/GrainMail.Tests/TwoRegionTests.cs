@@ -239,6 +239,8 @@ public sealed class FailoverDrillTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
         await p.WaitForExitAsync(timeout.Token);
         var text = await output;
+        // The drill's timeline and summary in the test's output (shown with -showliveoutput, and kept by CI's reports).
+        TestContext.Current.TestOutputHelper?.WriteLine(text);
         var summary = text.Split('\n').LastOrDefault(l => l.StartsWith("acknowledged=", StringComparison.Ordinal));
         Assert.True(summary is not null, $"no summary line; exit {p.ExitCode}\n{text}\n{await error}");
         var fields = summary!.Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));

@@ -537,7 +537,8 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Nothing was committed (the transaction rolled back or never completed): the sender retries.
+            // Not stored: the call failed and the key, asked about through the silos, had not committed (or its
+            // outcome could not be learnt within MessageIntake.OutcomeWait). The sender retries.
             _server.Logger.LogWarning(e, "SMTP commit failed");
             await ReplyAsync("451 4.3.0 Temporary failure storing the message, try again later");
         }

@@ -18,6 +18,9 @@ namespace GrainMail.Contracts.Intake;
 /// <param name="Lists">Mailing lists (addresses as accepted), each receiving ONE event that its grain expands.</param>
 /// <param name="AuthenticatedUser">The submitting account, if any (a moderator's own post is not held).</param>
 /// <param name="ProtocolReject">Mailboxes whose Sieve script may ereject (from the recipient verdicts at RCPT): only their scripts run before the reply.</param>
+/// <param name="SubmitKey">The gateway's idempotency key of this submission (one per SMTP DATA), stored with the message:
+/// what the gateway asks about (<see cref="IMessageIntakeGrain.Settle"/>) when the call fails, and what makes a second
+/// submission with the same key store nothing.</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -31,7 +34,8 @@ public sealed record SubmissionEnvelope(
     [property: Id(8)] GrainMail.Contracts.Trust.InboundEvidence? Inbound = null,
     [property: Id(10)] IReadOnlyList<string>? Lists = null,
     [property: Id(11)] string? AuthenticatedUser = null,
-    [property: Id(12)] IReadOnlyList<string>? ProtocolReject = null);
+    [property: Id(12)] IReadOnlyList<string>? ProtocolReject = null,
+    [property: Id(13)] Guid? SubmitKey = null);
 
 /// <summary>The durable commit happened: the message will be delivered. Or, for inbound mail the
 /// trust checks refused, <see cref="Refusal"/> is the SMTP reply (550 5.7.1, 451 4.7.1) and nothing was stored.</summary>
@@ -46,13 +50,22 @@ public sealed record SubmitReceipt(
 /// Where gateways hand accepted messages to the cluster: the silo commits the blob and its
 /// delivery events in one PostgreSQL transaction and only then answers, so a gateway says 250
 /// only after the commit — and holds neither the master key nor database credentials. Runs on
-/// the silo the call arrives at (the co-hosted one in a single node). Not retried across a silo
-/// failure: the commit may have happened, and the client's own retry is the honest answer (451).
+/// the silo the call arrives at (the co-hosted one in a single node). A submit is not retried
+/// blindly across a silo failure (the commit may have happened): the gateway asks
+/// <see cref="Settle"/> about the envelope's key and answers 250 or 451 from that.
 /// </summary>
 public interface IMessageIntakeGrain : IGrainWithIntegerKey
 {
     /// <summary>A message small enough to travel in one call.</summary>
     Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content);
+
+    /// <summary>
+    /// What became of the submission with this <see cref="SubmissionEnvelope.SubmitKey"/> after the call that ran
+    /// it failed: its receipt if it committed; null if it did not, and then it never will (the key is fenced, so
+    /// the original stores nothing should it still be running). Throws <see cref="TimeoutException"/> while the
+    /// database cannot answer (a failover in progress); the gateway asks again.
+    /// </summary>
+    Task<SubmitReceipt?> Settle(Guid submitKey);
 }
 
 /// <summary>

@@ -20,6 +20,23 @@ public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Gra
 {
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
         IntakeCommit.CommitAsync(submitter, trust, viruses, forwarding, governance, GrainFactory, envelope, new MessageContent(content.Value));
+
+    /// <summary>How long one answer may wait for a transaction still writing the key: inside the gateways' 8 s call timeout.</summary>
+    internal static readonly TimeSpan SettleWait = TimeSpan.FromSeconds(5);
+
+    public async Task<SubmitReceipt?> Settle(Guid submitKey)
+    {
+        try
+        {
+            return await submitter.SettleAsync(submitKey, SettleWait);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or IOException)
+        {
+            // No primary yet (a failover), or the key still locked by a commit in flight: the gateway asks again.
+            // Npgsql's exceptions do not cross to a client; this one does.
+            throw new TimeoutException($"The outcome of submission {submitKey} is not known yet ({e.GetType().Name}: {e.Message})");
+        }
+    }
 }
 
 /// <summary>A large message arriving in chunks, spooled (encrypted, in memory up to 1 MiB, then on disk) until it is committed.</summary>
@@ -95,6 +112,8 @@ internal static class IntakeCommit
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
+        // Every store of this envelope carries the gateway's key: stored once, and answerable after a silo failure.
+        Task<SubmitReceipt> StoreAsync(Submission s) => submitter.SubmitAsync(s with { IdempotencyKey = e.SubmitKey });
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,
@@ -129,7 +148,7 @@ internal static class IntakeCommit
         {
             // An account's submission: outbound approval, monitoring copies and the sent record (issue 17).
             submission = await governance.ForSubmissionAsync(grains, submission, account);
-            var sent = await submitter.SubmitAsync(submission);
+            var sent = await StoreAsync(submission);
             if (submission.Approval is { } held)
             {
                 try
@@ -145,7 +164,7 @@ internal static class IntakeCommit
             }
             return sent;
         }
-        if (e.Inbound is null) return await submitter.SubmitAsync(await governance.ForInboundAsync(grains, submission));
+        if (e.Inbound is null) return await StoreAsync(await governance.ForInboundAsync(grains, submission));
         // The recipient's own filter may refuse in the dialogue (Sieve ereject, RFC 5429).
         if (await GrainMail.Grains.Sieve.SieveProtocolReject.RefusalAsync(grains, e, content) is { } ereject)
             return new SubmitReceipt(Guid.Empty, DateTimeOffset.UtcNow, 0, ereject);
@@ -154,7 +173,7 @@ internal static class IntakeCommit
         {
             // Timed as with filtering on, so that the benchmark compares the two commits (docs/benchmarks.md, session 9).
             using (GrainMail.Operations.GrainMailMeters.TimeTrust("commit"))
-                return await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, submission)));
+                return await StoreAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, submission)));
         }
 
         // MX mail: checked here, on the silo, before anything is stored (the 250 waits for this).
@@ -173,7 +192,7 @@ internal static class IntakeCommit
             }
             // The receive log lines go into the message's own commit (the group commit): stored together or not at all.
             using (GrainMail.Operations.GrainMailMeters.TimeTrust("commit"))
-                return await submitter.SubmitAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission! with { ReceiveLog = outcome.Log })));
+                return await StoreAsync(await forwarding.SealOutboundAsync(await governance.ForInboundAsync(grains, outcome.Submission! with { ReceiveLog = outcome.Log })));
         }
     }
 }

@@ -63,6 +63,12 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// id, so a JMAP EmailSubmission that stored it finds the sent record (issue 18). Null: a new id.</summary>
     public Guid? IntakeId { get; init; }
 
+    /// <summary>The gateway's idempotency key (one per SMTP DATA), recorded in <c>submit_key</c> by the transaction that
+    /// stores the message: a gateway whose silo died mid-call asks by it whether the message committed
+    /// (<see cref="MessageSubmitter.SettleAsync"/>), and a second submission with the same key stores nothing and gets
+    /// the first one's receipt. Null for the silos' own messages (reports, notices), which no one retries.</summary>
+    public Guid? IdempotencyKey { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -203,8 +209,13 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             if (batch.Count == 0) continue;
             try
             {
-                await CommitAsync(batch.Select(b => b.Work).ToList());
-                foreach (var p in batch) p.Done.TrySetResult(p.Work.Receipt);
+                var settled = await CommitAsync(batch.Select(b => b.Work).ToList());
+                foreach (var p in batch)
+                {
+                    if (!settled.TryGetValue(p.Work, out var earlier)) p.Done.TrySetResult(p.Work.Receipt);
+                    else if (earlier is not null) p.Done.TrySetResult(earlier);
+                    else p.Done.TrySetException(new InvalidOperationException("The submission's key was settled as not committed: nothing stored"));
+                }
             }
             catch (Exception e)
             {
@@ -216,13 +227,16 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         }
     }
 
-    private async Task CommitAsync(IReadOnlyList<Prepared> works)
+    /// <summary>Commits the batch; returns the works that stored nothing because their key was already recorded
+    /// (with the earlier receipt, or null when the key was fenced as not committed).</summary>
+    private async Task<Dictionary<Prepared, SubmitReceipt?>> CommitAsync(IReadOnlyList<Prepared> works)
     {
         var batchId = Guid.CreateVersion7();
         long? xid = null;
+        Dictionary<Prepared, SubmitReceipt?> settled = new(ReferenceEqualityComparer.Instance);
         try
         {
-            await WriteAndCommitAsync(works, batchId, id => xid = id);
+            await WriteAndCommitAsync(works, batchId, id => xid = id, s => settled = s);
         }
         catch (Exception e) when (xid is not null)
         {
@@ -230,15 +244,91 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             // known from here (the answer may have been lost with the connection). Ask.
             if (!await CommittedAsync(batchId, xid.Value, e)) throw;
         }
+        return settled;
     }
 
-    private async Task WriteAndCommitAsync(IReadOnlyList<Prepared> works, Guid batchId, Action<long> written)
+    private async Task WriteAndCommitAsync(IReadOnlyList<Prepared> works, Guid batchId, Action<long> written,
+        Action<Dictionary<Prepared, SubmitReceipt?>> claimed)
     {
         using var pgTimer = GrainMailMeters.TimePg("submit.commit");
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        await WriteAsync(conn, tx, works);
-        await WriteMarkerAndCommitAsync(conn, tx, batchId, written);
+        var settled = await ClaimKeysAsync(conn, tx, works);
+        claimed(settled);
+        var kept = settled.Count == 0 ? works : works.Where(w => !settled.ContainsKey(w)).ToList();
+        if (kept.Count > 0) await WriteAsync(conn, tx, kept);
+        await WriteMarkerAndCommitAsync(conn, tx, batchId, written, kept);
+    }
+
+    /// <summary>
+    /// Records the batch's idempotency keys first in its transaction. A key already recorded (a retry
+    /// of a stored submission, or one the gateway fenced after its silo died) stores nothing: its work
+    /// gets the earlier receipt, or null when fenced. A key still being written by another transaction
+    /// makes this one wait for it, so the answer is the committed one. Keys are inserted in order, so
+    /// two batches never wait for each other both ways.
+    /// </summary>
+    private static async Task<Dictionary<Prepared, SubmitReceipt?>> ClaimKeysAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<Prepared> works)
+    {
+        var settled = new Dictionary<Prepared, SubmitReceipt?>(ReferenceEqualityComparer.Instance);
+        var first = new Dictionary<Guid, Prepared>();
+        var repeats = new List<(Prepared Work, Guid Key)>();
+        foreach (var w in works)
+        {
+            if (w.Submission.IdempotencyKey is not { } key) continue;
+            if (!first.TryAdd(key, w)) repeats.Add((w, key));
+        }
+        if (first.Count == 0) return settled;
+        var keys = first.Keys.Order().ToArray();
+        var inserted = new HashSet<Guid>();
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO submit_key (key, message_id, received_at, events)
+            SELECT * FROM unnest(@k, @m, @r, @e) ORDER BY 1
+            ON CONFLICT (key) DO NOTHING RETURNING key
+            """, conn, tx))
+        {
+            insert.Parameters.AddWithValue("k", keys);
+            insert.Parameters.AddWithValue("m", keys.Select(k => first[k].Receipt.MessageId).ToArray());
+            insert.Parameters.AddWithValue("r", keys.Select(k => first[k].Receipt.ReceivedAt.ToUniversalTime()).ToArray());
+            insert.Parameters.AddWithValue("e", keys.Select(k => first[k].Receipt.Events).ToArray());
+            await using var r = await insert.ExecuteReaderAsync();
+            while (await r.ReadAsync()) inserted.Add(r.GetGuid(0));
+        }
+        var known = keys.Where(k => !inserted.Contains(k)).ToArray();
+        if (known.Length > 0)
+        {
+            await using var read = new NpgsqlCommand("SELECT key, message_id, received_at, events FROM submit_key WHERE key = ANY(@k)", conn, tx);
+            read.Parameters.AddWithValue("k", known);
+            await using var r = await read.ExecuteReaderAsync();
+            while (await r.ReadAsync()) settled[first[r.GetGuid(0)]] = ReceiptOf(r);
+        }
+        // The same key twice in one batch (a retry that caught up with its original): one store, one answer.
+        foreach (var (w, key) in repeats) settled[w] = settled.TryGetValue(first[key], out var earlier) ? earlier : first[key].Receipt;
+        return settled;
+    }
+
+    private static SubmitReceipt? ReceiptOf(NpgsqlDataReader r) =>
+        r.IsDBNull(1) ? null : new SubmitReceipt(r.GetGuid(1), r.GetFieldValue<DateTimeOffset>(2), r.GetInt32(3));
+
+    /// <summary>
+    /// What became of the submission with <paramref name="key"/>, for a gateway whose silo call failed: its
+    /// receipt if it committed; null if it did not — and then it never will, because the key is recorded here
+    /// with no message (a fence), so the original, should it still be running somewhere, stores nothing.
+    /// Waits for a transaction still writing the key, up to <paramref name="wait"/>; throws when the database
+    /// cannot answer yet (during a failover), and the caller asks again.
+    /// </summary>
+    public async Task<SubmitReceipt?> SettleAsync(Guid key, TimeSpan wait, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+        await using (var fence = new NpgsqlCommand("INSERT INTO submit_key (key) VALUES (@k) ON CONFLICT (key) DO NOTHING", conn) { CommandTimeout = seconds })
+        {
+            fence.Parameters.AddWithValue("k", key);
+            if (await fence.ExecuteNonQueryAsync(ct) == 1) return null;
+        }
+        await using var read = new NpgsqlCommand("SELECT key, message_id, received_at, events FROM submit_key WHERE key = @k", conn) { CommandTimeout = seconds };
+        read.Parameters.AddWithValue("k", key);
+        await using var r = await read.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? ReceiptOf(r) : throw new InvalidOperationException("A submission key vanished while it was settled");
     }
 
     /// <summary>
@@ -300,7 +390,8 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             .SelectMany(w => w.Submission.Mailboxes.Select(m => (m, MailAddress.DomainOf(m), w.Hash))).ToList());
     }
 
-    private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written)
+    private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written,
+        IReadOnlyList<Prepared> works)
     {
         await using (var marker = new NpgsqlCommand("INSERT INTO submit_commit (id) VALUES (@id) RETURNING txid_current()", conn, tx))
         {
@@ -312,11 +403,14 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
             // Markers only matter for the minutes around a failure; keep a day of them.
             await using var prune = new NpgsqlCommand("DELETE FROM submit_commit WHERE committed_at < now() - interval '1 day'", conn, tx);
             await prune.ExecuteNonQueryAsync();
+            await using var pruneKeys = new NpgsqlCommand("DELETE FROM submit_key WHERE recorded_at < now() - interval '1 day'", conn, tx);
+            await pruneKeys.ExecuteNonQueryAsync();
             await Jmap.ReportArrivals.PruneAsync(conn, tx);
         }
-        if (FaultInjection is { } before) await before(CommitStage.BeforeCommit, conn);
+        IReadOnlyList<Submission> submissions = FaultInjection is null ? [] : works.Select(w => w.Submission).ToList();
+        if (FaultInjection is { } before) await before(CommitStage.BeforeCommit, conn, submissions);
         await tx.CommitAsync();
-        if (FaultInjection is { } after) await after(CommitStage.AfterCommit, conn);
+        if (FaultInjection is { } after) await after(CommitStage.AfterCommit, conn, submissions);
     }
 
     /// <summary>How long the outcome of a broken commit is looked for (a database failover must fit).</summary>
@@ -329,10 +423,11 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
     }
 
     /// <summary>
-    /// Failure tests only: called with the batch's connection just before and just after COMMIT,
-    /// to break the connection (the server ends the backend) or lose the answer (throw).
+    /// Failure tests only: called with the batch's connection and the submissions it stores just before
+    /// and just after COMMIT, to break the connection (the server ends the backend), lose the answer
+    /// (throw) or end the process (<see cref="SubmitFaults"/>).
     /// </summary>
-    public Func<CommitStage, NpgsqlConnection, Task>? FaultInjection { get; set; }
+    public Func<CommitStage, NpgsqlConnection, IReadOnlyList<Submission>, Task>? FaultInjection { get; set; }
 
     /// <summary>
     /// Whether the batch committed, asked on fresh connections (which follow a promotion of the
