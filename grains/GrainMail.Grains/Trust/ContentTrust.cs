@@ -46,8 +46,7 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
         var watch = Stopwatch.StartNew();
         // The global model from this silo's copy when it is known current (GlobalModelCopy): then only the recipients'
         // own models are read from PostgreSQL, and none when they are known empty.
-        var copyRows = 0;
-        var copy = _global?.Current(out copyRows);
+        var (copy, copyRows) = _global is null ? (null, 0) : await _global.CurrentAsync(ct);
         var owners = (copy is null ? mailboxes.Prepend(ContentStore.GlobalOwner) : mailboxes).Distinct(StringComparer.Ordinal).ToArray();
         var scopes = mailboxes.Concat(mailboxes.Select(MailAddress.DomainOf)).Distinct(StringComparer.Ordinal).ToArray();
         List<TokenRow> rows;

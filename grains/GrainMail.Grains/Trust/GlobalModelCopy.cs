@@ -30,23 +30,40 @@ public sealed class GlobalModelCopy(ContentStore store)
     // it. Changes and confirmations take this lock, so a confirmation is either before a change (which then ends it) or after.
     private readonly Lock _lock = new();
     private long _changes;
-    private int _refreshing;
+    private Task? _refresh;
     private long _retryAt;
 
-    /// <summary>The global model when this silo's copy is known current (<paramref name="rows"/>: how many rows it has, 0 for
-    /// an untrained model); null when the counts must be read from PostgreSQL (a refresh is then started).</summary>
-    public ModelCounts? Current(out int rows)
+    /// <summary>How long a silo's first messages wait for the first copy instead of reading the counts per message.</summary>
+    public static readonly TimeSpan FirstLoadWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The global model when this silo's copy is known current (Rows: how many rows it has, 0 for an untrained model); a
+    /// null model when the counts must be read from PostgreSQL. A copy past half its freshness is refreshed in the
+    /// background while it is still used, so that a busy silo's messages do not fall back to PostgreSQL while the version
+    /// is read; before the first copy exists (a silo's first messages) they wait up to <see cref="FirstLoadWait"/> for it.
+    /// </summary>
+    public async ValueTask<(ModelCounts? Model, int Rows)> CurrentAsync(CancellationToken ct = default)
     {
         var state = Volatile.Read(ref _state);
-        // Confirmed lately: the copy, or null for a model too large to copy (no refresh before the confirmation ages).
-        if (Environment.TickCount64 - state.ConfirmedAt < Freshness.TotalMilliseconds)
+        var age = Environment.TickCount64 - state.ConfirmedAt;
+        // Confirmed lately: the copy, or null for a model too large to copy.
+        if (age < Freshness.TotalMilliseconds)
         {
-            rows = state.Rows;
-            return state.Model;
+            if (age >= Freshness.TotalMilliseconds / 2) StartRefresh();
+            return (state.Model, state.Rows);
         }
-        rows = 0;
-        StartRefresh();
-        return null;
+        var refresh = StartRefresh();
+        if (state.Version is not null || refresh is null) return (null, 0);
+        try
+        {
+            await refresh.WaitAsync(FirstLoadWait, ct);
+        }
+        catch (TimeoutException)
+        {
+            return (null, 0);
+        }
+        state = Volatile.Read(ref _state);
+        return Environment.TickCount64 - state.ConfirmedAt < Freshness.TotalMilliseconds ? (state.Model, state.Rows) : (null, 0);
     }
 
     /// <summary>The global model was changed through this silo (a learn, a reset): the copy is not used until its version is read again.</summary>
@@ -60,11 +77,15 @@ public sealed class GlobalModelCopy(ContentStore store)
         Volatile.Write(ref _retryAt, 0);
     }
 
-    private void StartRefresh()
+    /// <summary>The refresh in flight (one at a time), started if none is; null while a failed one's pause lasts.</summary>
+    private Task? StartRefresh()
     {
-        if (Environment.TickCount64 < Volatile.Read(ref _retryAt)) return;
-        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0) return;
-        _ = Task.Run(RefreshAsync);
+        if (Environment.TickCount64 < Volatile.Read(ref _retryAt)) return null;
+        lock (_lock)
+        {
+            if (_refresh is { IsCompleted: false } running) return running;
+            return _refresh = Task.Run(RefreshAsync);
+        }
     }
 
     /// <summary>Reads the version; when it is not the copy's, reads the whole model again. Confirms the copy only when no
@@ -96,15 +117,11 @@ public sealed class GlobalModelCopy(ContentStore store)
                 if (_changes == changes) Volatile.Write(ref _state, state with { ConfirmedAt = started });
             }
         }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
             // The messages read their counts from PostgreSQL meanwhile (and fail there as they did before the copy).
             System.Diagnostics.Trace.TraceWarning($"Global spam model copy not refreshed: {e.Message}");
             Volatile.Write(ref _retryAt, Environment.TickCount64 + (long)Freshness.TotalMilliseconds);
-        }
-        finally
-        {
-            Volatile.Write(ref _refreshing, 0);
         }
     }
 }
