@@ -49,7 +49,7 @@ public sealed class GlobalModelCopy(ContentStore store)
         // Confirmed lately: the copy, or null for a model too large to copy.
         if (age < Freshness.TotalMilliseconds)
         {
-            if (age >= Freshness.TotalMilliseconds / 2) StartRefresh();
+            if (age >= Freshness.TotalMilliseconds / 2) _ = StartRefresh();
             return (state.Model, state.Rows);
         }
         var refresh = StartRefresh();
