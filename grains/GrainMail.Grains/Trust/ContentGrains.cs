@@ -156,6 +156,7 @@ public sealed class ContentAdminGrain(ContentTrust content, ContentStore store, 
     public async Task<ContentModelSize> ResetGlobal(SpamActor actor)
     {
         var (spam, ham) = await store.ResetAsync(ContentStore.GlobalOwner);
+        content.ModelChanged(ContentStore.GlobalOwner);
         await Audit(actor, "spam.reset", "global", "ok", $"{{\"spamMessages\":{spam},\"hamMessages\":{ham}}}");
         return new ContentModelSize(spam, ham);
     }

@@ -17,8 +17,10 @@ public sealed record ContentResult(ContentVerdict Verdict, Symbol? Symbol, int T
 /// then per recipient mailbox the classifier's symbol (global model plus the mailbox's own), the list
 /// symbols, and GTUBE.
 /// </summary>
-public sealed class ContentTrust(ContentStore store)
+public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.TrustOptions options)
 {
+    private readonly GlobalModelCopy? _global = options.GlobalModelCopy ? new(store) : null;
+
     /// <summary>How long "this model is empty" / "this scope has no list entries" is believed without asking again.
     /// Learning and list changes on this silo end it at once; on another silo they are seen after this long.</summary>
     public static readonly TimeSpan AbsenceFreshness = TimeSpan.FromSeconds(5);
@@ -42,16 +44,19 @@ public sealed class ContentTrust(ContentStore store)
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, IReadOnlyList<string>? texts, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
-        var owners = mailboxes.Prepend(ContentStore.GlobalOwner).Distinct(StringComparer.Ordinal).ToArray();
+        // The global model from this silo's copy when it is known current (GlobalModelCopy): then only the recipients'
+        // own models are read from PostgreSQL, and none when they are known empty.
+        var (copy, copyRows) = _global is null ? (null, 0) : await _global.CurrentAsync(ct);
+        var owners = (copy is null ? mailboxes.Prepend(ContentStore.GlobalOwner) : mailboxes).Distinct(StringComparer.Ordinal).ToArray();
         var scopes = mailboxes.Concat(mailboxes.Select(MailAddress.DomainOf)).Distinct(StringComparer.Ordinal).ToArray();
         List<TokenRow> rows;
         List<SenderListRow> lists;
         long[] tokens;
         if (KnownEmpty(owners, scopes))
         {
-            // No model to ask: not even tokenized, since an untrained model says nothing (ContentSymbols.For,
-            // no clue without counts), whatever the tokens.
-            (rows, lists, tokens) = ([], [], []);
+            // No model to ask: not even tokenized when the global model is empty too, since an untrained model says
+            // nothing (ContentSymbols.For, no clue without counts), whatever the tokens.
+            (rows, lists, tokens) = ([], [], copy is null || copyRows == 0 ? [] : ContentClassifier.HashedTokens(message));
         }
         else
         {
@@ -61,7 +66,7 @@ public sealed class ContentTrust(ContentStore store)
             if (Interlocked.Read(ref _changes) == changes) RememberEmpty(owners, scopes, rows, lists);
         }
         var models = Models(rows);
-        var global = models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
+        var global = copy ?? models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
         var gtube = texts is null ? Gtube.Contains(message) : Gtube.Contains(texts);
         var from = message.From.Mailboxes.Count() == 1 ? message.From.Mailboxes.First().Address : null;
         var result = new Dictionary<string, List<Symbol>>(StringComparer.Ordinal);
@@ -102,9 +107,16 @@ public sealed class ContentTrust(ContentStore store)
         }
         finally
         {
-            Interlocked.Increment(ref _changes);
-            _absentUntil.TryRemove(ModelKey(owner), out _);
+            ModelChanged(owner);
         }
+    }
+
+    /// <summary>A model's counts were changed through this silo (a learn, a reset): nothing remembered of it is used any more.</summary>
+    public void ModelChanged(string owner)
+    {
+        Interlocked.Increment(ref _changes);
+        _absentUntil.TryRemove(ModelKey(owner), out _);
+        if (owner == ContentStore.GlobalOwner) _global?.Changed();
     }
 
     /// <summary>An allow/block list entry of <paramref name="scope"/> (a mailbox or a domain) was added or removed.</summary>

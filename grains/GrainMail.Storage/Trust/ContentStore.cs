@@ -43,6 +43,40 @@ public sealed class ContentStore(NpgsqlDataSource dataSource)
         return (rows, entries);
     }
 
+    /// <summary>The global model's version (migration 0046): it moves in every transaction that changes the global model's counts.</summary>
+    public async Task<long> GlobalVersionAsync(CancellationToken ct = default)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT version FROM bayes_global_version");
+        return await cmd.ExecuteScalarAsync(ct) is long v ? v : 0;
+    }
+
+    /// <summary>
+    /// The whole global model, row by row to <paramref name="row"/> (token 0: the message totals), and its version, read in
+    /// one snapshot, so the rows are exactly those of that version. Null (and the rows given so far are to be dropped) when
+    /// the model has more than <paramref name="maxRows"/> rows: too large to keep a copy of.
+    /// </summary>
+    public async Task<long?> ReadGlobalModelAsync(Action<long, int, int> row, int maxRows, CancellationToken ct = default)
+    {
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        long version;
+        await using (var v = new NpgsqlCommand("SELECT version FROM bayes_global_version", conn, tx))
+            version = await v.ExecuteScalarAsync(ct) is long n ? n : 0;
+        await using (var cmd = new NpgsqlCommand("SELECT token, spam, ham FROM bayes_token WHERE owner = $1", conn, tx))
+        {
+            cmd.Parameters.AddWithValue(GlobalOwner);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            var rows = 0;
+            while (await r.ReadAsync(ct))
+            {
+                if (++rows > maxRows) return null;
+                row(r.GetInt64(0), r.GetInt32(1), r.GetInt32(2));
+            }
+        }
+        await tx.CommitAsync(ct);
+        return version;
+    }
+
     /// <summary>
     /// Learns one message for one model in one transaction: nothing when it was learned as this class
     /// already; when it was learned as the other class, its tokens move from that class to this one;

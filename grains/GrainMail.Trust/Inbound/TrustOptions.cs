@@ -14,6 +14,10 @@ public sealed class TrustOptions
     /// <summary>The public suffix list for DMARC's organisational domain (Debian's publicsuffix package).</summary>
     public string PublicSuffixList { get; set; } = Dmarc.PublicSuffixList.DefaultPath;
 
+    /// <summary>Whether each silo keeps a copy of the global spam model's counts for the MX path (GlobalModelCopy, on by
+    /// default); off, every message reads them from PostgreSQL (for a comparison, or if a model is too large for memory).</summary>
+    public bool GlobalModelCopy { get; set; } = true;
+
     /// <summary>At most this many distinct linked domains of a body are asked of URI blocklists.</summary>
     [System.ComponentModel.DataAnnotations.Range(0, 100)]
     public int MaxUriDomains { get; set; } = 20;
