@@ -17,9 +17,9 @@
 --   2. The from-list begins with the Latin letters and full-width capitals mapped to themselves, so a
 --      remaining letter is found in at most 78 steps instead of walking all 3,810 hanzi for nothing.
 -- Results are unchanged (compared with 0016's body on 219,058 strings: every code point up to
--- U+30D40 between letters, every hanzi of the range in mixed names; and by PinyinInitialsSqlTests
--- against the C# model, AddressBookIndex.InitialsAsInSql), so the index built with the old body
--- stays valid and is not rebuilt. The hanzi table is 0016's, generated from
+-- U+30D40 between letters, every hanzi of the range in mixed names; and by AddressBookIndexTests
+-- against the C# model, AddressBookIndex.InitialsAsInSql, for every BMP character), so the index
+-- built with the old body stays valid and is not rebuilt. The hanzi table is 0016's, generated from
 -- PinyinInitials.SqlTranslation(); PinyinInitialsTests checks both copies and the range above.
 CREATE OR REPLACE FUNCTION address_book_initials(name text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000
