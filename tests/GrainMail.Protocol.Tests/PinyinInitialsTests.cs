@@ -62,21 +62,45 @@ public sealed class PinyinInitialsTests
         }
     }
 
-    [Fact]
-    public void The_migrations_sql_function_holds_the_same_table()
+    private static string Migration(string file)
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (!File.Exists(Path.Combine(dir!.FullName, "Cluster.sln"))) dir = dir.Parent;
-        var sql = File.ReadAllText(Path.Combine(dir.FullName, "grains", "GrainMail.Storage", "Migrations", "0016_address_book.sql"));
-        string Literal(string from, string to)
-        {
-            var start = sql.IndexOf(from, StringComparison.Ordinal);
-            var end = sql.IndexOf(to, start, StringComparison.Ordinal);
-            return string.Concat(Regex.Matches(sql[start..end], "'([^']*)'").Select(m => m.Groups[1].Value));
-        }
+        return File.ReadAllText(Path.Combine(dir.FullName, "grains", "GrainMail.Storage", "Migrations", file));
+    }
+
+    /// <summary>The concatenated string literals of <paramref name="sql"/> between two markers.</summary>
+    private static string Literal(string sql, string from, string to)
+    {
+        var start = sql.IndexOf(from, StringComparison.Ordinal);
+        var end = sql.IndexOf(to, start, StringComparison.Ordinal);
+        return string.Concat(Regex.Matches(sql[start..end], "'([^']*)'").Select(m => m.Groups[1].Value));
+    }
+
+    [Fact]
+    public void The_migrations_sql_function_holds_the_same_table()
+    {
+        var sql = Migration("0016_address_book.sql");
         var (expectedFrom, expectedTo) = PinyinInitials.SqlTranslation();
-        Assert.Equal(expectedFrom, Literal("-- from (hanzi)", "-- to (initials)"));
-        Assert.Equal(expectedTo, Literal("-- to (initials)", "'([A-Za-z])"));
+        Assert.Equal(expectedFrom, Literal(sql, "-- from (hanzi)", "-- to (initials)"));
+        Assert.Equal(expectedTo, Literal(sql, "-- to (initials)", "'([A-Za-z])"));
         Assert.Equal(3755 + PinyinInitials.Level2Names.Count, expectedFrom.Length);
+    }
+
+    /// <summary>
+    /// Migration 0047's cheaper body of the function: the same table behind the letters that map to
+    /// themselves, and a first step that keeps every hanzi of the table (it drops what lies outside one range).
+    /// </summary>
+    [Fact]
+    public void The_cheaper_sql_function_of_0047_holds_the_same_table_and_keeps_all_its_hanzi()
+    {
+        var sql = Migration("0047_address_book_initials_cost.sql");
+        var (expectedFrom, expectedTo) = PinyinInitials.SqlTranslation();
+        const string Letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ";
+        Assert.Equal(Letters + expectedFrom, Literal(sql, "-- from (letters to themselves, then hanzi)", "-- to (letters, then initials)"));
+        Assert.Equal(Letters + expectedTo, Literal(sql, "-- to (letters, then initials)", "-- end of the table"));
+        var range = Regex.Match(sql, @"'\[\^A-Za-zＡ-Ｚ(.)-(.)\]', '', 'g'\), *\r?\n *-- from");
+        Assert.True(range.Success, "the first step's character class");
+        Assert.All(expectedFrom, c => Assert.InRange(c, range.Groups[1].Value[0], range.Groups[2].Value[0]));
     }
 }

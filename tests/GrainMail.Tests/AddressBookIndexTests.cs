@@ -180,4 +180,33 @@ public sealed class AddressBookIndexTests(AddressBookHostFixture fixture) : ICla
             new { appliesTo = new { accounts = new[] { w.Carol } }, visibleDepartments = new[] { w.B } })).StatusCode);
         Assert.Empty(await Search("zsf"));
     }
+
+    /// <summary>
+    /// The database's address_book_initials (migration 0047's cheaper body of 0016's function, under the initials
+    /// index) against the C# model the copy uses: every hanzi of the CJK block inside mixed names, every other
+    /// BMP character between Latin letters, and names that mix words, digits and full-width letters.
+    /// </summary>
+    [Fact]
+    public async Task The_sql_initials_function_computes_what_the_copy_computes_for_every_character()
+    {
+        var names = new List<string> { "", "张三丰", "Li Lei", "王伟12 Jo-hn", "ＡＢｃ Zz", "戴伟 David Wu", "Ｚed", "a1b2 c", "Andy Lau 刘德华", "褚琪x" };
+        for (var c = 0x4DB0; c <= 0xA000; c++)
+            names.Add($"{(char)c}x{(char)(c + 1)} Li lei{(char)('Ａ' + c % 26)}{(char)(c + 2)}9ab-Cd{(char)c}");
+        for (var c = 1; c <= 0xFFFF; c++)
+        {
+            if (char.IsSurrogate((char)c)) continue;
+            names.Add($"a{(char)c}Bc{(char)c}{(char)c}");
+        }
+        await using var ds = NpgsqlDataSource.Create(fixture.ConnectionString);
+        await using var cmd = ds.CreateCommand("SELECT address_book_initials(n) FROM unnest(@n) WITH ORDINALITY AS t(n, i) ORDER BY i");
+        cmd.Parameters.AddWithValue("n", names.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync();
+        var wrong = new List<string>();
+        for (var i = 0; await r.ReadAsync(); i++)
+        {
+            var expected = AddressBookIndex.InitialsAsInSql(names[i]);
+            if (r.GetString(0) != expected) wrong.Add($"{names[i]} (U+{(int)names[i].FirstOrDefault():X4}...): sql {r.GetString(0)}, copy {expected}");
+        }
+        Assert.True(wrong.Count == 0, $"{wrong.Count} names differ, e.g. {string.Join("; ", wrong.Take(5))}");
+    }
 }

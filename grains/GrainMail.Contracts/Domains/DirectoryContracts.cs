@@ -13,6 +13,12 @@ public static class DirectoryLimits
     /// <summary>The most rows one import call carries to the domain grain (one multi-row statement each).</summary>
     public const int ImportBatch = 2000;
 
+    /// <summary>
+    /// The rows of an import call whose mailboxes are provisioned in one go while the directory rows of the
+    /// part before are inserted on another connection (so an import call keeps two PostgreSQL backends busy).
+    /// </summary>
+    public const int ImportPipelinePart = 500;
+
     /// <summary>The largest page of accounts one list call returns.</summary>
     public const int MaxPage = 1000;
 

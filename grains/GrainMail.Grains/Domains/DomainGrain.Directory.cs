@@ -327,9 +327,18 @@ public sealed partial class DomainGrain
             return new ImportOutcome(newRows.Count, existingRows.Count, 0, departmentsCreated, problems);
         }
 
-        foreach (var chunk in newRows.Chunk(DirectoryLimits.ImportBatch))
+        // Mailboxes first: once the row exists RCPT accepts the address, and delivery needs the mailbox.
+        // The two are PostgreSQL work on two connections: the mailboxes of one part are provisioned while
+        // the directory rows of the part before go in (each row still only after its own mailbox).
+        Task<Dictionary<string, AccountFlags>>? inserting = null;
+        int Adopt(Dictionary<string, AccountFlags> inserted)
         {
-            var values = chunk.Select(r => ToValues(r.Row.LocalPart, r.Row.Attributes) with
+            foreach (var (lp, flags) in inserted) _accounts[lp] = flags;
+            return inserted.Count;
+        }
+        foreach (var part in newRows.Chunk(DirectoryLimits.ImportPipelinePart))
+        {
+            var values = part.Select(r => ToValues(r.Row.LocalPart, r.Row.Attributes) with
             {
                 DepartmentId = r.Department,
                 QuotaBytes = r.Row.Attributes.QuotaBytes ?? S.Settings.DefaultQuotaBytes,
@@ -337,12 +346,19 @@ public sealed partial class DomainGrain
                 MustChangePassword = r.Row.Attributes.MustChangePassword ?? (r.Row.PasswordHash is null ? true : null),
                 ProvisionedPasswordHash = r.Row.PasswordHash,
             }).ToList();
-            // Mailboxes first: once the row exists RCPT accepts the address, and delivery needs the mailbox.
-            await _mailboxes.ProvisionManyAsync(values.Select(v => ($"{v.LocalPart}@{Name}", v.QuotaBytes!.Value)).ToList(), DefaultFolders());
-            var inserted = await _store.InsertAccountsAsync(Name, values);
-            foreach (var (lp, flags) in inserted) _accounts[lp] = flags;
-            created += inserted.Count;
+            try
+            {
+                await _mailboxes.ProvisionManyAsync(values.Select(v => ($"{v.LocalPart}@{Name}", v.QuotaBytes!.Value)).ToList(), DefaultFolders());
+            }
+            finally
+            {
+                // Also when provisioning failed: the rows written before are the domain's and RCPT must know them.
+                if (inserting is not null) created += Adopt(await inserting);
+                inserting = null;
+            }
+            inserting = _store.InsertAccountsAsync(Name, values);
         }
+        if (inserting is not null) created += Adopt(await inserting);
         foreach (var chunk in existingRows.Chunk(DirectoryLimits.ImportBatch))
         {
             var values = chunk.Select(r => ToValues(r.Row.LocalPart, r.Row.Attributes) with { DepartmentId = r.Department }).ToList();
