@@ -73,17 +73,20 @@ public sealed class MailDnsTrustResolver(MailDns dns) : ITrustDns
 
     private async Task AskAndShareAsync((string Name, QueryType Type) key, TaskCompletionSource<IDnsQueryResponse> answer)
     {
+        IDnsQueryResponse? response = null;
+        Exception? failure = null;
         try
         {
-            answer.SetResult(await dns.QueryAsync(key.Name, key.Type, CancellationToken.None));
+            response = await dns.QueryAsync(key.Name, key.Type, CancellationToken.None);
         }
         catch (Exception e)
         {
-            answer.SetException(e);
+            failure = e;
         }
-        finally
-        {
-            _inFlight.TryRemove(new KeyValuePair<(string, QueryType), Task<IDnsQueryResponse>>(key, answer.Task));
-        }
+        // Out of the map before anyone learns the answer: an asker woken by it may ask again at once (on another
+        // thread), and that question must go to the resolver, not join the query that has just been answered.
+        _inFlight.TryRemove(new KeyValuePair<(string, QueryType), Task<IDnsQueryResponse>>(key, answer.Task));
+        if (failure is not null) answer.SetException(failure);
+        else answer.SetResult(response!);
     }
 }
