@@ -38,6 +38,19 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Whether a backend of this database comes to wait on a lock in the settle question's fence insert (polled, 10 s at most).</summary>
+    private static async Task<bool> WaitingOnKeyAsync(NpgsqlDataSource ds)
+    {
+        for (var i = 0; i < 500; i++)
+        {
+            await using var cmd = ds.CreateCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO submit_key (key)%'");
+            if ((long)(await cmd.ExecuteScalarAsync())! > 0) return true;
+            await Task.Delay(20);
+        }
+        return false;
+    }
+
     private static async Task<long> QueuedAsync(NpgsqlDataSource ds)
     {
         await using var cmd = ds.CreateCommand("SELECT count(*) FROM stream_queue");
@@ -143,7 +156,8 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         await reached.Task;
         // Asked while the key is written but not committed: the answer waits for the commit, not "not stored".
         var settle = submitter.SettleAsync(key, TimeSpan.FromSeconds(30));
-        await Task.Delay(300); // time for the question to reach the server and wait on the key's row lock before the commit goes on
+        // The commit goes on only once the question is seen waiting on the key's row lock, so the wait is what is tested.
+        Assert.True(await WaitingOnKeyAsync(ds), "the settle question never waited on the uncommitted key");
         release.SetResult();
         var receipt = await submit;
         Assert.Equal(receipt.MessageId, (await settle)?.MessageId);
