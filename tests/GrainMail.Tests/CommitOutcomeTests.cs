@@ -165,6 +165,29 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task A_keyed_submission_that_reaches_its_commit_after_its_gateway_gave_up_stores_nothing()
+    {
+        var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_key_too_late"));
+        await using var _ = ds;
+        await using var __ = submitter;
+        // Its silo received it long ago and held it (queued while the database could not be reached): its gateway stopped
+        // waiting, asked about the key until it gave up, and answered 451. Sent together with one still in time, so that
+        // the two may share a batch.
+        var late = Guid.CreateVersion7();
+        var lateSubmit = submitter.SubmitAsync(Message("late") with { IdempotencyKey = late, CommitBy = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1) });
+        var inTimeSubmit = submitter.SubmitAsync(Message("in time") with { IdempotencyKey = Guid.CreateVersion7(), CommitBy = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(10) });
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => lateSubmit);
+        Assert.Contains("stopped waiting", e.Message, StringComparison.Ordinal);
+        var inTime = await inTimeSubmit;
+        Assert.NotEqual(Guid.Empty, inTime.MessageId);
+        // Only the one in time is stored.
+        Assert.Equal(1, await QueuedAsync(ds));
+        Assert.Equal(1, await LoggedAsync(ds));
+        // The late one's key was never claimed: asked about, it had not committed (and is fenced from now on).
+        Assert.Null(await submitter.SettleAsync(late, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task A_normal_commit_leaves_a_marker_and_the_message()
     {
         var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_normal"));

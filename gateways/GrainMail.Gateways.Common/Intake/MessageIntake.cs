@@ -23,6 +23,12 @@ public sealed class MessageIntake(IGrainFactory grains, ILogger<MessageIntake>? 
     /// database failover must fit, and an SMTP client waits minutes for its answer to DATA (RFC 5321 4.5.3.2.6).</summary>
     public TimeSpan OutcomeWait { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long after a silo receives the submission it may still begin its commit (<see cref="SubmissionEnvelope.CommitWithin"/>):
+    /// half of <see cref="OutcomeWait"/>. The gateway asks about the key for <see cref="OutcomeWait"/> after the call failed, and the
+    /// call fails no sooner than it was sent, so a silo that has not begun by then stores nothing, with the other half (30 s) to
+    /// spare for the message's way to the silo and a commit that began in time.</summary>
+    public TimeSpan CommitWindow => OutcomeWait / 2;
+
     /// <summary>Messages up to this size travel in one grain call (almost all mail).</summary>
     public const int SingleCallLimit = 1024 * 1024;
 
@@ -33,7 +39,7 @@ public sealed class MessageIntake(IGrainFactory grains, ILogger<MessageIntake>? 
     public async Task<SubmitReceipt> SubmitAsync(SubmissionEnvelope envelope, MessageContent content, CancellationToken ct = default)
     {
         var key = envelope.SubmitKey ?? Guid.CreateVersion7();
-        envelope = envelope with { TraceParent = envelope.TraceParent ?? Activity.Current?.Id, SubmitKey = key };
+        envelope = envelope with { TraceParent = envelope.TraceParent ?? Activity.Current?.Id, SubmitKey = key, CommitWithin = CommitWindow };
         try
         {
             return await SendAsync(envelope, content, ct);

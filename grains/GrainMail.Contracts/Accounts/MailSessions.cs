@@ -71,7 +71,9 @@ public interface IMailSessionObserver : IGrainObserver
 /// </summary>
 public interface ISessionBoardGrain : IGrainWithStringKey
 {
-    /// <summary>The gateway's complete list for this account (empty: it holds none any more).</summary>
+    /// <summary>The gateway's complete list for this account (empty: it holds none any more). A login waits for it
+    /// but stands when it fails (the next renewal reports again), so a report to a dead silo gives up after 3 s, not 8.</summary>
+    [Orleans.ResponseTimeout(CallTimeouts.LoginRead)]
     Task Report(Guid gateway, IMailSessionObserver observer, IReadOnlyList<OpenMailSession> sessions);
 
     Task<IReadOnlyList<OpenMailSession>> List();

@@ -45,7 +45,7 @@ public sealed record WeakPasswordEntry(
 /// <summary>The domain's security policy and its department overrides; stateless, rows in PostgreSQL (migration 0020).</summary>
 public interface ISecurityPolicyGrain : IGrainWithIntegerKey
 {
-    [Retryable]
+    [Retryable, Orleans.ResponseTimeout(CallTimeouts.LoginRead)]
     Task<SecurityPolicy> GetPolicy(string domain);
 
     Task SetPolicy(string domain, SecurityPolicy policy, SecurityActor actor);

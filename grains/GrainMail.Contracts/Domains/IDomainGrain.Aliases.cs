@@ -47,7 +47,7 @@ public partial interface IDomainGrain
     Task ReleaseAlias(string domain);
 
     /// <summary>The domain this name is an alias of; null for a hosted domain or an unknown name.</summary>
-    [Retryable, AlwaysInterleave]
+    [Retryable, AlwaysInterleave, Orleans.ResponseTimeout(CallTimeouts.LoginRead)]
     Task<string?> AliasOf();
 }
 

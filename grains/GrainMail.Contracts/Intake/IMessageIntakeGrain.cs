@@ -21,6 +21,11 @@ namespace GrainMail.Contracts.Intake;
 /// <param name="SubmitKey">The gateway's idempotency key of this submission (one per SMTP DATA), stored with the message:
 /// what the gateway asks about (<see cref="IMessageIntakeGrain.Settle"/>) when the call fails, and what makes a second
 /// submission with the same key store nothing.</param>
+/// <param name="CommitWithin">With a key: how long after the silo receives the call the message may still begin its commit;
+/// later, the silo stores nothing and fails the call. The gateway sets it well inside the time it keeps asking
+/// <see cref="IMessageIntakeGrain.Settle"/> after a failed call, so that a submission held up on a silo (queued while the database
+/// could not be reached) cannot commit after the gateway has given up and answered 451. A span, not a time: each side reads
+/// only its own clock.</param>
 [GenerateSerializer, Immutable]
 public sealed record SubmissionEnvelope(
     [property: Id(0)] string? Sender,
@@ -35,7 +40,8 @@ public sealed record SubmissionEnvelope(
     [property: Id(10)] IReadOnlyList<string>? Lists = null,
     [property: Id(11)] string? AuthenticatedUser = null,
     [property: Id(12)] IReadOnlyList<string>? ProtocolReject = null,
-    [property: Id(13)] Guid? SubmitKey = null);
+    [property: Id(13)] Guid? SubmitKey = null,
+    [property: Id(14)] TimeSpan? CommitWithin = null);
 
 /// <summary>The durable commit happened: the message will be delivered. Or, for inbound mail the
 /// trust checks refused, <see cref="Refusal"/> is the SMTP reply (550 5.7.1, 451 4.7.1) and nothing was stored.</summary>
@@ -63,8 +69,10 @@ public interface IMessageIntakeGrain : IGrainWithIntegerKey
     /// What became of the submission with this <see cref="SubmissionEnvelope.SubmitKey"/> after the call that ran
     /// it failed: its receipt if it committed; null if it did not, and then it never will (the key is fenced, so
     /// the original stores nothing should it still be running). Throws <see cref="TimeoutException"/> while the
-    /// database cannot answer (a failover in progress); the gateway asks again.
+    /// database cannot answer (a failover in progress); the gateway asks again. Its own timeout (<see cref="CallTimeouts.Settle"/>):
+    /// a question sent to a silo that dies is asked again elsewhere after 3 s instead of 8.
     /// </summary>
+    [Orleans.ResponseTimeout(CallTimeouts.Settle)]
     Task<SubmitReceipt?> Settle(Guid submitKey);
 }
 

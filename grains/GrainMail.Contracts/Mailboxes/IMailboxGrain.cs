@@ -22,7 +22,7 @@ public interface IMailboxGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// <summary>Removes the mailbox, its folders and its references to blobs.</summary>
     Task Destroy();
 
-    [Retryable]
+    [Retryable, Orleans.ResponseTimeout(CallTimeouts.LoginRead)]
     [Orleans.Concurrency.AlwaysInterleave]
     Task<bool> Exists();
 

@@ -21,8 +21,10 @@ public sealed class MessageIntakeGrain(MessageSubmitter submitter, GrainMail.Gra
     public Task<SubmitReceipt> Submit(SubmissionEnvelope envelope, Immutable<byte[]> content) =>
         IntakeCommit.CommitAsync(submitter, trust, viruses, forwarding, governance, GrainFactory, envelope, new MessageContent(content.Value));
 
-    /// <summary>How long one answer may wait for a transaction still writing the key: inside the gateways' 8 s call timeout.</summary>
-    internal static readonly TimeSpan SettleWait = TimeSpan.FromSeconds(5);
+    /// <summary>How long one answer may wait for a transaction still writing the key: inside the question's own call
+    /// timeout (<see cref="GrainMail.Contracts.CallTimeouts.Settle"/>), with a second left for opening the connection and the
+    /// answer's way back. A longer wait is not lost: the gateway asks again, and each question waits anew.</summary>
+    internal static readonly TimeSpan SettleWait = GrainMail.Contracts.CallTimeouts.SettleTimeout - TimeSpan.FromSeconds(1);
 
     public async Task<SubmitReceipt?> Settle(Guid submitKey)
     {
@@ -112,8 +114,10 @@ internal static class IntakeCommit
         // The gateway's span is the parent of the commit and, through the events, of each delivery.
         using var activity = e.TraceParent is null ? null
             : GrainMail.Operations.GrainMailTracing.Source.StartActivity("grainmail.intake", System.Diagnostics.ActivityKind.Server, e.TraceParent);
-        // Every store of this envelope carries the gateway's key: stored once, and answerable after a silo failure.
-        Task<SubmitReceipt> StoreAsync(Submission s) => submitter.SubmitAsync(s with { IdempotencyKey = e.SubmitKey });
+        // Every store of this envelope carries the gateway's key: stored once, and answerable after a silo failure. And,
+        // counted from now (the call's arrival, on this silo's clock), the time by which it must reach its commit.
+        DateTimeOffset? commitBy = e.SubmitKey is not null && e.CommitWithin is { } within ? DateTimeOffset.UtcNow + within : null;
+        Task<SubmitReceipt> StoreAsync(Submission s) => submitter.SubmitAsync(s with { IdempotencyKey = e.SubmitKey, CommitBy = commitBy });
         var submission = new Submission(e.Sender, e.Mailboxes, content, e.Dsn, e.RecipientDsn, e.External, e.ExternalOwner)
         {
             RequireTls = e.RequireTls,

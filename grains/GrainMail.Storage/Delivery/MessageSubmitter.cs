@@ -69,6 +69,14 @@ public sealed record Submission(string? Sender, IReadOnlyList<string> Mailboxes,
     /// the first one's receipt. Null for the silos' own messages (reports, notices), which no one retries.</summary>
     public Guid? IdempotencyKey { get; init; }
 
+    /// <summary>For a keyed submission: the latest time (this silo's clock) its transaction may begin. Past it the
+    /// submitter stores nothing and fails the submission, because its gateway has stopped waiting for the call and
+    /// will soon stop asking about the key (<see cref="SettleAsync"/>). Without it, a submission that waited here
+    /// while the database could not be reached — queued behind batches that each spend the connect timeout failing —
+    /// could commit after its gateway had answered 451 for want of an answer, and the sender's retry would make a
+    /// second copy. Null: no limit.</summary>
+    public DateTimeOffset? CommitBy { get; init; }
+
     /// <summary>The DSN parameters (<see cref="DsnRequest"/> encoding) kept with the event for <paramref name="mailbox"/>.</summary>
     public string? DsnFor(string mailbox) =>
         RecipientDsn?.GetValueOrDefault(mailbox) is { } rcpt ? (Dsn is null ? rcpt : Dsn + " " + rcpt) : Dsn;
@@ -213,6 +221,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
                 foreach (var p in batch)
                 {
                     if (!settled.TryGetValue(p.Work, out var earlier)) p.Done.TrySetResult(p.Work.Receipt);
+                    else if (ReferenceEquals(earlier, TooLate)) p.Done.TrySetException(new InvalidOperationException("The submission came to its commit after its gateway had stopped waiting: nothing stored"));
                     else if (earlier is not null) p.Done.TrySetResult(earlier);
                     else p.Done.TrySetException(new InvalidOperationException("The submission's key was settled as not committed: nothing stored"));
                 }
@@ -247,13 +256,22 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         return settled;
     }
 
+    /// <summary>The answer for a work that reached its transaction after its <see cref="Submission.CommitBy"/>: nothing stored.</summary>
+    private static readonly SubmitReceipt TooLate = new(Guid.Empty, DateTimeOffset.MinValue, 0);
+
     private async Task WriteAndCommitAsync(IReadOnlyList<Prepared> works, Guid batchId, Action<long> written,
         Action<Dictionary<Prepared, SubmitReceipt?>> claimed)
     {
         using var pgTimer = GrainMailMeters.TimePg("submit.commit");
         await using var conn = await dataSource.OpenConnectionAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        var settled = await ClaimKeysAsync(conn, tx, works);
+        // Checked once the connection is open (opening may itself have taken the connect timeout): a work whose gateway
+        // has stopped waiting is left out before its key is claimed, so nothing of it is written.
+        var now = DateTimeOffset.UtcNow;
+        var late = works.Where(w => w.Submission.CommitBy is { } by && by < now).ToList();
+        var settled = await ClaimKeysAsync(conn, tx, late.Count == 0 ? works : works.Where(w => !late.Contains(w, ReferenceEqualityComparer.Instance)).ToList());
+        foreach (var w in late) settled[w] = TooLate;
+        if (late.Count > 0) logger?.LogWarning("{Count} keyed submission(s) reached their commit after their gateways had stopped waiting: not stored", late.Count);
         claimed(settled);
         var kept = settled.Count == 0 ? works : works.Where(w => !settled.ContainsKey(w)).ToList();
         if (kept.Count > 0) await WriteAsync(conn, tx, kept);

@@ -1,0 +1,31 @@
+namespace GrainMail.Contracts;
+
+/// <summary>
+/// Per-method grain call timeouts (Orleans' <c>[ResponseTimeout]</c>), shorter than the cluster's 8 s
+/// (GrainMailSettings.GrainCallTimeout) for a few calls that answer in milliseconds and are safe to ask
+/// twice. Why: a call in flight to a silo that is killed — the activation's silo, or the gateway silo
+/// the client's connection went through — is never answered; Orleans fails it only at its timeout
+/// (the silo's death, declared seconds later, fails only calls that silo itself sent). The failover
+/// drill's IMAP LOGIN spent 5.7–9.4 s in such waits. A shorter timeout ends the wait sooner, and
+/// <see cref="RetryableAttribute">the retry</see> then finds the grain's new activation once membership has
+/// declared the silo dead.
+/// Only for calls where a timeout cuts nothing that should have been allowed to finish: cheap reads
+/// and settle questions that are asked again anyway, whose first try may still complete on the silo
+/// (its answer is then simply unused). Not for submissions, logins' password checks (CPU-bound and
+/// queued, one hash per core: seconds in a login storm, which is what follows a failover; and a wrong
+/// password counted on each try), or anything that writes.
+/// </summary>
+public static class CallTimeouts
+{
+    /// <summary>A read on the login path (the domain's alias, its policy, the mailbox's existence) and the open-session
+    /// report: milliseconds when the grain is active, a few database reads when it activates. 3 s is well above
+    /// both on a loaded machine, and well below the 8 s that a call to a dead silo waited before.</summary>
+    public const string LoginRead = "00:00:03";
+
+    /// <summary><see cref="Intake.IMessageIntakeGrain.Settle"/>: the gateway asks every 0.25–1 s for up to 60 s, so
+    /// a question that went to a killed silo should not hold the next one back for 8 s.</summary>
+    public const string Settle = "00:00:03";
+
+    /// <summary><see cref="Settle"/> as a time span, for the silo's own wait inside it.</summary>
+    public static readonly TimeSpan SettleTimeout = TimeSpan.Parse(Settle, System.Globalization.CultureInfo.InvariantCulture);
+}
