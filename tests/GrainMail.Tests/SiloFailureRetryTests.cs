@@ -1,3 +1,7 @@
+using System.Reflection;
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Contracts.Intake;
 using GrainMail.Gateways.Common;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Runtime;
@@ -51,6 +55,30 @@ public sealed class SiloFailureRetryTests
             return Task.CompletedTask;
         }, "Authenticate", NullLogger.Instance);
         Assert.Equal(2, attempts);
+    }
+
+    [Fact]
+    public void A_shortened_call_timeout_is_only_on_calls_that_may_be_asked_again()
+    {
+        // A per-method timeout below the cluster's 8 s turns a slow answer into a second try: only for retryable
+        // calls, and for two that are safe without the attribute (the settle question, asked again by the gateway
+        // itself; the open-session report, whose failure the login survives).
+        var shortened = typeof(IMessageIntakeGrain).Assembly.GetTypes().Where(t => t.IsInterface)
+            .SelectMany(t => t.GetMethods().Select(m => (Type: t, Method: m, Timeout: m.GetCustomAttribute<Orleans.ResponseTimeoutAttribute>())))
+            .Where(x => x.Timeout is not null).ToList();
+        Assert.Contains(shortened, x => x.Type == typeof(IMessageIntakeGrain) && x.Method.Name == nameof(IMessageIntakeGrain.Settle));
+        Assert.Contains(shortened, x => x.Type == typeof(GrainMail.Contracts.Mailboxes.IMailboxGrain) && x.Method.Name == nameof(GrainMail.Contracts.Mailboxes.IMailboxGrain.Exists));
+        foreach (var (type, method, timeout) in shortened)
+        {
+            Assert.True(timeout!.Timeout < TimeSpan.FromSeconds(8), $"{type.Name}.{method.Name}");
+            Assert.True(method.GetCustomAttribute<RetryableAttribute>() is not null
+                || (type == typeof(IMessageIntakeGrain) && method.Name == nameof(IMessageIntakeGrain.Settle))
+                || (type == typeof(ISessionBoardGrain) && method.Name == nameof(ISessionBoardGrain.Report)),
+                $"{type.Name}.{method.Name} has a short timeout but is not safe to ask again");
+        }
+        // The password check and submissions keep the cluster's timeout (see CallTimeouts).
+        Assert.Null(typeof(IAccountGrain).GetMethod(nameof(IAccountGrain.Authenticate))!.GetCustomAttribute<Orleans.ResponseTimeoutAttribute>());
+        Assert.Null(typeof(IMessageIntakeGrain).GetMethod(nameof(IMessageIntakeGrain.Submit))!.GetCustomAttribute<Orleans.ResponseTimeoutAttribute>());
     }
 
     [Fact]
