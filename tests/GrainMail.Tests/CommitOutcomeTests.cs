@@ -187,7 +187,7 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         // messages: their lines go in one batch with the commit marker (session 12).
         Submission TwoLines(int i) => Message($"m{i}") with
         {
-            ReceiveLog = [1, 2].Select(line => new GrainMail.Contracts.Trust.ReceiveLogEntry(DateTimeOffset.UtcNow, "alice@example.com",
+            ReceiveLog = new[] { 1, 2 }.Select(line => new GrainMail.Contracts.Trust.ReceiveLogEntry(DateTimeOffset.UtcNow, "alice@example.com",
                 "sender@example.org", "192.0.2.1", "example.org", "deliver", 0.5, $"m{i}.{line}", "mx.example.com; spf=pass")).ToList(),
         };
         await Task.WhenAll(Enumerable.Range(0, 40).Select(i => submitter.SubmitAsync(TwoLines(i))));
