@@ -199,4 +199,32 @@ public sealed class CommitOutcomeTests(PostgresServer pg)
         await using var cmd = ds.CreateCommand("SELECT count(*) FROM submit_commit");
         Assert.Equal(1L, (long)(await cmd.ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task Messages_committed_together_keep_every_receive_log_line_in_order_with_the_marker()
+    {
+        var (ds, submitter) = await OpenAsync(await pg.NewDatabaseAsync("commit_receive_log_batch"));
+        await using var _ = ds;
+        await using var __ = submitter;
+        // Two lines per message (as for two recipient mailboxes), submitted at once so that group commits carry several
+        // messages: their lines go in one batch with the commit marker (session 12).
+        Submission TwoLines(int i) => Message($"m{i}") with
+        {
+            ReceiveLog = new[] { 1, 2 }.Select(line => new GrainMail.Contracts.Trust.ReceiveLogEntry(DateTimeOffset.UtcNow, "alice@example.com",
+                "sender@example.org", "192.0.2.1", "example.org", "deliver", 0.5, $"m{i}.{line}", "mx.example.com; spf=pass")).ToList(),
+        };
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => submitter.SubmitAsync(TwoLines(i))));
+        Assert.Equal(40, await QueuedAsync(ds));
+        Assert.Equal(80, await LoggedAsync(ds));
+        var lines = await new GrainMail.Storage.Trust.ReceiveLogStore(ds).ReadAsync("alice@example.com", 1000);
+        Assert.Equal(Enumerable.Range(0, 40).SelectMany(i => new[] { $"m{i}.1", $"m{i}.2" }).Order(), lines.Select(l => l.Symbols).Order());
+        // Newest first: each message's second line just before its first.
+        for (var k = 0; k < lines.Count; k += 2)
+        {
+            Assert.EndsWith(".2", lines[k].Symbols);
+            Assert.Equal(lines[k].Symbols[..^2] + ".1", lines[k + 1].Symbols);
+        }
+        await using var cmd = ds.CreateCommand("SELECT count(*) > 0 FROM submit_commit");
+        Assert.True((bool)(await cmd.ExecuteScalarAsync())!);
+    }
 }

@@ -274,7 +274,7 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         if (late.Count > 0) logger?.LogWarning("{Count} keyed submission(s) reached their commit after their gateways had stopped waiting: not stored", late.Count);
         claimed(settled);
         var kept = settled.Count == 0 ? works : works.Where(w => !settled.ContainsKey(w)).ToList();
-        if (kept.Count > 0) await WriteAsync(conn, tx, kept);
+        if (kept.Count > 0) await WriteAsync(conn, tx, kept, receiveLog: false);
         await WriteMarkerAndCommitAsync(conn, tx, batchId, written, kept);
     }
 
@@ -368,7 +368,9 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         return work.Receipt;
     }
 
-    private async Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<Prepared> works)
+    /// <summary>Everything of <paramref name="works"/> but the commit marker; the receive log too unless
+    /// <paramref name="receiveLog"/> is false (the group commit sends it in one batch with the marker).</summary>
+    private async Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<Prepared> works, bool receiveLog = true)
     {
         // One upsert and one COPY for every blob of the batch (sorted inside, so that concurrent
         // transactions touching the same blobs lock them in the same order).
@@ -403,18 +405,30 @@ public sealed class MessageSubmitter(NpgsqlDataSource dataSource, BlobStore blob
         if (approvals.Count > 0) await Governance.GovernanceStore.HoldAsync(conn, tx, approvals);
         var sent = works.Where(w => w.Sent is not null).Select(w => w.Sent!).ToList();
         if (sent.Count > 0) await Governance.GovernanceStore.RecordSentAsync(conn, tx, sent);
-        await Trust.ReceiveLogStore.InsertAsync(conn, tx, works.SelectMany(w => w.Submission.ReceiveLog ?? []).ToList());
+        if (receiveLog) await Trust.ReceiveLogStore.InsertAsync(conn, tx, ReceiveLogOf(works));
         await Jmap.ReportArrivals.InsertAsync(conn, tx, works.Where(w => w.Summary?.IsReport == true)
             .SelectMany(w => w.Submission.Mailboxes.Select(m => (m, MailAddress.DomainOf(m), w.Hash))).ToList());
     }
 
+    private static List<GrainMail.Contracts.Trust.ReceiveLogEntry> ReceiveLogOf(IReadOnlyList<Prepared> works) =>
+        works.SelectMany(w => w.Submission.ReceiveLog ?? []).ToList();
+
     private async Task WriteMarkerAndCommitAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid batchId, Action<long> written,
         IReadOnlyList<Prepared> works)
     {
-        await using (var marker = new NpgsqlCommand("INSERT INTO submit_commit (id) VALUES (@id) RETURNING txid_current()", conn, tx))
+        // The marker and the batch's receive-log lines in one round trip: filtering's rows cost the commit no extra turn.
+        await using (var batch = new NpgsqlBatch(conn, tx))
         {
-            marker.Parameters.AddWithValue("id", batchId);
-            written((long)(await marker.ExecuteScalarAsync())!);
+            if (Trust.ReceiveLogStore.InsertCommand(ReceiveLogOf(works)) is { } log) batch.BatchCommands.Add(log);
+            var marker = new NpgsqlBatchCommand("INSERT INTO submit_commit (id) VALUES ($1) RETURNING txid_current()");
+            marker.Parameters.Add(new NpgsqlParameter { Value = batchId });
+            batch.BatchCommands.Add(marker);
+            await using var r = await batch.ExecuteReaderAsync();
+            while (!await r.ReadAsync())
+            {
+                if (!await r.NextResultAsync()) throw new InvalidOperationException("The commit marker returned no row");
+            }
+            written(r.GetInt64(0));
         }
         if (Interlocked.Increment(ref _commits) % 4096 == 0)
         {
