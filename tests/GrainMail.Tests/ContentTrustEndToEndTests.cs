@@ -506,6 +506,60 @@ public sealed class ContentTrustEndToEndTests(ContentTrustHostFixture fixture) :
         Assert.Equal(HttpStatusCode.OK, (await fixture.Host.Http.DeleteAsync("/api/v1/spam/model")).StatusCode);
     }
 
+    [Fact]
+    public async Task While_an_operator_trains_the_global_model_the_copy_is_not_read_again_at_every_learn()
+    {
+        // `grainmail spam train` learns message after message for a minute; each learn moves the model's version. The copy
+        // used to read the whole model again at the next message after every learn (out of date again by the next learn);
+        // now it waits while the version keeps moving, the messages read the global counts from PostgreSQL meanwhile, and
+        // it reads the model again once the version stands still.
+        await fixture.NewAccount("tamsin");
+        var tamsin = $"tamsin@{Domain}";
+        static string Pitch(int n) => $"From: <promo@plain.example>\r\nSubject: Quillwort condo raffle {n}\r\nMessage-ID: <quill{n}-{Guid.NewGuid():N}@plain.example>\r\n\r\n"
+            + "Quillwort condo raffle: redeem your saffron jetski coupon, titanium lottery, exclusive quillwort club, no credit"
+            + " check, guaranteed payout, unclaimed jackpot locker, hurry before sunrise, confirm your lottery pin, saffron"
+            + " jetski waiting, raffle profits assured, quillwort locker key enclosed.\r\n";
+        async Task<(double Reads, double Accepted)> CountsAsync()
+        {
+            var text = await fixture.Host.Http.GetStringAsync("/metrics");
+            return (Prometheus.Values(text, "grainmail_storage_pg_duration_milliseconds_count", ("operation", "bayes.global_model_copy")).Sum(),
+                Prometheus.Values(text, "grainmail_smtp_messages_accepted_total", ("listener", "Mx")).Sum());
+        }
+        async Task<string> Symbols(int n)
+        {
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("promo@plain.example", tamsin, Pitch(n)));
+            var line = (await fixture.Host.Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{tamsin}/receive-log?limit=1")).EnumerateArray().Single();
+            return line.GetProperty("symbols").GetString()!;
+        }
+        Assert.DoesNotContain("BAYES_9", await Symbols(1000));
+        // The exporter may serve its last scrape for a moment: a scrape is current once it counts every MX message sent.
+        var (_, acceptedBefore) = await CountsAsync();
+        var (readsBefore, _) = await Eventually.Value(CountsAsync, c => c.Accepted >= acceptedBefore, TimeSpan.FromSeconds(30), "a current scrape");
+
+        // The train, as the CLI does it (one learn per request), with MX mail arriving between the learns.
+        const int Rounds = 30;
+        for (var i = 0; i < Rounds; i++)
+        {
+            Assert.Equal("learned", await Train(Pitch(i)));
+            Assert.StartsWith("250 ", await fixture.SendMxAsync("promo@plain.example", tamsin, Pitch(2000 + i)));
+        }
+        var (readsDuring, _) = await Eventually.Value(CountsAsync, c => c.Accepted >= acceptedBefore + Rounds, TimeSpan.FromSeconds(30), "the train's messages in /metrics");
+        var reads = readsDuring - readsBefore;
+        // Before: one whole read per round (30). Now: the first change at once, then after pauses of 1, 2, 4, ... s.
+        Assert.True(reads <= Rounds / 3, $"the whole model was read {reads} times during a train of {Rounds} learns");
+
+        // Classified with the trained counts all along (PostgreSQL's while the copy waited), and once the version stands
+        // still the copy is read again and used.
+        Assert.Contains("BAYES_99", await Symbols(3000));
+        var n = 3001;
+        await Eventually.Until(async () =>
+        {
+            Assert.Contains("BAYES_99", await Symbols(n++));
+            return (await CountsAsync()).Reads > readsDuring;
+        }, TimeSpan.FromSeconds(30), "the copy read again after the train", poll: TimeSpan.FromMilliseconds(100));
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Host.Http.DeleteAsync("/api/v1/spam/model")).StatusCode);
+    }
+
     private async Task<string> Train(string message)
     {
         var body = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(message));

@@ -128,4 +128,73 @@ public sealed class JmapChangesTests(JmapExtrasHost fixture) : IClassFixture<Jma
         Assert.Contains(id1, updated);
         Assert.All(updated, id => Assert.Contains(id, new[] { id1, id4 }));
     }
+
+    [Fact]
+    public async Task Thread_changes_name_the_thread_of_an_email_expunged_over_imap_after_a_restart()
+    {
+        var user = await fixture.NewAccount(await fixture.NewDomain("th"), "tia");
+        string acc, inboxId, state0, queryState0, keptThread, goneId, goneThread, replyId;
+        using (var imap = await ImapAsync(user))
+        {
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            // Two threads: a message with a reply, and a message alone.
+            var root = Message("root");
+            var reply = Message("Re: root");
+            reply.InReplyTo = root.MessageId;
+            reply.References.Add(root.MessageId!);
+            await imap.Inbox.AppendAsync(new AppendRequest(root, MessageFlags.None, new DateTimeOffset(2026, 11, 1, 8, 0, 0, TimeSpan.Zero)));
+            await imap.Inbox.AppendAsync(new AppendRequest(reply, MessageFlags.None, new DateTimeOffset(2026, 11, 2, 8, 0, 0, TimeSpan.Zero)));
+            await imap.Inbox.AppendAsync(new AppendRequest(Message("alone"), MessageFlags.None, new DateTimeOffset(2026, 11, 3, 8, 0, 0, TimeSpan.Zero)));
+            using var jmap = await JmapAsync(user);
+            acc = jmap.AccountId;
+            var boxes = (await jmap.CallAsync("Mailbox/get", new { accountId = acc })).Of("Mailbox/get");
+            inboxId = (string)((JsonArray)boxes["list"]!).First(m => (string?)m!["role"] == "inbox")!["id"]!;
+            var query = (await jmap.CallAsync("Email/query", new
+            {
+                accountId = acc,
+                filter = new { inMailbox = inboxId },
+                sort = new[] { new { property = "receivedAt", isAscending = false } },
+                collapseThreads = true,
+            })).Of("Email/query");
+            queryState0 = (string)query["queryState"]!;
+            var get = (await jmap.CallAsync("Email/get", new { accountId = acc, ids = (string[]?)null, properties = new[] { "threadId", "subject" } })).Of("Email/get");
+            state0 = (string)get["state"]!;
+            var emails = ((JsonArray)get["list"]!).Select(e => (Id: (string)e!["id"]!, Thread: (string)e["threadId"]!, Subject: (string)e["subject"]!)).ToList();
+            Assert.Equal(3, emails.Count);
+            goneId = emails.Single(e => e.Subject == "alone").Id;
+            goneThread = emails.Single(e => e.Subject == "alone").Thread;
+            replyId = emails.Single(e => e.Subject == "Re: root").Id;
+            keptThread = emails.Single(e => e.Subject == "root").Thread;
+            Assert.Equal(keptThread, emails.Single(e => e.Subject == "Re: root").Thread);
+            Assert.NotEqual(keptThread, goneThread);
+
+            // Over IMAP, between the JMAP calls: the lone message and the reply are expunged; the thread's root stays.
+            var uids = await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.All);
+            await imap.Inbox.AddFlagsAsync([uids[1], uids[2]], MessageFlags.Deleted, silent: true);
+            await imap.Inbox.ExpungeAsync();
+            await imap.DisconnectAsync(true);
+        }
+
+        // A gateway that never read those Emails (the host restarted): their threads come from the tombstones alone.
+        await fixture.RestartAsync();
+        using var after = await JmapAsync(user);
+        var changes = (await after.CallAsync("Email/changes", new { accountId = acc, sinceState = state0 })).Of("Email/changes");
+        Assert.Equal(new[] { goneId, replyId }.Order(), Strings(changes["destroyed"]).Order());
+        var threads = (await after.CallAsync("Thread/changes", new { accountId = acc, sinceState = state0 })).Of("Thread/changes");
+        Assert.Equal([goneThread], Strings(threads["destroyed"]));
+        Assert.Equal([keptThread], Strings(threads["updated"]));
+        Assert.Empty(Strings(threads["created"]));
+
+        // queryChanges with collapseThreads needs the removed Emails' threads too.
+        var qc = (await after.CallAsync("Email/queryChanges", new JsonObject
+        {
+            ["accountId"] = acc,
+            ["sinceQueryState"] = queryState0,
+            ["collapseThreads"] = true,
+            ["filter"] = new JsonObject { ["inMailbox"] = inboxId },
+            ["sort"] = new JsonArray(new JsonObject { ["property"] = "receivedAt", ["isAscending"] = false }),
+        })).Of("Email/queryChanges");
+        Assert.Contains(goneId, Strings(qc["removed"]));
+        Assert.Contains(replyId, Strings(qc["removed"]));
+    }
 }

@@ -139,7 +139,8 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
     }
 
     /// <summary>A draft in Drafts, created by Email/set; returns its id.</summary>
-    private static async Task<string> DraftAsync(JmapClient c, string from, string[] to, string subject, string[]? bcc = null, string? sender = null)
+    private static async Task<string> DraftAsync(JmapClient c, string from, string[] to, string subject, string[]? bcc = null, string? sender = null,
+        JsonObject? headers = null)
     {
         var roles = await RolesAsync(c);
         var email = new JsonObject
@@ -154,6 +155,7 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         };
         if (bcc is not null) email["bcc"] = new JsonArray(bcc.Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray());
         if (sender is not null) email["sender"] = new JsonArray(new JsonObject { ["email"] = sender });
+        foreach (var (k, v) in headers ?? []) email[k] = v?.DeepClone();
         var set = (await c.CallAsync("Email/set", new JsonObject { ["accountId"] = c.AccountId, ["create"] = new JsonObject { ["d"] = email } })).Of("Email/set");
         return (string)set["created"]!["d"]!["id"]!;
     }
@@ -687,5 +689,75 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
             TimeSpan.FromSeconds(60), "the post held for the moderators");
         Assert.Equal("queued", Delivered(held, moderated));
         Assert.Equal("pending", (string)held["undoStatus"]!);
+    }
+
+    [Fact]
+    public async Task A_post_the_mailing_list_drops_is_not_delivered_and_the_reply_says_why()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var carol = await f.NewAccountAsync(domain, "carol");
+        async Task<(string Name, string Address)> ListAsync(string policy, string[]? moderators)
+        {
+            var name = $"l{Guid.NewGuid():N}"[..10];
+            var created = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists", new { name, postPolicy = policy, moderators });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var member = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists/{name}/members", new { account = bob });
+            Assert.Equal(HttpStatusCode.Created, member.StatusCode);
+            return (name, $"{name}@{domain}");
+        }
+        async Task<string> HeldIdAsync(string list, string subject)
+        {
+            var held = await Eventually.Value(async () => await f.Host.Http.GetFromJsonAsync<JsonArray>($"/api/v1/domains/{domain}/lists/{list}/held"),
+                h => h!.Any(p => (string?)p!["subject"] == subject), TimeSpan.FromSeconds(60), $"the held post {subject}");
+            return (string)held!.First(p => (string?)p!["subject"] == subject)!["id"]!;
+        }
+        var open = await ListAsync("anyone", null);
+        var moderated = await ListAsync("moderated", [carol]);
+        var doomed = await ListAsync("moderated", [carol]);
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        async Task<string> SendAsync(string to, string subject, JsonObject? headers = null)
+        {
+            var r = await SubmitAsync(c, identity, await DraftAsync(c, alice, [to], subject, headers: headers));
+            Assert.Null(NotCreated(r));
+            return (string)r.Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        }
+        async Task<JsonObject> SettledAsync(string id, string list)
+        {
+            var (s, _) = await Eventually.Value(() => SubmissionAsync(c, id), x => Delivered(x.Submission, list) != "queued", TimeSpan.FromSeconds(60), $"{list} no longer queued");
+            return s;
+        }
+
+        // A moderator's rejection: the list consumed the post and sends it to no one, so it was not delivered (RFC 8621 7 "no").
+        var rejectedId = await SendAsync(moderated.Address, "Rejected post");
+        var heldId = await HeldIdAsync(moderated.Name, "Rejected post");
+        Assert.Equal(HttpStatusCode.NoContent, (await f.Host.Http.PostAsync($"/api/v1/domains/{domain}/lists/{moderated.Name}/held/{heldId}/reject", null)).StatusCode);
+        var rejected = await SettledAsync(rejectedId, moderated.Address);
+        Assert.Equal("no", Delivered(rejected, moderated.Address));
+        Assert.StartsWith("550 5.7.1 ", (string)rejected["deliveryStatus"]![moderated.Address]!["smtpReply"]!);
+        Assert.Contains("moderators", (string)rejected["deliveryStatus"]![moderated.Address]!["smtpReply"]!);
+        Assert.Equal("final", (string)rejected["undoStatus"]!);
+
+        // A loop the list's grain catches (the post already carries the list's X-Loop): dropped, never bounced, and "no" here.
+        var loopId = await SendAsync(open.Address, "Looping post", new JsonObject { ["header:X-Loop:asText"] = open.Address });
+        var loop = await SettledAsync(loopId, open.Address);
+        Assert.Equal("no", Delivered(loop, open.Address));
+        Assert.StartsWith("550 5.4.6 ", (string)loop["deliveryStatus"]![open.Address]!["smtpReply"]!);
+
+        // A list deleted while it holds a post: the post goes with it.
+        var orphanId = await SendAsync(doomed.Address, "Orphaned post");
+        await HeldIdAsync(doomed.Name, "Orphaned post");
+        Assert.Equal(HttpStatusCode.NoContent, (await f.Host.Http.DeleteAsync($"/api/v1/domains/{domain}/lists/{doomed.Name}")).StatusCode);
+        var orphan = await SettledAsync(orphanId, doomed.Address);
+        Assert.Equal("no", Delivered(orphan, doomed.Address));
+        Assert.StartsWith("550 5.1.1 ", (string)orphan["deliveryStatus"]![doomed.Address]!["smtpReply"]!);
+
+        // A post the list does send on is still "yes", and bob got only that one.
+        var fineId = await SendAsync(open.Address, "Fine post");
+        Assert.Equal("yes", Delivered(await SettledAsync(fineId, open.Address), open.Address));
+        await Eventually.Value(() => f.InboxAsync(bob, "Fine post"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the member's copy");
+        Assert.Empty(await f.InboxAsync(bob, "Looping post"));
     }
 }

@@ -3,10 +3,19 @@ using GrainMail.Gateways.Jmap.Protocol;
 
 namespace GrainMail.Gateways.Jmap.Mail;
 
-/// <summary>What Email/changes answers: ids by kind, the state they lead to, and whether more follow.</summary>
+/// <summary>
+/// What Email/changes answers: ids by kind, the state they lead to, and whether more follow; and the thread ids of removed
+/// Emails as the removal record kept them (<see cref="RemovedThreads"/>), for Thread/changes and queryChanges.
+/// </summary>
 public sealed record EmailDiff(List<string> Created, List<string> Updated, List<string> Destroyed, string NewState, bool HasMore)
 {
     public IEnumerable<string> All => Created.Concat(Updated).Concat(Destroyed);
+
+    /// <summary>Email id → thread id of the Emails the changes saw removed (from a folder or for good), where recorded.</summary>
+    public Dictionary<string, string> RemovedThreads { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>The thread of an Email gone since the old state: the removal record's, else what this gateway remembers.</summary>
+    public string? ThreadOfRemoved(string emailId, ThreadIndex known) => RemovedThreads.GetValueOrDefault(emailId) ?? known.Known(emailId);
 }
 
 /// <summary>
@@ -30,6 +39,9 @@ public static class EmailChanges
         public FolderView? Now => now;
         public List<EmailCopy> Appeared { get; } = [];
         public List<(long ModSeq, string EmailId, bool Removed)> Events { get; } = [];
+
+        /// <summary>Thread ids of the removed Emails, where the removal record has them.</summary>
+        public Dictionary<string, string> RemovedThreads { get; } = new(StringComparer.Ordinal);
         public List<string> DroppedIds { get; } = [];
 
         /// <summary>What of the unit is reported: appeared copies with UID below this, events up to this modseq.</summary>
@@ -44,8 +56,11 @@ public static class EmailChanges
         var units = await UnitsAsync(mail, history, old);
         var oldByKey = old.ToDictionary(m => (m.FolderId, m.UidValidity));
         var full = Classify(view, units, oldByKey);
+        var removedThreads = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var u in units)
+            foreach (var (id, thread) in u.RemovedThreads) removedThreads[id] = thread;
         if (max is not long limit || full.Count <= limit)
-            return new EmailDiff(full.Created, full.Updated, full.Destroyed, view.State, false);
+            return new EmailDiff(full.Created, full.Updated, full.Destroyed, view.State, false) { RemovedThreads = removedThreads };
 
         // More than maxChanges: report whole folders in folder order while they fit, then as much of the
         // next one as fits, and hand out the intermediate state that says so (RFC 8620 5.2 hasMoreChanges).
@@ -72,7 +87,7 @@ public static class EmailChanges
             break;
         }
         var part = Classify(view, taken, oldByKey);
-        return new EmailDiff(part.Created, part.Updated, part.Destroyed, MailState.Of(marks.Values), true);
+        return new EmailDiff(part.Created, part.Updated, part.Destroyed, MailState.Of(marks.Values), true) { RemovedThreads = removedThreads };
     }
 
     private static async Task<List<Unit>> UnitsAsync(MailSession mail, IMailboxHistoryGrain history, IReadOnlyList<FolderMark> old)
@@ -89,6 +104,7 @@ public static class EmailChanges
                 if (dropped.EmailIds is null) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A mailbox went away before this server saw it");
                 var gone = new Unit(m, null);
                 gone.DroppedIds.AddRange(dropped.EmailIds);
+                foreach (var (id, thread) in dropped.Threads) gone.RemovedThreads[id] = thread;
                 units.Add(gone);
                 continue;
             }
@@ -101,8 +117,12 @@ public static class EmailChanges
             }
             if (m.HighestModSeq >= f.Baseline)
             {
-                foreach (var (at, id) in f.Removed)
-                    if (at > m.HighestModSeq) u.Events.Add((at, id, true));
+                foreach (var (at, id, thread) in f.Removed)
+                {
+                    if (at <= m.HighestModSeq) continue;
+                    u.Events.Add((at, id, true));
+                    if (thread is not null) u.RemovedThreads[id] = thread;
+                }
             }
             else
             {
@@ -114,6 +134,7 @@ public static class EmailChanges
                     if (e.Uid >= m.UidNext) continue; // came and went after the old state: the client never saw it
                     if (e.EmailId is null) throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removal older than this server's record of Email ids");
                     u.Events.Add((e.ModSeq, e.EmailId, true));
+                    if (e.ThreadId is not null) u.RemovedThreads[e.EmailId] = e.ThreadId;
                 }
             }
             u.Events.Sort((a, b) => a.ModSeq.CompareTo(b.ModSeq));

@@ -182,7 +182,7 @@ public sealed partial class EmailMethods
             var threads = await FilterContext.ThreadsAsync(store, view);
             foreach (var id in changed.ToList())
             {
-                var thread = view.Copies(id) is { Count: > 0 } copies ? await store.ThreadIdAsync(copies[0]) : store.Threads.Known(id)
+                var thread = view.Copies(id) is { Count: > 0 } copies ? await store.ThreadIdAsync(copies[0]) : diff.ThreadOfRemoved(id, store.Threads)
                     ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removed Email's thread is not known to this server; query again");
                 if (threads.TryGetValue(thread, out var members))
                     foreach (var m in members) changed.Add(m.EmailId);

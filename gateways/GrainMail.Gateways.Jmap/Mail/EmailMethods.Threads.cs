@@ -48,8 +48,9 @@ public sealed partial class EmailMethods
             if (mail.View.Copies(id) is { Count: > 0 } copies) changedThreads.Add(await store.ThreadIdAsync(copies[0]));
         foreach (var id in destroyed)
         {
-            // The thread of an Email that is gone is known only if this gateway read it while it existed.
-            var t = store.Threads.Known(id) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removed Email's thread is not known to this server");
+            // The thread of an Email that is gone: the removal record keeps it (migration 0051); only removals older than
+            // that, of a message never read here, leave it unknown.
+            var t = diff.ThreadOfRemoved(id, store.Threads) ?? throw new JmapMethodException(JmapErrors.CannotCalculateChanges, "A removed Email's thread is not known to this server");
             if (threads.ContainsKey(t)) changedThreads.Add(t);
             else goneThreads.Add(t);
         }

@@ -18,8 +18,8 @@ public sealed class FolderView(FolderInfo info, string mailboxId, long baseline)
 
     public SortedDictionary<long, EmailCopy> ByUid { get; } = [];
 
-    /// <summary>Email ids that left this folder, with the modseq the view first saw them gone at.</summary>
-    public List<(long ModSeq, string EmailId)> Removed { get; } = [];
+    /// <summary>Email ids that left this folder, with the modseq the view first saw them gone at and their stored thread id.</summary>
+    public List<(long ModSeq, string EmailId, string? ThreadId)> Removed { get; } = [];
 
     // Mailbox/get's counts (RFC 8621 2), kept as copies come and go so that a read does not walk the folder
     // (issue 18: counting 100,000 copies per request took over 100 ms). Threads by stored thread id.
@@ -70,7 +70,7 @@ public sealed class MailView(string address)
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly Dictionary<int, FolderView> _folders = [];
     private readonly Dictionary<string, List<EmailCopy>> _byEmail = new(StringComparer.Ordinal);
-    private readonly List<(FolderMark Mark, List<string> EmailIds)> _droppedFolders = [];
+    private readonly List<(FolderMark Mark, List<string> EmailIds, Dictionary<string, string> Threads)> _droppedFolders = [];
     private readonly Dictionary<string, IReadOnlyList<string>> _queryCache = new(StringComparer.Ordinal);
 
     // Emails by their stored thread id (issue 18): Thread/get and collapseThreads read no message.
@@ -93,7 +93,8 @@ public sealed class MailView(string address)
 
     public int EmailCount => _byEmail.Count;
 
-    public IReadOnlyList<(FolderMark Mark, List<string> EmailIds)> DroppedFolders => _droppedFolders;
+    /// <summary>Folders deleted while watched: their mark, the Email ids they held and those Emails' stored thread ids.</summary>
+    public IReadOnlyList<(FolderMark Mark, List<string> EmailIds, Dictionary<string, string> Threads)> DroppedFolders => _droppedFolders;
 
     /// <summary>A query's ids cached for the current state (cleared on every change).</summary>
     public IReadOnlyList<string>? CachedQuery(string key) => _queryCache.GetValueOrDefault(key);
@@ -215,15 +216,18 @@ public sealed class MailView(string address)
             members.Remove(copy.EmailId);
             if (members.Count == 0) _byThread.Remove(thread);
         }
-        if (removedAt is long at) view.Removed.Add((at, copy.EmailId));
+        if (removedAt is long at) view.Removed.Add((at, copy.EmailId, copy.Meta.ThreadId));
     }
 
     private void Drop(FolderView view)
     {
         var ids = view.ByUid.Values.Select(c => c.EmailId).ToList();
+        var threads = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var c in view.ByUid.Values)
+            if (c.Meta.ThreadId is { } t) threads[c.EmailId] = t;
         foreach (var uid in view.ByUid.Keys.ToList()) Remove(view, uid, null);
         _folders.Remove(view.Info.FolderId);
-        _droppedFolders.Add((MailState.Mark(view.Info), ids));
+        _droppedFolders.Add((MailState.Mark(view.Info), ids, threads));
         if (_droppedFolders.Count > 64) _droppedFolders.RemoveAt(0);
     }
 

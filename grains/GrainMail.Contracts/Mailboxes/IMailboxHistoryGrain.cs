@@ -2,9 +2,13 @@ using Orleans.Concurrency;
 
 namespace GrainMail.Contracts.Mailboxes;
 
-/// <summary>A message removed from a folder: its old UID, the MODSEQ of the removal and its Email id (RFC 8474 EMAILID), when known.</summary>
+/// <summary>
+/// A message removed from a folder: its old UID, the MODSEQ of the removal, its Email id (RFC 8474 EMAILID) and its thread id
+/// (THREADID, the JMAP Thread id), each when the tombstone recorded it.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ExpungedEmail([property: Id(0)] long Uid, [property: Id(1)] long ModSeq, [property: Id(2)] string? EmailId);
+public sealed record ExpungedEmail([property: Id(0)] long Uid, [property: Id(1)] long ModSeq, [property: Id(2)] string? EmailId,
+    [property: Id(3)] string? ThreadId = null);
 
 /// <summary>
 /// The mailboxes' removal record (the expunge tombstones QRESYNC reads) for JMAP /changes: stateless,

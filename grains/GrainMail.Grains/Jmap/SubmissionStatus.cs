@@ -102,7 +102,8 @@ public static class SubmissionStatus
 
     /// <summary>
     /// A mailing list (RFC 8621 7 deliveryStatus): queued while its post waits in the list's stream or for the list's
-    /// moderators; no when dead-lettered there; yes once the list took it — its members' copies are the list's own
+    /// moderators; no when dead-lettered there or dropped by the list (a moderator's rejection, a loop, the list deleted);
+    /// yes once the list took it — its members' copies are the list's own
     /// messages from then on (their failures go to the list's bounce address, not to the poster).
     /// </summary>
     private static Outcome ListOutcome(string list, string at, DeliveryFacts facts)
@@ -113,6 +114,7 @@ public static class SubmissionStatus
         if (facts.ListQueued.Contains(key)) return new Outcome("queued", null);
         if (facts.ListHeld.Contains(key)) return new Outcome("queued", ListHeldReply);
         if (facts.ListDead.TryGetValue(key, out var reason)) return new Outcome("no", ReplyOf(reason));
+        if (facts.ListDropped.TryGetValue(key, out var dropped)) return new Outcome("no", ReplyOf(dropped));
         return new Outcome("yes", ListTakenReply);
     }
 

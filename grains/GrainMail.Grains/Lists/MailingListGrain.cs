@@ -234,7 +234,7 @@ public sealed class MailingListGrain(
         if (await ListAsync() is not { } list)
         {
             logger.LogWarning("List {List} no longer exists: event {Id} from {Sender} dropped", Address, item.DeliveryId, item.Sender);
-            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash);
+            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash, item.Command is null ? Dropped(item, ListDrop.NoList) : null);
             return;
         }
         if (item.Command is { } command)
@@ -253,7 +253,7 @@ public sealed class MailingListGrain(
         if (raw is null)
         {
             logger.LogWarning("List {List}: the message of event {Id} is gone; dropped", Address, item.DeliveryId);
-            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash);
+            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash, Dropped(item, ListDrop.Gone));
             return;
         }
         var head = ListCopy.HeaderFields(raw);
@@ -264,7 +264,7 @@ public sealed class MailingListGrain(
         {
             logger.LogWarning("List {List}: event {Id} from {Sender} already carries this list's List-Id or X-Loop: a mail loop, dropped",
                 Address, item.DeliveryId, item.Sender);
-            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash);
+            await store.DropAsync(item.QueueRowId, item.BlobDomain, item.BlobHash, Dropped(item, ListDrop.Loop));
             return;
         }
         var s = list.Settings;
@@ -276,6 +276,9 @@ public sealed class MailingListGrain(
         }
         await ExpandAsync(item, list, raw);
     }
+
+    /// <summary>The note of a dropped post (migration 0050), so that the poster's JMAP deliveryStatus says "no" rather than "taken".</summary>
+    private ListDrop Dropped(ListDeliveryEvent item, string reason) => new(Domain, Name, item.User, item.ReceivedAt, reason);
 
     private async Task ExpandAsync(ListDeliveryEvent item, StoredList list, byte[] raw)
     {

@@ -12,6 +12,6 @@ public sealed class MailboxHistoryGrain(MailboxHistoryStore store) : Grain, IMai
     {
         var rows = await store.ExpungedSinceAsync(address, folderId, uidValidity, sinceModSeq);
         // EMAILID is "M" + the first 12 bytes of the blob hash in hex (Gateways.Common ObjectIds.EmailId).
-        return rows?.Select(r => new ExpungedEmail(r.Uid, r.ModSeq, r.EmailKey is { Length: 12 } k ? "M" + Convert.ToHexStringLower(k) : null)).ToList();
+        return rows?.Select(r => new ExpungedEmail(r.Uid, r.ModSeq, r.EmailKey is { Length: 12 } k ? "M" + Convert.ToHexStringLower(k) : null, r.ThreadId)).ToList();
     }
 }

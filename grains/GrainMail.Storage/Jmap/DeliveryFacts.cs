@@ -40,6 +40,9 @@ public sealed class DeliveryFacts
 
     /// <summary>Posts dead-lettered in the list's stream, with the reason.</summary>
     public Dictionary<(string List, long Micros), string> ListDead { get; } = [];
+
+    /// <summary>Posts the list took off its stream without sending them on (rejected, a loop, the list gone), with the reason.</summary>
+    public Dictionary<(string List, long Micros), string> ListDropped { get; } = [];
 }
 
 /// <summary>
@@ -133,8 +136,8 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
     }
 
     /// <summary>
-    /// Where each list post stands: in the list's stream (queued), held for moderators, or dead-lettered. Read by
-    /// the stream's key (migration 0043's index). A post in none of them was taken by the list.
+    /// Where each list post stands: in the list's stream (queued), held for moderators, dead-lettered, or dropped by
+    /// the list (migration 0050). Read by the stream's key (migration 0043's index). A post in none of them was taken by the list.
     /// </summary>
     private async Task ReadListPostsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ListPost> posts, DeliveryFacts facts, CancellationToken ct)
     {
@@ -157,7 +160,8 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
                     continue;
                 }
                 var key = (e.List, ListPost.Micros(e.ReceivedAt));
-                if (!wanted.TryGetValue(key, out var post) || !string.Equals(e.User, post.User, StringComparison.OrdinalIgnoreCase)) continue;
+                // An approved post re-enters the stream without its poster's account (the held row does not keep it): matched by list and time alone.
+                if (!wanted.TryGetValue(key, out var post) || (e.User is not null && !string.Equals(e.User, post.User, StringComparison.OrdinalIgnoreCase))) continue;
                 if (r.IsDBNull(2)) facts.ListQueued.Add(key);
                 else facts.ListDead[key] = r.GetString(2);
             }
@@ -174,6 +178,21 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
                 var (list, micros) = (r.GetString(0), ListPost.Micros(r.GetFieldValue<DateTimeOffset>(1)));
                 foreach (var post in posts)
                     if (post.List == list && Math.Abs(post.Key.Micros - micros) <= 1) facts.ListHeld.Add(post.Key);
+            }
+        }
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT list || '@' || domain, account, received_at, reason FROM mailing_list_dropped WHERE (domain, list) IN (SELECT * FROM unnest(@d, @l))", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("d", lists.Select(GrainMail.Contracts.MailAddress.DomainOf).ToArray());
+            cmd.Parameters.AddWithValue("l", lists.Select(GrainMail.Contracts.MailAddress.LocalPartOf).ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var (list, account, micros) = (r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), ListPost.Micros(r.GetFieldValue<DateTimeOffset>(2)));
+                foreach (var post in posts)
+                    if (post.List == list && Math.Abs(post.Key.Micros - micros) <= 1
+                        && (account is null || string.Equals(account, post.User, StringComparison.OrdinalIgnoreCase)))
+                        facts.ListDropped[post.Key] = r.GetString(3);
             }
         }
     }

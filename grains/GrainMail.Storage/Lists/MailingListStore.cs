@@ -15,6 +15,18 @@ public sealed record ListRecipient(string Address, bool External);
 public sealed record StoredHeld(Guid Id, string? Sender, string? Subject, string BlobDomain, byte[] BlobHash, long Size,
     DateTimeOffset ReceivedAt, DateTimeOffset HeldAt, string Token);
 
+/// <summary>
+/// Why a list took a post off its stream without sending it on (migration 0050), kept for the poster's JMAP deliveryStatus.
+/// <paramref name="Reason"/> is an enhanced status code and text, like a dead letter's.
+/// </summary>
+public sealed record ListDrop(string Domain, string List, string? Account, DateTimeOffset ReceivedAt, string Reason)
+{
+    public const string Rejected = "5.7.1 Rejected by the mailing list's moderators";
+    public const string Loop = "5.4.6 Mail loop: the message already carries this mailing list's List-Id or X-Loop";
+    public const string NoList = "5.1.1 The mailing list no longer exists";
+    public const string Gone = "5.3.0 The mailing list could not read the message";
+}
+
 /// <summary>Where an expansion stands: the last member done (ordinal order) and whether it is finished.</summary>
 public sealed record ExpansionProgress(string LastMember, int Members, bool Done);
 
@@ -75,14 +87,20 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var released = new List<(string, byte[], long)>();
-        await using (var held = new NpgsqlCommand("DELETE FROM mailing_list_held WHERE domain = @d AND list = @n RETURNING blob_domain, blob_hash", conn, tx))
+        var dropped = new List<ListDrop>();
+        await using (var held = new NpgsqlCommand("DELETE FROM mailing_list_held WHERE domain = @d AND list = @n RETURNING blob_domain, blob_hash, received_at", conn, tx))
         {
             held.Parameters.AddWithValue("d", domain);
             held.Parameters.AddWithValue("n", name);
             await using var r = await held.ExecuteReaderAsync(ct);
-            while (await r.ReadAsync(ct)) released.Add((r.GetString(0), (byte[])r[1], -1));
+            while (await r.ReadAsync(ct))
+            {
+                released.Add((r.GetString(0), (byte[])r[1], -1));
+                dropped.Add(new ListDrop(domain, name, null, r.GetFieldValue<DateTimeOffset>(2), ListDrop.NoList));
+            }
         }
         await BlobStore.AdjustReferencesAsync(conn, tx, released, ct);
+        await RecordDropsAsync(conn, tx, dropped, ct);
         await using (var del = new NpgsqlCommand("DELETE FROM mailing_list WHERE domain = @d AND name = @n", conn, tx))
         {
             del.Parameters.AddWithValue("d", domain);
@@ -287,21 +305,48 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         await tx.CommitAsync(ct);
     }
 
-    /// <summary>Consumes a list event without delivering it (a loop, a list gone): its queue row and its blob reference.</summary>
-    public async Task DropAsync(long queueRowId, string blobDomain, byte[] blobHash, CancellationToken ct = default)
+    /// <summary>
+    /// Consumes a list event without delivering it (a loop, a list gone, a moderator's command): its queue row and its
+    /// blob reference, and, for a post, the <paramref name="drop"/> record in the same transaction — only when this call
+    /// consumed the row, so a redelivered event is not recorded twice.
+    /// </summary>
+    public async Task DropAsync(long queueRowId, string blobDomain, byte[] blobHash, ListDrop? drop = null, CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        await ConsumeAsync(conn, tx, queueRowId, blobDomain, blobHash, ct);
+        if (await ConsumeAsync(conn, tx, queueRowId, blobDomain, blobHash, ct) && drop is not null)
+            await RecordDropsAsync(conn, tx, [drop], ct);
         await tx.CommitAsync(ct);
     }
 
-    private static async Task ConsumeAsync(NpgsqlConnection conn, NpgsqlTransaction tx, long queueRowId, string blobDomain, byte[] blobHash, CancellationToken ct)
+    private static async Task<bool> ConsumeAsync(NpgsqlConnection conn, NpgsqlTransaction tx, long queueRowId, string blobDomain, byte[] blobHash, CancellationToken ct)
     {
         await using var del = new NpgsqlCommand("DELETE FROM stream_queue WHERE id = @row", conn, tx);
         del.Parameters.AddWithValue("row", queueRowId);
-        if (await del.ExecuteNonQueryAsync(ct) == 1)
-            await BlobStore.AdjustReferencesAsync(conn, tx, [(blobDomain, blobHash, -1)], ct);
+        if (await del.ExecuteNonQueryAsync(ct) != 1) return false;
+        await BlobStore.AdjustReferencesAsync(conn, tx, [(blobDomain, blobHash, -1)], ct);
+        return true;
+    }
+
+    /// <summary>Notes dropped posts (migration 0050) and prunes the notes past 30 days, the JMAP submissions' own lifetime.</summary>
+    private static async Task RecordDropsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ListDrop> drops, CancellationToken ct)
+    {
+        if (drops.Count == 0) return;
+        await using var cmd = new NpgsqlCommand(
+            """
+            INSERT INTO mailing_list_dropped (domain, list, account, received_at, reason)
+            SELECT * FROM unnest(@d, @l, @a, @at, @r);
+            DELETE FROM mailing_list_dropped WHERE at < now() - interval '30 days';
+            """, conn, tx);
+        cmd.Parameters.AddWithValue("d", drops.Select(x => x.Domain).ToArray());
+        cmd.Parameters.AddWithValue("l", drops.Select(x => x.List).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("a", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+        {
+            Value = drops.Select(x => x.Account).ToArray(), // null elements are NULLs: a held post's account is not known
+        });
+        cmd.Parameters.AddWithValue("at", drops.Select(x => x.ReceivedAt.ToUniversalTime()).ToArray());
+        cmd.Parameters.AddWithValue("r", drops.Select(x => x.Reason).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     // ---- moderation ------------------------------------------------------------------------
@@ -390,7 +435,12 @@ public sealed class MailingListStore(NpgsqlDataSource dataSource, BlobStore blob
         }
         if (held is null) return null;
         if (approved is not null) await StreamQueueStore.EnqueueAsync(conn, [approved(held)], ct);
-        else await BlobStore.AdjustReferencesAsync(conn, tx, [(held.BlobDomain, held.BlobHash, -1)], ct);
+        else
+        {
+            await BlobStore.AdjustReferencesAsync(conn, tx, [(held.BlobDomain, held.BlobHash, -1)], ct);
+            // The held row does not keep the poster's account: the note matches by list and receipt time alone.
+            await RecordDropsAsync(conn, tx, [new ListDrop(domain, list, null, held.ReceivedAt, ListDrop.Rejected)], ct);
+        }
         await tx.CommitAsync(ct);
         return held;
     }

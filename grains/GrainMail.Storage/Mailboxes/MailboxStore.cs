@@ -637,14 +637,15 @@ public sealed class MailboxStore(NpgsqlDataSource dataSource, BlobStore blobs)
                 DELETE FROM mailbox_message m USING unnest(@f, @u, @uv, @ms, @rec, @fn, @at) AS d(folder_id, uid, uv, ms, rec, fname, at)
                 WHERE m.mailbox = @a AND m.folder_id = d.folder_id AND m.uid = d.uid
                 RETURNING m.folder_id, m.uid, m.blob_domain, m.blob_hash, m.size, m.internal_date, m.internal_zone, m.flags, m.keywords,
-                          d.uv, d.ms, d.rec, d.fname, d.at)
+                          m.thread_id, d.uv, d.ms, d.rec, d.fname, d.at)
             INSERT INTO mailbox_expunged (mailbox, folder_id, uidvalidity, uid, modseq, expunged_at, recoverable, folder_name,
-                blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords, email_key)
+                blob_domain, blob_hash, size, internal_date, internal_zone, flags, keywords, email_key, thread_id)
             SELECT @a, folder_id, uv, uid, ms, at, rec,
                    CASE WHEN rec THEN fname END, CASE WHEN rec THEN blob_domain END, CASE WHEN rec THEN blob_hash END,
                    CASE WHEN rec THEN size END, CASE WHEN rec THEN internal_date END, CASE WHEN rec THEN internal_zone END,
                    CASE WHEN rec THEN flags END, CASE WHEN rec THEN keywords END,
-                   substring(blob_hash from 1 for 12) -- the Email id's digits, for JMAP /changes (0035)
+                   substring(blob_hash from 1 for 12), -- the Email id's digits, for JMAP /changes (0035)
+                   thread_id -- for Thread/changes of an Email gone since (0051)
             FROM gone
             """);
         cmd.Parameters.AddWithValue("a", address);
