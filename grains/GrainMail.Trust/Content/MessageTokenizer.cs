@@ -31,8 +31,13 @@ public static partial class MessageTokenizer
 
     static MessageTokenizer() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
-    public static HashSet<string> Tokenize(MimeMessage message)
+    public static HashSet<string> Tokenize(MimeMessage message) => Tokenize(message, null);
+
+    /// <summary>The same, reading the text parts from <paramref name="decoded"/> (<see cref="DecodedTexts.Of"/> of this message)
+    /// instead of decoding them again: the tokens are the same.</summary>
+    public static HashSet<string> Tokenize(MimeMessage message, DecodedTexts? decoded)
     {
+        if (decoded is not null && !ReferenceEquals(decoded.Message, message)) throw new ArgumentException("The texts are of another message", nameof(decoded));
         var tokens = new HashSet<string>(StringComparer.Ordinal);
         Headers(message, tokens);
         HeaderNames(message, tokens);
@@ -42,6 +47,7 @@ public static partial class MessageTokenizer
         var hop = StructureAndHop(message, tokens);
         MimeStructure(message.Body, "", 0, tokens);
         var links = new LinkFacts();
+        var textIndex = 0;
         foreach (var part in message.BodyParts)
         {
             if (part is MimePart leaf)
@@ -52,7 +58,7 @@ public static partial class MessageTokenizer
             if (part is TextPart text)
             {
                 if (!string.IsNullOrEmpty(text.ContentType.Charset)) tokens.Add("charset:" + text.ContentType.Charset.ToLowerInvariant());
-                var body = ReadText(text, tokens);
+                var body = ReadText(text, decoded, textIndex++, tokens);
                 if (body is null) continue;
                 if (body.Length > MaxTextChars) body = body[..MaxTextChars];
                 BodyShape(body, text.IsHtml, tokens);
@@ -71,17 +77,11 @@ public static partial class MessageTokenizer
     }
 
     /// <summary>The decoded text of a part; an unknown charset or broken encoding is a token, not a failure.</summary>
-    private static string? ReadText(TextPart part, HashSet<string> tokens)
+    private static string? ReadText(TextPart part, DecodedTexts? decoded, int index, HashSet<string> tokens)
     {
-        try
-        {
-            return part.Text;
-        }
-        catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentException or DecoderFallbackException)
-        {
-            tokens.Add("undecodable:" + (part.ContentType.Charset ?? "?").ToLowerInvariant());
-            return null;
-        }
+        var body = decoded is null ? DecodedTexts.TryDecode(part) : decoded.Part(index);
+        if (body is null) tokens.Add("undecodable:" + (part.ContentType.Charset ?? "?").ToLowerInvariant());
+        return body;
     }
 
     private static void Headers(MimeMessage message, HashSet<string> tokens)
