@@ -81,7 +81,7 @@ public sealed class InboundTrust
             .Distinct(StringComparer.Ordinal).ToList();
         var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
         foreach (var d in domains) policies[d] = await _policies.GetAsync(grains, d);
-        var node = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
+        var node = NodeZones();
         var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
 
@@ -176,6 +176,21 @@ public sealed class InboundTrust
             _logger.LogWarning(e, "Content classifier and sender lists unavailable; message scored without them");
             return [];
         }
+    }
+
+    // The node's blocklists (GRAINMAIL_DNSBL), parsed once per value of the setting rather than once per message.
+    // (A reference swapped whole, so a concurrent message never sees one setting's text with another's zones.)
+    private NodeBlocklists? _node;
+
+    private sealed record NodeBlocklists(string? Source, List<SpamZone> Zones);
+
+    private List<SpamZone> NodeZones()
+    {
+        var source = _dns.Blocklists;
+        if (_node is { } cached && ReferenceEquals(cached.Source, source)) return cached.Zones;
+        var zones = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
+        _node = new NodeBlocklists(source, zones);
+        return zones;
     }
 
     private static List<(string Prefix, string Key)> ReputationKeys(InboundEvidence evidence, InboundReport report)
