@@ -38,10 +38,10 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default) =>
         EvaluateAsync(message, envelopeSender, verdicts, mailboxes, null, ct);
 
-    /// <summary>The same, with the message's text parts already decoded (<see cref="GrainMail.Trust.Inbound.InboundChecker.TextsOf"/>):
-    /// the GTUBE test reads those instead of decoding every part again.</summary>
+    /// <summary>The same, with the message's text parts already decoded (<see cref="DecodedTexts.Of"/>):
+    /// the GTUBE test and the tokenizer read those instead of decoding every part again.</summary>
     public async Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
-        InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, IReadOnlyList<string>? texts, CancellationToken ct = default)
+        InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, DecodedTexts? texts, CancellationToken ct = default)
     {
         var watch = Stopwatch.StartNew();
         // The global model from this silo's copy when it is known current (GlobalModelCopy): then only the recipients'
@@ -56,18 +56,18 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
         {
             // No model to ask: not even tokenized when the global model is empty too, since an untrained model says
             // nothing (ContentSymbols.For, no clue without counts), whatever the tokens.
-            (rows, lists, tokens) = ([], [], copy is null || copyRows == 0 ? [] : ContentClassifier.HashedTokens(message));
+            (rows, lists, tokens) = ([], [], copy is null || copyRows == 0 ? [] : ContentClassifier.HashedTokens(message, texts));
         }
         else
         {
-            tokens = ContentClassifier.HashedTokens(message);
+            tokens = ContentClassifier.HashedTokens(message, texts);
             var changes = Interlocked.Read(ref _changes);
             (rows, lists) = await store.ReadForMessageAsync(owners, tokens, scopes, ct);
             if (Interlocked.Read(ref _changes) == changes) RememberEmpty(owners, scopes, rows, lists);
         }
         var models = Models(rows);
         var global = copy ?? models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
-        var gtube = texts is null ? Gtube.Contains(message) : Gtube.Contains(texts);
+        var gtube = texts is null ? Gtube.Contains(message) : Gtube.Contains(texts.Texts);
         var from = message.From.Mailboxes.Count() == 1 ? message.From.Mailboxes.First().Address : null;
         var result = new Dictionary<string, List<Symbol>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes)

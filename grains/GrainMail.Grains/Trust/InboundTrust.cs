@@ -5,6 +5,7 @@ using GrainMail.Dns;
 using GrainMail.Operations.Spool;
 using GrainMail.Storage.Delivery;
 using GrainMail.Storage.Trust;
+using GrainMail.Trust.Content;
 using GrainMail.Trust.Dmarc;
 using GrainMail.Trust.Dns;
 using GrainMail.Trust.Inbound;
@@ -71,8 +72,8 @@ public sealed class InboundTrust
         // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read.
         using (var stream = new MemoryStream(raw, writable: false))
             message = MimeMessage.Load(stream, ct);
-        // Every text part decoded once, for the linked domains here and GTUBE in the content step.
-        var texts = InboundChecker.TextsOf(message);
+        // Every text part decoded once, for the linked domains here and GTUBE and the tokenizer in the content step.
+        var decoded = DecodedTexts.Of(message);
 
         // One policy per recipient domain (and the forwarding domain's for mail that leaves again).
         var domains = submission.Mailboxes.Select(MailAddress.DomainOf)
@@ -80,12 +81,12 @@ public sealed class InboundTrust
             .Distinct(StringComparer.Ordinal).ToList();
         var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
         foreach (var d in domains) policies[d] = await _policies.GetAsync(grains, d);
-        var node = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
+        var node = NodeZones();
         var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
         var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
 
-        var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), texts, ct);
-        return new InboundChecks(submission.Raw, raw, message, policies, node, report) { Texts = texts };
+        var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), decoded.Texts, ct);
+        return new InboundChecks(submission.Raw, raw, message, policies, node, report) { Texts = decoded };
     }
 
     /// <summary>Reputation, content and lists, the decision per mailbox, and the headers of the accepted copy.
@@ -160,7 +161,7 @@ public sealed class InboundTrust
     }
 
     /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>
-    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, IReadOnlyList<string>? texts, Submission submission,
+    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, DecodedTexts? texts, Submission submission,
         InboundReport report, CancellationToken ct)
     {
         try
@@ -175,6 +176,21 @@ public sealed class InboundTrust
             _logger.LogWarning(e, "Content classifier and sender lists unavailable; message scored without them");
             return [];
         }
+    }
+
+    // The node's blocklists (GRAINMAIL_DNSBL), parsed once per value of the setting rather than once per message.
+    // (A reference swapped whole, so a concurrent message never sees one setting's text with another's zones.)
+    private NodeBlocklists? _node;
+
+    private sealed record NodeBlocklists(string? Source, List<SpamZone> Zones);
+
+    private List<SpamZone> NodeZones()
+    {
+        var source = _dns.Blocklists;
+        if (_node is { } cached && ReferenceEquals(cached.Source, source)) return cached.Zones;
+        var zones = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
+        _node = new NodeBlocklists(source, zones);
+        return zones;
     }
 
     private static List<(string Prefix, string Key)> ReputationKeys(InboundEvidence evidence, InboundReport report)
@@ -218,6 +234,6 @@ public sealed class InboundTrust
 public sealed record InboundChecks(MessageContent Content, byte[] Raw, MimeMessage Message, Dictionary<string, SpamPolicy> Policies,
     List<SpamZone> Node, InboundReport Report)
 {
-    /// <summary>The message's decoded text parts (<see cref="InboundChecker.TextsOf"/>), read by the content step's GTUBE test.</summary>
-    public IReadOnlyList<string>? Texts { get; init; }
+    /// <summary>The message's decoded text parts (<see cref="DecodedTexts"/>), read by the content step's GTUBE test and tokenizer.</summary>
+    public DecodedTexts? Texts { get; init; }
 }

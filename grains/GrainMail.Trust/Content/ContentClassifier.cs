@@ -207,6 +207,22 @@ public static class ContentClassifier
     }
 
     /// <summary>The hashed, distinct tokens of a message, sorted (a stable order keeps concurrent learners from deadlocking).</summary>
-    public static long[] HashedTokens(MimeMessage message) =>
-        MessageTokenizer.Tokenize(message).Select(Hash).Distinct().Order().ToArray();
+    public static long[] HashedTokens(MimeMessage message) => HashedTokens(message, null);
+
+    /// <summary>The same, with the message's text parts already decoded (<see cref="DecodedTexts.Of"/>).</summary>
+    public static long[] HashedTokens(MimeMessage message, DecodedTexts? decoded)
+    {
+        var tokens = MessageTokenizer.Tokenize(message, decoded);
+        // A set of distinct hashes, sorted: the tokens are distinct, their 64-bit hashes nearly always.
+        var hashes = new long[tokens.Count];
+        var i = 0;
+        foreach (var t in tokens) hashes[i++] = Hash(t);
+        Array.Sort(hashes);
+        var n = hashes.Length == 0 ? 0 : 1;
+        for (var j = 1; j < hashes.Length; j++)
+        {
+            if (hashes[j] != hashes[n - 1]) hashes[n++] = hashes[j];
+        }
+        return n == hashes.Length ? hashes : hashes[..n];
+    }
 }

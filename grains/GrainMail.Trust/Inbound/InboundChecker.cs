@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using GrainMail.Contracts.Trust;
 using GrainMail.Trust.Blocklists;
+using GrainMail.Trust.Content;
 using GrainMail.Trust.Dkim;
 using GrainMail.Trust.Dmarc;
 using GrainMail.Trust.Dns;
@@ -90,27 +91,9 @@ public sealed partial class InboundChecker(ITrustDns dns, PublicSuffixList suffi
         return string.IsNullOrWhiteSpace(domain) ? null : domain.TrimEnd('.').ToLowerInvariant();
     }
 
-    /// <summary>
-    /// The decoded text of every text part (transfer encoding and charset undone), in order; a part that cannot be
-    /// decoded is left out. Decoding is most of what reading a text part costs (MimeKit decodes again on every
-    /// <see cref="TextPart.Text"/>), so the MX path decodes once and hands the texts to every step that reads them
-    /// (the linked domains here, GTUBE in the content step).
-    /// </summary>
-    public static IReadOnlyList<string> TextsOf(MimeMessage message)
-    {
-        var texts = new List<string>();
-        foreach (var part in message.BodyParts.OfType<TextPart>())
-        {
-            try
-            {
-                texts.Add(part.Text ?? "");
-            }
-            catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentException)
-            {
-            }
-        }
-        return texts;
-    }
+    /// <summary>The decoded text of every text part (transfer encoding and charset undone), in order; a part that cannot be
+    /// decoded is left out. The MX path decodes once (<see cref="DecodedTexts"/>) and hands the texts to every step that reads them.</summary>
+    public static IReadOnlyList<string> TextsOf(MimeMessage message) => DecodedTexts.Of(message).Texts;
 
     /// <summary>Host names of http(s) links in the text parts, lower-cased, each once (their organisational
     /// domain, which is what URI blocklists list).</summary>

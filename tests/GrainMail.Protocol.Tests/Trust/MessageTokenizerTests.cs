@@ -180,4 +180,28 @@ public sealed class MessageTokenizerTests
             Assert.Contains(ContentClassifier.Hash(t), ContentClassifier.StructureHashes);
         }
     }
+
+    [Fact]
+    public void Texts_decoded_once_for_the_mx_path_give_the_same_tokens_and_hashes_as_decoding_in_the_tokenizer()
+    {
+        // A multipart message with a plain part, a quoted-printable HTML part with a link, a part in an unknown charset
+        // (an "undecodable:" token) and an attachment: the tokenizer must make the same set from DecodedTexts.
+        var raw = "From: \"Shop\" <deals@shop.example>\r\nTo: u@box.example\r\nSubject: Cheap watches\r\nMessage-ID: <1@shop.example>\r\n"
+            + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+            + "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBuy now at https://deals.shop.example/x FREE offer\r\n"
+            + "--b\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+            + "<p>Caf=E9 <a href=3D\"http://track.other.example/c\">click</a></p>\r\n"
+            + "--b\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nwords here\r\n"
+            + "--b\r\nContent-Type: application/zip; name=a.zip\r\nContent-Disposition: attachment; filename=a.zip\r\n"
+            + "Content-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--b--\r\n";
+        var message = Parse(raw);
+        var decoded = DecodedTexts.Of(message);
+        var alone = MessageTokenizer.Tokenize(message);
+        Assert.Equal(3, decoded.PartCount);
+        Assert.Equal(alone.Order(StringComparer.Ordinal), MessageTokenizer.Tokenize(message, decoded).Order(StringComparer.Ordinal));
+        Assert.Equal(ContentClassifier.HashedTokens(message), ContentClassifier.HashedTokens(message, decoded));
+        Assert.Equal(alone.Select(ContentClassifier.Hash).Distinct().Order(), ContentClassifier.HashedTokens(message, decoded));
+        // Texts of another message are refused rather than read as this one's.
+        Assert.Throws<ArgumentException>(() => MessageTokenizer.Tokenize(Parse(raw), decoded));
+    }
 }
