@@ -181,10 +181,15 @@ public sealed class DeliveryFactsReader(NpgsqlDataSource dataSource, EventCodec 
             }
         }
         await using (var cmd = new NpgsqlCommand(
-            "SELECT list || '@' || domain, account, received_at, reason FROM mailing_list_dropped WHERE (domain, list) IN (SELECT * FROM unnest(@d, @l))", conn, tx))
+            "SELECT list || '@' || domain, account, received_at, reason FROM mailing_list_dropped WHERE (domain, list) IN (SELECT * FROM unnest(@d, @l))"
+            + " AND received_at BETWEEN @from AND @to", conn, tx))
         {
             cmd.Parameters.AddWithValue("d", lists.Select(GrainMail.Contracts.MailAddress.DomainOf).ToArray());
             cmd.Parameters.AddWithValue("l", lists.Select(GrainMail.Contracts.MailAddress.LocalPartOf).ToArray());
+            // Only the drops around the posts asked about (the list, received_at index), not the 30 days a list keeps:
+            // a millisecond either side covers the microsecond that rounding may move a time by.
+            cmd.Parameters.AddWithValue("from", posts.Min(p => p.At).ToUniversalTime().AddMilliseconds(-1));
+            cmd.Parameters.AddWithValue("to", posts.Max(p => p.At).ToUniversalTime().AddMilliseconds(1));
             await using var r = await cmd.ExecuteReaderAsync(ct);
             while (await r.ReadAsync(ct))
             {
