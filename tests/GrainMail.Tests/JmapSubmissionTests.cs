@@ -906,9 +906,10 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
     }
 
     /// <summary>
-    /// What SMTP DATA refuses in the message itself, EmailSubmission/set refuses too: a NUL (554 5.6.0 there; Email/import
-    /// stores an uploaded blob as it is, so such an Email can exist) is invalidEmail, and a From or Sender field that cannot
-    /// be read as addresses (553 5.7.1 there) is forbiddenFrom — before, with an explicit envelope, both were sent.
+    /// What SMTP DATA refuses in the message itself, EmailSubmission/set refuses too: a NUL or an empty header section
+    /// (554 5.6.0 there; Email/import stores an uploaded blob as it is, so such an Email can exist) is invalidEmail, and a
+    /// From or Sender field that cannot be read as addresses (553 5.7.1 there) is forbiddenFrom — before, with an explicit
+    /// envelope, all of them were sent.
     /// </summary>
     [Fact]
     public async Task A_message_smtp_data_would_refuse_for_its_text_or_an_unreadable_from_is_refused_at_creation()
@@ -927,11 +928,15 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         var nul = await SendAsync($"From: <{alice}>\r\nSubject: Text with a NUL\r\n", "Before\0after.\r\n");
         Assert.Equal("invalidEmail", (string?)nul?["type"]);
         Assert.Contains("NUL", (string)nul!["description"]!);
-        var unreadableSender = await SendAsync($"From: <{alice}>\r\nSender: \"unterminated <{alice}>\r\nSubject: Unreadable sender\r\n");
+        var unreadableSender = await SendAsync($"From: <{alice}>\r\nSender: <{alice}>, <\r\nSubject: Unreadable sender\r\n");
         Assert.Equal("forbiddenFrom", (string?)unreadableSender?["type"]);
         Assert.Equal(["sender"], ((JsonArray)unreadableSender!["properties"]!).Select(p => (string)p!));
-        var unreadableFrom = await SendAsync($"From: <{alice}>\r\nFrom: \"unterminated <{alice}>\r\nSubject: Unreadable from\r\n");
+        var unreadableFrom = await SendAsync($"From: <{alice}>\r\nFrom: Ann <{alice}>, @@@\r\nSubject: Unreadable from\r\n");
         Assert.Equal("forbiddenFrom", (string?)unreadableFrom?["type"]);
+
+        // An empty header section (Email/import takes it): 554 5.6.0 at DATA, invalidEmail here.
+        var headless = NotCreated(await SubmitAsync(c, identity, await ImportDraftAsync(c, "\r\nNo header at all.\r\n"u8.ToArray()), Envelope(alice, bob)));
+        Assert.Equal("invalidEmail", (string?)headless?["type"]);
 
         // The same kind of message, readable and without a NUL, goes; only it arrives.
         Assert.Null(await SendAsync($"From: <{alice}>\r\nSubject: Readable text\r\n"));

@@ -56,6 +56,8 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         {
             return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email cannot be parsed: " + e.Message));
         }
+        // SMTP DATA refuses a message with an empty header section (554 5.6.0); with an explicit envelope, nothing below would.
+        if (message.Headers.Count == 0) return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email has no header fields"));
         var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message) : SubmissionRules.Parse(envelopeArgument);
         if (envelopeError is not null) return new SendOutcome(envelopeError);
 
