@@ -23,6 +23,9 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
 
     public HostProcess Host { get; private set; } = null!;
 
+    /// <summary>The host's database, for what no API shows (the list stream's rows, a list's dropped posts).</summary>
+    public string ConnectionString => _db;
+
     public int HttpsPort { get; private set; }
 
     /// <summary>The host's resolver: <see cref="NoMail"/> has a null MX (RFC 7505), so mail to it bounces at once; other names are NXDOMAIN.</summary>
@@ -740,11 +743,8 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         Assert.Contains("moderators", (string)rejected["deliveryStatus"]![moderated.Address]!["smtpReply"]!);
         Assert.Equal("final", (string)rejected["undoStatus"]!);
 
-        // A loop the list's grain catches (the post already carries the list's X-Loop): dropped, never bounced, and "no" here.
-        var loopId = await SendAsync(open.Address, "Looping post", new JsonObject { ["header:X-Loop:asText"] = open.Address });
-        var loop = await SettledAsync(loopId, open.Address);
-        Assert.Equal("no", Delivered(loop, open.Address));
-        Assert.StartsWith("550 5.4.6 ", (string)loop["deliveryStatus"]![open.Address]!["smtpReply"]!);
+        // A post that already carries the list's X-Loop no longer gets this far: EmailSubmission/set refuses it at creation
+        // (A_post_that_has_been_through_the_list_is_refused_at_creation_as_smtp_refuses_it_at_data).
 
         // A list deleted while it holds a post: the post goes with it.
         var orphanId = await SendAsync(doomed.Address, "Orphaned post");
@@ -758,6 +758,190 @@ public sealed class JmapSubmissionTests(JmapSubmissionHostFixture f) : IClassFix
         var fineId = await SendAsync(open.Address, "Fine post");
         Assert.Equal("yes", Delivered(await SettledAsync(fineId, open.Address), open.Address));
         await Eventually.Value(() => f.InboxAsync(bob, "Fine post"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the member's copy");
-        Assert.Empty(await f.InboxAsync(bob, "Looping post"));
+    }
+
+    /// <summary>A list named <c>l…</c> in <paramref name="domain"/> that anyone may post to, with <paramref name="member"/> in it.</summary>
+    private async Task<(string Name, string Address)> OpenListAsync(string domain, string member)
+    {
+        var name = $"l{Guid.NewGuid():N}"[..10];
+        var created = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists", new { name, postPolicy = "anyone" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var added = await f.Host.Http.PostAsJsonAsync($"/api/v1/domains/{domain}/lists/{name}/members", new { account = member });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        return (name, $"{name}@{domain}");
+    }
+
+    /// <summary>Uploads <paramref name="raw"/> and imports it into Drafts (Email/import stores the blob as it is); returns the Email id.</summary>
+    private static async Task<string> ImportDraftAsync(JmapClient c, byte[] raw)
+    {
+        using var content = new ByteArrayContent(raw);
+        content.Headers.ContentType = new MediaTypeHeaderValue("message/rfc822");
+        var up = await c.Http.PostAsync($"/jmap/upload/{c.AccountId}/", content);
+        Assert.Equal(HttpStatusCode.Created, up.StatusCode);
+        var blobId = (string)JsonNode.Parse(await up.Content.ReadAsStringAsync())!["blobId"]!;
+        var imported = (await c.CallAsync("Email/import", new JsonObject
+        {
+            ["accountId"] = c.AccountId,
+            ["emails"] = new JsonObject { ["e"] = new JsonObject { ["blobId"] = blobId, ["mailboxIds"] = new JsonObject { [(await RolesAsync(c))["drafts"]] = true } } },
+        })).Of("Email/import");
+        Assert.True(imported["created"]?["e"] is not null, imported.ToJsonString());
+        return (string)imported["created"]!["e"]!["id"]!;
+    }
+
+    /// <summary>Rows the list's stream holds, queued or dead-lettered, for <paramref name="listAddress"/>.</summary>
+    private async Task<long> ListStreamRowsAsync(string listAddress)
+    {
+        await using var ds = Npgsql.NpgsqlDataSource.Create(f.ConnectionString);
+        await using var cmd = ds.CreateCommand(
+            "SELECT (SELECT count(*) FROM stream_queue WHERE stream_key = @a) + (SELECT count(*) FROM stream_dead_letter WHERE stream_key = @a)");
+        cmd.Parameters.AddWithValue("a", listAddress);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    private async Task<long> ListDropsAsync(string domain, string listName)
+    {
+        await using var ds = Npgsql.NpgsqlDataSource.Create(f.ConnectionString);
+        await using var cmd = ds.CreateCommand("SELECT count(*) FROM mailing_list_dropped WHERE domain = @d AND list = @l");
+        cmd.Parameters.AddWithValue("d", domain);
+        cmd.Parameters.AddWithValue("l", listName);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>
+    /// SMTP refuses at DATA (554 5.4.6) a post that already carries the list's List-Id or X-Loop; EmailSubmission/set now
+    /// refuses it at creation with invalidEmail naming the loop and the field (RFC 8621 7.5 has no loop error), by the same
+    /// function. Nothing reaches the list's stream, nothing is recorded as dropped; an ordinary post to the list still goes.
+    /// </summary>
+    [Fact]
+    public async Task A_post_that_has_been_through_the_list_is_refused_at_creation_as_smtp_refuses_it_at_data()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var list = await OpenListAsync(domain, bob);
+        var other = await OpenListAsync(domain, bob);
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+
+        async Task<JsonObject> RefusedAsync(string subject, JsonObject headers)
+        {
+            var r = await SubmitAsync(c, identity, await DraftAsync(c, alice, [list.Address], subject, headers: headers));
+            var e = NotCreated(r);
+            Assert.True(e is not null, r.Body.ToJsonString());
+            return e!;
+        }
+        var byLoop = await RefusedAsync("Loop by X-Loop", new JsonObject { ["header:X-Loop:asText"] = " " + list.Address });
+        Assert.Equal("invalidEmail", (string)byLoop["type"]!);
+        Assert.Equal(["header:X-Loop"], ((JsonArray)byLoop["properties"]!).Select(p => (string)p!));
+        Assert.StartsWith("554 5.4.6 Mail loop", (string)byLoop["description"]!);
+        Assert.Contains(list.Address, (string)byLoop["description"]!);
+        var byId = await RefusedAsync("Loop by List-Id", new JsonObject { ["header:List-Id:asText"] = $" The list <{list.Name}.{domain}>" });
+        Assert.Equal("invalidEmail", (string)byId["type"]!);
+        Assert.Equal(["header:List-Id"], ((JsonArray)byId["properties"]!).Select(p => (string)p!));
+        // Sent to two lists, through one of them already: refused for that one.
+        var both = await SubmitAsync(c, identity, await DraftAsync(c, alice, [other.Address, list.Address], "Loop through one of two",
+            headers: new JsonObject { ["header:X-Loop:asText"] = " " + list.Address }));
+        Assert.Contains(list.Address, (string)NotCreated(both)!["description"]!);
+
+        // Nothing was queued: no submission, no row in either list's stream.
+        var got = (await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId }, Using)).Of("EmailSubmission/get");
+        Assert.Empty((JsonArray)got["list"]!);
+        Assert.Equal(0, await ListStreamRowsAsync(list.Address));
+        Assert.Equal(0, await ListStreamRowsAsync(other.Address));
+
+        // Another list's marks are not this list's loop (a post forwarded from elsewhere), and a plain post goes as before.
+        var fromOther = await SubmitAsync(c, identity, await DraftAsync(c, alice, [list.Address], "Once through the other list",
+            headers: new JsonObject { ["header:X-Loop:asText"] = " " + other.Address }));
+        Assert.Null(NotCreated(fromOther));
+        var plain = await SubmitAsync(c, identity, await DraftAsync(c, alice, [list.Address], "A plain post"));
+        Assert.Null(NotCreated(plain));
+        var plainId = (string)plain.Of("EmailSubmission/set")["created"]!["s"]!["id"]!;
+        var (sent, _) = await Eventually.Value(() => SubmissionAsync(c, plainId), s => Delivered(s.Submission, list.Address) != "queued",
+            TimeSpan.FromSeconds(60), "the plain post taken by the list");
+        Assert.Equal("yes", Delivered(sent, list.Address));
+        await Eventually.Value(() => f.InboxAsync(bob, "A plain post"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the member's copy");
+        await Eventually.Value(() => f.InboxAsync(bob, "Once through the other list"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the forwarded post's copy");
+        Assert.Empty(await f.InboxAsync(bob, "Loop"));
+        Assert.Equal(0, await ListDropsAsync(domain, list.Name));
+    }
+
+    /// <summary>
+    /// More Received fields than the hop limit (100, RFC 5321 6.3) is a loop at SMTP DATA (554 5.4.6) and now at
+    /// EmailSubmission/set: invalidEmail naming header:Received. Exactly 100 still goes (JMAP's own Received is not counted,
+    /// as SMTP counts before adding its own), to a person and to a list alike.
+    /// </summary>
+    [Fact]
+    public async Task A_message_with_more_received_fields_than_the_hop_limit_is_refused_at_creation()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        var list = await OpenListAsync(domain, bob);
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        byte[] Hops(int n, string to, string subject)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (var i = n; i > 0; i--) sb.Append($"Received: from hop{i - 1}.example by hop{i}.example; Wed, 2 Dec 2026 10:{i % 60:00}:00 +0000\r\n");
+            sb.Append($"From: <{alice}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{Guid.NewGuid():N}@hops.example>\r\n\r\nRound and round.\r\n");
+            return System.Text.Encoding.ASCII.GetBytes(sb.ToString());
+        }
+
+        foreach (var to in new[] { bob, list.Address })
+        {
+            var r = await SubmitAsync(c, identity, await ImportDraftAsync(c, Hops(101, to, "Too many hops")));
+            var e = NotCreated(r);
+            Assert.True(e is not null, r.Body.ToJsonString());
+            Assert.Equal("invalidEmail", (string)e!["type"]!);
+            Assert.Equal(["header:Received"], ((JsonArray)e["properties"]!).Select(p => (string)p!));
+            Assert.StartsWith("554 5.4.6 Too many hops", (string)e["description"]!);
+        }
+        Assert.Empty((JsonArray)(await c.CallAsync("EmailSubmission/get", new { accountId = c.AccountId }, Using)).Of("EmailSubmission/get")["list"]!);
+        Assert.Equal(0, await ListStreamRowsAsync(list.Address));
+
+        var fine = await SubmitAsync(c, identity, await ImportDraftAsync(c, Hops(100, bob, "Exactly the hop limit")));
+        Assert.Null(NotCreated(fine));
+        await Eventually.Value(() => f.InboxAsync(bob, "Exactly the hop limit"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the copy at the limit");
+        Assert.Empty(await f.InboxAsync(bob, "Too many hops"));
+    }
+
+    /// <summary>
+    /// What SMTP DATA refuses in the message itself, EmailSubmission/set refuses too: a NUL or an empty header section
+    /// (554 5.6.0 there; Email/import stores an uploaded blob as it is, so such an Email can exist) is invalidEmail, and a
+    /// From or Sender field that cannot be read as addresses (553 5.7.1 there) is forbiddenFrom — before, with an explicit
+    /// envelope, all of them were sent.
+    /// </summary>
+    [Fact]
+    public async Task A_message_smtp_data_would_refuse_for_its_text_or_an_unreadable_from_is_refused_at_creation()
+    {
+        var domain = await f.NewDomainAsync();
+        var alice = await f.NewAccountAsync(domain, "alice");
+        var bob = await f.NewAccountAsync(domain, "bob");
+        using var c = await f.LoginAsync(alice);
+        var identity = await IdentityAsync(c, alice);
+        async Task<JsonObject?> SendAsync(string head, string body = "Hello.\r\n")
+        {
+            var raw = System.Text.Encoding.ASCII.GetBytes($"{head}To: <{bob}>\r\nMessage-ID: <{Guid.NewGuid():N}@text.example>\r\n\r\n{body}");
+            return NotCreated(await SubmitAsync(c, identity, await ImportDraftAsync(c, raw), Envelope(alice, bob)));
+        }
+
+        var nul = await SendAsync($"From: <{alice}>\r\nSubject: Text with a NUL\r\n", "Before\0after.\r\n");
+        Assert.Equal("invalidEmail", (string?)nul?["type"]);
+        Assert.Contains("NUL", (string)nul!["description"]!);
+        var unreadableSender = await SendAsync($"From: <{alice}>\r\nSender: <{alice}>, <\r\nSubject: Unreadable sender\r\n");
+        Assert.Equal("forbiddenFrom", (string?)unreadableSender?["type"]);
+        Assert.Equal(["sender"], ((JsonArray)unreadableSender!["properties"]!).Select(p => (string)p!));
+        var unreadableFrom = await SendAsync($"From: <{alice}>\r\nFrom: Ann <{alice}>, @@@\r\nSubject: Unreadable from\r\n");
+        Assert.Equal("forbiddenFrom", (string?)unreadableFrom?["type"]);
+
+        // An empty header section (Email/import takes it): 554 5.6.0 at DATA, invalidEmail here.
+        var headless = NotCreated(await SubmitAsync(c, identity, await ImportDraftAsync(c, "\r\nNo header at all.\r\n"u8.ToArray()), Envelope(alice, bob)));
+        Assert.Equal("invalidEmail", (string?)headless?["type"]);
+
+        // The same kind of message, readable and without a NUL, goes; only it arrives.
+        Assert.Null(await SendAsync($"From: <{alice}>\r\nSubject: Readable text\r\n"));
+        await Eventually.Value(() => f.InboxAsync(bob, "Readable text"), l => l.Count == 1, TimeSpan.FromSeconds(30), "the readable message");
+        Assert.Empty(await f.InboxAsync(bob, "NUL"));
+        Assert.Empty(await f.InboxAsync(bob, "Unreadable"));
     }
 }

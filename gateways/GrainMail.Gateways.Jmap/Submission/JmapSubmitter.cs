@@ -4,7 +4,9 @@ using GrainMail.Contracts;
 using GrainMail.Contracts.Delivery;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Intake;
+using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Common.Intake;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Smtp;
 using GrainMail.Gateways.Smtp.Session;
 using Microsoft.Extensions.Logging;
@@ -20,7 +22,8 @@ public sealed record SendOutcome(JsonObject? Error, JmapEnvelope? Envelope = nul
     Guid? IntakeId = null, string? MessageId = null, JsonObject? Targets = null);
 
 /// <summary>
-/// Sends an Email as SMTP submission (port 587) would, by the same pieces: the sender checks of
+/// Sends an Email as SMTP submission (port 587) would, by the same pieces: the message-text rule
+/// (<see cref="MessageText"/>: CRLF, no NUL, the header limits), the loop check (<see cref="MailLoop"/>), the sender checks of
 /// MAIL FROM and From:/Sender: (the account or an alias that reaches it; a delegate's session acts
 /// for the owner's mailbox), <see cref="RcptPolicy"/> for every recipient (may-send-outside, the
 /// hourly budgets, recipient domains' size limits, lists' posting rules), the server's size and
@@ -37,6 +40,12 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
     /// Original-Envelope-Id, so that the report is matched to this submission and no other.</param>
     public async Task<SendOutcome> SendAsync(string account, byte[] raw, JsonNode? envelopeArgument, CancellationToken ct, string? envelopeId = null)
     {
+        // The message-text rule of every way in, as SMTP DATA applies it (554 5.6.0 for a NUL, 552 5.3.4 for the header
+        // limits there): line ends become CRLF, NUL and oversized header sections are refused. The stored Email need not
+        // have passed it — Email/import stores an uploaded blob as it is — and it is what leaves the server.
+        var (text, problem) = MessageText.Normalize(raw, options.MessageText);
+        if (text is null) return new SendOutcome(SubmissionRules.TextRefusal(MessageText.Describe(problem, options.MessageText)));
+        raw = text;
         MimeMessage message;
         try
         {
@@ -47,6 +56,8 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         {
             return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email cannot be parsed: " + e.Message));
         }
+        // SMTP DATA refuses a message with an empty header section (554 5.6.0); with an explicit envelope, nothing below would.
+        if (message.Headers.Count == 0) return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email has no header fields"));
         var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message) : SubmissionRules.Parse(envelopeArgument);
         if (envelopeError is not null) return new SendOutcome(envelopeError);
 
@@ -54,9 +65,14 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         // first: a derived MAIL FROM is the header's address, and the user wrote the header, not the envelope.
         var owned = new Dictionary<string, bool>(StringComparer.Ordinal);
         foreach (var (field, id) in new[] { ("from", HeaderId.From), ("sender", HeaderId.Sender) })
+        {
+            // A field that names no address one can check is not owned either (SmtpSession refuses it at DATA likewise).
+            if (SubmissionRules.HasUnparsable(message, id))
+                return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The {field} field cannot be read as addresses the account may send as", ("properties", new JsonArray(field))));
             foreach (var address in SubmissionRules.Addresses(message, id))
                 if (!await OwnsAsync(account, address, owned))
                     return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The account may not send with {field} <{address}>", ("properties", new JsonArray(field))));
+        }
         if (!await OwnsAsync(account, envelope!.MailFrom.Email, owned))
             return new SendOutcome(SubmissionRules.Error("forbiddenMailFrom", $"The account may not send as <{envelope.MailFrom.Email}>"));
 
@@ -101,6 +117,10 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         if (SubmissionRules.RecipientRefusal(refused, bytes.Length) is { } rcptError) return new SendOutcome(rcptError);
         if (bytes.Length > sizeLimit)
             return new SendOutcome(SubmissionRules.Error("tooLarge", $"The message is larger than {sizeLimit} bytes, a recipient domain's limit", ("maxSize", sizeLimit)));
+        // The loop check of SMTP DATA (554 5.4.6), the same function: the header fields as the user's Email has them (our own
+        // Received field not counted, as SMTP counts before adding its own), and the lists the recipients were accepted as.
+        if (MailLoop.Find(message.Headers.Select(h => (h.Field, h.Value)).ToList(), lists, options.MaxHops) is { } loop)
+            return new SendOutcome(SubmissionRules.LoopRefusal(loop));
 
         external = external.Distinct(StringComparer.Ordinal).ToList();
         var envelopeToSilo = new SubmissionEnvelope(envelope.MailFrom.Email, mailboxes.Distinct(StringComparer.Ordinal).ToList(),

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Smtp.Session;
 using MimeKit;
 
@@ -73,6 +74,26 @@ public static class SubmissionRules
             if (InternetAddressList.TryParse(h.Value, out var parsed)) list.AddRange(parsed.Mailboxes.Select(m => m.Address));
         return list;
     }
+
+    /// <summary>Whether a field of that kind cannot be parsed as an address list (SmtpSession's FromAddresses yields null for it).</summary>
+    public static bool HasUnparsable(MimeMessage message, HeaderId field) =>
+        message.Headers.Any(h => h.Id == field && !InternetAddressList.TryParse(h.Value, out _));
+
+    /// <summary>
+    /// A mail loop (SMTP's 554 5.4.6) as a SetError. RFC 8621 7.5 defines none for a loop; invalidEmail fits: the refusal is
+    /// of the Email itself — header fields it carries (<c>properties</c> names them as Email properties, RFC 8621 4.1.3:
+    /// "header:X-Loop", "header:List-Id", "header:Received") — and is permanent, as the intake's other content refusals are.
+    /// forbiddenToSend is about the user's permission "right now", which a loop is not, and would invite a retry.
+    /// </summary>
+    public static JsonObject LoopRefusal(MailLoop loop) =>
+        Error("invalidEmail", "554 5.4.6 " + loop.Description, ("properties", new JsonArray("header:" + loop.Field)));
+
+    /// <summary>
+    /// A message text SMTP DATA would refuse (a NUL, a header section over the limits; <see cref="GrainMail.Gateways.Common.Messages.MessageText"/>):
+    /// invalidEmail, since the Email's content is at fault. Not tooLarge: that SetError's maxSize is the whole message's limit,
+    /// which this message may well be within.
+    /// </summary>
+    public static JsonObject TextRefusal(string description) => Error("invalidEmail", description);
 
     /// <summary>The "envelope" a client gave: its shape, and no SMTP parameters (submissionExtensions is empty).</summary>
     public static (JmapEnvelope? Envelope, JsonObject? Error) Parse(JsonNode node)

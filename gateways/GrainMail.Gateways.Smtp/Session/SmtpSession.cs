@@ -452,20 +452,11 @@ internal sealed class SmtpSession : IAsyncDisposable
                 await ReplyAsync("554 5.6.0 Message has no valid header section");
                 return;
             }
-            // A message that has passed this many hosts is going round in circles (RFC 5321 6.3);
-            // RFC 3463 5.4.6 is "routing loop detected". Refused, not accepted and bounced: the
-            // sender's server reports it, and no bounce of ours can join the loop.
-            if (headers.Count(h => h.Id == HeaderId.Received) > _options.MaxHops)
+            // More Received fields than MaxHops (RFC 5321 6.3), or the marks of a list this message is for: a mail loop,
+            // refused here (RFC 3463 5.4.6) so the sender's server reports it. JMAP EmailSubmission/set asks the same function.
+            if (MailLoop.Find(headers.Select(h => (h.Field, h.Value)).ToList(), transaction.Lists(), _options.MaxHops) is { } loop)
             {
-                await ReplyAsync($"554 5.4.6 Too many hops ({_options.MaxHops} Received: fields): a mail loop");
-                return;
-            }
-            // A message that already carries a list's List-Id or X-Loop has been round a loop
-            // through that list: refused here, so its sender's server reports it (RFC 3463 5.4.6).
-            var fields = headers.Select(h => (h.Field, h.Value)).ToList();
-            if (transaction.Lists().Select(l => ListStreams.Split(l).List).FirstOrDefault(l => ListLoop.Carries(fields, l)) is { } looped)
-            {
-                await ReplyAsync($"554 5.4.6 Mail loop: the message has already been through the list {looped}");
+                await ReplyAsync("554 5.4.6 " + loop.Description);
                 return;
             }
             if (_service != SmtpService.Mx)

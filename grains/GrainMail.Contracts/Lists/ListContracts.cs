@@ -194,14 +194,48 @@ public static class ListLoop
     public const string LoopHeader = "X-Loop";
 
     /// <summary>Whether a header section (name, unfolded value) already carries <paramref name="listAddress"/>'s marks.</summary>
-    public static bool Carries(IEnumerable<(string Name, string Value)> headers, string listAddress)
+    public static bool Carries(IEnumerable<(string Name, string Value)> headers, string listAddress) => CarriedBy(headers, listAddress) is not null;
+
+    /// <summary>The first field ("List-Id" or "X-Loop") that carries <paramref name="listAddress"/>'s marks; null when none does.</summary>
+    public static string? CarriedBy(IEnumerable<(string Name, string Value)> headers, string listAddress)
     {
         var id = "<" + ListStreams.ListId(listAddress) + ">";
         foreach (var (name, value) in headers)
         {
-            if (name.Equals("List-Id", StringComparison.OrdinalIgnoreCase) && value.Contains(id, StringComparison.OrdinalIgnoreCase)) return true;
-            if (name.Equals(LoopHeader, StringComparison.OrdinalIgnoreCase) && value.Trim().Trim('<', '>').Equals(listAddress, StringComparison.OrdinalIgnoreCase)) return true;
+            if (name.Equals("List-Id", StringComparison.OrdinalIgnoreCase) && value.Contains(id, StringComparison.OrdinalIgnoreCase)) return "List-Id";
+            if (name.Equals(LoopHeader, StringComparison.OrdinalIgnoreCase) && value.Trim().Trim('<', '>').Equals(listAddress, StringComparison.OrdinalIgnoreCase)) return LoopHeader;
         }
-        return false;
+        return null;
+    }
+}
+
+/// <summary>
+/// Why a message is refused as a mail loop before it is accepted (RFC 3463 5.4.6, "routing loop detected"):
+/// the one check of SMTP DATA/BDAT (554 5.4.6) and JMAP EmailSubmission/set (invalidEmail), so both ways of
+/// sending refuse the same messages. Refused, not accepted and dropped or bounced: the sender hears of it at
+/// once, and no bounce of ours can join the loop.
+/// </summary>
+/// <param name="Field">The header field that shows the loop: "Received" (too many hops), "List-Id" or "X-Loop" (a list's marks).</param>
+/// <param name="List">The list the message has already been through; null for too many hops.</param>
+/// <param name="Description">What the refusal says, without a reply code.</param>
+public sealed record MailLoop(string Field, string? List, string Description)
+{
+    /// <summary>
+    /// The loop in a message's header section, if any: more than <paramref name="maxHops"/> Received fields (RFC 5321 6.3),
+    /// or the marks of one of <paramref name="lists"/> (the list addresses its recipients were accepted as, commands such as
+    /// <c>name+approve-TOKEN@</c> included), which show that the message has already been through that list.
+    /// </summary>
+    /// <param name="headers">The header fields as the client sent them (name, unfolded value), before this server adds its own.</param>
+    public static MailLoop? Find(IReadOnlyCollection<(string Name, string Value)> headers, IEnumerable<string> lists, int maxHops)
+    {
+        if (headers.Count(h => h.Name.Equals("Received", StringComparison.OrdinalIgnoreCase)) > maxHops)
+            return new("Received", null, $"Too many hops ({maxHops} Received: fields): a mail loop");
+        foreach (var accepted in lists)
+        {
+            var list = ListStreams.Split(accepted).List;
+            if (ListLoop.CarriedBy(headers, list) is { } field)
+                return new(field, list, $"Mail loop: the message has already been through the list {list}");
+        }
+        return null;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Submission;
 using GrainMail.Gateways.Jmap.Vacation;
@@ -167,5 +168,38 @@ public sealed class JmapSubmissionRulesTests
         Assert.True(built.ContainsKey("notUpdated"));
         Assert.True(r.WasCreated("k"));
         Assert.False(r.WasUpdated("k"));
+    }
+
+    /// <summary>The one loop check of SMTP DATA and EmailSubmission/set, and the SetError it becomes.</summary>
+    [Fact]
+    public void A_loop_is_too_many_received_fields_or_the_marks_of_a_list_the_message_is_for()
+    {
+        static List<(string, string)> Received(int n) => Enumerable.Range(0, n).Select(i => ("Received", $"from h{i} by h{i + 1}; 2 Dec 2026")).ToList();
+        Assert.Null(MailLoop.Find(Received(3), [], 3));
+        var hops = MailLoop.Find(Received(4), [], 3);
+        Assert.Equal(("Received", (string?)null), (hops!.Field, hops.List));
+        Assert.Equal("Too many hops (3 Received: fields): a mail loop", hops.Description);
+
+        List<(string, string)> marked = [("From", "ann@a.test"), ("x-loop", " <Sales@Example.TEST> ")];
+        Assert.Null(MailLoop.Find(marked, ["other@example.test"], 100));
+        var byLoop = MailLoop.Find(marked, ["other@example.test", "sales@example.test"], 100);
+        Assert.Equal(("X-Loop", "sales@example.test"), (byLoop!.Field, byLoop.List));
+        // A moderator's command address is the list's too; List-Id names the list by its RFC 2919 identifier.
+        var byId = MailLoop.Find([("List-ID", "Sales <sales.example.test>")], ["sales+approve-abc@example.test"], 100);
+        Assert.Equal(("List-Id", "sales@example.test"), (byId!.Field, byId.List));
+        Assert.Equal("Mail loop: the message has already been through the list sales@example.test", byId.Description);
+
+        var error = SubmissionRules.LoopRefusal(byId);
+        Assert.Equal("invalidEmail", (string)error["type"]!);
+        Assert.Equal(["header:List-Id"], ((JsonArray)error["properties"]!).Select(p => (string)p!));
+        Assert.StartsWith("554 5.4.6 Mail loop", (string)error["description"]!);
+    }
+
+    [Fact]
+    public void A_from_or_sender_field_that_is_not_an_address_list_is_unparsable()
+    {
+        var m = Parse("From: ann@a.test\r\nSender: <ann@a.test>, <\r\nTo: bob@b.test\r\n\r\nx\r\n");
+        Assert.False(SubmissionRules.HasUnparsable(m, HeaderId.From));
+        Assert.True(SubmissionRules.HasUnparsable(m, HeaderId.Sender));
     }
 }
