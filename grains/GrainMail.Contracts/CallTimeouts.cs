@@ -22,6 +22,13 @@ public static class CallTimeouts
     /// both on a loaded machine, and well below the 8 s that a call to a dead silo waited before.</summary>
     public const string LoginRead = "00:00:03";
 
+    /// <summary>The reads an SMTP session makes at MAIL FROM and RCPT TO: the recipient policy
+    /// (<see cref="Domains.IDomainGrain.Resolve"/>, and <see cref="Domains.IDomainGrain.ResolveWithin"/> for an alias's
+    /// hop into another domain), the account's border policy (<see cref="Domains.IDomainGrain.GetAccountPolicy"/>) and a
+    /// mailing list's post policy (<see cref="Lists.IMailingListGrain.MayPost"/>). Each answers from the grain's memory
+    /// or a query or two; a RCPT in flight when a silo was killed waited the full 8 s before its retry.</summary>
+    public const string RcptRead = "00:00:03";
+
     /// <summary><see cref="Intake.IMessageIntakeGrain.Settle"/>: the gateway asks every 0.25–1 s for up to 60 s, so
     /// a question that went to a killed silo should not hold the next one back for 8 s.</summary>
     public const string Settle = "00:00:03";

@@ -82,6 +82,54 @@ public sealed class SiloFailureRetryTests
     }
 
     [Fact]
+    public async Task A_transient_database_failure_is_tried_again_and_a_permanent_one_is_not()
+    {
+        // A failover: connections refused, the server shutting down. The same budget outlasts it.
+        Assert.True(SiloFailureRetry.IsWorthRetrying(new StorageUnavailableException("connection refused", transient: true)));
+        // A constraint or a bug: asking again gives the same answer.
+        Assert.False(SiloFailureRetry.IsWorthRetrying(new StorageUnavailableException("unique violation", transient: false)));
+        Assert.True(SiloFailureRetry.IsWorthRetrying(new SiloUnavailableException("declared dead")));
+
+        var attempts = 0;
+        await SiloFailureRetry.RunAsync(() =>
+        {
+            if (++attempts < 3) throw new StorageUnavailableException("57P01 terminating connection due to administrator command", transient: true);
+            return Task.CompletedTask;
+        }, "GetPolicy", NullLogger.Instance);
+        Assert.Equal(3, attempts);
+
+        attempts = 0;
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => SiloFailureRetry.RunAsync(() =>
+        {
+            attempts++;
+            throw new StorageUnavailableException("23505 duplicate key", transient: false);
+        }, "GetPolicy", NullLogger.Instance));
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public void The_reads_an_smtp_session_makes_at_mail_and_rcpt_give_up_after_3_s_and_are_asked_again()
+    {
+        // What MAIL FROM (the sender's ownership) and RCPT TO (recipient policy, border policy, list post policy) ask.
+        // A call in flight to a silo that is killed is never answered: with the cluster's 8 s the client waited 8 s.
+        var reads = new[]
+        {
+            typeof(GrainMail.Contracts.Domains.IDomainGrain).GetMethod(nameof(GrainMail.Contracts.Domains.IDomainGrain.Resolve))!,
+            typeof(GrainMail.Contracts.Domains.IDomainGrain).GetMethod(nameof(GrainMail.Contracts.Domains.IDomainGrain.ResolveWithin))!,
+            typeof(GrainMail.Contracts.Domains.IDomainGrain).GetMethod(nameof(GrainMail.Contracts.Domains.IDomainGrain.GetAccountPolicy))!,
+            typeof(GrainMail.Contracts.Lists.IMailingListGrain).GetMethod(nameof(GrainMail.Contracts.Lists.IMailingListGrain.MayPost))!,
+        };
+        foreach (var method in reads)
+        {
+            Assert.True(method.GetCustomAttribute<Orleans.ResponseTimeoutAttribute>()?.Timeout <= TimeSpan.FromSeconds(3), method.Name);
+            Assert.NotNull(method.GetCustomAttribute<RetryableAttribute>());
+        }
+        // The send budget counts (a retry may count twice, on the strict side): it keeps the cluster's timeout.
+        Assert.Null(typeof(GrainMail.Contracts.Outbound.ISendRateGrain).GetMethod(nameof(GrainMail.Contracts.Outbound.ISendRateGrain.TryAcquire))!
+            .GetCustomAttribute<Orleans.ResponseTimeoutAttribute>());
+    }
+
+    [Fact]
     public async Task A_call_that_failed_for_itself_is_not_tried_again()
     {
         var attempts = 0;
