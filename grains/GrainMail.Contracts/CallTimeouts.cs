@@ -12,8 +12,8 @@ namespace GrainMail.Contracts;
 /// Only for calls where a timeout cuts nothing that should have been allowed to finish: cheap reads
 /// and settle questions that are asked again anyway, whose first try may still complete on the silo
 /// (its answer is then simply unused). Not for submissions, logins' password checks (CPU-bound and
-/// queued, one hash per core: seconds in a login storm, which is what follows a failover; and a wrong
-/// password counted on each try), or anything that writes.
+/// queued, one hash per core: seconds in a login storm, which is what follows a failover), the send
+/// budget (it counts), or anything that writes.
 /// </summary>
 public static class CallTimeouts
 {
