@@ -35,9 +35,9 @@ public sealed class StorageFailureFilter(ILogger<StorageFailureFilter> logger) :
         {
             if (x is NpgsqlException npgsql)
             {
-                var state = npgsql is PostgresException pg ? $" {pg.SqlState}" : "";
+                // A PostgresException's message begins with its SQL state already.
                 var inner = npgsql.InnerException is { } cause ? $" ({cause.GetType().Name}: {cause.Message})" : "";
-                return new StorageUnavailableException($"Database failure{state}: {npgsql.Message}{inner}", npgsql.IsTransient);
+                return new StorageUnavailableException($"Database failure: {npgsql.Message}{inner}", npgsql.IsTransient);
             }
         }
         return null;
