@@ -114,7 +114,7 @@ public sealed partial class AccountGrain(
             CreatedAt = clock.GetUtcNow(),
         };
         _verified.Clear();
-        _answered.Clear(); // a credential changed: no answer given before stands for a repeat
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         return true;
     }
@@ -124,7 +124,7 @@ public sealed partial class AccountGrain(
         await AdoptAsync();
         if (!S.Exists) return false;
         _verified.Clear();
-        _answered.Clear(); // a credential changed: no answer given before stands for a repeat
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.ClearStateAsync();
         state.State = new AccountState();
         await ForgetLoginSecurityAsync();
@@ -139,7 +139,7 @@ public sealed partial class AccountGrain(
         S.LockedUntil = null;
         _failures.Clear();
         _verified.Clear();
-        _answered.Clear(); // a credential changed: no answer given before stands for a repeat
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged);
         return true;
@@ -151,7 +151,7 @@ public sealed partial class AccountGrain(
         if (!S.Exists) return false;
         S.Enabled = enabled;
         _verified.Clear();
-        _answered.Clear(); // a credential changed: no answer given before stands for a repeat
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         if (!enabled) await EndSessionsAfterAsync(MailSessionEndReason.AccountDisabled);
         return true;
@@ -266,7 +266,7 @@ public sealed partial class AccountGrain(
         if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
         _verified.Clear();
-        _answered.Clear(); // a credential changed: no answer given before stands for a repeat
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.AppPasswordRevoked, name);
         return AppPasswordStatus.Revoked;
