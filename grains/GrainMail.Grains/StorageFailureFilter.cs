@@ -37,9 +37,17 @@ public sealed class StorageFailureFilter(ILogger<StorageFailureFilter> logger) :
             {
                 // A PostgresException's message begins with its SQL state already.
                 var inner = npgsql.InnerException is { } cause ? $" ({cause.GetType().Name}: {cause.Message})" : "";
-                return new StorageUnavailableException($"Database failure: {npgsql.Message}{inner}", npgsql.IsTransient);
+                return new StorageUnavailableException($"Database failure: {npgsql.Message}{inner}", IsTransient(npgsql));
             }
         }
         return null;
     }
+
+    /// <summary>
+    /// Npgsql's judgement, and one case it calls permanent: "No suitable host was found", its failure to open a connection
+    /// when every host of a multi-host connection string failed (an <see cref="AggregateException"/> of each host's
+    /// failure inside) or none is the primary. That is exactly a failover between the old primary's death and the
+    /// standby's promotion (the failover drill's logins and submissions met it); it passes once the new primary is up.
+    /// </summary>
+    private static bool IsTransient(NpgsqlException e) => e.IsTransient || e.InnerException is AggregateException;
 }

@@ -67,6 +67,12 @@ public sealed class StorageFailureTests(PostgresServer pg)
         Assert.NotNull(translated);
         Assert.True(translated.Transient);
         Assert.Contains("Failed to connect", translated.Message);
+        // A multi-host connection string with no primary reachable (a failover before the promotion): Npgsql calls it
+        // permanent, but it passes when the standby is promoted (the drill's logins met it).
+        var noPrimary = new NpgsqlException("No suitable host was found.", new AggregateException(refused));
+        Assert.True(GrainMail.Grains.StorageFailureFilter.Translate(noPrimary)!.Transient);
+        // A constraint is not.
+        Assert.False(GrainMail.Grains.StorageFailureFilter.Translate(new NpgsqlException("bad data"))!.Transient);
         // Inside another exception (a storage provider's wrapper), it cannot be sent back either.
         Assert.NotNull(GrainMail.Grains.StorageFailureFilter.Translate(new InvalidOperationException("wrapped", refused)));
         // Not a database failure: left as it is.
