@@ -8,10 +8,11 @@ namespace GrainMail.Gateways.Common;
 
 /// <summary>
 /// Retries <see cref="RetryableAttribute">retryable</see> grain calls that failed because the
-/// silo holding the activation died or could not be reached. Until membership declares the
-/// silo dead (a few seconds, see the membership settings), calls to its grains fail fast; once
-/// it is declared dead the next call activates the grain elsewhere. Calls that are not
-/// retryable fail at once and the gateway answers with a temporary error (SMTP 451, IMAP NO).
+/// silo holding the activation died or could not be reached, or because the database was failing
+/// over. Until membership declares the silo dead (a few seconds, see the membership settings),
+/// calls to its grains fail fast; once it is declared dead the next call activates the grain
+/// elsewhere. Calls that are not retryable fail at once and the gateway answers with a temporary
+/// error (SMTP 451, IMAP NO).
 /// </summary>
 public sealed class SiloFailureRetry(ILogger<SiloFailureRetry> logger) : IOutgoingGrainCallFilter
 {
@@ -50,7 +51,7 @@ public sealed class SiloFailureRetry(ILogger<SiloFailureRetry> logger) : IOutgoi
                 await attempt();
                 return;
             }
-            catch (Exception e) when (IsSiloFailure(e) && DateTime.UtcNow + delay < deadline)
+            catch (Exception e) when (IsWorthRetrying(e) && DateTime.UtcNow + delay < deadline)
             {
                 if (n == 1) logger.LogInformation("{Method} failed ({Error}); retrying while the cluster recovers", method, e.GetType().Name);
                 await Task.Delay(delay);
@@ -58,6 +59,15 @@ public sealed class SiloFailureRetry(ILogger<SiloFailureRetry> logger) : IOutgoi
             }
         }
     }
+
+    /// <summary>
+    /// What a retryable call is asked again for: a failure of the silo (<see cref="IsSiloFailure"/>), or a database
+    /// failure Npgsql judged transient (a failover: connections refused, the server shutting down or not yet
+    /// accepting connections), which the same <see cref="Budget"/> outlasts. Only retryable calls get here, so a
+    /// second run changes nothing more whether or not the first one reached the database. A permanent database
+    /// failure (a constraint, a bug) is not asked again.
+    /// </summary>
+    public static bool IsWorthRetrying(Exception e) => IsSiloFailure(e) || e is StorageUnavailableException { Transient: true };
 
     /// <summary>
     /// Failures of the transport or of the silo, not of the call itself:

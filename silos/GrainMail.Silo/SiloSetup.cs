@@ -160,6 +160,8 @@ public static class SiloSetup
         silo.AddActivityPropagation();
         silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRegion.MetadataKey] = settings.Region });
         silo.AddOutgoingGrainCallFilter<SiloFailureRetry>();
+        // Npgsql's exceptions cannot cross to a caller: a grain's database failure leaves as the project's own.
+        silo.AddIncomingGrainCallFilter<GrainMail.Grains.StorageFailureFilter>();
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.GrainCallTimeout);
         // Failure detection, tuned so that mail flows again within seconds of a region going
         // dark: a silo that misses 2 probes of 2 s is suspected, and 2 votes declare it dead

@@ -55,4 +55,30 @@ public sealed class AccountTests(PostgresServer pg)
 
         Assert.True(await ann.SetEnabled(false));
     }
+
+    [Fact]
+    public async Task The_same_attempt_asked_again_gets_the_first_answer_and_counts_once_towards_the_lockout()
+    {
+        await using var cluster = await TestSilos.StartAsync(await pg.NewDatabaseAsync("acctretry"));
+        var domain = cluster.Client.GetGrain<IDomainGrain>("retry.test");
+        await domain.Create(DomainSettings.Default("local"));
+        await domain.CreateAccount(new NewAccount("bob", "right password", "Bob", null));
+        var bob = cluster.Client.GetGrain<IAccountGrain>("bob@retry.test");
+
+        // What the retry filter does when an answer is lost: the same request (the same attempt id) again. Asked more
+        // often than the lockout's ten failures, it is still one wrong password.
+        var guess = new LoginAttempt("wrong", LoginChannel.Imap, "192.0.2.7");
+        for (var i = 0; i < 12; i++) Assert.Equal(AuthOutcome.BadCredentials, (await bob.Authenticate(guess)).Outcome);
+        Assert.Equal(AuthOutcome.Success, (await bob.Authenticate(new LoginAttempt("right password", LoginChannel.Imap, "192.0.2.7"))).Outcome);
+
+        // The id fetches only its own attempt's answer: the right password under a wrong attempt's id is checked afresh.
+        Assert.Equal(AuthOutcome.Success, (await bob.Authenticate(guess with { Secret = "right password" })).Outcome);
+        var success = new LoginAttempt("right password", LoginChannel.Imap, "192.0.2.7");
+        Assert.Equal(AuthOutcome.Success, (await bob.Authenticate(success)).Outcome);
+        Assert.Equal(AuthOutcome.BadCredentials, (await bob.Authenticate(success with { Secret = "wrong again" })).Outcome);
+
+        // Distinct attempts still count each: ten lock the account.
+        for (var i = 0; i < 9; i++) await bob.Authenticate(new LoginAttempt("guess" + i, LoginChannel.Imap, "192.0.2.7"));
+        Assert.Equal(AuthOutcome.LockedOut, (await bob.Authenticate(new LoginAttempt("guess-last", LoginChannel.Imap, "192.0.2.7"))).Outcome);
+    }
 }

@@ -62,6 +62,13 @@ public sealed class JmapDispatcher(IEnumerable<IJmapMethods> families, ILogger<J
         {
             return [Error(call.CallId, e.Type, e.Description)];
         }
+        catch (GrainMail.Contracts.StorageUnavailableException e)
+        {
+            // The database is away (a failover): RFC 8620 3.6.2's temporary error, which a client retries after a
+            // pause, not serverFail, which says the method itself went wrong.
+            log.LogWarning(e, "JMAP method {Method} met a database failure", call.Name);
+            return [Error(call.CallId, JmapErrors.ServerUnavailable, "A server resource is temporarily unavailable, try again")];
+        }
         catch (Exception e) when (e is not OperationCanceledException || !context.Aborted.IsCancellationRequested)
         {
             log.LogError(e, "JMAP method {Method} failed", call.Name);

@@ -20,6 +20,8 @@ public interface IAccountGrain : GrainMail.Contracts.Regions.ILocatableGrain
     /// <summary>
     /// Checks a password or app password (and a TOTP code on interactive channels); failures count
     /// towards the lockout. Called on the authentication identity's grain.
+    /// Retryable because the same <see cref="LoginAttempt.AttemptId"/> asked again is answered from the
+    /// first answer (kept for a few minutes) and counted once.
     /// </summary>
     [Retryable]
     Task<AuthResult> Authenticate(LoginAttempt attempt);

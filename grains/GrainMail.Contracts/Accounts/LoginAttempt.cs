@@ -33,6 +33,15 @@ public sealed record LoginAttempt(
     [property: Id(5)] string? TotpCode = null)
 {
     public bool Interactive => Channel is LoginChannel.AdminSession or LoginChannel.UserSession;
+
+    /// <summary>
+    /// This attempt's own id, new for every attempt a gateway makes. The retry filter sends the same request again
+    /// when the first answer was lost (a silo killed on the way, a timeout), so a repeat carries the same id: the
+    /// account grain answers it as it answered the first (<c>IAccountGrain.Authenticate</c>), and a wrong password
+    /// counts towards the lockout once, not once per try.
+    /// </summary>
+    [Id(6)]
+    public Guid AttemptId { get; init; } = Guid.CreateVersion7();
 }
 
 /// <summary>What an interactive session must do before anything else.</summary>

@@ -42,14 +42,14 @@ public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGr
     /// delivery all ask this. Interleaves: it only reads, and an alias hop into another domain
     /// must not deadlock when two domains alias each other.
     /// </summary>
-    [Retryable, AlwaysInterleave]
+    [Retryable, AlwaysInterleave, Orleans.ResponseTimeout(CallTimeouts.RcptRead)]
     Task<RecipientVerdict> Resolve(string localPart, long size);
 
     /// <summary>
     /// Like <see cref="Resolve"/>, from this domain's own accounts and aliases only (targets in
     /// other domains are dropped): the one hop another domain's alias may take into this one.
     /// </summary>
-    [Retryable, AlwaysInterleave]
+    [Retryable, AlwaysInterleave, Orleans.ResponseTimeout(CallTimeouts.RcptRead)]
     Task<RecipientVerdict> ResolveWithin(string localPart, long size);
 
     /// <summary>
@@ -99,7 +99,7 @@ public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGr
     Task<BulkOutcome> Bulk(IReadOnlyList<string> localParts, BulkAction action, long? departmentId, long? quotaBytes);
 
     /// <summary>What an account may do across the domain's border; null when it is no account here. Read by SMTP RCPT.</summary>
-    [Retryable, AlwaysInterleave]
+    [Retryable, AlwaysInterleave, Orleans.ResponseTimeout(CallTimeouts.RcptRead)]
     Task<AccountPolicy?> GetAccountPolicy(string localPart);
 }
 

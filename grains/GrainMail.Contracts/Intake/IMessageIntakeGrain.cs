@@ -85,6 +85,10 @@ public interface IMessageUploadGrain : IGrainWithGuidKey
 {
     Task Append(Immutable<byte[]> chunk);
 
+    /// <summary>Scans, checks and stores the uploaded message. Its own timeout (<see cref="CallTimeouts.UploadCommit"/>):
+    /// a message over 1 MiB may legitimately take longer than the cluster's 8 s, and a commit cut short is fenced and
+    /// answered 451 every time the sender tries again.</summary>
+    [Orleans.ResponseTimeout(CallTimeouts.UploadCommit)]
     Task<SubmitReceipt> Commit(SubmissionEnvelope envelope);
 
     Task Abort();

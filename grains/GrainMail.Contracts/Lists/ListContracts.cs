@@ -127,7 +127,8 @@ public sealed record PostAttempt(
 /// </summary>
 public interface IMailingListGrain : IGrainWithStringKey
 {
-    [AlwaysInterleave]
+    /// <summary>Whether this sender may post (RCPT TO): it only reads, so it is asked again across a silo failure.</summary>
+    [Retryable, AlwaysInterleave, Orleans.ResponseTimeout(CallTimeouts.RcptRead)]
     Task<PostVerdict> MayPost(PostAttempt attempt);
 
     /// <summary>The domain changed the list's settings (or deleted it): read them again.</summary>

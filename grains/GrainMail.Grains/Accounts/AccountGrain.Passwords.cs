@@ -82,6 +82,7 @@ public sealed partial class AccountGrain
         S.LockedUntil = null;
         _failures.Clear();
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         Sec.ResetTokenHash = null; // a password set by any way ends a pending reset link
         Sec.LastVerdict = [];
         await state.WriteStateAsync();

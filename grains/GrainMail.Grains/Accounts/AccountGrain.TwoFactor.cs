@@ -108,6 +108,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         PendingTotpKey = null;
         Sec.PendingRecoveryCodeHashes = [];
         _verified.Clear(); // a cached account password must not keep opening IMAP now
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await AuditAsync(actor, "twofactor.enrol", "ok");
         return new(TwoFactorOpStatus.Ok);
@@ -131,6 +132,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         Sec.PendingRecoveryCodeHashes = [];
         Sec.LastTotpStep = 0;
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await AuditAsync(actor, "twofactor.disable", "ok");
         return new(TwoFactorOpStatus.Ok);

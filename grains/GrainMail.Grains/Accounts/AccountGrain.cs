@@ -114,6 +114,7 @@ public sealed partial class AccountGrain(
             CreatedAt = clock.GetUtcNow(),
         };
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         return true;
     }
@@ -123,6 +124,7 @@ public sealed partial class AccountGrain(
         await AdoptAsync();
         if (!S.Exists) return false;
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.ClearStateAsync();
         state.State = new AccountState();
         await ForgetLoginSecurityAsync();
@@ -137,6 +139,7 @@ public sealed partial class AccountGrain(
         S.LockedUntil = null;
         _failures.Clear();
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged);
         return true;
@@ -148,6 +151,7 @@ public sealed partial class AccountGrain(
         if (!S.Exists) return false;
         S.Enabled = enabled;
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         if (!enabled) await EndSessionsAfterAsync(MailSessionEndReason.AccountDisabled);
         return true;
@@ -155,12 +159,41 @@ public sealed partial class AccountGrain(
 
     public async Task<AuthResult> Authenticate(LoginAttempt attempt)
     {
+        // The same attempt again: the retry filter resends a call whose answer was lost (its gateway silo killed, a
+        // timeout while this activation lived on). It gets the first answer, and nothing is counted or recorded twice.
+        // (A retry that reaches a new activation finds no count to double: failures are counted in memory.)
+        var fingerprint = Fingerprint(attempt);
+        if (attempt.AttemptId != Guid.Empty && _answered.TryGetValue(attempt.AttemptId, out var earlier)
+            && earlier.Expires > clock.GetUtcNow() && earlier.Fingerprint == fingerprint)
+            return earlier.Result;
         var account = this.GetPrimaryKeyString();
         var result = await guard.BeforeVerifyAsync(account, attempt) ?? await CheckAsync(attempt);
         if (result.Outcome == AuthOutcome.Success) result = await AuthorizeForAsync(attempt, result);
         await guard.AfterAttemptAsync(account, attempt, result);
+        if (attempt.AttemptId != Guid.Empty) Answered(attempt.AttemptId, fingerprint, result);
         return result;
     }
+
+    // Answers by attempt id, kept longer than a caller keeps retrying (SiloFailureRetry.Budget, 45 s) plus a call's
+    // timeout. Each with a keyed hash of what was asked, so an id can only ever fetch the answer to its own attempt.
+    private readonly Dictionary<Guid, (DateTimeOffset Expires, string Fingerprint, AuthResult Result)> _answered = [];
+    private static readonly TimeSpan AnswerKept = TimeSpan.FromMinutes(2);
+    private const int AnswersKept = 64;
+
+    private void Answered(Guid attemptId, string fingerprint, AuthResult result)
+    {
+        var now = clock.GetUtcNow();
+        if (_answered.Count >= AnswersKept)
+        {
+            foreach (var old in _answered.Where(a => a.Value.Expires <= now).Select(a => a.Key).ToList()) _answered.Remove(old);
+            // A flood of attempts on one account: forgetting costs only the dedup of a retry within seconds.
+            if (_answered.Count >= AnswersKept) _answered.Clear();
+        }
+        _answered[attemptId] = (now + AnswerKept, fingerprint, result);
+    }
+
+    private string Fingerprint(LoginAttempt a) => Convert.ToHexString(HMACSHA256.HashData(_cacheKey, System.Text.Encoding.UTF8.GetBytes(
+        string.Join('\n', a.Secret, a.TotpCode, a.Channel, a.RemoteIp, a.ClientName, a.AuthorizationIdentity))));
 
     private async Task<AuthResult> CheckAsync(LoginAttempt attempt)
     {
@@ -233,6 +266,7 @@ public sealed partial class AccountGrain(
         if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
         _verified.Clear();
+        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.AppPasswordRevoked, name);
         return AppPasswordStatus.Revoked;

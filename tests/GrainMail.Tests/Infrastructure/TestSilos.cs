@@ -27,7 +27,9 @@ public static class TestSilos
     }).Build();
 
     /// <param name="services">Replaces silo services after the production set-up (a test clock, for instance).</param>
-    public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1, Action<IServiceCollection>? services = null)
+    /// <param name="client">Adds to the test's Orleans client (a gateway's call filter, for instance).</param>
+    public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1, Action<IServiceCollection>? services = null,
+        Action<Orleans.Hosting.IClientBuilder>? client = null)
     {
         // Each cluster anchors its audit chain into a file of its own (its database is its own too).
         var configuration = new ConfigurationBuilder().AddConfiguration(Configuration()).AddInMemoryCollection(new Dictionary<string, string?>
@@ -49,6 +51,7 @@ public static class TestSilos
         });
         builder.ConfigureSilo((_, silo) => SiloSetup.ConfigureSilo(silo, settings, connectionString, clustering: false));
         builder.ConfigureClientHost(host => host.Logging.SetMinimumLevel(LogLevel.Warning));
+        if (client is not null) builder.ConfigureClient(client);
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;

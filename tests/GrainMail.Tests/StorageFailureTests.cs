@@ -1,0 +1,82 @@
+using GrainMail.Contracts;
+using GrainMail.Contracts.Accounts;
+using GrainMail.Gateways.Common;
+using GrainMail.Tests.Infrastructure;
+using Npgsql;
+
+namespace GrainMail.Tests;
+
+/// <summary>
+/// A grain call that meets the database going away (the failover drill's dying primary), on a real PostgreSQL whose
+/// database stops taking connections: the caller hears <see cref="StorageUnavailableException"/> (Npgsql's own
+/// exceptions cannot be sent back; Orleans used to hand over a CodecNotFoundException), and a retryable read is asked
+/// again until the database is back.
+/// </summary>
+public sealed class StorageFailureTests(PostgresServer pg)
+{
+    /// <summary>Closes the database to new connections and ends the open ones (what a dying primary looks like from a
+    /// silo: broken connections, then refusals), or opens it again.</summary>
+    private async Task SetReachableAsync(string database, bool reachable)
+    {
+        await using var ds = NpgsqlDataSource.Create(pg.Server.ConnectionString("postgres"));
+        await using (var alter = ds.CreateCommand($"ALTER DATABASE {database} ALLOW_CONNECTIONS {(reachable ? "true" : "false")}"))
+            await alter.ExecuteNonQueryAsync();
+        if (reachable) return;
+        await using var end = ds.CreateCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()");
+        end.Parameters.AddWithValue("d", database);
+        await end.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task A_database_failure_crosses_to_the_caller_as_its_own_exception_and_a_retryable_read_waits_for_the_database()
+    {
+        var cs = await pg.NewDatabaseAsync("storefail");
+        var database = new NpgsqlConnectionStringBuilder(cs).Database!;
+        // The client retries as a gateway does.
+        await using var cluster = await TestSilos.StartAsync(cs, client: c => c.AddOutgoingGrainCallFilter<SiloFailureRetry>());
+        var policies = cluster.Client.GetGrain<ISecurityPolicyGrain>(0);
+        Assert.Equal(SecurityPolicy.Default.MinLength, (await policies.GetPolicy("down.test")).MinLength);
+
+        Task<SecurityPolicy> read;
+        await SetReachableAsync(database, reachable: false);
+        try
+        {
+            // A write is not asked again: its caller hears at once, with an exception it can tell apart.
+            var e = await Assert.ThrowsAsync<StorageUnavailableException>(() => policies.SetPolicy("down.test",
+                SecurityPolicy.Default with { MinLength = 12 }, new SecurityActor("admin@down.test", "admin", "127.0.0.1")));
+            Assert.True(e.Transient, e.Message);
+
+            // A read is: it has no answer while the database refuses connections (without the retry it failed at once).
+            read = policies.GetPolicy("down.test");
+            await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+            Assert.False(read.IsCompleted, read.IsFaulted ? read.Exception!.ToString() : "answered while the database was away");
+        }
+        finally
+        {
+            await SetReachableAsync(database, reachable: true);
+        }
+        // ... and answers once the database is back; the write above stored nothing.
+        Assert.Equal(SecurityPolicy.Default.MinLength, (await read).MinLength);
+    }
+
+    [Fact]
+    public void Only_npgsql_failures_are_translated_and_their_transience_is_kept()
+    {
+        var refused = new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111));
+        var translated = GrainMail.Grains.StorageFailureFilter.Translate(refused);
+        Assert.NotNull(translated);
+        Assert.True(translated.Transient);
+        Assert.Contains("Failed to connect", translated.Message);
+        // A multi-host connection string with no primary reachable (a failover before the promotion): Npgsql calls it
+        // permanent, but it passes when the standby is promoted (the drill's logins met it).
+        var noPrimary = new NpgsqlException("No suitable host was found.", new AggregateException(refused));
+        Assert.True(GrainMail.Grains.StorageFailureFilter.Translate(noPrimary)!.Transient);
+        // A constraint is not.
+        Assert.False(GrainMail.Grains.StorageFailureFilter.Translate(new NpgsqlException("bad data"))!.Transient);
+        // Inside another exception (a storage provider's wrapper), it cannot be sent back either.
+        Assert.NotNull(GrainMail.Grains.StorageFailureFilter.Translate(new InvalidOperationException("wrapped", refused)));
+        // Not a database failure: left as it is.
+        Assert.Null(GrainMail.Grains.StorageFailureFilter.Translate(new InvalidOperationException("the grain refused")));
+        Assert.Null(GrainMail.Grains.StorageFailureFilter.Translate(new TimeoutException("no answer")));
+    }
+}
