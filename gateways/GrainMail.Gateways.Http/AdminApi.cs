@@ -54,7 +54,8 @@ public sealed record AdminLink(string Name, string Region, string Kind, string? 
 /// The JSON admin API (<c>/api/v1</c>, one file per resource), the health endpoints, the admin
 /// token's authentication and the OpenAPI document (<c>/openapi/v1.json</c>). Errors are RFC 9457
 /// problem documents: 400 bad input, 401 no token, 403 wrong token, 404 unknown domain or
-/// account, 409 duplicate, 413 message too large.
+/// account, 409 duplicate, 413 message too large, 503 (with Retry-After) while the cluster or its database
+/// recovers from a failure (<see cref="Problems.TemporaryFailureMiddleware"/>).
 /// </summary>
 public static class AdminApi
 {
@@ -82,6 +83,8 @@ public static class AdminApi
 
     public static WebApplication MapGrainMailAdmin(this WebApplication app)
     {
+        // Outside authentication: the Basic login's password check is a grain call too.
+        app.UseMiddleware<Problems.TemporaryFailureMiddleware>();
         app.UseAuthentication();
         app.UseMiddleware<GrainMail.Gateways.Http.Audit.AuditRecorder>(); // around authorization: a 403 is recorded too
         app.UseAuthorization();
