@@ -872,10 +872,15 @@ public sealed partial class MailboxGrain(
             {
                 outcome = await store.CommitAsync(_address, _mailbox!.Version, change);
             }
-            catch (MailboxFencedException)
+            catch (Exception)
             {
-                // Another activation wrote (split brain or a stale activation): this one steps down
-                // and the caller sees an error; the next call activates afresh from the database.
+                // Fenced (another activation wrote: split brain or a stale activation), or the outcome is unknown:
+                // the database went away with the COMMIT in flight, and a synchronous standby that has it may be
+                // promoted. Either way this activation's version, UIDs and counts may be behind the database, so it
+                // steps down; the caller sees an error and the next call activates afresh from the database. Without
+                // this, a commit that landed unseen left the activation a version behind for good: its next insert
+                // collided on a UID (mailbox_message_pkey) before the fence could say so, at every redelivery, and
+                // the mailbox's deliveries stalled (the failover drill in session 13's CI: 633 messages).
                 DeactivateOnIdle();
                 throw;
             }
