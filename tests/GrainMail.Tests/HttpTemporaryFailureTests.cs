@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using GrainMail.Tests.Infrastructure;
-using Npgsql;
 
 namespace GrainMail.Tests;
 
@@ -14,35 +13,23 @@ namespace GrainMail.Tests;
 /// </summary>
 public sealed class HttpTemporaryFailureTests(PostgresServer pg)
 {
-    private async Task SetReachableAsync(string database, bool reachable)
-    {
-        await using var ds = NpgsqlDataSource.Create(pg.Server.ConnectionString("postgres"));
-        await using (var alter = ds.CreateCommand($"ALTER DATABASE {database} ALLOW_CONNECTIONS {(reachable ? "true" : "false")}"))
-            await alter.ExecuteNonQueryAsync();
-        if (reachable) return;
-        await using var end = ds.CreateCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()");
-        end.Parameters.AddWithValue("d", database);
-        await end.ExecuteNonQueryAsync();
-    }
-
     [Fact]
     public async Task An_admin_write_while_the_database_is_away_is_answered_503_with_retry_after_and_succeeds_once_it_is_back()
     {
         var cs = await pg.NewDatabaseAsync("http503");
-        var database = new NpgsqlConnectionStringBuilder(cs).Database!;
         await using var host = await HostProcess.StartAsync(cs, Path.Combine(pg.Root, "http503-host"), HostProcess.Ports.Free());
         var ct = TestContext.Current.CancellationToken;
         Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "before.test" }, ct)).StatusCode);
 
         HttpResponseMessage during;
-        await SetReachableAsync(database, reachable: false);
+        await pg.SetReachableAsync(cs, reachable: false);
         try
         {
             during = await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "during.test" }, ct);
         }
         finally
         {
-            await SetReachableAsync(database, reachable: true);
+            await pg.SetReachableAsync(cs, reachable: true);
         }
         var body = await during.Content.ReadAsStringAsync(ct);
         Assert.True(during.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)during.StatusCode}: {body}");

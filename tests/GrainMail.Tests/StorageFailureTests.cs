@@ -14,31 +14,17 @@ namespace GrainMail.Tests;
 /// </summary>
 public sealed class StorageFailureTests(PostgresServer pg)
 {
-    /// <summary>Closes the database to new connections and ends the open ones (what a dying primary looks like from a
-    /// silo: broken connections, then refusals), or opens it again.</summary>
-    private async Task SetReachableAsync(string database, bool reachable)
-    {
-        await using var ds = NpgsqlDataSource.Create(pg.Server.ConnectionString("postgres"));
-        await using (var alter = ds.CreateCommand($"ALTER DATABASE {database} ALLOW_CONNECTIONS {(reachable ? "true" : "false")}"))
-            await alter.ExecuteNonQueryAsync();
-        if (reachable) return;
-        await using var end = ds.CreateCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()");
-        end.Parameters.AddWithValue("d", database);
-        await end.ExecuteNonQueryAsync();
-    }
-
     [Fact]
     public async Task A_database_failure_crosses_to_the_caller_as_its_own_exception_and_a_retryable_read_waits_for_the_database()
     {
         var cs = await pg.NewDatabaseAsync("storefail");
-        var database = new NpgsqlConnectionStringBuilder(cs).Database!;
         // The client retries as a gateway does.
         await using var cluster = await TestSilos.StartAsync(cs, client: c => c.AddOutgoingGrainCallFilter<SiloFailureRetry>());
         var policies = cluster.Client.GetGrain<ISecurityPolicyGrain>(0);
         Assert.Equal(SecurityPolicy.Default.MinLength, (await policies.GetPolicy("down.test")).MinLength);
 
         Task<SecurityPolicy> read;
-        await SetReachableAsync(database, reachable: false);
+        await pg.SetReachableAsync(cs, reachable: false);
         try
         {
             // A write is not asked again: its caller hears at once, with an exception it can tell apart.
@@ -53,7 +39,7 @@ public sealed class StorageFailureTests(PostgresServer pg)
         }
         finally
         {
-            await SetReachableAsync(database, reachable: true);
+            await pg.SetReachableAsync(cs, reachable: true);
         }
         // ... and answers once the database is back; the write above stored nothing.
         Assert.Equal(SecurityPolicy.Default.MinLength, (await read).MinLength);

@@ -46,6 +46,22 @@ public sealed class PostgresServer : IAsyncLifetime
         return cs;
     }
 
+    /// <summary>
+    /// Closes a database to new connections and ends the open ones (what a dying primary looks like from a silo: broken
+    /// connections, then refusals), or opens it again.
+    /// </summary>
+    public async Task SetReachableAsync(string connectionString, bool reachable)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using var ds = NpgsqlDataSource.Create(Server.ConnectionString("postgres"));
+        await using (var alter = ds.CreateCommand($"ALTER DATABASE {database} ALLOW_CONNECTIONS {(reachable ? "true" : "false")}"))
+            await alter.ExecuteNonQueryAsync();
+        if (reachable) return;
+        await using var end = ds.CreateCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @d AND pid <> pg_backend_pid()");
+        end.Parameters.AddWithValue("d", database);
+        await end.ExecuteNonQueryAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_pg is not null) await _pg.StopAsync();
