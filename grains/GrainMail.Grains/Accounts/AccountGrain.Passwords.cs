@@ -81,8 +81,7 @@ public sealed partial class AccountGrain
         S.PasswordHash = await hasher.HashAsync(password);
         S.LockedUntil = null;
         _failures.Clear();
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         Sec.ResetTokenHash = null; // a password set by any way ends a pending reset link
         Sec.LastVerdict = [];
         await state.WriteStateAsync();

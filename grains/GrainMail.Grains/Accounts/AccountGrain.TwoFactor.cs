@@ -107,8 +107,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         Sec.RecoveryCodeHashes = Sec.PendingRecoveryCodeHashes;
         PendingTotpKey = null;
         Sec.PendingRecoveryCodeHashes = [];
-        _verified.Clear(); // a cached account password must not keep opening IMAP now
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials(); // a cached account password must not keep opening IMAP now
         await state.WriteStateAsync();
         await AuditAsync(actor, "twofactor.enrol", "ok");
         return new(TwoFactorOpStatus.Ok);
@@ -131,8 +130,7 @@ public sealed partial class AccountGrain : IAccountSecurityGrain
         Sec.RecoveryCodeHashes = [];
         Sec.PendingRecoveryCodeHashes = [];
         Sec.LastTotpStep = 0;
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.WriteStateAsync();
         await AuditAsync(actor, "twofactor.disable", "ok");
         return new(TwoFactorOpStatus.Ok);

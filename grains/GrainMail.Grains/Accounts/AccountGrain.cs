@@ -113,8 +113,7 @@ public sealed partial class AccountGrain(
             QuotaBytes = quotaBytes,
             CreatedAt = clock.GetUtcNow(),
         };
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.WriteStateAsync();
         return true;
     }
@@ -123,8 +122,7 @@ public sealed partial class AccountGrain(
     {
         await AdoptAsync();
         if (!S.Exists) return false;
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.ClearStateAsync();
         state.State = new AccountState();
         await ForgetLoginSecurityAsync();
@@ -138,8 +136,7 @@ public sealed partial class AccountGrain(
         S.PasswordHash = await hasher.HashAsync(password);
         S.LockedUntil = null;
         _failures.Clear();
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.PasswordChanged);
         return true;
@@ -150,8 +147,7 @@ public sealed partial class AccountGrain(
         await AdoptAsync();
         if (!S.Exists) return false;
         S.Enabled = enabled;
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.WriteStateAsync();
         if (!enabled) await EndSessionsAfterAsync(MailSessionEndReason.AccountDisabled);
         return true;
@@ -179,6 +175,14 @@ public sealed partial class AccountGrain(
     private readonly Dictionary<Guid, (DateTimeOffset Expires, string Fingerprint, AuthResult Result)> _answered = [];
     private static readonly TimeSpan AnswerKept = TimeSpan.FromMinutes(2);
     private const int AnswersKept = 64;
+
+    /// <summary>Credentials or the account changed: neither a cached password check nor an answer given to an attempt
+    /// before stands any more (a repeat of an old attempt is checked afresh).</summary>
+    private void ForgetCheckedCredentials()
+    {
+        _verified.Clear();
+        _answered.Clear();
+    }
 
     private void Answered(Guid attemptId, string fingerprint, AuthResult result)
     {
@@ -265,8 +269,7 @@ public sealed partial class AccountGrain(
         await AdoptAsync();
         if (!S.Exists) return AppPasswordStatus.NoSuchAccount;
         if (S.AppPasswords.RemoveAll(a => a.Name == name) == 0) return AppPasswordStatus.NotFound;
-        _verified.Clear();
-        _answered.Clear(); // credentials or the account changed: no answer given before stands for a repeat
+        ForgetCheckedCredentials();
         await state.WriteStateAsync();
         await EndSessionsAfterAsync(MailSessionEndReason.AppPasswordRevoked, name);
         return AppPasswordStatus.Revoked;
