@@ -654,8 +654,15 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await ResetTransactionAsync();
-        if (_tls is not null) await _tls.DisposeAsync();
+        try
+        {
+            // A transaction the connection left unfinished gives its send budget back.
+            await ResetTransactionAsync();
+        }
+        finally
+        {
+            if (_tls is not null) await _tls.DisposeAsync();
+        }
     }
 
     /// <summary>Where a refused BDAT chunk goes: read to stay in step, then forgotten.</summary>
