@@ -263,6 +263,57 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         }
     }
 
+    /// <summary>
+    /// The hourly budget (6 here) counts what is sent. RCPT takes a recipient from it; a message refused after that at DATA —
+    /// a mail loop (554 5.4.6), a NUL (554 5.6.0), a From: the account does not own (553 5.7.1) — or given up with RSET gives
+    /// it back, so a client that retries a refused message does not lock itself out: after twelve such, twice the budget, a
+    /// valid message goes, and so do the rest of the budget's, one by one. The next RCPT outside is 450 4.7.1.
+    /// </summary>
+    [Fact]
+    public async Task Refused_messages_give_back_their_budget_and_accepted_ones_still_stop_at_it()
+    {
+        var sender = await NewSender();
+        var hops = string.Concat(Enumerable.Range(0, 101).Select(i => $"Received: from hop{i}.example.org by hop{i + 1}.example.org; Wed, 2 Dec 2026 05:00:00 +0000\r\n"));
+        (string Text, string Reply)[] refused =
+        [
+            (hops + $"From: <{sender}>\r\nSubject: looping\r\n\r\nround and round\r\n", "554 5.4.6"),
+            ($"From: <{sender}>\r\nSubject: with a NUL\r\n\r\nbefore\0after\r\n", "554 5.6.0"),
+            ($"From: <stranger{Guid.NewGuid():N}@{D}>\r\nSubject: not my address\r\n\r\nhello\r\n", "553 5.7.1"),
+        ];
+        var (c, _) = await RawSmtp.ConnectAsync(host.Submissions, implicitTls: true);
+        await using (c)
+        {
+            await c.CommandAsync("EHLO client.example.org");
+            Assert.StartsWith("235", await c.CommandAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{sender}\0{SmtpHostFixture.Password}"))));
+            for (var round = 0; round < 3; round++)
+            {
+                foreach (var (text, reply) in refused)
+                {
+                    Assert.StartsWith("250", await c.CommandAsync($"MAIL FROM:<{sender}>"));
+                    Assert.StartsWith("250 2.1.5", await c.CommandAsync($"RCPT TO:<refused{round}@remote.test>"));
+                    Assert.StartsWith("354", await c.CommandAsync("DATA"));
+                    await c.SendRawAsync(Encoding.UTF8.GetBytes(text + ".\r\n"));
+                    Assert.StartsWith(reply, await c.ReadReplyAsync());
+                }
+                Assert.StartsWith("250", await c.CommandAsync($"MAIL FROM:<{sender}>"));
+                Assert.StartsWith("250 2.1.5", await c.CommandAsync($"RCPT TO:<abandoned{round}@remote.test>"));
+                Assert.StartsWith("250", await c.CommandAsync("RSET"));
+            }
+            for (var i = 0; i < 6; i++)
+            {
+                Assert.StartsWith("250", await c.CommandAsync($"MAIL FROM:<{sender}>"));
+                Assert.StartsWith("250 2.1.5", await c.CommandAsync($"RCPT TO:<sent{i}@remote.test>"));
+                Assert.StartsWith("354", await c.CommandAsync("DATA"));
+                await c.SendRawAsync(Encoding.UTF8.GetBytes($"From: <{sender}>\r\nTo: <sent{i}@remote.test>\r\nSubject: within the budget {i}\r\n\r\nhello\r\n.\r\n"));
+                Assert.StartsWith("250 2.0.0", await c.ReadReplyAsync());
+            }
+            Assert.StartsWith("250", await c.CommandAsync($"MAIL FROM:<{sender}>"));
+            Assert.StartsWith("450 4.7.1", await c.CommandAsync("RCPT TO:<over@remote.test>"));
+        }
+        await WaitForRemote("sent5@remote.test");
+        Assert.DoesNotContain(host.Remote.Received, r => r.To.Any(t => t.StartsWith("refused", StringComparison.Ordinal) || t.StartsWith("abandoned", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task Messages_waiting_for_a_destination_leave_together_over_one_connection_when_it_answers_again()
     {
@@ -282,6 +333,22 @@ public sealed class OutboundTests(OutboundHostFixture host) : IClassFixture<Outb
         for (var i = 0; i < 3; i++) await WaitForRemote($"b{i}@batch.example");
         Assert.Equal(1, host.Remote.Connections - before);
         Assert.Equal(0, await QueueRows("batch.example"));
+    }
+
+    [Fact]
+    public void A_token_bucket_takes_back_what_it_gave_for_nothing_but_never_holds_more_than_its_capacity()
+    {
+        var t0 = new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero);
+        var bucket = new GrainMail.Grains.Outbound.TokenBucket(6, 6 / 3600.0, t0);
+        Assert.True(bucket.TryTake(6, t0));
+        Assert.False(bucket.TryTake(1, t0));
+        bucket.Return(2, t0);
+        Assert.True(bucket.TryTake(2, t0));
+        Assert.False(bucket.TryTake(1, t0));
+        // Returned onto a bucket that refilled meanwhile: still at most its capacity.
+        bucket.Return(6, t0.AddHours(1));
+        Assert.True(bucket.TryTake(6, t0.AddHours(1)));
+        Assert.False(bucket.TryTake(1, t0.AddHours(1)));
     }
 
     [Fact]

@@ -26,7 +26,12 @@ public sealed class VirusHostFixture : SmtpHostFixture
         ["GrainMail__Clamd__Timeout"] = "00:00:10",
         ["GrainMail__Clamd__StreamMaxLength"] = ScanLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["GrainMail__AllowPlaintextAuth"] = "true",
+        // Small, so that refused submissions would use it up if they kept spending it.
+        ["GrainMail__OutboundAccountRecipientsPerHour"] = AccountRecipientsPerHour.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>Each account's hourly budget of recipients outside.</summary>
+    public const int AccountRecipientsPerHour = 2;
 
     public override async ValueTask DisposeAsync()
     {
@@ -100,6 +105,34 @@ public sealed class VirusScanTests(VirusHostFixture fixture) : IClassFixture<Vir
         var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => smtp.SendAsync(message));
         Assert.Equal(554, (int)refused.StatusCode);
         Assert.Contains(ClamdServer.EicarSignature, refused.Message);
+        await smtp.DisconnectAsync(true);
+        Assert.Equal(0, await fixture.InboxCount($"erin@{Domain}"));
+    }
+
+    /// <summary>
+    /// A submission the scanner refuses (554 at DATA) took a recipient outside from the sender's hourly budget at RCPT and
+    /// gives it back: refused twice the budget's worth of times, the sender can still send a clean message outside.
+    /// </summary>
+    [Fact]
+    public async Task A_submission_refused_for_a_virus_does_not_spend_the_send_budget()
+    {
+        await fixture.NewAccount("vera");
+        var vera = $"vera@{Domain}";
+        using var smtp = new SmtpClient { ServerCertificateValidationCallback = (_, _, _, _) => true, Timeout = 30_000 };
+        await smtp.ConnectAsync("127.0.0.1", fixture.Submission, SecureSocketOptions.StartTls);
+        await smtp.AuthenticateAsync(vera, SmtpHostFixture.Password);
+        for (var i = 0; i < 2 * VirusHostFixture.AccountRecipientsPerHour; i++)
+        {
+            var infected = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(Attached($"erin@{Domain}", "eicar.com", Encoding.ASCII.GetBytes(ClamdServer.Eicar), vera))));
+            infected.To.Add(MailboxAddress.Parse($"partner{i}@outside.test"));
+            var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => smtp.SendAsync(infected));
+            Assert.Equal(554, (int)refused.StatusCode);
+            Assert.Contains(ClamdServer.EicarSignature, refused.Message);
+        }
+        var clean = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(Plain("partner@outside.test", "clean after refusals"))));
+        clean.From.Clear();
+        clean.From.Add(MailboxAddress.Parse(vera));
+        Assert.StartsWith("2.0.0 Ok", await smtp.SendAsync(clean));
         await smtp.DisconnectAsync(true);
         Assert.Equal(0, await fixture.InboxCount($"erin@{Domain}"));
     }

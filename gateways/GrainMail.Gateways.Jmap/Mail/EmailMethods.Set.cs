@@ -26,7 +26,11 @@ public sealed partial class EmailMethods
             try
             {
                 if (node is not JsonObject props) throw new SetError(StandardMethods.SetError("invalidProperties", "Not an object"));
-                var raw = await BuildMessageAsync(props, call, mail);
+                // The built message passes the rule of every way in, as a client's own bytes would: header values and body
+                // text come from the client (a NUL, a header field over the limits), and what is stored has CRLF line ends.
+                var (built, problem) = JmapMessageText.Read(await BuildMessageAsync(props, call, mail), TextLimits);
+                if (built is null) throw new SetError(StandardMethods.SetError("invalidProperties", problem));
+                var raw = built.Raw;
                 var (folders, flags, custom) = Placement(props, call, mail.View);
                 var id = await AppendAsync(mail, folders, raw, flags, custom, null);
                 call.Request.CreatedIds[cid] = id;
@@ -304,7 +308,8 @@ public sealed partial class EmailMethods
         }
         m.Body = body;
         using var ms = new MemoryStream();
-        m.WriteTo(FormatOptions.Default, ms);
+        // CRLF whatever the platform (MimeKit's default is the machine's own line end, LF here): RFC 5322 2.3 text.
+        m.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, ms);
         return ms.ToArray();
     }
 
@@ -326,15 +331,11 @@ public sealed partial class EmailMethods
                     ?? throw new SetError(StandardMethods.SetError("blobNotFound").Also("notFound", blobId));
                 var (folders, flags, custom) = Placement(props, call, mail.View);
                 DateTimeOffset? received = props["receivedAt"] is JsonValue rv && DateTimeOffset.TryParse((string?)rv, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at : null;
-                try
-                {
-                    MimeMessage.Load(new MemoryStream(blob.Data));
-                }
-                catch (FormatException)
-                {
-                    throw new SetError(StandardMethods.SetError("invalidEmail", "The blob is not a message"));
-                }
-                var id = await AppendAsync(mail, folders, blob.Data, flags, custom, received);
+                // RFC 8621 4.8: a blob that is not a valid message is invalidEmail. Valid is what every other way in accepts
+                // (SMTP DATA, IMAP APPEND): no NUL, a header section with a field and within the limits; line ends become CRLF.
+                var (message, problem) = JmapMessageText.Read(blob.Data, TextLimits);
+                if (message is null) throw new SetError(StandardMethods.SetError("invalidEmail", problem));
+                var id = await AppendAsync(mail, folders, message.Raw, flags, custom, received);
                 call.Request.CreatedIds[cid] = id;
                 var copy = mail.View.Copies(id)[0];
                 created[cid] = new JsonObject { ["id"] = id, ["blobId"] = "B" + id[1..], ["threadId"] = await store.ThreadIdAsync(copy), ["size"] = copy.Meta.Blob.Size };

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GrainMail.Contracts.Mailboxes;
+using GrainMail.Gateways.Common.Messages;
 using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Protocol;
 
@@ -9,8 +10,11 @@ namespace GrainMail.Gateways.Jmap.Mail;
 /// Email/get, /changes, /query, /queryChanges (RFC 8621 4.2-4.5). Email ids are IMAP's EMAILID
 /// (one id for every copy of a message), so mailboxIds lists the folders that hold a copy.
 /// </summary>
-public sealed partial class EmailMethods(MailAccess access, EmailStore store, BlobResolver blobs) : IJmapMethods
+public sealed partial class EmailMethods(MailAccess access, EmailStore store, BlobResolver blobs, MessageLimits? limits = null) : IJmapMethods
 {
+    /// <summary>The header limits of every way in (<see cref="MessageLimits.Section"/>), for what Email/set and Email/import store.</summary>
+    private MessageTextLimits TextLimits { get; } = limits?.Text ?? MessageTextLimits.Default;
+
     private static readonly HashSet<string> Metadata = ["id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt"];
     private static readonly HashSet<string> BodyProps = ["bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments", "headers"];
 

@@ -7,6 +7,7 @@ using GrainMail.Contracts.Intake;
 using GrainMail.Contracts.Lists;
 using GrainMail.Gateways.Common.Intake;
 using GrainMail.Gateways.Common.Messages;
+using GrainMail.Gateways.Jmap.Mail;
 using GrainMail.Gateways.Smtp;
 using GrainMail.Gateways.Smtp.Session;
 using Microsoft.Extensions.Logging;
@@ -34,30 +35,19 @@ public sealed record SendOutcome(JsonObject? Error, JmapEnvelope? Envelope = nul
 /// </summary>
 public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, SmtpOptions options, ILogger<JmapSubmitter> log)
 {
-    private readonly RcptPolicy _rcpt = new(grains, options);
+    private readonly RcptPolicy _rcpt = new(grains, options, log);
 
     /// <param name="envelopeId">The RFC 3461 ENVID the message leaves with: the EmailSubmission's id, which a DSN returns as
     /// Original-Envelope-Id, so that the report is matched to this submission and no other.</param>
     public async Task<SendOutcome> SendAsync(string account, byte[] raw, JsonNode? envelopeArgument, CancellationToken ct, string? envelopeId = null)
     {
-        // The message-text rule of every way in, as SMTP DATA applies it (554 5.6.0 for a NUL, 552 5.3.4 for the header
-        // limits there): line ends become CRLF, NUL and oversized header sections are refused. The stored Email need not
-        // have passed it — Email/import stores an uploaded blob as it is — and it is what leaves the server.
-        var (text, problem) = MessageText.Normalize(raw, options.MessageText);
-        if (text is null) return new SendOutcome(SubmissionRules.TextRefusal(MessageText.Describe(problem, options.MessageText)));
-        raw = text;
-        MimeMessage message;
-        try
-        {
-            using var s = new MemoryStream(raw, writable: false);
-            message = await MimeMessage.LoadAsync(s, ct);
-        }
-        catch (FormatException e)
-        {
-            return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email cannot be parsed: " + e.Message));
-        }
-        // SMTP DATA refuses a message with an empty header section (554 5.6.0); with an explicit envelope, nothing below would.
-        if (message.Headers.Count == 0) return new SendOutcome(SubmissionRules.Error("invalidEmail", "The Email has no header fields"));
+        // The message-text rule of every way in, as SMTP DATA applies it (554 5.6.0 for a NUL or an empty header section, 552 5.3.4
+        // for the header limits there): line ends become CRLF, the rest is refused. Email/set and Email/import store nothing
+        // that fails it, but an Email stored before they checked may, and what leaves the server must pass.
+        var (read, problem) = JmapMessageText.Read(raw, options.MessageText);
+        if (read is null) return new SendOutcome(SubmissionRules.TextRefusal(problem!));
+        raw = read.Raw;
+        var message = read.Message;
         var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message) : SubmissionRules.Parse(envelopeArgument);
         if (envelopeError is not null) return new SendOutcome(envelopeError);
 
@@ -67,9 +57,9 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         foreach (var (field, id) in new[] { ("from", HeaderId.From), ("sender", HeaderId.Sender) })
         {
             // A field that names no address one can check is not owned either (SmtpSession refuses it at DATA likewise).
-            if (SubmissionRules.HasUnparsable(message, id))
+            if (SubmissionRules.Addresses(message, id) is not { } addresses)
                 return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The {field} field cannot be read as addresses the account may send as", ("properties", new JsonArray(field))));
-            foreach (var address in SubmissionRules.Addresses(message, id))
+            foreach (var address in addresses)
                 if (!await OwnsAsync(account, address, owned))
                     return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The account may not send with {field} <{address}>", ("properties", new JsonArray(field))));
         }
@@ -85,75 +75,93 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         if (bytes.Length > options.MaxMessageBytes)
             return new SendOutcome(SubmissionRules.Error("tooLarge", $"The message is larger than {options.MaxMessageBytes} bytes", ("maxSize", options.MaxMessageBytes)));
 
-        // RCPT, one recipient at a time, exactly as SmtpSession asks (the budgets are spent here as there).
-        var mailboxes = new List<string>();
-        var external = new List<string>();
-        var lists = new List<string>();
-        var accepted = new List<(string Address, string Reply)>();
-        var targets = new JsonObject();
-        var refused = new List<(string, RcptVerdict)>();
-        long sizeLimit = options.MaxMessageBytes;
-        foreach (var rcpt in envelope.RcptTo.DistinctBy(r => r.Email, StringComparer.OrdinalIgnoreCase))
-        {
-            var verdict = await _rcpt.CheckAsync(new RcptCheck(rcpt.Email, account, SmtpService.Submission, bytes.Length, envelope.MailFrom.Email));
-            if (!verdict.Accepted)
-            {
-                refused.Add((rcpt.Email, verdict));
-                continue;
-            }
-            if (verdict.MaxMessageBytes is long max) sizeLimit = Math.Min(sizeLimit, max);
-            mailboxes.AddRange(verdict.Mailboxes);
-            external.AddRange(verdict.External);
-            if (verdict.List is { } l) lists.Add(l);
-            accepted.Add((rcpt.Email, verdict.Reply.ToString()));
-            targets[rcpt.Email] = new JsonObject
-            {
-                ["mailboxes"] = new JsonArray(verdict.Mailboxes.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
-                ["external"] = new JsonArray(verdict.External.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
-                // A mailing list: its post is followed in the list's stream (SubmissionStatus), found by list and time.
-                ["list"] = verdict.List is { } listed ? GrainMail.Contracts.Lists.ListStreams.Split(listed).List : null,
-            };
-        }
-        if (SubmissionRules.RecipientRefusal(refused, bytes.Length) is { } rcptError) return new SendOutcome(rcptError);
-        if (bytes.Length > sizeLimit)
-            return new SendOutcome(SubmissionRules.Error("tooLarge", $"The message is larger than {sizeLimit} bytes, a recipient domain's limit", ("maxSize", sizeLimit)));
-        // The loop check of SMTP DATA (554 5.4.6), the same function: the header fields as the user's Email has them (our own
-        // Received field not counted, as SMTP counts before adding its own), and the lists the recipients were accepted as.
-        if (MailLoop.Find(message.Headers.Select(h => (h.Field, h.Value)).ToList(), lists, options.MaxHops) is { } loop)
-            return new SendOutcome(SubmissionRules.LoopRefusal(loop));
-
-        external = external.Distinct(StringComparer.Ordinal).ToList();
-        var envelopeToSilo = new SubmissionEnvelope(envelope.MailFrom.Email, mailboxes.Distinct(StringComparer.Ordinal).ToList(),
-            Dsn: DsnRequest.Encode(null, envelopeId), External: external, ExternalOwner: external.Count == 0 ? null : MailAddress.DomainOf(account),
-            Lists: lists.Distinct(StringComparer.Ordinal).ToList(), AuthenticatedUser: account);
-        SubmitReceipt receipt;
+        // RCPT, one recipient at a time, exactly as SmtpSession asks. The budgets are taken here as there, and given back as
+        // there when the submission is refused after all (a refused recipient refuses it whole, the size, the loop check, the
+        // intake): a client that tries a refused message again does not use up its own sending budget.
+        var charged = 0;
+        var sent = false;
         try
         {
-            receipt = await intake.SubmitAsync(envelopeToSilo, bytes, ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // As SMTP's 451: nothing was committed, or it cannot be known; the client may send again.
-            log.LogWarning(e, "JMAP submission of {Account} failed at the intake", account);
-            return new SendOutcome(SubmissionRules.Error("serverFail", "The message could not be stored; try again"));
-        }
-        if (receipt.Refusal is { } refusal) return new SendOutcome(SubmissionRules.IntakeRefusal(refusal));
-
-        // The list's post event carries the receipt's time: with the list and the account it names the post in the list's stream.
-        foreach (var (_, t) in targets)
-            if (t?["list"] is not null) t["at"] = receipt.ReceivedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-        // Held for approval: the intake wrote no delivery event, only the held row (and the send log's "pending approval").
-        var held = receipt.Events == 0;
-        var status = new JsonObject();
-        foreach (var (address, reply) in accepted)
-            status[address] = new JsonObject
+            var mailboxes = new List<string>();
+            var external = new List<string>();
+            var lists = new List<string>();
+            var accepted = new List<(string Address, string Reply)>();
+            var targets = new JsonObject();
+            var refused = new List<(string, RcptVerdict)>();
+            long sizeLimit = options.MaxMessageBytes;
+            foreach (var rcpt in envelope.RcptTo.DistinctBy(r => r.Email, StringComparer.OrdinalIgnoreCase))
             {
-                ["smtpReply"] = held ? $"250 2.0.0 Held for approval ({receipt.MessageId:N})" : reply,
-                ["delivered"] = "queued",
-                ["displayed"] = "unknown",
-            };
-        log.LogInformation("JMAP submission {Id} from {Account} to {Count} recipients{Held}", receipt.MessageId, account, accepted.Count, held ? ", held for approval" : "");
-        return new SendOutcome(null, envelope, status, held, receipt.MessageId, messageId, targets);
+                var verdict = await _rcpt.CheckAsync(new RcptCheck(rcpt.Email, account, SmtpService.Submission, bytes.Length, envelope.MailFrom.Email));
+                if (verdict.Charged) charged++;
+                if (!verdict.Accepted)
+                {
+                    refused.Add((rcpt.Email, verdict));
+                    continue;
+                }
+                if (verdict.MaxMessageBytes is long max) sizeLimit = Math.Min(sizeLimit, max);
+                mailboxes.AddRange(verdict.Mailboxes);
+                external.AddRange(verdict.External);
+                if (verdict.List is { } l) lists.Add(l);
+                accepted.Add((rcpt.Email, verdict.Reply.ToString()));
+                targets[rcpt.Email] = new JsonObject
+                {
+                    ["mailboxes"] = new JsonArray(verdict.Mailboxes.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
+                    ["external"] = new JsonArray(verdict.External.Distinct(StringComparer.Ordinal).Select(m => (JsonNode)m).ToArray()),
+                    // A mailing list: its post is followed in the list's stream (SubmissionStatus), found by list and time.
+                    ["list"] = verdict.List is { } listed ? GrainMail.Contracts.Lists.ListStreams.Split(listed).List : null,
+                };
+            }
+            if (SubmissionRules.RecipientRefusal(refused, bytes.Length) is { } rcptError) return new SendOutcome(rcptError);
+            if (bytes.Length > sizeLimit)
+                return new SendOutcome(SubmissionRules.Error("tooLarge", $"The message is larger than {sizeLimit} bytes, a recipient domain's limit", ("maxSize", sizeLimit)));
+            // The loop check of SMTP DATA (554 5.4.6), the same function: the header fields as the user's Email has them (our own
+            // Received field not counted, as SMTP counts before adding its own), and the lists the recipients were accepted as.
+            if (MailLoop.Find(message.Headers.Select(h => (h.Field, h.Value)).ToList(), lists, options.MaxHops) is { } loop)
+                return new SendOutcome(SubmissionRules.LoopRefusal(loop));
+
+            external = external.Distinct(StringComparer.Ordinal).ToList();
+            var envelopeToSilo = new SubmissionEnvelope(envelope.MailFrom.Email, mailboxes.Distinct(StringComparer.Ordinal).ToList(),
+                Dsn: DsnRequest.Encode(null, envelopeId), External: external, ExternalOwner: external.Count == 0 ? null : MailAddress.DomainOf(account),
+                Lists: lists.Distinct(StringComparer.Ordinal).ToList(), AuthenticatedUser: account);
+            SubmitReceipt receipt;
+            // From here the message may be stored and sent: a failure without an answer keeps the budget (the strict side).
+            sent = true;
+            try
+            {
+                receipt = await intake.SubmitAsync(envelopeToSilo, bytes, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // As SMTP's 451: nothing was committed, or it cannot be known; the client may send again.
+                log.LogWarning(e, "JMAP submission of {Account} failed at the intake", account);
+                return new SendOutcome(SubmissionRules.Error("serverFail", "The message could not be stored; try again"));
+            }
+            if (receipt.Refusal is { } refusal)
+            {
+                sent = false;
+                return new SendOutcome(SubmissionRules.IntakeRefusal(refusal));
+            }
+
+            // The list's post event carries the receipt's time: with the list and the account it names the post in the list's stream.
+            foreach (var (_, t) in targets)
+                if (t?["list"] is not null) t["at"] = receipt.ReceivedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            // Held for approval: the intake wrote no delivery event, only the held row (and the send log's "pending approval").
+            var held = receipt.Events == 0;
+            var status = new JsonObject();
+            foreach (var (address, reply) in accepted)
+                status[address] = new JsonObject
+                {
+                    ["smtpReply"] = held ? $"250 2.0.0 Held for approval ({receipt.MessageId:N})" : reply,
+                    ["delivered"] = "queued",
+                    ["displayed"] = "unknown",
+                };
+            log.LogInformation("JMAP submission {Id} from {Account} to {Count} recipients{Held}", receipt.MessageId, account, accepted.Count, held ? ", held for approval" : "");
+            return new SendOutcome(null, envelope, status, held, receipt.MessageId, messageId, targets);
+        }
+        finally
+        {
+            if (!sent && charged > 0) await _rcpt.GiveBackAsync(account, charged);
+        }
     }
 
     /// <summary>The sender rule on its own, for Identity/set (RFC 8621 6.3: forbiddenFrom for an address the user may not send as).</summary>

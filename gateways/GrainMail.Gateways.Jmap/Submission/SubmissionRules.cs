@@ -50,7 +50,8 @@ public static class SubmissionRules
         string? mailFrom;
         if (senders.Count > 0)
         {
-            var senderAddresses = Addresses(message, HeaderId.Sender);
+            // An unreadable field names no address: refused below like an empty one (exactly one is needed).
+            var senderAddresses = Addresses(message, HeaderId.Sender) ?? [];
             if (senders.Count > 1 || senderAddresses.Count != 1) return (null, InvalidEmail("sender", "The Sender field must hold exactly one address"));
             mailFrom = senderAddresses[0];
         }
@@ -66,18 +67,20 @@ public static class SubmissionRules
         return (new JmapEnvelope(new EnvelopeAddress(mailFrom), rcpt), null);
     }
 
-    /// <summary>Every address of every field of that kind (MimeKit's Sender property keeps only the first).</summary>
-    public static List<string> Addresses(MimeMessage message, HeaderId field)
+    /// <summary>
+    /// Every address of every field of that kind (MimeKit's Sender property keeps only the first), each field parsed once;
+    /// null when one of them cannot be parsed as an address list (SmtpSession's FromAddresses yields null for it).
+    /// </summary>
+    public static List<string>? Addresses(MimeMessage message, HeaderId field)
     {
         var list = new List<string>();
         foreach (var h in message.Headers.Where(h => h.Id == field))
-            if (InternetAddressList.TryParse(h.Value, out var parsed)) list.AddRange(parsed.Mailboxes.Select(m => m.Address));
+        {
+            if (!InternetAddressList.TryParse(h.Value, out var parsed)) return null;
+            list.AddRange(parsed.Mailboxes.Select(m => m.Address));
+        }
         return list;
     }
-
-    /// <summary>Whether a field of that kind cannot be parsed as an address list (SmtpSession's FromAddresses yields null for it).</summary>
-    public static bool HasUnparsable(MimeMessage message, HeaderId field) =>
-        message.Headers.Any(h => h.Id == field && !InternetAddressList.TryParse(h.Value, out _));
 
     /// <summary>
     /// A mail loop (SMTP's 554 5.4.6) as a SetError. RFC 8621 7.5 defines none for a loop; invalidEmail fits: the refusal is
@@ -89,8 +92,8 @@ public static class SubmissionRules
         Error("invalidEmail", "554 5.4.6 " + loop.Description, ("properties", new JsonArray("header:" + loop.Field)));
 
     /// <summary>
-    /// A message text SMTP DATA would refuse (a NUL, a header section over the limits; <see cref="GrainMail.Gateways.Common.Messages.MessageText"/>):
-    /// invalidEmail, since the Email's content is at fault. Not tooLarge: that SetError's maxSize is the whole message's limit,
+    /// A message text SMTP DATA would refuse (a NUL, a header section over the limits or without a field;
+    /// <see cref="Mail.JmapMessageText"/>): invalidEmail, since the Email's content is at fault, as Email/import answers for it. Not tooLarge: that SetError's maxSize is the whole message's limit,
     /// which this message may well be within.
     /// </summary>
     public static JsonObject TextRefusal(string description) => Error("invalidEmail", description);

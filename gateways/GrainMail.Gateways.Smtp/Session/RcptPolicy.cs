@@ -3,6 +3,7 @@ using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Lists;
 using GrainMail.Contracts.Outbound;
 using GrainMail.Gateways.Smtp.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace GrainMail.Gateways.Smtp.Session;
 
@@ -19,8 +20,10 @@ public sealed record RcptCheck(string Address, string? User, SmtpService Service
 /// <param name="List">A mailing list address (as accepted): the message goes to the list's stream.</param>
 /// <param name="ProtocolReject">Those of <paramref name="Mailboxes"/> whose active Sieve script may <c>ereject</c> (RFC 5429),
 /// as the domain knows it: the intake asks their scripts before answering DATA, and only theirs.</param>
+/// <param name="Charged">One recipient was taken from the sender's hourly budgets (account and domain) for this address: the
+/// caller gives it back (<see cref="RcptPolicy.GiveBackAsync"/>) if the message is not sent after all.</param>
 public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<string> Mailboxes, IReadOnlyList<string> External, long? MaxMessageBytes,
-    string? List = null, IReadOnlyList<string>? ProtocolReject = null)
+    string? List = null, IReadOnlyList<string>? ProtocolReject = null, bool Charged = false)
 {
     public bool Accepted => Reply.Code == 250;
 
@@ -36,7 +39,15 @@ public sealed record RcptVerdict(SmtpReply Reply, string Address, IReadOnlyList<
 /// and size, and for mail that leaves, the sender's hourly budgets. The session only calls
 /// <see cref="CheckAsync"/>; what happens inside may become a single grain call.
 /// </summary>
-internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
+/// <remarks>
+/// The budgets are taken here, at RCPT, one recipient at a time, and given back by the caller for a message refused later
+/// (at DATA: the message text, the loop check, From:, the intake's virus or policy refusal; the rest of EmailSubmission/set)
+/// or abandoned (RSET, a new EHLO, the connection gone): a client that retries a refused message does not lock itself
+/// out. Taking first and giving back keeps the limit exact under concurrency: the take is one grain turn on one
+/// activation for the account wherever the session runs, so what is in flight is always counted (see
+/// <see cref="GrainMail.Contracts.Outbound.ISendRateGrain.Release"/>).
+/// </remarks>
+internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options, ILogger? log = null)
 {
     public async Task<RcptVerdict> CheckAsync(RcptCheck check)
     {
@@ -63,15 +74,19 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
             if (check.Service == SmtpService.Mx || check.User is null) return RcptVerdict.Refused(550, "5.7.1", "Relaying denied", address);
             // The sender's hourly budgets (account, then domain): a temporary refusal, so a
             // legitimate client retries later and a hijacked account cannot flood the world.
-            if (!await grains.GetGrain<ISendRateGrain>("account/" + check.User).TryAcquire(1))
+            if (!await grains.GetGrain<ISendRateGrain>(AccountBudget(check.User)).TryAcquire(1))
                 return RcptVerdict.Refused(450, "4.7.1", "Sending rate limit of this account reached, try again later", address);
-            if (!await grains.GetGrain<ISendRateGrain>("domain/" + MailAddress.DomainOf(check.User)).TryAcquire(1))
+            if (!await grains.GetGrain<ISendRateGrain>(DomainBudget(check.User)).TryAcquire(1))
+            {
+                // The account's recipient was taken for a recipient refused after all.
+                await ReleaseAsync(AccountBudget(check.User), 1);
                 return RcptVerdict.Refused(450, "4.7.1", "Sending rate limit of this domain reached, try again later", address);
+            }
             // Authenticated submission: committed to the outbound stream of the destination domain.
             // Only the destination may interpret its local parts (RFC 5321 2.4): they leave with
             // the case the sender wrote; the domain is the normalised one.
             var outward = check.Address[..check.Address.LastIndexOf('@')] + "@" + MailAddress.DomainOf(address);
-            return new RcptVerdict(Ok, outward, [], [outward], null);
+            return new RcptVerdict(Ok, outward, [], [outward], null, Charged: true);
         }
         return r.Status switch
         {
@@ -127,4 +142,33 @@ internal sealed class RcptPolicy(IGrainFactory grains, SmtpOptions options)
     }
 
     private static readonly SmtpReply Ok = new(250, "2.1.5", "Recipient OK");
+
+    private static string AccountBudget(string user) => "account/" + user;
+
+    private static string DomainBudget(string user) => "domain/" + MailAddress.DomainOf(user);
+
+    /// <summary>
+    /// Gives back to <paramref name="user"/>'s budgets the <paramref name="recipients"/> that accepted RCPTs (<see cref="RcptVerdict.Charged"/>)
+    /// took for a message that was not sent. Only for a definite "not sent": a commit whose outcome is unknown keeps them.
+    /// </summary>
+    public async Task GiveBackAsync(string user, int recipients)
+    {
+        if (recipients <= 0) return;
+        await ReleaseAsync(AccountBudget(user), recipients);
+        await ReleaseAsync(DomainBudget(user), recipients);
+    }
+
+    private async Task ReleaseAsync(string budget, int recipients)
+    {
+        try
+        {
+            await grains.GetGrain<ISendRateGrain>(budget).Release(recipients);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The recipients stay spent, as they were before anything was given back: the strict side. The refusal the
+            // client is waiting for matters more than the budget.
+            log?.LogWarning(e, "Could not give back {Recipients} recipients to the send budget {Budget}", recipients, budget);
+        }
+    }
 }

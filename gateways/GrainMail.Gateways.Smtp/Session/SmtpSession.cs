@@ -61,7 +61,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         _service = service;
         _remote = remote;
         _options = server.Options;
-        _rcptPolicy = new RcptPolicy(server.Grains, server.Options);
+        _rcptPolicy = new RcptPolicy(server.Grains, server.Options, server.Logger);
         _stream = new DuplexStream(connection.Transport);
         _reader = new SmtpReader(connection.Transport.Input);
     }
@@ -155,7 +155,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             case DataCommand: return await DataAsync(ct);
             case BdatCommand bdat: return await BdatAsync(bdat, ct);
             case RsetCommand:
-                ResetTransaction();
+                await ResetTransactionAsync();
                 await ReplyAsync("250 2.0.0 Reset");
                 return true;
             case NoopCommand:
@@ -183,7 +183,7 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private async Task<bool> HeloAsync(HeloCommand helo)
     {
-        ResetTransaction();
+        await ResetTransactionAsync();
         _helo = helo.Domain;
         _extended = helo.Extended;
         if (!helo.Extended)
@@ -223,8 +223,8 @@ internal sealed class SmtpSession : IAsyncDisposable
         await StartTlsAsync(ct);
         // RFC 3207 4.2: everything learnt before TLS is forgotten.
         _helo = null;
+        await ResetTransactionAsync();
         _user = null;
-        ResetTransaction();
         return true;
     }
 
@@ -352,6 +352,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         if (!verdict.Accepted) return await ReplyKeepAsync(verdict.Reply.ToString());
         if (verdict.MaxMessageBytes is long max) transaction.LimitSize(max);
         transaction.Add(new AcceptedRecipient(verdict.Address, verdict.Mailboxes, verdict.External, rcpt.Parameters, verdict.List, verdict.ProtocolReject));
+        if (verdict.Charged) transaction.Charged++;
         await ReplyAsync(verdict.Reply.ToString());
         return true;
     }
@@ -492,7 +493,8 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
         finally
         {
-            ResetTransaction();
+            // A message refused above (or by the intake) gives back what its recipients took from the send budgets.
+            await ResetTransactionAsync();
         }
     }
 
@@ -512,11 +514,15 @@ internal sealed class SmtpSession : IAsyncDisposable
             // Mail from the internet is checked on the silo before it is stored (SPF, DKIM, DMARC, ARC,
             // blocklists, score); authenticated submission is not filtered for spam.
             var inbound = _service == SmtpService.Mx ? new InboundEvidence(_remote.ToString(), _helo) : null;
+            // From here the message may be stored and sent: a commit that fails without an answer keeps its budget
+            // (it may have gone); only the intake's own refusal below gives it back.
+            transaction.Sent = true;
             var receipt = await _server.Intake.SubmitAsync(new SubmissionEnvelope(transaction.Sender, transaction.Mailboxes(),
                 transaction.EnvelopeDsn(), transaction.RecipientDsn(), external, owner, transaction.Parameters.RequireTls, Inbound: inbound,
                 Lists: transaction.Lists(), AuthenticatedUser: _user, ProtocolReject: transaction.ProtocolRejectMailboxes()), raw);
             if (receipt.Refusal is { } refusal)
             {
+                transaction.Sent = false;
                 await ReplyAsync(refusal);
                 return;
             }
@@ -579,10 +585,17 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     private readonly Dictionary<string, bool> _owned = new(StringComparer.Ordinal);
 
-    private void ResetTransaction()
+    /// <summary>
+    /// Ends the transaction. One that sent nothing (refused at DATA, by the intake, RSET, a new EHLO, the connection gone)
+    /// gives back to the sender's hourly budgets what its recipients took at RCPT: only what is sent counts.
+    /// </summary>
+    private async Task ResetTransactionAsync()
     {
-        _transaction?.Dispose();
+        var transaction = _transaction;
         _transaction = null;
+        if (transaction is null) return;
+        transaction.Dispose();
+        if (!transaction.Sent && transaction.Charged > 0 && _user is { } user) await _rcptPolicy.GiveBackAsync(user, transaction.Charged);
     }
 
     /// <summary>A protocol error: counted, and past the limit the session ends with 421.</summary>
@@ -641,8 +654,15 @@ internal sealed class SmtpSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _transaction?.Dispose();
-        if (_tls is not null) await _tls.DisposeAsync();
+        try
+        {
+            // A transaction the connection left unfinished gives its send budget back.
+            await ResetTransactionAsync();
+        }
+        finally
+        {
+            if (_tls is not null) await _tls.DisposeAsync();
+        }
     }
 
     /// <summary>Where a refused BDAT chunk goes: read to stay in step, then forgotten.</summary>

@@ -40,6 +40,12 @@ internal sealed class SmtpTransaction(string? sender, MailParameters parameters,
     /// <summary>A chunk went past <see cref="SizeLimit"/>: the rest is read and dropped, LAST gets 552.</summary>
     public bool ChunksTooLarge { get; set; }
 
+    /// <summary>Recipients taken from the authenticated sender's hourly budgets at RCPT (<see cref="RcptVerdict.Charged"/>).</summary>
+    public int Charged { get; set; }
+
+    /// <summary>Handed to the intake and not refused by it: the budgets stay spent. Otherwise the session gives them back.</summary>
+    public bool Sent { get; set; }
+
     public void Add(AcceptedRecipient recipient) => _recipients.Add(recipient);
 
     public void LimitSize(long max) => SizeLimit = Math.Min(SizeLimit, max);

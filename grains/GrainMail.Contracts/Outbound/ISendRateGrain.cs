@@ -14,4 +14,15 @@ public interface ISendRateGrain : IGrainWithStringKey
     /// </remarks>
     [Retryable]
     Task<bool> TryAcquire(int recipients);
+
+    /// <summary>
+    /// Gives back <paramref name="recipients"/> that <see cref="TryAcquire"/> took for a message that was then refused or
+    /// abandoned (a later check at DATA or EmailSubmission/set, the intake's refusal, RSET), so that what counts is what was
+    /// sent. The bucket never holds more than its hourly limit.
+    /// </summary>
+    /// <remarks>
+    /// Not retryable: a retry after a silo failure might give back twice, which would err on the lenient side. A lost
+    /// give-back leaves the recipients spent, as before there was one.
+    /// </remarks>
+    Task Release(int recipients);
 }

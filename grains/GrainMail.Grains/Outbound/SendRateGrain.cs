@@ -22,6 +22,13 @@ public sealed class TokenBucket(double capacity, double perSecond, DateTimeOffse
         _tokens -= n;
         return true;
     }
+
+    /// <summary>Puts back what <see cref="TryTake"/> took for something that did not happen; never above the capacity.</summary>
+    public void Return(double n, DateTimeOffset now)
+    {
+        _tokens = Math.Min(_capacity, _tokens + Math.Max(0, (now - _at).TotalSeconds) * perSecond + Math.Max(0, n));
+        _at = now;
+    }
 }
 
 /// <summary>In memory: a restarted activation starts with a full bucket (at most one extra hour's budget).</summary>
@@ -36,5 +43,16 @@ public sealed class SendRateGrain(OutboundOptions options, TimeProvider clock) :
         if (perHour <= 0) return Task.FromResult(true);
         _bucket ??= new TokenBucket(perHour, perHour / 3600.0, clock.GetUtcNow());
         return Task.FromResult(_bucket.TryTake(recipients, clock.GetUtcNow()));
+    }
+
+    /// <summary>
+    /// Take at RCPT, give back on refusal: the check and the take are one turn of this one activation, so sessions on any
+    /// silo together never pass the limit (checking at RCPT and taking only at commit would let every concurrent message
+    /// through one check the budget could afford once). A bucket that is not there (a new activation) is full: nothing to give.
+    /// </summary>
+    public Task Release(int recipients)
+    {
+        _bucket?.Return(recipients, clock.GetUtcNow());
+        return Task.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using GrainMail.Contracts.Lists;
+using GrainMail.Gateways.Jmap.Mail;
 using GrainMail.Gateways.Jmap.Methods;
 using GrainMail.Gateways.Jmap.Submission;
 using GrainMail.Gateways.Jmap.Vacation;
@@ -199,7 +200,26 @@ public sealed class JmapSubmissionRulesTests
     public void A_from_or_sender_field_that_is_not_an_address_list_is_unparsable()
     {
         var m = Parse("From: ann@a.test\r\nSender: <ann@a.test>, <\r\nTo: bob@b.test\r\n\r\nx\r\n");
-        Assert.False(SubmissionRules.HasUnparsable(m, HeaderId.From));
-        Assert.True(SubmissionRules.HasUnparsable(m, HeaderId.Sender));
+        Assert.Equal(["ann@a.test"], SubmissionRules.Addresses(m, HeaderId.From));
+        Assert.Null(SubmissionRules.Addresses(m, HeaderId.Sender));
+        // Every field of the kind counts: a readable one beside an unreadable one does not make it readable.
+        Assert.Null(SubmissionRules.Addresses(Parse("From: ann@a.test\r\nFrom: Ann <eve@a.test>, @@@\r\nTo: bob@b.test\r\n\r\nx\r\n"), HeaderId.From));
+        Assert.Equal(["bob@b.test", "eve@b.test"], SubmissionRules.Addresses(Parse("From: a@a.test\r\nTo: x@b.test\r\nSender: bob@b.test\r\nSender: eve@b.test\r\n\r\nx\r\n"), HeaderId.Sender));
+    }
+
+    [Fact]
+    public void The_message_text_rule_of_jmap_is_crlf_no_nul_bounded_header_and_a_header_field()
+    {
+        var limits = GrainMail.Gateways.Common.Messages.MessageTextLimits.Default;
+        var (ok, problem) = JmapMessageText.Read("From: ann@a.test\nSubject: lf\r\n\nOne\rTwo\n"u8, limits);
+        Assert.Null(problem);
+        Assert.Equal("From: ann@a.test\r\nSubject: lf\r\n\r\nOne\r\nTwo\r\n", Encoding.ASCII.GetString(ok!.Raw));
+        Assert.Equal("lf", ok.Message.Subject);
+
+        Assert.Contains("NUL", JmapMessageText.Read("From: ann@a.test\r\n\r\nx\0y\r\n"u8, limits).Problem);
+        Assert.Contains("no header fields", JmapMessageText.Read("\r\nNo header.\r\n"u8, limits).Problem);
+        var small = limits with { MaxHeaderFieldBytes = 100 };
+        Assert.Contains("exceeds 100 bytes", JmapMessageText.Read(Encoding.ASCII.GetBytes($"From: ann@a.test\r\nX-Long: {new string('x', 200)}\r\n\r\nx\r\n"), small).Problem);
+        Assert.Null(JmapMessageText.Read(Encoding.ASCII.GetBytes($"From: ann@a.test\r\nX-Long: {new string('x', 80)}\r\n\r\nx\r\n"), small).Problem);
     }
 }
