@@ -54,7 +54,7 @@ public sealed partial class AccountGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, this.GetPrimaryKeyString());
-        await SealClearSecretsAsync();
+        await StorageFailureFilter.Activating(SealClearSecretsAsync);
     }
 
     // Failures are counted in memory: a lock, once decided, is persisted.
