@@ -23,8 +23,7 @@ public sealed class StorageFailureFilter(ILogger<StorageFailureFilter> logger) :
         {
             logger.LogWarning(e, "{Grain}.{Method} failed in the database (transient: {Transient})",
                 context.InterfaceName, context.MethodName, storage.Transient);
-            if (context.Grain is { } grain && StepsDown.GetOrAdd(grain.GetType(),
-                    t => t.IsDefined(typeof(StepDownOnStorageFailureAttribute), inherit: false)))
+            if (StepsDown(context.Grain))
             {
                 // As DeactivateOnIdle: this call ends first, and the calls waiting behind it go to the next activation.
                 context.TargetContext.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested,
@@ -34,7 +33,11 @@ public sealed class StorageFailureFilter(ILogger<StorageFailureFilter> logger) :
         }
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> StepsDown = new();
+    /// <summary>Whether <paramref name="grain"/> is marked <see cref="StepDownOnStorageFailureAttribute"/>.</summary>
+    public static bool StepsDown(object? grain) => grain is not null
+        && Marked.GetOrAdd(grain.GetType(), t => t.IsDefined(typeof(StepDownOnStorageFailureAttribute), inherit: false));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> Marked = new();
 
     /// <summary>
     /// Runs what a grain reads from the database with its own SQL when it activates. A failure there happens before any
@@ -87,6 +90,8 @@ public sealed class StorageFailureFilter(ILogger<StorageFailureFilter> logger) :
 /// memory behind, a counter handed out again, an insert refused as a duplicate at every retry). A grain call of such a
 /// grain that fails in the database therefore ends its activation (<see cref="StorageFailureFilter"/>), and the next call
 /// reads the rows afresh, as <c>MailboxGrain</c> does after any failed commit. A failed read costs a reload, no more.
+/// On grain state (<see cref="StorageFailureGrainStorage"/>) it means any failed state write ends the activation, not
+/// only one whose version check failed: the grain's change made in memory before the write is not kept.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class StepDownOnStorageFailureAttribute : Attribute;

@@ -11,12 +11,13 @@ namespace GrainMail.Grains;
 /// exception in its own and rejected the waiting calls with it, and the caller got a codec error for
 /// <c>Npgsql.PostgresException</c> instead of something a retry or a temporary error could be made of. The project's
 /// exception is an Orleans one, so the state bridge passes it on unwrapped.</item>
-/// <item>A write or clear that fails for any reason ends the activation. Its state in memory no longer says what the
-/// database holds: the grain changed it before writing, and the write either did not land (memory ahead) or landed
-/// unseen, the COMMIT in flight when the database died and a promoted standby holding it (memory and ETag behind, so
-/// every later write fails its version check). The next call reads the row afresh. Orleans itself ends an activation
-/// only when an <see cref="InconsistentStateException"/> escapes a grain call, not after a failure of the connection, nor
-/// for a write made in a timer.</item>
+/// <item>A write that fails its version check (<see cref="InconsistentStateException"/>: the row moved on, by another
+/// activation or by a write of this one that landed unseen) ends the activation, wherever it was made: Orleans does so
+/// only when the exception escapes a grain call, so a grain writing from a timer (the spam filter's flush) kept its stale
+/// ETag and failed every write until it was collected. A write that fails otherwise ends the activation of grains marked
+/// <see cref="StepDownOnStorageFailureAttribute"/>: they changed their state in memory before writing, and a failed
+/// write left them answering with a change the database does not hold (an account disabled in memory only). Others keep
+/// their change and write it again at their next write, which is what a grain batching its writes wants.</item>
 /// </list>
 /// </summary>
 public sealed class StorageFailureGrainStorage(IGrainStorage inner, IGrainContextAccessor grains) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
@@ -69,7 +70,8 @@ public sealed class StorageFailureGrainStorage(IGrainStorage inner, IGrainContex
         // Storage calls run on the grain's own scheduler, so the current context is the grain whose state this is. As
         // DeactivateOnIdle does: the calls waiting behind this one go to the next activation (the failure itself is not
         // attached, it would be sent to them and Npgsql's cannot be).
-        if (grains.GrainContext is { } grain && grain.GrainId == grainId)
+        if (grains.GrainContext is { } grain && grain.GrainId == grainId
+            && (e is InconsistentStateException || StorageFailureFilter.StepsDown(grain.GrainInstance)))
             grain.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested,
                 $"its state write failed ({e.GetType().Name}): the state in memory may differ from the database's"), CancellationToken.None);
     }

@@ -39,6 +39,7 @@ public sealed class LockoutOptions
 }
 
 [HomeRegionPlacement]
+[StepDownOnStorageFailure]
 public sealed partial class AccountGrain(
     [PersistentState("account", GrainStorage.Name)] IPersistentState<AccountState> state,
     PasswordHasher hasher,
