@@ -9,9 +9,12 @@ namespace GrainMail.Contracts;
 /// <see cref="RetryableAttribute">retryable</see> call is asked again by the caller's retry filter; anything else
 /// is answered with a temporary protocol error (SMTP 451, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP], JMAP
 /// serverUnavailable).
+/// It is an <see cref="Orleans.Runtime.OrleansException"/> so that it also leaves a grain that failed to activate as it
+/// is: Orleans' state bridge wraps any other exception from a storage provider in one of its own (with Npgsql's inside,
+/// which cannot be sent), and rejects the calls waiting for a failed activation with the exception it failed with.
 /// </summary>
 [GenerateSerializer, Alias("GrainMail.StorageUnavailable")]
-public sealed class StorageUnavailableException : Exception
+public sealed class StorageUnavailableException : Orleans.Runtime.OrleansException
 {
     public StorageUnavailableException()
     {

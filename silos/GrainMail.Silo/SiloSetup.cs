@@ -195,6 +195,9 @@ public static class SiloSetup
             o.Invariant = "Npgsql";
             o.ConnectionString = connectionString;
         });
+        // Its database failures leave as the project's own exception also while a grain activates (no call filter sees
+        // that), and a failed state write ends the activation, whose state in memory no longer matches the row.
+        GrainMail.Grains.StorageFailureGrainStorage.Decorate(silo.Services, GrainStorage.Name);
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = "Npgsql";

@@ -49,4 +49,40 @@ public sealed class HttpTemporaryFailureTests(PostgresServer pg)
         Assert.Equal(HttpStatusCode.Created, after.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/api/v1/domains/during.test", ct)).StatusCode);
     }
+
+    [Fact]
+    public async Task A_request_whose_grain_cannot_activate_while_the_database_is_away_is_answered_503()
+    {
+        var cs = await pg.NewDatabaseAsync("http503act");
+        await using var host = await HostProcess.StartAsync(cs, Path.Combine(pg.Root, "http503act-host"), HostProcess.Ports.Free());
+        var ct = TestContext.Current.CancellationToken;
+        Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "warm.test" }, ct)).StatusCode);
+
+        // A domain nobody has asked about in this process: deleting one of its accounts activates its grain (not a
+        // retryable call, so the gateway answers at once), and the activation's state read meets the closed database.
+        HttpResponseMessage during;
+        await pg.SetReachableAsync(cs, reachable: false);
+        try
+        {
+            during = await host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct);
+        }
+        finally
+        {
+            await pg.SetReachableAsync(cs, reachable: true);
+        }
+        var body = await during.Content.ReadAsStringAsync(ct);
+        Assert.True(during.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)during.StatusCode}: {body}");
+        Assert.Equal(TimeSpan.FromSeconds(5), during.Headers.RetryAfter?.Delta);
+
+        // Back: the same request reaches the grain and gets its own answer (there is no such account).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        HttpResponseMessage after;
+        do
+        {
+            after = await host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct);
+            if (after.StatusCode != HttpStatusCode.ServiceUnavailable) break;
+            await Task.Delay(500, ct);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Equal(HttpStatusCode.NotFound, after.StatusCode);
+    }
 }

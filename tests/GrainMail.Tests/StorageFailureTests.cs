@@ -1,8 +1,10 @@
 using GrainMail.Contracts;
 using GrainMail.Contracts.Accounts;
 using GrainMail.Gateways.Common;
+using GrainMail.Grains;
 using GrainMail.Tests.Infrastructure;
 using Npgsql;
+using Orleans.Storage;
 
 namespace GrainMail.Tests;
 
@@ -64,5 +66,85 @@ public sealed class StorageFailureTests(PostgresServer pg)
         // Not a database failure: left as it is.
         Assert.Null(GrainMail.Grains.StorageFailureFilter.Translate(new InvalidOperationException("the grain refused")));
         Assert.Null(GrainMail.Grains.StorageFailureFilter.Translate(new TimeoutException("no answer")));
+    }
+
+    [Fact]
+    public async Task The_grain_storage_translates_database_failures_and_ends_activations_whose_state_no_longer_matches()
+    {
+        var id = GrainId.Create("test", "g");
+        var refused = new NpgsqlException("Failed to connect", new System.Net.Sockets.SocketException(111));
+
+        // An activation's state read: the project's exception, an Orleans one so that the state bridge passes it unwrapped.
+        var (storage, grain) = Storage(id, new object(), refused);
+        var read = await Assert.ThrowsAsync<StorageUnavailableException>(() => storage.ReadStateAsync("s", id, new GrainState<int>(0)));
+        Assert.True(read.Transient);
+        Assert.IsAssignableFrom<OrleansException>(read);
+        Assert.Equal(0, grain.Deactivations);
+
+        // A failed version check ends any activation, also outside a grain call (a timer's write).
+        (storage, grain) = Storage(id, new object(), new InconsistentStateException("stale etag"));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("s", id, new GrainState<int>(1)));
+        Assert.Equal(1, grain.Deactivations);
+
+        // A failure of the connection ends only a grain whose state in memory must match the row; another keeps its change.
+        (storage, grain) = Storage(id, new object(), refused);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => storage.WriteStateAsync("s", id, new GrainState<int>(1)));
+        Assert.Equal(0, grain.Deactivations);
+        (storage, grain) = Storage(id, new Marked(), refused);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => storage.ClearStateAsync("s", id, new GrainState<int>(1)));
+        Assert.Equal(1, grain.Deactivations);
+
+        // Only the grain whose state it is.
+        (storage, grain) = Storage(GrainId.Create("test", "other"), new Marked(), refused);
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => storage.WriteStateAsync("s", id, new GrainState<int>(1)));
+        Assert.Equal(0, grain.Deactivations);
+    }
+
+    private static (StorageFailureGrainStorage, FakeGrain) Storage(GrainId current, object instance, Exception failure)
+    {
+        var context = System.Reflection.DispatchProxy.Create<IGrainContext, FakeGrain>();
+        var grain = (FakeGrain)(object)context;
+        grain.Id = current;
+        grain.Instance = instance;
+        return (new StorageFailureGrainStorage(new FailingStorage(failure), new Accessor(context)), grain);
+    }
+
+    [StepDownOnStorageFailure]
+    private sealed class Marked;
+
+    private sealed class Accessor(IGrainContext context) : IGrainContextAccessor
+    {
+        public IGrainContext GrainContext => context;
+    }
+
+    private sealed class FailingStorage(Exception failure) : IGrainStorage
+    {
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.FromException(failure);
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.FromException(failure);
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Task.FromException(failure);
+    }
+
+    /// <summary>The running grain, as the storage sees it: its id, its instance, and whether it was told to deactivate.</summary>
+    public class FakeGrain : System.Reflection.DispatchProxy
+    {
+        public GrainId Id { get; set; }
+        public object? Instance { get; set; }
+        public int Deactivations { get; private set; }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? method, object?[]? args)
+        {
+            switch (method?.Name)
+            {
+                case "get_GrainId":
+                    return Id;
+                case "get_GrainInstance":
+                    return Instance;
+                case nameof(IGrainContext.Deactivate):
+                    Deactivations++;
+                    return null;
+                default:
+                    throw new NotSupportedException(method?.Name);
+            }
+        }
     }
 }

@@ -39,6 +39,7 @@ public sealed class LockoutOptions
 }
 
 [HomeRegionPlacement]
+[StepDownOnStorageFailure]
 public sealed partial class AccountGrain(
     [PersistentState("account", GrainStorage.Name)] IPersistentState<AccountState> state,
     PasswordHasher hasher,
@@ -54,7 +55,7 @@ public sealed partial class AccountGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, this.GetPrimaryKeyString());
-        await SealClearSecretsAsync();
+        await StorageFailureFilter.Activating(SealClearSecretsAsync);
     }
 
     // Failures are counted in memory: a lock, once decided, is persisted.

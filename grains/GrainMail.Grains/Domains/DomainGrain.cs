@@ -39,6 +39,7 @@ public sealed class DirectoryOptions
 }
 
 [HomeRegionPlacement]
+[StepDownOnStorageFailure]
 public sealed partial class DomainGrain(
     [PersistentState("domain", GrainStorage.Name)] IPersistentState<DomainState> state,
     DomainDirectory directory,
@@ -60,9 +61,12 @@ public sealed partial class DomainGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         keeper.Watch(this, Name);
-        if (S.Exists) await LoadDirectoryAsync(cancellationToken);
-        await LoadAliasIndexAsync(cancellationToken);
-        if (S.Exists) await LoadProtocolRejectAsync(cancellationToken);
+        await StorageFailureFilter.Activating(async () =>
+        {
+            if (S.Exists) await LoadDirectoryAsync(cancellationToken);
+            await LoadAliasIndexAsync(cancellationToken);
+            if (S.Exists) await LoadProtocolRejectAsync(cancellationToken);
+        });
     }
 
     private DomainState S => state.State;

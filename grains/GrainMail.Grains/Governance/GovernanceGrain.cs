@@ -14,6 +14,7 @@ namespace GrainMail.Grains.Governance;
 /// chain) are checked against a complete, current picture. <see cref="Policy"/> answers the submit
 /// path from memory.
 /// </summary>
+[StepDownOnStorageFailure]
 [HomeRegionPlacement]
 public sealed class GovernanceGrain(GovernanceStore store, AuditLog audit, GovernanceNotices notices) : Grain, IGovernanceGrain
 {
@@ -26,9 +27,12 @@ public sealed class GovernanceGrain(GovernanceStore store, AuditLog audit, Gover
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _domain = this.GetPrimaryKeyString();
-        _settings = await store.LoadSettingsAsync(_domain);
-        _rules = await store.LoadRulesAsync(_domain);
-        _monitoring = (await store.LoadMonitoringAsync(_domain)).ToDictionary(m => m.Monitored, StringComparer.Ordinal);
+        await StorageFailureFilter.Activating(async () =>
+        {
+            _settings = await store.LoadSettingsAsync(_domain);
+            _rules = await store.LoadRulesAsync(_domain);
+            _monitoring = (await store.LoadMonitoringAsync(_domain)).ToDictionary(m => m.Monitored, StringComparer.Ordinal);
+        });
         Rebuild();
         // Junk and Trash have retention defaults in every domain: a domain in use has its sweep.
         GrainFactory.GetGrain<IRetentionGrain>(_domain).Start().Ignore();

@@ -21,6 +21,7 @@ namespace GrainMail.Grains.Jmap;
 /// the counter can never come back.
 /// </para>
 /// </summary>
+[StepDownOnStorageFailure]
 public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFactsReader records, ReportArrivals arrivals, BlobStore blobs,
     ILogger<EmailSubmissionGrain> logger) : Grain, IEmailSubmissionGrain
 {
@@ -29,6 +30,7 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
 
     private string _account = "";
     private long _state;
+    private bool _counterUnsure;
     private bool _open;
     private bool _any;
     private TimeSpan _next = FirstLook;
@@ -37,10 +39,13 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _account = this.GetPrimaryKeyString();
-        var log = await store.ReadAsync(_account, cancellationToken);
-        _state = log.State;
-        _any = log.Items.Any(i => !i.Destroyed);
-        _open = _any && (await store.ReadTrackedAsync(_account, cancellationToken)).Any(t => t.Open);
+        await StorageFailureFilter.Activating(async () =>
+        {
+            var log = await store.ReadAsync(_account, cancellationToken);
+            _state = log.State;
+            _any = log.Items.Any(i => !i.Destroyed);
+            _open = _any && (await store.ReadTrackedAsync(_account, cancellationToken)).Any(t => t.Open);
+        });
         if (_open) Schedule();
     }
 
@@ -60,7 +65,7 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
 
     public async Task<long> Add(string id, DateTimeOffset sendAt, string json)
     {
-        var next = _state + 1;
+        var next = await NextAsync();
         await store.AddAsync(_account, id, next, sendAt, json);
         _any = true;
         _state = next;
@@ -70,7 +75,7 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
 
     public async Task<long> AddTracked(string id, DateTimeOffset sendAt, string json, Guid intakeId, string? messageId)
     {
-        var next = _state + 1;
+        var next = await NextAsync();
         var o = (JsonObject)JsonNode.Parse(json)!;
         var (_, open) = SubmissionStatus.Refresh(o, intakeId, null);
         await store.AddAsync(_account, id, next, sendAt, o.ToJsonString(), intakeId, messageId, open);
@@ -89,7 +94,7 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
     public async Task<long> Destroy(IReadOnlyList<string> ids)
     {
         if (ids.Count == 0) return _state;
-        var next = _state + 1;
+        var next = await NextAsync();
         if (await store.DestroyAsync(_account, ids, next) > 0)
         {
             _state = next;
@@ -137,6 +142,9 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             logger.LogWarning(e, "Refreshing the submissions of {Account} failed", _account);
+            // No grain call to end the activation here (timers pass no call filter), and ending it would stop the
+            // refreshing until the account's next call: the counter is read afresh before the next change instead.
+            if (StorageFailureFilter.Translate(e) is not null) _counterUnsure = true;
         }
         _next = TimeSpan.FromTicks(Math.Min(SlowestLook.Ticks, _next.Ticks * 2));
         if (_open) Schedule();
@@ -145,6 +153,18 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
             _timer?.Dispose();
             _timer = null;
         }
+    }
+
+    /// <summary>The counter value for the next change.</summary>
+    private async Task<long> NextAsync()
+    {
+        if (_counterUnsure)
+        {
+            // A change the timer wrote may have landed unseen (see StepDownOnStorageFailure): its number is not handed out again.
+            _state = Math.Max(_state, (await store.ReadAsync(_account)).State);
+            _counterUnsure = false;
+        }
+        return _state + 1;
     }
 
     /// <summary>Reads the records for open submissions and the reports that arrived; stores what changed at the next counter value.</summary>
@@ -174,7 +194,7 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
         _open = stillOpen;
         if (changes.Count > 0)
         {
-            var next = _state + 1;
+            var next = await NextAsync();
             await store.UpdateTrackedAsync(_account, changes, next);
             _state = next;
             await Pushed();

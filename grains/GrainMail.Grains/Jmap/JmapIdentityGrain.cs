@@ -12,6 +12,7 @@ namespace GrainMail.Grains.Jmap;
 /// at a time) and makes, revives and retires the derived identities — one per address the account
 /// has: its own and its account aliases (RFC 8621 6: the server decides which addresses may be used).
 /// </summary>
+[StepDownOnStorageFailure]
 public sealed class JmapIdentityGrain(IdentityStore store) : Grain, IJmapIdentityGrain
 {
     private string _account = "";
@@ -20,8 +21,11 @@ public sealed class JmapIdentityGrain(IdentityStore store) : Grain, IJmapIdentit
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _account = this.GetPrimaryKeyString();
-        var rows = await store.ReadAsync(_account, cancellationToken);
-        _state = rows.Count == 0 ? 0 : rows.Max(r => r.Identity.UpdatedSeq);
+        await StorageFailureFilter.Activating(async () =>
+        {
+            var rows = await store.ReadAsync(_account, cancellationToken);
+            _state = rows.Count == 0 ? 0 : rows.Max(r => r.Identity.UpdatedSeq);
+        });
     }
 
     public async Task<IdentityLog> Read()

@@ -95,7 +95,7 @@ public sealed partial class MailboxGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _address = this.GetPrimaryKeyString();
-        await LoadAsync(cancellationToken);
+        await StorageFailureFilter.Activating(() => LoadAsync(cancellationToken));
         keeper.Watch(this, _address);
     }
 

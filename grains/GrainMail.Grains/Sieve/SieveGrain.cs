@@ -12,6 +12,7 @@ namespace GrainMail.Grains.Sieve;
 /// always validates; after a change the mailbox drops its copy and reads the scripts again at the
 /// next delivery.
 /// </summary>
+[StepDownOnStorageFailure]
 public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<SieveGrain> logger) : Grain, ISieveGrain
 {
     private string _account = "";
@@ -22,7 +23,7 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _account = this.GetPrimaryKeyString();
-        _scripts = await store.ListAsync(_account, cancellationToken);
+        await StorageFailureFilter.Activating(async () => _scripts = await store.ListAsync(_account, cancellationToken));
     }
 
     public Task<IReadOnlyList<SieveScriptInfo>> List() =>
@@ -58,7 +59,7 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         if (space.Status != SieveOpStatus.Ok) return space;
         var check = Validate(content);
         if (check.Status != SieveOpStatus.Ok) return check;
-        await store.PutAsync(_account, name, content);
+        await WriteAsync(() => store.PutAsync(_account, name, content));
         await ReloadAsync();
         logger.LogInformation("Sieve script {Name} of {Account} stored ({Bytes} bytes)", name, _account, content.Length);
         return SieveOpResult.Ok;
@@ -67,7 +68,7 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
     public async Task<SieveOpResult> SetActive(string name)
     {
         if (name.Length > 0 && Find(name) is null) return new(SieveOpStatus.NotFound, "no such script");
-        await store.SetActiveAsync(_account, name.Length == 0 ? null : name);
+        await WriteAsync(() => store.SetActiveAsync(_account, name.Length == 0 ? null : name));
         await ReloadAsync();
         return SieveOpResult.Ok;
     }
@@ -77,7 +78,7 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         var s = Find(name);
         if (s is null) return new(SieveOpStatus.NotFound, "no such script");
         if (s.Active) return new(SieveOpStatus.Active, "the active script cannot be deleted");
-        await store.DeleteAsync(_account, name);
+        await WriteAsync(() => store.DeleteAsync(_account, name));
         await ReloadAsync();
         return SieveOpResult.Ok;
     }
@@ -87,7 +88,7 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         if (!SieveScriptNames.IsValid(to)) return new(SieveOpStatus.InvalidName, "invalid script name");
         if (Find(from) is null) return new(SieveOpStatus.NotFound, "no such script");
         if (Find(to) is not null) return new(SieveOpStatus.Exists, "a script of that name exists");
-        await store.RenameAsync(_account, from, to);
+        await WriteAsync(() => store.RenameAsync(_account, from, to));
         await ReloadAsync();
         return SieveOpResult.Ok;
     }
@@ -146,6 +147,31 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
     }
 
     private StoredSieveScript? Find(string name) => _scripts.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>
+    /// A change of the scripts. One that fails may still have landed (the database died with its COMMIT in flight and a
+    /// promoted standby has it): this activation steps down (<see cref="StepDownOnStorageFailureAttribute"/>), and the
+    /// mailbox, which runs the scripts at delivery, forgets its copy too, so both read the scripts afresh.
+    /// </summary>
+    private async Task WriteAsync(Func<Task> write)
+    {
+        try
+        {
+            await write();
+        }
+        catch (Exception e) when (StorageFailureFilter.Translate(e) is not null)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IMailboxGrain>(_account).SieveChanged();
+            }
+            catch (Exception notice) when (notice is not OutOfMemoryException)
+            {
+                logger.LogWarning(notice, "The mailbox of {Account} did not hear that its scripts may have changed", _account);
+            }
+            throw;
+        }
+    }
 
     private async Task ReloadAsync()
     {
