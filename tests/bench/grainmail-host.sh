@@ -16,9 +16,14 @@ without_lock_fds() {
   ) &
 }
 
+# GRAINMAIL_HOST_DIR=DIR runs DIR/GrainMail.Silo.dll (a published output, eng/publish.sh DIR) instead of the build output,
+# which is then not built.
 start_grainmail() {
   local name=$1; shift
-  dotnet build silos/GrainMail.Silo -c Release -nologo -v quiet -clp:ErrorsOnly
+  local host_dll=silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll
+  if [ -n "${GRAINMAIL_HOST_DIR:-}" ]; then host_dll=$GRAINMAIL_HOST_DIR/GrainMail.Silo.dll
+  else dotnet build silos/GrainMail.Silo -c Release -nologo -v quiet -clp:ErrorsOnly; fi
+  [ -f "$host_dll" ] || { echo "no $host_dll" >&2; return 1; }
   data=$(mktemp -d "/tmp/grainmail-$name.XXXX")
   chmod 755 "$data"
   export GRAINMAIL_DATA="$data" GRAINMAIL_HTTP=http://127.0.0.1:18080 GRAINMAIL_ADMIN_TOKEN=bench-token \
@@ -31,7 +36,7 @@ start_grainmail() {
     GrainMail__AllowPlaintextAuth=true GRAINMAIL_TRUST=${GRAINMAIL_TRUST:-false}
   local kv
   for kv in "$@"; do export "${kv?}"; done
-  without_lock_fds dotnet silos/GrainMail.Silo/bin/Release/net10.0/GrainMail.Silo.dll > "$data/host.log" 2>&1
+  without_lock_fds dotnet "$host_dll" > "$data/host.log" 2>&1
   pid=$!
   trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.5; done
