@@ -48,9 +48,9 @@ public sealed class ReputationFlushTests(PostgresServer pg)
     {
         var db = await pg.NewDatabaseAsync("repflush");
         WatchedStorage? watched = null;
-        await using var cluster = await TestSilos.StartAsync(db, services: s =>
+        await using var cluster = await TestSilos.StartAsync(db, services: s => s.AddSingleton(new ReputationFlush(TimeSpan.FromMilliseconds(500))), silo: silo =>
         {
-            s.AddSingleton(new ReputationFlush(TimeSpan.FromMilliseconds(500)));
+            var s = silo.Services;
             var provider = s.Last(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, GrainStorage.Name));
             var create = provider.KeyedImplementationFactory!;
             s.Remove(provider);
