@@ -147,6 +147,38 @@ public sealed class StaleActivationAfterFailedWriteTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task An_ereject_script_activated_unseen_refuses_before_data_is_answered_and_one_deactivated_unseen_does_not()
+    {
+        var (cluster, db) = await StartAsync("staleereject");
+        await using var _ = cluster;
+        const string account = "u@stale.test";
+        var sieve = cluster.Client.GetGrain<ISieveGrain>(account);
+        var domain = cluster.Client.GetGrain<IDomainGrain>("stale.test");
+        Assert.Equal(SieveOpStatus.Ok, (await sieve.Put("main",
+            "require \"ereject\";\nif header :contains \"subject\" \"casino\" { ereject \"No gambling mail, please.\"; }\n")).Status);
+        Assert.Null((await domain.Resolve("u", 0)).ProtocolReject);
+        var casino = System.Text.Encoding.ASCII.GetBytes("From: promo@ext.test\r\nTo: u@stale.test\r\nSubject: Casino night\r\n\r\nwin big\r\n");
+        Task<string?> RunBeforeReply() => sieve.ProtocolReject("promo@ext.test", account, new Orleans.Concurrency.Immutable<byte[]>(casino));
+
+        await FailThenLandAsync(db, () => sieve.SetActive("main"),
+            "UPDATE sieve_script SET active = true WHERE account = 'u@stale.test' AND name = 'main'");
+
+        // RCPT's verdict names the mailbox, so the intake runs its script before answering DATA, and the script refuses
+        // (550 5.7.1 with its reason). Before: the domain never heard of the change, the message was accepted, and the
+        // refusal became a bounce at delivery.
+        Assert.Equal([account], (await Back(() => domain.Resolve("u", 0))).ProtocolReject);
+        Assert.Equal("No gambling mail, please.", await Back(RunBeforeReply));
+
+        await FailThenLandAsync(db, () => sieve.SetActive(""),
+            "UPDATE sieve_script SET active = false WHERE account = 'u@stale.test' AND active");
+
+        // No script is active: nothing refuses, and the domain, once it has read the scripts again, no longer asks.
+        Assert.Null(await Back(RunBeforeReply));
+        await Eventually.Until(async () => (await domain.Resolve("u", 0)).ProtocolReject is null, TimeSpan.FromSeconds(60),
+            "the domain reading the flag again", Ct, TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public async Task An_account_whose_state_write_failed_answers_from_the_database_and_writes_again()
     {
         var (cluster, db) = await StartAsync("staleacct");

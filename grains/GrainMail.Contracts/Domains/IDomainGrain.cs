@@ -58,6 +58,12 @@ public partial interface IDomainGrain : GrainMail.Contracts.Regions.ILocatableGr
     /// </summary>
     Task SetProtocolReject(string localPart, bool uses);
 
+    /// <summary>
+    /// The account's SieveGrain, after a change of its scripts failed in the database (it may have landed unseen): the
+    /// account counts as one whose script may ereject until the domain has read the scripts again.
+    /// </summary>
+    Task ProtocolRejectUnsure(string localPart);
+
     /// <summary>Turns an account on or off; a disabled account receives nothing and cannot log in.</summary>
     Task<DomainOpStatus> SetAccountEnabled(string localPart, bool enabled);
 

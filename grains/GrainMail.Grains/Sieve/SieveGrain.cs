@@ -60,7 +60,6 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         var check = Validate(content);
         if (check.Status != SieveOpStatus.Ok) return check;
         await WriteAsync(() => store.PutAsync(_account, name, content));
-        await ReloadAsync();
         logger.LogInformation("Sieve script {Name} of {Account} stored ({Bytes} bytes)", name, _account, content.Length);
         return SieveOpResult.Ok;
     }
@@ -69,7 +68,6 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
     {
         if (name.Length > 0 && Find(name) is null) return new(SieveOpStatus.NotFound, "no such script");
         await WriteAsync(() => store.SetActiveAsync(_account, name.Length == 0 ? null : name));
-        await ReloadAsync();
         return SieveOpResult.Ok;
     }
 
@@ -79,7 +77,6 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         if (s is null) return new(SieveOpStatus.NotFound, "no such script");
         if (s.Active) return new(SieveOpStatus.Active, "the active script cannot be deleted");
         await WriteAsync(() => store.DeleteAsync(_account, name));
-        await ReloadAsync();
         return SieveOpResult.Ok;
     }
 
@@ -89,7 +86,6 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
         if (Find(from) is null) return new(SieveOpStatus.NotFound, "no such script");
         if (Find(to) is not null) return new(SieveOpStatus.Exists, "a script of that name exists");
         await WriteAsync(() => store.RenameAsync(_account, from, to));
-        await ReloadAsync();
         return SieveOpResult.Ok;
     }
 
@@ -149,15 +145,20 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
     private StoredSieveScript? Find(string name) => _scripts.FirstOrDefault(s => s.Name == name);
 
     /// <summary>
-    /// A change of the scripts. One that fails may still have landed (the database died with its COMMIT in flight and a
-    /// promoted standby has it): this activation steps down (<see cref="StepDownOnStorageFailureAttribute"/>), and the
-    /// mailbox, which runs the scripts at delivery, forgets its copy too, so both read the scripts afresh.
+    /// A change of the scripts, then the scripts read again and the mailbox and the domain told. One that fails in the
+    /// database may still have landed (the database died with its COMMIT in flight and a promoted standby has it), and
+    /// one that landed may fail in the read after it: this activation steps down
+    /// (<see cref="StepDownOnStorageFailureAttribute"/>), and those keeping a copy are told they may be wrong: the mailbox,
+    /// which runs the scripts at delivery, forgets its copy, and the domain, which names the accounts whose script may
+    /// ereject at RCPT, counts this one in until it has read the scripts again (a run too many costs nothing; a flag
+    /// missing turned an ereject refusal at DATA into an accepted message and a bounce).
     /// </summary>
     private async Task WriteAsync(Func<Task> write)
     {
         try
         {
             await write();
+            _scripts = await store.ListAsync(_account);
         }
         catch (Exception e) when (StorageFailureFilter.Translate(e) is not null)
         {
@@ -169,18 +170,24 @@ public sealed class SieveGrain(SieveStore store, TimeProvider clock, ILogger<Sie
             {
                 logger.LogWarning(notice, "The mailbox of {Account} did not hear that its scripts may have changed", _account);
             }
+            try
+            {
+                await Domain.ProtocolRejectUnsure(GrainMail.Contracts.MailAddress.LocalPartOf(_account));
+            }
+            catch (Exception notice) when (notice is not OutOfMemoryException)
+            {
+                // A domain that cannot hear it is not active, or failing to activate: its next activation reads the flags.
+                logger.LogWarning(notice, "The domain of {Account} did not hear that its ereject flag may be wrong", _account);
+            }
             throw;
         }
-    }
-
-    private async Task ReloadAsync()
-    {
-        _scripts = await store.ListAsync(_account);
         _compiled = null;
         // The mailbox runs the scripts at delivery: it reads them again before the next one.
         await GrainFactory.GetGrain<IMailboxGrain>(_account).SieveChanged();
         // RCPT learns from the domain whether this account's script may ereject (no call here per message).
-        await GrainFactory.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(GrainMail.Contracts.MailAddress.DomainOf(_account))
-            .SetProtocolReject(GrainMail.Contracts.MailAddress.LocalPartOf(_account), await UsesProtocolReject());
+        await Domain.SetProtocolReject(GrainMail.Contracts.MailAddress.LocalPartOf(_account), await UsesProtocolReject());
     }
+
+    private GrainMail.Contracts.Domains.IDomainGrain Domain =>
+        GrainFactory.GetGrain<GrainMail.Contracts.Domains.IDomainGrain>(GrainMail.Contracts.MailAddress.DomainOf(_account));
 }

@@ -1,4 +1,5 @@
 using GrainMail.Contracts.Trust;
+using Orleans.Storage;
 
 namespace GrainMail.Grains.Trust;
 
@@ -60,10 +61,20 @@ public sealed class ReputationState
     [Id(3)] public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>How often a reputation grain writes its counts when they changed (a test shortens it; the silo registers none).</summary>
+public sealed record ReputationFlush(TimeSpan Period)
+{
+    public static readonly ReputationFlush Default = new(TimeSpan.FromMinutes(1));
+}
+
 /// <summary>
 /// One sender's reputation (a /24 or /64, or an aligned domain). Counts live in memory and are written
 /// at most once a minute and when the activation ends: a busy sender costs no storage write per message,
-/// and a crash loses a minute of counts at most, which decay would blur anyway.
+/// and a crash loses a minute of counts at most, which decay would blur anyway. A write that fails leaves
+/// the counts to be written at the next tick (or by the final write when the activation ends): the state
+/// is the absolute counts, never an increment, so writing it again after a write that landed unseen counts
+/// nothing twice (and that case fails its version check instead, which ends the activation: the
+/// database then holds what was written, and only the counts gathered since are lost, as in a crash).
 /// </summary>
 public sealed class ReputationGrain(
     [PersistentState("reputation", GrainStorage.Name)] IPersistentState<ReputationState> state, TimeProvider clock) : Grain, IReputationGrain
@@ -124,7 +135,11 @@ public sealed class ReputationGrain(
     private void MarkDirty()
     {
         _dirty = true;
-        _flush ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = false });
+        if (_flush is null)
+        {
+            var period = (ServiceProvider.GetService(typeof(ReputationFlush)) as ReputationFlush ?? ReputationFlush.Default).Period;
+            _flush = this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = false });
+        }
     }
 
     private void DecayToNow()
@@ -144,8 +159,26 @@ public sealed class ReputationGrain(
     private async Task FlushAsync(CancellationToken ct)
     {
         if (!_dirty) return;
+        // Cleared first: the timer's turn does not interleave with the counting calls, so nothing changes during the
+        // write, but a change that did would mark the state dirty again and be written at the next tick.
         _dirty = false;
-        await state.WriteStateAsync(ct);
+        try
+        {
+            await state.WriteStateAsync(ct);
+        }
+        catch (InconsistentStateException)
+        {
+            // The row moved on (another activation, or this one's write that landed unseen): the storage wrapper ends
+            // this activation, and a final write would only fail its version check again.
+            throw;
+        }
+        catch
+        {
+            // Before, the flag stayed cleared: counts whose write failed (the database away) waited for the next
+            // change, and without one were never written, not even when the activation ended.
+            _dirty = true;
+            throw;
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

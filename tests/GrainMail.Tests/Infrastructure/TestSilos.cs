@@ -28,8 +28,9 @@ public static class TestSilos
 
     /// <param name="services">Replaces silo services after the production set-up (a test clock, for instance).</param>
     /// <param name="client">Adds to the test's Orleans client (a gateway's call filter, for instance).</param>
+    /// <param name="silo">Runs after the production silo set-up (which registers the grain storage, for a test to wrap it).</param>
     public static async Task<InProcessTestCluster> StartAsync(string connectionString, short silos = 1, Action<IServiceCollection>? services = null,
-        Action<Orleans.Hosting.IClientBuilder>? client = null)
+        Action<Orleans.Hosting.IClientBuilder>? client = null, Action<Orleans.Hosting.ISiloBuilder>? silo = null)
     {
         // Each cluster anchors its audit chain into a file of its own (its database is its own too).
         var configuration = new ConfigurationBuilder().AddConfiguration(Configuration()).AddInMemoryCollection(new Dictionary<string, string?>
@@ -49,7 +50,11 @@ public static class TestSilos
             services?.Invoke(host.Services);
             host.Logging.SetMinimumLevel(LogLevel.Warning);
         });
-        builder.ConfigureSilo((_, silo) => SiloSetup.ConfigureSilo(silo, settings, connectionString, clustering: false));
+        builder.ConfigureSilo((_, siloBuilder) =>
+        {
+            SiloSetup.ConfigureSilo(siloBuilder, settings, connectionString, clustering: false);
+            silo?.Invoke(siloBuilder);
+        });
         builder.ConfigureClientHost(host => host.Logging.SetMinimumLevel(LogLevel.Warning));
         if (client is not null) builder.ConfigureClient(client);
         var cluster = builder.Build();
