@@ -34,25 +34,18 @@ public sealed class StorageFailureGrainStorage(IGrainStorage inner, IGrainContex
         }
     }
 
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-    {
-        try
-        {
-            await inner.WriteStateAsync(stateName, grainId, grainState);
-        }
-        catch (Exception e)
-        {
-            StepDown(grainId, e);
-            if (StorageFailureFilter.Translate(e) is { } storage) throw storage;
-            throw;
-        }
-    }
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ChangeAsync(grainId, () => inner.WriteStateAsync(stateName, grainId, grainState));
 
-    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ChangeAsync(grainId, () => inner.ClearStateAsync(stateName, grainId, grainState));
+
+    /// <summary>A write or a clear of the state: a failure may end the activation (<see cref="StepDown"/>) and leaves translated.</summary>
+    private async Task ChangeAsync(GrainId grainId, Func<Task> change)
     {
         try
         {
-            await inner.ClearStateAsync(stateName, grainId, grainState);
+            await change();
         }
         catch (Exception e)
         {
