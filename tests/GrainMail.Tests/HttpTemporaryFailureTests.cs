@@ -21,16 +21,7 @@ public sealed class HttpTemporaryFailureTests(PostgresServer pg)
         var ct = TestContext.Current.CancellationToken;
         Assert.Equal(HttpStatusCode.Created, (await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "before.test" }, ct)).StatusCode);
 
-        HttpResponseMessage during;
-        await pg.SetReachableAsync(cs, reachable: false);
-        try
-        {
-            during = await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "during.test" }, ct);
-        }
-        finally
-        {
-            await pg.SetReachableAsync(cs, reachable: true);
-        }
+        var during = await WhileAwayAsync(cs, () => host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "during.test" }, ct));
         var body = await during.Content.ReadAsStringAsync(ct);
         Assert.True(during.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)during.StatusCode}: {body}");
         Assert.Equal("application/problem+json", during.Content.Headers.ContentType?.MediaType);
@@ -38,14 +29,7 @@ public sealed class HttpTemporaryFailureTests(PostgresServer pg)
         Assert.Equal(503, JsonDocument.Parse(body).RootElement.GetProperty("status").GetInt32());
 
         // Back: the client's retry goes through (a write that failed stored nothing, so it is created now).
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        HttpResponseMessage after;
-        do
-        {
-            after = await host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "during.test" }, ct);
-            if (after.StatusCode != HttpStatusCode.ServiceUnavailable) break;
-            await Task.Delay(500, ct);
-        } while (DateTime.UtcNow < deadline);
+        var after = await OnceBackAsync(() => host.Http.PostAsJsonAsync("/api/v1/domains", new { name = "during.test" }, ct), ct);
         Assert.Equal(HttpStatusCode.Created, after.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/api/v1/domains/during.test", ct)).StatusCode);
     }
@@ -60,29 +44,32 @@ public sealed class HttpTemporaryFailureTests(PostgresServer pg)
 
         // A domain nobody has asked about in this process: deleting one of its accounts activates its grain (not a
         // retryable call, so the gateway answers at once), and the activation's state read meets the closed database.
-        HttpResponseMessage during;
-        await pg.SetReachableAsync(cs, reachable: false);
-        try
-        {
-            during = await host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct);
-        }
-        finally
-        {
-            await pg.SetReachableAsync(cs, reachable: true);
-        }
+        var during = await WhileAwayAsync(cs, () => host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct));
         var body = await during.Content.ReadAsStringAsync(ct);
         Assert.True(during.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)during.StatusCode}: {body}");
         Assert.Equal(TimeSpan.FromSeconds(5), during.Headers.RetryAfter?.Delta);
 
         // Back: the same request reaches the grain and gets its own answer (there is no such account).
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        HttpResponseMessage after;
-        do
-        {
-            after = await host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct);
-            if (after.StatusCode != HttpStatusCode.ServiceUnavailable) break;
-            await Task.Delay(500, ct);
-        } while (DateTime.UtcNow < deadline);
+        var after = await OnceBackAsync(() => host.Http.DeleteAsync("/api/v1/accounts/u@never.test", ct), ct);
         Assert.Equal(HttpStatusCode.NotFound, after.StatusCode);
     }
+
+    /// <summary>The request sent while the database takes no connections (reopened whatever happens).</summary>
+    private async Task<HttpResponseMessage> WhileAwayAsync(string cs, Func<Task<HttpResponseMessage>> request)
+    {
+        await pg.SetReachableAsync(cs, reachable: false);
+        try
+        {
+            return await request();
+        }
+        finally
+        {
+            await pg.SetReachableAsync(cs, reachable: true);
+        }
+    }
+
+    /// <summary>The request as a client retries it after a 503 (every half second, up to a minute): its first other answer.</summary>
+    private static Task<HttpResponseMessage> OnceBackAsync(Func<Task<HttpResponseMessage>> request, CancellationToken ct) =>
+        Eventually.Value(request, r => r.StatusCode != HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(60),
+            "an answer other than 503 once the database is back", ct, TimeSpan.FromMilliseconds(500));
 }
