@@ -27,6 +27,7 @@ var mode = args.Length > 0 ? args[0] : "delivery";
 if (mode == "trust") return await TrustThroughput.RunAsync(args);
 if (mode == "dns") return await TrustThroughput.ServeDnsAsync(args);
 if (mode == "accuracy") return SpamAccuracy.Run(args);
+if (mode == "tokenize") return TokenizerBench.Run(args);
 if (mode == "links")
 {
     // Pure simulation of outbound link selection: no database, no silo.
