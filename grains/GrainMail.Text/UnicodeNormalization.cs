@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace GrainMail.Text;
@@ -39,25 +40,99 @@ public static class UnicodeNormalization
     /// <summary>Compatibility decomposition followed by canonical composition (NFKC).</summary>
     public static string ToNfkc(string s)
     {
-        if (IsPlain(s)) return s;
-        var cps = Decompose(s, compatibility: true);
-        Compose(cps);
-        return Encode(cps);
+        if (RentNfkc(s, out var length) is not { } rented) return s;
+        var result = new string(rented, 0, length);
+        ArrayPool<char>.Shared.Return(rented);
+        return result;
+    }
+
+    /// <summary>
+    /// NFKC of <paramref name="s"/> (the same as <see cref="ToNfkc(string)"/>) in a buffer rented from
+    /// <see cref="ArrayPool{T}.Shared"/> that the caller returns, <paramref name="length"/> characters long; or null when every
+    /// character is below U+00A0 (such text is its own NFKC). Only the stretches that hold a character from U+00A0 on are
+    /// normalized, each with the character before it: a character below U+00A0 is a starter (combining class 0) that has no
+    /// decomposition and is never the second of a composition, so nothing on one side of it changes what the other side
+    /// becomes (UAX #15, stable code points), and a combining mark after it may compose with it, hence the one before.
+    /// Mail text is mostly ASCII with a few such characters (no-break spaces, accents, typographic quotes): the
+    /// whole text was decomposed into code points before, four bytes each.
+    /// </summary>
+    public static char[]? RentNfkc(ReadOnlySpan<char> s, out int length)
+    {
+        var i = s.IndexOfAnyExceptInRange('\u0000', '\u009F');
+        length = 0;
+        if (i < 0) return null;
+        var output = ArrayPool<char>.Shared.Rent(s.Length + s.Length / 4 + 16);
+        var n = 0;
+        // Whatever comes before the first stretch, less the character that goes with it.
+        var from = i > 0 ? i - 1 : 0;
+        Write(ref output, ref n, s[..from]);
+        var cps = new List<int>(32);
+        while (true)
+        {
+            var plain = s[i..].IndexOfAnyInRange('\u0000', '\u009F');
+            var end = plain < 0 ? s.Length : i + plain;
+            cps.Clear();
+            Decompose(s[from..end], compatibility: true, cps);
+            Compose(cps);
+            Encode(cps, ref output, ref n);
+            if (end == s.Length) break;
+            var next = s[end..].IndexOfAnyExceptInRange('\u0000', '\u009F');
+            if (next < 0)
+            {
+                Write(ref output, ref n, s[end..]);
+                break;
+            }
+            i = end + next;
+            // The plain characters up to the next stretch, less the last one, which goes with the stretch (i > end: s[end] is plain).
+            from = i - 1;
+            Write(ref output, ref n, s[end..from]);
+        }
+        length = n;
+        return output;
+    }
+
+    private static void Write(ref char[] output, ref int n, ReadOnlySpan<char> chars)
+    {
+        if (n + chars.Length > output.Length) Grow(ref output, n + chars.Length);
+        chars.CopyTo(output.AsSpan(n));
+        n += chars.Length;
+    }
+
+    private static void Grow(ref char[] output, int needed)
+    {
+        var larger = ArrayPool<char>.Shared.Rent(Math.Max(needed, output.Length * 2));
+        output.AsSpan().CopyTo(larger);
+        ArrayPool<char>.Shared.Return(output);
+        output = larger;
+    }
+
+    private static void Encode(List<int> cps, ref char[] output, ref int n)
+    {
+        // At most two UTF-16 units per code point.
+        if (n + 2 * cps.Count > output.Length) Grow(ref output, n + 2 * cps.Count);
+        foreach (var cp in cps)
+        {
+            if (cp > 0xFFFF)
+            {
+                output[n++] = (char)(0xD800 + ((cp - 0x10000) >> 10));
+                output[n++] = (char)(0xDC00 + ((cp - 0x10000) & 0x3FF));
+            }
+            else output[n++] = (char)cp; // a BMP code point, or an unpaired surrogate kept as it came
+        }
     }
 
     /// <summary>Below U+00A0 nothing decomposes and every combining class is 0: most mail text stops here.</summary>
-    private static bool IsPlain(string s)
-    {
-        foreach (var c in s)
-        {
-            if (c >= '\u00A0') return false;
-        }
-        return true;
-    }
+    private static bool IsPlain(string s) => !s.AsSpan().ContainsAnyExceptInRange('\u0000', '\u009F');
 
     private static List<int> Decompose(string s, bool compatibility)
     {
         var cps = new List<int>(s.Length + 8);
+        Decompose(s, compatibility, cps);
+        return cps;
+    }
+
+    private static void Decompose(ReadOnlySpan<char> s, bool compatibility, List<int> cps)
+    {
         for (var i = 0; i < s.Length; i++)
         {
             int cp = s[i];
@@ -76,7 +151,6 @@ public static class UnicodeNormalization
                 j--;
             }
         }
-        return cps;
     }
 
     private static void Append(List<int> cps, int cp, bool compatibility)

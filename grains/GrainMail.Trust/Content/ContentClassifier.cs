@@ -206,23 +206,95 @@ public static class ContentClassifier
         return h == 0 ? 1 : unchecked((long)h);
     }
 
+    /// <summary>The same key for a token given as characters: <see cref="Hash(string)"/> of the string they spell, computed
+    /// without the string or its bytes (<see cref="TokenHash"/>).</summary>
+    public static long Hash(ReadOnlySpan<char> token)
+    {
+        var h = TokenHash.Start();
+        h.Append(token);
+        return h.Finish();
+    }
+
     /// <summary>The hashed, distinct tokens of a message, sorted (a stable order keeps concurrent learners from deadlocking).</summary>
     public static long[] HashedTokens(MimeMessage message) => HashedTokens(message, null);
 
-    /// <summary>The same, with the message's text parts already decoded (<see cref="DecodedTexts.Of"/>).</summary>
-    public static long[] HashedTokens(MimeMessage message, DecodedTexts? decoded)
+    /// <summary>The same, with the message's text parts already decoded (<see cref="DecodedTexts.Of"/>). The tokenizer hands
+    /// each token's characters to a hashing sink: no token becomes a string (session 15); the hashes are those of
+    /// <see cref="MessageTokenizer.Tokenize(MimeMessage, DecodedTexts?)"/>'s strings.</summary>
+    public static long[] HashedTokens(MimeMessage message, DecodedTexts? decoded) => MessageTokenizer.HashedTokens(message, decoded);
+}
+
+/// <summary>
+/// <see cref="ContentClassifier.Hash(string)"/> computed incrementally over the characters of a token, in as many pieces as it
+/// was composed of (prefix, word, ...): FNV-1a 64 over the UTF-8 that <see cref="Encoding.UTF8"/> would write for the whole
+/// token. ASCII characters are their own byte, others are encoded as one to three bytes, a surrogate pair as the four bytes
+/// of its code point (also when the pair is split between two pieces), and an unpaired surrogate as U+FFFD (EF BF BD), the
+/// replacement <see cref="Encoding.UTF8"/> writes for it. Every model's rows are keyed by these values: the protocol tests
+/// compare this with <see cref="ContentClassifier.Hash(string)"/> on every kind of character.
+/// </summary>
+public struct TokenHash
+{
+    private const ulong Offset = 14695981039346656037, Prime = 1099511628211;
+    private ulong _h;
+    private char _high;
+
+    public static TokenHash Start() => new() { _h = Offset };
+
+    public void Append(ReadOnlySpan<char> chars)
     {
-        var tokens = MessageTokenizer.Tokenize(message, decoded);
-        // A set of distinct hashes, sorted: the tokens are distinct, their 64-bit hashes nearly always.
-        var hashes = new long[tokens.Count];
-        var i = 0;
-        foreach (var t in tokens) hashes[i++] = Hash(t);
-        Array.Sort(hashes);
-        var n = hashes.Length == 0 ? 0 : 1;
-        for (var j = 1; j < hashes.Length; j++)
+        var h = _h;
+        foreach (var c in chars)
         {
-            if (hashes[j] != hashes[n - 1]) hashes[n++] = hashes[j];
+            if (c < 0x80 && _high == 0)
+            {
+                h = (h ^ c) * Prime;
+                continue;
+            }
+            if (_high != 0)
+            {
+                var high = _high;
+                _high = '\0';
+                if (char.IsLowSurrogate(c))
+                {
+                    var cp = char.ConvertToUtf32(high, c);
+                    h = (h ^ (uint)(0xF0 | (cp >> 18))) * Prime;
+                    h = (h ^ (uint)(0x80 | ((cp >> 12) & 0x3F))) * Prime;
+                    h = (h ^ (uint)(0x80 | ((cp >> 6) & 0x3F))) * Prime;
+                    h = (h ^ (uint)(0x80 | (cp & 0x3F))) * Prime;
+                    continue;
+                }
+                h = Replacement(h);
+            }
+            if (c < 0x80) h = (h ^ c) * Prime;
+            else if (c < 0x800)
+            {
+                h = (h ^ (uint)(0xC0 | (c >> 6))) * Prime;
+                h = (h ^ (uint)(0x80 | (c & 0x3F))) * Prime;
+            }
+            else if (char.IsHighSurrogate(c)) _high = c;
+            else if (char.IsLowSurrogate(c)) h = Replacement(h);
+            else
+            {
+                h = (h ^ (uint)(0xE0 | (c >> 12))) * Prime;
+                h = (h ^ (uint)(0x80 | ((c >> 6) & 0x3F))) * Prime;
+                h = (h ^ (uint)(0x80 | (c & 0x3F))) * Prime;
+            }
         }
-        return n == hashes.Length ? hashes : hashes[..n];
+        _h = h;
+    }
+
+    /// <summary>The key; like <see cref="ContentClassifier.Hash(string)"/>, never 0 (the models' totals row).</summary>
+    public readonly long Finish()
+    {
+        var h = _high != 0 ? Replacement(_h) : _h;
+        return h == 0 ? 1 : unchecked((long)h);
+    }
+
+    /// <summary>U+FFFD in UTF-8, for an unpaired surrogate.</summary>
+    private static ulong Replacement(ulong h)
+    {
+        h = (h ^ 0xEF) * Prime;
+        h = (h ^ 0xBF) * Prime;
+        return (h ^ 0xBD) * Prime;
     }
 }

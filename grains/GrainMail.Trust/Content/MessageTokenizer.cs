@@ -1,6 +1,10 @@
 using GrainMail.Text;
+using System.Buffers;
 using System.Globalization;
 using System.Net;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.RegularExpressions;
 using MimeKit;
@@ -37,8 +41,33 @@ public static partial class MessageTokenizer
     /// instead of decoding them again: the tokens are the same.</summary>
     public static HashSet<string> Tokenize(MimeMessage message, DecodedTexts? decoded)
     {
-        if (decoded is not null && !ReferenceEquals(decoded.Message, message)) throw new ArgumentException("The texts are of another message", nameof(decoded));
         var tokens = new HashSet<string>(StringComparer.Ordinal);
+        Tokenize(message, decoded, new StringSink(tokens));
+        return tokens;
+    }
+
+    /// <summary>The hashes (<see cref="ContentClassifier.Hash(string)"/>) of <see cref="Tokenize(MimeMessage, DecodedTexts?)"/>'s
+    /// tokens, distinct and sorted, hashed from the characters each token is composed of: no token string is made (session 15).</summary>
+    internal static long[] HashedTokens(MimeMessage message, DecodedTexts? decoded)
+    {
+        var sink = HashSink.Rent();
+        try
+        {
+            Tokenize(message, decoded, sink);
+            var hashes = new long[sink.Hashes.Count];
+            sink.Hashes.CopyTo(hashes);
+            Array.Sort(hashes);
+            return hashes;
+        }
+        finally
+        {
+            HashSink.Return(sink);
+        }
+    }
+
+    private static void Tokenize(MimeMessage message, DecodedTexts? decoded, TokenSink tokens)
+    {
+        if (decoded is not null && !ReferenceEquals(decoded.Message, message)) throw new ArgumentException("The texts are of another message", nameof(decoded));
         Headers(message, tokens);
         HeaderNames(message, tokens);
         Received(message, tokens);
@@ -52,79 +81,93 @@ public static partial class MessageTokenizer
         {
             if (part is MimePart leaf)
             {
-                tokens.Add("part:" + leaf.ContentType.MimeType.ToLowerInvariant());
+                tokens.AddLower("part:", leaf.ContentType.MimeType);
                 if (leaf.ContentTransferEncoding is not ContentEncoding.Default) tokens.Add("cte:" + leaf.ContentTransferEncoding.ToString().ToLowerInvariant());
             }
             if (part is TextPart text)
             {
-                if (!string.IsNullOrEmpty(text.ContentType.Charset)) tokens.Add("charset:" + text.ContentType.Charset.ToLowerInvariant());
+                if (!string.IsNullOrEmpty(text.ContentType.Charset)) tokens.AddLower("charset:", text.ContentType.Charset);
                 var body = ReadText(text, decoded, textIndex++, tokens);
                 if (body is null) continue;
                 if (body.Length > MaxTextChars) body = body[..MaxTextChars];
-                BodyShape(body, text.IsHtml, tokens);
-                if (text.IsHtml) Html(body, tokens, links);
-                else Text(body, "", tokens, links);
+                if (text.IsHtml)
+                {
+                    BodyShape(body, true, Link().Count(body), tokens);
+                    Html(body, tokens, links);
+                }
+                else
+                {
+                    // The text's links are found once, for its tokens and for its shape's link count.
+                    var found = Text(body, "", tokens, links);
+                    BodyShape(body, false, found, tokens);
+                }
             }
             else if (part is MimePart attachment)
             {
-                tokens.Add("attach:" + attachment.ContentType.MimeType.ToLowerInvariant());
+                tokens.AddLower("attach:", attachment.ContentType.MimeType);
                 var ext = Path.GetExtension(attachment.FileName ?? "");
-                if (ext.Length is > 1 and <= 8) tokens.Add("attach-ext:" + ext.ToLowerInvariant());
+                if (ext.Length is > 1 and <= 8) tokens.AddLower("attach-ext:", ext);
             }
         }
         LinkTokens(message, hop, links, tokens);
-        return tokens;
     }
 
     /// <summary>The decoded text of a part; an unknown charset or broken encoding is a token, not a failure.</summary>
-    private static string? ReadText(TextPart part, DecodedTexts? decoded, int index, HashSet<string> tokens)
+    private static string? ReadText(TextPart part, DecodedTexts? decoded, int index, TokenSink tokens)
     {
         var body = decoded is null ? DecodedTexts.TryDecode(part) : decoded.Part(index);
         if (body is null) tokens.Add("undecodable:" + (part.ContentType.Charset ?? "?").ToLowerInvariant());
         return body;
     }
 
-    private static void Headers(MimeMessage message, HashSet<string> tokens)
+    private static void Headers(MimeMessage message, TokenSink tokens)
     {
         // Subject words are their own tokens: the same word means more in a subject than in a body.
         if (message.Subject is { Length: > 0 } subject) Text(subject, "s:", tokens);
-        foreach (var (field, list) in new[] { ("from", message.From), ("reply-to", message.ReplyTo), ("to", message.To) })
-        {
-            foreach (var mailbox in list.Mailboxes.Take(5))
-            {
-                var address = mailbox.Address.ToLowerInvariant();
-                tokens.Add(field + ":" + address);
-                var at = address.LastIndexOf('@');
-                if (at > 0) tokens.Add(field + "-domain:" + address[(at + 1)..]);
-                if (field == "from" && !string.IsNullOrWhiteSpace(mailbox.Name)) Text(mailbox.Name, "from-name:", tokens);
-            }
-            if (field == "to") tokens.Add("to-count:" + Bucket(list.Count));
-        }
-        foreach (var name in new[] { "X-Mailer", "User-Agent" })
-        {
-            if (message.Headers[name] is { Length: > 0 } agent) Text(agent, "agent:", tokens);
-        }
+        Addresses("from", message.From, tokens);
+        Addresses("reply-to", message.ReplyTo, tokens);
+        Addresses("to", message.To, tokens);
+        tokens.Add("to-count:", Bucket(message.To.Count));
+        if (message.Headers[HeaderId.XMailer] is { Length: > 0 } mailer) Text(mailer, "agent:", tokens);
+        if (message.Headers[HeaderId.UserAgent] is { Length: > 0 } agent) Text(agent, "agent:", tokens);
         if (message.Headers[HeaderId.MessageId] is { } id)
         {
             var at = id.LastIndexOf('@');
-            tokens.Add(at > 0 ? "message-id:" + id[(at + 1)..].TrimEnd('>').ToLowerInvariant() : "message-id:odd");
+            if (at > 0) tokens.AddLower("message-id:", id.AsSpan(at + 1).TrimEnd('>'));
+            else tokens.Add("message-id:odd");
         }
         else tokens.Add("message-id:none");
-        tokens.Add("content-type:" + message.Body?.ContentType.MimeType.ToLowerInvariant());
+        tokens.AddLower("content-type:", message.Body?.ContentType.MimeType);
         if (message.Date == DateTimeOffset.MinValue) tokens.Add("date:none");
+    }
+
+    /// <summary>The first five addresses of an address field: "FIELD:address", "FIELD-domain:domain", and the From name's words.</summary>
+    private static void Addresses(string field, InternetAddressList list, TokenSink tokens)
+    {
+        var taken = 0;
+        foreach (var mailbox in list.Mailboxes)
+        {
+            if (taken++ == 5) break;
+            var address = mailbox.Address.ToLowerInvariant();
+            tokens.Add(field, ":", address);
+            var at = address.LastIndexOf('@');
+            if (at > 0) tokens.Add(field, "-domain:", address.AsSpan(at + 1));
+            if (field == "from" && !string.IsNullOrWhiteSpace(mailbox.Name)) Text(mailbox.Name, "from-name:", tokens);
+        }
     }
 
     /// <summary>Which header fields a message carries (SpamBayes' header mining): bulk mailers and spamware
     /// add and leave out fields in ways of their own. Each name once; trace fields added on the way are named too.</summary>
-    private static void HeaderNames(MimeMessage message, HashSet<string> tokens)
+    private static void HeaderNames(MimeMessage message, TokenSink tokens)
     {
-        foreach (var h in message.Headers.Take(100)) tokens.Add("hdr:" + h.Field.ToLowerInvariant());
+        var headers = message.Headers;
+        for (var i = 0; i < headers.Count && i < 100; i++) tokens.AddLower("hdr:", headers[i].Field);
     }
 
     /// <summary>The relays a message came through: the domain (last two labels) of each "from" host and the
     /// /16 and /24 of each bracketed IPv4 address in the Received fields (RFC 5321 4.4), so that a sending
     /// network or a relay seen with spam before counts as evidence.</summary>
-    private static void Received(MimeMessage message, HashSet<string> tokens)
+    private static void Received(MimeMessage message, TokenSink tokens)
     {
         foreach (var h in message.Headers.Where(h => h.Id == HeaderId.Received).Take(10))
         {
@@ -145,20 +188,34 @@ public static partial class MessageTokenizer
 
     /// <summary>Header fields whose values bulk mailers fill in their own ways (priority flags, the Outlook
     /// MIME engine, the time zone of Date, the sender's organisation): "hv:&lt;field&gt;:&lt;word&gt;".</summary>
-    private static void HeaderValues(MimeMessage message, HashSet<string> tokens)
+    private static void HeaderValues(MimeMessage message, TokenSink tokens)
     {
-        foreach (var name in ValueFields)
+        for (var f = 0; f < ValueFields.Length; f++)
         {
-            if (message.Headers[name] is not { Length: > 0 } value) continue;
-            var field = "hv:" + name.ToLowerInvariant() + ":";
-            foreach (var w in value.Split(ValueSeparators, StringSplitOptions.RemoveEmptyEntries).Take(8))
+            if (message.Headers[ValueFields[f]] is not { Length: > 0 } value) continue;
+            // The first eight words (split at the separators, empty pieces left out), each at most MaxWordLength long.
+            var rest = value.AsSpan();
+            var taken = 0;
+            while (taken < 8 && !rest.IsEmpty)
             {
-                if (w.Length <= MaxWordLength) tokens.Add(field + w.ToLowerInvariant());
+                var cut = rest.IndexOfAny(ValueSeparators);
+                var w = cut < 0 ? rest : rest[..cut];
+                rest = cut < 0 ? default : rest[(cut + 1)..];
+                if (w.IsEmpty) continue;
+                taken++;
+                if (w.Length <= MaxWordLength) tokens.AddLower(ValueFieldPrefixes[f], w);
             }
         }
         // The Date field's zone (RFC 5322 3.3): senders write it from their own clock and software.
-        if (message.Headers[HeaderId.Date] is { } date && DateZone().Match(date) is { Success: true } zone) tokens.Add("hv:date-zone:" + zone.Value.ToLowerInvariant());
-        if (message.Cc.Count > 0) tokens.Add("hv:cc-count:" + Bucket(message.Cc.Count));
+        if (message.Headers[HeaderId.Date] is { } date)
+        {
+            foreach (var zone in DateZone().EnumerateMatches(date))
+            {
+                tokens.AddLower("hv:date-zone:", date.AsSpan(zone.Index, zone.Length));
+                break;
+            }
+        }
+        if (message.Cc.Count > 0) tokens.Add("hv:cc-count:", Bucket(message.Cc.Count));
         if (message.From.Mailboxes.FirstOrDefault() is { } from)
         {
             if (string.IsNullOrWhiteSpace(from.Name)) tokens.Add("hv:from:no-name");
@@ -181,11 +238,11 @@ public static partial class MessageTokenizer
     /// the same way the training ham does; 2002's bulk senders did not. Path length and list relays are left out on purpose:
     /// they tell list mail from direct mail, which is not spam from ham. Costs a regex over at most 12 Received fields.
     /// </summary>
-    public static void Structure(MimeMessage message, HashSet<string> tokens) => StructureAndHop(message, tokens);
+    public static void Structure(MimeMessage message, HashSet<string> tokens) => StructureAndHop(message, new StringSink(tokens));
 
     /// <summary><see cref="Structure"/>, returning the handing-over hop's HELO name and reverse-DNS name (either may be null)
     /// for the link tokens.</summary>
-    private static (string? Helo, string? Rdns) StructureAndHop(MimeMessage message, HashSet<string> tokens)
+    private static (string? Helo, string? Rdns) StructureAndHop(MimeMessage message, TokenSink tokens)
     {
         string? helo = null, rdns = null;
         string? hopText = null;
@@ -314,7 +371,7 @@ public static partial class MessageTokenizer
     /// images with little text, base64 text parts), were measured too and are not tokens: docs/benchmarks.md, session 11.
     /// Costs one pass over each link already found and, per HTML part, one regular expression for the anchors.
     /// </summary>
-    private static void LinkTokens(MimeMessage message, (string? Helo, string? Rdns) hop, LinkFacts links, HashSet<string> tokens)
+    private static void LinkTokens(MimeMessage message, (string? Helo, string? Rdns) hop, LinkFacts links, TokenSink tokens)
     {
         if (links.Count == 0) return;
         var own = new HashSet<string>(StringComparer.Ordinal);
@@ -418,11 +475,14 @@ public static partial class MessageTokenizer
 
     private static readonly string[] ValueFields = ["X-Priority", "X-MSMail-Priority", "Importance", "Precedence", "MIME-Version", "X-MimeOLE", "Organization", "Content-Class", "X-Mailer-Version"];
 
-    private static readonly char[] ValueSeparators = [' ', '\t', '(', ')', ';', ',', '"', '<', '>', '/', '='];
+    /// <summary>"hv:&lt;field&gt;:" for each of <see cref="ValueFields"/>.</summary>
+    private static readonly string[] ValueFieldPrefixes = [.. ValueFields.Select(f => "hv:" + f.ToLowerInvariant() + ":")];
+
+    private static readonly SearchValues<char> ValueSeparators = SearchValues.Create(" \t();,\"<>/=");
 
     /// <summary>How a subject looks, beyond its words: a reply or forward prefix (two letters, too short to be a
     /// word token), shouting, money, exclamation marks, and the run of spaces and digits some bulk mailers append.</summary>
-    private static void SubjectShape(string? subject, HashSet<string> tokens)
+    private static void SubjectShape(string? subject, TokenSink tokens)
     {
         if (string.IsNullOrWhiteSpace(subject))
         {
@@ -438,39 +498,38 @@ public static partial class MessageTokenizer
         if (s.Contains('!')) tokens.Add("sf:exclaim");
         if (s.Contains('$')) tokens.Add("sf:dollar");
         if (TrailingId().IsMatch(subject)) tokens.Add("sf:trailing-id");
-        tokens.Add("sf:length:" + Bucket(s.Length / 10));
+        tokens.Add("sf:length:", Bucket(s.Length / 10));
     }
 
     /// <summary>The MIME tree as paths of types (RFC 2046): "mime:multipart/alternative>text/html"; bulk mail
     /// and ordinary mail clients build different trees.</summary>
-    private static void MimeStructure(MimeEntity? entity, string path, int depth, HashSet<string> tokens)
+    private static void MimeStructure(MimeEntity? entity, string path, int depth, TokenSink tokens)
     {
         if (entity is null || depth > 5) return;
         var here = path.Length == 0 ? entity.ContentType.MimeType.ToLowerInvariant() : path + ">" + entity.ContentType.MimeType.ToLowerInvariant();
-        tokens.Add("mime:" + here);
+        tokens.Add("mime:", here);
         if (entity is Multipart multipart)
         {
-            tokens.Add("mime:parts:" + Bucket(multipart.Count));
+            tokens.Add("mime:parts:", Bucket(multipart.Count));
             foreach (var child in multipart.Take(10)) MimeStructure(child, here, depth + 1, tokens);
         }
     }
 
     /// <summary>Coarse shape of a text part: its length, how much of it shouts, how many links, and for HTML
     /// whether it hides text or pulls images and forms (not the tag names themselves: see <see cref="Html"/>).</summary>
-    private static void BodyShape(string body, bool html, HashSet<string> tokens)
+    private static void BodyShape(string body, bool html, int links, TokenSink tokens)
     {
         var kind = html ? "bf:html:" : "bf:text:";
-        tokens.Add(kind + "length:" + Bucket(body.Length / 500));
-        var letters = 0;
-        var upper = 0;
-        foreach (var c in body.Length > 20_000 ? body[..20_000] : body)
+        tokens.Add(kind, "length:", Bucket(body.Length / 500));
+        var (letters, upper) = CountLetters(body.AsSpan(0, Math.Min(body.Length, 20_000)));
+        if (letters > 50)
         {
-            if (!char.IsLetter(c)) continue;
-            letters++;
-            if (char.IsUpper(c)) upper++;
+            // 0 to 10: one or two digits.
+            Span<char> tenths = stackalloc char[2];
+            (upper * 10 / letters).TryFormat(tenths, out var n, default, CultureInfo.InvariantCulture);
+            tokens.Add(kind, "caps:", tenths[..n]);
         }
-        if (letters > 50) tokens.Add(kind + "caps:" + (upper * 10 / letters).ToString(CultureInfo.InvariantCulture));
-        tokens.Add(kind + "links:" + Bucket(Link().Count(body)));
+        tokens.Add(kind, "links:", Bucket(links));
         if (!html) return;
         if (body.Contains("<img", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:img");
         if (body.Contains("<form", StringComparison.OrdinalIgnoreCase)) tokens.Add("bf:html:form");
@@ -481,9 +540,48 @@ public static partial class MessageTokenizer
 
     private static string Bucket(int n) => n switch { 0 => "0", 1 => "1", < 5 => "few", < 20 => "some", _ => "many" };
 
+    /// <summary>How many of the characters are letters (<see cref="char.IsLetter(char)"/>) and how many of those upper case
+    /// (<see cref="char.IsUpper(char)"/>). Runs of ASCII are counted eight characters at a time (for them a letter is A–Z or
+    /// a–z, upper case A–Z), the rest one by one.</summary>
+    private static (int Letters, int Upper) CountLetters(ReadOnlySpan<char> text)
+    {
+        int letters = 0, upper = 0, i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var units = MemoryMarshal.Cast<char, ushort>(text);
+            var ascii = Vector128.Create((ushort)0x80);
+            var a = Vector128.Create((ushort)'A');
+            var lowerA = Vector128.Create((ushort)'a');
+            var span = Vector128.Create((ushort)25);
+            for (; i + Vector128<ushort>.Count <= units.Length; i += Vector128<ushort>.Count)
+            {
+                var v = Vector128.Create(units.Slice(i, Vector128<ushort>.Count));
+                if (Vector128.GreaterThanOrEqualAny(v, ascii))
+                {
+                    for (var k = i; k < i + Vector128<ushort>.Count; k++) CountLetter(text[k], ref letters, ref upper);
+                    continue;
+                }
+                // Unsigned: v - 'A' <= 25 exactly for 'A'..'Z' (below 'A' wraps around to a large number).
+                var up = Vector128.LessThanOrEqual(v - a, span);
+                var low = Vector128.LessThanOrEqual(v - lowerA, span);
+                upper += BitOperations.PopCount(up.ExtractMostSignificantBits());
+                letters += BitOperations.PopCount((up | low).ExtractMostSignificantBits());
+            }
+        }
+        for (; i < text.Length; i++) CountLetter(text[i], ref letters, ref upper);
+        return (letters, upper);
+    }
+
+    private static void CountLetter(char c, ref int letters, ref int upper)
+    {
+        if (!char.IsLetter(c)) return;
+        letters++;
+        if (char.IsUpper(c)) upper++;
+    }
+
     /// <summary>HTML: the link, image and form targets become url tokens; the text between
     /// the tags (scripts and styles left out, entities decoded) is tokenized as plain text.</summary>
-    private static void Html(string html, HashSet<string> tokens, LinkFacts links)
+    private static void Html(string html, TokenSink tokens, LinkFacts links)
     {
         // Tag names are not tokens: a training set whose ham is mostly plain text (mailing lists) learns from
         // them that HTML itself is spam, and then files every HTML newsletter as Junk (SpamBayes found the same).
@@ -505,28 +603,82 @@ public static partial class MessageTokenizer
     }
 
     /// <summary>Plain text: URLs and addresses first (as url/email tokens), then words and CJK bigrams.</summary>
-    public static void Text(string text, string prefix, HashSet<string> tokens) => Text(text, prefix, tokens, null);
+    public static void Text(string text, string prefix, HashSet<string> tokens) => Text(text, prefix, new StringSink(tokens), null);
 
-    private static void Text(string text, string prefix, HashSet<string> tokens, LinkFacts? links)
+    private static void Text(string text, string prefix, TokenSink tokens) => Text(text, prefix, tokens, null);
+
+    /// <summary>The hashes of <see cref="Text(string, string, HashSet{string})"/>'s tokens as the hashing sink computes them, distinct
+    /// and sorted: for the tests that hold them to the strings' hashes on any text, unpaired surrogates included (decoded mail
+    /// never has those: decoders write U+FFFD).</summary>
+    public static long[] HashedText(string text, string prefix)
     {
+        var sink = new HashSink();
+        Text(text, prefix, sink, null);
+        var hashes = sink.Hashes.ToArray();
+        Array.Sort(hashes);
+        return hashes;
+    }
+
+    /// <summary>Returns how many links (<see cref="Link"/>) the text holds when read without a prefix (else 0).</summary>
+    private static int Text(string text, string prefix, TokenSink tokens, LinkFacts? links)
+    {
+        var found = 0;
         if (prefix.Length == 0)
         {
-            foreach (Match m in Link().Matches(text))
+            foreach (var m in Link().EnumerateMatches(text))
             {
-                Url(m.Value, tokens);
-                links?.Add(m.Value);
+                found++;
+                var url = text.Substring(m.Index, m.Length);
+                Url(url, tokens);
+                links?.Add(url);
             }
-            foreach (Match m in Email().Matches(text)) tokens.Add("email:" + m.Groups[1].Value.ToLowerInvariant());
+            // The domain is what follows the match's one '@' (the local part's characters exclude it).
+            foreach (var m in Email().EnumerateMatches(text))
+            {
+                var address = text.AsSpan(m.Index, m.Length);
+                tokens.AddLower("email:", address[(address.IndexOf('@') + 1)..]);
+            }
         }
-        // Words are built, trimmed and lower-cased in buffers, and a token is made a string only when the set does not
-        // have it yet (AddToken): a body repeats most of its words, and every repeat used to allocate three strings
-        // (the word, its lower case, its pair), half of what the MX path allocated per message (session 12).
-        var word = new char[64];
+        // Words are built, trimmed and lower-cased in buffers (pooled), and each token is handed to the sink as characters:
+        // the string sink makes a string only of a token it does not have yet (session 12), the hashing sink none (session 15).
+        var current = ArrayPool<char>.Shared.Rent(MaxWordLength);
+        var previous = ArrayPool<char>.Shared.Rent(MaxWordLength);
+        var pair = ArrayPool<char>.Shared.Rent(3 + prefix.Length + 2 * MaxWordLength + 1);
+        try
+        {
+            Words(text, prefix, tokens, current, previous, pair);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(current);
+            ArrayPool<char>.Shared.Return(previous);
+            ArrayPool<char>.Shared.Return(pair);
+        }
+        return found;
+    }
+
+    /// <summary>The words, word pairs and CJK bigrams of a text, composed in the given buffers.</summary>
+    private static void Words(string text, string prefix, TokenSink tokens, char[] current, char[] previous, char[] pair)
+    {
+        var word = ArrayPool<char>.Shared.Rent(64);
+        var compatible = Compatible(text, out var length);
+        try
+        {
+            Words(compatible is null ? text : compatible.AsSpan(0, length), prefix, tokens, ref word, current, previous, pair);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(word);
+            if (compatible is not null) ArrayPool<char>.Shared.Return(compatible);
+        }
+    }
+
+    private static void Words(ReadOnlySpan<char> text, string prefix, TokenSink tokens, ref char[] wordBuffer, char[] current, char[] previous, char[] pair)
+    {
+        // A local, not the ref parameter, for the local functions to read; written back whenever it grows.
+        var word = wordBuffer;
         var wordLength = 0;
-        var current = new char[MaxWordLength];
-        var previous = new char[MaxWordLength];
         var previousLength = -1;
-        var pair = new char[3 + prefix.Length + 2 * MaxWordLength + 1];
         "bi:".CopyTo(pair);
         prefix.CopyTo(pair.AsSpan(3));
         char? previousCjk = null;
@@ -543,7 +695,7 @@ public static partial class MessageTokenizer
                     at += previousLength;
                     pair[at++] = ' ';
                     current.AsSpan(0, n).CopyTo(pair.AsSpan(at));
-                    AddToken(tokens, pair.AsSpan(0, at + n));
+                    tokens.Add(pair.AsSpan(0, at + n));
                 }
                 current.AsSpan(0, n).CopyTo(previous);
                 previousLength = n;
@@ -553,26 +705,58 @@ public static partial class MessageTokenizer
         void EndCjk()
         {
             // A lone ideograph (run of one) is a token of its own; in a longer run the bigrams carry it.
-            if (cjkRun == 1 && previousCjk is { } lone) tokens.Add(prefix + lone);
+            if (cjkRun == 1 && previousCjk is { } lone) tokens.Add(prefix, new ReadOnlySpan<char>(in lone));
             previousCjk = null;
             cjkRun = 0;
         }
-        foreach (var c in Compatible(text))
+        Span<char> bigram = stackalloc char[2];
+        for (var i = 0; i < text.Length; i++)
         {
+            var c = text[i];
+            if (c < 0x80)
+            {
+                // ASCII, most of mail: a run of word characters is found and copied at once (vectorized), a separator ends the word.
+                EndCjk();
+                if (!AsciiWordChars.Contains(c))
+                {
+                    FlushWord();
+                    continue;
+                }
+                var run = text[i..].IndexOfAnyExcept(AsciiWordChars);
+                if (run < 0) run = text.Length - i;
+                if (wordLength + run > word.Length)
+                {
+                    Grow(ref word, wordLength + run);
+                    wordBuffer = word;
+                }
+                text.Slice(i, run).CopyTo(word.AsSpan(wordLength));
+                wordLength += run;
+                i += run - 1;
+                continue;
+            }
             if (IsCjk(c))
             {
                 FlushWord();
                 previousLength = -1;
-                if (previousCjk is { } p) tokens.Add(prefix + p + c);
+                if (previousCjk is { } p)
+                {
+                    bigram[0] = p;
+                    bigram[1] = c;
+                    tokens.Add(prefix, bigram);
+                }
                 previousCjk = c;
                 cjkRun++;
             }
             else
             {
                 EndCjk();
-                if (char.IsLetterOrDigit(c) || c is '$' or '\'' or '-' or '!' or '€' or '£' or '¥' or '%')
+                if (char.IsLetterOrDigit(c) || IsWordSymbol(c))
                 {
-                    if (wordLength == word.Length) Array.Resize(ref word, word.Length * 2);
+                    if (wordLength == word.Length)
+                    {
+                        Grow(ref word, wordLength + 1);
+                        wordBuffer = word;
+                    }
                     word[wordLength++] = c;
                 }
                 else FlushWord();
@@ -584,26 +768,42 @@ public static partial class MessageTokenizer
 
     /// <summary>NFKC folds full-width Latin letters and digits (common in CJK spam) to their plain forms.
     /// Our own tables (GrainMail.Text): under InvariantGlobalization string.Normalize does nothing.
-    /// Unpaired surrogates pass through as they are.</summary>
-    private static string Compatible(string text) => UnicodeNormalization.ToNfkc(text);
+    /// Unpaired surrogates pass through as they are. Null when the text is all below U+00A0 (its own NFKC), else a pooled
+    /// buffer, <paramref name="length"/> characters of it the text's NFKC (the caller returns it).</summary>
+    private static char[]? Compatible(string text, out int length) => UnicodeNormalization.RentNfkc(text, out length);
 
-    /// <summary>Adds <paramref name="token"/> to the set, making a string of it only when the set does not have it yet.</summary>
-    private static void AddToken(HashSet<string> tokens, ReadOnlySpan<char> token)
+    /// <summary>The characters that make words besides letters and digits.</summary>
+    private static bool IsWordSymbol(char c) => c is '$' or '\'' or '-' or '!' or '€' or '£' or '¥' or '%';
+
+    /// <summary>The ASCII characters of words: letters, digits (<see cref="char.IsLetterOrDigit(char)"/> in ASCII) and the ASCII
+    /// ones of <see cref="IsWordSymbol"/>.</summary>
+    private static readonly SearchValues<char> AsciiWordChars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789$'-!%");
+
+    /// <summary>A pooled word buffer at least <paramref name="needed"/> long (and twice the old), the word so far copied.</summary>
+    private static void Grow(ref char[] word, int needed)
     {
-        if (tokens.TryGetAlternateLookup<ReadOnlySpan<char>>(out var lookup)) lookup.Add(token);
-        else tokens.Add(token.ToString());
+        var longer = ArrayPool<char>.Shared.Rent(Math.Max(needed, word.Length * 2));
+        word.CopyTo(longer, 0);
+        ArrayPool<char>.Shared.Return(word);
+        word = longer;
     }
 
     /// <summary>The word's tokens; writes the lower-cased word into <paramref name="lower"/> (at least
     /// <see cref="MaxWordLength"/> long) and returns its length, or -1 when it was skipped or too short.</summary>
-    private static int Word(ReadOnlySpan<char> raw, string prefix, HashSet<string> tokens, Span<char> lower)
+    private static int Word(ReadOnlySpan<char> raw, string prefix, TokenSink tokens, Span<char> lower)
     {
         var w = raw.Trim("'-");
         if (w.Length == 0) return -1;
         if (w.Length < 3 && !w.Contains('$') && !w.Contains('!')) return -1;
         if (w.Length > MaxWordLength)
         {
-            tokens.Add(prefix + "skip:" + char.ToLowerInvariant(w[0]) + " " + (w.Length / 10 * 10).ToString(CultureInfo.InvariantCulture));
+            // "skip:" first letter (lower case) ' ' length rounded down to tens.
+            Span<char> skip = stackalloc char["skip:".Length + 2 + 11];
+            "skip:".CopyTo(skip);
+            skip["skip:".Length] = char.ToLowerInvariant(w[0]);
+            skip["skip:".Length + 1] = ' ';
+            (w.Length / 10 * 10).TryFormat(skip[("skip:".Length + 2)..], out var digits, default, CultureInfo.InvariantCulture);
+            tokens.Add(prefix, skip[..("skip:".Length + 2 + digits)]);
             return -1;
         }
         // Invariant lower-casing maps each UTF-16 unit to one: the same length, the same result as string.ToLowerInvariant.
@@ -611,13 +811,13 @@ public static partial class MessageTokenizer
         Span<char> token = stackalloc char[prefix.Length + "upper:".Length + MaxWordLength];
         prefix.CopyTo(token);
         lower[..n].CopyTo(token[prefix.Length..]);
-        AddToken(tokens, token[..(prefix.Length + n)]);
+        tokens.Add(token[..(prefix.Length + n)]);
         // Shouting is evidence of its own, besides the word.
         if (w.Length >= 4 && Shouts(w))
         {
             "upper:".CopyTo(token[prefix.Length..]);
             lower[..n].CopyTo(token[(prefix.Length + "upper:".Length)..]);
-            AddToken(tokens, token[..(prefix.Length + "upper:".Length + n)]);
+            tokens.Add(token[..(prefix.Length + "upper:".Length + n)]);
         }
         return n;
     }
@@ -636,28 +836,43 @@ public static partial class MessageTokenizer
     }
 
     /// <summary>A URL's host and its parent domains (to two labels) as tokens, and whether it names an IP address.</summary>
-    private static void Url(string url, HashSet<string> tokens)
+    private static void Url(string url, TokenSink tokens)
     {
         var m = UrlHost().Match(url);
         if (!m.Success) return;
-        if (m.Groups[1].Value.Length > 0) tokens.Add("proto:" + m.Groups[1].Value.ToLowerInvariant());
-        var host = m.Groups[2].Value.TrimEnd('.').ToLowerInvariant();
+        var groups = m.Groups;
+        if (groups[1].Length > 0) tokens.AddLower("proto:", groups[1].ValueSpan);
+        var host = groups[2].ValueSpan.TrimEnd('.').ToString().ToLowerInvariant();
         if (host.Length == 0) return;
         if (IPAddress.TryParse(host, out _))
         {
             tokens.Add("url:ip");
             return;
         }
-        var labels = host.Split('.');
-        for (var i = 0; i < labels.Length - 1; i++) tokens.Add("url:" + string.Join('.', labels[i..]));
-        // The path's words (remove, optout, click, cgi names) say what a link is for.
-        foreach (var piece in url[(m.Index + m.Length)..].Split(UrlSeparators, StringSplitOptions.RemoveEmptyEntries).Take(8))
+        // The host and each parent domain down to the last two labels (the host from the start of each label but the last).
+        for (var start = 0; ;)
         {
-            if (piece.Length is >= 3 and <= 20) tokens.Add("url-path:" + piece.ToLowerInvariant());
+            var dot = host.IndexOf('.', start);
+            if (dot < 0) break;
+            tokens.Add("url:", host.AsSpan(start));
+            start = dot + 1;
+        }
+        // The path's words (remove, optout, click, cgi names) say what a link is for: the first eight pieces between the
+        // separators (empty ones left out), those 3 to 20 characters long.
+        var rest = url.AsSpan(m.Index + m.Length);
+        var taken = 0;
+        while (taken < 8 && !rest.IsEmpty)
+        {
+            var cut = rest.IndexOfAny(UrlSeparators);
+            var piece = cut < 0 ? rest : rest[..cut];
+            rest = cut < 0 ? default : rest[(cut + 1)..];
+            if (piece.IsEmpty) continue;
+            taken++;
+            if (piece.Length is >= 3 and <= 20) tokens.AddLower("url-path:", piece);
         }
     }
 
-    private static readonly char[] UrlSeparators = ['/', '.', '?', '=', '&', '-', '_', '#', '%', '+', ':', ';', ','];
+    private static readonly SearchValues<char> UrlSeparators = SearchValues.Create("/.?=&-_#%+:;,");
 
     /// <summary>Han ideographs, kana and Hangul syllables: scripts written without spaces between words.</summary>
     public static bool IsCjk(char c) =>
@@ -714,4 +929,113 @@ public static partial class MessageTokenizer
 
     [GeneratedRegex(@"(?:https?://|www\.)[^\s<>""']+|\b[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.(?:com|net|org|biz|info|edu|gov|us|uk|de|ca|au)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex ShownAddress();
+
+    /// <summary>
+    /// Where the tokenizer puts its tokens. A token may be given in pieces (a family's prefix and the word, a field name and
+    /// its value): the token is their concatenation. <see cref="StringSink"/> collects the strings (tests, validation
+    /// harnesses); <see cref="HashSink"/> only their hashes, computed from the pieces' characters (the MX path).
+    /// </summary>
+    private abstract class TokenSink
+    {
+        public abstract void Add(ReadOnlySpan<char> token);
+
+        public abstract void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b);
+
+        public abstract void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b, ReadOnlySpan<char> c);
+
+        public void Add(string token) => Add(token.AsSpan());
+
+        /// <summary><paramref name="prefix"/> and <paramref name="value"/> lower-cased as by <see cref="string.ToLowerInvariant"/>
+        /// (one UTF-16 unit to one: the same as the span's invariant lower-casing).</summary>
+        public void AddLower(ReadOnlySpan<char> prefix, ReadOnlySpan<char> value)
+        {
+            if (value.Length > 256)
+            {
+                Add(prefix, value.ToString().ToLowerInvariant());
+                return;
+            }
+            Span<char> lower = stackalloc char[value.Length];
+            value.ToLowerInvariant(lower);
+            Add(prefix, lower);
+        }
+    }
+
+    /// <summary>The tokens as strings, a string made only of a token the set does not hold yet (its alternate lookup; a set
+    /// given by a caller with a comparer that has none gets a string each time).</summary>
+    private sealed class StringSink : TokenSink
+    {
+        private readonly HashSet<string> _tokens;
+        private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+        private readonly bool _hasLookup;
+
+        public StringSink(HashSet<string> tokens)
+        {
+            _tokens = tokens;
+            _hasLookup = tokens.TryGetAlternateLookup(out _lookup);
+        }
+
+        public override void Add(ReadOnlySpan<char> token)
+        {
+            if (_hasLookup) _lookup.Add(token);
+            else _tokens.Add(token.ToString());
+        }
+
+        public override void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b) => Add(a, b, default);
+
+        public override void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b, ReadOnlySpan<char> c)
+        {
+            var length = a.Length + b.Length + c.Length;
+            var rented = length > 256 ? ArrayPool<char>.Shared.Rent(length) : null;
+            Span<char> token = rented is null ? stackalloc char[256] : rented;
+            a.CopyTo(token);
+            b.CopyTo(token[a.Length..]);
+            c.CopyTo(token[(a.Length + b.Length)..]);
+            Add(token[..length]);
+            if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>The tokens' hashes (<see cref="TokenHash"/>: <see cref="ContentClassifier.Hash(string)"/> of the token's string),
+    /// distinct. One per thread is kept for reuse, cleared between messages.</summary>
+    private sealed class HashSink : TokenSink
+    {
+        [ThreadStatic]
+        private static HashSink? _cached;
+
+        public readonly HashSet<long> Hashes = new(512);
+
+        public static HashSink Rent()
+        {
+            var sink = _cached ?? new HashSink();
+            _cached = null;
+            return sink;
+        }
+
+        /// <summary>Keeps the sink for the thread's next message, unless a huge message grew it (its memory is given back).</summary>
+        public static void Return(HashSink sink)
+        {
+            if (sink.Hashes.Count > 16_384) return;
+            sink.Hashes.Clear();
+            _cached = sink;
+        }
+
+        public override void Add(ReadOnlySpan<char> token) => Hashes.Add(ContentClassifier.Hash(token));
+
+        public override void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b)
+        {
+            var h = TokenHash.Start();
+            h.Append(a);
+            h.Append(b);
+            Hashes.Add(h.Finish());
+        }
+
+        public override void Add(ReadOnlySpan<char> a, ReadOnlySpan<char> b, ReadOnlySpan<char> c)
+        {
+            var h = TokenHash.Start();
+            h.Append(a);
+            h.Append(b);
+            h.Append(c);
+            Hashes.Add(h.Finish());
+        }
+    }
 }
