@@ -66,7 +66,15 @@ public static class AuthenticationResults
         return sb.ToString();
     }
 
-    private static string Lower<T>(T value) where T : Enum => value.ToString().ToLowerInvariant();
+    private static string Lower<T>(T value) where T : struct, Enum => LowerNames<T>.Of(value);
+
+    /// <summary>Each value of an enum in lower case, made once (the header is written for every MX message).</summary>
+    private static class LowerNames<T> where T : struct, Enum
+    {
+        private static readonly Dictionary<T, string> Names = Enum.GetValues<T>().Distinct().ToDictionary(v => v, v => v.ToString().ToLowerInvariant());
+
+        public static string Of(T value) => Names.TryGetValue(value, out var name) ? name : value.ToString().ToLowerInvariant();
+    }
 
     /// <summary>A value is a token or a quoted string (RFC 8601 2.2, RFC 2045 token).</summary>
     private static string Value(string v) =>
