@@ -101,6 +101,7 @@ internal static class DecideCost
                 return Task.CompletedTask;
             });
             await MeasureAsync("DecodedTexts.Of", count, i => { GC.KeepAlive(DecodedTexts.Of(parsed[i])); return Task.CompletedTask; });
+            await MeasureAsync("MimeKit's Text", count, i => { GC.KeepAlive(DecodedTexts.TryDecodeWithMimeKit((TextPart)parsed[i].Body!)); return Task.CompletedTask; });
             await MeasureAsync("CheckAsync", count, async i => GC.KeepAlive(await trust.CheckAsync(grains, SubmissionOf(i), evidence)));
             var checks = new InboundChecks[count];
             for (var i = 0; i < count; i++) checks[i] = await trust.CheckAsync(grains, SubmissionOf(i), evidence);

@@ -197,13 +197,22 @@ public sealed class DecodedTexts
     {
         var cr = bytes.IndexOf((byte)'\r');
         if (cr < 0) return bytes.Length;
+        // Whole runs between CRs are moved at once (a line at a time, not a byte at a time).
         var output = cr;
-        for (var i = cr; i < bytes.Length; i++)
+        var i = cr;
+        while (true)
         {
-            var c = bytes[i];
-            if (c == (byte)'\r' && (i + 1 == bytes.Length || bytes[i + 1] == (byte)'\n')) continue;
-            bytes[output++] = c;
+            // bytes[i] is a CR: it stays unless LF or the end follows.
+            var keep = i + 1 < bytes.Length && bytes[i + 1] != (byte)'\n';
+            if (keep) bytes[output++] = (byte)'\r';
+            var start = i + 1;
+            if (start >= bytes.Length) return output;
+            var next = bytes[start..].IndexOf((byte)'\r');
+            var end = next < 0 ? bytes.Length : start + next;
+            bytes[start..end].CopyTo(bytes[output..]);
+            output += end - start;
+            if (next < 0) return output;
+            i = end;
         }
-        return output;
     }
 }
