@@ -180,7 +180,7 @@ public sealed class InboundTrust
     }
 
     /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>
-    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, DecodedTexts? texts, Submission submission,
+    private async ValueTask<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, DecodedTexts? texts, Submission submission,
         InboundReport report, CancellationToken ct)
     {
         try

@@ -78,7 +78,18 @@ public static class AuthenticationResults
 
     /// <summary>A value is a token or a quoted string (RFC 8601 2.2, RFC 2045 token).</summary>
     private static string Value(string v) =>
-        v.Length > 0 && v.All(c => c > 0x20 && c < 0x7f && !"()<>,;:\\\"/[]?=".Contains(c)) ? v
-            : v.Contains('@') && !v.Any(char.IsWhiteSpace) && !v.Contains('"') ? v
+        v.Length > 0 && !v.AsSpan().ContainsAnyExcept(TokenChars) ? v
+            : v.Contains('@') && !HasWhiteSpace(v) && !v.Contains('"') ? v
             : "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    // The characters of an RFC 2045 token: printable ASCII but the specials.
+    private static readonly System.Buffers.SearchValues<char> TokenChars = System.Buffers.SearchValues.Create(
+        Enumerable.Range(0x21, 0x7f - 0x21).Select(c => (char)c).Where(c => !"()<>,;:\\\"/[]?=".Contains(c)).ToArray());
+
+    private static bool HasWhiteSpace(string v)
+    {
+        foreach (var c in v)
+            if (char.IsWhiteSpace(c)) return true;
+        return false;
+    }
 }
