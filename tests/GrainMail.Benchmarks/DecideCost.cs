@@ -23,7 +23,7 @@ using Npgsql;
 /// the trust benchmark's DNS zone over UDP through the node's resolver, the node's two blocklists), one message at a time,
 /// for the message smtp-source -4 -d -l 4096 sends (the SMTP benchmark's load) with the Received field the gateway adds.
 /// Stages are measured in loops of their own, so that each figure is the stage's alone:
-///   decide [messages] [--model DIR] [--dump FILE]
+///   decide [messages] [--model DIR] [--dump FILE] [--alloc]
 /// --model DIR trains the global model with the first 150 of DIR/spam-1 and of DIR/easy-ham-1 (as the SMTP benchmark does;
 /// without it no model exists and the content step skips the tokenizer). --dump FILE writes the accepted copy and the
 /// receive log of the first message (the random stamp id and its MAC masked) for a before/after comparison.
@@ -71,7 +71,10 @@ internal static class DecideCost
 
             var messages = Enumerable.Range(0, count).Select(Message).ToArray();
             var evidence = new InboundEvidence("127.0.0.1", "vm");
-            Submission SubmissionOf(int i) => new("bench@sender.test", [$"u{i % 10 + 1}@bench.test"], messages[i]);
+            // One submission per message, as the intake hands the same one to CheckAsync and DecideAsync (DecideAsync then
+            // reuses the bytes the checks read instead of copying the content again).
+            var submissions = messages.Select((m, i) => new Submission("bench@sender.test", [$"u{i % 10 + 1}@bench.test"], m)).ToArray();
+            Submission SubmissionOf(int i) => submissions[i];
 
             if (dump is not null)
             {
@@ -102,10 +105,18 @@ internal static class DecideCost
             });
             await MeasureAsync("DecodedTexts.Of", count, i => { GC.KeepAlive(DecodedTexts.Of(parsed[i])); return Task.CompletedTask; });
             await MeasureAsync("MimeKit's Text", count, i => { GC.KeepAlive(DecodedTexts.TryDecodeWithMimeKit((TextPart)parsed[i].Body!)); return Task.CompletedTask; });
-            await MeasureAsync("CheckAsync", count, async i => GC.KeepAlive(await trust.CheckAsync(grains, SubmissionOf(i), evidence)));
+            using (var sampler = args.Contains("--alloc") ? new AllocationSampler() : null)
+            {
+                await MeasureAsync("CheckAsync", count, async i => GC.KeepAlive(await trust.CheckAsync(grains, SubmissionOf(i), evidence)));
+                sampler?.Print("CheckAsync");
+            }
             var checks = new InboundChecks[count];
             for (var i = 0; i < count; i++) checks[i] = await trust.CheckAsync(grains, SubmissionOf(i), evidence);
-            await MeasureAsync("DecideAsync", count, async i => GC.KeepAlive(await trust.DecideAsync(grains, SubmissionOf(i), evidence, checks[i])));
+            using (var sampler = args.Contains("--alloc") ? new AllocationSampler() : null)
+            {
+                await MeasureAsync("DecideAsync", count, async i => GC.KeepAlive(await trust.DecideAsync(grains, SubmissionOf(i), evidence, checks[i])));
+                sampler?.Print("DecideAsync");
+            }
             Array.Clear(checks);
             await MeasureAsync("Check+Decide", count, async i => GC.KeepAlive(await trust.EvaluateAsync(grains, SubmissionOf(i), evidence)));
             await host.StopAsync();
@@ -168,5 +179,37 @@ internal static class DecideCost
                 await content.LearnAsync(ContentStore.GlobalOwner, SHA256.HashData(raw), MimeMessage.Load(s), spam);
             }
         }
+    }
+}
+
+/// <summary>The runtime's GC allocation ticks (one per ~100 KB allocated, naming the type of the object that crossed it),
+/// counted by type while it lives: where a stage's bytes go, roughly in proportion.</summary>
+internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _bytes = new(StringComparer.Ordinal);
+    private bool _on = true;
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        // The GC keyword (0x1) at verbose level carries GCAllocationTick.
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (!_on || !(e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) ?? false) || e.PayloadNames is null) return;
+        var type = e.PayloadNames.IndexOf("TypeName") is var t and >= 0 ? e.Payload![t] as string ?? "?" : "?";
+        var amount = e.PayloadNames.IndexOf("AllocationAmount64") is var a and >= 0 ? Convert.ToInt64(e.Payload![a], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
+        _bytes.AddOrUpdate(type, amount, (_, v) => v + amount);
+    }
+
+    public void Print(string stage)
+    {
+        _on = false;
+        var total = Math.Max(1, _bytes.Values.Sum());
+        Console.WriteLine($"    allocation ticks of {stage}, by type (share of the sampled bytes):");
+        foreach (var (type, bytes) in _bytes.OrderByDescending(p => p.Value).Take(25))
+            Console.WriteLine($"      {100.0 * bytes / total,5:F1} %  {type}");
     }
 }
