@@ -17,6 +17,7 @@ using Npgsql;
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- mailbox [messages]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- links [seeds] [messages]
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- trust [messages] [concurrency] [--clamd ENDPOINT]  (tests/bench/trust-throughput.sh)
+//   dotnet run -c Release --project tests/GrainMail.Benchmarks -- decide [messages] [--model DIR] [--dump FILE]  (the MX filtering path in process, DecideCost.cs)
 //   dotnet run -c Release --project tests/GrainMail.Benchmarks -- accuracy --train spam:DIR --train ham:DIR --test NAME=spam:DIR [--holdout 20]  (content classifier in memory)
 // Before any mode parses a message, as the silo's Program does: MimeKit looks its charsets up once, and a message parsed
 // before the legacy code pages (GB2312, Big5, EUC-KR, ISO-2022-JP) were registered left them undecoded for the whole run.
@@ -26,6 +27,7 @@ System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Inst
 var mode = args.Length > 0 ? args[0] : "delivery";
 if (mode == "trust") return await TrustThroughput.RunAsync(args);
 if (mode == "dns") return await TrustThroughput.ServeDnsAsync(args);
+if (mode == "decide") return await DecideCost.RunAsync(args);
 if (mode == "accuracy") return SpamAccuracy.Run(args);
 if (mode == "tokenize") return TokenizerBench.Run(args);
 if (mode == "links")

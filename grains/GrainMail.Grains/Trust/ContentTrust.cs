@@ -34,16 +34,17 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
     private long _changes;
 
     /// <summary>The extra symbols of each recipient mailbox, and the classifier's time for the message.</summary>
-    public Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
+    public ValueTask<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, CancellationToken ct = default) =>
         EvaluateAsync(message, envelopeSender, verdicts, mailboxes, null, ct);
 
     /// <summary>The same, with the message's text parts already decoded (<see cref="DecodedTexts.Of"/>):
-    /// the GTUBE test and the tokenizer read those instead of decoding every part again.</summary>
-    public async Task<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
+    /// the GTUBE test and the tokenizer read those instead of decoding every part again. A ValueTask: with the models
+    /// and lists known (the MX path's usual case) it completes without waiting, and then without a Task per message.</summary>
+    public async ValueTask<(Dictionary<string, List<Symbol>> Symbols, TimeSpan Elapsed)> EvaluateAsync(MimeMessage message, string? envelopeSender,
         InboundVerdicts verdicts, IReadOnlyList<string> mailboxes, DecodedTexts? texts, CancellationToken ct = default)
     {
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         // The global model from this silo's copy when it is known current (GlobalModelCopy): then only the recipients'
         // own models are read from PostgreSQL, and none when they are known empty.
         var (copy, copyRows) = _global is null ? (null, 0) : await _global.CurrentAsync(ct);
@@ -68,20 +69,28 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
         var models = Models(rows);
         var global = copy ?? models.GetValueOrDefault(ContentStore.GlobalOwner) ?? ModelCounts.Empty;
         var gtube = texts is null ? Gtube.Contains(message) : Gtube.Contains(texts.Texts);
-        var from = message.From.Mailboxes.Count() == 1 ? message.From.Mailboxes.First().Address : null;
+        string? from = null;
+        var fromCount = 0;
+        foreach (var m in message.From.Mailboxes)
+            if (++fromCount == 1) from = m.Address;
+        if (fromCount != 1) from = null;
         var result = new Dictionary<string, List<Symbol>>(StringComparer.Ordinal);
         foreach (var mailbox in mailboxes)
         {
             var symbols = new List<Symbol>();
             if (gtube) symbols.Add(new Symbol(Gtube.Symbol, Gtube.Weight));
             if (ContentSymbols.For(ContentClassifier.Classify(tokens, global, models.GetValueOrDefault(mailbox))) is { } bayes) symbols.Add(bayes);
-            var domain = MailAddress.DomainOf(mailbox);
-            var entries = lists.Where(l => l.Scope == mailbox || l.Scope == domain)
-                .Select(l => new SenderListEntry(l.Scope == mailbox ? ListScope.User : ListScope.Domain, l.Allow, l.Entry)).ToList();
-            symbols.AddRange(SenderLists.Evaluate(entries, from, envelopeSender, verdicts));
+            // No list entries (most recipients): no list symbol, without the empty lists.
+            if (lists.Count > 0)
+            {
+                var domain = MailAddress.DomainOf(mailbox);
+                var entries = lists.Where(l => l.Scope == mailbox || l.Scope == domain)
+                    .Select(l => new SenderListEntry(l.Scope == mailbox ? ListScope.User : ListScope.Domain, l.Allow, l.Entry)).ToList();
+                symbols.AddRange(SenderLists.Evaluate(entries, from, envelopeSender, verdicts));
+            }
             result[mailbox] = symbols;
         }
-        return (result, watch.Elapsed);
+        return (result, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>What the classifier says of a message for one mailbox (or the global model alone).</summary>

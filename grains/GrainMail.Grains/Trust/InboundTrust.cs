@@ -82,8 +82,7 @@ public sealed class InboundTrust
         var policies = new Dictionary<string, SpamPolicy>(StringComparer.Ordinal);
         foreach (var d in domains) policies[d] = await _policies.GetAsync(grains, d);
         var node = NodeZones();
-        var ipZones = node.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
-        var uriZones = policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList();
+        var (ipZones, uriZones) = Zones(policies);
 
         var report = await _checker.CheckAsync(evidence, submission.Sender, message, ipZones, uriZones, Random.Shared.Next(100), decoded.Texts, ct);
         return new InboundChecks(submission.Raw, raw, message, policies, node, report) { Texts = decoded };
@@ -109,40 +108,60 @@ public sealed class InboundTrust
         if (history.Count > 0) report = report with { Symbols = [.. report.Symbols, .. history] };
         // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
         var contentSymbols = await ContentSymbolsAsync(message, checks.Texts, submission, report, ct);
+        // A mailbox without content symbols is judged on the report as it is (not a copy of it with nothing added).
         var perMailbox = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToDictionary(m => m, m => SpamScorer.Decide(
-            report with { Symbols = [.. report.Symbols, .. contentSymbols.GetValueOrDefault(m) ?? []] }, policies[MailAddress.DomainOf(m)], node), StringComparer.Ordinal);
+            contentSymbols.GetValueOrDefault(m) is { Count: > 0 } extra ? report with { Symbols = [.. report.Symbols, .. extra] } : report,
+            policies[MailAddress.DomainOf(m)], node), StringComparer.Ordinal);
         // Domains without a recipient mailbox here (the forwarding domain of mail that leaves again) are judged on the
         // checks alone; the recipients' domains are judged per mailbox above.
-        var recipientDomains = submission.Mailboxes.Select(MailAddress.DomainOf).ToHashSet(StringComparer.Ordinal);
-        var decisions = policies.Where(p => !recipientDomains.Contains(p.Key))
-            .ToDictionary(p => p.Key, p => SpamScorer.Decide(report, p.Value, node), StringComparer.Ordinal);
-        var all = decisions.Values.Concat(perMailbox.Values).ToList();
+        var all = new List<TrustDecision>(policies.Count + perMailbox.Count);
+        if (policies.Count > 1 || submission.External is { Count: > 0 })
+        {
+            var recipientDomains = submission.Mailboxes.Select(MailAddress.DomainOf).ToHashSet(StringComparer.Ordinal);
+            foreach (var (domain, policy) in policies)
+                if (!recipientDomains.Contains(domain)) all.Add(SpamScorer.Decide(report, policy, node));
+        }
+        else
+        {
+            // One policy and no mail leaving again: it is the recipients' domain (judged per mailbox above).
+            foreach (var (domain, policy) in policies)
+                if (!submission.Mailboxes.Any(m => MailAddress.DomainOf(m) == domain)) all.Add(SpamScorer.Decide(report, policy, node));
+        }
+        all.AddRange(perMailbox.Values);
         var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
         var now = DateTimeOffset.UtcNow;
         List<ReceiveLogEntry> Log(Func<string, TrustDecision> decisionFor) => submission.Mailboxes.Select(m =>
         {
             var d = decisionFor(m);
-            return new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, d.Action.ToString().ToLowerInvariant(),
+            return new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, SpamScorer.ActionName(d.Action),
                 d.Score, SpamScorer.SymbolList(d), authResults);
         }).ToList();
 
-        var judgedSpam = all.Any(d => d.Action != TrustAction.Deliver);
+        var judgedSpam = false;
+        TrustDecision? reject = null, tempFail = null, shown = null;
+        foreach (var d in all)
+        {
+            judgedSpam |= d.Action != TrustAction.Deliver;
+            if (d.Action == TrustAction.Reject) reject ??= d;
+            if (d.Action == TrustAction.TempFail) tempFail ??= d;
+            // The strictest action, then the highest score; the first of equals (as a stable sort would give).
+            if (shown is null || d.Action > shown.Action || (d.Action == shown.Action && d.Score.CompareTo(shown.Score) > 0)) shown = d;
+        }
         foreach (var (_, key) in reputations) _reputation.Record(grains, key, judgedSpam);
 
         // One reply for the whole transaction: a refusal for any recipient refuses the message
         // (after DATA there is one answer, RFC 5321 4.2.5); a permanent one before a temporary one.
-        var refusal = all.Where(d => d.Action == TrustAction.Reject).Concat(all.Where(d => d.Action == TrustAction.TempFail)).FirstOrDefault();
+        var refusal = reject ?? tempFail;
         if (refusal is not null)
         {
             _logger.LogInformation("Inbound message from {Ip} <{Sender}> refused: {Reply} ({Symbols})", evidence.ClientIp, submission.Sender, refusal.Reply, SpamScorer.SymbolList(refusal));
             return new InboundOutcome(refusal.Reply, null, Log(_ => refusal));
         }
 
-        var shown = all.OrderByDescending(d => d.Action).ThenByDescending(d => d.Score).First();
         // The keys this message was counted under, so that a user's Junk verdict can correct them later (ContentLearnerGrain).
         var origin = new MessageOrigin(reputations.FirstOrDefault(r => r.Prefix == "REP_NET").Key, reputations.FirstOrDefault(r => r.Prefix == "REP_DOMAIN").Key, judgedSpam,
             MessageOrigin.NewId());
-        var prefix = $"{AuthenticationResults.HeaderName}: {authResults}\r\nX-Spam-Status: {SpamScorer.StatusHeader(shown)}\r\n{_origin.Header(origin)}";
+        var prefix = string.Concat(AuthenticationResults.HeaderName + ": ", authResults, "\r\nX-Spam-Status: ", SpamScorer.StatusHeader(shown!) + "\r\n" + _origin.Header(origin));
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
         var junk = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
         var held = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Quarantine)
@@ -161,14 +180,16 @@ public sealed class InboundTrust
     }
 
     /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>
-    private async Task<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, DecodedTexts? texts, Submission submission,
+    private async ValueTask<Dictionary<string, List<Symbol>>> ContentSymbolsAsync(MimeMessage message, DecodedTexts? texts, Submission submission,
         InboundReport report, CancellationToken ct)
     {
         try
         {
             using var timer = GrainMail.Operations.GrainMailMeters.TimeTrust("content");
             var (symbols, elapsed) = await _content.EvaluateAsync(message, submission.Sender, report.Verdicts, submission.Mailboxes, texts, ct);
-            _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
+            // Guarded: the call boxes its arguments and allocates their array even when Debug is off (every MX message).
+            if (_logger.IsEnabled(LogLevel.Debug))
+                _logger.LogDebug("Content step for {Count} mailbox(es) took {Elapsed} ms", submission.Mailboxes.Count, elapsed.TotalMilliseconds);
             return symbols;
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
@@ -182,15 +203,39 @@ public sealed class InboundTrust
     // (A reference swapped whole, so a concurrent message never sees one setting's text with another's zones.)
     private NodeBlocklists? _node;
 
-    private sealed record NodeBlocklists(string? Source, List<SpamZone> Zones);
+    /// <param name="Distinct">The zones without repeats (a zone once, case-blind): the IP zones of a message whose
+    /// recipients' policies add none.</param>
+    private sealed record NodeBlocklists(string? Source, List<SpamZone> Zones, List<SpamZone> Distinct);
 
-    private List<SpamZone> NodeZones()
+    private NodeBlocklists Node()
     {
         var source = _dns.Blocklists;
-        if (_node is { } cached && ReferenceEquals(cached.Source, source)) return cached.Zones;
+        if (_node is { } cached && ReferenceEquals(cached.Source, source)) return cached;
         var zones = _dns.BlocklistZones.Select(z => new SpamZone(z.Zone, z.Weight)).ToList();
-        _node = new NodeBlocklists(source, zones);
-        return zones;
+        var node = new NodeBlocklists(source, zones, zones.DistinctBy(z => z.Zone.ToLowerInvariant()).ToList());
+        _node = node;
+        return node;
+    }
+
+    private List<SpamZone> NodeZones() => Node().Zones;
+
+    private static readonly List<SpamZone> NoZones = [];
+
+    /// <summary>The blocklists to ask for a message: the node's and its recipient domains' for the IP, the domains' for
+    /// linked names; each zone once. Most policies add none, and then the lists are the node's (made once per setting)
+    /// rather than built per message.</summary>
+    private (List<SpamZone> Ip, List<SpamZone> Uri) Zones(Dictionary<string, SpamPolicy> policies)
+    {
+        bool addsIp = false, addsUri = false;
+        foreach (var p in policies.Values)
+        {
+            addsIp |= p.Blocklists.Count > 0;
+            addsUri |= p.UriBlocklists.Count > 0;
+        }
+        var node = Node();
+        var ip = addsIp ? node.Zones.Concat(policies.Values.SelectMany(p => p.Blocklists)).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList() : node.Distinct;
+        var uri = addsUri ? policies.Values.SelectMany(p => p.UriBlocklists).DistinctBy(z => z.Zone.ToLowerInvariant()).ToList() : NoZones;
+        return (ip, uri);
     }
 
     private static List<(string Prefix, string Key)> ReputationKeys(InboundEvidence evidence, InboundReport report)

@@ -41,7 +41,7 @@ public sealed class DmarcChecker(ITrustDns dns, PublicSuffixList suffixes)
         if (lookup.Records.Count == 0) return new(DmarcResult.None, DmarcPolicy.None, fromDomain, null, null, "no DMARC record");
         // More than one record: DMARC is not applied (6.6.3 step 5).
         if (lookup.Records.Count > 1) return new(DmarcResult.None, DmarcPolicy.None, fromDomain, recordDomain, null, "more than one DMARC record");
-        var record = Parse(lookup.Records[0]);
+        var record = Parsed(lookup.Records[0]);
         if (record is null) return new(DmarcResult.PermError, DmarcPolicy.None, fromDomain, recordDomain, null, "the DMARC record has no valid p=");
 
         var policy = fromOrganization && record.SubdomainPolicy is { } sp ? sp : record.Policy;
@@ -71,11 +71,23 @@ public sealed class DmarcChecker(ITrustDns dns, PublicSuffixList suffixes)
     private async Task<DnsAnswer<string>> LookupAsync(string domain, CancellationToken ct)
     {
         var answer = await dns.TxtAsync("_dmarc." + domain, ct);
-        if (answer.Status == DnsStatus.Error) return answer;
+        // No record (the common answer): the same as the filtered list below would say, without making it.
+        if (answer.Status == DnsStatus.Error || answer.Records.Count == 0) return answer;
         // Records are those beginning "v=DMARC1" (6.6.3); others at the name are ignored.
         var records = answer.Records.Where(r => r.TrimStart().StartsWith("v=DMARC1", StringComparison.Ordinal)
             && (r.TrimStart().Length == 8 || r.TrimStart()[8] is ';' or ' ' or '\t')).ToList();
         return DnsAnswer<string>.Of(records);
+    }
+
+    // Records parsed, by their text (the resolver caches the answer, not the parse); immutable. Many seen once: start over.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DmarcRecord?> _parsed = new(StringComparer.Ordinal);
+
+    private DmarcRecord? Parsed(string text)
+    {
+        if (_parsed.TryGetValue(text, out var known)) return known;
+        var record = Parse(text);
+        if (_parsed.Count > 10_000) _parsed.Clear();
+        return _parsed[text] = record;
     }
 
     /// <summary>Parses a record; null when p= is missing or invalid (6.3: then the record is not used unless

@@ -28,6 +28,19 @@ public sealed class PublicSuffixList
     /// name is itself a public suffix.</summary>
     public string? OrganizationalDomain(string domain)
     {
+        // The list never changes once loaded: a name's answer is kept (DMARC asks for the From domain and every aligned
+        // domain of every message, the URI lists for every linked host). Many names seen once: start over, not grow.
+        if (_known.TryGetValue(domain, out var known)) return known;
+        var found = Compute(domain);
+        if (_known.Count > 10_000) _known.Clear();
+        _known[domain] = found;
+        return found;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _known = new(StringComparer.Ordinal);
+
+    private string? Compute(string domain)
+    {
         var labels = domain.TrimEnd('.').ToLowerInvariant().Split('.');
         var suffixLength = 1; // the implicit rule "*" (PSL algorithm)
         for (var i = 0; i < labels.Length; i++)

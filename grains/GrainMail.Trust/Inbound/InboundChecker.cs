@@ -65,16 +65,16 @@ public sealed partial class InboundChecker(ITrustDns dns, PublicSuffixList suffi
 
         var symbols = new List<Symbol>();
         void Add(string name, string? detail = null) => symbols.Add(new Symbol(name, SpamSymbols.Defaults[name], detail));
-        Add("SPF_" + spfMailFrom.Verdict.Result.ToString().ToUpperInvariant(), spfMailFrom.Domain);
+        Add(SpfNames[spfMailFrom.Verdict.Result], spfMailFrom.Domain);
         if (spfHelo is { Verdict.Result: SpfResult.Pass or SpfResult.Fail or SpfResult.SoftFail })
-            Add("SPF_HELO_" + spfHelo.Verdict.Result.ToString().ToUpperInvariant(), spfHelo.Domain);
+            Add(SpfHeloNames[spfHelo.Verdict.Result], spfHelo.Domain);
         if (dkim.Count == 0) Add("DKIM_NONE");
         else if (dkim.FirstOrDefault(d => d.Result == DkimResult.Pass) is { } good) Add("DKIM_PASS", good.Domain);
         else if (dkim.FirstOrDefault(d => d.Result == DkimResult.TempError) is { } temp) Add("DKIM_TEMPERROR", temp.Domain);
         else if (dkim.FirstOrDefault(d => d.Result == DkimResult.Fail) is { } bad) Add("DKIM_FAIL", bad.Domain);
         else Add("DKIM_PERMERROR", dkim[0].Domain);
         if (fromDomain is null) Add("FROM_INVALID");
-        else if (dmarc is not null) Add("DMARC_" + dmarc.Result.ToString().ToUpperInvariant(), dmarc.FromDomain);
+        else if (dmarc is not null) Add(DmarcNames[dmarc.Result], dmarc.FromDomain);
         if (arc.Result == ArcResult.Pass) Add("ARC_PASS");
         else if (arc.Result == ArcResult.Fail) Add("ARC_FAIL");
 
@@ -85,11 +85,27 @@ public sealed partial class InboundChecker(ITrustDns dns, PublicSuffixList suffi
     /// (RFC 7489 6.6.1); otherwise null (the message is scored as FROM_INVALID and DMARC is not applied).</summary>
     public static string? FromDomain(MimeMessage message)
     {
-        var fields = message.Headers.Where(h => h.Id == HeaderId.From).ToList();
-        if (fields.Count != 1 || message.From.Mailboxes.Count() != 1) return null;
-        var domain = message.From.Mailboxes.First().Domain;
+        var fields = 0;
+        foreach (var h in message.Headers)
+            if (h.Id == HeaderId.From && ++fields > 1) return null;
+        if (fields != 1) return null;
+        MailboxAddress? only = null;
+        foreach (var mailbox in message.From.Mailboxes)
+        {
+            if (only is not null) return null;
+            only = mailbox;
+        }
+        var domain = only?.Domain;
         return string.IsNullOrWhiteSpace(domain) ? null : domain.TrimEnd('.').ToLowerInvariant();
     }
+
+    // The symbol names of the results, made once (SPF_ and the result in capitals, as the defaults name them).
+    private static readonly Dictionary<SpfResult, string> SpfNames = Names<SpfResult>("SPF_");
+    private static readonly Dictionary<SpfResult, string> SpfHeloNames = Names<SpfResult>("SPF_HELO_");
+    private static readonly Dictionary<DmarcResult, string> DmarcNames = Names<DmarcResult>("DMARC_");
+
+    private static Dictionary<T, string> Names<T>(string prefix) where T : struct, Enum =>
+        Enum.GetValues<T>().Distinct().ToDictionary(v => v, v => prefix + v.ToString().ToUpperInvariant());
 
     /// <summary>The decoded text of every text part (transfer encoding and charset undone), in order; a part that cannot be
     /// decoded is left out. The MX path decodes once (<see cref="DecodedTexts"/>) and hands the texts to every step that reads them.</summary>

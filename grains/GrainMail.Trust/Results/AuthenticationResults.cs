@@ -66,11 +66,30 @@ public static class AuthenticationResults
         return sb.ToString();
     }
 
-    private static string Lower<T>(T value) where T : Enum => value.ToString().ToLowerInvariant();
+    private static string Lower<T>(T value) where T : struct, Enum => LowerNames<T>.Of(value);
+
+    /// <summary>Each value of an enum in lower case, made once (the header is written for every MX message).</summary>
+    private static class LowerNames<T> where T : struct, Enum
+    {
+        private static readonly Dictionary<T, string> Names = Enum.GetValues<T>().Distinct().ToDictionary(v => v, v => v.ToString().ToLowerInvariant());
+
+        public static string Of(T value) => Names.TryGetValue(value, out var name) ? name : value.ToString().ToLowerInvariant();
+    }
 
     /// <summary>A value is a token or a quoted string (RFC 8601 2.2, RFC 2045 token).</summary>
     private static string Value(string v) =>
-        v.Length > 0 && v.All(c => c > 0x20 && c < 0x7f && !"()<>,;:\\\"/[]?=".Contains(c)) ? v
-            : v.Contains('@') && !v.Any(char.IsWhiteSpace) && !v.Contains('"') ? v
+        v.Length > 0 && !v.AsSpan().ContainsAnyExcept(TokenChars) ? v
+            : v.Contains('@') && !HasWhiteSpace(v) && !v.Contains('"') ? v
             : "\"" + v.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    // The characters of an RFC 2045 token: printable ASCII but the specials.
+    private static readonly System.Buffers.SearchValues<char> TokenChars = System.Buffers.SearchValues.Create(
+        Enumerable.Range(0x21, 0x7f - 0x21).Select(c => (char)c).Where(c => !"()<>,;:\\\"/[]?=".Contains(c)).ToArray());
+
+    private static bool HasWhiteSpace(string v)
+    {
+        foreach (var c in v)
+            if (char.IsWhiteSpace(c)) return true;
+        return false;
+    }
 }

@@ -21,7 +21,8 @@ public static class ForgedResults
             if (end == pos) break; // the empty line: the header section ends
             var field = raw[pos..end];
             var colon = field.IndexOf((byte)':');
-            if (colon > 0)
+            // A name shorter than the header's cannot be it, trimmed or not: most fields are decided without a string.
+            if (colon >= AuthenticationResults.HeaderName.Length)
             {
                 var name = Encoding.ASCII.GetString(field[..colon]).Trim();
                 if (name.Equals(AuthenticationResults.HeaderName, StringComparison.OrdinalIgnoreCase))
@@ -38,11 +39,13 @@ public static class ForgedResults
     /// <summary><paramref name="prefix"/> followed by <paramref name="raw"/> without the byte ranges in <paramref name="remove"/> (ascending).</summary>
     public static byte[] Rewrite(ReadOnlySpan<byte> raw, string prefix, IReadOnlyList<(int Start, int Length)> remove)
     {
-        var head = Encoding.UTF8.GetBytes(prefix);
-        var size = head.Length + raw.Length - remove.Sum(r => r.Length);
-        var result = new byte[size];
-        head.CopyTo(result, 0);
-        var at = head.Length;
+        var removed = 0;
+        foreach (var (_, length) in remove) removed += length;
+        // The prefix encoded straight into the result, not into an array of its own first.
+        var headLength = Encoding.UTF8.GetByteCount(prefix);
+        var result = new byte[headLength + raw.Length - removed];
+        Encoding.UTF8.GetBytes(prefix, result);
+        var at = headLength;
         var from = 0;
         foreach (var (start, length) in remove)
         {

@@ -24,19 +24,33 @@ public static class SpamScorer
 {
     public static TrustDecision Decide(InboundReport report, SpamPolicy policy, IReadOnlyList<SpamZone> nodeBlocklists)
     {
-        var symbols = new List<Symbol>();
-        foreach (var s in report.Symbols) symbols.Add(s with { Weight = Weigh(policy, s.Name, s.Weight) });
-        var ipZones = nodeBlocklists.Concat(policy.Blocklists).Select(z => z.Zone).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var uriZones = policy.UriBlocklists.Select(z => z.Zone).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        foreach (var group in report.IpListings.Where(l => ipZones.Contains(l.Zone)).GroupBy(l => l.Zone, StringComparer.OrdinalIgnoreCase))
+        var symbols = new List<Symbol>(report.Symbols.Count + 2);
+        foreach (var s in report.Symbols)
         {
-            if (ListingSymbol(group.ToList(), SpamSymbols.Blocklist(group.Key), policy) is { } listing) symbols.Add(listing);
+            // The symbol itself where the policy leaves its weight (bit for bit): one record fewer per symbol and mailbox.
+            var weight = Weigh(policy, s.Name, s.Weight);
+            symbols.Add(BitConverter.DoubleToInt64Bits(weight) == BitConverter.DoubleToInt64Bits(s.Weight) ? s : s with { Weight = weight });
         }
-        foreach (var group in report.UriListings.Where(l => uriZones.Contains(l.Zone)).GroupBy(l => l.Zone, StringComparer.OrdinalIgnoreCase))
+        // Answers that are all "not listed" give no symbol whatever the zones (ListingSymbol): the common case, without the sets.
+        if (AnyAnswer(report.IpListings))
         {
-            if (ListingSymbol(group.ToList(), SpamSymbols.UriBlocklist(group.Key), policy) is { } listing) symbols.Add(listing);
+            var ipZones = nodeBlocklists.Concat(policy.Blocklists).Select(z => z.Zone).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            foreach (var group in report.IpListings.Where(l => ipZones.Contains(l.Zone)).GroupBy(l => l.Zone, StringComparer.OrdinalIgnoreCase))
+            {
+                if (ListingSymbol(group.ToList(), SpamSymbols.Blocklist(group.Key), policy) is { } listing) symbols.Add(listing);
+            }
         }
-        var score = Math.Round(symbols.Sum(s => s.Weight), 2);
+        if (AnyAnswer(report.UriListings))
+        {
+            var uriZones = policy.UriBlocklists.Select(z => z.Zone).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            foreach (var group in report.UriListings.Where(l => uriZones.Contains(l.Zone)).GroupBy(l => l.Zone, StringComparer.OrdinalIgnoreCase))
+            {
+                if (ListingSymbol(group.ToList(), SpamSymbols.UriBlocklist(group.Key), policy) is { } listing) symbols.Add(listing);
+            }
+        }
+        var sum = 0.0;
+        foreach (var s in symbols) sum += s.Weight;
+        var score = Math.Round(sum, 2);
 
         var v = report.Verdicts;
         if (v.Dmarc is { Result: DmarcResult.TempError } dt)
@@ -87,16 +101,45 @@ public static class SpamScorer
     {
         var b = new StringBuilder();
         b.Append(d.Action == TrustAction.Deliver ? "No" : "Yes").Append(", score=").Append(Number(d.Score))
-            .Append(" required=").Append(Number(d.Required)).Append(" action=").Append(d.Action.ToString().ToLowerInvariant())
+            .Append(" required=").Append(Number(d.Required)).Append(" action=").Append(ActionName(d.Action))
             .Append("\r\n\ttests=");
-        b.Append(string.Join(",\r\n\t", d.Symbols.Select(s => $"{s.Name}({Number(s.Weight)})")));
+        AppendSymbols(b, d, ",\r\n\t");
         return b.ToString();
     }
 
     /// <summary>The symbols for a log line: NAME(weight) separated by commas.</summary>
-    public static string SymbolList(TrustDecision d) => string.Join(',', d.Symbols.Select(s => $"{s.Name}({Number(s.Weight)})"));
+    public static string SymbolList(TrustDecision d) => AppendSymbols(new StringBuilder(), d, ",").ToString();
 
     public static string Number(double value) => value.ToString("0.0#", CultureInfo.InvariantCulture);
+
+    /// <summary>An action as the receive log and the headers write it (lower case), without a string per message.</summary>
+    public static string ActionName(TrustAction action) => action switch
+    {
+        TrustAction.Deliver => "deliver",
+        TrustAction.Junk => "junk",
+        TrustAction.Quarantine => "quarantine",
+        TrustAction.Reject => "reject",
+        TrustAction.TempFail => "tempfail",
+        _ => action.ToString().ToLowerInvariant(),
+    };
+
+    private static StringBuilder AppendSymbols(StringBuilder b, TrustDecision d, string separator)
+    {
+        for (var i = 0; i < d.Symbols.Count; i++)
+        {
+            if (i > 0) b.Append(separator);
+            // Formatted into the builder (the same text as Number), not into a string of its own.
+            b.Append(d.Symbols[i].Name).Append('(').Append(CultureInfo.InvariantCulture, $"{d.Symbols[i].Weight:0.0#}").Append(')');
+        }
+        return b;
+    }
+
+    private static bool AnyAnswer(IReadOnlyList<Listing> listings)
+    {
+        foreach (var l in listings)
+            if (l.Status != ListingStatus.NotListed) return true;
+        return false;
+    }
 
     /// <summary>A zone's symbol: listed (its weight), an error (weight 0, noted), or null when nothing is listed.</summary>
     private static Symbol? ListingSymbol(List<Listing> listings, string symbol, SpamPolicy policy)

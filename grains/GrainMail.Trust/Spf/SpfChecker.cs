@@ -50,6 +50,18 @@ public sealed class SpfChecker(ITrustDns dns, string receiver, TimeProvider cloc
         }
     }
 
+    // Records parsed, by their text: every message from a sender's domain brings the same record (the resolver caches the
+    // answer, not the parse). Immutable once parsed; many records seen once: start over rather than grow.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SpfRecord? Record, string Error)> _parsed = new(StringComparer.Ordinal);
+
+    private (SpfRecord? Record, string Error) Parsed(string text)
+    {
+        if (_parsed.TryGetValue(text, out var known)) return known;
+        var record = SpfRecordParser.TryParse(text, out var error);
+        if (_parsed.Count > 10_000) _parsed.Clear();
+        return _parsed[text] = (record, error);
+    }
+
     /// <summary>Initial processing (4.3): a name that is not a multi-label domain with labels of 1 to 63
     /// characters gives none.</summary>
     internal static bool IsValidDomain(string domain)
@@ -79,7 +91,7 @@ public sealed class SpfChecker(ITrustDns dns, string receiver, TimeProvider cloc
             var records = txt.Records.Where(SpfRecordParser.IsSpf1).ToList();
             if (records.Count == 0) return new SpfVerdict(SpfResult.None, null, $"{domain} publishes no SPF record");
             if (records.Count > 1) return new SpfVerdict(SpfResult.PermError, null, $"{domain} publishes more than one SPF record");
-            var record = SpfRecordParser.TryParse(records[0], out var error);
+            var (record, error) = owner.Parsed(records[0]);
             if (record is null) return new SpfVerdict(SpfResult.PermError, null, $"{domain}: {error}");
 
             var ctx = new SpfMacroContext(sender, local, senderDomain, domain, ip, helo, owner.Receiver, owner.Clock.GetUtcNow());
