@@ -1,15 +1,9 @@
 using System.Diagnostics;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Silo;
-using GrainMail.Silo.Configuration;
-using Microsoft.Extensions.Configuration;
-using GrainMail.Storage.Blobs;
-using GrainMail.Storage.Database;
 using GrainMail.Storage.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 // GrainMail benchmarks on this machine: a real PostgreSQL (fsync on) and one in-process silo.
