@@ -36,36 +36,16 @@ internal static class DecideCost
         var modelDir = Option(args, "--model");
         var dump = Option(args, "--dump");
         using var dns = TrustThroughput.Zone(out _);
-        var root = Path.Combine(Path.GetTempPath(), $"grainmail-decide-{Environment.ProcessId}");
-        Directory.CreateDirectory(root);
-        File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
-        var pg = await EmbeddedPostgres.StartAsync(Path.Combine(root, "pg"));
-        try
+        await using (var bench = await BenchSilo.StartAsync("decide", new Dictionary<string, string?>
         {
-            var cs = pg.ConnectionString();
-            await using (var ds = NpgsqlDataSource.Create(cs)) await new MigrationRunner(ds).ApplyAsync();
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["GrainMail:QueueCount"] = "8",
-                ["GrainMail:Trust:Enabled"] = "true",
-                ["GrainMail:Trust:AuthServId"] = "mx.bench",
-                ["GrainMail:Dns:Resolvers"] = $"127.0.0.1:{dns.Port}",
-                ["GrainMail:Dns:Blocklists"] = "bl1.bench,bl2.bench",
-            }).Build();
-            var settings = SiloSetup.Settings(configuration);
-            var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray());
-            var builder = Host.CreateApplicationBuilder();
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Services.AddGrainMailOptions(configuration);
-            SiloSetup.ConfigureServices(builder.Services, settings, cs, masterKey);
-            builder.UseOrleans(silo =>
-            {
-                SiloSetup.ConfigureSilo(silo, settings, cs, clustering: false);
-                silo.UseLocalhostClustering();
-            });
-            using var host = builder.Build();
-            await host.StartAsync();
-            var grains = host.Services.GetRequiredService<IGrainFactory>();
+            ["GrainMail:Trust:Enabled"] = "true",
+            ["GrainMail:Trust:AuthServId"] = "mx.bench",
+            ["GrainMail:Dns:Resolvers"] = $"127.0.0.1:{dns.Port}",
+            ["GrainMail:Dns:Blocklists"] = "bl1.bench,bl2.bench",
+        }))
+        {
+            var host = bench.Host;
+            var grains = bench.Grains;
             var trust = host.Services.GetRequiredService<InboundTrust>();
             if (modelDir is not null) await TrainAsync(host.Services.GetRequiredService<ContentTrust>(), modelDir);
 
@@ -120,11 +100,6 @@ internal static class DecideCost
             Array.Clear(checks);
             await MeasureAsync("Check+Decide", count, async i => GC.KeepAlive(await trust.EvaluateAsync(grains, SubmissionOf(i), evidence)));
             await host.StopAsync();
-        }
-        finally
-        {
-            await pg.StopAsync();
-            Directory.Delete(root, recursive: true);
         }
         return 0;
     }

@@ -1,15 +1,9 @@
 using System.Diagnostics;
 using GrainMail.Contracts.Domains;
 using GrainMail.Contracts.Mailboxes;
-using GrainMail.Silo;
-using GrainMail.Silo.Configuration;
-using Microsoft.Extensions.Configuration;
-using GrainMail.Storage.Blobs;
-using GrainMail.Storage.Database;
 using GrainMail.Storage.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 // GrainMail benchmarks on this machine: a real PostgreSQL (fsync on) and one in-process silo.
@@ -36,33 +30,11 @@ if (mode == "links")
     LinkSimulation.Run(args);
     return 0;
 }
-var root = Path.Combine(Path.GetTempPath(), $"grainmail-bench-{Environment.ProcessId}");
-Directory.CreateDirectory(root);
-File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
-var pg = await EmbeddedPostgres.StartAsync(Path.Combine(root, "pg"));
-try
+await using (var bench = await BenchSilo.StartAsync("bench"))
 {
-    var cs = pg.ConnectionString();
-    await using (var ds = NpgsqlDataSource.Create(cs)) await new MigrationRunner(ds).ApplyAsync();
-    var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["GrainMail:QueueCount"] = "8" }).Build();
-    var settings = SiloSetup.Settings(configuration);
-    var masterKey = new MasterKey(new byte[32].Select((_, i) => (byte)i).ToArray());
-    IHost NewSilo()
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddGrainMailOptions(configuration);
-        SiloSetup.ConfigureServices(builder.Services, settings, cs, masterKey);
-        builder.UseOrleans(silo =>
-        {
-            SiloSetup.ConfigureSilo(silo, settings, cs, clustering: false);
-            silo.UseLocalhostClustering();
-        });
-        return builder.Build();
-    }
-    using var host = NewSilo();
-    await host.StartAsync();
-    var grains = host.Services.GetRequiredService<IGrainFactory>();
+    var cs = bench.ConnectionString;
+    var host = bench.Host;
+    var grains = bench.Grains;
     var domain = grains.GetGrain<IDomainGrain>("bench.test");
     await domain.Create(DomainSettings.Default("local") with { DefaultQuotaBytes = long.MaxValue / 4 });
 
@@ -104,7 +76,7 @@ try
         var submitter = host.Services.GetRequiredService<MessageSubmitter>();
         await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
             await submitter.SubmitAsync(new Submission("s@else.where", [boxes[i % boxes.Count]], Body(i, 4096)), ct));
-        using var second = NewSilo();
+        using var second = bench.NewSilo();
         var sw = Stopwatch.StartNew();
         await second.StartAsync();
         var g2 = second.Services.GetRequiredService<IGrainFactory>();
@@ -118,7 +90,7 @@ try
         while (delivered < messages);
         Console.WriteLine($"drain: {messages} queued events into {mailboxCount} mailboxes in {sw.Elapsed.TotalSeconds:F1} s (silo start included): {messages / sw.Elapsed.TotalSeconds:F0}/s");
         await second.StopAsync();
-        await pg.StopAsync();
+        await bench.StopDatabaseAsync();
         return 0;
     }
     else if (mode == "submit")
@@ -134,7 +106,7 @@ try
         await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = senders }, async (i, ct) =>
             await submitter.SubmitAsync(new Submission("s@else.where", ["b0@bench.test"], payloads[i]), ct));
         Console.WriteLine($"submit only: {messages / sw.Elapsed.TotalSeconds:F0}/s with {senders} senders");
-        await pg.StopAsync();
+        await bench.StopDatabaseAsync();
         return 0;
     }
     else if (mode == "mailbox")
@@ -183,11 +155,6 @@ try
         Console.WriteLine($"  append 4 KiB x {latencies.Count}: p50 {latencies[latencies.Count / 2]:F2} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F2} ms");
     }
     await host.StopAsync();
-}
-finally
-{
-    await pg.StopAsync();
-    Directory.Delete(root, recursive: true);
 }
 return 0;
 

@@ -13,7 +13,7 @@ using MimeKit;
 namespace GrainMail.Tests;
 
 /// <summary>A host with HTTPS (JMAP), IMAP and SMTP on its own database, which a test may restart.</summary>
-public sealed class JmapSubmissionHostFixture : IAsyncLifetime
+public class JmapSubmissionHostFixture : IAsyncLifetime
 {
     public const string Password = JmapHostFixture.Password;
 
@@ -33,7 +33,7 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
 
     public const string NoMail = "nomail.test";
 
-    public async ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         var pg = (await TestContext.Current.GetFixture<PostgresServer>())!;
         _db = await pg.NewDatabaseAsync("jmapsub");
@@ -51,7 +51,10 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
             ["GRAINMAIL_DNS"] = $"127.0.0.1:{Dns.Port}",
             // A small hourly budget, so that a test can reach it: no other test sends more than three recipients outside.
             ["GrainMail__OutboundAccountRecipientsPerHour"] = AccountRecipientsPerHour.ToString(),
-        });
+        }.Concat(ExtraEnvironment).ToDictionary());
+
+    /// <summary>What a derived fixture adds to the host's environment (a scanner, say).</summary>
+    protected virtual IReadOnlyDictionary<string, string> ExtraEnvironment => new Dictionary<string, string>();
 
     /// <summary>Each account's hourly budget of recipients outside (the default is 1,000).</summary>
     public const int AccountRecipientsPerHour = 4;
@@ -63,7 +66,7 @@ public sealed class JmapSubmissionHostFixture : IAsyncLifetime
         await StartAsync();
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
         Dns.Dispose();
@@ -134,20 +137,20 @@ public sealed partial class JmapSubmissionTests(JmapSubmissionHostFixture f) : I
     private const string Vacation = "urn:ietf:params:jmap:vacationresponse";
     private static readonly string[] Using = [JmapClient.Core, JmapClient.Mail, Submission];
 
-    private static async Task<Dictionary<string, string>> RolesAsync(JmapClient c)
+    internal static async Task<Dictionary<string, string>> RolesAsync(JmapClient c)
     {
         var boxes = (await c.CallAsync("Mailbox/get", new { accountId = c.AccountId })).Of("Mailbox/get");
         return ((JsonArray)boxes["list"]!).Where(m => m!["role"] is not null).ToDictionary(m => (string)m!["role"]!, m => (string)m!["id"]!);
     }
 
-    private static async Task<string> IdentityAsync(JmapClient c, string email)
+    internal static async Task<string> IdentityAsync(JmapClient c, string email)
     {
         var list = (JsonArray)(await c.CallAsync("Identity/get", new { accountId = c.AccountId }, Using)).Of("Identity/get")["list"]!;
         return (string)list.First(i => (string)i!["email"]! == email)!["id"]!;
     }
 
     /// <summary>A draft in Drafts, created by Email/set; returns its id.</summary>
-    private static async Task<string> DraftAsync(JmapClient c, string from, string[] to, string subject, string[]? bcc = null, string? sender = null,
+    internal static async Task<string> DraftAsync(JmapClient c, string from, string[] to, string subject, string[]? bcc = null, string? sender = null,
         JsonObject? headers = null)
     {
         var roles = await RolesAsync(c);
@@ -168,7 +171,7 @@ public sealed partial class JmapSubmissionTests(JmapSubmissionHostFixture f) : I
         return (string)set["created"]!["d"]!["id"]!;
     }
 
-    private static Task<JmapResponse> SubmitAsync(JmapClient c, string identityId, string emailId, JsonObject? envelope = null, JsonObject? extra = null)
+    internal static Task<JmapResponse> SubmitAsync(JmapClient c, string identityId, string emailId, JsonObject? envelope = null, JsonObject? extra = null)
     {
         var create = new JsonObject { ["identityId"] = identityId, ["emailId"] = emailId };
         if (envelope is not null) create["envelope"] = envelope;
@@ -177,9 +180,9 @@ public sealed partial class JmapSubmissionTests(JmapSubmissionHostFixture f) : I
         return c.CallAsync("EmailSubmission/set", args, Using);
     }
 
-    private static JsonObject? NotCreated(JmapResponse r) => r.Of("EmailSubmission/set")["notCreated"]?["s"] as JsonObject;
+    internal static JsonObject? NotCreated(JmapResponse r) => r.Of("EmailSubmission/set")["notCreated"]?["s"] as JsonObject;
 
-    private static JsonObject Envelope(string from, params string[] to) => new()
+    internal static JsonObject Envelope(string from, params string[] to) => new()
     {
         ["mailFrom"] = new JsonObject { ["email"] = from },
         ["rcptTo"] = new JsonArray(to.Select(a => (JsonNode)new JsonObject { ["email"] = a }).ToArray()),
@@ -777,7 +780,7 @@ public sealed partial class JmapSubmissionTests(JmapSubmissionHostFixture f) : I
     }
 
     /// <summary>Uploads <paramref name="raw"/> and imports it into Drafts (Email/import stores the blob as it is); returns the Email id.</summary>
-    private static async Task<string> ImportDraftAsync(JmapClient c, byte[] raw)
+    internal static async Task<string> ImportDraftAsync(JmapClient c, byte[] raw)
     {
         using var content = new ByteArrayContent(raw);
         content.Headers.ContentType = new MediaTypeHeaderValue("message/rfc822");

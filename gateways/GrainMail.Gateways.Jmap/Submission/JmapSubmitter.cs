@@ -48,16 +48,18 @@ public sealed class JmapSubmitter(IGrainFactory grains, MessageIntake intake, Sm
         if (read is null) return new SendOutcome(SubmissionRules.TextRefusal(problem!));
         raw = read.Raw;
         var message = read.Message;
-        var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message) : SubmissionRules.Parse(envelopeArgument);
+        // From: and Sender: parsed once, for the derived envelope and for the ownership rule below.
+        var originators = Originators.Of(message);
+        var (envelope, envelopeError) = envelopeArgument is null ? SubmissionRules.Derive(message, originators) : SubmissionRules.Parse(envelopeArgument);
         if (envelopeError is not null) return new SendOutcome(envelopeError);
 
         // From: and Sender:, then MAIL FROM — the same ownership rule as SmtpSession (553 5.7.1 there). The header
         // first: a derived MAIL FROM is the header's address, and the user wrote the header, not the envelope.
         var owned = new Dictionary<string, bool>(StringComparer.Ordinal);
-        foreach (var (field, id) in new[] { ("from", HeaderId.From), ("sender", HeaderId.Sender) })
+        foreach (var (field, parsed) in new[] { ("from", originators.From), ("sender", originators.Sender) })
         {
             // A field that names no address one can check is not owned either (SmtpSession refuses it at DATA likewise).
-            if (SubmissionRules.Addresses(message, id) is not { } addresses)
+            if (parsed is not { } addresses)
                 return new SendOutcome(SubmissionRules.Error("forbiddenFrom", $"The {field} field cannot be read as addresses the account may send as", ("properties", new JsonArray(field))));
             foreach (var address in addresses)
                 if (!await OwnsAsync(account, address, owned))

@@ -23,6 +23,24 @@ public sealed record JmapEnvelope(EnvelopeAddress MailFrom, IReadOnlyList<Envelo
 }
 
 /// <summary>
+/// A message's From and Sender fields: how many of each there are, and their addresses, each field parsed once by
+/// <see cref="SubmissionRules.Addresses"/> (null when one field of the kind cannot be read as an address list).
+/// </summary>
+public sealed record Originators(int FromFields, IReadOnlyList<string>? From, int SenderFields, IReadOnlyList<string>? Sender)
+{
+    public static Originators Of(MimeMessage message)
+    {
+        int froms = 0, senders = 0;
+        foreach (var h in message.Headers)
+        {
+            if (h.Id == HeaderId.From) froms++;
+            else if (h.Id == HeaderId.Sender) senders++;
+        }
+        return new Originators(froms, SubmissionRules.Addresses(message, HeaderId.From), senders, SubmissionRules.Addresses(message, HeaderId.Sender));
+    }
+}
+
+/// <summary>
 /// The pure parts of EmailSubmission/set (RFC 8621 7.5): the envelope a client gives or the one
 /// derived from the Email's header fields, and the SetErrors that the submission path's refusals
 /// (the SMTP submission's own replies) become. No I/O.
@@ -43,22 +61,25 @@ public static class SubmissionRules
     /// several addresses in that field, or the field twice, is refused (the RFC's SHOULD). rcptTo is
     /// the deduplicated addresses of To, Cc and Bcc, without parameters.
     /// </summary>
-    public static (JmapEnvelope? Envelope, JsonObject? Error) Derive(MimeMessage message)
+    public static (JmapEnvelope? Envelope, JsonObject? Error) Derive(MimeMessage message) => Derive(message, Originators.Of(message));
+
+    /// <summary>
+    /// As <see cref="Derive(MimeMessage)"/>, from From and Sender as already parsed: the submission parses them once, for
+    /// this and for the sender ownership rule, so the derived MAIL FROM is the very address that rule checks.
+    /// An unreadable field names no address: refused like an empty one (exactly one is needed).
+    /// </summary>
+    public static (JmapEnvelope? Envelope, JsonObject? Error) Derive(MimeMessage message, Originators originators)
     {
-        var senders = message.Headers.Where(h => h.Id == HeaderId.Sender).ToList();
-        var froms = message.Headers.Where(h => h.Id == HeaderId.From).ToList();
-        string? mailFrom;
-        if (senders.Count > 0)
+        string mailFrom;
+        if (originators.SenderFields > 0)
         {
-            // An unreadable field names no address: refused below like an empty one (exactly one is needed).
-            var senderAddresses = Addresses(message, HeaderId.Sender) ?? [];
-            if (senders.Count > 1 || senderAddresses.Count != 1) return (null, InvalidEmail("sender", "The Sender field must hold exactly one address"));
-            mailFrom = senderAddresses[0];
+            if (originators.SenderFields > 1 || originators.Sender is not [var sender]) return (null, InvalidEmail("sender", "The Sender field must hold exactly one address"));
+            mailFrom = sender;
         }
         else
         {
-            if (froms.Count != 1 || message.From.Mailboxes.Count() != 1) return (null, InvalidEmail("from", "The From field must hold exactly one address (or give an envelope)"));
-            mailFrom = message.From.Mailboxes.Single().Address;
+            if (originators.FromFields != 1 || originators.From is not [var from]) return (null, InvalidEmail("from", "The From field must hold exactly one address (or give an envelope)"));
+            mailFrom = from;
         }
         var rcpt = new List<EnvelopeAddress>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

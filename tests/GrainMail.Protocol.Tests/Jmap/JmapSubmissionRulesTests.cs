@@ -49,6 +49,34 @@ public sealed class JmapSubmissionRulesTests
         Assert.Equal(property, (string)error["properties"]![0]!);
     }
 
+    /// <summary>
+    /// The submission parses From and Sender once (<see cref="Originators"/>) for the derived envelope and the ownership rule:
+    /// the derived MAIL FROM is the very string that parse produced, not a second parse of the field.
+    /// </summary>
+    [Fact]
+    public void A_derived_envelope_uses_from_and_sender_as_parsed_once()
+    {
+        var m = Parse("From: Ann <ann@a.test>\r\nTo: bob@b.test\r\n\r\nx\r\n");
+        var once = Originators.Of(m);
+        Assert.Equal((1, 0), (once.FromFields, once.SenderFields));
+        var (env, error) = SubmissionRules.Derive(m, once);
+        Assert.Null(error);
+        Assert.Same(once.From![0], env!.MailFrom.Email);
+
+        m = Parse("From: ann@a.test, eve@a.test\r\nSender: Sec <sec@a.test>\r\nTo: bob@b.test\r\n\r\nx\r\n");
+        once = Originators.Of(m);
+        (env, _) = SubmissionRules.Derive(m, once);
+        Assert.Same(once.Sender![0], env!.MailFrom.Email);
+
+        // A Sender field that is no address list names no address: exactly one is needed.
+        m = Parse("From: ann@a.test\r\nSender: <ann@a.test>, <\r\nTo: bob@b.test\r\n\r\nx\r\n");
+        once = Originators.Of(m);
+        Assert.Equal((1, 1, null), (once.FromFields, once.SenderFields, once.Sender));
+        (env, error) = SubmissionRules.Derive(m, once);
+        Assert.Null(env);
+        Assert.Equal("sender", (string)error!["properties"]![0]!);
+    }
+
     [Fact]
     public void A_given_envelope_is_read_and_smtp_parameters_are_refused()
     {

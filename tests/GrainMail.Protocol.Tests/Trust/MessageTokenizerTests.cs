@@ -184,8 +184,8 @@ public sealed class MessageTokenizerTests
     [Fact]
     public void Texts_decoded_once_for_the_mx_path_give_the_same_tokens_and_hashes_as_decoding_in_the_tokenizer()
     {
-        // A multipart message with a plain part, a quoted-printable HTML part with a link, a part in an unknown charset
-        // (an "undecodable:" token) and an attachment: the tokenizer must make the same set from DecodedTexts.
+        // A multipart message with a plain part, a quoted-printable HTML part with a link, a part in an unknown charset and an
+        // attachment: the tokenizer must make the same set from DecodedTexts.
         var raw = "From: \"Shop\" <deals@shop.example>\r\nTo: u@box.example\r\nSubject: Cheap watches\r\nMessage-ID: <1@shop.example>\r\n"
             + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
             + "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBuy now at https://deals.shop.example/x FREE offer\r\n"
@@ -198,6 +198,14 @@ public sealed class MessageTokenizerTests
         var decoded = DecodedTexts.Of(message);
         var alone = MessageTokenizer.Tokenize(message);
         Assert.Equal(3, decoded.PartCount);
+        // The unknown charset is no "undecodable:" token: MimeKit reads the part anyway (as UTF-8, falling back to
+        // ISO-8859-1), so it is decoded, as TextPart.Text gives it, and tokenized like any other text part.
+        var unknown = message.BodyParts.OfType<TextPart>().ElementAt(2);
+        Assert.Equal("x-no-such-charset", unknown.ContentType.Charset);
+        Assert.Equal(unknown.Text, decoded.Part(2));
+        Assert.StartsWith("words here", decoded.Part(2));
+        Assert.Contains("charset:x-no-such-charset", alone);
+        Assert.DoesNotContain(alone, t => t.StartsWith("undecodable:", StringComparison.Ordinal));
         Assert.Equal(alone.Order(StringComparer.Ordinal), MessageTokenizer.Tokenize(message, decoded).Order(StringComparer.Ordinal));
         Assert.Equal(ContentClassifier.HashedTokens(message), ContentClassifier.HashedTokens(message, decoded));
         Assert.Equal(alone.Select(ContentClassifier.Hash).Distinct().Order(), ContentClassifier.HashedTokens(message, decoded));
