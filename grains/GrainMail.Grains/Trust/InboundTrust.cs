@@ -67,11 +67,11 @@ public sealed class InboundTrust
     /// </summary>
     public async Task<InboundChecks> CheckAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default)
     {
-        var raw = await submission.Raw.ToArrayAsync(ct);
-        MimeMessage message;
-        // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read.
-        using (var stream = new MemoryStream(raw, writable: false))
-            message = MimeMessage.Load(stream, ct);
+        // The bytes the intake holds (an immutable call argument) are read as they are, without a copy; spooled content is read whole.
+        var raw = submission.Raw.TryGetWholeArray(out var whole) ? whole : await submission.Raw.ToArrayAsync(ct);
+        // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read
+        // (and with this thread's parser, not a new one per message).
+        var message = MessageParser.Parse(raw, ct);
         // Every text part decoded once, for the linked domains here and GTUBE and the tokenizer in the content step.
         var decoded = DecodedTexts.Of(message);
 
@@ -93,7 +93,8 @@ public sealed class InboundTrust
     /// in front); the accepted copy is made of the submission's.</summary>
     public async Task<InboundOutcome> DecideAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, InboundChecks checks, CancellationToken ct = default)
     {
-        var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw : await submission.Raw.ToArrayAsync(ct);
+        var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw
+            : submission.Raw.TryGetWholeArray(out var whole) ? whole : await submission.Raw.ToArrayAsync(ct);
         var (message, policies, node, report) = (checks.Message, checks.Policies, checks.Node, checks.Report);
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
         var reputations = ReputationKeys(evidence, report);
