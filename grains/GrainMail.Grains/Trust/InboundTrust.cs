@@ -67,11 +67,11 @@ public sealed class InboundTrust
     /// </summary>
     public async Task<InboundChecks> CheckAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, CancellationToken ct = default)
     {
-        var raw = await submission.Raw.ToArrayAsync(ct);
-        MimeMessage message;
-        // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read.
-        using (var stream = new MemoryStream(raw, writable: false))
-            message = MimeMessage.Load(stream, ct);
+        // The bytes the intake holds (an immutable call argument) are read as they are, without a copy; spooled content is read whole.
+        var raw = submission.Raw.TryGetWholeArray(out var whole) ? whole : await submission.Raw.ToArrayAsync(ct);
+        // The bytes are in memory: the synchronous parser gives the same tree without an async state machine per read
+        // (and with this thread's parser, not a new one per message).
+        var message = MessageParser.Parse(raw, ct);
         // Every text part decoded once, for the linked domains here and GTUBE and the tokenizer in the content step.
         var decoded = DecodedTexts.Of(message);
 
@@ -93,7 +93,8 @@ public sealed class InboundTrust
     /// in front); the accepted copy is made of the submission's.</summary>
     public async Task<InboundOutcome> DecideAsync(IGrainFactory grains, Submission submission, InboundEvidence evidence, InboundChecks checks, CancellationToken ct = default)
     {
-        var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw : await submission.Raw.ToArrayAsync(ct);
+        var raw = ReferenceEquals(submission.Raw, checks.Content) ? checks.Raw
+            : submission.Raw.TryGetWholeArray(out var whole) ? whole : await submission.Raw.ToArrayAsync(ct);
         var (message, policies, node, report) = (checks.Message, checks.Policies, checks.Node, checks.Report);
         // Reputation of the sending network and, when DMARC authenticated it, of the From domain.
         var reputations = ReputationKeys(evidence, report);
@@ -109,9 +110,15 @@ public sealed class InboundTrust
         // Content, GTUBE and allow/block lists differ per recipient mailbox (each has its own model and lists).
         var contentSymbols = await ContentSymbolsAsync(message, checks.Texts, submission, report, ct);
         // A mailbox without content symbols is judged on the report as it is (not a copy of it with nothing added).
-        var perMailbox = submission.Mailboxes.Distinct(StringComparer.Ordinal).ToDictionary(m => m, m => SpamScorer.Decide(
-            contentSymbols.GetValueOrDefault(m) is { Count: > 0 } extra ? report with { Symbols = [.. report.Symbols, .. extra] } : report,
-            policies[MailAddress.DomainOf(m)], node), StringComparer.Ordinal);
+        // In the recipients' order, each mailbox once (loops rather than LINQ here and below: every MX message runs them).
+        var perMailbox = new Dictionary<string, TrustDecision>(submission.Mailboxes.Count, StringComparer.Ordinal);
+        foreach (var m in submission.Mailboxes)
+        {
+            if (perMailbox.ContainsKey(m)) continue;
+            perMailbox[m] = SpamScorer.Decide(
+                contentSymbols.GetValueOrDefault(m) is { Count: > 0 } extra ? report with { Symbols = [.. report.Symbols, .. extra] } : report,
+                policies[MailAddress.DomainOf(m)], node);
+        }
         // Domains without a recipient mailbox here (the forwarding domain of mail that leaves again) are judged on the
         // checks alone; the recipients' domains are judged per mailbox above.
         var all = new List<TrustDecision>(policies.Count + perMailbox.Count);
@@ -125,17 +132,23 @@ public sealed class InboundTrust
         {
             // One policy and no mail leaving again: it is the recipients' domain (judged per mailbox above).
             foreach (var (domain, policy) in policies)
-                if (!submission.Mailboxes.Any(m => MailAddress.DomainOf(m) == domain)) all.Add(SpamScorer.Decide(report, policy, node));
+                if (!AnyIn(submission.Mailboxes, domain)) all.Add(SpamScorer.Decide(report, policy, node));
         }
         all.AddRange(perMailbox.Values);
         var authResults = AuthenticationResults.Format(AuthServId, report.Verdicts);
         var now = DateTimeOffset.UtcNow;
-        List<ReceiveLogEntry> Log(Func<string, TrustDecision> decisionFor) => submission.Mailboxes.Select(m =>
+        // One line per recipient (a repeated one twice, as before), with the decision given to all or each mailbox's own.
+        List<ReceiveLogEntry> Log(TrustDecision? forAll)
         {
-            var d = decisionFor(m);
-            return new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, SpamScorer.ActionName(d.Action),
-                d.Score, SpamScorer.SymbolList(d), authResults);
-        }).ToList();
+            var lines = new List<ReceiveLogEntry>(submission.Mailboxes.Count);
+            foreach (var m in submission.Mailboxes)
+            {
+                var d = forAll ?? perMailbox[m];
+                lines.Add(new ReceiveLogEntry(now, m, submission.Sender, evidence.ClientIp, report.FromDomain, SpamScorer.ActionName(d.Action),
+                    d.Score, SpamScorer.SymbolList(d), authResults));
+            }
+            return lines;
+        }
 
         var judgedSpam = false;
         TrustDecision? reject = null, tempFail = null, shown = null;
@@ -155,28 +168,58 @@ public sealed class InboundTrust
         if (refusal is not null)
         {
             _logger.LogInformation("Inbound message from {Ip} <{Sender}> refused: {Reply} ({Symbols})", evidence.ClientIp, submission.Sender, refusal.Reply, SpamScorer.SymbolList(refusal));
-            return new InboundOutcome(refusal.Reply, null, Log(_ => refusal));
+            return new InboundOutcome(refusal.Reply, null, Log(refusal));
         }
 
         // The keys this message was counted under, so that a user's Junk verdict can correct them later (ContentLearnerGrain).
-        var origin = new MessageOrigin(reputations.FirstOrDefault(r => r.Prefix == "REP_NET").Key, reputations.FirstOrDefault(r => r.Prefix == "REP_DOMAIN").Key, judgedSpam,
-            MessageOrigin.NewId());
+        string? netKey = null, domainKey = null;
+        foreach (var (symbolPrefix, key) in reputations)
+        {
+            if (symbolPrefix == "REP_NET") netKey ??= key;
+            else if (symbolPrefix == "REP_DOMAIN") domainKey ??= key;
+        }
+        var origin = new MessageOrigin(netKey, domainKey, judgedSpam, MessageOrigin.NewId());
         var prefix = string.Concat(AuthenticationResults.HeaderName + ": ", authResults, "\r\nX-Spam-Status: ", SpamScorer.StatusHeader(shown!) + "\r\n" + _origin.Header(origin));
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
-        var junk = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Junk).ToHashSet(StringComparer.Ordinal);
-        var held = submission.Mailboxes.Where(m => perMailbox[m].Action == TrustAction.Quarantine)
-            .Select(m => new HeldCopy(m, perMailbox[m].Score, SpamScorer.SymbolList(perMailbox[m]))).ToList();
+        var junk = new HashSet<string>(StringComparer.Ordinal);
+        var held = new List<HeldCopy>();
+        foreach (var m in submission.Mailboxes)
+        {
+            var d = perMailbox[m];
+            if (d.Action == TrustAction.Junk) junk.Add(m);
+            else if (d.Action == TrustAction.Quarantine) held.Add(new HeldCopy(m, d.Score, SpamScorer.SymbolList(d)));
+        }
+        var delivered = new List<string>(submission.Mailboxes.Count);
+        foreach (var m in submission.Mailboxes)
+            if (!IsHeld(held, m)) delivered.Add(m);
         // The domains holding mail get their digest reminder (idempotent, one-way: the 250 does not wait).
-        foreach (var domain in held.Select(h => MailAddress.DomainOf(h.Mailbox)).Distinct(StringComparer.Ordinal))
-            _ = grains.GetGrain<IQuarantineDigestGrain>(domain).Ensure();
+        if (held.Count > 0)
+        {
+            foreach (var domain in held.Select(h => MailAddress.DomainOf(h.Mailbox)).Distinct(StringComparer.Ordinal))
+                _ = grains.GetGrain<IQuarantineDigestGrain>(domain).Ensure();
+        }
         var accepted = submission with
         {
             Raw = new MessageContent(content),
-            Mailboxes = submission.Mailboxes.Where(m => held.All(h => h.Mailbox != m)).ToList(),
+            Mailboxes = delivered,
             JunkMailboxes = junk,
             Held = held,
         };
-        return new InboundOutcome(null, accepted, Log(m => perMailbox[m]));
+        return new InboundOutcome(null, accepted, Log(null));
+    }
+
+    private static bool IsHeld(List<HeldCopy> held, string mailbox)
+    {
+        foreach (var h in held)
+            if (h.Mailbox == mailbox) return true;
+        return false;
+    }
+
+    private static bool AnyIn(IReadOnlyList<string> mailboxes, string domain)
+    {
+        foreach (var m in mailboxes)
+            if (MailAddress.DomainOf(m) == domain) return true;
+        return false;
     }
 
     /// <summary>The content step (<see cref="ContentTrust"/>); a database failure leaves it out (logged) rather than refusing mail.</summary>

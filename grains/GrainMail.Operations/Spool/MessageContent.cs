@@ -44,6 +44,21 @@ public sealed class MessageContent(ReadOnlyMemory<byte> head, MessageSpool? body
         return sha.GetHashAndReset();
     }
 
+    /// <summary>The content as the one array it already is, without a copy: true when it is held in memory whole (no
+    /// spooled body) as exactly one array, which the caller must then only read. The MX checks read the message this way
+    /// instead of copying it (session 16).</summary>
+    public bool TryGetWholeArray([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? array)
+    {
+        if (body is null && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(head, out var segment)
+            && segment.Array is { } whole && segment.Offset == 0 && segment.Count == whole.Length)
+        {
+            array = whole;
+            return true;
+        }
+        array = null;
+        return false;
+    }
+
     /// <summary>All of it as one array: for small messages and tests only.</summary>
     public async Task<byte[]> ToArrayAsync(CancellationToken ct = default)
     {

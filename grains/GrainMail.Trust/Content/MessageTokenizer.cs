@@ -228,17 +228,7 @@ public static partial class MessageTokenizer
         {
             if (message.Headers[ValueFields[f]] is not { Length: > 0 } value) continue;
             // The first eight words (split at the separators, empty pieces left out), each at most MaxWordLength long.
-            var rest = value.AsSpan();
-            var taken = 0;
-            while (taken < 8 && !rest.IsEmpty)
-            {
-                var cut = rest.IndexOfAny(ValueSeparators);
-                var w = cut < 0 ? rest : rest[..cut];
-                rest = cut < 0 ? default : rest[(cut + 1)..];
-                if (w.IsEmpty) continue;
-                taken++;
-                if (w.Length <= MaxWordLength) tokens.AddLower(ValueFieldPrefixes[f], w);
-            }
+            FirstPieces(value, ValueSeparators, 1, MaxWordLength, ValueFieldPrefixes[f], tokens);
         }
         // The Date field's zone (RFC 5322 3.3): senders write it from their own clock and software.
         if (message.Headers[HeaderId.Date] is { } date)
@@ -917,16 +907,21 @@ public static partial class MessageTokenizer
         }
         // The path's words (remove, optout, click, cgi names) say what a link is for: the first eight pieces between the
         // separators (empty ones left out), those 3 to 20 characters long.
-        var rest = url.AsSpan(m.Index + m.Length);
+        FirstPieces(url.AsSpan(m.Index + m.Length), UrlSeparators, 3, 20, "url-path:", tokens);
+    }
+
+    /// <summary>The first eight non-empty pieces of <paramref name="text"/> between <paramref name="separators"/>: those
+    /// <paramref name="min"/> to <paramref name="max"/> characters long become "<paramref name="prefix"/>piece" tokens,
+    /// lower-cased (the others still count among the eight). Header values and URL paths.</summary>
+    private static void FirstPieces(ReadOnlySpan<char> text, SearchValues<char> separators, int min, int max, string prefix, TokenSink tokens)
+    {
         var taken = 0;
-        while (taken < 8 && !rest.IsEmpty)
+        foreach (var range in text.SplitAny(separators))
         {
-            var cut = rest.IndexOfAny(UrlSeparators);
-            var piece = cut < 0 ? rest : rest[..cut];
-            rest = cut < 0 ? default : rest[(cut + 1)..];
+            var piece = text[range];
             if (piece.IsEmpty) continue;
-            taken++;
-            if (piece.Length is >= 3 and <= 20) tokens.AddLower("url-path:", piece);
+            if (piece.Length >= min && piece.Length <= max) tokens.AddLower(prefix, piece);
+            if (++taken == 8) break;
         }
     }
 
