@@ -49,19 +49,10 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
         // The global model from this silo's copy when it is known current (GlobalModelCopy): then only the recipients'
         // own models are read from PostgreSQL, and none when they are known empty.
         var (copy, copyRows) = _global is null ? (null, 0) : await _global.CurrentAsync(ct);
-        string[] owners, scopes;
-        if (mailboxes.Count == 1)
-        {
-            // One recipient (most MX messages): the same arrays as below, without the sets and iterators that make them.
-            var (m, d) = (mailboxes[0], MailAddress.DomainOf(mailboxes[0]));
-            owners = copy is not null ? [m] : m == ContentStore.GlobalOwner ? [m] : [ContentStore.GlobalOwner, m];
-            scopes = d == m ? [m] : [m, d];
-        }
-        else
-        {
-            owners = (copy is null ? mailboxes.Prepend(ContentStore.GlobalOwner) : mailboxes).Distinct(StringComparer.Ordinal).ToArray();
-            scopes = mailboxes.Concat(mailboxes.Select(MailAddress.DomainOf)).Distinct(StringComparer.Ordinal).ToArray();
-        }
+        // The models to read (the global one first when there is no current copy) and the list scopes (the mailboxes, then
+        // their domains), each once, in that order; made by loops, since every MX message makes them.
+        var owners = DistinctOf(copy is null ? ContentStore.GlobalOwner : null, mailboxes, withDomains: false);
+        var scopes = DistinctOf(null, mailboxes, withDomains: true);
         List<TokenRow> rows;
         List<SenderListRow> lists;
         long[] tokens;
@@ -145,6 +136,22 @@ public sealed class ContentTrust(ContentStore store, GrainMail.Trust.Inbound.Tru
     {
         Interlocked.Increment(ref _changes);
         _absentUntil.TryRemove(ListKey(scope), out _);
+    }
+
+    /// <summary><paramref name="first"/> (when given), the mailboxes and, with <paramref name="withDomains"/>, their domains:
+    /// each once (ordinal), in that order.</summary>
+    private static string[] DistinctOf(string? first, IReadOnlyList<string> mailboxes, bool withDomains)
+    {
+        var list = new List<string>(mailboxes.Count * (withDomains ? 2 : 1) + 1);
+        if (first is not null) list.Add(first);
+        foreach (var m in mailboxes)
+            if (!list.Contains(m)) list.Add(m);
+        if (withDomains)
+        {
+            foreach (var m in mailboxes)
+                if (MailAddress.DomainOf(m) is var d && !list.Contains(d)) list.Add(d);
+        }
+        return [.. list];
     }
 
     private static (char, string) ModelKey(string owner) => ('m', owner);

@@ -181,17 +181,22 @@ public sealed class InboundTrust
         var origin = new MessageOrigin(netKey, domainKey, judgedSpam, MessageOrigin.NewId());
         var prefix = string.Concat(AuthenticationResults.HeaderName + ": ", authResults, "\r\nX-Spam-Status: ", SpamScorer.StatusHeader(shown!) + "\r\n" + _origin.Header(origin));
         var content = ForgedResults.Rewrite(raw, prefix, ForgedResults.Find(raw, AuthServId));
+        // Each recipient's copy goes to its Junk, is held, or is delivered (Junk included); one decision per mailbox, so a
+        // repeated recipient goes the same way each time.
         var junk = new HashSet<string>(StringComparer.Ordinal);
         var held = new List<HeldCopy>();
+        var delivered = new List<string>(submission.Mailboxes.Count);
         foreach (var m in submission.Mailboxes)
         {
             var d = perMailbox[m];
+            if (d.Action == TrustAction.Quarantine)
+            {
+                held.Add(new HeldCopy(m, d.Score, SpamScorer.SymbolList(d)));
+                continue;
+            }
             if (d.Action == TrustAction.Junk) junk.Add(m);
-            else if (d.Action == TrustAction.Quarantine) held.Add(new HeldCopy(m, d.Score, SpamScorer.SymbolList(d)));
+            delivered.Add(m);
         }
-        var delivered = new List<string>(submission.Mailboxes.Count);
-        foreach (var m in submission.Mailboxes)
-            if (!IsHeld(held, m)) delivered.Add(m);
         // The domains holding mail get their digest reminder (idempotent, one-way: the 250 does not wait).
         if (held.Count > 0)
         {
@@ -206,13 +211,6 @@ public sealed class InboundTrust
             Held = held,
         };
         return new InboundOutcome(null, accepted, Log(null));
-    }
-
-    private static bool IsHeld(List<HeldCopy> held, string mailbox)
-    {
-        foreach (var h in held)
-            if (h.Mailbox == mailbox) return true;
-        return false;
     }
 
     private static bool AnyIn(IReadOnlyList<string> mailboxes, string domain)
