@@ -191,7 +191,6 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
             stillOpen |= open;
             if (changed || touched.Contains(t.Id) || open != t.Open) changes.Add((t.Id, o.ToJsonString(), open));
         }
-        _open = stillOpen;
         if (changes.Count > 0)
         {
             var next = await NextAsync();
@@ -199,6 +198,8 @@ public sealed class EmailSubmissionGrain(EmailSubmissionStore store, DeliveryFac
             _state = next;
             await Pushed();
         }
+        // Only once the change is stored: closed in memory after a failed write, the timer would stop, and Read and Poll not look.
+        _open = stillOpen;
         await arrivals.DeleteAsync(_account, reports.Select(r => r.Id).ToList());
     }
 
