@@ -35,5 +35,4 @@ ENV GRAINMAIL_DATA=/var/lib/grainmail \
 EXPOSE 8080 11111 30000 25 587 465 143 993 110 995
 # The image's non-root "app" user (UID 1654), the runAsUser of the k8s manifests.
 USER 1654:1654
-# The host's launcher: `dotnet GrainMail.Silo.dll` with the runtime settings it is run with (silos/GrainMail.Silo/grainmail-silo).
-ENTRYPOINT ["sh", "/app/grainmail-silo"]
+ENTRYPOINT ["dotnet", "GrainMail.Silo.dll"]

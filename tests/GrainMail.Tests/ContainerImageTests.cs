@@ -7,7 +7,7 @@ namespace GrainMail.Tests;
 
 /// <summary>
 /// The Dockerfile without Docker: its publish step (eng/publish.sh, run here with --no-build on
-/// the test run's own build) yields the layout its ENTRYPOINT (the host's launcher) and the k8s manifests rely on, and
+/// the test run's own build) yields the layout its ENTRYPOINT and the k8s manifests rely on, and
 /// the image runs as the manifests' non-root user with their ports and data directory.
 /// </summary>
 public sealed class ContainerImageTests
@@ -65,13 +65,8 @@ public sealed class ContainerImageTests
         var published = Regex.Match(run, @"^bash eng/publish\.sh (\S+)$");
         Assert.True(published.Success, run);
         Assert.Contains($"COPY --from=build {published.Groups[1].Value}/ ./", Dockerfile);
-        // The entry point is the host's launcher, run by sh from the runtime stage's working directory; it starts the
-        // dll beside it (SiloLauncherTests checks what it sets).
         var entry = JsonSerializer.Deserialize<string[]>(Assert.Single(Instructions("ENTRYPOINT")))!;
-        Assert.Equal("sh", entry[0]);
-        var workdir = Instructions("WORKDIR").Last();
-        Assert.Equal(workdir, Path.GetDirectoryName(entry[1]));
-        var launcher = Path.GetFileName(entry[1]);
+        Assert.Equal("dotnet", entry[0]);
 
         var output = Path.Combine(Path.GetTempPath(), $"grainmail-publish-{Guid.NewGuid():N}");
         try
@@ -84,8 +79,7 @@ public sealed class ContainerImageTests
             await p.WaitForExitAsync(TestContext.Current.CancellationToken);
             Assert.True(p.ExitCode == 0, await stdout + await stderr);
 
-            Assert.True(File.Exists(Path.Combine(output, launcher)), $"{launcher} not published");
-            var dll = SiloLauncherTests.DllOf(File.ReadAllText(Path.Combine(output, launcher)));
+            var dll = entry[1];
             Assert.True(File.Exists(Path.Combine(output, dll)), $"{dll} not published");
             var name = Path.GetFileNameWithoutExtension(dll);
             Assert.True(File.Exists(Path.Combine(output, name + ".deps.json")));

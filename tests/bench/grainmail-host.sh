@@ -36,12 +36,7 @@ start_grainmail() {
     GrainMail__AllowPlaintextAuth=true GRAINMAIL_TRUST=${GRAINMAIL_TRUST:-false}
   local kv
   for kv in "$@"; do export "${kv?}"; done
-  # Through the host's launcher, as `./grainmail run` and the image start it (its runtime settings; a setting given
-  # above or in TRUST_NODE_ENV wins). A host directory from before the launcher existed runs as it was run then.
-  local launcher
-  launcher="$(dirname "$host_dll")/grainmail-silo"
-  if [ -f "$launcher" ]; then without_lock_fds sh "$launcher" > "$data/host.log" 2>&1
-  else echo "  (no launcher in $(dirname "$host_dll"): dotnet GrainMail.Silo.dll)"; without_lock_fds dotnet "$host_dll" > "$data/host.log" 2>&1; fi
+  without_lock_fds dotnet "$host_dll" > "$data/host.log" 2>&1
   pid=$!
   trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.5; done
