@@ -47,7 +47,8 @@ BUCKETS = [
 MMAP = re.compile(r"\[0x([0-9a-f]+)\(0x([0-9a-f]+)\) @ (0x[0-9a-f]+|0) .*\]: r-xs /memfd:doublemapper")
 
 
-def samples(data, mapfile):
+def samples(data, mapfile, times=None):
+    """The stacks (leaf first) of every sample; with a list for times, each sample's time in seconds goes into it too."""
     syms = []
     for line in open(mapfile, errors="replace"):
         parts = line.rstrip("\n").split(" ", 2)
@@ -58,8 +59,8 @@ def samples(data, mapfile):
                 pass
     syms.sort()
     starts = [s[0] for s in syms]
-    maps, out, cur = [], [], None
-    text = subprocess.run(["perf", "script", "-i", data, "--show-mmap-events", "-F", "comm,tid,ip,dso"],
+    maps, out, cur, at = [], [], None, 0.0
+    text = subprocess.run(["perf", "script", "-i", data, "--show-mmap-events", "-F", "comm,tid,time,ip,dso"],
                           capture_output=True, text=True).stdout
     for line in text.splitlines():
         m = MMAP.search(line)
@@ -69,10 +70,14 @@ def samples(data, mapfile):
         if not line.strip():
             if cur:
                 out.append(cur)
+                if times is not None:
+                    times.append(at)
             cur = None
             continue
         if not line[0].isspace():
             cur = []
+            m = re.search(r"(\d+\.\d+):", line)
+            at = float(m.group(1)) if m else 0.0
             continue
         if cur is None:
             continue
@@ -94,6 +99,8 @@ def samples(data, mapfile):
         cur.append(name)
     if cur:
         out.append(cur)
+        if times is not None:
+            times.append(at)
     return out
 
 
@@ -104,12 +111,30 @@ def main():
     a.add_argument("--per", type=int, default=3000, help="messages in the recorded pass")
     a.add_argument("--under", help="leaf frames of the samples whose stack has a frame matching this")
     a.add_argument("--tiers", action="store_true")
+    a.add_argument("--timeline", type=float, metavar="SECONDS",
+                   help="leaf samples per bucket of SECONDS from the first sample: JIT, runtime, tier-0 and instrumented "
+                        "code, optimised code, kernel, the rest (when the JIT's work ends in a cold pass)")
     a.add_argument("--inclusive", nargs="+", metavar="REGEX",
                    help="for each REGEX, the CPU of the samples with a matching frame anywhere on the stack")
     o = a.parse_args()
-    st = samples(o.data, o.map)
+    times = [] if o.timeline else None
+    st = samples(o.data, o.map, times)
     print(f"{len(st)} samples, {len(st) / o.per:.3f} ms of node CPU per message")
     c = collections.Counter()
+    if o.timeline:
+        kinds = [("jit", r"^\[libclrjit"), ("runtime", r"^\[libcoreclr"), ("tier0/instr", r"\[(QuickJitted|Instrumented\w*)\]$"),
+                 ("optimised", r"\[(Optimized\w*|PreJIT)\]$"), ("kernel", r"kernel")]
+        kre = [(n, re.compile(p)) for n, p in kinds]
+        rows = collections.defaultdict(collections.Counter)
+        t0 = min(times) if times else 0.0
+        for t, s in zip(times, st):
+            leaf = s[0] if s else ""
+            rows[int((t - t0) / o.timeline)][next((n for n, r in kre if r.search(leaf)), "rest")] += 1
+        names = [n for n, _ in kinds] + ["rest"]
+        print("from s  " + " ".join(f"{n:>11}" for n in names))
+        for b in sorted(rows):
+            print(f"{b * o.timeline:6.0f}  " + " ".join(f"{rows[b][n]:11d}" for n in names))
+        return
     if o.inclusive:
         for rx in o.inclusive:
             r = re.compile(rx)
