@@ -44,6 +44,8 @@ BUCKETS = [
     ("runtime (GC, stubs, type loads)", r"libcoreclr"),
     ("kernel", r"kernel"),
 ]
+# The JIT's tier in a managed frame's name (perf map), for --tiers and --timeline.
+TIER = re.compile(r"\[(QuickJitted|Instrumented\w*|Optimized\w*|PreJIT)\]$")
 MMAP = re.compile(r"\[0x([0-9a-f]+)\(0x([0-9a-f]+)\) @ (0x[0-9a-f]+|0) .*\]: r-xs /memfd:doublemapper")
 
 
@@ -122,15 +124,17 @@ def main():
     print(f"{len(st)} samples, {len(st) / o.per:.3f} ms of node CPU per message")
     c = collections.Counter()
     if o.timeline:
-        kinds = [("jit", r"^\[libclrjit"), ("runtime", r"^\[libcoreclr"), ("tier0/instr", r"\[(QuickJitted|Instrumented\w*)\]$"),
-                 ("optimised", r"\[(Optimized\w*|PreJIT)\]$"), ("kernel", r"kernel")]
-        kre = [(n, re.compile(p)) for n, p in kinds]
+        def kind(leaf):
+            if leaf.startswith("[libclrjit"): return "jit"
+            if leaf.startswith("[libcoreclr"): return "runtime"
+            m = TIER.search(leaf)
+            if m: return "optimised" if m.group(1).startswith(("Optimized", "PreJIT")) else "tier0/instr"
+            return "kernel" if "kernel" in leaf else "rest"
         rows = collections.defaultdict(collections.Counter)
         t0 = min(times) if times else 0.0
         for t, s in zip(times, st):
-            leaf = s[0] if s else ""
-            rows[int((t - t0) / o.timeline)][next((n for n, r in kre if r.search(leaf)), "rest")] += 1
-        names = [n for n, _ in kinds] + ["rest"]
+            rows[int((t - t0) / o.timeline)][kind(s[0] if s else "")] += 1
+        names = ["jit", "runtime", "tier0/instr", "optimised", "kernel", "rest"]
         print("from s  " + " ".join(f"{n:>11}" for n in names))
         for b in sorted(rows):
             print(f"{b * o.timeline:6.0f}  " + " ".join(f"{rows[b][n]:11d}" for n in names))
@@ -148,7 +152,7 @@ def main():
                 c[next((f for f in s[:i + 1] if not f.startswith("[")), s[0])[:160]] += 1
     elif o.tiers:
         for s in st:
-            m = re.search(r"\[(QuickJitted|Instrumented\w*|Optimized\w*|PreJIT)\]$", s[0]) if s else None
+            m = TIER.search(s[0]) if s else None
             c[m.group(1) if m else (s[0][:60] if s else "?")] += 1
     else:
         cre = [(n, re.compile(p)) for n, p in BUCKETS]
